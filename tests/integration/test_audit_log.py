@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -225,3 +226,33 @@ def test_concurrent_writers_get_consecutive_sequences(migrated_url: str) -> None
         assert report.last_sequence == 30
     finally:
         engine.dispose()
+
+
+def _one_byte_changed(value: object) -> object:
+    """The stored value with one character (or one microsecond, or one number) changed."""
+    if value is None:
+        return "x"
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if isinstance(value, int):
+        return value + 1000
+    text_value = str(value)
+    middle = len(text_value) // 2
+    replacement = "0" if text_value[middle] != "0" else "1"
+    return text_value[:middle] + replacement + text_value[middle + 1 :]
+
+
+@pytest.mark.parametrize("column", [column.key for column in AuditEntry.__table__.columns])
+def test_changing_any_stored_column_of_an_entry_is_detected(
+    session_factory: SessionFactory, column: str
+) -> None:
+    """AUD-1: every stored column is covered by the chain (nothing is left unhashed)."""
+    _append(session_factory, 4)
+    with transaction(session_factory) as session:
+        entry = session.get(AuditEntry, 2)
+        assert entry is not None
+        setattr(entry, column, _one_byte_changed(getattr(entry, column)))
+    with transaction(session_factory) as session:
+        report = verify(session)
+    assert not report.ok
+    assert {2, 1002} & {problem.sequence for problem in report.problems}, report.problems
