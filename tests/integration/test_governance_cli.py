@@ -16,6 +16,7 @@ from lfr.db.session import make_engine, make_session_factory, transaction
 from lfr.domain.people import Role
 from lfr.services import people
 from lfr.settings import get_settings
+from tests.db_fixtures import remove_append_only_guard
 
 pytestmark = pytest.mark.db
 
@@ -97,6 +98,7 @@ def test_bad_input_is_refused_naming_the_option(
 def test_audit_verify_exits_1_and_says_where(cli: CliRunnerOn) -> None:
     """AUD-1: `lfr audit verify` names the altered entry."""
     _bootstrap(cli)
+    remove_append_only_guard(cli.url)
     cli.sql("UPDATE audit_entry SET summary = 'nothing happened' WHERE sequence = 2")
     result = cli("audit", "verify")
     assert result.exit_code == 1
