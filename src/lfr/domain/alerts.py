@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from lfr.domain.people import Actor, Role
-from lfr.domain.rules import Violation, blank, human_problems, raise_if_any
+from lfr.domain.refusal import Unmet
+from lfr.domain.rules import blank, human_problems, raise_if_any
 
 
 class AlertState(StrEnum):
@@ -65,16 +66,16 @@ class Alert:
     outcome: Outcome | None = None
 
 
-def _state_problem(alert: Alert, *allowed: AlertState) -> list[Violation]:
+def _state_problem(alert: Alert, *allowed: AlertState) -> list[Unmet]:
     if alert.state in allowed:
         return []
-    return [Violation("ADJ-2", "state", f"the alert is {alert.state.value}")]
+    return [Unmet("ADJ-2", f"the alert is {alert.state.value}", "state")]
 
 
-def _role_problem(actor: Actor, role: Role, rule: str) -> list[Violation]:
+def _role_problem(actor: Actor, role: Role, rule: str) -> list[Unmet]:
     if actor.has(role):
         return []
-    return [Violation(rule, "actor", f"only an {role.value.replace('_', ' ')}")]
+    return [Unmet(rule, f"only an {role.value.replace('_', ' ')}", "actor")]
 
 
 def claim(alert: Alert, actor: Actor) -> Alert:
@@ -82,16 +83,16 @@ def claim(alert: Alert, actor: Actor) -> Alert:
     problems = human_problems(actor) + _role_problem(actor, Role.OPERATOR, "ADJ-2")
     problems += _state_problem(alert, AlertState.PENDING)
     if alert.claimed_by not in (None, actor.user_id):
-        problems.append(Violation("ADJ-2", "claimed_by", "another operator has claimed it"))
+        problems.append(Unmet("ADJ-2", "another operator has claimed it", "claimed_by"))
     raise_if_any(problems)
     return replace(alert, claimed_by=actor.user_id)
 
 
-def _scrutiny_problems(alert: Alert, actor: Actor) -> list[Violation]:
+def _scrutiny_problems(alert: Alert, actor: Actor) -> list[Unmet]:
     problems = human_problems(actor) + _role_problem(actor, Role.OPERATOR, "ADJ-2")
     problems += _state_problem(alert, AlertState.PENDING)
     if alert.claimed_by != actor.user_id:
-        problems.append(Violation("ADJ-2", "claimed_by", "claim the alert first"))
+        problems.append(Unmet("ADJ-2", "claim the alert first", "claimed_by"))
     return problems
 
 
@@ -99,7 +100,7 @@ def refer(alert: Alert, actor: Actor) -> Alert:
     """The claiming operator refers to the engagement officers; never a test (REC-6)."""
     problems = _scrutiny_problems(alert, actor)
     if alert.is_test:
-        problems.append(Violation("REC-6", "is_test", "a blue-list test is never referred"))
+        problems.append(Unmet("REC-6", "a blue-list test is never referred", "is_test"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.REFERRED, referred_by=actor.user_id)
 
@@ -108,12 +109,12 @@ def dismiss(alert: Alert, actor: Actor, reason: str) -> Alert:
     """The claiming operator dismisses, saying why (ADJ-2)."""
     problems = _scrutiny_problems(alert, actor)
     if blank(reason):
-        problems.append(Violation("ADJ-2", "reason", "say why the alert is dismissed"))
+        problems.append(Unmet("ADJ-2", "say why the alert is dismissed", "reason"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.DISMISSED, decided_by=actor.user_id)
 
 
-def _engagement_problems(alert: Alert, actor: Actor) -> list[Violation]:
+def _engagement_problems(alert: Alert, actor: Actor) -> list[Unmet]:
     problems = human_problems(actor) + _role_problem(actor, Role.ENGAGEMENT_OFFICER, "ADJ-3")
     return problems + _state_problem(alert, AlertState.REFERRED)
 
@@ -128,7 +129,7 @@ def decline(alert: Alert, actor: Actor, reason: str) -> Alert:
     """An engagement officer decides not to engage, saying why (ADJ-3)."""
     problems = _engagement_problems(alert, actor)
     if blank(reason):
-        problems.append(Violation("ADJ-3", "reason", "say why there was no engagement"))
+        problems.append(Unmet("ADJ-3", "say why there was no engagement", "reason"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.NOT_ENGAGED, decided_by=actor.user_id)
 
@@ -138,8 +139,8 @@ def record_outcome(alert: Alert, actor: Actor, outcome: Outcome) -> Alert:
     problems = human_problems(actor) + _role_problem(actor, Role.ENGAGEMENT_OFFICER, "ADJ-3")
     problems += _state_problem(alert, AlertState.ENGAGED)
     if alert.state is AlertState.ENGAGED and alert.decided_by != actor.user_id:
-        problems.append(Violation("ADJ-3", "actor", "the officer who engaged records it"))
+        problems.append(Unmet("ADJ-3", "the officer who engaged records it", "actor"))
     if Action.OTHER_ACTION in outcome.actions and blank(outcome.notes):
-        problems.append(Violation("ADJ-3", "notes", "describe the other action taken"))
+        problems.append(Unmet("ADJ-3", "describe the other action taken", "notes"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.CONCLUDED, outcome=outcome)

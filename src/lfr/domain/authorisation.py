@@ -20,14 +20,8 @@ from typing import Any
 
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
-from lfr.domain.rules import (
-    RuleViolationError,
-    Violation,
-    blank,
-    is_aware,
-    raise_if_any,
-    refuse,
-)
+from lfr.domain.refusal import Refusals, Unmet
+from lfr.domain.rules import blank, raise_if_any, refuse
 
 
 class PlaceCategory(StrEnum):
@@ -61,7 +55,7 @@ class TimeWindow:
     end: datetime
 
     def __post_init__(self) -> None:
-        if not (is_aware(self.start) and is_aware(self.end)):
+        if not (_is_aware(self.start) and _is_aware(self.end)):
             refuse("AUTH-1", "window", "start and end must carry a time zone (UTC)")
         if self.end <= self.start:
             refuse("AUTH-1", "window", "the window must end after it starts")
@@ -152,33 +146,33 @@ class Application:
         return cls(**values)
 
 
-def missing_fields(application: Application) -> list[Violation]:
+def missing_fields(application: Application) -> list[Unmet]:
     """Every AUTH-1 field that is empty, each named; the urgency reason when urgent (AUTH-3)."""
     problems = [
-        Violation("AUTH-1", name, "required: " + question.lower())
+        Unmet("AUTH-1", "required: " + question.lower(), name)
         for name, question in TEXT_FIELDS.items()
         if blank(getattr(application, name))
     ]
     problems += _list_problems("places", application.places)
     problems += _list_problems("cameras", application.cameras)
     if not application.watchlist_categories:
-        problems.append(Violation("AUTH-1", "watchlist_categories", "name at least one category"))
+        problems.append(Unmet("AUTH-1", "name at least one category", "watchlist_categories"))
     if application.place_category is None:
-        problems.append(Violation("AUTH-1", "place_category", "choose the place's category"))
+        problems.append(Unmet("AUTH-1", "choose the place's category", "place_category"))
     if application.window is None:
-        problems.append(Violation("AUTH-1", "window", "give the time window"))
+        problems.append(Unmet("AUTH-1", "give the time window", "window"))
     if application.urgent and blank(application.urgency_reason):
-        problems.append(Violation("AUTH-3", "urgency_reason", "say why the matter is urgent"))
+        problems.append(Unmet("AUTH-3", "say why the matter is urgent", "urgency_reason"))
     return problems
 
 
-def _list_problems(name: str, values: tuple[str, ...]) -> list[Violation]:
+def _list_problems(name: str, values: tuple[str, ...]) -> list[Unmet]:
     if not values:
-        return [Violation("AUTH-1", name, "name at least one")]
+        return [Unmet("AUTH-1", "name at least one", name)]
     if any(blank(value) for value in values):
-        return [Violation("AUTH-1", name, "an entry is blank")]
+        return [Unmet("AUTH-1", "an entry is blank", name)]
     if len(set(values)) != len(values):
-        return [Violation("AUTH-1", name, "an entry is listed twice")]
+        return [Unmet("AUTH-1", "an entry is listed twice", name)]
     return []
 
 
@@ -195,7 +189,7 @@ def check_edit(application: Application, status: ApplicationStatus, actor: Actor
     """Only the applicant edits, and only a draft: a submitted application is what is decided."""
     problems = _applicant_problems(application, actor)
     if status is not ApplicationStatus.DRAFT:
-        problems.append(Violation("AUTH-5", "status", f"a {status.value} application is frozen"))
+        problems.append(Unmet("AUTH-5", f"a {status.value} application is frozen", "status"))
     raise_if_any(problems)
 
 
@@ -203,23 +197,23 @@ def check_submit(application: Application, status: ApplicationStatus, actor: Act
     """Submission needs a complete application (AUTH-1), sent by its applicant."""
     problems = _applicant_problems(application, actor)
     if status is not ApplicationStatus.DRAFT:
-        problems.append(Violation("AUTH-1", "status", f"already {status.value}"))
+        problems.append(Unmet("AUTH-1", f"already {status.value}", "status"))
     raise_if_any(problems + missing_fields(application))
 
 
 def check_withdraw(application: Application, status: ApplicationStatus, actor: Actor) -> None:
     problems = _applicant_problems(application, actor)
     if status not in (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED):
-        problems.append(Violation("AUTH-2", "status", f"a {status.value} application stands"))
+        problems.append(Unmet("AUTH-2", f"a {status.value} application stands", "status"))
     raise_if_any(problems)
 
 
-def _applicant_problems(application: Application, actor: Actor) -> list[Violation]:
-    problems: list[Violation] = []
+def _applicant_problems(application: Application, actor: Actor) -> list[Unmet]:
+    problems: list[Unmet] = []
     if not actor.has(Role.APPLICANT):
-        problems.append(Violation("AUTH-1", "actor", "needs the applicant role"))
+        problems.append(Unmet("AUTH-1", "needs the applicant role", "actor"))
     if actor.user_id != application.applicant_id:
-        problems.append(Violation("AUTH-1", "actor", "only the applicant may change it"))
+        problems.append(Unmet("AUTH-1", "only the applicant may change it", "actor"))
     return problems
 
 
@@ -320,18 +314,18 @@ class Decision:
         )
 
 
-def decider_problems(application: Application, actor: Actor) -> list[Violation]:
+def decider_problems(application: Application, actor: Actor) -> list[Unmet]:
     """AUTH-3 ([19]): Superintendent or above; an Inspector only when urgent; never one's own."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not actor.has(Role.AUTHORISING_OFFICER):
-        problems.append(Violation("AUTH-3", "actor", "needs the authorising officer role"))
+        problems.append(Unmet("AUTH-3", "needs the authorising officer role", "actor"))
     if actor.user_id == application.applicant_id:
-        problems.append(Violation("AUTH-3", "actor", "no one decides their own application"))
+        problems.append(Unmet("AUTH-3", "no one decides their own application", "actor"))
     if actor.rank < Rank.INSPECTOR:
-        problems.append(Violation("AUTH-3", "rank", "Inspector or above, and only when urgent"))
+        problems.append(Unmet("AUTH-3", "Inspector or above, and only when urgent", "rank"))
     elif actor.rank < Rank.SUPERINTENDENT and not application.urgent:
         problems.append(
-            Violation("AUTH-3", "rank", "Superintendent or above (an Inspector only if urgent)")
+            Unmet("AUTH-3", "Superintendent or above (an Inspector only if urgent)", "rank")
         )
     return problems
 
@@ -349,9 +343,9 @@ def decide(
     given = conditions or Conditions()
     problems = decider_problems(application, actor)
     if status is not ApplicationStatus.SUBMITTED:
-        problems.append(Violation("AUTH-2", "status", f"a {status.value} application"))
+        problems.append(Unmet("AUTH-2", f"a {status.value} application", "status"))
     if blank(reasons):
-        problems.append(Violation("AUTH-2", "reasons", "a decision must give its reasons"))
+        problems.append(Unmet("AUTH-2", "a decision must give its reasons", "reasons"))
     problems += _conditions_problems(application, kind, given)
     raise_if_any(problems)
     return Decision(
@@ -368,37 +362,37 @@ def decide(
 
 def _conditions_problems(
     application: Application, kind: DecisionKind, conditions: Conditions
-) -> list[Violation]:
+) -> list[Unmet]:
     if kind is DecisionKind.APPROVE_WITH_CONDITIONS and conditions.is_empty:
-        return [Violation("AUTH-2", "conditions", "approval with conditions names at least one")]
+        return [Unmet("AUTH-2", "approval with conditions names at least one", "conditions")]
     if kind is not DecisionKind.APPROVE_WITH_CONDITIONS and not conditions.is_empty:
-        return [Violation("AUTH-2", "conditions", f"'{kind.value}' carries no conditions")]
+        return [Unmet("AUTH-2", f"'{kind.value}' carries no conditions", "conditions")]
     return narrowing_problems(application, conditions)
 
 
-def narrowing_problems(application: Application, conditions: Conditions) -> list[Violation]:
+def narrowing_problems(application: Application, conditions: Conditions) -> list[Unmet]:
     """Conditions can only narrow what was applied for; widening is a new purpose (AUTH-6)."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     size = conditions.max_watchlist_size
     if size is not None and size < 1:
-        problems.append(Violation("AUTH-2", "max_watchlist_size", "must be at least 1"))
+        problems.append(Unmet("AUTH-2", "must be at least 1", "max_watchlist_size"))
     threshold = conditions.alert_threshold
     if threshold is not None and not 0.0 < threshold <= 1.0:
-        problems.append(Violation("AUTH-2", "alert_threshold", "must lie in (0, 1]"))
+        problems.append(Unmet("AUTH-2", "must lie in (0, 1]", "alert_threshold"))
     allowed = conditions.allowed_categories
     if allowed is not None and not allowed <= application.watchlist_categories:
-        problems.append(Violation("AUTH-6", "allowed_categories", "not applied for"))
+        problems.append(Unmet("AUTH-6", "not applied for", "allowed_categories"))
     if conditions.places is not None and not set(conditions.places) <= set(application.places):
-        problems.append(Violation("AUTH-6", "places", "not applied for"))
+        problems.append(Unmet("AUTH-6", "not applied for", "places"))
     if conditions.cameras is not None and not set(conditions.cameras) <= set(application.cameras):
-        problems.append(Violation("AUTH-6", "cameras", "not applied for"))
+        problems.append(Unmet("AUTH-6", "not applied for", "cameras"))
     window = conditions.window
     if window is not None and (application.window is None or not application.window.covers(window)):
-        problems.append(Violation("AUTH-6", "window", "outside the window applied for"))
+        problems.append(Unmet("AUTH-6", "outside the window applied for", "window"))
     for name in ("allowed_categories", "places", "cameras"):
         value = getattr(conditions, name)
         if value is not None and not value:
-            problems.append(Violation("AUTH-2", name, "an empty condition allows nothing"))
+            problems.append(Unmet("AUTH-2", "an empty condition allows nothing", name))
     return problems
 
 
@@ -428,15 +422,15 @@ def consult(
     at: datetime,
 ) -> Consultation:
     """Record a chief officer's view (AUTH-4, [24]): NPCC rank, chief officer role."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not (actor.has(Role.CHIEF_OFFICER) and actor.rank.is_chief_officer):
-        problems.append(Violation("AUTH-4", "actor", "needs a chief officer (NPCC rank)"))
+        problems.append(Unmet("AUTH-4", "needs a chief officer (NPCC rank)", "actor"))
     if actor.user_id == application.applicant_id:
-        problems.append(Violation("AUTH-4", "actor", "the applicant cannot be consulted"))
+        problems.append(Unmet("AUTH-4", "the applicant cannot be consulted", "actor"))
     if status not in (ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED):
-        problems.append(Violation("AUTH-4", "status", f"a {status.value} application"))
+        problems.append(Unmet("AUTH-4", f"a {status.value} application", "status"))
     if outcome is not ConsultationOutcome.NO_OBJECTION and blank(comments):
-        problems.append(Violation("AUTH-4", "comments", "a veto or mitigation needs reasons"))
+        problems.append(Unmet("AUTH-4", "a veto or mitigation needs reasons", "comments"))
     raise_if_any(problems)
     return Consultation(outcome, comments.strip(), actor.user_id, at)
 
@@ -475,40 +469,40 @@ def confirm_urgent(
     authority: Authority, actor: Actor, at: datetime, validity: timedelta
 ) -> Authority:
     """A Superintendent confirms an Inspector's urgent authority before it lapses (AUTH-3)."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     lapse = urgent_lapse_time(authority, validity)
     if not authority.decision.urgent:
-        problems.append(Violation("AUTH-3", "authority", "not an urgent authority"))
+        problems.append(Unmet("AUTH-3", "not an urgent authority", "authority"))
     elif lapse is None:
-        problems.append(Violation("AUTH-3", "authority", "already confirmed"))
+        problems.append(Unmet("AUTH-3", "already confirmed", "authority"))
     elif at >= lapse:
-        problems.append(Violation("AUTH-3", "authority", "lapsed; apply again"))
+        problems.append(Unmet("AUTH-3", "lapsed; apply again", "authority"))
     if actor.rank < Rank.SUPERINTENDENT or not actor.has(Role.AUTHORISING_OFFICER):
-        problems.append(Violation("AUTH-3", "actor", "needs a Superintendent authorising officer"))
+        problems.append(Unmet("AUTH-3", "needs a Superintendent authorising officer", "actor"))
     if actor.user_id == authority.application.applicant_id:
-        problems.append(Violation("AUTH-3", "actor", "no one confirms their own application"))
+        problems.append(Unmet("AUTH-3", "no one confirms their own application", "actor"))
     raise_if_any(problems)
     return replace(authority, confirmed_by=actor.user_id, confirmed_at=at)
 
 
 def authority_problems(
     authority: Authority, at: datetime, urgent_validity: timedelta
-) -> list[Violation]:
+) -> list[Unmet]:
     """Why the authority is not in force at `at` (empty when it is)."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not authority.decision.kind.approves:
-        problems.append(Violation("AUTH-2", "authority", "the application was refused"))
+        problems.append(Unmet("AUTH-2", "the application was refused", "authority"))
     if authority.vetoed:
-        problems.append(Violation("AUTH-4", "authority", "vetoed by a chief officer"))
+        problems.append(Unmet("AUTH-4", "vetoed by a chief officer", "authority"))
     lapse = urgent_lapse_time(authority, urgent_validity)
     if lapse is not None and at >= lapse:
         problems.append(
-            Violation("AUTH-3", "authority", "urgent authority lapsed without confirmation")
+            Unmet("AUTH-3", "urgent authority lapsed without confirmation", "authority")
         )
     if at < authority.decision.decided_at:
-        problems.append(Violation("AUTH-2", "authority", "not yet decided at that time"))
+        problems.append(Unmet("AUTH-2", "not yet decided at that time", "authority"))
     if at >= authority.scope.window.end:
-        problems.append(Violation("AUTH-1", "window", "the authorised window has ended"))
+        problems.append(Unmet("AUTH-1", "the authorised window has ended", "window"))
     return problems
 
 
@@ -534,7 +528,7 @@ class Scope:
 
 def scope_of(application: Application, conditions: Conditions) -> Scope:
     if application.window is None or application.place_category is None:
-        raise RuleViolationError(missing_fields(application))
+        raise Refusals(missing_fields(application))
     return Scope(
         places=conditions.places if conditions.places is not None else application.places,
         place_category=application.place_category,
@@ -557,19 +551,17 @@ def outside_scope(
     places: Iterable[str] = (),
     cameras: Iterable[str] = (),
     window: TimeWindow | None = None,
-) -> list[Violation]:
+) -> list[Unmet]:
     """Every asked-for purpose the authority does not cover: each needs a new one (AUTH-6)."""
     new = "not covered by the authority: a new purpose needs a new authority"
     problems = [
-        Violation("AUTH-6", "category", f"{c.value} {new}")
+        Unmet("AUTH-6", f"{c.value} {new}", "category")
         for c in sorted(set(categories) - scope.categories)
     ]
-    problems += [Violation("AUTH-6", "place", f"{p} {new}") for p in _extra(places, scope.places)]
-    problems += [
-        Violation("AUTH-6", "camera", f"{c} {new}") for c in _extra(cameras, scope.cameras)
-    ]
+    problems += [Unmet("AUTH-6", f"{p} {new}", "place") for p in _extra(places, scope.places)]
+    problems += [Unmet("AUTH-6", f"{c} {new}", "camera") for c in _extra(cameras, scope.cameras)]
     if window is not None and not scope.window.covers(window):
-        problems.append(Violation("AUTH-6", "window", f"the time {new}"))
+        problems.append(Unmet("AUTH-6", f"the time {new}", "window"))
     return problems
 
 
@@ -622,6 +614,10 @@ def read_wad(document: bytes) -> tuple[Application, Decision]:
     if data.get("schema") != WAD_SCHEMA:
         refuse("AUTH-5", "wad", f"unknown document schema {data.get('schema')!r}")
     return Application.from_json(data["application"]), Decision.from_json(data["decision"])
+
+
+def _is_aware(moment: datetime) -> bool:
+    return moment.tzinfo is not None and moment.utcoffset() is not None
 
 
 def _time_text(moment: datetime) -> str:

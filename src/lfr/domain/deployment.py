@@ -8,14 +8,15 @@ deployment's processing, and it is then ended. A planned deployment may be cance
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from lfr.domain.authorisation import Authority, authority_problems, outside_scope
 from lfr.domain.people import Actor, Role
-from lfr.domain.rules import Violation, blank, human_problems, raise_if_any
+from lfr.domain.refusal import Unmet
+from lfr.domain.rules import blank, human_problems, raise_if_any
 from lfr.domain.watchlist import CURRENCY_LIMIT, ListedEntry, seal_problems
 
 
@@ -36,33 +37,17 @@ DEPLOYMENT_ROLES = (*COMMAND_ROLES, Role.OPERATOR, Role.ENGAGEMENT_OFFICER)
 """The roles a deployment assigns; each needs in-date training for that role (TRN-1)."""
 
 
-@dataclass(frozen=True, slots=True)
-class TrainingRecord:
-    user_id: str
-    role: Role
-    completed_at: datetime
-    expires_at: datetime
-
-
-def is_trained(records: Sequence[TrainingRecord], user_id: str, role: Role, at: datetime) -> bool:
-    return any(
-        r.user_id == user_id and r.role is role and r.completed_at <= at < r.expires_at
-        for r in records
-    )
-
-
-def assignment_problems(
-    person: Actor, role: Role, records: Sequence[TrainingRecord], at: datetime
-) -> list[Violation]:
-    """TRN-1: a person is assigned only to a role they hold and are trained for, in date."""
-    problems: list[Violation] = []
+def assignment_problems(person: Actor, role: Role, trained: bool) -> list[Unmet]:
+    """TRN-1: a person is assigned only to a role they hold and have in-date training for
+    (`trained`: the training records, kept by the people service, say so at that time)."""
+    problems: list[Unmet] = []
     if role not in DEPLOYMENT_ROLES:
-        problems.append(Violation("DEP-1", "role", f"{role.value} is not a deployment role"))
+        problems.append(Unmet("DEP-1", f"{role.value} is not a deployment role", "role"))
     if not person.has(role):
-        problems.append(Violation("TRN-1", role.value, f"{person.name} does not hold the role"))
-    if not is_trained(records, person.user_id, role, at):
+        problems.append(Unmet("TRN-1", f"{person.name} does not hold the role", role.value))
+    if not trained:
         problems.append(
-            Violation("TRN-1", role.value, f"{person.name} has no in-date training for the role")
+            Unmet("TRN-1", f"{person.name} has no in-date training for the role", role.value)
         )
     return problems
 
@@ -85,42 +70,43 @@ class StartContext:
     watchlist_sealed: bool
     assignments: Sequence[Assignment]
     people: Mapping[str, Actor]
-    training: Sequence[TrainingRecord]
+    trained: Collection[tuple[str, Role]]
+    """The (user id, role) pairs with in-date training at the start time (TRN-1)."""
     urgent_validity: timedelta
     currency_limit: timedelta = CURRENCY_LIMIT
 
 
-def start_problems(context: StartContext, at: datetime) -> list[Violation]:
+def start_problems(context: StartContext, at: datetime) -> list[Unmet]:
     """Every unmet condition of DEP-1 at `at`; empty means the deployment may start."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if context.status is not DeploymentStatus.PLANNED:
-        problems.append(Violation("DEP-1", "status", f"the deployment is {context.status.value}"))
+        problems.append(Unmet("DEP-1", f"the deployment is {context.status.value}", "status"))
     authority = context.authority
     problems += [_as_dep1(p) for p in authority_problems(authority, at, context.urgent_validity)]
     if not authority.consulted:
-        problems.append(Violation("AUTH-4", "consultation", "no chief officer consulted yet"))
+        problems.append(Unmet("AUTH-4", "no chief officer consulted yet", "consultation"))
     scope = authority.scope
     if not scope.window.contains(at):
-        problems.append(Violation("DEP-1", "window", "now is outside the authorised window"))
+        problems.append(Unmet("DEP-1", "now is outside the authorised window", "window"))
     problems += _where_problems(context)
     problems += seal_problems(
         context.watchlist, scope, at, context.watchlist_sealed, context.currency_limit
     )
-    problems += staffing_problems(context.assignments, context.people, context.training, at)
+    problems += staffing_problems(context.assignments, context.people, context.trained)
     return problems
 
 
-def _as_dep1(problem: Violation) -> Violation:
-    return Violation(problem.rule, "authority", f"no authority in force: {problem.reason}")
+def _as_dep1(problem: Unmet) -> Unmet:
+    return Unmet(problem.rule, f"no authority in force: {problem.reason}", "authority")
 
 
-def _where_problems(context: StartContext) -> list[Violation]:
+def _where_problems(context: StartContext) -> list[Unmet]:
     scope = context.authority.scope
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not context.places:
-        problems.append(Violation("DEP-1", "place", "name the place of deployment"))
+        problems.append(Unmet("DEP-1", "name the place of deployment", "place"))
     if not context.cameras:
-        problems.append(Violation("DEP-1", "camera", "name at least one camera"))
+        problems.append(Unmet("DEP-1", "name at least one camera", "camera"))
     problems += outside_scope(scope, places=context.places, cameras=context.cameras)
     return problems
 
@@ -128,31 +114,31 @@ def _where_problems(context: StartContext) -> list[Violation]:
 def staffing_problems(
     assignments: Sequence[Assignment],
     people: Mapping[str, Actor],
-    training: Sequence[TrainingRecord],
-    at: datetime,
-) -> list[Violation]:
+    trained: Collection[tuple[str, Role]],
+) -> list[Unmet]:
     """Gold, Silver, Bronze, an operator and an engagement officer, each trained (TRN-1)."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     for role in DEPLOYMENT_ROLES:
         if not any(a.role is role for a in assignments):
-            problems.append(Violation("DEP-1", role.value, f"no {role.value} assigned"))
+            problems.append(Unmet("DEP-1", f"no {role.value} assigned", role.value))
     for assignment in assignments:
         person = people.get(assignment.user_id)
         if person is None:
             problems.append(
-                Violation("DEP-1", assignment.role.value, f"unknown person {assignment.user_id}")
+                Unmet("DEP-1", f"unknown person {assignment.user_id}", assignment.role.value)
             )
             continue
-        problems += assignment_problems(person, assignment.role, training, at)
+        trained_for_role = (assignment.user_id, assignment.role) in trained
+        problems += assignment_problems(person, assignment.role, trained_for_role)
     return problems
 
 
-def commander_problems(actor: Actor, assignments: Sequence[Assignment]) -> list[Violation]:
+def commander_problems(actor: Actor, assignments: Sequence[Assignment]) -> list[Unmet]:
     """The acting person is this deployment's Silver or Gold (DEP-2, [13])."""
     problems = human_problems(actor)
     commands = {a.role for a in assignments if a.user_id == actor.user_id}
     if not commands & {Role.SILVER, Role.GOLD}:
-        problems.append(Violation("DEP-2", "actor", "only this deployment's Silver or Gold"))
+        problems.append(Unmet("DEP-2", "only this deployment's Silver or Gold", "actor"))
     return problems
 
 
@@ -166,16 +152,16 @@ def check_halt(
     """DEP-2: Silver (or Gold) halts a running deployment at any moment, saying why."""
     problems = commander_problems(actor, assignments)
     if status is not DeploymentStatus.RUNNING:
-        problems.append(Violation("DEP-2", "status", f"the deployment is {status.value}"))
+        problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
     if blank(reason):
-        problems.append(Violation("DEP-2", "reason", "say why the deployment is halted"))
+        problems.append(Unmet("DEP-2", "say why the deployment is halted", "reason"))
     raise_if_any(problems)
 
 
 def check_end(actor: Actor, status: DeploymentStatus, assignments: Sequence[Assignment]) -> None:
     problems = commander_problems(actor, assignments)
     if status not in (DeploymentStatus.RUNNING, DeploymentStatus.HALTED):
-        problems.append(Violation("DEP-2", "status", f"the deployment is {status.value}"))
+        problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
     raise_if_any(problems)
 
 
@@ -185,9 +171,9 @@ def check_cancel(
     """A planned deployment that will not go ahead is cancelled, with the reason reported."""
     problems = commander_problems(actor, assignments)
     if status is not DeploymentStatus.PLANNED:
-        problems.append(Violation("DEP-2", "status", f"the deployment is {status.value}"))
+        problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
     if blank(reason):
-        problems.append(Violation("DEP-2", "reason", "say why the deployment is cancelled"))
+        problems.append(Unmet("DEP-2", "say why the deployment is cancelled", "reason"))
     raise_if_any(problems)
 
 
@@ -196,16 +182,15 @@ def check_assign(
     status: DeploymentStatus,
     person: Actor,
     role: Role,
-    training: Sequence[TrainingRecord],
-    at: datetime,
+    trained: bool,
 ) -> None:
     """Staff are assigned by Gold or Silver (Gold by the applicant) before the deployment
     finishes, and only when trained for the role (TRN-1)."""
     problems = human_problems(actor)
     may_assign = actor.has(Role.GOLD) or actor.has(Role.SILVER) or actor.has(Role.APPLICANT)
     if not may_assign:
-        problems.append(Violation("DEP-1", "actor", "Gold, Silver or the applicant assigns"))
+        problems.append(Unmet("DEP-1", "Gold, Silver or the applicant assigns", "actor"))
     if status.finished:
-        problems.append(Violation("DEP-1", "status", f"the deployment is {status.value}"))
-    problems += assignment_problems(person, role, training, at)
+        problems.append(Unmet("DEP-1", f"the deployment is {status.value}", "status"))
+    problems += assignment_problems(person, role, trained)
     raise_if_any(problems)

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
-from lfr.domain.rules import Violation, blank, human_problems, raise_if_any
+from lfr.domain.refusal import Unmet
+from lfr.domain.rules import blank, human_problems, raise_if_any
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +84,13 @@ def check_hold(
     review date no further away than the policy allows."""
     problems = human_problems(actor)
     if not actor.roles & {Role.GOLD, Role.SILVER, Role.REVIEWER, Role.AUTHORISING_OFFICER}:
-        problems.append(Violation("DP-3", "actor", "Gold, Silver, a reviewer or an authoriser"))
+        problems.append(Unmet("DP-3", "Gold, Silver, a reviewer or an authoriser", "actor"))
     if blank(reason):
-        problems.append(Violation("DP-3", "reason", "name the investigation and why"))
+        problems.append(Unmet("DP-3", "name the investigation and why", "reason"))
     if review_on <= today:
-        problems.append(Violation("DP-3", "review_on", "the review date must be in the future"))
+        problems.append(Unmet("DP-3", "the review date must be in the future", "review_on"))
     elif review_on > today + timedelta(days=policy.max_hold_days):
-        problems.append(
-            Violation("DP-3", "review_on", f"at most {policy.max_hold_days} days ahead")
-        )
+        problems.append(Unmet("DP-3", f"at most {policy.max_hold_days} days ahead", "review_on"))
     raise_if_any(problems)
     return Hold(actor.user_id, reason.strip(), review_on)
 

@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 from lfr.domain.authorisation import Scope, outside_scope
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
-from lfr.domain.rules import Violation, blank, raise_if_any
+from lfr.domain.refusal import Unmet
+from lfr.domain.rules import blank, raise_if_any
 
 CURRENCY_LIMIT = timedelta(hours=24)
 """The framework's limit (WL-2, [24]); a setting may shorten it, never lengthen it."""
@@ -61,59 +62,59 @@ def is_under_18(date_of_birth: date | None, day: date) -> bool:
     return date_of_birth is not None and age_on(date_of_birth, day) < ADULT_AGE
 
 
-def entry_problems(entry: EntryDraft, day: date) -> list[Violation]:
+def entry_problems(entry: EntryDraft, day: date) -> list[Unmet]:
     """WL-3 and WL-3a for one entry; `day` is the first day of the authorised window."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     reference = entry.subject_reference
     if blank(reference):
-        problems.append(Violation("WL-3", "subject_reference", "give the PNC or system ID"))
+        problems.append(Unmet("WL-3", "give the PNC or system ID", "subject_reference"))
     elif len(reference.strip()) > SUBJECT_REFERENCE_MAX:
         problems.append(
-            Violation("WL-3", "subject_reference", f"at most {SUBJECT_REFERENCE_MAX} characters")
+            Unmet("WL-3", f"at most {SUBJECT_REFERENCE_MAX} characters", "subject_reference")
         )
     if entry.category is None:
-        problems.append(Violation("WL-3", "category", "choose the subject's category"))
+        problems.append(Unmet("WL-3", "choose the subject's category", "category"))
     if blank(entry.reason):
-        problems.append(Violation("WL-3", "reason", "say why the subject is sought"))
+        problems.append(Unmet("WL-3", "say why the subject is sought", "reason"))
     if blank(entry.image_source):
-        problems.append(Violation("WL-3", "image_source", "say where the image comes from"))
+        problems.append(Unmet("WL-3", "say where the image comes from", "image_source"))
     if not entry.attests_image_is_subject:
         problems.append(
-            Violation("WL-3", "attests_image_is_subject", "attest the image is of the person")
+            Unmet("WL-3", "attest the image is of the person", "attests_image_is_subject")
         )
     if not entry.attests_still_of_interest:
         problems.append(
-            Violation("WL-3", "attests_still_of_interest", "attest the person remains of interest")
+            Unmet("WL-3", "attest the person remains of interest", "attests_still_of_interest")
         )
     if entry.date_of_birth is not None and entry.date_of_birth > day:
-        problems.append(Violation("WL-3", "date_of_birth", "lies in the future"))
+        problems.append(Unmet("WL-3", "lies in the future", "date_of_birth"))
     elif is_under_18(entry.date_of_birth, day) and blank(entry.under_18_justification):
         problems.append(
-            Violation("WL-3a", "under_18_justification", "a person under 18 needs a justification")
+            Unmet("WL-3a", "a person under 18 needs a justification", "under_18_justification")
         )
     return problems
 
 
-def composition_problems(entries: Sequence[ListedEntry], scope: Scope) -> list[Violation]:
+def composition_problems(entries: Sequence[ListedEntry], scope: Scope) -> list[Unmet]:
     """WL-4: size and categories within the authority; one entry per subject."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     limit = scope.max_watchlist_size
     if limit is not None and len(entries) > limit:
         problems.append(
-            Violation("WL-4", "size", f"{len(entries)} entries; the authority allows {limit}")
+            Unmet("WL-4", f"{len(entries)} entries; the authority allows {limit}", "size")
         )
     problems += [
-        Violation(
+        Unmet(
             "WL-4",
-            "category",
             f"{entry.subject_reference}: {entry.category.value} is not an authorised category",
+            "category",
         )
         for entry in entries
         if entry.category not in scope.categories
     ]
     references = [entry.subject_reference for entry in entries]
     problems += [
-        Violation("WL-4", "subject_reference", f"{reference} is listed more than once")
+        Unmet("WL-4", f"{reference} is listed more than once", "subject_reference")
         for reference in sorted({r for r in references if references.count(r) > 1})
     ]
     return problems
@@ -128,11 +129,11 @@ def check_add_entry(
     at: datetime,
 ) -> None:
     """Refuse an entry that breaks WL-3/WL-3a, would break WL-4, or widens the purpose (AUTH-6)."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not actor.has(Role.APPLICANT):
-        problems.append(Violation("WL-3", "actor", "the applicant compiles the watchlist"))
+        problems.append(Unmet("WL-3", "the applicant compiles the watchlist", "actor"))
     if sealed:
-        problems.append(Violation("WL-1", "watchlist", "sealed at deployment start"))
+        problems.append(Unmet("WL-1", "sealed at deployment start", "watchlist"))
     problems += entry_problems(entry, scope.window.start.date())
     if entry.category is not None:
         problems += outside_scope(scope, categories=[entry.category])
@@ -142,11 +143,11 @@ def check_add_entry(
 
 
 def check_remove_entry(actor: Actor, sealed: bool) -> None:
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not actor.has(Role.APPLICANT):
-        problems.append(Violation("WL-3", "actor", "the applicant compiles the watchlist"))
+        problems.append(Unmet("WL-3", "the applicant compiles the watchlist", "actor"))
     if sealed:
-        problems.append(Violation("WL-1", "watchlist", "sealed at deployment start"))
+        problems.append(Unmet("WL-1", "sealed at deployment start", "watchlist"))
     raise_if_any(problems)
 
 
@@ -157,29 +158,29 @@ def compiled_at(entries: Sequence[ListedEntry]) -> datetime | None:
 
 def currency_problems(
     compiled: datetime | None, start: datetime, limit: timedelta = CURRENCY_LIMIT
-) -> list[Violation]:
+) -> list[Unmet]:
     """WL-2: compiled not more than `limit` (at most 24 h) before the deployment starts."""
     if compiled is None:
-        return [Violation("WL-2", "watchlist", "the watchlist is empty")]
+        return [Unmet("WL-2", "the watchlist is empty", "watchlist")]
     age = start - compiled
     bound = min(limit, CURRENCY_LIMIT)
     if age > bound:
         hours = age.total_seconds() / 3600
         return [
-            Violation(
+            Unmet(
                 "WL-2",
-                "watchlist",
                 f"compiled {hours:.1f} h before the start; the limit is "
                 f"{bound.total_seconds() / 3600:g} h: compile it again",
+                "watchlist",
             )
         ]
     return []
 
 
-def new_watchlist_problems(existing_for_authority: int) -> list[Violation]:
+def new_watchlist_problems(existing_for_authority: int) -> list[Unmet]:
     """WL-1: one watchlist per authority, never reused for another."""
     if existing_for_authority:
-        return [Violation("WL-1", "authority", "this authority already has its watchlist")]
+        return [Unmet("WL-1", "this authority already has its watchlist", "authority")]
     return []
 
 
@@ -189,9 +190,9 @@ def seal_problems(
     start: datetime,
     sealed: bool,
     limit: timedelta = CURRENCY_LIMIT,
-) -> list[Violation]:
+) -> list[Unmet]:
     """What stops the watchlist from being sealed at `start` (WL-1, WL-2, WL-4)."""
-    problems = [Violation("WL-1", "watchlist", "already sealed")] if sealed else []
+    problems = [Unmet("WL-1", "already sealed", "watchlist")] if sealed else []
     return (
         problems
         + composition_problems(entries, scope)
@@ -216,17 +217,17 @@ def check_blue_list_entry(
     actor: Actor, draft: BlueListDraft, enrolled: Sequence[str], sealed: bool
 ) -> None:
     """REC-6: an engineer enrols a member of staff who has consented, once per deployment."""
-    problems: list[Violation] = []
+    problems: list[Unmet] = []
     if not actor.has(Role.ENGINEER):
-        problems.append(Violation("REC-6", "actor", "a system engineer enrols the blue list"))
+        problems.append(Unmet("REC-6", "a system engineer enrols the blue list", "actor"))
     if blank(draft.staff_user_id):
-        problems.append(Violation("REC-6", "staff_user_id", "name the member of staff"))
+        problems.append(Unmet("REC-6", "name the member of staff", "staff_user_id"))
     elif draft.staff_user_id in enrolled:
-        problems.append(Violation("REC-6", "staff_user_id", "already on the blue list"))
+        problems.append(Unmet("REC-6", "already on the blue list", "staff_user_id"))
     if not draft.consented or blank(draft.consent_statement):
-        problems.append(Violation("REC-6", "consent", "record the person's consent"))
+        problems.append(Unmet("REC-6", "record the person's consent", "consent"))
     if blank(draft.image_source):
-        problems.append(Violation("REC-6", "image_source", "say where the image comes from"))
+        problems.append(Unmet("REC-6", "say where the image comes from", "image_source"))
     if sealed:
-        problems.append(Violation("REC-6", "blue_list", "sealed at deployment start"))
+        problems.append(Unmet("REC-6", "sealed at deployment start", "blue_list"))
     raise_if_any(problems)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from lfr.domain.authorisation import (
     Application,
     ApplicationStatus,
@@ -17,6 +19,7 @@ from lfr.domain.authorisation import (
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
+from lfr.domain.refusal import Refusal
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 """The deployment window opens here; every test time is relative to it."""
@@ -92,3 +95,16 @@ def approved_authority(
         else ()
     )
     return Authority(app, decision, consultations)
+
+
+def fields_of(error: pytest.ExceptionInfo[Refusal]) -> set[tuple[str, str | None]]:
+    """The (rule, field) pairs a refusal names."""
+    return {(unmet.rule, unmet.field) for unmet in error.value.unmet}
+
+
+def rules_of(error: pytest.ExceptionInfo[Refusal]) -> set[str]:
+    return {unmet.rule for unmet in error.value.unmet}
+
+
+def field_names(error: pytest.ExceptionInfo[Refusal]) -> set[str | None]:
+    return {unmet.field for unmet in error.value.unmet}

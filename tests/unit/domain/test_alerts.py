@@ -22,7 +22,7 @@ from lfr.domain.alerts import (
     refer,
 )
 from lfr.domain.people import SYSTEM_ACTOR, Actor
-from lfr.domain.rules import RuleViolationError
+from lfr.domain.refusal import Refusal
 from tests.unit.domain.builders import (
     ENGAGER,
     ENGAGER_2,
@@ -101,9 +101,9 @@ def test_refused_transitions(
     expected: set[tuple[str, str]],
 ) -> None:
     """ADJ-2/ADJ-3/ADJ-4/REC-6: each forbidden step is refused naming rule and field."""
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         step(start())
-    assert {(v.rule, v.field) for v in error.value.violations} == expected
+    assert {(v.rule, v.field) for v in error.value.unmet} == expected
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ def test_no_path_skips_a_human_decision(
     for name, actor, outcome in steps:
         try:
             after = apply(alert, name, actor, outcome)
-        except RuleViolationError:
+        except Refusal:
             continue
         assert actor is not SYSTEM_ACTOR
         assert not alert.state.final

@@ -38,7 +38,7 @@ from lfr.domain.authorisation import (
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
-from lfr.domain.rules import RuleViolationError
+from lfr.domain.refusal import Refusal
 from tests.unit.domain.builders import (
     APPLICANT,
     AUDITOR,
@@ -49,14 +49,12 @@ from tests.unit.domain.builders import (
     URGENT_VALIDITY,
     approved_authority,
     complete_application,
+    fields_of,
     person,
+    rules_of,
 )
 
 DECIDED = T0 - timedelta(days=2)
-
-
-def fields_of(error: pytest.ExceptionInfo[RuleViolationError]) -> set[tuple[str, str]]:
-    return {(v.rule, v.field) for v in error.value.violations}
 
 
 # --- AUTH-1 completeness ---
@@ -116,9 +114,9 @@ def test_every_place_category_is_accepted_and_labelled(category: PlaceCategory) 
 
 def test_window_must_be_aware_and_ordered() -> None:
     """AUTH-1: a window ends after it starts and is in UTC."""
-    with pytest.raises(RuleViolationError, match="end after"):
+    with pytest.raises(Refusal, match="end after"):
         TimeWindow(T0, T0)
-    with pytest.raises(RuleViolationError, match="time zone"):
+    with pytest.raises(Refusal, match="time zone"):
         TimeWindow(T0.replace(tzinfo=None), T0.replace(tzinfo=None) + timedelta(hours=1))
 
 
@@ -138,14 +136,14 @@ def test_submit(actor: Actor, status: ApplicationStatus, expected: set[tuple[str
     if not expected:
         check_submit(complete_application(), status, actor)
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         check_submit(complete_application(), status, actor)
     assert fields_of(error) == expected
 
 
 def test_incomplete_submission_names_missing_fields() -> None:
     """AUTH-1: submission of an incomplete draft lists what is missing."""
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         check_submit(
             complete_application(necessity="", cameras=()), ApplicationStatus.DRAFT, APPLICANT
         )
@@ -157,7 +155,7 @@ def test_incomplete_submission_names_missing_fields() -> None:
 )
 def test_only_drafts_are_edited(status: ApplicationStatus) -> None:
     """AUTH-5: once submitted, what is decided is what was submitted."""
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         check_edit(complete_application(), status, APPLICANT)
     assert fields_of(error) == {("AUTH-5", "status")}
 
@@ -165,7 +163,7 @@ def test_only_drafts_are_edited(status: ApplicationStatus) -> None:
 def test_withdraw_only_before_decision() -> None:
     """AUTH-2: a decided application stands; the applicant may withdraw before."""
     check_withdraw(complete_application(), ApplicationStatus.SUBMITTED, APPLICANT)
-    with pytest.raises(RuleViolationError, match="approved"):
+    with pytest.raises(Refusal, match="approved"):
         check_withdraw(complete_application(), ApplicationStatus.APPROVED, APPLICANT)
 
 
@@ -211,7 +209,7 @@ def test_who_may_decide(actor: Actor, urgent: bool, expected: set[tuple[str, str
         decision = run()
         assert decision.decided_by == actor.user_id  # type: ignore[attr-defined]
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         run()
     assert fields_of(error) == expected
 
@@ -286,7 +284,7 @@ def test_decision_kinds_and_reasons(
     if not expected:
         assert run().kind is kind  # type: ignore[attr-defined]
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         run()
     assert fields_of(error) == expected
 
@@ -332,7 +330,7 @@ def test_conditions_only_narrow(conditions: Conditions, expected: set[tuple[str,
     if not expected:
         run()
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         run()
     assert fields_of(error) == expected
 
@@ -422,7 +420,7 @@ def test_consultation(
     if not expected:
         assert run().outcome is outcome
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         run()
     assert fields_of(error) == expected
 
@@ -494,9 +492,9 @@ def test_confirmation_refused(
 ) -> None:
     """AUTH-3: only a Superintendent confirms, only an urgent authority, only before it lapses."""
     authority = urgent_authority() if authority_kind == "urgent" else approved_authority()
-    with pytest.raises(RuleViolationError, match=fragment) as error:
+    with pytest.raises(Refusal, match=fragment) as error:
         confirm_urgent(authority, actor, DECIDED + offset, URGENT_VALIDITY)
-    assert error.value.rules == {"AUTH-3"}
+    assert rules_of(error) == {"AUTH-3"}
 
 
 @pytest.mark.parametrize(
@@ -569,7 +567,7 @@ def test_any_change_to_the_wad_is_detected(position: int) -> None:
     wad = freeze_wad(authority.application, authority.decision)
     tampered = bytearray(wad.document)
     tampered[position] ^= 0x01
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         verify_wad(bytes(tampered), wad.sha256)
     assert fields_of(error) == {("AUTH-5", "wad")}
 
@@ -585,7 +583,7 @@ def test_refusal_has_no_wad() -> None:
         "Not necessary",
         DECIDED,
     )
-    with pytest.raises(RuleViolationError, match="AUTH-5"):
+    with pytest.raises(Refusal, match="AUTH-5"):
         freeze_wad(app, refusal)
 
 
@@ -619,7 +617,7 @@ def test_new_purpose_needs_new_authority(
 
 def test_auditor_cannot_decide() -> None:
     """AUTH-3: a role outside the authorising officer's cannot decide, whatever the rank."""
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         decide(
             complete_application(),
             ApplicationStatus.SUBMITTED,

@@ -8,9 +8,9 @@ import pytest
 
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor
+from lfr.domain.refusal import Refusal
 from lfr.domain.retention import Hold, RetentionPolicy, alert_due, biometrics_due, check_hold
-from lfr.domain.rules import RuleViolationError
-from tests.unit.domain.builders import AUDITOR, OPERATOR, SILVER, SUPERINTENDENT, T0
+from tests.unit.domain.builders import AUDITOR, OPERATOR, SILVER, SUPERINTENDENT, T0, field_names
 
 POLICY = RetentionPolicy()
 CREATED = T0
@@ -94,9 +94,9 @@ def test_hold_is_a_recorded_decision(
         hold = check_hold(actor, reason, review_on, TODAY, POLICY)
         assert (hold.decided_by, hold.review_on) == (actor.user_id, review_on)
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         check_hold(actor, reason, review_on, TODAY, POLICY)
-    assert error.value.fields == expected
+    assert field_names(error) == expected
 
 
 def test_policy_table_is_published() -> None:

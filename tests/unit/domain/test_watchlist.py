@@ -10,7 +10,7 @@ import pytest
 from lfr.domain.authorisation import ApplicationStatus, Conditions, DecisionKind, decide
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor
-from lfr.domain.rules import RuleViolationError
+from lfr.domain.refusal import Refusal
 from lfr.domain.watchlist import (
     BlueListDraft,
     EntryDraft,
@@ -35,6 +35,8 @@ from tests.unit.domain.builders import (
     T0,
     approved_authority,
     complete_application,
+    field_names,
+    rules_of,
 )
 
 WANTED = WatchlistCategory.WANTED_BY_COURTS
@@ -195,15 +197,15 @@ def test_add_entry(
     if not expected:
         run()
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         run()
-    assert {(v.rule, v.field) for v in error.value.violations} == expected
+    assert {(v.rule, v.field) for v in error.value.unmet} == expected
 
 
 def test_remove_entry_refused_after_seal() -> None:
     """WL-1: a sealed watchlist is what the deployment used: nothing comes off it."""
     check_remove_entry(APPLICANT, sealed=False)
-    with pytest.raises(RuleViolationError, match="sealed"):
+    with pytest.raises(Refusal, match="sealed"):
         check_remove_entry(APPLICANT, sealed=True)
 
 
@@ -299,7 +301,7 @@ def test_blue_list_entry(
     if not expected:
         run()
         return
-    with pytest.raises(RuleViolationError) as error:
+    with pytest.raises(Refusal) as error:
         run()
-    assert error.value.fields == expected
-    assert error.value.rules == {"REC-6"}
+    assert field_names(error) == expected
+    assert rules_of(error) == {"REC-6"}
