@@ -121,7 +121,7 @@ class Personas:
     outsider: Actor  # an account with no role
 
 
-_PERSONAS: dict[str, tuple[Rank, tuple[Role, ...]]] = {
+PERSONA_ROLES: dict[str, tuple[Rank, tuple[Role, ...]]] = {
     "applicant": (Rank.SERGEANT, (Role.APPLICANT,)),
     "authorising_officer": (Rank.SUPERINTENDENT, (Role.AUTHORISING_OFFICER,)),
     "inspector": (Rank.INSPECTOR, (Role.AUTHORISING_OFFICER,)),
@@ -147,7 +147,7 @@ def personas(session_factory: SessionFactory) -> Personas:
     actors: dict[str, Actor] = {}
     with transaction(session_factory) as session:
         for field in fields(Personas):
-            rank, roles = _PERSONAS[field.name]
+            rank, roles = PERSONA_ROLES[field.name]
             user = people.create_user(
                 session,
                 actor=console,
