@@ -72,7 +72,7 @@ def destroy_biometrics(
     return images + blue
 
 
-def _due_watchlists(session: Session, at: datetime, policy: GovernancePolicy) -> list[WatchlistRow]:
+def due_watchlists(session: Session, at: datetime, policy: GovernancePolicy) -> list[WatchlistRow]:
     rows = session.execute(
         select(WatchlistRow, DeploymentRow, AuthorityRow.window_end)
         .join(AuthorityRow, AuthorityRow.id == WatchlistRow.authority_id)
@@ -88,7 +88,7 @@ def _due_watchlists(session: Session, at: datetime, policy: GovernancePolicy) ->
     return due
 
 
-def _due_alerts(session: Session, at: datetime, policy: GovernancePolicy) -> list[AlertRow]:
+def due_alerts(session: Session, at: datetime, policy: GovernancePolicy) -> list[AlertRow]:
     oldest_kept = at - timedelta(days=policy.retention.alert_days)
     candidates = session.scalars(select(AlertRow).where(AlertRow.created_at <= oldest_kept))
     return [
@@ -122,10 +122,10 @@ def run_retention(
     """Delete every alert and every watchlist biometric that is due at `now` (DP-1, WL-6)."""
     at, chosen = moment(now), policy or current_policy()
     images = watchlists = 0
-    for watchlist in _due_watchlists(session, at, chosen):
+    for watchlist in due_watchlists(session, at, chosen):
         images += destroy_biometrics(session, SYSTEM_ACTOR, watchlist, at, "retention run")
         watchlists += 1
-    alerts = _due_alerts(session, at, chosen)
+    alerts = due_alerts(session, at, chosen)
     for alert in alerts:
         _delete_alert(session, alert, chosen)
     session.flush()
