@@ -101,6 +101,22 @@ def session_factory(engine: Engine) -> SessionFactory:
     return make_session_factory(engine)
 
 
+def remove_append_only_guard(url: str) -> None:
+    """Drop the triggers that keep the audit tables append-only, as an attacker with the
+    database owner's rights could; what remains to catch tampering is the hash chain."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("DROP FUNCTION lfr_append_only() CASCADE"))
+                return
+            for table in ("audit_entry", "audit_checkpoint"):
+                for event in ("update", "delete"):
+                    connection.execute(text(f"DROP TRIGGER {table}_no_{event}"))
+    finally:
+        engine.dispose()
+
+
 @dataclass(frozen=True)
 class Personas:
     """One actor per role (SPEC "People and roles"); the authorising officers differ by rank."""

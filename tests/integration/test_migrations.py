@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from lfr.db.migrate import current_revision, upgrade
+from lfr.db.migrate import current_revision, downgrade, upgrade
 from lfr.db.registry import metadata
 from lfr.db.session import make_engine
 
@@ -37,3 +37,17 @@ def test_migrated_schema_matches_the_models(migrated_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
+    database_url: str,
+) -> None:
+    upgrade(database_url)
+    downgrade(database_url, "base")
+    engine = make_engine(database_url)
+    try:
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+    upgrade(database_url)
+    assert current_revision(database_url) is not None
