@@ -96,7 +96,7 @@ class AuthorityRow(Base):
     confirmed_by: Mapped[str | None] = mapped_column(ForeignKey(USER_FK))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    application: Mapped[ApplicationRow] = relationship(lazy="joined")
+    application: Mapped[ApplicationRow] = relationship(lazy="joined", innerjoin=True)
 
 
 class WatchlistRow(Base):
@@ -206,7 +206,7 @@ class DeploymentRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
 
-    authority: Mapped[AuthorityRow] = relationship(lazy="joined")
+    authority: Mapped[AuthorityRow] = relationship(lazy="joined", innerjoin=True)
     assignments: Mapped[list[AssignmentRow]] = relationship(
         back_populates="deployment", order_by="AssignmentRow.id", lazy="selectin"
     )

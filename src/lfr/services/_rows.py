@@ -22,7 +22,7 @@ def locked(session: Session, model: type[RowT], row_id: str, name: str) -> RowT:
     statement = (
         select(model)
         .where(key == row_id)
-        .with_for_update()
+        .with_for_update(of=model)
         .execution_options(populate_existing=True)
     )
     row = session.scalars(statement).one_or_none()

@@ -341,7 +341,9 @@ def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetim
     """AUTH-4: a chief officer's veto stops the deployment: cancelled if planned, halted at
     once if running. (Called by the consultation service, in its transaction.)"""
     row = session.scalars(
-        select(DeploymentRow).where(DeploymentRow.authority_id == authority_id).with_for_update()
+        select(DeploymentRow)
+        .where(DeploymentRow.authority_id == authority_id)
+        .with_for_update(of=DeploymentRow)
     ).one_or_none()
     if row is None:
         return
