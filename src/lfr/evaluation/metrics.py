@@ -405,3 +405,41 @@ def pairs_by_group(
         group: (first_groups == group) & (second_groups == group)
         for group in sorted(set(groups.values()))
     }
+
+
+def searches_from_scores(
+    scores: NDArray[np.floating],
+    subject_ids: Sequence[str],
+    probe_identities: Sequence[str],
+) -> Searches:
+    """Build `Searches` from a (probes × subjects) score matrix. A probe whose identity
+    is one of `subject_ids` is mated; the others are non-mated. A mate tied with other
+    subjects gets the best of the tied ranks; a mate scored -inf (e.g. a probe that was
+    not searched) is not returned at all."""
+    matrix = np.asarray(scores, dtype=np.float64)
+    if matrix.shape != (len(probe_identities), len(subject_ids)):
+        raise ValueError(
+            f"scores of shape {matrix.shape} for {len(probe_identities)} probes and "
+            f"{len(subject_ids)} subjects"
+        )
+    column = {subject: j for j, subject in enumerate(subject_ids)}
+    mate_column = np.array([column.get(identity, -1) for identity in probe_identities])
+    mated = mate_column >= 0
+    mated_rows = matrix[mated]
+    mate_score = mated_rows[np.arange(mated_rows.shape[0]), mate_column[mated]]
+    rank = 1 + np.count_nonzero(mated_rows > mate_score[:, None], axis=1)
+    rank[np.isneginf(mate_score)] = 0
+    nonmated_rows = matrix[~mated]
+    top = (
+        nonmated_rows.max(axis=1)
+        if nonmated_rows.shape[1]
+        else np.full(len(nonmated_rows), -np.inf)
+    )
+    identities = np.asarray(probe_identities, dtype=object)
+    return Searches(
+        mated_identity=tuple(identities[mated]),
+        mate_rank=rank.astype(np.int64),
+        mate_score=np.where(rank > 0, mate_score, -np.inf),
+        nonmated_identity=tuple(identities[~mated]),
+        nonmated_top_score=top.astype(np.float64),
+    )

@@ -19,6 +19,7 @@ from lfr.evaluation.metrics import (
     rates_at_threshold,
     searches_by_group,
     searches_from_candidates,
+    searches_from_scores,
     stratified_folds,
     tar_at_far,
     threshold_for_false_rate,
@@ -175,3 +176,20 @@ def test_pairs_belong_to_a_group_only_when_both_identities_do() -> None:
     )
     assert masks["g1"].tolist() == [True, False, False]
     assert masks["g2"].tolist() == [False, False, True]
+
+
+def test_searches_from_a_score_matrix_match_those_from_candidate_lists() -> None:
+    scores = np.array(
+        [
+            [0.9, 0.5, 0.1],  # a: rank 1
+            [0.8, 0.7, 0.0],  # b: rank 2
+            [0.6, 0.2, 0.3],  # x: non-mated, top 0.6
+            [-math.inf, -math.inf, -math.inf],  # a, not searched
+        ]
+    )
+    searches = searches_from_scores(scores, ["a", "b", "c"], ["a", "b", "x", "a"])
+    assert searches.mated_identity == ("a", "b", "a")
+    assert searches.mate_rank.tolist() == [1, 2, 0]
+    assert searches.mate_score.tolist() == [0.9, 0.7, -math.inf]
+    assert searches.nonmated_identity == ("x",)
+    assert searches.nonmated_top_score.tolist() == [0.6]
