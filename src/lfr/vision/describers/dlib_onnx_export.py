@@ -36,22 +36,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
 from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
+from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
+from lfr.vision.describers.onnx import MODEL_ID_METADATA_KEY
+
 FloatArray = NDArray[np.float32]
 
 OPSET = 17
 INPUT_NAME = "chips"
 OUTPUT_NAME = "descriptors"
-MODEL_ID_KEY = "lfr.model_id"
-"""Metadata key naming the model, read by the ONNX describer as its `model_id`."""
-EXPORTED_MODEL_ID = "dlib_face_recognition_resnet_model_v1"
-"""The exported graph computes the same descriptors as dlib's model, so it carries the
-same name: templates made by either describer can be compared with each other."""
+EXPORTED_MODEL_ID = DLIB_MODEL_ID
+"""The exported graph computes the same descriptors as dlib's model (to float rounding),
+so it carries the same name: templates made by either describer compare with each other."""
 
 _FLOAT_SPECIAL_EXPONENTS = range(32000, 32003)  # dlib's markers for inf, -inf and nan
 
@@ -357,6 +359,9 @@ class FaceResNet:
     head: FcLayer
 
 
+LayerT = TypeVar("LayerT", ConvLayer, AffineLayer, ReluLayer, PoolLayer, AddPrevLayer, FcLayer)
+
+
 @dataclass
 class _Cursor:
     layers: Sequence[Layer]
@@ -364,7 +369,7 @@ class _Cursor:
     index: int = 0
     trail: list[str] = field(default_factory=list)
 
-    def next(self, expected: type[Layer]) -> Layer:
+    def next(self, expected: type[LayerT]) -> LayerT:
         if self.index >= len(self.layers):
             raise DlibModelError(self.path, f"network ends where a {expected.__name__} was due")
         layer = self.layers[self.index]
@@ -382,10 +387,7 @@ class _Cursor:
 
 
 def _conv_affine(cursor: _Cursor) -> tuple[ConvLayer, AffineLayer]:
-    conv = cursor.next(ConvLayer)
-    affine = cursor.next(AffineLayer)
-    assert isinstance(conv, ConvLayer) and isinstance(affine, AffineLayer)
-    return conv, affine
+    return cursor.next(ConvLayer), cursor.next(AffineLayer)
 
 
 def _residual_block(cursor: _Cursor) -> ResidualBlock:
@@ -395,7 +397,6 @@ def _residual_block(cursor: _Cursor) -> ResidualBlock:
     skip_pool = None
     if isinstance(cursor.peek(), PoolLayer):
         skip_pool = cursor.next(PoolLayer)
-        assert isinstance(skip_pool, PoolLayer)
         if skip_pool.kind != "avg" or skip_pool.window == (0, 0):
             raise DlibModelError(cursor.path, f"layer {cursor.index - 1}: unexpected skip pool")
     cursor.next(AddPrevLayer)
@@ -409,16 +410,13 @@ def structure(network: DlibNetwork, path: Path) -> FaceResNet:
     conv, affine = _conv_affine(cursor)
     cursor.next(ReluLayer)
     stem_pool = cursor.next(PoolLayer)
-    assert isinstance(stem_pool, PoolLayer)
     blocks = []
     while isinstance(cursor.peek(), ConvLayer):
         blocks.append(_residual_block(cursor))
     final_pool = cursor.next(PoolLayer)
-    assert isinstance(final_pool, PoolLayer)
     if final_pool.kind != "avg" or final_pool.window != (0, 0):
         raise DlibModelError(path, "the head must average over the whole feature map")
     head = cursor.next(FcLayer)
-    assert isinstance(head, FcLayer)
     if cursor.peek() is not None:
         raise DlibModelError(path, f"unexpected layers after the head (from {cursor.index})")
     return FaceResNet(
@@ -461,7 +459,7 @@ class _GraphBuilder:
         self.initializers.append(numpy_helper.from_array(value, name))
         return name
 
-    def node(self, op: str, inputs: Sequence[str], stem: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: Sequence[str], stem: str, **attrs: Any) -> str:
         output = self.name(stem)
         self.nodes.append(helper.make_node(op, list(inputs), [output], **attrs))
         return output
@@ -600,7 +598,7 @@ def build_graph(net: FaceResNet, *, fuse: bool = True) -> onnx.ModelProto:
         ),
     )
     model.ir_version = 8  # readable by every onnxruntime release that supports opset 17
-    helper.set_model_props(model, {MODEL_ID_KEY: EXPORTED_MODEL_ID})
+    helper.set_model_props(model, {MODEL_ID_METADATA_KEY: EXPORTED_MODEL_ID})
     onnx.checker.check_model(model)
     return model
 
