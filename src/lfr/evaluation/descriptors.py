@@ -75,13 +75,21 @@ class DescribedImage:
         return self.faces_found > 0
 
 
+RUNTIME_ONLY_FIELDS = frozenset({"batch_size", "intra_op_threads", "providers"})
+"""Configuration fields that change how fast descriptors come, not what they are: left
+out of the cache key, so that running on more threads or another device reuses it."""
+
+
 def _config_fingerprint(config: BaseModel) -> dict[str, Any]:
     """The configuration as JSON, with each file it names replaced by its content's hash
-    (a model file swapped for another at the same path is another model)."""
+    (a model file swapped for another at the same path is another model; the same file
+    reached by another path is the same model)."""
     fingerprint: dict[str, Any] = json.loads(config.model_dump_json())
     for name, value in config:
-        if isinstance(value, Path) and value.is_file():
-            fingerprint[name] = {"path": str(value), "sha256": file_sha256(value)}
+        if name in RUNTIME_ONLY_FIELDS:
+            del fingerprint[name]
+        elif isinstance(value, Path) and value.is_file():
+            fingerprint[name] = {"sha256": file_sha256(value)}
     return fingerprint
 
 
