@@ -1,0 +1,278 @@
+"""`lfr evaluate verification|identification`: measure the engine's accuracy (EQ-1).
+
+Both run the engine's own parts (detector, 5-point alignment, describer, matcher) on a
+labelled image set, show a progress bar on stderr and print a summary table, or the
+full report as JSON with ``--json``. Descriptors are cached under ``.lfr-cache/`` by a
+key that changes with the model and its configuration (`lfr.evaluation.descriptors`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lfr.evaluation.datasets import (
+    DatasetError,
+    identity_images,
+    read_labels,
+    read_pairs,
+    split_identification,
+)
+from lfr.evaluation.descriptors import (
+    DEFAULT_CACHE_ROOT,
+    EvaluationDescriber,
+    NoFaceRule,
+    build_evaluation_describer,
+)
+from lfr.evaluation.protocols import (
+    IdentificationOptions,
+    Report,
+    evaluate_identification,
+    evaluate_verification,
+)
+from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
+from lfr.vision.detection import HogDetectorConfig
+from lfr.vision.imageio import ImageError
+
+evaluate_app = typer.Typer(
+    help="Measure accuracy on a labelled image set (LFW layout).", no_args_is_help=True
+)
+_stderr = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")]
+LabelsOption = Annotated[
+    Path | None,
+    typer.Option(help="CSV of identity,group: the same figures per group (equitability)."),
+]
+DescriberOption = Annotated[
+    str, typer.Option(help="Describer backend: dlib (default) or onnx (needs --model).")
+]
+ModelOption = Annotated[Path | None, typer.Option(help="Model file for --describer onnx (.onnx).")]
+UpsampleOption = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        max=2,
+        help="HOG upsampling. 1 (default) finds LFW's ~65 px faces; 0 misses about 4% of them.",
+    ),
+]
+NoFaceOption = Annotated[
+    NoFaceRule,
+    typer.Option(
+        help="Images with no face found: 'centre' describes LFW's central box (measures the "
+        "describer), 'skip' leaves them out (a missed probe counts as a miss)."
+    ),
+]
+CacheOption = Annotated[
+    Path, typer.Option(help="Descriptor cache folder (keyed by model and configuration).")
+]
+NoCacheOption = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the cache.")
+]
+
+
+class _InputError(Exception):
+    """An input error already worded for the user."""
+
+
+def _build(
+    describer: str, model: Path | None, upsample: int, no_face: NoFaceRule, cache: Path | None
+) -> EvaluationDescriber:
+    settings: dict[str, Any] = {"type": describer}
+    if model is not None:
+        settings["model_path"] = model
+    try:
+        describer_config = DESCRIBER_CONFIG_ADAPTER.validate_python(settings)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'describer'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise _InputError(f"--describer {describer} / --model: {problems}") from error
+    evaluation, _ = build_evaluation_describer(
+        HogDetectorConfig(upsample=upsample), describer_config, no_face, cache
+    )
+    return evaluation
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _run(action: Callable[[], Report], as_json: bool, summary: Callable[[Report], Table]) -> None:
+    try:
+        report = action()
+    except (_InputError, DatasetError, ImageError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        Console().print(summary(report))
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _verification_table(report: Report) -> Table:
+    table = Table(title=f"Verification ({report['model_id']})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("rests on", justify="right")
+    accuracy = report["accuracy_10fold"]
+    table.add_row(
+        "10-fold accuracy",
+        f"{accuracy['mean']:.2%} ± {accuracy['std']:.2%}",
+        f"{accuracy['correct']}/{accuracy['n_pairs']} pairs",
+    )
+    for row in report["tar_at_far"]:
+        table.add_row(
+            f"TAR at FAR {row['far']:g}",
+            _percent(row["tar"]),
+            f"{row['true_accepts']}/{row['n_genuine']} genuine, "
+            f"{row['false_accepts']}/{row['n_impostor']} impostor",
+        )
+    table.add_row("no face found", str(report["no_face_found"]["count"]), report["no_face"])
+    return table
+
+
+def _identification_table(report: Report) -> Table:
+    counts = report["counts"]
+    table = Table(
+        title=f"Identification ({report['model_id']}): {counts['gallery_subjects']} enrolled, "
+        f"{counts['mated_probes']} mated, {counts['nonmated_probes']} non-mated probes"
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("threshold", justify="right")
+    table.add_column("rests on", justify="right")
+    rank1 = report["rank1"]
+    table.add_row("rank-1", _percent(rank1["rate"]), "", f"{rank1['hits']}/{rank1['n_mated']}")
+    for row in report["fnir_at_fpir"]:
+        threshold = "—" if row["threshold"] is None else f"{row['threshold']:.4f}"
+        if not row["resolvable"]:
+            threshold += " *"
+        table.add_row(
+            f"FNIR at FPIR {row['fpir_target']:g}",
+            _percent(row["fnir"]),
+            threshold,
+            f"{row['false_negatives']}/{row['n_mated']} missed, "
+            f"{row['false_positives']}/{row['n_nonmated']} false alerts",
+        )
+    table.add_row("no face found", str(report["no_face_found"]["count"]), "", report["no_face"])
+    table.caption = "* too few non-mated probes to resolve this FPIR: above every one of them"
+    return table
+
+
+@evaluate_app.command()
+def verification(
+    pairs: Annotated[Path, typer.Argument(help="LFW pairs file (name i j / name1 i name2 j).")],
+    images: Annotated[
+        Path, typer.Argument(help="LFW-layout folder: IMAGES/<Name>/<Name>_NNNN.jpg")
+    ],
+    as_json: JsonOption = False,
+    labels: LabelsOption = None,
+    describer: DescriberOption = "dlib",
+    model: ModelOption = None,
+    upsample: UpsampleOption = 1,
+    no_face: NoFaceOption = NoFaceRule.CENTRE,
+    cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """1:1 verification: 10-fold accuracy on the pairs, TAR at FAR 1e-2/1e-3/1e-4 on all
+    pairs of their images."""
+
+    def action() -> Report:
+        read = read_pairs(pairs, images)
+        group_labels = read_labels(labels) if labels is not None else None
+        evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
+        total = len({p for pair in read for p in (pair.first, pair.second)})
+        with _progress(total, "describing") as advance:
+            return evaluate_verification(read, evaluation, group_labels, advance)
+
+    _run(action, as_json, _verification_table)
+
+
+@evaluate_app.command()
+def identification(
+    images: Annotated[Path, typer.Argument(help="LFW-layout folder: IMAGES/<Name>/*.jpg")],
+    as_json: JsonOption = False,
+    labels: LabelsOption = None,
+    describer: DescriberOption = "dlib",
+    model: ModelOption = None,
+    upsample: UpsampleOption = 1,
+    no_face: NoFaceOption = NoFaceRule.CENTRE,
+    cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
+    no_cache: NoCacheOption = False,
+    gallery_images: Annotated[
+        int, typer.Option(min=1, help="Images enrolled per subject (fusion: several templates).")
+    ] = 1,
+    first_probe: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Mated probes from this image on (default: --gallery-images), to "
+            "compare runs with different --gallery-images on the same probes.",
+        ),
+    ] = None,
+    normalise: Annotated[
+        str,
+        typer.Option(help="Score normalisation: none, tnorm (per probe) or znorm (per subject)."),
+    ] = "none",
+    cohort_size: Annotated[int, typer.Option(min=2, help="Cohort size for tnorm/znorm.")] = 50,
+    min_quality: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Probes below this quality score are not searched."),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Also report FPIR and FNIR at this fixed threshold.")
+    ] = None,
+) -> None:
+    """Open-set 1:N identification: first image of each identity with two or more images
+    enrolled, the rest mated probes, one-image identities non-mated probes. Rank-1,
+    FNIR at FPIR 0.1/0.01/0.001, DET points."""
+
+    def action() -> Report:
+        split = split_identification(identity_images(images), gallery_images, first_probe)
+        group_labels = read_labels(labels) if labels is not None else None
+        options = IdentificationOptions(
+            normalisation=normalise,
+            cohort_size=cohort_size,
+            min_quality=min_quality,
+            threshold=threshold,
+        )
+        if normalise not in ("none", "tnorm", "znorm"):
+            raise _InputError(f"--normalise: {normalise!r} is not one of none, tnorm, znorm")
+        evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
+        paths = [p for g in split.gallery.values() for p in g]
+        total = len({*paths, *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
+        with _progress(total, "describing") as advance:
+            report = evaluate_identification(split, evaluation, options, group_labels, advance)
+        report["decisions"] |= {"gallery_images": gallery_images, "first_probe": first_probe}
+        return report
+
+    _run(action, as_json, _identification_table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(evaluate_app, name="evaluate")

@@ -1,0 +1,1 @@
+"""Measuring a recognition algorithm: accuracy protocols and their figures (EQ-1)."""

@@ -1,0 +1,363 @@
+"""The evaluation protocols behind `lfr evaluate` (EQ-1), producing JSON-ready reports.
+
+Verification (1:1, LFW): 10-fold accuracy on the pairs file (threshold chosen on nine
+folds, tested on the tenth) and TAR at FAR over *all* pairs of the images the pairs file
+names (the pairs file's ~1,000 different-person pairs cannot resolve FAR 1e-3 or 1e-4).
+
+Identification (1:N, open set, NIST FRTE style): see `datasets.split_identification`;
+rank-1, FNIR at FPIR, DET points, with the counts each rests on.
+
+Every figure carries its counts; images where no face was found are listed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lfr.evaluation import metrics
+from lfr.evaluation.datasets import IdentificationSplit, Pair
+from lfr.evaluation.decisions import gate_by_quality, subject_cohort_stats, tnorm, znorm
+from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
+from lfr.vision.matcher import Gallery
+
+Report = dict[str, Any]
+Progress = Callable[[int], None]
+
+
+def _number(value: float) -> float | None:
+    """JSON has no infinities or NaN: those become null."""
+    return value if math.isfinite(value) else None
+
+
+def _no_face_report(described: Sequence[DescribedImage], rule: str) -> Report:
+    missed = sorted(str(d.path) for d in described if not d.face_found)
+    return {"count": len(missed), "rule": rule, "images": missed}
+
+
+def _describe(
+    describer: EvaluationDescriber, paths: Sequence[Path], progress: Progress
+) -> dict[Path, DescribedImage]:
+    unique = list(dict.fromkeys(paths))
+    return {d.path: d for d in describer.describe_all(unique, progress)}
+
+
+def _operating_point(point: metrics.OperatingPoint) -> Report:
+    return {
+        "threshold": _number(point.threshold),
+        "resolvable": point.resolvable,
+    }
+
+
+# --- verification --------------------------------------------------------------------
+
+
+def _pair_scores(
+    pairs: Sequence[Pair], described: Mapping[Path, DescribedImage]
+) -> NDArray[np.float64]:
+    """Cosine similarity per pair; a pair with an undescribed image scores -inf (rejected)."""
+    scores = []
+    for pair in pairs:
+        first, second = described[pair.first].descriptor, described[pair.second].descriptor
+        scores.append(-math.inf if first is None or second is None else float(first @ second))
+    return np.asarray(scores, dtype=np.float64)
+
+
+def _tar_report(results: Sequence[metrics.TarAtFar]) -> list[Report]:
+    return [
+        {
+            "far": r.point.target_rate,
+            "tar": r.tar,
+            **_operating_point(r.point),
+            "true_accepts": r.true_accepts,
+            "n_genuine": r.n_genuine,
+            "false_accepts": r.point.false_count,
+            "n_impostor": r.point.n_negatives,
+        }
+        for r in results
+    ]
+
+
+def _kfold_report(result: metrics.KFoldAccuracy) -> Report:
+    return {
+        "mean": result.mean,
+        "std": result.std,
+        "correct": result.correct,
+        "n_pairs": result.n_pairs,
+        "folds": [
+            {
+                "fold": f.fold,
+                "threshold": f.threshold,
+                "accuracy": f.accuracy,
+                "correct": f.correct,
+                "n_pairs": f.n_pairs,
+            }
+            for f in result.folds
+        ],
+    }
+
+
+def _verification_figures(
+    scores: NDArray[np.float64],
+    same: NDArray[np.bool_],
+    folds: NDArray[np.int64],
+    all_pairs: tuple[NDArray[np.float64], NDArray[np.float64]],
+) -> Report:
+    genuine, impostor = all_pairs
+    return {
+        "accuracy_10fold": _kfold_report(metrics.kfold_accuracy(scores, same, folds)),
+        "tar_at_far": _tar_report(metrics.tar_at_far(genuine, impostor)),
+        "counts": {
+            "pairs": int(same.size),
+            "same_pairs": int(np.count_nonzero(same)),
+            "different_pairs": int(np.count_nonzero(~same)),
+            "genuine_all_pairs": int(genuine.size),
+            "impostor_all_pairs": int(impostor.size),
+        },
+    }
+
+
+def evaluate_verification(
+    pairs: Sequence[Pair],
+    describer: EvaluationDescriber,
+    labels: Mapping[str, str] | None = None,
+    progress: Progress = lambda n: None,
+) -> Report:
+    paths = [p for pair in pairs for p in (pair.first, pair.second)]
+    described = _describe(describer, paths, progress)
+    scores = _pair_scores(pairs, described)
+    same = np.array([pair.same for pair in pairs])
+    folds = metrics.stratified_folds(same)
+    usable = [d for d in described.values() if d.descriptor is not None]
+    identities = [d.path.parent.name for d in usable]
+    matrix = np.stack([d.descriptor for d in usable if d.descriptor is not None])
+    genuine, impostor = metrics.all_pairs_scores(matrix, identities)
+    report: Report = {
+        "protocol": "verification",
+        **describer.describe_setup(),
+        **_verification_figures(scores, same, folds, (genuine, impostor)),
+        "images": len(described),
+        "no_face_found": _no_face_report(list(described.values()), describer.no_face),
+    }
+    if labels is not None:
+        report["by_group"] = _verification_by_group(
+            pairs, scores, same, folds, matrix, identities, labels
+        )
+    return report
+
+
+def _verification_by_group(
+    pairs: Sequence[Pair],
+    scores: NDArray[np.float64],
+    same: NDArray[np.bool_],
+    folds: NDArray[np.int64],
+    matrix: NDArray[np.float32],
+    identities: Sequence[str],
+    labels: Mapping[str, str],
+) -> Report:
+    masks = metrics.pairs_by_group(
+        [p.first_identity for p in pairs], [p.second_identity for p in pairs], labels
+    )
+    image_groups = metrics.group_of(identities, labels)
+    by_group: Report = {}
+    for group, mask in masks.items():
+        rows = image_groups == group
+        group_identities = [i for i, keep in zip(identities, rows, strict=True) if keep]
+        all_pairs = metrics.all_pairs_scores(matrix[rows], group_identities)
+        if not mask.any() or all_pairs[1].size == 0 or len(np.unique(folds[mask])) < 2:
+            by_group[group] = {
+                "counts": {"pairs": int(mask.sum()), "images": int(rows.sum())},
+                "note": "too few pairs in this group for the figures",
+            }
+            continue
+        by_group[group] = _verification_figures(scores[mask], same[mask], folds[mask], all_pairs)
+    return by_group
+
+
+# --- identification ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentificationOptions:
+    """The decision rules applied on top of the model's cosine similarities."""
+
+    normalisation: str = "none"
+    """"none", "tnorm" (per probe) or "znorm" (per enrolled subject); see decisions."""
+    cohort_size: int = 50
+    min_quality: float | None = None
+    """Probes whose quality score is below this are not searched."""
+    fpir_targets: tuple[float, ...] = metrics.DEFAULT_FPIR_TARGETS
+    threshold: float | None = None
+    """Also report FPIR and FNIR at this fixed threshold (e.g. the default alert one)."""
+
+
+def _scores(
+    gallery: Gallery,
+    probes: NDArray[np.float32],
+    options: IdentificationOptions,
+    cohort: NDArray[np.float64] | None,
+) -> NDArray[np.float64]:
+    """Probe × subject scores after the chosen normalisation; `cohort` is the
+    subjects × subjects similarity matrix Z-norm needs."""
+    scores = gallery.similarities(probes).astype(np.float64)
+    if options.normalisation == "tnorm":
+        return tnorm(scores, options.cohort_size)
+    if options.normalisation == "znorm" and cohort is not None:
+        mean, std = subject_cohort_stats(cohort, options.cohort_size)
+        return znorm(scores, mean, std)
+    if options.normalisation != "none":
+        raise ValueError(f"unknown normalisation {options.normalisation!r}")
+    return scores
+
+
+def _subject_similarity(
+    gallery: Gallery, enrolled: NDArray[np.float32], enrolled_names: Sequence[str]
+) -> NDArray[np.float64]:
+    """(subjects × subjects): best template-to-template similarity between two subjects.
+    `enrolled_names` are contiguous per subject, in the gallery's subject order."""
+    per_template = gallery.similarities(enrolled).astype(np.float64)
+    names = np.asarray(enrolled_names, dtype=object)
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
+    return np.maximum.reduceat(per_template, starts, axis=0)
+
+
+def _searches_report(searches: metrics.Searches, options: IdentificationOptions) -> Report:
+    report: Report = {
+        "rank1": _rank_report(metrics.rank_accuracy(searches, 1)),
+        "rank5": _rank_report(metrics.rank_accuracy(searches, 5)),
+        "fnir_at_fpir": [
+            {"fpir_target": r.point.target_rate, **_operating_point(r.point), **_rates(r.rates)}
+            for r in metrics.fnir_at_fpir(searches, options.fpir_targets)
+        ],
+        "det": [_rates(r) for r in metrics.det_points(searches)],
+    }
+    if options.threshold is not None:
+        report["at_threshold"] = _rates(metrics.rates_at_threshold(searches, options.threshold))
+    return report
+
+
+def _rank_report(result: metrics.RankAccuracy) -> Report:
+    return {"rate": result.rate, "hits": result.hits, "n_mated": result.n_mated}
+
+
+def _rates(rates: metrics.IdentificationRates) -> Report:
+    return {
+        "threshold": _number(rates.threshold),
+        "fnir": rates.fnir,
+        "false_negatives": rates.false_negatives,
+        "n_mated": rates.n_mated,
+        "fpir": rates.fpir,
+        "false_positives": rates.false_positives,
+        "n_nonmated": rates.n_nonmated,
+    }
+
+
+def evaluate_identification(
+    split: IdentificationSplit,
+    describer: EvaluationDescriber,
+    options: IdentificationOptions = IdentificationOptions(),
+    labels: Mapping[str, str] | None = None,
+    progress: Progress = lambda n: None,
+) -> Report:
+    gallery_paths = [p for images in split.gallery.values() for p in images]
+    probes = [*split.mated, *split.nonmated]
+    described = _describe(describer, [*gallery_paths, *(p for _, p in probes)], progress)
+    enrolled = [
+        (name, described[p].descriptor)
+        for name, images in split.gallery.items()
+        for p in images
+        if described[p].descriptor is not None
+    ]
+    names = [name for name, _ in enrolled]
+    templates = np.stack([d for _, d in enrolled if d is not None])
+    gallery = Gallery.build(names, templates)
+    cohort = (
+        _subject_similarity(gallery, templates, names) if options.normalisation == "znorm" else None
+    )
+    searches, gated = _search(gallery, probes, described, options, cohort)
+    report: Report = {
+        "protocol": "identification",
+        **describer.describe_setup(),
+        "decisions": {
+            "normalisation": options.normalisation,
+            "cohort_size": options.cohort_size if options.normalisation != "none" else None,
+            "min_quality": options.min_quality,
+        },
+        **_searches_report(searches, options),
+        "counts": {
+            "identities": len(split.gallery) + len(split.nonmated),
+            "gallery_subjects": len(gallery),
+            "gallery_templates": gallery.template_count,
+            "mated_probes": searches.n_mated,
+            "nonmated_probes": searches.n_nonmated,
+            "probes_not_searched": gated,
+        },
+        "images": len(described),
+        "no_face_found": _no_face_report(list(described.values()), describer.no_face),
+    }
+    if labels is not None:
+        report["by_group"] = _identification_by_group(searches, report, labels, options)
+    return report
+
+
+def _search(
+    gallery: Gallery,
+    probes: Sequence[tuple[str, Path]],
+    described: Mapping[Path, DescribedImage],
+    options: IdentificationOptions,
+    cohort: NDArray[np.float64] | None,
+) -> tuple[metrics.Searches, int]:
+    """Score every probe; an undescribed or gated probe is not searched (-inf row)."""
+    rows = [described[p] for _, p in probes]
+    matrix = np.stack(
+        [
+            d.descriptor if d.descriptor is not None else np.zeros(gallery.dimension, np.float32)
+            for d in rows
+        ]
+    )
+    scores = _scores(gallery, matrix, options, cohort)
+    searched = np.array([d.descriptor is not None for d in rows])
+    if options.min_quality is not None:
+        quality = np.array([d.quality.score if d.quality is not None else 0.0 for d in rows])
+        searched &= gate_by_quality(scores, quality, options.min_quality)[1]
+    scores[~searched] = -np.inf
+    searches = metrics.searches_from_scores(
+        scores, gallery.subject_ids, [name for name, _ in probes]
+    )
+    return searches, int(np.count_nonzero(~searched))
+
+
+def _identification_by_group(
+    searches: metrics.Searches,
+    overall: Report,
+    labels: Mapping[str, str],
+    options: IdentificationOptions,
+) -> Report:
+    """Per group: the figures within the group, and — what equitability asks (EQ-1) —
+    FPIR and FNIR of the group at the thresholds set for the whole population."""
+    thresholds = [row["threshold"] for row in overall["fnir_at_fpir"]]
+    by_group: Report = {}
+    for group, subset in metrics.searches_by_group(searches, labels).items():
+        if subset.n_nonmated == 0 or subset.n_mated == 0:
+            by_group[group] = {
+                "counts": {"mated_probes": subset.n_mated, "nonmated_probes": subset.n_nonmated},
+                "note": "needs both mated and non-mated probes for the figures",
+            }
+            continue
+        figures = _searches_report(subset, options)
+        figures["at_overall_thresholds"] = [
+            {
+                "fpir_target": target,
+                **_rates(metrics.rates_at_threshold(subset, t if t is not None else -math.inf)),
+            }
+            for target, t in zip(options.fpir_targets, thresholds, strict=True)
+        ]
+        figures["counts"] = {"mated_probes": subset.n_mated, "nonmated_probes": subset.n_nonmated}
+        by_group[group] = figures
+    return by_group

@@ -1,0 +1,157 @@
+"""`lfr evaluate` on a tiny LFW-layout folder built from lfw-dev identities (EQ-1).
+
+Real detector, alignment and dlib describer; the descriptor cache is shared by the
+tests of this module so that each image is described once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from lfr.cli import app
+
+MULTI = {"Aaron_Peirsol": 4, "Abdoulaye_Wade": 4, "Abel_Pacheco": 4, "Akhmed_Zakayev": 3}
+SINGLE = ["AJ_Cook", "AJ_Lamas", "Aaron_Eckhart"]
+PAIRS = (
+    "10\t300\n"  # LFW's header line
+    "Abel_Pacheco\t1\t2\n"
+    "Aaron_Peirsol\t2\t4\n"
+    "Akhmed_Zakayev\t1\t3\n"
+    "Abel_Pacheco\t1\tAJ_Cook\t1\n"
+    "Abdoulaye_Wade\t2\tAaron_Eckhart\t1\n"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(lfw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny-lfw")
+    for name in [*MULTI, *SINGLE]:
+        shutil.copytree(lfw_dir / "images" / name, root / "images" / name)
+    (root / "pairs.txt").write_text(PAIRS)
+    (root / "labels.csv").write_text(
+        "identity,group\nAaron_Peirsol,g1\nAbdoulaye_Wade,g1\nAJ_Cook,g1\n"
+        "Abel_Pacheco,g2\nAkhmed_Zakayev,g2\nAJ_Lamas,g2\nAaron_Eckhart,g2\n"
+    )
+    return root
+
+
+def invoke(*args: str | Path) -> Any:
+    result = CliRunner().invoke(app, ["evaluate", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def identification(tiny: Path, *extra: str | Path) -> Any:
+    return invoke(
+        "identification", tiny / "images", "--json", "--cache-dir", tiny / "cache", *extra
+    )
+
+
+def test_identification_enrols_first_images_and_counts_every_probe(tiny: Path) -> None:
+    report = identification(tiny)
+    counts = report["counts"]
+    assert counts["gallery_subjects"] == counts["gallery_templates"] == len(MULTI)
+    assert counts["mated_probes"] == sum(n - 1 for n in MULTI.values())
+    assert counts["nonmated_probes"] == len(SINGLE)
+    assert report["images"] == sum(MULTI.values()) + len(SINGLE)
+    rank1 = report["rank1"]
+    assert rank1["rate"] == pytest.approx(rank1["hits"] / rank1["n_mated"])
+    assert rank1["rate"] >= 0.8  # four clearly different people: dlib tells them apart
+
+
+def test_identification_rates_agree_with_their_counts(tiny: Path) -> None:
+    report = identification(tiny)
+    n_nonmated = report["counts"]["nonmated_probes"]
+    for row in report["fnir_at_fpir"]:
+        assert row["fnir"] == pytest.approx(row["false_negatives"] / row["n_mated"])
+        assert row["fpir"] == pytest.approx(row["false_positives"] / row["n_nonmated"])
+        assert row["false_positives"] <= math.floor(row["fpir_target"] * n_nonmated + 1e-9)
+        assert row["resolvable"] == (n_nonmated * row["fpir_target"] >= 1)
+    det = report["det"]
+    assert [p["threshold"] for p in det[1:]] == sorted(p["threshold"] for p in det[1:])
+    assert [p["fpir"] for p in det] == sorted((p["fpir"] for p in det), reverse=True)
+    assert det[-1]["false_positives"] == 0
+
+
+def test_identification_reports_images_where_no_face_was_found(tiny: Path) -> None:
+    centre = identification(tiny)
+    skip = identification(tiny, "--no-face", "skip")
+    missed = centre["no_face_found"]
+    assert missed["count"] == len(missed["images"])
+    assert skip["no_face_found"]["images"] == missed["images"]
+    assert missed["count"] >= 1  # HOG misses some of these crops even with upsampling
+    # Under "skip" every probe image without a face goes unsearched (none is a gallery
+    # image here); under "centre" they are described where LFW puts the face.
+    gallery = {f"{name}_0001.jpg" for name in MULTI}
+    assert not any(Path(p).name in gallery for p in missed["images"])
+    assert skip["counts"]["probes_not_searched"] == missed["count"]
+    assert centre["counts"]["probes_not_searched"] == 0
+
+
+def test_identification_figures_per_group(tiny: Path) -> None:
+    report = identification(tiny, "--labels", tiny / "labels.csv")
+    groups = report["by_group"]
+    assert set(groups) == {"g1", "g2"}
+    assert groups["g1"]["counts"] == {"mated_probes": 6, "nonmated_probes": 1}
+    assert groups["g2"]["counts"] == {"mated_probes": 5, "nonmated_probes": 2}
+    for figures in groups.values():
+        at_overall = figures["at_overall_thresholds"]
+        assert [row["threshold"] for row in at_overall] == [
+            row["threshold"] for row in report["fnir_at_fpir"]
+        ]
+
+
+def test_fusion_with_several_templates_compares_on_the_same_probes(tiny: Path) -> None:
+    one = identification(tiny, "--first-probe", "2")
+    two = identification(tiny, "--gallery-images", "2")
+    assert two["counts"]["gallery_templates"] == 2 * len(MULTI)
+    assert one["counts"]["mated_probes"] == two["counts"]["mated_probes"]
+    assert one["counts"]["mated_probes"] == sum(n - 2 for n in MULTI.values())
+
+
+def test_normalised_scores_are_reported_with_the_rule_used(tiny: Path) -> None:
+    report = identification(tiny, "--normalise", "tnorm", "--cohort-size", "3")
+    assert report["decisions"]["normalisation"] == "tnorm"
+    assert report["decisions"]["cohort_size"] == 3
+    assert report["rank1"]["n_mated"] == sum(n - 1 for n in MULTI.values())
+
+
+def test_verification_reports_10fold_accuracy_and_all_pairs_tar(tiny: Path) -> None:
+    report = invoke(
+        "verification", tiny / "pairs.txt", tiny / "images", "--json", "--cache-dir", tiny / "cache"
+    )
+    counts = report["counts"]
+    assert (counts["pairs"], counts["same_pairs"], counts["different_pairs"]) == (5, 3, 2)
+    images = 9  # distinct images the pairs name
+    assert counts["genuine_all_pairs"] + counts["impostor_all_pairs"] == images * (images - 1) // 2
+    assert report["accuracy_10fold"]["n_pairs"] == 5
+    assert report["images"] == images
+    for row in report["tar_at_far"]:
+        assert row["tar"] == pytest.approx(row["true_accepts"] / row["n_genuine"])
+        assert row["n_impostor"] == counts["impostor_all_pairs"]
+
+
+def test_a_pairs_line_naming_a_missing_image_is_refused_with_its_line(tiny: Path) -> None:
+    bad = tiny / "bad-pairs.txt"
+    bad.write_text("Abel_Pacheco\t1\t9\n")
+    result = CliRunner().invoke(
+        app, ["evaluate", "verification", str(bad), str(tiny / "images"), "--no-cache"]
+    )
+    assert result.exit_code == 2
+    assert f"{bad}:1" in result.stderr
+    assert "Abel_Pacheco_0009.jpg not found" in result.stderr
+
+
+def test_an_unknown_describer_is_refused_by_name(tiny: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["evaluate", "identification", str(tiny / "images"), "--describer", "nope"]
+    )
+    assert result.exit_code == 2
+    assert "--describer nope" in result.stderr
