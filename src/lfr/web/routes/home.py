@@ -1,0 +1,28 @@
+"""The signed-in home page (a menu of what this person's roles admit)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from lfr.web.access import Admit, Identity, Viewer
+from lfr.web.rendering import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", dependencies=[Depends(Admit.public_route())])
+def home(request: Request, identity: Identity) -> Response:
+    """Anyone may open the address; the public see the transparency pages."""
+    if not identity.signed_in:
+        return RedirectResponse("/public", status_code=303)
+    return render(request, "home.html", {"title": "Home"})
+
+
+@router.get("/account")
+def account(
+    request: Request, viewer: Annotated[Viewer | None, Depends(Admit.signed_in())]
+) -> Response:
+    return render(request, "home.html", {"title": "Account"})
