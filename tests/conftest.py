@@ -44,3 +44,6 @@ def video_dir(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def lfw_dir(data_dir: Path) -> Path:
     return data_dir / "lfw-dev"
+
+
+pytest_plugins = ["tests.db_fixtures"]

@@ -2,15 +2,23 @@
 
 Every field says what it is for; unknown keys are refused so that a typo in a deployment's
 configuration is an error, not a silently ignored line.
+
+Secrets (DP-2, AUD-1): the biometric encryption key, the audit signing key and the session
+secret have built-in development values so that ``lfr demo`` and the tests run without setup.
+Those values are public (they are in this file), so outside ``development`` and ``test`` the
+settings refuse to load while any of them is still the built-in value, naming the setting.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +26,37 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+# Built-in development secrets. Public by construction: never acceptable in production.
+DEVELOPMENT_BIOMETRIC_KEY = base64.b64encode(b"lfr-development-biometric-key-32").decode()
+DEVELOPMENT_AUDIT_SIGNING_KEY = base64.b64encode(b"lfr-development-audit-signing-32").decode()
+DEVELOPMENT_SESSION_SECRET = "lfr-development-session-secret-not-for-production"
+
+_DEVELOPMENT_SECRETS = {
+    "biometric_key": DEVELOPMENT_BIOMETRIC_KEY,
+    "audit_signing_key": DEVELOPMENT_AUDIT_SIGNING_KEY,
+    "session_secret": DEVELOPMENT_SESSION_SECRET,
+}
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when a production configuration still uses a built-in development secret."""
+
+
+def decode_key(value: str, *, setting: str, length: int = 32) -> bytes:
+    """Decode a base64 key of exactly ``length`` bytes; the error names the setting."""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"{setting}: not valid base64 ({error})") from error
+    if len(raw) != length:
+        raise ValueError(f"{setting}: must decode to {length} bytes, got {len(raw)}")
+    return raw
+
+
+def _default_database_url(data: dict[str, Any]) -> str:
+    return f"sqlite:///{Path(data['data_dir']) / 'lfr.db'}"
 
 
 class Settings(BaseSettings):
@@ -31,6 +70,78 @@ class Settings(BaseSettings):
         default=Path("data"),
         description="Where the embedded default keeps its SQLite database and keys.",
     )
+    database_url: str = Field(
+        default_factory=_default_database_url,
+        min_length=1,
+        description=(
+            "SQLAlchemy URL of the database. Default: SQLite file lfr.db under data_dir "
+            "(embedded, one machine). Scale-out: postgresql+psycopg://user@host/db."
+        ),
+    )
+    biometric_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_BIOMETRIC_KEY),
+        description=(
+            "AES-256-GCM key (base64 of 32 random bytes) that encrypts watchlist images, "
+            "templates and probe images at rest (DP-2). Losing it makes them unreadable."
+        ),
+    )
+    audit_signing_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_AUDIT_SIGNING_KEY),
+        description=(
+            "Ed25519 private key (base64 of the 32-byte seed) that signs audit checkpoints "
+            "(AUD-1). Publish its public key (`lfr audit public-key`) so outsiders can verify."
+        ),
+    )
+    session_secret: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SESSION_SECRET),
+        min_length=32,
+        description="Secret that signs web session cookies (at least 32 characters).",
+    )
+
+    @field_validator("biometric_key", "audit_signing_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr, info: Any) -> SecretStr:
+        decode_key(value.get_secret_value(), setting=str(info.field_name))
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        self.require_production_secrets()
+        return self
+
+    @property
+    def allows_development_secrets(self) -> bool:
+        return self.environment in (Environment.DEVELOPMENT, Environment.TEST)
+
+    def default_secrets_in_use(self) -> list[str]:
+        """Names of the secret settings still holding their built-in development value."""
+        return [
+            name
+            for name, builtin in _DEVELOPMENT_SECRETS.items()
+            if getattr(self, name).get_secret_value() == builtin
+        ]
+
+    def require_production_secrets(self) -> None:
+        """Refuse built-in secrets outside development/test (DP-2, AUD-1).
+
+        Raises:
+            InsecureSettingsError: naming every setting (LFR_... variable) still at its default.
+        """
+        if self.allows_development_secrets:
+            return
+        defaults = self.default_secrets_in_use()
+        if defaults:
+            names = ", ".join(f"{name} (LFR_{name.upper()})" for name in defaults)
+            raise InsecureSettingsError(
+                f"environment={self.environment.value} refuses the built-in development "
+                f"value of: {names}; set a fresh secret for each"
+            )
+
+    def biometric_key_bytes(self) -> bytes:
+        return decode_key(self.biometric_key.get_secret_value(), setting="biometric_key")
+
+    def audit_signing_key_bytes(self) -> bytes:
+        return decode_key(self.audit_signing_key.get_secret_value(), setting="audit_signing_key")
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,194 @@
+"""The audit chain's format and its verification, as pure functions (AUD-1).
+
+Each entry's hash is SHA-256 over the canonical JSON of its fields, including the previous
+entry's hash, so changing, removing, inserting or reordering any entry breaks the chain at
+that point. The format is deliberately plain so an outsider can recompute it with any
+language's JSON and SHA-256 (see docs/governance-core.md):
+
+    canonical_json = json.dumps(fields, sort_keys=True, separators=(",", ":"),
+                                ensure_ascii=False).encode("utf-8")
+    hash = sha256(canonical_json).hexdigest()
+
+A hash chain alone cannot stop someone who rewrites the whole tail and recomputes it; the
+signed checkpoints (``lfr.audit.checkpoint``) anchor the chain so that such a rewrite is
+detected against a checkpoint published beforehand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+GENESIS_HASH = "0" * 64
+"""The previous hash of the first entry."""
+
+HASHED_FIELDS = (
+    "sequence",
+    "time",
+    "actor_id",
+    "actor_name",
+    "actor_rank",
+    "actor_roles",
+    "action",
+    "object_type",
+    "object_id",
+    "summary",
+    "before",
+    "after",
+    "reason",
+    "request_id",
+    "prev_hash",
+)
+"""The fields an entry's hash covers, in no particular order (the JSON keys are sorted)."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        raise TypeError("bytes are never written to the audit log (they may be biometric)")
+    raise TypeError(f"cannot record a {type(value).__name__} in the audit log")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON text: sorted keys, no spaces, UTF-8 characters kept."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+    )
+
+
+def format_time(value: datetime) -> str:
+    """UTC ISO 8601 with microseconds, e.g. ``2026-01-23T10:00:00.000000+00:00``."""
+    if value.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(fields: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of exactly the ``HASHED_FIELDS``."""
+    missing = set(HASHED_FIELDS) - set(fields)
+    if missing:
+        raise ValueError(f"audit entry lacks fields: {', '.join(sorted(missing))}")
+    payload = {name: fields[name] for name in HASHED_FIELDS}
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEntry:
+    """An entry as stored: the hashed fields (time already formatted) and the stored hash."""
+
+    fields: Mapping[str, Any]
+    hash: str
+
+    @property
+    def sequence(self) -> Any:
+        return self.fields.get("sequence")
+
+    @property
+    def prev_hash(self) -> Any:
+        return self.fields.get("prev_hash")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One place where the log is not what was written."""
+
+    sequence: int | None
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.sequence}" if self.sequence is not None else "log"
+        return f"{where}: {self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    """The outcome of verifying the log; ``ok`` only when no problem was found."""
+
+    entries_checked: int
+    last_sequence: int
+    head_hash: str
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(
+    entries: Iterable[ChainEntry], *, start_sequence: int = 1, start_hash: str = GENESIS_HASH
+) -> VerificationReport:
+    """Check every entry's hash, its link to the previous one and the numbering.
+
+    ``entries`` must come in stored sequence order. Verification may start mid-log (from a
+    checkpoint) by giving the sequence and hash the first entry must follow.
+
+    Problems found (each names the entry's sequence):
+    - ``content altered``: the stored fields no longer produce the stored hash (edited);
+    - ``broken link``: the entry does not follow the previous one (deleted or inserted
+      entries before it, or reordering);
+    - ``sequence gap`` / ``sequence out of order``: numbering is not consecutive.
+    """
+    problems: list[Problem] = []
+    expected_sequence, previous_hash, count = start_sequence, start_hash, 0
+    for entry in entries:
+        count += 1
+        problems.extend(_entry_problems(entry, expected_sequence, previous_hash))
+        sequence = entry.sequence if isinstance(entry.sequence, int) else expected_sequence
+        expected_sequence, previous_hash = sequence + 1, entry.hash
+    return VerificationReport(
+        entries_checked=count,
+        last_sequence=expected_sequence - 1,
+        head_hash=previous_hash,
+        problems=tuple(problems),
+    )
+
+
+def _entry_problems(entry: ChainEntry, expected_sequence: int, previous_hash: str) -> list[Problem]:
+    problems: list[Problem] = []
+    sequence = entry.sequence if isinstance(entry.sequence, int) else None
+    if sequence is None:
+        problems.append(Problem(None, "bad sequence", f"sequence is {entry.sequence!r}"))
+    elif sequence > expected_sequence:
+        missing = f"{expected_sequence}" + (
+            f"..{sequence - 1}" if sequence - 1 > expected_sequence else ""
+        )
+        problems.append(Problem(sequence, "sequence gap", f"entries {missing} are missing"))
+    elif sequence < expected_sequence:
+        problems.append(
+            Problem(sequence, "sequence out of order", f"expected {expected_sequence} or later")
+        )
+    try:
+        recomputed = entry_hash(entry.fields)
+    except (TypeError, ValueError) as error:
+        recomputed = f"unhashable: {error}"
+    if recomputed != entry.hash:
+        problems.append(
+            Problem(sequence, "content altered", "stored fields do not match the stored hash")
+        )
+    if entry.prev_hash != previous_hash:
+        problems.append(
+            Problem(
+                sequence,
+                "broken link",
+                f"previous hash {str(entry.prev_hash)[:12]}… does not match the entry before "
+                f"it ({previous_hash[:12]}…): entries deleted, inserted or reordered",
+            )
+        )
+    return problems

@@ -1,0 +1,134 @@
+"""Signed checkpoints: Ed25519 signatures over (sequence, head hash, time) (AUD-1).
+
+A checkpoint exported as JSON and published (or handed to an oversight body) lets anyone
+holding only the public key confirm later that the log still contains, unchanged, every
+entry up to that sequence. The signed message is the canonical JSON of::
+
+    {"format": "lfr-audit-checkpoint/1", "sequence": N, "head_hash": "<hex>",
+     "time": "<UTC ISO 8601>"}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from lfr.audit.chain import canonical_json, format_time
+
+CHECKPOINT_FORMAT = "lfr-audit-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is malformed, or its signature does not verify."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    sequence: int
+    head_hash: str
+    time: str
+    public_key: str
+    signature: str
+
+    def message(self) -> bytes:
+        return checkpoint_message(self.sequence, self.head_hash, self.time)
+
+    def to_json(self) -> str:
+        body = {
+            "format": CHECKPOINT_FORMAT,
+            "sequence": self.sequence,
+            "head_hash": self.head_hash,
+            "time": self.time,
+            "public_key": self.public_key,
+            "signature": self.signature,
+        }
+        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> SignedCheckpoint:
+        try:
+            body: Any = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CheckpointError(f"checkpoint: not JSON ({error})") from error
+        if not isinstance(body, dict) or body.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"checkpoint: field format must be {CHECKPOINT_FORMAT!r}")
+        for name, kind in (
+            ("sequence", int),
+            ("head_hash", str),
+            ("time", str),
+            ("public_key", str),
+            ("signature", str),
+        ):
+            if not isinstance(body.get(name), kind) or isinstance(body.get(name), bool):
+                raise CheckpointError(f"checkpoint: field {name} missing or not {kind.__name__}")
+        return cls(
+            sequence=body["sequence"],
+            head_hash=body["head_hash"],
+            time=body["time"],
+            public_key=body["public_key"],
+            signature=body["signature"],
+        )
+
+
+def checkpoint_message(sequence: int, head_hash: str, time: str) -> bytes:
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "sequence": sequence,
+        "head_hash": head_hash,
+        "time": time,
+    }
+    return canonical_json(payload).encode("utf-8")
+
+
+def public_key_text(private_key: Ed25519PrivateKey) -> str:
+    """Base64 of the raw 32-byte public key: what is published for outside verification."""
+    raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def load_signing_key(seed: bytes) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def sign_checkpoint(
+    private_key: Ed25519PrivateKey, sequence: int, head_hash: str, time: datetime
+) -> SignedCheckpoint:
+    time_text = format_time(time)
+    signature = private_key.sign(checkpoint_message(sequence, head_hash, time_text))
+    return SignedCheckpoint(
+        sequence=sequence,
+        head_hash=head_hash,
+        time=time_text,
+        public_key=public_key_text(private_key),
+        signature=base64.b64encode(signature).decode(),
+    )
+
+
+def verify_signature(checkpoint: SignedCheckpoint, trusted_public_key: str) -> None:
+    """Raise CheckpointError unless the checkpoint was signed by ``trusted_public_key``.
+
+    The key inside the checkpoint file is only informative: trust comes from the key the
+    verifier obtained independently (published by the force).
+    """
+    try:
+        key = Ed25519PublicKey.from_public_bytes(
+            base64.b64decode(trusted_public_key, validate=True)
+        )
+        signature = base64.b64decode(checkpoint.signature, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise CheckpointError(f"checkpoint: public key or signature malformed ({error})") from error
+    try:
+        key.verify(signature, checkpoint.message())
+    except InvalidSignature as error:
+        raise CheckpointError(
+            f"checkpoint at sequence {checkpoint.sequence}: signature does not verify "
+            "with the trusted public key"
+        ) from error

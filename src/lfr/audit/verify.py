@@ -1,0 +1,122 @@
+"""Verifying the stored log: chain, head and signed checkpoints (AUD-1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit.chain import (
+    GENESIS_HASH,
+    ChainEntry,
+    Problem,
+    VerificationReport,
+    format_time,
+    verify_chain,
+)
+from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint, verify_signature
+from lfr.audit.log import HEAD_ID
+from lfr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+
+_BATCH = 1000
+
+
+def _stored_entries(session: Session) -> Iterator[ChainEntry]:
+    statement = select(AuditEntry).order_by(AuditEntry.sequence).execution_options(yield_per=_BATCH)
+    for entry in session.scalars(statement):
+        yield entry.to_chain_entry()
+
+
+def verify(
+    session: Session,
+    *,
+    checkpoints: tuple[SignedCheckpoint, ...] = (),
+    trusted_public_key: str | None = None,
+) -> VerificationReport:
+    """Verify every stored entry, the chain head and the checkpoints (AUD-1).
+
+    Checkpoints stored in the database and those given (e.g. a file published earlier) must
+    match the chain at their sequence. Given checkpoints must also carry a valid signature
+    from ``trusted_public_key``; stored ones are signature-checked when a key is given.
+
+    Raises:
+        CheckpointError: checkpoints were given without a trusted public key.
+    """
+    if checkpoints and trusted_public_key is None:
+        raise CheckpointError("a trusted public key is needed to verify a given checkpoint")
+    all_checkpoints = tuple(_stored_checkpoints(session)) + checkpoints
+    wanted = {checkpoint.sequence for checkpoint in all_checkpoints}
+    hashes: dict[int, str] = {0: GENESIS_HASH} if 0 in wanted else {}
+
+    def remember(entries: Iterator[ChainEntry]) -> Iterator[ChainEntry]:
+        for entry in entries:
+            if entry.sequence in wanted:
+                hashes[entry.sequence] = entry.hash
+            yield entry
+
+    report = verify_chain(remember(_stored_entries(session)))
+    problems = list(report.problems)
+    problems.extend(_head_problems(session, report))
+    for checkpoint in all_checkpoints:
+        problems.extend(_checkpoint_problems(checkpoint, hashes, trusted_public_key))
+    return replace(report, problems=tuple(problems))
+
+
+def _head_problems(session: Session, report: VerificationReport) -> list[Problem]:
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None:
+        return [Problem(None, "head missing", "the chain head row is gone")]
+    if (head.sequence, head.hash) != (report.last_sequence, report.head_hash):
+        return [
+            Problem(
+                head.sequence,
+                "head mismatch",
+                f"the chain head says {head.sequence} entries ending {head.hash[:12]}…, the "
+                f"log ends at {report.last_sequence} ({report.head_hash[:12]}…): "
+                "entries deleted from the end or appended outside lfr",
+            )
+        ]
+    return []
+
+
+def _stored_checkpoints(session: Session) -> Iterator[SignedCheckpoint]:
+    for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.sequence)):
+        yield SignedCheckpoint(
+            sequence=row.sequence,
+            head_hash=row.head_hash,
+            time=format_time(row.time),
+            public_key=row.public_key,
+            signature=row.signature,
+        )
+
+
+def _checkpoint_problems(
+    checkpoint: SignedCheckpoint, hashes: dict[int, str], trusted_public_key: str | None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if trusted_public_key is not None:
+        try:
+            verify_signature(checkpoint, trusted_public_key)
+        except CheckpointError as error:
+            problems.append(Problem(checkpoint.sequence, "checkpoint signature", str(error)))
+    stored_hash = hashes.get(checkpoint.sequence)
+    if stored_hash is None:
+        problems.append(
+            Problem(
+                checkpoint.sequence,
+                "checkpoint beyond log",
+                "the log no longer reaches this checkpoint: entries deleted",
+            )
+        )
+    elif stored_hash != checkpoint.head_hash:
+        problems.append(
+            Problem(
+                checkpoint.sequence,
+                "checkpoint mismatch",
+                f"checkpoint of {checkpoint.time} says hash {checkpoint.head_hash[:12]}…, "
+                f"the log has {stored_hash[:12]}…: the log was rewritten up to here",
+            )
+        )
+    return problems

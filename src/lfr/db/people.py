@@ -1,0 +1,66 @@
+"""Accounts and training records (SPEC "People and roles", TRN-1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lfr.crypto import EncryptedBytes
+from lfr.db.base import Base, IntEnumInteger, StrEnumText, UTCDateTime, new_id, utcnow
+from lfr.domain.people import Rank, Role
+
+
+class User(Base):
+    """A person who signs in. Roles are rows of ``user_role``; training of ``training_record``."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[Rank] = mapped_column(IntEnumInteger(Rank))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[bytes | None] = mapped_column(EncryptedBytes("user_account.totp_secret"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(row.role for row in self.role_rows)
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(StrEnumText(Role))
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class TrainingRecord(Base):
+    """A completed course for one role, valid until ``expires_at`` (TRN-1)."""
+
+    __tablename__ = "training_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(StrEnumText(Role))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

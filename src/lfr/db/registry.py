@@ -1,0 +1,13 @@
+"""Imports every model module so that ``Base.metadata`` knows every table.
+
+Alembic's environment and the schema tests import this module. An area that adds models
+adds one import line here.
+"""
+
+from lfr.audit import models as audit_models
+from lfr.db import people as people_models
+from lfr.db.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["audit_models", "metadata", "people_models"]

@@ -1,0 +1,295 @@
+"""Accounts, roles and training (SPEC "People and roles", TRN-1).
+
+Every change writes its audit entry in the caller's transaction (AUD-1). Only an
+administrator manages accounts; nobody changes their own roles or training, so no role is
+ever granted by its holder ("no role is granted by the software to itself").
+
+Bootstrap: the first administrator is created from the server's console (``lfr users add``),
+acting as ``console_actor()``: whoever has a shell and the database administers by
+definition, and the audit entry records their operating-system account.
+"""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.base import utcnow
+from lfr.db.people import TrainingRecord, User, UserRole
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
+from lfr.domain.refusal import NotFound, Refusal
+
+MAX_FAILED_LOGINS = 5
+"""Failed sign-ins before the account locks. Lower: guessing is harder but a mistyping
+officer is locked out sooner; higher: the reverse."""
+
+LOCKOUT = timedelta(minutes=15)
+"""How long a locked account stays locked. Longer slows guessing; shorter eases mistakes."""
+
+MIN_PASSWORD_LENGTH = 12
+
+_hasher = PasswordHasher()
+
+
+def configure_password_hasher(hasher: PasswordHasher) -> None:
+    """Replace the argon2 parameters (tests use cheap ones; production keeps the defaults)."""
+    global _hasher
+    _hasher = hasher
+
+
+def console_actor() -> Actor:
+    """The person at the server's console, acting as administrator for bootstrap."""
+    who = getpass.getuser()
+    return Actor(
+        user_id=f"console:{who}",
+        name=f"console ({who})",
+        rank=Rank.STAFF,
+        roles=frozenset({Role.ADMINISTRATOR}),
+    )
+
+
+def to_actor(user: User) -> Actor:
+    return Actor(user_id=user.id, name=user.display_name, rank=user.rank, roles=user.roles)
+
+
+def generate_password() -> str:
+    """A one-time password for a new account (about 120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+def _require_administrator(actor: Actor, action: str) -> None:
+    if not actor.has(Role.ADMINISTRATOR):
+        raise Refusal("people.administrator", f"only an administrator may {action}", "actor")
+
+
+def _require_not_self(actor: Actor, user: User, what: str) -> None:
+    if actor.user_id == user.id:
+        raise Refusal("people.no-self-grant", f"nobody may change their own {what}", "user")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Refusal(
+            "people.password", f"must be at least {MIN_PASSWORD_LENGTH} characters", "password"
+        )
+
+
+def user_snapshot(user: User) -> dict[str, object]:
+    """What the audit log records about an account (never the password hash or TOTP)."""
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "rank": user.rank.name,
+        "roles": sorted(role.value for role in user.roles),
+        "active": user.active,
+    }
+
+
+def get_user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).one_or_none()
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    rank: Rank,
+    password: str,
+    roles: Iterable[Role] = (),
+) -> User:
+    """Create an account (administrator only), audited with its initial roles."""
+    _require_administrator(actor, "create accounts")
+    username = username.strip()
+    if not username or not display_name.strip():
+        field = "username" if not username else "display_name"
+        raise Refusal("people.account", "must not be empty", field)
+    if find_user(session, username) is not None:
+        raise Refusal("people.account", f"username {username!r} is taken", "username")
+    _check_password(password)
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        rank=rank,
+        password_hash=_hasher.hash(password),
+        active=True,
+        failed_logins=0,
+        role_rows=[UserRole(role=role) for role in sorted(set(roles))],
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        summary=f"account {username} ({display_name})",
+        after=user_snapshot(user),
+    )
+    return user
+
+
+def set_roles(
+    session: Session, *, actor: Actor, user_id: str, roles: Iterable[Role], reason: str
+) -> User:
+    """Replace a user's roles (administrator only, never their own), with a reason."""
+    _require_administrator(actor, "change roles")
+    user = get_user(session, user_id)
+    _require_not_self(actor, user, "roles")
+    if not reason.strip():
+        raise Refusal("people.roles", "a reason is required", "reason")
+    before = user_snapshot(user)
+    wanted = set(roles)
+    user.role_rows = [row for row in user.role_rows if row.role in wanted] + [
+        UserRole(role=role) for role in sorted(wanted - user.roles)
+    ]
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="user.set_roles",
+        object_type="user",
+        object_id=user.id,
+        summary=f"roles of {user.username}",
+        before=before,
+        after=user_snapshot(user),
+        reason=reason,
+    )
+    return user
+
+
+def record_training(
+    session: Session,
+    *,
+    actor: Actor,
+    user_id: str,
+    role: Role,
+    completed_at: datetime,
+    expires_at: datetime,
+) -> TrainingRecord:
+    """Record completed training for a role, valid until ``expires_at`` (TRN-1)."""
+    _require_administrator(actor, "record training")
+    user = get_user(session, user_id)
+    _require_not_self(actor, user, "training records")
+    if expires_at <= completed_at:
+        raise Refusal("TRN-1", "expiry must be after completion", "expires_at")
+    training = TrainingRecord(
+        user_id=user.id,
+        role=role,
+        completed_at=completed_at,
+        expires_at=expires_at,
+        recorded_by=actor.name,
+    )
+    session.add(training)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="training.record",
+        object_type="user",
+        object_id=user.id,
+        summary=f"{role.value} training of {user.username}",
+        after={"role": role, "completed_at": completed_at, "expires_at": expires_at},
+    )
+    return training
+
+
+def is_trained(session: Session, user_id: str, role: Role, at: datetime) -> bool:
+    """True when the user holds training for ``role`` completed by and valid at ``at`` (TRN-1)."""
+    statement = select(TrainingRecord.id).where(
+        TrainingRecord.user_id == user_id,
+        TrainingRecord.role == role,
+        TrainingRecord.completed_at <= at,
+        TrainingRecord.expires_at > at,
+    )
+    return session.execute(statement.limit(1)).first() is not None
+
+
+def verify_password(user: User, password: str) -> bool:
+    """True when ``password`` is the user's (constant-time argon2 check)."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """The result of ``authenticate``: the user on success, else why not (for the log)."""
+
+    user: User | None
+    reason: str | None = None
+
+
+def authenticate(
+    session: Session, username: str, password: str, now: datetime | None = None
+) -> SignIn:
+    """Check a sign-in, counting failures and locking after ``MAX_FAILED_LOGINS``.
+
+    The caller commits (so the failure count persists even though sign-in failed). The reason
+    is for the server log and the audit; show the person only "sign-in failed".
+    """
+    now = now or utcnow()
+    user = find_user(session, username)
+    if user is None or not user.active:
+        return SignIn(None, "unknown or inactive account")
+    if user.locked_until is not None and user.locked_until > now:
+        return SignIn(None, "account locked")
+    if not verify_password(user, password):
+        return SignIn(None, _count_failure(session, user, now))
+    user.failed_logins, user.locked_until = 0, None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return SignIn(user)
+
+
+def _count_failure(session: Session, user: User, now: datetime) -> str:
+    user.failed_logins += 1
+    if user.failed_logins < MAX_FAILED_LOGINS:
+        return "wrong password"
+    user.locked_until, user.failed_logins = now + LOCKOUT, 0
+    record(
+        session,
+        actor=SYSTEM_ACTOR,
+        action="user.locked",
+        object_type="user",
+        object_id=user.id,
+        summary=f"account {user.username} locked after failed sign-ins",
+        after={"locked_until": user.locked_until},
+    )
+    return "wrong password; account locked"
+
+
+def set_password(session: Session, *, actor: Actor, user_id: str, password: str) -> None:
+    """Set a password: the holder for themselves, or an administrator for anyone."""
+    user = get_user(session, user_id)
+    if actor.user_id != user.id:
+        _require_administrator(actor, "set another person's password")
+    _check_password(password)
+    user.password_hash = _hasher.hash(password)
+    record(
+        session,
+        actor=actor,
+        action="user.set_password",
+        object_type="user",
+        object_id=user.id,
+        summary=f"password of {user.username} changed",
+    )

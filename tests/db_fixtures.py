@@ -1,0 +1,170 @@
+"""Database fixtures for every area (a pytest plugin loaded by tests/conftest.py).
+
+- ``database_url``: an empty database; SQLite (a temporary file) always, and PostgreSQL when
+  ``LFR_TEST_POSTGRES_URL`` is set (each test gets its own schema, dropped afterwards).
+- ``migrated_url``: the same, with every Alembic migration applied (so migrations are what
+  the tests exercise).
+- ``session_factory``: sessions bound to the migrated database; use it with
+  ``lfr.db.session.transaction``.
+- ``personas``: one account per role of SPEC's table, trained for its roles; each attribute
+  is an ``Actor`` (``personas.silver.user_id`` is the account id).
+
+Mark tests that use them ``@pytest.mark.db``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from lfr.db.base import utcnow
+from lfr.db.migrate import upgrade
+from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
+from lfr.domain.people import Actor, Rank, Role
+from lfr.services import people
+
+POSTGRES_ENV = "LFR_TEST_POSTGRES_URL"
+PERSONA_PASSWORD = "correct horse battery staple"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """Argon2 with small parameters: the same algorithm, a fraction of the time per account."""
+    people.configure_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def _postgres_schema_url(base_url: str, schema: str) -> str:
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) on each configured backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lfr.db'}"
+        return
+    admin = make_engine(os.environ[POSTGRES_ENV])
+    schema = f"t_{uuid.uuid4().hex}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_schema_url(os.environ[POSTGRES_ENV], schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated once per run; each test gets a copy (faster than re-running)."""
+    path = tmp_path_factory.mktemp("template") / "lfr.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def migrated_url(database_url: str, request: pytest.FixtureRequest) -> str:
+    """``database_url`` with every migration applied."""
+    if database_url.startswith("sqlite:///"):
+        template = request.getfixturevalue("_migrated_sqlite_template")
+        shutil.copyfile(template, database_url.removeprefix("sqlite:///"))
+    else:
+        upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> SessionFactory:
+    return make_session_factory(engine)
+
+
+@dataclass(frozen=True)
+class Personas:
+    """One actor per role (SPEC "People and roles"); the authorising officers differ by rank."""
+
+    applicant: Actor
+    authorising_officer: Actor  # Superintendent
+    inspector: Actor  # authorising officer by rank Inspector: urgent applications only
+    chief_officer: Actor
+    gold: Actor
+    silver: Actor
+    bronze: Actor
+    operator: Actor
+    engagement_officer: Actor
+    engineer: Actor
+    auditor: Actor
+    oversight: Actor
+    administrator: Actor
+    outsider: Actor  # an account with no role
+
+
+_PERSONAS: dict[str, tuple[Rank, tuple[Role, ...]]] = {
+    "applicant": (Rank.SERGEANT, (Role.APPLICANT,)),
+    "authorising_officer": (Rank.SUPERINTENDENT, (Role.AUTHORISING_OFFICER,)),
+    "inspector": (Rank.INSPECTOR, (Role.AUTHORISING_OFFICER,)),
+    "chief_officer": (Rank.COMMANDER, (Role.CHIEF_OFFICER,)),
+    "gold": (Rank.CHIEF_SUPERINTENDENT, (Role.GOLD,)),
+    "silver": (Rank.CHIEF_INSPECTOR, (Role.SILVER,)),
+    "bronze": (Rank.INSPECTOR, (Role.BRONZE,)),
+    "operator": (Rank.STAFF, (Role.OPERATOR,)),
+    "engagement_officer": (Rank.CONSTABLE, (Role.ENGAGEMENT_OFFICER,)),
+    "engineer": (Rank.STAFF, (Role.ENGINEER,)),
+    "auditor": (Rank.STAFF, (Role.REVIEWER,)),
+    "oversight": (Rank.STAFF, (Role.OVERSIGHT,)),
+    "administrator": (Rank.STAFF, (Role.ADMINISTRATOR,)),
+    "outsider": (Rank.CONSTABLE, ()),
+}
+
+
+@pytest.fixture
+def personas(session_factory: SessionFactory) -> Personas:
+    """Accounts for every persona, each trained for its roles for the coming year (TRN-1)."""
+    console = people.console_actor()
+    now = utcnow()
+    actors: dict[str, Actor] = {}
+    with transaction(session_factory) as session:
+        for field in fields(Personas):
+            rank, roles = _PERSONAS[field.name]
+            user = people.create_user(
+                session,
+                actor=console,
+                username=field.name.replace("_", "-"),
+                display_name=field.name.replace("_", " ").title(),
+                rank=rank,
+                password=PERSONA_PASSWORD,
+                roles=roles,
+            )
+            for role in roles:
+                people.record_training(
+                    session,
+                    actor=console,
+                    user_id=user.id,
+                    role=role,
+                    completed_at=now - timedelta(days=1),
+                    expires_at=now + timedelta(days=365),
+                )
+            actors[field.name] = people.to_actor(user)
+    return Personas(**actors)
