@@ -50,7 +50,9 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
     from lfr.web.app import create_app
     from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = get_settings()
     db = prepare_database(settings)
     bootstrap = ensure_administrator(db)

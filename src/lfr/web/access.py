@@ -9,7 +9,7 @@ someone else's id is refused there (no IDOR).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -25,7 +25,7 @@ from lfr.web.sessions import COOKIE_NAME, SessionView
 ALL_ROLES = frozenset(Role)
 
 
-class NotSignedIn(Exception):
+class NotSignedInError(Exception):
     """Raised by a gate when the request has no signed-in session; pages redirect to sign-in,
     the API answers 401."""
 
@@ -68,7 +68,7 @@ def load_identity(request: Request) -> RequestIdentity:
     identity = getattr(request.state, "identity", None)
     if isinstance(identity, RequestIdentity):
         return identity
-    loader = request.app.state.identity_loader
+    loader: Callable[[str | None], RequestIdentity] = request.app.state.identity_loader
     identity = loader(request.cookies.get(COOKIE_NAME))
     request.state.identity = identity
     return identity
@@ -110,7 +110,7 @@ class Admit:
         if self.public:
             return _viewer(identity)
         if not identity.signed_in:
-            raise NotSignedIn()
+            raise NotSignedInError()
         if not self.admits(identity.actor):
             raise HTTPException(status_code=403, detail=self._refusal())
         return _viewer(identity)
@@ -136,10 +136,8 @@ def _viewer(identity: RequestIdentity) -> Viewer | None:
 def viewer_of(viewer: Viewer | None) -> Viewer:
     """Narrows a gate's result on routes that are not public (the gate already refused)."""
     if viewer is None:
-        raise NotSignedIn()
+        raise NotSignedInError()
     return viewer
-
-
 
 
 def route_admission(route: BaseRoute) -> Admit | None:

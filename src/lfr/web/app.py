@@ -7,13 +7,15 @@ or header `X-CSRF-Token`); every route declares the roles it admits (`lfr.web.ac
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lfr.web.access import Identity, NotSignedIn
+from lfr.web.access import Identity, NotSignedInError
 from lfr.web.context import WebContext
 from lfr.web.middleware import BodySizeLimit, RequestContext
 from lfr.web.rendering import STATIC_DIR, render
@@ -26,7 +28,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
-class CsrfRefused(Exception):
+class CsrfRefusedError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -42,11 +44,11 @@ async def check_csrf(request: Request, identity: Identity) -> None:
         value = form.get(CSRF_FIELD)
         presented = value if isinstance(value, str) else None
     if identity.session is None:
-        raise CsrfRefused("no session: open the page again before submitting")
+        raise CsrfRefusedError("no session: open the page again before submitting")
     if not presented:
-        raise CsrfRefused("the form's security token is missing: reload the page and retry")
+        raise CsrfRefusedError("the form's security token is missing: reload the page and retry")
     if not csrf_matches(identity.session, presented):
-        raise CsrfRefused(
+        raise CsrfRefusedError(
             "the form's security token is not valid for this session (expired, signed out or "
             "from another session): reload the page and retry"
         )
@@ -85,8 +87,8 @@ def _include_routers(app: FastAPI) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(NotSignedIn, _not_signed_in)
-    app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(NotSignedInError, _not_signed_in)
+    app.add_exception_handler(CsrfRefusedError, _csrf_refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -108,7 +110,7 @@ async def _not_signed_in(request: Request, exc: Exception) -> Response:
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
-    reason = exc.reason if isinstance(exc, CsrfRefused) else "security token refused"
+    reason = exc.reason if isinstance(exc, CsrfRefusedError) else "security token refused"
     return error_response(request, 403, "Request refused", reason)
 
 
@@ -148,7 +150,7 @@ def error_response(
     message: str,
     *,
     details: list[str] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """One error shape: JSON `{"detail": ...}` for the API, a page for people."""
     if request.url.path.startswith("/api"):

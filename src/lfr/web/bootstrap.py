@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -59,11 +58,7 @@ def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
 
 
 def web_context(settings: Settings, db: SessionFactory) -> WebContext:
-    return WebContext(settings=settings, db=db, request_id_var=_request_ids())
-
-
-def _request_ids() -> ContextVar[str | None]:
-    return request_id_var
+    return WebContext(settings=settings, db=db, request_id_var=request_id_var)
 
 
 def _printable_url(url: str) -> str:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.services import people
 from lfr.settings import Settings
-from lfr.web import people
 from lfr.web.access import RequestIdentity
 from lfr.web.config import WebSettings
 from lfr.web.live import LiveFeed
-from lfr.web.models import SessionStage
 from lfr.web.sessions import SessionStore, ThrottleStore
 
 
@@ -39,10 +39,8 @@ class WebContext:
             view = self.sessions.find(db, cookie)
             if view is None or view.user_id is None:
                 return RequestIdentity(session=view, actor=None)
-            actor = people.active_actor(db, view.user_id)
-            if actor is None:  # account disabled or removed since sign-in
+            user = db.get(User, view.user_id)
+            if user is None or not user.active:  # account disabled or removed since sign-in
                 self.sessions.end(db, view)
                 return RequestIdentity(session=None, actor=None)
-            if view.stage is not SessionStage.SIGNED_IN:
-                return RequestIdentity(session=view, actor=actor)
-            return RequestIdentity(session=view, actor=actor)
+            return RequestIdentity(session=view, actor=people.to_actor(user))

@@ -50,9 +50,10 @@ def sample_portrait_path() -> Path:
 def generated_media(folder: Path) -> DemoMedia:
     """Writes (once) the demo's watchlist image and clip under `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    portrait_bgr = cv2.imread(str(sample_portrait_path()))
-    if portrait_bgr is None:
+    loaded = cv2.imread(str(sample_portrait_path()))
+    if loaded is None:
         raise DemoMediaError(f"{sample_portrait_path()}: matplotlib's sample image is unreadable")
+    portrait_bgr = np.asarray(loaded, dtype=np.uint8)
     image_path = folder / "watchlist-subject.jpg"
     clip_path = folder / "rehearsal-walk-past.mp4"
     if not image_path.exists():
@@ -78,7 +79,10 @@ def user_media(folder: Path) -> DemoMedia:
 def _write_clip(path: Path, portrait_bgr: NDArray[np.uint8]) -> None:
     width, height = CLIP_SIZE
     writer = cv2.VideoWriter(
-        str(path.with_suffix(".partial.mp4")), cv2.VideoWriter_fourcc(*"mp4v"), CLIP_FPS, (width, height)
+        str(path.with_suffix(".partial.mp4")),
+        cv2.VideoWriter.fourcc(*"mp4v"),
+        CLIP_FPS,
+        (width, height),
     )
     if not writer.isOpened():
         raise DemoMediaError(f"{path}: this OpenCV build cannot write mp4 video")

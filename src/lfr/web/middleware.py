@@ -58,7 +58,7 @@ class RequestContext:
             self.request_id.reset(token)
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     pass
 
 
@@ -87,7 +87,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise BodyTooLarge()
+                    raise BodyTooLargeError()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -97,7 +97,7 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
+        except BodyTooLargeError:
             if not started:
                 await self._refuse(scope, send)
 

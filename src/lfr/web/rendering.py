@@ -59,7 +59,7 @@ def _admissions_by_path(request: Request) -> dict[str, Admit]:
             if admit is not None and "GET" in getattr(route, "methods", set()):
                 cached[getattr(route, "path", "")] = admit
         request.app.state.nav_admissions = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def render(

@@ -87,9 +87,9 @@ class SessionStore:
             row.last_seen_at = now
         return _view(row)
 
-    def advance(self, db: Session, view: SessionView, *, user_id: str, stage: SessionStage) -> (
-        tuple[str, SessionView]
-    ):
+    def advance(
+        self, db: Session, view: SessionView, *, user_id: str, stage: SessionStage
+    ) -> tuple[str, SessionView]:
         """Moves a browser to the next sign-in stage under a NEW token (no session fixation)."""
         self.end(db, view)
         return self.create(db, user_id=user_id, stage=stage)

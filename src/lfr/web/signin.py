@@ -44,7 +44,7 @@ LOCKED = "too many failed attempts: try again later or ask an administrator"
 BAD_CODE = "that code is not right (or was already used): enter the current code"
 
 
-class SignInRefused(Exception):
+class SignInRefusedError(Exception):
     """Shown to the person as it is: never says whether the account exists."""
 
 
@@ -87,14 +87,14 @@ def password_step(
     password: str,
     client: str | None,
 ) -> Advanced:
-    """Checks the password; raises `SignInRefused` with a message safe to show."""
+    """Checks the password; raises `SignInRefusedError` with a message safe to show."""
     key = client_key(client)
     if throttle.locked_keys(db, [key]):
-        raise SignInRefused(LOCKED)
+        raise SignInRefusedError(LOCKED)
     result = people.authenticate(db, username.strip(), password)
     if result.user is None:
         throttle.record_failure(db, [key])
-        raise SignInRefused(LOCKED if result.reason and "locked" in result.reason else FAILED)
+        raise SignInRefusedError(LOCKED if result.reason and "locked" in result.reason else FAILED)
     throttle.record_success(db, key)
     token, new_view = sessions.advance(
         db, view, user_id=result.user.id, stage=next_stage(db, result.user)
@@ -129,13 +129,13 @@ def second_factor_step(
     """Checks a TOTP code (enrolling the pending secret on its first right code)."""
     key = f"second-factor:{user.id}"
     if throttle.locked_keys(db, [key]):
-        raise SignInRefused(LOCKED)
+        raise SignInRefusedError(LOCKED)
     step_row = _step_row(db, user.id)
     secret = user.totp_secret or step_row.pending_secret
     matched = _matching_step(secret, code.strip(), now or utcnow()) if secret else None
     if matched is None or matched <= step_row.last_step:
         throttle.record_failure(db, [key])
-        raise SignInRefused(BAD_CODE)
+        raise SignInRefusedError(BAD_CODE)
     throttle.record_success(db, key)
     step_row.last_step = matched
     if user.totp_secret is None and step_row.pending_secret is not None:

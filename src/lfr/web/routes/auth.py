@@ -18,7 +18,7 @@ from lfr.web.rendering import render
 from lfr.web.sessions import COOKIE_NAME, SessionView
 from lfr.web.signin import (
     Advanced,
-    SignInRefused,
+    SignInRefusedError,
     change_one_time_password,
     enrolment_secret,
     password_step,
@@ -52,9 +52,9 @@ def _go(request: Request, advanced: Advanced, next_path: str) -> Response:
 
 
 @router.get("/sign-in", dependencies=[PUBLIC])
-def sign_in_page(request: Request, context: Context, identity: Identity, next: str = "/") -> (
-    Response
-):
+def sign_in_page(
+    request: Request, context: Context, identity: Identity, next: str = "/"
+) -> Response:
     if identity.signed_in:
         return RedirectResponse(_safe_next(next), status_code=303)
     token: str | None = None
@@ -111,7 +111,7 @@ def sign_in(
                 password=password,
                 client=client,
             )
-        except SignInRefused as refused:
+        except SignInRefusedError as refused:
             error = str(refused)
         else:
             return _go(request, advanced, _safe_next(next))
@@ -123,7 +123,7 @@ def sign_in(
 def _pending_user(identity: Identity, stage: SessionStage) -> tuple[SessionView, str]:
     view = identity.session
     if view is None or view.stage is not stage or view.user_id is None:
-        raise SignInRefused("start again from the sign-in page")
+        raise SignInRefusedError("start again from the sign-in page")
     return view, view.user_id
 
 
@@ -131,7 +131,7 @@ def _pending_user(identity: Identity, stage: SessionStage) -> tuple[SessionView,
 def second_factor_page(request: Request, context: Context, identity: Identity) -> Response:
     try:
         _view, user_id = _pending_user(identity, SessionStage.SECOND_FACTOR)
-    except SignInRefused:
+    except SignInRefusedError:
         return RedirectResponse("/sign-in", status_code=303)
     return _second_factor_form(request, context, user_id)
 
@@ -146,8 +146,12 @@ def _second_factor_form(
     return render(
         request,
         "auth/second_factor.html",
-        {"enrolment_secret": secret, "enrolment_uri": uri, "error": error,
-         "title": "Second factor"},
+        {
+            "enrolment_secret": secret,
+            "enrolment_uri": uri,
+            "error": error,
+            "title": "Second factor",
+        },
         status=401 if error else 200,
     )
 
@@ -161,15 +165,13 @@ def second_factor(
 ) -> Response:
     try:
         view, user_id = _pending_user(identity, SessionStage.SECOND_FACTOR)
-    except SignInRefused:
+    except SignInRefusedError:
         return RedirectResponse("/sign-in", status_code=303)
     with transaction(context.db) as db:
         user = people.get_user(db, user_id)
         try:
-            advanced = second_factor_step(
-                db, context.sessions, context.throttle, view, user, code
-            )
-        except SignInRefused as refused:
+            advanced = second_factor_step(db, context.sessions, context.throttle, view, user, code)
+        except SignInRefusedError as refused:
             error = str(refused)
         else:
             return _go(request, advanced, _safe_next(request.cookies.get("lfr_next")))
