@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lfr.domain.refusal import NotFound, Refusal
 from lfr.web.access import Identity, NotSignedInError
 from lfr.web.context import WebContext
 from lfr.web.middleware import BodySizeLimit, RequestContext
@@ -89,6 +90,8 @@ def _include_routers(app: FastAPI) -> None:
 def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotSignedInError, _not_signed_in)
     app.add_exception_handler(CsrfRefusedError, _csrf_refused)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Refusal, _refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
@@ -112,6 +115,23 @@ async def _not_signed_in(request: Request, exc: Exception) -> Response:
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
     reason = exc.reason if isinstance(exc, CsrfRefusedError) else "security token refused"
     return error_response(request, 403, "Request refused", reason)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotFound)
+    return error_response(request, 404, "Not found", exc.reason)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A rule said no: every unmet condition is listed, naming its rule and field."""
+    assert isinstance(exc, Refusal)
+    details = [str(unmet) for unmet in exc.unmet]
+    if request.url.path.startswith("/api"):
+        body = {
+            "detail": [{"rule": u.rule, "field": u.field, "reason": u.reason} for u in exc.unmet]
+        }
+        return JSONResponse(body, status_code=422)
+    return error_response(request, 422, "Refused", "Nothing was changed, because:", details=details)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

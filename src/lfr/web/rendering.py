@@ -54,10 +54,12 @@ def _admissions_by_path(request: Request) -> dict[str, Admit]:
     cached = getattr(request.app.state, "nav_admissions", None)
     if cached is None:
         cached = {}
-        for route in request.app.routes:
+        from lfr.web.routes import api_routes
+
+        for route in api_routes():
             admit = route_admission(route)
-            if admit is not None and "GET" in getattr(route, "methods", set()):
-                cached[getattr(route, "path", "")] = admit
+            if admit is not None and "GET" in (route.methods or set()):
+                cached[route.path] = admit
         request.app.state.nav_admissions = cached
     return cached
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from lfr.web.access import Admit, Identity, Viewer
+from lfr.web.access import Admit, Identity, Viewer, viewer_of
 from lfr.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -21,8 +21,16 @@ def home(request: Request, identity: Identity) -> Response:
     return render(request, "home.html", {"title": "Home"})
 
 
-@router.get("/account")
-def account(
-    request: Request, viewer: Annotated[Viewer | None, Depends(Admit.signed_in())]
-) -> Response:
-    return render(request, "home.html", {"title": "Account"})
+api = APIRouter(prefix="/api", tags=["account"])
+
+
+@api.get("/me")
+def me(viewer: Annotated[Viewer | None, Depends(Admit.signed_in())]) -> dict[str, object]:
+    """Who is signed in: name, rank and roles."""
+    actor = viewer_of(viewer).actor
+    return {
+        "user_id": actor.user_id,
+        "name": actor.name,
+        "rank": actor.rank.name,
+        "roles": sorted(role.value for role in actor.roles),
+    }
