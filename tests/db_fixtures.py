@@ -101,6 +101,22 @@ def session_factory(engine: Engine) -> SessionFactory:
     return make_session_factory(engine)
 
 
+def remove_append_only_guard(url: str) -> None:
+    """Drop the triggers that keep the audit tables append-only, as an attacker with the
+    database owner's rights could; what remains to catch tampering is the hash chain."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("DROP FUNCTION lfr_append_only() CASCADE"))
+                return
+            for table in ("audit_entry", "audit_checkpoint"):
+                for event in ("update", "delete"):
+                    connection.execute(text(f"DROP TRIGGER {table}_no_{event}"))
+    finally:
+        engine.dispose()
+
+
 @dataclass(frozen=True)
 class Personas:
     """One actor per role (SPEC "People and roles"); the authorising officers differ by rank."""
@@ -121,7 +137,7 @@ class Personas:
     outsider: Actor  # an account with no role
 
 
-_PERSONAS: dict[str, tuple[Rank, tuple[Role, ...]]] = {
+PERSONA_ROLES: dict[str, tuple[Rank, tuple[Role, ...]]] = {
     "applicant": (Rank.SERGEANT, (Role.APPLICANT,)),
     "authorising_officer": (Rank.SUPERINTENDENT, (Role.AUTHORISING_OFFICER,)),
     "inspector": (Rank.INSPECTOR, (Role.AUTHORISING_OFFICER,)),
@@ -147,7 +163,7 @@ def personas(session_factory: SessionFactory) -> Personas:
     actors: dict[str, Actor] = {}
     with transaction(session_factory) as session:
         for field in fields(Personas):
-            rank, roles = _PERSONAS[field.name]
+            rank, roles = PERSONA_ROLES[field.name]
             user = people.create_user(
                 session,
                 actor=console,

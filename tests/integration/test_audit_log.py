@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from lfr import audit
 from lfr.audit import AuditEntry, record, request_id_var, verify
@@ -13,6 +15,7 @@ from lfr.audit.checkpoint import load_signing_key, public_key_text
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
 from lfr.settings import Settings
+from tests.db_fixtures import remove_append_only_guard
 
 pytestmark = pytest.mark.db
 
@@ -82,6 +85,27 @@ def test_failed_transaction_leaves_no_audit_entry(session_factory: SessionFactor
         assert verify(session).ok
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entry SET summary = 'quietly changed' WHERE sequence = 1",
+        "DELETE FROM audit_entry WHERE sequence = 1",
+        "DELETE FROM audit_checkpoint",
+    ],
+)
+def test_the_database_refuses_to_change_or_delete_entries(
+    session_factory: SessionFactory, statement: str
+) -> None:
+    """AUD-1: the audit tables are append-only in the database itself."""
+    _append(session_factory, 1)
+    with transaction(session_factory) as session:
+        audit.create_checkpoint(session, load_signing_key(Settings().audit_signing_key_bytes()))
+    with pytest.raises(DBAPIError, match="append-only"):
+        _raw(session_factory, statement)
+    with transaction(session_factory) as session:
+        assert verify(session).ok
+
+
 def _record_then_fail(factory: SessionFactory) -> None:
     with transaction(factory) as session:
         record(session, actor=SYSTEM_ACTOR, action="x", object_type="t", object_id=1, summary="s")
@@ -143,10 +167,13 @@ TAMPERS: dict[str, tuple[list[str], int, str]] = {
 
 
 @pytest.mark.parametrize("case", list(TAMPERS))
-def test_verify_says_where_the_log_was_tampered(session_factory: SessionFactory, case: str) -> None:
+def test_verify_says_where_the_log_was_tampered(
+    session_factory: SessionFactory, migrated_url: str, case: str
+) -> None:
     """AUD-1: edited, deleted, inserted or reordered entries are found and located."""
     statements, sequence, kind = TAMPERS[case]
     _append(session_factory, 5)
+    remove_append_only_guard(migrated_url)
     for statement in statements:
         _raw(session_factory, statement)
     with transaction(session_factory) as session:
@@ -155,13 +182,16 @@ def test_verify_says_where_the_log_was_tampered(session_factory: SessionFactory,
     assert (sequence, kind) in {(p.sequence, p.kind) for p in report.problems}, report.problems
 
 
-def test_checkpoint_detects_rewritten_history(session_factory: SessionFactory) -> None:
+def test_checkpoint_detects_rewritten_history(
+    session_factory: SessionFactory, migrated_url: str
+) -> None:
     """AUD-1: a whole recomputed chain still contradicts a checkpoint signed earlier."""
     key = load_signing_key(Settings().audit_signing_key_bytes())
     _append(session_factory, 3)
     with transaction(session_factory) as session:
         checkpoint = audit.create_checkpoint(session, key)
     assert (checkpoint.sequence, checkpoint.head_hash) == (3, _hash_at(session_factory, 3))
+    remove_append_only_guard(migrated_url)
     _rewrite_chain_from(session_factory, 2)
     with transaction(session_factory) as session:
         chain_only = audit.chain.verify_chain(
@@ -225,3 +255,34 @@ def test_concurrent_writers_get_consecutive_sequences(migrated_url: str) -> None
         assert report.last_sequence == 30
     finally:
         engine.dispose()
+
+
+def _one_byte_changed(value: object) -> object:
+    """The stored value with one character (or one microsecond, or one number) changed."""
+    if value is None:
+        return "x"
+    if isinstance(value, datetime):
+        return value + timedelta(microseconds=1)
+    if isinstance(value, int):
+        return value + 1000
+    text_value = str(value)
+    middle = len(text_value) // 2
+    replacement = "0" if text_value[middle] != "0" else "1"
+    return text_value[:middle] + replacement + text_value[middle + 1 :]
+
+
+@pytest.mark.parametrize("column", [column.key for column in AuditEntry.__table__.columns])
+def test_changing_any_stored_column_of_an_entry_is_detected(
+    session_factory: SessionFactory, migrated_url: str, column: str
+) -> None:
+    """AUD-1: every stored column is covered by the chain (nothing is left unhashed)."""
+    _append(session_factory, 4)
+    remove_append_only_guard(migrated_url)
+    with transaction(session_factory) as session:
+        entry = session.get(AuditEntry, 2)
+        assert entry is not None
+        setattr(entry, column, _one_byte_changed(getattr(entry, column)))
+    with transaction(session_factory) as session:
+        report = verify(session)
+    assert not report.ok
+    assert {2, 1002} & {problem.sequence for problem in report.problems}, report.problems

@@ -9,14 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit.chain import (
-    GENESIS_HASH,
     ChainEntry,
     Problem,
     VerificationReport,
     format_time,
     verify_chain,
 )
-from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint, verify_signature
+from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint
+from lfr.audit.export import checkpoint_problems
 from lfr.audit.log import HEAD_ID
 from lfr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
@@ -48,7 +48,7 @@ def verify(
         raise CheckpointError("a trusted public key is needed to verify a given checkpoint")
     all_checkpoints = tuple(_stored_checkpoints(session)) + checkpoints
     wanted = {checkpoint.sequence for checkpoint in all_checkpoints}
-    hashes: dict[int, str] = {0: GENESIS_HASH} if 0 in wanted else {}
+    hashes: dict[int, str] = {}
 
     def remember(entries: Iterator[ChainEntry]) -> Iterator[ChainEntry]:
         for entry in entries:
@@ -60,7 +60,7 @@ def verify(
     problems = list(report.problems)
     problems.extend(_head_problems(session, report))
     for checkpoint in all_checkpoints:
-        problems.extend(_checkpoint_problems(checkpoint, hashes, trusted_public_key))
+        problems.extend(checkpoint_problems(checkpoint, hashes, trusted_public_key))
     return replace(report, problems=tuple(problems))
 
 
@@ -90,33 +90,3 @@ def _stored_checkpoints(session: Session) -> Iterator[SignedCheckpoint]:
             public_key=row.public_key,
             signature=row.signature,
         )
-
-
-def _checkpoint_problems(
-    checkpoint: SignedCheckpoint, hashes: dict[int, str], trusted_public_key: str | None
-) -> list[Problem]:
-    problems: list[Problem] = []
-    if trusted_public_key is not None:
-        try:
-            verify_signature(checkpoint, trusted_public_key)
-        except CheckpointError as error:
-            problems.append(Problem(checkpoint.sequence, "checkpoint signature", str(error)))
-    stored_hash = hashes.get(checkpoint.sequence)
-    if stored_hash is None:
-        problems.append(
-            Problem(
-                checkpoint.sequence,
-                "checkpoint beyond log",
-                "the log no longer reaches this checkpoint: entries deleted",
-            )
-        )
-    elif stored_hash != checkpoint.head_hash:
-        problems.append(
-            Problem(
-                checkpoint.sequence,
-                "checkpoint mismatch",
-                f"checkpoint of {checkpoint.time} says hash {checkpoint.head_hash[:12]}…, "
-                f"the log has {stored_hash[:12]}…: the log was rewritten up to here",
-            )
-        )
-    return problems

@@ -1,11 +1,13 @@
-"""Applying the Alembic migrations that ship inside the package."""
+"""Applying the Alembic migrations that ship inside the package (`lfr db upgrade`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 
 from lfr.db.session import make_engine
 
@@ -19,22 +21,30 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` (default: the newest)."""
+def _run(url: str, step: Callable[[Config], None]) -> None:
+    """Run an Alembic command in one transaction on lfr's engine (same pragmas as the app)."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+            step(config)
     finally:
         engine.dispose()
 
 
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` (default: the newest)."""
+    _run(url, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Step the database at ``url`` back to ``revision`` ("base": no tables)."""
+    _run(url, lambda config: command.downgrade(config, revision))
+
+
 def current_revision(url: str) -> str | None:
     """The revision the database is at, or None before the first migration."""
-    from alembic.runtime.migration import MigrationContext
-
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

@@ -38,12 +38,13 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
+_dummy_hash: str | None = None
 
 
 def configure_password_hasher(hasher: PasswordHasher) -> None:
     """Replace the argon2 parameters (tests use cheap ones; production keeps the defaults)."""
-    global _hasher
-    _hasher = hasher
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
 
 
 def console_actor() -> Actor:
@@ -225,8 +226,12 @@ def is_trained(session: Session, user_id: str, role: Role, at: datetime) -> bool
 
 def verify_password(user: User, password: str) -> bool:
     """True when ``password`` is the user's (constant-time argon2 check)."""
+    return _matches(user.password_hash, password)
+
+
+def _matches(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -250,6 +255,7 @@ def authenticate(
     now = now or utcnow()
     user = find_user(session, username)
     if user is None or not user.active:
+        _spend_a_verification(password)
         return SignIn(None, "unknown or inactive account")
     if user.locked_until is not None and user.locked_until > now:
         return SignIn(None, "account locked")
@@ -259,6 +265,14 @@ def authenticate(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return SignIn(user)
+
+
+def _spend_a_verification(password: str) -> None:
+    """Take as long as a real check, so response time does not reveal which names exist."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(generate_password())
+    _matches(_dummy_hash, password)
 
 
 def _count_failure(session: Session, user: User, now: datetime) -> str:

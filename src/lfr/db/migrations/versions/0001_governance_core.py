@@ -17,10 +17,51 @@ depends_on: str | Sequence[str] | None = None
 
 GENESIS_HASH = "0" * 64
 
+APPEND_ONLY_TABLES = ("audit_entry", "audit_checkpoint")
+"""Tables the database itself refuses to UPDATE or DELETE (AUD-1). The hash chain detects a
+change made by someone who removes this guard; the guard stops every casual or accidental one."""
+
 
 def upgrade() -> None:
     _audit_tables()
+    _append_only_guard()
     _account_tables()
+
+
+def _append_only_guard() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION lfr_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only (AUD-1)', TG_TABLE_NAME; END $$"
+        )
+        for table in APPEND_ONLY_TABLES:
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION lfr_append_only()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION lfr_append_only()"
+            )
+        return
+    for table in APPEND_ONLY_TABLES:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only (AUD-1)'); END"
+            )
+
+
+def _drop_append_only_guard() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in APPEND_ONLY_TABLES:
+            op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
+        op.execute("DROP FUNCTION lfr_append_only()")
+        return
+    for table in APPEND_ONLY_TABLES:
+        for event in ("update", "delete"):
+            op.execute(f"DROP TRIGGER {table}_no_{event}")
 
 
 def _audit_tables() -> None:
@@ -122,5 +163,6 @@ def _account_tables() -> None:
 def downgrade() -> None:
     for table in ("training_record", "user_role", "user_account"):
         op.drop_table(table)
+    _drop_append_only_guard()
     for table in ("audit_checkpoint", "audit_head", "audit_entry"):
         op.drop_table(table)

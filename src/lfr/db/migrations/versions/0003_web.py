@@ -1,7 +1,7 @@
 """Web application: sessions, sign-in throttle, second-factor steps, one-time passwords.
 
 Revision ID: 0003
-Revises: 0001 (0002 once the governance rules land)
+Revises: 0002
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"  # becomes "0002" when the governance rules land
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,104 @@
+"""Exporting the log for outside verification, and verifying an export (AUD-1).
+
+An export is JSON Lines: one object per entry holding exactly the hashed fields plus
+``hash``. With an export, a checkpoint file and the force's public key, anyone can check
+the log without the database or lfr (the format is in docs/governance-core.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit.chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    ChainEntry,
+    Problem,
+    VerificationReport,
+    canonical_json,
+    verify_chain,
+)
+from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint, verify_signature
+from lfr.audit.models import AuditEntry
+
+
+def export_lines(session: Session) -> Iterator[str]:
+    """The stored log, oldest first, one canonical JSON line per entry."""
+    statement = select(AuditEntry).order_by(AuditEntry.sequence).execution_options(yield_per=1000)
+    for entry in session.scalars(statement):
+        yield canonical_json({**entry.hashed_fields(), "hash": entry.hash})
+
+
+def parse_lines(lines: Iterable[str]) -> Iterator[ChainEntry]:
+    """Read an export; a malformed line raises ValueError naming its line number."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            body = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"line {number}: not JSON ({error.msg})") from error
+        if not isinstance(body, dict) or not isinstance(body.get("hash"), str):
+            raise ValueError(f"line {number}: not an audit entry (no hash)")
+        yield ChainEntry(fields={name: body.get(name) for name in HASHED_FIELDS}, hash=body["hash"])
+
+
+def verify_export(
+    lines: Iterable[str],
+    checkpoints: Iterable[SignedCheckpoint] = (),
+    trusted_public_key: str | None = None,
+) -> VerificationReport:
+    """Verify an exported log and, with the trusted public key, the checkpoints against it."""
+    checkpoints = tuple(checkpoints)
+    if checkpoints and trusted_public_key is None:
+        raise CheckpointError("a trusted public key is needed to verify a checkpoint")
+    wanted = {checkpoint.sequence for checkpoint in checkpoints}
+    seen: dict[int, str] = {}
+
+    def remember(entries: Iterator[ChainEntry]) -> Iterator[ChainEntry]:
+        for entry in entries:
+            if entry.sequence in wanted:
+                seen[entry.sequence] = entry.hash
+            yield entry
+
+    report = verify_chain(remember(parse_lines(lines)))
+    problems = list(report.problems)
+    for checkpoint in checkpoints:
+        problems.extend(checkpoint_problems(checkpoint, seen, trusted_public_key))
+    return replace(report, problems=tuple(problems))
+
+
+def checkpoint_problems(
+    checkpoint: SignedCheckpoint, hashes: dict[int, str], trusted_public_key: str | None
+) -> list[Problem]:
+    """A checkpoint's signature (when a key is given) and its agreement with the chain."""
+    problems: list[Problem] = []
+    if trusted_public_key is not None:
+        try:
+            verify_signature(checkpoint, trusted_public_key)
+        except CheckpointError as error:
+            problems.append(Problem(checkpoint.sequence, "checkpoint signature", str(error)))
+    stored_hash = GENESIS_HASH if checkpoint.sequence == 0 else hashes.get(checkpoint.sequence)
+    if stored_hash is None:
+        problems.append(
+            Problem(
+                checkpoint.sequence,
+                "checkpoint beyond log",
+                "the log no longer reaches this checkpoint: entries deleted",
+            )
+        )
+    elif stored_hash != checkpoint.head_hash:
+        problems.append(
+            Problem(
+                checkpoint.sequence,
+                "checkpoint mismatch",
+                f"checkpoint of {checkpoint.time} says hash {checkpoint.head_hash[:12]}…, "
+                f"the log has {stored_hash[:12]}…: the log was rewritten up to here",
+            )
+        )
+    return problems

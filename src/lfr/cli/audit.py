@@ -1,0 +1,120 @@
+"""`lfr audit verify | checkpoint | public-key | export` (AUD-1).
+
+Other areas add audit commands (e.g. compliance checks) to ``audit_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfr import audit
+from lfr.audit.chain import VerificationReport
+from lfr.audit.checkpoint import (
+    CheckpointError,
+    SignedCheckpoint,
+    load_signing_key,
+    public_key_text,
+)
+from lfr.audit.export import export_lines, verify_export
+from lfr.cli._database import database_transaction, load_settings
+
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def _signing_key_public() -> str:
+    return public_key_text(load_signing_key(load_settings().audit_signing_key_bytes()))
+
+
+def _read_checkpoints(paths: list[Path]) -> tuple[SignedCheckpoint, ...]:
+    checkpoints = []
+    for path in paths:
+        try:
+            checkpoints.append(SignedCheckpoint.from_json(path.read_text(encoding="utf-8")))
+        except (OSError, CheckpointError) as error:
+            raise typer.BadParameter(f"{path}: {error}", param_hint="--checkpoint") from error
+    return tuple(checkpoints)
+
+
+def _report(report: VerificationReport) -> None:
+    if report.ok:
+        typer.echo(
+            f"ok: {report.entries_checked} entries verified, last {report.last_sequence}, "
+            f"head {report.head_hash}"
+        )
+        return
+    typer.echo(f"TAMPERED: {len(report.problems)} problem(s) in {report.entries_checked} entries")
+    for problem in report.problems:
+        typer.echo(f"  {problem}")
+    raise typer.Exit(1)
+
+
+@audit_app.command()
+def verify(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="Checkpoint JSON file(s) published earlier."),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="Trusted public key (base64). Default: this installation's own key."),
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Verify an exported log file instead of the database (outside verification)."
+        ),
+    ] = None,
+) -> None:
+    """Verify the audit log; exit 1 and say where when anything was altered."""
+    checkpoints = _read_checkpoints(checkpoint or [])
+    trusted = public_key or (_signing_key_public() if log is None or checkpoints else None)
+    try:
+        if log is not None:
+            with log.open(encoding="utf-8") as lines:
+                report = verify_export(lines, checkpoints, trusted)
+        else:
+            with database_transaction() as session:
+                report = audit.verify(session, checkpoints=checkpoints, trusted_public_key=trusted)
+    except (ValueError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    _report(report)
+
+
+@audit_app.command("checkpoint")
+def make_checkpoint(
+    output: Annotated[
+        Path | None, typer.Option(help="Also write the checkpoint JSON here.")
+    ] = None,
+) -> None:
+    """Sign the log's current head and store the checkpoint; print it as JSON to publish."""
+    key = load_signing_key(load_settings().audit_signing_key_bytes())
+    with database_transaction() as session:
+        signed = audit.create_checkpoint(session, key)
+    if output is not None:
+        output.write_text(signed.to_json(), encoding="utf-8")
+    typer.echo(signed.to_json(), nl=False)
+
+
+@audit_app.command("public-key")
+def public_key_command() -> None:
+    """Print the public key that verifies this installation's checkpoints (publish it)."""
+    typer.echo(_signing_key_public())
+
+
+@audit_app.command()
+def export(output: Annotated[Path, typer.Argument(help="File to write (JSON Lines).")]) -> None:
+    """Export the log for verification elsewhere (`lfr audit verify --log FILE`)."""
+    count = 0
+    with database_transaction() as session, output.open("w", encoding="utf-8") as file:
+        for line in export_lines(session):
+            file.write(line + "\n")
+            count += 1
+    typer.echo(f"exported {count} entries to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")

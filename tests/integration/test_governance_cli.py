@@ -1,0 +1,143 @@
+"""`lfr db upgrade`, `lfr users add|train`, `lfr audit verify|checkpoint|export` end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner, Result
+
+from lfr.cli import app
+from lfr.db.base import utcnow
+from lfr.db.session import make_engine, make_session_factory, transaction
+from lfr.domain.people import Role
+from lfr.services import people
+from lfr.settings import get_settings
+from tests.db_fixtures import remove_append_only_guard
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunnerOn]:
+    monkeypatch.setenv("LFR_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield CliRunnerOn(database_url)
+    get_settings.cache_clear()
+
+
+class CliRunnerOn:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Result:
+        return self.runner.invoke(app, list(args))
+
+    def sql(self, statement: str) -> None:
+        engine = make_engine(self.url)
+        with engine.begin() as connection:
+            connection.execute(text(statement))
+        engine.dispose()
+
+
+def _bootstrap(cli: CliRunnerOn) -> str:
+    assert cli("db", "upgrade").exit_code == 0
+    added = cli(
+        "users",
+        "add",
+        "supt",
+        "--name",
+        "Supt. Example",
+        "--rank",
+        "superintendent",
+        "--role",
+        "authorising_officer",
+    )
+    assert added.exit_code == 0, added.output
+    trained = cli(
+        "users", "train", "supt", "--role", "authorising-officer", "--expires", "2099-01-01"
+    )
+    assert trained.exit_code == 0, trained.output
+    return added.output
+
+
+def test_users_add_prints_a_one_time_password_that_signs_in(cli: CliRunnerOn) -> None:
+    output = _bootstrap(cli)
+    password = output.split("one-time password: ")[1].strip()
+    factory = make_session_factory(make_engine(cli.url))
+    with transaction(factory) as session:
+        signed_in = people.authenticate(session, "supt", password)
+        assert signed_in.user is not None
+        assert people.is_trained(session, signed_in.user.id, Role.AUTHORISING_OFFICER, utcnow())
+    factory.kw["bind"].dispose()
+    assert cli("audit", "verify").output.startswith("ok: 2 entries verified")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["users", "add", "x", "--name", "X", "--rank", "general"], "--rank"),
+        (["users", "add", "x", "--name", "X", "--rank", "staff", "--role", "boss"], "--role"),
+        (["users", "train", "nobody", "--role", "gold", "--expires", "2099-01-01"], "nobody"),
+        (["users", "train", "supt", "--role", "gold", "--expires", "soon"], "--expires"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_option(
+    cli: CliRunnerOn, args: list[str], message: str
+) -> None:
+    _bootstrap(cli)
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_audit_verify_exits_1_and_says_where(cli: CliRunnerOn) -> None:
+    """AUD-1: `lfr audit verify` names the altered entry."""
+    _bootstrap(cli)
+    remove_append_only_guard(cli.url)
+    cli.sql("UPDATE audit_entry SET summary = 'nothing happened' WHERE sequence = 2")
+    result = cli("audit", "verify")
+    assert result.exit_code == 1
+    assert "entry 2: content altered" in result.output
+
+
+def test_checkpoint_lets_an_outsider_verify_an_export(cli: CliRunnerOn, tmp_path: Path) -> None:
+    """AUD-1: with the export, the checkpoint and only the public key, tampering shows."""
+    _bootstrap(cli)
+    checkpoint_file, log_file = tmp_path / "checkpoint.json", tmp_path / "log.jsonl"
+    made = cli("audit", "checkpoint", "--output", str(checkpoint_file))
+    assert made.exit_code == 0
+    assert json.loads(checkpoint_file.read_text())["sequence"] == 2
+    public_key = cli("audit", "public-key").output.strip()
+    assert cli("audit", "export", str(log_file)).exit_code == 0
+    outside = [
+        "audit",
+        "verify",
+        "--log",
+        str(log_file),
+        "--checkpoint",
+        str(checkpoint_file),
+        "--public-key",
+        public_key,
+    ]
+    assert cli(*outside).exit_code == 0
+
+    lines = log_file.read_text().splitlines()
+    log_file.write_text("\n".join(lines[:1]) + "\n")  # the last entry withheld
+    withheld = cli(*outside)
+    assert withheld.exit_code == 1
+    assert "entry 2: checkpoint beyond log" in withheld.output
+
+
+def test_a_checkpoint_signed_by_another_key_is_refused(cli: CliRunnerOn, tmp_path: Path) -> None:
+    _bootstrap(cli)
+    checkpoint_file = tmp_path / "checkpoint.json"
+    cli("audit", "checkpoint", "--output", str(checkpoint_file))
+    other_key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+    result = cli("audit", "verify", "--checkpoint", str(checkpoint_file), "--public-key", other_key)
+    assert result.exit_code == 1
+    assert "checkpoint signature" in result.output
