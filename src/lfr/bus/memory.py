@@ -27,7 +27,14 @@ from lfr.bus.base import (
 )
 from lfr.bus.messages import Message, encode
 from lfr.bus.streams import StreamLimits, StreamPolicy
-from lfr.bus.subjects import Topic, check_token, subject_filter, subject_for, subject_matches
+from lfr.bus.subjects import (
+    Topic,
+    check_durable,
+    check_token,
+    subject_filter,
+    subject_for,
+    subject_matches,
+)
 
 
 @dataclass(slots=True)
@@ -136,7 +143,7 @@ class MemoryBus:
         on_refused: RefusalHook | None = None,
     ) -> MemorySubscription:
         filter_ = subject_filter(self.prefix, topic, deployment_id)
-        state = self.broker.consumer(check_token(durable, "durable name"), topic, filter_)
+        state = self.broker.consumer(check_durable(durable), topic, filter_)
         loop = _DeliveryLoop(self.broker.streams[topic], state, handler, on_refused, self._settings)
         subscription = MemorySubscription(asyncio.create_task(loop.run()), state)
         self._subscriptions.append(subscription)

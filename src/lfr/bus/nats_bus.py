@@ -42,7 +42,7 @@ from lfr.bus.base import (
 )
 from lfr.bus.messages import Message, encode
 from lfr.bus.streams import StreamLimits, stream_name
-from lfr.bus.subjects import Topic, check_token, subject_filter, subject_for
+from lfr.bus.subjects import Topic, check_durable, subject_filter, subject_for
 from lfr.vision.types import MatchEvent
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class NatsBus:
         )
         pull = await self._js.pull_subscribe(
             subject_filter(self.prefix, topic, deployment_id),
-            durable=check_token(durable, "durable name"),
+            durable=check_durable(durable),
             stream=stream_name(self.prefix, topic),
             config=config,
         )
