@@ -228,12 +228,13 @@ class _PullLoop:
         while True:
             try:
                 messages = await self.pull.fetch(self.BATCH, timeout=self.FETCH_WAIT_S)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing to fetch (nats-py raises both kinds of timeout)
                 continue
             except nats.errors.ConnectionClosedError:
                 return
-            except nats.errors.Error as error:
-                # A flaky link: the client reconnects by itself; try again shortly.
+            except Exception as error:
+                # A flaky link: the client reconnects by itself; try again shortly. Any
+                # other failure is retried too: the consumer must outlive a bad moment.
                 log.warning("fetching from %s failed: %s", self.topic, type(error).__name__)
                 await asyncio.sleep(self.FETCH_WAIT_S)
                 continue
