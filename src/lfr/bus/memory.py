@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from lfr.bus.base import (
@@ -48,24 +48,32 @@ class _Stored:
 class _Stream:
     policy: StreamPolicy
     messages: OrderedDict[int, _Stored] = field(default_factory=OrderedDict)
+    by_subject: dict[str, deque[int]] = field(default_factory=dict)
     last_seq: int = 0
     wakers: set[asyncio.Event] = field(default_factory=set)
 
     def append(self, subject: str, data: bytes) -> None:
         self.last_seq += 1
         self.messages[self.last_seq] = _Stored(subject, data, time.monotonic())
+        self.by_subject.setdefault(subject, deque()).append(self.last_seq)
         self._enforce_limits(subject)
         for waker in self.wakers:
             waker.set()
 
     def _enforce_limits(self, subject: str) -> None:
+        # Messages are in arrival order, so the old ones are at the front.
         oldest_kept = time.monotonic() - self.policy.max_age_s
-        for seq in [s for s, m in self.messages.items() if m.stored_at < oldest_kept]:
-            del self.messages[seq]
-        if self.policy.max_per_subject >= 0:
-            same = [s for s, m in self.messages.items() if m.subject == subject]
-            for seq in same[: max(0, len(same) - self.policy.max_per_subject)]:
-                del self.messages[seq]
+        while self.messages and next(iter(self.messages.values())).stored_at < oldest_kept:
+            self.messages.popitem(last=False)
+        if self.policy.max_per_subject < 0:
+            return
+        kept = self.by_subject[subject]
+        if len(kept) <= self.policy.max_per_subject:
+            return
+        # Acknowledged (deleted) messages linger in `kept`: count only those still held.
+        kept = self.by_subject[subject] = deque(s for s in kept if s in self.messages)
+        while len(kept) > self.policy.max_per_subject:
+            del self.messages[kept.popleft()]
 
 
 @dataclass

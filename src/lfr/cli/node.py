@@ -21,10 +21,9 @@ from typing import Annotated
 
 import typer
 
-from lfr.bus.base import AnyEnvelope, Delivery
 from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
-from lfr.bus.subjects import TOKEN_PATTERN, Topic, check_token
+from lfr.bus.subjects import TOKEN_PATTERN, check_token
 from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
@@ -82,11 +81,9 @@ class Node:
         done = asyncio.Event()
         outcome = ["every camera ended"]
 
-        async def on_control(envelope: AnyEnvelope, _delivery: Delivery) -> None:
-            if isinstance(envelope.payload, HaltDeployment):
-                await supervisor.halt(self.deployment_id)  # at once, before acknowledging
-                outcome[0] = f"halted: {envelope.payload.reason}"
-                done.set()
+        def halted(halt: HaltDeployment) -> None:
+            outcome[0] = f"halted: {halt.reason}"
+            done.set()
 
         def interrupted() -> None:
             outcome[0] = "interrupted"
@@ -96,11 +93,11 @@ class Node:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, interrupted)
         try:
-            await bus.subscribe(
-                Topic.CONTROL,
-                on_control,
-                durable=f"node-{self.deployment_id}-{self.name}",
+            # Listen before starting: a halt already on the stream stops the node at once.
+            await supervisor.follow_halts(
+                f"node-{self.deployment_id}-{self.name}",
                 deployment_id=self.deployment_id,
+                on_halt=halted,
             )
             if not done.is_set():
                 await supervisor.start(self.deployment_id, self.cameras, self.job)

@@ -14,6 +14,7 @@ import pytest
 
 from lfr.bus.base import AnyEnvelope, Bus
 from lfr.bus.memory import MemoryBus
+from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
@@ -180,5 +181,28 @@ def test_node_workers_publish_to_nats_themselves_and_crashes_are_reported_there(
         await central.close()
         assert all(f.deployment_id == "dep-1" and f.camera == "cam-1" for f in seen)
         assert any("RuntimeError: decoder exploded" in (f.last_error or "") for f in seen)
+
+    asyncio.run(scenario())
+
+
+def test_a_halt_published_on_the_bus_stops_the_deployments_workers() -> None:
+    """DEP-2 by the one path every supervisor follows: the services publish the halt."""
+
+    async def scenario() -> None:
+        bus = MemoryBus()
+        supervisor, collector = await started(bus, targets.run_until_stopped)
+        obeyed: asyncio.Queue[HaltDeployment] = asyncio.Queue()
+        await supervisor.follow_halts("central-supervisor", on_halt=obeyed.put_nowait)
+        await supervisor.start("dep-1", [Camera("cam-1", "a.mp4"), Camera("cam-2", "b.mp4")], None)
+        await supervisor.start("dep-2", [Camera("cam-1", "c.mp4")], job=None)
+        await take_until(collector, lambda s: len(s) >= 3)
+        pids = [state.pid for state in supervisor.states("dep-1")]
+
+        await bus.publish(HaltDeployment(deployment_id="dep-1", reason="Silver: crowd surge"))
+        halt = await asyncio.wait_for(obeyed.get(), WAIT_S)
+        assert halt.reason == "Silver: crowd surge"
+        assert all(pid is not None and is_gone(pid) for pid in pids)
+        assert [state.deployment_id for state in supervisor.states()] == ["dep-2"]
+        await supervisor.stop()
 
     asyncio.run(scenario())
