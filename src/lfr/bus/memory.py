@@ -94,12 +94,13 @@ class MemoryBroker:
     def __init__(self, limits: StreamLimits | None = None) -> None:
         limits = limits or StreamLimits()
         self.streams = {topic: _Stream(limits.of(topic)) for topic in Topic}
-        self.consumers: dict[str, _Consumer] = {}
+        # Keyed by topic too: as in JetStream, a durable name belongs to one stream.
+        self.consumers: dict[tuple[Topic, str], _Consumer] = {}
 
     def consumer(self, durable: str, topic: Topic, filter_: str) -> _Consumer:
-        state = self.consumers.get(durable)
-        if state is None or (state.topic, state.filter) != (topic, filter_):
-            state = self.consumers[durable] = _Consumer(topic, filter_)
+        state = self.consumers.get((topic, durable))
+        if state is None or state.filter != filter_:
+            state = self.consumers[(topic, durable)] = _Consumer(topic, filter_)
         return state
 
 

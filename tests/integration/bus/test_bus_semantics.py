@@ -216,3 +216,21 @@ def test_a_backlog_of_health_keeps_only_the_latest_figures_per_camera(backend: B
         await backend.close_all()
 
     asyncio.run(scenario())
+
+
+def test_one_durable_name_serves_each_topic_separately(backend: Backend, faces_dir: Path) -> None:
+    """The services may call every consumer "central": a durable belongs to one stream."""
+    alert, figures = match_event(faces_dir), health()
+
+    async def scenario() -> None:
+        node, central = await backend.connect(), await backend.connect()
+        alerts, healths = Collector(), Collector()
+        await central.subscribe(Topic.MATCH, alerts.handler, durable="central")
+        await central.subscribe(Topic.HEALTH, healths.handler, durable="central")
+        await node.publish(alert)
+        await node.publish(figures)
+        assert [envelope.payload for envelope, _ in await alerts.take(1)] == [alert]
+        assert [envelope.payload for envelope, _ in await healths.take(1)] == [figures]
+        await backend.close_all()
+
+    asyncio.run(scenario())
