@@ -165,8 +165,12 @@ async def dispatch(
 
 def refuse(refusal: Refusal, on_refused: RefusalHook | None) -> None:
     log.warning("refused message on %s: %s: %s", refusal.subject, refusal.field, refusal.reason)
-    if on_refused is not None:
+    if on_refused is None:
+        return
+    try:
         on_refused(refusal)
+    except Exception as error:  # a failing hook must not stop the consumer either
+        log.error("refusal hook failed: %s", type(error).__name__)
 
 
 def give_up(delivery: Delivery) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from lfr.bus.base import (
@@ -27,7 +27,14 @@ from lfr.bus.base import (
 )
 from lfr.bus.messages import Message, encode
 from lfr.bus.streams import StreamLimits, StreamPolicy
-from lfr.bus.subjects import Topic, check_token, subject_filter, subject_for, subject_matches
+from lfr.bus.subjects import (
+    Topic,
+    check_durable,
+    check_token,
+    subject_filter,
+    subject_for,
+    subject_matches,
+)
 
 
 @dataclass(slots=True)
@@ -41,24 +48,32 @@ class _Stored:
 class _Stream:
     policy: StreamPolicy
     messages: OrderedDict[int, _Stored] = field(default_factory=OrderedDict)
+    by_subject: dict[str, deque[int]] = field(default_factory=dict)
     last_seq: int = 0
     wakers: set[asyncio.Event] = field(default_factory=set)
 
     def append(self, subject: str, data: bytes) -> None:
         self.last_seq += 1
         self.messages[self.last_seq] = _Stored(subject, data, time.monotonic())
+        self.by_subject.setdefault(subject, deque()).append(self.last_seq)
         self._enforce_limits(subject)
         for waker in self.wakers:
             waker.set()
 
     def _enforce_limits(self, subject: str) -> None:
+        # Messages are in arrival order, so the old ones are at the front.
         oldest_kept = time.monotonic() - self.policy.max_age_s
-        for seq in [s for s, m in self.messages.items() if m.stored_at < oldest_kept]:
-            del self.messages[seq]
-        if self.policy.max_per_subject >= 0:
-            same = [s for s, m in self.messages.items() if m.subject == subject]
-            for seq in same[: max(0, len(same) - self.policy.max_per_subject)]:
-                del self.messages[seq]
+        while self.messages and next(iter(self.messages.values())).stored_at < oldest_kept:
+            self.messages.popitem(last=False)
+        if self.policy.max_per_subject < 0:
+            return
+        kept = self.by_subject[subject]
+        if len(kept) <= self.policy.max_per_subject:
+            return
+        # Acknowledged (deleted) messages linger in `kept`: count only those still held.
+        kept = self.by_subject[subject] = deque(s for s in kept if s in self.messages)
+        while len(kept) > self.policy.max_per_subject:
+            del self.messages[kept.popleft()]
 
 
 @dataclass
@@ -79,12 +94,13 @@ class MemoryBroker:
     def __init__(self, limits: StreamLimits | None = None) -> None:
         limits = limits or StreamLimits()
         self.streams = {topic: _Stream(limits.of(topic)) for topic in Topic}
-        self.consumers: dict[str, _Consumer] = {}
+        # Keyed by topic too: as in JetStream, a durable name belongs to one stream.
+        self.consumers: dict[tuple[Topic, str], _Consumer] = {}
 
     def consumer(self, durable: str, topic: Topic, filter_: str) -> _Consumer:
-        state = self.consumers.get(durable)
-        if state is None or (state.topic, state.filter) != (topic, filter_):
-            state = self.consumers[durable] = _Consumer(topic, filter_)
+        state = self.consumers.get((topic, durable))
+        if state is None or state.filter != filter_:
+            state = self.consumers[(topic, durable)] = _Consumer(topic, filter_)
         return state
 
 
@@ -136,7 +152,7 @@ class MemoryBus:
         on_refused: RefusalHook | None = None,
     ) -> MemorySubscription:
         filter_ = subject_filter(self.prefix, topic, deployment_id)
-        state = self.broker.consumer(check_token(durable, "durable name"), topic, filter_)
+        state = self.broker.consumer(check_durable(durable), topic, filter_)
         loop = _DeliveryLoop(self.broker.streams[topic], state, handler, on_refused, self._settings)
         subscription = MemorySubscription(asyncio.create_task(loop.run()), state)
         self._subscriptions.append(subscription)

@@ -42,7 +42,7 @@ from lfr.bus.base import (
 )
 from lfr.bus.messages import Message, encode
 from lfr.bus.streams import StreamLimits, stream_name
-from lfr.bus.subjects import Topic, check_token, subject_filter, subject_for
+from lfr.bus.subjects import Topic, check_durable, subject_filter, subject_for
 from lfr.vision.types import MatchEvent
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class NatsBus:
         )
         pull = await self._js.pull_subscribe(
             subject_filter(self.prefix, topic, deployment_id),
-            durable=check_token(durable, "durable name"),
+            durable=check_durable(durable),
             stream=stream_name(self.prefix, topic),
             config=config,
         )
@@ -228,12 +228,13 @@ class _PullLoop:
         while True:
             try:
                 messages = await self.pull.fetch(self.BATCH, timeout=self.FETCH_WAIT_S)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nothing to fetch (nats-py raises both kinds of timeout)
                 continue
             except nats.errors.ConnectionClosedError:
                 return
-            except nats.errors.Error as error:
-                # A flaky link: the client reconnects by itself; try again shortly.
+            except Exception as error:
+                # A flaky link: the client reconnects by itself; try again shortly. Any
+                # other failure is retried too: the consumer must outlive a bad moment.
                 log.warning("fetching from %s failed: %s", self.topic, type(error).__name__)
                 await asyncio.sleep(self.FETCH_WAIT_S)
                 continue

@@ -21,6 +21,7 @@ from lfr.bus.messages import HaltDeployment, Message
 from lfr.vision.types import HealthFigures, MatchEvent
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DURABLE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 NO_DEPLOYMENT = "_"
 
 
@@ -36,6 +37,13 @@ def check_token(value: str, what: str) -> str:
         raise ValueError(
             f"{what} {value!r} cannot name a bus subject: use 1-64 letters, digits, '_' or '-'"
         )
+    return value
+
+
+def check_durable(value: str) -> str:
+    """A durable consumer name (``node-<deployment>-<node>`` can exceed one subject token)."""
+    if not DURABLE_PATTERN.match(value):
+        raise ValueError(f"durable name {value!r}: use 1-200 letters, digits, '_' or '-'")
     return value
 
 

@@ -21,7 +21,7 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -29,10 +29,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lfr.bus.base import Bus
-from lfr.bus.messages import Message
+from lfr.bus.base import AnyEnvelope, Bus, Delivery, Subscription
+from lfr.bus.messages import HaltDeployment, Message
 from lfr.bus.nats_bus import NatsSettings
-from lfr.bus.subjects import check_token
+from lfr.bus.subjects import Topic, check_token
 from lfr.runtime.worker import (
     ChildSpec,
     NatsOutlet,
@@ -171,6 +171,31 @@ class Supervisor:
             await asyncio.to_thread(self._relay.stop)
             self._relay = None
 
+    async def follow_halts(
+        self,
+        durable: str,
+        *,
+        deployment_id: str | None = None,
+        on_halt: Callable[[HaltDeployment], None] | None = None,
+    ) -> Subscription:
+        """Obey `HaltDeployment` messages on the bus (all deployments', or one's).
+
+        The one path by which a halt reaches workers, wherever they run: the services
+        publish the halt; this supervisor (embedded) and every node's act on it. The
+        message is acknowledged only once the workers are stopped.
+        """
+
+        async def on_control(envelope: AnyEnvelope, _delivery: Delivery) -> None:
+            if isinstance(envelope.payload, HaltDeployment):
+                await self.halt(envelope.payload.deployment_id)
+                log.info("halted %s: %s", envelope.payload.deployment_id, envelope.payload.reason)
+                if on_halt is not None:
+                    on_halt(envelope.payload)
+
+        return await self._bus.subscribe(
+            Topic.CONTROL, on_control, durable=durable, deployment_id=deployment_id
+        )
+
     def states(self, deployment_id: str | None = None) -> list[WorkerState]:
         return [
             WorkerState(
@@ -232,9 +257,9 @@ class Supervisor:
             worker.finished = True
             log.info("worker %s finished", process.name)
             return
-        self._schedule_restart(worker, process.exitcode)
+        self._schedule_restart(worker, f"worker process exited with code {process.exitcode}")
 
-    def _schedule_restart(self, worker: _Worker, exitcode: int | None) -> None:
+    def _schedule_restart(self, worker: _Worker, what: str) -> None:
         ran = time.monotonic() - worker.started_at
         worker.consecutive = 1 if ran >= self._settings.stable_after_s else worker.consecutive + 1
         worker.crashes += 1
@@ -242,15 +267,22 @@ class Supervisor:
             self._settings.restart_initial_s * 2 ** (worker.consecutive - 1),
             self._settings.restart_max_s,
         )
-        reason = (
-            f"worker process exited with code {exitcode} after {ran:.1f} s; "
-            f"restart {worker.crashes} in {delay:.1f} s"
-        )
+        reason = f"{what} after {ran:.1f} s; restart {worker.crashes} in {delay:.1f} s"
         log.warning("camera %s of %s: %s", worker.camera.name, worker.deployment_id, reason)
         figures = down_figures(worker.deployment_id, worker.camera.name, worker.crashes, reason)
         self._publish_soon(figures)
         assert self._loop is not None
-        worker.restart = self._loop.call_later(delay, self._spawn, worker)
+        worker.restart = self._loop.call_later(delay, self._respawn, worker)
+
+    def _respawn(self, worker: _Worker) -> None:
+        """Restart a crashed worker; a restart that cannot even start counts as a crash."""
+        try:
+            self._spawn(worker)
+        except Exception as error:
+            log.error("could not restart %s: %s", worker.camera.name, type(error).__name__)
+            worker.started_at = time.monotonic()
+            what = f"worker process could not start ({type(error).__name__})"
+            self._schedule_restart(worker, what)
 
     def _publish_soon(self, message: Message) -> None:
         task = asyncio.ensure_future(self._publish_logged(message))

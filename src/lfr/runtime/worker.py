@@ -168,7 +168,9 @@ def make_emit(deployment_id: str, prefix: str, send: Callable[[str, bytes], None
 
     def emit(message: MatchEvent | HealthFigures) -> None:
         if not isinstance(message, MatchEvent | HealthFigures):
-            raise TypeError(f"a worker may emit only MatchEvent or HealthFigures, not {message!r}")
+            raise TypeError(
+                f"a worker may emit only MatchEvent or HealthFigures, not {type(message).__name__}"
+            )
         if message.deployment_id is None:
             message = message.model_copy(update={"deployment_id": deployment_id})
         send(subject_for(prefix, message), encode(message))

@@ -14,12 +14,19 @@ from PIL import Image
 
 from lfr.bus.base import ConsumerSettings
 from lfr.bus.messages import HaltDeployment, encode, wrap
+from lfr.bus.streams import StreamLimits
 from lfr.bus.subjects import Topic, subject_for
-from lfr.vision.types import MatchEvent
+from lfr.vision.types import HealthFigures, MatchEvent
 
 from .collect import Collector
 from .conftest import Backend
 from .messages import health, match_event
+
+
+def health_of(envelope: object) -> HealthFigures:
+    payload = getattr(envelope, "payload", None)
+    assert isinstance(payload, HealthFigures)
+    return payload
 
 
 def test_match_event_round_trips_with_its_jpeg_bytes(backend: Backend, faces_dir: Path) -> None:
@@ -186,6 +193,44 @@ def test_a_halt_reaches_every_node_of_its_deployment_and_no_other(backend: Backe
             assert envelope.payload == halt
             assert delivery.subject == f"{central.prefix}.control.dep-1"
             assert await collector.nothing_more()
+        await backend.close_all()
+
+    asyncio.run(scenario())
+
+
+def test_a_backlog_of_health_keeps_only_the_latest_figures_per_camera(backend: Backend) -> None:
+    """While the services are away, old counts are dropped; alerts never are (streams.py)."""
+    limit = StreamLimits().health.max_per_subject
+
+    async def scenario() -> None:
+        node = await backend.connect()
+        for frames in range(limit + 5):
+            await node.publish(health("cam-1", frames=frames))
+        await node.publish(health("cam-2", frames=0))
+        central, collector = await backend.connect(), Collector()
+        await central.subscribe(Topic.HEALTH, collector.handler, durable="central")
+        delivered = [health_of(envelope) for envelope, _ in await collector.take(limit + 1)]
+        assert [f.frames for f in delivered if f.camera == "cam-1"] == list(range(5, limit + 5))
+        assert [f.camera for f in delivered].count("cam-2") == 1
+        assert await collector.nothing_more()
+        await backend.close_all()
+
+    asyncio.run(scenario())
+
+
+def test_one_durable_name_serves_each_topic_separately(backend: Backend, faces_dir: Path) -> None:
+    """The services may call every consumer "central": a durable belongs to one stream."""
+    alert, figures = match_event(faces_dir), health()
+
+    async def scenario() -> None:
+        node, central = await backend.connect(), await backend.connect()
+        alerts, healths = Collector(), Collector()
+        await central.subscribe(Topic.MATCH, alerts.handler, durable="central")
+        await central.subscribe(Topic.HEALTH, healths.handler, durable="central")
+        await node.publish(alert)
+        await node.publish(figures)
+        assert [envelope.payload for envelope, _ in await alerts.take(1)] == [alert]
+        assert [envelope.payload for envelope, _ in await healths.take(1)] == [figures]
         await backend.close_all()
 
     asyncio.run(scenario())
