@@ -145,6 +145,27 @@ class Settings(BaseSettings):
         description="Furthest ahead an investigation hold's review date may be set (DP-3).",
     )
 
+    evaluated_model_version: str = Field(
+        default="dlib-resnet-v1",
+        min_length=1,
+        max_length=80,
+        description=(
+            "The describer model version whose stored equitability evaluation (EQ-1) sets "
+            "the floor under authorised alert thresholds and feeds the forecasts shown to "
+            "the authorising officer. It must name the model the cameras run."
+        ),
+    )
+    equitability_alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description=(
+            "Significance level of the differential tests (EQ-1, EQ-2), Holm-adjusted across "
+            "groups. Lower flags fewer differentials by chance but misses more real ones; "
+            "higher flags more, including chance ones."
+        ),
+    )
+
     @field_validator("biometric_key", "audit_signing_key")
     @classmethod
     def _key_is_32_bytes(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:

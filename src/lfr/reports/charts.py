@@ -59,6 +59,26 @@ def bar_chart(values: Mapping[str, float], title: str, ylabel: str) -> bytes:
     return _png(figure)
 
 
+def grouped_bar_chart(
+    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, ylabel: str
+) -> bytes:
+    """Bars side by side per label, one colour per series (e.g. benefit per deployment)."""
+    figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
+    positions = np.arange(len(labels))
+    width = 0.8 / max(len(series), 1)
+    for index, (name, values) in enumerate(series.items()):
+        axes.bar(positions + index * width, list(values), width, label=name)
+    axes.set_xticks(
+        positions + width * (len(series) - 1) / 2, list(labels), rotation=30, ha="right"
+    )
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    if series:
+        axes.legend()
+    figure.tight_layout()
+    return _png(figure)
+
+
 def _floored(rates: Sequence[float]) -> list[float]:
     return [max(rate, _FLOOR) for rate in rates]
 

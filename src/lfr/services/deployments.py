@@ -22,6 +22,7 @@ from lfr.domain.authorisation import authority_problems, outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.reports import review
 from lfr.services import people, retention
 from lfr.services._rows import found, locked, moment
 from lfr.services.authorisations import authority_of
@@ -328,6 +329,8 @@ def _finish(
         after={"status": status},
         reason=reason,
     )
+    if status is DeploymentStatus.ENDED:
+        review.open_review(session, row, at)  # REV-1: the review opens as the deployment ends
     retention_policy = (policy or current_policy()).retention
     if not retention_policy.biometric_grace:
         watchlist = watchlist_for_authority(session, row.authority_id)

@@ -1,0 +1,138 @@
+"""Stored equitability evaluations of named model versions (EQ-1), and reading them back.
+
+An evaluation is stored whole (its report as JSON, its charts as PNG) so that the report
+page, the threshold lock and the forecast all read the same figures. The overall false
+match and false non-match rates are kept on a grid of thresholds; a figure asked for at a
+threshold between two grid points is read at the grid point at or just below it, which
+over- rather than under-states the false match rate (a cautious forecast).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.reports import EvaluationChartRow, ModelEvaluationRow
+from lfr.domain.people import Actor
+from lfr.domain.refusal import NotFound
+
+EQUITABILITY = "equitability"
+
+
+@dataclass(frozen=True, slots=True)
+class OverallRates:
+    """The whole population's rates at one threshold of an evaluation."""
+
+    threshold: float
+    fmr: float
+    fnmr: float
+
+
+def store_evaluation(
+    session: Session,
+    actor: Actor,
+    *,
+    model_version: str,
+    dataset: str,
+    labels_sha256: str,
+    report: Mapping[str, Any],
+    charts: Mapping[str, bytes],
+) -> ModelEvaluationRow:
+    """Keep an equitability evaluation of `model_version` with its charts; audited."""
+    row = ModelEvaluationRow(
+        model_version=model_version,
+        kind=EQUITABILITY,
+        dataset=dataset,
+        labels_sha256=labels_sha256,
+        lowest_equitable_threshold=report.get("lowest_equitable_threshold"),
+        report=json.dumps(report, sort_keys=True),
+        created_by=actor.name,
+    )
+    session.add(row)
+    session.flush()
+    for name, png in charts.items():
+        session.add(EvaluationChartRow(evaluation_id=row.id, name=name, png=png))
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="evaluation.store",
+        object_type="model_evaluation",
+        object_id=row.id,
+        summary=f"equitability evaluation of {model_version} on {dataset}",
+        after={
+            "model_version": model_version,
+            "lowest_equitable_threshold": row.lowest_equitable_threshold,
+            "labels_sha256": labels_sha256,
+        },
+    )
+    return row
+
+
+def latest_evaluation(session: Session, model_version: str) -> ModelEvaluationRow | None:
+    """The newest equitability evaluation of the model version, if any."""
+    return session.scalars(
+        select(ModelEvaluationRow)
+        .where(
+            ModelEvaluationRow.model_version == model_version,
+            ModelEvaluationRow.kind == EQUITABILITY,
+        )
+        .order_by(ModelEvaluationRow.created_at.desc(), ModelEvaluationRow.id)
+    ).first()
+
+
+def list_evaluations(session: Session) -> list[ModelEvaluationRow]:
+    return list(
+        session.scalars(select(ModelEvaluationRow).order_by(ModelEvaluationRow.created_at.desc()))
+    )
+
+
+def get_evaluation(session: Session, evaluation_id: str) -> ModelEvaluationRow:
+    row = session.get(ModelEvaluationRow, evaluation_id)
+    if row is None:
+        raise NotFound("model_evaluation", evaluation_id)
+    return row
+
+
+def report_of(row: ModelEvaluationRow) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads(row.report)
+    return report
+
+
+def chart_names(session: Session, evaluation_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(EvaluationChartRow.name)
+            .where(EvaluationChartRow.evaluation_id == evaluation_id)
+            .order_by(EvaluationChartRow.name)
+        )
+    )
+
+
+def chart_png(session: Session, evaluation_id: str, name: str) -> bytes:
+    png = session.scalars(
+        select(EvaluationChartRow.png).where(
+            EvaluationChartRow.evaluation_id == evaluation_id, EvaluationChartRow.name == name
+        )
+    ).first()
+    if png is None:
+        raise NotFound("evaluation_chart", f"{evaluation_id}/{name}")
+    return png
+
+
+def overall_rates_at(row: ModelEvaluationRow, threshold: float) -> OverallRates | None:
+    """The overall FMR and FNMR at the grid threshold at or just below `threshold`; None
+    when the threshold lies below the evaluated range (nothing measured there)."""
+    rows = report_of(row)["thresholds"]
+    below = [r for r in rows if r["threshold"] <= threshold + 1e-12]
+    if not below:
+        return None
+    chosen = max(below, key=lambda r: r["threshold"])
+    overall = chosen["overall"]
+    return OverallRates(chosen["threshold"], overall["fmr"], overall["fnmr"])

@@ -1,0 +1,425 @@
+"""The post-deployment review (REV-1): the figures from the record, the reviewer's
+assessment, sign-off.
+
+A review opens when its deployment ends (the end-deployment service calls `open_review`
+in the same transaction). While it is open, its figures are computed from the record on
+every reading, so outcomes the engagement officers record after the end are counted; the
+sign-off freezes them (canonical JSON and its SHA-256) so that the published results and
+the review stay what was signed even after the alerts' retention period deletes them.
+
+How alerts are counted (non-test alerts only; blue-list tests are counted apart, REC-6):
+
+| figure | alerts |
+|---|---|
+| true | engaged, outcome recorded: identity confirmed |
+| false | engaged, outcome recorded: identity not confirmed; or dismissed by the operator |
+|       | (the operator's scrutiny found the match wrong, ADJ-2) |
+| unconfirmed | not engaged, still pending or referred, or engaged with no outcome yet |
+| engagements | engaged (with or without an outcome yet) |
+| arrests | outcome lists an arrest |
+
+The day's measured true-positive rate (REC-6) is the share of enrolled blue-list staff who
+raised at least one test alert: the test protocol has every volunteer walk past the
+cameras, so a volunteer without a test alert is a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit import AuditEntry, record
+from lfr.db.governance import (
+    AlertRow,
+    AuthorityRow,
+    DeploymentRow,
+    WatchlistRow,
+)
+from lfr.db.reports import (
+    AlertPerceivedGroupRow,
+    CameraStatisticsRow,
+    DeploymentReviewRow,
+    ReviewStatus,
+)
+from lfr.domain.alerts import Action, AlertState, Identity
+from lfr.domain.authorisation import canonical_json, read_wad
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
+from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.rules import blank
+from lfr.reports.evaluations import latest_evaluation, overall_rates_at
+from lfr.reports.forecast import forecast_alerts
+from lfr.services._rows import locked, moment
+
+FIGURES_FORMAT = 1
+
+
+# --- figures from the record ---------------------------------------------------------------
+
+
+def alert_class(row: AlertRow) -> str:
+    """ "true", "false" or "unconfirmed" for a non-test alert (see the module's table)."""
+    if row.state is AlertState.DISMISSED:
+        return "false"
+    if row.state is AlertState.CONCLUDED and row.outcome_identity is Identity.CONFIRMED:
+        return "true"
+    if row.state is AlertState.CONCLUDED and row.outcome_identity is Identity.NOT_CONFIRMED:
+        return "false"
+    return "unconfirmed"
+
+
+def _actions(row: AlertRow) -> set[str]:
+    return {a for a in (row.outcome_actions or "").split(",") if a}
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+def _halts(session: Session, deployment_id: str) -> list[dict[str, Any]]:
+    """Every halt of the deployment and why, from the audit log (AUD-1)."""
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == "deployment",
+            AuditEntry.object_id == deployment_id,
+            AuditEntry.action == "deployment.halt",
+        )
+        .order_by(AuditEntry.sequence)
+    )
+    return [{"at": e.time.isoformat(), "reason": e.reason or ""} for e in entries]
+
+
+def _watchlist_figures(session: Session, authority_id: str) -> dict[str, Any]:
+    watchlist = session.scalars(
+        select(WatchlistRow).where(WatchlistRow.authority_id == authority_id)
+    ).one_or_none()
+    if watchlist is None:
+        return {"size": 0, "categories": {}, "blue_list_size": 0}
+    categories = Counter(entry.category.value for entry in watchlist.entries)
+    return {
+        "size": len(watchlist.entries),
+        "categories": dict(sorted(categories.items())),
+        "blue_list_size": len(watchlist.blue_entries),
+    }
+
+
+def _camera_figures(session: Session, deployment_id: str) -> dict[str, Any]:
+    rows = session.scalars(
+        select(CameraStatisticsRow)
+        .where(CameraStatisticsRow.deployment_id == deployment_id)
+        .order_by(CameraStatisticsRow.camera)
+    ).all()
+    cameras = [
+        {
+            "camera": r.camera,
+            "frames": r.frames,
+            "faces_seen": r.faces_seen,
+            "errors": r.errors,
+            "downtime_seconds": round(r.downtime_seconds, 1),
+        }
+        for r in rows
+    ]
+    return {
+        "faces_seen": sum(c["faces_seen"] for c in cameras) if cameras else None,
+        "camera_downtime_seconds": round(sum(r.downtime_seconds for r in rows), 1),
+        "cameras": cameras,
+    }
+
+
+def _alert_figures(alerts: list[AlertRow], groups: dict[str, str]) -> dict[str, Any]:
+    real = [a for a in alerts if not a.is_test]
+    classes = Counter(alert_class(a) for a in real)
+    engaged = [a for a in real if a.state in (AlertState.ENGAGED, AlertState.CONCLUDED)]
+    outcomes: Counter[str] = Counter()
+    for alert in real:
+        if alert.state is AlertState.CONCLUDED and alert.outcome_identity is not None:
+            outcomes[f"identity_{alert.outcome_identity.value}"] += 1
+            outcomes.update(_actions(alert))
+    return {
+        "alerts": len(real),
+        "true_alerts": classes["true"],
+        "false_alerts": classes["false"],
+        "false_alerts_dismissed_by_operator": sum(
+            1 for a in real if a.state is AlertState.DISMISSED
+        ),
+        "unconfirmed_alerts": classes["unconfirmed"],
+        "engagements": len(engaged),
+        "arrests": sum(1 for a in real if Action.ARREST.value in _actions(a)),
+        "outcomes": dict(sorted(outcomes.items())),
+        "states": dict(sorted(Counter(a.state.value for a in real).items())),
+        "perceived_groups": _group_figures(real, groups),
+    }
+
+
+def _group_figures(real: list[AlertRow], groups: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Per perceived group (EQ-2): engaged alerts with an outcome, and the false ones."""
+    figures: dict[str, dict[str, int]] = {}
+    for alert in real:
+        group = groups.get(alert.id)
+        if group is None or alert.state is not AlertState.CONCLUDED:
+            continue
+        entry = figures.setdefault(group, {"concluded": 0, "false": 0})
+        entry["concluded"] += 1
+        entry["false"] += alert_class(alert) == "false"
+    return dict(sorted(figures.items()))
+
+
+def _test_figures(alerts: list[AlertRow], blue_list_size: int) -> dict[str, Any]:
+    tests = [a for a in alerts if a.is_test]
+    detected = len({a.subject_id for a in tests})
+    return {
+        "test_alerts": len(tests),
+        "blue_list_members_detected": detected,
+        "measured_true_positive_rate": detected / blue_list_size if blue_list_size else None,
+    }
+
+
+def _expectation(
+    session: Session, model_version: str, threshold: float | None, size: int, faces: int | None
+) -> dict[str, Any] | None:
+    """What the model's evaluation forecast for this watchlist, threshold and crowd."""
+    evaluation = latest_evaluation(session, model_version)
+    if evaluation is None or threshold is None:
+        return None
+    rates = overall_rates_at(evaluation, threshold)
+    if rates is None:
+        return None
+    forecast = forecast_alerts(
+        fmr=rates.fmr, fnmr=rates.fnmr, watchlist_size=size, threshold=threshold
+    )
+    return {
+        "evaluation_id": evaluation.id,
+        "model_version": model_version,
+        "threshold": threshold,
+        "false_alerts_per_10k_faces": forecast.false_alerts_per_10k_faces,
+        "expected_false_alerts": (
+            forecast.false_positive_identification_rate * faces if faces is not None else None
+        ),
+        "true_identification_rate": forecast.true_identification_rate,
+    }
+
+
+def compute_figures(
+    session: Session, deployment_id: str, model_version: str | None = None
+) -> dict[str, Any]:
+    """Every figure of REV-1 for the deployment, read from the record now."""
+    deployment = session.get(DeploymentRow, deployment_id)
+    if deployment is None:
+        raise NotFound("deployment", deployment_id)
+    application, decision = read_wad(deployment.authority.wad)
+    alerts = list(
+        session.scalars(
+            select(AlertRow).where(AlertRow.deployment_id == deployment_id).order_by(AlertRow.id)
+        )
+    )
+    recorded_groups = session.execute(
+        select(AlertPerceivedGroupRow.alert_id, AlertPerceivedGroupRow.perceived_group).where(
+            AlertPerceivedGroupRow.alert_id.in_([a.id for a in alerts])
+        )
+    )
+    groups = dict(recorded_groups)
+    watchlist = _watchlist_figures(session, deployment.authority_id)
+    cameras = _camera_figures(session, deployment_id)
+    stopped = deployment.halted_at or deployment.finished_at
+    threshold = deployment.alert_threshold
+    figures: dict[str, Any] = {
+        "format": FIGURES_FORMAT,
+        "deployment_id": deployment.id,
+        "title": application.title,
+        "places": json.loads(deployment.places),
+        "place_category": application.place_category.value if application.place_category else None,
+        "status": deployment.status.value,
+        "started_at": deployment.started_at.isoformat() if deployment.started_at else None,
+        "stopped_at": stopped.isoformat() if stopped else None,
+        "time_running_seconds": _seconds(deployment.started_at, stopped),
+        "halts": _halts(session, deployment.id),
+        "alert_threshold": threshold,
+        "authorised_by_rank": decision.decided_by_rank.name.replace("_", " ").title(),
+        "watchlist": watchlist,
+        **cameras,
+        **_alert_figures(alerts, groups),
+        **_test_figures(alerts, watchlist["blue_list_size"]),
+    }
+    if model_version is not None:
+        figures["expectation"] = _expectation(
+            session, model_version, threshold, watchlist["size"], cameras["faces_seen"]
+        )
+    return figures
+
+
+# --- the review's life -----------------------------------------------------------------------
+
+
+def open_review(session: Session, deployment: DeploymentRow, at: datetime) -> DeploymentReviewRow:
+    """Open the review of a deployment that has just ended (REV-1); idempotent; audited
+    as the system's act (no person decides that a review is owed)."""
+    existing = session.scalars(
+        select(DeploymentReviewRow).where(DeploymentReviewRow.deployment_id == deployment.id)
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    row = DeploymentReviewRow(deployment_id=deployment.id, status=ReviewStatus.OPEN, opened_at=at)
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor=SYSTEM_ACTOR,
+        action="review.open",
+        object_type="deployment_review",
+        object_id=row.id,
+        summary=f"post-deployment review opened (deployment {deployment.id})",
+        after={"deployment_id": deployment.id, "status": row.status},
+    )
+    return row
+
+
+def get_review(session: Session, review_id: str) -> DeploymentReviewRow:
+    row = session.get(DeploymentReviewRow, review_id)
+    if row is None:
+        raise NotFound("deployment_review", review_id)
+    return row
+
+
+def review_for_deployment(session: Session, deployment_id: str) -> DeploymentReviewRow | None:
+    return session.scalars(
+        select(DeploymentReviewRow).where(DeploymentReviewRow.deployment_id == deployment_id)
+    ).one_or_none()
+
+
+def list_reviews(session: Session) -> list[DeploymentReviewRow]:
+    return list(
+        session.scalars(select(DeploymentReviewRow).order_by(DeploymentReviewRow.opened_at))
+    )
+
+
+def figures_of(
+    session: Session, review: DeploymentReviewRow, model_version: str | None = None
+) -> dict[str, Any]:
+    """The frozen figures of a signed-off review; the live ones of an open review."""
+    if review.figures is not None:
+        frozen: dict[str, Any] = json.loads(review.figures)
+        return frozen
+    return compute_figures(session, review.deployment_id, model_version)
+
+
+def _reviewer_problems(session: Session, actor: Actor, review: DeploymentReviewRow) -> list[Unmet]:
+    """A reviewer who had no part in running the deployment (independence, [13, 16])."""
+    problems: list[Unmet] = []
+    if not actor.has(Role.REVIEWER):
+        problems.append(Unmet("REV-1", "only a reviewer", "actor"))
+    deployment = session.get(DeploymentRow, review.deployment_id)
+    if deployment is not None and any(a.user_id == actor.user_id for a in deployment.assignments):
+        problems.append(Unmet("REV-1", "a member of the deployment cannot review it", "actor"))
+    authority = session.get(AuthorityRow, deployment.authority_id) if deployment else None
+    if authority is not None and actor.user_id in (
+        authority.application.applicant_id,
+        authority.application.decided_by,
+    ):
+        problems.append(Unmet("REV-1", "its applicant or authorising officer cannot", "actor"))
+    if review.status is ReviewStatus.SIGNED_OFF:
+        problems.append(Unmet("REV-1", "the review is signed off", "status"))
+    return problems
+
+
+def _assessment(review: DeploymentReviewRow) -> dict[str, str | None]:
+    return {
+        "performance_assessment": review.performance_assessment,
+        "safeguards_assessment": review.safeguards_assessment,
+        "lessons": review.lessons,
+    }
+
+
+def update_assessment(
+    session: Session,
+    actor: Actor,
+    review_id: str,
+    *,
+    performance: str,
+    safeguards: str,
+    lessons: str,
+    now: datetime | None = None,
+) -> DeploymentReviewRow:
+    """The reviewer's assessment: performance against expectations, the safeguards'
+    effectiveness, lessons (REV-1). Audited with before and after."""
+    review = locked(session, DeploymentReviewRow, review_id, "deployment_review")
+    problems = _reviewer_problems(session, actor, review)
+    if problems:
+        raise Refusals(problems)
+    before = _assessment(review)
+    review.performance_assessment = performance.strip() or None
+    review.safeguards_assessment = safeguards.strip() or None
+    review.lessons = lessons.strip() or None
+    review.updated_by, review.updated_at = actor.user_id, moment(now)
+    record(
+        session,
+        actor=actor,
+        action="review.assess",
+        object_type="deployment_review",
+        object_id=review.id,
+        summary="post-deployment review assessment written",
+        before=before,
+        after=_assessment(review),
+    )
+    return review
+
+
+def sign_off(
+    session: Session,
+    actor: Actor,
+    review_id: str,
+    *,
+    model_version: str | None = None,
+    now: datetime | None = None,
+) -> DeploymentReviewRow:
+    """Sign off: every assessment written, the deployment over; the figures are frozen
+    with their SHA-256 and the sign-off audited (REV-1, AUD-1)."""
+    review = locked(session, DeploymentReviewRow, review_id, "deployment_review")
+    problems = _reviewer_problems(session, actor, review)
+    for name, text in _assessment(review).items():
+        if blank(text):
+            problems.append(Unmet("REV-1", "write this part of the assessment first", name))
+    pending = session.scalars(
+        select(AlertRow.id).where(
+            AlertRow.deployment_id == review.deployment_id,
+            AlertRow.is_test.is_(False),
+            AlertRow.state.in_([AlertState.PENDING, AlertState.REFERRED, AlertState.ENGAGED]),
+        )
+    ).first()
+    if pending is not None:
+        problems.append(Unmet("REV-1", "an alert still awaits its decision or outcome", "alerts"))
+    if problems:
+        raise Refusals(problems)
+    figures = compute_figures(session, review.deployment_id, model_version)
+    text = canonical_json(figures).decode("utf-8")
+    review.figures = text
+    review.figures_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    review.status, review.signed_off_by, review.signed_off_at = (
+        ReviewStatus.SIGNED_OFF,
+        actor.user_id,
+        moment(now),
+    )
+    record(
+        session,
+        actor=actor,
+        action="review.sign_off",
+        object_type="deployment_review",
+        object_id=review.id,
+        summary="post-deployment review signed off",
+        after={"status": review.status, "figures_sha256": review.figures_sha256},
+    )
+    return review
+
+
+def check_reader(actor: Actor) -> None:
+    """Who may read reviews: reviewers, commanders, authorising officers and oversight."""
+    allowed = {Role.REVIEWER, Role.OVERSIGHT, Role.GOLD, Role.SILVER, Role.AUTHORISING_OFFICER}
+    if not actor.roles & allowed:
+        raise Refusal("REV-1", "reviews are read by reviewers, commanders and oversight", "actor")

@@ -1,0 +1,104 @@
+"""The post-deployment review (REV-1): figures from the record equal hand counts; the
+assessment and sign-off follow the rules and are audited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from lfr.audit import AuditEntry, verify
+from lfr.db.reports import ReviewStatus
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.refusal import Refusals
+from lfr.reports import review
+from tests.db_fixtures import Personas
+from tests.integration.reports.recorded import HALT_REASON, Recorded
+
+pytestmark = pytest.mark.db
+
+
+def test_review_opens_at_the_end_with_figures_equal_to_hand_counts(
+    session_factory: SessionFactory, recorded: Recorded
+) -> None:
+    """REV-1, REC-6, EQ-2: every figure, counted by hand from recorded.py's table."""
+    with transaction(session_factory) as session:
+        row = review.review_for_deployment(session, recorded.world.deployment_id)
+        assert row is not None
+        assert row.status is ReviewStatus.OPEN
+        figures = review.figures_of(session, row)
+    assert figures["alerts"] == 5
+    assert figures["true_alerts"] == 2
+    assert figures["false_alerts"] == 2
+    assert figures["false_alerts_dismissed_by_operator"] == 1
+    assert figures["unconfirmed_alerts"] == 1
+    assert figures["engagements"] == 3
+    assert figures["arrests"] == 1
+    assert figures["outcomes"] == {
+        "arrest": 1,
+        "identity_confirmed": 2,
+        "identity_not_confirmed": 1,
+        "leaflet_given": 1,
+        "other_action": 1,
+    }
+    assert figures["test_alerts"] == 1
+    assert figures["measured_true_positive_rate"] == 1.0
+    assert figures["faces_seen"] == 125  # cam-north 90 + 10 after its restart, cam-south 25
+    assert figures["camera_downtime_seconds"] == 60.0
+    assert [c["faces_seen"] for c in figures["cameras"]] == [100, 25]
+    assert [h["reason"] for h in figures["halts"]] == [HALT_REASON]
+    assert figures["watchlist"] == {
+        "size": 2,
+        "categories": {"wanted_by_courts": 2},
+        "blue_list_size": 1,
+    }
+    assert figures["perceived_groups"] == {
+        "black": {"concluded": 1, "false": 0},
+        "white": {"concluded": 1, "false": 1},
+    }
+    assert figures["time_running_seconds"] is not None
+    assert figures["time_running_seconds"] >= 0
+
+
+def test_sign_off_needs_an_independent_reviewer_and_a_full_assessment(
+    session_factory: SessionFactory, personas: Personas, recorded: Recorded
+) -> None:
+    """REV-1: Silver ran it and cannot review it; a blank assessment cannot be signed off;
+    the signed-off figures are frozen and every step is audited."""
+    with transaction(session_factory) as session:
+        review_id = review.review_for_deployment(session, recorded.world.deployment_id).id  # type: ignore[union-attr]
+    with pytest.raises(Refusals) as silver_refused, transaction(session_factory) as session:
+        review.update_assessment(
+            session, personas.silver, review_id, performance="a", safeguards="b", lessons="c"
+        )
+    assert "member of the deployment" in str(silver_refused.value)
+    with pytest.raises(Refusals) as blank_refused, transaction(session_factory) as session:
+        review.sign_off(session, personas.auditor, review_id)
+    assert {u.field for u in blank_refused.value.unmet} >= {
+        "performance_assessment",
+        "safeguards_assessment",
+        "lessons",
+    }
+    with transaction(session_factory) as session:
+        review.update_assessment(
+            session,
+            personas.auditor,
+            review_id,
+            performance="Two true alerts as expected; one false alert after engagement.",
+            safeguards="Operator dismissed one weak match; leaflets given.",
+            lessons="Brief engagement officers on the south exit's lighting.",
+        )
+        signed = review.sign_off(session, personas.auditor, review_id)
+        assert signed.status is ReviewStatus.SIGNED_OFF
+        assert signed.figures_sha256
+    with transaction(session_factory) as session:
+        frozen = review.figures_of(session, review.get_review(session, review_id))
+        actions = list(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == review_id))
+        )
+        assert verify(session).ok
+    assert frozen["true_alerts"] == 2
+    assert actions == ["review.open", "review.assess", "review.sign_off"]
+    with pytest.raises(Refusals), transaction(session_factory) as session:
+        review.update_assessment(
+            session, personas.auditor, review_id, performance="x", safeguards="y", lessons="z"
+        )
