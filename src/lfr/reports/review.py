@@ -225,7 +225,7 @@ def compute_figures(
             AlertPerceivedGroupRow.alert_id.in_([a.id for a in alerts])
         )
     )
-    groups = dict(recorded_groups)
+    groups = {str(alert_id): str(group) for alert_id, group in recorded_groups.all()}
     watchlist = _watchlist_figures(session, deployment.authority_id)
     cameras = _camera_figures(session, deployment_id)
     stopped = deployment.halted_at or deployment.finished_at
