@@ -104,3 +104,50 @@ def record_deployment(
         deployments.halt_deployment(session, personas.silver, world.deployment_id, HALT_REASON)
         deployments.end_deployment(session, personas.silver, world.deployment_id)
     return Recorded(world, ids)
+
+
+def sign_off(factory: SessionFactory, personas: Personas, recorded: Recorded) -> str:
+    """The auditor (reviewer role) assesses and signs the review off; returns its id."""
+    from lfr.reports import review
+
+    with transaction(factory) as session:
+        row = review.review_for_deployment(session, recorded.world.deployment_id)
+        assert row is not None
+        review.update_assessment(
+            session,
+            personas.auditor,
+            row.id,
+            performance="As forecast.",
+            safeguards="Worked.",
+            lessons="None new.",
+        )
+        review.sign_off(session, personas.auditor, row.id)
+        return row.id
+
+
+def forbidden_values(
+    recorded: Recorded, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> list[str]:
+    """What must never reach a public page or the open data: subject references and ids,
+    people's names and account names, images and templates (as base64 and hex)."""
+    import base64
+    from dataclasses import fields
+
+    from tests.integration.governance.world import FACES, face_bytes
+
+    values = ["PNC 1", "PNC 2", *recorded.world.entry_ids, recorded.world.blue_id]
+    values += list(recorded.alert_ids.values())
+    for field in fields(personas):
+        actor = getattr(personas, field.name)
+        values += [actor.name, actor.user_id]  # account names here are role words
+    for face in FACES:
+        image = face_bytes(faces_dir, face)
+        template = enroler.enrol(image, face).template
+        for blob in (image, template):
+            values += [base64.b64encode(blob)[8:48].decode(), blob[16:40].hex()]
+    return values
+
+
+def assert_clean(text: str, forbidden: list[str]) -> None:
+    found = [value for value in forbidden if value in text]
+    assert found == [], f"public output carries {found}"
