@@ -331,7 +331,8 @@ def atom_feed(
         _text(entry, "updated", when.isoformat())
         _link(entry, link, "alternate")
         _text(entry, "summary", summary)
-    return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+    document: bytes = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def _text(parent: ElementTree.Element, tag: str, text: str) -> None:

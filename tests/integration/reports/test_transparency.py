@@ -88,7 +88,8 @@ def test_atom_feed_is_well_formed(
     entries = root.findall(f"{{{transparency.ATOM}}}entry")
     titles = sorted(e.findtext(f"{{{transparency.ATOM}}}title") or "" for e in entries)
     assert len(entries) == 2
-    assert titles[0].startswith("Planned:") and titles[1].startswith("Results:")
+    assert titles[0].startswith("Planned:")
+    assert titles[1].startswith("Results:")
 
 
 def test_an_announcement_can_be_delayed_for_a_recorded_reason(
@@ -159,4 +160,5 @@ def test_documents_are_published_by_an_administrator_only(
     with transaction(session_factory) as session:
         (listed,) = transparency.documents(session)
         document, content = transparency.document_file(session, row.id)
-    assert listed.sha256 == document.sha256 and content == pdf
+    assert listed.sha256 == document.sha256
+    assert content == pdf
