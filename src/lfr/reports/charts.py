@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen 
 import numpy as np
 from matplotlib.figure import Figure
 
-from lfr.reports.equitability import GroupScores
+from lfr.reports.equitability import GroupScores, Rate
 
 _FLOOR = 1e-5  # log axes cannot show zero: a rate of 0 is drawn at the floor
 
@@ -75,6 +75,32 @@ def grouped_bar_chart(
     axes.set_title(title)
     if series:
         axes.legend()
+    figure.tight_layout()
+    return _png(figure)
+
+
+def rate_lines(
+    thresholds: Sequence[float], rates: Mapping[str, Sequence[Rate]], title: str, ylabel: str
+) -> bytes:
+    """One line per group of an error rate against the threshold, with its confidence
+    interval as a band (log axis: the rates that matter are small)."""
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    for group, series in sorted(rates.items()):
+        values = _floored([r.value for r in series])
+        line = axes.plot(list(thresholds), values, marker=".", label=group)[0]
+        axes.fill_between(
+            list(thresholds),
+            _floored([r.low for r in series]),
+            _floored([r.high for r in series]),
+            color=line.get_color(),
+            alpha=0.15,
+        )
+    axes.set_yscale("log")
+    axes.set_xlabel("threshold (cosine similarity)")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(title="group")
     figure.tight_layout()
     return _png(figure)
 

@@ -29,6 +29,7 @@ from lfr.domain.authorisation import (
 )
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal
+from lfr.reports.thresholds import enforce_threshold_floor
 from lfr.services._rows import found, locked, moment
 from lfr.services.policy import GovernancePolicy, current_policy
 
@@ -151,12 +152,18 @@ def decide_application(
     conditions: Conditions | None = None,
     *,
     now: datetime | None = None,
+    threshold_justification: str | None = None,
 ) -> DecisionResult:
     """Approve, approve with conditions, or refuse, with reasons (AUTH-2, AUTH-3); an
-    approval is frozen as the Written Authority Document (AUTH-5)."""
+    approval is frozen as the Written Authority Document (AUTH-5). An alert threshold
+    below the model's equitable threshold needs `threshold_justification` (EQ-1)."""
     row = locked(session, ApplicationRow, application_id, "application")
     application = application_of(row)
     decision = rules.decide(application, row.status, actor, kind, reasons, moment(now), conditions)
+    if kind.approves:
+        enforce_threshold_floor(
+            session, actor, row.id, decision.conditions.alert_threshold, threshold_justification
+        )
     row.status = ApplicationStatus.APPROVED if kind.approves else ApplicationStatus.REFUSED
     row.decision_kind, row.decision_reasons = decision.kind, decision.reasons
     row.decided_by, row.decided_at = actor.user_id, decision.decided_at

@@ -1,0 +1,150 @@
+"""`lfr evaluate equitability IMAGES --labels FILE` (EQ-1): per-group error rates with
+confidence intervals, significance, DET curves, the lowest equitable threshold; stored as
+an evaluation of a named model version and written to a folder as JSON and PNG files.
+
+Added to the `evaluate` group of `lfr.cli.evaluate`, whose describer options, progress
+bar and descriptor cache it shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lfr.cli._database import database_transaction, load_settings
+from lfr.cli.evaluate import (
+    CacheOption,
+    DescriberOption,
+    ModelOption,
+    NoCacheOption,
+    NoFaceOption,
+    UpsampleOption,
+    _build,
+    _InputError,
+    _progress,
+    evaluate_app,
+)
+from lfr.evaluation.datasets import DatasetError, identity_images, read_labels
+from lfr.evaluation.descriptors import DEFAULT_CACHE_ROOT, NoFaceRule
+from lfr.reports.equitability_evaluation import (
+    EquitabilityResult,
+    evaluate_equitability,
+    labelled_identities,
+    parse_thresholds,
+)
+from lfr.reports.evaluations import store_evaluation
+from lfr.services.people import console_actor
+from lfr.vision.imageio import ImageError
+
+
+def equitability(
+    images: Annotated[Path, typer.Argument(help="LFW-layout folder: IMAGES/<Name>/*.jpg")],
+    labels: Annotated[
+        Path,
+        typer.Option(help="CSV of identity,group; only labelled identities are evaluated."),
+    ],
+    model_version: Annotated[
+        str | None,
+        typer.Option(help="Name the evaluation is stored under (default: the model's id)."),
+    ] = None,
+    thresholds: Annotated[
+        str, typer.Option(help="START:STOP:STEP (inclusive) or a comma-separated list.")
+    ] = "0.80:0.98:0.01",
+    alpha: Annotated[
+        float, typer.Option(min=0.0001, max=0.5, help="Significance level (Holm-adjusted).")
+    ] = 0.05,
+    output: Annotated[
+        Path | None, typer.Option(help="Folder for report.json and the charts (PNG).")
+    ] = None,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Keep it in the database (EQ-1).")
+    ] = True,
+    describer: DescriberOption = "dlib",
+    model: ModelOption = None,
+    upsample: UpsampleOption = 1,
+    no_face: NoFaceOption = NoFaceRule.CENTRE,
+    cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Demographic differentials of the model (NIST FRVT Part 3 style): FMR and FNMR (1:1)
+    and FPIR and FNIR (1:N) per group over a range of thresholds."""
+    try:
+        steps = parse_thresholds(thresholds)
+        group_labels = read_labels(labels)
+        chosen = labelled_identities(identity_images(images), group_labels)
+        evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
+        total = sum(len(paths) for paths in chosen.values())
+        with _progress(total, "describing") as advance:
+            result = evaluate_equitability(chosen, group_labels, evaluation, steps, alpha, advance)
+    except (_InputError, DatasetError, ImageError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    version = model_version or str(result.report["model_id"])
+    result.report["model_version"] = version
+    result.report["dataset"] = f"{images} ({total} images, labels {labels.name})"
+    if output is not None:
+        _write(output, result)
+    if store:
+        _store(result, version, labels)
+    Console().print(_summary(result, version))
+
+
+def _write(folder: Path, result: EquitabilityResult) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(result.report, indent=2))
+    for name, png in result.charts.items():
+        (folder / f"{name}.png").write_bytes(png)
+    typer.echo(f"wrote {folder}/report.json and {len(result.charts)} charts", err=True)
+
+
+def _store(result: EquitabilityResult, version: str, labels: Path) -> None:
+    load_settings()
+    with database_transaction() as session:
+        row = store_evaluation(
+            session,
+            console_actor(),
+            model_version=version,
+            dataset=str(result.report["dataset"]),
+            labels_sha256=hashlib.sha256(labels.read_bytes()).hexdigest(),
+            report=result.report,
+            charts=result.charts,
+        )
+        typer.echo(f"stored as evaluation {row.id} of {version}", err=True)
+
+
+def _summary(result: EquitabilityResult, version: str) -> Table:
+    report = result.report
+    lowest = report["lowest_equitable_threshold"]
+    table = Table(
+        title=f"Equitability of {version}: lowest equitable threshold "
+        f"{'none in range' if lowest is None else f'{lowest:.2f}'}",
+        caption="95% Wilson intervals and Holm-adjusted p-values: --output report.json",
+    )
+    groups = sorted(report["groups"])
+    table.add_column("threshold", justify="right")
+    for group in groups:
+        table.add_column(f"{group} FMR", justify="right")
+        table.add_column(f"{group} FNMR", justify="right")
+    table.add_column("FMR differential")
+    for row in report["thresholds"]:
+        cells = [f"{row['threshold']:.2f}"]
+        for group in groups:
+            rates = row["groups"][group]
+            cells += [_percent(rates["fmr"]), _percent(rates["fnmr"])]
+        cells.append("yes" if row["fmr_differential"] else "no")
+        table.add_row(*cells)
+    return table
+
+
+def _percent(rate: dict[str, float]) -> str:
+    return f"{rate['value']:.3%}"
+
+
+def register(app: typer.Typer) -> None:
+    evaluate_app.command("equitability")(equitability)

@@ -1,0 +1,126 @@
+"""Threshold governance (EQ-1, AUTH-2): below the model's equitable threshold only with a
+recorded, audited justification; the forecast the authorising officer sees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from lfr.audit import AuditEntry
+from lfr.db.governance import AuthorityRow
+from lfr.db.reports import ThresholdJustificationRow
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.authorisation import Conditions, DecisionKind
+from lfr.domain.refusal import Refusal
+from lfr.reports import thresholds
+from lfr.reports.equitability import GroupScores
+from lfr.reports.equitability_evaluation import scores_report
+from lfr.reports.evaluations import store_evaluation
+from lfr.services import authorisations
+from lfr.services.people import console_actor
+from tests.db_fixtures import Personas
+from tests.integration.governance.world import submitted
+
+pytestmark = pytest.mark.db
+
+MODEL = "dlib-resnet-v1"
+
+
+def store_synthetic_evaluation(factory: SessionFactory) -> None:
+    """Group b confuses 100 of its 1,000 impostor pairs at 0.85; group a none. So FMR
+    differs significantly at 0.80 and 0.85 and not from 0.90: the equitable floor is 0.90."""
+    a = GroupScores(mated=np.full(500, 0.99), non_mated=np.full(1000, 0.5))
+    b = GroupScores(
+        mated=np.full(500, 0.99), non_mated=np.r_[np.full(900, 0.5), np.full(100, 0.85)]
+    )
+    result = scores_report({"a": a, "b": b}, [0.80, 0.85, 0.90, 0.95])
+    assert result.report["lowest_equitable_threshold"] == 0.90
+    with transaction(factory) as session:
+        store_evaluation(
+            session,
+            console_actor(),
+            model_version=MODEL,
+            dataset="synthetic",
+            labels_sha256="0" * 64,
+            report=result.report,
+            charts=result.charts,
+        )
+
+
+def decide(
+    factory: SessionFactory, personas: Personas, threshold: float, justification: str | None
+) -> str | None:
+    application_id = submitted(factory, personas)
+    with transaction(factory) as session:
+        result = authorisations.decide_application(
+            session,
+            personas.authorising_officer,
+            application_id,
+            DecisionKind.APPROVE_WITH_CONDITIONS,
+            "Necessary and proportionate",
+            Conditions(alert_threshold=threshold),
+            threshold_justification=justification,
+        )
+        return result.authority.id if result.authority else None
+
+
+def count(factory: SessionFactory, model: type) -> int:
+    with transaction(factory) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_threshold_below_the_floor_is_refused_then_accepted_with_justification(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """EQ-1: refused without a justification (nothing written), accepted with one, which
+    is stored and audited in the decision's transaction; at the floor no justification."""
+    store_synthetic_evaluation(session_factory)
+    with pytest.raises(Refusal, match=r"below the equitable threshold 0\.90") as refused:
+        decide(session_factory, personas, 0.85, None)
+    assert refused.value.field == "alert_threshold"
+    assert count(session_factory, AuthorityRow) == 0
+    authority_id = decide(
+        session_factory, personas, 0.85, "Missing child at risk: every minute counts"
+    )
+    assert authority_id is not None
+    with transaction(session_factory) as session:
+        justification = session.scalars(select(ThresholdJustificationRow)).one()
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "application.threshold_below_equitable")
+        ).one()
+    assert (justification.threshold, justification.equitable_threshold) == (0.85, 0.90)
+    assert entry.reason == "Missing child at risk: every minute counts"
+    assert decide(session_factory, personas, 0.90, None) is not None
+    assert count(session_factory, ThresholdJustificationRow) == 1
+
+
+def test_without_an_evaluation_nothing_is_locked(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    assert decide(session_factory, personas, 0.5, None) is not None
+    with transaction(session_factory) as session:
+        forecast = thresholds.decision_forecast(session, 0.5, 10)
+    assert forecast.forecast is None
+    assert forecast.floor is None
+
+
+def test_forecast_reads_the_stored_rates(session_factory: SessionFactory) -> None:
+    """At 0.85 the pooled FMR is 100/2000 = 0.05: a watchlist of 10 gives
+    FPIR = 1 - 0.95**10 = 0.40126, i.e. 4012.6 false alerts per 10,000 faces; at 0.87
+    the forecast reads the 0.85 row (the cautious side); at 0.90 no false alert."""
+    store_synthetic_evaluation(session_factory)
+    with transaction(session_factory) as session:
+        at_085 = thresholds.decision_forecast(session, 0.85, 10)
+        at_087 = thresholds.decision_forecast(session, 0.87, 10)
+        at_090 = thresholds.decision_forecast(session, 0.90, 10)
+        below_range = thresholds.decision_forecast(session, 0.70, 10)
+    assert at_085.forecast is not None
+    assert at_085.forecast.false_alerts_per_10k_faces == pytest.approx(4012.6, abs=0.1)
+    assert at_085.forecast.true_identification_rate == 1.0
+    assert at_085.below_floor
+    assert at_087.rates_threshold == 0.85
+    assert at_090.forecast is not None
+    assert at_090.forecast.false_alerts_per_10k_faces == 0.0
+    assert not at_090.below_floor
+    assert below_range.forecast is None
