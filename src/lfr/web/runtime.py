@@ -143,5 +143,5 @@ def _health_message(deployment_id: str) -> LiveMessage:
     return LiveMessage(
         health_topic(deployment_id),
         f"/deployments/{deployment_id}/health",
-        f"health-{deployment_id}",
+        f"health-{deployment_id}-table",
     )
