@@ -20,11 +20,6 @@ from tests.web.rehearsal import match_event, running_rehearsal
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture(scope="session")
-def enroler() -> VisionEnroler:
-    return VisionEnroler.default()
-
-
 @pytest.fixture
 def subject_image(faces_dir: Path) -> Path:
     return faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
