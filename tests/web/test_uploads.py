@@ -56,7 +56,8 @@ def test_oversized_upload_is_refused_with_the_limit(
 def test_oversized_api_request_answers_json(personas: Personas, client_for) -> None:
     silver = client_for(personas.silver)
     response = silver.post(
-        "/api/deployments/x/halt", content=b"{" + b" " * (11 * 1024 * 1024) + b"}",
+        "/api/deployments/x/halt",
+        content=b"{" + b" " * (11 * 1024 * 1024) + b"}",
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
