@@ -29,6 +29,7 @@ class AlertCard:
     threshold: float
     observations: int
     captured_at: datetime
+    emitted_at: datetime
     created_at: datetime
     subject_reference: str
     category: str
@@ -57,6 +58,7 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         threshold=row.threshold,
         observations=row.observations,
         captured_at=row.captured_at,
+        emitted_at=row.emitted_at,
         created_at=row.created_at,
         subject_reference=reference,
         category=category,
