@@ -297,3 +297,17 @@ def test_claim_on_a_stale_read_changes_no_row(
         row = session.get(AlertRow, alert_id)
     assert row is not None
     assert row.claimed_by == personas.operator.user_id
+
+
+def test_no_alert_once_the_authority_is_out_of_force(
+    session_factory: SessionFactory, world: World, faces_dir: Path
+) -> None:
+    """DEP-1/AUTH-1: past the authorised window a still-running deployment raises nothing."""
+    after_window = utcnow() + timedelta(hours=5)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        alerts.create_alert(session, match_event(world, faces_dir), now=after_window)
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {
+        ("AUTH-1", "window"),
+        ("DEP-1", "window"),
+    }
+    assert alert_count(session_factory) == 0

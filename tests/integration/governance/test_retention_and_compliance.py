@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from lfr.audit import AuditEntry, verify
@@ -35,6 +36,14 @@ def counts(factory: SessionFactory) -> tuple[int, int, int]:
         )
 
 
+def aged_alert(session: Session, world: World, faces_dir: Path, *, days: int) -> str:
+    """An alert raised now, then aged by `days` (as if it had been raised then)."""
+    alert_id = alerts.create_alert(session, match_event(world, faces_dir)).id
+    created = utcnow() - timedelta(days=days)
+    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(created_at=created))
+    return alert_id
+
+
 def test_retention_deletes_due_alerts_and_audits_each(
     session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
 ) -> None:
@@ -42,15 +51,9 @@ def test_retention_deletes_due_alerts_and_audits_each(
     younger one and a held one stay (DP-3)."""
     now = utcnow()
     with transaction(session_factory) as session:
-        old = alerts.create_alert(
-            session, match_event(world, faces_dir), now=now - timedelta(days=32)
-        ).id
-        held = alerts.create_alert(
-            session, match_event(world, faces_dir), now=now - timedelta(days=40)
-        ).id
-        young = alerts.create_alert(
-            session, match_event(world, faces_dir), now=now - timedelta(days=30)
-        ).id
+        old = aged_alert(session, world, faces_dir, days=32)
+        held = aged_alert(session, world, faces_dir, days=40)
+        young = aged_alert(session, world, faces_dir, days=30)
         alerts.hold_alert(
             session, personas.auditor, held, "Operation X", (now + timedelta(days=10)).date()
         )
@@ -128,9 +131,7 @@ def test_overdue_retention_is_a_failure(
 ) -> None:
     """AUD-2/DP-1/WL-6: what retention should have deleted is reported until it is."""
     with transaction(session_factory) as session:
-        alerts.create_alert(
-            session, match_event(world, faces_dir), now=utcnow() - timedelta(days=40)
-        )
+        aged_alert(session, world, faces_dir, days=40)
         deployments.end_deployment(
             session,
             personas.silver,
@@ -157,9 +158,7 @@ def test_cli_check_and_retention_run(
 ) -> None:
     """AUD-2/DP-1: `lfr audit check` exits 1 on a failure; `lfr retention run` fixes it."""
     with transaction(session_factory) as session:
-        alerts.create_alert(
-            session, match_event(world, faces_dir), now=utcnow() - timedelta(days=40)
-        )
+        aged_alert(session, world, faces_dir, days=40)
     checked = cli.invoke(app, ["audit", "check"])
     assert checked.exit_code == 1, checked.output
     assert "DP-1" in checked.output
