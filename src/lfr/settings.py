@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
 
     @field_validator("biometric_key", "audit_signing_key")
     @classmethod
-    def _key_is_32_bytes(cls, value: SecretStr, info: Any) -> SecretStr:
+    def _key_is_32_bytes(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
         decode_key(value.get_secret_value(), setting=str(info.field_name))
         return value
 

@@ -112,6 +112,14 @@ def sign_checkpoint(
     )
 
 
+def require_trusted_key(
+    checkpoints: tuple[SignedCheckpoint, ...], trusted_public_key: str | None
+) -> None:
+    """A checkpoint brought from outside proves nothing without a key trusted independently."""
+    if checkpoints and trusted_public_key is None:
+        raise CheckpointError("a trusted public key is needed to verify a given checkpoint")
+
+
 def verify_signature(checkpoint: SignedCheckpoint, trusted_public_key: str) -> None:
     """Raise CheckpointError unless the checkpoint was signed by ``trusted_public_key``.
 

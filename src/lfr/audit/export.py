@@ -23,7 +23,12 @@ from lfr.audit.chain import (
     canonical_json,
     verify_chain,
 )
-from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint, verify_signature
+from lfr.audit.checkpoint import (
+    CheckpointError,
+    SignedCheckpoint,
+    require_trusted_key,
+    verify_signature,
+)
 from lfr.audit.models import AuditEntry
 
 
@@ -53,23 +58,31 @@ def verify_export(
     checkpoints: Iterable[SignedCheckpoint] = (),
     trusted_public_key: str | None = None,
 ) -> VerificationReport:
-    """Verify an exported log and, with the trusted public key, the checkpoints against it."""
+    """Verify an exported log and, with the trusted public key, checkpoints against it."""
     checkpoints = tuple(checkpoints)
-    if checkpoints and trusted_public_key is None:
-        raise CheckpointError("a trusted public key is needed to verify a checkpoint")
-    wanted = {checkpoint.sequence for checkpoint in checkpoints}
-    seen: dict[int, str] = {}
+    require_trusted_key(checkpoints, trusted_public_key)
+    return verify_entries(parse_lines(lines), checkpoints, trusted_public_key)
 
-    def remember(entries: Iterator[ChainEntry]) -> Iterator[ChainEntry]:
-        for entry in entries:
+
+def verify_entries(
+    entries: Iterable[ChainEntry],
+    checkpoints: tuple[SignedCheckpoint, ...],
+    trusted_public_key: str | None,
+) -> VerificationReport:
+    """The chain check plus each checkpoint's agreement with the chain (and signature)."""
+    wanted = {checkpoint.sequence for checkpoint in checkpoints}
+    hashes: dict[int, str] = {}
+
+    def remember(stream: Iterable[ChainEntry]) -> Iterator[ChainEntry]:
+        for entry in stream:
             if entry.sequence in wanted:
-                seen[entry.sequence] = entry.hash
+                hashes[entry.sequence] = entry.hash
             yield entry
 
-    report = verify_chain(remember(parse_lines(lines)))
+    report = verify_chain(remember(entries))
     problems = list(report.problems)
     for checkpoint in checkpoints:
-        problems.extend(checkpoint_problems(checkpoint, seen, trusted_public_key))
+        problems.extend(checkpoint_problems(checkpoint, hashes, trusted_public_key))
     return replace(report, problems=tuple(problems))
 
 

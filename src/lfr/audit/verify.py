@@ -13,10 +13,9 @@ from lfr.audit.chain import (
     Problem,
     VerificationReport,
     format_time,
-    verify_chain,
 )
-from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint
-from lfr.audit.export import checkpoint_problems
+from lfr.audit.checkpoint import SignedCheckpoint, require_trusted_key
+from lfr.audit.export import verify_entries
 from lfr.audit.log import HEAD_ID
 from lfr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 
@@ -44,24 +43,10 @@ def verify(
     Raises:
         CheckpointError: checkpoints were given without a trusted public key.
     """
-    if checkpoints and trusted_public_key is None:
-        raise CheckpointError("a trusted public key is needed to verify a given checkpoint")
+    require_trusted_key(checkpoints, trusted_public_key)
     all_checkpoints = tuple(_stored_checkpoints(session)) + checkpoints
-    wanted = {checkpoint.sequence for checkpoint in all_checkpoints}
-    hashes: dict[int, str] = {}
-
-    def remember(entries: Iterator[ChainEntry]) -> Iterator[ChainEntry]:
-        for entry in entries:
-            if entry.sequence in wanted:
-                hashes[entry.sequence] = entry.hash
-            yield entry
-
-    report = verify_chain(remember(_stored_entries(session)))
-    problems = list(report.problems)
-    problems.extend(_head_problems(session, report))
-    for checkpoint in all_checkpoints:
-        problems.extend(checkpoint_problems(checkpoint, hashes, trusted_public_key))
-    return replace(report, problems=tuple(problems))
+    report = verify_entries(_stored_entries(session), all_checkpoints, trusted_public_key)
+    return replace(report, problems=report.problems + tuple(_head_problems(session, report)))
 
 
 def _head_problems(session: Session, report: VerificationReport) -> list[Problem]:
