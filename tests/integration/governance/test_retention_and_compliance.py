@@ -17,12 +17,13 @@ from lfr.db.base import utcnow
 from lfr.db.governance import AlertProbeRow, AlertRow, AuthorityRow, WatchlistImageRow
 from lfr.db.people import TrainingRecord
 from lfr.db.session import SessionFactory, transaction
+from lfr.domain.authorisation import TimeWindow
 from lfr.services import alerts, deployments
 from lfr.services.compliance import Level, check_compliance
 from lfr.services.retention import run_retention
 from lfr.settings import get_settings
 from tests.db_fixtures import Personas
-from tests.integration.governance.world import World, match_event
+from tests.integration.governance.world import CAMERAS, PLACES, World, approved, match_event
 
 pytestmark = pytest.mark.db
 
@@ -170,3 +171,24 @@ def test_cli_check_and_retention_run(
     assert "0 failure(s)" in rechecked.output
     published = cli.invoke(app, ["retention", "policy"])
     assert "31 days" in published.output
+
+
+def test_planned_deployments_not_ready_are_warnings(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUD-2/DEP-1: a planned deployment's unmet conditions are warnings, not failures, and
+    a window that has not opened yet is not one of them."""
+    tomorrow = utcnow() + timedelta(days=1)
+    window = TimeWindow(tomorrow, tomorrow + timedelta(hours=4))
+    authority_id = approved(session_factory, personas, consult=False, window=window)
+    with transaction(session_factory) as session:
+        deployments.plan_deployment(
+            session, personas.silver, authority_id, [PLACES[0]], [CAMERAS[0]]
+        )
+    with transaction(session_factory) as session:
+        findings = check_compliance(session)
+    not_ready = {(f.rule, f.level) for f in findings if "not ready" in f.subject}
+    assert ("AUTH-4", Level.WARNING) in not_ready
+    assert ("DEP-1", Level.WARNING) in not_ready  # nobody assigned yet
+    assert all(f.level is not Level.FAILURE for f in findings)
+    assert not any("window" in f.detail for f in findings if "not ready" in f.subject)
