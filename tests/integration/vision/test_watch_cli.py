@@ -157,3 +157,14 @@ def test_threshold_outside_cosine_range_is_refused(tmp_path: Path, video_dir: Pa
     )
     assert result.exit_code == 2
     assert "threshold" in result.output
+
+
+def test_upsampling_finds_the_small_faces_of_the_walking_clip(
+    tmp_path: Path, examples_dir: Path, video_dir: Path
+) -> None:
+    watchlist = make_watchlist(tmp_path / "wl", [examples_dir / f"{MIRANDA}.png"])
+    args = [str(video_dir / WALKING), "--watchlist", str(watchlist), "--json"]
+    plain, upsampled = WatchRun(args), WatchRun([*args, "--upsample", "1"])
+    assert plain.summaries[0]["faces"] == 0
+    assert upsampled.summaries[0]["faces"] > 0
+    assert upsampled.alerts == []
