@@ -14,6 +14,7 @@ Prints a table; asserts nothing (speed is shown, never tested).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import threading
 import time
@@ -121,10 +122,15 @@ def main() -> None:
         print(
             f"{clip.name} | {run['frames']:.0f} | {run['faces']:.0f} | {run['described']:.0f} | "
             f"{run['alerts']:.0f} | {run['fps']:.1f} | {run['p50']:.0f} ms | {run['p95']:.0f} ms | "
-            f"{ms['decode']:.1f} ms | {ms['detect']:.1f} ms | {ms['observe']:.1f} ms | "
-            f"{ms['describe']:.0f} ms",
+            f"{_ms(ms['decode'])} | {_ms(ms['detect'])} | {_ms(ms['observe'])} | "
+            f"{_ms(ms['describe'], 0)}",
             flush=True,
         )
+
+
+def _ms(value: float, digits: int = 1) -> str:
+    """Milliseconds, or a dash where the clip gave nothing to time (no face found)."""
+    return "–" if math.isnan(value) else f"{value:.{digits}f} ms"
 
 
 def _hamilton_watchlist(data: Path) -> Path:
