@@ -147,14 +147,17 @@ class Supervisor:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
-        """Start one worker per camera; cameras already running are left as they are."""
+        """Start one worker per camera; cameras already running are left as they are, and
+        one whose source had ended is started again."""
         check_token(deployment_id, "deployment id")
         self._loop = asyncio.get_running_loop()
         for camera in cameras:
-            key = (deployment_id, camera.name)
-            if key not in self._workers:
-                self._workers[key] = _Worker(deployment_id, camera, job)
-                self._spawn(self._workers[key])
+            worker = self._workers.get((deployment_id, camera.name))
+            if worker is None or worker.finished:
+                worker = self._workers[(deployment_id, camera.name)] = _Worker(
+                    deployment_id, camera, job
+                )
+                self._spawn(worker)
 
     async def halt(self, deployment_id: str) -> None:
         """Stop every worker of the deployment at once (DEP-2); a second call does nothing."""
