@@ -41,8 +41,14 @@ from lfr.web.bootstrap import prepare_database, web_context
 from lfr.web.demo import Rehearsal, seed_accounts, seed_rehearsal
 from lfr.web.demo_media import DemoMedia, generated_media
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 OBSERVER = """
 window.__seen = [];
 new MutationObserver((mutations) => {
@@ -75,12 +81,28 @@ def start_server(context: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
 def synthetic_event(rehearsal: Rehearsal, probe: bytes, track: int) -> MatchEvent:
     now = datetime.now(UTC)
     return MatchEvent(
-        deployment_id=rehearsal.deployment_id, camera="demo-cam", track_id=track,
-        subject_id=rehearsal.entry_id, score=0.99, threshold=0.95, observations=3,
-        box=Box(left=0, top=0, right=100, bottom=120), probe_jpeg=probe,
-        quality=QualityFactors(inter_eye_px=40, face_height_px=120, sharpness=100,
-                               brightness=120, contrast=40, yaw_deg=0, roll_deg=0, score=0.8),
-        first_seen=now, captured_at=now, emitted_at=now,
+        deployment_id=rehearsal.deployment_id,
+        camera="demo-cam",
+        track_id=track,
+        subject_id=rehearsal.entry_id,
+        score=0.99,
+        threshold=0.95,
+        observations=3,
+        box=Box(left=0, top=0, right=100, bottom=120),
+        probe_jpeg=probe,
+        quality=QualityFactors(
+            inter_eye_px=40,
+            face_height_px=120,
+            sharpness=100,
+            brightness=120,
+            contrast=40,
+            yaw_deg=0,
+            roll_deg=0,
+            score=0.8,
+        ),
+        first_seen=now,
+        captured_at=now,
+        emitted_at=now,
     )
 
 
@@ -123,8 +145,9 @@ def main() -> None:
     rows: list[tuple[str, list[float]]] = []
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
             page = browser.new_page()
             page.goto(f"{url}/sign-in")
             page.fill("#username", "operator")
@@ -143,8 +166,12 @@ def main() -> None:
                 runtime.publish(synthetic_event(rehearsal, probe, 1000 + track))
                 time.sleep(0.2)
             seen = collect(page, args.events, 30)
-            rows.append(("bus → screen (emitted → card shown)",
-                         [(s["seen"] - s["emitted"]) * 1000 for s in seen]))
+            rows.append(
+                (
+                    "bus → screen (emitted → card shown)",
+                    [(s["seen"] - s["emitted"]) * 1000 for s in seen],
+                )
+            )
             context.control.end(actors["silver"], rehearsal.deployment_id)
 
             # Frame to screen: the real engine on the generated clip.

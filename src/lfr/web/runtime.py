@@ -132,7 +132,9 @@ class DeploymentRuntime:
         assert isinstance(event, MatchEvent)
         alert_id = await asyncio.to_thread(self._alert_sink, event)
         if alert_id is not None:
-            log.info("alert %s raised on camera %s (score %.3f)", alert_id, event.camera, event.score)
+            log.info(
+                "alert %s raised on camera %s (score %.3f)", alert_id, event.camera, event.score
+            )
             self._feed.publish(alert_message(alert_id))
 
     async def _on_health(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
