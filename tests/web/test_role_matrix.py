@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/account/password"): PUBLIC,
     ("POST", "/account/password"): PUBLIC,
     ("GET", "/api/me"): SIGNED_IN,
+    ("GET", "/api/docs"): PUBLIC,
     ("GET", "/public"): PUBLIC,
     ("GET", "/api/public/deployments"): PUBLIC,
     ("GET", "/applications"): APPLICATION_READERS,

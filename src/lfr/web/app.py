@@ -68,7 +68,7 @@ def create_app(context: WebContext) -> FastAPI:
         lifespan=_lifespan,
         title="lfr",
         summary="Live Facial Recognition deployments with the framework's safeguards built in.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(check_csrf)],
