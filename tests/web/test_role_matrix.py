@@ -65,6 +65,7 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/watchlists/{watchlist_id}"): {A, REV},
     ("POST", "/watchlists/check-image"): {A},
     ("POST", "/watchlists/{watchlist_id}/entries"): {A},
+    ("POST", "/watchlists/{watchlist_id}/import"): {A},
     ("GET", "/deployments"): DEPLOYMENT_READERS,
     ("POST", "/deployments"): {A, GOLD, SILVER},
     ("GET", "/deployments/{deployment_id}"): DEPLOYMENT_READERS,

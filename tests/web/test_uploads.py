@@ -140,3 +140,91 @@ def test_missing_attestation_is_refused(
     )
     assert response.status_code == 422
     assert "still_of_interest" in response.text or "still of interest" in response.text
+
+
+def import_csv(rows: list[str]) -> bytes:
+    header = "subject_reference,category,reason,image_source,image"
+    return "\n".join([header, *rows]).encode()
+
+
+def test_bulk_import_adds_all_rows_or_none(
+    web_context: WebContext,
+    personas: Personas,
+    watchlist_id: str,
+    client_for,
+    faces_dir: Path,
+    enroler: VisionEnroler,
+) -> None:
+    """WL-3/WL-5 per row: one bad row (no face) refuses the whole import, naming the row."""
+    web_context._enroler = enroler
+    applicant = client_for(personas.applicant)
+    examples = faces_dir / "face_recognition-examples"
+    obama = (examples / "obama.jpg").read_bytes()
+    biden = (examples / "biden.jpg").read_bytes()
+    dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
+    attest = {"attests_image_is_subject": "true", "attests_still_of_interest": "true"}
+    bad = applicant.post(
+        f"/watchlists/{watchlist_id}/import",
+        data=attest,
+        files=[
+            (
+                "table",
+                (
+                    "list.csv",
+                    import_csv(
+                        [
+                            "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
+                            "PNC-B,wanted_by_courts,warrant,custody,dogs.jpg",
+                        ]
+                    ),
+                    "text/csv",
+                ),
+            ),
+            ("images", ("obama.jpg", obama, "image/jpeg")),
+            ("images", ("dogs.jpg", dogs, "image/jpeg")),
+        ],
+    )
+    assert bad.status_code == 422
+    assert "row 3" in bad.text
+    assert "PNC-A" not in applicant.get(f"/watchlists/{watchlist_id}").text
+    good = applicant.post(
+        f"/watchlists/{watchlist_id}/import",
+        data=attest,
+        files=[
+            (
+                "table",
+                (
+                    "list.csv",
+                    import_csv(
+                        [
+                            "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
+                            "PNC-B,wanted_by_courts,warrant,custody,biden.jpg",
+                        ]
+                    ),
+                    "text/csv",
+                ),
+            ),
+            ("images", ("obama.jpg", obama, "image/jpeg")),
+            ("images", ("biden.jpg", biden, "image/jpeg")),
+        ],
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    page = applicant.get(f"/watchlists/{watchlist_id}").text
+    assert "PNC-A" in page
+    assert "PNC-B" in page
+
+
+def test_bulk_import_names_a_missing_column(
+    personas: Personas, watchlist_id: str, client_for, faces_dir: Path
+) -> None:
+    applicant = client_for(personas.applicant)
+    response = applicant.post(
+        f"/watchlists/{watchlist_id}/import",
+        files=[
+            ("table", ("list.csv", b"subject_reference,reason\nPNC-A,x\n", "text/csv")),
+            ("images", ("a.jpg", b"\xff\xd8", "image/jpeg")),
+        ],
+    )
+    assert response.status_code == 422
+    assert "missing column(s): category, image_source, image" in response.text

@@ -200,3 +200,100 @@ def _date(text: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise Refusal("WL-3a", f"not a date (YYYY-MM-DD): {text!r}", "date_of_birth") from None
+
+
+IMPORT_COLUMNS = ("subject_reference", "category", "reason", "image_source", "image")
+"""Required columns of a bulk import; `date_of_birth` and `under_18_justification` optional."""
+
+
+@pages.post("/watchlists/{watchlist_id}/import")
+async def bulk_import(
+    context: Context,
+    viewer: Compiler,
+    watchlist_id: str,
+    table: Annotated[UploadFile, File()],
+    images: Annotated[list[UploadFile], File()],
+    attests_image_is_subject: Annotated[bool, Form()] = False,
+    attests_still_of_interest: Annotated[bool, Form()] = False,
+) -> Response:
+    """A CSV (one row per subject, naming its image file) plus the images: every row is
+    checked as a single entry would be; all are added, or none (the refusal lists every
+    problem by row)."""
+    import asyncio
+
+    actor = viewer_of(viewer).actor
+    files = dict(zip([u.filename or "" for u in images], await read_images(images), strict=True))
+    rows = parse_import(await table.read(), table.filename or "table.csv")
+    drafts = [
+        (
+            number,
+            _row_draft(row, number, attests_image_is_subject, attests_still_of_interest),
+            _row_image(row, number, files),
+        )
+        for number, row in rows
+    ]
+
+    def add_all() -> None:
+        problems: list[Unmet] = []
+        with transaction(context.db) as db:
+            readable_watchlist(db, actor, watchlist_id)
+            for number, draft, image in drafts:
+                try:
+                    with db.begin_nested():
+                        watchlists.add_entry(
+                            db, actor, watchlist_id, draft, [image], context.enroler()
+                        )
+                except Refusal as refusal:
+                    problems += [
+                        Unmet(u.rule, u.reason, f"row {number} {u.field or ''}".strip())
+                        for u in refusal.unmet
+                    ]
+            if problems:
+                raise Refusals(problems)
+
+    await asyncio.to_thread(add_all)
+    return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
+
+
+def parse_import(data: bytes, name: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a UTF-8 CSV with a header; refuses a missing column or an unreadable file."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refusal("WL-3", "not UTF-8 text", name) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in IMPORT_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise Refusal("WL-3", f"missing column(s): {', '.join(missing)}", name)
+    rows = [(number, row) for number, row in enumerate(reader, start=2)]
+    if not rows:
+        raise Refusal("WL-3", "no rows", name)
+    return rows
+
+
+def _row_draft(row: dict[str, str], number: int, image_ok: bool, interest_ok: bool) -> EntryDraft:
+    try:
+        category = _category(row["category"].strip())
+        birth = _date(row.get("date_of_birth") or "")
+    except Refusal as refusal:
+        raise Refusal(refusal.rule, refusal.reason, f"row {number} {refusal.field}") from None
+    return EntryDraft(
+        subject_reference=row["subject_reference"],
+        category=category,
+        reason=row["reason"],
+        image_source=row["image_source"],
+        attests_image_is_subject=image_ok,
+        attests_still_of_interest=interest_ok,
+        date_of_birth=birth,
+        under_18_justification=row.get("under_18_justification") or "",
+    )
+
+
+def _row_image(row: dict[str, str], number: int, files: dict[str, bytes]) -> bytes:
+    name = row["image"].strip()
+    if name not in files:
+        raise Refusal("WL-3", f"image {name!r} was not uploaded", f"row {number} image")
+    return files[name]
