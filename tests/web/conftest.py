@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from lfr.audit.log import request_id_var
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import Actor
+from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
@@ -52,3 +53,9 @@ def client_for(web_context: WebContext) -> Iterator[ClientFor]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def enroler() -> VisionEnroler:
+    """The engine's real enrolment (dlib models load once per run)."""
+    return VisionEnroler.default()

@@ -208,3 +208,12 @@ def test_disabled_account_loses_its_session(
 def test_sign_in_refuses_open_redirects(app_client: TestClient, personas: Personas) -> None:
     form = app_client.get("/sign-in?next=//evil.example/")
     assert 'value="/"' in form.text
+
+
+def test_api_reference_is_served_without_a_cdn(app_client: TestClient) -> None:
+    page = app_client.get("/api/docs")
+    assert "/static/swagger/swagger-ui-bundle.js" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")
+    schema = app_client.get("/api/openapi.json").json()
+    assert "/api/alerts" in schema["paths"]
+    assert app_client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200

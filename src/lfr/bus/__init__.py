@@ -8,10 +8,12 @@ docs/bus.md describes subjects, streams, guarantees and versioning.
 from lfr.bus.base import Bus, ConsumerSettings, Delivery, Refusal, Subscription
 from lfr.bus.memory import MemoryBroker, MemoryBus
 from lfr.bus.messages import HaltDeployment, MalformedMessageError, Message, decode, encode
+from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 
 __all__ = [
     "Bus",
+    "BusUnavailableError",
     "ConsumerSettings",
     "Delivery",
     "HaltDeployment",
@@ -19,6 +21,8 @@ __all__ = [
     "MemoryBroker",
     "MemoryBus",
     "Message",
+    "NatsBus",
+    "NatsSettings",
     "Refusal",
     "Subscription",
     "Topic",

@@ -72,6 +72,15 @@ class NatsSettings(BaseModel):
     connect_timeout_s: float = Field(
         default=5.0, gt=0, le=120, description="How long one connection attempt may take."
     )
+    first_connect_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How long the first connection may keep retrying before it is an error. Longer "
+            "tolerates a server that starts slowly; shorter reports a wrong URL sooner."
+        ),
+    )
     request_timeout_s: float = Field(
         default=5.0,
         gt=0,
@@ -87,6 +96,23 @@ class NatsSettings(BaseModel):
     streams: StreamLimits = Field(
         default_factory=StreamLimits, description="What each topic's stream keeps."
     )
+
+
+class BusUnavailableError(ConnectionError):
+    """The NATS server could not be reached, or offers no JetStream."""
+
+
+async def _log_link_error(error: Exception) -> None:
+    # One line, no traceback: a van without signal retries for hours.
+    log.warning("NATS link: %s: %s", type(error).__name__, error)
+
+
+async def _log_disconnected() -> None:
+    log.warning("NATS link lost; reconnecting (publications wait meanwhile)")
+
+
+async def _log_reconnected() -> None:
+    log.info("NATS link re-established")
 
 
 class NatsSubscription:
@@ -117,6 +143,11 @@ class NatsBus:
 
     @classmethod
     async def connect(cls, settings: NatsSettings | None = None) -> NatsBus:
+        """Connect (or raise `BusUnavailableError` naming the URL) and ensure the streams.
+
+        Once connected, a lost link is re-established for ever (a van may be offline for
+        hours); the first connection is bounded, so a wrong URL is an error, not a hang.
+        """
         settings = settings or NatsSettings()
         options: dict[str, Any] = {
             "servers": settings.url.split(","),
@@ -124,11 +155,26 @@ class NatsBus:
             "connect_timeout": settings.connect_timeout_s,
             "max_reconnect_attempts": -1,
             "reconnect_time_wait": 1,
+            "error_cb": _log_link_error,
+            "disconnected_cb": _log_disconnected,
+            "reconnected_cb": _log_reconnected,
         }
         if settings.credentials_file is not None:
             options["user_credentials"] = str(settings.credentials_file)
-        bus = cls(await nats.connect(**options), settings)
-        await bus.ensure_streams()
+        try:
+            client = await asyncio.wait_for(nats.connect(**options), settings.first_connect_s)
+        except TimeoutError:
+            raise BusUnavailableError(
+                f"cannot reach NATS at {settings.url} within {settings.first_connect_s:g} s"
+            ) from None
+        bus = cls(client, settings)
+        try:
+            await bus.ensure_streams()
+        except nats.errors.Error as error:
+            await client.close()
+            raise BusUnavailableError(
+                f"NATS at {settings.url} has no usable JetStream: {type(error).__name__}"
+            ) from None
         return bus
 
     async def ensure_streams(self) -> None:

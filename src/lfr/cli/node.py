@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from lfr.bus.messages import HaltDeployment
-from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
 from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
@@ -141,6 +141,10 @@ def register(app: typer.Typer) -> None:
         creds: Annotated[
             Path | None, typer.Option(help="NATS user credentials file for this node.")
         ] = None,
+        connect_wait: Annotated[
+            float,
+            typer.Option(help="Seconds to keep trying the first connection to NATS.", min=0.1),
+        ] = 15.0,
     ) -> None:
         """Run a recognition node: camera workers that publish alerts and health to NATS."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -149,14 +153,20 @@ def register(app: typer.Typer) -> None:
         try:
             check_token(deployment, "deployment id")
             check_token(node_name, "node name")
-            settings = NatsSettings(url=nats, prefix=prefix, credentials_file=creds)
+            settings = NatsSettings(
+                url=nats, prefix=prefix, credentials_file=creds, first_connect_s=connect_wait
+            )
             config = EngineConfig(alert_threshold=threshold)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
         job = _enrol(watchlist, config)
-        outcome = asyncio.run(
-            Node(deployment, node_name, cameras, job, settings, SupervisorSettings()).run()
-        )
+        try:
+            outcome = asyncio.run(
+                Node(deployment, node_name, cameras, job, settings, SupervisorSettings()).run()
+            )
+        except BusUnavailableError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"node {node_name} stopped: {outcome}")
 
 

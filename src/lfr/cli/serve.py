@@ -43,10 +43,24 @@ def register(app: typer.Typer) -> None:
         a minute."""
         _serve(host=host, port=port, demo=True, media=media)
 
+    @app.command("demo-codes")
+    def demo_codes() -> None:
+        """Print the demo accounts' current second-factor codes (development only)."""
+        from lfr.db.session import make_engine, make_session_factory
+        from lfr.web.demo import current_codes
+
+        settings = get_settings()
+        if not settings.allows_development_secrets:
+            raise typer.BadParameter("demo accounts exist only in development")
+        codes = current_codes(make_session_factory(make_engine(settings.database_url)))
+        for username, code in sorted(codes.items()):
+            typer.echo(f"{username:<14} {code}")
+
 
 def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
     import uvicorn
 
+    from lfr.runtime.engine import run_camera_engine
     from lfr.web.app import create_app
     from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
 
@@ -63,6 +77,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
             "It works once: the first sign-in asks for a new password and a second factor.\n"
         )
     context = web_context(settings, db)
+    context.attach_runtime(run_camera_engine)
     if demo:
         from lfr.web.demo import seed_demo
 

@@ -623,3 +623,35 @@ def _is_aware(moment: datetime) -> bool:
 def _time_text(moment: datetime) -> str:
     """ISO 8601 in UTC, so that equal instants give equal bytes in the WAD."""
     return moment.astimezone(UTC).isoformat()
+
+
+def printable_wad(document: bytes, sha256: str) -> str:
+    """The WAD as plain text for printing and signing off (AUTH-5): every answer of the
+    application, the decision with its reasons and conditions, and the hash that lets a
+    reader check the printed copy against the stored one."""
+    verify_wad(document, sha256)
+    application, decision = read_wad(document)
+    lines = [f"WRITTEN AUTHORITY DOCUMENT: {application.title}", f"SHA-256 {sha256}", ""]
+    answers = application.to_json()
+    for name in (*TEXT_FIELDS, *LIST_FIELDS, "place_category", "window", "urgent"):
+        value = answers[name]
+        if name == "place_category" and application.place_category is not None:
+            value = application.place_category.label
+        elif name == "window" and application.window is not None:
+            value = f"{value['start']} to {value['end']}"
+        elif isinstance(value, list):
+            value = "; ".join(value)
+        lines.append(f"{name.replace('_', ' ').capitalize()}: {value}")
+    if application.urgent:
+        lines.append(f"Urgency: {application.urgency_reason}")
+    rank = decision.decided_by_rank.name.replace("_", " ").title()
+    lines += [
+        "",
+        f"Decision: {decision.kind.value.replace('_', ' ')}",
+        f"By: {decision.decided_by_name} ({rank})",
+        f"At: {_time_text(decision.decided_at)}",
+        f"Reasons: {decision.reasons}",
+    ]
+    conditions = {k: v for k, v in decision.conditions.to_json().items() if v is not None}
+    lines += [f"Condition, {k.replace('_', ' ')}: {v}" for k, v in sorted(conditions.items())]
+    return "\n".join(lines) + "\n"

@@ -166,10 +166,17 @@ def check_end(actor: Actor, status: DeploymentStatus, assignments: Sequence[Assi
 
 
 def check_cancel(
-    actor: Actor, status: DeploymentStatus, assignments: Sequence[Assignment], reason: str
+    actor: Actor,
+    status: DeploymentStatus,
+    assignments: Sequence[Assignment],
+    reason: str,
+    planned_by: str,
 ) -> None:
-    """A planned deployment that will not go ahead is cancelled, with the reason reported."""
+    """A planned deployment that will not go ahead is cancelled, with the reason reported,
+    by its Silver or Gold or by whoever planned it (before any commander is assigned)."""
     problems = commander_problems(actor, assignments)
+    if actor.user_id == planned_by:
+        problems = [p for p in problems if p.rule != "DEP-2"]
     if status is not DeploymentStatus.PLANNED:
         problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
     if blank(reason):

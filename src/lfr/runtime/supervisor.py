@@ -143,30 +143,43 @@ class Supervisor:
         self._nats = nats
         self._settings = settings or SupervisorSettings()
         self._workers: dict[tuple[str, str], _Worker] = {}
+        self._halting: dict[str, asyncio.Future[None]] = {}
         self._relay: _PipeRelay | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
-        """Start one worker per camera; cameras already running are left as they are."""
+        """Start one worker per camera; cameras already running are left as they are, and
+        one whose source had ended is started again."""
         check_token(deployment_id, "deployment id")
         self._loop = asyncio.get_running_loop()
         for camera in cameras:
-            key = (deployment_id, camera.name)
-            if key not in self._workers:
-                self._workers[key] = _Worker(deployment_id, camera, job)
-                self._spawn(self._workers[key])
+            worker = self._workers.get((deployment_id, camera.name))
+            if worker is None or worker.finished:
+                worker = self._workers[(deployment_id, camera.name)] = _Worker(
+                    deployment_id, camera, job
+                )
+                self._spawn(worker)
 
     async def halt(self, deployment_id: str) -> None:
-        """Stop every worker of the deployment at once (DEP-2); a second call does nothing."""
-        workers = [w for (d, _), w in self._workers.items() if d == deployment_id]
-        await self._stop_workers(workers)
-        for worker in workers:
-            del self._workers[(worker.deployment_id, worker.camera.name)]
+        """Stop every worker of the deployment at once (DEP-2); returns when all are gone.
+
+        Idempotent: a call while a halt is under way waits for that one; a later call
+        finds nothing to stop.
+        """
+        halting = self._halting.get(deployment_id)
+        if halting is None:
+            workers = [w for (d, _), w in self._workers.items() if d == deployment_id]
+            for worker in workers:  # out of the table at once: nothing restarts them now
+                del self._workers[(deployment_id, worker.camera.name)]
+            halting = asyncio.ensure_future(self._stop_workers(workers))
+            self._halting[deployment_id] = halting
+            halting.add_done_callback(lambda _: self._halting.pop(deployment_id, None))
+        await asyncio.shield(halting)  # a cancelled caller does not cancel the halt
 
     async def stop(self) -> None:
-        """Halt every deployment and stop relaying; idempotent."""
-        for deployment_id in {d for d, _ in self._workers}:
-            await self.halt(deployment_id)
+        """Halt every deployment (all together) and stop relaying; idempotent."""
+        deployments = {d for d, _ in self._workers} | set(self._halting)
+        await asyncio.gather(*(self.halt(d) for d in deployments))
         if self._relay is not None:
             await asyncio.to_thread(self._relay.stop)
             self._relay = None

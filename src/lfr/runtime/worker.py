@@ -11,18 +11,17 @@ The only way out of a worker is ``WorkerContext.emit``, which accepts a `MatchEv
 * `PipeOutlet` — the embedded default: encoded bytes down a pipe to the supervisor, which
   relays them onto its (memory) bus;
 * `NatsOutlet` — a node: the worker publishes to NATS JetStream itself, through a bounded
-  outbox that keeps messages while the link is down.
+  `Outbox` that keeps messages while the link is down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from typing import Any, Protocol
 
 from lfr.bus.messages import encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
-from lfr.bus.subjects import subject_for
+from lfr.bus.subjects import Topic, subject_for
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger(__name__)
@@ -83,45 +82,81 @@ class PipeOutlet:
         self.connection.close()
 
 
-class NatsOutlet:
-    """Publishes to NATS from a background thread, so a slow link never stalls the engine.
+class Outbox:
+    """What a node's worker has emitted and not yet published, in memory only.
 
-    The outbox is bounded: while the link is down messages wait in it (in memory only);
-    once full, the newest is dropped and counted — a worker must not grow without bound
-    on a van that has been offline for hours.
+    Alerts and health are bounded apart, so a long outage cannot push alerts out with
+    stale counts: health keeps only its latest ``health_limit`` entries (the oldest go),
+    alerts up to ``alert_limit`` (beyond it the newest is dropped, with a warning — the
+    worker must not grow without bound on a van offline for days). Alerts go out first.
     """
 
+    def __init__(self, alert_limit: int, health_limit: int) -> None:
+        self.alert_limit = alert_limit
+        self.alerts: deque[tuple[str, bytes]] = deque()
+        self.health: deque[tuple[str, bytes]] = deque(maxlen=health_limit)
+        self.dropped_alerts = 0
+        self.closed = False
+        self._ready = threading.Condition()
+
+    def put(self, subject: str, data: bytes) -> None:
+        with self._ready:
+            if f".{Topic.MATCH}." not in subject:
+                self.health.append((subject, data))
+            elif len(self.alerts) < self.alert_limit:
+                self.alerts.append((subject, data))
+            else:
+                self.dropped_alerts += 1
+                log.error("outbox full: dropped an alert (%d so far)", self.dropped_alerts)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            self.closed = True
+            self._ready.notify()
+
+    def take(self) -> tuple[str, bytes] | None:
+        """The next message to publish; None once closed and empty."""
+        with self._ready:
+            self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
+            if self.alerts:
+                return self.alerts.popleft()
+            if self.health:
+                return self.health.popleft()
+            return None
+
+
+class NatsOutlet:
+    """Publishes to NATS from a background thread, so a slow link never stalls the engine;
+    while the link is down, messages wait in an `Outbox`."""
+
     def __init__(
-        self, settings: NatsSettings, outbox_size: int = 1000, flush_s: float = 5.0
+        self,
+        settings: NatsSettings,
+        *,
+        alert_limit: int = 10_000,
+        health_limit: int = 120,
+        flush_s: float = 5.0,
     ) -> None:
         # Only plain values until `open` runs in the child: the outlet is pickled to it.
         self.settings = settings
-        self.outbox_size = outbox_size
+        self.alert_limit = alert_limit
+        self.health_limit = health_limit
         self.flush_s = flush_s
-        self.dropped = 0
-        self._outbox: queue.Queue[tuple[str, bytes] | None] | None = None
+        self._outbox: Outbox | None = None
         self._thread: threading.Thread | None = None
 
     def open(self, prefix: str) -> Callable[[str, bytes], None]:
-        outbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue(self.outbox_size)
-        self._outbox = outbox
+        self._outbox = Outbox(self.alert_limit, self.health_limit)
         self._thread = threading.Thread(target=self._run, name="nats-outlet", daemon=True)
         self._thread.start()
-
-        def send(subject: str, data: bytes) -> None:
-            try:
-                outbox.put_nowait((subject, data))
-            except queue.Full:
-                self.dropped += 1
-                log.warning("NATS outbox full: dropped a message (%d so far)", self.dropped)
-
-        return send
+        return self._outbox.put
 
     def close(self) -> None:
+        """Flush for at most ``flush_s``; what is left then is lost (memory only)."""
         if self._outbox is None or self._thread is None:
             return
-        with contextlib.suppress(queue.Full):
-            self._outbox.put(None, timeout=self.flush_s)
+        self._outbox.close()
         self._thread.join(self.flush_s)
 
     def _run(self) -> None:
@@ -131,7 +166,7 @@ class NatsOutlet:
         assert self._outbox is not None
         bus = await _connect_until_done(self.settings)
         try:
-            while (item := await asyncio.to_thread(self._outbox.get)) is not None:
+            while (item := await asyncio.to_thread(self._outbox.take)) is not None:
                 await _publish_until_done(bus, *item)
         finally:
             await bus.close()

@@ -26,26 +26,39 @@ from lfr.db.governance import (
 )
 from lfr.domain import alerts as rules
 from lfr.domain.alerts import Action, Alert, AlertState, Outcome
+from lfr.domain.authorisation import authority_problems
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
-from lfr.domain.refusal import NotFound, Refusal
+from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.domain.retention import check_hold
 from lfr.services._rows import changed_rows, found, locked, moment
+from lfr.services.authorisations import authority_of
 from lfr.services.policy import GovernancePolicy, current_policy
 from lfr.vision.types import ListKind, MatchEvent
 
 # --- creating ------------------------------------------------------------------------------
 
 
-def create_alert(session: Session, event: MatchEvent, *, now: datetime | None = None) -> AlertRow:
+def create_alert(
+    session: Session,
+    event: MatchEvent,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> AlertRow:
     """Store an alert from a running deployment's match (REC-2, ADJ-1), idempotently: the
-    bus may deliver an event twice, and the second delivery returns the first alert."""
+    bus may deliver an event twice, and the second delivery returns the first alert.
+
+    The deployment must be running under an authority still in force, inside its window
+    (DEP-1): an urgent authority that lapsed mid-deployment raises no more alerts."""
     existing = session.scalars(
         select(AlertRow).where(AlertRow.event_id == str(event.event_id))
     ).one_or_none()
     if existing is not None:
         return existing
+    at = moment(now)
     deployment = _running_deployment(session, event)
+    _check_authority(deployment, at, policy or current_policy())
     _check_subject(session, deployment, event)
     row = AlertRow(
         event_id=str(event.event_id),
@@ -62,7 +75,7 @@ def create_alert(session: Session, event: MatchEvent, *, now: datetime | None = 
         first_seen=event.first_seen,
         captured_at=event.captured_at,
         emitted_at=event.emitted_at,
-        created_at=moment(now),
+        created_at=at,
         state=AlertState.PENDING,
         probe=AlertProbeRow(jpeg=event.probe_jpeg),
     )
@@ -103,6 +116,15 @@ def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
     if event.score < event.threshold or (floor is not None and event.threshold < floor):
         raise Refusal("REC-2", "below the authorised alert threshold", "score")
     return deployment
+
+
+def _check_authority(deployment: DeploymentRow, at: datetime, policy: GovernancePolicy) -> None:
+    authority = authority_of(deployment.authority)
+    problems = authority_problems(authority, at, policy.urgent_validity)
+    if not authority.scope.window.contains(at):
+        problems.append(Unmet("DEP-1", "outside the authorised window", "window"))
+    if problems:
+        raise Refusals(problems)
 
 
 def _check_subject(session: Session, deployment: DeploymentRow, event: MatchEvent) -> None:

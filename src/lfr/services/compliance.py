@@ -108,7 +108,12 @@ def _deployment_findings(session: Session, at: datetime, policy: GovernancePolic
             findings += _running_findings(session, row, at, policy, subject)
         elif row.status is DeploymentStatus.PLANNED:
             context, _ = start_context(session, row, at, policy)
-            unmet = deployment_rules.start_problems(context, at)
+            not_yet_open = at < context.authority.scope.window.start
+            unmet = [
+                p
+                for p in deployment_rules.start_problems(context, at)
+                if not (not_yet_open and p.field == "window")  # waiting is not a problem
+            ]
             findings += [_from(p, Level.WARNING, subject + ": not ready") for p in unmet]
     return findings
 

@@ -299,7 +299,7 @@ def cancel_deployment(
 ) -> DeploymentRow:
     """Cancel a planned deployment, reporting why (DEP-2); its watchlist is destroyed (WL-6)."""
     row = locked(session, DeploymentRow, deployment_id, "deployment")
-    rules.check_cancel(actor, row.status, assignments_of(row), reason)
+    rules.check_cancel(actor, row.status, assignments_of(row), reason, row.created_by)
     _finish(session, actor, row, DeploymentStatus.CANCELLED, reason.strip(), moment(now), policy)
     return row
 

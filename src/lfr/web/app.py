@@ -6,8 +6,10 @@ or header `X-CSRF-Token`); every route declares the roles it admits (`lfr.web.ac
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -63,9 +65,10 @@ def _is_form(request: Request) -> bool:
 def create_app(context: WebContext) -> FastAPI:
     """Builds the application around one `WebContext` (database, settings, live feeds)."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="lfr",
         summary="Live Facial Recognition deployments with the framework's safeguards built in.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(check_csrf)],
@@ -78,6 +81,23 @@ def create_app(context: WebContext) -> FastAPI:
     app.add_middleware(BodySizeLimit, settings=context.web_settings)
     app.add_middleware(RequestContext, request_id=context.request_id_var)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Starts the camera workers' runtime with the server (when it has one), resumes the
+    deployments the record says are running, and stops every worker on shutdown."""
+    context: WebContext = app.state.context
+    runtime = context.runtime
+    if runtime is None:
+        yield
+        return
+    await runtime.start()
+    await asyncio.to_thread(context.control.resume_running)
+    try:
+        yield
+    finally:
+        await runtime.stop()
 
 
 def _include_routers(app: FastAPI) -> None:

@@ -113,6 +113,11 @@ class DeploymentRuntime:
         names = sorted(set(workers) | set(figures))
         return [CameraHealth(name, figures.get(name), workers.get(name)) for name in names]
 
+    def publish(self, message: MatchEvent | HealthFigures) -> None:
+        """Publishes on the runtime's bus from any thread, as a worker's relay would (used by
+        `lfr node`-less tools and the latency benchmark)."""
+        self._call(self._bus.publish(message))
+
     def _call(self, coroutine: Any) -> None:
         if self._loop is None:
             coroutine.close()
@@ -127,6 +132,9 @@ class DeploymentRuntime:
         assert isinstance(event, MatchEvent)
         alert_id = await asyncio.to_thread(self._alert_sink, event)
         if alert_id is not None:
+            log.info(
+                "alert %s raised on camera %s (score %.3f)", alert_id, event.camera, event.score
+            )
             self._feed.publish(alert_message(alert_id))
 
     async def _on_health(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
@@ -143,5 +151,5 @@ def _health_message(deployment_id: str) -> LiveMessage:
     return LiveMessage(
         health_topic(deployment_id),
         f"/deployments/{deployment_id}/health",
-        f"health-{deployment_id}",
+        f"health-{deployment_id}-table",
     )

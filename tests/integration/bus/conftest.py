@@ -46,11 +46,11 @@ class Backend:
 
 def _nats_reachable() -> bool:
     async def probe() -> None:
-        bus = await NatsBus.connect(NatsSettings(url=NATS_URL, prefix="probe"))
+        bus = await NatsBus.connect(NatsSettings(url=NATS_URL, prefix="probe", first_connect_s=3))
         await bus.close()
 
     try:
-        asyncio.run(asyncio.wait_for(probe(), 5))
+        asyncio.run(probe())
     except Exception:
         return False
     return True

@@ -53,3 +53,11 @@ def emit_a_frame(context: WorkerContext) -> None:
     """A buggy engine trying to send a raw frame out: the emit must refuse it (REC-4)."""
     frame = Frame(np.zeros((4, 4, 3), np.uint8), 0, datetime.now(UTC), context.camera)
     context.emit(frame)  # type: ignore[arg-type]
+
+
+def report_every_tick(context: WorkerContext) -> None:
+    """Health with a rising frame count every 50 ms: a gap in what arrives is a loss."""
+    frames = 0
+    while not context.stop.wait(0.05):
+        frames += 1
+        context.emit(figures(context, CameraStatus.UP).model_copy(update={"frames": frames}))

@@ -47,6 +47,18 @@ def test_an_empty_watchlist_is_refused(tmp_path: Path) -> None:
     assert "no usable watchlist image" in result.output
 
 
+def test_an_unreachable_nats_server_is_a_clear_error(tmp_path: Path, faces_dir: Path) -> None:
+    watchlist = tmp_path / "watchlist"
+    watchlist.mkdir()
+    (watchlist / "obama.jpg").symlink_to(faces_dir / "face_recognition-examples" / "obama.jpg")
+    arguments = ["node", "--nats", "nats://127.0.0.1:1", "--deployment", "dep-1"]
+    arguments += ["--camera", "cam-1=video.mp4", "--watchlist", str(watchlist)]
+    arguments += ["--connect-wait", "2"]
+    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
+    assert result.exit_code == 1
+    assert "cannot reach NATS at nats://127.0.0.1:1 within 2 s" in result.output
+
+
 @pytest.mark.nats
 @pytest.mark.slow
 def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted(

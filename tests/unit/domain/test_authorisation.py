@@ -31,6 +31,7 @@ from lfr.domain.authorisation import (
     in_force,
     missing_fields,
     outside_scope,
+    printable_wad,
     read_wad,
     scope_of,
     urgent_lapse_time,
@@ -627,3 +628,33 @@ def test_auditor_cannot_decide() -> None:
             DECIDED,
         )
     assert ("AUTH-3", "actor") in fields_of(error)
+
+
+def test_printable_wad_shows_every_answer_and_the_hash() -> None:
+    """AUTH-5: the printable WAD carries every AUTH-1 answer, the decision, the conditions
+    and the hash; a changed document is not printed."""
+    app = complete_application()
+    decision = decide(
+        app,
+        ApplicationStatus.SUBMITTED,
+        SUPERINTENDENT,
+        DecisionKind.APPROVE_WITH_CONDITIONS,
+        "Necessary",
+        DECIDED,
+        Conditions(max_watchlist_size=25),
+    )
+    wad = freeze_wad(app, decision)
+    text = printable_wad(wad.document, wad.sha256)
+    assert wad.sha256 in text
+    for answer in (
+        app.lawful_basis,
+        app.alternatives,
+        app.equality_considerations,
+        "cam-north; cam-south",
+        PlaceCategory.CRIME_HOTSPOT.label,
+    ):
+        assert answer in text
+    assert "Condition, max watchlist size: 25" in text
+    assert "Superintendent" in text
+    with pytest.raises(Refusal, match="AUTH-5"):
+        printable_wad(wad.document + b" ", wad.sha256)

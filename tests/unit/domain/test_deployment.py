@@ -273,8 +273,16 @@ def test_end(status: DeploymentStatus, allowed: bool) -> None:
 def test_cancel(status: DeploymentStatus, reason: str, expected: set[str]) -> None:
     """DEP-2: only a planned deployment is cancelled, and the reason is reported."""
     if not expected:
-        check_cancel(GOLD, status, full_assignments(), reason)
+        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
         return
     with pytest.raises(Refusal) as error:
-        check_cancel(GOLD, status, full_assignments(), reason)
+        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
     assert field_names(error) == expected
+
+
+def test_cancel_by_whoever_planned_it() -> None:
+    """DEP-2: before any commander is assigned, the planner cancels; a stranger cannot."""
+    check_cancel(APPLICANT, DeploymentStatus.PLANNED, [], "Event called off", APPLICANT.user_id)
+    with pytest.raises(Refusal) as error:
+        check_cancel(OPERATOR, DeploymentStatus.PLANNED, [], "x", APPLICANT.user_id)
+    assert field_names(error) == {"actor"}

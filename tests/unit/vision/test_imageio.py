@@ -6,6 +6,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -150,3 +151,14 @@ def test_jpeg_round_trip() -> None:
 def test_jpeg_quality_is_checked() -> None:
     with pytest.raises(ValueError, match="quality"):
         encode_jpeg(np.zeros((2, 2, 3), dtype=np.uint8), quality=0)
+
+
+def test_sixteen_bit_colour_png_becomes_eight_bit_rgb(tmp_path: Path) -> None:
+    path = tmp_path / "deep.png"
+    bgr = np.zeros((4, 5, 3), dtype=np.uint16)
+    bgr[..., 2] = 65535  # red, full
+    bgr[..., 1] = 32768  # green, half
+    assert cv2.imwrite(str(path), bgr)
+    loaded = load_image(path)
+    assert loaded.dtype == np.uint8
+    assert loaded[0, 0].tolist() == [255, 128, 0]

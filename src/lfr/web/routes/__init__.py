@@ -5,7 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from lfr.web.routes import audit, auth, console, home, people, public
+from lfr.web.routes import (
+    applications,
+    audit,
+    auth,
+    console,
+    deployments,
+    handheld,
+    home,
+    people,
+    public,
+    retention,
+    watchlists,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -13,10 +25,17 @@ ROUTERS: tuple[APIRouter, ...] = (
     home.api,
     public.pages,
     public.api,
+    applications.pages,
+    applications.api,
+    watchlists.pages,
+    deployments.pages,
+    deployments.api,
     console.pages,
     console.api,
+    handheld.pages,
     audit.pages,
     audit.api,
+    retention.pages,
     people.pages,
     people.api,
 )

@@ -1,4 +1,5 @@
-"""Web application: sessions, sign-in throttle, second-factor steps, one-time passwords.
+"""Web application: sessions, sign-in throttle, second-factor steps, one-time passwords,
+camera sources.
 
 Revision ID: 0003
 Revises: 0002
@@ -50,9 +51,18 @@ def upgrade() -> None:
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_web_one_time_passwords")),
     )
+    op.create_table(
+        "camera_source",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("source", sa.String(2000), nullable=False),
+        sa.Column("configured_by", sa.String(200), nullable=False),
+        sa.Column("configured_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_camera_source")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("camera_source")
     op.drop_table("web_one_time_passwords")
     op.drop_table("web_second_factor_steps")
     op.drop_table("web_sign_in_throttle")
