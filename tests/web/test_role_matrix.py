@@ -35,6 +35,9 @@ APPLICATION_READERS = {A, AO, CO, GOLD, SILVER, REV, OVS}
 DEPLOYMENT_READERS = {A, GOLD, SILVER, BRONZE, OP, EO, ENG, REV}
 AUDIT = {REV, OVS, ADM}
 CONSOLE = {OP, SILVER}
+REVIEW_READERS = {REV, OVS, GOLD, SILVER, AO}
+EQUITABILITY_READERS = {AO, CO, REV, OVS, ENG}
+MONITORS = {REV, OVS, GOLD, AO, CO}
 
 EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/"): PUBLIC,
@@ -102,6 +105,34 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/people"): {ADM},
     ("POST", "/people/{user_id}/training"): {ADM},
     ("GET", "/api/people"): {ADM},
+    # reports (REV-1, PUB-1..3, EQ-1..3)
+    ("GET", "/public/results/{deployment_id}"): PUBLIC,
+    ("GET", "/public/open-data"): PUBLIC,
+    ("GET", "/public/open-data/results.csv"): PUBLIC,
+    ("GET", "/public/open-data/results.json"): PUBLIC,
+    ("GET", "/public/feed.atom"): PUBLIC,
+    ("GET", "/public/documents"): PUBLIC,
+    ("GET", "/public/documents/{document_id}"): PUBLIC,
+    ("POST", "/public/documents"): {ADM},
+    ("POST", "/authorities/{authority_id}/publication-delay"): {AO, GOLD},
+    ("GET", "/api/public/results"): PUBLIC,
+    ("GET", "/api/public/announcements"): PUBLIC,
+    ("GET", "/reviews"): REVIEW_READERS,
+    ("GET", "/reviews/{review_id}"): REVIEW_READERS,
+    ("POST", "/reviews/{review_id}/assessment"): {REV},
+    ("POST", "/reviews/{review_id}/sign-off"): {REV},
+    ("GET", "/reviews/{review_id}/charts/{name}.png"): REVIEW_READERS,
+    ("GET", "/reviews/{review_id}/export.pdf"): REVIEW_READERS,
+    ("GET", "/api/reports/reviews/{review_id}"): REVIEW_READERS,
+    ("GET", "/equitability"): EQUITABILITY_READERS,
+    ("GET", "/equitability/{evaluation_id}"): EQUITABILITY_READERS,
+    ("GET", "/equitability/{evaluation_id}/charts/{name}.png"): EQUITABILITY_READERS,
+    ("GET", "/forecast"): {AO},
+    ("GET", "/api/reports/forecast"): {AO},
+    ("GET", "/monitoring"): MONITORS,
+    ("GET", "/monitoring/charts/{name}.png"): MONITORS,
+    ("GET", "/api/reports/monitoring"): MONITORS,
+    ("POST", "/api/reports/alerts/{alert_id}/perceived-group"): {EO},
     ("POST", "/sign-out"): SIGNED_IN,  # last: it ends the session it is called with
 }
 

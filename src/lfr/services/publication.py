@@ -1,20 +1,19 @@
 """What the public pages publish (PUB-1, PUB-2), read from the record.
 
-Only deployment-level facts and counts: never an image, a template, a subject reference or
-the name of a member of the public.
+A thin view over `lfr.reports.transparency`, which owns the rules (announcement delays,
+results only after the post-deployment review) and the counting (the review's figures):
+only deployment-level facts and counts, never an image, a template, a subject reference
+or a name.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lfr.db.governance import AlertRow, DeploymentRow, WatchlistEntryRow, WatchlistRow
-from lfr.domain.alerts import Action, AlertState, Identity
-from lfr.domain.deployment import DeploymentStatus
+from lfr.reports import transparency
+from lfr.reports.transparency import AnnouncementPublic
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +27,12 @@ class PlannedDeployment:
 
 @dataclass(frozen=True, slots=True)
 class DeploymentResult:
+    deployment_id: str
     title: str
     window: str
     area: str
     watchlist_size: int
+    faces_seen: int | None
     alerts: int
     true_alerts: int
     false_alerts: int
@@ -39,68 +40,51 @@ class DeploymentResult:
     arrests: int
 
 
-def _window(row: DeploymentRow) -> str:
-    authority = row.authority
-    return f"{authority.window_start:%Y-%m-%d %H:%M} – {authority.window_end:%H:%M} UTC"
-
-
-def _purpose(row: DeploymentRow) -> str:
-    place_category = json.loads(row.authority.wad).get("application", {}).get("place_category")
-    from lfr.domain.authorisation import PlaceCategory
-
-    return PlaceCategory(place_category).label if place_category else ""
+def _planned(announcement: AnnouncementPublic) -> PlannedDeployment:
+    return PlannedDeployment(
+        title=announcement.title,
+        window=f"{announcement.window_start:%Y-%m-%d %H:%M} – "
+        f"{announcement.window_end:%Y-%m-%d %H:%M} UTC",
+        area=", ".join(announcement.places),
+        purpose=f"{announcement.purpose} ({announcement.place_category})",
+        status=announcement.status,
+    )
 
 
 def planned(session: Session) -> list[PlannedDeployment]:
     """PUB-1: deployments announced in advance (planned or running)."""
-    rows = session.scalars(
-        select(DeploymentRow).where(
-            DeploymentRow.status.in_([DeploymentStatus.PLANNED, DeploymentStatus.RUNNING])
-        )
-    )
     return [
-        PlannedDeployment(
-            title=row.authority.application.title,
-            window=_window(row),
-            area=", ".join(json.loads(row.places)),
-            purpose=_purpose(row),
-            status=row.status.value,
-        )
-        for row in rows
+        _planned(a)
+        for a in transparency.announcements(session)
+        if a.status in ("planned", "running")
+    ]
+
+
+def awaiting_review(session: Session) -> list[PlannedDeployment]:
+    """Deployments over whose results wait for their post-deployment review (REV-1)."""
+    published = {r.title for r in transparency.results(session)}
+    return [
+        _planned(a)
+        for a in transparency.announcements(session)
+        if a.status in ("halted", "ended") and a.title not in published
     ]
 
 
 def results(session: Session) -> list[DeploymentResult]:
-    """PUB-2: after each deployment, its figures (tests on the blue list excluded)."""
-    rows = session.scalars(
-        select(DeploymentRow).where(
-            DeploymentRow.status.in_([DeploymentStatus.ENDED, DeploymentStatus.HALTED])
+    """PUB-2: each reviewed deployment's figures (blue-list tests excluded)."""
+    return [
+        DeploymentResult(
+            deployment_id=r.deployment_id,
+            title=r.title,
+            window=f"{r.started_at:%Y-%m-%d %H:%M} – {r.ended_at:%H:%M} UTC",
+            area=r.places,
+            watchlist_size=r.watchlist_size,
+            faces_seen=r.faces_seen,
+            alerts=r.alerts,
+            true_alerts=r.true_alerts,
+            false_alerts=r.false_alerts,
+            engagements=r.engagements,
+            arrests=r.arrests,
         )
-    )
-    return [_result(session, row) for row in rows]
-
-
-def _result(session: Session, row: DeploymentRow) -> DeploymentResult:
-    alerts = list(
-        session.scalars(
-            select(AlertRow).where(AlertRow.deployment_id == row.id, AlertRow.is_test.is_(False))
-        )
-    )
-    size = session.scalar(
-        select(func.count(WatchlistEntryRow.id))
-        .join(WatchlistRow, WatchlistEntryRow.watchlist_id == WatchlistRow.id)
-        .where(WatchlistRow.authority_id == row.authority_id)
-    )
-    confirmed = [a for a in alerts if a.outcome_identity is Identity.CONFIRMED]
-    not_confirmed = [a for a in alerts if a.outcome_identity is Identity.NOT_CONFIRMED]
-    return DeploymentResult(
-        title=row.authority.application.title,
-        window=_window(row),
-        area=", ".join(json.loads(row.places)),
-        watchlist_size=int(size or 0),
-        alerts=len(alerts),
-        true_alerts=len(confirmed),
-        false_alerts=len(not_confirmed),
-        engagements=sum(a.state in (AlertState.ENGAGED, AlertState.CONCLUDED) for a in alerts),
-        arrests=sum(Action.ARREST.value in (a.outcome_actions or "").split(",") for a in alerts),
-    )
+        for r in transparency.results(session)
+    ]

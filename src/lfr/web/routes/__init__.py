@@ -15,7 +15,9 @@ from lfr.web.routes import (
     home,
     people,
     public,
+    reports,
     retention,
+    transparency,
     watchlists,
 )
 
@@ -25,6 +27,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     home.api,
     public.pages,
     public.api,
+    transparency.pages,
+    transparency.api,
+    reports.pages,
+    reports.api,
     applications.pages,
     applications.api,
     watchlists.pages,

@@ -25,10 +25,16 @@ api = APIRouter(prefix="/api/public", tags=["public"], dependencies=[Depends(PUB
 def public_page(request: Request, context: Context) -> Response:
     with reading(context.db) as db:
         planned, results = publication.planned(db), publication.results(db)
+        awaiting = publication.awaiting_review(db)
     return render(
         request,
         "public/index.html",
-        {"planned": planned, "results": results, "title": "Live Facial Recognition"},
+        {
+            "planned": planned,
+            "results": results,
+            "awaiting": awaiting,
+            "title": "Live Facial Recognition",
+        },
     )
 
 

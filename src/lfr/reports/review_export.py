@@ -1,0 +1,126 @@
+"""The review's charts (PNG) and its PDF export (REV-1, EQ-3).
+
+The PDF is written by matplotlib's PdfPages (no further dependency): a page of the
+figures and the assessment as text, then one page per chart.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_pdf import PdfPages
+
+from lfr.reports import charts
+
+
+def review_charts(figures: Mapping[str, Any]) -> dict[str, bytes]:
+    """Alerts by what they turned out to be, and faces seen per camera."""
+    outcomes = {
+        "true": float(figures["true_alerts"]),
+        "false": float(figures["false_alerts"]),
+        "unconfirmed": float(figures["unconfirmed_alerts"]),
+        "blue-list tests": float(figures["test_alerts"]),
+        "engagements": float(figures["engagements"]),
+        "arrests": float(figures["arrests"]),
+    }
+    cameras = {c["camera"]: float(c["faces_seen"]) for c in figures["cameras"]}
+    return {
+        "alerts": charts.bar_chart(outcomes, "Alerts and what followed", "count"),
+        "faces": charts.bar_chart(cameras or {"no camera reported": 0.0}, "Faces seen", "faces"),
+    }
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not run"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
+def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The figures as (label, value) rows: the review page and the PDF print the same."""
+    faces = figures["faces_seen"]
+    tpr = figures["measured_true_positive_rate"]
+    expectation = figures.get("expectation")
+    rows = [
+        ("Places", ", ".join(figures["places"])),
+        ("Started", figures["started_at"] or "never"),
+        ("Stopped", figures["stopped_at"] or "—"),
+        ("Time running", _duration(figures["time_running_seconds"])),
+        ("Alert threshold", str(figures["alert_threshold"] or "default")),
+        ("Watchlist size", str(figures["watchlist"]["size"])),
+        (
+            "Watchlist categories",
+            ", ".join(
+                f"{k.replace('_', ' ')}: {v}" for k, v in figures["watchlist"]["categories"].items()
+            )
+            or "—",
+        ),
+        ("Faces seen", "not reported" if faces is None else str(faces)),
+        ("Camera downtime", f"{figures['camera_downtime_seconds']:.0f} s"),
+        ("Alerts", str(figures["alerts"])),
+        ("True alerts", str(figures["true_alerts"])),
+        (
+            "False alerts",
+            f"{figures['false_alerts']} ({figures['false_alerts_dismissed_by_operator']} "
+            "dismissed by the operator)",
+        ),
+        ("Unconfirmed alerts", str(figures["unconfirmed_alerts"])),
+        ("Engagements", str(figures["engagements"])),
+        ("Arrests", str(figures["arrests"])),
+        (
+            "Outcomes",
+            ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in figures["outcomes"].items()) or "—",
+        ),
+        (
+            "Halts",
+            "; ".join(f"{h['at'][:16]} ({h['reason']})" for h in figures["halts"]) or "none",
+        ),
+        (
+            "Blue-list tests (REC-6)",
+            f"{figures['test_alerts']} test alerts; measured true-positive rate "
+            + ("—" if tpr is None else f"{tpr:.0%}"),
+        ),
+    ]
+    if expectation:
+        expected = expectation["expected_false_alerts"]
+        rows.append(
+            (
+                "Forecast (evaluation)",
+                f"{expectation['false_alerts_per_10k_faces']:.1f} false alerts per 10,000 faces"
+                + ("" if expected is None else f", {expected:.1f} expected here")
+                + f"; true identification rate {expectation['true_identification_rate']:.0%}",
+            )
+        )
+    return rows
+
+
+def review_pdf(
+    figures: Mapping[str, Any], assessment: Mapping[str, str | None], signed: str
+) -> bytes:
+    """The review as a PDF: figures and assessment, then the charts."""
+    buffer = io.BytesIO()
+    with PdfPages(buffer) as pdf:
+        page = plt.figure(figsize=(8.27, 11.69))
+        lines = [f"Post-deployment review: {figures['title']}", signed, ""]
+        lines += [f"{label}: {value}" for label, value in summary_lines(figures)]
+        lines.append("")
+        for name, text in assessment.items():
+            lines.append(name.replace("_", " ").capitalize() + ":")
+            lines += textwrap.wrap(text or "(not written)", 90)
+        page.text(0.06, 0.96, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
+        pdf.savefig(page)
+        plt.close(page)
+        for png in review_charts(figures).values():
+            chart = plt.figure(figsize=(8.27, 5.8))
+            axes = chart.add_axes((0, 0, 1, 1))
+            axes.imshow(mpimg.imread(io.BytesIO(png), format="png"))
+            axes.axis("off")
+            pdf.savefig(chart)
+            plt.close(chart)
+    return buffer.getvalue()

@@ -1,0 +1,371 @@
+"""Reports for the force and oversight: post-deployment reviews (REV-1) with charts and a
+PDF export, the equitability report (EQ-1), outcome monitoring and benefit (EQ-2, EQ-3),
+the forecast the authorising officer sees while deciding (EQ-1, AUTH-2), and the
+engagement officer's optional perceived group (EQ-2).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from lfr.db.governance import DeploymentRow
+from lfr.db.reports import DeploymentReviewRow
+from lfr.db.session import reading, transaction
+from lfr.domain.people import Role
+from lfr.domain.refusal import NotFound
+from lfr.reports import evaluations, monitoring, review, review_export, thresholds
+from lfr.reports.forecast import AlertForecast
+from lfr.reports.monitoring import PerceivedGroup
+from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.deps import Context
+from lfr.web.rendering import render
+
+REVIEW_READERS = Admit(
+    Role.REVIEWER, Role.OVERSIGHT, Role.GOLD, Role.SILVER, Role.AUTHORISING_OFFICER
+)
+REVIEWERS = Admit(Role.REVIEWER)
+EQUITABILITY_READERS = Admit(
+    Role.AUTHORISING_OFFICER,
+    Role.CHIEF_OFFICER,
+    Role.REVIEWER,
+    Role.OVERSIGHT,
+    Role.ENGINEER,
+)
+MONITORS = Admit(
+    Role.REVIEWER, Role.OVERSIGHT, Role.GOLD, Role.AUTHORISING_OFFICER, Role.CHIEF_OFFICER
+)
+DECIDERS = Admit(Role.AUTHORISING_OFFICER)
+ENGAGEMENT = Admit(Role.ENGAGEMENT_OFFICER)
+ReviewReader = Annotated[Viewer | None, Depends(REVIEW_READERS)]
+Reviewer = Annotated[Viewer | None, Depends(REVIEWERS)]
+EquitabilityReader = Annotated[Viewer | None, Depends(EQUITABILITY_READERS)]
+Monitor = Annotated[Viewer | None, Depends(MONITORS)]
+Decider = Annotated[Viewer | None, Depends(DECIDERS)]
+Engagement = Annotated[Viewer | None, Depends(ENGAGEMENT)]
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/reports", tags=["reports"])
+
+PNG = "image/png"
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _model_version(context: Context) -> str:
+    return context.settings.evaluated_model_version
+
+
+# --- reviews (REV-1) -------------------------------------------------------------------------
+
+
+def _title(db: Session, row: DeploymentReviewRow) -> str:
+    deployment = db.get(DeploymentRow, row.deployment_id)
+    return deployment.authority.application.title if deployment else row.deployment_id
+
+
+@pages.get("/reviews")
+def reviews_page(request: Request, context: Context, viewer: ReviewReader) -> Response:
+    with reading(context.db) as db:
+        listing = [
+            {
+                "id": r.id,
+                "title": _title(db, r),
+                "opened_at": r.opened_at,
+                "status": r.status.value,
+            }
+            for r in reversed(review.list_reviews(db))
+        ]
+    return render(request, "reports/reviews.html", {"reviews": listing, "title": "Reviews"})
+
+
+@pages.get("/reviews/{review_id}")
+def review_page(
+    request: Request, context: Context, viewer: ReviewReader, review_id: str
+) -> Response:
+    with reading(context.db) as db:
+        row = review.get_review(db, review_id)
+        figures = review.figures_of(db, row, _model_version(context))
+    return render(
+        request,
+        "reports/review.html",
+        {
+            "review": row,
+            "figures": figures,
+            "lines": review_export.summary_lines(figures),
+            "may_edit": viewer_of(viewer).actor.has(Role.REVIEWER) and row.status.value == "open",
+            "title": f"Review: {figures['title']}",
+        },
+    )
+
+
+@pages.post("/reviews/{review_id}/assessment")
+def review_assessment(
+    context: Context,
+    viewer: Reviewer,
+    review_id: str,
+    performance: Annotated[str, Form(max_length=20000)],
+    safeguards: Annotated[str, Form(max_length=20000)],
+    lessons: Annotated[str, Form(max_length=20000)],
+) -> Response:
+    with transaction(context.db) as db:
+        review.update_assessment(
+            db,
+            viewer_of(viewer).actor,
+            review_id,
+            performance=performance,
+            safeguards=safeguards,
+            lessons=lessons,
+        )
+    return RedirectResponse(f"/reviews/{review_id}", status_code=303)
+
+
+@pages.post("/reviews/{review_id}/sign-off")
+def review_sign_off(context: Context, viewer: Reviewer, review_id: str) -> Response:
+    with transaction(context.db) as db:
+        review.sign_off(
+            db, viewer_of(viewer).actor, review_id, model_version=_model_version(context)
+        )
+    return RedirectResponse(f"/reviews/{review_id}", status_code=303)
+
+
+@pages.get("/reviews/{review_id}/charts/{name}.png")
+def review_chart(context: Context, viewer: ReviewReader, review_id: str, name: str) -> Response:
+    with reading(context.db) as db:
+        figures = review.figures_of(db, review.get_review(db, review_id))
+    charts = review_export.review_charts(figures)
+    if name not in charts:
+        raise NotFound("chart", name)
+    return Response(charts[name], media_type=PNG, headers=NO_STORE)
+
+
+@pages.get("/reviews/{review_id}/export.pdf")
+def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Response:
+    with reading(context.db) as db:
+        row = review.get_review(db, review_id)
+        figures = review.figures_of(db, row, _model_version(context))
+    signed = (
+        f"Signed off {row.signed_off_at:%Y-%m-%d %H:%M} UTC, figures SHA-256 {row.figures_sha256}"
+        if row.signed_off_at
+        else "Open: figures as recorded now, not yet signed off"
+    )
+    assessment = {
+        "performance_against_expectations": row.performance_assessment,
+        "safeguards": row.safeguards_assessment,
+        "lessons": row.lessons,
+    }
+    return Response(
+        review_export.review_pdf(figures, assessment, signed),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="review-{row.id}.pdf"'},
+    )
+
+
+@api.get("/reviews/{review_id}")
+def api_review(context: Context, viewer: ReviewReader, review_id: str) -> dict[str, Any]:
+    """The review's figures (frozen once signed off) and its state."""
+    with reading(context.db) as db:
+        row = review.get_review(db, review_id)
+        figures = review.figures_of(db, row, _model_version(context))
+    return {
+        "id": row.id,
+        "status": row.status.value,
+        "figures_sha256": row.figures_sha256,
+        "figures": figures,
+    }
+
+
+# --- equitability (EQ-1) and the forecast ------------------------------------------------------
+
+
+@pages.get("/equitability")
+def equitability_page(request: Request, context: Context, viewer: EquitabilityReader) -> Response:
+    with reading(context.db) as db:
+        rows = evaluations.list_evaluations(db)
+        listing = [
+            {
+                "id": r.id,
+                "model_version": r.model_version,
+                "dataset": r.dataset,
+                "created_at": r.created_at,
+                "lowest": r.lowest_equitable_threshold,
+            }
+            for r in rows
+        ]
+    if listing:
+        return RedirectResponse(f"/equitability/{listing[0]['id']}", status_code=303)
+    return render(
+        request,
+        "reports/equitability.html",
+        {"evaluation": None, "listing": [], "title": "Equitability"},
+    )
+
+
+@pages.get("/equitability/{evaluation_id}")
+def evaluation_page(
+    request: Request, context: Context, viewer: EquitabilityReader, evaluation_id: str
+) -> Response:
+    with reading(context.db) as db:
+        row = evaluations.get_evaluation(db, evaluation_id)
+        report = evaluations.report_of(row)
+        charts = evaluations.chart_names(db, evaluation_id)
+        listing = [
+            {"id": r.id, "model_version": r.model_version, "created_at": r.created_at}
+            for r in evaluations.list_evaluations(db)
+        ]
+    return render(
+        request,
+        "reports/equitability.html",
+        {
+            "evaluation": row,
+            "report": report,
+            "groups": sorted(report.get("groups") or report["thresholds"][0]["groups"]),
+            "charts": charts,
+            "listing": listing,
+            "title": f"Equitability: {row.model_version}",
+        },
+    )
+
+
+@pages.get("/equitability/{evaluation_id}/charts/{name}.png")
+def evaluation_chart(
+    context: Context, viewer: EquitabilityReader, evaluation_id: str, name: str
+) -> Response:
+    with reading(context.db) as db:
+        png = evaluations.chart_png(db, evaluation_id, name)
+    return Response(png, media_type=PNG)
+
+
+FORECAST_SIZES = (10, 100, 1000, 10000)
+
+
+def _forecast_json(forecast: thresholds.DecisionForecast) -> dict[str, Any]:
+    result: AlertForecast | None = forecast.forecast
+    return {
+        "threshold": forecast.threshold,
+        "watchlist_size": forecast.watchlist_size,
+        "model_version": forecast.floor.model_version if forecast.floor else None,
+        "evaluation_id": forecast.floor.evaluation_id if forecast.floor else None,
+        "equitable_threshold": forecast.floor.equitable_threshold if forecast.floor else None,
+        "below_equitable_threshold": forecast.below_floor,
+        "rates_threshold": forecast.rates_threshold,
+        "false_alerts_per_10k_faces": result.false_alerts_per_10k_faces if result else None,
+        "true_identification_rate": result.true_identification_rate if result else None,
+    }
+
+
+@pages.get("/forecast")
+def forecast_page(
+    request: Request,
+    context: Context,
+    viewer: Decider,
+    threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
+    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
+) -> Response:
+    """What the authorising officer sees while deciding: the forecast for the threshold
+    and watchlist size asked about, and for a range of sizes (AUTH-2, EQ-1)."""
+    with reading(context.db) as db:
+        chosen = thresholds.decision_forecast(
+            db, threshold, watchlist_size, _model_version(context)
+        )
+        by_size = [
+            thresholds.decision_forecast(db, threshold, size, _model_version(context))
+            for size in FORECAST_SIZES
+        ]
+    return render(
+        request,
+        "reports/forecast.html",
+        {
+            "chosen": _forecast_json(chosen),
+            "by_size": [_forecast_json(f) for f in by_size],
+            "title": "Forecast",
+        },
+    )
+
+
+@api.get("/forecast")
+def api_forecast(
+    context: Context,
+    viewer: Decider,
+    threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
+    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
+) -> dict[str, Any]:
+    """False alerts per 10,000 faces and the expected true identification rate."""
+    with reading(context.db) as db:
+        return _forecast_json(
+            thresholds.decision_forecast(db, threshold, watchlist_size, _model_version(context))
+        )
+
+
+# --- monitoring and benefit (EQ-2, EQ-3) -------------------------------------------------------
+
+
+def _monitoring(context: Context) -> monitoring.Monitoring:
+    with reading(context.db) as db:
+        return monitoring.monitoring(db, context.settings.equitability_alpha)
+
+
+@pages.get("/monitoring")
+def monitoring_page(request: Request, context: Context, viewer: Monitor) -> Response:
+    result = _monitoring(context)
+    return render(
+        request,
+        "reports/monitoring.html",
+        {"m": result, "totals": result.totals(), "title": "Monitoring"},
+    )
+
+
+MONITORING_CHARTS = {
+    "benefit": monitoring.benefit_chart,
+    "benefit-per-faces": monitoring.benefit_per_faces_chart,
+    "groups": monitoring.group_chart,
+}
+
+
+@pages.get("/monitoring/charts/{name}.png")
+def monitoring_chart(context: Context, viewer: Monitor, name: str) -> Response:
+    draw = MONITORING_CHARTS.get(name)
+    if draw is None:
+        raise NotFound("chart", name)
+    return Response(draw(_monitoring(context)), media_type=PNG, headers=NO_STORE)
+
+
+@api.get("/monitoring")
+def api_monitoring(context: Context, viewer: Monitor) -> dict[str, Any]:
+    result = _monitoring(context)
+    return {
+        "deployments": [
+            {
+                **vars_of(d),
+                "true_alerts_per_10k_faces": d.per_10k_faces(d.true_alerts),
+                "arrests_per_10k_faces": d.per_10k_faces(d.arrests),
+            }
+            for d in result.deployments
+        ],
+        "totals": result.totals(),
+        "perceived_groups": {
+            g: {"false": r.errors, "concluded": r.trials, "low": r.low, "high": r.high}
+            for g, r in result.group_rates.items()
+        },
+        "adjusted_p": dict(result.group_test.adjusted_p),
+        "differential_flagged": result.differential_flagged,
+    }
+
+
+def vars_of(benefit: monitoring.DeploymentBenefit) -> dict[str, Any]:
+    return {name: getattr(benefit, name) for name in benefit.__slots__}
+
+
+@api.post("/alerts/{alert_id}/perceived-group")
+def perceived_group(
+    context: Context,
+    viewer: Engagement,
+    alert_id: str,
+    group: Annotated[PerceivedGroup, Form()],
+) -> dict[str, str]:
+    """The engaging officer's optional perceived group (EQ-2)."""
+    with transaction(context.db) as db:
+        monitoring.record_perceived_group(db, viewer_of(viewer).actor, alert_id, group)
+    return {"alert_id": alert_id, "perceived_group": group.value}
