@@ -81,13 +81,28 @@ def reviews_page(request: Request, context: Context, viewer: ReviewReader) -> Re
     return render(request, "reports/reviews.html", {"reviews": listing, "title": "Reviews"})
 
 
+def _load(context: Context, review_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The review's columns as plain values (readable after the session) and its figures."""
+    with reading(context.db) as db:
+        row = review.get_review(db, review_id)
+        view = {
+            "id": row.id,
+            "status": row.status.value,
+            "opened_at": row.opened_at,
+            "signed_off_at": row.signed_off_at,
+            "figures_sha256": row.figures_sha256,
+            "performance_assessment": row.performance_assessment,
+            "safeguards_assessment": row.safeguards_assessment,
+            "lessons": row.lessons,
+        }
+        return view, review.figures_of(db, row, _model_version(context))
+
+
 @pages.get("/reviews/{review_id}")
 def review_page(
     request: Request, context: Context, viewer: ReviewReader, review_id: str
 ) -> Response:
-    with reading(context.db) as db:
-        row = review.get_review(db, review_id)
-        figures = review.figures_of(db, row, _model_version(context))
+    row, figures = _load(context, review_id)
     return render(
         request,
         "reports/review.html",
@@ -95,7 +110,7 @@ def review_page(
             "review": row,
             "figures": figures,
             "lines": review_export.summary_lines(figures),
-            "may_edit": viewer_of(viewer).actor.has(Role.REVIEWER) and row.status.value == "open",
+            "may_edit": viewer_of(viewer).actor.has(Role.REVIEWER) and row["status"] == "open",
             "title": f"Review: {figures['title']}",
         },
     )
@@ -143,36 +158,33 @@ def review_chart(context: Context, viewer: ReviewReader, review_id: str, name: s
 
 @pages.get("/reviews/{review_id}/export.pdf")
 def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Response:
-    with reading(context.db) as db:
-        row = review.get_review(db, review_id)
-        figures = review.figures_of(db, row, _model_version(context))
+    row, figures = _load(context, review_id)
     signed = (
-        f"Signed off {row.signed_off_at:%Y-%m-%d %H:%M} UTC, figures SHA-256 {row.figures_sha256}"
-        if row.signed_off_at
+        f"Signed off {row['signed_off_at']:%Y-%m-%d %H:%M} UTC, "
+        f"figures SHA-256 {row['figures_sha256']}"
+        if row["signed_off_at"]
         else "Open: figures as recorded now, not yet signed off"
     )
     assessment = {
-        "performance_against_expectations": row.performance_assessment,
-        "safeguards": row.safeguards_assessment,
-        "lessons": row.lessons,
+        "performance_against_expectations": row["performance_assessment"],
+        "safeguards": row["safeguards_assessment"],
+        "lessons": row["lessons"],
     }
     return Response(
         review_export.review_pdf(figures, assessment, signed),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="review-{row.id}.pdf"'},
+        headers={"Content-Disposition": f'attachment; filename="review-{review_id}.pdf"'},
     )
 
 
 @api.get("/reviews/{review_id}")
 def api_review(context: Context, viewer: ReviewReader, review_id: str) -> dict[str, Any]:
     """The review's figures (frozen once signed off) and its state."""
-    with reading(context.db) as db:
-        row = review.get_review(db, review_id)
-        figures = review.figures_of(db, row, _model_version(context))
+    row, figures = _load(context, review_id)
     return {
-        "id": row.id,
-        "status": row.status.value,
-        "figures_sha256": row.figures_sha256,
+        "id": row["id"],
+        "status": row["status"],
+        "figures_sha256": row["figures_sha256"],
         "figures": figures,
     }
 
@@ -208,8 +220,16 @@ def evaluation_page(
     request: Request, context: Context, viewer: EquitabilityReader, evaluation_id: str
 ) -> Response:
     with reading(context.db) as db:
-        row = evaluations.get_evaluation(db, evaluation_id)
-        report = evaluations.report_of(row)
+        found = evaluations.get_evaluation(db, evaluation_id)
+        report = evaluations.report_of(found)
+        row = {
+            "id": found.id,
+            "model_version": found.model_version,
+            "dataset": found.dataset,
+            "created_at": found.created_at,
+            "created_by": found.created_by,
+            "lowest_equitable_threshold": found.lowest_equitable_threshold,
+        }
         charts = evaluations.chart_names(db, evaluation_id)
         listing = [
             {"id": r.id, "model_version": r.model_version, "created_at": r.created_at}
@@ -224,7 +244,7 @@ def evaluation_page(
             "groups": sorted(report.get("groups") or report["thresholds"][0]["groups"]),
             "charts": charts,
             "listing": listing,
-            "title": f"Equitability: {row.model_version}",
+            "title": f"Equitability: {row['model_version']}",
         },
     )
 

@@ -1,0 +1,149 @@
+"""The report pages through the real app (REV-1, PUB-1..3, EQ-1..3): the public pages and
+downloads never carry an image, a template, a subject reference or a name; the review's
+charts, PDF, sign-off; the equitability report; monitoring; the forecast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lfr.db.session import transaction
+from lfr.reports import review, transparency
+from lfr.reports.transparency import DocumentKind
+from lfr.web.context import WebContext
+from tests.db_fixtures import Personas
+from tests.integration.governance.conftest import enroler
+from tests.integration.governance.world import CachingEnroler
+from tests.integration.reports.recorded import (
+    Recorded,
+    assert_clean,
+    forbidden_values,
+    record_deployment,
+)
+from tests.integration.reports.test_thresholds import store_synthetic_evaluation
+from tests.web.conftest import ClientFor
+
+pytestmark = pytest.mark.db
+__all__ = ["enroler"]
+
+PUBLIC_PATHS = (
+    "/public",
+    "/public/open-data",
+    "/public/open-data/results.csv",
+    "/public/open-data/results.json",
+    "/public/feed.atom",
+    "/public/documents",
+    "/api/public/results",
+    "/api/public/announcements",
+    "/api/public/deployments",
+)
+
+
+@pytest.fixture
+def recorded(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> Recorded:
+    return record_deployment(web_context.db, personas, enroler, faces_dir)
+
+
+def review_id_of(web_context: WebContext, recorded: Recorded) -> str:
+    with transaction(web_context.db) as db:
+        row = review.review_for_deployment(db, recorded.world.deployment_id)
+        assert row is not None
+        return row.id
+
+
+def test_reviewer_signs_off_through_the_pages_and_the_public_sees_clean_results(
+    web_context: WebContext,
+    personas: Personas,
+    recorded: Recorded,
+    client_for: ClientFor,
+    app_client: TestClient,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+) -> None:
+    """REV-1 then PUB-2/PUB-3: results appear only after sign-off; every public page and
+    download scanned for every forbidden value of the seeded deployment."""
+    review_id = review_id_of(web_context, recorded)
+    assert (
+        "results are published after the post-deployment review" in app_client.get("/public").text
+    )
+    reviewer = client_for(personas.auditor)
+    page = reviewer.get(f"/reviews/{review_id}")
+    assert page.status_code == 200
+    assert "Faces seen" in page.text
+    assert "125" in page.text
+    for chart in ("alerts", "faces"):
+        png = reviewer.get(f"/reviews/{review_id}/charts/{chart}.png")
+        assert png.content.startswith(b"\x89PNG")
+    assert reviewer.get(f"/reviews/{review_id}/export.pdf").content.startswith(b"%PDF-")
+    form = {"performance": "As forecast", "safeguards": "Worked", "lessons": "None new"}
+    assert reviewer.post(f"/reviews/{review_id}/assessment", data=form).status_code in (200, 303)
+    signed = reviewer.post(f"/reviews/{review_id}/sign-off", follow_redirects=False)
+    assert signed.status_code == 303
+    assert reviewer.get(f"/api/reports/reviews/{review_id}").json()["status"] == "signed_off"
+    with transaction(web_context.db) as db:
+        transparency.upload_document(
+            db,
+            personas.administrator,
+            title="Legal mandate",
+            kind=DocumentKind.LEGAL_MANDATE,
+            filename="mandate.txt",
+            content_type="text/plain",
+            content=b"Common law policing powers.",
+        )
+    forbidden = forbidden_values(recorded, personas, enroler, faces_dir)
+    result_path = f"/public/results/{recorded.world.deployment_id}"
+    for path in (*PUBLIC_PATHS, result_path):
+        response = app_client.get(path)
+        assert response.status_code == 200, path
+        assert_clean(response.text, forbidden)
+    public = app_client.get("/public").text
+    assert result_path in public
+    rows = transparency.results_from_csv(app_client.get("/public/open-data/results.csv").text)
+    assert [(r.alerts, r.true_alerts, r.false_alerts, r.arrests) for r in rows] == [(5, 2, 2, 1)]
+
+
+def test_reviewer_from_the_deployment_is_refused(
+    web_context: WebContext, personas: Personas, recorded: Recorded, client_for: ClientFor
+) -> None:
+    review_id = review_id_of(web_context, recorded)
+    form = {"performance": "a", "safeguards": "b", "lessons": "c"}
+    # Silver reads reviews but has no reviewer role: the gate refuses the form.
+    assert (
+        client_for(personas.silver).post(f"/reviews/{review_id}/assessment", data=form).status_code
+        == 403
+    )
+
+
+def test_equitability_forecast_and_monitoring_pages(
+    web_context: WebContext, personas: Personas, recorded: Recorded, client_for: ClientFor
+) -> None:
+    """EQ-1: the stored evaluation with its charts; the forecast while deciding; EQ-2/EQ-3
+    monitoring with its charts and the perceived groups."""
+    store_synthetic_evaluation(web_context.db)
+    officer = client_for(personas.authorising_officer)
+    page = officer.get("/equitability")
+    assert page.status_code == 200
+    assert "Lowest equitable threshold:" in page.text
+    assert "0.90" in page.text
+    assert officer.get(page.url.path + "/charts/det.png").content.startswith(b"\x89PNG")
+    forecast = officer.get(
+        "/api/reports/forecast", params={"threshold": 0.85, "watchlist_size": 10}
+    )
+    assert forecast.json()["false_alerts_per_10k_faces"] == pytest.approx(4012.6, abs=0.1)
+    assert forecast.json()["below_equitable_threshold"] is True
+    assert (
+        "needs a recorded justification"
+        in officer.get("/forecast", params={"threshold": 0.85, "watchlist_size": 10}).text
+    )
+    monitor = client_for(personas.oversight)
+    summary = monitor.get("/api/reports/monitoring").json()
+    assert summary["totals"]["arrests"] == 1
+    assert summary["perceived_groups"]["white"]["false"] == 1
+    assert summary["differential_flagged"] is False
+    assert monitor.get("/monitoring").status_code == 200
+    for chart in ("benefit", "benefit-per-faces", "groups"):
+        assert monitor.get(f"/monitoring/charts/{chart}.png").content.startswith(b"\x89PNG")
