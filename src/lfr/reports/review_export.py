@@ -42,6 +42,10 @@ def _duration(seconds: float | None) -> str:
     return f"{hours} h {rest // 60:02d} min"
 
 
+def _when(iso: str | None) -> str | None:
+    return f"{iso[:10]} {iso[11:16]} UTC" if iso else None
+
+
 def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The figures as (label, value) rows: the review page and the PDF print the same."""
     faces = figures["faces_seen"]
@@ -49,8 +53,8 @@ def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
     expectation = figures.get("expectation")
     rows = [
         ("Places", ", ".join(figures["places"])),
-        ("Started", figures["started_at"] or "never"),
-        ("Stopped", figures["stopped_at"] or "—"),
+        ("Started", _when(figures["started_at"]) or "never"),
+        ("Stopped", _when(figures["stopped_at"]) or "—"),
         ("Time running", _duration(figures["time_running_seconds"])),
         ("Alert threshold", str(figures["alert_threshold"] or "default")),
         ("Watchlist size", str(figures["watchlist"]["size"])),
