@@ -17,6 +17,7 @@ seen, over time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -121,11 +122,19 @@ class Monitoring:
 
 def monitoring(session: Session, alpha: float = 0.05) -> Monitoring:
     """Every reviewed deployment's outcomes and benefit, oldest first, and the EQ-2 test."""
+    reviewed = [
+        (figures_of(session, review), review.figures is not None)
+        for review in list_reviews(session)
+    ]
+    return monitoring_of(reviewed, alpha)
+
+
+def monitoring_of(reviewed: Sequence[tuple[dict[str, Any], bool]], alpha: float) -> Monitoring:
+    """The same from (review figures, signed off) pairs."""
     benefits: list[DeploymentBenefit] = []
     groups: dict[str, list[int]] = {}
-    for review in list_reviews(session):
-        figures = figures_of(session, review)
-        benefits.append(_benefit(figures, review.figures is not None))
+    for figures, signed_off in reviewed:
+        benefits.append(_benefit(figures, signed_off))
         for group, counts in figures["perceived_groups"].items():
             totals = groups.setdefault(group, [0, 0])
             totals[0] += counts["false"]
