@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from lfr.db.reports import AlertPerceivedGroupRow
 from lfr.db.session import transaction
 from lfr.reports import review, transparency
 from lfr.reports.transparency import DocumentKind
+from lfr.services import alerts
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
-from tests.integration.governance.world import CachingEnroler
+from tests.integration.governance.world import CachingEnroler, build_world, match_event
 from tests.integration.reports.recorded import (
     Recorded,
     assert_clean,
@@ -147,3 +149,33 @@ def test_equitability_forecast_and_monitoring_pages(
     assert monitor.get("/monitoring").status_code == 200
     for chart in ("benefit", "benefit-per-faces", "groups"):
         assert monitor.get(f"/monitoring/charts/{chart}.png").content.startswith(b"\x89PNG")
+
+
+def test_engagement_officer_records_the_perceived_group_with_the_outcome(
+    web_context: WebContext,
+    personas: Personas,
+    client_for: ClientFor,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+) -> None:
+    """EQ-2: optional on the handheld's outcome form; an unknown group is refused and
+    nothing is recorded."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    with transaction(web_context.db) as db:
+        alert_id = alerts.create_alert(db, match_event(world, faces_dir)).id
+        alerts.claim_alert(db, personas.operator, alert_id)
+        alerts.refer_alert(db, personas.operator, alert_id)
+        alerts.engage_alert(db, personas.engagement_officer, alert_id)
+    handheld = client_for(personas.engagement_officer)
+    path = f"/handheld/alerts/{alert_id}/outcome"
+    refused = handheld.post(path, data={"identity": "confirmed", "perceived_group": "martian"})
+    assert refused.status_code == 422
+    assert "perceived_group" in refused.text
+    done = handheld.post(
+        path, data={"identity": "confirmed", "perceived_group": "asian"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    with transaction(web_context.db) as db:
+        recorded_group = db.get(AlertPerceivedGroupRow, alert_id)
+        assert recorded_group is not None
+        assert recorded_group.perceived_group == "asian"

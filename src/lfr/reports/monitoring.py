@@ -49,6 +49,17 @@ class PerceivedGroup(StrEnum):
     OTHER = "other"
 
 
+def parse_perceived_group(text: str) -> PerceivedGroup | None:
+    """A form's optional answer: blank is "not recorded"; anything else must be a group."""
+    if not text.strip():
+        return None
+    try:
+        return PerceivedGroup(text.strip())
+    except ValueError as error:
+        allowed = ", ".join(g.value for g in PerceivedGroup)
+        raise Refusal("EQ-2", f"not one of {allowed}", "perceived_group") from error
+
+
 def record_perceived_group(
     session: Session,
     actor: Actor,

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from lfr.db.session import reading, transaction
 from lfr.domain.alerts import Action, Identity, Outcome
 from lfr.domain.people import Actor, Role
+from lfr.reports import monitoring
 from lfr.services import alerts
 from lfr.services.access import readable_alert
 from lfr.web.access import Admit, Viewer, viewer_of
@@ -109,12 +110,16 @@ def outcome(
     identity: Annotated[Identity, Form()],
     actions: Annotated[list[Action] | None, Form()] = None,
     notes: Annotated[str, Form(max_length=4000)] = "",
+    perceived_group: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     actor = viewer_of(viewer).actor
     result = Outcome(identity, frozenset(actions or ()), notes)
+    group = monitoring.parse_perceived_group(perceived_group)
     with transaction(context.db) as db:
         readable_alert(db, actor, alert_id)
         alerts.record_alert_outcome(db, actor, alert_id, result)
+        if group is not None:  # optional, for outcome monitoring (EQ-2)
+            monitoring.record_perceived_group(db, actor, alert_id, group)
     return _done(request, context, actor, alert_id)
 
 
