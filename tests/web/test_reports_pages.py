@@ -179,3 +179,39 @@ def test_engagement_officer_records_the_perceived_group_with_the_outcome(
         recorded_group = db.get(AlertPerceivedGroupRow, alert_id)
         assert recorded_group is not None
         assert recorded_group.perceived_group == "asian"
+
+
+def test_health_figures_from_the_bus_feed_the_camera_statistics(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """REV-1: the web runtime folds each camera's health report into the deployment's
+    running totals (counts only), which the review reads as faces seen."""
+    import asyncio
+
+    from lfr.runtime.engine import run_camera_engine
+    from lfr.vision.types import CameraStatus
+    from tests.integration.reports.recorded import health
+
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    runtime = web_context.attach_runtime(run_camera_engine)
+    reports = [
+        health(world, "cam-north", CameraStatus.UP, 0, 7),
+        health(world, "cam-north", CameraStatus.UP, 10, 12),
+    ]
+
+    async def deliver() -> None:
+        await runtime.start()
+        try:
+            for figures in reports:
+                await runtime._bus.publish(figures)
+            for _ in range(200):
+                with transaction(web_context.db) as db:
+                    if review.compute_figures(db, world.deployment_id)["faces_seen"] == 12:
+                        return
+                await asyncio.sleep(0.05)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(deliver())
+    with transaction(web_context.db) as db:
+        assert review.compute_figures(db, world.deployment_id)["faces_seen"] == 12

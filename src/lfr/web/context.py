@@ -52,7 +52,11 @@ class WebContext:
         """Camera workers for this app: started with the app, stopped with it."""
         self.control = DeploymentControl(self.db, None, realtime=realtime)
         runtime = DeploymentRuntime(
-            self.feed, self.control.record_alert, target, settings=supervisor
+            self.feed,
+            self.control.record_alert,
+            target,
+            settings=supervisor,
+            health_sink=self.control.record_health,
         )
         self.control.runtime = runtime
         return runtime

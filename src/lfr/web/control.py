@@ -20,13 +20,14 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal
+from lfr.reports import camera_statistics
 from lfr.runtime.engine import EngineJob
 from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, deployments
 from lfr.services.cameras import cameras_for
 from lfr.services.watchlists import gallery_for
 from lfr.vision.pipeline import EngineConfig
-from lfr.vision.types import MatchEvent
+from lfr.vision.types import HealthFigures, MatchEvent
 from lfr.web.runtime import DeploymentRuntime
 
 log = logging.getLogger("lfr.serve")
@@ -92,6 +93,14 @@ class DeploymentControl:
         except Refusal as refusal:
             log.warning("match event refused as an alert: %s", refusal)
             return None
+
+    def record_health(self, figures: HealthFigures) -> None:
+        """The runtime's health sink: the camera's running totals for the review (REV-1)."""
+        try:
+            with transaction(self._db) as session:
+                camera_statistics.record_health(session, figures)
+        except Refusal as refusal:
+            log.warning("health figures not recorded: %s", refusal)
 
     def _plan(self, session: Session, row: DeploymentRow) -> WorkerPlan:
         cameras = cameras_for(session, deployments.cameras_of(row))

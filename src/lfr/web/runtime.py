@@ -66,9 +66,11 @@ class DeploymentRuntime:
         *,
         bus: Bus | None = None,
         settings: SupervisorSettings | None = None,
+        health_sink: Callable[[HealthFigures], None] | None = None,
     ) -> None:
         self._feed = feed
         self._alert_sink = alert_sink
+        self._health_sink = health_sink
         self._bus = bus or MemoryBus()
         self._supervisor = Supervisor(self._bus, target, settings=settings)
         self._health: dict[tuple[str, str], HealthFigures] = {}
@@ -144,6 +146,8 @@ class DeploymentRuntime:
             return
         with self._health_lock:
             self._health[(figures.deployment_id, figures.camera)] = figures
+        if self._health_sink is not None:  # running totals for the review (REV-1)
+            await asyncio.to_thread(self._health_sink, figures)
         self._feed.publish(_health_message(figures.deployment_id))
 
 
