@@ -214,6 +214,8 @@ def test_from_application_to_recorded_outcome(
     silver.shot("deployment-ready")
     silver.page.click("#start-button")
     silver.page.wait_for_selector("#deployment-status:has-text('running')")
+    people["applicant"].go("/watchlists")
+    people["applicant"].page.wait_for_selector(".badge:has-text('sealed')")  # sealed at start
 
     # The alert arrives live (server-sent event), without reloading the console.
     card = operator.page.wait_for_selector(".alert-card", timeout=ALERT_WAIT_MS)

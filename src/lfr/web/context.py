@@ -57,6 +57,11 @@ class WebContext:
         self.control.runtime = runtime
         return runtime
 
+    def use_enroler(self, enroler: Enroler) -> None:
+        """Share an enrolment already built (its models loaded) instead of building one."""
+        with _ENROLER_LOCK:
+            self._enroler = enroler
+
     def enroler(self) -> Enroler:
         """The engine's enrolment (WL-5), built on first use (its models load lazily)."""
         with _ENROLER_LOCK:
