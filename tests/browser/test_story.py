@@ -221,6 +221,12 @@ def test_from_application_to_recorded_outcome(
     card = operator.page.wait_for_selector(".alert-card", timeout=ALERT_WAIT_MS)
     assert card is not None
     assert "PNC-REHEARSAL-1" in card.inner_text()
+    operator.go("/console")  # the camera views of deployments running now
+    operator.page.wait_for_function(
+        "() => [...document.querySelectorAll('img.camera-preview')]"
+        ".some(img => img.complete && img.naturalWidth > 0)",
+        timeout=30_000,
+    )  # the live camera view, faces that did not alert blurred
     operator.shot("console-alert")
     silver.page.wait_for_selector(".camera-health", timeout=30_000)
     silver.shot("deployment-running")

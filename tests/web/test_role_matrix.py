@@ -75,6 +75,13 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/deployments/{deployment_id}/start"): {GOLD, SILVER},
     ("POST", "/deployments/{deployment_id}/halt"): {GOLD, SILVER},
     ("POST", "/deployments/{deployment_id}/end"): {GOLD, SILVER},
+    ("GET", "/deployments/{deployment_id}/cameras/{camera}/preview.jpg"): {
+        OP,
+        SILVER,
+        GOLD,
+        BRONZE,
+        ENG,
+    },
     ("GET", "/cameras"): {ENG, ADM},
     ("POST", "/cameras"): {ENG, ADM},
     ("GET", "/api/deployments/{deployment_id}/checklist"): DEPLOYMENT_READERS,

@@ -92,12 +92,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if runtime is None:
         yield
         return
+    preview = context.control.preview
+    if preview is not None:
+        preview.start()
     await runtime.start()
     await asyncio.to_thread(context.control.resume_running)
     try:
         yield
     finally:
         await runtime.stop()
+        if preview is not None:
+            preview.stop()
 
 
 def _include_routers(app: FastAPI) -> None:

@@ -27,6 +27,7 @@ from lfr.services.cameras import cameras_for
 from lfr.services.watchlists import gallery_for
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import MatchEvent
+from lfr.web.preview import PreviewHub, PreviewJob
 from lfr.web.runtime import DeploymentRuntime
 
 log = logging.getLogger("lfr.serve")
@@ -36,7 +37,7 @@ log = logging.getLogger("lfr.serve")
 class WorkerPlan:
     deployment_id: str
     cameras: list[Camera]
-    job: EngineJob
+    job: EngineJob | PreviewJob
 
 
 class DeploymentControl:
@@ -47,9 +48,11 @@ class DeploymentControl:
         base_config: EngineConfig | None = None,
         *,
         realtime: bool = True,
+        preview: PreviewHub | None = None,
     ) -> None:
         self._db = db
         self.runtime = runtime
+        self.preview = preview
         self._base_config = base_config or EngineConfig()
         self._realtime = realtime
 
@@ -99,7 +102,8 @@ class DeploymentControl:
         config = self._base_config
         if row.alert_threshold is not None:
             config = config.model_copy(update={"alert_threshold": row.alert_threshold})
-        return WorkerPlan(row.id, cameras, EngineJob(config, gallery, realtime=self._realtime))
+        job = EngineJob(config, gallery, realtime=self._realtime)
+        return WorkerPlan(row.id, cameras, self.preview.wrap(job) if self.preview else job)
 
     def _run(self, plan: WorkerPlan) -> None:
         if self.runtime is None:
@@ -110,3 +114,5 @@ class DeploymentControl:
     def _stop(self, deployment_id: str) -> None:
         if self.runtime is not None:
             self.runtime.halt_deployment(deployment_id)
+        if self.preview is not None:
+            self.preview.forget(deployment_id)

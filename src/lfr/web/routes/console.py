@@ -17,7 +17,7 @@ from lfr.domain.people import Role
 from lfr.services import alerts
 from lfr.services.access import entry_image, readable_alert
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.alert_views import card_of, console_alerts
+from lfr.web.alert_views import camera_views, card_of, console_alerts
 from lfr.web.deps import Context
 from lfr.web.live import event_stream
 from lfr.web.rendering import render
@@ -41,7 +41,12 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
-    return render(request, "console/index.html", {"alerts": cards, "title": "Operator console"})
+        views = camera_views(db, actor)
+    return render(
+        request,
+        "console/index.html",
+        {"alerts": cards, "camera_views": views, "title": "Operator console"},
+    )
 
 
 @pages.get("/console/stream")

@@ -22,6 +22,7 @@ from lfr.domain.people import Role
 from lfr.domain.refusal import Refusal, Unmet
 from lfr.services import cameras as camera_service
 from lfr.services import deployments
+from lfr.services.access import watchable_deployment
 from lfr.services.authorisations import authorities_in_force
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
@@ -204,6 +205,26 @@ def halt(
 def end(context: Context, viewer: Commander, deployment_id: str) -> Response:
     context.control.end(viewer_of(viewer).actor, deployment_id)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+CAMERA_VIEWERS = Admit(Role.OPERATOR, Role.SILVER, Role.GOLD, Role.BRONZE, Role.ENGINEER)
+
+
+@pages.get("/deployments/{deployment_id}/cameras/{camera}/preview.jpg")
+def camera_preview(
+    context: Context,
+    viewer: Annotated[Viewer | None, Depends(CAMERA_VIEWERS)],
+    deployment_id: str,
+    camera: str,
+) -> Response:
+    """The latest frame of a camera, every face that did not alert blurred (REC-4, REC-5)."""
+    with reading(context.db) as db:
+        watchable_deployment(db, viewer_of(viewer).actor, deployment_id)
+    preview = context.control.preview
+    frame = preview.latest(deployment_id, camera) if preview else None
+    if frame is None:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    return Response(frame, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @pages.get("/cameras")
