@@ -186,3 +186,34 @@ def test_public_page_shows_the_running_deployment_without_biometrics(
     assert "DEMO-0001" not in page.text
     data = app_client.get("/api/public/deployments").json()
     assert data["planned"][0]["area"] == "Rehearsal Street"
+
+
+def test_camera_view_is_for_the_deployment_staff_and_gone_at_halt(
+    web_context: WebContext, personas: Personas, rehearsal, client_for
+) -> None:
+    """REC-5/REC-4: the blurred live view is shown to the deployment's staff only, and its
+    frame is forgotten the moment Silver halts."""
+    from lfr.web.preview import PreviewHub
+
+    hub = PreviewHub()
+    web_context.control.preview = hub
+    hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8frame")
+    url = f"/deployments/{rehearsal.deployment_id}/cameras/demo-cam/preview.jpg"
+    operator = client_for(personas.operator)
+    assert operator.get(url).content == b"\xff\xd8frame"
+    with transaction(web_context.db) as db:
+        other = people.create_user(
+            db,
+            actor=people.console_actor(),
+            username="operator-3",
+            display_name="Operator 3",
+            rank=Rank.STAFF,
+            password="another long password",
+            roles=[Role.OPERATOR],
+        )
+        outsider = people.to_actor(other)
+    assert client_for(outsider).get(url).status_code == 404
+    silver = client_for(personas.silver)
+    silver.post(f"/deployments/{rehearsal.deployment_id}/halt", data={"reason": "done"})
+    hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8late frame")
+    assert operator.get(url).status_code == 404

@@ -124,9 +124,14 @@ class PreviewHub:
             for key in [k for k in self._latest if k[0] == deployment_id]:
                 del self._latest[key]
 
+    def keep(self, deployment_id: str, camera: str, jpeg: bytes) -> None:
+        """Holds a camera's latest frame, unless its deployment has stopped (frames still
+        queued at a halt are dropped)."""
+        with self._lock:
+            if deployment_id not in self._closed:
+                self._latest[(deployment_id, camera)] = jpeg
+
     def _run(self) -> None:
         while (item := self.frames.get()) is not None:
             deployment_id, camera, _captured_at, jpeg = item
-            with self._lock:
-                if deployment_id not in self._closed:  # frames still queued at a halt
-                    self._latest[(deployment_id, camera)] = jpeg
+            self.keep(deployment_id, camera, jpeg)
