@@ -122,10 +122,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api") or request.headers.get("hx-request") == "true"
-
-
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api"):
         return JSONResponse({"detail": "sign in first"}, status_code=401)

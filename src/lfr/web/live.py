@@ -77,10 +77,6 @@ class LiveFeed:
         finally:
             self._drop(subscription)
 
-    def subscriber_count(self) -> int:
-        with self._lock:
-            return len(self._subscriptions)
-
     def _drop(self, subscription: Subscription) -> None:
         with self._lock:
             self._subscriptions.discard(subscription)

@@ -16,7 +16,7 @@ from lfr.db.session import reading, transaction
 from lfr.domain.people import Role
 from lfr.services import alerts
 from lfr.services.access import entry_image, readable_alert
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.alert_views import camera_views, card_of, console_alerts
 from lfr.web.deps import Context
 from lfr.web.live import event_stream
@@ -108,8 +108,6 @@ def _after_decision(request: Request, context: Context, alert_id: str) -> Respon
 
 
 def _card(request: Request, context: Context, alert_id: str) -> Response:
-    from lfr.web.access import known_identity
-
     actor = known_identity(request).actor
     assert actor is not None
     with reading(context.db) as db:
