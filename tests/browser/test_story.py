@@ -231,12 +231,12 @@ def test_from_application_to_recorded_outcome(
     silver.page.wait_for_selector(".camera-health", timeout=30_000)
     silver.shot("deployment-running")
 
-    operator.page.click(".alert-card button:has-text('Refer')")
-    operator.page.wait_for_selector(".alert-card:has-text('referred')")
-
     officer = people["engagement"]
     officer.go("/handheld")
-    officer.page.wait_for_selector("#handheld-alerts .alert-card")
+    officer.page.wait_for_selector("#live-status:has-text('live')")
+    operator.page.click(".alert-card button:has-text('Refer')")
+    operator.page.wait_for_selector(".alert-card:has-text('referred')")
+    officer.page.wait_for_selector("#handheld-alerts .alert-card")  # pushed, no reload
     officer.shot("handheld-referred")
     officer.page.click("#handheld-alerts button:has-text('Engage')")
     officer.page.wait_for_selector("input[name=identity][value=confirmed]")

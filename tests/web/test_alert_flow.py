@@ -217,3 +217,35 @@ def test_camera_view_is_for_the_deployment_staff_and_gone_at_halt(
     silver.post(f"/deployments/{rehearsal.deployment_id}/halt", data={"reason": "done"})
     hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8late frame")
     assert operator.get(url).status_code == 404
+
+
+def test_start_checklist_lists_every_unmet_condition(
+    web_context: WebContext, personas: Personas, subject_image: Path, client_for, enroler
+) -> None:
+    """DEP-1: a deployment with no staff and no camera source shows every missing condition,
+    and a start is refused naming them all."""
+    from lfr.services import deployments
+    from lfr.web.demo import authorise, compile_watchlist, rehearsal_application
+    from tests.web.rehearsal import persona_accounts
+
+    accounts = persona_accounts(personas)
+    _application, authority = authorise(
+        web_context.db, accounts, rehearsal_application(personas.applicant)
+    )
+    compile_watchlist(
+        web_context.db, personas.applicant, authority, subject_image.read_bytes(), enroler
+    )
+    with transaction(web_context.db) as db:
+        deployment = deployments.plan_deployment(
+            db, personas.applicant, authority, ["Rehearsal Street"], ["demo-cam"]
+        ).id
+    silver = client_for(personas.silver)
+    page = silver.get(f"/deployments/{deployment}").text
+    for missing in ("gold", "silver", "operator", "engagement", "no source configured"):
+        assert missing in page.lower()
+    refused = silver.post(f"/deployments/{deployment}/start")
+    assert refused.status_code == 422
+    assert "no source configured" in refused.text
+    checklist = silver.get(f"/api/deployments/{deployment}/checklist").json()
+    assert checklist["ready"] is False
+    assert {"REC-1", "DEP-1"} <= {u["rule"] for u in checklist["unmet"]}

@@ -19,11 +19,11 @@ from lfr.db.governance import DeploymentRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor
-from lfr.domain.refusal import Refusal
+from lfr.domain.refusal import Refusal, Refusals
 from lfr.runtime.engine import EngineJob
 from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, deployments
-from lfr.services.cameras import cameras_for
+from lfr.services.cameras import cameras_for, missing_sources
 from lfr.services.watchlists import gallery_for
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import MatchEvent
@@ -57,8 +57,16 @@ class DeploymentControl:
         self._realtime = realtime
 
     def start(self, actor: Actor, deployment_id: str) -> None:
+        """Refuses naming every unmet DEP-1 condition and every camera without a source."""
         with transaction(self._db) as session:
-            row = deployments.start_deployment(session, actor, deployment_id)
+            row = deployments.get_deployment(session, deployment_id)
+            missing = missing_sources(session, deployments.cameras_of(row))
+            try:
+                row = deployments.start_deployment(session, actor, deployment_id)
+            except Refusal as refusal:
+                raise Refusals([*refusal.unmet, *missing]) from None
+            if missing:
+                raise Refusals(missing)
             plan = self._plan(session, row)
         self._run(plan)
 

@@ -103,10 +103,7 @@ def checklist(context: Context, deployment_id: str) -> tuple[DeploymentRow, list
     with reading(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
         unmet = deployments.start_checklist(db, deployment_id)
-        try:
-            camera_service.cameras_for(db, deployments.cameras_of(row))
-        except Refusal as refusal:
-            unmet += list(refusal.unmet)
+        unmet += camera_service.missing_sources(db, deployments.cameras_of(row))
         db.expunge_all()
     return row, unmet
 
