@@ -249,3 +249,19 @@ def test_start_checklist_lists_every_unmet_condition(
     checklist = silver.get(f"/api/deployments/{deployment}/checklist").json()
     assert checklist["ready"] is False
     assert {"REC-1", "DEP-1"} <= {u["rule"] for u in checklist["unmet"]}
+
+
+def test_api_refer_needs_the_csrf_header_and_answers_json(
+    web_context: WebContext, personas: Personas, rehearsal, subject_image: Path, client_for
+) -> None:
+    alert_id = web_context.control.record_alert(match_event(rehearsal, subject_image))
+    operator = client_for(personas.operator)
+    token = operator.headers.pop("X-CSRF-Token")
+    assert operator.post(f"/api/alerts/{alert_id}/refer").status_code == 403
+    response = operator.post(f"/api/alerts/{alert_id}/refer", headers={"X-CSRF-Token": token})
+    assert response.json() == {"state": "referred"}
+    again = operator.post(
+        f"/api/alerts/{alert_id}/dismiss", json={"reason": "x"}, headers={"X-CSRF-Token": token}
+    )
+    assert again.status_code == 422
+    assert again.json()["detail"][0]["rule"] == "ADJ-2"

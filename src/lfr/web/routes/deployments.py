@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from lfr.db.governance import DeploymentRow
@@ -254,9 +255,19 @@ def api_checklist(context: Context, viewer: Reader, deployment_id: str) -> dict[
     }
 
 
+class Halt(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
+
+
+@api.post("/{deployment_id}/start")
+def api_start(context: Context, viewer: Commander, deployment_id: str) -> dict[str, str]:
+    """Start (DEP-1); a refusal (422) lists every unmet condition with rule and field."""
+    context.control.start(viewer_of(viewer).actor, deployment_id)
+    return {"status": "running"}
+
+
 @api.post("/{deployment_id}/halt")
-def api_halt(
-    context: Context, viewer: Commander, deployment_id: str, body: dict[str, str]
-) -> dict[str, str]:
-    context.control.halt(viewer_of(viewer).actor, deployment_id, body.get("reason", ""))
+def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt) -> dict[str, str]:
+    """Silver's halt (DEP-2): every camera worker stops at once."""
+    context.control.halt(viewer_of(viewer).actor, deployment_id, body.reason)
     return {"status": "halted"}
