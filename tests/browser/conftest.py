@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.bootstrap import prepare_database, web_context
 from lfr.web.context import WebContext
 from lfr.web.demo import DemoAccount, seed_accounts
+from lfr.web.preview import PreviewHub, run_camera_engine_with_preview
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,7 +52,11 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     settings = Settings(environment="test", data_dir=tmp_path / "data")
     db = prepare_database(settings)
     context = web_context(settings, db)
-    context.attach_runtime(run_camera_engine, supervisor=SupervisorSettings(restart_initial_s=0.5))
+    context.attach_runtime(
+        run_camera_engine_with_preview,
+        supervisor=SupervisorSettings(restart_initial_s=0.5),
+        preview=PreviewHub(),
+    )
     accounts = seed_accounts(db)
     port = _free_port()
     server = uvicorn.Server(

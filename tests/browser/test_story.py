@@ -214,21 +214,29 @@ def test_from_application_to_recorded_outcome(
     silver.shot("deployment-ready")
     silver.page.click("#start-button")
     silver.page.wait_for_selector("#deployment-status:has-text('running')")
+    people["applicant"].go("/watchlists")
+    people["applicant"].page.wait_for_selector(".badge:has-text('sealed')")  # sealed at start
 
     # The alert arrives live (server-sent event), without reloading the console.
     card = operator.page.wait_for_selector(".alert-card", timeout=ALERT_WAIT_MS)
     assert card is not None
     assert "PNC-REHEARSAL-1" in card.inner_text()
+    operator.go("/console")  # the camera views of deployments running now
+    operator.page.wait_for_function(
+        "() => [...document.querySelectorAll('img.camera-preview')]"
+        ".some(img => img.complete && img.naturalWidth > 0)",
+        timeout=30_000,
+    )  # the live camera view, faces that did not alert blurred
     operator.shot("console-alert")
     silver.page.wait_for_selector(".camera-health", timeout=30_000)
     silver.shot("deployment-running")
 
-    operator.page.click(".alert-card button:has-text('Refer')")
-    operator.page.wait_for_selector(".alert-card:has-text('referred')")
-
     officer = people["engagement"]
     officer.go("/handheld")
-    officer.page.wait_for_selector("#handheld-alerts .alert-card")
+    officer.page.wait_for_selector("#live-status:has-text('live')")
+    operator.page.click(".alert-card button:has-text('Refer')")
+    operator.page.wait_for_selector(".alert-card:has-text('referred')")
+    officer.page.wait_for_selector("#handheld-alerts .alert-card")  # pushed, no reload
     officer.shot("handheld-referred")
     officer.page.click("#handheld-alerts button:has-text('Engage')")
     officer.page.wait_for_selector("input[name=identity][value=confirmed]")

@@ -186,3 +186,82 @@ def test_public_page_shows_the_running_deployment_without_biometrics(
     assert "DEMO-0001" not in page.text
     data = app_client.get("/api/public/deployments").json()
     assert data["planned"][0]["area"] == "Rehearsal Street"
+
+
+def test_camera_view_is_for_the_deployment_staff_and_gone_at_halt(
+    web_context: WebContext, personas: Personas, rehearsal, client_for
+) -> None:
+    """REC-5/REC-4: the blurred live view is shown to the deployment's staff only, and its
+    frame is forgotten the moment Silver halts."""
+    from lfr.web.preview import PreviewHub
+
+    hub = PreviewHub()
+    web_context.control.preview = hub
+    hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8frame")
+    url = f"/deployments/{rehearsal.deployment_id}/cameras/demo-cam/preview.jpg"
+    operator = client_for(personas.operator)
+    assert operator.get(url).content == b"\xff\xd8frame"
+    with transaction(web_context.db) as db:
+        other = people.create_user(
+            db,
+            actor=people.console_actor(),
+            username="operator-3",
+            display_name="Operator 3",
+            rank=Rank.STAFF,
+            password="another long password",
+            roles=[Role.OPERATOR],
+        )
+        outsider = people.to_actor(other)
+    assert client_for(outsider).get(url).status_code == 404
+    silver = client_for(personas.silver)
+    silver.post(f"/deployments/{rehearsal.deployment_id}/halt", data={"reason": "done"})
+    hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8late frame")
+    assert operator.get(url).status_code == 404
+
+
+def test_start_checklist_lists_every_unmet_condition(
+    web_context: WebContext, personas: Personas, subject_image: Path, client_for, enroler
+) -> None:
+    """DEP-1: a deployment with no staff and no camera source shows every missing condition,
+    and a start is refused naming them all."""
+    from lfr.services import deployments
+    from lfr.web.demo import authorise, compile_watchlist, rehearsal_application
+    from tests.web.rehearsal import persona_accounts
+
+    accounts = persona_accounts(personas)
+    _application, authority = authorise(
+        web_context.db, accounts, rehearsal_application(personas.applicant)
+    )
+    compile_watchlist(
+        web_context.db, personas.applicant, authority, subject_image.read_bytes(), enroler
+    )
+    with transaction(web_context.db) as db:
+        deployment = deployments.plan_deployment(
+            db, personas.applicant, authority, ["Rehearsal Street"], ["demo-cam"]
+        ).id
+    silver = client_for(personas.silver)
+    page = silver.get(f"/deployments/{deployment}").text
+    for missing in ("gold", "silver", "operator", "engagement", "no source configured"):
+        assert missing in page.lower()
+    refused = silver.post(f"/deployments/{deployment}/start")
+    assert refused.status_code == 422
+    assert "no source configured" in refused.text
+    checklist = silver.get(f"/api/deployments/{deployment}/checklist").json()
+    assert checklist["ready"] is False
+    assert {"REC-1", "DEP-1"} <= {u["rule"] for u in checklist["unmet"]}
+
+
+def test_api_refer_needs_the_csrf_header_and_answers_json(
+    web_context: WebContext, personas: Personas, rehearsal, subject_image: Path, client_for
+) -> None:
+    alert_id = web_context.control.record_alert(match_event(rehearsal, subject_image))
+    operator = client_for(personas.operator)
+    token = operator.headers.pop("X-CSRF-Token")
+    assert operator.post(f"/api/alerts/{alert_id}/refer").status_code == 403
+    response = operator.post(f"/api/alerts/{alert_id}/refer", headers={"X-CSRF-Token": token})
+    assert response.json() == {"state": "referred"}
+    again = operator.post(
+        f"/api/alerts/{alert_id}/dismiss", json={"reason": "x"}, headers={"X-CSRF-Token": token}
+    )
+    assert again.status_code == 422
+    assert again.json()["detail"][0]["rule"] == "ADJ-2"

@@ -54,6 +54,14 @@ def test_session_cookie_is_httponly_and_samesite(
     assert "secure" not in cookie  # plain HTTP here; TLS requests get Secure
 
 
+def test_session_cookie_is_secure_over_tls(web_context: WebContext) -> None:
+    from lfr.web.app import create_app
+
+    with TestClient(create_app(web_context), base_url="https://testserver") as client:
+        cookie = client.get("/sign-in").headers["set-cookie"].lower()
+    assert "secure" in cookie
+
+
 def test_wrong_password_is_refused_without_saying_which_part(
     app_client: TestClient, personas: Personas
 ) -> None:

@@ -88,7 +88,7 @@ def test_image_without_a_face_gets_instant_feedback_and_is_not_stored(
     enroler: VisionEnroler,
 ) -> None:
     """WL-5: the check says why at once; adding the entry with it stores nothing."""
-    web_context._enroler = enroler
+    web_context.use_enroler(enroler)
     applicant = client_for(personas.applicant)
     dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
     check = applicant.post(
@@ -128,7 +128,7 @@ def test_missing_attestation_is_refused(
     enroler: VisionEnroler,
 ) -> None:
     """WL-3: the compiling officer must attest both things; the refusal names the field."""
-    web_context._enroler = enroler
+    web_context.use_enroler(enroler)
     applicant = client_for(personas.applicant)
     form = entry_form()
     del form["attests_still_of_interest"]
@@ -156,7 +156,7 @@ def test_bulk_import_adds_all_rows_or_none(
     enroler: VisionEnroler,
 ) -> None:
     """WL-3/WL-5 per row: one bad row (no face) refuses the whole import, naming the row."""
-    web_context._enroler = enroler
+    web_context.use_enroler(enroler)
     applicant = client_for(personas.applicant)
     examples = faces_dir / "face_recognition-examples"
     obama = (examples / "obama.jpg").read_bytes()

@@ -127,3 +127,19 @@ def _adjudicates_for(session: Session, actor: Actor, authority_id: str) -> bool:
     return deployment is not None and any(
         a.user_id == actor.user_id and a.role in roles for a in deployment.assignments
     )
+
+
+CAMERA_WATCHERS = frozenset({Role.ENGINEER})
+"""Besides the deployment's own staff, who may watch its (blurred) camera view."""
+
+
+def watchable_deployment(session: Session, actor: Actor, deployment_id: str) -> DeploymentRow:
+    """The live camera view of a deployment: its assigned staff and engineers (REC-5)."""
+    row = session.get(DeploymentRow, deployment_id)
+    allowed = row is not None and (
+        bool(actor.roles & CAMERA_WATCHERS)
+        or any(a.user_id == actor.user_id for a in row.assignments)
+    )
+    if row is None or not allowed:
+        raise NotFound("deployment", deployment_id)
+    return row

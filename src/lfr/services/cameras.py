@@ -51,12 +51,18 @@ def configure_camera(session: Session, actor: Actor, name: str, source: str) -> 
     return row
 
 
+def missing_sources(session: Session, names: Sequence[str]) -> list[Unmet]:
+    """One unmet condition per camera without a source (for the start checklist)."""
+    known = set(session.scalars(select(CameraSource.name).where(CameraSource.name.in_(names))))
+    return [Unmet("REC-1", "no source configured", name) for name in names if name not in known]
+
+
 def cameras_for(session: Session, names: Sequence[str]) -> list[Camera]:
     """The sources of a deployment's cameras; refuses naming every camera without one."""
-    rows = {r.name: r for r in session.scalars(select(CameraSource))}
-    missing = [Unmet("REC-1", "no source configured", name) for name in names if name not in rows]
+    missing = missing_sources(session, names)
     if missing:
         raise Refusals(missing)
+    rows = {r.name: r for r in session.scalars(select(CameraSource))}
     return [Camera(name, rows[name].source) for name in names]
 
 

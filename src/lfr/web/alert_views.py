@@ -134,3 +134,20 @@ def handheld_alerts(session: Session, actor: Actor) -> list[AlertRow]:
             .limit(50)
         )
     )
+
+
+def camera_views(session: Session, actor: Actor) -> list[tuple[str, str]]:
+    """(deployment, camera) of the running deployments this person watches."""
+    from lfr.db.governance import DeploymentRow
+    from lfr.domain.deployment import DeploymentStatus
+    from lfr.services.deployments import cameras_of
+
+    ids = assigned_deployment_ids(session, actor, [Role.OPERATOR, Role.SILVER])
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(DeploymentRow).where(
+            DeploymentRow.id.in_(ids), DeploymentRow.status == DeploymentStatus.RUNNING
+        )
+    )
+    return [(row.id, camera) for row in rows for camera in cameras_of(row)]

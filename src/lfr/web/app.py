@@ -92,12 +92,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if runtime is None:
         yield
         return
+    preview = context.control.preview
+    if preview is not None:
+        preview.start()
     await runtime.start()
     await asyncio.to_thread(context.control.resume_running)
     try:
         yield
     finally:
         await runtime.stop()
+        if preview is not None:
+            preview.stop()
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -115,10 +120,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
-
-
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api") or request.headers.get("hx-request") == "true"
 
 
 async def _not_signed_in(request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from lfr.web.access import RequestIdentity
 from lfr.web.config import WebSettings
 from lfr.web.control import DeploymentControl
 from lfr.web.live import LiveFeed
+from lfr.web.preview import PreviewHub
 from lfr.web.runtime import DeploymentRuntime
 from lfr.web.sessions import SessionStore, ThrottleStore
 
@@ -48,9 +49,11 @@ class WebContext:
         *,
         realtime: bool = True,
         supervisor: SupervisorSettings | None = None,
+        preview: PreviewHub | None = None,
     ) -> DeploymentRuntime:
-        """Camera workers for this app: started with the app, stopped with it."""
-        self.control = DeploymentControl(self.db, None, realtime=realtime)
+        """Camera workers for this app: started with the app, stopped with it. With a
+        `preview` hub, `target` must be the preview worker target (`lfr.web.preview`)."""
+        self.control = DeploymentControl(self.db, None, realtime=realtime, preview=preview)
         runtime = DeploymentRuntime(
             self.feed,
             self.control.record_alert,
@@ -60,6 +63,11 @@ class WebContext:
         )
         self.control.runtime = runtime
         return runtime
+
+    def use_enroler(self, enroler: Enroler) -> None:
+        """Share an enrolment already built (its models loaded) instead of building one."""
+        with _ENROLER_LOCK:
+            self._enroler = enroler
 
     def enroler(self) -> Enroler:
         """The engine's enrolment (WL-5), built on first use (its models load lazily)."""

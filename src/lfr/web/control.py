@@ -19,15 +19,16 @@ from lfr.db.governance import DeploymentRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor
-from lfr.domain.refusal import Refusal
+from lfr.domain.refusal import Refusal, Refusals
 from lfr.reports import camera_statistics
 from lfr.runtime.engine import EngineJob
 from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, deployments
-from lfr.services.cameras import cameras_for
+from lfr.services.cameras import cameras_for, missing_sources
 from lfr.services.watchlists import gallery_for
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import HealthFigures, MatchEvent
+from lfr.web.preview import PreviewHub, PreviewJob
 from lfr.web.runtime import DeploymentRuntime
 
 log = logging.getLogger("lfr.serve")
@@ -37,7 +38,7 @@ log = logging.getLogger("lfr.serve")
 class WorkerPlan:
     deployment_id: str
     cameras: list[Camera]
-    job: EngineJob
+    job: EngineJob | PreviewJob
 
 
 class DeploymentControl:
@@ -48,15 +49,25 @@ class DeploymentControl:
         base_config: EngineConfig | None = None,
         *,
         realtime: bool = True,
+        preview: PreviewHub | None = None,
     ) -> None:
         self._db = db
         self.runtime = runtime
+        self.preview = preview
         self._base_config = base_config or EngineConfig()
         self._realtime = realtime
 
     def start(self, actor: Actor, deployment_id: str) -> None:
+        """Refuses naming every unmet DEP-1 condition and every camera without a source."""
         with transaction(self._db) as session:
-            row = deployments.start_deployment(session, actor, deployment_id)
+            row = deployments.get_deployment(session, deployment_id)
+            missing = missing_sources(session, deployments.cameras_of(row))
+            try:
+                row = deployments.start_deployment(session, actor, deployment_id)
+            except Refusal as refusal:
+                raise Refusals([*refusal.unmet, *missing]) from None
+            if missing:
+                raise Refusals(missing)
             plan = self._plan(session, row)
         self._run(plan)
 
@@ -108,7 +119,8 @@ class DeploymentControl:
         config = self._base_config
         if row.alert_threshold is not None:
             config = config.model_copy(update={"alert_threshold": row.alert_threshold})
-        return WorkerPlan(row.id, cameras, EngineJob(config, gallery, realtime=self._realtime))
+        job = EngineJob(config, gallery, realtime=self._realtime)
+        return WorkerPlan(row.id, cameras, self.preview.wrap(job) if self.preview else job)
 
     def _run(self, plan: WorkerPlan) -> None:
         if self.runtime is None:
@@ -119,3 +131,5 @@ class DeploymentControl:
     def _stop(self, deployment_id: str) -> None:
         if self.runtime is not None:
             self.runtime.halt_deployment(deployment_id)
+        if self.preview is not None:
+            self.preview.forget(deployment_id)

@@ -36,6 +36,7 @@ from lfr.domain.watchlist import EntryDraft
 from lfr.services import authorisations, deployments, people, watchlists
 from lfr.services.cameras import configure_camera
 from lfr.services.watchlists import Enroler
+from lfr.web.context import WebContext
 from lfr.web.demo_media import DemoMedia, generated_media, user_media
 from lfr.web.signin import SECOND_FACTOR_ROLES
 
@@ -231,11 +232,8 @@ def seed_rehearsal(
     return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
 
 
-def seed_demo(context: object, *, media: Path | None, echo: Callable[[str], None]) -> None:
+def seed_demo(context: WebContext, *, media: Path | None, echo: Callable[[str], None]) -> None:
     """Seeds the demo force and starts its rehearsal deployment (as demo Silver)."""
-    from lfr.web.context import WebContext
-
-    assert isinstance(context, WebContext)
     if not context.settings.allows_development_secrets:
         raise SystemExit("lfr demo runs only with LFR_ENVIRONMENT=development (or test)")
     demo_media = (

@@ -57,7 +57,6 @@ class LiveFeed:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscriptions: set[Subscription] = set()
-        self.listeners: list[Callable[[LiveMessage], Any]] = []
 
     def publish(self, message: LiveMessage) -> None:
         with self._lock:
@@ -67,8 +66,6 @@ class LiveFeed:
                 subscription.loop.call_soon_threadsafe(subscription.offer, message)
             except RuntimeError:  # the stream's loop closed: the stream is gone
                 self._drop(subscription)
-        for listener in self.listeners:
-            listener(message)
 
     @asynccontextmanager
     async def subscribe(self, topics: set[str]) -> AsyncIterator[Subscription]:
@@ -79,10 +76,6 @@ class LiveFeed:
             yield subscription
         finally:
             self._drop(subscription)
-
-    def subscriber_count(self) -> int:
-        with self._lock:
-            return len(self._subscriptions)
 
     def _drop(self, subscription: Subscription) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
@@ -101,12 +101,9 @@ class SessionStore:
         """Signs a user out everywhere (password changed, account disabled)."""
         db.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
-    def purge_expired(self, db: Session) -> int:
-        now = utcnow()
-        rows = db.scalars(select(WebSession).where(WebSession.expires_at <= now)).all()
-        for row in rows:
-            db.delete(row)
-        return len(rows)
+    def purge_expired(self, db: Session) -> None:
+        """Deletes sessions past their absolute expiry (idle ones go when next presented)."""
+        db.execute(delete(WebSession).where(WebSession.expires_at <= utcnow()))
 
     def _expired(self, row: WebSession, now: datetime) -> bool:
         idle = timedelta(minutes=self._settings.session_idle_minutes)

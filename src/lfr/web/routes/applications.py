@@ -30,7 +30,7 @@ from lfr.domain.authorisation import (
     verify_wad,
 )
 from lfr.domain.categories import WatchlistCategory
-from lfr.domain.people import Role
+from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.services import authorisations
 from lfr.services.access import readable_application, readable_applications
@@ -100,7 +100,7 @@ async def create_application(request: Request, context: Context, viewer: Applica
     return RedirectResponse(f"/applications/{row_id}", status_code=303)
 
 
-def _create(context: Context, actor: Any, draft: Application) -> str:
+def _create(context: Context, actor: Actor, draft: Application) -> str:
     with transaction(context.db) as db:
         return authorisations.create_application(db, actor, draft).id
 

@@ -63,6 +63,7 @@ def sign_in_page(
         with transaction(context.db) as db:
             if view is not None:
                 context.sessions.end(db, view)
+            context.sessions.purge_expired(db)  # anonymous sessions are made here: tidy here
             token, view = context.sessions.create(db, user_id=None, stage=SessionStage.ANONYMOUS)
     return _sign_in_form(request, view, token, next_path=_safe_next(next))
 

@@ -11,13 +11,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from lfr.db.session import reading, transaction
-from lfr.domain.people import Role
+from lfr.domain.people import Actor, Role
 from lfr.services import alerts
 from lfr.services.access import entry_image, readable_alert
-from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.alert_views import card_of, console_alerts
+from lfr.web.access import Admit, Viewer, known_identity, viewer_of
+from lfr.web.alert_views import camera_views, card_of, console_alerts
 from lfr.web.deps import Context
 from lfr.web.live import event_stream
 from lfr.web.rendering import render
@@ -41,7 +42,12 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
-    return render(request, "console/index.html", {"alerts": cards, "title": "Operator console"})
+        views = camera_views(db, actor)
+    return render(
+        request,
+        "console/index.html",
+        {"alerts": cards, "camera_views": views, "title": "Operator console"},
+    )
 
 
 @pages.get("/console/stream")
@@ -66,13 +72,33 @@ def console_card(
     return render(request, "console/card.html", {"alert": card})
 
 
-@pages.post("/console/alerts/{alert_id}/refer")
-def refer(request: Request, context: Context, viewer: ConsoleViewer, alert_id: str) -> Response:
-    actor = viewer_of(viewer).actor
+def refer_as(context: Context, actor: Actor, alert_id: str) -> None:
+    """Claim (conditional UPDATE: one operator wins) and refer, in one transaction."""
     with transaction(context.db) as db:
         readable_alert(db, actor, alert_id)
         alerts.claim_alert(db, actor, alert_id)
         alerts.refer_alert(db, actor, alert_id)
+    _announce(context, alert_id)
+
+
+def dismiss_as(context: Context, actor: Actor, alert_id: str, reason: str) -> None:
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.claim_alert(db, actor, alert_id)
+        alerts.dismiss_alert(db, actor, alert_id, reason)
+    _announce(context, alert_id)
+
+
+def _announce(context: Context, alert_id: str) -> None:
+    from lfr.web.routes.handheld import handheld_message
+
+    context.feed.publish(alert_message(alert_id))
+    context.feed.publish(handheld_message(alert_id))
+
+
+@pages.post("/console/alerts/{alert_id}/refer")
+def refer(request: Request, context: Context, viewer: ConsoleViewer, alert_id: str) -> Response:
+    refer_as(context, viewer_of(viewer).actor, alert_id)
     return _after_decision(request, context, alert_id)
 
 
@@ -84,27 +110,17 @@ def dismiss(
     alert_id: str,
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    actor = viewer_of(viewer).actor
-    with transaction(context.db) as db:
-        readable_alert(db, actor, alert_id)
-        alerts.claim_alert(db, actor, alert_id)
-        alerts.dismiss_alert(db, actor, alert_id, reason)
+    dismiss_as(context, viewer_of(viewer).actor, alert_id, reason)
     return _after_decision(request, context, alert_id)
 
 
 def _after_decision(request: Request, context: Context, alert_id: str) -> Response:
-    from lfr.web.routes.handheld import handheld_message
-
-    context.feed.publish(alert_message(alert_id))
-    context.feed.publish(handheld_message(alert_id))
     if request.headers.get("hx-request") == "true":
         return _card(request, context, alert_id)
     return RedirectResponse("/console", status_code=303)
 
 
 def _card(request: Request, context: Context, alert_id: str) -> Response:
-    from lfr.web.access import known_identity
-
     actor = known_identity(request).actor
     assert actor is not None
     with reading(context.db) as db:
@@ -164,3 +180,22 @@ def api_alerts(context: Context, viewer: ConsoleViewer) -> list[dict[str, object
         }
         for c in cards
     ]
+
+
+class Dismissal(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is dismissed.")
+
+
+@api.post("/{alert_id}/refer")
+def api_refer(context: Context, viewer: ConsoleViewer, alert_id: str) -> dict[str, str]:
+    """Refer to the engagement officers (ADJ-2): claims the alert first."""
+    refer_as(context, viewer_of(viewer).actor, alert_id)
+    return {"state": "referred"}
+
+
+@api.post("/{alert_id}/dismiss")
+def api_dismiss(
+    context: Context, viewer: ConsoleViewer, alert_id: str, body: Dismissal
+) -> dict[str, str]:
+    dismiss_as(context, viewer_of(viewer).actor, alert_id, body.reason)
+    return {"state": "dismissed"}

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from lfr.db.governance import DeploymentRow
@@ -22,6 +23,7 @@ from lfr.domain.people import Role
 from lfr.domain.refusal import Refusal, Unmet
 from lfr.services import cameras as camera_service
 from lfr.services import deployments
+from lfr.services.access import watchable_deployment
 from lfr.services.authorisations import authorities_in_force
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
@@ -102,10 +104,7 @@ def checklist(context: Context, deployment_id: str) -> tuple[DeploymentRow, list
     with reading(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
         unmet = deployments.start_checklist(db, deployment_id)
-        try:
-            camera_service.cameras_for(db, deployments.cameras_of(row))
-        except Refusal as refusal:
-            unmet += list(refusal.unmet)
+        unmet += camera_service.missing_sources(db, deployments.cameras_of(row))
         db.expunge_all()
     return row, unmet
 
@@ -206,6 +205,26 @@ def end(context: Context, viewer: Commander, deployment_id: str) -> Response:
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
+CAMERA_VIEWERS = Admit(Role.OPERATOR, Role.SILVER, Role.GOLD, Role.BRONZE, Role.ENGINEER)
+
+
+@pages.get("/deployments/{deployment_id}/cameras/{camera}/preview.jpg")
+def camera_preview(
+    context: Context,
+    viewer: Annotated[Viewer | None, Depends(CAMERA_VIEWERS)],
+    deployment_id: str,
+    camera: str,
+) -> Response:
+    """The latest frame of a camera, every face that did not alert blurred (REC-4, REC-5)."""
+    with reading(context.db) as db:
+        watchable_deployment(db, viewer_of(viewer).actor, deployment_id)
+    preview = context.control.preview
+    frame = preview.latest(deployment_id, camera) if preview else None
+    if frame is None:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    return Response(frame, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
 @pages.get("/cameras")
 def cameras_page(request: Request, context: Context, viewer: CameraAdmin) -> Response:
     with reading(context.db) as db:
@@ -236,9 +255,19 @@ def api_checklist(context: Context, viewer: Reader, deployment_id: str) -> dict[
     }
 
 
+class Halt(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
+
+
+@api.post("/{deployment_id}/start")
+def api_start(context: Context, viewer: Commander, deployment_id: str) -> dict[str, str]:
+    """Start (DEP-1); a refusal (422) lists every unmet condition with rule and field."""
+    context.control.start(viewer_of(viewer).actor, deployment_id)
+    return {"status": "running"}
+
+
 @api.post("/{deployment_id}/halt")
-def api_halt(
-    context: Context, viewer: Commander, deployment_id: str, body: dict[str, str]
-) -> dict[str, str]:
-    context.control.halt(viewer_of(viewer).actor, deployment_id, body.get("reason", ""))
+def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt) -> dict[str, str]:
+    """Silver's halt (DEP-2): every camera worker stops at once."""
+    context.control.halt(viewer_of(viewer).actor, deployment_id, body.reason)
     return {"status": "halted"}

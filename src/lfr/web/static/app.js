@@ -21,7 +21,14 @@
       if (empty) empty.remove();
     });
   }
+  // Live camera views: reload the image every data-refresh-ms (the server keeps only the
+  // latest blurred frame in memory; nothing is cached: no-store).
+  function refresh(img) {
+    const base = img.src.split("?")[0];
+    setInterval(function () { img.src = base + "?t=" + Date.now(); }, Number(img.dataset.refreshMs));
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-live-feed]").forEach(subscribe);
+    document.querySelectorAll("img[data-refresh-ms]").forEach(refresh);
   });
 })();
