@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from lfr.db.reports import AlertPerceivedGroupRow
+from lfr.db.reports import AlertPerceivedGroupRow, ThresholdJustificationRow
 from lfr.db.session import transaction
 from lfr.reports import review, transparency
 from lfr.reports.transparency import DocumentKind
@@ -17,7 +18,12 @@ from lfr.services import alerts
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
-from tests.integration.governance.world import CachingEnroler, build_world, match_event
+from tests.integration.governance.world import (
+    CachingEnroler,
+    build_world,
+    match_event,
+    submitted,
+)
 from tests.integration.reports.recorded import (
     Recorded,
     assert_clean,
@@ -215,3 +221,37 @@ def test_health_figures_from_the_bus_feed_the_camera_statistics(
     asyncio.run(deliver())
     with transaction(web_context.db) as db:
         assert review.compute_figures(db, world.deployment_id)["faces_seen"] == 12
+
+
+def test_the_deciding_officer_sees_the_forecast_and_must_justify_a_low_threshold(
+    web_context: WebContext, personas: Personas, client_for: ClientFor
+) -> None:
+    """EQ-1/AUTH-2 through the decision form: the forecast fragment, the refusal without
+    a justification, the approval with one."""
+    store_synthetic_evaluation(web_context.db)
+    application_id = submitted(web_context.db, personas)
+    officer = client_for(personas.authorising_officer)
+    assert 'hx-get="/forecast/panel"' in officer.get(f"/applications/{application_id}").text
+    panel = officer.get(
+        "/forecast/panel", params={"alert_threshold": "0.85", "max_watchlist_size": "10"}
+    ).text
+    assert "4012.6" in panel
+    assert "needs a recorded justification" in panel
+    form = {
+        "kind": "approve_with_conditions",
+        "reasons": "Necessary and proportionate",
+        "alert_threshold": "0.85",
+    }
+    refused = officer.post(f"/applications/{application_id}/decide", data=form)
+    assert refused.status_code == 422
+    assert "below the equitable threshold" in refused.text
+    accepted = officer.post(
+        f"/applications/{application_id}/decide",
+        data=form | {"threshold_justification": "Missing child at risk"},
+        follow_redirects=False,
+    )
+    assert accepted.status_code == 303
+    with transaction(web_context.db) as db:
+        assert db.scalars(select(ThresholdJustificationRow)).one().justification == (
+            "Missing child at risk"
+        )

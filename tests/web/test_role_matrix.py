@@ -138,6 +138,7 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/equitability/{evaluation_id}"): EQUITABILITY_READERS,
     ("GET", "/equitability/{evaluation_id}/charts/{name}.png"): EQUITABILITY_READERS,
     ("GET", "/forecast"): {AO},
+    ("GET", "/forecast/panel"): {AO},
     ("GET", "/api/reports/forecast"): {AO},
     ("GET", "/monitoring"): MONITORS,
     ("GET", "/monitoring/charts/{name}.png"): MONITORS,

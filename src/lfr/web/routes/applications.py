@@ -189,7 +189,13 @@ async def decide(
         with transaction(context.db) as db:
             readable_application(db, actor, application_id)
             authorisations.decide_application(
-                db, actor, application_id, kind, _text(form, "reasons"), conditions
+                db,
+                actor,
+                application_id,
+                kind,
+                _text(form, "reasons"),
+                conditions,
+                threshold_justification=_text(form, "threshold_justification") or None,
             )
 
     await _in_thread(run)

@@ -16,7 +16,7 @@ from lfr.db.governance import DeploymentRow
 from lfr.db.reports import DeploymentReviewRow
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Role
-from lfr.domain.refusal import NotFound
+from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import evaluations, monitoring, review, review_export, thresholds
 from lfr.reports.forecast import AlertForecast
 from lfr.reports.monitoring import PerceivedGroup
@@ -303,6 +303,40 @@ def forecast_page(
             "title": "Forecast",
         },
     )
+
+
+@pages.get("/forecast/panel")
+def forecast_panel(
+    request: Request,
+    context: Context,
+    viewer: Decider,
+    alert_threshold: str = "",
+    max_watchlist_size: str = "",
+) -> Response:
+    """The forecast as a fragment for the decision form: its blank fields mean the shipped
+    default threshold and a watchlist of 100 (htmx swaps it in as the officer types)."""
+    threshold = _number(alert_threshold, float, "alert_threshold")
+    size = _number(max_watchlist_size, int, "max_watchlist_size") or 100
+    with reading(context.db) as db:
+        chosen = thresholds.decision_forecast(db, threshold, int(size), _model_version(context))
+        by_size = [
+            thresholds.decision_forecast(db, threshold, n, _model_version(context))
+            for n in FORECAST_SIZES
+        ]
+    return render(
+        request,
+        "reports/forecast_panel.html",
+        {"chosen": _forecast_json(chosen), "by_size": [_forecast_json(f) for f in by_size]},
+    )
+
+
+def _number(text: str, kind: type[float] | type[int], field: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        return kind(text)
+    except ValueError as error:
+        raise Refusal("EQ-1", "not a number", field) from error
 
 
 @api.get("/forecast")
