@@ -92,7 +92,9 @@ class Browser:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for width in (1280, 375):
             self.page.set_viewport_size({"width": width, "height": 900})
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+            self.page.screenshot(
+                path=str(SCREENSHOTS / f"reports-{name}-{width}.png"), full_page=True
+            )
         self.page.set_viewport_size({"width": 1280, "height": 900})
 
 
