@@ -1,0 +1,41 @@
+"""Face describers behind a Protocol, chosen by configuration `type` (REC-2).
+
+Backends: ``dlib`` (dlib ResNet from face-recognition-models, the default). Adding a
+backend is adding one module that defines its config (a pydantic model with a `type`
+literal) and a builder decorated with `register_describer`, then naming its config in
+`DescriberConfig` below. Models load lazily, under a lock, on the first `describe`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+
+from lfr.vision.describers.base import Describer, builder_for, l2_normalise, register_describer
+from lfr.vision.describers.dlib_resnet import DlibDescriber, DlibDescriberConfig
+
+DescriberConfig = Annotated[DlibDescriberConfig, Field(discriminator="type")]
+"""Any describer's configuration; ``{"type": "dlib"}`` (the default) picks dlib ResNet.
+A second backend turns this into a union: ``DlibDescriberConfig | OtherConfig``."""
+
+DESCRIBER_CONFIG_ADAPTER: TypeAdapter[DescriberConfig] = TypeAdapter(DescriberConfig)
+
+
+def build_describer(config: DescriberConfig | None = None) -> Describer:
+    """The describer `config` describes (dlib with defaults when None). Cheap: the model
+    is read on the first `describe`."""
+    chosen = config if config is not None else DlibDescriberConfig()
+    return builder_for(chosen.type)(chosen)
+
+
+__all__ = [
+    "DESCRIBER_CONFIG_ADAPTER",
+    "Describer",
+    "DescriberConfig",
+    "DlibDescriber",
+    "DlibDescriberConfig",
+    "build_describer",
+    "l2_normalise",
+    "register_describer",
+]

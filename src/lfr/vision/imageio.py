@@ -1,0 +1,131 @@
+"""Reading images from files and bytes, refusing bad input with a clear reason.
+
+Everything that reads a picture (watchlist enrolment WL-5, uploads in the web
+application, tests) goes through `load_image` / `decode_image_bytes`, so that every
+caller gets the same checks: an empty file, a file that is not an image, a truncated
+image, or a decompression bomb (a small file that claims a huge size) gives an
+`ImageError` naming the file and the reason — and never a crash or a silent partial
+image. The header's size is checked *before* the pixels are decoded, so a bomb costs
+nothing to refuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from lfr.vision.types import RGBImage
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Larger than any camera still (a 40-megapixel photo); a bigger header is refused."""
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; `str()` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def load_image(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RGBImage:
+    """Read an image file as H×W×3 RGB uint8 (RGBA, grey, palette and 16-bit are converted;
+    the EXIF orientation is applied). Raises `ImageError` naming the file and the reason."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ImageError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageError(path, "is a directory, not an image file") from None
+    except OSError as error:
+        raise ImageError(path, f"cannot be read ({error.strerror or error})") from None
+    return decode_image_bytes(data, name=str(path), max_pixels=max_pixels)
+
+
+def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> RGBImage:
+    """Decode an encoded image (JPEG, PNG, …) held in memory; `name` is used in errors."""
+    if not data:
+        raise ImageError(name, "empty file (0 bytes)")
+    with warnings.catch_warnings():
+        # Pillow warns (and past twice its own limit, raises) about huge images; our own
+        # limit below is the one that decides, so its warning is noise here.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        picture = _open(data, name)
+        _check_size(picture, name, max_pixels)
+        try:
+            picture.load()
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ImageError(name, f"truncated or corrupt image data ({error})") from None
+    return _to_rgb(picture, name)
+
+
+def encode_jpeg(image: RGBImage, quality: int = 90) -> bytes:
+    """Encode an RGB image as JPEG (e.g. a probe crop for a `MatchEvent`)."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be 1–100, got {quality}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), mode="RGB").save(
+        buffer, format="JPEG", quality=quality
+    )
+    return buffer.getvalue()
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError(name, "not an image (unrecognised or unsupported format)") from None
+    except Image.DecompressionBombError as error:
+        # Pillow refuses by itself past twice its own limit, before reading any pixel.
+        raise ImageError(
+            name,
+            f"image too large, refused before decoding as a possible decompression bomb ({error})",
+        ) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(name, f"corrupt image header ({error})") from None
+
+
+def _check_size(picture: Image.Image, name: str, max_pixels: int) -> None:
+    width, height = picture.size
+    if width <= 0 or height <= 0:
+        raise ImageError(name, f"image has no pixels ({width}×{height})")
+    if width * height > max_pixels:
+        raise ImageError(
+            name,
+            f"image too large: {width}×{height} = {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} (refused before decoding, as a possible decompression bomb)",
+        )
+
+
+def _to_rgb(picture: Image.Image, name: str) -> RGBImage:
+    # A broken EXIF block should not lose an otherwise good picture.
+    with contextlib.suppress(OSError, ValueError, SyntaxError):
+        picture = ImageOps.exif_transpose(picture) or picture
+    if picture.mode in {"I;16", "I;16L", "I;16B", "I;16N", "I"}:
+        return _wide_grey_to_rgb(picture)
+    if picture.mode in {"RGBA", "LA", "PA"} or (
+        picture.mode == "P" and "transparency" in picture.info
+    ):
+        # Transparent parts are shown on white, as a viewer would show them.
+        rgba = picture.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        picture = Image.alpha_composite(background, rgba)
+    try:
+        array = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError) as error:
+        raise ImageError(name, f"cannot convert {picture.mode} image to RGB ({error})") from None
+    return np.ascontiguousarray(array)
+
+
+def _wide_grey_to_rgb(picture: Image.Image) -> RGBImage:
+    """16-bit (or 32-bit integer) grey: scale the range the format can hold to 0–255."""
+    values = np.asarray(picture, dtype=np.int64)
+    top = 65535 if picture.mode.startswith("I;16") or values.max(initial=0) > 255 else 255
+    grey = np.clip(values * 255 // top, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
