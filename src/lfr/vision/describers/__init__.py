@@ -1,6 +1,8 @@
 """Face describers behind a Protocol, chosen by configuration `type` (REC-2).
 
-Backends: ``dlib`` (dlib ResNet from face-recognition-models, the default). Adding a
+Backends: ``dlib`` (dlib ResNet from face-recognition-models, the default) and ``onnx``
+(any ONNX face-recognition model run by ONNX Runtime, e.g. the dlib ResNet exported by
+``lfr model export-dlib``, several times faster). Adding a
 backend is adding one module that defines its config (a pydantic model with a `type`
 literal) and a builder decorated with `register_describer`, then naming its config in
 `DescriberConfig` below. Models load lazily, under a lock, on the first `describe`.
@@ -14,10 +16,11 @@ from pydantic import Field, TypeAdapter
 
 from lfr.vision.describers.base import Describer, builder_for, l2_normalise, register_describer
 from lfr.vision.describers.dlib_resnet import DlibDescriber, DlibDescriberConfig
+from lfr.vision.describers.onnx import OnnxDescriber, OnnxDescriberConfig
 
-DescriberConfig = Annotated[DlibDescriberConfig, Field(discriminator="type")]
-"""Any describer's configuration; ``{"type": "dlib"}`` (the default) picks dlib ResNet.
-A second backend turns this into a union: ``DlibDescriberConfig | OtherConfig``."""
+DescriberConfig = Annotated[DlibDescriberConfig | OnnxDescriberConfig, Field(discriminator="type")]
+"""Any describer's configuration; ``{"type": "dlib"}`` (the default) picks dlib ResNet,
+``{"type": "onnx", "model_path": ...}`` an ONNX model."""
 
 DESCRIBER_CONFIG_ADAPTER: TypeAdapter[DescriberConfig] = TypeAdapter(DescriberConfig)
 
@@ -35,6 +38,8 @@ __all__ = [
     "DescriberConfig",
     "DlibDescriber",
     "DlibDescriberConfig",
+    "OnnxDescriber",
+    "OnnxDescriberConfig",
     "build_describer",
     "l2_normalise",
     "register_describer",
