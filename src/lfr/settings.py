@@ -98,6 +98,53 @@ class Settings(BaseSettings):
         description="Secret that signs web session cookies (at least 32 characters).",
     )
 
+    urgent_authority_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=168,
+        description=(
+            "How long an Inspector's urgent authority lasts unless a Superintendent confirms "
+            "it (AUTH-3). Longer lets an urgent deployment run unreviewed for longer; "
+            "shorter may halt a justified deployment before a Superintendent is reached."
+        ),
+    )
+    watchlist_currency_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24,
+        description=(
+            "Oldest a watchlist entry may be when the deployment starts (WL-2). The "
+            "framework's limit is 24 h; shorter keeps lists fresher but means compiling "
+            "closer to the start."
+        ),
+    )
+    alert_retention_days: int = Field(
+        default=31,
+        ge=1,
+        le=3650,
+        description=(
+            "Days an alert (probe image, score, decisions) is kept unless held for an "
+            "investigation (DP-1). Longer helps complaints and review; shorter keeps less "
+            "personal data."
+        ),
+    )
+    biometric_grace_hours: float = Field(
+        default=0.0,
+        ge=0,
+        le=168,
+        description=(
+            "Hours after a deployment ends before its watchlist and blue-list images and "
+            "templates are destroyed (WL-6). 0 destroys them at the end; more keeps "
+            "biometrics without a purpose."
+        ),
+    )
+    hold_max_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Furthest ahead an investigation hold's review date may be set (DP-3).",
+    )
+
     @field_validator("biometric_key", "audit_signing_key")
     @classmethod
     def _key_is_32_bytes(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:

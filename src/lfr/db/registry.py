@@ -5,9 +5,10 @@ adds one import line here.
 """
 
 from lfr.audit import models as audit_models
+from lfr.db import governance as governance_models
 from lfr.db import people as people_models
 from lfr.db.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "metadata", "people_models"]
+__all__ = ["audit_models", "governance_models", "metadata", "people_models"]

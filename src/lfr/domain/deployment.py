@@ -1,0 +1,203 @@
+"""Deployments: staffing, the start checklist, halt, end and cancellation (DEP-1, DEP-2, TRN-1).
+
+A deployment starts only when every condition of DEP-1 holds; the checklist returns every
+unmet condition at once so that Silver sees the whole picture, not one refusal at a time.
+Silver or Gold halts a running deployment with a reason (DEP-2); a halt is final for that
+deployment's processing, and it is then ended. A planned deployment may be cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from lfr.domain.authorisation import Authority, authority_problems, outside_scope
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import Unmet
+from lfr.domain.rules import blank, human_problems, raise_if_any
+from lfr.domain.watchlist import CURRENCY_LIMIT, ListedEntry, seal_problems
+
+
+class DeploymentStatus(StrEnum):
+    PLANNED = "planned"
+    RUNNING = "running"
+    HALTED = "halted"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (DeploymentStatus.ENDED, DeploymentStatus.CANCELLED)
+
+
+COMMAND_ROLES = (Role.GOLD, Role.SILVER, Role.BRONZE)
+DEPLOYMENT_ROLES = (*COMMAND_ROLES, Role.OPERATOR, Role.ENGAGEMENT_OFFICER)
+"""The roles a deployment assigns; each needs in-date training for that role (TRN-1)."""
+
+
+def assignment_problems(person: Actor, role: Role, trained: bool) -> list[Unmet]:
+    """TRN-1: a person is assigned only to a role they hold and have in-date training for
+    (`trained`: the training records, kept by the people service, say so at that time)."""
+    problems: list[Unmet] = []
+    if role not in DEPLOYMENT_ROLES:
+        problems.append(Unmet("DEP-1", f"{role.value} is not a deployment role", "role"))
+    if not person.has(role):
+        problems.append(Unmet("TRN-1", f"{person.name} does not hold the role", role.value))
+    if not trained:
+        problems.append(
+            Unmet("TRN-1", f"{person.name} has no in-date training for the role", role.value)
+        )
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class StartContext:
+    """Everything the DEP-1 checklist looks at, gathered by the service."""
+
+    status: DeploymentStatus
+    authority: Authority
+    places: tuple[str, ...]
+    cameras: tuple[str, ...]
+    watchlist: Sequence[ListedEntry]
+    watchlist_sealed: bool
+    assignments: Sequence[Assignment]
+    people: Mapping[str, Actor]
+    trained: Collection[tuple[str, Role]]
+    """The (user id, role) pairs with in-date training at the start time (TRN-1)."""
+    urgent_validity: timedelta
+    currency_limit: timedelta = CURRENCY_LIMIT
+
+
+def start_problems(context: StartContext, at: datetime) -> list[Unmet]:
+    """Every unmet condition of DEP-1 at `at`; empty means the deployment may start."""
+    problems: list[Unmet] = []
+    if context.status is not DeploymentStatus.PLANNED:
+        problems.append(Unmet("DEP-1", f"the deployment is {context.status.value}", "status"))
+    authority = context.authority
+    problems += [_as_dep1(p) for p in authority_problems(authority, at, context.urgent_validity)]
+    if not authority.consulted:
+        problems.append(Unmet("AUTH-4", "no chief officer consulted yet", "consultation"))
+    scope = authority.scope
+    if not scope.window.contains(at):
+        problems.append(Unmet("DEP-1", "now is outside the authorised window", "window"))
+    problems += _where_problems(context)
+    problems += seal_problems(
+        context.watchlist, scope, at, context.watchlist_sealed, context.currency_limit
+    )
+    problems += staffing_problems(context.assignments, context.people, context.trained)
+    return problems
+
+
+def _as_dep1(problem: Unmet) -> Unmet:
+    return Unmet(problem.rule, f"no authority in force: {problem.reason}", "authority")
+
+
+def _where_problems(context: StartContext) -> list[Unmet]:
+    scope = context.authority.scope
+    problems: list[Unmet] = []
+    if not context.places:
+        problems.append(Unmet("DEP-1", "name the place of deployment", "place"))
+    if not context.cameras:
+        problems.append(Unmet("DEP-1", "name at least one camera", "camera"))
+    problems += outside_scope(scope, places=context.places, cameras=context.cameras)
+    return problems
+
+
+def staffing_problems(
+    assignments: Sequence[Assignment],
+    people: Mapping[str, Actor],
+    trained: Collection[tuple[str, Role]],
+) -> list[Unmet]:
+    """Gold, Silver, Bronze, an operator and an engagement officer, each trained (TRN-1)."""
+    problems: list[Unmet] = []
+    for role in DEPLOYMENT_ROLES:
+        if not any(a.role is role for a in assignments):
+            problems.append(Unmet("DEP-1", f"no {role.value} assigned", role.value))
+    for assignment in assignments:
+        person = people.get(assignment.user_id)
+        if person is None:
+            problems.append(
+                Unmet("DEP-1", f"unknown person {assignment.user_id}", assignment.role.value)
+            )
+            continue
+        trained_for_role = (assignment.user_id, assignment.role) in trained
+        problems += assignment_problems(person, assignment.role, trained_for_role)
+    return problems
+
+
+def commander_problems(actor: Actor, assignments: Sequence[Assignment]) -> list[Unmet]:
+    """The acting person is this deployment's Silver or Gold (DEP-2, [13])."""
+    problems = human_problems(actor)
+    commands = {a.role for a in assignments if a.user_id == actor.user_id}
+    if not commands & {Role.SILVER, Role.GOLD}:
+        problems.append(Unmet("DEP-2", "only this deployment's Silver or Gold", "actor"))
+    return problems
+
+
+def check_start(actor: Actor, context: StartContext, at: datetime) -> None:
+    raise_if_any(commander_problems(actor, context.assignments) + start_problems(context, at))
+
+
+def check_halt(
+    actor: Actor, status: DeploymentStatus, assignments: Sequence[Assignment], reason: str
+) -> None:
+    """DEP-2: Silver (or Gold) halts a running deployment at any moment, saying why."""
+    problems = commander_problems(actor, assignments)
+    if status is not DeploymentStatus.RUNNING:
+        problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
+    if blank(reason):
+        problems.append(Unmet("DEP-2", "say why the deployment is halted", "reason"))
+    raise_if_any(problems)
+
+
+def check_end(actor: Actor, status: DeploymentStatus, assignments: Sequence[Assignment]) -> None:
+    problems = commander_problems(actor, assignments)
+    if status not in (DeploymentStatus.RUNNING, DeploymentStatus.HALTED):
+        problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
+    raise_if_any(problems)
+
+
+def check_cancel(
+    actor: Actor,
+    status: DeploymentStatus,
+    assignments: Sequence[Assignment],
+    reason: str,
+    planned_by: str,
+) -> None:
+    """A planned deployment that will not go ahead is cancelled, with the reason reported,
+    by its Silver or Gold or by whoever planned it (before any commander is assigned)."""
+    problems = commander_problems(actor, assignments)
+    if actor.user_id == planned_by:
+        problems = [p for p in problems if p.rule != "DEP-2"]
+    if status is not DeploymentStatus.PLANNED:
+        problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
+    if blank(reason):
+        problems.append(Unmet("DEP-2", "say why the deployment is cancelled", "reason"))
+    raise_if_any(problems)
+
+
+def check_assign(
+    actor: Actor,
+    status: DeploymentStatus,
+    person: Actor,
+    role: Role,
+    trained: bool,
+) -> None:
+    """Staff are assigned by Gold or Silver (Gold by the applicant) before the deployment
+    finishes, and only when trained for the role (TRN-1)."""
+    problems = human_problems(actor)
+    may_assign = actor.has(Role.GOLD) or actor.has(Role.SILVER) or actor.has(Role.APPLICANT)
+    if not may_assign:
+        problems.append(Unmet("DEP-1", "Gold, Silver or the applicant assigns", "actor"))
+    if status.finished:
+        problems.append(Unmet("DEP-1", f"the deployment is {status.value}", "status"))
+    problems += assignment_problems(person, role, trained)
+    raise_if_any(problems)

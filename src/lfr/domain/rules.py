@@ -1,0 +1,36 @@
+"""Helpers shared by the governance rules (AUTH, WL, DEP, ADJ, DP).
+
+A rule function either returns the list of what is unmet (`Unmet`: rule, reason, field),
+so that a checklist can show every unmet condition at once (DEP-1), or raises a
+`Refusal` (one condition) / `Refusals` (several), defined in `lfr.domain.refusal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NoReturn
+
+from lfr.domain.people import SYSTEM_ACTOR, Actor
+from lfr.domain.refusal import Refusal, Refusals, Unmet
+
+
+def refuse(rule: str, field: str, reason: str) -> NoReturn:
+    raise Refusal(rule, reason, field)
+
+
+def raise_if_any(problems: Iterable[Unmet]) -> None:
+    """Raise `Refusals` naming every unmet condition, if there is any."""
+    found = list(problems)
+    if found:
+        raise Refusals(found)
+
+
+def blank(text: str | None) -> bool:
+    return text is None or not text.strip()
+
+
+def human_problems(actor: Actor, field: str = "actor") -> list[Unmet]:
+    """ADJ-4: decisions about people are taken by a person, never by the software itself."""
+    if actor.user_id == SYSTEM_ACTOR.user_id:
+        return [Unmet("ADJ-4", "only a person may take this decision, not the system", field)]
+    return []

@@ -1,0 +1,325 @@
+"""Alerts and their adjudication (ADJ-1..4, REC-6, DP-3).
+
+An alert is created from a `MatchEvent` of a running deployment only. An operator claims
+it with a conditional UPDATE that must change exactly one row, so two operators racing for
+one alert cannot both win; the claiming operator refers or dismisses; an engagement officer
+of the deployment engages or not and records the outcome. Nothing is done to a person by
+the software: the only transitions are these human decisions (ADJ-4).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.governance import (
+    AlertProbeRow,
+    AlertRow,
+    BlueListEntryRow,
+    DeploymentRow,
+    WatchlistEntryRow,
+    WatchlistRow,
+)
+from lfr.domain import alerts as rules
+from lfr.domain.alerts import Action, Alert, AlertState, Outcome
+from lfr.domain.authorisation import authority_problems
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
+from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.retention import check_hold
+from lfr.services._rows import changed_rows, found, locked, moment
+from lfr.services.authorisations import authority_of
+from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.vision.types import ListKind, MatchEvent
+
+# --- creating ------------------------------------------------------------------------------
+
+
+def create_alert(
+    session: Session,
+    event: MatchEvent,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> AlertRow:
+    """Store an alert from a running deployment's match (REC-2, ADJ-1), idempotently: the
+    bus may deliver an event twice, and the second delivery returns the first alert.
+
+    The deployment must be running under an authority still in force, inside its window
+    (DEP-1): an urgent authority that lapsed mid-deployment raises no more alerts."""
+    existing = session.scalars(
+        select(AlertRow).where(AlertRow.event_id == str(event.event_id))
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    at = moment(now)
+    deployment = _running_deployment(session, event)
+    _check_authority(deployment, at, policy or current_policy())
+    _check_subject(session, deployment, event)
+    row = AlertRow(
+        event_id=str(event.event_id),
+        deployment_id=deployment.id,
+        camera=event.camera,
+        track_id=event.track_id,
+        subject_id=event.subject_id,
+        list_kind=event.list_kind,
+        is_test=event.list_kind is ListKind.BLUE_LIST,
+        score=event.score,
+        threshold=event.threshold,
+        observations=event.observations,
+        factors=json.dumps(_factors(event), sort_keys=True),
+        first_seen=event.first_seen,
+        captured_at=event.captured_at,
+        emitted_at=event.emitted_at,
+        created_at=at,
+        state=AlertState.PENDING,
+        probe=AlertProbeRow(jpeg=event.probe_jpeg),
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        actor=SYSTEM_ACTOR,
+        action="alert.create",
+        object_type="alert",
+        object_id=row.id,
+        summary=f"{'test ' if row.is_test else ''}alert on {row.camera}, score {row.score:.3f}",
+        after={"deployment_id": deployment.id, "subject_id": row.subject_id, "score": row.score},
+    )
+    return row
+
+
+def _factors(event: MatchEvent) -> dict[str, object]:
+    """What affects accuracy, shown with the alert (ADJ-1); never an image."""
+    return {
+        "quality": event.quality.model_dump(),
+        "box": event.box.model_dump(),
+        "candidates": [c.model_dump() for c in event.candidates],
+    }
+
+
+def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
+    if event.deployment_id is None:
+        raise Refusal("DEP-2", "the event names no deployment", "deployment_id")
+    deployment = session.get(DeploymentRow, event.deployment_id)
+    if deployment is None:
+        raise NotFound("deployment", event.deployment_id)
+    if deployment.status is not DeploymentStatus.RUNNING:
+        raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment_id")
+    if event.camera not in json.loads(deployment.cameras):
+        raise Refusal("AUTH-6", f"camera {event.camera} is not the deployment's", "camera")
+    floor = deployment.alert_threshold
+    if event.score < event.threshold or (floor is not None and event.threshold < floor):
+        raise Refusal("REC-2", "below the authorised alert threshold", "score")
+    return deployment
+
+
+def _check_authority(deployment: DeploymentRow, at: datetime, policy: GovernancePolicy) -> None:
+    authority = authority_of(deployment.authority)
+    problems = authority_problems(authority, at, policy.urgent_validity)
+    if not authority.scope.window.contains(at):
+        problems.append(Unmet("DEP-1", "outside the authorised window", "window"))
+    if problems:
+        raise Refusals(problems)
+
+
+def _check_subject(session: Session, deployment: DeploymentRow, event: MatchEvent) -> None:
+    """The matched subject is on this deployment's own (sealed) list (WL-1)."""
+    watchlist_id = select(WatchlistRow.id).where(
+        WatchlistRow.authority_id == deployment.authority_id
+    )
+    model: type[WatchlistEntryRow] | type[BlueListEntryRow] = (
+        BlueListEntryRow if event.list_kind is ListKind.BLUE_LIST else WatchlistEntryRow
+    )
+    match = session.scalars(
+        select(model.id).where(model.id == event.subject_id, model.watchlist_id.in_(watchlist_id))
+    ).first()
+    if match is None:
+        raise Refusal("WL-1", "the subject is not on this deployment's list", "subject_id")
+
+
+# --- adjudication --------------------------------------------------------------------------
+
+
+def view(row: AlertRow) -> Alert:
+    """The domain alert the state machine reads."""
+    return Alert(
+        state=row.state,
+        is_test=row.is_test,
+        claimed_by=row.claimed_by,
+        referred_by=row.referred_by,
+        decided_by=row.decided_by,
+    )
+
+
+def _assigned(session: Session, row: AlertRow, actor: Actor, role: Role) -> None:
+    deployment = found(session, DeploymentRow, row.deployment_id, "deployment")
+    if not any(a.user_id == actor.user_id and a.role is role for a in deployment.assignments):
+        raise Refusal("DEP-1", f"not assigned to this deployment as {role.value}", "actor")
+
+
+def _record(
+    session: Session, actor: Actor, row: AlertRow, action: str, reason: str | None = None
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=f"alert.{action}",
+        object_type="alert",
+        object_id=row.id,
+        summary=f"alert {action.replace('_', ' ')} ({row.camera})",
+        after={"state": row.state},
+        reason=reason,
+    )
+
+
+def claim_alert(
+    session: Session, actor: Actor, alert_id: str, *, now: datetime | None = None
+) -> AlertRow:
+    """An operator of the deployment takes a pending alert (ADJ-2). The UPDATE changes the
+    row only while it is pending and unclaimed: of two racing operators exactly one wins."""
+    row = found(session, AlertRow, alert_id, "alert")
+    rules.claim(view(row), actor)
+    _assigned(session, row, actor, Role.OPERATOR)
+    if row.claimed_by == actor.user_id:
+        return row
+    changed = changed_rows(
+        session,
+        update(AlertRow)
+        .where(
+            AlertRow.id == alert_id,
+            AlertRow.state == AlertState.PENDING,
+            AlertRow.claimed_by.is_(None),
+        )
+        .values(claimed_by=actor.user_id, claimed_at=moment(now))
+        .execution_options(synchronize_session=False),
+    )
+    if changed != 1:
+        raise Refusal("ADJ-2", "another operator has claimed it", "claimed_by")
+    session.refresh(row)
+    _record(session, actor, row, "claim")
+    return row
+
+
+def refer_alert(
+    session: Session, actor: Actor, alert_id: str, *, now: datetime | None = None
+) -> AlertRow:
+    """The claiming operator refers to the engagement officers; never a test (ADJ-2, REC-6)."""
+    row = locked(session, AlertRow, alert_id, "alert")
+    after = rules.refer(view(row), actor)
+    row.state, row.referred_by, row.referred_at = after.state, actor.user_id, moment(now)
+    _record(session, actor, row, "refer")
+    return row
+
+
+def dismiss_alert(
+    session: Session, actor: Actor, alert_id: str, reason: str, *, now: datetime | None = None
+) -> AlertRow:
+    """The claiming operator dismisses it, saying why (ADJ-2)."""
+    row = locked(session, AlertRow, alert_id, "alert")
+    after = rules.dismiss(view(row), actor, reason)
+    _decided(row, after, actor, reason, now)
+    _record(session, actor, row, "dismiss", reason.strip())
+    return row
+
+
+def engage_alert(
+    session: Session, actor: Actor, alert_id: str, *, now: datetime | None = None
+) -> AlertRow:
+    """An engagement officer of the deployment decides to engage (ADJ-3)."""
+    row = locked(session, AlertRow, alert_id, "alert")
+    after = rules.engage(view(row), actor)
+    _assigned(session, row, actor, Role.ENGAGEMENT_OFFICER)
+    _decided(row, after, actor, None, now)
+    _record(session, actor, row, "engage")
+    return row
+
+
+def decline_alert(
+    session: Session, actor: Actor, alert_id: str, reason: str, *, now: datetime | None = None
+) -> AlertRow:
+    """An engagement officer of the deployment decides not to engage, saying why (ADJ-3)."""
+    row = locked(session, AlertRow, alert_id, "alert")
+    after = rules.decline(view(row), actor, reason)
+    _assigned(session, row, actor, Role.ENGAGEMENT_OFFICER)
+    _decided(row, after, actor, reason, now)
+    _record(session, actor, row, "decline", reason.strip())
+    return row
+
+
+def _decided(
+    row: AlertRow, after: Alert, actor: Actor, reason: str | None, now: datetime | None
+) -> None:
+    row.state, row.decided_by, row.decided_at = after.state, actor.user_id, moment(now)
+    row.decision_reason = reason.strip() if reason else None
+
+
+def record_alert_outcome(
+    session: Session, actor: Actor, alert_id: str, outcome: Outcome, *, now: datetime | None = None
+) -> AlertRow:
+    """The engaging officer records what happened (ADJ-3)."""
+    row = locked(session, AlertRow, alert_id, "alert")
+    after = rules.record_outcome(view(row), actor, outcome)
+    row.state, row.concluded_at = after.state, moment(now)
+    row.outcome_identity = outcome.identity
+    row.outcome_actions = ",".join(sorted(a.value for a in outcome.actions))
+    row.outcome_notes = outcome.notes.strip() or None
+    record(
+        session,
+        actor=actor,
+        action="alert.outcome",
+        object_type="alert",
+        object_id=row.id,
+        summary=f"alert outcome: identity {outcome.identity.value}",
+        after={"identity": outcome.identity, "actions": sorted(outcome.actions)},
+        reason=row.outcome_notes,
+    )
+    return row
+
+
+def outcome_of(row: AlertRow) -> Outcome | None:
+    if row.outcome_identity is None:
+        return None
+    actions = frozenset(Action(a) for a in (row.outcome_actions or "").split(",") if a)
+    return Outcome(row.outcome_identity, actions, row.outcome_notes or "")
+
+
+def hold_alert(
+    session: Session,
+    actor: Actor,
+    alert_id: str,
+    reason: str,
+    review_on: date,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> AlertRow:
+    """Keep an alert for an investigation past its period, until a review date (DP-3)."""
+    row = locked(session, AlertRow, alert_id, "alert")
+    retention = (policy or current_policy()).retention
+    hold = check_hold(actor, reason, review_on, moment(now).date(), retention)
+    row.hold_by, row.hold_reason, row.hold_review_on = hold.decided_by, hold.reason, review_on
+    record(
+        session,
+        actor=actor,
+        action="alert.hold",
+        object_type="alert",
+        object_id=row.id,
+        summary=f"alert held for an investigation until review on {review_on.isoformat()}",
+        after={"review_on": review_on.isoformat()},
+        reason=hold.reason,
+    )
+    return row
+
+
+def probe_image(session: Session, actor: Actor, alert_id: str) -> bytes:
+    """The alert's probe crop, for the people who adjudicate it or review it (DP-2)."""
+    allowed = {Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER}
+    if not actor.roles & allowed:
+        raise Refusal("DP-2", "biometric data is shown by role only", "actor")
+    row = found(session, AlertRow, alert_id, "alert")
+    return row.probe.jpeg

@@ -1,0 +1,375 @@
+"""Deployments (DEP-1, DEP-2, TRN-1): plan, assign, start, halt, end, cancel.
+
+Starting runs the whole DEP-1 checklist and refuses with every unmet condition; a start
+seals the watchlist. Ending or cancelling destroys the watchlist's images and templates at
+once when the retention policy says "at the end" (WL-6); otherwise `lfr retention run` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.governance import AssignmentRow, AuthorityRow, DeploymentRow, WatchlistRow
+from lfr.db.people import User
+from lfr.domain import deployment as rules
+from lfr.domain.authorisation import authority_problems, outside_scope
+from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.services import people, retention
+from lfr.services._rows import found, locked, moment
+from lfr.services.authorisations import authority_of
+from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.watchlists import listed_entries, watchlist_for_authority
+
+
+def places_of(row: DeploymentRow) -> tuple[str, ...]:
+    return tuple(json.loads(row.places))
+
+
+def cameras_of(row: DeploymentRow) -> tuple[str, ...]:
+    return tuple(json.loads(row.cameras))
+
+
+def assignments_of(row: DeploymentRow) -> list[Assignment]:
+    return [Assignment(a.user_id, a.role) for a in row.assignments]
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    row: DeploymentRow,
+    action: str,
+    summary: str,
+    after: object = None,
+    reason: str | None = None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="deployment",
+        object_id=row.id,
+        summary=summary,
+        after=after,
+        reason=reason,
+    )
+
+
+def plan_deployment(
+    session: Session,
+    actor: Actor,
+    authority_id: str,
+    places: Sequence[str],
+    cameras: Sequence[str],
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> DeploymentRow:
+    """The one deployment of an authority in force, at authorised places and cameras
+    (WL-1, AUTH-6). Planned by the authority's applicant or a Gold/Silver commander."""
+    authority_row = locked(session, AuthorityRow, authority_id, "authority")
+    authority = authority_of(authority_row)
+    validity = (policy or current_policy()).urgent_validity
+    problems = authority_problems(authority, moment(now), validity)
+    is_applicant = actor.user_id == authority.application.applicant_id
+    if not (is_applicant or actor.has(Role.GOLD) or actor.has(Role.SILVER)):
+        problems.append(Unmet("DEP-1", "the applicant, Gold or Silver plans it", "actor"))
+    if not places or not cameras:
+        problems.append(Unmet("DEP-1", "name the place(s) and camera(s)", "place"))
+    problems += outside_scope(authority.scope, places=places, cameras=cameras)
+    taken = session.scalars(
+        select(DeploymentRow.id).where(DeploymentRow.authority_id == authority_id)
+    ).first()
+    if taken is not None:
+        problems.append(Unmet("WL-1", "this authority already has its deployment", "authority"))
+    if problems:
+        raise Refusals(problems)
+    row = DeploymentRow(
+        authority_id=authority_id,
+        status=DeploymentStatus.PLANNED,
+        places=json.dumps(list(places)),
+        cameras=json.dumps(list(cameras)),
+        alert_threshold=authority.scope.alert_threshold,
+        created_by=actor.user_id,
+    )
+    session.add(row)
+    session.flush()
+    _record(
+        session,
+        actor,
+        row,
+        "deployment.plan",
+        f"deployment planned: {authority.application.title}",
+        after={"places": list(places), "cameras": list(cameras)},
+    )
+    return row
+
+
+def assign(
+    session: Session,
+    actor: Actor,
+    deployment_id: str,
+    user_id: str,
+    role: Role,
+    *,
+    now: datetime | None = None,
+) -> AssignmentRow:
+    """Assign a person in a role they hold and are trained for (TRN-1, DEP-1)."""
+    at = moment(now)
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    person = people.to_actor(people.get_user(session, user_id))
+    trained = people.is_trained(session, user_id, role, at)
+    rules.check_assign(actor, row.status, person, role, trained)
+    if any(a.user_id == user_id and a.role is role for a in row.assignments):
+        raise Refusal("DEP-1", f"{person.name} is already assigned as {role.value}", "user_id")
+    assignment = AssignmentRow(
+        deployment_id=row.id, user_id=user_id, role=role, assigned_by=actor.user_id, assigned_at=at
+    )
+    session.add(assignment)
+    session.flush()
+    session.refresh(row, ["assignments"])
+    _record(
+        session,
+        actor,
+        row,
+        "deployment.assign",
+        f"{person.name} assigned as {role.value}",
+        after={"user_id": user_id, "role": role},
+    )
+    return assignment
+
+
+def unassign(
+    session: Session, actor: Actor, deployment_id: str, user_id: str, role: Role, reason: str
+) -> None:
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    if not (actor.has(Role.GOLD) or actor.has(Role.SILVER)):
+        raise Refusal("DEP-1", "Gold or Silver changes the staffing", "actor")
+    if row.status.finished:
+        raise Refusal("DEP-1", f"the deployment is {row.status.value}", "status")
+    if not reason.strip():
+        raise Refusal("DEP-1", "say why", "reason")
+    match = [a for a in row.assignments if a.user_id == user_id and a.role is role]
+    if not match:
+        raise NotFound("assignment", f"{user_id}/{role.value}")
+    session.delete(match[0])
+    session.flush()
+    session.refresh(row, ["assignments"])
+    _record(
+        session,
+        actor,
+        row,
+        "deployment.unassign",
+        f"{role.value} assignment removed",
+        after={"user_id": user_id, "role": role},
+        reason=reason,
+    )
+
+
+def start_context(
+    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy
+) -> tuple[StartContext, WatchlistRow | None]:
+    """Everything DEP-1 looks at, read from the database."""
+    watchlist = watchlist_for_authority(session, row.authority_id)
+    assignments = assignments_of(row)
+    user_ids = {a.user_id for a in assignments}
+    users = session.scalars(select(User).where(User.id.in_(user_ids))).all() if user_ids else []
+    context = StartContext(
+        status=row.status,
+        authority=authority_of(row.authority),
+        places=places_of(row),
+        cameras=cameras_of(row),
+        watchlist=listed_entries(watchlist) if watchlist else [],
+        watchlist_sealed=watchlist is not None and watchlist.sealed_at is not None,
+        assignments=assignments,
+        people={u.id: people.to_actor(u) for u in users},
+        trained=frozenset(
+            (a.user_id, a.role)
+            for a in assignments
+            if people.is_trained(session, a.user_id, a.role, at)
+        ),
+        urgent_validity=policy.urgent_validity,
+        currency_limit=policy.currency_limit,
+    )
+    return context, watchlist
+
+
+def start_deployment(
+    session: Session,
+    actor: Actor,
+    deployment_id: str,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> DeploymentRow:
+    """Start when every DEP-1 condition holds, sealing the watchlist; else refuse naming
+    every unmet condition."""
+    at = moment(now)
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    context, watchlist = start_context(session, row, at, policy or current_policy())
+    problems = rules.commander_problems(actor, context.assignments)
+    if watchlist is None:
+        problems.append(Unmet("WL-1", "no watchlist has been compiled", "watchlist"))
+    problems += rules.start_problems(context, at)
+    if problems or watchlist is None:
+        raise Refusals(problems)
+    watchlist.sealed_at = at
+    row.status, row.started_by, row.started_at = DeploymentStatus.RUNNING, actor.user_id, at
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="watchlist.seal",
+        object_type="watchlist",
+        object_id=watchlist.id,
+        summary=f"watchlist sealed with {len(watchlist.entries)} entries",
+        after={"entries": len(watchlist.entries), "blue_list": len(watchlist.blue_entries)},
+    )
+    _record(
+        session,
+        actor,
+        row,
+        "deployment.start",
+        "deployment started",
+        after={"status": row.status, "cameras": list(context.cameras)},
+    )
+    return row
+
+
+def halt_deployment(
+    session: Session, actor: Actor, deployment_id: str, reason: str, *, now: datetime | None = None
+) -> DeploymentRow:
+    """Silver (or Gold) halts at once, with a reason (DEP-2); alerts stop being accepted."""
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    rules.check_halt(actor, row.status, assignments_of(row), reason)
+    _halt(session, actor, row, reason.strip(), moment(now))
+    return row
+
+
+def _halt(session: Session, actor: Actor, row: DeploymentRow, reason: str, at: datetime) -> None:
+    row.status, row.halted_by, row.halted_at, row.halt_reason = (
+        DeploymentStatus.HALTED,
+        actor.user_id,
+        at,
+        reason,
+    )
+    session.flush()
+    _record(
+        session,
+        actor,
+        row,
+        "deployment.halt",
+        "deployment halted",
+        after={"status": row.status},
+        reason=reason,
+    )
+
+
+def end_deployment(
+    session: Session,
+    actor: Actor,
+    deployment_id: str,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> DeploymentRow:
+    """End a running or halted deployment; its biometrics go per the retention policy (WL-6)."""
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    rules.check_end(actor, row.status, assignments_of(row))
+    _finish(session, actor, row, DeploymentStatus.ENDED, None, moment(now), policy)
+    return row
+
+
+def cancel_deployment(
+    session: Session,
+    actor: Actor,
+    deployment_id: str,
+    reason: str,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> DeploymentRow:
+    """Cancel a planned deployment, reporting why (DEP-2); its watchlist is destroyed (WL-6)."""
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    rules.check_cancel(actor, row.status, assignments_of(row), reason, row.created_by)
+    _finish(session, actor, row, DeploymentStatus.CANCELLED, reason.strip(), moment(now), policy)
+    return row
+
+
+def _finish(
+    session: Session,
+    actor: Actor,
+    row: DeploymentRow,
+    status: DeploymentStatus,
+    reason: str | None,
+    at: datetime,
+    policy: GovernancePolicy | None,
+) -> None:
+    row.status, row.finished_by, row.finished_at, row.cancel_reason = (
+        status,
+        actor.user_id,
+        at,
+        reason,
+    )
+    session.flush()
+    _record(
+        session,
+        actor,
+        row,
+        f"deployment.{'end' if status is DeploymentStatus.ENDED else 'cancel'}",
+        f"deployment {status.value}",
+        after={"status": status},
+        reason=reason,
+    )
+    retention_policy = (policy or current_policy()).retention
+    if not retention_policy.biometric_grace:
+        watchlist = watchlist_for_authority(session, row.authority_id)
+        if watchlist is not None:
+            retention.destroy_biometrics(
+                session, actor, watchlist, at, f"deployment {status.value}"
+            )
+
+
+def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetime) -> None:
+    """AUTH-4: a chief officer's veto stops the deployment: cancelled if planned, halted at
+    once if running. (Called by the consultation service, in its transaction.)"""
+    row = session.scalars(
+        select(DeploymentRow)
+        .where(DeploymentRow.authority_id == authority_id)
+        .with_for_update(of=DeploymentRow)
+    ).one_or_none()
+    if row is None:
+        return
+    reason = "vetoed by a chief officer (AUTH-4)"
+    if row.status is DeploymentStatus.RUNNING:
+        _halt(session, actor, row, reason, at)
+    elif row.status is DeploymentStatus.PLANNED:
+        _finish(session, actor, row, DeploymentStatus.CANCELLED, reason, at, None)
+
+
+def get_deployment(session: Session, deployment_id: str) -> DeploymentRow:
+    return found(session, DeploymentRow, deployment_id, "deployment")
+
+
+def start_checklist(
+    session: Session,
+    deployment_id: str,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> list[Unmet]:
+    """The DEP-1 checklist as it stands (for the page that shows Silver what is missing)."""
+    at = moment(now)
+    row = get_deployment(session, deployment_id)
+    context, watchlist = start_context(session, row, at, policy or current_policy())
+    missing = (
+        [Unmet("WL-1", "no watchlist has been compiled", "watchlist")] if not watchlist else []
+    )
+    return missing + rules.start_problems(context, at)

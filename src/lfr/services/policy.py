@@ -1,0 +1,33 @@
+"""The settings the governance services apply, gathered from `Settings` (AUTH-3, WL-2, DP-1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from lfr.domain.retention import RetentionPolicy
+from lfr.domain.watchlist import CURRENCY_LIMIT
+from lfr.settings import Settings, get_settings
+
+
+@dataclass(frozen=True, slots=True)
+class GovernancePolicy:
+    urgent_validity: timedelta = timedelta(hours=72)
+    currency_limit: timedelta = CURRENCY_LIMIT
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GovernancePolicy:
+        return cls(
+            urgent_validity=timedelta(hours=settings.urgent_authority_hours),
+            currency_limit=timedelta(hours=settings.watchlist_currency_hours),
+            retention=RetentionPolicy(
+                alert_days=settings.alert_retention_days,
+                biometric_grace=timedelta(hours=settings.biometric_grace_hours),
+                max_hold_days=settings.hold_max_days,
+            ),
+        )
+
+
+def current_policy() -> GovernancePolicy:
+    return GovernancePolicy.from_settings(get_settings())

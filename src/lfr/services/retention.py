@@ -1,0 +1,132 @@
+"""Retention (DP-1, DP-3, WL-6): delete what is due and audit each deletion.
+
+`run_retention` is what `lfr retention run` (and a scheduler) calls; the decisions are
+`lfr.domain.retention`'s. Each deletion writes its own audit entry naming what went and
+under which rule; the entries carry no biometric and no probe image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.governance import (
+    AlertRow,
+    AuthorityRow,
+    BlueListEntryRow,
+    DeploymentRow,
+    WatchlistEntryRow,
+    WatchlistImageRow,
+    WatchlistRow,
+)
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import SYSTEM_ACTOR, Actor
+from lfr.domain.retention import Hold, alert_due, biometrics_due
+from lfr.services._rows import changed_rows, moment
+from lfr.services.policy import GovernancePolicy, current_policy
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionReport:
+    alerts_deleted: int
+    watchlists_destroyed: int
+    images_destroyed: int
+
+
+def destroy_biometrics(
+    session: Session, actor: Actor, watchlist: WatchlistRow, at: datetime, why: str
+) -> int:
+    """WL-6: delete the watchlist's images and templates and the blue list's; audited.
+
+    Entries (reference, category, reason) stay for the review; nothing biometric does.
+    Returns how many images went."""
+    if watchlist.biometrics_destroyed_at is not None:
+        return 0
+    entry_ids = select(WatchlistEntryRow.id).where(WatchlistEntryRow.watchlist_id == watchlist.id)
+    images = changed_rows(
+        session, delete(WatchlistImageRow).where(WatchlistImageRow.entry_id.in_(entry_ids))
+    )
+    blue = changed_rows(
+        session,
+        update(BlueListEntryRow)
+        .where(BlueListEntryRow.watchlist_id == watchlist.id, BlueListEntryRow.image.is_not(None))
+        .values(image=None, template=None),
+    )
+    watchlist.biometrics_destroyed_at = at
+    session.flush()
+    session.expire(watchlist)
+    record(
+        session,
+        actor=actor,
+        action="watchlist.destroy_biometrics",
+        object_type="watchlist",
+        object_id=watchlist.id,
+        summary=f"watchlist images and templates destroyed ({images} images, {blue} blue list)",
+        after={"images": images, "blue_list": blue},
+        reason=f"WL-6: {why}",
+    )
+    return images + blue
+
+
+def due_watchlists(session: Session, at: datetime, policy: GovernancePolicy) -> list[WatchlistRow]:
+    rows = session.execute(
+        select(WatchlistRow, DeploymentRow, AuthorityRow.window_end)
+        .join(AuthorityRow, AuthorityRow.id == WatchlistRow.authority_id)
+        .outerjoin(DeploymentRow, DeploymentRow.authority_id == WatchlistRow.authority_id)
+        .where(WatchlistRow.biometrics_destroyed_at.is_(None))
+    ).all()
+    due = []
+    for watchlist, deployment, window_end in rows:
+        status = deployment.status if deployment else DeploymentStatus.PLANNED
+        finished_at = deployment.finished_at if deployment else None
+        if biometrics_due(status, finished_at, window_end, at, policy.retention):
+            due.append(watchlist)
+    return due
+
+
+def due_alerts(session: Session, at: datetime, policy: GovernancePolicy) -> list[AlertRow]:
+    oldest_kept = at - timedelta(days=policy.retention.alert_days)
+    candidates = session.scalars(select(AlertRow).where(AlertRow.created_at <= oldest_kept))
+    return [
+        row for row in candidates if alert_due(row.created_at, hold_of(row), at, policy.retention)
+    ]
+
+
+def hold_of(row: AlertRow) -> Hold | None:
+    if row.hold_by is None or row.hold_review_on is None:
+        return None
+    return Hold(row.hold_by, row.hold_reason or "", row.hold_review_on)
+
+
+def _delete_alert(session: Session, row: AlertRow, policy: GovernancePolicy) -> None:
+    record(
+        session,
+        actor=SYSTEM_ACTOR,
+        action="alert.delete",
+        object_type="alert",
+        object_id=row.id,
+        summary=f"alert deleted (deployment {row.deployment_id}, {row.state.value})",
+        after={"created_at": row.created_at, "state": row.state},
+        reason=f"DP-1: kept {policy.retention.alert_days} days",
+    )
+    session.delete(row)
+
+
+def run_retention(
+    session: Session, *, now: datetime | None = None, policy: GovernancePolicy | None = None
+) -> RetentionReport:
+    """Delete every alert and every watchlist biometric that is due at `now` (DP-1, WL-6)."""
+    at, chosen = moment(now), policy or current_policy()
+    images = watchlists = 0
+    for watchlist in due_watchlists(session, at, chosen):
+        images += destroy_biometrics(session, SYSTEM_ACTOR, watchlist, at, "retention run")
+        watchlists += 1
+    alerts = due_alerts(session, at, chosen)
+    for alert in alerts:
+        _delete_alert(session, alert, chosen)
+    session.flush()
+    return RetentionReport(len(alerts), watchlists, images)

@@ -1,0 +1,338 @@
+"""Watchlists and the blue list (WL-1..6, REC-6): the use-cases, each one transaction.
+
+An image enters only through an `Enroler`, which applies the engine's enrolment quality
+gate (WL-5) and returns the template; image and template are stored encrypted (DP-2).
+`VisionEnroler` is the real one (dlib detection, landmarks, quality gate, descriptor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.governance import (
+    AuthorityRow,
+    BlueListEntryRow,
+    DeploymentRow,
+    WatchlistEntryRow,
+    WatchlistImageRow,
+    WatchlistRow,
+)
+from lfr.db.people import User
+from lfr.domain import watchlist as rules
+from lfr.domain.authorisation import authority_problems
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.watchlist import BlueListDraft, EntryDraft, ListedEntry
+from lfr.services._rows import found, locked, moment
+from lfr.services.authorisations import authority_of
+from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.describers import Describer, build_describer
+from lfr.vision.detection import build_detector
+from lfr.vision.imageio import ImageError, decode_image_bytes
+from lfr.vision.matcher import Gallery
+from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
+from lfr.vision.types import ListKind
+
+# --- enrolment (WL-5) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A usable image's template (float32 bytes) and where it came from."""
+
+    template: bytes
+    model_id: str
+    quality_score: float
+
+
+class Enroler(Protocol):
+    def enrol(self, image: bytes, name: str) -> Enrolment:
+        """The template of the one usable face in `image`, or `Refusal` (WL-5) saying why."""
+        ...
+
+
+class VisionEnroler:
+    """The engine's enrolment: decode, one face, the strict enrolment gate, describe."""
+
+    def __init__(
+        self, analyser: FaceAnalyser, describer: Describer, gate: QualityGate | None = None
+    ) -> None:
+        self._analyser = analyser
+        self._describer = describer
+        self._gate = gate or QualityGate.for_enrolment()
+
+    @classmethod
+    def default(cls) -> VisionEnroler:
+        """dlib HOG detection and dlib ResNet descriptors (models load on first use)."""
+        return cls(FaceAnalyser(build_detector()), build_describer())
+
+    def enrol(self, image: bytes, name: str) -> Enrolment:
+        try:
+            face = check_enrolment_image(
+                decode_image_bytes(image, name=name), self._analyser, self._gate
+            )
+        except ImageError as error:
+            raise Refusal("WL-5", error.reason, name) from error
+        except EnrolmentRefused as refused:
+            raise Refusal("WL-5", refused.reason, name) from refused
+        descriptor = self._describer.describe([face.chip])[0]
+        return Enrolment(
+            template=np.asarray(descriptor, dtype="<f4").tobytes(),
+            model_id=self._describer.model_id,
+            quality_score=face.quality.score,
+        )
+
+
+def _enrol_all(enroler: Enroler, images: Sequence[bytes]) -> list[tuple[bytes, Enrolment]]:
+    """Enrol every image; refuse naming each unusable one (`images[i]`), keep none."""
+    if not images:
+        raise Refusal("WL-3", "at least one image of the subject is needed", "images")
+    enrolled: list[tuple[bytes, Enrolment]] = []
+    refused: list[Unmet] = []
+    for index, image in enumerate(images):
+        try:
+            enrolled.append((image, enroler.enrol(image, f"images[{index}]")))
+        except Refusal as refusal:
+            refused.extend(refusal.unmet)
+    if refused:
+        raise Refusals(refused)
+    return enrolled
+
+
+# --- the watchlist -------------------------------------------------------------------------
+
+
+def create_watchlist(
+    session: Session,
+    actor: Actor,
+    authority_id: str,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> WatchlistRow:
+    """The authority's one watchlist (WL-1), compiled by its applicant while it is in force."""
+    authority_row = locked(session, AuthorityRow, authority_id, "authority")
+    authority = authority_of(authority_row)
+    validity = (policy or current_policy()).urgent_validity
+    problems = authority_problems(authority, moment(now), validity)
+    if actor.user_id != authority.application.applicant_id or not actor.has(Role.APPLICANT):
+        problems.append(Unmet("WL-3", "the authority's applicant compiles it", "actor"))
+    existing = session.scalars(
+        select(WatchlistRow.id).where(WatchlistRow.authority_id == authority_id)
+    ).all()
+    problems += rules.new_watchlist_problems(len(existing))
+    if problems:
+        raise Refusals(problems)
+    row = WatchlistRow(authority_id=authority_id, created_by=actor.user_id)
+    session.add(row)
+    session.flush()
+    _record(session, actor, row, "watchlist.create", "watchlist created")
+    return row
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    watchlist: WatchlistRow,
+    action: str,
+    summary: str,
+    after: object = None,
+    reason: str | None = None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="watchlist",
+        object_id=watchlist.id,
+        summary=summary,
+        after=after,
+        reason=reason,
+    )
+
+
+def listed_entries(watchlist: WatchlistRow) -> list[ListedEntry]:
+    return [ListedEntry(e.subject_reference, e.category, e.added_at) for e in watchlist.entries]
+
+
+def add_entry(
+    session: Session,
+    actor: Actor,
+    watchlist_id: str,
+    entry: EntryDraft,
+    images: Sequence[bytes],
+    enroler: Enroler,
+    *,
+    now: datetime | None = None,
+) -> WatchlistEntryRow:
+    """Add a subject with their image(s): WL-3/WL-3a fields, WL-4 composition, AUTH-6
+    scope, WL-5 image quality. A refusal names every problem and stores nothing."""
+    at = moment(now)
+    watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
+    scope = authority_of(watchlist_authority(session, watchlist)).scope
+    sealed = watchlist.sealed_at is not None
+    rules.check_add_entry(actor, entry, listed_entries(watchlist), scope, sealed, at)
+    enrolled = _enrol_all(enroler, images)
+    row = WatchlistEntryRow(
+        watchlist_id=watchlist.id,
+        subject_reference=entry.subject_reference.strip(),
+        category=entry.category,
+        reason=entry.reason.strip(),
+        image_source=entry.image_source.strip(),
+        date_of_birth=entry.date_of_birth,
+        under_18_justification=entry.under_18_justification.strip() or None,
+        attested_by=actor.user_id,
+        added_at=at,
+        images=[
+            WatchlistImageRow(
+                image=image,
+                template=e.template,
+                model_id=e.model_id,
+                quality_score=e.quality_score,
+            )
+            for image, e in enrolled
+        ],
+    )
+    session.add(row)
+    session.flush()
+    minor = rules.is_under_18(entry.date_of_birth, scope.window.start.date())
+    _record(
+        session,
+        actor,
+        watchlist,
+        "watchlist.add_entry",
+        f"entry {row.subject_reference} added ({row.category.value})",
+        after={
+            "entry_id": row.id,
+            "subject_reference": row.subject_reference,
+            "category": row.category,
+            "images": len(enrolled),
+            "under_18": minor,
+            "attested": ["image_is_subject", "still_of_interest"],
+        },
+        reason=row.reason,
+    )
+    return row
+
+
+def remove_entry(
+    session: Session, actor: Actor, watchlist_id: str, entry_id: str, reason: str
+) -> None:
+    """Take an entry (and its images) off an unsealed watchlist, saying why."""
+    watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
+    rules.check_remove_entry(actor, watchlist.sealed_at is not None)
+    if not reason.strip():
+        raise Refusal("WL-3", "say why the entry is removed", "reason")
+    entry = found(session, WatchlistEntryRow, entry_id, "watchlist entry")
+    if entry.watchlist_id != watchlist.id:
+        raise NotFound("watchlist entry", entry_id)
+    reference = entry.subject_reference
+    session.delete(entry)
+    session.flush()
+    _record(
+        session,
+        actor,
+        watchlist,
+        "watchlist.remove_entry",
+        f"entry {reference} removed",
+        after={"entry_id": entry_id},
+        reason=reason,
+    )
+
+
+def enrol_blue_list(
+    session: Session,
+    actor: Actor,
+    watchlist_id: str,
+    draft: BlueListDraft,
+    image: bytes,
+    enroler: Enroler,
+    *,
+    now: datetime | None = None,
+) -> BlueListEntryRow:
+    """Enrol a consenting member of staff for live testing beside the watchlist (REC-6)."""
+    watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
+    enrolled = [e.staff_user_id for e in watchlist.blue_entries]
+    rules.check_blue_list_entry(actor, draft, enrolled, watchlist.sealed_at is not None)
+    if session.get(User, draft.staff_user_id) is None:
+        raise Refusal("REC-6", "no such member of staff", "staff_user_id")
+    enrolment = enroler.enrol(image, "image")
+    row = BlueListEntryRow(
+        watchlist_id=watchlist.id,
+        staff_user_id=draft.staff_user_id,
+        consent_statement=draft.consent_statement.strip(),
+        image_source=draft.image_source.strip(),
+        enrolled_by=actor.user_id,
+        enrolled_at=moment(now),
+        image=image,
+        template=enrolment.template,
+        model_id=enrolment.model_id,
+    )
+    session.add(row)
+    session.flush()
+    _record(
+        session,
+        actor,
+        watchlist,
+        "blue_list.enrol",
+        "blue-list volunteer enrolled",
+        after={"entry_id": row.id, "staff_user_id": row.staff_user_id},
+        reason=row.consent_statement,
+    )
+    return row
+
+
+def watchlist_authority(session: Session, watchlist: WatchlistRow) -> AuthorityRow:
+    return found(session, AuthorityRow, watchlist.authority_id, "authority")
+
+
+def watchlist_for_authority(session: Session, authority_id: str) -> WatchlistRow | None:
+    return session.scalars(
+        select(WatchlistRow).where(WatchlistRow.authority_id == authority_id)
+    ).one_or_none()
+
+
+# --- for the engine ------------------------------------------------------------------------
+
+
+def gallery_for(session: Session, deployment_id: str) -> Gallery:
+    """The sealed watchlist and blue list of a running deployment as the matcher's gallery:
+    one template per image, subject ids are entry ids (what a `MatchEvent` names)."""
+    deployment = found(session, DeploymentRow, deployment_id, "deployment")
+    if deployment.status is not DeploymentStatus.RUNNING:
+        raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment")
+    watchlist = watchlist_for_authority(session, deployment.authority_id)
+    if watchlist is None or watchlist.sealed_at is None:
+        raise Refusal("WL-1", "the deployment has no sealed watchlist", "watchlist")
+    subjects: list[str] = []
+    kinds: list[ListKind] = []
+    templates: list[bytes] = []
+    models: set[str] = set()
+    for entry in watchlist.entries:
+        for image in entry.images:
+            subjects.append(entry.id)
+            kinds.append(ListKind.WATCHLIST)
+            templates.append(image.template)
+            models.add(image.model_id)
+    for blue in watchlist.blue_entries:
+        if blue.template is not None:
+            subjects.append(blue.id)
+            kinds.append(ListKind.BLUE_LIST)
+            templates.append(blue.template)
+            models.add(blue.model_id)
+    if not templates:
+        raise Refusal("WL-2", "the watchlist is empty", "watchlist")
+    if len(models) > 1:
+        raise Refusal("WL-5", f"templates of several models: {sorted(models)}", "watchlist")
+    matrix = np.array([np.frombuffer(t, dtype="<f4") for t in templates], dtype=np.float32)
+    return Gallery.build(subjects, matrix, kinds, model_id=next(iter(models), None))

@@ -1,0 +1,313 @@
+"""Alerts through the services: creation, the claim race, adjudication, holds (ADJ-1..4,
+REC-6, DP-3)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from lfr.audit import AuditEntry, verify
+from lfr.db.base import utcnow
+from lfr.db.governance import AlertRow
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.alerts import Action, AlertState, Identity, Outcome
+from lfr.domain.people import Actor, Rank, Role
+from lfr.domain.refusal import Refusal
+from lfr.services import alerts, deployments
+from lfr.vision.types import ListKind
+from tests.db_fixtures import Personas
+from tests.integration.governance.world import (
+    World,
+    audit_count,
+    extra_person,
+    face_bytes,
+    match_event,
+)
+
+pytestmark = pytest.mark.db
+
+
+def new_alert(factory: SessionFactory, world: World, faces_dir: Path, **event: object) -> str:
+    with transaction(factory) as session:
+        return alerts.create_alert(session, match_event(world, faces_dir, **event)).id  # type: ignore[arg-type]
+
+
+def alert_count(factory: SessionFactory) -> int:
+    with transaction(factory) as session:
+        return session.scalar(select(func.count()).select_from(AlertRow)) or 0
+
+
+def test_alert_from_a_running_deployment(
+    session_factory: SessionFactory, world: World, faces_dir: Path
+) -> None:
+    """ADJ-1/DP-2: the alert keeps score, factors and the probe, the probe encrypted."""
+    event = match_event(world, faces_dir)
+    with transaction(session_factory) as session:
+        row = alerts.create_alert(session, event)
+        again = alerts.create_alert(session, event)  # the bus delivered it twice
+        assert again.id == row.id
+    with transaction(session_factory) as session:
+        raw = session.execute(text("SELECT jpeg FROM alert_probe")).scalar_one()
+        stored = session.get(AlertRow, row.id)
+        assert stored is not None
+        assert stored.probe.jpeg == event.probe_jpeg
+        assert bytes(raw) != event.probe_jpeg
+        factors = json.loads(stored.factors)
+    assert stored.state is AlertState.PENDING
+    assert not stored.is_test
+    assert factors["quality"]["inter_eye_px"] == 42
+    assert alert_count(session_factory) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "rule", "field"),
+    [
+        ({"camera": "cam-west"}, "AUTH-6", "camera"),
+        ({"score": 0.5, "threshold": 0.6}, "REC-2", "score"),
+        ({"subject_id": "not-on-the-list"}, "WL-1", "subject_id"),
+        ({"list_kind": ListKind.BLUE_LIST}, "WL-1", "subject_id"),  # an entry id, not blue
+    ],
+)
+def test_refused_events_store_nothing(
+    session_factory: SessionFactory,
+    world: World,
+    faces_dir: Path,
+    event: dict[str, object],
+    rule: str,
+    field: str,
+) -> None:
+    """REC-2/WL-1/AUTH-6: an event outside the deployment is refused; no alert, no audit."""
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        alerts.create_alert(session, match_event(world, faces_dir, **event))  # type: ignore[arg-type]
+    assert (refused.value.rule, refused.value.field) == (rule, field)
+    assert alert_count(session_factory) == 0
+    assert audit_count(session_factory) == before
+
+
+def test_no_alert_unless_running(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """DEP-2: once halted, the deployment's matches are refused at once."""
+    with transaction(session_factory) as session:
+        deployments.halt_deployment(session, personas.silver, world.deployment_id, "Concern")
+    with pytest.raises(Refusal, match="halted"), transaction(session_factory) as session:
+        alerts.create_alert(session, match_event(world, faces_dir))
+    assert alert_count(session_factory) == 0
+
+
+def test_two_human_decisions_before_any_outcome(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """ADJ-2/ADJ-3/ADJ-4: operator claims and refers; the engagement officer engages and
+    records the outcome; every step audited with its person."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    outcome = Outcome(Identity.CONFIRMED, frozenset({Action.ARREST}), "Arrested on warrant")
+    with transaction(session_factory) as session:
+        alerts.claim_alert(session, personas.operator, alert_id)
+        alerts.refer_alert(session, personas.operator, alert_id)
+        alerts.engage_alert(session, personas.engagement_officer, alert_id)
+        row = alerts.record_alert_outcome(session, personas.engagement_officer, alert_id, outcome)
+    assert row.state is AlertState.CONCLUDED
+    assert alerts.outcome_of(row) == outcome
+    with transaction(session_factory) as session:
+        trail = session.execute(
+            select(AuditEntry.action, AuditEntry.actor_name)
+            .where(AuditEntry.object_id == alert_id)
+            .order_by(AuditEntry.sequence)
+        ).all()
+        assert verify(session).ok
+    assert [tuple(t) for t in trail] == [
+        ("alert.create", "lfr (automatic)"),
+        ("alert.claim", "Operator"),
+        ("alert.refer", "Operator"),
+        ("alert.engage", "Engagement Officer"),
+        ("alert.outcome", "Engagement Officer"),
+    ]
+
+
+def test_wrong_people_are_refused_and_nothing_changes(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """ADJ-2/ADJ-3/DEP-1: the engagement officer cannot refer; an operator cannot engage;
+    an operator not assigned to this deployment cannot claim."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    stranger = extra_person(session_factory, "other-operator", Rank.STAFF, Role.OPERATOR)
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal, match="DEP-1"), transaction(session_factory) as session:
+        alerts.claim_alert(session, stranger, alert_id)
+    with pytest.raises(Refusal, match="ADJ-2"), transaction(session_factory) as session:
+        alerts.claim_alert(session, personas.engagement_officer, alert_id)
+    with transaction(session_factory) as session:
+        alerts.claim_alert(session, personas.operator, alert_id)
+    with pytest.raises(Refusal, match="ADJ-2"), transaction(session_factory) as session:
+        alerts.engage_alert(session, personas.engagement_officer, alert_id)
+    with transaction(session_factory) as session:
+        alerts.refer_alert(session, personas.operator, alert_id)
+    with pytest.raises(Refusal, match="ADJ-3"), transaction(session_factory) as session:
+        alerts.engage_alert(session, personas.operator, alert_id)
+    assert audit_count(session_factory) == before + 2
+
+
+def test_blue_list_alert_is_a_test_and_never_referred(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """REC-6: a blue-list match is marked a test; it can be dismissed but never referred."""
+    alert_id = new_alert(
+        session_factory, world, faces_dir, subject_id=world.blue_id, list_kind=ListKind.BLUE_LIST
+    )
+    with transaction(session_factory) as session:
+        row = alerts.claim_alert(session, personas.operator, alert_id)
+        assert row.is_test
+    with pytest.raises(Refusal, match="REC-6"), transaction(session_factory) as session:
+        alerts.refer_alert(session, personas.operator, alert_id)
+    with transaction(session_factory) as session:
+        row = alerts.dismiss_alert(session, personas.operator, alert_id, "Test volunteer seen")
+    assert row.state is AlertState.DISMISSED
+
+
+def test_decline_with_reason(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """ADJ-3: the engagement officer may decide not to engage, and says why."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    with transaction(session_factory) as session:
+        alerts.claim_alert(session, personas.operator, alert_id)
+        alerts.refer_alert(session, personas.operator, alert_id)
+        row = alerts.decline_alert(
+            session, personas.engagement_officer, alert_id, "Lost in the crowd"
+        )
+    assert row.state is AlertState.NOT_ENGAGED
+    assert row.decision_reason == "Lost in the crowd"
+
+
+def race(factory: SessionFactory, contenders: list[Actor], alert_id: str) -> list[str]:
+    """Each contender claims the alert in its own thread and session, released together."""
+    barrier = threading.Barrier(len(contenders))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(actor: Actor) -> None:
+        barrier.wait()
+        try:
+            with transaction(factory) as session:
+                alerts.claim_alert(session, actor, alert_id)
+            outcome = f"won:{actor.user_id}"
+        except Refusal as refusal:
+            outcome = f"lost:{refusal.rule}"
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(actor,)) for actor in contenders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_operators_race_and_exactly_one_wins(
+    session_factory: SessionFactory,
+    personas: Personas,
+    world: World,
+    faces_dir: Path,
+    round_: int,
+) -> None:
+    """ADJ-2: two operators, two sessions, one alert: the conditional UPDATE lets exactly one
+    claim it; the other is refused; exactly one claim is audited."""
+    second = extra_person(session_factory, f"operator-{round_}", Rank.STAFF, Role.OPERATOR)
+    with transaction(session_factory) as session:
+        deployments.assign(
+            session, personas.silver, world.deployment_id, second.user_id, Role.OPERATOR
+        )
+    alert_id = new_alert(session_factory, world, faces_dir)
+    results = race(session_factory, [personas.operator, second], alert_id)
+    winners = [r for r in results if r.startswith("won:")]
+    assert len(results) == 2
+    assert len(winners) == 1
+    assert results.count("lost:ADJ-2") == 1
+    with transaction(session_factory) as session:
+        row = session.get(AlertRow, alert_id)
+        claims = session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.object_id == alert_id, AuditEntry.action == "alert.claim")
+        )
+        assert verify(session).ok
+    assert row is not None
+    assert f"won:{row.claimed_by}" == winners[0]
+    assert claims == 1
+
+
+def test_hold_for_an_investigation(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """DP-3: a reviewer keeps an alert with a reason and a review date; an operator cannot."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    review = (utcnow() + timedelta(days=60)).date()
+    with pytest.raises(Refusal, match="DP-3"), transaction(session_factory) as session:
+        alerts.hold_alert(session, personas.operator, alert_id, "Operation X", review)
+    with transaction(session_factory) as session:
+        row = alerts.hold_alert(session, personas.auditor, alert_id, "Operation X", review)
+    assert (row.hold_by, row.hold_review_on) == (personas.auditor.user_id, review)
+
+
+def test_probe_shown_by_role_only(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """DP-2: the probe image goes to those who adjudicate or review, not to others."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    with transaction(session_factory) as session:
+        probe = alerts.probe_image(session, personas.operator, alert_id)
+        assert probe == face_bytes(faces_dir, "obama_small.jpg")
+        with pytest.raises(Refusal, match="DP-2"):
+            alerts.probe_image(session, personas.administrator, alert_id)
+
+
+def test_claim_on_a_stale_read_changes_no_row(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """ADJ-2: an operator whose screen (session) still shows the alert unclaimed loses to
+    the claim committed meanwhile: the UPDATE's condition, not the earlier read, decides.
+    PostgreSQL only: on SQLite the first session's write lock keeps the second out."""
+    second = extra_person(session_factory, "operator-late", Rank.STAFF, Role.OPERATOR)
+    with transaction(session_factory) as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("needs concurrent writers (PostgreSQL)")
+        deployments.assign(
+            session, personas.silver, world.deployment_id, second.user_id, Role.OPERATOR
+        )
+    alert_id = new_alert(session_factory, world, faces_dir)
+    with transaction(session_factory) as stale:
+        seen = stale.get(AlertRow, alert_id)
+        assert seen is not None
+        assert seen.claimed_by is None
+        with transaction(session_factory) as other:
+            alerts.claim_alert(other, personas.operator, alert_id)
+        with pytest.raises(Refusal) as refused:
+            alerts.claim_alert(stale, second, alert_id)
+    assert (refused.value.rule, refused.value.field) == ("ADJ-2", "claimed_by")
+    with transaction(session_factory) as session:
+        row = session.get(AlertRow, alert_id)
+    assert row is not None
+    assert row.claimed_by == personas.operator.user_id
+
+
+def test_no_alert_once_the_authority_is_out_of_force(
+    session_factory: SessionFactory, world: World, faces_dir: Path
+) -> None:
+    """DEP-1/AUTH-1: past the authorised window a still-running deployment raises nothing."""
+    after_window = utcnow() + timedelta(hours=5)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        alerts.create_alert(session, match_event(world, faces_dir), now=after_window)
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {
+        ("AUTH-1", "window"),
+        ("DEP-1", "window"),
+    }
+    assert alert_count(session_factory) == 0

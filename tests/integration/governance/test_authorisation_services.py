@@ -1,0 +1,245 @@
+"""Applications and authorities through the services (AUTH-1..6, AUD-1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from lfr.audit import AuditEntry, verify
+from lfr.db.base import utcnow
+from lfr.db.governance import ApplicationRow, AuthorityRow
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.authorisation import (
+    Application,
+    ApplicationStatus,
+    Conditions,
+    ConsultationOutcome,
+    DecisionKind,
+    read_wad,
+)
+from lfr.domain.categories import WatchlistCategory
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.refusal import Refusal
+from lfr.services import authorisations, deployments
+from lfr.services.policy import GovernancePolicy
+from tests.db_fixtures import Personas
+from tests.integration.governance.world import (
+    World,
+    application,
+    approved,
+    audit_count,
+    submitted,
+)
+
+pytestmark = pytest.mark.db
+
+
+def test_approval_freezes_a_verifiable_wad(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUTH-2/AUTH-5: an approval with conditions is frozen; the WAD reads back the same."""
+    application_id = submitted(session_factory, personas)
+    conditions = Conditions(
+        max_watchlist_size=10, allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS})
+    )
+    with transaction(session_factory) as session:
+        result = authorisations.decide_application(
+            session,
+            personas.authorising_officer,
+            application_id,
+            DecisionKind.APPROVE_WITH_CONDITIONS,
+            "Necessary; limited to the wanted",
+            conditions,
+        )
+        assert result.authority is not None
+        authority_id = result.authority.id
+    with transaction(session_factory) as session:
+        authority = authorisations.load_authority(session, authority_id)
+        row = session.get(ApplicationRow, application_id)
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "application.decide")
+        ).all()
+        assert verify(session).ok
+    assert row is not None
+    assert row.status is ApplicationStatus.APPROVED
+    assert authority.decision.conditions == conditions
+    assert authority.scope.max_watchlist_size == 10
+    assert authority.application.applicant_id == personas.applicant.user_id
+    assert len(entries) == 1
+    assert entries[0].reason == "Necessary; limited to the wanted"
+
+
+def test_a_changed_wad_is_refused(session_factory: SessionFactory, personas: Personas) -> None:
+    """AUTH-5: a WAD altered in the database no longer loads; the refusal names AUTH-5."""
+    authority_id = approved(session_factory, personas)
+    with transaction(session_factory) as session:
+        row = session.get(AuthorityRow, authority_id)
+        assert row is not None
+        widened = row.wad.replace(b'"cam-north"', b'"cam-westt"')
+        assert widened != row.wad
+        session.execute(
+            update(AuthorityRow).where(AuthorityRow.id == authority_id).values(wad=widened)
+        )
+    with transaction(session_factory) as session, pytest.raises(Refusal) as refused:
+        authorisations.load_authority(session, authority_id)
+    assert (refused.value.rule, refused.value.field) == ("AUTH-5", "wad")
+
+
+REFUSED_DECISIONS = [
+    ("inspector", False, "AUTH-3"),  # an Inspector, application not urgent
+    ("applicant", False, "AUTH-3"),  # no authorising-officer role
+    ("operator", True, "AUTH-3"),
+]
+
+
+@pytest.mark.parametrize(("who", "urgent", "rule"), REFUSED_DECISIONS)
+def test_refused_decision_leaves_no_trace(
+    session_factory: SessionFactory, personas: Personas, who: str, urgent: bool, rule: str
+) -> None:
+    """AUTH-3/AUD-1: a refused decision changes nothing and writes no audit entry."""
+    application_id = submitted(session_factory, personas, urgent=urgent)
+    entries_before = audit_count(session_factory)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        authorisations.decide_application(
+            session, getattr(personas, who), application_id, DecisionKind.APPROVE, "ok"
+        )
+    assert rule in {u.rule for u in refused.value.unmet}
+    assert audit_count(session_factory) == entries_before
+    with transaction(session_factory) as session:
+        row = session.get(ApplicationRow, application_id)
+        authorities = session.scalar(select(func.count()).select_from(AuthorityRow))
+    assert row is not None
+    assert row.status is ApplicationStatus.SUBMITTED
+    assert authorities == 0
+
+
+def test_incomplete_submission_names_every_field_and_stays_a_draft(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUTH-1: submission names every missing field; the draft is unchanged, nothing audited."""
+    with transaction(session_factory) as session:
+        draft = authorisations.create_application(
+            session, personas.applicant, Application(applicant_id="ignored", title="Draft")
+        )
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        authorisations.submit_application(session, personas.applicant, draft.id)
+    assert {"lawful_basis", "necessity", "places", "window", "place_category"} <= {
+        u.field for u in refused.value.unmet
+    }
+    assert audit_count(session_factory) == before
+
+
+def test_only_the_applicant_edits_a_draft(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUTH-1/AUTH-5: the draft is the applicant's; a submitted one is frozen."""
+    with transaction(session_factory) as session:
+        draft = authorisations.create_application(
+            session, personas.applicant, application(personas.applicant)
+        )
+        edited = authorisations.update_application(
+            session,
+            personas.applicant,
+            draft.id,
+            application(personas.applicant, urgent=True),
+        )
+        assert authorisations.application_of(edited).urgent
+        with pytest.raises(Refusal, match="AUTH-1"):
+            authorisations.update_application(
+                session, personas.authorising_officer, draft.id, application(personas.applicant)
+            )
+        authorisations.submit_application(session, personas.applicant, draft.id)
+        with pytest.raises(Refusal, match="AUTH-5"):
+            authorisations.update_application(
+                session, personas.applicant, draft.id, application(personas.applicant)
+            )
+
+
+POLICY = GovernancePolicy(urgent_validity=timedelta(hours=2))
+
+
+def test_urgent_authority_lapses_unless_a_superintendent_confirms(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUTH-3: an Inspector's urgent authority lapses after the set time; confirmed, it holds."""
+    lapsing = approved(session_factory, personas, decider=personas.inspector, urgent=True)
+    confirmed = approved(session_factory, personas, decider=personas.inspector, urgent=True)
+    with transaction(session_factory) as session:
+        authorisations.confirm_urgent_authority(
+            session, personas.authorising_officer, confirmed, policy=POLICY
+        )
+    later = utcnow() + timedelta(hours=2, minutes=1)
+    with transaction(session_factory) as session:
+        in_force_now = {r.id for r in authorisations.authorities_in_force(session, policy=POLICY)}
+        in_force_later = {
+            r.id for r in authorisations.authorities_in_force(session, now=later, policy=POLICY)
+        }
+    assert in_force_now == {lapsing, confirmed}
+    assert in_force_later == {confirmed}
+
+
+def test_inspector_cannot_confirm(session_factory: SessionFactory, personas: Personas) -> None:
+    """AUTH-3: confirmation needs a Superintendent; the refusal leaves no audit entry."""
+    authority_id = approved(session_factory, personas, decider=personas.inspector, urgent=True)
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal, match="Superintendent"), transaction(session_factory) as session:
+        authorisations.confirm_urgent_authority(
+            session, personas.inspector, authority_id, policy=POLICY
+        )
+    assert audit_count(session_factory) == before
+
+
+def test_veto_halts_a_running_deployment(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """AUTH-4/DEP-2: a chief officer's veto takes the authority out of force and halts."""
+    with transaction(session_factory) as session:
+        application_id = session.get(AuthorityRow, world.authority_id).application_id  # type: ignore[union-attr]
+        authorisations.consult_chief_officer(
+            session,
+            personas.chief_officer,
+            application_id,
+            ConsultationOutcome.VETO,
+            "Conflicts with a protest march",
+        )
+    with transaction(session_factory) as session:
+        deployment = deployments.get_deployment(session, world.deployment_id)
+        in_force = authorisations.authorities_in_force(session)
+        application_row = session.get(ApplicationRow, application_id)
+    assert deployment.status is DeploymentStatus.HALTED
+    assert "AUTH-4" in (deployment.halt_reason or "")
+    assert in_force == []
+    assert application_row is not None
+    assert application_row.status is ApplicationStatus.VETOED
+
+
+def test_veto_cancels_a_planned_deployment(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """AUTH-4: vetoed before the start, the deployment is cancelled and cannot start."""
+    with transaction(session_factory) as session:
+        row = session.get(AuthorityRow, planned_world.authority_id)
+        assert row is not None
+        authorisations.consult_chief_officer(
+            session, personas.chief_officer, row.application_id, ConsultationOutcome.VETO, "No"
+        )
+    with transaction(session_factory) as session:
+        assert (
+            deployments.get_deployment(session, planned_world.deployment_id).status
+            is DeploymentStatus.CANCELLED
+        )
+
+
+def test_wad_records_the_decider(session_factory: SessionFactory, personas: Personas) -> None:
+    """AUTH-5: the WAD names who decided, at what rank, and the reasons."""
+    authority_id = approved(session_factory, personas)
+    with transaction(session_factory) as session:
+        row = session.get(AuthorityRow, authority_id)
+        assert row is not None
+        _, decision = read_wad(row.wad)
+    assert decision.decided_by == personas.authorising_officer.user_id
+    assert decision.decided_by_rank is personas.authorising_officer.rank
+    assert decision.reasons == "Necessary and proportionate"

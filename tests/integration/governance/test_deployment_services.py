@@ -1,0 +1,287 @@
+"""Deployments through the services: checklist, start, halt, end, cancel (DEP-1, DEP-2, TRN-1,
+WL-6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from lfr.audit import AuditEntry, verify
+from lfr.db.base import utcnow
+from lfr.db.governance import BlueListEntryRow, DeploymentRow, WatchlistImageRow, WatchlistRow
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import Rank, Role
+from lfr.domain.refusal import Refusal
+from lfr.domain.retention import RetentionPolicy
+from lfr.services import deployments, watchlists
+from lfr.services.policy import GovernancePolicy
+from tests.db_fixtures import Personas
+from tests.integration.governance.world import (
+    CAMERAS,
+    FACES,
+    CachingEnroler,
+    World,
+    approved,
+    audit_count,
+    entry,
+    extra_person,
+    face_bytes,
+)
+
+pytestmark = pytest.mark.db
+
+
+def status(factory: SessionFactory, deployment_id: str) -> DeploymentStatus:
+    with transaction(factory) as session:
+        return deployments.get_deployment(session, deployment_id).status
+
+
+def test_bare_deployment_lists_every_unmet_condition(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """DEP-1: unconsulted, no watchlist, nobody assigned: the refusal lists all of it, and
+    the failed start writes nothing."""
+    authority_id = approved(session_factory, personas, consult=False)
+    with transaction(session_factory) as session:
+        deployment_id = deployments.plan_deployment(
+            session, personas.silver, authority_id, ["Station exit north"], ["cam-north"]
+        ).id
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(session, personas.silver, deployment_id)
+    found = {(u.rule, u.field) for u in refused.value.unmet}
+    assert found >= {
+        ("DEP-2", "actor"),  # Silver is not yet assigned to it
+        ("WL-1", "watchlist"),
+        ("AUTH-4", "consultation"),
+        ("DEP-1", "gold"),
+        ("DEP-1", "silver"),
+        ("DEP-1", "bronze"),
+        ("DEP-1", "operator"),
+        ("DEP-1", "engagement_officer"),
+    }
+    assert audit_count(session_factory) == before
+    assert status(session_factory, deployment_id) is DeploymentStatus.PLANNED
+    with transaction(session_factory) as session:
+        checklist = deployments.start_checklist(session, deployment_id)
+    assert {(u.rule, u.field) for u in checklist} == found - {("DEP-2", "actor")}
+
+
+def test_start_seals_the_watchlist(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """DEP-1/WL-1: Silver starts a ready deployment; the watchlist is sealed then."""
+    with transaction(session_factory) as session:
+        assert deployments.start_checklist(session, planned_world.deployment_id) == []
+        deployments.start_deployment(session, personas.silver, planned_world.deployment_id)
+    with transaction(session_factory) as session:
+        watchlist = session.get(WatchlistRow, planned_world.watchlist_id)
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.sequence)).all()
+        assert verify(session).ok
+    assert watchlist is not None
+    assert watchlist.sealed_at is not None
+    assert status(session_factory, planned_world.deployment_id) is DeploymentStatus.RUNNING
+    assert actions[-2:] == ["watchlist.seal", "deployment.start"]
+
+
+def test_stale_watchlist_cannot_start(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """WL-2: an entry compiled more than the limit before the start makes the list stale."""
+    tomorrow = utcnow() + timedelta(hours=25)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, now=tomorrow
+        )
+    rules = {u.rule for u in refused.value.unmet}
+    assert "WL-2" in rules
+    policy = GovernancePolicy(currency_limit=timedelta(minutes=30))
+    later = utcnow() + timedelta(hours=1)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, now=later, policy=policy
+        )
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {("WL-2", "watchlist")}
+
+
+def test_untrained_person_cannot_be_assigned(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """TRN-1: no training for the role, no assignment; nothing written."""
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.assign(
+            session,
+            personas.silver,
+            planned_world.deployment_id,
+            personas.outsider.user_id,
+            Role.OPERATOR,
+        )
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {
+        ("TRN-1", "operator")  # holds neither the role nor its training
+    }
+    after_expiry = utcnow() + timedelta(days=400)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.assign(
+            session,
+            personas.silver,
+            planned_world.deployment_id,
+            personas.bronze.user_id,
+            Role.BRONZE,
+            now=after_expiry,
+        )
+    assert ("TRN-1", "bronze") in {(u.rule, u.field) for u in refused.value.unmet}
+
+
+def test_expired_training_blocks_the_start(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """TRN-1: training that has lapsed by the start time is an unmet condition."""
+    a_year_on = utcnow() + timedelta(days=400)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, now=a_year_on
+        )
+    found = {(u.rule, u.field) for u in refused.value.unmet}
+    assert {("TRN-1", "operator"), ("TRN-1", "silver"), ("DEP-1", "window")} <= found
+
+
+def test_only_silver_or_gold_halts(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """DEP-2: Bronze cannot halt; Silver halts at once with a reason; alerts then stop."""
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal, match="DEP-2"), transaction(session_factory) as session:
+        deployments.halt_deployment(session, personas.bronze, world.deployment_id, "crowd")
+    assert audit_count(session_factory) == before
+    with transaction(session_factory) as session:
+        deployments.halt_deployment(
+            session, personas.silver, world.deployment_id, "Crowd surge at the north exit"
+        )
+    assert status(session_factory, world.deployment_id) is DeploymentStatus.HALTED
+    with transaction(session_factory) as session:
+        row = session.get(DeploymentRow, world.deployment_id)
+    assert row is not None
+    assert row.halt_reason == "Crowd surge at the north exit"
+
+
+def count_biometrics(factory: SessionFactory) -> tuple[int, int]:
+    with transaction(factory) as session:
+        images = session.scalar(select(func.count()).select_from(WatchlistImageRow)) or 0
+        blue = (
+            session.scalar(
+                select(func.count())
+                .select_from(BlueListEntryRow)
+                .where(BlueListEntryRow.template.is_not(None))
+            )
+            or 0
+        )
+    return images, blue
+
+
+def test_end_destroys_the_watchlist_biometrics(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """WL-6: at the end the images and templates go (watchlist and blue list), audited;
+    the entries' references stay for the review."""
+    assert count_biometrics(session_factory) == (2, 1)
+    with transaction(session_factory) as session:
+        deployments.end_deployment(session, personas.gold, world.deployment_id)
+    assert count_biometrics(session_factory) == (0, 0)
+    with transaction(session_factory) as session:
+        watchlist = session.get(WatchlistRow, world.watchlist_id)
+        destroyed = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "watchlist.destroy_biometrics")
+        ).one()
+        assert verify(session).ok
+    assert watchlist is not None
+    assert watchlist.biometrics_destroyed_at is not None
+    assert len(watchlist.entries) == 2
+    assert destroyed.reason == "WL-6: deployment ended"
+
+
+def test_end_with_a_grace_period_keeps_biometrics_until_retention(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """WL-6: with a grace period the end keeps them; the retention run removes them later."""
+    policy = GovernancePolicy(retention=RetentionPolicy(biometric_grace=timedelta(hours=1)))
+    with transaction(session_factory) as session:
+        deployments.end_deployment(session, personas.silver, world.deployment_id, policy=policy)
+    assert count_biometrics(session_factory) == (2, 1)
+
+
+def test_cancel_a_planned_deployment(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """DEP-2: a planned deployment is cancelled with its reason; it can never start."""
+    with transaction(session_factory) as session:
+        deployments.cancel_deployment(
+            session, personas.gold, planned_world.deployment_id, "Event called off"
+        )
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(session, personas.silver, planned_world.deployment_id)
+    assert ("DEP-1", "status") in {(u.rule, u.field) for u in refused.value.unmet}
+    assert count_biometrics(session_factory) == (0, 0)
+
+
+def test_places_and_cameras_must_be_authorised(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUTH-6: a camera or place outside the authority needs a new authority."""
+    authority_id = approved(session_factory, personas)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.plan_deployment(
+            session, personas.silver, authority_id, ["High Street"], [CAMERAS[0], "cam-west"]
+        )
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {
+        ("AUTH-6", "place"),
+        ("AUTH-6", "camera"),
+    }
+
+
+def test_second_deployment_under_one_authority_is_refused(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """WL-1: one deployment per authority, so its watchlist is never reused."""
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.plan_deployment(
+            session, personas.silver, world.authority_id, ["Station exit north"], [CAMERAS[0]]
+        )
+    assert ("WL-1", "authority") in {(u.rule, u.field) for u in refused.value.unmet}
+
+
+def test_a_second_operator_is_assigned_and_unassigned(
+    session_factory: SessionFactory,
+    personas: Personas,
+    planned_world: World,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+) -> None:
+    """DEP-1: Gold or Silver changes the staffing before the end, saying why."""
+    second = extra_person(session_factory, "operator-two", Rank.STAFF, Role.OPERATOR)
+    with transaction(session_factory) as session:
+        deployments.assign(
+            session, personas.gold, planned_world.deployment_id, second.user_id, Role.OPERATOR
+        )
+        deployments.unassign(
+            session,
+            personas.silver,
+            planned_world.deployment_id,
+            second.user_id,
+            Role.OPERATOR,
+            "Reassigned to another site",
+        )
+        row = deployments.get_deployment(session, planned_world.deployment_id)
+        assert second.user_id not in {a.user_id for a in row.assignments}
+        # the watchlist can still change before the start
+        watchlists.add_entry(
+            session,
+            personas.applicant,
+            planned_world.watchlist_id,
+            entry("PNC 3"),
+            [face_bytes(faces_dir, FACES[2])],
+            enroler,
+        )

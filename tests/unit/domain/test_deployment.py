@@ -1,0 +1,288 @@
+"""The start checklist, staffing and training, halt, end and cancellation (DEP-1, DEP-2, TRN-1)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from lfr.domain.authorisation import Authority, Consultation, ConsultationOutcome
+from lfr.domain.categories import WatchlistCategory
+from lfr.domain.deployment import (
+    Assignment,
+    DeploymentStatus,
+    StartContext,
+    assignment_problems,
+    check_assign,
+    check_cancel,
+    check_end,
+    check_halt,
+    check_start,
+    start_problems,
+)
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
+from lfr.domain.refusal import Refusal
+from lfr.domain.watchlist import ListedEntry
+from tests.unit.domain.builders import (
+    APPLICANT,
+    BRONZE,
+    CHIEF,
+    ENGAGER,
+    GOLD,
+    INSPECTOR,
+    OPERATOR,
+    OUTSIDER,
+    SILVER,
+    T0,
+    URGENT_VALIDITY,
+    approved_authority,
+    complete_application,
+    field_names,
+)
+
+STAFF = (GOLD, SILVER, BRONZE, OPERATOR, ENGAGER)
+NOW = T0 + timedelta(minutes=5)
+
+
+def trained(*people: Actor) -> frozenset[tuple[str, Role]]:
+    return frozenset((p.user_id, role) for p in people for role in p.roles)
+
+
+def full_assignments() -> list[Assignment]:
+    return [Assignment(p.user_id, role) for p in STAFF for role in p.roles]
+
+
+def context(**changes: object) -> StartContext:
+    values: dict[str, object] = {
+        "status": DeploymentStatus.PLANNED,
+        "authority": approved_authority(),
+        "places": ("Station exit north",),
+        "cameras": ("cam-north", "cam-south"),
+        "watchlist": [
+            ListedEntry("PNC 1", WatchlistCategory.WANTED_BY_COURTS, T0 - timedelta(hours=3))
+        ],
+        "watchlist_sealed": False,
+        "assignments": full_assignments(),
+        "people": {p.user_id: p for p in STAFF},
+        "trained": trained(*STAFF),
+        "urgent_validity": URGENT_VALIDITY,
+    }
+    values.update(changes)
+    return StartContext(**values)  # type: ignore[arg-type]
+
+
+def found(ctx: StartContext, at: datetime = NOW) -> set[tuple[str, str]]:
+    return {(v.rule, v.field) for v in start_problems(ctx, at)}
+
+
+def test_ready_deployment_has_an_empty_checklist() -> None:
+    """DEP-1: with every condition met the checklist is empty and Silver may start."""
+    assert found(context()) == set()
+    check_start(SILVER, context(), NOW)
+    check_start(GOLD, context(), NOW)
+
+
+def vetoed() -> Authority:
+    veto = Consultation(ConsultationOutcome.VETO, "No", CHIEF.user_id, T0 - timedelta(hours=5))
+    authority = approved_authority()
+    return replace(authority, consultations=(*authority.consultations, veto))
+
+
+@pytest.mark.parametrize(
+    ("changes", "at", "expected"),
+    [
+        ({"status": DeploymentStatus.RUNNING}, NOW, {("DEP-1", "status")}),
+        ({"authority": vetoed()}, NOW, {("AUTH-4", "authority")}),
+        ({"authority": approved_authority(consulted=False)}, NOW, {("AUTH-4", "consultation")}),
+        ({}, T0 - timedelta(minutes=1), {("DEP-1", "window")}),
+        ({}, T0 + timedelta(hours=4), {("DEP-1", "window"), ("AUTH-1", "authority")}),
+        ({"places": ("High Street",)}, NOW, {("AUTH-6", "place")}),
+        ({"places": ()}, NOW, {("DEP-1", "place")}),
+        ({"cameras": ("cam-north", "cam-west")}, NOW, {("AUTH-6", "camera")}),
+        ({"cameras": ()}, NOW, {("DEP-1", "camera")}),
+        ({"watchlist": []}, NOW, {("WL-2", "watchlist")}),
+        ({"watchlist_sealed": True}, NOW, {("WL-1", "watchlist")}),
+        (
+            {
+                "watchlist": [
+                    ListedEntry(
+                        "PNC 1", WatchlistCategory.WANTED_BY_COURTS, T0 - timedelta(hours=25)
+                    )
+                ]
+            },
+            NOW,
+            {("WL-2", "watchlist")},
+        ),
+        (
+            {"watchlist": [ListedEntry("PNC 1", WatchlistCategory.VICTIM, NOW)]},
+            NOW,
+            {("WL-4", "category")},
+        ),
+        (
+            {"assignments": [a for a in full_assignments() if a.role is not Role.BRONZE]},
+            NOW,
+            {("DEP-1", "bronze")},
+        ),
+        (
+            {"assignments": [a for a in full_assignments() if a.role is not Role.OPERATOR]},
+            NOW,
+            {("DEP-1", "operator")},
+        ),
+        (
+            {"trained": trained(GOLD, SILVER, BRONZE, OPERATOR)},
+            NOW,
+            {("TRN-1", "engagement_officer")},
+        ),
+    ],
+)
+def test_each_unmet_condition_is_named(
+    changes: dict[str, object], at: datetime, expected: set[tuple[str, str]]
+) -> None:
+    """DEP-1 ([19, 25]): each condition on its own refuses the start, naming rule and field."""
+    assert found(context(**changes), at) == expected
+
+
+def test_checklist_returns_every_unmet_condition() -> None:
+    """DEP-1: the refusal lists every unmet condition, not the first."""
+    ctx = context(
+        authority=approved_authority(consulted=False),
+        cameras=("cam-west",),
+        watchlist=[],
+        assignments=[],
+    )
+    problems = found(ctx)
+    assert {
+        ("AUTH-4", "consultation"),
+        ("AUTH-6", "camera"),
+        ("WL-2", "watchlist"),
+        ("DEP-1", "gold"),
+        ("DEP-1", "silver"),
+        ("DEP-1", "bronze"),
+        ("DEP-1", "operator"),
+        ("DEP-1", "engagement_officer"),
+    } == problems
+
+
+def test_urgent_authority_that_lapsed_cannot_start() -> None:
+    """DEP-1/AUTH-3: a lapsed urgent authority is not in force."""
+    application = complete_application(urgent=True, urgency_reason="Imminent")
+    lapsed = approved_authority(application, decider=INSPECTOR)  # decided T0 - 2 days
+    assert ("AUTH-3", "authority") in found(context(authority=lapsed), NOW + URGENT_VALIDITY)
+    short = context(authority=lapsed, urgent_validity=timedelta(hours=24))
+    assert ("AUTH-3", "authority") in found(short)
+
+
+@pytest.mark.parametrize("actor", [BRONZE, OPERATOR, OUTSIDER, SYSTEM_ACTOR])
+def test_only_silver_or_gold_start(actor: Actor) -> None:
+    """DEP-1/DEP-2: the deployment's Silver or Gold starts it, a person, not the system."""
+    with pytest.raises(Refusal) as error:
+        check_start(actor, context(), NOW)
+    assert "actor" in field_names(error)
+
+
+# --- TRN-1 ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("person", "role", "is_trained", "expected"),
+    [
+        (OPERATOR, Role.OPERATOR, True, set()),
+        (OPERATOR, Role.OPERATOR, False, {("TRN-1", "operator")}),
+        (OPERATOR, Role.SILVER, True, {("TRN-1", "silver")}),
+        (APPLICANT, Role.APPLICANT, True, {("DEP-1", "role")}),
+    ],
+)
+def test_assignment_needs_role_and_training(
+    person: Actor, role: Role, is_trained: bool, expected: set[tuple[str, str]]
+) -> None:
+    """TRN-1 ([25, 26]): a person holds the role and has in-date training for it."""
+    assert {(v.rule, v.field) for v in assignment_problems(person, role, is_trained)} == expected
+
+
+def test_check_assign() -> None:
+    """TRN-1/DEP-1: Gold, Silver or the applicant assigns trained staff before the end."""
+    check_assign(SILVER, DeploymentStatus.PLANNED, OPERATOR, Role.OPERATOR, True)
+    with pytest.raises(Refusal) as error:
+        check_assign(OPERATOR, DeploymentStatus.ENDED, ENGAGER, Role.ENGAGEMENT_OFFICER, False)
+    assert {(v.rule, v.field) for v in error.value.unmet} == {
+        ("DEP-1", "actor"),
+        ("DEP-1", "status"),
+        ("TRN-1", "engagement_officer"),
+    }
+
+
+# --- DEP-2 halt, end, cancel ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("actor", "status", "reason", "expected"),
+    [
+        (SILVER, DeploymentStatus.RUNNING, "Crowd surge", set()),
+        (GOLD, DeploymentStatus.RUNNING, "Community concern", set()),
+        (BRONZE, DeploymentStatus.RUNNING, "x", {("DEP-2", "actor")}),
+        (OPERATOR, DeploymentStatus.RUNNING, "x", {("DEP-2", "actor")}),
+        (SILVER, DeploymentStatus.PLANNED, "x", {("DEP-2", "status")}),
+        (SILVER, DeploymentStatus.RUNNING, " ", {("DEP-2", "reason")}),
+        (SYSTEM_ACTOR, DeploymentStatus.RUNNING, "x", {("ADJ-4", "actor"), ("DEP-2", "actor")}),
+    ],
+)
+def test_halt(
+    actor: Actor, status: DeploymentStatus, reason: str, expected: set[tuple[str, str]]
+) -> None:
+    """DEP-2 ([13]): Silver or Gold halts a running deployment at any moment, with a reason."""
+
+    def run() -> None:
+        check_halt(actor, status, full_assignments(), reason)
+
+    if not expected:
+        run()
+        return
+    with pytest.raises(Refusal) as error:
+        run()
+    assert {(v.rule, v.field) for v in error.value.unmet} == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "allowed"),
+    [
+        (DeploymentStatus.PLANNED, False),
+        (DeploymentStatus.RUNNING, True),
+        (DeploymentStatus.HALTED, True),
+        (DeploymentStatus.ENDED, False),
+        (DeploymentStatus.CANCELLED, False),
+    ],
+)
+def test_end(status: DeploymentStatus, allowed: bool) -> None:
+    """DEP-2: a running or halted deployment is ended by its Silver or Gold."""
+    if allowed:
+        check_end(SILVER, status, full_assignments())
+    else:
+        with pytest.raises(Refusal, match="DEP-2"):
+            check_end(SILVER, status, full_assignments())
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        (DeploymentStatus.PLANNED, "Event called off", set()),
+        (DeploymentStatus.PLANNED, "", {"reason"}),
+        (DeploymentStatus.RUNNING, "x", {"status"}),
+    ],
+)
+def test_cancel(status: DeploymentStatus, reason: str, expected: set[str]) -> None:
+    """DEP-2: only a planned deployment is cancelled, and the reason is reported."""
+    if not expected:
+        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
+        return
+    with pytest.raises(Refusal) as error:
+        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
+    assert field_names(error) == expected
+
+
+def test_cancel_by_whoever_planned_it() -> None:
+    """DEP-2: before any commander is assigned, the planner cancels; a stranger cannot."""
+    check_cancel(APPLICANT, DeploymentStatus.PLANNED, [], "Event called off", APPLICANT.user_id)
+    with pytest.raises(Refusal) as error:
+        check_cancel(OPERATOR, DeploymentStatus.PLANNED, [], "x", APPLICANT.user_id)
+    assert field_names(error) == {"actor"}
