@@ -97,9 +97,14 @@ class Candidate(BaseModel):
 
 class MatchEvent(BaseModel):
     """A confirmed match of one track against one listed subject: the only thing about a
-    face that ever leaves the recognition worker (REC-2, REC-3, REC-4)."""
+    face that ever leaves the recognition worker (REC-2, REC-3, REC-4).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Bytes travel as base64 in JSON: the probe JPEG is binary and is not valid UTF-8.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     schema_version: Literal[1] = 1
     event_id: UUID = Field(default_factory=uuid4)

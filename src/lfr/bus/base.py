@@ -1,0 +1,179 @@
+"""The `Bus` protocol and the delivery rules both implementations share.
+
+Delivery is at-least-once: a message is acknowledged only after its handler returned, so a
+handler that fails (or a consumer that dies mid-way) sees the message again. Handlers must
+therefore be idempotent by ``MatchEvent.event_id`` (the services store an alert under a
+unique event id and treat a second insert as already done). A message that does not
+validate is refused — logged with the field that was wrong, reported to ``on_refused`` —
+and never redelivered; the consumer carries on with the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lfr.bus.messages import (
+    HaltEnvelope,
+    HealthEnvelope,
+    MalformedMessageError,
+    MatchEnvelope,
+    Message,
+    decode,
+)
+from lfr.bus.subjects import Topic, topic_of
+
+log = logging.getLogger(__name__)
+
+AnyEnvelope = MatchEnvelope | HealthEnvelope | HaltEnvelope
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How a message reached the handler: its subject and which attempt this is (1 = first)."""
+
+    subject: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A message that was refused, and why. Never carries the message's content."""
+
+    subject: str
+    field: str
+    reason: str
+
+
+Handler = Callable[[AnyEnvelope, Delivery], Awaitable[None]]
+RefusalHook = Callable[[Refusal], None]
+
+
+class ConsumerSettings(BaseModel):
+    """How a consumer treats a handler that fails."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_deliver: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description=(
+            "Attempts before a message whose handler keeps failing is given up (and logged). "
+            "Raising it rides out longer outages of the services' database at the cost of a "
+            "poisoned message being retried longer; lowering it can drop a real alert after "
+            "a brief failure."
+        ),
+    )
+    redeliver_delay_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description=(
+            "Wait before a failed message is offered again. Shorter retries sooner (more "
+            "load on a struggling service); longer delays the alert reaching the operator."
+        ),
+    )
+    ack_wait_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "NATS only: how long an unacknowledged delivery waits before the server offers it "
+            "again (the consumer died mid-way). Longer means a slower recovery; shorter "
+            "risks a second delivery of a message whose handler is merely slow."
+        ),
+    )
+
+
+class Outcome(Enum):
+    ACK = "ack"
+    RETRY = "retry"
+    REFUSED = "refused"
+
+
+class Subscription(Protocol):
+    async def close(self) -> None:
+        """Stop delivering. A durable consumer keeps its place for the next subscriber."""
+
+
+class Bus(Protocol):
+    """Publish messages; subscribe durable consumers that acknowledge what they handled."""
+
+    prefix: str
+
+    async def publish(self, message: Message) -> None:
+        """Publish one message; returns once the bus holds it (NATS: the stream acknowledged)."""
+
+    async def publish_raw(self, subject: str, data: bytes) -> None:
+        """Publish bytes already encoded (a worker process's message relayed as it came)."""
+
+    async def subscribe(
+        self,
+        topic: Topic,
+        handler: Handler,
+        *,
+        durable: str,
+        deployment_id: str | None = None,
+        on_refused: RefusalHook | None = None,
+    ) -> Subscription:
+        """Deliver ``topic``'s messages (one deployment's, or all) to ``handler``.
+
+        ``durable`` names the consumer: a later subscriber with the same name continues
+        where the last one stopped, including messages published in between.
+        """
+
+    async def close(self) -> None:
+        """Stop every subscription of this connection and release it."""
+
+
+async def dispatch(
+    data: bytes,
+    delivery: Delivery,
+    topic: Topic,
+    handler: Handler,
+    on_refused: RefusalHook | None,
+) -> Outcome:
+    """Decode, validate and hand one message over; say whether to ack, retry or refuse it."""
+    try:
+        envelope = decode(data)
+    except MalformedMessageError as error:
+        refuse(Refusal(delivery.subject, error.field, error.reason), on_refused)
+        return Outcome.REFUSED
+    if topic_of(envelope.payload) is not topic:
+        reason = f"a {envelope.kind} does not belong on the {topic} topic"
+        refuse(Refusal(delivery.subject, "kind", reason), on_refused)
+        return Outcome.REFUSED
+    try:
+        await handler(envelope, delivery)
+    except Exception as error:
+        # The type only: an exception's text can quote its arguments (an alert's bytes).
+        log.warning(
+            "handler failed on %s (attempt %d): %s",
+            delivery.subject,
+            delivery.attempt,
+            type(error).__name__,
+        )
+        return Outcome.RETRY
+    return Outcome.ACK
+
+
+def refuse(refusal: Refusal, on_refused: RefusalHook | None) -> None:
+    log.warning("refused message on %s: %s: %s", refusal.subject, refusal.field, refusal.reason)
+    if on_refused is None:
+        return
+    try:
+        on_refused(refusal)
+    except Exception as error:  # a failing hook must not stop the consumer either
+        log.error("refusal hook failed: %s", type(error).__name__)
+
+
+def give_up(delivery: Delivery) -> None:
+    log.error(
+        "giving up on a message on %s after %d failed attempts", delivery.subject, delivery.attempt
+    )

@@ -1,0 +1,117 @@
+"""Typed, versioned messages that cross the bus.
+
+Only three kinds of message exist (REC-4: nothing else about a face ever leaves a worker):
+
+* ``MatchEvent``     a confirmed alert, from a camera worker to the services (REC-2);
+* ``HealthFigures``  counts and status of a camera worker (REC-5);
+* ``HaltDeployment`` a control message, from the services to every node running a
+  deployment: stop all processing at once (DEP-2).
+
+Each travels inside an envelope: ``{"version": 1, "kind": ..., "message_id": ...,
+"sent_at": ..., "payload": {...}}`` as JSON. ``decode`` refuses anything that is not one
+of these exactly (unknown kind, unknown field, wrong type, newer envelope version) with a
+``MalformedMessageError`` naming the field; the refusal never quotes the message's content,
+because a malformed alert may still hold a face.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from lfr.vision.types import HealthFigures, MatchEvent
+
+ENVELOPE_VERSION = 1
+"""Bumped only for a change an older reader cannot understand; see docs/bus.md."""
+
+
+class HaltDeployment(BaseModel):
+    """Silver's halt (DEP-2): every worker of the deployment stops at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    deployment_id: str = Field(min_length=1, max_length=64, description="The deployment to halt.")
+    reason: str = Field(min_length=1, max_length=500, description="Why, as recorded in the audit.")
+    issued_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC), description="When the halt was decided."
+    )
+
+
+Message = MatchEvent | HealthFigures | HaltDeployment
+"""Everything that may be published."""
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = Field(default=1, description="Envelope format version.")
+    message_id: UUID = Field(default_factory=uuid4, description="Unique per publication.")
+    sent_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class MatchEnvelope(_Envelope):
+    kind: Literal["match_event"] = "match_event"
+    payload: MatchEvent
+
+
+class HealthEnvelope(_Envelope):
+    kind: Literal["health_figures"] = "health_figures"
+    payload: HealthFigures
+
+
+class HaltEnvelope(_Envelope):
+    kind: Literal["halt_deployment"] = "halt_deployment"
+    payload: HaltDeployment
+
+
+Envelope = Annotated[MatchEnvelope | HealthEnvelope | HaltEnvelope, Field(discriminator="kind")]
+_ENVELOPE = TypeAdapter[MatchEnvelope | HealthEnvelope | HaltEnvelope](Envelope)
+
+
+class MalformedMessageError(ValueError):
+    """A message that is not one the bus carries; ``field`` says where it went wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"malformed message: {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def wrap(message: Message) -> MatchEnvelope | HealthEnvelope | HaltEnvelope:
+    """Put a message in its envelope."""
+    if isinstance(message, MatchEvent):
+        return MatchEnvelope(payload=message)
+    if isinstance(message, HealthFigures):
+        return HealthEnvelope(payload=message)
+    return HaltEnvelope(payload=message)
+
+
+def encode(message: Message) -> bytes:
+    """The bytes that travel: the envelope as UTF-8 JSON (the probe JPEG as base64)."""
+    return wrap(message).model_dump_json().encode()
+
+
+def decode(data: bytes) -> MatchEnvelope | HealthEnvelope | HaltEnvelope:
+    """Parse and validate a message; ``MalformedMessageError`` names the first bad field."""
+    try:
+        return _ENVELOPE.validate_json(data)
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        raise MalformedMessageError(
+            _field_name(first["type"], first["loc"]), first["msg"]
+        ) from None
+
+
+_KINDS = frozenset({"match_event", "health_figures", "halt_deployment"})
+
+
+def _field_name(error_type: str, loc: tuple[int | str, ...]) -> str:
+    """``payload.score`` rather than pydantic's ``match_event.payload.score``."""
+    if error_type == "union_tag_invalid":
+        return "kind"
+    parts = loc[1:] if loc and loc[0] in _KINDS else loc
+    return ".".join(str(part) for part in parts) or "(message)"

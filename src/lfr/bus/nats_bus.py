@@ -1,0 +1,318 @@
+"""The bus over NATS JetStream: recognition nodes on other machines, services that restart.
+
+Each topic has a file-backed stream (policies in `lfr.bus.streams`) and each subscriber a
+durable pull consumer with explicit acknowledgement, so what a node publishes while the
+services are away waits in the stream and is delivered when they return. Publication waits
+for the stream's acknowledgement and carries ``Nats-Msg-Id`` (the alert's ``event_id``), so
+a publisher that retries after a lost acknowledgement does not store the alert twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from lfr.bus.base import (
+    ConsumerSettings,
+    Delivery,
+    Handler,
+    Outcome,
+    RefusalHook,
+    dispatch,
+    give_up,
+)
+from lfr.bus.messages import Message, encode
+from lfr.bus.streams import StreamLimits, stream_name
+from lfr.bus.subjects import Topic, check_durable, subject_filter, subject_for
+from lfr.vision.types import MatchEvent
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_WINDOW_S = 120.0
+"""How long the stream remembers a ``Nats-Msg-Id``: a retry later than this is stored twice
+(and the services' idempotency by event_id absorbs it)."""
+
+
+class NatsSettings(BaseModel):
+    """Where the NATS server is and how to reach it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="NATS server URL (nats:// or tls://); a list separated by commas.",
+    )
+    prefix: str = Field(
+        default="lfr",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="First token of every subject and of the stream names.",
+    )
+    credentials_file: Path | None = Field(
+        default=None, description="NATS user credentials (.creds) for an authenticated server."
+    )
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=120, description="How long one connection attempt may take."
+    )
+    first_connect_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How long the first connection may keep retrying before it is an error. Longer "
+            "tolerates a server that starts slowly; shorter reports a wrong URL sooner."
+        ),
+    )
+    request_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description=(
+            "How long a publication waits for the stream's acknowledgement. Longer rides out "
+            "a slow link; shorter notices a dead one sooner (the caller retries)."
+        ),
+    )
+    consumer: ConsumerSettings = Field(
+        default_factory=ConsumerSettings, description="How subscribers treat failing handlers."
+    )
+    streams: StreamLimits = Field(
+        default_factory=StreamLimits, description="What each topic's stream keeps."
+    )
+
+
+class BusUnavailableError(ConnectionError):
+    """The NATS server could not be reached, or offers no JetStream."""
+
+
+async def _log_link_error(error: Exception) -> None:
+    # One line, no traceback: a van without signal retries for hours.
+    log.warning("NATS link: %s: %s", type(error).__name__, error)
+
+
+async def _log_disconnected() -> None:
+    log.warning("NATS link lost; reconnecting (publications wait meanwhile)")
+
+
+async def _log_reconnected() -> None:
+    log.info("NATS link re-established")
+
+
+class NatsSubscription:
+    def __init__(self, task: asyncio.Task[None], pull: Any) -> None:
+        self._task = task
+        self._pull = pull
+
+    async def close(self) -> None:
+        if self._task.done():
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        # If the connection is already gone there is nothing left to release.
+        with contextlib.suppress(nats.errors.Error):
+            await self._pull.unsubscribe()
+
+
+class NatsBus:
+    """A connection to NATS JetStream; `NatsBus.connect` makes one and ensures the streams."""
+
+    def __init__(self, client: Client, settings: NatsSettings) -> None:
+        self._nc = client
+        self._js = client.jetstream(timeout=settings.request_timeout_s)
+        self._settings = settings
+        self.prefix = settings.prefix
+        self._subscriptions: list[NatsSubscription] = []
+
+    @classmethod
+    async def connect(cls, settings: NatsSettings | None = None) -> NatsBus:
+        """Connect (or raise `BusUnavailableError` naming the URL) and ensure the streams.
+
+        Once connected, a lost link is re-established for ever (a van may be offline for
+        hours); the first connection is bounded, so a wrong URL is an error, not a hang.
+        """
+        settings = settings or NatsSettings()
+        options: dict[str, Any] = {
+            "servers": settings.url.split(","),
+            "name": f"lfr-{settings.prefix}",
+            "connect_timeout": settings.connect_timeout_s,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 1,
+            "error_cb": _log_link_error,
+            "disconnected_cb": _log_disconnected,
+            "reconnected_cb": _log_reconnected,
+        }
+        if settings.credentials_file is not None:
+            options["user_credentials"] = str(settings.credentials_file)
+        try:
+            client = await asyncio.wait_for(nats.connect(**options), settings.first_connect_s)
+        except TimeoutError:
+            raise BusUnavailableError(
+                f"cannot reach NATS at {settings.url} within {settings.first_connect_s:g} s"
+            ) from None
+        bus = cls(client, settings)
+        try:
+            await bus.ensure_streams()
+        except nats.errors.Error as error:
+            await client.close()
+            raise BusUnavailableError(
+                f"NATS at {settings.url} has no usable JetStream: {type(error).__name__}"
+            ) from None
+        return bus
+
+    async def ensure_streams(self) -> None:
+        """Create each topic's stream, or bring an existing one to the configured policy."""
+        for topic in Topic:
+            config = self._stream_config(topic)
+            try:
+                await self._js.add_stream(config)
+            except nats.js.errors.BadRequestError:
+                await self._js.update_stream(config)
+
+    async def delete_streams(self) -> None:
+        """Remove this prefix's streams and their consumers (tests, decommissioning)."""
+        for topic in Topic:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self._js.delete_stream(stream_name(self.prefix, topic))
+
+    async def publish(self, message: Message) -> None:
+        # The event id de-duplicates a retried alert in the stream; other messages use the
+        # envelope's id, fresh per call, since re-sending health is harmless.
+        message_id = str(message.event_id) if isinstance(message, MatchEvent) else None
+        await self._publish(subject_for(self.prefix, message), encode(message), message_id)
+
+    async def publish_raw(self, subject: str, data: bytes) -> None:
+        await self._publish(subject, data, None)
+
+    async def _publish(self, subject: str, data: bytes, message_id: str | None) -> None:
+        headers = {"Nats-Msg-Id": message_id} if message_id else None
+        await self._js.publish(subject, data, headers=headers)
+
+    async def subscribe(
+        self,
+        topic: Topic,
+        handler: Handler,
+        *,
+        durable: str,
+        deployment_id: str | None = None,
+        on_refused: RefusalHook | None = None,
+    ) -> NatsSubscription:
+        settings = self._settings.consumer
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=settings.ack_wait_s,
+            max_deliver=settings.max_deliver,
+        )
+        pull = await self._js.pull_subscribe(
+            subject_filter(self.prefix, topic, deployment_id),
+            durable=check_durable(durable),
+            stream=stream_name(self.prefix, topic),
+            config=config,
+        )
+        loop = _PullLoop(pull, topic, handler, on_refused, settings)
+        subscription = NatsSubscription(asyncio.create_task(loop.run()), pull)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    async def close(self) -> None:
+        for subscription in self._subscriptions:
+            await subscription.close()
+        self._subscriptions.clear()
+        if not self._nc.is_closed:
+            await self._nc.close()
+
+    def _stream_config(self, topic: Topic) -> StreamConfig:
+        policy = self._settings.streams.of(topic)
+        return StreamConfig(
+            name=stream_name(self.prefix, topic),
+            subjects=[f"{self.prefix}.{topic.value}.>"],
+            retention=RetentionPolicy.WORK_QUEUE if policy.work_queue else RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=policy.max_age_s,
+            max_msgs_per_subject=policy.max_per_subject,
+            duplicate_window=DUPLICATE_WINDOW_S,
+        )
+
+
+class _PullLoop:
+    """Fetches a durable consumer's messages and acknowledges each as `dispatch` decides."""
+
+    FETCH_WAIT_S = 1.0
+    BATCH = 8
+
+    def __init__(
+        self,
+        pull: Any,
+        topic: Topic,
+        handler: Handler,
+        on_refused: RefusalHook | None,
+        settings: ConsumerSettings,
+    ) -> None:
+        self.pull, self.topic, self.handler = pull, topic, handler
+        self.on_refused, self.settings = on_refused, settings
+
+    async def run(self) -> None:
+        while True:
+            try:
+                messages = await self.pull.fetch(self.BATCH, timeout=self.FETCH_WAIT_S)
+            except TimeoutError:  # nothing to fetch (nats-py raises both kinds of timeout)
+                continue
+            except nats.errors.ConnectionClosedError:
+                return
+            except Exception as error:
+                # A flaky link: the client reconnects by itself; try again shortly. Any
+                # other failure is retried too: the consumer must outlive a bad moment.
+                log.warning("fetching from %s failed: %s", self.topic, type(error).__name__)
+                await asyncio.sleep(self.FETCH_WAIT_S)
+                continue
+            for message in messages:
+                await self._handle(message)
+
+    async def _handle(self, message: Msg) -> None:
+        delivery = Delivery(message.subject, message.metadata.num_delivered or 1)
+        try:
+            outcome = await dispatch(
+                message.data, delivery, self.topic, self.handler, self.on_refused
+            )
+        except asyncio.CancelledError:
+            await _quietly(message.nak())  # closed mid-way: offer it again now
+            raise
+        await _quietly(self._settle(message, delivery, outcome))
+
+    async def _settle(self, message: Msg, delivery: Delivery, outcome: Outcome) -> None:
+        if outcome is Outcome.ACK:
+            await message.ack()
+        elif outcome is Outcome.REFUSED:
+            await message.term()
+        elif delivery.attempt >= self.settings.max_deliver:
+            give_up(delivery)
+            await message.term()
+        else:
+            await message.nak(delay=self.settings.redeliver_delay_s)
+
+
+async def _quietly(settle: Any) -> None:
+    """Acknowledge if the link allows; if not, the server redelivers (at-least-once)."""
+    try:
+        await settle
+    except nats.errors.Error as error:
+        log.warning("could not settle a message: %s", type(error).__name__)

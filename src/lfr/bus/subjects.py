@@ -1,0 +1,83 @@
+"""Where each message goes: topics, subjects and the streams that hold them.
+
+Subjects (``<prefix>`` is ``lfr`` unless configured; docs/bus.md has the table):
+
+* ``<prefix>.match.<deployment>.<camera>``   MatchEvent
+* ``<prefix>.health.<deployment>.<camera>``  HealthFigures
+* ``<prefix>.control.<deployment>``          HaltDeployment
+
+Deployment ids and camera names become subject tokens, so they are restricted to letters,
+digits, ``_`` and ``-``: a dot or a wildcard in a camera name would otherwise route a
+message somewhere else. A message without a deployment (``lfr watch`` on its own) goes to
+the token ``_``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from lfr.bus.messages import HaltDeployment, Message
+from lfr.vision.types import HealthFigures, MatchEvent
+
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DURABLE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+NO_DEPLOYMENT = "_"
+
+
+class Topic(StrEnum):
+    MATCH = "match"
+    HEALTH = "health"
+    CONTROL = "control"
+
+
+def check_token(value: str, what: str) -> str:
+    """Return ``value`` if it can be a subject token, else raise ValueError naming ``what``."""
+    if not TOKEN_PATTERN.match(value):
+        raise ValueError(
+            f"{what} {value!r} cannot name a bus subject: use 1-64 letters, digits, '_' or '-'"
+        )
+    return value
+
+
+def check_durable(value: str) -> str:
+    """A durable consumer name (``node-<deployment>-<node>`` can exceed one subject token)."""
+    if not DURABLE_PATTERN.match(value):
+        raise ValueError(f"durable name {value!r}: use 1-200 letters, digits, '_' or '-'")
+    return value
+
+
+def topic_of(message: Message) -> Topic:
+    if isinstance(message, MatchEvent):
+        return Topic.MATCH
+    if isinstance(message, HealthFigures):
+        return Topic.HEALTH
+    return Topic.CONTROL
+
+
+def subject_for(prefix: str, message: Message) -> str:
+    """The subject a message is published on."""
+    if isinstance(message, HaltDeployment):
+        return f"{prefix}.control.{check_token(message.deployment_id, 'deployment id')}"
+    deployment = check_token(message.deployment_id or NO_DEPLOYMENT, "deployment id")
+    camera = check_token(message.camera, "camera name")
+    return f"{prefix}.{topic_of(message)}.{deployment}.{camera}"
+
+
+def subject_filter(prefix: str, topic: Topic, deployment_id: str | None = None) -> str:
+    """The subjects a consumer of ``topic`` reads: one deployment's, or every one's."""
+    deployment = "*" if deployment_id is None else check_token(deployment_id, "deployment id")
+    if topic is Topic.CONTROL:
+        return f"{prefix}.control.{deployment}"
+    return f"{prefix}.{topic}.{deployment}.*"
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS wildcard matching: ``*`` is one token, a final ``>`` is one or more tokens."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, token in enumerate(wanted):
+        if token == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or (token != "*" and token != tokens[index]):
+            return False
+    return len(tokens) == len(wanted)

@@ -1,0 +1,187 @@
+"""`lfr node`: a recognition node on another machine (a van, a camera site).
+
+Runs one camera worker process per ``--camera`` for one deployment; the workers publish
+their MatchEvents and HealthFigures to NATS JetStream, where the central service collects
+them (durably: a node on a flaky link loses nothing the stream can hold). The node obeys
+the deployment's halt (DEP-2): a `HaltDeployment` on ``<prefix>.control.<deployment>``
+stops every worker at once and the node exits. docs/bus.md describes the whole, including
+how the watchlist reaches the node and what that leaves to the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfr.bus.messages import HaltDeployment
+from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
+from lfr.bus.subjects import TOKEN_PATTERN, check_token
+from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
+from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
+from lfr.vision.pipeline import EngineConfig
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+
+log = logging.getLogger("lfr.node")
+
+FINISHED_POLL_S = 1.0
+"""How often the node checks whether every camera has ended (rehearsal files)."""
+
+
+def parse_cameras(values: list[str]) -> list[Camera]:
+    """``NAME=SOURCE`` pairs; a bad or repeated name is refused naming it."""
+    cameras: list[Camera] = []
+    for value in values:
+        name, equals, source = value.partition("=")
+        if not equals or not source:
+            raise typer.BadParameter(f"{value!r}: expected NAME=SOURCE", param_hint="--camera")
+        try:
+            cameras.append(Camera(name, source))
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--camera") from None
+    names = [camera.name for camera in cameras]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise typer.BadParameter(
+            f"camera named twice: {', '.join(repeated)}", param_hint="--camera"
+        )
+    return cameras
+
+
+def default_node_name() -> str:
+    """The host name, reduced to what a durable consumer name may hold."""
+    name = "".join(c if TOKEN_PATTERN.match(c) else "-" for c in socket.gethostname())
+    return name[:32] or "node"
+
+
+@dataclass
+class Node:
+    """One deployment's workers on this machine, and the halt that stops them."""
+
+    deployment_id: str
+    name: str
+    cameras: list[Camera]
+    job: EngineJob
+    settings: NatsSettings
+    supervisor_settings: SupervisorSettings
+
+    async def run(self) -> str:
+        """Run until halted, interrupted or every camera ended; say which."""
+        bus = await NatsBus.connect(self.settings)
+        supervisor = Supervisor(
+            bus, run_camera_engine, nats=self.settings, settings=self.supervisor_settings
+        )
+        done = asyncio.Event()
+        outcome = ["every camera ended"]
+
+        def halted(halt: HaltDeployment) -> None:
+            outcome[0] = f"halted: {halt.reason}"
+            done.set()
+
+        def interrupted() -> None:
+            outcome[0] = "interrupted"
+            done.set()
+
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interrupted)
+        try:
+            # Listen before starting: a halt already on the stream stops the node at once.
+            await supervisor.follow_halts(
+                f"node-{self.deployment_id}-{self.name}",
+                deployment_id=self.deployment_id,
+                on_halt=halted,
+            )
+            if not done.is_set():
+                await supervisor.start(self.deployment_id, self.cameras, self.job)
+                log.info("node %s running %d camera(s)", self.name, len(self.cameras))
+            await self._until_done(supervisor, done)
+        finally:
+            await supervisor.stop()
+            await bus.close()
+        return outcome[0]
+
+    async def _until_done(self, supervisor: Supervisor, done: asyncio.Event) -> None:
+        while not done.is_set():
+            states = supervisor.states(self.deployment_id)
+            if states and all(state.finished for state in states):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), FINISHED_POLL_S)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def node(
+        nats: Annotated[str, typer.Option(help="NATS server URL (nats:// or tls://).")],
+        deployment: Annotated[str, typer.Option(help="The deployment these cameras serve.")],
+        camera: Annotated[
+            list[str], typer.Option(help="NAME=SOURCE (file, rtsp/http URL, device:N); repeat.")
+        ],
+        watchlist: Annotated[
+            Path, typer.Option(help="Watchlist folder: DIR/<subject>/*.jpg or DIR/<subject>.jpg.")
+        ],
+        threshold: Annotated[
+            float,
+            typer.Option(help="Alert threshold (cosine similarity) the authority set."),
+        ] = DEFAULT_ALERT_THRESHOLD,
+        name: Annotated[
+            str | None, typer.Option(help="This node's name (default: the host name).")
+        ] = None,
+        prefix: Annotated[
+            str, typer.Option(help="Subject prefix shared with the services.")
+        ] = "lfr",
+        creds: Annotated[
+            Path | None, typer.Option(help="NATS user credentials file for this node.")
+        ] = None,
+        connect_wait: Annotated[
+            float,
+            typer.Option(help="Seconds to keep trying the first connection to NATS.", min=0.1),
+        ] = 15.0,
+    ) -> None:
+        """Run a recognition node: camera workers that publish alerts and health to NATS."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        cameras = parse_cameras(camera)
+        node_name = name or default_node_name()
+        try:
+            check_token(deployment, "deployment id")
+            check_token(node_name, "node name")
+            settings = NatsSettings(
+                url=nats, prefix=prefix, credentials_file=creds, first_connect_s=connect_wait
+            )
+            config = EngineConfig(alert_threshold=threshold)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+        job = _enrol(watchlist, config)
+        try:
+            outcome = asyncio.run(
+                Node(deployment, node_name, cameras, job, settings, SupervisorSettings()).run()
+            )
+        except BusUnavailableError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"node {node_name} stopped: {outcome}")
+
+
+def _enrol(watchlist: Path, config: EngineConfig) -> EngineJob:
+    """Enrol the watchlist once; list refusals; refuse to run with no usable image."""
+    try:
+        job, refusals = prepare_job(watchlist, config)
+    except NotADirectoryError as error:
+        raise typer.BadParameter(str(error), param_hint="--watchlist") from None
+    for refusal in refusals:
+        typer.echo(f"watchlist image refused: {refusal}", err=True)
+    if len(job.gallery) == 0:
+        raise typer.BadParameter(
+            f"{watchlist}: no usable watchlist image, nothing to match against",
+            param_hint="--watchlist",
+        )
+    typer.echo(f"watchlist: {len(job.gallery)} subject(s) enrolled, {len(refusals)} refused")
+    return job

@@ -1,0 +1,1 @@
+"""Processes around the recognition engine: camera worker processes and their supervisor."""

@@ -1,0 +1,402 @@
+"""Runs one worker process per camera of each running deployment (REC-1, REC-5, DEP-2).
+
+* Each camera gets its own OS process (multiprocessing *spawn*: a clean interpreter, no
+  inherited locks or threads, and the same behaviour on every platform), so a camera that
+  crashes its decoder or the engine takes down only itself.
+* A worker that dies unexpectedly is restarted with exponential backoff, and the crash is
+  published as `HealthFigures` (status down, errors, last_error) so the deployment shows it.
+* `halt` stops every worker of a deployment at once: all are signalled together (SIGTERM:
+  the worker stops after the frame in hand), and any still alive after ``halt_grace_s``
+  are killed. `halt` and `stop` are idempotent.
+
+Messages reach the central bus one of two ways: through a pipe per worker, relayed by the
+supervisor onto its bus (embedded default, memory bus), or published by the worker to NATS
+itself (`lfr node`). The supervisor's own crash reports go on its bus either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lfr.bus.base import AnyEnvelope, Bus, Delivery, Subscription
+from lfr.bus.messages import HaltDeployment, Message
+from lfr.bus.nats_bus import NatsSettings
+from lfr.bus.subjects import Topic, check_token
+from lfr.runtime.worker import (
+    ChildSpec,
+    NatsOutlet,
+    Outlet,
+    PipeOutlet,
+    WorkerTarget,
+    child_main,
+    down_figures,
+)
+
+log = logging.getLogger(__name__)
+
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class SupervisorSettings(BaseModel):
+    """How worker processes are stopped and restarted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    halt_grace_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description=(
+            "After a halt, how long a worker may take to finish the frame in hand and flush "
+            "its last messages before it is killed. Longer loses fewer last messages; "
+            "shorter bounds how long processing can go on after Silver's halt (DEP-2)."
+        ),
+    )
+    restart_initial_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description=(
+            "Wait before restarting a crashed worker; doubled on each consecutive crash. "
+            "Shorter recovers sooner; longer spares a machine a crash loop."
+        ),
+    )
+    restart_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="The longest wait between restarts of a worker that keeps crashing.",
+    )
+    stable_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A worker that ran this long before crashing starts its backoff afresh. "
+            "Shorter forgives a crash loop sooner; longer keeps a flapping camera slow."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Camera:
+    """One camera of a deployment: a name (a subject token) and its source spec."""
+
+    name: str
+    source: str
+
+    def __post_init__(self) -> None:
+        check_token(self.name, "camera name")
+
+
+@dataclass
+class _Worker:
+    deployment_id: str
+    camera: Camera
+    job: Any
+    process: BaseProcess | None = None
+    started_at: float = 0.0
+    crashes: int = 0
+    consecutive: int = 0
+    restart: asyncio.TimerHandle | None = None
+    stopping: bool = False
+    finished: bool = False
+
+
+@dataclass
+class WorkerState:
+    """What the supervisor knows of one worker, for a health page or a test."""
+
+    deployment_id: str
+    camera: str
+    alive: bool
+    pid: int | None
+    crashes: int
+    finished: bool
+
+
+class Supervisor:
+    """Starts, watches, restarts and halts camera worker processes; use from one event loop."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        target: WorkerTarget,
+        *,
+        nats: NatsSettings | None = None,
+        settings: SupervisorSettings | None = None,
+    ) -> None:
+        """``nats`` set: workers publish to NATS themselves; unset: through the supervisor."""
+        self._bus = bus
+        self._target = target
+        self._nats = nats
+        self._settings = settings or SupervisorSettings()
+        self._workers: dict[tuple[str, str], _Worker] = {}
+        self._halting: dict[str, asyncio.Future[None]] = {}
+        self._relay: _PipeRelay | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
+        """Start one worker per camera; cameras already running are left as they are, and
+        one whose source had ended is started again."""
+        check_token(deployment_id, "deployment id")
+        self._loop = asyncio.get_running_loop()
+        for camera in cameras:
+            worker = self._workers.get((deployment_id, camera.name))
+            if worker is None or worker.finished:
+                worker = self._workers[(deployment_id, camera.name)] = _Worker(
+                    deployment_id, camera, job
+                )
+                self._spawn(worker)
+
+    async def halt(self, deployment_id: str) -> None:
+        """Stop every worker of the deployment at once (DEP-2); returns when all are gone.
+
+        Idempotent: a call while a halt is under way waits for that one; a later call
+        finds nothing to stop.
+        """
+        halting = self._halting.get(deployment_id)
+        if halting is None:
+            workers = [w for (d, _), w in self._workers.items() if d == deployment_id]
+            for worker in workers:  # out of the table at once: nothing restarts them now
+                del self._workers[(deployment_id, worker.camera.name)]
+            halting = asyncio.ensure_future(self._stop_workers(workers))
+            self._halting[deployment_id] = halting
+            halting.add_done_callback(lambda _: self._halting.pop(deployment_id, None))
+        await asyncio.shield(halting)  # a cancelled caller does not cancel the halt
+
+    async def stop(self) -> None:
+        """Halt every deployment (all together) and stop relaying; idempotent."""
+        deployments = {d for d, _ in self._workers} | set(self._halting)
+        await asyncio.gather(*(self.halt(d) for d in deployments))
+        if self._relay is not None:
+            await asyncio.to_thread(self._relay.stop)
+            self._relay = None
+
+    async def follow_halts(
+        self,
+        durable: str,
+        *,
+        deployment_id: str | None = None,
+        on_halt: Callable[[HaltDeployment], None] | None = None,
+    ) -> Subscription:
+        """Obey `HaltDeployment` messages on the bus (all deployments', or one's).
+
+        The one path by which a halt reaches workers, wherever they run: the services
+        publish the halt; this supervisor (embedded) and every node's act on it. The
+        message is acknowledged only once the workers are stopped.
+        """
+
+        async def on_control(envelope: AnyEnvelope, _delivery: Delivery) -> None:
+            if isinstance(envelope.payload, HaltDeployment):
+                await self.halt(envelope.payload.deployment_id)
+                log.info("halted %s: %s", envelope.payload.deployment_id, envelope.payload.reason)
+                if on_halt is not None:
+                    on_halt(envelope.payload)
+
+        return await self._bus.subscribe(
+            Topic.CONTROL, on_control, durable=durable, deployment_id=deployment_id
+        )
+
+    def states(self, deployment_id: str | None = None) -> list[WorkerState]:
+        return [
+            WorkerState(
+                w.deployment_id,
+                w.camera.name,
+                w.process is not None and w.process.is_alive(),
+                w.process.pid if w.process is not None else None,
+                w.crashes,
+                w.finished,
+            )
+            for w in self._workers.values()
+            if deployment_id in (None, w.deployment_id)
+        ]
+
+    def _spawn(self, worker: _Worker) -> None:
+        worker.restart = None
+        outlet, reader = self._outlet()
+        spec = ChildSpec(
+            target=self._target,
+            deployment_id=worker.deployment_id,
+            camera=worker.camera.name,
+            source=worker.camera.source,
+            job=worker.job,
+            prefix=self._bus.prefix,
+            outlet=outlet,
+        )
+        name = f"lfr-worker-{worker.deployment_id}-{worker.camera.name}"
+        process = _SPAWN.Process(target=child_main, args=(spec,), name=name, daemon=True)
+        process.start()
+        if isinstance(outlet, PipeOutlet):
+            outlet.connection.close()  # the child holds the writing end now
+        worker.process, worker.started_at = process, time.monotonic()
+        if reader is not None:
+            self._relay_for().add(reader)
+        assert self._loop is not None
+        self._loop.add_reader(process.sentinel, self._on_exit, worker, process)
+        log.info("started worker %s (pid %s)", name, process.pid)
+
+    def _outlet(self) -> tuple[Outlet, Connection | None]:
+        if self._nats is not None:
+            # Flushing must fit inside the halt grace, or the halt kills a worker mid-flush.
+            return NatsOutlet(self._nats, flush_s=self._settings.halt_grace_s / 2), None
+        reader, writer = _SPAWN.Pipe(duplex=False)
+        return PipeOutlet(writer), reader
+
+    def _relay_for(self) -> _PipeRelay:
+        if self._relay is None:
+            assert self._loop is not None
+            self._relay = _PipeRelay(self._bus, self._loop)
+        return self._relay
+
+    def _on_exit(self, worker: _Worker, process: BaseProcess) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(process.sentinel)
+        if worker.stopping or worker.process is not process:
+            return  # a halt is reaping it (two threads must not wait for one child)
+        process.join()
+        if process.exitcode == 0:
+            worker.finished = True
+            log.info("worker %s finished", process.name)
+            return
+        self._schedule_restart(worker, f"worker process exited with code {process.exitcode}")
+
+    def _schedule_restart(self, worker: _Worker, what: str) -> None:
+        ran = time.monotonic() - worker.started_at
+        worker.consecutive = 1 if ran >= self._settings.stable_after_s else worker.consecutive + 1
+        worker.crashes += 1
+        delay = min(
+            self._settings.restart_initial_s * 2 ** (worker.consecutive - 1),
+            self._settings.restart_max_s,
+        )
+        reason = f"{what} after {ran:.1f} s; restart {worker.crashes} in {delay:.1f} s"
+        log.warning("camera %s of %s: %s", worker.camera.name, worker.deployment_id, reason)
+        figures = down_figures(worker.deployment_id, worker.camera.name, worker.crashes, reason)
+        self._publish_soon(figures)
+        assert self._loop is not None
+        worker.restart = self._loop.call_later(delay, self._respawn, worker)
+
+    def _respawn(self, worker: _Worker) -> None:
+        """Restart a crashed worker; a restart that cannot even start counts as a crash."""
+        try:
+            self._spawn(worker)
+        except Exception as error:
+            log.error("could not restart %s: %s", worker.camera.name, type(error).__name__)
+            worker.started_at = time.monotonic()
+            what = f"worker process could not start ({type(error).__name__})"
+            self._schedule_restart(worker, what)
+
+    def _publish_soon(self, message: Message) -> None:
+        task = asyncio.ensure_future(self._publish_logged(message))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _publish_logged(self, message: Message) -> None:
+        try:
+            await self._bus.publish(message)
+        except Exception as error:  # a report lost must not stop supervision
+            log.error("could not publish a worker's health: %s", type(error).__name__)
+
+    async def _stop_workers(self, workers: list[_Worker]) -> None:
+        """Signal all at once, wait for all together, kill whoever outlives the grace."""
+        for worker in workers:
+            worker.stopping = True
+            if worker.restart is not None:
+                worker.restart.cancel()
+            if worker.process is not None and worker.process.is_alive():
+                worker.process.terminate()
+        alive = [w.process for w in workers if w.process is not None]
+        await asyncio.to_thread(_join_or_kill, alive, self._settings.halt_grace_s)
+        assert self._loop is not None or not alive
+        for process in alive:
+            if self._loop is not None:
+                self._loop.remove_reader(process.sentinel)
+
+
+_background: set[asyncio.Future[None]] = set()
+
+
+def _join_or_kill(processes: list[BaseProcess], grace_s: float) -> None:
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            log.warning("worker %s outlived the halt grace: killed", process.name)
+            process.kill()
+            process.join()
+
+
+@dataclass
+class _PipeRelay:
+    """One thread that reads every worker's pipe and publishes each message on the bus."""
+
+    bus: Bus
+    loop: asyncio.AbstractEventLoop
+    readers: set[Connection] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    POLL_S = 0.2  # how soon a newly added pipe is watched, and the thread notices stop
+    PUBLISH_WAIT_S = 30.0  # a bus that takes longer is broken; the relay moves on
+
+    def add(self, reader: Connection) -> None:
+        with self._lock:
+            self.readers.add(reader)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="worker-relay", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._relay_ready(self.POLL_S)
+        # Stopped after the workers: what they sent before exiting is still relayed.
+        while self.readers and self._relay_ready(0):
+            pass
+        for reader in self.readers:
+            reader.close()
+
+    def _relay_ready(self, timeout: float) -> bool:
+        with self._lock:
+            readers = list(self.readers)
+        if not readers:
+            time.sleep(timeout)
+            return False
+        ready = wait(readers, timeout=timeout)
+        for reader in ready:
+            self._relay_one(reader)  # type: ignore[arg-type]
+        return bool(ready)
+
+    def _relay_one(self, reader: Connection) -> None:
+        try:
+            frame = reader.recv_bytes()
+        except (EOFError, OSError):
+            # The worker has exited and everything it sent has been read.
+            with self._lock:
+                self.readers.discard(reader)
+            reader.close()
+            return
+        subject, _, data = frame.partition(b"\n")
+        publish = self.bus.publish_raw(subject.decode(), data)
+        future = asyncio.run_coroutine_threadsafe(publish, self.loop)
+        try:
+            future.result(self.PUBLISH_WAIT_S)
+        except Exception as error:  # one lost message must not stop the relay
+            log.error("could not relay a worker's message: %s", type(error).__name__)

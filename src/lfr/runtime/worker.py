@@ -1,0 +1,265 @@
+"""What runs inside a camera worker process, and how its messages leave it.
+
+A worker process runs one *worker target*: a picklable module-level callable taking a
+`WorkerContext`. The production target builds the recognition engine
+(`lfr.runtime.engine.run_camera_engine`); tests pass small targets of their own, which is
+the seam that lets the supervisor be tested with real child processes.
+
+The only way out of a worker is ``WorkerContext.emit``, which accepts a `MatchEvent` or
+`HealthFigures` and nothing else (REC-4). It goes through an *outlet*:
+
+* `PipeOutlet` — the embedded default: encoded bytes down a pipe to the supervisor, which
+  relays them onto its (memory) bus;
+* `NatsOutlet` — a node: the worker publishes to NATS JetStream itself, through a bounded
+  `Outbox` that keeps messages while the link is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from lfr.bus.messages import encode
+from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.bus.subjects import Topic, subject_for
+from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[MatchEvent | HealthFigures], None]
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a worker target is given: who it is, what to watch, where to emit, when to stop."""
+
+    deployment_id: str
+    camera: str
+    source: str
+    job: Any = field(repr=False)
+    """Whatever the target needs to build its engine (for the engine: an `EngineJob`)."""
+    emit: Emit = field(repr=False)
+    stop: threading.Event = field(repr=False)
+
+
+WorkerTarget = Callable[[WorkerContext], None]
+
+
+class Outlet(Protocol):
+    """How a worker process's messages leave it; picklable, opened inside the child."""
+
+    def open(self, prefix: str) -> Callable[[str, bytes], None]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class PipeOutlet:
+    """Sends ``subject\\n`` + encoded message down a pipe to the supervisor."""
+
+    connection: Connection
+
+    def open(self, prefix: str) -> Callable[[str, bytes], None]:
+        lock = threading.Lock()
+
+        def send(subject: str, data: bytes) -> None:
+            # One frame per message; the lock keeps two emitting threads from interleaving.
+            with lock:
+                self.connection.send_bytes(subject.encode() + b"\n" + data)
+
+        return send
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class Outbox:
+    """What a node's worker has emitted and not yet published, in memory only.
+
+    Alerts and health are bounded apart, so a long outage cannot push alerts out with
+    stale counts: health keeps only its latest ``health_limit`` entries (the oldest go),
+    alerts up to ``alert_limit`` (beyond it the newest is dropped, with a warning — the
+    worker must not grow without bound on a van offline for days). Alerts go out first.
+    """
+
+    def __init__(self, alert_limit: int, health_limit: int) -> None:
+        self.alert_limit = alert_limit
+        self.alerts: deque[tuple[str, bytes]] = deque()
+        self.health: deque[tuple[str, bytes]] = deque(maxlen=health_limit)
+        self.dropped_alerts = 0
+        self.closed = False
+        self._ready = threading.Condition()
+
+    def put(self, subject: str, data: bytes) -> None:
+        with self._ready:
+            if f".{Topic.MATCH}." not in subject:
+                self.health.append((subject, data))
+            elif len(self.alerts) < self.alert_limit:
+                self.alerts.append((subject, data))
+            else:
+                self.dropped_alerts += 1
+                log.error("outbox full: dropped an alert (%d so far)", self.dropped_alerts)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            self.closed = True
+            self._ready.notify()
+
+    def take(self) -> tuple[str, bytes] | None:
+        """The next message to publish; None once closed and empty."""
+        with self._ready:
+            self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
+            if self.alerts:
+                return self.alerts.popleft()
+            if self.health:
+                return self.health.popleft()
+            return None
+
+
+class NatsOutlet:
+    """Publishes to NATS from a background thread, so a slow link never stalls the engine;
+    while the link is down, messages wait in an `Outbox`."""
+
+    def __init__(
+        self,
+        settings: NatsSettings,
+        *,
+        alert_limit: int = 10_000,
+        health_limit: int = 120,
+        flush_s: float = 5.0,
+    ) -> None:
+        # Only plain values until `open` runs in the child: the outlet is pickled to it.
+        self.settings = settings
+        self.alert_limit = alert_limit
+        self.health_limit = health_limit
+        self.flush_s = flush_s
+        self._outbox: Outbox | None = None
+        self._thread: threading.Thread | None = None
+
+    def open(self, prefix: str) -> Callable[[str, bytes], None]:
+        self._outbox = Outbox(self.alert_limit, self.health_limit)
+        self._thread = threading.Thread(target=self._run, name="nats-outlet", daemon=True)
+        self._thread.start()
+        return self._outbox.put
+
+    def close(self) -> None:
+        """Flush for at most ``flush_s``; what is left then is lost (memory only)."""
+        if self._outbox is None or self._thread is None:
+            return
+        self._outbox.close()
+        self._thread.join(self.flush_s)
+
+    def _run(self) -> None:
+        asyncio.run(self._publish_all())
+
+    async def _publish_all(self) -> None:
+        assert self._outbox is not None
+        bus = await _connect_until_done(self.settings)
+        try:
+            while (item := await asyncio.to_thread(self._outbox.take)) is not None:
+                await _publish_until_done(bus, *item)
+        finally:
+            await bus.close()
+
+
+RETRY_MAX_S = 5.0
+
+
+async def _connect_until_done(settings: NatsSettings) -> NatsBus:
+    delay = 0.2
+    while True:
+        try:
+            return await NatsBus.connect(settings)
+        except Exception as error:  # any failure to reach NATS: retry
+            log.warning("cannot reach NATS (%s); retrying", type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+
+async def _publish_until_done(bus: NatsBus, subject: str, data: bytes) -> None:
+    delay = 0.2
+    while True:
+        try:
+            await bus.publish_raw(subject, data)
+            return
+        except Exception as error:  # a timeout or a lost link: retry
+            log.warning("publishing to %s failed (%s); retrying", subject, type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+
+def make_emit(deployment_id: str, prefix: str, send: Callable[[str, bytes], None]) -> Emit:
+    """The worker's one way out: stamps the deployment and refuses anything else (REC-4)."""
+
+    def emit(message: MatchEvent | HealthFigures) -> None:
+        if not isinstance(message, MatchEvent | HealthFigures):
+            raise TypeError(
+                f"a worker may emit only MatchEvent or HealthFigures, not {type(message).__name__}"
+            )
+        if message.deployment_id is None:
+            message = message.model_copy(update={"deployment_id": deployment_id})
+        send(subject_for(prefix, message), encode(message))
+
+    return emit
+
+
+def down_figures(deployment_id: str, camera: str, errors: int, last_error: str) -> HealthFigures:
+    """Health figures for a worker that is not running (crashed, or waiting to restart)."""
+    return HealthFigures(
+        deployment_id=deployment_id,
+        camera=camera,
+        status=CameraStatus.DOWN,
+        at=datetime.now(UTC),
+        fps=0,
+        faces_per_s=0,
+        latency_ms_p50=0,
+        latency_ms_p95=0,
+        frames=0,
+        faces=0,
+        dropped_frames=0,
+        errors=errors,
+        last_error=last_error[:500],
+    )
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """Everything a worker process is started with (pickled by multiprocessing spawn)."""
+
+    target: WorkerTarget
+    deployment_id: str
+    camera: str
+    source: str
+    job: Any
+    prefix: str
+    outlet: Outlet
+
+
+def child_main(spec: ChildSpec) -> None:
+    """Entry point of a worker process: run the target until it ends or SIGTERM arrives."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix))
+    context = WorkerContext(spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop)
+    started = time.monotonic()
+    try:
+        spec.target(context)
+    except Exception as error:
+        # Reported as health so the deployment shows it; the type and text only, no frame.
+        ran = time.monotonic() - started
+        reason = f"worker crashed after {ran:.1f} s: {type(error).__name__}: {error}"
+        emit(down_figures(spec.deployment_id, spec.camera, 1, reason))
+        raise
+    finally:
+        spec.outlet.close()

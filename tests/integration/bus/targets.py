@@ -1,0 +1,63 @@
+"""Worker targets for the supervisor tests, run in real child processes (spawn).
+
+They stand in for the recognition engine behind the supervisor's seam (a picklable
+callable taking a WorkerContext), so restart, halt and reporting are tested with real
+processes and real signals, independent of video decoding.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+
+from lfr.runtime.worker import WorkerContext
+from lfr.vision.types import CameraStatus, Frame, HealthFigures
+
+
+def figures(context: WorkerContext, status: CameraStatus) -> HealthFigures:
+    return HealthFigures(
+        camera=context.camera,
+        status=status,
+        at=datetime.now(UTC),
+        fps=10,
+        faces_per_s=0,
+        latency_ms_p50=1,
+        latency_ms_p95=2,
+        frames=1,
+        faces=0,
+        dropped_frames=0,
+        errors=0,
+    )
+
+
+def report_then_crash(context: WorkerContext) -> None:
+    context.emit(figures(context, CameraStatus.UP))
+    raise RuntimeError("decoder exploded (on purpose)")
+
+
+def run_until_stopped(context: WorkerContext) -> None:
+    context.emit(figures(context, CameraStatus.UP))
+    context.stop.wait()
+    context.emit(figures(context, CameraStatus.ENDED))
+
+
+def ignore_the_stop(context: WorkerContext) -> None:
+    context.emit(figures(context, CameraStatus.UP))
+    while True:  # a worker stuck in a long computation that never looks at `stop`
+        time.sleep(0.05)
+
+
+def emit_a_frame(context: WorkerContext) -> None:
+    """A buggy engine trying to send a raw frame out: the emit must refuse it (REC-4)."""
+    frame = Frame(np.zeros((4, 4, 3), np.uint8), 0, datetime.now(UTC), context.camera)
+    context.emit(frame)  # type: ignore[arg-type]
+
+
+def report_every_tick(context: WorkerContext) -> None:
+    """Health with a rising frame count every 50 ms: a gap in what arrives is a loss."""
+    frames = 0
+    while not context.stop.wait(0.05):
+        frames += 1
+        context.emit(figures(context, CameraStatus.UP).model_copy(update={"frames": frames}))
