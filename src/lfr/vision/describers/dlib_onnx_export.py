@@ -612,12 +612,22 @@ def default_model_path() -> Path:
     return Path(face_recognition_models.face_recognition_model_location())
 
 
-def export_dlib_model(output: Path, source: Path | None = None, *, fuse: bool = True) -> Path:
-    """Read dlib's ``.dat`` (the installed model when ``source`` is None), write ONNX."""
-    source = source if source is not None else default_model_path()
+def convert_dlib_model(source: Path, *, fuse: bool = True) -> onnx.ModelProto:
+    """Read dlib's ``.dat`` and build the equivalent ONNX graph in memory."""
     if not source.is_file():
         raise DlibModelError(source, "not a file" if source.exists() else "no such file")
-    model = build_graph(structure(read_dlib_network(source), source), fuse=fuse)
+    return build_graph(structure(read_dlib_network(source), source), fuse=fuse)
+
+
+def convert_installed_model() -> tuple[Path, onnx.ModelProto]:
+    """The installed dlib ResNet weights and their ONNX graph."""
+    source = default_model_path()
+    return source, convert_dlib_model(source)
+
+
+def export_dlib_model(output: Path, source: Path | None = None, *, fuse: bool = True) -> Path:
+    """Read dlib's ``.dat`` (the installed model when ``source`` is None), write ONNX."""
+    model = convert_dlib_model(source if source is not None else default_model_path(), fuse=fuse)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(output))
     return output
