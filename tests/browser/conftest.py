@@ -54,6 +54,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     context = web_context(settings, db)
     context.attach_runtime(
         run_camera_engine_with_preview,
+        realtime=False,  # every frame analysed: the same observations on a slow machine
         supervisor=SupervisorSettings(restart_initial_s=0.5),
         preview=PreviewHub(),
     )
