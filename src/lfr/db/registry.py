@@ -5,10 +5,19 @@ adds one import line here.
 """
 
 from lfr.audit import models as audit_models
+from lfr.db import cameras as camera_models
 from lfr.db import governance as governance_models
 from lfr.db import people as people_models
 from lfr.db.base import Base
+from lfr.web import models as web_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "governance_models", "metadata", "people_models"]
+__all__ = [
+    "audit_models",
+    "camera_models",
+    "governance_models",
+    "metadata",
+    "people_models",
+    "web_models",
+]

@@ -1,0 +1,87 @@
+"""`lfr serve` and `lfr demo`: the whole system on one machine, in one command."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfr.settings import get_settings
+
+log = logging.getLogger("lfr.serve")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        demo: Annotated[
+            bool, typer.Option("--demo", help="Seed a demo force first (see `lfr demo`).")
+        ] = False,
+        media: Annotated[
+            Path | None,
+            typer.Option(help="With --demo: a folder with one face image and one video."),
+        ] = None,
+    ) -> None:
+        """Run lfr: migrations, the web application and the camera workers."""
+        _serve(host=host, port=port, demo=demo, media=media)
+
+    @app.command("demo")
+    def demo_command(
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+        media: Annotated[
+            Path | None,
+            typer.Option(help="A folder with one face image (watchlist) and one video."),
+        ] = None,
+    ) -> None:
+        """Seed a demo force (one account per role, an authorised rehearsal deployment with a
+        watchlist and a rehearsal clip), then serve it: an alert reaches the operator within
+        a minute."""
+        _serve(host=host, port=port, demo=True, media=media)
+
+    @app.command("demo-codes")
+    def demo_codes() -> None:
+        """Print the demo accounts' current second-factor codes (development only)."""
+        from lfr.db.session import make_engine, make_session_factory
+        from lfr.web.demo import current_codes
+
+        settings = get_settings()
+        if not settings.allows_development_secrets:
+            raise typer.BadParameter("demo accounts exist only in development")
+        codes = current_codes(make_session_factory(make_engine(settings.database_url)))
+        for username, code in sorted(codes.items()):
+            typer.echo(f"{username:<14} {code}")
+
+
+def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
+    import uvicorn
+
+    from lfr.web.app import create_app
+    from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
+    from lfr.web.preview import PreviewHub, run_camera_engine_with_preview
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    db = prepare_database(settings)
+    bootstrap = ensure_administrator(db)
+    if bootstrap is not None:
+        typer.echo(
+            f"\nFirst run: administrator account {bootstrap.username!r} created.\n"
+            f"One-time password: {bootstrap.one_time_password}\n"
+            "It works once: the first sign-in asks for a new password and a second factor.\n"
+        )
+    context = web_context(settings, db)
+    context.attach_runtime(run_camera_engine_with_preview, preview=PreviewHub())
+    if demo:
+        from lfr.web.demo import seed_demo
+
+        seed_demo(context, media=media, echo=typer.echo)
+    app = create_app(context)
+    log.info("lfr listening on http://%s:%d (API docs at /api/docs)", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)

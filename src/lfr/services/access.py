@@ -1,0 +1,145 @@
+"""Who may READ what: one permission check per resource, shared by pages, API and CLI.
+
+Changes are checked by the use-cases themselves (authorisations, watchlists, deployments,
+alerts); reading needs its own rule, because a URL with another person's id must not show
+what that person's role would not (no IDOR). Each `readable_*` function returns the row or
+raises `NotFound`, so a refused reader cannot even learn that the object exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.db.governance import (
+    AlertRow,
+    ApplicationRow,
+    DeploymentRow,
+    WatchlistEntryRow,
+    WatchlistImageRow,
+    WatchlistRow,
+)
+from lfr.domain.authorisation import ApplicationStatus
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import NotFound
+
+DRAFT_READERS = frozenset({Role.REVIEWER, Role.OVERSIGHT})
+"""Besides the applicant, who may read an application still in draft (to audit it)."""
+
+SUBMITTED_READERS = DRAFT_READERS | {
+    Role.AUTHORISING_OFFICER,
+    Role.CHIEF_OFFICER,
+    Role.GOLD,
+    Role.SILVER,
+}
+"""Who may read an application once submitted: those who decide, consult, command it."""
+
+ALERT_REVIEWERS = frozenset({Role.REVIEWER})
+"""Who may read any alert (post-deployment review); others only their deployment's."""
+
+
+def may_read_application(actor: Actor, row: ApplicationRow) -> bool:
+    if row.applicant_id == actor.user_id:
+        return True
+    readers = DRAFT_READERS if row.status is ApplicationStatus.DRAFT else SUBMITTED_READERS
+    return bool(actor.roles & readers)
+
+
+def readable_application(session: Session, actor: Actor, application_id: str) -> ApplicationRow:
+    row = session.get(ApplicationRow, application_id)
+    if row is None or not may_read_application(actor, row):
+        raise NotFound("application", application_id)
+    return row
+
+
+def readable_applications(session: Session, actor: Actor) -> list[ApplicationRow]:
+    rows = session.scalars(select(ApplicationRow).order_by(ApplicationRow.created_at.desc()))
+    return [row for row in rows if may_read_application(actor, row)]
+
+
+def assigned_deployment_ids(session: Session, actor: Actor, roles: Iterable[Role]) -> set[str]:
+    """Deployments where the actor is assigned in one of `roles`."""
+    from lfr.db.governance import AssignmentRow
+
+    wanted = list(roles)
+    statement = select(AssignmentRow.deployment_id).where(
+        AssignmentRow.user_id == actor.user_id, AssignmentRow.role.in_(wanted)
+    )
+    return set(session.scalars(statement))
+
+
+def may_read_alert(session: Session, actor: Actor, row: AlertRow) -> bool:
+    if actor.roles & ALERT_REVIEWERS:
+        return True
+    deployment = session.get(DeploymentRow, row.deployment_id)
+    return deployment is not None and any(
+        a.user_id == actor.user_id for a in deployment.assignments
+    )
+
+
+def readable_alert(session: Session, actor: Actor, alert_id: str) -> AlertRow:
+    row = session.get(AlertRow, alert_id)
+    if row is None or not may_read_alert(session, actor, row):
+        raise NotFound("alert", alert_id)
+    return row
+
+
+def may_read_watchlist(session: Session, actor: Actor, watchlist: WatchlistRow) -> bool:
+    """The compiling applicant and reviewers; the biometrics inside follow `entry_image`."""
+    return watchlist.created_by == actor.user_id or bool(actor.roles & {Role.REVIEWER})
+
+
+def readable_watchlist(session: Session, actor: Actor, watchlist_id: str) -> WatchlistRow:
+    row = session.get(WatchlistRow, watchlist_id)
+    if row is None or not may_read_watchlist(session, actor, row):
+        raise NotFound("watchlist", watchlist_id)
+    return row
+
+
+def entry_image(session: Session, actor: Actor, entry_id: str) -> bytes:
+    """A watchlist entry's first image (DP-2, by role only): its compiler, reviewers, and
+    the operators and engagement officers of the deployment it is listed for (to compare an
+    alert's probe with it, ADJ-1)."""
+    entry = session.get(WatchlistEntryRow, entry_id)
+    if entry is None:
+        raise NotFound("watchlist entry", entry_id)
+    watchlist = entry.watchlist
+    allowed = may_read_watchlist(session, actor, watchlist) or _adjudicates_for(
+        session, actor, watchlist.authority_id
+    )
+    image = session.scalars(
+        select(WatchlistImageRow)
+        .where(WatchlistImageRow.entry_id == entry_id)
+        .order_by(WatchlistImageRow.id)
+    ).first()
+    if not allowed or image is None:
+        raise NotFound("watchlist image", entry_id)
+    return image.image
+
+
+def _adjudicates_for(session: Session, actor: Actor, authority_id: str) -> bool:
+    deployment = session.scalars(
+        select(DeploymentRow).where(DeploymentRow.authority_id == authority_id)
+    ).one_or_none()
+    roles = {Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD}
+    return deployment is not None and any(
+        a.user_id == actor.user_id and a.role in roles for a in deployment.assignments
+    )
+
+
+CAMERA_WATCHERS = frozenset({Role.ENGINEER})
+"""Besides the deployment's own staff, who may watch its (blurred) camera view."""
+
+
+def watchable_deployment(session: Session, actor: Actor, deployment_id: str) -> DeploymentRow:
+    """The live camera view of a deployment: its assigned staff and engineers (REC-5)."""
+    row = session.get(DeploymentRow, deployment_id)
+    allowed = row is not None and (
+        bool(actor.roles & CAMERA_WATCHERS)
+        or any(a.user_id == actor.user_id for a in row.assignments)
+    )
+    if row is None or not allowed:
+        raise NotFound("deployment", deployment_id)
+    return row

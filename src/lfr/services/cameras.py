@@ -1,0 +1,70 @@
+"""Camera sources (REC-1): where each named camera's video comes from.
+
+A deployment names its cameras (authorised by name, AUTH-6); an engineer or administrator
+says where each is. Starting a deployment's workers needs a source for every camera.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.bus.subjects import TOKEN_PATTERN
+from lfr.db.base import utcnow
+from lfr.db.cameras import CameraSource
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import Refusal, Refusals, Unmet
+from lfr.runtime.supervisor import Camera
+
+CONFIGURERS = frozenset({Role.ENGINEER, Role.ADMINISTRATOR})
+
+
+def configure_camera(session: Session, actor: Actor, name: str, source: str) -> CameraSource:
+    """Set (or change) a camera's source, audited."""
+    if not actor.roles & CONFIGURERS:
+        raise Refusal("REC-1", "an engineer or administrator configures cameras", "actor")
+    name, source = name.strip(), source.strip()
+    if not TOKEN_PATTERN.match(name):
+        raise Refusal("REC-1", "1-64 letters, digits, '_' or '-'", "name")
+    if not source:
+        raise Refusal("REC-1", "give the camera's address or file", "source")
+    row = session.get(CameraSource, name)
+    before = {"source": row.source} if row else None
+    if row is None:
+        row = CameraSource(name=name)
+        session.add(row)
+    row.source, row.configured_by, row.configured_at = source, actor.name, utcnow()
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="camera.configure",
+        object_type="camera",
+        object_id=name,
+        summary=f"camera {name} configured",
+        before=before,
+        after={"source": source},
+    )
+    return row
+
+
+def missing_sources(session: Session, names: Sequence[str]) -> list[Unmet]:
+    """One unmet condition per camera without a source (for the start checklist)."""
+    known = set(session.scalars(select(CameraSource.name).where(CameraSource.name.in_(names))))
+    return [Unmet("REC-1", "no source configured", name) for name in names if name not in known]
+
+
+def cameras_for(session: Session, names: Sequence[str]) -> list[Camera]:
+    """The sources of a deployment's cameras; refuses naming every camera without one."""
+    missing = missing_sources(session, names)
+    if missing:
+        raise Refusals(missing)
+    rows = {r.name: r for r in session.scalars(select(CameraSource))}
+    return [Camera(name, rows[name].source) for name in names]
+
+
+def all_cameras(session: Session) -> list[CameraSource]:
+    return list(session.scalars(select(CameraSource).order_by(CameraSource.name)))

@@ -1,0 +1,153 @@
+"""What an alert card shows (ADJ-1): probe beside the watchlist image, score against the
+threshold, the factors that affect accuracy, the camera, times and the listed reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.db.governance import AlertRow, BlueListEntryRow, WatchlistEntryRow, WatchlistImageRow
+from lfr.domain.alerts import AlertState
+from lfr.domain.people import Actor, Role
+from lfr.services.access import assigned_deployment_ids
+from lfr.vision.types import ListKind
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCard:
+    id: str
+    deployment_id: str
+    camera: str
+    state: AlertState
+    is_test: bool
+    score: float
+    threshold: float
+    observations: int
+    captured_at: datetime
+    emitted_at: datetime
+    created_at: datetime
+    subject_reference: str
+    category: str
+    reason: str
+    has_watchlist_image: bool
+    watchlist_image_age_days: int | None
+    quality: dict[str, Any]
+    face_px: int | None
+    claimed_by_me: bool
+    claimed_by_other: bool
+    outcome: str | None
+    subject_id: str
+
+
+def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
+    factors = json.loads(row.factors)
+    reference, category, reason, image_age, has_image = _subject(session, row)
+    box = factors.get("box") or {}
+    return AlertCard(
+        id=row.id,
+        deployment_id=row.deployment_id,
+        camera=row.camera,
+        state=row.state,
+        is_test=row.is_test,
+        score=row.score,
+        threshold=row.threshold,
+        observations=row.observations,
+        captured_at=row.captured_at,
+        emitted_at=row.emitted_at,
+        created_at=row.created_at,
+        subject_reference=reference,
+        category=category,
+        reason=reason,
+        has_watchlist_image=has_image,
+        watchlist_image_age_days=image_age,
+        quality=factors.get("quality") or {},
+        face_px=(box.get("bottom", 0) - box.get("top", 0)) or None,
+        claimed_by_me=row.claimed_by == actor.user_id,
+        claimed_by_other=row.claimed_by is not None and row.claimed_by != actor.user_id,
+        outcome=_outcome_text(row),
+        subject_id=row.subject_id,
+    )
+
+
+def _subject(session: Session, row: AlertRow) -> tuple[str, str, str, int | None, bool]:
+    if row.list_kind is ListKind.BLUE_LIST:
+        blue = session.get(BlueListEntryRow, row.subject_id)
+        return (
+            "blue list (test)",
+            "live test",
+            blue.consent_statement if blue else "",
+            None,
+            False,
+        )
+    entry = session.get(WatchlistEntryRow, row.subject_id)
+    if entry is None:  # biometrics destroyed after the deployment (WL-6)
+        return ("(entry destroyed)", "", "", None, False)
+    image = session.scalars(
+        select(WatchlistImageRow.created_at).where(WatchlistImageRow.entry_id == entry.id)
+    ).first()
+    age = (row.created_at - image).days if image is not None else None
+    return (entry.subject_reference, entry.category.label, entry.reason, age, image is not None)
+
+
+def _outcome_text(row: AlertRow) -> str | None:
+    if row.outcome_identity is None:
+        return row.decision_reason
+    actions = (row.outcome_actions or "").replace(",", ", ").replace("_", " ")
+    text = f"identity {row.outcome_identity.value.replace('_', ' ')}"
+    return f"{text}; {actions}" if actions else text
+
+
+def console_alerts(session: Session, actor: Actor) -> list[AlertRow]:
+    """Alerts waiting for scrutiny on the deployments this person watches."""
+    deployments = assigned_deployment_ids(session, actor, [Role.OPERATOR, Role.SILVER])
+    if not deployments:
+        return []
+    return list(
+        session.scalars(
+            select(AlertRow)
+            .where(AlertRow.deployment_id.in_(deployments), AlertRow.state == AlertState.PENDING)
+            .order_by(AlertRow.created_at.desc())
+            .limit(100)
+        )
+    )
+
+
+def handheld_alerts(session: Session, actor: Actor) -> list[AlertRow]:
+    """Referred alerts of this engagement officer's deployments, and those they engaged
+    that still need an outcome."""
+    deployments = assigned_deployment_ids(session, actor, [Role.ENGAGEMENT_OFFICER])
+    if not deployments:
+        return []
+    waiting = (AlertRow.state == AlertState.REFERRED) | (
+        (AlertRow.state == AlertState.ENGAGED) & (AlertRow.decided_by == actor.user_id)
+    )
+    return list(
+        session.scalars(
+            select(AlertRow)
+            .where(AlertRow.deployment_id.in_(deployments), waiting)
+            .order_by(AlertRow.created_at.desc())
+            .limit(50)
+        )
+    )
+
+
+def camera_views(session: Session, actor: Actor) -> list[tuple[str, str]]:
+    """(deployment, camera) of the running deployments this person watches."""
+    from lfr.db.governance import DeploymentRow
+    from lfr.domain.deployment import DeploymentStatus
+    from lfr.services.deployments import cameras_of
+
+    ids = assigned_deployment_ids(session, actor, [Role.OPERATOR, Role.SILVER])
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(DeploymentRow).where(
+            DeploymentRow.id.in_(ids), DeploymentRow.status == DeploymentStatus.RUNNING
+        )
+    )
+    return [(row.id, camera) for row in rows for camera in cameras_of(row)]

@@ -1,0 +1,216 @@
+"""The FastAPI application factory: pages (Jinja2 + htmx) and the JSON API under /api.
+
+Every state-changing request must carry its session's CSRF token (form field `csrf_token`
+or header `X-CSRF-Token`); every route declares the roles it admits (`lfr.web.access`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lfr.domain.refusal import NotFound, Refusal
+from lfr.web.access import Identity, NotSignedInError
+from lfr.web.context import WebContext
+from lfr.web.middleware import BodySizeLimit, RequestContext
+from lfr.web.rendering import STATIC_DIR, render
+from lfr.web.sessions import csrf_matches
+
+log = logging.getLogger(__name__)
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+class CsrfRefusedError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def check_csrf(request: Request, identity: Identity) -> None:
+    """Refuses a state-changing request whose CSRF token is missing or not this session's."""
+    if request.method not in STATE_CHANGING:
+        return
+    presented = request.headers.get(CSRF_HEADER)
+    if presented is None and _is_form(request):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        presented = value if isinstance(value, str) else None
+    if identity.session is None:
+        raise CsrfRefusedError("no session: open the page again before submitting")
+    if not presented:
+        raise CsrfRefusedError("the form's security token is missing: reload the page and retry")
+    if not csrf_matches(identity.session, presented):
+        raise CsrfRefusedError(
+            "the form's security token is not valid for this session (expired, signed out or "
+            "from another session): reload the page and retry"
+        )
+
+
+def _is_form(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def create_app(context: WebContext) -> FastAPI:
+    """Builds the application around one `WebContext` (database, settings, live feeds)."""
+    app = FastAPI(
+        lifespan=_lifespan,
+        title="lfr",
+        summary="Live Facial Recognition deployments with the framework's safeguards built in.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        dependencies=[Depends(check_csrf)],
+    )
+    app.state.context = context
+    app.state.identity_loader = context.load_identity
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    _include_routers(app)
+    _install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, settings=context.web_settings)
+    app.add_middleware(RequestContext, request_id=context.request_id_var)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Starts the camera workers' runtime with the server (when it has one), resumes the
+    deployments the record says are running, and stops every worker on shutdown."""
+    context: WebContext = app.state.context
+    runtime = context.runtime
+    if runtime is None:
+        yield
+        return
+    preview = context.control.preview
+    if preview is not None:
+        preview.start()
+    await runtime.start()
+    await asyncio.to_thread(context.control.resume_running)
+    try:
+        yield
+    finally:
+        await runtime.stop()
+        if preview is not None:
+            preview.stop()
+
+
+def _include_routers(app: FastAPI) -> None:
+    from lfr.web.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NotSignedInError, _not_signed_in)
+    app.add_exception_handler(CsrfRefusedError, _csrf_refused)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Refusal, _refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _not_signed_in(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"detail": "sign in first"}, status_code=401)
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": "/sign-in"})
+    return RedirectResponse(f"/sign-in?next={_quote(target)}", status_code=303)
+
+
+async def _csrf_refused(request: Request, exc: Exception) -> Response:
+    reason = exc.reason if isinstance(exc, CsrfRefusedError) else "security token refused"
+    return error_response(request, 403, "Request refused", reason)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotFound)
+    return error_response(request, 404, "Not found", exc.reason)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A rule said no: every unmet condition is listed, naming its rule and field."""
+    assert isinstance(exc, Refusal)
+    details = [str(unmet) for unmet in exc.unmet]
+    if request.url.path.startswith("/api"):
+        body = {
+            "detail": [{"rule": u.rule, "field": u.field, "reason": u.reason} for u in exc.unmet]
+        }
+        return JSONResponse(body, status_code=422)
+    return error_response(request, 422, "Refused", "Nothing was changed, because:", details=details)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headings = {401: "Sign in first", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
+    heading = headings.get(exc.status_code, "Request refused")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return error_response(request, exc.status_code, heading, detail, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(part) for part in error['loc'] if part != 'body')}: {error['msg']}"
+        for error in exc.errors()
+    ]
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"detail": problems}, status_code=422)
+    return error_response(request, 422, "Some fields need attention", "", details=problems)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(
+        request,
+        500,
+        "Something went wrong",
+        "The request failed and nothing was changed. Quote the reference below when reporting.",
+    )
+
+
+def error_response(
+    request: Request,
+    status: int,
+    heading: str,
+    message: str,
+    *,
+    details: list[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """One error shape: JSON `{"detail": ...}` for the API, a page for people."""
+    if request.url.path.startswith("/api"):
+        return JSONResponse({"detail": message or details}, status_code=status, headers=headers)
+    context = {
+        "heading": heading,
+        "message": message,
+        "details": details or [],
+        "status": status,
+        "request_id": getattr(request.state, "request_id", None),
+        "title": heading,
+    }
+    response = render(request, "errors/error.html", context, status=status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")

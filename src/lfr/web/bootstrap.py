@@ -1,0 +1,67 @@
+"""First run: migrations and the bootstrap administrator."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from lfr.audit.log import request_id_var
+from lfr.db.migrate import upgrade
+from lfr.db.people import User
+from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
+from lfr.domain.people import Rank, Role
+from lfr.services import people
+from lfr.settings import Settings
+from lfr.web.context import WebContext
+from lfr.web.signin import mark_one_time
+
+log = logging.getLogger("lfr.serve")
+
+BOOTSTRAP_USERNAME = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    username: str
+    one_time_password: str
+
+
+def prepare_database(settings: Settings) -> SessionFactory:
+    """Applies every migration, then returns sessions on the database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log.info("database: %s", _printable_url(settings.database_url))
+    upgrade(settings.database_url)
+    log.info("database migrated to the newest revision")
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
+    """On an empty database, creates the administrator whose one-time password the caller
+    prints; its first sign-in must replace the password and add a second factor."""
+    with transaction(db) as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return None
+        password = people.generate_password()
+        user = people.create_user(
+            session,
+            actor=people.console_actor(),
+            username=BOOTSTRAP_USERNAME,
+            display_name="Administrator",
+            rank=Rank.STAFF,
+            password=password,
+            roles=[Role.ADMINISTRATOR],
+        )
+        mark_one_time(session, user.id)
+    return Bootstrap(username=BOOTSTRAP_USERNAME, one_time_password=password)
+
+
+def web_context(settings: Settings, db: SessionFactory) -> WebContext:
+    return WebContext(settings=settings, db=db, request_id_var=request_id_var)
+
+
+def _printable_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,126 @@
+"""Deployment control: the deployments service decides, the runtime carries it out.
+
+Starting: the service checks every DEP-1 condition and seals the watchlist; in the same
+transaction the cameras' sources and the sealed gallery are read, so a deployment whose
+cameras have no source is refused whole. Only after the commit are the workers started.
+Halting and ending: the service records it first (alerts stop being accepted at once),
+then every worker is stopped (DEP-2).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lfr.db.governance import DeploymentRow
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import Actor
+from lfr.domain.refusal import Refusal, Refusals
+from lfr.runtime.engine import EngineJob
+from lfr.runtime.supervisor import Camera
+from lfr.services import alerts, deployments
+from lfr.services.cameras import cameras_for, missing_sources
+from lfr.services.watchlists import gallery_for
+from lfr.vision.pipeline import EngineConfig
+from lfr.vision.types import MatchEvent
+from lfr.web.preview import PreviewHub, PreviewJob
+from lfr.web.runtime import DeploymentRuntime
+
+log = logging.getLogger("lfr.serve")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    deployment_id: str
+    cameras: list[Camera]
+    job: EngineJob | PreviewJob
+
+
+class DeploymentControl:
+    def __init__(
+        self,
+        db: SessionFactory,
+        runtime: DeploymentRuntime | None,
+        base_config: EngineConfig | None = None,
+        *,
+        realtime: bool = True,
+        preview: PreviewHub | None = None,
+    ) -> None:
+        self._db = db
+        self.runtime = runtime
+        self.preview = preview
+        self._base_config = base_config or EngineConfig()
+        self._realtime = realtime
+
+    def start(self, actor: Actor, deployment_id: str) -> None:
+        """Refuses naming every unmet DEP-1 condition and every camera without a source."""
+        with transaction(self._db) as session:
+            row = deployments.get_deployment(session, deployment_id)
+            missing = missing_sources(session, deployments.cameras_of(row))
+            try:
+                row = deployments.start_deployment(session, actor, deployment_id)
+            except Refusal as refusal:
+                raise Refusals([*refusal.unmet, *missing]) from None
+            if missing:
+                raise Refusals(missing)
+            plan = self._plan(session, row)
+        self._run(plan)
+
+    def halt(self, actor: Actor, deployment_id: str, reason: str) -> None:
+        with transaction(self._db) as session:
+            deployments.halt_deployment(session, actor, deployment_id, reason)
+        self._stop(deployment_id)
+
+    def end(self, actor: Actor, deployment_id: str) -> None:
+        with transaction(self._db) as session:
+            deployments.end_deployment(session, actor, deployment_id)
+        self._stop(deployment_id)
+
+    def resume_running(self) -> None:
+        """At server start: workers for every deployment the record says is running."""
+        with transaction(self._db) as session:
+            rows = session.scalars(
+                select(DeploymentRow).where(DeploymentRow.status == DeploymentStatus.RUNNING)
+            ).all()
+            plans = []
+            for row in rows:
+                try:
+                    plans.append(self._plan(session, row))
+                except Refusal as refusal:
+                    log.error("deployment %s cannot resume: %s", row.id, refusal)
+        for plan in plans:
+            self._run(plan)
+
+    def record_alert(self, event: MatchEvent) -> str | None:
+        """The runtime's alert sink: the alerts service decides whether it is an alert."""
+        try:
+            with transaction(self._db) as session:
+                return alerts.create_alert(session, event).id
+        except Refusal as refusal:
+            log.warning("match event refused as an alert: %s", refusal)
+            return None
+
+    def _plan(self, session: Session, row: DeploymentRow) -> WorkerPlan:
+        cameras = cameras_for(session, deployments.cameras_of(row))
+        gallery = gallery_for(session, row.id)
+        config = self._base_config
+        if row.alert_threshold is not None:
+            config = config.model_copy(update={"alert_threshold": row.alert_threshold})
+        job = EngineJob(config, gallery, realtime=self._realtime)
+        return WorkerPlan(row.id, cameras, self.preview.wrap(job) if self.preview else job)
+
+    def _run(self, plan: WorkerPlan) -> None:
+        if self.runtime is None:
+            log.warning("deployment %s started without a recognition runtime", plan.deployment_id)
+            return
+        self.runtime.run_deployment(plan.deployment_id, plan.cameras, plan.job)
+
+    def _stop(self, deployment_id: str) -> None:
+        if self.runtime is not None:
+            self.runtime.halt_deployment(deployment_id)
+        if self.preview is not None:
+            self.preview.forget(deployment_id)

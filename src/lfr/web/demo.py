@@ -1,0 +1,277 @@
+"""`lfr demo`: a demo force (one account per role), and a rehearsal deployment taken through
+the real services from application to start, so an alert reaches the operator within a
+minute of `lfr demo`.
+
+Nothing here bypasses a rule: each step is the service a person would call from a page,
+acting as the demo account that holds the role (the applicant drafts, a Superintendent
+decides, a chief officer is consulted, the applicant compiles the watchlist, an engineer
+points the camera at the rehearsal clip, Silver starts it). The tests build their
+rehearsal deployments with the same function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pyotp
+from sqlalchemy import select
+
+from lfr.db.base import utcnow
+from lfr.db.people import User
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.authorisation import (
+    Application,
+    ConsultationOutcome,
+    DecisionKind,
+    PlaceCategory,
+    TimeWindow,
+)
+from lfr.domain.categories import WatchlistCategory
+from lfr.domain.deployment import DEPLOYMENT_ROLES
+from lfr.domain.people import Actor, Rank, Role
+from lfr.domain.watchlist import EntryDraft
+from lfr.services import authorisations, deployments, people, watchlists
+from lfr.services.cameras import configure_camera
+from lfr.services.watchlists import Enroler
+from lfr.web.context import WebContext
+from lfr.web.demo_media import DemoMedia, generated_media, user_media
+from lfr.web.signin import SECOND_FACTOR_ROLES
+
+DEMO_PASSWORD_SUFFIX = "-demo-password"
+"""Demo passwords are the account name plus this suffix: known by design, printed, and
+only ever created by `lfr demo` on a development database."""
+
+DEMO_ACCOUNTS: dict[str, tuple[Rank, tuple[Role, ...]]] = {
+    "applicant": (Rank.SERGEANT, (Role.APPLICANT,)),
+    "authoriser": (Rank.SUPERINTENDENT, (Role.AUTHORISING_OFFICER,)),
+    "chief": (Rank.COMMANDER, (Role.CHIEF_OFFICER,)),
+    "gold": (Rank.CHIEF_SUPERINTENDENT, (Role.GOLD,)),
+    "silver": (Rank.CHIEF_INSPECTOR, (Role.SILVER,)),
+    "bronze": (Rank.INSPECTOR, (Role.BRONZE,)),
+    "operator": (Rank.STAFF, (Role.OPERATOR,)),
+    "engagement": (Rank.CONSTABLE, (Role.ENGAGEMENT_OFFICER,)),
+    "engineer": (Rank.STAFF, (Role.ENGINEER,)),
+    "reviewer": (Rank.STAFF, (Role.REVIEWER,)),
+    "oversight": (Rank.STAFF, (Role.OVERSIGHT,)),
+    "administrator": (Rank.STAFF, (Role.ADMINISTRATOR,)),
+}
+
+DEMO_CAMERA = "demo-cam"
+DEMO_PLACE = "Rehearsal Street"
+DEMO_SUBJECT = "DEMO-0001"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    username: str
+    password: str
+    totp_secret: str | None
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Rehearsal:
+    application_id: str
+    authority_id: str
+    watchlist_id: str
+    deployment_id: str
+    entry_id: str
+
+
+def demo_password(username: str) -> str:
+    return f"{username}{DEMO_PASSWORD_SUFFIX}"
+
+
+def seed_accounts(db: SessionFactory) -> dict[str, DemoAccount]:
+    """One account per role, trained for a year; second-factor roles get a TOTP secret.
+    Accounts that exist already are reused (a second `lfr demo` on the same data)."""
+    console = people.console_actor()
+    now = utcnow()
+    accounts: dict[str, DemoAccount] = {}
+    with transaction(db) as session:
+        for username, (rank, roles) in DEMO_ACCOUNTS.items():
+            user = people.find_user(session, username)
+            if user is None:
+                user = people.create_user(
+                    session,
+                    actor=console,
+                    username=username,
+                    display_name=f"Demo {username}",
+                    rank=rank,
+                    password=demo_password(username),
+                    roles=roles,
+                )
+                for role in roles:
+                    people.record_training(
+                        session,
+                        actor=console,
+                        user_id=user.id,
+                        role=role,
+                        completed_at=now - timedelta(days=1),
+                        expires_at=now + timedelta(days=365),
+                    )
+                if set(roles) & SECOND_FACTOR_ROLES:
+                    user.totp_secret = pyotp.random_base32().encode()
+            secret = user.totp_secret.decode() if user.totp_secret else None
+            accounts[username] = DemoAccount(
+                username, demo_password(username), secret, people.to_actor(user)
+            )
+    return accounts
+
+
+def rehearsal_application(applicant: Actor, *, hours: int = 8) -> Application:
+    now = utcnow().replace(microsecond=0)
+    return Application(
+        applicant_id=applicant.user_id,
+        title="Rehearsal on Rehearsal Street",
+        lawful_basis="Common-law policing powers; DPA 2018 s.35 and Schedule 8 (rehearsal).",
+        legitimate_aim="Locating people wanted by the courts (a rehearsal with staff only).",
+        intelligence_case="Rehearsal: the clip shows one listed person walking past.",
+        necessity="Rehearsal of the system before live use.",
+        proportionality="One camera, a short window, one listed subject.",
+        alternatives="Tabletop exercise only: discounted, it does not test the cameras.",
+        places=(DEMO_PLACE,),
+        place_category=PlaceCategory.CRIME_HOTSPOT,
+        window=TimeWindow(now - timedelta(hours=1), now + timedelta(hours=hours)),
+        cameras=(DEMO_CAMERA,),
+        scale_justification="One camera for a few hours is the minimum for a rehearsal.",
+        watchlist_rationale="One subject wanted by the courts (the rehearsal subject).",
+        watchlist_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
+        safeguards="Signage; operator scrutiny; no engagement outside the rehearsal.",
+        equality_considerations="Rehearsal with a single consenting image; none arise.",
+    )
+
+
+def authorise(
+    db: SessionFactory, accounts: dict[str, Actor], application: Application
+) -> tuple[str, str]:
+    """Draft, submit, approve with conditions, consult: returns (application, authority)."""
+    with transaction(db) as session:
+        draft = authorisations.create_application(session, accounts["applicant"], application)
+        authorisations.submit_application(session, accounts["applicant"], draft.id)
+    with transaction(db) as session:
+        result = authorisations.decide_application(
+            session,
+            accounts["authoriser"],
+            draft.id,
+            DecisionKind.APPROVE,
+            "Necessary and proportionate for a rehearsal with one camera.",
+        )
+        assert result.authority is not None
+        authorisations.consult_chief_officer(
+            session, accounts["chief"], draft.id, ConsultationOutcome.NO_OBJECTION, ""
+        )
+        return draft.id, result.authority.id
+
+
+def compile_watchlist(
+    db: SessionFactory,
+    applicant: Actor,
+    authority_id: str,
+    image: bytes,
+    enroler: Enroler,
+    *,
+    subject: str = DEMO_SUBJECT,
+) -> tuple[str, str]:
+    """The authority's watchlist with one attested entry: returns (watchlist, entry)."""
+    with transaction(db) as session:
+        watchlist = watchlists.create_watchlist(session, applicant, authority_id)
+        entry = watchlists.add_entry(
+            session,
+            applicant,
+            watchlist.id,
+            EntryDraft(
+                subject_reference=subject,
+                category=WatchlistCategory.WANTED_BY_COURTS,
+                reason="Rehearsal subject (a public-domain portrait).",
+                image_source="rehearsal media",
+                attests_image_is_subject=True,
+                attests_still_of_interest=True,
+            ),
+            [image],
+            enroler,
+        )
+        return watchlist.id, entry.id
+
+
+def plan_and_staff(
+    db: SessionFactory, accounts: dict[str, Actor], authority_id: str, clip: Path
+) -> str:
+    """Plan the deployment, point its camera at the clip, assign every deployment role."""
+    with transaction(db) as session:
+        deployment = deployments.plan_deployment(
+            session, accounts["applicant"], authority_id, [DEMO_PLACE], [DEMO_CAMERA]
+        )
+        configure_camera(session, accounts["engineer"], DEMO_CAMERA, str(clip))
+        holders = {
+            Role.GOLD: "gold",
+            Role.SILVER: "silver",
+            Role.BRONZE: "bronze",
+            Role.OPERATOR: "operator",
+            Role.ENGAGEMENT_OFFICER: "engagement",
+        }
+        for role in DEPLOYMENT_ROLES:
+            person = accounts[holders[role]]
+            deployments.assign(session, accounts["gold"], deployment.id, person.user_id, role)
+        return deployment.id
+
+
+def seed_rehearsal(
+    db: SessionFactory, accounts: dict[str, Actor], media: DemoMedia, enroler: Enroler
+) -> Rehearsal:
+    application_id, authority_id = authorise(
+        db, accounts, rehearsal_application(accounts["applicant"])
+    )
+    watchlist_id, entry_id = compile_watchlist(
+        db, accounts["applicant"], authority_id, media.watchlist_image.read_bytes(), enroler
+    )
+    deployment_id = plan_and_staff(db, accounts, authority_id, media.clip)
+    return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
+
+
+def seed_demo(context: WebContext, *, media: Path | None, echo: Callable[[str], None]) -> None:
+    """Seeds the demo force and starts its rehearsal deployment (as demo Silver)."""
+    if not context.settings.allows_development_secrets:
+        raise SystemExit("lfr demo runs only with LFR_ENVIRONMENT=development (or test)")
+    demo_media = (
+        user_media(media) if media else generated_media(context.settings.data_dir / "demo-media")
+    )
+    accounts = seed_accounts(context.db)
+    actors = {name: account.actor for name, account in accounts.items()}
+    if _has_rehearsal(context.db):
+        echo("Demo data already present: reusing it.")
+    else:
+        echo("Seeding the demo: application, decision, consultation, watchlist, staff…")
+        rehearsal = seed_rehearsal(context.db, actors, demo_media, context.enroler())
+        with transaction(context.db) as session:
+            # Started in the record; the server's runtime starts its workers on startup.
+            deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)
+        echo(f"Rehearsal deployment started: /deployments/{rehearsal.deployment_id}")
+    _print_accounts(accounts, echo)
+
+
+def _has_rehearsal(db: SessionFactory) -> bool:
+    from lfr.db.governance import DeploymentRow
+
+    with transaction(db) as session:
+        return session.scalars(select(DeploymentRow.id)).first() is not None
+
+
+def _print_accounts(accounts: dict[str, DemoAccount], echo: Callable[[str], None]) -> None:
+    echo("\nDemo accounts (development only; passwords are known by design):")
+    for account in accounts.values():
+        factor = f"  TOTP secret {account.totp_secret}" if account.totp_secret else ""
+        echo(f"  {account.username:<14} {account.password}{factor}")
+    echo("Current second-factor codes: `lfr demo-codes`. The operator sees alerts at /console.")
+
+
+def current_codes(db: SessionFactory) -> dict[str, str]:
+    """The TOTP codes of the demo accounts now (for `lfr demo-codes`)."""
+    with transaction(db) as session:
+        users = session.scalars(select(User).where(User.username.in_(list(DEMO_ACCOUNTS))))
+        return {
+            u.username: pyotp.TOTP(u.totp_secret.decode()).now() for u in users if u.totp_secret
+        }

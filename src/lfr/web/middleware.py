@@ -1,0 +1,147 @@
+"""Pure ASGI middleware: request ids, body-size limit and security headers.
+
+Pure ASGI (not BaseHTTPMiddleware) so that server-sent event streams pass through
+unbuffered and a request body is counted as it arrives, before anything parses it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lfr.web.config import WebSettings
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+
+
+class RequestContext:
+    """Gives each request an id (shown on error pages, copied into audit entries)."""
+
+    def __init__(self, app: ASGIApp, request_id: ContextVar[str | None]) -> None:
+        self.app = app
+        self.request_id = request_id
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = self.request_id.set(request_id)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            self.request_id.reset(token)
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Refuses a request body over the limit with 413 and a message naming the limit,
+    whether or not the client announced its length."""
+
+    def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
+        self.app = app
+        self.limit = settings.max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        announced = _content_length(scope)
+        if announced is not None and announced > self.limit:
+            await self._refuse(scope, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLargeError()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError:
+            if not started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        megabytes = self.limit / (1024 * 1024)
+        message = (
+            f"upload too large: the limit is {megabytes:.1f} MiB per request "
+            "(LFR_WEB settings: max_upload_bytes); nothing was stored"
+        )
+        await _respond(scope, send, 413, message)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _respond(scope: Scope, send: Send, status: int, message: str) -> None:
+    """A minimal response for refusals raised before routing (JSON for the API, text page
+    otherwise)."""
+    is_api = str(scope.get("path", "")).startswith("/api")
+    body, content_type = _body(is_api, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _body(is_api: bool, message: str) -> tuple[bytes, bytes]:
+    if is_api:
+        return json.dumps({"detail": message}).encode(), b"application/json"
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Refused</title>"
+        '<link rel="stylesheet" href="/static/app.css">'
+        f'<main><div class="card"><h1>Request refused</h1><p>{html.escape(message)}</p>'
+        '<p><a href="/">Home</a></p></div></main>'
+    )
+    return page.encode(), b"text/html; charset=utf-8"

@@ -1,0 +1,137 @@
+"""The live camera view (REC-5): frames in which every face that did not alert is blurred.
+
+The engine's preview hook (`CameraWorker(preview=...)`) hands over frames already blurred
+(`lfr.vision.pipeline.blur_faces`). Each worker sends at most one such frame per
+`interval_s`, JPEG-encoded, down a bounded queue to the serving process, which keeps only
+the latest frame of each camera, in memory, and forgets a deployment's frames the moment it
+is halted or ended. Nothing is written to disk; a full queue drops the frame.
+
+The worker target mirrors `lfr.runtime.engine.run_camera_engine`, adding the preview hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lfr.runtime.engine import EngineJob
+from lfr.runtime.worker import WorkerContext
+from lfr.vision.imageio import encode_jpeg
+from lfr.vision.pipeline import CameraWorker, Engine, PreviewFrame
+from lfr.vision.sources import open_source
+
+log = logging.getLogger(__name__)
+
+PREVIEW_INTERVAL_S = 1.0
+"""One preview frame per camera per second: enough to see the scene; more costs encoding
+time in the worker and bandwidth to every console."""
+
+PREVIEW_QUALITY = 70
+"""JPEG quality of preview frames (smaller and faster than evidence quality)."""
+
+QUEUE_FRAMES = 16
+"""Frames waiting for the serving process; beyond it new frames are dropped."""
+
+
+@dataclass(frozen=True)
+class PreviewJob:
+    """An engine job with the queue its previews go to (passed to the worker at spawn)."""
+
+    engine: EngineJob
+    frames: Any  # a multiprocessing queue of (deployment, camera, captured_at, jpeg)
+    interval_s: float = PREVIEW_INTERVAL_S
+
+
+def run_camera_engine_with_preview(context: WorkerContext) -> None:
+    """Worker target: the engine on one camera, with a throttled blurred preview."""
+    job = context.job
+    if not isinstance(job, PreviewJob):
+        raise TypeError(f"the preview worker needs a PreviewJob, not {type(job).__name__}")
+    engine_job = job.engine
+    engine = Engine.from_config(engine_job.config)
+    source = open_source(context.source, context.camera, realtime=engine_job.realtime)
+    try:
+        worker = CameraWorker(
+            source,
+            engine,
+            engine_job.gallery,
+            engine_job.config,
+            context.emit,
+            preview=_sender(job, context.deployment_id),
+            deployment_id=context.deployment_id,
+        )
+        worker.run(context.stop)
+    finally:
+        source.close()
+
+
+def _sender(job: PreviewJob, deployment_id: str) -> Callable[[PreviewFrame], None]:
+    last = 0.0
+
+    def send(frame: PreviewFrame) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < job.interval_s:
+            return
+        last = now
+        jpeg = encode_jpeg(frame.image, quality=PREVIEW_QUALITY)
+        # Full: the console shows the previous frame a little longer.
+        with contextlib.suppress(queue.Full):
+            job.frames.put_nowait((deployment_id, frame.camera, frame.captured_at, jpeg))
+
+    return send
+
+
+class PreviewHub:
+    """The serving process's end: the latest blurred frame of each camera, in memory."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        self.frames: Any = multiprocessing.get_context("spawn").Queue(QUEUE_FRAMES)
+        self._latest: dict[tuple[str, str], bytes] = {}
+        self._closed: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def wrap(self, job: EngineJob) -> PreviewJob:
+        return PreviewJob(job, self.frames)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="preview-hub", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.frames.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def latest(self, deployment_id: str, camera: str) -> bytes | None:
+        with self._lock:
+            return self._latest.get((deployment_id, camera))
+
+    def forget(self, deployment_id: str) -> None:
+        """A halted or ended deployment's frames go at once."""
+        with self._lock:
+            self._closed.add(deployment_id)
+            for key in [k for k in self._latest if k[0] == deployment_id]:
+                del self._latest[key]
+
+    def keep(self, deployment_id: str, camera: str, jpeg: bytes) -> None:
+        """Holds a camera's latest frame, unless its deployment has stopped (frames still
+        queued at a halt are dropped)."""
+        with self._lock:
+            if deployment_id not in self._closed:
+                self._latest[(deployment_id, camera)] = jpeg
+
+    def _run(self) -> None:
+        while (item := self.frames.get()) is not None:
+            deployment_id, camera, _captured_at, jpeg = item
+            self.keep(deployment_id, camera, jpeg)

@@ -1,0 +1,80 @@
+"""Server-rendered pages: one `render` that gives every template the same context (who is
+signed in, their menu, the session's CSRF token)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from lfr.domain.people import Actor
+from lfr.web.access import Admit, known_identity, route_admission
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str
+    path: str
+    summary: str
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("Applications", "/applications", "Draft, submit and decide deployment applications"),
+    NavItem("Watchlists", "/watchlists", "Build a deployment's watchlist"),
+    NavItem("Deployments", "/deployments", "Start checklist, camera health, halt"),
+    NavItem("Console", "/console", "Live alerts"),
+    NavItem("Handheld", "/handheld", "Referred alerts and outcomes"),
+    NavItem("Audit", "/audit", "The tamper-evident log and its verification"),
+    NavItem("Retention", "/retention", "What is kept, and until when"),
+    NavItem("People", "/people", "Accounts, roles and training records"),
+    NavItem("Public", "/public", "What the public sees"),
+)
+
+
+def nav_for(request: Request, actor: Actor | None) -> list[NavItem]:
+    """The menu shows what the routes admit: the routes' declarations are the one source."""
+    admissions = _admissions_by_path(request)
+    return [
+        item
+        for item in NAV
+        if (admit := admissions.get(item.path)) is not None and admit.admits(actor)
+    ]
+
+
+def _admissions_by_path(request: Request) -> dict[str, Admit]:
+    cached = getattr(request.app.state, "nav_admissions", None)
+    if cached is None:
+        cached = {}
+        from lfr.web.routes import api_routes
+
+        for route in api_routes():
+            admit = route_admission(route)
+            if admit is not None and "GET" in (route.methods or set()):
+                cached[route.path] = admit
+        request.app.state.nav_admissions = cached
+    return cached
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    identity = known_identity(request)
+    actor = identity.actor if identity.signed_in else None
+    full: dict[str, Any] = {
+        "actor": actor,
+        "nav": nav_for(request, actor),
+        "csrf_token": identity.session.csrf_token if identity.session else "",
+        "flashes": [],
+        "title": None,
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(request, template, full, status_code=status)

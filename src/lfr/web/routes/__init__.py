@@ -1,0 +1,46 @@
+"""The routers of the web application, one module per area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from lfr.web.routes import (
+    applications,
+    audit,
+    auth,
+    console,
+    deployments,
+    handheld,
+    home,
+    people,
+    public,
+    retention,
+    watchlists,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    home.router,
+    home.api,
+    public.pages,
+    public.api,
+    applications.pages,
+    applications.api,
+    watchlists.pages,
+    deployments.pages,
+    deployments.api,
+    console.pages,
+    console.api,
+    handheld.pages,
+    audit.pages,
+    audit.api,
+    retention.pages,
+    people.pages,
+    people.api,
+)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route of the app as declared (path with prefix, methods, dependencies)."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]

@@ -1,0 +1,112 @@
+"""The audit browser and its verification (AUD-1): reviewers, oversight, administrators."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from lfr.audit import AuditEntry, verify
+from lfr.db.session import reading
+from lfr.domain.people import Role
+from lfr.web.access import Admit
+from lfr.web.deps import Context
+from lfr.web.rendering import render
+
+AUDIT_READERS = Admit(Role.REVIEWER, Role.OVERSIGHT, Role.ADMINISTRATOR)
+PAGE_SIZE = 100
+
+pages = APIRouter(include_in_schema=False, dependencies=[Depends(AUDIT_READERS)])
+api = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Depends(AUDIT_READERS)])
+
+
+def _entries(
+    context: Context, before: int | None, object_type: str | None, object_id: str | None
+) -> list[AuditEntry]:
+    statement = select(AuditEntry).order_by(AuditEntry.sequence.desc()).limit(PAGE_SIZE)
+    if before is not None:
+        statement = statement.where(AuditEntry.sequence < before)
+    if object_type:
+        statement = statement.where(AuditEntry.object_type == object_type)
+    if object_id:
+        statement = statement.where(AuditEntry.object_id == object_id)
+    with reading(context.db) as db:
+        entries = list(db.scalars(statement))
+        db.expunge_all()  # kept loaded for the template after the read transaction ends
+    return entries
+
+
+Before = Annotated[int | None, Query(ge=1, description="Show entries before this sequence.")]
+ObjectType = Annotated[str | None, Query(max_length=80)]
+ObjectId = Annotated[str | None, Query(max_length=80)]
+
+
+@pages.get("/audit")
+def audit_page(
+    request: Request,
+    context: Context,
+    before: Before = None,
+    object_type: ObjectType = None,
+    object_id: ObjectId = None,
+) -> Response:
+    entries = _entries(context, before, object_type, object_id)
+    return render(
+        request,
+        "audit/index.html",
+        {
+            "entries": entries,
+            "older": entries[-1].sequence if len(entries) == PAGE_SIZE else None,
+            "object_type": object_type or "",
+            "object_id": object_id or "",
+            "title": "Audit",
+        },
+    )
+
+
+@pages.get("/audit/verify")
+def verify_page(request: Request, context: Context) -> Response:
+    with reading(context.db) as db:
+        report = verify(db)
+    return render(request, "audit/verify.html", {"report": report, "title": "Audit verification"})
+
+
+def _entry_public(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "sequence": entry.sequence,
+        "time": entry.time.isoformat(),
+        "actor": entry.actor_name,
+        "actor_rank": entry.actor_rank,
+        "actor_roles": entry.actor_roles,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "summary": entry.summary,
+        "reason": entry.reason,
+        "request_id": entry.request_id,
+        "hash": entry.hash,
+    }
+
+
+@api.get("/entries")
+def api_entries(
+    context: Context,
+    before: Before = None,
+    object_type: ObjectType = None,
+    object_id: ObjectId = None,
+) -> list[dict[str, Any]]:
+    return [_entry_public(e) for e in _entries(context, before, object_type, object_id)]
+
+
+@api.get("/verify")
+def api_verify(context: Context) -> dict[str, Any]:
+    with reading(context.db) as db:
+        report = verify(db)
+    return {
+        "ok": report.ok,
+        "entries_checked": report.entries_checked,
+        "last_sequence": report.last_sequence,
+        "head_hash": report.head_hash,
+        "problems": [str(problem) for problem in report.problems],
+    }

@@ -1,0 +1,222 @@
+"""Sign-in pages: password, second factor, one-time password change, sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from lfr.db.session import transaction
+from lfr.domain.refusal import Refusal
+from lfr.services import people
+from lfr.web.access import Admit, Identity, RequestIdentity
+from lfr.web.context import WebContext
+from lfr.web.deps import Context, set_session_cookie
+from lfr.web.models import SessionStage
+from lfr.web.rendering import render
+from lfr.web.sessions import COOKIE_NAME, SessionView
+from lfr.web.signin import (
+    Advanced,
+    SignInRefusedError,
+    change_one_time_password,
+    enrolment_secret,
+    password_step,
+    provisioning_uri,
+    second_factor_step,
+)
+
+router = APIRouter(include_in_schema=False)
+PUBLIC = Depends(Admit.public_route())
+
+
+def _safe_next(next_path: str | None) -> str:
+    """Only a path on this site (never //host or a scheme): no open redirect."""
+    if next_path and next_path.startswith("/") and not next_path.startswith("//"):
+        return next_path
+    return "/"
+
+
+def _stage_page(stage: SessionStage, next_path: str) -> str:
+    return {
+        SessionStage.SECOND_FACTOR: "/sign-in/second-factor",
+        SessionStage.PASSWORD_CHANGE: "/account/password",
+    }.get(stage, next_path)
+
+
+def _go(request: Request, advanced: Advanced, next_path: str) -> Response:
+    response = RedirectResponse(_stage_page(advanced.session.stage, next_path), status_code=303)
+    set_session_cookie(request, response, advanced.token)
+    response.set_cookie("lfr_next", next_path, httponly=True, samesite="lax", max_age=900)
+    return response
+
+
+@router.get("/sign-in", dependencies=[PUBLIC])
+def sign_in_page(
+    request: Request, context: Context, identity: Identity, next: str = "/"
+) -> Response:
+    if identity.signed_in:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    token: str | None = None
+    view = identity.session
+    if view is None or view.stage is not SessionStage.ANONYMOUS:
+        with transaction(context.db) as db:
+            if view is not None:
+                context.sessions.end(db, view)
+            context.sessions.purge_expired(db)  # anonymous sessions are made here: tidy here
+            token, view = context.sessions.create(db, user_id=None, stage=SessionStage.ANONYMOUS)
+    return _sign_in_form(request, view, token, next_path=_safe_next(next))
+
+
+def _sign_in_form(
+    request: Request,
+    view: SessionView,
+    token: str | None,
+    *,
+    next_path: str,
+    error: str | None = None,
+    username: str = "",
+) -> Response:
+    request.state.identity = RequestIdentity(session=view, actor=None)
+    response = render(
+        request,
+        "auth/sign_in.html",
+        {"next_path": next_path, "error": error, "username": username, "title": "Sign in"},
+        status=401 if error else 200,
+    )
+    if token is not None:
+        set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/sign-in", dependencies=[PUBLIC])
+def sign_in(
+    request: Request,
+    context: Context,
+    identity: Identity,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    view = identity.session
+    assert view is not None  # the CSRF check refuses a request without a session
+    client = request.client.host if request.client else None
+    with transaction(context.db) as db:
+        try:
+            advanced = password_step(
+                db,
+                context.sessions,
+                context.throttle,
+                view,
+                username=username,
+                password=password,
+                client=client,
+            )
+        except SignInRefusedError as refused:
+            error = str(refused)
+        else:
+            return _go(request, advanced, _safe_next(next))
+    return _sign_in_form(
+        request, view, None, next_path=_safe_next(next), error=error, username=username
+    )
+
+
+def _pending_user(identity: Identity, stage: SessionStage) -> tuple[SessionView, str]:
+    view = identity.session
+    if view is None or view.stage is not stage or view.user_id is None:
+        raise SignInRefusedError("start again from the sign-in page")
+    return view, view.user_id
+
+
+@router.get("/sign-in/second-factor", dependencies=[PUBLIC])
+def second_factor_page(request: Request, context: Context, identity: Identity) -> Response:
+    try:
+        _view, user_id = _pending_user(identity, SessionStage.SECOND_FACTOR)
+    except SignInRefusedError:
+        return RedirectResponse("/sign-in", status_code=303)
+    return _second_factor_form(request, context, user_id)
+
+
+def _second_factor_form(
+    request: Request, context: WebContext, user_id: str, error: str | None = None
+) -> Response:
+    with transaction(context.db) as db:
+        user = people.get_user(db, user_id)
+        secret = enrolment_secret(db, user)
+        uri = provisioning_uri(user, secret) if secret else None
+    return render(
+        request,
+        "auth/second_factor.html",
+        {
+            "enrolment_secret": secret,
+            "enrolment_uri": uri,
+            "error": error,
+            "title": "Second factor",
+        },
+        status=401 if error else 200,
+    )
+
+
+@router.post("/sign-in/second-factor", dependencies=[PUBLIC])
+def second_factor(
+    request: Request,
+    context: Context,
+    identity: Identity,
+    code: Annotated[str, Form(max_length=20)],
+) -> Response:
+    try:
+        view, user_id = _pending_user(identity, SessionStage.SECOND_FACTOR)
+    except SignInRefusedError:
+        return RedirectResponse("/sign-in", status_code=303)
+    with transaction(context.db) as db:
+        user = people.get_user(db, user_id)
+        try:
+            advanced = second_factor_step(db, context.sessions, context.throttle, view, user, code)
+        except SignInRefusedError as refused:
+            error = str(refused)
+        else:
+            return _go(request, advanced, _safe_next(request.cookies.get("lfr_next")))
+    return _second_factor_form(request, context, user_id, error)
+
+
+@router.get("/account/password", dependencies=[PUBLIC])
+def password_page(request: Request, identity: Identity) -> Response:
+    if identity.session is None or identity.session.stage is not SessionStage.PASSWORD_CHANGE:
+        return RedirectResponse("/sign-in", status_code=303)
+    return render(request, "auth/change_password.html", {"title": "New password"})
+
+
+@router.post("/account/password", dependencies=[PUBLIC])
+def change_password(
+    request: Request,
+    context: Context,
+    identity: Identity,
+    new_password: Annotated[str, Form(max_length=1000)],
+    repeat: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    view = identity.session
+    if view is None or view.stage is not SessionStage.PASSWORD_CHANGE or identity.actor is None:
+        return RedirectResponse("/sign-in", status_code=303)
+    try:
+        with transaction(context.db) as db:
+            advanced = change_one_time_password(
+                db, context.sessions, view, identity.actor, new_password, repeat
+            )
+    except Refusal as refusal:
+        return render(
+            request,
+            "auth/change_password.html",
+            {"error": refusal.reason, "title": "New password"},
+            status=422,
+        )
+    return _go(request, advanced, _safe_next(request.cookies.get("lfr_next")))
+
+
+@router.post("/sign-out", dependencies=[Depends(Admit.signed_in())])
+def sign_out(request: Request, context: Context, identity: Identity) -> Response:
+    if identity.session is not None:
+        with transaction(context.db) as db:
+            context.sessions.end(db, identity.session)
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response

@@ -1,0 +1,201 @@
+"""The operator console (ADJ-1, ADJ-2, REC-5): live alerts pushed by server-sent events, the
+probe beside the watchlist image with score and quality factors; refer or dismiss.
+
+Refer and dismiss first claim the alert (the service's conditional UPDATE: of two operators
+only one can take it), then decide, in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from lfr.db.session import reading, transaction
+from lfr.domain.people import Actor, Role
+from lfr.services import alerts
+from lfr.services.access import entry_image, readable_alert
+from lfr.web.access import Admit, Viewer, known_identity, viewer_of
+from lfr.web.alert_views import camera_views, card_of, console_alerts
+from lfr.web.deps import Context
+from lfr.web.live import event_stream
+from lfr.web.rendering import render
+from lfr.web.runtime import ALERTS_TOPIC, alert_message
+
+CONSOLE = Admit(Role.OPERATOR, Role.SILVER)
+ConsoleViewer = Annotated[Viewer | None, Depends(CONSOLE)]
+PROBE_VIEWERS = Admit(Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER)
+IMAGE_VIEWERS = Admit(
+    Role.APPLICANT, Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER
+)
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/alerts", tags=["alerts"])
+
+NO_STORE = {"Cache-Control": "no-store, private"}
+
+
+@pages.get("/console")
+def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> Response:
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
+        views = camera_views(db, actor)
+    return render(
+        request,
+        "console/index.html",
+        {"alerts": cards, "camera_views": views, "title": "Operator console"},
+    )
+
+
+@pages.get("/console/stream")
+async def console_stream(
+    request: Request, context: Context, viewer: ConsoleViewer
+) -> StreamingResponse:
+    """Server-sent events: one `fragment` event per new or changed alert."""
+    return StreamingResponse(
+        event_stream(context.feed, {ALERTS_TOPIC}, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@pages.get("/console/alerts/{alert_id}/card")
+def console_card(
+    request: Request, context: Context, viewer: ConsoleViewer, alert_id: str
+) -> Response:
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    return render(request, "console/card.html", {"alert": card})
+
+
+def refer_as(context: Context, actor: Actor, alert_id: str) -> None:
+    """Claim (conditional UPDATE: one operator wins) and refer, in one transaction."""
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.claim_alert(db, actor, alert_id)
+        alerts.refer_alert(db, actor, alert_id)
+    _announce(context, alert_id)
+
+
+def dismiss_as(context: Context, actor: Actor, alert_id: str, reason: str) -> None:
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.claim_alert(db, actor, alert_id)
+        alerts.dismiss_alert(db, actor, alert_id, reason)
+    _announce(context, alert_id)
+
+
+def _announce(context: Context, alert_id: str) -> None:
+    from lfr.web.routes.handheld import handheld_message
+
+    context.feed.publish(alert_message(alert_id))
+    context.feed.publish(handheld_message(alert_id))
+
+
+@pages.post("/console/alerts/{alert_id}/refer")
+def refer(request: Request, context: Context, viewer: ConsoleViewer, alert_id: str) -> Response:
+    refer_as(context, viewer_of(viewer).actor, alert_id)
+    return _after_decision(request, context, alert_id)
+
+
+@pages.post("/console/alerts/{alert_id}/dismiss")
+def dismiss(
+    request: Request,
+    context: Context,
+    viewer: ConsoleViewer,
+    alert_id: str,
+    reason: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    dismiss_as(context, viewer_of(viewer).actor, alert_id, reason)
+    return _after_decision(request, context, alert_id)
+
+
+def _after_decision(request: Request, context: Context, alert_id: str) -> Response:
+    if request.headers.get("hx-request") == "true":
+        return _card(request, context, alert_id)
+    return RedirectResponse("/console", status_code=303)
+
+
+def _card(request: Request, context: Context, alert_id: str) -> Response:
+    actor = known_identity(request).actor
+    assert actor is not None
+    with reading(context.db) as db:
+        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    return render(request, "console/card.html", {"alert": card})
+
+
+@pages.get("/alerts/{alert_id}/probe.jpg")
+def probe(
+    context: Context,
+    viewer: Annotated[Viewer | None, Depends(PROBE_VIEWERS)],
+    alert_id: str,
+) -> Response:
+    """The probe crop (DP-2: by role, and only of an alert this person may read)."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        jpeg = alerts.probe_image(db, actor, alert_id)
+    return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
+
+
+@pages.get("/watchlist-entries/{entry_id}/image")
+def watchlist_image(
+    context: Context,
+    viewer: Annotated[Viewer | None, Depends(IMAGE_VIEWERS)],
+    entry_id: str,
+) -> Response:
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        image = entry_image(db, actor, entry_id)
+    return Response(image, media_type=_image_type(image), headers=NO_STORE)
+
+
+def _image_type(data: bytes) -> str:
+    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+
+
+@api.get("")
+def api_alerts(context: Context, viewer: ConsoleViewer) -> list[dict[str, object]]:
+    """Alerts waiting for scrutiny on this operator's deployments (no images: fetch the
+    probe separately, by role)."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
+    return [
+        {
+            "id": c.id,
+            "deployment_id": c.deployment_id,
+            "camera": c.camera,
+            "state": c.state.value,
+            "is_test": c.is_test,
+            "score": c.score,
+            "threshold": c.threshold,
+            "captured_at": c.captured_at.isoformat(),
+            "subject_reference": c.subject_reference,
+            "quality": c.quality,
+        }
+        for c in cards
+    ]
+
+
+class Dismissal(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is dismissed.")
+
+
+@api.post("/{alert_id}/refer")
+def api_refer(context: Context, viewer: ConsoleViewer, alert_id: str) -> dict[str, str]:
+    """Refer to the engagement officers (ADJ-2): claims the alert first."""
+    refer_as(context, viewer_of(viewer).actor, alert_id)
+    return {"state": "referred"}
+
+
+@api.post("/{alert_id}/dismiss")
+def api_dismiss(
+    context: Context, viewer: ConsoleViewer, alert_id: str, body: Dismissal
+) -> dict[str, str]:
+    dismiss_as(context, viewer_of(viewer).actor, alert_id, body.reason)
+    return {"state": "dismissed"}

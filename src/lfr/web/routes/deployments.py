@@ -1,0 +1,273 @@
+"""Deployment control (DEP-1, DEP-2, REC-5): plan, staff, the start checklist showing every
+unmet condition, live camera health, and Silver's halt button. Camera sources (REC-1).
+
+The deployments service decides every change; `DeploymentControl` then starts or stops the
+camera workers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from lfr.db.governance import DeploymentRow
+from lfr.db.people import User
+from lfr.db.session import reading, transaction
+from lfr.domain.deployment import DEPLOYMENT_ROLES
+from lfr.domain.people import Role
+from lfr.domain.refusal import Refusal, Unmet
+from lfr.services import cameras as camera_service
+from lfr.services import deployments
+from lfr.services.access import watchable_deployment
+from lfr.services.authorisations import authorities_in_force
+from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.deps import Context
+from lfr.web.live import event_stream
+from lfr.web.rendering import render
+from lfr.web.runtime import health_topic
+
+READERS = Admit(
+    Role.APPLICANT,
+    Role.GOLD,
+    Role.SILVER,
+    Role.BRONZE,
+    Role.OPERATOR,
+    Role.ENGAGEMENT_OFFICER,
+    Role.ENGINEER,
+    Role.REVIEWER,
+)
+PLANNERS = Admit(Role.APPLICANT, Role.GOLD, Role.SILVER)
+COMMANDERS = Admit(Role.GOLD, Role.SILVER)
+CAMERA_ADMINS = Admit(Role.ENGINEER, Role.ADMINISTRATOR)
+Reader = Annotated[Viewer | None, Depends(READERS)]
+Planner = Annotated[Viewer | None, Depends(PLANNERS)]
+Commander = Annotated[Viewer | None, Depends(COMMANDERS)]
+CameraAdmin = Annotated[Viewer | None, Depends(CAMERA_ADMINS)]
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/deployments", tags=["deployments"])
+
+
+@pages.get("/deployments")
+def deployments_page(request: Request, context: Context, viewer: Reader) -> Response:
+    with reading(context.db) as db:
+        rows = list(db.scalars(select(DeploymentRow).order_by(DeploymentRow.created_at.desc())))
+        planned = {row.authority_id for row in rows}
+        open_authorities = [a for a in authorities_in_force(db) if a.id not in planned]
+        listing = [_summary(row) for row in rows]
+        authorities = [{"id": a.id, "title": a.application.title} for a in open_authorities]
+    return render(
+        request,
+        "deployments/index.html",
+        {"deployments": listing, "authorities": authorities, "title": "Deployments"},
+    )
+
+
+def _summary(row: DeploymentRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.authority.application.title,
+        "status": row.status.value,
+        "places": ", ".join(json.loads(row.places)),
+        "cameras": ", ".join(json.loads(row.cameras)),
+        "window": f"{row.authority.window_start:%Y-%m-%d %H:%M} – "
+        f"{row.authority.window_end:%Y-%m-%d %H:%M} UTC",
+    }
+
+
+@pages.post("/deployments")
+def plan(
+    context: Context,
+    viewer: Planner,
+    authority_id: Annotated[str, Form(max_length=64)],
+    places: Annotated[str, Form(max_length=2000)],
+    cameras: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    with transaction(context.db) as db:
+        row = deployments.plan_deployment(
+            db, viewer_of(viewer).actor, authority_id, _items(places), _items(cameras)
+        )
+    return RedirectResponse(f"/deployments/{row.id}", status_code=303)
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
+
+
+def checklist(context: Context, deployment_id: str) -> tuple[DeploymentRow, list[Unmet]]:
+    """DEP-1 as it stands, plus the cameras without a source (REC-1)."""
+    with reading(context.db) as db:
+        row = deployments.get_deployment(db, deployment_id)
+        unmet = deployments.start_checklist(db, deployment_id)
+        unmet += camera_service.missing_sources(db, deployments.cameras_of(row))
+        db.expunge_all()
+    return row, unmet
+
+
+@pages.get("/deployments/{deployment_id}")
+def deployment_page(
+    request: Request, context: Context, viewer: Reader, deployment_id: str
+) -> Response:
+    row, unmet = checklist(context, deployment_id)
+    with reading(context.db) as db:
+        users = {u.id: u.display_name for u in db.scalars(select(User))}
+        staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
+    runtime = context.runtime
+    return render(
+        request,
+        "deployments/detail.html",
+        {
+            "deployment": _summary(row),
+            "deployment_id": deployment_id,
+            "row": row,
+            "unmet": unmet,
+            "staff": staff,
+            "roles": DEPLOYMENT_ROLES,
+            "cameras": runtime.cameras(deployment_id) if runtime else [],
+            "title": _summary(row)["title"],
+        },
+    )
+
+
+@pages.get("/deployments/{deployment_id}/health")
+def health_fragment(
+    request: Request, context: Context, viewer: Reader, deployment_id: str
+) -> Response:
+    """Live camera health (REC-5): fps, faces/s, latency, errors, restarts."""
+    with reading(context.db) as db:
+        deployments.get_deployment(db, deployment_id)
+    runtime = context.runtime
+    return render(
+        request,
+        "deployments/health.html",
+        {
+            "deployment_id": deployment_id,
+            "cameras": runtime.cameras(deployment_id) if runtime else [],
+        },
+    )
+
+
+@pages.get("/deployments/{deployment_id}/stream")
+async def health_stream(
+    request: Request, context: Context, viewer: Reader, deployment_id: str
+) -> StreamingResponse:
+    return StreamingResponse(
+        event_stream(context.feed, {health_topic(deployment_id)}, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@pages.post("/deployments/{deployment_id}/assign")
+def assign(
+    context: Context,
+    viewer: Planner,
+    deployment_id: str,
+    username: Annotated[str, Form(max_length=80)],
+    role: Annotated[Role, Form()],
+) -> Response:
+    from lfr.services import people
+
+    with transaction(context.db) as db:
+        user = people.find_user(db, username.strip())
+        if user is None:
+            raise Refusal("DEP-1", f"no account {username!r}", "username")
+        deployments.assign(db, viewer_of(viewer).actor, deployment_id, user.id, role)
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+@pages.post("/deployments/{deployment_id}/start")
+def start(context: Context, viewer: Commander, deployment_id: str) -> Response:
+    context.control.start(viewer_of(viewer).actor, deployment_id)
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+@pages.post("/deployments/{deployment_id}/halt")
+def halt(
+    context: Context,
+    viewer: Commander,
+    deployment_id: str,
+    reason: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    """Silver's halt (DEP-2): recorded, then every camera worker stopped at once."""
+    context.control.halt(viewer_of(viewer).actor, deployment_id, reason)
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+@pages.post("/deployments/{deployment_id}/end")
+def end(context: Context, viewer: Commander, deployment_id: str) -> Response:
+    context.control.end(viewer_of(viewer).actor, deployment_id)
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+CAMERA_VIEWERS = Admit(Role.OPERATOR, Role.SILVER, Role.GOLD, Role.BRONZE, Role.ENGINEER)
+
+
+@pages.get("/deployments/{deployment_id}/cameras/{camera}/preview.jpg")
+def camera_preview(
+    context: Context,
+    viewer: Annotated[Viewer | None, Depends(CAMERA_VIEWERS)],
+    deployment_id: str,
+    camera: str,
+) -> Response:
+    """The latest frame of a camera, every face that did not alert blurred (REC-4, REC-5)."""
+    with reading(context.db) as db:
+        watchable_deployment(db, viewer_of(viewer).actor, deployment_id)
+    preview = context.control.preview
+    frame = preview.latest(deployment_id, camera) if preview else None
+    if frame is None:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    return Response(frame, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@pages.get("/cameras")
+def cameras_page(request: Request, context: Context, viewer: CameraAdmin) -> Response:
+    with reading(context.db) as db:
+        rows = camera_service.all_cameras(db)
+        db.expunge_all()
+    return render(request, "deployments/cameras.html", {"cameras": rows, "title": "Cameras"})
+
+
+@pages.post("/cameras")
+def configure_camera(
+    context: Context,
+    viewer: CameraAdmin,
+    name: Annotated[str, Form(max_length=64)],
+    source: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    with transaction(context.db) as db:
+        camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
+    return RedirectResponse("/cameras", status_code=303)
+
+
+@api.get("/{deployment_id}/checklist")
+def api_checklist(context: Context, viewer: Reader, deployment_id: str) -> dict[str, Any]:
+    row, unmet = checklist(context, deployment_id)
+    return {
+        "status": row.status.value,
+        "ready": not unmet,
+        "unmet": [{"rule": u.rule, "field": u.field, "reason": u.reason} for u in unmet],
+    }
+
+
+class Halt(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
+
+
+@api.post("/{deployment_id}/start")
+def api_start(context: Context, viewer: Commander, deployment_id: str) -> dict[str, str]:
+    """Start (DEP-1); a refusal (422) lists every unmet condition with rule and field."""
+    context.control.start(viewer_of(viewer).actor, deployment_id)
+    return {"status": "running"}
+
+
+@api.post("/{deployment_id}/halt")
+def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt) -> dict[str, str]:
+    """Silver's halt (DEP-2): every camera worker stops at once."""
+    context.control.halt(viewer_of(viewer).actor, deployment_id, body.reason)
+    return {"status": "halted"}

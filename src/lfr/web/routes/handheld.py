@@ -1,0 +1,126 @@
+"""The engagement officer's handheld (ADJ-3): referred alerts on a phone, engage or not, and
+the outcome. The final decision to engage is the officer's; the software takes none (ADJ-4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from lfr.db.session import reading, transaction
+from lfr.domain.alerts import Action, Identity, Outcome
+from lfr.domain.people import Actor, Role
+from lfr.services import alerts
+from lfr.services.access import readable_alert
+from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.alert_views import card_of, handheld_alerts
+from lfr.web.deps import Context
+from lfr.web.live import LiveMessage, event_stream
+from lfr.web.rendering import render
+from lfr.web.runtime import alert_message
+
+HANDHELD = Admit(Role.ENGAGEMENT_OFFICER)
+HandheldViewer = Annotated[Viewer | None, Depends(HANDHELD)]
+HANDHELD_TOPIC = "handheld"
+
+pages = APIRouter(include_in_schema=False)
+
+
+def handheld_message(alert_id: str) -> LiveMessage:
+    return LiveMessage(HANDHELD_TOPIC, f"/handheld/alerts/{alert_id}/card", f"hh-{alert_id}")
+
+
+@pages.get("/handheld")
+def handheld_page(request: Request, context: Context, viewer: HandheldViewer) -> Response:
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        cards = [card_of(db, row, actor) for row in handheld_alerts(db, actor)]
+    return render(
+        request,
+        "handheld/index.html",
+        {
+            "alerts": cards,
+            "identities": list(Identity),
+            "actions": list(Action),
+            "title": "Handheld",
+        },
+    )
+
+
+@pages.get("/handheld/stream")
+async def handheld_stream(
+    request: Request, context: Context, viewer: HandheldViewer
+) -> StreamingResponse:
+    return StreamingResponse(
+        event_stream(context.feed, {HANDHELD_TOPIC}, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@pages.get("/handheld/alerts/{alert_id}/card")
+def handheld_card(
+    request: Request, context: Context, viewer: HandheldViewer, alert_id: str
+) -> Response:
+    return _card(request, context, viewer_of(viewer).actor, alert_id)
+
+
+def _card(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
+    with reading(context.db) as db:
+        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    return render(
+        request,
+        "handheld/card.html",
+        {"alert": card, "identities": list(Identity), "actions": list(Action)},
+    )
+
+
+@pages.post("/handheld/alerts/{alert_id}/engage")
+def engage(request: Request, context: Context, viewer: HandheldViewer, alert_id: str) -> Response:
+    actor = viewer_of(viewer).actor
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.engage_alert(db, actor, alert_id)
+    return _done(request, context, actor, alert_id)
+
+
+@pages.post("/handheld/alerts/{alert_id}/decline")
+def decline(
+    request: Request,
+    context: Context,
+    viewer: HandheldViewer,
+    alert_id: str,
+    reason: Annotated[str, Form(max_length=2000)],
+) -> Response:
+    actor = viewer_of(viewer).actor
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.decline_alert(db, actor, alert_id, reason)
+    return _done(request, context, actor, alert_id)
+
+
+@pages.post("/handheld/alerts/{alert_id}/outcome")
+def outcome(
+    request: Request,
+    context: Context,
+    viewer: HandheldViewer,
+    alert_id: str,
+    identity: Annotated[Identity, Form()],
+    actions: Annotated[list[Action] | None, Form()] = None,
+    notes: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    actor = viewer_of(viewer).actor
+    result = Outcome(identity, frozenset(actions or ()), notes)
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.record_alert_outcome(db, actor, alert_id, result)
+    return _done(request, context, actor, alert_id)
+
+
+def _done(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
+    context.feed.publish(alert_message(alert_id))
+    context.feed.publish(handheld_message(alert_id))
+    if request.headers.get("hx-request") == "true":
+        return _card(request, context, actor, alert_id)
+    return RedirectResponse("/handheld", status_code=303)

@@ -1,0 +1,299 @@
+"""The watchlist builder (WL-1..6): one watchlist per authority, entries with their subject
+reference, category, reason, image source and the compiler's attestations, images checked
+on upload by the engine's enrolment gate (WL-5) with the reason shown at once.
+
+Uploads: JPEG or PNG only, each within the request size limit; anything else is refused
+with a message naming the file and why, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from lfr.db.governance import WatchlistRow
+from lfr.db.session import reading, transaction
+from lfr.domain.categories import WatchlistCategory
+from lfr.domain.people import Role
+from lfr.domain.refusal import Refusal, Refusals, Unmet
+from lfr.domain.watchlist import EntryDraft
+from lfr.services import watchlists
+from lfr.services.access import readable_watchlist
+from lfr.services.authorisations import authorities_in_force
+from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.deps import Context
+from lfr.web.rendering import render
+
+IMAGE_TYPES = {"image/jpeg", "image/png"}
+Compiler = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT))]
+Reader = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT, Role.REVIEWER))]
+
+pages = APIRouter(include_in_schema=False)
+
+
+@pages.get("/watchlists")
+def watchlists_page(request: Request, context: Context, viewer: Reader) -> Response:
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        authorities = [
+            {
+                "id": a.id,
+                "title": a.application.title,
+                "watchlist": watchlists.watchlist_for_authority(db, a.id),
+            }
+            for a in authorities_in_force(db)
+            if a.application.applicant_id == actor.user_id or actor.has(Role.REVIEWER)
+        ]
+        db.expunge_all()
+    return render(
+        request, "watchlists/index.html", {"authorities": authorities, "title": "Watchlists"}
+    )
+
+
+@pages.post("/watchlists")
+def create_watchlist(
+    context: Context, viewer: Compiler, authority_id: Annotated[str, Form(max_length=64)]
+) -> Response:
+    with transaction(context.db) as db:
+        row = watchlists.create_watchlist(db, viewer_of(viewer).actor, authority_id)
+    return RedirectResponse(f"/watchlists/{row.id}", status_code=303)
+
+
+@pages.get("/watchlists/{watchlist_id}")
+def watchlist_page(
+    request: Request, context: Context, viewer: Reader, watchlist_id: str
+) -> Response:
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        row = readable_watchlist(db, actor, watchlist_id)
+        entries = [
+            {
+                "id": e.id,
+                "reference": e.subject_reference,
+                "category": e.category.label,
+                "reason": e.reason,
+                "source": e.image_source,
+                "images": len(e.images),
+                "added_at": e.added_at,
+            }
+            for e in row.entries
+        ]
+        summary = _summary(row)
+    return render(
+        request,
+        "watchlists/detail.html",
+        {
+            "watchlist": summary,
+            "entries": entries,
+            "categories": list(WatchlistCategory),
+            "title": "Watchlist",
+        },
+    )
+
+
+def _summary(row: WatchlistRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "sealed_at": row.sealed_at,
+        "created_at": row.created_at,
+        "destroyed_at": row.biometrics_destroyed_at,
+    }
+
+
+async def read_images(files: list[UploadFile], field: str = "images") -> list[bytes]:
+    """The uploaded images; refuses (naming each file) any that is not JPEG or PNG."""
+    problems: list[Unmet] = []
+    images: list[bytes] = []
+    for index, upload in enumerate(files):
+        name = upload.filename or f"{field}[{index}]"
+        if upload.content_type not in IMAGE_TYPES:
+            problems.append(
+                Unmet("WL-5", f"{upload.content_type or 'unknown type'} is not JPEG or PNG", name)
+            )
+            continue
+        images.append(await upload.read())
+    if problems:
+        raise Refusals(problems)
+    return images
+
+
+@pages.post("/watchlists/check-image")
+async def check_image(
+    request: Request,
+    context: Context,
+    viewer: Compiler,
+    images: Annotated[list[UploadFile], File()],
+) -> Response:
+    """Instant feedback (WL-5): would the enrolment gate accept each image, and why not.
+    Nothing is stored."""
+    results = [(upload.filename or "image", await _check_one(context, upload)) for upload in images]
+    return render(request, "watchlists/check.html", {"results": results})
+
+
+async def _check_one(context: Context, upload: UploadFile) -> dict[str, Any]:
+    import asyncio
+
+    try:
+        data = (await read_images([upload], "image"))[0]
+        enrolment = await asyncio.to_thread(
+            context.enroler().enrol, data, upload.filename or "image"
+        )
+    except Refusal as refusal:
+        return {"ok": False, "reasons": [u.reason for u in refusal.unmet]}
+    return {"ok": True, "quality": enrolment.quality_score}
+
+
+@pages.post("/watchlists/{watchlist_id}/entries")
+async def add_entry(
+    request: Request,
+    context: Context,
+    viewer: Compiler,
+    watchlist_id: str,
+    subject_reference: Annotated[str, Form(max_length=64)],
+    category: Annotated[str, Form(max_length=40)],
+    reason: Annotated[str, Form(max_length=4000)],
+    image_source: Annotated[str, Form(max_length=2000)],
+    images: Annotated[list[UploadFile], File()],
+    attests_image_is_subject: Annotated[bool, Form()] = False,
+    attests_still_of_interest: Annotated[bool, Form()] = False,
+    date_of_birth: Annotated[str, Form(max_length=10)] = "",
+    under_18_justification: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    import asyncio
+
+    actor = viewer_of(viewer).actor
+    data = await read_images(images)
+    draft = EntryDraft(
+        subject_reference=subject_reference,
+        category=_category(category),
+        reason=reason,
+        image_source=image_source,
+        attests_image_is_subject=attests_image_is_subject,
+        attests_still_of_interest=attests_still_of_interest,
+        date_of_birth=_date(date_of_birth),
+        under_18_justification=under_18_justification,
+    )
+
+    def add() -> None:
+        with transaction(context.db) as db:
+            readable_watchlist(db, actor, watchlist_id)
+            watchlists.add_entry(db, actor, watchlist_id, draft, data, context.enroler())
+
+    await asyncio.to_thread(add)
+    return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
+
+
+def _category(value: str) -> WatchlistCategory | None:
+    try:
+        return WatchlistCategory(value) if value else None
+    except ValueError:
+        raise Refusal("WL-3", f"unknown category {value!r}", "category") from None
+
+
+def _date(text: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Refusal("WL-3a", f"not a date (YYYY-MM-DD): {text!r}", "date_of_birth") from None
+
+
+IMPORT_COLUMNS = ("subject_reference", "category", "reason", "image_source", "image")
+"""Required columns of a bulk import; `date_of_birth` and `under_18_justification` optional."""
+
+
+@pages.post("/watchlists/{watchlist_id}/import")
+async def bulk_import(
+    context: Context,
+    viewer: Compiler,
+    watchlist_id: str,
+    table: Annotated[UploadFile, File()],
+    images: Annotated[list[UploadFile], File()],
+    attests_image_is_subject: Annotated[bool, Form()] = False,
+    attests_still_of_interest: Annotated[bool, Form()] = False,
+) -> Response:
+    """A CSV (one row per subject, naming its image file) plus the images: every row is
+    checked as a single entry would be; all are added, or none (the refusal lists every
+    problem by row)."""
+    import asyncio
+
+    actor = viewer_of(viewer).actor
+    files = dict(zip([u.filename or "" for u in images], await read_images(images), strict=True))
+    rows = parse_import(await table.read(), table.filename or "table.csv")
+    drafts = [
+        (
+            number,
+            _row_draft(row, number, attests_image_is_subject, attests_still_of_interest),
+            _row_image(row, number, files),
+        )
+        for number, row in rows
+    ]
+
+    def add_all() -> None:
+        problems: list[Unmet] = []
+        with transaction(context.db) as db:
+            readable_watchlist(db, actor, watchlist_id)
+            for number, draft, image in drafts:
+                try:
+                    with db.begin_nested():
+                        watchlists.add_entry(
+                            db, actor, watchlist_id, draft, [image], context.enroler()
+                        )
+                except Refusal as refusal:
+                    problems += [
+                        Unmet(u.rule, u.reason, f"row {number} {u.field or ''}".strip())
+                        for u in refusal.unmet
+                    ]
+            if problems:
+                raise Refusals(problems)
+
+    await asyncio.to_thread(add_all)
+    return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
+
+
+def parse_import(data: bytes, name: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a UTF-8 CSV with a header; refuses a missing column or an unreadable file."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refusal("WL-3", "not UTF-8 text", name) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in IMPORT_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise Refusal("WL-3", f"missing column(s): {', '.join(missing)}", name)
+    rows = [(number, row) for number, row in enumerate(reader, start=2)]
+    if not rows:
+        raise Refusal("WL-3", "no rows", name)
+    return rows
+
+
+def _row_draft(row: dict[str, str], number: int, image_ok: bool, interest_ok: bool) -> EntryDraft:
+    try:
+        category = _category(row["category"].strip())
+        birth = _date(row.get("date_of_birth") or "")
+    except Refusal as refusal:
+        raise Refusal(refusal.rule, refusal.reason, f"row {number} {refusal.field}") from None
+    return EntryDraft(
+        subject_reference=row["subject_reference"],
+        category=category,
+        reason=row["reason"],
+        image_source=row["image_source"],
+        attests_image_is_subject=image_ok,
+        attests_still_of_interest=interest_ok,
+        date_of_birth=birth,
+        under_18_justification=row.get("under_18_justification") or "",
+    )
+
+
+def _row_image(row: dict[str, str], number: int, files: dict[str, bytes]) -> bytes:
+    name = row["image"].strip()
+    if name not in files:
+        raise Refusal("WL-3", f"image {name!r} was not uploaded", f"row {number} image")
+    return files[name]

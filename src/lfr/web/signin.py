@@ -1,0 +1,205 @@
+"""Signing in: password (through the people service), then a TOTP second factor for the roles
+that need one, then a forced password change where the password was issued for one use.
+
+The password check, its argon2 hash and the per-account lockout belong to
+`lfr.services.people`; this module adds what only the web needs: a per-client-address
+throttle, the second factor (with replay refusal) and the session stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.db.base import utcnow
+from lfr.db.people import User
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import Refusal
+from lfr.services import people
+from lfr.web.models import OneTimePassword, SecondFactorStep, SessionStage
+from lfr.web.sessions import SessionStore, SessionView, ThrottleStore
+
+SECOND_FACTOR_ROLES = frozenset(
+    {
+        Role.AUTHORISING_OFFICER,
+        Role.CHIEF_OFFICER,
+        Role.GOLD,
+        Role.SILVER,
+        Role.BRONZE,
+        Role.ADMINISTRATOR,
+    }
+)
+"""Roles whose holders decide, command or administer: a stolen password alone must not do."""
+
+TOTP_VALID_WINDOW = 1
+"""Codes one 30-second step either side are accepted (clock drift on a phone). 0 would
+refuse a code typed as it changes; 2 widens the guessing window."""
+
+FAILED = "sign-in failed: check the account name and password"
+LOCKED = "too many failed attempts: try again later or ask an administrator"
+BAD_CODE = "that code is not right (or was already used): enter the current code"
+
+
+class SignInRefusedError(Exception):
+    """Shown to the person as it is: never says whether the account exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class Advanced:
+    """The browser's next session (new cookie token) after a successful step."""
+
+    token: str
+    session: SessionView
+
+
+def needs_second_factor(actor: Actor) -> bool:
+    return bool(actor.roles & SECOND_FACTOR_ROLES)
+
+
+def client_key(address: str | None) -> str:
+    return f"client:{address or 'unknown'}"
+
+
+def next_stage(db: Session, user: User) -> SessionStage:
+    """Where a browser goes after a right password (or code)."""
+    if needs_second_factor(people.to_actor(user)):
+        return SessionStage.SECOND_FACTOR
+    return _after_second_factor(db, user)
+
+
+def _after_second_factor(db: Session, user: User) -> SessionStage:
+    if db.get(OneTimePassword, user.id) is not None:
+        return SessionStage.PASSWORD_CHANGE
+    return SessionStage.SIGNED_IN
+
+
+def password_step(
+    db: Session,
+    sessions: SessionStore,
+    throttle: ThrottleStore,
+    view: SessionView,
+    *,
+    username: str,
+    password: str,
+    client: str | None,
+) -> Advanced:
+    """Checks the password; raises `SignInRefusedError` with a message safe to show."""
+    key = client_key(client)
+    if throttle.locked_keys(db, [key]):
+        raise SignInRefusedError(LOCKED)
+    result = people.authenticate(db, username.strip(), password)
+    if result.user is None:
+        throttle.record_failure(db, [key])
+        raise SignInRefusedError(LOCKED if result.reason and "locked" in result.reason else FAILED)
+    throttle.record_success(db, key)
+    token, new_view = sessions.advance(
+        db, view, user_id=result.user.id, stage=next_stage(db, result.user)
+    )
+    return Advanced(token, new_view)
+
+
+def enrolment_secret(db: Session, user: User) -> str | None:
+    """A user without a second factor gets a pending secret to add to their app (shown once
+    per sign-in until confirmed); None when they already have one."""
+    if user.totp_secret is not None:
+        return None
+    step = _step_row(db, user.id)
+    if step.pending_secret is None:
+        step.pending_secret = pyotp.random_base32().encode()
+    return step.pending_secret.decode()
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="lfr")
+
+
+def second_factor_step(
+    db: Session,
+    sessions: SessionStore,
+    throttle: ThrottleStore,
+    view: SessionView,
+    user: User,
+    code: str,
+    now: datetime | None = None,
+) -> Advanced:
+    """Checks a TOTP code (enrolling the pending secret on its first right code)."""
+    key = f"second-factor:{user.id}"
+    if throttle.locked_keys(db, [key]):
+        raise SignInRefusedError(LOCKED)
+    step_row = _step_row(db, user.id)
+    secret = user.totp_secret or step_row.pending_secret
+    matched = _matching_step(secret, code.strip(), now or utcnow()) if secret else None
+    if matched is None or matched <= step_row.last_step:
+        throttle.record_failure(db, [key])
+        raise SignInRefusedError(BAD_CODE)
+    throttle.record_success(db, key)
+    step_row.last_step = matched
+    if user.totp_secret is None and step_row.pending_secret is not None:
+        _enrol(db, user, step_row)
+    token, new_view = sessions.advance(
+        db, view, user_id=user.id, stage=_after_second_factor(db, user)
+    )
+    return Advanced(token, new_view)
+
+
+def change_one_time_password(
+    db: Session,
+    sessions: SessionStore,
+    view: SessionView,
+    actor: Actor,
+    new_password: str,
+    repeat: str,
+) -> Advanced:
+    if new_password != repeat:
+        raise Refusal("people.password", "the two passwords differ", "repeat")
+    people.set_password(db, actor=actor, user_id=actor.user_id, password=new_password)
+    one_time = db.get(OneTimePassword, actor.user_id)
+    if one_time is not None:
+        db.delete(one_time)
+    sessions.end_all_for(db, actor.user_id)
+    token, new_view = sessions.create(db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN)
+    return Advanced(token, new_view)
+
+
+def mark_one_time(db: Session, user_id: str) -> None:
+    """The account's password was issued for one use: the next sign-in must replace it."""
+    if db.get(OneTimePassword, user_id) is None:
+        db.add(OneTimePassword(user_id=user_id, issued_at=utcnow()))
+
+
+def _matching_step(secret: bytes, code: str, now: datetime) -> int | None:
+    if len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret.decode())
+    current = totp.timecode(now)
+    for offset in range(-TOTP_VALID_WINDOW, TOTP_VALID_WINDOW + 1):
+        step = current + offset
+        if pyotp.utils.strings_equal(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _step_row(db: Session, user_id: str) -> SecondFactorStep:
+    row = db.get(SecondFactorStep, user_id)
+    if row is None:
+        row = SecondFactorStep(user_id=user_id, last_step=0)
+        db.add(row)
+        db.flush()
+    return row
+
+
+def _enrol(db: Session, user: User, step_row: SecondFactorStep) -> None:
+    user.totp_secret, step_row.pending_secret = step_row.pending_secret, None
+    actor = people.to_actor(user)
+    record(
+        db,
+        actor=actor,
+        action="user.second_factor_enrolled",
+        object_type="user",
+        object_id=user.id,
+        summary=f"{user.username} added a second factor",
+    )

@@ -1,0 +1,34 @@
+// lfr: the little script the pages need; no build step.
+// Live feeds: an element with data-live-feed="URL" subscribes to server-sent events; each
+// event carries a fragment URL that htmx fetches (so every fragment passes the same
+// permission check as a page) and places at the top of the element.
+(function () {
+  "use strict";
+  function subscribe(el) {
+    const source = new EventSource(el.dataset.liveFeed);
+    const status = document.getElementById(el.dataset.liveStatus || "");
+    source.addEventListener("open", function () { if (status) status.textContent = "live"; });
+    source.addEventListener("error", function () { if (status) status.textContent = "reconnecting…"; });
+    source.addEventListener("fragment", function (event) {
+      const message = JSON.parse(event.data);
+      const existing = message.id ? document.getElementById(message.id) : null;
+      if (existing) {
+        htmx.ajax("GET", message.url, { target: existing, swap: "outerHTML" });
+      } else {
+        htmx.ajax("GET", message.url, { target: el, swap: "afterbegin" });
+      }
+      const empty = el.querySelector(".empty");
+      if (empty) empty.remove();
+    });
+  }
+  // Live camera views: reload the image every data-refresh-ms (the server keeps only the
+  // latest blurred frame in memory; nothing is cached: no-store).
+  function refresh(img) {
+    const base = img.src.split("?")[0];
+    setInterval(function () { img.src = base + "?t=" + Date.now(); }, Number(img.dataset.refreshMs));
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-live-feed]").forEach(subscribe);
+    document.querySelectorAll("img[data-refresh-ms]").forEach(refresh);
+  });
+})();

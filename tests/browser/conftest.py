@@ -1,0 +1,92 @@
+"""Browser tests: the real server (uvicorn, camera worker processes, SQLite) in a thread, and
+Debian's chromium driven by Playwright. Screenshots go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from lfr.runtime.supervisor import SupervisorSettings
+from lfr.settings import Settings
+from lfr.web.app import create_app
+from lfr.web.bootstrap import prepare_database, web_context
+from lfr.web.context import WebContext
+from lfr.web.demo import DemoAccount, seed_accounts
+from lfr.web.preview import PreviewHub, run_camera_engine_with_preview
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    context: WebContext
+    accounts: dict[str, DemoAccount]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    settings = Settings(environment="test", data_dir=tmp_path / "data")
+    db = prepare_database(settings)
+    context = web_context(settings, db)
+    context.attach_runtime(
+        run_camera_engine_with_preview,
+        realtime=False,  # every frame analysed: the same observations on a slow machine
+        supervisor=SupervisorSettings(restart_initial_s=0.5),
+        preview=PreviewHub(),
+    )
+    accounts = seed_accounts(db)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", context, accounts)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,61 @@
+"""Web fixtures: the real app on a real migrated database (SQLite, and PostgreSQL when
+configured), persona accounts, and clients signed in as each persona."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lfr.audit.log import request_id_var
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.people import Actor
+from lfr.services.watchlists import VisionEnroler
+from lfr.settings import Settings
+from lfr.web.app import create_app
+from lfr.web.context import WebContext
+from lfr.web.models import SessionStage
+from lfr.web.sessions import COOKIE_NAME
+
+ClientFor = Callable[[Actor], TestClient]
+
+
+@pytest.fixture
+def web_context(session_factory: SessionFactory, migrated_url: str, tmp_path) -> WebContext:
+    settings = Settings(environment="test", data_dir=tmp_path, database_url=migrated_url)
+    return WebContext(settings=settings, db=session_factory, request_id_var=request_id_var)
+
+
+@pytest.fixture
+def app_client(web_context: WebContext) -> Iterator[TestClient]:
+    with TestClient(create_app(web_context), base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def client_for(web_context: WebContext) -> Iterator[ClientFor]:
+    """A client already signed in as `actor` (the sign-in steps are tested on their own)."""
+    app = create_app(web_context)
+    clients: list[TestClient] = []
+
+    def make(actor: Actor) -> TestClient:
+        with transaction(web_context.db) as db:
+            token, view = web_context.sessions.create(
+                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN
+            )
+        client = TestClient(app, base_url="http://testserver")
+        client.cookies.set(COOKIE_NAME, token)
+        client.headers["X-CSRF-Token"] = view.csrf_token
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def enroler() -> VisionEnroler:
+    """The engine's real enrolment (dlib models load once per run)."""
+    return VisionEnroler.default()

@@ -1,0 +1,81 @@
+"""A rehearsal deployment built through the real services (the same steps `lfr demo` takes),
+and match events as a camera worker emits them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.people import Actor
+from lfr.services import deployments
+from lfr.services.watchlists import Enroler
+from lfr.vision.imageio import encode_jpeg, load_image
+from lfr.vision.types import Box, MatchEvent, QualityFactors
+from lfr.web.demo import (
+    Rehearsal,
+    authorise,
+    compile_watchlist,
+    plan_and_staff,
+    rehearsal_application,
+)
+from tests.db_fixtures import Personas
+
+
+def persona_accounts(personas: Personas) -> dict[str, Actor]:
+    return {
+        "applicant": personas.applicant,
+        "authoriser": personas.authorising_officer,
+        "chief": personas.chief_officer,
+        "gold": personas.gold,
+        "silver": personas.silver,
+        "bronze": personas.bronze,
+        "operator": personas.operator,
+        "engagement": personas.engagement_officer,
+        "engineer": personas.engineer,
+    }
+
+
+def running_rehearsal(
+    db: SessionFactory, personas: Personas, image: Path, clip: Path, enroler: Enroler
+) -> Rehearsal:
+    accounts = persona_accounts(personas)
+    application_id, authority_id = authorise(
+        db, accounts, rehearsal_application(personas.applicant)
+    )
+    watchlist_id, entry_id = compile_watchlist(
+        db, personas.applicant, authority_id, image.read_bytes(), enroler
+    )
+    deployment_id = plan_and_staff(db, accounts, authority_id, clip)
+    with transaction(db) as session:
+        deployments.start_deployment(session, personas.silver, deployment_id)
+    return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
+
+
+def match_event(rehearsal: Rehearsal, image: Path, *, score: float = 0.97) -> MatchEvent:
+    """What the engine emits for a confirmed track (the probe is the enrolled photo)."""
+    now = datetime.now(UTC)
+    return MatchEvent(
+        deployment_id=rehearsal.deployment_id,
+        camera="demo-cam",
+        track_id=1,
+        subject_id=rehearsal.entry_id,
+        score=score,
+        threshold=0.95,
+        observations=3,
+        box=Box(left=10, top=10, right=110, bottom=130),
+        probe_jpeg=encode_jpeg(load_image(image)),
+        quality=QualityFactors(
+            inter_eye_px=40,
+            face_height_px=120,
+            sharpness=150,
+            brightness=120,
+            contrast=40,
+            yaw_deg=3,
+            roll_deg=1,
+            score=0.8,
+        ),
+        first_seen=now,
+        captured_at=now,
+        emitted_at=now,
+    )

@@ -1,0 +1,230 @@
+"""Bad input on uploads: oversized bodies, wrong content types, unusable images (WL-5) —
+each refused with a message naming what was wrong, and nothing stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lfr.db.session import transaction
+from lfr.services.watchlists import VisionEnroler
+from lfr.web.context import WebContext
+from lfr.web.demo import authorise, rehearsal_application
+from tests.db_fixtures import Personas
+from tests.web.rehearsal import persona_accounts
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def watchlist_id(web_context: WebContext, personas: Personas) -> str:
+    from lfr.services import watchlists
+
+    _application, authority_id = authorise(
+        web_context.db, persona_accounts(personas), rehearsal_application(personas.applicant)
+    )
+    with transaction(web_context.db) as db:
+        return watchlists.create_watchlist(db, personas.applicant, authority_id).id
+
+
+def entry_form() -> dict[str, str]:
+    return {
+        "subject_reference": "PNC-1",
+        "category": "wanted_by_courts",
+        "reason": "warrant",
+        "image_source": "custody photo",
+        "attests_image_is_subject": "true",
+        "attests_still_of_interest": "true",
+    }
+
+
+def test_oversized_upload_is_refused_with_the_limit(
+    web_context: WebContext, personas: Personas, client_for
+) -> None:
+    applicant = client_for(personas.applicant)
+    limit = web_context.web_settings.max_upload_bytes
+    response = applicant.post(
+        "/watchlists/check-image",
+        files={"images": ("big.jpg", b"\xff" * (limit + 1), "image/jpeg")},
+    )
+    assert response.status_code == 413
+    assert "upload too large" in response.text
+    assert "MiB" in response.text
+
+
+def test_oversized_api_request_answers_json(personas: Personas, client_for) -> None:
+    silver = client_for(personas.silver)
+    response = silver.post(
+        "/api/deployments/x/halt",
+        content=b"{" + b" " * (11 * 1024 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert "upload too large" in response.json()["detail"]
+
+
+def test_wrong_content_type_is_refused_naming_the_file(
+    web_context: WebContext, personas: Personas, watchlist_id: str, client_for
+) -> None:
+    applicant = client_for(personas.applicant)
+    response = applicant.post(
+        f"/watchlists/{watchlist_id}/entries",
+        data=entry_form(),
+        files={"images": ("notes.txt", b"not an image", "text/plain")},
+    )
+    assert response.status_code == 422
+    assert "notes.txt" in response.text
+    assert "not JPEG or PNG" in response.text
+    assert "PNC-1" not in applicant.get(f"/watchlists/{watchlist_id}").text
+
+
+def test_image_without_a_face_gets_instant_feedback_and_is_not_stored(
+    web_context: WebContext,
+    personas: Personas,
+    watchlist_id: str,
+    client_for,
+    faces_dir: Path,
+    enroler: VisionEnroler,
+) -> None:
+    """WL-5: the check says why at once; adding the entry with it stores nothing."""
+    web_context.use_enroler(enroler)
+    applicant = client_for(personas.applicant)
+    dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
+    check = applicant.post(
+        "/watchlists/check-image", files={"images": ("dogs.jpg", dogs, "image/jpeg")}
+    )
+    assert check.status_code == 200
+    assert "dogs.jpg refused" in check.text
+    assert "no face" in check.text
+    refused = applicant.post(
+        f"/watchlists/{watchlist_id}/entries",
+        data=entry_form(),
+        files={"images": ("dogs.jpg", dogs, "image/jpeg")},
+    )
+    assert refused.status_code == 422
+    assert "WL-5" in refused.text
+    face = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
+    good = applicant.post(
+        "/watchlists/check-image", files={"images": ("obama.jpg", face, "image/jpeg")}
+    )
+    assert "usable" in good.text
+    added = applicant.post(
+        f"/watchlists/{watchlist_id}/entries",
+        data=entry_form(),
+        files={"images": ("obama.jpg", face, "image/jpeg")},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303
+    assert "PNC-1" in applicant.get(f"/watchlists/{watchlist_id}").text
+
+
+def test_missing_attestation_is_refused(
+    web_context: WebContext,
+    personas: Personas,
+    watchlist_id: str,
+    client_for,
+    faces_dir: Path,
+    enroler: VisionEnroler,
+) -> None:
+    """WL-3: the compiling officer must attest both things; the refusal names the field."""
+    web_context.use_enroler(enroler)
+    applicant = client_for(personas.applicant)
+    form = entry_form()
+    del form["attests_still_of_interest"]
+    face = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
+    response = applicant.post(
+        f"/watchlists/{watchlist_id}/entries",
+        data=form,
+        files={"images": ("obama.jpg", face, "image/jpeg")},
+    )
+    assert response.status_code == 422
+    assert "still_of_interest" in response.text or "still of interest" in response.text
+
+
+def import_csv(rows: list[str]) -> bytes:
+    header = "subject_reference,category,reason,image_source,image"
+    return "\n".join([header, *rows]).encode()
+
+
+def test_bulk_import_adds_all_rows_or_none(
+    web_context: WebContext,
+    personas: Personas,
+    watchlist_id: str,
+    client_for,
+    faces_dir: Path,
+    enroler: VisionEnroler,
+) -> None:
+    """WL-3/WL-5 per row: one bad row (no face) refuses the whole import, naming the row."""
+    web_context.use_enroler(enroler)
+    applicant = client_for(personas.applicant)
+    examples = faces_dir / "face_recognition-examples"
+    obama = (examples / "obama.jpg").read_bytes()
+    biden = (examples / "biden.jpg").read_bytes()
+    dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
+    attest = {"attests_image_is_subject": "true", "attests_still_of_interest": "true"}
+    bad = applicant.post(
+        f"/watchlists/{watchlist_id}/import",
+        data=attest,
+        files=[
+            (
+                "table",
+                (
+                    "list.csv",
+                    import_csv(
+                        [
+                            "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
+                            "PNC-B,wanted_by_courts,warrant,custody,dogs.jpg",
+                        ]
+                    ),
+                    "text/csv",
+                ),
+            ),
+            ("images", ("obama.jpg", obama, "image/jpeg")),
+            ("images", ("dogs.jpg", dogs, "image/jpeg")),
+        ],
+    )
+    assert bad.status_code == 422
+    assert "row 3" in bad.text
+    assert "PNC-A" not in applicant.get(f"/watchlists/{watchlist_id}").text
+    good = applicant.post(
+        f"/watchlists/{watchlist_id}/import",
+        data=attest,
+        files=[
+            (
+                "table",
+                (
+                    "list.csv",
+                    import_csv(
+                        [
+                            "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
+                            "PNC-B,wanted_by_courts,warrant,custody,biden.jpg",
+                        ]
+                    ),
+                    "text/csv",
+                ),
+            ),
+            ("images", ("obama.jpg", obama, "image/jpeg")),
+            ("images", ("biden.jpg", biden, "image/jpeg")),
+        ],
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    page = applicant.get(f"/watchlists/{watchlist_id}").text
+    assert "PNC-A" in page
+    assert "PNC-B" in page
+
+
+def test_bulk_import_names_a_missing_column(
+    personas: Personas, watchlist_id: str, client_for, faces_dir: Path
+) -> None:
+    applicant = client_for(personas.applicant)
+    response = applicant.post(
+        f"/watchlists/{watchlist_id}/import",
+        files=[
+            ("table", ("list.csv", b"subject_reference,reason\nPNC-A,x\n", "text/csv")),
+            ("images", ("a.jpg", b"\xff\xd8", "image/jpeg")),
+        ],
+    )
+    assert response.status_code == 422
+    assert "missing column(s): category, image_source, image" in response.text
