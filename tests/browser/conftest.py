@@ -77,8 +77,10 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    """Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    which would stop later tests (the bus's) from starting their own."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} not installed (apt-get install chromium)"
         if os.environ.get("CI") == "true":
