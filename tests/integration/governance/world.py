@@ -29,10 +29,10 @@ from lfr.domain.authorisation import (
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.watchlist import BlueListDraft, EntryDraft
-from lfr.services import authorisations, deployments, people, watchlists
+from lfr.services import authorisations, deployments, watchlists
 from lfr.services.watchlists import Enrolment, VisionEnroler
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
-from tests.db_fixtures import PERSONA_PASSWORD, Personas
+from tests.db_fixtures import Personas, trained_account
 
 FACES = ("alex-lacamoire.png", "lin-manuel-miranda.png", "obama_small.jpg")
 PLACES = ("Station exit north", "Station exit south")
@@ -216,28 +216,10 @@ def staffing(personas: Personas) -> list[tuple[Actor, Role]]:
 
 def extra_person(factory: SessionFactory, username: str, rank: Rank, *roles: Role) -> Actor:
     """Another trained account (e.g. a second operator to race the first)."""
-    console = people.console_actor()
-    now = utcnow()
     with transaction(factory) as session:
-        user = people.create_user(
-            session,
-            actor=console,
-            username=username,
-            display_name=username.title(),
-            rank=rank,
-            password=PERSONA_PASSWORD,
-            roles=roles,
+        return trained_account(
+            session, username=username, display_name=username.title(), rank=rank, roles=roles
         )
-        for role in roles:
-            people.record_training(
-                session,
-                actor=console,
-                user_id=user.id,
-                role=role,
-                completed_at=now - timedelta(days=1),
-                expires_at=now + timedelta(days=365),
-            )
-        return people.to_actor(user)
 
 
 def match_event(
