@@ -39,6 +39,7 @@ from tests.unit.domain.builders import (
     approved_authority,
     complete_application,
     field_names,
+    refusals,
 )
 
 STAFF = (GOLD, SILVER, BRONZE, OPERATOR, ENGAGER)
@@ -232,15 +233,7 @@ def test_halt(
 ) -> None:
     """DEP-2 ([13]): Silver or Gold halts a running deployment at any moment, with a reason."""
 
-    def run() -> None:
-        check_halt(actor, status, full_assignments(), reason)
-
-    if not expected:
-        run()
-        return
-    with pytest.raises(Refusal) as error:
-        run()
-    assert {(v.rule, v.field) for v in error.value.unmet} == expected
+    assert refusals(lambda: check_halt(actor, status, full_assignments(), reason)) == expected
 
 
 @pytest.mark.parametrize(
@@ -272,12 +265,10 @@ def test_end(status: DeploymentStatus, allowed: bool) -> None:
 )
 def test_cancel(status: DeploymentStatus, reason: str, expected: set[str]) -> None:
     """DEP-2: only a planned deployment is cancelled, and the reason is reported."""
-    if not expected:
-        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
-        return
-    with pytest.raises(Refusal) as error:
-        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
-    assert field_names(error) == expected
+    found = refusals(
+        lambda: check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
+    )
+    assert {field for _, field in found} == expected
 
 
 def test_cancel_by_whoever_planned_it() -> None:
