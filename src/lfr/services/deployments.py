@@ -295,8 +295,14 @@ def _finish(
     policy: GovernancePolicy | None,
 ) -> None:
     row.finished_by, row.finished_at, row.cancel_reason = actor.user_id, at, reason
-    action = f"deployment.{'end' if status is DeploymentStatus.ENDED else 'cancel'}"
-    _set_status(session, actor, row, status, action, reason)
+    _set_status(
+        session,
+        actor,
+        row,
+        status,
+        f"deployment.{'end' if status is DeploymentStatus.ENDED else 'cancel'}",
+        reason,
+    )
     retention_policy = (policy or current_policy()).retention
     if not retention_policy.biometric_grace:
         watchlist = watchlist_for_authority(session, row.authority_id)
