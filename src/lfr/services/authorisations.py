@@ -105,11 +105,13 @@ def submit_application(
 def withdraw_application(
     session: Session, actor: Actor, application_id: str, reason: str
 ) -> ApplicationRow:
-    """The applicant withdraws an application not yet decided (AUTH-1)."""
+    """The applicant withdraws an application not yet decided, saying why (AUTH-1, AUD-1)."""
     row = locked(session, ApplicationRow, application_id, "application")
     rules.check_withdraw(application_of(row), row.status, actor)
+    if not reason.strip():
+        raise Refusal("AUTH-1", "say why the application is withdrawn", "reason")
     row.status = ApplicationStatus.WITHDRAWN
-    _record_status(session, actor, row, "application.withdraw", "withdrawn", reason)
+    _record_status(session, actor, row, "application.withdraw", "withdrawn", reason.strip())
     return row
 
 
