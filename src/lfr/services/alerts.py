@@ -112,9 +112,11 @@ def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
         raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment_id")
     if event.camera not in json.loads(deployment.cameras):
         raise Refusal("AUTH-6", f"camera {event.camera} is not the deployment's", "camera")
-    floor = deployment.alert_threshold
-    if event.score < event.threshold or (floor is not None and event.threshold < floor):
+    if event.score < event.threshold:
         raise Refusal("REC-2", "below the authorised alert threshold", "score")
+    floor = deployment.alert_threshold
+    if floor is not None and event.threshold < floor:
+        raise Refusal("REC-2", f"the authority's alert threshold is {floor:g}", "threshold")
     return deployment
 
 

@@ -162,10 +162,12 @@ def build_world(
     faces_dir: Path,
     *,
     start: bool = True,
+    conditions: Conditions | None = None,
 ) -> World:
-    """An approved, consulted authority; a watchlist of two subjects and one blue-list
-    volunteer; a deployment staffed by the personas; started unless `start` is False."""
-    authority_id = approved(factory, personas)
+    """An approved (with `conditions`, if given), consulted authority; a watchlist of two
+    subjects and one blue-list volunteer; a deployment staffed by the personas; started
+    unless `start` is False."""
+    authority_id = approved(factory, personas, conditions=conditions)
     with transaction(factory) as session:
         watchlist = watchlists.create_watchlist(session, personas.applicant, authority_id)
         entries = tuple(
