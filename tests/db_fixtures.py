@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.migrate import upgrade
@@ -158,29 +159,43 @@ PERSONA_ROLES: dict[str, tuple[Rank, tuple[Role, ...]]] = {
 @pytest.fixture
 def personas(session_factory: SessionFactory) -> Personas:
     """Accounts for every persona, each trained for its roles for the coming year (TRN-1)."""
-    console = people.console_actor()
-    now = utcnow()
     actors: dict[str, Actor] = {}
     with transaction(session_factory) as session:
         for field in fields(Personas):
             rank, roles = PERSONA_ROLES[field.name]
-            user = people.create_user(
+            actors[field.name] = trained_account(
                 session,
-                actor=console,
                 username=field.name.replace("_", "-"),
                 display_name=field.name.replace("_", " ").title(),
                 rank=rank,
-                password=PERSONA_PASSWORD,
                 roles=roles,
             )
-            for role in roles:
-                people.record_training(
-                    session,
-                    actor=console,
-                    user_id=user.id,
-                    role=role,
-                    completed_at=now - timedelta(days=1),
-                    expires_at=now + timedelta(days=365),
-                )
-            actors[field.name] = people.to_actor(user)
     return Personas(**actors)
+
+
+def trained_account(
+    session: Session, *, username: str, display_name: str, rank: Rank, roles: Sequence[Role]
+) -> Actor:
+    """An account created by the console administrator, holding `roles`, each with training
+    completed yesterday and valid for the coming year (TRN-1); password `PERSONA_PASSWORD`."""
+    console = people.console_actor()
+    now = utcnow()
+    user = people.create_user(
+        session,
+        actor=console,
+        username=username,
+        display_name=display_name,
+        rank=rank,
+        password=PERSONA_PASSWORD,
+        roles=roles,
+    )
+    for role in roles:
+        people.record_training(
+            session,
+            actor=console,
+            user_id=user.id,
+            role=role,
+            completed_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=365),
+        )
+    return people.to_actor(user)

@@ -54,6 +54,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     context = web_context(settings, db)
     context.attach_runtime(
         run_camera_engine_with_preview,
+        realtime=False,  # every frame analysed: the same observations on a slow machine
         supervisor=SupervisorSettings(restart_initial_s=0.5),
         preview=PreviewHub(),
     )
@@ -78,8 +79,8 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """Per module: Playwright's sync API keeps an event loop running while it is open,
-    which would break `asyncio.run` in every later test of the session."""
+    """Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    which would stop later tests (the bus's) from starting their own."""
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} not installed (apt-get install chromium)"
         if os.environ.get("CI") == "true":

@@ -116,14 +116,18 @@ async def _log_reconnected() -> None:
 
 
 class NatsSubscription:
-    def __init__(self, task: asyncio.Task[None], pull: Any) -> None:
+    def __init__(self, task: asyncio.Task[None], pull: Any, handling: asyncio.Lock) -> None:
         self._task = task
         self._pull = pull
+        self._handling = handling
 
     async def close(self) -> None:
         if self._task.done():
             return
-        self._task.cancel()
+        # Cancel only between messages: a message whose handler finished is acknowledged
+        # before the consumer stops, so a clean close never causes a redelivery.
+        async with self._handling:
+            self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         # If the connection is already gone there is nothing left to release.
@@ -228,7 +232,7 @@ class NatsBus:
             config=config,
         )
         loop = _PullLoop(pull, topic, handler, on_refused, settings)
-        subscription = NatsSubscription(asyncio.create_task(loop.run()), pull)
+        subscription = NatsSubscription(asyncio.create_task(loop.run()), pull, loop.handling)
         self._subscriptions.append(subscription)
         return subscription
 
@@ -269,6 +273,8 @@ class _PullLoop:
     ) -> None:
         self.pull, self.topic, self.handler = pull, topic, handler
         self.on_refused, self.settings = on_refused, settings
+        self.handling = asyncio.Lock()
+        """Held from a message's dispatch until it is settled."""
 
     async def run(self) -> None:
         while True:
@@ -285,7 +291,8 @@ class _PullLoop:
                 await asyncio.sleep(self.FETCH_WAIT_S)
                 continue
             for message in messages:
-                await self._handle(message)
+                async with self.handling:
+                    await self._handle(message)
 
     async def _handle(self, message: Msg) -> None:
         delivery = Delivery(message.subject, message.metadata.num_delivered or 1)

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Unmet
-from lfr.domain.rules import blank, human_problems, raise_if_any
+from lfr.domain.rules import blank, human_problems, raise_if_any, required
 
 
 class AlertState(StrEnum):
@@ -108,8 +108,7 @@ def refer(alert: Alert, actor: Actor) -> Alert:
 def dismiss(alert: Alert, actor: Actor, reason: str) -> Alert:
     """The claiming operator dismisses, saying why (ADJ-2)."""
     problems = _scrutiny_problems(alert, actor)
-    if blank(reason):
-        problems.append(Unmet("ADJ-2", "say why the alert is dismissed", "reason"))
+    problems += required(reason, Unmet("ADJ-2", "say why the alert is dismissed", "reason"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.DISMISSED, decided_by=actor.user_id)
 
@@ -128,8 +127,7 @@ def engage(alert: Alert, actor: Actor) -> Alert:
 def decline(alert: Alert, actor: Actor, reason: str) -> Alert:
     """An engagement officer decides not to engage, saying why (ADJ-3)."""
     problems = _engagement_problems(alert, actor)
-    if blank(reason):
-        problems.append(Unmet("ADJ-3", "say why there was no engagement", "reason"))
+    problems += required(reason, Unmet("ADJ-3", "say why there was no engagement", "reason"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.NOT_ENGAGED, decided_by=actor.user_id)
 

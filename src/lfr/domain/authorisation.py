@@ -21,7 +21,7 @@ from typing import Any
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusals, Unmet
-from lfr.domain.rules import blank, raise_if_any, refuse
+from lfr.domain.rules import blank, raise_if_any, refuse, required
 
 
 class PlaceCategory(StrEnum):
@@ -344,8 +344,7 @@ def decide(
     problems = decider_problems(application, actor)
     if status is not ApplicationStatus.SUBMITTED:
         problems.append(Unmet("AUTH-2", f"a {status.value} application", "status"))
-    if blank(reasons):
-        problems.append(Unmet("AUTH-2", "a decision must give its reasons", "reasons"))
+    problems += required(reasons, Unmet("AUTH-2", "a decision must give its reasons", "reasons"))
     problems += _conditions_problems(application, kind, given)
     raise_if_any(problems)
     return Decision(

@@ -16,7 +16,7 @@ from enum import StrEnum
 from lfr.domain.authorisation import Authority, authority_problems, outside_scope
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Unmet
-from lfr.domain.rules import blank, human_problems, raise_if_any
+from lfr.domain.rules import human_problems, raise_if_any, required
 from lfr.domain.watchlist import CURRENCY_LIMIT, ListedEntry, seal_problems
 
 
@@ -153,8 +153,7 @@ def check_halt(
     problems = commander_problems(actor, assignments)
     if status is not DeploymentStatus.RUNNING:
         problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
-    if blank(reason):
-        problems.append(Unmet("DEP-2", "say why the deployment is halted", "reason"))
+    problems += required(reason, Unmet("DEP-2", "say why the deployment is halted", "reason"))
     raise_if_any(problems)
 
 
@@ -179,8 +178,7 @@ def check_cancel(
         problems = [p for p in problems if p.rule != "DEP-2"]
     if status is not DeploymentStatus.PLANNED:
         problems.append(Unmet("DEP-2", f"the deployment is {status.value}", "status"))
-    if blank(reason):
-        problems.append(Unmet("DEP-2", "say why the deployment is cancelled", "reason"))
+    problems += required(reason, Unmet("DEP-2", "say why the deployment is cancelled", "reason"))
     raise_if_any(problems)
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Unmet
-from lfr.domain.rules import blank, human_problems, raise_if_any
+from lfr.domain.rules import human_problems, raise_if_any, required
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,7 @@ def check_hold(
     problems = human_problems(actor)
     if not actor.roles & {Role.GOLD, Role.SILVER, Role.REVIEWER, Role.AUTHORISING_OFFICER}:
         problems.append(Unmet("DP-3", "Gold, Silver, a reviewer or an authoriser", "actor"))
-    if blank(reason):
-        problems.append(Unmet("DP-3", "name the investigation and why", "reason"))
+    problems += required(reason, Unmet("DP-3", "name the investigation and why", "reason"))
     if review_on <= today:
         problems.append(Unmet("DP-3", "the review date must be in the future", "review_on"))
     elif review_on > today + timedelta(days=policy.max_hold_days):

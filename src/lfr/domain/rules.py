@@ -29,6 +29,11 @@ def blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
+def required(text: str | None, unmet: Unmet) -> list[Unmet]:
+    """`unmet` when a text the rule requires (a reason, a reference) is missing or blank."""
+    return [unmet] if blank(text) else []
+
+
 def human_problems(actor: Actor, field: str = "actor") -> list[Unmet]:
     """ADJ-4: decisions about people are taken by a person, never by the software itself."""
     if actor.user_id == SYSTEM_ACTOR.user_id:

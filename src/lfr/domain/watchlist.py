@@ -21,7 +21,7 @@ from lfr.domain.authorisation import Scope, outside_scope
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Unmet
-from lfr.domain.rules import blank, raise_if_any
+from lfr.domain.rules import blank, raise_if_any, required
 
 CURRENCY_LIMIT = timedelta(hours=24)
 """The framework's limit (WL-2, [24]); a setting may shorten it, never lengthen it."""
@@ -74,10 +74,10 @@ def entry_problems(entry: EntryDraft, day: date) -> list[Unmet]:
         )
     if entry.category is None:
         problems.append(Unmet("WL-3", "choose the subject's category", "category"))
-    if blank(entry.reason):
-        problems.append(Unmet("WL-3", "say why the subject is sought", "reason"))
-    if blank(entry.image_source):
-        problems.append(Unmet("WL-3", "say where the image comes from", "image_source"))
+    problems += required(entry.reason, Unmet("WL-3", "say why the subject is sought", "reason"))
+    problems += required(
+        entry.image_source, Unmet("WL-3", "say where the image comes from", "image_source")
+    )
     if not entry.attests_image_is_subject:
         problems.append(
             Unmet("WL-3", "attest the image is of the person", "attests_image_is_subject")
@@ -226,8 +226,9 @@ def check_blue_list_entry(
         problems.append(Unmet("REC-6", "already on the blue list", "staff_user_id"))
     if not draft.consented or blank(draft.consent_statement):
         problems.append(Unmet("REC-6", "record the person's consent", "consent"))
-    if blank(draft.image_source):
-        problems.append(Unmet("REC-6", "say where the image comes from", "image_source"))
+    problems += required(
+        draft.image_source, Unmet("REC-6", "say where the image comes from", "image_source")
+    )
     if sealed:
         problems.append(Unmet("REC-6", "sealed at deployment start", "blue_list"))
     raise_if_any(problems)

@@ -10,12 +10,13 @@ the software: the only transitions are these human decisions (ADJ-4).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.governance import (
     AlertProbeRow,
     AlertRow,
@@ -31,7 +32,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.domain.retention import check_hold
-from lfr.services._rows import changed_rows, found, locked, moment
+from lfr.services._rows import audited, changed_rows, found, locked, moment
 from lfr.services.authorisations import authority_of
 from lfr.services.policy import GovernancePolicy, current_policy
 from lfr.vision.types import ListKind, MatchEvent
@@ -81,13 +82,12 @@ def create_alert(
     )
     session.add(row)
     session.flush()
-    record(
+    audited(
         session,
-        actor=SYSTEM_ACTOR,
-        action="alert.create",
-        object_type="alert",
-        object_id=row.id,
-        summary=f"{'test ' if row.is_test else ''}alert on {row.camera}, score {row.score:.3f}",
+        SYSTEM_ACTOR,
+        row,
+        "alert.create",
+        f"{'test ' if row.is_test else ''}alert on {row.camera}, score {row.score:.3f}",
         after={"deployment_id": deployment.id, "subject_id": row.subject_id, "score": row.score},
     )
     return row
@@ -112,9 +112,11 @@ def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
         raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment_id")
     if event.camera not in json.loads(deployment.cameras):
         raise Refusal("AUTH-6", f"camera {event.camera} is not the deployment's", "camera")
-    floor = deployment.alert_threshold
-    if event.score < event.threshold or (floor is not None and event.threshold < floor):
+    if event.score < event.threshold:
         raise Refusal("REC-2", "below the authorised alert threshold", "score")
+    floor = deployment.alert_threshold
+    if floor is not None and event.threshold < floor:
+        raise Refusal("REC-2", f"the authority's alert threshold is {floor:g}", "threshold")
     return deployment
 
 
@@ -165,13 +167,12 @@ def _assigned(session: Session, row: AlertRow, actor: Actor, role: Role) -> None
 def _record(
     session: Session, actor: Actor, row: AlertRow, action: str, reason: str | None = None
 ) -> None:
-    record(
+    audited(
         session,
-        actor=actor,
-        action=f"alert.{action}",
-        object_type="alert",
-        object_id=row.id,
-        summary=f"alert {action.replace('_', ' ')} ({row.camera})",
+        actor,
+        row,
+        f"alert.{action}",
+        f"alert {action.replace('_', ' ')} ({row.camera})",
         after={"state": row.state},
         reason=reason,
     )
@@ -220,42 +221,48 @@ def dismiss_alert(
     session: Session, actor: Actor, alert_id: str, reason: str, *, now: datetime | None = None
 ) -> AlertRow:
     """The claiming operator dismisses it, saying why (ADJ-2)."""
-    row = locked(session, AlertRow, alert_id, "alert")
-    after = rules.dismiss(view(row), actor, reason)
-    _decided(row, after, actor, reason, now)
-    _record(session, actor, row, "dismiss", reason.strip())
-    return row
+    decide = partial(rules.dismiss, actor=actor, reason=reason)
+    return _decide(session, actor, alert_id, "dismiss", decide, reason, now)
 
 
 def engage_alert(
     session: Session, actor: Actor, alert_id: str, *, now: datetime | None = None
 ) -> AlertRow:
     """An engagement officer of the deployment decides to engage (ADJ-3)."""
-    row = locked(session, AlertRow, alert_id, "alert")
-    after = rules.engage(view(row), actor)
-    _assigned(session, row, actor, Role.ENGAGEMENT_OFFICER)
-    _decided(row, after, actor, None, now)
-    _record(session, actor, row, "engage")
-    return row
+    decide = partial(rules.engage, actor=actor)
+    return _decide(session, actor, alert_id, "engage", decide, None, now, Role.ENGAGEMENT_OFFICER)
 
 
 def decline_alert(
     session: Session, actor: Actor, alert_id: str, reason: str, *, now: datetime | None = None
 ) -> AlertRow:
     """An engagement officer of the deployment decides not to engage, saying why (ADJ-3)."""
+    decide = partial(rules.decline, actor=actor, reason=reason)
+    return _decide(
+        session, actor, alert_id, "decline", decide, reason, now, Role.ENGAGEMENT_OFFICER
+    )
+
+
+def _decide(
+    session: Session,
+    actor: Actor,
+    alert_id: str,
+    action: str,
+    decide: Callable[[Alert], Alert],
+    reason: str | None,
+    now: datetime | None,
+    assigned_as: Role | None = None,
+) -> AlertRow:
+    """A final decision on a locked alert: the state machine's rule first, then (for the
+    engagement officers) the deployment's staffing, then the change and its audit entry."""
     row = locked(session, AlertRow, alert_id, "alert")
-    after = rules.decline(view(row), actor, reason)
-    _assigned(session, row, actor, Role.ENGAGEMENT_OFFICER)
-    _decided(row, after, actor, reason, now)
-    _record(session, actor, row, "decline", reason.strip())
-    return row
-
-
-def _decided(
-    row: AlertRow, after: Alert, actor: Actor, reason: str | None, now: datetime | None
-) -> None:
+    after = decide(view(row))
+    if assigned_as is not None:
+        _assigned(session, row, actor, assigned_as)
     row.state, row.decided_by, row.decided_at = after.state, actor.user_id, moment(now)
     row.decision_reason = reason.strip() if reason else None
+    _record(session, actor, row, action, row.decision_reason)
+    return row
 
 
 def record_alert_outcome(
@@ -268,13 +275,12 @@ def record_alert_outcome(
     row.outcome_identity = outcome.identity
     row.outcome_actions = ",".join(sorted(a.value for a in outcome.actions))
     row.outcome_notes = outcome.notes.strip() or None
-    record(
+    audited(
         session,
-        actor=actor,
-        action="alert.outcome",
-        object_type="alert",
-        object_id=row.id,
-        summary=f"alert outcome: identity {outcome.identity.value}",
+        actor,
+        row,
+        "alert.outcome",
+        f"alert outcome: identity {outcome.identity.value}",
         after={"identity": outcome.identity, "actions": sorted(outcome.actions)},
         reason=row.outcome_notes,
     )
@@ -303,13 +309,12 @@ def hold_alert(
     retention = (policy or current_policy()).retention
     hold = check_hold(actor, reason, review_on, moment(now).date(), retention)
     row.hold_by, row.hold_reason, row.hold_review_on = hold.decided_by, hold.reason, review_on
-    record(
+    audited(
         session,
-        actor=actor,
-        action="alert.hold",
-        object_type="alert",
-        object_id=row.id,
-        summary=f"alert held for an investigation until review on {review_on.isoformat()}",
+        actor,
+        row,
+        "alert.hold",
+        f"alert held for an investigation until review on {review_on.isoformat()}",
         after={"review_on": review_on.isoformat()},
         reason=hold.reason,
     )

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.governance import ApplicationRow, AuthorityRow, ConsultationRow
 from lfr.domain import authorisation as rules
 from lfr.domain.authorisation import (
@@ -28,9 +27,9 @@ from lfr.domain.authorisation import (
     DecisionKind,
 )
 from lfr.domain.people import Actor, Role
-from lfr.domain.refusal import Refusal
+from lfr.domain.refusal import Refusal, Unmet
 from lfr.reports.thresholds import enforce_threshold_floor
-from lfr.services._rows import found, locked, moment
+from lfr.services._rows import audited, found, locked, moment
 from lfr.services.policy import GovernancePolicy, current_policy
 
 
@@ -60,13 +59,12 @@ def create_application(session: Session, actor: Actor, application: Application)
     )
     session.add(row)
     session.flush()
-    record(
+    audited(
         session,
-        actor=actor,
-        action="application.create",
-        object_type="application",
-        object_id=row.id,
-        summary=f"application drafted: {row.title or '(untitled)'}",
+        actor,
+        row,
+        "application.create",
+        f"application drafted: {row.title or '(untitled)'}",
         after=_snapshot(row),
     )
     return row
@@ -82,13 +80,12 @@ def update_application(
     draft = replace(application, applicant_id=row.applicant_id)
     row.content, row.title, row.urgent = _content(draft), draft.title.strip(), draft.urgent
     row.updated_at = moment(None)
-    record(
+    audited(
         session,
-        actor=actor,
-        action="application.update",
-        object_type="application",
-        object_id=row.id,
-        summary=f"application edited: {row.title or '(untitled)'}",
+        actor,
+        row,
+        "application.update",
+        f"application edited: {row.title or '(untitled)'}",
         before=before,
         after=_snapshot(row),
     )
@@ -109,10 +106,13 @@ def submit_application(
 def withdraw_application(
     session: Session, actor: Actor, application_id: str, reason: str
 ) -> ApplicationRow:
+    """The applicant withdraws an application not yet decided, saying why (AUTH-1, AUD-1)."""
     row = locked(session, ApplicationRow, application_id, "application")
     rules.check_withdraw(application_of(row), row.status, actor)
+    if not reason.strip():
+        raise Refusal("AUTH-1", "say why the application is withdrawn", "reason")
     row.status = ApplicationStatus.WITHDRAWN
-    _record_status(session, actor, row, "application.withdraw", "withdrawn", reason)
+    _record_status(session, actor, row, "application.withdraw", "withdrawn", reason.strip())
     return row
 
 
@@ -124,13 +124,12 @@ def _record_status(
     what: str,
     reason: str | None = None,
 ) -> None:
-    record(
+    audited(
         session,
-        actor=actor,
-        action=action,
-        object_type="application",
-        object_id=row.id,
-        summary=f"application {what}: {row.title}",
+        actor,
+        row,
+        action,
+        f"application {what}: {row.title}",
         after={"status": row.status},
         reason=reason,
     )
@@ -168,13 +167,12 @@ def decide_application(
     row.decision_kind, row.decision_reasons = decision.kind, decision.reasons
     row.decided_by, row.decided_at = actor.user_id, decision.decided_at
     authority = _freeze(session, row, application, decision) if kind.approves else None
-    record(
+    audited(
         session,
-        actor=actor,
-        action="application.decide",
-        object_type="application",
-        object_id=row.id,
-        summary=f"application {kind.value.replace('_', ' ')}: {row.title}",
+        actor,
+        row,
+        "application.decide",
+        f"application {kind.value.replace('_', ' ')}: {row.title}",
         after={
             "decision": decision.to_json(),
             "authority_id": authority.id if authority else None,
@@ -229,13 +227,12 @@ def consult_chief_officer(
     if outcome is ConsultationOutcome.VETO:
         row.status = ApplicationStatus.VETOED
     session.flush()
-    record(
+    audited(
         session,
-        actor=actor,
-        action="application.consult",
-        object_type="application",
-        object_id=row.id,
-        summary=f"chief officer: {outcome.value.replace('_', ' ')} ({row.title})",
+        actor,
+        row,
+        "application.consult",
+        f"chief officer: {outcome.value.replace('_', ' ')} ({row.title})",
         after={"outcome": outcome, "status": row.status},
         reason=consultation.comments or None,
     )
@@ -270,13 +267,12 @@ def confirm_urgent_authority(
     row = locked(session, AuthorityRow, authority_id, "authority")
     confirmed = rules.confirm_urgent(authority_of(row), actor, moment(now), validity)
     row.confirmed_by, row.confirmed_at = confirmed.confirmed_by, confirmed.confirmed_at
-    record(
+    audited(
         session,
-        actor=actor,
-        action="authority.confirm_urgent",
-        object_type="authority",
-        object_id=row.id,
-        summary=f"urgent authority confirmed: {row.application.title}",
+        actor,
+        row,
+        "authority.confirm_urgent",
+        f"urgent authority confirmed: {row.application.title}",
         after={"confirmed_at": row.confirmed_at},
     )
     return row
@@ -291,6 +287,16 @@ def authority_of(row: AuthorityRow) -> Authority:
         for c in row.application.consultations
     )
     return Authority(application, decision, consultations, row.confirmed_by, row.confirmed_at)
+
+
+def locked_authority(
+    session: Session, authority_id: str, at: datetime, policy: GovernancePolicy | None
+) -> tuple[Authority, list[Unmet]]:
+    """The authority, locked for a change that builds on it (a watchlist, a deployment),
+    and what keeps it from being in force at `at` (AUTH-2..5)."""
+    authority = authority_of(locked(session, AuthorityRow, authority_id, "authority"))
+    validity = (policy or current_policy()).urgent_validity
+    return authority, rules.authority_problems(authority, at, validity)
 
 
 def load_authority(session: Session, authority_id: str) -> Authority:

@@ -14,18 +14,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
-from lfr.db.governance import AssignmentRow, AuthorityRow, DeploymentRow, WatchlistRow
+from lfr.db.governance import AssignmentRow, DeploymentRow, WatchlistRow
 from lfr.db.people import User
 from lfr.domain import deployment as rules
-from lfr.domain.authorisation import authority_problems, outside_scope
+from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.reports import review
 from lfr.services import people, retention
-from lfr.services._rows import found, locked, moment
-from lfr.services.authorisations import authority_of
+from lfr.services._rows import audited, found, locked, moment
+from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy, current_policy
 from lfr.services.watchlists import listed_entries, watchlist_for_authority
 
@@ -42,27 +41,6 @@ def assignments_of(row: DeploymentRow) -> list[Assignment]:
     return [Assignment(a.user_id, a.role) for a in row.assignments]
 
 
-def _record(
-    session: Session,
-    actor: Actor,
-    row: DeploymentRow,
-    action: str,
-    summary: str,
-    after: object = None,
-    reason: str | None = None,
-) -> None:
-    record(
-        session,
-        actor=actor,
-        action=action,
-        object_type="deployment",
-        object_id=row.id,
-        summary=summary,
-        after=after,
-        reason=reason,
-    )
-
-
 def plan_deployment(
     session: Session,
     actor: Actor,
@@ -75,10 +53,7 @@ def plan_deployment(
 ) -> DeploymentRow:
     """The one deployment of an authority in force, at authorised places and cameras
     (WL-1, AUTH-6). Planned by the authority's applicant or a Gold/Silver commander."""
-    authority_row = locked(session, AuthorityRow, authority_id, "authority")
-    authority = authority_of(authority_row)
-    validity = (policy or current_policy()).urgent_validity
-    problems = authority_problems(authority, moment(now), validity)
+    authority, problems = locked_authority(session, authority_id, moment(now), policy)
     is_applicant = actor.user_id == authority.application.applicant_id
     if not (is_applicant or actor.has(Role.GOLD) or actor.has(Role.SILVER)):
         problems.append(Unmet("DEP-1", "the applicant, Gold or Silver plans it", "actor"))
@@ -102,7 +77,7 @@ def plan_deployment(
     )
     session.add(row)
     session.flush()
-    _record(
+    audited(
         session,
         actor,
         row,
@@ -136,7 +111,7 @@ def assign(
     session.add(assignment)
     session.flush()
     session.refresh(row, ["assignments"])
-    _record(
+    audited(
         session,
         actor,
         row,
@@ -163,7 +138,7 @@ def unassign(
     session.delete(match[0])
     session.flush()
     session.refresh(row, ["assignments"])
-    _record(
+    audited(
         session,
         actor,
         row,
@@ -224,16 +199,15 @@ def start_deployment(
     watchlist.sealed_at = at
     row.status, row.started_by, row.started_at = DeploymentStatus.RUNNING, actor.user_id, at
     session.flush()
-    record(
+    audited(
         session,
-        actor=actor,
-        action="watchlist.seal",
-        object_type="watchlist",
-        object_id=watchlist.id,
-        summary=f"watchlist sealed with {len(watchlist.entries)} entries",
+        actor,
+        watchlist,
+        "watchlist.seal",
+        f"watchlist sealed with {len(watchlist.entries)} entries",
         after={"entries": len(watchlist.entries), "blue_list": len(watchlist.blue_entries)},
     )
-    _record(
+    audited(
         session,
         actor,
         row,
@@ -255,20 +229,28 @@ def halt_deployment(
 
 
 def _halt(session: Session, actor: Actor, row: DeploymentRow, reason: str, at: datetime) -> None:
-    row.status, row.halted_by, row.halted_at, row.halt_reason = (
-        DeploymentStatus.HALTED,
-        actor.user_id,
-        at,
-        reason,
-    )
+    row.halted_by, row.halted_at, row.halt_reason = actor.user_id, at, reason
+    _set_status(session, actor, row, DeploymentStatus.HALTED, "deployment.halt", reason)
+
+
+def _set_status(
+    session: Session,
+    actor: Actor,
+    row: DeploymentRow,
+    status: DeploymentStatus,
+    action: str,
+    reason: str | None,
+) -> None:
+    """Move the deployment to `status` and audit it in the same transaction (DEP-2, AUD-1)."""
+    row.status = status
     session.flush()
-    _record(
+    audited(
         session,
         actor,
         row,
-        "deployment.halt",
-        "deployment halted",
-        after={"status": row.status},
+        action,
+        f"deployment {status.value}",
+        after={"status": status},
         reason=reason,
     )
 
@@ -313,21 +295,14 @@ def _finish(
     at: datetime,
     policy: GovernancePolicy | None,
 ) -> None:
-    row.status, row.finished_by, row.finished_at, row.cancel_reason = (
-        status,
-        actor.user_id,
-        at,
-        reason,
-    )
-    session.flush()
-    _record(
+    row.finished_by, row.finished_at, row.cancel_reason = actor.user_id, at, reason
+    _set_status(
         session,
         actor,
         row,
+        status,
         f"deployment.{'end' if status is DeploymentStatus.ENDED else 'cancel'}",
-        f"deployment {status.value}",
-        after={"status": status},
-        reason=reason,
+        reason,
     )
     if status is DeploymentStatus.ENDED:
         review.open_review(session, row, at)  # REV-1: the review opens as the deployment ends

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.governance import (
     AlertRow,
     AuthorityRow,
@@ -26,7 +25,7 @@ from lfr.db.governance import (
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor
 from lfr.domain.retention import Hold, alert_due, biometrics_due
-from lfr.services._rows import changed_rows, moment
+from lfr.services._rows import audited, changed_rows, moment
 from lfr.services.policy import GovernancePolicy, current_policy
 
 
@@ -59,13 +58,12 @@ def destroy_biometrics(
     watchlist.biometrics_destroyed_at = at
     session.flush()
     session.expire(watchlist)
-    record(
+    audited(
         session,
-        actor=actor,
-        action="watchlist.destroy_biometrics",
-        object_type="watchlist",
-        object_id=watchlist.id,
-        summary=f"watchlist images and templates destroyed ({images} images, {blue} blue list)",
+        actor,
+        watchlist,
+        "watchlist.destroy_biometrics",
+        f"watchlist images and templates destroyed ({images} images, {blue} blue list)",
         after={"images": images, "blue_list": blue},
         reason=f"WL-6: {why}",
     )
@@ -103,13 +101,12 @@ def hold_of(row: AlertRow) -> Hold | None:
 
 
 def _delete_alert(session: Session, row: AlertRow, policy: GovernancePolicy) -> None:
-    record(
+    audited(
         session,
-        actor=SYSTEM_ACTOR,
-        action="alert.delete",
-        object_type="alert",
-        object_id=row.id,
-        summary=f"alert deleted (deployment {row.deployment_id}, {row.state.value})",
+        SYSTEM_ACTOR,
+        row,
+        "alert.delete",
+        f"alert deleted (deployment {row.deployment_id}, {row.state.value})",
         after={"created_at": row.created_at, "state": row.state},
         reason=f"DP-1: kept {policy.retention.alert_days} days",
     )

@@ -16,7 +16,6 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.governance import (
     AuthorityRow,
     BlueListEntryRow,
@@ -27,14 +26,13 @@ from lfr.db.governance import (
 )
 from lfr.db.people import User
 from lfr.domain import watchlist as rules
-from lfr.domain.authorisation import authority_problems
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.domain.watchlist import BlueListDraft, EntryDraft, ListedEntry
-from lfr.services._rows import found, locked, moment
-from lfr.services.authorisations import authority_of
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services._rows import audited, found, locked, moment
+from lfr.services.authorisations import authority_of, locked_authority
+from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
@@ -121,10 +119,7 @@ def create_watchlist(
     policy: GovernancePolicy | None = None,
 ) -> WatchlistRow:
     """The authority's one watchlist (WL-1), compiled by its applicant while it is in force."""
-    authority_row = locked(session, AuthorityRow, authority_id, "authority")
-    authority = authority_of(authority_row)
-    validity = (policy or current_policy()).urgent_validity
-    problems = authority_problems(authority, moment(now), validity)
+    authority, problems = locked_authority(session, authority_id, moment(now), policy)
     if actor.user_id != authority.application.applicant_id or not actor.has(Role.APPLICANT):
         problems.append(Unmet("WL-3", "the authority's applicant compiles it", "actor"))
     existing = session.scalars(
@@ -136,29 +131,8 @@ def create_watchlist(
     row = WatchlistRow(authority_id=authority_id, created_by=actor.user_id)
     session.add(row)
     session.flush()
-    _record(session, actor, row, "watchlist.create", "watchlist created")
+    audited(session, actor, row, "watchlist.create", "watchlist created")
     return row
-
-
-def _record(
-    session: Session,
-    actor: Actor,
-    watchlist: WatchlistRow,
-    action: str,
-    summary: str,
-    after: object = None,
-    reason: str | None = None,
-) -> None:
-    record(
-        session,
-        actor=actor,
-        action=action,
-        object_type="watchlist",
-        object_id=watchlist.id,
-        summary=summary,
-        after=after,
-        reason=reason,
-    )
 
 
 def listed_entries(watchlist: WatchlistRow) -> list[ListedEntry]:
@@ -206,7 +180,7 @@ def add_entry(
     session.add(row)
     session.flush()
     minor = rules.is_under_18(entry.date_of_birth, scope.window.start.date())
-    _record(
+    audited(
         session,
         actor,
         watchlist,
@@ -239,7 +213,7 @@ def remove_entry(
     reference = entry.subject_reference
     session.delete(entry)
     session.flush()
-    _record(
+    audited(
         session,
         actor,
         watchlist,
@@ -280,7 +254,7 @@ def enrol_blue_list(
     )
     session.add(row)
     session.flush()
-    _record(
+    audited(
         session,
         actor,
         watchlist,

@@ -16,14 +16,17 @@ from lfr.db.base import utcnow
 from lfr.db.governance import AlertRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.alerts import Action, AlertState, Identity, Outcome
+from lfr.domain.authorisation import Conditions
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import alerts, deployments
 from lfr.vision.types import ListKind
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import (
+    CachingEnroler,
     World,
     audit_count,
+    build_world,
     extra_person,
     face_bytes,
     match_event,
@@ -88,6 +91,28 @@ def test_refused_events_store_nothing(
     assert (refused.value.rule, refused.value.field) == (rule, field)
     assert alert_count(session_factory) == 0
     assert audit_count(session_factory) == before
+
+
+def test_event_below_the_authoritys_threshold_is_refused(
+    session_factory: SessionFactory,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+) -> None:
+    """REC-2/AUTH-2: an authority's stricter alert threshold binds the engine: an event
+    matched at a lower threshold is refused naming the threshold, and nothing is stored."""
+    strict = Conditions(alert_threshold=0.7)
+    world = build_world(session_factory, personas, enroler, faces_dir, conditions=strict)
+    before = audit_count(session_factory)
+    event = match_event(world, faces_dir, score=0.8, threshold=0.6)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        alerts.create_alert(session, event)
+    assert (refused.value.rule, refused.value.field) == ("REC-2", "threshold")
+    assert alert_count(session_factory) == 0
+    assert audit_count(session_factory) == before
+    with transaction(session_factory) as session:
+        row = alerts.create_alert(session, match_event(world, faces_dir, threshold=0.7))
+    assert row.threshold == 0.7
 
 
 def test_no_alert_unless_running(

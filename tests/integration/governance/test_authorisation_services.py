@@ -132,6 +132,32 @@ def test_incomplete_submission_names_every_field_and_stays_a_draft(
     assert audit_count(session_factory) == before
 
 
+def test_withdrawal_needs_a_reason(session_factory: SessionFactory, personas: Personas) -> None:
+    """AUTH-1/AUD-1: a withdrawal without a reason is refused, naming the field, and changes
+    nothing; with one, the application is withdrawn and the reason is in the log."""
+    application_id = submitted(session_factory, personas)
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        authorisations.withdraw_application(session, personas.applicant, application_id, "  ")
+    assert (refused.value.rule, refused.value.field) == ("AUTH-1", "reason")
+    assert audit_count(session_factory) == before
+    with transaction(session_factory) as session:
+        authorisations.withdraw_application(
+            session, personas.applicant, application_id, " Operation moved "
+        )
+    with transaction(session_factory) as session:
+        row = session.get(ApplicationRow, application_id)
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc())).first()
+    assert row is not None
+    assert row.status is ApplicationStatus.WITHDRAWN
+    assert last is not None
+    assert (last.action, last.object_id, last.reason) == (
+        "application.withdraw",
+        application_id,
+        "Operation moved",
+    )
+
+
 def test_only_the_applicant_edits_a_draft(
     session_factory: SessionFactory, personas: Personas
 ) -> None:

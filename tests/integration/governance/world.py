@@ -29,10 +29,10 @@ from lfr.domain.authorisation import (
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.watchlist import BlueListDraft, EntryDraft
-from lfr.services import authorisations, deployments, people, watchlists
+from lfr.services import authorisations, deployments, watchlists
 from lfr.services.watchlists import Enrolment, VisionEnroler
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
-from tests.db_fixtures import PERSONA_PASSWORD, Personas
+from tests.db_fixtures import Personas, trained_account
 
 FACES = ("alex-lacamoire.png", "lin-manuel-miranda.png", "obama_small.jpg")
 PLACES = ("Station exit north", "Station exit south")
@@ -162,10 +162,12 @@ def build_world(
     faces_dir: Path,
     *,
     start: bool = True,
+    conditions: Conditions | None = None,
 ) -> World:
-    """An approved, consulted authority; a watchlist of two subjects and one blue-list
-    volunteer; a deployment staffed by the personas; started unless `start` is False."""
-    authority_id = approved(factory, personas)
+    """An approved (with `conditions`, if given), consulted authority; a watchlist of two
+    subjects and one blue-list volunteer; a deployment staffed by the personas; started
+    unless `start` is False."""
+    authority_id = approved(factory, personas, conditions=conditions)
     with transaction(factory) as session:
         watchlist = watchlists.create_watchlist(session, personas.applicant, authority_id)
         entries = tuple(
@@ -216,28 +218,10 @@ def staffing(personas: Personas) -> list[tuple[Actor, Role]]:
 
 def extra_person(factory: SessionFactory, username: str, rank: Rank, *roles: Role) -> Actor:
     """Another trained account (e.g. a second operator to race the first)."""
-    console = people.console_actor()
-    now = utcnow()
     with transaction(factory) as session:
-        user = people.create_user(
-            session,
-            actor=console,
-            username=username,
-            display_name=username.title(),
-            rank=rank,
-            password=PERSONA_PASSWORD,
-            roles=roles,
+        return trained_account(
+            session, username=username, display_name=username.title(), rank=rank, roles=roles
         )
-        for role in roles:
-            people.record_training(
-                session,
-                actor=console,
-                user_id=user.id,
-                role=role,
-                completed_at=now - timedelta(days=1),
-                expires_at=now + timedelta(days=365),
-            )
-        return people.to_actor(user)
 
 
 def match_event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,6 +96,16 @@ def approved_authority(
         else ()
     )
     return Authority(app, decision, consultations)
+
+
+def refusals(action: Callable[[], object]) -> set[tuple[str, str | None]]:
+    """The (rule, field) pairs `action` is refused with; empty when it is allowed, so one
+    table row can say "allowed" (an empty set) or name exactly what is refused."""
+    try:
+        action()
+    except Refusal as refusal:
+        return {(unmet.rule, unmet.field) for unmet in refusal.unmet}
+    return set()
 
 
 def fields_of(error: pytest.ExceptionInfo[Refusal]) -> set[tuple[str, str | None]]:

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lfr.domain.authorisation import Authority, Consultation, ConsultationOutcome
 from lfr.domain.categories import WatchlistCategory
@@ -39,6 +41,7 @@ from tests.unit.domain.builders import (
     approved_authority,
     complete_application,
     field_names,
+    refusals,
 )
 
 STAFF = (GOLD, SILVER, BRONZE, OPERATOR, ENGAGER)
@@ -232,15 +235,7 @@ def test_halt(
 ) -> None:
     """DEP-2 ([13]): Silver or Gold halts a running deployment at any moment, with a reason."""
 
-    def run() -> None:
-        check_halt(actor, status, full_assignments(), reason)
-
-    if not expected:
-        run()
-        return
-    with pytest.raises(Refusal) as error:
-        run()
-    assert {(v.rule, v.field) for v in error.value.unmet} == expected
+    assert refusals(lambda: check_halt(actor, status, full_assignments(), reason)) == expected
 
 
 @pytest.mark.parametrize(
@@ -272,12 +267,10 @@ def test_end(status: DeploymentStatus, allowed: bool) -> None:
 )
 def test_cancel(status: DeploymentStatus, reason: str, expected: set[str]) -> None:
     """DEP-2: only a planned deployment is cancelled, and the reason is reported."""
-    if not expected:
-        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
-        return
-    with pytest.raises(Refusal) as error:
-        check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
-    assert field_names(error) == expected
+    found = refusals(
+        lambda: check_cancel(GOLD, status, full_assignments(), reason, APPLICANT.user_id)
+    )
+    assert {field for _, field in found} == expected
 
 
 def test_cancel_by_whoever_planned_it() -> None:
@@ -286,3 +279,59 @@ def test_cancel_by_whoever_planned_it() -> None:
     with pytest.raises(Refusal) as error:
         check_cancel(OPERATOR, DeploymentStatus.PLANNED, [], "x", APPLICANT.user_id)
     assert field_names(error) == {"actor"}
+
+
+# --- the lifecycle as a whole (DEP-1, DEP-2) ---
+
+PLANNED, RUNNING, HALTED, ENDED, CANCELLED = (
+    DeploymentStatus.PLANNED,
+    DeploymentStatus.RUNNING,
+    DeploymentStatus.HALTED,
+    DeploymentStatus.ENDED,
+    DeploymentStatus.CANCELLED,
+)
+LIFECYCLE: dict[str, tuple[frozenset[DeploymentStatus], DeploymentStatus]] = {
+    "start": (frozenset({PLANNED}), RUNNING),
+    "halt": (frozenset({RUNNING}), HALTED),
+    "end": (frozenset({RUNNING, HALTED}), ENDED),
+    "cancel": (frozenset({PLANNED}), CANCELLED),
+}
+"""Each action: the statuses it may be taken from and the status it leads to."""
+
+
+def allowed(action: str, actor: Actor, status: DeploymentStatus) -> bool:
+    """Whether the rule lets `actor` take `action` on a ready, fully staffed deployment that
+    `APPLICANT` planned."""
+    staff = full_assignments()
+    run = {
+        "start": lambda: check_start(actor, context(status=status), NOW),
+        "halt": lambda: check_halt(actor, status, staff, "Crowd surge at the exit"),
+        "end": lambda: check_end(actor, status, staff),
+        "cancel": lambda: check_cancel(actor, status, staff, "Called off", APPLICANT.user_id),
+    }[action]
+    return not refusals(run)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(sorted(LIFECYCLE)),
+            st.sampled_from([GOLD, SILVER, BRONZE, OPERATOR, APPLICANT, OUTSIDER, SYSTEM_ACTOR]),
+        ),
+        max_size=10,
+    )
+)
+def test_lifecycle_only_moves_forward(steps: list[tuple[str, Actor]]) -> None:
+    """DEP-1/DEP-2: along any sequence of attempts, an action is allowed exactly when the
+    deployment is in one of its source statuses and the actor is its Silver or Gold (or, to
+    cancel, whoever planned it); an ended or cancelled deployment never moves again."""
+    status = PLANNED
+    for action, actor in steps:
+        sources, target = LIFECYCLE[action]
+        may_act = actor in (GOLD, SILVER) or (action == "cancel" and actor is APPLICANT)
+        assert allowed(action, actor, status) == (may_act and status in sources)
+        if may_act and status in sources:
+            status = target
+        if status in (ENDED, CANCELLED):
+            assert not any(allowed(a, GOLD, status) for a in LIFECYCLE)

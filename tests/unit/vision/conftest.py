@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
-from lfr.vision.describers import Describer, build_describer
+from lfr.vision.describers import Describer, DlibDescriberConfig, build_describer
 from lfr.vision.detection import HogDetectorConfig, build_detector
 from lfr.vision.imageio import load_image
 from lfr.vision.landmarks import LandmarkLocator
@@ -35,6 +35,12 @@ def analyser(locator: LandmarkLocator) -> FaceAnalyser:
 @pytest.fixture(scope="session")
 def describer() -> Describer:
     return build_describer()
+
+
+@pytest.fixture(scope="session")
+def dlib_runtime_describer() -> Describer:
+    """The same weights run by dlib-bin itself: the reference the fast path must equal."""
+    return build_describer(DlibDescriberConfig(runtime="dlib"))
 
 
 @pytest.fixture(scope="session")

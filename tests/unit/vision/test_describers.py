@@ -49,10 +49,16 @@ def test_batch_equals_one_by_one(
     np.testing.assert_allclose(together, apart, atol=1e-5)
 
 
-def test_bad_chips_and_empty_batches(describer: Describer) -> None:
+def test_bad_chips_and_empty_batches(
+    describer: Describer, dlib_runtime_describer: Describer
+) -> None:
     assert describer.describe([]).shape == (0, 128)
+    assert dlib_runtime_describer.describe([]).shape == (0, 128)
     with pytest.raises(ValueError, match=r"chip 0: expected a 150×150×3 uint8"):
-        describer.describe([np.zeros((100, 100, 3), dtype=np.uint8)])
+        dlib_runtime_describer.describe([np.zeros((100, 100, 3), dtype=np.uint8)])
+    ok = np.zeros((150, 150, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"chip 1: expected an H×W×3 uint8 aligned face"):
+        describer.describe([ok, np.zeros((150, 150), dtype=np.uint8)])
 
 
 def test_registry() -> None:
@@ -63,3 +69,21 @@ def test_registry() -> None:
         DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "dlib", "jitters": 2})
     with pytest.raises(ValueError, match="already registered"):
         register_describer("dlib")(lambda config: build_describer())
+
+
+def test_default_runtime_gives_dlibs_own_descriptors(
+    describer: Describer,
+    dlib_runtime_describer: Describer,
+    example_faces: Callable[[str], list[FaceObservation]],
+) -> None:
+    """The default runs dlib's weights in ONNX Runtime; it must equal dlib-bin's output."""
+    chips = [face.chip for name in ("obama.jpg", "two_people.jpg") for face in example_faces(name)]
+    assert describer.model_id == dlib_runtime_describer.model_id == "dlib-resnet-v1"
+    fast, reference = describer.describe(chips), dlib_runtime_describer.describe(chips)
+    assert np.abs(fast - reference).max() < 1e-4
+
+
+def test_jitters_need_the_dlib_runtime() -> None:
+    with pytest.raises(ValidationError, match="num_jitters needs runtime 'dlib'"):
+        DlibDescriberConfig(num_jitters=2)
+    assert DlibDescriberConfig(num_jitters=2, runtime="dlib").num_jitters == 2

@@ -185,6 +185,8 @@ class _Stream:
         if version != 2:
             raise self.fail(f"{what}: tensor version {version}, only version 2 is supported")
         shape = tuple(self.int_(what) for _ in range(4))  # n, k, nr, nc
+        if min(shape) < 0:
+            raise self.fail(f"{what}: negative tensor shape {shape}")
         count = math.prod(shape)
         raw = self.take(4 * count, what)
         return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
@@ -610,12 +612,22 @@ def default_model_path() -> Path:
     return Path(face_recognition_models.face_recognition_model_location())
 
 
+def convert_dlib_model(source: Path, *, fuse: bool = True) -> onnx.ModelProto:
+    """Read dlib's ``.dat`` and build the equivalent ONNX graph in memory."""
+    if not source.is_file():
+        raise DlibModelError(source, "not a file" if source.exists() else "no such file")
+    return build_graph(structure(read_dlib_network(source), source), fuse=fuse)
+
+
+def convert_installed_model() -> tuple[Path, onnx.ModelProto]:
+    """The installed dlib ResNet weights and their ONNX graph."""
+    source = default_model_path()
+    return source, convert_dlib_model(source)
+
+
 def export_dlib_model(output: Path, source: Path | None = None, *, fuse: bool = True) -> Path:
     """Read dlib's ``.dat`` (the installed model when ``source`` is None), write ONNX."""
-    source = source if source is not None else default_model_path()
-    if not source.is_file():
-        raise DlibModelError(source, "no such file")
-    model = build_graph(structure(read_dlib_network(source), source), fuse=fuse)
+    model = convert_dlib_model(source if source is not None else default_model_path(), fuse=fuse)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(output))
     return output

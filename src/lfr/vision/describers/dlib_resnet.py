@@ -1,7 +1,8 @@
 """dlib's ResNet face descriptor (128-d) from face-recognition-models: the default.
 
-On a CPU this is the expensive step of the engine (about 100 ms per face with the
-dlib-bin wheel), which is why the tracker chooses which faces to describe.
+On a CPU this is the expensive step of the engine: about 100 ms per face with the dlib-bin
+wheel, under 10 ms with the same weights run by ONNX Runtime (the default runtime, see
+`DlibDescriberConfig.runtime`); either way the tracker chooses which faces to describe.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.vision._lazy import LazyModel
-from lfr.vision.describers.base import l2_normalise, register_describer
+from lfr.vision.describers.base import Describer, l2_normalise, register_describer
 from lfr.vision.types import Descriptor, RGBImage
 
 DLIB_MODEL_ID = "dlib-resnet-v1"
@@ -25,6 +26,15 @@ class DlibDescriberConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: Literal["dlib"] = "dlib"
+    runtime: Literal["onnxruntime", "dlib"] = Field(
+        default="onnxruntime",
+        description=(
+            "Which code runs the dlib ResNet weights. onnxruntime: the installed weights are "
+            "converted to an ONNX graph in memory on first use and run by ONNX Runtime — the "
+            "same descriptors (within 2e-7) about ten times faster on a CPU. dlib: dlib-bin's "
+            "own implementation (needed for num_jitters)."
+        ),
+    )
     num_jitters: int = Field(
         default=0,
         ge=0,
@@ -35,6 +45,12 @@ class DlibDescriberConfig(BaseModel):
             "the chip once."
         ),
     )
+
+    @model_validator(mode="after")
+    def _jitters_need_dlib(self) -> DlibDescriberConfig:
+        if self.num_jitters and self.runtime != "dlib":
+            raise ValueError("num_jitters needs runtime 'dlib'")
+        return self
 
 
 def _load_model() -> Any:
@@ -68,6 +84,18 @@ class DlibDescriber:
         return l2_normalise(np.array([np.asarray(v) for v in vectors]))
 
 
+def _onnx_describer() -> Describer:
+    """The installed dlib weights as an ONNX graph in memory, run by ONNX Runtime. Nothing
+    is written to disk; the conversion takes a fraction of a second."""
+    from lfr.vision.describers.dlib_onnx_export import convert_installed_model
+    from lfr.vision.describers.onnx import OnnxDescriber, OnnxDescriberConfig
+
+    source, model = convert_installed_model()
+    return OnnxDescriber(OnnxDescriberConfig(model_path=source, model_id=DLIB_MODEL_ID), model)
+
+
 @register_describer("dlib")
-def build_dlib(config: DlibDescriberConfig) -> DlibDescriber:
+def build_dlib(config: DlibDescriberConfig) -> Describer:
+    if config.runtime == "onnxruntime":
+        return _onnx_describer()
     return DlibDescriber(config)

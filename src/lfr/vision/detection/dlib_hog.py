@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from lfr.vision._lazy import LazyModel
-from lfr.vision.detection.base import DetectorSettings, RegionDetector, register_detector
+from lfr.vision.detection._dlib import DlibDetector, exclusive_box
+from lfr.vision.detection.base import DetectorSettings, register_detector
 from lfr.vision.types import RGBImage
 
 
@@ -31,21 +31,15 @@ def _load_hog() -> Any:
     return dlib.get_frontal_face_detector()
 
 
-class HogDetector(RegionDetector):
+class HogDetector(DlibDetector[HogDetectorConfig]):
     def __init__(self, config: HogDetectorConfig) -> None:
-        super().__init__(config)
-        self._config = config
-        self._model: LazyModel[Any] = LazyModel(_load_hog)
+        super().__init__(config, _load_hog)
 
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
         rects, scores, _ = self._model.get().run(
             image, self._config.upsample, self._config.adjust_threshold
         )
-        # dlib's right/bottom are inclusive; ours are exclusive.
-        return [
-            ((r.left(), r.top(), r.right() + 1, r.bottom() + 1), float(s))
-            for r, s in zip(rects, scores, strict=True)
-        ]
+        return [(exclusive_box(r), float(s)) for r, s in zip(rects, scores, strict=True)]
 
 
 @register_detector("hog")

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from lfr.vision._lazy import LazyModel
-from lfr.vision.detection.base import DetectorSettings, RegionDetector, register_detector
+from lfr.vision.detection._dlib import DlibDetector, exclusive_box
+from lfr.vision.detection.base import DetectorSettings, register_detector
 from lfr.vision.types import RGBImage
 
 
@@ -35,19 +35,14 @@ def _load_mmod() -> Any:
     )
 
 
-class MmodDetector(RegionDetector):
+class MmodDetector(DlibDetector[MmodDetectorConfig]):
     def __init__(self, config: MmodDetectorConfig) -> None:
-        super().__init__(config)
-        self._config = config
-        self._model: LazyModel[Any] = LazyModel(_load_mmod)
+        super().__init__(config, _load_mmod)
 
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
         found = self._model.get()(image, self._config.upsample)
         return [
-            (
-                (d.rect.left(), d.rect.top(), d.rect.right() + 1, d.rect.bottom() + 1),
-                float(d.confidence),
-            )
+            (exclusive_box(d.rect), float(d.confidence))
             for d in found
             if d.confidence >= self._config.min_confidence
         ]
