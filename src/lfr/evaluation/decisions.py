@@ -12,6 +12,7 @@ with and without it:
 - cohort normalisation per template (Z-norm): each enrolled subject's scores are
   re-expressed against how that subject scores with the rest of the watchlist (some
   templates attract high scores from everybody);
+- S-norm: the mean of the two — the best of them on lfw-dev;
 - quality gating: probes below a quality score are not searched at all (a gated
   mated probe is a miss, a gated non-mated probe raises no alert).
 """
@@ -61,6 +62,17 @@ def znorm(
 ) -> Matrix:
     """Per-subject cohort normalisation: ``(s - mean_j) / std_j`` for column j."""
     return (scores - subject_mean[None, :]) / np.maximum(subject_std[None, :], _EPSILON)
+
+
+def snorm(
+    scores: Matrix,
+    subject_mean: NDArray[np.float64],
+    subject_std: NDArray[np.float64],
+    cohort_size: int = 50,
+) -> Matrix:
+    """Symmetric normalisation: the mean of T-norm (the probe's cohort) and Z-norm (the
+    subject's cohort), so that a score must stand out from both to count."""
+    return (tnorm(scores, cohort_size) + znorm(scores, subject_mean, subject_std)) / 2
 
 
 def gate_by_quality(

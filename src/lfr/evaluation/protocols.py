@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
-from lfr.evaluation.decisions import gate_by_quality, subject_cohort_stats, tnorm, znorm
+from lfr.evaluation.decisions import gate_by_quality, snorm, subject_cohort_stats, tnorm, znorm
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
 from lfr.vision.matcher import Gallery
 
@@ -188,7 +188,8 @@ class IdentificationOptions:
     """The decision rules applied on top of the model's cosine similarities."""
 
     normalisation: str = "none"
-    """"none", "tnorm" (per probe) or "znorm" (per enrolled subject); see decisions."""
+    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both);
+    see `decisions`."""
     cohort_size: int = 50
     min_quality: float | None = None
     """Probes whose quality score is below this are not searched."""
@@ -208,8 +209,10 @@ def _scores(
     scores = gallery.similarities(probes).astype(np.float64)
     if options.normalisation == "tnorm":
         return tnorm(scores, options.cohort_size)
-    if options.normalisation == "znorm" and cohort is not None:
+    if options.normalisation in ("znorm", "snorm") and cohort is not None:
         mean, std = subject_cohort_stats(cohort, options.cohort_size)
+        if options.normalisation == "snorm":
+            return snorm(scores, mean, std, options.cohort_size)
         return znorm(scores, mean, std)
     if options.normalisation != "none":
         raise ValueError(f"unknown normalisation {options.normalisation!r}")
@@ -278,7 +281,9 @@ def evaluate_identification(
     templates = np.stack([d for _, d in enrolled if d is not None])
     gallery = Gallery.build(names, templates)
     cohort = (
-        _subject_similarity(gallery, templates, names) if options.normalisation == "znorm" else None
+        _subject_similarity(gallery, templates, names)
+        if options.normalisation in ("znorm", "snorm")
+        else None
     )
     searches, gated = _search(gallery, probes, described, options, cohort)
     report: Report = {
