@@ -1,0 +1,204 @@
+"""`lfr watch SOURCE... --watchlist DIR`: run the recognition engine on video and print alerts.
+
+For a rehearsal or a quick check of a watchlist against a clip or a camera. Watchlist
+images that fail enrolment (WL-5) are reported on stderr with their reason and the rest
+are enrolled; a source that cannot be opened is reported on stderr naming it and the other
+sources still run. Only alerts and a summary are printed: nothing about a face that did not
+alert is shown, logged or written (REC-4).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lfr.vision.enrolment import load_watchlist_dir
+from lfr.vision.matcher import Gallery
+from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
+from lfr.vision.sources import SourceError, is_stream, open_source
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
+
+CONNECT_PATIENCE_S = 10.0
+"""How long `lfr watch` waits for a stream to deliver its first frame before giving up on
+it (a deployment's worker instead keeps retrying and reports the camera down)."""
+
+
+@dataclass
+class _Console:
+    """Prints alerts as they come (one thread per camera) and collects the last health
+    figures of each camera for the summary."""
+
+    as_json: bool
+    alerts: int = 0
+    health: dict[str, HealthFigures] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, emitted: Emitted) -> None:
+        with self._lock:
+            if isinstance(emitted, MatchEvent):
+                self.alerts += 1
+                typer.echo(
+                    json.dumps(alert_record(emitted)) if self.as_json else alert_line(emitted)
+                )
+            else:
+                self._health(emitted)
+
+    def _health(self, figures: HealthFigures) -> None:
+        before = self.health.get(figures.camera)
+        self.health[figures.camera] = figures
+        went_down = figures.status is CameraStatus.DOWN and (
+            before is None or before.status is not CameraStatus.DOWN
+        )
+        if went_down:
+            typer.echo(
+                f"camera {figures.camera} down: {figures.last_error or 'no frames'}", err=True
+            )
+
+
+def alert_record(event: MatchEvent) -> dict[str, Any]:
+    """The JSON line for one alert (no probe image: a terminal is not where it belongs)."""
+    return {
+        "subject": event.subject_id,
+        "score": round(event.score, 4),
+        "track": event.track_id,
+        "camera": event.camera,
+        "time": event.captured_at.isoformat(),
+        "first_seen": event.first_seen.isoformat(),
+        "observations": event.observations,
+        "threshold": event.threshold,
+        "list": event.list_kind.value,
+        "box": event.box.model_dump(),
+        "quality": event.quality.model_dump(),
+        "candidates": [c.model_dump() for c in event.candidates],
+    }
+
+
+def alert_line(event: MatchEvent) -> str:
+    return (
+        f"{event.captured_at:%H:%M:%S.%f}"[:-3]
+        + f"  ALERT {event.subject_id}  score {event.score:.3f} (threshold {event.threshold:.3f})"
+        + f"  camera {event.camera}  track {event.track_id}  {event.observations} observations"
+        + f"  quality {event.quality.score:.2f}"
+    )
+
+
+def summary(console: _Console, wall_s: float) -> dict[str, Any]:
+    frames = sum(h.frames for h in console.health.values())
+    faces = sum(h.faces for h in console.health.values())
+    return {
+        "frames": frames,
+        "faces": faces,
+        "alerts": console.alerts,
+        "fps": round(frames / wall_s, 2) if wall_s > 0 else 0.0,
+        "dropped_frames": sum(h.dropped_frames for h in console.health.values()),
+        "errors": sum(h.errors for h in console.health.values()),
+    }
+
+
+def _camera_name(spec: str, given: str | None, several: bool) -> str:
+    if given and not several:
+        return given
+    return spec if is_stream(spec) or spec.startswith("device:") else Path(spec).stem
+
+
+def _enrol(watchlist: Path, engine: Engine, config: EngineConfig) -> Gallery:
+    try:
+        gallery, refusals = load_watchlist_dir(
+            watchlist, engine.analyser, engine.describer, config.enrolment_gate
+        )
+    except NotADirectoryError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    for refusal in refusals:
+        typer.echo(f"refused: {refusal}", err=True)
+    if not len(gallery):
+        typer.echo(f"warning: {watchlist}: no subject enrolled, nothing can alert", err=True)
+    return gallery
+
+
+def _run_workers(workers: list[CameraWorker]) -> None:
+    stop = threading.Event()
+    threads = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    finally:
+        for worker in workers:
+            worker.source.close()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def watch(
+        sources: Annotated[
+            list[str],
+            typer.Argument(
+                help="Video files, stream URLs (rtsp://, http://…) or local devices (device:0)."
+            ),
+        ],
+        watchlist: Annotated[
+            Path,
+            typer.Option(help="DIR/<subject>/*.jpg or DIR/<subject>.jpg (jpg, jpeg, png)."),
+        ],
+        threshold: Annotated[
+            float,
+            typer.Option(
+                min=-1.0,
+                max=1.0,
+                help="Alert threshold (cosine similarity); the authority's figure.",
+            ),
+        ] = DEFAULT_ALERT_THRESHOLD,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="One JSON object per alert, then a summary.")
+        ] = False,
+        camera: Annotated[
+            str | None, typer.Option(help="Camera name (one source only; default: file name).")
+        ] = None,
+        realtime: Annotated[
+            bool, typer.Option(help="Replay files at their frame rate, dropping what lags.")
+        ] = False,
+    ) -> None:
+        """Watch video for the people on a watchlist; print one line per alert."""
+        config = EngineConfig(alert_threshold=threshold)
+        engine = Engine.from_config(config)
+        console = _Console(as_json)
+        gallery = _enrol(watchlist, engine, config)
+        workers, failed = [], 0
+        started = time.monotonic()
+        for spec in sources:
+            name = _camera_name(spec, camera, len(sources) > 1)
+            try:
+                source = open_source(
+                    spec, name, realtime=realtime, wait_for_first_connection_s=CONNECT_PATIENCE_S
+                )
+            except SourceError as error:
+                typer.echo(f"error: {error}", err=True)
+                failed += 1
+                continue
+            workers.append(CameraWorker(source, engine, gallery, config, console))
+        _run_workers(workers)
+        totals = summary(console, time.monotonic() - started)
+        typer.echo(json.dumps({"summary": totals}) if as_json else _summary_line(totals))
+        if failed:
+            raise typer.Exit(1)
+
+
+def _summary_line(totals: dict[str, Any]) -> str:
+    return (
+        f"{totals['frames']} frames, {totals['faces']} faces, {totals['alerts']} alerts, "
+        f"{totals['fps']} frames/s, {totals['dropped_frames']} dropped, {totals['errors']} errors"
+    )

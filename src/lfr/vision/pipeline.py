@@ -1,0 +1,350 @@
+"""The camera worker: capture → analyse → track → describe the chosen chips → match → alert.
+
+What leaves a `CameraWorker` goes through one callable, `emit`, and is one of two things
+(REC-4, REC-5):
+
+- a `MatchEvent` for each confirmed (track, subject) pair — once per pass (REC-3), only
+  at or above the authorised threshold (REC-2), with the probe crop as JPEG bytes, the
+  box, the fused score, the candidates and the quality factors the operator needs (ADJ-1);
+- periodic `HealthFigures`: frames and faces per second, latency, drops, errors, status.
+
+Everything else dies in memory: the descriptors of a frame are dropped as soon as they
+are scored, the crop of a face that never reaches the threshold is dropped when its
+track moves on, and a track is forgotten when it ends. The worker writes nothing to disk
+or a database and logs nothing about a face (REC-4). An optional `preview` hook receives
+frames in which every face that is not an alert is blurred beyond recognition.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from lfr.vision.analysis import FaceAnalyser, FaceObservation
+from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, build_describer
+from lfr.vision.describers.base import Describer
+from lfr.vision.detection import DetectorConfig, HogDetectorConfig, build_detector
+from lfr.vision.imageio import encode_jpeg
+from lfr.vision.matcher import Gallery
+from lfr.vision.quality import QualityGate
+from lfr.vision.sources import Source
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.vision.tracking import Confirmation, Sighting, Tracker, TrackerConfig
+from lfr.vision.types import (
+    Box,
+    CameraStatus,
+    Frame,
+    HealthFigures,
+    MatchEvent,
+    RGBImage,
+)
+
+logger = logging.getLogger(__name__)
+
+Emitted = MatchEvent | HealthFigures
+Emit = Callable[[Emitted], None]
+
+
+class EngineConfig(BaseModel):
+    """Everything that shapes recognition on a camera; the alert threshold is an input
+    that the authority sets (REC-2), never a hidden constant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: DetectorConfig = Field(
+        default_factory=HogDetectorConfig, description="Face detector backend and settings."
+    )
+    describer: DescriberConfig = Field(
+        default_factory=DlibDescriberConfig, description="Face describer backend."
+    )
+    enrolment_gate: QualityGate = Field(
+        default_factory=QualityGate.for_enrolment,
+        description="Quality a watchlist image must meet to become a template (WL-5).",
+    )
+    live_gate: QualityGate = Field(
+        default_factory=QualityGate,
+        description=(
+            "Quality a face in the video must meet to be described at all; a face that "
+            "fails it is still tracked (so its pass stays one track) but never matched."
+        ),
+    )
+    tracker: TrackerConfig = Field(
+        default_factory=TrackerConfig, description="Tracking, description budget, confirmation."
+    )
+    alert_threshold: float = Field(
+        default=DEFAULT_ALERT_THRESHOLD,
+        ge=-1,
+        le=1,
+        description=(
+            "Fused cosine similarity at or above which a track alerts on a subject. Raising "
+            "it misses more watchlist subjects; lowering it stops more innocent passers-by."
+        ),
+    )
+    top_k: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="Candidates per described face (shown to the operator, ADJ-1).",
+    )
+    probe_margin: float = Field(
+        default=0.4,
+        ge=0,
+        le=2,
+        description="Margin around the face box in the probe crop, as a fraction of its size.",
+    )
+    probe_jpeg_quality: int = Field(default=90, ge=50, le=100, description="Probe crop JPEG.")
+    health_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between health figures (REC-5); one more is sent at the end.",
+    )
+    read_timeout_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long the worker waits for a frame before reporting health anyway.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """The parts built from an `EngineConfig`, shared by a node's camera workers (the
+    models load once, lazily)."""
+
+    analyser: FaceAnalyser
+    describer: Describer
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> Engine:
+        return cls(FaceAnalyser(build_detector(config.detector)), build_describer(config.describer))
+
+
+@dataclass(frozen=True, slots=True)
+class FaceInFrame:
+    """What a sighting carries: the analysed face and its probe crop (memory only)."""
+
+    face: FaceObservation
+    crop: RGBImage
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewFrame:
+    """A frame fit to show: every face that is not an alert is blurred (REC-4)."""
+
+    camera: str
+    index: int
+    captured_at: datetime
+    image: RGBImage
+    alert_boxes: tuple[Box, ...]
+
+
+def probe_crop(image: RGBImage, box: Box, margin: float) -> RGBImage:
+    """The face box widened by `margin` on each side, clipped to the frame, copied."""
+    pad_x, pad_y = int(box.width * margin), int(box.height * margin)
+    height, width = image.shape[:2]
+    top, bottom = max(0, box.top - pad_y), min(height, box.bottom + pad_y)
+    left, right = max(0, box.left - pad_x), min(width, box.right + pad_x)
+    return np.ascontiguousarray(image[top:bottom, left:right])
+
+
+def blur_faces(image: RGBImage, boxes: Sequence[Box]) -> RGBImage:
+    """A copy of `image` with each box pixelated to 6×6 blocks and then smoothed: no face
+    in it can be recognised by a person or a describer."""
+    out = image.copy()
+    height, width = out.shape[:2]
+    for box in boxes:
+        top, bottom = max(0, box.top), min(height, box.bottom)
+        left, right = max(0, box.left), min(width, box.right)
+        if bottom <= top or right <= left:
+            continue
+        region = out[top:bottom, left:right]
+        blocks = cv2.resize(region, (6, 6), interpolation=cv2.INTER_AREA)
+        coarse = cv2.resize(blocks, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
+        kernel = max(3, ((right - left) // 4) | 1)
+        out[top:bottom, left:right] = cv2.GaussianBlur(coarse, (kernel, kernel), 0)
+    return out
+
+
+class _HealthMeter:
+    """Counts for the health figures; figures only, never a face (REC-5)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.faces = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self._latencies_ms: deque[float] = deque(maxlen=500)
+        self._window_start = time.monotonic()
+        self._window_frames = 0
+        self._window_faces = 0
+
+    def frame_done(self, faces: int, latency_ms: float) -> None:
+        self.frames += 1
+        self.faces += faces
+        self._window_frames += 1
+        self._window_faces += faces
+        self._latencies_ms.append(latency_ms)
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        self.last_error = message
+
+    def due(self, interval_s: float) -> bool:
+        return time.monotonic() - self._window_start >= interval_s
+
+    def figures(self, camera: str, status: CameraStatus, dropped: int) -> HealthFigures:
+        elapsed = max(time.monotonic() - self._window_start, 1e-6)
+        p50, p95 = (
+            np.percentile(np.asarray(self._latencies_ms), [50, 95])
+            if self._latencies_ms
+            else (0.0, 0.0)
+        )
+        figures = HealthFigures(
+            camera=camera,
+            status=status,
+            at=datetime.now(UTC),
+            fps=self._window_frames / elapsed,
+            faces_per_s=self._window_faces / elapsed,
+            latency_ms_p50=float(p50),
+            latency_ms_p95=float(p95),
+            frames=self.frames,
+            faces=self.faces,
+            dropped_frames=dropped,
+            errors=self.errors,
+            last_error=self.last_error,
+        )
+        self._window_start = time.monotonic()
+        self._window_frames = self._window_faces = 0
+        return figures
+
+
+class CameraWorker:
+    """Runs one camera until its source ends or `stop` is set (REC-1..5)."""
+
+    def __init__(
+        self,
+        source: Source,
+        engine: Engine,
+        gallery: Gallery,
+        config: EngineConfig,
+        emit: Emit,
+        *,
+        preview: Callable[[PreviewFrame], None] | None = None,
+        deployment_id: str | None = None,
+    ) -> None:
+        self.source = source
+        self.engine = engine
+        self.gallery = gallery
+        self.config = config
+        self._emit = emit
+        self._preview = preview
+        self._deployment_id = deployment_id
+        self._tracker: Tracker[FaceInFrame] = Tracker(config.tracker)
+        self._health = _HealthMeter()
+        self.descriptions = 0
+        """Faces described so far (a count, for benchmarks and tests; never emitted)."""
+
+    def run(self, stop: threading.Event) -> None:
+        """Process frames until the source ENDS or `stop` is set; health figures go out
+        every `health_interval_s` (also while the camera is down) and once at the end."""
+        try:
+            while not stop.is_set():
+                frame = self.source.read(self.config.read_timeout_s)
+                if frame is not None:
+                    self._process(frame)
+                elif self.source.status is CameraStatus.ENDED:
+                    break
+                if self._health.due(self.config.health_interval_s):
+                    self._emit_health(self.source.status)
+        finally:
+            self._tracker.finish()  # whatever was held about any face goes now
+            self._emit_health(self.source.status)
+
+    def _process(self, frame: Frame) -> None:
+        started = time.perf_counter()
+        faces = 0
+        try:
+            faces = self._analyse_and_match(frame)
+        except Exception as error:  # one bad frame must not stop a camera
+            # The message is kept to the error's type: an exception's text can carry
+            # coordinates or values of a face, which must not leave the worker (REC-4).
+            self._health.error(f"frame {frame.index}: {type(error).__name__}")
+            logger.warning(
+                "camera %s: frame %d failed: %s", frame.camera, frame.index, type(error).__name__
+            )
+        self._health.frame_done(faces, (time.perf_counter() - started) * 1000)
+
+    def _analyse_and_match(self, frame: Frame) -> int:
+        observations = self.engine.analyser.analyse(frame.image)
+        sightings = [self._sighting(frame, face) for face in observations]
+        track_ids = self._tracker.update(sightings, frame.captured_at)
+        chosen = self._tracker.select_for_description(frame.captured_at)
+        if chosen:
+            self._describe_and_match(frame, chosen)
+        if self._preview is not None:
+            self._show(frame, sightings, track_ids)
+        return len(observations)
+
+    def _sighting(self, frame: Frame, face: FaceObservation) -> Sighting[FaceInFrame]:
+        usable = self.config.live_gate.refusal(face.quality) is None
+        crop = probe_crop(frame.image, face.box, self.config.probe_margin)
+        quality = face.quality.score if usable else 0.0
+        return Sighting(face.box, quality, frame.captured_at, FaceInFrame(face, crop))
+
+    def _describe_and_match(
+        self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
+    ) -> None:
+        descriptors = self.engine.describer.describe([s.payload.face.chip for _, s in chosen])
+        self.descriptions += len(chosen)
+        ranked = self.gallery.search(descriptors, k=self.config.top_k)
+        del descriptors  # never kept: a descriptor is biometric data (REC-4)
+        threshold = self.config.alert_threshold
+        for (track_id, sighting), candidates in zip(chosen, ranked, strict=True):
+            for confirmation in self._tracker.record(track_id, sighting, candidates, threshold):
+                self._emit(self._match_event(frame.camera, confirmation))
+
+    def _match_event(self, camera: str, confirmed: Confirmation[FaceInFrame]) -> MatchEvent:
+        evidence = confirmed.evidence
+        return MatchEvent(
+            deployment_id=self._deployment_id,
+            camera=camera,
+            track_id=confirmed.track_id,
+            subject_id=confirmed.subject_id,
+            list_kind=self.gallery.list_kind(confirmed.subject_id),
+            score=confirmed.score,
+            threshold=self.config.alert_threshold,
+            observations=confirmed.observations,
+            candidates=confirmed.candidates,
+            box=evidence.box,
+            probe_jpeg=encode_jpeg(evidence.payload.crop, self.config.probe_jpeg_quality),
+            quality=evidence.payload.face.quality,
+            first_seen=confirmed.first_seen,
+            captured_at=evidence.at,
+            emitted_at=datetime.now(UTC),
+        )
+
+    def _show(
+        self, frame: Frame, sightings: Sequence[Sighting[FaceInFrame]], track_ids: Sequence[int]
+    ) -> None:
+        assert self._preview is not None
+        alerts = tuple(
+            s.box for s, t in zip(sightings, track_ids, strict=True) if self._tracker.has_alerted(t)
+        )
+        others = [s.box for s in sightings if s.box not in alerts]
+        image = blur_faces(frame.image, others)
+        self._preview(PreviewFrame(frame.camera, frame.index, frame.captured_at, image, alerts))
+
+    def _emit_health(self, status: CameraStatus) -> None:
+        self._emit(
+            self._health.figures(self.source.camera, status, self.source.dropped_frames).model_copy(
+                update={"deployment_id": self._deployment_id}
+            )
+        )

@@ -1,0 +1,488 @@
+"""Where frames come from: video files, RTSP/HTTP streams and local devices (REC-1).
+
+`open_source(spec, camera)` returns a `Source`; the camera worker calls `read(timeout)`
+until the source says it has ENDED. Three kinds:
+
+- a **file** (mp4, gif, avi, …): read on demand, as fast as the worker can take frames
+  (`lfr watch` on a file), or paced at the clip's own frame rate (`realtime=True`, for a
+  rehearsal) — then it is read by a background thread like a live camera, so a slow
+  worker drops frames exactly as it would in the street.
+- a **stream** (`rtsp://`, `http://`, …) or a **device** (`device:0`): a background thread
+  reads into a bounded buffer that drops the OLDEST frame when full and counts the drop,
+  so the worker always analyses what the camera sees now and never falls behind real
+  time. A stream that breaks is reconnected with exponential backoff; meanwhile the
+  source reports `CameraStatus.DOWN` with the reason, and never raises.
+
+Frames carry their capture time (UTC). A file's frames are stamped `start + index / fps`
+so that a rehearsal clip behaves like a live camera that started at `start`.
+
+Decoding goes through OpenCV's FFmpeg backend. A file that cannot be opened (missing, not
+a video, an MP4 cut off before its index) raises `SourceError` naming the file and the
+reason; a file that ends mid-frame ends cleanly after the frames that decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+import cv2
+import numpy as np
+
+from lfr.vision.types import CameraStatus, Frame, RGBImage
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
+DEVICE_PREFIX = "device:"
+FALLBACK_FPS = 25.0
+"""Used when a file does not state its frame rate (timestamps only; nothing else)."""
+
+T = TypeVar("T")
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be used at all; `str()` names it and says why."""
+
+    def __init__(self, spec: str, reason: str) -> None:
+        super().__init__(f"{spec}: {reason}")
+        self.spec = spec
+        self.reason = reason
+
+
+class Source(Protocol):
+    """What the camera worker reads frames from."""
+
+    spec: str
+    camera: str
+
+    @property
+    def status(self) -> CameraStatus: ...
+
+    @property
+    def dropped_frames(self) -> int: ...
+
+    @property
+    def last_error(self) -> str | None: ...
+
+    def read(self, timeout: float) -> Frame | None:
+        """The next frame, or None when none came within `timeout` seconds or the source
+        has ENDED (check `status`)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DropOldestBuffer(Generic[T]):
+    """A bounded, thread-safe FIFO that makes room by discarding its oldest item.
+
+    A live camera keeps producing whether or not the worker keeps up; dropping the oldest
+    frame (not the newest) keeps what the worker sees as close to "now" as possible.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"buffer capacity must be at least 1, got {capacity}")
+        self._items: deque[T] = deque()
+        self._capacity = capacity
+        self._ready = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        with self._ready:
+            if len(self._items) >= self._capacity:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._ready.notify()
+
+    def get(self, timeout: float) -> T | None:
+        with self._ready:
+            if not self._items:
+                self._ready.wait(timeout)
+            return self._items.popleft() if self._items else None
+
+    def wake(self) -> None:
+        """Wake a reader waiting in `get` (it returns None if nothing arrived)."""
+        with self._ready:
+            self._ready.notify_all()
+
+    def clear(self) -> None:
+        with self._ready:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._items)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff between reconnection attempts.
+
+    `initial_s`: a short first wait brings back a camera after a blip quickly. `maximum_s`:
+    caps the wait so a camera that returns after a long outage is picked up within that
+    time; lowering it hammers a dead address more often.
+    """
+
+    initial_s: float = 0.5
+    factor: float = 2.0
+    maximum_s: float = 30.0
+    _next_s: float | None = None
+
+    def next_delay(self) -> float:
+        delay = self.initial_s if self._next_s is None else self._next_s
+        self._next_s = min(delay * self.factor, self.maximum_s)
+        return delay
+
+    def reset(self) -> None:
+        self._next_s = None
+
+
+def bgr_to_rgb(image: Any) -> RGBImage:
+    """OpenCV decodes to BGR (or grey / BGRA); the engine works on contiguous RGB."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        return np.ascontiguousarray(cv2.cvtColor(array, cv2.COLOR_GRAY2RGB), dtype=np.uint8)
+    if array.shape[2] == 4:
+        return np.ascontiguousarray(cv2.cvtColor(array, cv2.COLOR_BGRA2RGB), dtype=np.uint8)
+    return np.ascontiguousarray(array[:, :, ::-1], dtype=np.uint8)
+
+
+def _frame_rate(capture: Any) -> float:
+    fps = float(capture.get(cv2.CAP_PROP_FPS))
+    return fps if np.isfinite(fps) and 0.5 <= fps <= 1000 else FALLBACK_FPS
+
+
+class _FileClock:
+    """Capture times for a file: start + index / fps, so a clip replays like a camera."""
+
+    def __init__(self, start: datetime, fps: float) -> None:
+        self.start = start
+        self.fps = fps
+
+    def at(self, index: int) -> datetime:
+        return self.start + timedelta(seconds=index / self.fps)
+
+
+def _open_file_capture(path: Path, spec: str) -> Any:
+    if not path.exists():
+        raise SourceError(spec, "no such file")
+    if not path.is_file():
+        raise SourceError(spec, "not a file")
+    if path.stat().st_size == 0:
+        raise SourceError(spec, "empty file (0 bytes)")
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not capture.isOpened():
+        capture.release()
+        raise SourceError(
+            spec, "cannot be decoded as video (not a video, or cut off before its index)"
+        )
+    return capture
+
+
+class FileSource:
+    """A video file read on demand, as fast as the worker asks (no frame is dropped)."""
+
+    def __init__(self, path: Path, camera: str, *, start: datetime | None = None) -> None:
+        self.spec = str(path)
+        self.camera = camera
+        self._capture = _open_file_capture(path, self.spec)
+        self._clock = _FileClock(start or datetime.now(UTC), _frame_rate(self._capture))
+        self._index = 0
+        self._status = CameraStatus.UP
+        self._last_error: str | None = None
+
+    @property
+    def status(self) -> CameraStatus:
+        return self._status
+
+    @property
+    def dropped_frames(self) -> int:
+        return 0
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def fps(self) -> float:
+        return self._clock.fps
+
+    def read(self, timeout: float) -> Frame | None:
+        if self._status is CameraStatus.ENDED:
+            return None
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            self._end()
+            return None
+        frame = Frame(bgr_to_rgb(image), self._index, self._clock.at(self._index), self.camera)
+        self._index += 1
+        return frame
+
+    def _end(self) -> None:
+        self._status = CameraStatus.ENDED
+        self._capture.release()
+
+    def close(self) -> None:
+        if self._status is not CameraStatus.ENDED:
+            self._end()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.read(0)) is not None:
+            yield frame
+
+
+@dataclass
+class _Connection:
+    """One opened capture plus how its frames are stamped."""
+
+    capture: Any
+    stamp: Callable[[int], datetime]
+    pace_fps: float | None = None
+
+
+class ThreadedSource:
+    """Frames read by a background thread into a drop-oldest buffer (streams, devices,
+    files replayed in real time).
+
+    `connect` opens a capture or returns an error message; `reconnect` says whether a
+    capture that stops delivering is a broken camera to retry (streams, devices) or the
+    end of the material (a file).
+    """
+
+    def __init__(
+        self,
+        spec: str,
+        camera: str,
+        connect: Callable[[], _Connection | str],
+        *,
+        reconnect: bool,
+        buffer_size: int,
+        backoff: Backoff,
+    ) -> None:
+        self.spec = spec
+        self.camera = camera
+        self._connect = connect
+        self._reconnect = reconnect
+        self._buffer: DropOldestBuffer[Frame] = DropOldestBuffer(buffer_size)
+        self._backoff = backoff
+        self._closing = threading.Event()
+        self._status = CameraStatus.DOWN
+        self._last_error: str | None = None
+        self._index = 0
+        self._thread = threading.Thread(target=self._run, name=f"source:{camera}", daemon=True)
+        self._thread.start()
+
+    @property
+    def status(self) -> CameraStatus:
+        if self._status is CameraStatus.ENDED and len(self._buffer):
+            return CameraStatus.UP  # frames still to hand out
+        return self._status
+
+    @property
+    def dropped_frames(self) -> int:
+        return self._buffer.dropped
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    def read(self, timeout: float) -> Frame | None:
+        return self._buffer.get(timeout)
+
+    def close(self) -> None:
+        self._closing.set()
+        self._buffer.wake()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while not self._closing.is_set():
+            connection = self._connect()
+            if isinstance(connection, str):
+                self._down(connection)
+                if not self._reconnect:
+                    break
+                continue
+            self._status = CameraStatus.UP
+            self._backoff.reset()
+            self._pump(connection)
+            if self._closing.is_set() or not self._reconnect:
+                break
+            self._down("stream stopped delivering frames; reconnecting")
+        self._status = CameraStatus.ENDED
+        self._buffer.wake()
+
+    def _down(self, reason: str) -> None:
+        self._status = CameraStatus.DOWN
+        self._last_error = f"{self.spec}: {reason}"
+        self._closing.wait(self._backoff.next_delay())
+
+    def _pump(self, connection: _Connection) -> None:
+        started = time.monotonic()
+        first_index = self._index
+        try:
+            while not self._closing.is_set():
+                ok, image = connection.capture.read()
+                if not ok or image is None:
+                    return
+                if connection.pace_fps:
+                    due = started + (self._index - first_index) / connection.pace_fps
+                    self._closing.wait(max(0.0, due - time.monotonic()))
+                stamp = connection.stamp(self._index)
+                self._buffer.put(Frame(bgr_to_rgb(image), self._index, stamp, self.camera))
+                self._index += 1
+        finally:
+            connection.capture.release()
+
+
+def _ffmpeg_params(timeout_s: float) -> list[int]:
+    milliseconds = int(timeout_s * 1000)
+    return [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        milliseconds,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        milliseconds,
+    ]
+
+
+def _stream_connector(url: str, timeout_s: float) -> Callable[[], _Connection | str]:
+    def connect() -> _Connection | str:
+        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, _ffmpeg_params(timeout_s))
+        if not capture.isOpened():
+            capture.release()
+            return "cannot connect (refused, unreachable or not a video stream)"
+        return _Connection(capture, lambda _index: datetime.now(UTC))
+
+    return connect
+
+
+def _device_connector(number: int, spec: str) -> Callable[[], _Connection | str]:
+    def connect() -> _Connection | str:
+        capture = cv2.VideoCapture(number)
+        if not capture.isOpened():
+            capture.release()
+            return f"cannot open local video device {number}"
+        return _Connection(capture, lambda _index: datetime.now(UTC))
+
+    return connect
+
+
+def _paced_file_connector(
+    path: Path, spec: str, start: datetime | None
+) -> Callable[[], _Connection]:
+    capture = _open_file_capture(path, spec)  # a bad file fails now, not in the thread
+    clock = _FileClock(start or datetime.now(UTC), _frame_rate(capture))
+
+    def connect() -> _Connection:
+        return _Connection(capture, clock.at, pace_fps=clock.fps)
+
+    return connect
+
+
+def _device_number(spec: str) -> int:
+    number = spec[len(DEVICE_PREFIX) :]
+    if not number.isdigit():
+        raise SourceError(spec, "a local device is written device:N with N a number (device:0)")
+    return int(number)
+
+
+def is_stream(spec: str) -> bool:
+    scheme, separator, _ = spec.partition("://")
+    return bool(separator) and scheme.lower() in STREAM_SCHEMES
+
+
+def open_source(
+    spec: str,
+    camera: str,
+    *,
+    realtime: bool = False,
+    start: datetime | None = None,
+    buffer_size: int = 4,
+    connect_timeout_s: float = 5.0,
+    backoff: Backoff | None = None,
+    wait_for_first_connection_s: float = 0.0,
+) -> FileSource | ThreadedSource:
+    """Open a video file path, a stream URL or `device:N` as camera `camera`.
+
+    `buffer_size` (live sources): frames held between the reader and the worker. Raising
+    it rides out short stalls of the worker but lets what it analyses lag further behind
+    the street; lowering it to 1 always analyses the newest frame and drops more.
+    `wait_for_first_connection_s`: when positive, a stream or device that does not come
+    up within that time raises `SourceError` (the `lfr watch` behaviour); at 0 it is
+    returned DOWN and keeps trying (a deployment's camera that is not up yet).
+    """
+    if spec.startswith(DEVICE_PREFIX):
+        number = _device_number(spec)
+        source = ThreadedSource(
+            spec,
+            camera,
+            _device_connector(number, spec),
+            reconnect=True,
+            buffer_size=buffer_size,
+            backoff=backoff or Backoff(),
+        )
+    elif is_stream(spec):
+        source = ThreadedSource(
+            spec,
+            camera,
+            _stream_connector(spec, connect_timeout_s),
+            reconnect=True,
+            buffer_size=buffer_size,
+            backoff=backoff or Backoff(),
+        )
+    elif realtime:
+        connector = _paced_file_connector(Path(spec), spec, start)
+        return ThreadedSource(
+            spec,
+            camera,
+            connector,
+            reconnect=False,
+            buffer_size=buffer_size,
+            backoff=backoff or Backoff(),
+        )
+    else:
+        return FileSource(Path(spec), camera, start=start)
+    if wait_for_first_connection_s > 0:
+        _await_first_connection(source, wait_for_first_connection_s)
+    return source
+
+
+def _await_first_connection(source: ThreadedSource, patience_s: float) -> None:
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline:
+        if source.status is CameraStatus.UP:
+            return
+        if source.last_error is not None:
+            break
+        time.sleep(0.02)
+    reason = source.last_error or f"{source.spec}: no frames within {patience_s:g} s"
+    source.close()
+    raise SourceError(source.spec, reason.removeprefix(f"{source.spec}: "))

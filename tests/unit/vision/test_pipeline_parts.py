@@ -1,0 +1,77 @@
+"""The worker's small pure parts: probe crops, preview blurring, configuration (REC-4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from lfr.vision.detection import build_detector
+from lfr.vision.imageio import load_image
+from lfr.vision.pipeline import EngineConfig, blur_faces, probe_crop
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.vision.types import Box
+
+
+def test_probe_crop_adds_the_margin_and_stays_inside_the_frame() -> None:
+    image = np.arange(100 * 200 * 3, dtype=np.uint8).reshape(100, 200, 3)
+    assert probe_crop(image, Box(left=50, top=30, right=90, bottom=60), 0.5).shape == (60, 80, 3)
+    assert probe_crop(image, Box(left=0, top=0, right=40, bottom=40), 0.5).shape == (60, 60, 3)
+    assert probe_crop(image, Box(left=180, top=80, right=200, bottom=100), 1.0).shape == (
+        40,
+        40,
+        3,
+    )
+
+
+def test_blurred_face_can_no_longer_be_found_and_the_rest_is_untouched(faces_dir: Path) -> None:
+    image = load_image(faces_dir / "face_recognition-examples" / "obama.jpg")
+    detector = build_detector()
+    (found,) = detector.detect(image)
+    blurred = blur_faces(image, [found.box])
+    assert detector.detect(blurred) == []
+    outside = np.ones(image.shape[:2], dtype=bool)
+    outside[found.box.top : found.box.bottom, found.box.left : found.box.right] = False
+    assert np.array_equal(blurred[outside], image[outside])
+    assert not np.shares_memory(blurred, image)
+
+
+def test_blur_ignores_boxes_outside_the_frame() -> None:
+    image = np.full((50, 50, 3), 7, dtype=np.uint8)
+    assert np.array_equal(blur_faces(image, [Box(left=60, top=60, right=90, bottom=90)]), image)
+
+
+def test_engine_config_defaults_to_the_shipped_threshold() -> None:
+    assert EngineConfig().alert_threshold == DEFAULT_ALERT_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"alert_threshold": 1.5},
+        {"top_k": 0},
+        {"tracker": {"min_confirmations": 0}},
+        {"detector": {"type": "no-such-detector"}},
+        {"unknown": 1},
+    ],
+)
+def test_engine_config_refuses_what_makes_no_sense(settings: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        EngineConfig.model_validate(settings)
+
+
+def test_engine_config_reads_a_nested_mapping() -> None:
+    config = EngineConfig.model_validate(
+        {
+            "alert_threshold": 0.95,
+            "detector": {"type": "hog", "upsample": 1},
+            "tracker": {"max_descriptions": 3},
+        }
+    )
+    assert (config.alert_threshold, config.detector.upsample, config.tracker.max_descriptions) == (
+        0.95,
+        1,
+        3,
+    )

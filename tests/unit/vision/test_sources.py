@@ -1,0 +1,161 @@
+"""Sources that need no network: files, the drop-oldest buffer, backoff, specs (REC-1)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from lfr.vision.sources import (
+    Backoff,
+    DropOldestBuffer,
+    FileSource,
+    SourceError,
+    ThreadedSource,
+    is_stream,
+    open_source,
+)
+from lfr.vision.types import CameraStatus
+
+START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+WALKING = "face-demographics-walking-and-pause.gif"
+
+
+def test_buffer_drops_the_oldest_item_and_counts_it() -> None:
+    buffer: DropOldestBuffer[int] = DropOldestBuffer(2)
+    for item in (1, 2, 3, 4):
+        buffer.put(item)
+    assert buffer.dropped == 2
+    assert [buffer.get(0), buffer.get(0), buffer.get(0)] == [3, 4, None]
+
+
+def test_buffer_refuses_zero_capacity() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        DropOldestBuffer[int](0)
+
+
+def test_backoff_doubles_up_to_its_cap_and_restarts_after_a_success() -> None:
+    backoff = Backoff(initial_s=0.5, factor=2, maximum_s=3)
+    assert [backoff.next_delay() for _ in range(5)] == [0.5, 1, 2, 3, 3]
+    backoff.reset()
+    assert backoff.next_delay() == 0.5
+
+
+@pytest.mark.parametrize(
+    ("spec", "stream"),
+    [
+        ("rtsp://10.0.0.5/live", True),
+        ("RTSP://cam/1", True),
+        ("http://127.0.0.1:8080/x.mjpg", True),
+        ("https://example.org/cam", True),
+        ("/tmp/clip.mp4", False),
+        ("clip.gif", False),
+        ("device:0", False),
+        ("file://clip.mp4", False),
+    ],
+)
+def test_stream_specs_are_recognised_by_scheme(spec: str, stream: bool) -> None:
+    assert is_stream(spec) is stream
+
+
+def test_device_spec_must_be_a_number() -> None:
+    with pytest.raises(SourceError, match="device:front: a local device is written device:N"):
+        open_source("device:front", "cam")
+
+
+def test_absent_device_reports_down_naming_it() -> None:
+    with pytest.raises(SourceError, match="device:9: cannot open local video device 9"):
+        open_source("device:9", "cam", wait_for_first_connection_s=5)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "no such file"),
+        (b"", "empty file"),
+        (b"this is not a video" * 50, "cannot be decoded as video"),
+    ],
+)
+def test_unusable_file_is_an_error_naming_it(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    path = tmp_path / "camera.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError) as raised:
+        open_source(str(path), "cam")
+    assert str(raised.value).startswith(f"{path}: {reason}")
+
+
+def test_directory_is_not_a_video(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not a file"):
+        open_source(str(tmp_path), "cam")
+
+
+def test_file_frames_are_rgb_and_stamped_like_a_live_camera(video_dir: Path) -> None:
+    source = open_source(str(video_dir / WALKING), "entrance", start=START)
+    assert isinstance(source, FileSource)
+    frames = list(source)
+    assert len(frames) == 41
+    assert [f.index for f in frames] == list(range(41))
+    assert frames[0].image.shape == (270, 480, 3)
+    assert frames[0].camera == "entrance"
+    assert frames[10].captured_at == START + timedelta(seconds=10 / 12.5)
+    assert source.status is CameraStatus.ENDED
+    assert source.read(0) is None
+
+
+def test_mp4_cut_off_before_its_index_is_refused_naming_it(tmp_path: Path, video_dir: Path) -> None:
+    data = (video_dir / "short_hamilton_clip.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SourceError, match=r"cut\.mp4: cannot be decoded as video"):
+        open_source(str(cut), "cam")
+
+
+def test_video_that_ends_mid_frame_ends_cleanly_with_the_frames_that_decoded(
+    tmp_path: Path, video_dir: Path
+) -> None:
+    data = (video_dir / WALKING).read_bytes()
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(data[: len(data) // 2])
+    frames = list(FileSource(cut, "cam"))
+    assert 0 < len(frames) < 41
+    assert all(f.image.shape == (270, 480, 3) for f in frames)
+
+
+def test_realtime_file_replays_at_its_frame_rate_and_drops_for_a_slow_reader(
+    video_dir: Path,
+) -> None:
+    source = open_source(
+        str(video_dir / WALKING), "rehearsal", realtime=True, start=START, buffer_size=1
+    )
+    assert isinstance(source, ThreadedSource)
+    try:
+        first = source.read(timeout=5)
+        assert first is not None
+        assert first.captured_at == START
+        time.sleep(0.5)  # about six frames' worth at 12.5 fps
+        later = source.read(timeout=5)
+        assert later is not None
+        assert later.index > first.index + 1
+        assert source.dropped_frames > 0
+        assert later.captured_at == START + timedelta(seconds=later.index / 12.5)
+    finally:
+        source.close()
+
+
+def test_realtime_file_ends_after_its_last_frame(video_dir: Path) -> None:
+    source = open_source(str(video_dir / WALKING), "rehearsal", realtime=True, buffer_size=64)
+    try:
+        frames = []
+        while (frame := source.read(timeout=0.5)) is not None or (
+            source.status is not CameraStatus.ENDED
+        ):
+            if frame is not None:
+                frames.append(frame)
+        assert len(frames) + source.dropped_frames == 41
+    finally:
+        source.close()
