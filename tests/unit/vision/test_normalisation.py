@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +95,34 @@ def test_normalisation_needs_a_few_subjects() -> None:
     gallery = Gallery.build(["a", "b", "c"], _unit([[1, 0], [0, 1], [1, 1]]))
     with pytest.raises(ValueError, match="at least 4 subjects"):
         gallery.with_normalisation(CohortNormalisation())
+
+
+def test_engine_config_takes_a_normalised_threshold_only_with_normalisation() -> None:
+    from pydantic import ValidationError
+
+    from lfr.vision.pipeline import EngineConfig
+
+    with pytest.raises(ValidationError, match="not a cosine similarity"):
+        EngineConfig(alert_threshold=5.0)
+    config = EngineConfig(alert_threshold=5.0, score_normalisation=CohortNormalisation())
+    assert config.score_normalisation == CohortNormalisation(type="snorm", cohort_size=200)
+
+
+def test_a_camera_worker_normalises_its_gallery_as_configured(video_dir: Path) -> None:
+    from lfr.vision.pipeline import CameraWorker, Engine, EngineConfig
+    from lfr.vision.sources import open_source
+
+    rng = np.random.default_rng(2)
+    gallery = Gallery.build(
+        [f"s{i}" for i in range(10)], _unit(rng.standard_normal((10, 8)).tolist())
+    )
+    config = EngineConfig(
+        alert_threshold=5.0, score_normalisation=CohortNormalisation(cohort_size=5)
+    )
+    source = open_source(str(video_dir / "short_hamilton_clip.mp4"), "test")
+    try:
+        worker = CameraWorker(source, Engine.from_config(config), gallery, config, lambda _: None)
+    finally:
+        source.close()
+    assert worker.gallery.normalisation == config.score_normalisation
+    assert gallery.normalisation is None  # the caller's gallery is left as it was
