@@ -83,7 +83,14 @@ def enrolled_gallery(watchlist: Path, describer: str) -> Enrolled:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports KiB)."""
+    """This process's peak resident memory, MiB. Read from VmHWM (the high-water mark of
+    this process's own memory): `getrusage`'s ru_maxrss survives `exec`, so a child
+    started by a large parent would report the parent's size."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
