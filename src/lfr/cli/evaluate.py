@@ -237,9 +237,13 @@ def identification(
     ] = None,
     normalise: Annotated[
         str,
-        typer.Option(help="Score normalisation: none, tnorm (per probe) or znorm (per subject)."),
+        typer.Option(
+            help="Score normalisation: none, tnorm (per probe), znorm (per subject), snorm (both)."
+        ),
     ] = "none",
-    cohort_size: Annotated[int, typer.Option(min=2, help="Cohort size for tnorm/znorm.")] = 50,
+    cohort_size: Annotated[
+        int, typer.Option(min=2, help="Cohort size for tnorm/znorm/snorm.")
+    ] = 50,
     min_quality: Annotated[
         float | None,
         typer.Option(min=0.0, max=1.0, help="Probes below this quality score are not searched."),
@@ -261,8 +265,8 @@ def identification(
             min_quality=min_quality,
             threshold=threshold,
         )
-        if normalise not in ("none", "tnorm", "znorm"):
-            raise _InputError(f"--normalise: {normalise!r} is not one of none, tnorm, znorm")
+        if normalise not in ("none", "tnorm", "znorm", "snorm"):
+            raise _InputError(f"--normalise: {normalise!r} is not one of none, tnorm, znorm, snorm")
         evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
         paths = [p for g in split.gallery.values() for p in g]
         total = len({*paths, *(p for _, p in split.mated), *(p for _, p in split.nonmated)})

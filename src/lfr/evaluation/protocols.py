@@ -23,9 +23,10 @@ from numpy.typing import NDArray
 
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
-from lfr.evaluation.decisions import gate_by_quality, subject_cohort_stats, tnorm, znorm
+from lfr.evaluation.decisions import gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
 from lfr.vision.matcher import Gallery
+from lfr.vision.normalisation import CohortNormalisation
 
 Report = dict[str, Any]
 Progress = Callable[[int], None]
@@ -188,7 +189,8 @@ class IdentificationOptions:
     """The decision rules applied on top of the model's cosine similarities."""
 
     normalisation: str = "none"
-    """"none", "tnorm" (per probe) or "znorm" (per enrolled subject); see decisions."""
+    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both);
+    see `decisions`."""
     cohort_size: int = 50
     min_quality: float | None = None
     """Probes whose quality score is below this are not searched."""
@@ -196,35 +198,12 @@ class IdentificationOptions:
     threshold: float | None = None
     """Also report FPIR and FNIR at this fixed threshold (e.g. the default alert one)."""
 
-
-def _scores(
-    gallery: Gallery,
-    probes: NDArray[np.float32],
-    options: IdentificationOptions,
-    cohort: NDArray[np.float64] | None,
-) -> NDArray[np.float64]:
-    """Probe × subject scores after the chosen normalisation; `cohort` is the
-    subjects × subjects similarity matrix Z-norm needs."""
-    scores = gallery.similarities(probes).astype(np.float64)
-    if options.normalisation == "tnorm":
-        return tnorm(scores, options.cohort_size)
-    if options.normalisation == "znorm" and cohort is not None:
-        mean, std = subject_cohort_stats(cohort, options.cohort_size)
-        return znorm(scores, mean, std)
-    if options.normalisation != "none":
-        raise ValueError(f"unknown normalisation {options.normalisation!r}")
-    return scores
-
-
-def _subject_similarity(
-    gallery: Gallery, enrolled: NDArray[np.float32], enrolled_names: Sequence[str]
-) -> NDArray[np.float64]:
-    """(subjects × subjects): best template-to-template similarity between two subjects.
-    `enrolled_names` are contiguous per subject, in the gallery's subject order."""
-    per_template = gallery.similarities(enrolled).astype(np.float64)
-    names = np.asarray(enrolled_names, dtype=object)
-    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]])
-    return np.maximum.reduceat(per_template, starts, axis=0)
+    def cohort_normalisation(self) -> CohortNormalisation | None:
+        if self.normalisation == "none":
+            return None
+        if self.normalisation not in ("tnorm", "znorm", "snorm"):
+            raise ValueError(f"unknown normalisation {self.normalisation!r}")
+        return CohortNormalisation(type=self.normalisation, cohort_size=self.cohort_size)
 
 
 def _searches_report(searches: metrics.Searches, options: IdentificationOptions) -> Report:
@@ -274,13 +253,10 @@ def evaluate_identification(
         for p in images
         if described[p].descriptor is not None
     ]
-    names = [name for name, _ in enrolled]
-    templates = np.stack([d for _, d in enrolled if d is not None])
-    gallery = Gallery.build(names, templates)
-    cohort = (
-        _subject_similarity(gallery, templates, names) if options.normalisation == "znorm" else None
-    )
-    searches, gated = _search(gallery, probes, described, options, cohort)
+    gallery = Gallery.build(
+        [name for name, _ in enrolled], np.stack([d for _, d in enrolled if d is not None])
+    ).with_normalisation(options.cohort_normalisation())
+    searches, gated = _search(gallery, probes, described, options)
     report: Report = {
         "protocol": "identification",
         **describer.describe_setup(),
@@ -311,7 +287,6 @@ def _search(
     probes: Sequence[tuple[str, Path]],
     described: Mapping[Path, DescribedImage],
     options: IdentificationOptions,
-    cohort: NDArray[np.float64] | None,
 ) -> tuple[metrics.Searches, int]:
     """Score every probe; an undescribed or gated probe is not searched (-inf row)."""
     rows = [described[p] for _, p in probes]
@@ -321,7 +296,7 @@ def _search(
             for d in rows
         ]
     )
-    scores = _scores(gallery, matrix, options, cohort)
+    scores = gallery.scores(matrix).astype(np.float64)
     searched = np.array([d.descriptor is not None for d in rows])
     if options.min_quality is not None:
         quality = np.array([d.quality.score if d.quality is not None else 0.0 for d in rows])

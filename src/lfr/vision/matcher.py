@@ -2,8 +2,11 @@
 
 Scores are cosine similarities (higher = more alike, 1 = identical direction). A subject
 may have several templates (several photographs); its score for a probe is its best
-template's. The alert threshold is *not* applied here: the caller (the tracker) applies
-the one the authority set, so that the matcher has no hidden constant.
+template's. Optionally (`with_normalisation`) scores are cohort-normalised
+(`lfr.vision.normalisation`): then they are in cohort standard deviations, not cosines,
+and the alert threshold must be set in those units. The alert threshold is *not* applied
+here: the caller (the tracker) applies the one the authority set, so that the matcher has
+no hidden constant.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lfr.vision.describers.base import l2_normalise
+from lfr.vision.normalisation import CohortNormalisation, CohortNormaliser
 from lfr.vision.types import Candidate, Descriptor, ListKind
 
 
@@ -37,6 +41,7 @@ class Gallery:
         self._subject_ids = subject_ids
         self._list_kinds = list_kinds
         self.model_id = model_id
+        self._normaliser: CohortNormaliser | None = None
         # Templates are sorted by subject: each subject's block starts at these rows, so one
         # `maximum.reduceat` gives every subject's best template score.
         self._block_starts = (
@@ -115,12 +120,45 @@ class Gallery:
         per_template = matrix @ self._templates.T
         return np.maximum.reduceat(per_template, self._block_starts, axis=1)
 
+    def with_normalisation(self, config: CohortNormalisation | None) -> Gallery:
+        """This gallery with `search` scores cohort-normalised (None: raw cosines). Fits
+        each subject's cohort statistics now, against the other subjects."""
+        copy = Gallery(
+            self._templates,
+            self._template_subject,
+            self._subject_ids,
+            self._list_kinds,
+            self.model_id,
+        )
+        if config is not None:
+            copy._normaliser = CohortNormaliser(config, len(self), self._subject_rows)
+        return copy
+
+    @property
+    def normalisation(self) -> CohortNormalisation | None:
+        return self._normaliser.config if self._normaliser is not None else None
+
+    def scores(self, probes: Descriptor) -> NDArray[np.float32]:
+        """(n_probes, n_subjects) scores as `search` ranks them: best-template cosine
+        similarity, cohort-normalised when the gallery is."""
+        similarities = self.similarities(probes)
+        if self._normaliser is None or not similarities.shape[0]:
+            return similarities
+        return self._normaliser.apply(similarities.astype(np.float64)).astype(np.float32)
+
+    def _subject_rows(self, start: int, stop: int) -> NDArray[np.float64]:
+        """Best template-to-template similarity of subjects start … stop-1 to every subject."""
+        first = self._block_starts[start]
+        last = self._block_starts[stop] if stop < len(self._block_starts) else len(self._templates)
+        per_template = self.similarities(self._templates[first:last]).astype(np.float64)
+        return np.maximum.reduceat(per_template, self._block_starts[start:stop] - first, axis=0)
+
     def search(self, probes: Descriptor, k: int = 5) -> list[list[Candidate]]:
         """For each probe row, up to `k` subjects, best first, with their best template's
-        cosine similarity."""
+        score (cosine similarity, or its cohort-normalised value)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        scores = self.similarities(probes)
+        scores = self.scores(probes)
         n_subjects = scores.shape[1]
         take = min(k, n_subjects)
         if take == 0:

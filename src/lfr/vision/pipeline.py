@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, build_describer
@@ -35,6 +35,7 @@ from lfr.vision.describers.base import Describer
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig, build_detector
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
+from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.quality import QualityGate
 from lfr.vision.sources import Source
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
@@ -83,12 +84,33 @@ class EngineConfig(BaseModel):
     alert_threshold: float = Field(
         default=DEFAULT_ALERT_THRESHOLD,
         ge=-1,
-        le=1,
+        le=100,
         description=(
-            "Fused cosine similarity at or above which a track alerts on a subject. Raising "
-            "it misses more watchlist subjects; lowering it stops more innocent passers-by."
+            "Fused score at or above which a track alerts on a subject: a cosine similarity "
+            "(-1..1), or with `score_normalisation` a number of cohort standard deviations. "
+            "Raising it misses more watchlist subjects; lowering it stops more innocent "
+            "passers-by."
         ),
     )
+    score_normalisation: CohortNormalisation | None = Field(
+        default=None,
+        description=(
+            "Cohort normalisation of match scores (lfr.vision.normalisation). On lfw-dev "
+            "S-norm lowered the miss rate at 1% false alerts from 43% to 30%; the threshold "
+            "is then in cohort standard deviations (about 5 for 1% at 1,000 subjects). None "
+            "keeps raw cosine similarities."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _threshold_in_score_units(self) -> EngineConfig:
+        if self.score_normalisation is None and self.alert_threshold > 1:
+            raise ValueError(
+                f"alert_threshold {self.alert_threshold} is not a cosine similarity (-1..1); "
+                "set score_normalisation for a normalised threshold"
+            )
+        return self
+
     top_k: int = Field(
         default=5,
         ge=1,
@@ -242,7 +264,10 @@ class CameraWorker:
     ) -> None:
         self.source = source
         self.engine = engine
-        self.gallery = gallery
+        wanted = config.score_normalisation
+        self.gallery = (
+            gallery if gallery.normalisation == wanted else gallery.with_normalisation(wanted)
+        )
         self.config = config
         self._emit = emit
         self._preview = preview

@@ -1,0 +1,215 @@
+"""End-to-end throughput on a clip: the engine (`CameraWorker`, as `lfr watch` runs it)
+against a naive per-frame loop in the face_recognition style, with recall against the
+crowd clips' ground truth.
+
+The naive loop does what most face-recognition demos do: for every frame, detect every
+face, align and describe every one of them, search the watchlist, alert at or above the
+threshold. The engine tracks faces and describes only a few chosen frames per track.
+Both use the same detector, describer, watchlist and threshold.
+
+Each run happens in its own process (``python -m benchmarks.throughput RUN.json``) so
+that its peak memory is its own; it prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmarks import PROJECT_ROOT
+from benchmarks.common import (
+    describer_config,
+    engine_detector,
+    enrolled_gallery,
+    peak_rss_mb,
+)
+from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.describers import build_describer
+from lfr.vision.detection import build_detector
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    mode: str  # "engine" or "naive"
+    clip: str
+    watchlist: str
+    describer: str
+    threshold: float
+    max_frames: int
+
+
+@dataclass
+class RunResult:
+    spec: RunSpec
+    frames: int
+    seconds: float
+    faces: int
+    descriptions: int
+    alerts: list[str] = field(default_factory=list)
+    """Alerted subject ids, one per alert, in order."""
+    refused_enrolments: int = 0
+    peak_rss_mb: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def read_frames(clip: Path, max_frames: int) -> list[np.ndarray]:
+    """Decode up to `max_frames` frames as RGB (GIFs included)."""
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    while len(frames) < max_frames:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+    capture.release()
+    return frames
+
+
+def run_naive(spec: RunSpec) -> RunResult:
+    enrolled = enrolled_gallery(Path(spec.watchlist), spec.describer)
+    analyser = FaceAnalyser(build_detector(engine_detector()))
+    describer = build_describer(describer_config(spec.describer))
+    capture = cv2.VideoCapture(spec.clip)
+    frames = faces = 0
+    alerts: list[str] = []
+    started = time.perf_counter()
+    while frames < spec.max_frames:
+        ok, bgr = capture.read()  # decoding counts: the engine pays for it too
+        if not ok:
+            break
+        image = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        observations = analyser.analyse(image)
+        frames += 1
+        faces += len(observations)
+        if not observations:
+            continue
+        descriptors = describer.describe([o.chip for o in observations])
+        for candidates in enrolled.gallery.search(descriptors, k=1):
+            if candidates and candidates[0].score >= spec.threshold:
+                alerts.append(candidates[0].subject_id)
+    seconds = time.perf_counter() - started
+    capture.release()
+    return RunResult(spec, frames, seconds, faces, faces, alerts, enrolled.refused)
+
+
+def run_engine(spec: RunSpec) -> RunResult:
+    from lfr.vision.pipeline import CameraWorker, Engine, EngineConfig
+    from lfr.vision.sources import open_source
+
+    from lfr.vision.types import HealthFigures, MatchEvent
+
+    enrolled = enrolled_gallery(Path(spec.watchlist), spec.describer)
+    config = EngineConfig(
+        detector=engine_detector(),
+        describer=describer_config(spec.describer),
+        alert_threshold=spec.threshold,
+        health_interval_s=3600,
+    )
+    engine = Engine.from_config(config)
+    source = FrameLimit(open_source(spec.clip, "benchmark"), spec.max_frames)
+    events: list[MatchEvent] = []
+    health: list[HealthFigures] = []
+
+    def emit(item: MatchEvent | HealthFigures) -> None:
+        (events if isinstance(item, MatchEvent) else health).append(item)  # type: ignore[arg-type]
+
+    worker = CameraWorker(source, engine, enrolled.gallery, config, emit)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    worker.run(threading.Event())
+    seconds = time.perf_counter() - started
+    source.close()
+    return RunResult(
+        spec,
+        frames=source.delivered,
+        seconds=seconds,
+        faces=sum(h.faces for h in health),
+        descriptions=worker.descriptions,
+        alerts=[e.subject_id for e in events],
+        refused_enrolments=enrolled.refused,
+    )
+
+
+class FrameLimit:
+    """A source that ends after `limit` frames (quick mode on long clips)."""
+
+    def __init__(self, source: Any, limit: int) -> None:
+        self._source = source
+        self._limit = limit
+        self.delivered = 0
+
+    def read(self, timeout: float) -> Any:
+        if self.delivered >= self._limit:
+            return None
+        frame = self._source.read(timeout)
+        if frame is not None:
+            self.delivered += 1
+        return frame
+
+    @property
+    def status(self) -> Any:
+        from lfr.vision.types import CameraStatus
+
+        return CameraStatus.ENDED if self.delivered >= self._limit else self._source.status
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+
+def run_in_subprocess(spec: RunSpec, timeout_s: float = 3600) -> RunResult:
+    """One run in a fresh interpreter: its peak RSS is the run's own."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.throughput", json.dumps(asdict(spec))],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{spec.mode} run on {spec.clip} failed:\n{completed.stderr[-3000:]}")
+    data = json.loads(completed.stdout.strip().splitlines()[-1])
+    data["spec"] = RunSpec(**data["spec"])
+    return RunResult(**data)
+
+
+def walker_recall(
+    alerts: Sequence[str], truth: dict[str, Any], enrolled: set[str]
+) -> dict[str, Any]:
+    """Recall per pass: the share of watchlisted walkers (enrolled ones) that raised at
+    least one alert naming them; alerts naming anyone else are false."""
+    walkers = truth["walkers"]
+    expected = {w["identity"] for w in walkers if w["watchlisted"] and w["identity"] in enrolled}
+    found = expected & set(alerts)
+    false_alerts = sum(1 for subject in alerts if subject not in expected)
+    return {
+        "watchlisted_walkers": len(expected),
+        "found": len(found),
+        "recall": len(found) / len(expected) if expected else float("nan"),
+        "false_alerts": false_alerts,
+        "alerts": len(alerts),
+    }
+
+
+def main(argv: Sequence[str]) -> None:
+    spec = RunSpec(**json.loads(argv[0]))
+    result = run_engine(spec) if spec.mode == "engine" else run_naive(spec)
+    result.peak_rss_mb = peak_rss_mb()
+    data = asdict(result)
+    print(json.dumps(data))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
