@@ -108,7 +108,6 @@ def run_naive(spec: RunSpec) -> RunResult:
 def run_engine(spec: RunSpec) -> RunResult:
     from lfr.vision.pipeline import CameraWorker, Engine, EngineConfig
     from lfr.vision.sources import open_source
-
     from lfr.vision.types import HealthFigures, MatchEvent
 
     enrolled = enrolled_gallery(Path(spec.watchlist), spec.describer)
