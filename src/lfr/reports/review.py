@@ -50,7 +50,7 @@ from lfr.db.reports import (
 from lfr.domain.alerts import Action, AlertState, Identity
 from lfr.domain.authorisation import canonical_json, read_wad
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
-from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.refusal import NotFound, Refusals, Unmet
 from lfr.domain.rules import blank
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
@@ -416,10 +416,3 @@ def sign_off(
         after={"status": review.status, "figures_sha256": review.figures_sha256},
     )
     return review
-
-
-def check_reader(actor: Actor) -> None:
-    """Who may read reviews: reviewers, commanders, authorising officers and oversight."""
-    allowed = {Role.REVIEWER, Role.OVERSIGHT, Role.GOLD, Role.SILVER, Role.AUTHORISING_OFFICER}
-    if not actor.roles & allowed:
-        raise Refusal("REV-1", "reviews are read by reviewers, commanders and oversight", "actor")

@@ -102,3 +102,32 @@ def test_sign_off_needs_an_independent_reviewer_and_a_full_assessment(
         review.update_assessment(
             session, personas.auditor, review_id, performance="x", safeguards="y", lessons="z"
         )
+
+
+def test_signed_off_figures_outlive_the_alerts_retention(
+    session_factory: SessionFactory, personas: Personas, recorded: Recorded
+) -> None:
+    """DP-1 with REV-1/EQ-2: when the alerts are deleted at the end of their retention
+    period, their perceived groups go with them, and the signed-off review (and so the
+    published results and the monitoring) keeps its counts."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from lfr.db.base import utcnow
+    from lfr.db.governance import AlertRow
+    from lfr.db.reports import AlertPerceivedGroupRow
+    from lfr.services import retention
+    from tests.integration.reports.recorded import sign_off
+
+    review_id = sign_off(session_factory, personas, recorded)
+    with transaction(session_factory) as session:
+        report = retention.run_retention(session, now=utcnow() + timedelta(days=400))
+    assert report.alerts_deleted == 6
+    with transaction(session_factory) as session:
+        left = session.scalar(select(func.count()).select_from(AlertRow))
+        groups_left = session.scalar(select(func.count()).select_from(AlertPerceivedGroupRow))
+        figures = review.figures_of(session, review.get_review(session, review_id))
+    assert (left, groups_left) == (0, 0)
+    assert (figures["alerts"], figures["true_alerts"], figures["arrests"]) == (5, 2, 1)
+    assert figures["perceived_groups"]["white"] == {"concluded": 1, "false": 1}
