@@ -255,3 +255,30 @@ def test_the_deciding_officer_sees_the_forecast_and_must_justify_a_low_threshold
         assert db.scalars(select(ThresholdJustificationRow)).one().justification == (
             "Missing child at risk"
         )
+
+
+def test_the_authorising_officer_delays_an_announcement_from_the_application_page(
+    web_context: WebContext, personas: Personas, client_for: ClientFor, app_client: TestClient
+) -> None:
+    """PUB-1: the form on the decided application; the public page hides it until then."""
+    from datetime import timedelta
+
+    from lfr.db.base import utcnow
+    from tests.integration.governance.world import approved
+
+    authority_id = approved(web_context.db, personas)
+    assert "Station exits, robbery suspects" in app_client.get("/api/public/announcements").text
+    officer = client_for(personas.authorising_officer)
+    with transaction(web_context.db) as db:
+        from lfr.db.governance import AuthorityRow
+
+        application_id = db.get(AuthorityRow, authority_id).application_id  # type: ignore[union-attr]
+    assert 'id="delay-form"' in officer.get(f"/applications/{application_id}").text
+    later = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    response = officer.post(
+        f"/authorities/{authority_id}/publication-delay",
+        data={"publish_from": later, "reason": "Covert phase first"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert app_client.get("/api/public/announcements").json() == []

@@ -8,12 +8,13 @@ no image, template, subject reference or name.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from lfr.db.governance import AuthorityRow
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Role
 from lfr.domain.refusal import NotFound, Refusal
@@ -139,11 +140,12 @@ def delay_announcement(
         when = datetime.fromisoformat(publish_from)
     except ValueError as error:
         raise Refusal("PUB-1", "give a date and time (ISO 8601)", "publish_from") from error
-    if when.tzinfo is None:
-        raise Refusal("PUB-1", "give the time zone (e.g. +00:00)", "publish_from")
+    if when.tzinfo is None:  # the form's datetime-local field is labelled UTC
+        when = when.replace(tzinfo=UTC)
     with transaction(context.db) as db:
         transparency.delay_announcement(db, viewer_of(viewer).actor, authority_id, when, reason)
-    return RedirectResponse("/public", status_code=303)
+        application_id = db.get(AuthorityRow, authority_id).application_id  # type: ignore[union-attr]
+    return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
 @api.get("/results", dependencies=[Depends(PUBLIC)])
