@@ -20,6 +20,7 @@ from lfr.domain.people import Role
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import transparency
 from lfr.reports.transparency import RESULT_COLUMNS, DocumentKind
+from lfr.services._rows import found
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -144,7 +145,7 @@ def delay_announcement(
         when = when.replace(tzinfo=UTC)
     with transaction(context.db) as db:
         transparency.delay_announcement(db, viewer_of(viewer).actor, authority_id, when, reason)
-        application_id = db.get(AuthorityRow, authority_id).application_id  # type: ignore[union-attr]
+        application_id = found(db, AuthorityRow, authority_id, "authority").application_id
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
