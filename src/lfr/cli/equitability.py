@@ -126,24 +126,26 @@ def _summary(result: EquitabilityResult, version: str) -> Table:
         f"{'none in range' if lowest is None else f'{lowest:.2f}'}",
         caption="95% Wilson intervals and Holm-adjusted p-values: --output report.json",
     )
-    groups = sorted(report["groups"])
     table.add_column("threshold", justify="right")
-    for group in groups:
-        table.add_column(f"{group} FMR", justify="right")
-        table.add_column(f"{group} FNMR", justify="right")
+    table.add_column("group")
+    for name in ("FMR", "FNMR", "FPIR", "FNIR"):
+        table.add_column(name, justify="right")
     table.add_column("FMR differential")
     for row in report["thresholds"]:
-        cells = [f"{row['threshold']:.2f}"]
-        for group in groups:
-            rates = row["groups"][group]
-            cells += [_percent(rates["fmr"]), _percent(rates["fnmr"])]
-        cells.append("yes" if row["fmr_differential"] else "no")
-        table.add_row(*cells)
+        for index, (group, rates) in enumerate(sorted(row["groups"].items())):
+            first = index == 0
+            table.add_row(
+                f"{row['threshold']:.2f}" if first else "",
+                group,
+                *(_percent(rates[name]) for name in ("fmr", "fnmr", "fpir", "fnir")),
+                ("yes" if row["fmr_differential"] else "no") if first else "",
+                end_section=index == len(row["groups"]) - 1,
+            )
     return table
 
 
-def _percent(rate: dict[str, float]) -> str:
-    return f"{rate['value']:.3%}"
+def _percent(rate: dict[str, float] | None) -> str:
+    return "—" if rate is None else f"{rate['value']:.4%}"
 
 
 def register(app: typer.Typer) -> None:
