@@ -82,8 +82,10 @@ def _open(data: bytes, name: str) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError(name, "not an image (unrecognised or unsupported format)") from None
     except Image.DecompressionBombError as error:
+        # Pillow refuses by itself past twice its own limit, before reading any pixel.
         raise ImageError(
-            name, f"image too large, refused as a decompression bomb ({error})"
+            name,
+            f"image too large, refused before decoding as a possible decompression bomb ({error})",
         ) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(name, f"corrupt image header ({error})") from None

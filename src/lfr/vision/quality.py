@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from lfr.vision.landmarks import Landmarks, eye_centres
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 NOSE_DEPTH_RATIO = 0.6
 """How far the nose base stands in front of the eyes, as a fraction of the distance
 between the eyes (an average adult head); turns the nose's sideways offset into a yaw."""
+
+REFERENCE_CONTRAST = 40.0
+"""Luma standard deviation of a well-exposed face chip; sharpness is expressed at it."""
 
 # Where each factor's contribution to the score reaches 1 (fully usable): above these the
 # factor no longer limits recognition.
@@ -42,10 +46,10 @@ def assess_quality(
     """Measure one face (ADJ-1). `chip` is the aligned face from `landmarks.align`."""
     left_eye, right_eye = eye_centres(landmarks)
     inter_eye = float(np.linalg.norm(right_eye - left_eye))
-    grey = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
-    sharpness = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    grey: NDArray[np.uint8] = np.asarray(cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
     brightness = float(grey.mean())
     contrast = float(grey.std())
+    sharpness = measure_sharpness(grey, contrast)
     yaw = estimate_yaw_deg(landmarks)
     roll = estimate_roll_deg(landmarks)
     score = quality_score(
@@ -66,6 +70,14 @@ def assess_quality(
         roll_deg=roll,
         score=score,
     )
+
+
+def measure_sharpness(grey: NDArray[np.uint8], contrast: float) -> float:
+    """Variance of the Laplacian, rescaled to a chip of `REFERENCE_CONTRAST`: the raw
+    variance grows with the square of the contrast, so without this a dark or flat face
+    would read as blurred and the refusal would name the wrong cause."""
+    raw = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    return raw * (REFERENCE_CONTRAST / max(contrast, 1.0)) ** 2
 
 
 def estimate_roll_deg(landmarks: Landmarks) -> float:
@@ -138,9 +150,13 @@ class QualityGate(BaseModel):
         ),
     )
     min_sharpness: float = Field(
-        default=15.0,
+        default=10.0,
         ge=0,
-        description="Smallest variance of the Laplacian on the 150 px aligned chip (blur).",
+        description=(
+            "Smallest sharpness (variance of the Laplacian on the 150 px aligned chip, at a "
+            "reference contrast): below it the face is blurred (motion, focus, or a small face "
+            "scaled up)."
+        ),
     )
     max_abs_yaw_deg: float = Field(
         default=40.0, ge=0, le=90, description="Largest head turn from frontal, degrees."
@@ -166,7 +182,7 @@ class QualityGate(BaseModel):
         while a better photograph can usually be found."""
         return cls(
             min_inter_eye_px=40.0,
-            min_sharpness=30.0,
+            min_sharpness=20.0,
             max_abs_yaw_deg=25.0,
             max_abs_roll_deg=25.0,
             min_brightness=50.0,
@@ -177,26 +193,13 @@ class QualityGate(BaseModel):
 
     def refusal(self, q: QualityFactors) -> str | None:
         """Why this face fails the gate (the first failing limit), or None if it passes."""
+        # Exposure is checked before blur and pose: a dark or flat face also measures as
+        # blurred and its landmarks wander, and the refusal should name the first cause.
         checks = (
             (
                 q.inter_eye_px < self.min_inter_eye_px,
                 "face too small",
                 f"eyes {q.inter_eye_px:.0f} px apart, at least {self.min_inter_eye_px:.0f} needed",
-            ),
-            (
-                q.sharpness < self.min_sharpness,
-                "blurred",
-                f"sharpness {q.sharpness:.1f}, at least {self.min_sharpness:.1f} needed",
-            ),
-            (
-                abs(q.yaw_deg) > self.max_abs_yaw_deg,
-                "turned away",
-                f"head turned {abs(q.yaw_deg):.0f}°, at most {self.max_abs_yaw_deg:.0f}° allowed",
-            ),
-            (
-                abs(q.roll_deg) > self.max_abs_roll_deg,
-                "tilted",
-                f"head tilted {abs(q.roll_deg):.0f}°, at most {self.max_abs_roll_deg:.0f}° allowed",
             ),
             (
                 q.brightness < self.min_brightness,
@@ -212,6 +215,21 @@ class QualityGate(BaseModel):
                 q.contrast < self.min_contrast,
                 "low contrast",
                 f"contrast {q.contrast:.1f}, at least {self.min_contrast:.1f} needed",
+            ),
+            (
+                q.sharpness < self.min_sharpness,
+                "blurred",
+                f"sharpness {q.sharpness:.1f}, at least {self.min_sharpness:.1f} needed",
+            ),
+            (
+                abs(q.yaw_deg) > self.max_abs_yaw_deg,
+                "turned away",
+                f"head turned {abs(q.yaw_deg):.0f}°, at most {self.max_abs_yaw_deg:.0f}° allowed",
+            ),
+            (
+                abs(q.roll_deg) > self.max_abs_roll_deg,
+                "tilted",
+                f"head tilted {abs(q.roll_deg):.0f}°, at most {self.max_abs_roll_deg:.0f}° allowed",
             ),
             (
                 q.score < self.min_score,

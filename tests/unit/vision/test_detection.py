@@ -1,0 +1,131 @@
+"""Face detection backends on real photographs (REC-2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import pytest
+from pydantic import ValidationError
+
+from lfr.vision.detection import (
+    DETECTOR_CONFIG_ADAPTER,
+    HogDetectorConfig,
+    MmodDetectorConfig,
+    YuNetDetectorConfig,
+    build_detector,
+)
+from lfr.vision.imageio import load_image
+from lfr.vision.types import Box, RGBImage
+
+
+@pytest.fixture(scope="module")
+def yunet_model(data_dir: Path) -> Path:
+    path = data_dir.parent / "models" / "yunet_n_640_640.onnx"
+    if not path.is_file():
+        pytest.skip(f"test-only YuNet model not found at {path}")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "faces"),
+    [
+        ("obama.jpg", 1),
+        ("obama2.jpg", 1),
+        ("biden.jpg", 1),
+        ("two_people.jpg", 2),
+        ("lin-manuel-miranda.png", 1),
+    ],
+)
+def test_hog_finds_the_known_faces(
+    name: str, faces: int, example_image: Callable[[str], RGBImage]
+) -> None:
+    image = example_image(name)
+    found = build_detector(HogDetectorConfig()).detect(image)
+    assert len(found) == faces
+    height, width = image.shape[:2]
+    for detection in found:
+        assert 0 <= detection.box.left < detection.box.right <= width
+        assert 0 <= detection.box.top < detection.box.bottom <= height
+        assert detection.box.width > 80  # these are portrait-sized faces
+
+
+def test_hog_finds_no_face_among_dogs(faces_dir: Path) -> None:
+    dogs = load_image(faces_dir / "dlib-examples" / "dogs.jpg")
+    assert build_detector().detect(dogs) == []
+
+
+def test_upsampling_finds_small_faces(example_image: Callable[[str], RGBImage]) -> None:
+    image = example_image("obama.jpg")
+    tiny = cv2.resize(image, None, fx=0.15, fy=0.15, interpolation=cv2.INTER_AREA)
+    assert build_detector(HogDetectorConfig(upsample=0)).detect(tiny) == []
+    assert len(build_detector(HogDetectorConfig(upsample=1)).detect(tiny)) == 1
+
+
+def test_region_of_interest_keeps_frame_coordinates(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    image = example_image("two_people.jpg")
+    everyone = build_detector().detect(image)
+    right_half = Box(left=image.shape[1] // 2, top=0, right=image.shape[1], bottom=image.shape[0])
+    inside = build_detector(HogDetectorConfig(region_of_interest=right_half)).detect(image)
+    assert len(inside) == 1
+    # The same face as in the whole frame (HOG's cell grid shifts with the crop: ±a few px).
+    whole = next(d.box for d in everyone if d.box.left >= right_half.left)
+    assert abs(inside[0].box.left - whole.left) <= 4
+    assert abs(inside[0].box.top - whole.top) <= 4
+    assert inside[0].box.left >= right_half.left
+    outside = Box(left=5000, top=5000, right=5001, bottom=5001)
+    assert build_detector(HogDetectorConfig(region_of_interest=outside)).detect(image) == []
+
+
+def test_min_face_px_drops_smaller_faces(example_image: Callable[[str], RGBImage]) -> None:
+    image = example_image("two_people.jpg")
+    sizes = [min(d.box.width, d.box.height) for d in build_detector().detect(image)]
+    at_smallest = build_detector(HogDetectorConfig(min_face_px=min(sizes))).detect(image)
+    assert len(at_smallest) == len(sizes)
+    above_largest = build_detector(HogDetectorConfig(min_face_px=max(sizes) + 1)).detect(image)
+    assert above_largest == []
+
+
+def test_mmod_finds_a_face(example_image: Callable[[str], RGBImage]) -> None:
+    # Small image: the CNN takes seconds on a larger one.
+    image = example_image("obama_small.jpg")
+    found = build_detector(MmodDetectorConfig()).detect(image)
+    assert len(found) == 1
+    assert found[0].box.width > 50
+
+
+def test_yunet_finds_both_people(
+    yunet_model: Path, example_image: Callable[[str], RGBImage]
+) -> None:
+    detector = build_detector(YuNetDetectorConfig(model_path=yunet_model))
+    found = detector.detect(example_image("two_people.jpg"))
+    assert len(found) == 2
+    assert all(0.8 <= d.confidence <= 1.0 for d in found)
+    hog_boxes = build_detector().detect(example_image("two_people.jpg"))
+    # Each YuNet face overlaps one HOG face (the same two people).
+    for d in found:
+        centre_x = (d.box.left + d.box.right) / 2
+        assert any(h.box.left <= centre_x <= h.box.right for h in hog_boxes)
+
+
+def test_config_is_a_discriminated_union(tmp_path: Path, yunet_model: Path) -> None:
+    hog = DETECTOR_CONFIG_ADAPTER.validate_python({"type": "hog"})
+    assert isinstance(hog, HogDetectorConfig)
+    mmod = DETECTOR_CONFIG_ADAPTER.validate_python({"type": "mmod", "upsample": 1})
+    assert isinstance(mmod, MmodDetectorConfig)
+    assert mmod.upsample == 1
+    yunet = DETECTOR_CONFIG_ADAPTER.validate_python({"type": "yunet", "model_path": yunet_model})
+    assert isinstance(yunet, YuNetDetectorConfig)
+    with pytest.raises(ValidationError, match="model file not found"):
+        DETECTOR_CONFIG_ADAPTER.validate_python(
+            {"type": "yunet", "model_path": tmp_path / "missing.onnx"}
+        )
+    with pytest.raises(ValidationError):
+        DETECTOR_CONFIG_ADAPTER.validate_python({"type": "haar"})
+    with pytest.raises(ValidationError):
+        DETECTOR_CONFIG_ADAPTER.validate_python({"type": "hog", "upsamples": 1})
+    with pytest.raises(ValidationError):
+        HogDetectorConfig(upsample=9)
