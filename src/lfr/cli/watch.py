@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
@@ -171,9 +172,19 @@ def register(app: typer.Typer) -> None:
         realtime: Annotated[
             bool, typer.Option(help="Replay files at their frame rate, dropping what lags.")
         ] = False,
+        upsample: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                max=3,
+                help="Detector upsampling: finds faces half as large per step, ×4 time.",
+            ),
+        ] = 0,
     ) -> None:
         """Watch video for the people on a watchlist; print one line per alert."""
-        config = EngineConfig(alert_threshold=threshold)
+        config = EngineConfig(
+            alert_threshold=threshold, detector=HogDetectorConfig(upsample=upsample)
+        )
         engine = Engine.from_config(config)
         console = _Console(as_json)
         gallery = _enrol(watchlist, engine, config)

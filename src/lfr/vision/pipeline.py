@@ -368,8 +368,8 @@ class CameraWorker:
         self._preview(PreviewFrame(frame.camera, frame.index, frame.captured_at, image, alerts))
 
     def _emit_health(self, status: CameraStatus) -> None:
-        self._emit(
-            self._health.figures(self.source.camera, status, self.source.dropped_frames).model_copy(
-                update={"deployment_id": self._deployment_id}
-            )
-        )
+        figures = self._health.figures(self.source.camera, status, self.source.dropped_frames)
+        update: dict[str, object] = {"deployment_id": self._deployment_id}
+        if status is CameraStatus.DOWN and self.source.last_error:
+            update["last_error"] = self.source.last_error  # why the camera is down (REC-5)
+        self._emit(figures.model_copy(update=update))

@@ -384,7 +384,7 @@ def _stream_connector(url: str, timeout_s: float) -> Callable[[], _Connection | 
     return connect
 
 
-def _device_connector(number: int, spec: str) -> Callable[[], _Connection | str]:
+def _device_connector(number: int) -> Callable[[], _Connection | str]:
     def connect() -> _Connection | str:
         capture = cv2.VideoCapture(number)
         if not capture.isOpened():
@@ -444,7 +444,7 @@ def open_source(
         source = ThreadedSource(
             spec,
             camera,
-            _device_connector(number, spec),
+            _device_connector(number),
             reconnect=True,
             buffer_size=buffer_size,
             backoff=backoff or Backoff(),

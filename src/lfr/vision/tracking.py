@@ -99,12 +99,33 @@ class TrackerConfig(BaseModel):
         ),
     )
     describe_interval_s: float = Field(
-        default=0.25,
+        default=0.2,
         ge=0,
         description=(
-            "Least time between two descriptions of one track: spreads the budget over the "
-            "pass and lets a better frame arrive. Raising it delays a confirmation; "
-            "lowering it spends the budget on near-identical consecutive frames."
+            "Least time between two descriptions of one track. Raising it delays a "
+            "confirmation; lowering it spends the budget on near-identical consecutive "
+            "frames."
+        ),
+    )
+    min_quality_gain: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description=(
+            "A track is described again as soon as a sighting beats the quality of its "
+            "best described one by this much: the budget follows a person's best frames "
+            "(walking towards the camera, turning to face it). Raising it saves "
+            "descriptions but can skip the frame that would have matched; lowering it "
+            "spends the budget on frames hardly better than the last."
+        ),
+    )
+    refresh_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "Without a better frame, a track is described again after this long (the face "
+            "may look different at equal quality). Raising it saves CPU on people who "
+            "stand still; lowering it gives a long, steady pass its budget sooner."
         ),
     )
     min_describe_quality: float = Field(
@@ -189,6 +210,7 @@ class Track(Generic[P]):
     last_seen: datetime
     pending: list[Sighting[P]] = field(default_factory=list)
     described: int = 0
+    best_described_quality: float = 0.0
     last_described_at: datetime | None = None
     scores: dict[str, list[float]] = field(default_factory=dict)
     evidence: dict[str, _Evidence[P]] = field(default_factory=dict)
@@ -312,6 +334,7 @@ class Tracker(Generic[P]):
             chosen.append((track.track_id, track.pending[0]))
             track.pending.clear()
             track.described += 1
+            track.best_described_quality = max(track.best_described_quality, chosen[-1][1].quality)
             track.last_described_at = now
         return chosen
 
@@ -345,8 +368,14 @@ class Tracker(Generic[P]):
         if not track.pending or track.described >= self.config.max_descriptions:
             return False
         if track.last_described_at is None:
-            return True
-        return (now - track.last_described_at).total_seconds() >= self.config.describe_interval_s
+            return True  # first sight: describe at once, an alert should not wait
+        since = (now - track.last_described_at).total_seconds()
+        if since < self.config.describe_interval_s:
+            return False
+        better = track.pending[0].quality >= (
+            track.best_described_quality + self.config.min_quality_gain
+        )
+        return better or since >= self.config.refresh_interval_s
 
     def _start(self, sighting: Sighting[P]) -> Track[P]:
         track = Track[P](self._next_id, sighting.box, sighting.at, sighting.at)

@@ -21,6 +21,8 @@ from lfr.vision.types import Box, Candidate
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CONFIG = TrackerConfig()
+EVERY_INTERVAL = CONFIG.model_copy(update={"refresh_interval_s": 0.0})
+"""Describes a track again at every `describe_interval_s`, better frame or not."""
 THRESHOLD = 0.9
 
 
@@ -144,6 +146,26 @@ def test_the_best_waiting_sighting_is_described_and_the_rest_dropped() -> None:
 
 
 @pytest.mark.parametrize(
+    ("first", "later", "seconds", "described_again"),
+    [
+        (0.5, 0.56, 0.3, True),  # a better frame: described as soon as the interval is over
+        (0.5, 0.9, 0.1, False),  # ... but not before
+        (0.5, 0.52, 0.3, False),  # hardly better: wait
+        (0.5, 0.52, 1.0, True),  # ... until the refresh interval
+        (0.9, 0.5, 1.0, True),  # a worse frame too, after the refresh interval
+    ],
+)
+def test_a_track_is_described_again_for_a_better_frame_or_after_a_while(
+    first: float, later: float, seconds: float, described_again: bool
+) -> None:
+    tracker: Tracker[str] = Tracker(CONFIG)
+    tracker.update([sighting(0, 0, first)], at(0))
+    assert len(tracker.select_for_description(at(0))) == 1
+    tracker.update([sighting(0, seconds, later)], at(seconds))
+    assert bool(tracker.select_for_description(at(seconds))) is described_again
+
+
+@pytest.mark.parametrize(
     ("quality", "size", "described"),
     [(0.8, 100, True), (0.1, 100, False), (0.8, 20, False)],
 )
@@ -154,7 +176,7 @@ def test_poor_or_tiny_faces_are_never_described(quality: float, size: int, descr
 
 
 def test_descriptions_per_track_are_bounded() -> None:
-    tracker: Tracker[str] = Tracker(CONFIG.model_copy(update={"describe_interval_s": 0.0}))
+    tracker: Tracker[str] = Tracker(EVERY_INTERVAL.model_copy(update={"describe_interval_s": 0.0}))
     described = 0
     for i in range(30):
         tracker.update([sighting(i, i * 0.04)], at(i * 0.04))
@@ -163,7 +185,9 @@ def test_descriptions_per_track_are_bounded() -> None:
 
 
 def test_descriptions_per_frame_are_bounded_fewest_described_first() -> None:
-    config = CONFIG.model_copy(update={"max_describe_per_frame": 2, "describe_interval_s": 0.0})
+    config = EVERY_INTERVAL.model_copy(
+        update={"max_describe_per_frame": 2, "describe_interval_s": 0.0}
+    )
     tracker: Tracker[str] = Tracker(config)
     people = [sighting(x, 0) for x in (0, 300, 600)]
     tracker.update(people, at(0))
@@ -199,11 +223,11 @@ def _describe_pass(tracker: Tracker[str], per_frame: list[dict[str, float]]) -> 
 def test_one_alert_per_track_and_subject_after_enough_confirmations(
     per_frame: list[dict[str, float]], alerts: list[str]
 ) -> None:
-    assert _describe_pass(Tracker(CONFIG), per_frame) == alerts
+    assert _describe_pass(Tracker(EVERY_INTERVAL), per_frame) == alerts
 
 
 def test_confirmation_carries_the_best_evidence_and_the_fused_score() -> None:
-    tracker: Tracker[str] = Tracker(CONFIG)
+    tracker: Tracker[str] = Tracker(EVERY_INTERVAL)
     confirmations = []
     for i, score in enumerate([0.91, 0.97, 0.5]):
         now = at(i * 0.3)
