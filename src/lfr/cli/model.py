@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-model_app = typer.Typer(help="Face-model files: export, inspect.", no_args_is_help=True)
+model_app = typer.Typer(help="Face-model files: export dlib's model to ONNX.", no_args_is_help=True)
 
 
 @model_app.command("export-dlib")

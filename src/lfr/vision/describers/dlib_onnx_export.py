@@ -185,6 +185,8 @@ class _Stream:
         if version != 2:
             raise self.fail(f"{what}: tensor version {version}, only version 2 is supported")
         shape = tuple(self.int_(what) for _ in range(4))  # n, k, nr, nc
+        if min(shape) < 0:
+            raise self.fail(f"{what}: negative tensor shape {shape}")
         count = math.prod(shape)
         raw = self.take(4 * count, what)
         return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
@@ -614,7 +616,7 @@ def export_dlib_model(output: Path, source: Path | None = None, *, fuse: bool = 
     """Read dlib's ``.dat`` (the installed model when ``source`` is None), write ONNX."""
     source = source if source is not None else default_model_path()
     if not source.is_file():
-        raise DlibModelError(source, "no such file")
+        raise DlibModelError(source, "not a file" if source.exists() else "no such file")
     model = build_graph(structure(read_dlib_network(source), source), fuse=fuse)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(output))

@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from lfr.cli import app
 from lfr.vision.describers import (
     DESCRIBER_CONFIG_ADAPTER,
+    Describer,
     DlibDescriber,
-    DlibDescriberConfig,
     OnnxDescriber,
     OnnxDescriberConfig,
     build_describer,
@@ -118,13 +118,14 @@ def test_unfused_export_gives_the_same_descriptors(
 
 
 def test_onnx_describer_matches_the_dlib_describer(
-    exported_model: Path, chips: list[np.ndarray[Any, Any]]
+    exported_model: Path, chips: list[np.ndarray[Any, Any]], describer: Describer
 ) -> None:
     """The registered backend (batches of 4, so the last batch is short) against dlib's."""
     config = OnnxDescriberConfig(model_path=exported_model, batch_size=4)
     onnx_describer = build_describer(config)
     assert isinstance(onnx_describer, OnnxDescriber)
-    dlib_describer = DlibDescriber(DlibDescriberConfig())
+    dlib_describer = describer  # the default: dlib ResNet
+    assert isinstance(dlib_describer, DlibDescriber)
     actual = onnx_describer.describe(chips)
     expected = dlib_describer.describe(chips)
     assert actual.dtype == np.float32

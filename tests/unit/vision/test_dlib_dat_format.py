@@ -13,6 +13,7 @@ from lfr.vision.describers.dlib_onnx_export import (
     DlibModelError,
     _Stream,
     default_model_path,
+    export_dlib_model,
     read_dlib_network,
     structure,
 )
@@ -107,3 +108,16 @@ def test_a_different_layer_sequence_is_refused(tmp_path: Path) -> None:
     network = read_dlib_network(path)
     with pytest.raises(DlibModelError, match="layer 2 is AddPrevLayer, expected ReluLayer"):
         structure(network, path)
+
+
+def test_a_negative_tensor_shape_is_refused() -> None:
+    stream = _stream(b"\x01\x02" + b"\x81\x02" + b"\x01\x01" * 3)
+    with pytest.raises(DlibModelError, match="negative tensor shape"):
+        stream.tensor("t")
+
+
+def test_export_names_a_missing_source(tmp_path: Path) -> None:
+    with pytest.raises(DlibModelError, match=r"absent\.dat: no such file"):
+        export_dlib_model(tmp_path / "out.onnx", tmp_path / "absent.dat")
+    with pytest.raises(DlibModelError, match="not a file"):
+        export_dlib_model(tmp_path / "out.onnx", tmp_path)
