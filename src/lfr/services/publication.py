@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lfr.db.governance import DeploymentRow
 from lfr.reports import transparency
 from lfr.reports.transparency import AnnouncementPublic
 
@@ -62,11 +64,13 @@ def planned(session: Session) -> list[PlannedDeployment]:
 
 def awaiting_review(session: Session) -> list[PlannedDeployment]:
     """Deployments over whose results wait for their post-deployment review (REV-1)."""
-    published = {r.title for r in transparency.results(session)}
+    published = {r.deployment_id for r in transparency.results(session)}
+    rows = session.execute(select(DeploymentRow.authority_id, DeploymentRow.id)).all()
+    deployment_of = {str(authority_id): str(deployment_id) for authority_id, deployment_id in rows}
     return [
         _planned(a)
         for a in transparency.announcements(session)
-        if a.status in ("halted", "ended") and a.title not in published
+        if a.status in ("halted", "ended") and deployment_of.get(a.authority_id) not in published
     ]
 
 
