@@ -39,7 +39,7 @@ def test_the_same_configuration_gives_the_same_key() -> None:
 def test_the_key_changes_with_the_describer_settings_detector_and_no_face_rule() -> None:
     keys = {
         key_for({"type": "dlib"}),
-        key_for({"type": "dlib", "num_jitters": 2}),
+        key_for({"type": "dlib", "runtime": "dlib", "num_jitters": 2}),
         key_for({"type": "dlib"}, upsample=0),
         key_for({"type": "dlib"}, rule="skip"),
     }
