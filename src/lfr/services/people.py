@@ -292,6 +292,22 @@ def _count_failure(session: Session, user: User, now: datetime) -> str:
     return "wrong password; account locked"
 
 
+def enrol_second_factor(session: Session, actor: Actor, user: User, secret: bytes) -> None:
+    """Give an account its TOTP secret, audited (AUD-1): the holder at their first sign-in,
+    or an administrator (the demo's seeded accounts). The secret itself is never audited."""
+    if actor.user_id != user.id:
+        _require_administrator(actor, "enrol another person's second factor")
+    user.totp_secret = secret
+    record(
+        session,
+        actor=actor,
+        action="user.second_factor_enrolled",
+        object_type="user",
+        object_id=user.id,
+        summary=f"second factor of {user.username} enrolled",
+    )
+
+
 def set_password(session: Session, *, actor: Actor, user_id: str, password: str) -> None:
     """Set a password: the holder for themselves, or an administrator for anyone."""
     user = get_user(session, user_id)

@@ -114,7 +114,8 @@ def seed_accounts(db: SessionFactory) -> dict[str, DemoAccount]:
                         expires_at=now + timedelta(days=365),
                     )
                 if set(roles) & SECOND_FACTOR_ROLES:
-                    user.totp_secret = pyotp.random_base32().encode()
+                    factor = pyotp.random_base32().encode()
+                    people.enrol_second_factor(session, console, user, factor)
             secret = user.totp_secret.decode() if user.totp_secret else None
             accounts[username] = DemoAccount(
                 username, demo_password(username), secret, people.to_actor(user)
