@@ -79,9 +79,39 @@ def test_alert_reaches_console_and_is_referred_then_concluded(
         "alert.engage",
         "alert.refer",
         "alert.claim",
+        "biometric.viewed",
         "alert.create",
     ]
     assert all(e["request_id"] for e in entries if e["action"] != "alert.create")
+    assert auditor.get("/api/audit/verify").json()["ok"] is True
+
+
+def test_opening_a_biometric_image_is_audited_and_a_refused_one_is_not(
+    web_context: WebContext, personas: Personas, rehearsal, subject_image: Path, client_for
+) -> None:
+    """AUD-1: each opening of a probe or watchlist image leaves an access record naming who
+    opened what; a refused request (wrong role) leaves none; the chain still verifies."""
+    alert_id = web_context.control.record_alert(match_event(rehearsal, subject_image))
+    assert alert_id is not None
+    auditor = client_for(personas.auditor)
+
+    def views_of(object_id: str) -> list[dict[str, object]]:
+        entries = auditor.get("/api/audit/entries", params={"object_id": object_id}).json()
+        return [e for e in entries if e["action"] == "biometric.viewed"]
+
+    assert client_for(personas.applicant).get(f"/alerts/{alert_id}/probe.jpg").status_code == 403
+    assert views_of(alert_id) == []
+    operator = client_for(personas.operator)
+    assert operator.get(f"/alerts/{alert_id}/probe.jpg").status_code == 200
+    assert operator.get(f"/alerts/{alert_id}/probe.jpg").status_code == 200
+    assert operator.get(f"/watchlist-entries/{rehearsal.entry_id}/image").status_code == 200
+    probe_views = views_of(alert_id)
+    image_views = views_of(rehearsal.entry_id)
+    assert len(probe_views) == 2
+    assert len(image_views) == 1
+    assert {e["actor"] for e in probe_views + image_views} == {personas.operator.name}
+    assert image_views[0]["object_type"] == "watchlist_entry"
+    assert all(e["request_id"] for e in probe_views + image_views)
     assert auditor.get("/api/audit/verify").json()["ok"] is True
 
 

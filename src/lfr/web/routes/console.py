@@ -1,5 +1,6 @@
 """The operator console (ADJ-1, ADJ-2, REC-5): live alerts pushed by server-sent events, the
-probe beside the watchlist image with score and quality factors; refer or dismiss.
+probe beside the watchlist image with score and quality factors; refer or dismiss. Each
+opening of a probe or watchlist image is audited (AUD-1).
 
 Refer and dismiss first claim the alert (the service's conditional UPDATE: of two operators
 only one can take it), then decide, in one transaction.
@@ -16,7 +17,7 @@ from pydantic import BaseModel, Field
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Actor, Role
 from lfr.services import alerts
-from lfr.services.access import entry_image, readable_alert
+from lfr.services.access import entry_image, readable_alert, record_image_view
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.alert_views import camera_views, card_of, console_alerts
 from lfr.web.deps import Context
@@ -139,6 +140,7 @@ def probe(
     with reading(context.db) as db:
         readable_alert(db, actor, alert_id)
         jpeg = alerts.probe_image(db, actor, alert_id)
+    _viewed(context, actor, "alert", alert_id, "probe image")
     return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 
 
@@ -151,7 +153,14 @@ def watchlist_image(
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         image = entry_image(db, actor, entry_id)
+    _viewed(context, actor, "watchlist_entry", entry_id, "watchlist image")
     return Response(image, media_type=_image_type(image), headers=NO_STORE)
+
+
+def _viewed(context: Context, actor: Actor, object_type: str, object_id: str, what: str) -> None:
+    """The access record of a biometric image, in its own short transaction (AUD-1)."""
+    with transaction(context.db) as db:
+        record_image_view(db, actor, object_type=object_type, object_id=object_id, what=what)
 
 
 def _image_type(data: bytes) -> str:
