@@ -19,9 +19,9 @@ from lfr.domain.people import Actor, Role
 from lfr.services import alerts
 from lfr.services.access import entry_image, readable_alert, record_image_view
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
-from lfr.web.alert_views import camera_views, card_of, console_alerts
+from lfr.web.alert_views import camera_views, card_of, console_alerts, readable_card
 from lfr.web.deps import Context
-from lfr.web.live import event_stream
+from lfr.web.live import event_response
 from lfr.web.rendering import render
 from lfr.web.runtime import ALERTS_TOPIC, alert_message
 
@@ -56,20 +56,14 @@ async def console_stream(
     request: Request, context: Context, viewer: ConsoleViewer
 ) -> StreamingResponse:
     """Server-sent events: one `fragment` event per new or changed alert."""
-    return StreamingResponse(
-        event_stream(context.feed, {ALERTS_TOPIC}, request.is_disconnected),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return event_response(context.feed, {ALERTS_TOPIC}, request)
 
 
 @pages.get("/console/alerts/{alert_id}/card")
 def console_card(
     request: Request, context: Context, viewer: ConsoleViewer, alert_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
-    with reading(context.db) as db:
-        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    card = readable_card(context.db, viewer_of(viewer).actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
@@ -124,8 +118,7 @@ def _after_decision(request: Request, context: Context, alert_id: str) -> Respon
 def _card(request: Request, context: Context, alert_id: str) -> Response:
     actor = known_identity(request).actor
     assert actor is not None
-    with reading(context.db) as db:
-        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    card = readable_card(context.db, actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
