@@ -19,7 +19,6 @@ import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,11 +27,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from lfr.db.base import utcnow
 from lfr.db.migrate import upgrade
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import Actor, Rank, Role
 from lfr.services import people
+from lfr.web import demo
 
 POSTGRES_ENV = "LFR_TEST_POSTGRES_URL"
 PERSONA_PASSWORD = "correct horse battery staple"
@@ -178,24 +177,12 @@ def trained_account(
 ) -> Actor:
     """An account created by the console administrator, holding `roles`, each with training
     completed yesterday and valid for the coming year (TRN-1); password `PERSONA_PASSWORD`."""
-    console = people.console_actor()
-    now = utcnow()
-    user = people.create_user(
+    user = demo.trained_account(
         session,
-        actor=console,
         username=username,
         display_name=display_name,
         rank=rank,
-        password=PERSONA_PASSWORD,
         roles=roles,
+        password=PERSONA_PASSWORD,
     )
-    for role in roles:
-        people.record_training(
-            session,
-            actor=console,
-            user_id=user.id,
-            role=role,
-            completed_at=now - timedelta(days=1),
-            expires_at=now + timedelta(days=365),
-        )
     return people.to_actor(user)

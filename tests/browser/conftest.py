@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.bootstrap import prepare_database, web_context
 from lfr.web.context import WebContext
 from lfr.web.demo import DemoAccount, seed_accounts
-from lfr.web.preview import PreviewHub, run_camera_engine_with_preview
+from lfr.web.preview import PreviewHub
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,7 +54,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     db = prepare_database(settings)
     context = web_context(settings, db)
     context.attach_runtime(
-        run_camera_engine_with_preview,
+        run_camera_engine,
         realtime=False,  # every frame analysed: the same observations on a slow machine
         supervisor=SupervisorSettings(restart_initial_s=0.5),
         preview=PreviewHub(),

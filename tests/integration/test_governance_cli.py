@@ -16,6 +16,7 @@ from lfr.db.session import make_engine, make_session_factory, transaction
 from lfr.domain.people import Role
 from lfr.services import people
 from lfr.settings import get_settings
+from lfr.web.models import OneTimePassword
 from tests.db_fixtures import remove_append_only_guard
 
 pytestmark = pytest.mark.db
@@ -73,6 +74,8 @@ def test_users_add_prints_a_one_time_password_that_signs_in(cli: CliRunnerOn) ->
         signed_in = people.authenticate(session, "supt", password)
         assert signed_in.user is not None
         assert people.is_trained(session, signed_in.user.id, Role.AUTHORISING_OFFICER, utcnow())
+        # One use only: after the second factor, the first sign-in must replace it.
+        assert session.get(OneTimePassword, signed_in.user.id) is not None
     factory.kw["bind"].dispose()
     assert cli("audit", "verify").output.startswith("ok: 2 entries verified")
 

@@ -224,3 +224,26 @@ def _file_bytes(path: str) -> bytes:
             return file.read()
     except FileNotFoundError:
         return b""
+
+
+def test_enrolling_a_second_factor_is_audited_and_only_the_holder_or_an_administrator_may(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUD-1: the TOTP secret is set with an audit entry that never holds the secret."""
+    secret = b"JBSWY3DPEHPK3PXP"
+    with transaction(session_factory) as session:
+        silver = people.get_user(session, personas.silver.user_id)
+        with pytest.raises(Refusal, match="administrator"):
+            people.enrol_second_factor(session, personas.operator, silver, secret)
+    assert _user(session_factory, personas.silver).totp_secret is None
+    with transaction(session_factory) as session:
+        silver = people.get_user(session, personas.silver.user_id)
+        people.enrol_second_factor(session, personas.silver, silver, secret)
+    with transaction(session_factory) as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.second_factor_enrolled")
+        ).one()
+        assert people.get_user(session, personas.silver.user_id).totp_secret == secret
+        assert entry.actor_id == personas.silver.user_id
+        assert entry.object_id == personas.silver.user_id
+        assert secret.decode() not in str(entry.summary) + str(entry.after)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lfr.db.session import transaction
-from lfr.domain.people import Rank, Role
+from lfr.domain.people import Actor, Rank, Role
 from lfr.services import people
 from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
@@ -36,6 +36,21 @@ def rehearsal(
     return running_rehearsal(
         web_context.db, personas, subject_image, video_dir / "short_hamilton_clip.mp4", enroler
     )
+
+
+def another_account(web_context: WebContext, username: str, rank: Rank, role: Role) -> Actor:
+    """An account holding `role` but assigned to nothing (to try reading what it should not)."""
+    with transaction(web_context.db) as db:
+        user = people.create_user(
+            db,
+            actor=people.console_actor(),
+            username=username,
+            display_name=f"Another {role.value}",
+            rank=rank,
+            password="another long password",
+            roles=[role],
+        )
+        return people.to_actor(user)
 
 
 def test_alert_reaches_console_and_is_referred_then_concluded(
@@ -79,9 +94,39 @@ def test_alert_reaches_console_and_is_referred_then_concluded(
         "alert.engage",
         "alert.refer",
         "alert.claim",
+        "biometric.viewed",
         "alert.create",
     ]
     assert all(e["request_id"] for e in entries if e["action"] != "alert.create")
+    assert auditor.get("/api/audit/verify").json()["ok"] is True
+
+
+def test_opening_a_biometric_image_is_audited_and_a_refused_one_is_not(
+    web_context: WebContext, personas: Personas, rehearsal, subject_image: Path, client_for
+) -> None:
+    """AUD-1: each opening of a probe or watchlist image leaves an access record naming who
+    opened what; a refused request (wrong role) leaves none; the chain still verifies."""
+    alert_id = web_context.control.record_alert(match_event(rehearsal, subject_image))
+    assert alert_id is not None
+    auditor = client_for(personas.auditor)
+
+    def views_of(object_id: str) -> list[dict[str, object]]:
+        entries = auditor.get("/api/audit/entries", params={"object_id": object_id}).json()
+        return [e for e in entries if e["action"] == "biometric.viewed"]
+
+    assert client_for(personas.applicant).get(f"/alerts/{alert_id}/probe.jpg").status_code == 403
+    assert views_of(alert_id) == []
+    operator = client_for(personas.operator)
+    assert operator.get(f"/alerts/{alert_id}/probe.jpg").status_code == 200
+    assert operator.get(f"/alerts/{alert_id}/probe.jpg").status_code == 200
+    assert operator.get(f"/watchlist-entries/{rehearsal.entry_id}/image").status_code == 200
+    probe_views = views_of(alert_id)
+    image_views = views_of(rehearsal.entry_id)
+    assert len(probe_views) == 2
+    assert len(image_views) == 1
+    assert {e["actor"] for e in probe_views + image_views} == {personas.operator.name}
+    assert image_views[0]["object_type"] == "watchlist_entry"
+    assert all(e["request_id"] for e in probe_views + image_views)
     assert auditor.get("/api/audit/verify").json()["ok"] is True
 
 
@@ -116,17 +161,7 @@ def test_operator_of_another_deployment_cannot_read_the_alert(
 ) -> None:
     """No IDOR: an operator not assigned to the deployment gets 404 for card and probe."""
     alert_id = web_context.control.record_alert(match_event(rehearsal, subject_image))
-    with transaction(web_context.db) as db:
-        other = people.create_user(
-            db,
-            actor=people.console_actor(),
-            username="operator-2",
-            display_name="Operator Two",
-            rank=Rank.STAFF,
-            password="another long password",
-            roles=[Role.OPERATOR],
-        )
-        other_actor = people.to_actor(other)
+    other_actor = another_account(web_context, "operator-2", Rank.STAFF, Role.OPERATOR)
     client = client_for(other_actor)
     assert client.get(f"/console/alerts/{alert_id}/card").status_code == 404
     assert client.get(f"/alerts/{alert_id}/probe.jpg").status_code == 404
@@ -158,17 +193,7 @@ def test_alert_below_threshold_or_after_halt_is_refused(
 def test_wad_verifies_and_application_is_not_readable_by_another_applicant(
     web_context: WebContext, personas: Personas, rehearsal, client_for
 ) -> None:
-    with transaction(web_context.db) as db:
-        other = people.create_user(
-            db,
-            actor=people.console_actor(),
-            username="applicant-2",
-            display_name="Applicant Two",
-            rank=Rank.SERGEANT,
-            password="another long password",
-            roles=[Role.APPLICANT],
-        )
-        other_actor = people.to_actor(other)
+    other_actor = another_account(web_context, "applicant-2", Rank.SERGEANT, Role.APPLICANT)
     owner = client_for(personas.applicant)
     wad = owner.get(f"/applications/{rehearsal.application_id}/wad")
     assert "Verified" in wad.text

@@ -9,10 +9,14 @@ from pathlib import Path
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from lfr.audit import AuditEntry
+from lfr.db.session import transaction
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
+from lfr.web.demo import seed_accounts
 
 pytestmark = pytest.mark.db
 
@@ -65,3 +69,17 @@ def test_first_run_administrator_must_add_second_factor_and_new_password(tmp_pat
         },
     )
     assert client.get("/people").status_code == 200
+
+
+def test_demo_second_factors_are_enrolled_with_audit_entries(tmp_path: Path) -> None:
+    """AUD-1: the demo's TOTP secrets are set through the people service, each audited."""
+    db = prepare_database(Settings(environment="test", data_dir=tmp_path))
+    accounts = seed_accounts(db)
+    with transaction(db) as session:
+        enrolled = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.second_factor_enrolled")
+        ).all()
+    with_factor = {a.actor.user_id for a in accounts.values() if a.totp_secret is not None}
+    assert with_factor
+    assert {entry.object_id for entry in enrolled} == with_factor
+    assert all(entry.actor_id.startswith("console:") for entry in enrolled)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
 
 from lfr.db.session import transaction
 from lfr.services.watchlists import VisionEnroler
@@ -37,6 +39,24 @@ def entry_form() -> dict[str, str]:
         "attests_image_is_subject": "true",
         "attests_still_of_interest": "true",
     }
+
+
+@pytest.fixture
+def compiler(web_context: WebContext, personas: Personas, client_for, enroler: VisionEnroler):
+    """The applicant's browser, with the engine's enrolment shared (its models load once)."""
+    web_context.use_enroler(enroler)
+    return client_for(personas.applicant)
+
+
+def add_entry(
+    client: TestClient, watchlist_id: str, name: str, image: bytes, form: dict[str, str]
+) -> Response:
+    return client.post(
+        f"/watchlists/{watchlist_id}/entries",
+        data=form,
+        files={"images": (name, image, "image/jpeg")},
+        follow_redirects=False,
+    )
 
 
 def test_oversized_upload_is_refused_with_the_limit(
@@ -80,16 +100,10 @@ def test_wrong_content_type_is_refused_naming_the_file(
 
 
 def test_image_without_a_face_gets_instant_feedback_and_is_not_stored(
-    web_context: WebContext,
-    personas: Personas,
-    watchlist_id: str,
-    client_for,
-    faces_dir: Path,
-    enroler: VisionEnroler,
+    compiler: TestClient, watchlist_id: str, faces_dir: Path
 ) -> None:
     """WL-5: the check says why at once; adding the entry with it stores nothing."""
-    web_context.use_enroler(enroler)
-    applicant = client_for(personas.applicant)
+    applicant = compiler
     dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
     check = applicant.post(
         "/watchlists/check-image", files={"images": ("dogs.jpg", dogs, "image/jpeg")}
@@ -97,11 +111,7 @@ def test_image_without_a_face_gets_instant_feedback_and_is_not_stored(
     assert check.status_code == 200
     assert "dogs.jpg refused" in check.text
     assert "no face" in check.text
-    refused = applicant.post(
-        f"/watchlists/{watchlist_id}/entries",
-        data=entry_form(),
-        files={"images": ("dogs.jpg", dogs, "image/jpeg")},
-    )
+    refused = add_entry(applicant, watchlist_id, "dogs.jpg", dogs, entry_form())
     assert refused.status_code == 422
     assert "WL-5" in refused.text
     face = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
@@ -109,35 +119,19 @@ def test_image_without_a_face_gets_instant_feedback_and_is_not_stored(
         "/watchlists/check-image", files={"images": ("obama.jpg", face, "image/jpeg")}
     )
     assert "usable" in good.text
-    added = applicant.post(
-        f"/watchlists/{watchlist_id}/entries",
-        data=entry_form(),
-        files={"images": ("obama.jpg", face, "image/jpeg")},
-        follow_redirects=False,
-    )
+    added = add_entry(applicant, watchlist_id, "obama.jpg", face, entry_form())
     assert added.status_code == 303
     assert "PNC-1" in applicant.get(f"/watchlists/{watchlist_id}").text
 
 
 def test_missing_attestation_is_refused(
-    web_context: WebContext,
-    personas: Personas,
-    watchlist_id: str,
-    client_for,
-    faces_dir: Path,
-    enroler: VisionEnroler,
+    compiler: TestClient, watchlist_id: str, faces_dir: Path
 ) -> None:
     """WL-3: the compiling officer must attest both things; the refusal names the field."""
-    web_context.use_enroler(enroler)
-    applicant = client_for(personas.applicant)
     form = entry_form()
     del form["attests_still_of_interest"]
     face = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
-    response = applicant.post(
-        f"/watchlists/{watchlist_id}/entries",
-        data=form,
-        files={"images": ("obama.jpg", face, "image/jpeg")},
-    )
+    response = add_entry(compiler, watchlist_id, "obama.jpg", face, form)
     assert response.status_code == 422
     assert "still_of_interest" in response.text or "still of interest" in response.text
 
@@ -147,68 +141,36 @@ def import_csv(rows: list[str]) -> bytes:
     return "\n".join([header, *rows]).encode()
 
 
+def post_import(client: TestClient, watchlist_id: str, images: dict[str, bytes]) -> Response:
+    """Imports one row per image (PNC-A, PNC-B, ... in order), both attestations given."""
+    rows = [
+        f"PNC-{chr(ord('A') + number)},wanted_by_courts,warrant,custody,{name}"
+        for number, name in enumerate(images)
+    ]
+    files = [("table", ("list.csv", import_csv(rows), "text/csv"))]
+    files += [("images", (name, data, "image/jpeg")) for name, data in images.items()]
+    return client.post(
+        f"/watchlists/{watchlist_id}/import",
+        data={"attests_image_is_subject": "true", "attests_still_of_interest": "true"},
+        files=files,
+        follow_redirects=False,
+    )
+
+
 def test_bulk_import_adds_all_rows_or_none(
-    web_context: WebContext,
-    personas: Personas,
-    watchlist_id: str,
-    client_for,
-    faces_dir: Path,
-    enroler: VisionEnroler,
+    compiler: TestClient, watchlist_id: str, faces_dir: Path
 ) -> None:
     """WL-3/WL-5 per row: one bad row (no face) refuses the whole import, naming the row."""
-    web_context.use_enroler(enroler)
-    applicant = client_for(personas.applicant)
+    applicant = compiler
     examples = faces_dir / "face_recognition-examples"
     obama = (examples / "obama.jpg").read_bytes()
     biden = (examples / "biden.jpg").read_bytes()
     dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
-    attest = {"attests_image_is_subject": "true", "attests_still_of_interest": "true"}
-    bad = applicant.post(
-        f"/watchlists/{watchlist_id}/import",
-        data=attest,
-        files=[
-            (
-                "table",
-                (
-                    "list.csv",
-                    import_csv(
-                        [
-                            "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
-                            "PNC-B,wanted_by_courts,warrant,custody,dogs.jpg",
-                        ]
-                    ),
-                    "text/csv",
-                ),
-            ),
-            ("images", ("obama.jpg", obama, "image/jpeg")),
-            ("images", ("dogs.jpg", dogs, "image/jpeg")),
-        ],
-    )
+    bad = post_import(applicant, watchlist_id, {"obama.jpg": obama, "dogs.jpg": dogs})
     assert bad.status_code == 422
     assert "row 3" in bad.text
     assert "PNC-A" not in applicant.get(f"/watchlists/{watchlist_id}").text
-    good = applicant.post(
-        f"/watchlists/{watchlist_id}/import",
-        data=attest,
-        files=[
-            (
-                "table",
-                (
-                    "list.csv",
-                    import_csv(
-                        [
-                            "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
-                            "PNC-B,wanted_by_courts,warrant,custody,biden.jpg",
-                        ]
-                    ),
-                    "text/csv",
-                ),
-            ),
-            ("images", ("obama.jpg", obama, "image/jpeg")),
-            ("images", ("biden.jpg", biden, "image/jpeg")),
-        ],
-        follow_redirects=False,
-    )
+    good = post_import(applicant, watchlist_id, {"obama.jpg": obama, "biden.jpg": biden})
     assert good.status_code == 303
     page = applicant.get(f"/watchlists/{watchlist_id}").text
     assert "PNC-A" in page

@@ -177,3 +177,36 @@ def give_up(delivery: Delivery) -> None:
     log.error(
         "giving up on a message on %s after %d failed attempts", delivery.subject, delivery.attempt
     )
+
+
+class Settlement(Enum):
+    """What becomes of a delivered message, whichever bus carried it."""
+
+    DONE = "done"
+    """Handled: acknowledged."""
+    REDELIVER = "redeliver"
+    """The handler failed and attempts are left: offered again after the delay."""
+    DROP = "drop"
+    """Refused, or out of attempts: never delivered again."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTarget:
+    """A subscription's handler with its topic, refusal hook and retry rules; both buses
+    hand each delivered message to `handle` and carry out the `Settlement` it returns."""
+
+    topic: Topic
+    handler: Handler
+    on_refused: RefusalHook | None
+    settings: ConsumerSettings
+
+    async def handle(self, data: bytes, delivery: Delivery) -> Settlement:
+        outcome = await dispatch(data, delivery, self.topic, self.handler, self.on_refused)
+        if outcome is Outcome.ACK:
+            return Settlement.DONE
+        if outcome is Outcome.REFUSED:
+            return Settlement.DROP
+        if delivery.attempt < self.settings.max_deliver:
+            return Settlement.REDELIVER
+        give_up(delivery)
+        return Settlement.DROP

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from lfr.bus.base import (
     ConsumerSettings,
     Delivery,
+    DeliveryTarget,
     Handler,
-    Outcome,
     RefusalHook,
-    dispatch,
-    give_up,
+    Settlement,
 )
 from lfr.bus.messages import Message, encode
 from lfr.bus.streams import StreamLimits, StreamPolicy
@@ -153,7 +152,8 @@ class MemoryBus:
     ) -> MemorySubscription:
         filter_ = subject_filter(self.prefix, topic, deployment_id)
         state = self.broker.consumer(check_durable(durable), topic, filter_)
-        loop = _DeliveryLoop(self.broker.streams[topic], state, handler, on_refused, self._settings)
+        target = DeliveryTarget(topic, handler, on_refused, self._settings)
+        loop = _DeliveryLoop(self.broker.streams[topic], state, target)
         subscription = MemorySubscription(asyncio.create_task(loop.run()), state)
         self._subscriptions.append(subscription)
         return subscription
@@ -173,16 +173,8 @@ class MemoryBus:
 class _DeliveryLoop:
     """Hands a consumer its messages one at a time, acknowledging as `dispatch` decides."""
 
-    def __init__(
-        self,
-        stream: _Stream,
-        state: _Consumer,
-        handler: Handler,
-        on_refused: RefusalHook | None,
-        settings: ConsumerSettings,
-    ) -> None:
-        self.stream, self.state, self.handler = stream, state, handler
-        self.on_refused, self.settings = on_refused, settings
+    def __init__(self, stream: _Stream, state: _Consumer, target: DeliveryTarget) -> None:
+        self.stream, self.state, self.target = stream, state, target
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -224,16 +216,12 @@ class _DeliveryLoop:
         attempt = self.state.attempts.get(seq, 0) + 1
         delivery = Delivery(stored.subject, attempt)
         self.state.in_flight = seq
-        outcome = await dispatch(
-            stored.data, delivery, self.state.topic, self.handler, self.on_refused
-        )
+        settlement = await self.target.handle(stored.data, delivery)
         self.state.in_flight = None
-        if outcome is Outcome.RETRY and attempt < self.settings.max_deliver:
+        if settlement is Settlement.REDELIVER:
             self.state.attempts[seq] = attempt
-            self.state.due[seq] = time.monotonic() + self.settings.redeliver_delay_s
+            self.state.due[seq] = time.monotonic() + self.target.settings.redeliver_delay_s
             return
-        if outcome is Outcome.RETRY:
-            give_up(delivery)
         self.state.attempts.pop(seq, None)
         if self.stream.policy.work_queue:
             self.stream.messages.pop(seq, None)

@@ -34,11 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from lfr.bus.base import (
     ConsumerSettings,
     Delivery,
+    DeliveryTarget,
     Handler,
-    Outcome,
     RefusalHook,
-    dispatch,
-    give_up,
+    Settlement,
 )
 from lfr.bus.messages import Message, encode
 from lfr.bus.streams import StreamLimits, stream_name
@@ -231,7 +230,7 @@ class NatsBus:
             stream=stream_name(self.prefix, topic),
             config=config,
         )
-        loop = _PullLoop(pull, topic, handler, on_refused, settings)
+        loop = _PullLoop(pull, DeliveryTarget(topic, handler, on_refused, settings))
         subscription = NatsSubscription(asyncio.create_task(loop.run()), pull, loop.handling)
         self._subscriptions.append(subscription)
         return subscription
@@ -263,16 +262,8 @@ class _PullLoop:
     FETCH_WAIT_S = 1.0
     BATCH = 8
 
-    def __init__(
-        self,
-        pull: Any,
-        topic: Topic,
-        handler: Handler,
-        on_refused: RefusalHook | None,
-        settings: ConsumerSettings,
-    ) -> None:
-        self.pull, self.topic, self.handler = pull, topic, handler
-        self.on_refused, self.settings = on_refused, settings
+    def __init__(self, pull: Any, target: DeliveryTarget) -> None:
+        self.pull, self.target = pull, target
         self.handling = asyncio.Lock()
         """Held from a message's dispatch until it is settled."""
 
@@ -287,7 +278,7 @@ class _PullLoop:
             except Exception as error:
                 # A flaky link: the client reconnects by itself; try again shortly. Any
                 # other failure is retried too: the consumer must outlive a bad moment.
-                log.warning("fetching from %s failed: %s", self.topic, type(error).__name__)
+                log.warning("fetching from %s failed: %s", self.target.topic, type(error).__name__)
                 await asyncio.sleep(self.FETCH_WAIT_S)
                 continue
             for message in messages:
@@ -297,24 +288,19 @@ class _PullLoop:
     async def _handle(self, message: Msg) -> None:
         delivery = Delivery(message.subject, message.metadata.num_delivered or 1)
         try:
-            outcome = await dispatch(
-                message.data, delivery, self.topic, self.handler, self.on_refused
-            )
+            settlement = await self.target.handle(message.data, delivery)
         except asyncio.CancelledError:
             await _quietly(message.nak())  # closed mid-way: offer it again now
             raise
-        await _quietly(self._settle(message, delivery, outcome))
+        await _quietly(self._settle(message, settlement))
 
-    async def _settle(self, message: Msg, delivery: Delivery, outcome: Outcome) -> None:
-        if outcome is Outcome.ACK:
+    async def _settle(self, message: Msg, settlement: Settlement) -> None:
+        if settlement is Settlement.DONE:
             await message.ack()
-        elif outcome is Outcome.REFUSED:
-            await message.term()
-        elif delivery.attempt >= self.settings.max_deliver:
-            give_up(delivery)
+        elif settlement is Settlement.DROP:
             await message.term()
         else:
-            await message.nak(delay=self.settings.redeliver_delay_s)
+            await message.nak(delay=self.target.settings.redeliver_delay_s)
 
 
 async def _quietly(settle: Any) -> None:

@@ -60,9 +60,10 @@ def register(app: typer.Typer) -> None:
 def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
     import uvicorn
 
+    from lfr.runtime.engine import run_camera_engine
     from lfr.web.app import create_app
     from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
-    from lfr.web.preview import PreviewHub, run_camera_engine_with_preview
+    from lfr.web.preview import PreviewHub
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -77,7 +78,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
             "It works once: the first sign-in asks for a new password and a second factor.\n"
         )
     context = web_context(settings, db)
-    context.attach_runtime(run_camera_engine_with_preview, preview=PreviewHub())
+    context.attach_runtime(run_camera_engine, preview=PreviewHub())
     if demo:
         from lfr.web.demo import seed_demo
 

@@ -11,6 +11,7 @@ from lfr.cli._database import database_transaction
 from lfr.domain.people import Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
+from lfr.web.signin import mark_one_time
 
 users_app = typer.Typer(help="Accounts and training records.", no_args_is_help=True)
 
@@ -58,10 +59,15 @@ def add(
         list[str] | None, typer.Option(help=f"Role(s), repeatable. One of: {_ROLES}.")
     ] = None,
     password: Annotated[
-        str | None, typer.Option(help="Initial password (default: generated).")
+        str | None,
+        typer.Option(help="Initial one-time password (default: generated)."),
     ] = None,
 ) -> None:
-    """Create an account as the console administrator; prints a one-time password."""
+    """Create an account as the console administrator; prints a one-time password.
+
+    The password works for one sign-in only, which must replace it (as for accounts made on
+    the People page): a second-factor role enrols its factor at that first sign-in, so the
+    password alone can enrol one only while it is the one the administrator handed over."""
     roles = [_parse_role(text) for text in role or []]
     initial = password or people.generate_password()
     try:
@@ -75,6 +81,7 @@ def add(
                 password=initial,
                 roles=roles,
             )
+            mark_one_time(session, user.id)
     except Refusal as refusal:
         raise _refused(refusal) from refusal
     typer.echo(f"created {user.username} ({user.display_name}) id {user.id}")

@@ -4,19 +4,29 @@ The central process (or `lfr node`) enrols the watchlist once (`prepare_job`) an
 gallery to each worker process inside an `EngineJob`, through the spawn pipe: templates
 travel in memory only, never through a file (WL-6, DP-2). Each worker builds its own
 engine (models load in the worker), opens its camera and runs `CameraWorker` until the
-source ends or the supervisor's SIGTERM sets ``stop``.
+source ends or the supervisor's SIGTERM sets ``stop``. A job may carry a `PreviewSink`: the
+worker then hands it the engine's blurred frames (REC-5; `lfr.web.preview` is the one
+`lfr serve` uses).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lfr.runtime.worker import WorkerContext
 from lfr.vision.enrolment import EnrolmentRefusal, load_watchlist_dir
 from lfr.vision.matcher import Gallery
-from lfr.vision.pipeline import CameraWorker, Engine, EngineConfig
+from lfr.vision.pipeline import CameraWorker, Engine, EngineConfig, PreviewFrame
 from lfr.vision.sources import open_source
+
+
+class PreviewSink(Protocol):
+    """Where a worker's blurred preview frames go (REC-5); picklable, opened in the child."""
+
+    def open(self, deployment_id: str) -> Callable[[PreviewFrame], None]: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,8 @@ class EngineJob:
     realtime: bool = True
     """Play rehearsal files at their frame rate, like a live camera (False: as fast as the
     engine goes, for tests and benchmarks)."""
+    preview: PreviewSink | None = None
+    """Where blurred preview frames go; None: the engine renders none."""
 
 
 def prepare_job(
@@ -55,6 +67,7 @@ def run_camera_engine(context: WorkerContext) -> None:
             job.gallery,
             job.config,
             context.emit,
+            preview=job.preview.open(context.deployment_id) if job.preview else None,
             deployment_id=context.deployment_id,
         )
         worker.run(context.stop)

@@ -4,6 +4,9 @@ Changes are checked by the use-cases themselves (authorisations, watchlists, dep
 alerts); reading needs its own rule, because a URL with another person's id must not show
 what that person's role would not (no IDOR). Each `readable_*` function returns the row or
 raises `NotFound`, so a refused reader cannot even learn that the object exists.
+
+Opening a biometric image (an alert's probe, a watchlist image) is itself an action the
+audit records (AUD-1, DP-2): `record_image_view`, once the read was allowed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lfr.audit import record
 from lfr.db.governance import (
     AlertRow,
     ApplicationRow,
@@ -117,6 +121,22 @@ def entry_image(session: Session, actor: Actor, entry_id: str) -> bytes:
     if not allowed or image is None:
         raise NotFound("watchlist image", entry_id)
     return image.image
+
+
+def record_image_view(
+    session: Session, actor: Actor, *, object_type: str, object_id: str, what: str
+) -> None:
+    """AUD-1: who opened which biometric image, and when (never the image itself). Called
+    after the read was allowed, in its own short transaction: a reading page holds no
+    write lock, and a refused read records nothing the refusal has not already said."""
+    record(
+        session,
+        actor=actor,
+        action="biometric.viewed",
+        object_type=object_type,
+        object_id=object_id,
+        summary=f"{what} viewed",
+    )
 
 
 def _adjudicates_for(session: Session, actor: Actor, authority_id: str) -> bool:

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -95,6 +96,31 @@ def user_snapshot(user: User) -> dict[str, object]:
     }
 
 
+def _audit(
+    session: Session,
+    actor: Actor,
+    user: User,
+    action: str,
+    summary: str,
+    *,
+    before: Any = None,
+    after: Any = None,
+    reason: str | None = None,
+) -> None:
+    """An account's audit entry, in the caller's transaction (AUD-1)."""
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="user",
+        object_id=user.id,
+        summary=summary,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+
+
 def get_user(session: Session, user_id: str) -> User:
     user = session.get(User, user_id)
     if user is None:
@@ -136,13 +162,12 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    record(
+    _audit(
         session,
-        actor=actor,
-        action="user.create",
-        object_type="user",
-        object_id=user.id,
-        summary=f"account {username} ({display_name})",
+        actor,
+        user,
+        "user.create",
+        f"account {username} ({display_name})",
         after=user_snapshot(user),
     )
     return user
@@ -163,13 +188,12 @@ def set_roles(
         UserRole(role=role) for role in sorted(wanted - user.roles)
     ]
     session.flush()
-    record(
+    _audit(
         session,
-        actor=actor,
-        action="user.set_roles",
-        object_type="user",
-        object_id=user.id,
-        summary=f"roles of {user.username}",
+        actor,
+        user,
+        "user.set_roles",
+        f"roles of {user.username}",
         before=before,
         after=user_snapshot(user),
         reason=reason,
@@ -201,13 +225,12 @@ def record_training(
     )
     session.add(training)
     session.flush()
-    record(
+    _audit(
         session,
-        actor=actor,
-        action="training.record",
-        object_type="user",
-        object_id=user.id,
-        summary=f"{role.value} training of {user.username}",
+        actor,
+        user,
+        "training.record",
+        f"{role.value} training of {user.username}",
         after={"role": role, "completed_at": completed_at, "expires_at": expires_at},
     )
     return training
@@ -280,16 +303,30 @@ def _count_failure(session: Session, user: User, now: datetime) -> str:
     if user.failed_logins < MAX_FAILED_LOGINS:
         return "wrong password"
     user.locked_until, user.failed_logins = now + LOCKOUT, 0
-    record(
+    _audit(
         session,
-        actor=SYSTEM_ACTOR,
-        action="user.locked",
-        object_type="user",
-        object_id=user.id,
-        summary=f"account {user.username} locked after failed sign-ins",
+        SYSTEM_ACTOR,
+        user,
+        "user.locked",
+        f"account {user.username} locked after failed sign-ins",
         after={"locked_until": user.locked_until},
     )
     return "wrong password; account locked"
+
+
+def enrol_second_factor(session: Session, actor: Actor, user: User, secret: bytes) -> None:
+    """Give an account its TOTP secret, audited (AUD-1): the holder at their first sign-in,
+    or an administrator (the demo's seeded accounts). The secret itself is never audited."""
+    if actor.user_id != user.id:
+        _require_administrator(actor, "enrol another person's second factor")
+    user.totp_secret = secret
+    _audit(
+        session,
+        actor,
+        user,
+        "user.second_factor_enrolled",
+        f"second factor of {user.username} enrolled",
+    )
 
 
 def set_password(session: Session, *, actor: Actor, user_id: str, password: str) -> None:
@@ -299,11 +336,4 @@ def set_password(session: Session, *, actor: Actor, user_id: str, password: str)
         _require_administrator(actor, "set another person's password")
     _check_password(password)
     user.password_hash = _hasher.hash(password)
-    record(
-        session,
-        actor=actor,
-        action="user.set_password",
-        object_type="user",
-        object_id=user.id,
-        summary=f"password of {user.username} changed",
-    )
+    _audit(session, actor, user, "user.set_password", f"password of {user.username} changed")

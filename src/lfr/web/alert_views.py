@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.db.governance import AlertRow, BlueListEntryRow, WatchlistEntryRow, WatchlistImageRow
+from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
-from lfr.services.access import assigned_deployment_ids
+from lfr.services.access import assigned_deployment_ids, readable_alert
 from lfr.vision.types import ListKind
 
 
@@ -72,6 +73,12 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         outcome=_outcome_text(row),
         subject_id=row.subject_id,
     )
+
+
+def readable_card(db: SessionFactory, actor: Actor, alert_id: str) -> AlertCard:
+    """One alert's card, if this person may read the alert (else `NotFound`: no IDOR)."""
+    with reading(db) as session:
+        return card_of(session, readable_alert(session, actor, alert_id), actor)
 
 
 def _subject(session: Session, row: AlertRow) -> tuple[str, str, str, int | None, bool]:

@@ -52,7 +52,7 @@ class WebContext:
         preview: PreviewHub | None = None,
     ) -> DeploymentRuntime:
         """Camera workers for this app: started with the app, stopped with it. With a
-        `preview` hub, `target` must be the preview worker target (`lfr.web.preview`)."""
+        `preview` hub, each job carries the hub's preview sink."""
         self.control = DeploymentControl(self.db, None, realtime=realtime, preview=preview)
         runtime = DeploymentRuntime(
             self.feed,

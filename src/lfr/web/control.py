@@ -28,7 +28,7 @@ from lfr.services.cameras import cameras_for, missing_sources
 from lfr.services.watchlists import gallery_for
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import HealthFigures, MatchEvent
-from lfr.web.preview import PreviewHub, PreviewJob
+from lfr.web.preview import PreviewHub
 from lfr.web.runtime import DeploymentRuntime
 
 log = logging.getLogger("lfr.serve")
@@ -38,7 +38,7 @@ log = logging.getLogger("lfr.serve")
 class WorkerPlan:
     deployment_id: str
     cameras: list[Camera]
-    job: EngineJob | PreviewJob
+    job: EngineJob
 
 
 class DeploymentControl:

@@ -11,13 +11,14 @@ rehearsal deployments with the same function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pyotp
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.people import User
@@ -89,37 +90,61 @@ def seed_accounts(db: SessionFactory) -> dict[str, DemoAccount]:
     """One account per role, trained for a year; second-factor roles get a TOTP secret.
     Accounts that exist already are reused (a second `lfr demo` on the same data)."""
     console = people.console_actor()
-    now = utcnow()
     accounts: dict[str, DemoAccount] = {}
     with transaction(db) as session:
         for username, (rank, roles) in DEMO_ACCOUNTS.items():
             user = people.find_user(session, username)
             if user is None:
-                user = people.create_user(
+                user = trained_account(
                     session,
-                    actor=console,
                     username=username,
                     display_name=f"Demo {username}",
                     rank=rank,
-                    password=demo_password(username),
                     roles=roles,
+                    password=demo_password(username),
                 )
-                for role in roles:
-                    people.record_training(
-                        session,
-                        actor=console,
-                        user_id=user.id,
-                        role=role,
-                        completed_at=now - timedelta(days=1),
-                        expires_at=now + timedelta(days=365),
-                    )
                 if set(roles) & SECOND_FACTOR_ROLES:
-                    user.totp_secret = pyotp.random_base32().encode()
+                    factor = pyotp.random_base32().encode()
+                    people.enrol_second_factor(session, console, user, factor)
             secret = user.totp_secret.decode() if user.totp_secret else None
             accounts[username] = DemoAccount(
                 username, demo_password(username), secret, people.to_actor(user)
             )
     return accounts
+
+
+def trained_account(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    rank: Rank,
+    roles: Sequence[Role],
+    password: str,
+) -> User:
+    """An account made by the console administrator, holding `roles`, each with training
+    completed yesterday and valid for the coming year (TRN-1)."""
+    console = people.console_actor()
+    now = utcnow()
+    user = people.create_user(
+        session,
+        actor=console,
+        username=username,
+        display_name=display_name,
+        rank=rank,
+        password=password,
+        roles=roles,
+    )
+    for role in roles:
+        people.record_training(
+            session,
+            actor=console,
+            user_id=user.id,
+            role=role,
+            completed_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=365),
+        )
+    return user
 
 
 def rehearsal_application(applicant: Actor, *, hours: int = 8) -> Application:

@@ -17,6 +17,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
 QUEUE_LIMIT = 256
 """Messages a slow browser may have waiting; beyond it the oldest are dropped (the page
 still shows them on reload). Larger costs memory per open console."""
@@ -99,3 +102,12 @@ async def event_stream(
                 yield ": keepalive\n\n"
                 continue
             yield message.as_sse()
+
+
+def event_response(feed: LiveFeed, topics: set[str], request: Request) -> StreamingResponse:
+    """A server-sent events response for `topics`, never cached nor buffered by a proxy."""
+    return StreamingResponse(
+        event_stream(feed, topics, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

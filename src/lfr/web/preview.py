@@ -1,12 +1,12 @@
 """The live camera view (REC-5): frames in which every face that did not alert is blurred.
 
 The engine's preview hook (`CameraWorker(preview=...)`) hands over frames already blurred
-(`lfr.vision.pipeline.blur_faces`). Each worker sends at most one such frame per
-`interval_s`, JPEG-encoded, down a bounded queue to the serving process, which keeps only
-the latest frame of each camera, in memory, and forgets a deployment's frames the moment it
-is halted or ended. Nothing is written to disk; a full queue drops the frame.
-
-The worker target mirrors `lfr.runtime.engine.run_camera_engine`, adding the preview hook.
+(`lfr.vision.pipeline.blur_faces`). The hub puts a `QueuePreview` sink into each
+`EngineJob` (`PreviewHub.wrap`); the ordinary worker target
+(`lfr.runtime.engine.run_camera_engine`) opens it in the child. Each worker sends at most
+one such frame per `interval_s`, JPEG-encoded, down a bounded queue to the serving process,
+which keeps only the latest frame of each camera, in memory, and forgets a deployment's
+frames the moment it is halted or ended. Nothing is written to disk; a full queue drops the frame.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lfr.runtime.engine import EngineJob
-from lfr.runtime.worker import WorkerContext
 from lfr.vision.imageio import encode_jpeg
-from lfr.vision.pipeline import CameraWorker, Engine, PreviewFrame
-from lfr.vision.sources import open_source
+from lfr.vision.pipeline import PreviewFrame
 
 log = logging.getLogger(__name__)
 
@@ -40,52 +38,28 @@ QUEUE_FRAMES = 16
 
 
 @dataclass(frozen=True)
-class PreviewJob:
-    """An engine job with the queue its previews go to (passed to the worker at spawn)."""
+class QueuePreview:
+    """A `PreviewSink` onto the hub's queue (pickled into the worker with its job)."""
 
-    engine: EngineJob
     frames: Any  # a multiprocessing queue of (deployment, camera, captured_at, jpeg)
     interval_s: float = PREVIEW_INTERVAL_S
 
+    def open(self, deployment_id: str) -> Callable[[PreviewFrame], None]:
+        """At most one JPEG per ``interval_s`` onto the queue; a full queue drops it."""
+        last = 0.0
 
-def run_camera_engine_with_preview(context: WorkerContext) -> None:
-    """Worker target: the engine on one camera, with a throttled blurred preview."""
-    job = context.job
-    if not isinstance(job, PreviewJob):
-        raise TypeError(f"the preview worker needs a PreviewJob, not {type(job).__name__}")
-    engine_job = job.engine
-    engine = Engine.from_config(engine_job.config)
-    source = open_source(context.source, context.camera, realtime=engine_job.realtime)
-    try:
-        worker = CameraWorker(
-            source,
-            engine,
-            engine_job.gallery,
-            engine_job.config,
-            context.emit,
-            preview=_sender(job, context.deployment_id),
-            deployment_id=context.deployment_id,
-        )
-        worker.run(context.stop)
-    finally:
-        source.close()
+        def send(frame: PreviewFrame) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < self.interval_s:
+                return
+            last = now
+            jpeg = encode_jpeg(frame.image, quality=PREVIEW_QUALITY)
+            # Full: the console shows the previous frame a little longer.
+            with contextlib.suppress(queue.Full):
+                self.frames.put_nowait((deployment_id, frame.camera, frame.captured_at, jpeg))
 
-
-def _sender(job: PreviewJob, deployment_id: str) -> Callable[[PreviewFrame], None]:
-    last = 0.0
-
-    def send(frame: PreviewFrame) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < job.interval_s:
-            return
-        last = now
-        jpeg = encode_jpeg(frame.image, quality=PREVIEW_QUALITY)
-        # Full: the console shows the previous frame a little longer.
-        with contextlib.suppress(queue.Full):
-            job.frames.put_nowait((deployment_id, frame.camera, frame.captured_at, jpeg))
-
-    return send
+        return send
 
 
 class PreviewHub:
@@ -100,8 +74,9 @@ class PreviewHub:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def wrap(self, job: EngineJob) -> PreviewJob:
-        return PreviewJob(job, self.frames)
+    def wrap(self, job: EngineJob) -> EngineJob:
+        """The job with this hub as its preview sink."""
+        return replace(job, preview=QueuePreview(self.frames))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="preview-hub", daemon=True)

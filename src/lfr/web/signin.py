@@ -14,7 +14,6 @@ from datetime import datetime
 import pyotp
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.base import utcnow
 from lfr.db.people import User
 from lfr.domain.people import Actor, Role
@@ -139,7 +138,9 @@ def second_factor_step(
     throttle.record_success(db, key)
     step_row.last_step = matched
     if user.totp_secret is None and step_row.pending_secret is not None:
-        _enrol(db, user, step_row)
+        # The holder enrols their own factor with its first right code (audited).
+        people.enrol_second_factor(db, people.to_actor(user), user, step_row.pending_secret)
+        step_row.pending_secret = None
     token, new_view = sessions.advance(
         db, view, user_id=user.id, stage=_after_second_factor(db, user)
     )
@@ -190,16 +191,3 @@ def _step_row(db: Session, user_id: str) -> SecondFactorStep:
         db.add(row)
         db.flush()
     return row
-
-
-def _enrol(db: Session, user: User, step_row: SecondFactorStep) -> None:
-    user.totp_secret, step_row.pending_secret = step_row.pending_secret, None
-    actor = people.to_actor(user)
-    record(
-        db,
-        actor=actor,
-        action="user.second_factor_enrolled",
-        object_type="user",
-        object_id=user.id,
-        summary=f"{user.username} added a second factor",
-    )

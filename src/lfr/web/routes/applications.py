@@ -8,12 +8,14 @@ permission check `lfr.services.access.readable_application` (no IDOR).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from lfr.db.governance import AuthorityRow
@@ -113,9 +115,7 @@ def application_page(
     with reading(context.db) as db:
         row = readable_application(db, actor, application_id)
         application = authorisations.application_of(row)
-        authority = db.scalars(
-            select(AuthorityRow).where(AuthorityRow.application_id == row.id)
-        ).one_or_none()
+        authority = _authority_of(db, row.id)
         consultations = list(row.consultations)
         db.expunge_all()
     return render(
@@ -155,23 +155,23 @@ async def update_application(
 ) -> Response:
     actor = viewer_of(viewer).actor
     draft = application_from_form(await request.form(), actor.user_id)
-
-    def update() -> None:
-        with transaction(context.db) as db:
-            readable_application(db, actor, application_id)
-            authorisations.update_application(db, actor, application_id, draft)
-
-    await _in_thread(update)
-    return RedirectResponse(f"/applications/{application_id}", status_code=303)
+    return await _change(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.update_application(db, actor, application_id, draft),
+    )
 
 
 @pages.post("/applications/{application_id}/submit")
-def submit(context: Context, viewer: Applicant, application_id: str) -> Response:
+async def submit(context: Context, viewer: Applicant, application_id: str) -> Response:
     actor = viewer_of(viewer).actor
-    with transaction(context.db) as db:
-        readable_application(db, actor, application_id)
-        authorisations.submit_application(db, actor, application_id)
-    return RedirectResponse(f"/applications/{application_id}", status_code=303)
+    return await _change(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.submit_application(db, actor, application_id),
+    )
 
 
 @pages.post("/applications/{application_id}/decide")
@@ -209,13 +209,27 @@ async def consult(
     actor = viewer_of(viewer).actor
     form = await request.form()
     outcome = _enum(ConsultationOutcome, _text(form, "outcome"), "outcome")
+    comments = _text(form, "comments")
+    return await _change(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.consult_chief_officer(
+            db, actor, application_id, outcome, comments
+        ),
+    )
+
+
+async def _change(
+    context: Context, actor: Actor, application_id: str, change: Callable[[Session], object]
+) -> Response:
+    """Checks this person may read the application (no IDOR), then makes the change, in one
+    transaction off the event loop; back to the application's page."""
 
     def run() -> None:
         with transaction(context.db) as db:
             readable_application(db, actor, application_id)
-            authorisations.consult_chief_officer(
-                db, actor, application_id, outcome, _text(form, "comments")
-            )
+            change(db)
 
     await _in_thread(run)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
@@ -227,9 +241,7 @@ def wad_page(request: Request, context: Context, viewer: Reader, application_id:
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         row = readable_application(db, actor, application_id)
-        authority = db.scalars(
-            select(AuthorityRow).where(AuthorityRow.application_id == row.id)
-        ).one_or_none()
+        authority = _authority_of(db, row.id)
         if authority is None:
             raise Refusal("AUTH-5", "this application has no authority", "application")
         wad, digest = authority.wad, authority.wad_sha256
@@ -267,6 +279,12 @@ def api_application(context: Context, viewer: Reader, application_id: str) -> di
             "status": row.status.value,
             "application": authorisations.application_of(row).to_json(),
         }
+
+
+def _authority_of(db: Session, application_id: str) -> AuthorityRow | None:
+    return db.scalars(
+        select(AuthorityRow).where(AuthorityRow.application_id == application_id)
+    ).one_or_none()
 
 
 # --- form parsing: every problem named by its field -----------------------------------------

@@ -1,5 +1,6 @@
 """The operator console (ADJ-1, ADJ-2, REC-5): live alerts pushed by server-sent events, the
-probe beside the watchlist image with score and quality factors; refer or dismiss.
+probe beside the watchlist image with score and quality factors; refer or dismiss. Each
+opening of a probe or watchlist image is audited (AUD-1).
 
 Refer and dismiss first claim the alert (the service's conditional UPDATE: of two operators
 only one can take it), then decide, in one transaction.
@@ -16,11 +17,11 @@ from pydantic import BaseModel, Field
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Actor, Role
 from lfr.services import alerts
-from lfr.services.access import entry_image, readable_alert
+from lfr.services.access import entry_image, readable_alert, record_image_view
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
-from lfr.web.alert_views import camera_views, card_of, console_alerts
+from lfr.web.alert_views import camera_views, card_of, console_alerts, readable_card
 from lfr.web.deps import Context
-from lfr.web.live import event_stream
+from lfr.web.live import event_response
 from lfr.web.rendering import render
 from lfr.web.runtime import ALERTS_TOPIC, alert_message
 
@@ -55,20 +56,14 @@ async def console_stream(
     request: Request, context: Context, viewer: ConsoleViewer
 ) -> StreamingResponse:
     """Server-sent events: one `fragment` event per new or changed alert."""
-    return StreamingResponse(
-        event_stream(context.feed, {ALERTS_TOPIC}, request.is_disconnected),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return event_response(context.feed, {ALERTS_TOPIC}, request)
 
 
 @pages.get("/console/alerts/{alert_id}/card")
 def console_card(
     request: Request, context: Context, viewer: ConsoleViewer, alert_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
-    with reading(context.db) as db:
-        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    card = readable_card(context.db, viewer_of(viewer).actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
@@ -123,8 +118,7 @@ def _after_decision(request: Request, context: Context, alert_id: str) -> Respon
 def _card(request: Request, context: Context, alert_id: str) -> Response:
     actor = known_identity(request).actor
     assert actor is not None
-    with reading(context.db) as db:
-        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    card = readable_card(context.db, actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
@@ -139,6 +133,7 @@ def probe(
     with reading(context.db) as db:
         readable_alert(db, actor, alert_id)
         jpeg = alerts.probe_image(db, actor, alert_id)
+    _viewed(context, actor, "alert", alert_id, "probe image")
     return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 
 
@@ -151,7 +146,14 @@ def watchlist_image(
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         image = entry_image(db, actor, entry_id)
+    _viewed(context, actor, "watchlist_entry", entry_id, "watchlist image")
     return Response(image, media_type=_image_type(image), headers=NO_STORE)
+
+
+def _viewed(context: Context, actor: Actor, object_type: str, object_id: str, what: str) -> None:
+    """The access record of a biometric image, in its own short transaction (AUD-1)."""
+    with transaction(context.db) as db:
+        record_image_view(db, actor, object_type=object_type, object_id=object_id, what=what)
 
 
 def _image_type(data: bytes) -> str:

@@ -27,7 +27,7 @@ from lfr.services.access import watchable_deployment
 from lfr.services.authorisations import authorities_in_force
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
-from lfr.web.live import event_stream
+from lfr.web.live import event_response
 from lfr.web.rendering import render
 from lfr.web.runtime import health_topic
 
@@ -156,11 +156,7 @@ def health_fragment(
 async def health_stream(
     request: Request, context: Context, viewer: Reader, deployment_id: str
 ) -> StreamingResponse:
-    return StreamingResponse(
-        event_stream(context.feed, {health_topic(deployment_id)}, request.is_disconnected),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return event_response(context.feed, {health_topic(deployment_id)}, request)
 
 
 @pages.post("/deployments/{deployment_id}/assign")

@@ -15,9 +15,9 @@ from lfr.reports import monitoring
 from lfr.services import alerts
 from lfr.services.access import readable_alert
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.alert_views import card_of, handheld_alerts
+from lfr.web.alert_views import card_of, handheld_alerts, readable_card
 from lfr.web.deps import Context
-from lfr.web.live import LiveMessage, event_stream
+from lfr.web.live import LiveMessage, event_response
 from lfr.web.rendering import render
 from lfr.web.runtime import alert_message
 
@@ -53,11 +53,7 @@ def handheld_page(request: Request, context: Context, viewer: HandheldViewer) ->
 async def handheld_stream(
     request: Request, context: Context, viewer: HandheldViewer
 ) -> StreamingResponse:
-    return StreamingResponse(
-        event_stream(context.feed, {HANDHELD_TOPIC}, request.is_disconnected),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return event_response(context.feed, {HANDHELD_TOPIC}, request)
 
 
 @pages.get("/handheld/alerts/{alert_id}/card")
@@ -68,8 +64,7 @@ def handheld_card(
 
 
 def _card(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
-    with reading(context.db) as db:
-        card = card_of(db, readable_alert(db, actor, alert_id), actor)
+    card = readable_card(context.db, actor, alert_id)
     return render(
         request,
         "handheld/card.html",
