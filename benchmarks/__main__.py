@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             [1_000, 10_000, 100_000, 1_000_000], repeats=10 if not args.full else 30
         )
         results["matcher"] = [asdict(t) for t in timings]
-        print("## matcher, random unit vectors (128-d)\n")
+        print("## matcher (128-d templates), exact and screened search\n")
         print(matcher_table(timings) + "\n")
     if "clips" in args.sections:
         rows = run_clips(clips, args.describers, frames, args.threshold)

@@ -145,6 +145,11 @@ class Gallery:
         """Whether `search` goes through the screen (the gallery is large enough)."""
         return self._screen is not None
 
+    @property
+    def screen_components(self) -> int | None:
+        """Dimensions the screen keeps (None: not screened)."""
+        return self._screen.components if self._screen is not None else None
+
     def with_normalisation(self, config: CohortNormalisation | None) -> Gallery:
         """This gallery with `search` scores cohort-normalised (None: raw cosines). Fits
         each subject's cohort statistics now, against the other subjects."""
