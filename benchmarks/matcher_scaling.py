@@ -103,9 +103,7 @@ def default_descriptor_folder() -> Path | None:
     return max(folders, key=lambda p: sum(1 for _ in p.iterdir()), default=None)
 
 
-def lfw_like(
-    count: int, real: RealDescriptors, rng: np.random.Generator
-) -> tuple[Matrix, Matrix]:
+def lfw_like(count: int, real: RealDescriptors, rng: np.random.Generator) -> tuple[Matrix, Matrix]:
     """(templates, mated probes): each identity's first image, then synthetic people."""
     first: dict[str, int] = {}
     others: list[int] = []
@@ -179,7 +177,9 @@ def time_size(
     build_s = time.perf_counter() - started
     del templates
     rows = [
-        MatcherTiming(data, size, "exact", build_s, *time_search(exact, probes, repeats, batch), batch)
+        MatcherTiming(
+            data, size, "exact", build_s, *time_search(exact, probes, repeats, batch), batch
+        )
     ]
     if size >= screened_from:
         started = time.perf_counter()

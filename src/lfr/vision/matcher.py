@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from lfr.vision.describers.base import l2_normalise
 from lfr.vision.normalisation import CohortNormalisation, CohortNormaliser
-from lfr.vision.screening import ScreenIndex, Screening
+from lfr.vision.screening import ScreenIndex, Screening, to_scores
 from lfr.vision.types import Candidate, Descriptor, ListKind
 
 
@@ -217,16 +217,21 @@ class Gallery:
         assert self._screen is not None
         n_subjects = len(self._subject_ids)
         take = min(k, n_subjects)
-        screened = self._best_per_subject(self._screen.scores(probes))
+        products, step, offset = self._screen.products(probes)
+        screened = self._best_per_subject(products)
         wanted = min(n_subjects, max(self.screening.candidates, take))
         candidates = _top_columns(screened, wanted)
         if self._normaliser is not None:
             # T-norm needs each probe's best raw scores exactly; Z-norm reorders subjects,
             # so the normalised screen picks candidates of its own.
             cohort = min(n_subjects, wanted + self._normaliser.cohort_size + 1)
-            normalised = self._normaliser.apply(screened.astype(np.float64))
+            approximate = to_scores(screened, step, offset).astype(np.float64)
             candidates = np.concatenate(
-                [_top_columns(screened, cohort), _top_columns(normalised, wanted)], axis=1
+                [
+                    _top_columns(screened, cohort),
+                    _top_columns(self._normaliser.apply(approximate), wanted),
+                ],
+                axis=1,
             )
         results = []
         for probe, probe_candidates in zip(probes, candidates, strict=True):
@@ -240,7 +245,7 @@ class Gallery:
             results.append(self._ranked(exact[best], subjects[best]))
         return results
 
-    def _best_per_subject(self, per_template: NDArray[np.float32]) -> NDArray[np.float32]:
+    def _best_per_subject(self, per_template: NDArray[np.int32]) -> NDArray[np.int32]:
         if len(self._block_starts) == per_template.shape[1]:
             return per_template  # one template per subject
         return np.maximum.reduceat(per_template, self._block_starts, axis=1)
@@ -276,12 +281,13 @@ class Gallery:
         return l2_normalise(matrix) if matrix.shape[0] else matrix.reshape(0, self.dimension)
 
 
-def _top_columns(scores: NDArray[np.floating], take: int) -> NDArray[np.intp]:
+def _top_columns(scores: NDArray[np.number], take: int) -> NDArray[np.intp]:
     """Each row's `take` highest columns, in no particular order."""
     n_columns = scores.shape[1]
     if take >= n_columns:
         return np.broadcast_to(np.arange(n_columns), (scores.shape[0], n_columns))
-    return np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    # Partitioning for the last `take` avoids negating (copying) a million-wide row.
+    return np.argpartition(scores, n_columns - take, axis=1)[:, n_columns - take :]
 
 
 def _subjects_in_order(
