@@ -96,11 +96,20 @@ def load_lfw_descriptors(folder: Path) -> RealDescriptors:
     return RealDescriptors(names, np.asarray(vectors, dtype=np.float32))
 
 
-def default_descriptor_folder() -> Path | None:
-    """The fullest descriptor cache under .lfr-cache/descriptors, if any."""
-    root = CACHE_ROOT / "descriptors"
-    folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
-    return max(folders, key=lambda p: sum(1 for _ in p.iterdir()), default=None)
+def find_lfw_descriptors(folder: Path | None) -> RealDescriptors | None:
+    """lfw-dev descriptors from `folder`, or from the fullest descriptor cache under
+    .lfr-cache/descriptors; None (with a note) when there are none."""
+    if folder is None:
+        root = CACHE_ROOT / "descriptors"
+        folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+        folder = max(folders, key=lambda p: sum(1 for _ in p.iterdir()), default=None)
+    try:
+        if folder is None:
+            raise FileNotFoundError("no descriptor cache under .lfr-cache/descriptors")
+        return load_lfw_descriptors(folder)
+    except FileNotFoundError as error:
+        print(f"(lfw-like data left out: {error}; run `lfr evaluate` or see --descriptors)")
+        return None
 
 
 def lfw_like(count: int, real: RealDescriptors, rng: np.random.Generator) -> tuple[Matrix, Matrix]:
@@ -206,14 +215,13 @@ def run(
     repeats: int = 20,
     batch: int = 16,
     screened_from: int = 100_000,
-    descriptors: Path | None = None,
+    real: RealDescriptors | None = None,
 ) -> list[MatcherTiming]:
     rng = np.random.default_rng(0)
     kinds: list[tuple[str, DataMaker]] = [
         ("random", lambda n, r: (random_unit_vectors(n, r), random_unit_vectors(1_000, r)))
     ]
-    if descriptors is not None:
-        real = load_lfw_descriptors(descriptors)
+    if real is not None:
         kinds.append(("lfw-like", lambda n, r: lfw_like(n, real, r)))
     return [
         row
@@ -255,10 +263,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="a descriptor cache folder of lfw-dev (default: the fullest under .lfr-cache)",
     )
     args = parser.parse_args(argv)
-    descriptors = args.descriptors or default_descriptor_folder()
-    if descriptors is None:
-        print("(no lfw-dev descriptor cache found: random data only; see --descriptors)")
-    print(table(run(args.sizes, args.repeats, 16, args.screened_from, descriptors)))
+    real = find_lfw_descriptors(args.descriptors)
+    print(table(run(args.sizes, args.repeats, 16, args.screened_from, real)))
 
 
 if __name__ == "__main__":
