@@ -7,6 +7,15 @@ template's. Optionally (`with_normalisation`) scores are cohort-normalised
 and the alert threshold must be set in those units. The alert threshold is *not* applied
 here: the caller (the tracker) applies the one the authority set, so that the matcher has
 no hidden constant.
+
+Galleries of `Screening.min_templates` templates or more (default 200k) are searched
+through a screen (`lfr.vision.screening`): a compact int8 copy picks `candidates`
+subjects, which are re-scored exactly, so returned scores are always exact. With cohort
+normalisation the screen keeps, besides the best `candidates` by approximate normalised
+score, the best `candidates` + cohort_size + 1 by approximate raw score, so that each
+probe's T-norm cohort (its best raw scores) is re-scored exactly too; the normalised
+scores are then computed on those exact scores. `similarities` and `scores` (whole
+matrices, for evaluation) stay exact.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from numpy.typing import NDArray
 
 from lfr.vision.describers.base import l2_normalise
 from lfr.vision.normalisation import CohortNormalisation, CohortNormaliser
+from lfr.vision.screening import ScreenIndex, Screening, to_scores
 from lfr.vision.types import Candidate, Descriptor, ListKind
 
 
@@ -34,6 +44,8 @@ class Gallery:
         subject_ids: tuple[str, ...],
         list_kinds: dict[str, ListKind],
         model_id: str | None,
+        screening: Screening | None = None,
+        screen: ScreenIndex | None = None,
     ) -> None:
         # Use `Gallery.build`; this constructor trusts its (sorted, normalised) inputs.
         self._templates = templates
@@ -49,6 +61,11 @@ class Gallery:
             if len(template_subject)
             else np.zeros(0, dtype=np.intp)
         )
+        self._block_ends = np.r_[self._block_starts[1:], len(template_subject)].astype(np.intp)
+        self.screening = screening or Screening()
+        if screen is None and self.template_count >= self.screening.min_templates:
+            screen = ScreenIndex(templates)
+        self._screen = screen
 
     @classmethod
     def build(
@@ -58,9 +75,11 @@ class Gallery:
         list_kinds: Sequence[ListKind] | None = None,
         *,
         model_id: str | None = None,
+        screening: Screening | None = None,
     ) -> Gallery:
         """A gallery with one template per row of `descriptors`; `subject_ids[i]` (and
-        `list_kinds[i]`, default watchlist) belong to row i. Rows are re-normalised."""
+        `list_kinds[i]`, default watchlist) belong to row i. Rows are re-normalised.
+        `screening` (default `Screening()`) says from what size searches are screened."""
         matrix = np.asarray(descriptors, dtype=np.float32)
         if matrix.ndim != 2:
             raise ValueError(f"descriptors must be a 2-D matrix, got shape {matrix.shape}")
@@ -87,6 +106,7 @@ class Gallery:
             subject_ids=tuple(subjects),
             list_kinds=kind_of,
             model_id=model_id,
+            screening=screening,
         )
 
     def __len__(self) -> int:
@@ -120,19 +140,41 @@ class Gallery:
         per_template = matrix @ self._templates.T
         return np.maximum.reduceat(per_template, self._block_starts, axis=1)
 
+    @property
+    def screened(self) -> bool:
+        """Whether `search` goes through the screen (the gallery is large enough)."""
+        return self._screen is not None
+
+    @property
+    def screen_components(self) -> int | None:
+        """Dimensions the screen keeps (None: not screened)."""
+        return self._screen.components if self._screen is not None else None
+
     def with_normalisation(self, config: CohortNormalisation | None) -> Gallery:
         """This gallery with `search` scores cohort-normalised (None: raw cosines). Fits
         each subject's cohort statistics now, against the other subjects."""
-        copy = Gallery(
+        copy = self._copy(self.screening, self._screen)
+        if config is not None:
+            copy._normaliser = CohortNormaliser(config, len(self), self._subject_rows)
+        return copy
+
+    def with_screening(self, screening: Screening) -> Gallery:
+        """This gallery (and its normalisation) searched with other screening settings."""
+        keep = self._screen is not None and self.template_count >= screening.min_templates
+        copy = self._copy(screening, self._screen if keep else None)
+        copy._normaliser = self._normaliser
+        return copy
+
+    def _copy(self, screening: Screening, screen: ScreenIndex | None) -> Gallery:
+        return Gallery(
             self._templates,
             self._template_subject,
             self._subject_ids,
             self._list_kinds,
             self.model_id,
+            screening,
+            screen,
         )
-        if config is not None:
-            copy._normaliser = CohortNormaliser(config, len(self), self._subject_rows)
-        return copy
 
     @property
     def normalisation(self) -> CohortNormalisation | None:
@@ -158,22 +200,75 @@ class Gallery:
         score (cosine similarity, or its cohort-normalised value)."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        if self._screen is not None and len(self._subject_ids):
+            return self._screened_search(self._probe_matrix(probes), k)
         scores = self.scores(probes)
-        n_subjects = scores.shape[1]
-        take = min(k, n_subjects)
+        take = min(k, scores.shape[1])
         if take == 0:
             return [[] for _ in range(scores.shape[0])]
-        if take < n_subjects:
-            top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-        else:
-            top = np.broadcast_to(np.arange(n_subjects), (scores.shape[0], n_subjects))
-        results = []
-        for row, columns in zip(scores, top, strict=True):
-            best = columns[np.argsort(-row[columns], kind="stable")]
-            results.append(
-                [Candidate(subject_id=self._subject_ids[c], score=float(row[c])) for c in best]
+        top = _top_columns(scores, take)
+        return [
+            self._ranked(row[columns], columns) for row, columns in zip(scores, top, strict=True)
+        ]
+
+    def _screened_search(self, probes: Descriptor, k: int) -> list[list[Candidate]]:
+        """`search` through the screen: approximate scores pick candidate subjects, whose
+        exact (and, when normalised, exactly normalised) scores are ranked."""
+        assert self._screen is not None
+        n_subjects = len(self._subject_ids)
+        take = min(k, n_subjects)
+        products, step, offset = self._screen.products(probes)
+        screened = self._best_per_subject(products)
+        wanted = min(n_subjects, max(self.screening.candidates, take))
+        candidates = _top_columns(screened, wanted)
+        if self._normaliser is not None:
+            # T-norm needs each probe's best raw scores exactly; Z-norm reorders subjects,
+            # so the normalised screen picks candidates of its own.
+            cohort = min(n_subjects, wanted + self._normaliser.cohort_size + 1)
+            approximate = to_scores(screened, step, offset).astype(np.float64)
+            candidates = np.concatenate(
+                [
+                    _top_columns(screened, cohort),
+                    _top_columns(self._normaliser.apply(approximate), wanted),
+                ],
+                axis=1,
             )
+        results = []
+        for probe, probe_candidates in zip(probes, candidates, strict=True):
+            subjects = np.unique(probe_candidates)
+            exact = self._exact_subject_scores(probe, subjects)
+            if self._normaliser is not None:
+                exact = self._normaliser.apply_to_columns(
+                    exact[None, :].astype(np.float64), subjects[None, :]
+                )[0].astype(np.float32)
+            best = _top_columns(exact[None, :], take)[0]
+            results.append(self._ranked(exact[best], subjects[best]))
         return results
+
+    def _best_per_subject(self, per_template: NDArray[np.int32]) -> NDArray[np.int32]:
+        if len(self._block_starts) == per_template.shape[1]:
+            return per_template  # one template per subject
+        return np.maximum.reduceat(per_template, self._block_starts, axis=1)
+
+    def _exact_subject_scores(
+        self, probe: NDArray[np.float32], subjects: NDArray[np.intp]
+    ) -> NDArray[np.float32]:
+        """Each listed subject's best-template cosine with one unit probe, computed on
+        all of the subject's templates."""
+        starts, ends = self._block_starts[subjects], self._block_ends[subjects]
+        lengths = ends - starts
+        offsets = np.r_[0, np.cumsum(lengths)[:-1]].astype(np.intp)
+        rows = np.arange(int(lengths.sum()), dtype=np.intp) + np.repeat(starts - offsets, lengths)
+        similarities = self._templates[rows] @ probe
+        return np.maximum.reduceat(similarities, offsets)
+
+    def _ranked(self, scores: NDArray[np.float32], subjects: NDArray[np.intp]) -> list[Candidate]:
+        """Candidates for `subjects` (indices) with their `scores`, best first."""
+        order = np.argsort(-scores, kind="stable")
+        return [
+            Candidate(subject_id=self._subject_ids[subjects[i]], score=float(scores[i]))
+            for i in order
+        ]
 
     def _probe_matrix(self, probes: Descriptor) -> Descriptor:
         matrix = np.asarray(probes, dtype=np.float32)
@@ -184,6 +279,15 @@ class Gallery:
                 f"probes must be (n, {self.dimension}) descriptors, got shape {matrix.shape}"
             )
         return l2_normalise(matrix) if matrix.shape[0] else matrix.reshape(0, self.dimension)
+
+
+def _top_columns(scores: NDArray[np.number], take: int) -> NDArray[np.intp]:
+    """Each row's `take` highest columns, in no particular order."""
+    n_columns = scores.shape[1]
+    if take >= n_columns:
+        return np.broadcast_to(np.arange(n_columns), (scores.shape[0], n_columns))
+    # Partitioning for the last `take` avoids negating (copying) a million-wide row.
+    return np.argpartition(scores, n_columns - take, axis=1)[:, n_columns - take :]
 
 
 def _subjects_in_order(

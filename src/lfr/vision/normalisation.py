@@ -70,7 +70,8 @@ def top_cohort_stats(scores: Matrix, cohort_size: int, skip: int) -> tuple[Matri
 
 
 def tnorm(scores: Matrix, cohort_size: int) -> Matrix:
-    """Per-probe cohort normalisation of a (probes × subjects) score matrix."""
+    """Per-probe cohort normalisation of a (probes × subjects) score matrix (or of a set
+    of columns holding each probe's best cohort_size + 1 subjects)."""
     mean, std = top_cohort_stats(scores, cohort_size, skip=1)
     return (scores - mean) / np.maximum(std, _EPSILON)
 
@@ -78,8 +79,9 @@ def tnorm(scores: Matrix, cohort_size: int) -> Matrix:
 def znorm(
     scores: Matrix, subject_mean: NDArray[np.float64], subject_std: NDArray[np.float64]
 ) -> Matrix:
-    """Per-subject cohort normalisation: ``(s - mean_j) / std_j`` for column j."""
-    return (scores - subject_mean[None, :]) / np.maximum(subject_std[None, :], _EPSILON)
+    """Per-subject cohort normalisation: ``(s - mean_j) / std_j`` for column j (the
+    statistics' shape broadcasts against `scores`)."""
+    return (scores - subject_mean) / np.maximum(subject_std, _EPSILON)
 
 
 SubjectRows = Callable[[int, int], Matrix]
@@ -113,12 +115,28 @@ class CohortNormaliser:
         self._cohort_size = min(config.cohort_size, n_subjects - 2)
         self._mean, self._std = fit_subject_stats(n_subjects, rows, self._cohort_size)
 
+    @property
+    def cohort_size(self) -> int:
+        """The cohort actually used (the configured one, or all other subjects)."""
+        return self._cohort_size
+
     def apply(self, scores: Matrix) -> Matrix:
         """Normalise a (probes × subjects) matrix of raw similarities."""
+        return self.apply_to_columns(scores, None)
+
+    def apply_to_columns(self, scores: Matrix, columns: NDArray[np.intp] | None) -> Matrix:
+        """Normalise raw similarities where `scores[i, j]` is probe i's score with subject
+        `columns[i, j]` (None: subject j). Each row must hold the probe's best
+        cohort_size + 1 subjects (its T-norm cohort): a screened search re-scores at
+        least those."""
         kind = self.config.type
         if kind == "tnorm":
             return tnorm(scores, self._cohort_size)
-        z = znorm(scores, self._mean, self._std)
+        if columns is None:
+            mean, std = self._mean[None, :], self._std[None, :]
+        else:
+            mean, std = self._mean[columns], self._std[columns]
+        z = znorm(scores, mean, std)
         if kind == "znorm":
             return z
         return (tnorm(scores, self._cohort_size) + z) / 2
