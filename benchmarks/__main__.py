@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python -m benchmarks                 # quick: 75 frames per clip
     PYTHONPATH=src python -m benchmarks --full          # whole clips, 250-frame crowds
-    PYTHONPATH=src python -m benchmarks --describers dlib onnx --sections clips
+    PYTHONPATH=src python -m benchmarks --describers dlib onnx --sections clips --clips 720p
 
 Sections: `stages` (ms per stage per clip), `matcher` (ms per probe, 1k–1M templates),
 `clips` (engine against the naive per-frame loop on every clip: fps, recall, alerts,
@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks import CACHE_ROOT
 from benchmarks import crowd as crowd_clips
-from benchmarks.common import enrolled_gallery, video_clips, video_watchlist
+from benchmarks.common import NAIVE_DESCRIBER, enrolled_gallery, video_clips, video_watchlist
 from benchmarks.matcher_scaling import run as run_matcher
 from benchmarks.matcher_scaling import table as matcher_table
 from benchmarks.stages import StageTimes, measure
@@ -78,7 +78,8 @@ def run_clips(
             enrolled = set(enrolled_gallery(watchlist, describer).gallery.subject_ids)
             row: dict[str, Any] = {"clip": _clip_name(video), "describer": describer}
             for mode in ("engine", "naive"):
-                spec = RunSpec(mode, str(video), str(watchlist), describer, threshold, max_frames)
+                used = describer if mode == "engine" else NAIVE_DESCRIBER
+                spec = RunSpec(mode, str(video), str(watchlist), used, threshold, max_frames)
                 result = run_in_subprocess(spec)
                 row[mode] = {
                     "frames": result.frames,
@@ -130,7 +131,15 @@ def clips_table(rows: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="Whole clips; 250-frame crowds.")
-    parser.add_argument("--describers", nargs="+", default=["dlib", "onnx"])
+    parser.add_argument(
+        "--describers",
+        nargs="+",
+        default=["dlib"],
+        help=(
+            "The engine's describer(s): dlib (the default, ResNet in ONNX Runtime), dlib-bin, "
+            "onnx. The naive loop always uses dlib-bin, as face_recognition does."
+        ),
+    )
     parser.add_argument(
         "--sections",
         nargs="+",
@@ -138,6 +147,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=["stages", "matcher", "clips"],
     )
     parser.add_argument("--threshold", type=float, default=DEFAULT_ALERT_THRESHOLD)
+    parser.add_argument(
+        "--clips",
+        nargs="+",
+        default=[],
+        metavar="TEXT",
+        help="Only the clips whose name contains one of these (e.g. 720p hamilton).",
+    )
     args = parser.parse_args(argv)
     frames = 100_000 if args.full else 75
     crowds = _crowds(250 if args.full else 75)
@@ -145,21 +161,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     others = video_watchlist(watchlist)
     clips = [(c.video, c.watchlist, c.truth()) for c in crowds]
     clips += [(video, others, None) for video in video_clips()]
+    if args.clips:
+        clips = [c for c in clips if any(text in _clip_name(c[0]) for text in args.clips)]
     mode = "full" if args.full else "quick"
     print(f"# lfr benchmarks ({mode}) on {platform.machine()}, {os.cpu_count()} cores")
     print(f"alert threshold {args.threshold}; watchlists: crowd {watchlist}, video {others}\n")
     results: dict[str, Any] = {"threshold": args.threshold, "full": args.full}
     if "stages" in args.sections:
         gallery = enrolled_gallery(watchlist, args.describers[0]).gallery
+        timed_describers = list(dict.fromkeys([*args.describers, NAIVE_DESCRIBER]))
         stage_rows = [
-            measure(video, min(frames, 30), args.describers, gallery) for video, _, _ in clips
+            measure(video, min(frames, 30), timed_describers, gallery) for video, _, _ in clips
         ]
         results["stages"] = [asdict(r) for r in stage_rows]
         print(
             "## ms per stage (median; detect per frame, the rest per face, match per probe "
             f"against {len(gallery)} subjects)\n"
         )
-        print(stages_table(stage_rows, args.describers) + "\n")
+        print(stages_table(stage_rows, timed_describers) + "\n")
     if "matcher" in args.sections:
         timings = run_matcher(
             [1_000, 10_000, 100_000, 1_000_000], repeats=10 if not args.full else 30

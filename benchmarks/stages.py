@@ -14,11 +14,12 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from benchmarks.common import describer_config, engine_detector
+from benchmarks.common import describer_config
 from lfr.vision.describers import build_describer
 from lfr.vision.detection import build_detector
 from lfr.vision.landmarks import LandmarkLocator, align
 from lfr.vision.matcher import Gallery
+from lfr.vision.pipeline import EngineConfig
 from lfr.vision.quality import assess_quality
 from lfr.vision.types import Box, RGBImage
 
@@ -67,7 +68,7 @@ def decode(clip: Path, max_frames: int) -> tuple[list[RGBImage], list[float]]:
 
 def measure(clip: Path, max_frames: int, describers: Sequence[str], gallery: Gallery) -> StageTimes:
     frames, decode_times = decode(clip, max_frames)
-    detector, locator = build_detector(engine_detector()), LandmarkLocator()
+    detector, locator = build_detector(EngineConfig().detector), LandmarkLocator()
     detector.detect(frames[0])  # load the model outside the timings
     detect_times, landmark_times, align_times, quality_times = [], [], [], []
     chips: list[RGBImage] = []
