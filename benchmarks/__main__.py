@@ -4,9 +4,11 @@
     PYTHONPATH=src python -m benchmarks --full          # whole clips, 250-frame crowds
     PYTHONPATH=src python -m benchmarks --describers dlib onnx --sections clips --clips 720p
 
-Sections: `stages` (ms per stage per clip), `matcher` (ms per probe, 1k–1M templates),
-`clips` (engine against the naive per-frame loop on every clip: fps, recall, alerts,
-peak memory). Results are also written as JSON to .lfr-cache/benchmarks/.
+Sections: `stages` (ms per stage per clip, then ms per frame and faces found for each
+detector setting), `matcher` (ms per probe, 1k–1M templates), `clips` (the engine as
+shipped against the naive per-frame loop on every clip: fps, latency, recall, alerts,
+peak memory). `--clips TEXT...` keeps the clips whose name contains one of the texts.
+Results are also written as JSON to .lfr-cache/benchmarks/.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks import CACHE_ROOT
+from benchmarks import CACHE_ROOT, shared_data_dir
 from benchmarks import crowd as crowd_clips
 from benchmarks.common import NAIVE_DESCRIBER, enrolled_gallery, video_clips, video_watchlist
 from benchmarks.matcher_scaling import run as run_matcher
 from benchmarks.matcher_scaling import table as matcher_table
-from benchmarks.stages import StageTimes, measure
+from benchmarks.stages import DetectorTime, StageTimes, detector_times, measure
 from benchmarks.throughput import RunResult, RunSpec, run_in_subprocess, walker_recall
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
@@ -41,15 +43,23 @@ def _crowds(frames: int) -> list[crowd_clips.CrowdClip]:
 
 def stages_table(rows: Sequence[StageTimes], describers: Sequence[str]) -> str:
     head = "| clip | resolution | frames | faces | decode | detect | landmarks | align | quality | "
-    head += " | ".join(f"describe ({d})" for d in describers) + " | match |"
+    head += " | ".join(f"describe ({d}), 1 / batch of 8" for d in describers) + " | match |"
     lines = [head, "|" + "---|" * (9 + len(describers) + 1)]
     for r in rows:
-        describe = " | ".join(f"{r.describe_ms[d]:.1f}" for d in describers)
+        describe = " | ".join(
+            f"{r.describe_ms[d]:.1f} / {r.batch_describe_ms[d]:.1f}" for d in describers
+        )
         lines.append(
             f"| {r.clip} | {r.resolution} | {r.frames} | {r.faces} | {r.decode_ms:.1f} | "
             f"{r.detect_ms:.1f} | {r.landmarks_ms:.2f} | {r.align_ms:.2f} | {r.quality_ms:.2f} | "
             f"{describe} | {r.match_ms:.3f} |"
         )
+    return "\n".join(lines)
+
+
+def detectors_table(rows: Sequence[DetectorTime]) -> str:
+    lines = ["| clip | detector setting | faces found | ms per frame |", "|---|---|---:|---:|"]
+    lines += [f"| {r.clip} | {r.setting} | {r.faces} | {r.ms:.1f} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -71,6 +81,7 @@ def run_clips(
     describers: Sequence[str],
     max_frames: int,
     threshold: float,
+    engine_detector: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
     for video, watchlist, truth in clips:
@@ -79,7 +90,9 @@ def run_clips(
             row: dict[str, Any] = {"clip": _clip_name(video), "describer": describer}
             for mode in ("engine", "naive"):
                 used = describer if mode == "engine" else NAIVE_DESCRIBER
-                spec = RunSpec(mode, str(video), str(watchlist), used, threshold, max_frames)
+                spec = RunSpec(
+                    mode, str(video), str(watchlist), used, threshold, max_frames, engine_detector
+                )
                 result = run_in_subprocess(spec)
                 row[mode] = {
                     "frames": result.frames,
@@ -88,6 +101,8 @@ def run_clips(
                     "faces": result.faces,
                     "descriptions": result.descriptions,
                     "peak_rss_mb": result.peak_rss_mb,
+                    "latency_ms_p50": result.latency_ms_p50,
+                    "latency_ms_p95": result.latency_ms_p95,
                     "refused_enrolments": result.refused_enrolments,
                     **_outcome(result, truth, enrolled),
                 }
@@ -111,8 +126,8 @@ def clips_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| clip | describer | frames | engine fps | naive fps | speed-up | recall engine | "
         "recall naive | alerts engine (false) | alerts naive (false) | described engine / "
-        "naive | peak RSS MB engine / naive |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "naive | latency p50 / p95 ms engine | naive | peak RSS MB engine / naive |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         engine, naive = row["engine"], row["naive"]
@@ -123,6 +138,8 @@ def clips_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{engine['alerts']} ({engine['false_alerts']}) | "
             f"{naive['alerts']} ({naive['false_alerts']}) | "
             f"{engine['descriptions']} / {naive['descriptions']} | "
+            f"{engine['latency_ms_p50']:.0f} / {engine['latency_ms_p95']:.0f} | "
+            f"{naive['latency_ms_p50']:.0f} / {naive['latency_ms_p95']:.0f} | "
             f"{engine['peak_rss_mb']:.0f} / {naive['peak_rss_mb']:.0f} |"
         )
     return "\n".join(lines)
@@ -147,6 +164,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=["stages", "matcher", "clips"],
     )
     parser.add_argument("--threshold", type=float, default=DEFAULT_ALERT_THRESHOLD)
+    parser.add_argument(
+        "--engine-detector",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help=(
+            'The engine\'s detector settings, e.g. \'{"type": "hog"}\' (full resolution, as '
+            "before max_detect_width); the engine's default when omitted."
+        ),
+    )
     parser.add_argument(
         "--clips",
         nargs="+",
@@ -179,6 +206,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"against {len(gallery)} subjects)\n"
         )
         print(stages_table(stage_rows, timed_describers) + "\n")
+        yunet = shared_data_dir().parent / "models" / "yunet_n_640_640.onnx"
+        detector_rows = [
+            row for video, _, _ in clips for row in detector_times(video, min(frames, 10), yunet)
+        ]
+        results["detectors"] = [asdict(r) for r in detector_rows]
+        print("## detector settings (median ms per frame, faces found in the first frames)\n")
+        print(detectors_table(detector_rows) + "\n")
     if "matcher" in args.sections:
         timings = run_matcher(
             [1_000, 10_000, 100_000, 1_000_000], repeats=10 if not args.full else 30
@@ -187,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("## matcher, random unit vectors (128-d)\n")
         print(matcher_table(timings) + "\n")
     if "clips" in args.sections:
-        rows = run_clips(clips, args.describers, frames, args.threshold)
+        rows = run_clips(clips, args.describers, frames, args.threshold, args.engine_detector)
         results["clips"] = rows
         print("\n## engine (CameraWorker) against the naive per-frame loop\n")
         print(clips_table(rows) + "\n")
