@@ -160,10 +160,22 @@ class Engine:
 
     analyser: FaceAnalyser
     describer: Describer
+    enrolment_analyser: FaceAnalyser
+    """The same detector at full resolution (no `detect_scale` / `max_detect_width`):
+    a watchlist photograph is analysed once, so speed does not matter there, and a
+    face the enrolment gate accepts must not be lost to shrinking (WL-5)."""
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
-        return cls(FaceAnalyser(build_detector(config.detector)), build_describer(config.describer))
+        analyser = FaceAnalyser(build_detector(config.detector))
+        full_resolution = config.detector.model_copy(
+            update={"detect_scale": 1.0, "max_detect_width": None}
+        )
+        return cls(
+            analyser,
+            build_describer(config.describer),
+            FaceAnalyser(build_detector(full_resolution), analyser.locator),
+        )
 
 
 @dataclass(frozen=True, slots=True)

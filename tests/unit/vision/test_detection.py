@@ -214,3 +214,21 @@ def test_engine_default_detection_finds_the_example_faces(
     assert len(default) == len(full)
     for detection in default:
         assert any(_same_face(detection.box, f.box, 0.25) for f in full)
+
+
+def test_enrolment_detects_at_full_resolution_where_live_detection_shrinks(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    """A small face in a wide watchlist photograph: live detection (frames shrunk to
+    960 px wide) cannot see it, enrolment (WL-5) still does."""
+    import numpy as np
+
+    from lfr.vision.pipeline import Engine, EngineConfig
+
+    face = cv2.resize(example_image("obama.jpg"), None, fx=0.3, fy=0.3)
+    wide = np.full((face.shape[0] + 40, 1920, 3), 128, dtype=np.uint8)
+    wide[20 : 20 + face.shape[0], 900 : 900 + face.shape[1]] = face
+    engine = Engine.from_config(EngineConfig())
+    assert engine.analyser.detector.detect(wide) == []
+    [found] = engine.enrolment_analyser.detector.detect(wide)
+    assert 900 <= found.box.left < found.box.right <= 900 + face.shape[1]
