@@ -56,8 +56,9 @@ DEFAULT_DETECT_WIDTH = 960
 main cost once description is bounded by the tracker, and grows with the pixel count.
 At 960 px wide HOG's smallest face (about 80 px in the shrunk frame, 0.39 of it between
 the eyes) is about 107 px high with about 42 px between the eyes at 720p, 160 px / 62 px
-at 1080p: at or above the 40 px between the eyes asked of a watchlist image, and where
-the generated 720p crowd still had every usable face (measured in docs/evaluation.md).
+at 1080p: at or above the 40 px between the eyes asked of a watchlist image. On the
+generated crowds it lost 1–5% of the detections (the faces nearest that size) and no
+alert, and made the engine 1.3–4× faster (measured in docs/evaluation.md).
 Frames of 960 px or less (640×480, the Hamilton clip) are detected at full resolution.
 720p detection costs about 0.56 of full resolution, 1080p about 0.25. A camera that must
 find smaller faces raises it (or sets None, or `upsample`); one placed for large faces
