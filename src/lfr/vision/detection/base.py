@@ -118,7 +118,8 @@ def builder_for(type_name: str) -> Callable[[Any], Detector]:
 
 
 class RegionDetector(ABC):
-    """Crops to the region of interest, shrinks it by `detect_scale`, runs the backend,
+    """Crops to the region of interest, shrinks it (`detect_scale`, `max_detect_width`;
+    REC-2: detection cost is set by the operator, not by the camera), runs the backend,
     maps boxes back to the full-resolution frame, clips them to it and drops faces
     smaller than `min_face_px` — so that a backend only implements `_detect_in(crop)`."""
 
