@@ -2,11 +2,13 @@
 
     PYTHONPATH=src python -m benchmarks                 # quick: 75 frames per clip
     PYTHONPATH=src python -m benchmarks --full          # whole clips, 250-frame crowds
-    PYTHONPATH=src python -m benchmarks --describers dlib onnx --sections clips
+    PYTHONPATH=src python -m benchmarks --describers dlib onnx --sections clips --clips 720p
 
-Sections: `stages` (ms per stage per clip), `matcher` (ms per probe, 1k–1M templates),
-`clips` (engine against the naive per-frame loop on every clip: fps, recall, alerts,
-peak memory). Results are also written as JSON to .lfr-cache/benchmarks/.
+Sections: `stages` (ms per stage per clip, then ms per frame and faces found for each
+detector setting), `matcher` (ms per probe, 1k–1M templates), `clips` (the engine as
+shipped against the naive per-frame loop on every clip: fps, latency, recall, alerts,
+peak memory). `--clips TEXT...` keeps the clips whose name contains one of the texts.
+Results are also written as JSON to .lfr-cache/benchmarks/.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks import CACHE_ROOT
+from benchmarks import CACHE_ROOT, shared_data_dir
 from benchmarks import crowd as crowd_clips
-from benchmarks.common import enrolled_gallery, video_clips, video_watchlist
+from benchmarks.common import NAIVE_DESCRIBER, enrolled_gallery, video_clips, video_watchlist
 from benchmarks.matcher_scaling import find_lfw_descriptors
 from benchmarks.matcher_scaling import run as run_matcher
 from benchmarks.matcher_scaling import table as matcher_table
-from benchmarks.stages import StageTimes, measure
+from benchmarks.stages import DetectorTime, StageTimes, detector_times, measure
 from benchmarks.throughput import RunResult, RunSpec, run_in_subprocess, walker_recall
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
@@ -42,15 +44,23 @@ def _crowds(frames: int) -> list[crowd_clips.CrowdClip]:
 
 def stages_table(rows: Sequence[StageTimes], describers: Sequence[str]) -> str:
     head = "| clip | resolution | frames | faces | decode | detect | landmarks | align | quality | "
-    head += " | ".join(f"describe ({d})" for d in describers) + " | match |"
+    head += " | ".join(f"describe ({d}), 1 / batch of 8" for d in describers) + " | match |"
     lines = [head, "|" + "---|" * (9 + len(describers) + 1)]
     for r in rows:
-        describe = " | ".join(f"{r.describe_ms[d]:.1f}" for d in describers)
+        describe = " | ".join(
+            f"{r.describe_ms[d]:.1f} / {r.batch_describe_ms[d]:.1f}" for d in describers
+        )
         lines.append(
             f"| {r.clip} | {r.resolution} | {r.frames} | {r.faces} | {r.decode_ms:.1f} | "
             f"{r.detect_ms:.1f} | {r.landmarks_ms:.2f} | {r.align_ms:.2f} | {r.quality_ms:.2f} | "
             f"{describe} | {r.match_ms:.3f} |"
         )
+    return "\n".join(lines)
+
+
+def detectors_table(rows: Sequence[DetectorTime]) -> str:
+    lines = ["| clip | detector setting | faces found | ms per frame |", "|---|---|---:|---:|"]
+    lines += [f"| {r.clip} | {r.setting} | {r.faces} | {r.ms:.1f} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -72,6 +82,7 @@ def run_clips(
     describers: Sequence[str],
     max_frames: int,
     threshold: float,
+    engine_detector: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
     for video, watchlist, truth in clips:
@@ -79,7 +90,10 @@ def run_clips(
             enrolled = set(enrolled_gallery(watchlist, describer).gallery.subject_ids)
             row: dict[str, Any] = {"clip": _clip_name(video), "describer": describer}
             for mode in ("engine", "naive"):
-                spec = RunSpec(mode, str(video), str(watchlist), describer, threshold, max_frames)
+                used = describer if mode == "engine" else NAIVE_DESCRIBER
+                spec = RunSpec(
+                    mode, str(video), str(watchlist), used, threshold, max_frames, engine_detector
+                )
                 result = run_in_subprocess(spec)
                 row[mode] = {
                     "frames": result.frames,
@@ -88,6 +102,8 @@ def run_clips(
                     "faces": result.faces,
                     "descriptions": result.descriptions,
                     "peak_rss_mb": result.peak_rss_mb,
+                    "latency_ms_p50": result.latency_ms_p50,
+                    "latency_ms_p95": result.latency_ms_p95,
                     "refused_enrolments": result.refused_enrolments,
                     **_outcome(result, truth, enrolled),
                 }
@@ -111,8 +127,8 @@ def clips_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| clip | describer | frames | engine fps | naive fps | speed-up | recall engine | "
         "recall naive | alerts engine (false) | alerts naive (false) | described engine / "
-        "naive | peak RSS MB engine / naive |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "naive | latency p50 / p95 ms engine | naive | peak RSS MB engine / naive |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         engine, naive = row["engine"], row["naive"]
@@ -123,6 +139,8 @@ def clips_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{engine['alerts']} ({engine['false_alerts']}) | "
             f"{naive['alerts']} ({naive['false_alerts']}) | "
             f"{engine['descriptions']} / {naive['descriptions']} | "
+            f"{engine['latency_ms_p50']:.0f} / {engine['latency_ms_p95']:.0f} | "
+            f"{naive['latency_ms_p50']:.0f} / {naive['latency_ms_p95']:.0f} | "
             f"{engine['peak_rss_mb']:.0f} / {naive['peak_rss_mb']:.0f} |"
         )
     return "\n".join(lines)
@@ -131,7 +149,15 @@ def clips_table(rows: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="Whole clips; 250-frame crowds.")
-    parser.add_argument("--describers", nargs="+", default=["dlib", "onnx"])
+    parser.add_argument(
+        "--describers",
+        nargs="+",
+        default=["dlib"],
+        help=(
+            "The engine's describer(s): dlib (the default, ResNet in ONNX Runtime), dlib-bin, "
+            "onnx. The naive loop always uses dlib-bin, as face_recognition does."
+        ),
+    )
     parser.add_argument(
         "--sections",
         nargs="+",
@@ -139,6 +165,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=["stages", "matcher", "clips"],
     )
     parser.add_argument("--threshold", type=float, default=DEFAULT_ALERT_THRESHOLD)
+    parser.add_argument(
+        "--engine-detector",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help=(
+            'The engine\'s detector settings, e.g. \'{"type": "hog"}\' (full resolution, as '
+            "before max_detect_width); the engine's default when omitted."
+        ),
+    )
+    parser.add_argument(
+        "--clips",
+        nargs="+",
+        default=[],
+        metavar="TEXT",
+        help="Only the clips whose name contains one of these (e.g. 720p hamilton).",
+    )
     args = parser.parse_args(argv)
     frames = 100_000 if args.full else 75
     crowds = _crowds(250 if args.full else 75)
@@ -146,21 +189,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     others = video_watchlist(watchlist)
     clips = [(c.video, c.watchlist, c.truth()) for c in crowds]
     clips += [(video, others, None) for video in video_clips()]
+    if args.clips:
+        clips = [c for c in clips if any(text in _clip_name(c[0]) for text in args.clips)]
     mode = "full" if args.full else "quick"
     print(f"# lfr benchmarks ({mode}) on {platform.machine()}, {os.cpu_count()} cores")
     print(f"alert threshold {args.threshold}; watchlists: crowd {watchlist}, video {others}\n")
     results: dict[str, Any] = {"threshold": args.threshold, "full": args.full}
     if "stages" in args.sections:
         gallery = enrolled_gallery(watchlist, args.describers[0]).gallery
+        timed_describers = list(dict.fromkeys([*args.describers, NAIVE_DESCRIBER]))
         stage_rows = [
-            measure(video, min(frames, 30), args.describers, gallery) for video, _, _ in clips
+            measure(video, min(frames, 30), timed_describers, gallery) for video, _, _ in clips
         ]
         results["stages"] = [asdict(r) for r in stage_rows]
         print(
             "## ms per stage (median; detect per frame, the rest per face, match per probe "
             f"against {len(gallery)} subjects)\n"
         )
-        print(stages_table(stage_rows, args.describers) + "\n")
+        print(stages_table(stage_rows, timed_describers) + "\n")
+        yunet = shared_data_dir().parent / "models" / "yunet_n_640_640.onnx"
+        detector_rows = [
+            row for video, _, _ in clips for row in detector_times(video, min(frames, 10), yunet)
+        ]
+        results["detectors"] = [asdict(r) for r in detector_rows]
+        print("## detector settings (median ms per frame, faces found in the first frames)\n")
+        print(detectors_table(detector_rows) + "\n")
     if "matcher" in args.sections:
         timings = run_matcher(
             [1_000, 10_000, 100_000, 1_000_000],
@@ -171,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("## matcher (128-d templates), exact and screened search\n")
         print(matcher_table(timings) + "\n")
     if "clips" in args.sections:
-        rows = run_clips(clips, args.describers, frames, args.threshold)
+        rows = run_clips(clips, args.describers, frames, args.threshold, args.engine_detector)
         results["clips"] = rows
         print("\n## engine (CameraWorker) against the naive per-frame loop\n")
         print(clips_table(rows) + "\n")

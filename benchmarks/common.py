@@ -28,11 +28,18 @@ ONNX_MODEL = CACHE_ROOT / "models" / "dlib-resnet.onnx"
 GALLERY_CACHE = CACHE_ROOT / "benchmarks" / "galleries"
 
 
+NAIVE_DESCRIBER = "dlib-bin"
+"""The naive loop's describer: face_recognition itself runs dlib-bin's ResNet."""
+
+
 def describer_config(name: str) -> DescriberConfig:
-    """``dlib`` (the shipped default) or ``onnx`` (the same network exported to ONNX,
-    exported here on first use)."""
+    """``dlib`` (the shipped default: dlib's ResNet weights run by ONNX Runtime),
+    ``dlib-bin`` (the same weights run by dlib-bin, as face_recognition does) or ``onnx``
+    (the network exported to an ONNX file, exported here on first use)."""
     if name == "dlib":
         return DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "dlib"})
+    if name == NAIVE_DESCRIBER:
+        return DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "dlib", "runtime": "dlib"})
     if name == "onnx":
         if not ONNX_MODEL.is_file():
             from lfr.vision.describers.dlib_onnx_export import (
@@ -43,11 +50,12 @@ def describer_config(name: str) -> DescriberConfig:
             ONNX_MODEL.parent.mkdir(parents=True, exist_ok=True)
             export_dlib_model(ONNX_MODEL, default_model_path(), fuse=True)
         return DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "onnx", "model_path": ONNX_MODEL})
-    raise ValueError(f"unknown describer {name!r}: dlib or onnx")
+    raise ValueError(f"unknown describer {name!r}: dlib, {NAIVE_DESCRIBER} or onnx")
 
 
-def engine_detector() -> DetectorConfig:
-    """The engine's default detector (HOG, no upsampling)."""
+def naive_detector() -> DetectorConfig:
+    """The naive loop's detector, also used to enrol watchlists: dlib HOG on the whole
+    frame at full resolution, no upsampling."""
     return HogDetectorConfig()
 
 
@@ -70,7 +78,7 @@ def enrolled_gallery(watchlist: Path, describer: str) -> Enrolled:
         with np.load(cached) as stored:
             subjects = [str(s) for s in stored["subjects"]]
             return Enrolled(Gallery.build(subjects, stored["descriptors"]), int(stored["refused"]))
-    analyser = FaceAnalyser(build_detector(engine_detector()))
+    analyser = FaceAnalyser(build_detector(naive_detector()))
     gallery, refusals = load_watchlist_dir(
         watchlist, analyser, build_describer(config), QualityGate.for_enrolment()
     )

@@ -129,3 +129,106 @@ def test_config_is_a_discriminated_union(tmp_path: Path, yunet_model: Path) -> N
         DETECTOR_CONFIG_ADAPTER.validate_python({"type": "hog", "upsamples": 1})
     with pytest.raises(ValidationError):
         HogDetectorConfig(upsample=9)
+
+
+def _same_face(a: Box, b: Box, tolerance: float) -> bool:
+    """Corners within `tolerance` of the face's width (a shrunk frame's HOG grid is
+    coarser in full-resolution pixels)."""
+    slack = tolerance * a.width
+    pairs = ((a.left, b.left), (a.top, b.top), (a.right, b.right), (a.bottom, b.bottom))
+    return all(abs(x - y) <= slack for x, y in pairs)
+
+
+def test_detect_scale_maps_boxes_back_to_full_resolution(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    image = example_image("two_people.jpg")
+    full = sorted((d.box for d in build_detector().detect(image)), key=lambda b: b.left)
+    for scale in (0.75, 0.6):
+        shrunk = build_detector(HogDetectorConfig(detect_scale=scale)).detect(image)
+        boxes = sorted((d.box for d in shrunk), key=lambda b: b.left)
+        assert len(boxes) == len(full) == 2
+        for at_scale, at_full in zip(boxes, full, strict=True):
+            assert _same_face(at_scale, at_full, 0.25), (scale, at_scale, at_full)
+
+
+def test_max_detect_width_shrinks_only_wider_frames(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    image = example_image("obama.jpg")  # 910 px wide, the face about 400 px
+    width = image.shape[1]
+    full = build_detector().detect(image)[0].box
+    [capped] = build_detector(HogDetectorConfig(max_detect_width=width // 3)).detect(image)
+    assert _same_face(capped.box, full, 0.25)
+    assert capped.box != full  # it did run on the shrunk frame (a coarser grid)
+    [uncapped] = build_detector(HogDetectorConfig(max_detect_width=width)).detect(image)
+    assert uncapped.box == full  # not wider than the cap: detected as it is
+
+
+def test_detect_scale_with_a_region_of_interest_keeps_frame_coordinates(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    image = example_image("two_people.jpg")
+    right_half = Box(left=image.shape[1] // 2, top=0, right=image.shape[1], bottom=image.shape[0])
+    whole = next(d.box for d in build_detector().detect(image) if d.box.left >= right_half.left)
+    config = HogDetectorConfig(region_of_interest=right_half, detect_scale=0.7)
+    [inside] = build_detector(config).detect(image)
+    assert _same_face(inside.box, whole, 0.25)
+
+
+def test_shrinking_loses_faces_below_the_detector_s_smallest(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    """The trade-off `detect_scale` documents: HOG's smallest face (about 80 px) grows
+    by 1/scale in the frame."""
+    image = example_image("obama.jpg")
+    small = cv2.resize(image, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    [face] = build_detector().detect(small)
+    assert face.box.width < 80 / 0.5  # too small to survive halving
+    assert build_detector(HogDetectorConfig(detect_scale=0.5)).detect(small) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "obama.jpg",
+        "obama2.jpg",
+        "biden.jpg",
+        "two_people.jpg",
+        "lin-manuel-miranda.png",
+        "obama-720p.jpg",
+        "obama-1080p.jpg",
+    ],
+)
+def test_engine_default_detection_finds_the_example_faces(
+    name: str, example_image: Callable[[str], RGBImage]
+) -> None:
+    """The engine's default (frames shrunk to DEFAULT_DETECT_WIDTH) finds every face
+    full-resolution HOG finds in the example photographs, at about the same place."""
+    from lfr.vision.pipeline import EngineConfig
+
+    image = example_image(name)
+    full = build_detector().detect(image)
+    default = build_detector(EngineConfig().detector).detect(image)
+    assert len(full) >= 1
+    assert len(default) == len(full)
+    for detection in default:
+        assert any(_same_face(detection.box, f.box, 0.25) for f in full)
+
+
+def test_enrolment_detects_at_full_resolution_where_live_detection_shrinks(
+    example_image: Callable[[str], RGBImage],
+) -> None:
+    """A small face in a wide watchlist photograph: live detection (frames shrunk to
+    960 px wide) cannot see it, enrolment (WL-5) still does."""
+    import numpy as np
+
+    from lfr.vision.pipeline import Engine, EngineConfig
+
+    face = cv2.resize(example_image("obama.jpg"), None, fx=0.3, fy=0.3)
+    wide = np.full((face.shape[0] + 40, 1920, 3), 128, dtype=np.uint8)
+    wide[20 : 20 + face.shape[0], 900 : 900 + face.shape[1]] = face
+    engine = Engine.from_config(EngineConfig())
+    assert engine.analyser.detector.detect(wide) == []
+    [found] = engine.enrolment_analyser.detector.detect(wide)
+    assert 900 <= found.box.left < found.box.right <= 900 + face.shape[1]
