@@ -42,7 +42,9 @@ class LandmarkLocator:
 
         # dlib's rectangle is inclusive of right/bottom.
         rect = dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
-        shape = self._predictor.get()(image, rect)
+        # dlib misreads non-contiguous arrays (views, flipped channels); no copy when the
+        # frame already is contiguous.
+        shape = self._predictor.get()(np.ascontiguousarray(image), rect)
         return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
@@ -70,5 +72,6 @@ def align(
         round(float(xs.max())),
         round(float(ys.max())),
     )
-    chip = dlib.get_face_chip(image, dlib.full_object_detection(rect, points), size, padding)
+    detection = dlib.full_object_detection(rect, points)
+    chip = dlib.get_face_chip(np.ascontiguousarray(image), detection, size, padding)
     return np.ascontiguousarray(chip, dtype=np.uint8)

@@ -49,7 +49,11 @@ def example_image(examples_dir: Path) -> Callable[[str], RGBImage]:
 
     def get(name: str) -> RGBImage:
         if name not in cache:
-            cache[name] = load_image(examples_dir / name)
+            image = load_image(examples_dir / name)
+            # Shared by every test of the session: read-only, so a test that drew on it
+            # in place would fail at once instead of silently changing later tests' input.
+            image.setflags(write=False)
+            cache[name] = image
         return cache[name]
 
     return get

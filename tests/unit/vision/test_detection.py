@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -76,6 +77,12 @@ def test_region_of_interest_keeps_frame_coordinates(
     assert abs(inside[0].box.left - whole.left) <= 4
     assert abs(inside[0].box.top - whole.top) <= 4
     assert inside[0].box.left >= right_half.left
+    # The same pixels held in a non-contiguous view (dlib misreads those) give the same faces.
+    padded = np.zeros((image.shape[0], image.shape[1] + 37, 3), dtype=np.uint8)
+    padded[:, : image.shape[1]] = image
+    view = padded[:, : image.shape[1]]
+    assert not view.flags["C_CONTIGUOUS"]
+    assert [d.box for d in build_detector().detect(view)] == [d.box for d in everyone]
     outside = Box(left=5000, top=5000, right=5001, bottom=5001)
     assert build_detector(HogDetectorConfig(region_of_interest=outside)).detect(image) == []
 

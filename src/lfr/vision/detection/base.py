@@ -138,7 +138,9 @@ class RegionDetector(ABC):
             image = image[top:bottom, left:right]
         scale = self._scale_for(image.shape[1])
         found = []
-        for box, confidence in self._detect_in(shrink(image, scale)):
+        # Contiguous (a copy only when it is not): dlib reads a non-contiguous array's
+        # memory as if it were contiguous and silently finds nothing, or the wrong pixels.
+        for box, confidence in self._detect_in(np.ascontiguousarray(shrink(image, scale))):
             placed = _clip(scale_box(box, scale), left, top, width, height)
             if placed is None:
                 continue
