@@ -1,8 +1,8 @@
 """Face describers behind a Protocol, chosen by configuration `type` (REC-2).
 
-Backends: ``dlib`` (dlib ResNet from face-recognition-models, the default) and ``onnx``
-(any ONNX face-recognition model run by ONNX Runtime, e.g. the dlib ResNet exported by
-``lfr model export-dlib``, several times faster). Adding a
+Backends: ``dlib`` (dlib ResNet from face-recognition-models, the default; run by ONNX
+Runtime unless ``runtime: dlib``) and ``onnx`` (any ONNX face-recognition model, e.g. one a
+force licenses). Adding a
 backend is adding one module that defines its config (a pydantic model with a `type`
 literal) and a builder decorated with `register_describer`, then naming its config in
 `DescriberConfig` below. Models load lazily, under a lock, on the first `describe`.
@@ -26,8 +26,9 @@ DESCRIBER_CONFIG_ADAPTER: TypeAdapter[DescriberConfig] = TypeAdapter(DescriberCo
 
 
 def build_describer(config: DescriberConfig | None = None) -> Describer:
-    """The describer `config` describes (dlib with defaults when None). Cheap: the model
-    is read on the first `describe`."""
+    """The describer `config` describes (dlib with defaults when None). The inference
+    session starts on the first `describe`; the default (dlib weights on ONNX Runtime)
+    converts the weights here, which takes a fraction of a second."""
     chosen = config if config is not None else DlibDescriberConfig()
     return builder_for(chosen.type)(chosen)
 
