@@ -1,12 +1,15 @@
 """Tracks: one person's pass in front of one camera, and the decision to alert (REC-3).
 
-Describing a face is the expensive step of the engine (about 100 ms a face with the dlib
-network on one core), and one frame of one face is weak evidence. So the engine follows
-each face from frame to frame as a *track*, keeps a few of the track's best-quality
-sightings, describes only a bounded number of them, fuses their scores per watchlist
-subject, and confirms a match only once enough described sightings reach the alert
-threshold. Each (track, subject) pair alerts at most once: a person walking past yields
-one alert, not one per frame.
+Describing a face is the costly step of the engine (5-15 ms a face with ONNX Runtime on
+this class of CPU, about 100 ms with dlib-bin), and one frame of one face is weak
+evidence. So the engine follows each face from frame to frame as a *track*, keeps a few of
+the track's best-quality sightings, describes a bounded number of them, and confirms a
+match only once enough descriptions rank the same subject first at or above the alert
+threshold. A routine budget looks at every track now and then; a track whose best match
+is at or near the threshold (its decision is open) is described on consecutive frames
+from a second, small budget, so the budget goes where the decision is made. Each (track,
+subject) pair alerts at most once: a person walking past yields one alert, not one per
+frame.
 
 Everything here is pure bookkeeping over boxes, times, quality scores and candidate
 scores; the image data rides along as an opaque payload and is dropped with the sighting.
@@ -22,6 +25,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import IntEnum
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,11 +95,25 @@ class TrackerConfig(BaseModel):
         ge=1,
         le=64,
         description=(
-            "Descriptions per track at most: the engine's main cost control. Raising it "
-            "gives a long pass more chances to match (fewer misses) but costs about 100 ms "
-            "of CPU per extra description and gives a stranger more chances of a lucky "
-            "false match; lowering it speeds the engine up and misses people whose good "
+            "Routine descriptions per track at most (first sight, better frames, refreshes): "
+            "the engine's main cost control in a crowd. Raising it gives a long pass more "
+            "chances to match (fewer misses) but costs 5-15 ms of CPU per extra description "
+            "(ONNX Runtime; about 100 ms with dlib-bin) and gives a stranger more chances of "
+            "a lucky false match; lowering it speeds the engine up and misses people whose good "
             "frames came late."
+        ),
+    )
+    max_open_descriptions: int = Field(
+        default=10,
+        ge=0,
+        le=250,
+        description=(
+            "Further descriptions per track while its decision is open (see "
+            "`near_threshold_margin`), beyond `max_descriptions`: 0.4 s of frames at 25 fps. "
+            "Only people who score near a watchlist subject spend it, so it costs "
+            "little CPU in a crowd of strangers; raising it gives a lookalike or a true "
+            "match hovering at the threshold more chances to be confirmed (a lookalike: "
+            "falsely); 0 confirms only within the routine budget."
         ),
     )
     describe_interval_s: float = Field(
@@ -117,6 +135,31 @@ class TrackerConfig(BaseModel):
             "(walking towards the camera, turning to face it). Raising it saves "
             "descriptions but can skip the frame that would have matched; lowering it "
             "spends the budget on frames hardly better than the last."
+        ),
+    )
+    near_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        description=(
+            "Least time between descriptions of a track whose decision is open: its best "
+            "match has reached the threshold and lacks confirmations, or scores within "
+            "`near_threshold_margin` below it. 0 describes it again on the next frame that "
+            "shows it usably. Raising it spaces those frames further apart (more independent "
+            "evidence) but delays the alert and misses people who leave soon after; "
+            "lowering it confirms on near-identical frames."
+        ),
+    )
+    near_threshold_margin: float = Field(
+        default=0.02,
+        ge=0,
+        description=(
+            "A track whose best match scores within this margin below the threshold (in "
+            "the threshold's units: cosine similarity, or cohort standard deviations with "
+            "score normalisation) is described every `near_interval_s` instead of every "
+            "`refresh_interval_s`: the budget goes where the decision is open. Raising it "
+            "spends more descriptions on lookalikes (each a further chance of a false "
+            "alert); 0 turns it off, and people whose scores hover at the threshold are "
+            "described too seldom to be confirmed."
         ),
     )
     refresh_interval_s: float = Field(
@@ -200,6 +243,18 @@ class _Evidence(Generic[P]):
     candidates: tuple[Candidate, ...]
 
 
+class Urgency(IntEnum):
+    """How soon a track should be described again, from its scores so far (lower is
+    sooner; also the order in which due tracks are served)."""
+
+    CONFIRMING = 0
+    """Its best match reached the threshold and needs more confirmations."""
+    NEAR = 1
+    """Its best match scored within `near_threshold_margin` below the threshold."""
+    SETTLED = 2
+    """Nothing near the threshold yet, or everything it reached is already alerted."""
+
+
 @dataclass(slots=True)
 class Track(Generic[P]):
     """One pass; everything in it is forgotten when the track ends."""
@@ -210,11 +265,15 @@ class Track(Generic[P]):
     last_seen: datetime
     pending: list[Sighting[P]] = field(default_factory=list)
     described: int = 0
+    open_descriptions: int = 0
+    """Of `described`, those made while the decision was open (`max_open_descriptions`)."""
     best_described_quality: float = 0.0
     last_described_at: datetime | None = None
     scores: dict[str, list[float]] = field(default_factory=dict)
+    """Per subject, its scores in the descriptions that ranked it first."""
     evidence: dict[str, _Evidence[P]] = field(default_factory=dict)
     alerted: set[str] = field(default_factory=set)
+    urgency: Urgency = Urgency.SETTLED
 
 
 def iou(a: Box, b: Box) -> float:
@@ -328,11 +387,12 @@ class Tracker(Generic[P]):
         """The sightings to describe now: each due track's best waiting sighting, tracks
         with the fewest descriptions first. The other waiting sightings are dropped."""
         due = [t for t in self._tracks.values() if self._due(t, now)]
-        due.sort(key=lambda t: (t.described, -t.pending[0].quality))
+        due.sort(key=lambda t: (t.urgency, t.described, -t.pending[0].quality))
         chosen: list[tuple[int, Sighting[P]]] = []
         for track in due[: self.config.max_describe_per_frame]:
             chosen.append((track.track_id, track.pending[0]))
             track.pending.clear()
+            track.open_descriptions += self._open(track)
             track.described += 1
             track.best_described_quality = max(track.best_described_quality, chosen[-1][1].quality)
             track.last_described_at = now
@@ -349,33 +409,54 @@ class Tracker(Generic[P]):
         subjects this confirms for the first time (at most one alert per track and
         subject, REC-3)."""
         track = self._tracks.get(track_id)
-        if track is None:
+        if track is None or not candidates:
             return []
-        for candidate in candidates:
-            track.scores.setdefault(candidate.subject_id, []).append(candidate.score)
-            self._keep_if_best_evidence(track, candidate, sighting, tuple(candidates), threshold)
-        return [
-            confirmation
-            for candidate in candidates
-            if (confirmation := self._confirm(track, candidate.subject_id, threshold))
-        ]
+        # Only the best candidate of a description counts towards a confirmation: a face
+        # is one person, so a lookalike ranked below the person's own best match is not
+        # evidence of the lookalike (it stays on the alert as a candidate, ADJ-1).
+        best = candidates[0]
+        track.scores.setdefault(best.subject_id, []).append(best.score)
+        self._keep_if_best_evidence(track, best, sighting, tuple(candidates), threshold)
+        confirmation = self._confirm(track, best.subject_id, threshold)
+        track.urgency = self._urgency(track, threshold)
+        return [confirmation] if confirmation else []
 
     def finish(self) -> None:
         """The source ended: forget every track."""
         self._tracks.clear()
 
     def _due(self, track: Track[P], now: datetime) -> bool:
-        if not track.pending or track.described >= self.config.max_descriptions:
+        if not track.pending or self._budget_spent(track):
             return False
         if track.last_described_at is None:
             return True  # first sight: describe at once, an alert should not wait
         since = (now - track.last_described_at).total_seconds()
+        if self._open(track):
+            return since >= self.config.near_interval_s
         if since < self.config.describe_interval_s:
             return False
         better = track.pending[0].quality >= (
             track.best_described_quality + self.config.min_quality_gain
         )
         return better or since >= self.config.refresh_interval_s
+
+    def _open(self, track: Track[P]) -> bool:
+        """Described at the open-decision cadence: near or confirming, budget left."""
+        open_left = track.open_descriptions < self.config.max_open_descriptions
+        return track.urgency is not Urgency.SETTLED and open_left
+
+    def _budget_spent(self, track: Track[P]) -> bool:
+        routine = track.described - track.open_descriptions
+        return not self._open(track) and routine >= self.config.max_descriptions
+
+    def _urgency(self, track: Track[P], threshold: float) -> Urgency:
+        open_scores = [s for subject, s in track.scores.items() if subject not in track.alerted]
+        if any(max(scores) >= threshold for scores in open_scores):
+            return Urgency.CONFIRMING
+        near = threshold - self.config.near_threshold_margin
+        if any(max(scores) >= near for scores in open_scores):
+            return Urgency.NEAR
+        return Urgency.SETTLED
 
     def _start(self, sighting: Sighting[P]) -> Track[P]:
         track = Track[P](self._next_id, sighting.box, sighting.at, sighting.at)
@@ -390,9 +471,7 @@ class Tracker(Generic[P]):
         self._offer(track, sighting)
 
     def _offer(self, track: Track[P], sighting: Sighting[P]) -> None:
-        if track.described >= self.config.max_descriptions or not describable(
-            sighting, self.config
-        ):
+        if self._budget_spent(track) or not describable(sighting, self.config):
             return
         track.pending.append(sighting)
         track.pending.sort(key=lambda s: -s.quality)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from lfr.vision.detection import build_detector
 from lfr.vision.imageio import load_image
-from lfr.vision.pipeline import EngineConfig, blur_faces, probe_crop
+from lfr.vision.pipeline import BLUR_MARGIN, EngineConfig, blur_faces, probe_crop, widened
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box
 
@@ -33,7 +33,8 @@ def test_blurred_face_can_no_longer_be_found_and_the_rest_is_untouched(faces_dir
     blurred = blur_faces(image, [found.box])
     assert detector.detect(blurred) == []
     outside = np.ones(image.shape[:2], dtype=bool)
-    outside[found.box.top : found.box.bottom, found.box.left : found.box.right] = False
+    outside[widened(found.box, BLUR_MARGIN, image.shape)] = False
+    assert not np.array_equal(blurred[~outside], image[~outside])
     assert np.array_equal(blurred[outside], image[outside])
     assert not np.shares_memory(blurred, image)
 

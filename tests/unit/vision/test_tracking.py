@@ -214,8 +214,12 @@ def _describe_pass(tracker: Tracker[str], per_frame: list[dict[str, float]]) -> 
         ([{"a": 0.95}, {"a": 0.5}, {"a": 0.6}, {"a": 0.4}], []),
         # two frames at the threshold: one alert, never repeated
         ([{"a": 0.92}, {"a": 0.5}, {"a": 0.93}, {"a": 0.96}, {"a": 0.97}], ["1:a"]),
-        # two subjects both confirmed: one alert each
-        ([{"a": 0.92, "b": 0.91}, {"a": 0.95, "b": 0.93}], ["1:a", "1:b"]),
+        # a lookalike ranked below the person's own best match never alerts, even at
+        # the threshold: a face is one person
+        ([{"a": 0.92, "b": 0.91}, {"a": 0.95, "b": 0.93}], ["1:a"]),
+        # ... but a track ranked first on two subjects in turn (two people sharing it)
+        # alerts on each once confirmed
+        ([{"a": 0.92}, {"a": 0.95}, {"b": 0.93, "a": 0.5}, {"b": 0.96, "a": 0.5}], ["1:a", "1:b"]),
         # a stranger who scores near but below: nothing
         ([{"a": 0.89}] * 6, []),
     ],
@@ -256,3 +260,91 @@ def test_finish_forgets_every_track() -> None:
     tracker.update([sighting(0, 0), sighting(400, 0)], at(0))
     tracker.finish()
     assert tracker.tracks == []
+
+
+def tracker_start(tracker: Tracker[str]) -> list[tuple[int, Sighting[str]]]:
+    """One face at time 0, described at once (a first sight)."""
+    tracker.update([sighting(0, 0)], at(0))
+    return tracker.select_for_description(at(0))
+
+
+def _described_at(tracker: Tracker[str], seconds: float) -> list[int]:
+    """Shows the single face again at `seconds`; the tracks described then."""
+    tracker.update([sighting(0, seconds)], at(seconds))
+    return [track_id for track_id, _ in tracker.select_for_description(at(seconds))]
+
+
+@pytest.mark.parametrize(
+    ("first_score", "described_next_frame"),
+    [
+        (0.95, True),  # reached the threshold, needs its second confirmation: at once
+        (0.89, True),  # within near_threshold_margin (0.02) below it: the decision is open
+        (0.85, False),  # far below: waits for a better frame or the refresh interval
+    ],
+)
+def test_a_track_whose_decision_is_open_is_described_on_the_next_frame(
+    first_score: float, described_next_frame: bool
+) -> None:
+    tracker: Tracker[str] = Tracker(CONFIG)
+    ((track_id, chosen),) = tracker_start(tracker)
+    tracker.record(track_id, chosen, scores(a=first_score), THRESHOLD)
+    assert bool(_described_at(tracker, 0.04)) is described_next_frame
+    assert _described_at(tracker, CONFIG.refresh_interval_s) == [track_id]
+
+
+def test_a_confirmed_track_goes_back_to_the_refresh_interval() -> None:
+    tracker: Tracker[str] = Tracker(CONFIG)
+    ((track_id, chosen),) = tracker_start(tracker)
+    assert tracker.record(track_id, chosen, scores(a=0.95), THRESHOLD) == []
+    tracker.update([sighting(0, 0.04)], at(0.04))
+    ((_, again),) = tracker.select_for_description(at(0.04))
+    (confirmed,) = tracker.record(track_id, again, scores(a=0.96), THRESHOLD)
+    assert confirmed.subject_id == "a"
+    assert _described_at(tracker, 0.08) == []
+
+
+def test_near_threshold_margin_zero_turns_the_near_cadence_off() -> None:
+    tracker: Tracker[str] = Tracker(CONFIG.model_copy(update={"near_threshold_margin": 0.0}))
+    ((track_id, chosen),) = tracker_start(tracker)
+    tracker.record(track_id, chosen, scores(a=0.899), THRESHOLD)
+    assert _described_at(tracker, 0.04) == []
+
+
+def test_open_decisions_are_served_first_when_a_frame_is_full() -> None:
+    config = CONFIG.model_copy(update={"max_describe_per_frame": 1, "describe_interval_s": 0.0})
+    tracker: Tracker[str] = Tracker(config)
+    tracker.update([sighting(0, 0), sighting(400, 0)], at(0))
+    ((first, chosen),) = tracker.select_for_description(at(0))
+    tracker.record(first, chosen, scores(a=0.95), THRESHOLD)
+    # The other track has never been described, but the first awaits its confirmation.
+    tracker.update([sighting(0, 0.04), sighting(400, 0.04)], at(0.04))
+    assert [t for t, _ in tracker.select_for_description(at(0.04))] == [first]
+
+
+def _hovering_pass(config: TrackerConfig, frames: int, score: float) -> int:
+    """A face shown on `frames` consecutive frames that always scores `score` for "a";
+    returns how many of its sightings were described."""
+    tracker: Tracker[str] = Tracker(config)
+    described = 0
+    for i in range(frames):
+        now = at(i * 0.04)
+        tracker.update([sighting(i, i * 0.04)], now)
+        for track_id, chosen in tracker.select_for_description(now):
+            described += 1
+            tracker.record(track_id, chosen, scores(a=score), THRESHOLD)
+    return described
+
+
+def test_the_open_budget_bounds_a_lookalike_hovering_below_the_threshold() -> None:
+    # 0.89: near (within 0.02 of 0.9) for its whole 2 s pass, never confirmed. It gets
+    # its first sight, then the open budget on consecutive frames, then routine looks.
+    described = _hovering_pass(CONFIG, frames=50, score=0.89)
+    routine_after = 1  # the refresh interval (1 s) passes once more within 2 s
+    assert described == 1 + CONFIG.max_open_descriptions + routine_after
+    far_below = _hovering_pass(CONFIG, frames=50, score=0.5)
+    assert far_below == 2  # first sight and one refresh: strangers never spend it
+
+
+def test_without_an_open_budget_open_decisions_wait_for_the_routine_cadence() -> None:
+    config = CONFIG.model_copy(update={"max_open_descriptions": 0})
+    assert _hovering_pass(config, frames=50, score=0.89) == 2
