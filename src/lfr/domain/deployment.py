@@ -172,7 +172,8 @@ def check_cancel(
     planned_by: str,
 ) -> None:
     """A planned deployment that will not go ahead is cancelled, with the reason reported,
-    by its Silver or Gold or by whoever planned it (before any commander is assigned)."""
+    by its Silver or Gold, or by whoever planned it (whether or not commanders have been
+    assigned yet: the planner may always withdraw a plan that has not started)."""
     problems = commander_problems(actor, assignments)
     if actor.user_id == planned_by:
         problems = [p for p in problems if p.rule != "DEP-2"]

@@ -274,8 +274,11 @@ def test_cancel(status: DeploymentStatus, reason: str, expected: set[str]) -> No
 
 
 def test_cancel_by_whoever_planned_it() -> None:
-    """DEP-2: before any commander is assigned, the planner cancels; a stranger cannot."""
+    """DEP-2: the planner cancels a plan, before or after commanders are assigned; a
+    stranger cannot."""
     check_cancel(APPLICANT, DeploymentStatus.PLANNED, [], "Event called off", APPLICANT.user_id)
+    staffed = full_assignments()
+    check_cancel(APPLICANT, DeploymentStatus.PLANNED, staffed, "Called off", APPLICANT.user_id)
     with pytest.raises(Refusal) as error:
         check_cancel(OPERATOR, DeploymentStatus.PLANNED, [], "x", APPLICANT.user_id)
     assert field_names(error) == {"actor"}
