@@ -46,6 +46,7 @@ from tests.unit.domain.builders import (
     AUDITOR,
     CHIEF,
     INSPECTOR,
+    OUTSIDER,
     SUPERINTENDENT,
     T0,
     URGENT_VALIDITY,
@@ -648,3 +649,81 @@ def test_printable_wad_shows_every_answer_and_the_hash() -> None:
     assert "Superintendent" in text
     with pytest.raises(Refusal, match="AUTH-5"):
         printable_wad(wad.document + b" ", wad.sha256)
+
+
+# --- the application lifecycle as a whole (AUTH-1..4) ---
+
+DRAFT, SUBMITTED, APPROVED, REFUSED, VETOED, WITHDRAWN = (
+    ApplicationStatus.DRAFT,
+    ApplicationStatus.SUBMITTED,
+    ApplicationStatus.APPROVED,
+    ApplicationStatus.REFUSED,
+    ApplicationStatus.VETOED,
+    ApplicationStatus.WITHDRAWN,
+)
+APPLICATION_LIFECYCLE: dict[
+    str, tuple[frozenset[ApplicationStatus], Actor, ApplicationStatus | None]
+] = {
+    "edit": (frozenset({DRAFT}), APPLICANT, None),
+    "submit": (frozenset({DRAFT}), APPLICANT, SUBMITTED),
+    "withdraw": (frozenset({DRAFT, SUBMITTED}), APPLICANT, WITHDRAWN),
+    "approve": (frozenset({SUBMITTED}), SUPERINTENDENT, APPROVED),
+    "refuse": (frozenset({SUBMITTED}), SUPERINTENDENT, REFUSED),
+    "no objection": (frozenset({SUBMITTED, APPROVED}), CHIEF, None),
+    "veto": (frozenset({SUBMITTED, APPROVED}), CHIEF, VETOED),
+}
+"""Each action: the statuses it may be taken from, the one actor (among those tried)
+whom the rules let take it on a complete, non-urgent application, and the status it leads
+to (None: unchanged)."""
+ENDS = frozenset({REFUSED, VETOED, WITHDRAWN})
+
+
+def application_allows(action: str, actor: Actor, status: ApplicationStatus) -> bool:
+    app = complete_application()
+    run = {
+        "edit": lambda: check_edit(app, status, actor),
+        "submit": lambda: check_submit(app, status, actor),
+        "withdraw": lambda: check_withdraw(app, status, actor),
+        "approve": lambda: decide(app, status, actor, DecisionKind.APPROVE, "Necessary", T0),
+        "refuse": lambda: decide(app, status, actor, DecisionKind.REFUSE, "Not necessary", T0),
+        "no objection": lambda: consult(
+            app, status, actor, ConsultationOutcome.NO_OBJECTION, "", T0
+        ),
+        "veto": lambda: consult(app, status, actor, ConsultationOutcome.VETO, "Too wide", T0),
+    }[action]
+    return not refusals(run)
+
+
+ACTORS_TRIED = (APPLICANT, SUPERINTENDENT, INSPECTOR, CHIEF, AUDITOR, OUTSIDER)
+
+
+@pytest.mark.parametrize("status", list(ApplicationStatus))
+def test_every_action_is_allowed_exactly_from_its_statuses_to_its_actor(
+    status: ApplicationStatus,
+) -> None:
+    """AUTH-1..4, every status × action × actor: an action is allowed exactly when the
+    application is in one of its source statuses and the actor is the one the rules name
+    (the applicant edits, submits and withdraws; a Superintendent decides a non-urgent
+    application, an Inspector never does; a chief officer is consulted)."""
+    for action, (sources, entitled, _) in APPLICATION_LIFECYCLE.items():
+        for actor in ACTORS_TRIED:
+            expected = actor is entitled and status in sources
+            assert application_allows(action, actor, status) is expected, (action, actor.user_id)
+
+
+def test_the_lifecycle_reaches_every_status_and_only_moves_forward() -> None:
+    """AUTH-2/4: from a draft the allowed actions reach every status; a refused, vetoed or
+    withdrawn application never moves again, and none returns to an earlier status."""
+    order = [DRAFT, SUBMITTED, APPROVED, REFUSED, VETOED, WITHDRAWN]
+    reached, frontier = {DRAFT}, [DRAFT]
+    while frontier:
+        status = frontier.pop()
+        for action, (_, entitled, target) in APPLICATION_LIFECYCLE.items():
+            if target is None or not application_allows(action, entitled, status):
+                continue
+            assert status not in ENDS
+            assert order.index(target) > order.index(status)
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
+    assert reached == set(ApplicationStatus)
