@@ -117,6 +117,22 @@ def remove_append_only_guard(url: str) -> None:
         engine.dispose()
 
 
+def remove_frozen_authority_guard(url: str) -> None:
+    """Drop the triggers that freeze a stored authority (migration 0005), as an attacker
+    with the database owner's rights could; what remains to catch an edited WAD is its
+    hash, checked on every read and by `lfr audit check`."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("DROP FUNCTION lfr_frozen_authority() CASCADE"))
+                return
+            for trigger in ("authority_frozen", "authority_no_delete"):
+                connection.execute(text(f"DROP TRIGGER {trigger}"))
+    finally:
+        engine.dispose()
+
+
 @dataclass(frozen=True)
 class Personas:
     """One actor per role (SPEC "People and roles"); the authorising officers differ by rank."""

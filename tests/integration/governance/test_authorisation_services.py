@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from lfr.audit import AuditEntry, verify
 from lfr.db.base import utcnow
@@ -24,7 +25,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.refusal import Refusal
 from lfr.services import authorisations, deployments
 from lfr.services.policy import GovernancePolicy
-from tests.db_fixtures import Personas
+from tests.db_fixtures import Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import (
     World,
     application,
@@ -71,9 +72,8 @@ def test_approval_freezes_a_verifiable_wad(
     assert entries[0].reason == "Necessary; limited to the wanted"
 
 
-def test_a_changed_wad_is_refused(session_factory: SessionFactory, personas: Personas) -> None:
-    """AUTH-5: a WAD altered in the database no longer loads; the refusal names AUTH-5."""
-    authority_id = approved(session_factory, personas)
+def _widen_wad(session_factory: SessionFactory, authority_id: str) -> None:
+    """Swaps a camera inside the stored WAD, keeping its length and hash column."""
     with transaction(session_factory) as session:
         row = session.get(AuthorityRow, authority_id)
         assert row is not None
@@ -82,6 +82,48 @@ def test_a_changed_wad_is_refused(session_factory: SessionFactory, personas: Per
         session.execute(
             update(AuthorityRow).where(AuthorityRow.id == authority_id).values(wad=widened)
         )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"window_end": utcnow() + timedelta(days=30)},
+        {"wad_sha256": "0" * 64},
+        {"urgent": True},
+    ],
+)
+def test_the_database_refuses_to_change_a_stored_authority(
+    session_factory: SessionFactory, personas: Personas, change: dict[str, object]
+) -> None:
+    """AUTH-5: once approved, the WAD, its hash and the columns copied from it cannot be
+    updated, and the authority cannot be deleted; the database itself refuses."""
+    authority_id = approved(session_factory, personas)
+    with pytest.raises(DBAPIError, match="frozen once approved"):
+        _widen_wad(session_factory, authority_id)
+    with (
+        pytest.raises(DBAPIError, match="frozen once approved"),
+        transaction(session_factory) as session,
+    ):
+        session.execute(
+            update(AuthorityRow).where(AuthorityRow.id == authority_id).values(**change)
+        )
+    with (
+        pytest.raises(DBAPIError, match="frozen once approved"),
+        transaction(session_factory) as session,
+    ):
+        session.execute(delete(AuthorityRow).where(AuthorityRow.id == authority_id))
+    with transaction(session_factory) as session:
+        assert authorisations.load_authority(session, authority_id).decision is not None
+
+
+def test_a_changed_wad_is_refused(
+    session_factory: SessionFactory, personas: Personas, migrated_url: str
+) -> None:
+    """AUTH-5: a WAD altered in the database (by someone who first removed the database's
+    guard) no longer loads; the refusal names AUTH-5."""
+    authority_id = approved(session_factory, personas)
+    remove_frozen_authority_guard(migrated_url)
+    _widen_wad(session_factory, authority_id)
     with transaction(session_factory) as session, pytest.raises(Refusal) as refused:
         authorisations.load_authority(session, authority_id)
     assert (refused.value.rule, refused.value.field) == ("AUTH-5", "wad")

@@ -22,7 +22,7 @@ from lfr.services import alerts, deployments
 from lfr.services.compliance import Level, check_compliance
 from lfr.services.retention import run_retention
 from lfr.settings import get_settings
-from tests.db_fixtures import Personas
+from tests.db_fixtures import Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import CAMERAS, PLACES, World, approved, match_event
 
 pytestmark = pytest.mark.db
@@ -101,10 +101,12 @@ def test_running_deployment_in_order(session_factory: SessionFactory, world: Wor
 
 
 def test_compliance_finds_lapsed_training_and_a_changed_window(
-    session_factory: SessionFactory, personas: Personas, world: World
+    session_factory: SessionFactory, personas: Personas, world: World, migrated_url: str
 ) -> None:
     """AUD-2: an assigned operator whose training lapses, and WAD query columns edited
-    behind the WAD's back, are failures."""
+    behind the WAD's back (by someone who first removed the database's guard), are
+    failures."""
+    remove_frozen_authority_guard(migrated_url)
     with transaction(session_factory) as session:
         # the operator's training record ran out yesterday, mid-deployment
         session.execute(
