@@ -46,6 +46,7 @@ from lfr.vision.types import (
     Frame,
     HealthFigures,
     MatchEvent,
+    QualityFactors,
     RGBImage,
 )
 
@@ -241,6 +242,12 @@ def blur_faces(image: RGBImage, boxes: Sequence[Box]) -> RGBImage:
     return out
 
 
+def tracked_quality(quality: QualityFactors, live_gate: QualityGate) -> float:
+    """The quality score the tracker ranks a face by: 0 (never described) when the live
+    gate refuses the face, so that it is still tracked but never matched."""
+    return quality.score if live_gate.refusal(quality) is None else 0.0
+
+
 class _HealthMeter:
     """Counts for the health figures; figures only, never a face (REC-5)."""
 
@@ -365,9 +372,8 @@ class CameraWorker:
         return len(observations)
 
     def _sighting(self, frame: Frame, face: FaceObservation) -> Sighting[FaceInFrame]:
-        usable = self.config.live_gate.refusal(face.quality) is None
         crop = probe_crop(frame.image, face.box, self.config.probe_margin)
-        quality = face.quality.score if usable else 0.0
+        quality = tracked_quality(face.quality, self.config.live_gate)
         return Sighting(face.box, quality, frame.captured_at, FaceInFrame(face, crop))
 
     def _describe_and_match(
