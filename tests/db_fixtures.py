@@ -101,36 +101,34 @@ def session_factory(engine: Engine) -> SessionFactory:
     return make_session_factory(engine)
 
 
-def remove_append_only_guard(url: str) -> None:
-    """Drop the triggers that keep the audit tables append-only, as an attacker with the
-    database owner's rights could; what remains to catch tampering is the hash chain."""
+AUDIT_TABLES = ("audit_entry", "audit_checkpoint")
+
+
+def _drop_guard(url: str, postgres_function: str, sqlite_triggers: Sequence[str]) -> None:
+    """Drop a guard's triggers, as an attacker with the database owner's rights could."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
-                connection.execute(text("DROP FUNCTION lfr_append_only() CASCADE"))
+                connection.execute(text(f"DROP FUNCTION {postgres_function}() CASCADE"))
                 return
-            for table in ("audit_entry", "audit_checkpoint"):
-                for event in ("update", "delete"):
-                    connection.execute(text(f"DROP TRIGGER {table}_no_{event}"))
-    finally:
-        engine.dispose()
-
-
-def remove_frozen_authority_guard(url: str) -> None:
-    """Drop the triggers that freeze a stored authority (migration 0005), as an attacker
-    with the database owner's rights could; what remains to catch an edited WAD is its
-    hash, checked on every read and by `lfr audit check`."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(text("DROP FUNCTION lfr_frozen_authority() CASCADE"))
-                return
-            for trigger in ("authority_frozen", "authority_no_delete"):
+            for trigger in sqlite_triggers:
                 connection.execute(text(f"DROP TRIGGER {trigger}"))
     finally:
         engine.dispose()
+
+
+def remove_append_only_guard(url: str) -> None:
+    """Drop the triggers that keep the audit tables append-only; what remains to catch
+    tampering is the hash chain."""
+    triggers = [f"{table}_no_{event}" for table in AUDIT_TABLES for event in ("update", "delete")]
+    _drop_guard(url, "lfr_append_only", triggers)
+
+
+def remove_frozen_authority_guard(url: str) -> None:
+    """Drop the triggers that freeze a stored authority (migration 0005); what remains to
+    catch an edited WAD is its hash, checked on every read and by `lfr audit check`."""
+    _drop_guard(url, "lfr_frozen_authority", ["authority_frozen", "authority_no_delete"])
 
 
 @dataclass(frozen=True)
