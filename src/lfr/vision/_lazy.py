@@ -7,6 +7,7 @@ needs the model pays for loading it, and two threads arriving together load it o
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -18,7 +19,7 @@ class LazyModel(Generic[T]):
     """Holds `load()`'s result after the first `get()`; thread-safe."""
 
     def __init__(self, load: Callable[[], T]) -> None:
-        self._load = load
+        self._load: Callable[[], T] | None = load
         self._lock = threading.Lock()
         self._model: T | None = None
 
@@ -28,9 +29,25 @@ class LazyModel(Generic[T]):
             return model
         with self._lock:
             if self._model is None:
+                assert self._load is not None  # dropped only once the model is held
                 self._model = self._load()
+                # What the loader captured (a model's bytes, say) is not needed again.
+                self._load = None
+                release_freed_memory()
             return self._model
 
     @property
     def loaded(self) -> bool:
         return self._model is not None
+
+
+def release_freed_memory() -> None:
+    """Hands heap memory freed so far back to the operating system (glibc's malloc_trim;
+    nothing elsewhere). Loading a model frees large temporaries — converting dlib's
+    network to ONNX about 110 MB — that glibc would otherwise keep for reuse for the
+    whole life of a camera worker process, one per camera."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
