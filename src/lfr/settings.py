@@ -85,6 +85,14 @@ class Settings(BaseSettings):
             "templates and probe images at rest (DP-2). Losing it makes them unreadable."
         ),
     )
+    biometric_previous_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description=(
+            "Retired biometric keys (base64, as biometric_key), used only to open values "
+            "sealed before a key rotation; `lfr db rekey` re-seals them under biometric_key, "
+            "after which they can be removed. JSON list in LFR_BIOMETRIC_PREVIOUS_KEYS."
+        ),
+    )
     audit_signing_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_AUDIT_SIGNING_KEY),
         description=(
@@ -172,6 +180,13 @@ class Settings(BaseSettings):
         decode_key(value.get_secret_value(), setting=str(info.field_name))
         return value
 
+    @field_validator("biometric_previous_keys")
+    @classmethod
+    def _previous_keys_are_32_bytes(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for key in value:
+            decode_key(key.get_secret_value(), setting="biometric_previous_keys")
+        return value
+
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:
         self.require_production_secrets()
@@ -207,6 +222,12 @@ class Settings(BaseSettings):
 
     def biometric_key_bytes(self) -> bytes:
         return decode_key(self.biometric_key.get_secret_value(), setting="biometric_key")
+
+    def biometric_previous_key_bytes(self) -> list[bytes]:
+        return [
+            decode_key(key.get_secret_value(), setting="biometric_previous_keys")
+            for key in self.biometric_previous_keys
+        ]
 
     def audit_signing_key_bytes(self) -> bytes:
         return decode_key(self.audit_signing_key.get_secret_value(), setting="audit_signing_key")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lfr.crypto import BiometricCipher, DecryptionError
+from lfr.crypto import NONCE_BYTES, BiometricCipher, DecryptionError, key_id
 
 IMAGE = b"\xff\xd8\xff\xe0 pretend JPEG of a watchlist face"
 
@@ -41,3 +42,29 @@ def test_wrong_key_other_column_or_altered_bytes_do_not_open(change: str) -> Non
 def test_a_key_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         BiometricCipher(b"too short")
+
+
+def test_a_value_names_its_key_and_opens_under_a_previous_key_after_rotation() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    sealed = BiometricCipher(old).seal(IMAGE, "p")
+    assert sealed[1:9] == key_id(old)
+    rotated = BiometricCipher(new, previous=[old])
+    assert rotated.open(sealed, "p") == IMAGE
+    assert not rotated.sealed_with_current_key(sealed)
+    assert rotated.sealed_with_current_key(rotated.seal(IMAGE, "p"))
+
+
+def test_a_value_under_a_key_no_longer_configured_names_the_missing_key() -> None:
+    old = os.urandom(32)
+    sealed = BiometricCipher(old).seal(IMAGE, "p")
+    with pytest.raises(DecryptionError, match=f"key id {key_id(old).hex()}"):
+        BiometricCipher(os.urandom(32)).open(sealed, "p")
+
+
+def test_values_from_before_key_ids_open_with_whichever_key_fits() -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    nonce = os.urandom(NONCE_BYTES)
+    legacy = b"\x01" + nonce + AESGCM(old).encrypt(nonce, IMAGE, b"p")
+    assert BiometricCipher(new, previous=[old]).open(legacy, "p") == IMAGE
+    with pytest.raises(DecryptionError, match="every configured key"):
+        BiometricCipher(new).open(legacy, "p")

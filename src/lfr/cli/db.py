@@ -1,4 +1,5 @@
-"""`lfr db upgrade | current`: the database schema (Alembic migrations in the package)."""
+"""`lfr db upgrade | current | rekey`: the database schema (Alembic migrations in the
+package), and re-sealing its encrypted values under a new biometric key (DP-2)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import load_settings
+from lfr.cli._database import database_transaction, load_settings
+from lfr.crypto import DecryptionError
 from lfr.db import migrate
+from lfr.services.biometric_keys import rekey as rekey_values
+from lfr.services.people import console_actor
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -26,6 +30,21 @@ def upgrade(
 def current() -> None:
     """Print the revision the database is at."""
     typer.echo(migrate.current_revision(load_settings().database_url) or "empty (no revision)")
+
+
+@db_app.command()
+def rekey() -> None:
+    """Re-seal every encrypted image, template and secret under LFR_BIOMETRIC_KEY (after a
+    key rotation: the old key in LFR_BIOMETRIC_PREVIOUS_KEYS); audited. All or nothing."""
+    try:
+        with database_transaction() as session:
+            report = rekey_values(session, console_actor())
+    except DecryptionError as error:
+        typer.echo(f"error: nothing was re-sealed: {error}", err=True)
+        raise typer.Exit(1) from error
+    for column, count in report.resealed.items():
+        typer.echo(f"{column}: {count} re-sealed")
+    typer.echo(f"every encrypted value is now sealed under key {report.key_id}")
 
 
 def register(app: typer.Typer) -> None:
