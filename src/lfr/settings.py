@@ -78,6 +78,23 @@ class Settings(BaseSettings):
             "(embedded, one machine). Scale-out: postgresql+psycopg://user@host/db."
         ),
     )
+    nats_url: str | None = Field(
+        default=None,
+        description=(
+            "NATS JetStream server for scale-out (nats:// or tls://). Unset, the embedded "
+            "default: the bus runs in memory inside `lfr serve`. Set: camera workers "
+            "publish to JetStream (what they sent survives a restart of the service), the "
+            "service also collects what `lfr node`s publish, and its halts reach them."
+        ),
+    )
+    nats_prefix: str = Field(
+        default="lfr",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="First token of every bus subject; the same on the service and its nodes.",
+    )
+    nats_credentials_file: Path | None = Field(
+        default=None, description="NATS user credentials (.creds) of the service."
+    )
     biometric_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_BIOMETRIC_KEY),
         description=(

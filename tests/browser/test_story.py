@@ -310,5 +310,5 @@ def test_a_crashed_worker_restarts_and_the_deployment_shows_it(
     assert restarted[0].crashes == 1
     with transaction(context.db) as session:
         deployments.halt_deployment(session, actors["silver"], rehearsal.deployment_id, "test over")
-    runtime.halt_deployment(rehearsal.deployment_id)
+    runtime.halt_deployment(rehearsal.deployment_id, "test over")
     silver.context.close()

@@ -209,7 +209,7 @@ def test_health_figures_from_the_bus_feed_the_camera_statistics(
         await runtime.start()
         try:
             for figures in reports:
-                await runtime._bus.publish(figures)
+                await runtime.bus.publish(figures)
             for _ in range(200):
                 with transaction(web_context.db) as db:
                     if review.compute_figures(db, world.deployment_id)["faces_seen"] == 12:

@@ -7,6 +7,7 @@ import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from lfr.bus.nats_bus import NatsSettings
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.supervisor import SupervisorSettings
@@ -58,11 +59,22 @@ class WebContext:
             self.feed,
             self.control.record_alert,
             target,
+            nats=self.nats_settings(),
             settings=supervisor,
             health_sink=self.control.record_health,
         )
         self.control.runtime = runtime
         return runtime
+
+    def nats_settings(self) -> NatsSettings | None:
+        """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
+        if self.settings.nats_url is None:
+            return None
+        return NatsSettings(
+            url=self.settings.nats_url,
+            prefix=self.settings.nats_prefix,
+            credentials_file=self.settings.nats_credentials_file,
+        )
 
     def use_enroler(self, enroler: Enroler) -> None:
         """Share an enrolment already built (its models loaded) instead of building one."""

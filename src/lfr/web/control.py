@@ -74,12 +74,12 @@ class DeploymentControl:
     def halt(self, actor: Actor, deployment_id: str, reason: str) -> None:
         with transaction(self._db) as session:
             deployments.halt_deployment(session, actor, deployment_id, reason)
-        self._stop(deployment_id)
+        self._stop(deployment_id, reason)
 
     def end(self, actor: Actor, deployment_id: str) -> None:
         with transaction(self._db) as session:
             deployments.end_deployment(session, actor, deployment_id)
-        self._stop(deployment_id)
+        self._stop(deployment_id, "the deployment ended")
 
     def resume_running(self) -> None:
         """At server start: workers for every deployment the record says is running."""
@@ -128,8 +128,8 @@ class DeploymentControl:
             return
         self.runtime.run_deployment(plan.deployment_id, plan.cameras, plan.job)
 
-    def _stop(self, deployment_id: str) -> None:
+    def _stop(self, deployment_id: str, reason: str) -> None:
         if self.runtime is not None:
-            self.runtime.halt_deployment(deployment_id)
+            self.runtime.halt_deployment(deployment_id, reason)
         if self.preview is not None:
             self.preview.forget(deployment_id)

@@ -20,6 +20,8 @@ from typing import Any
 
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
+from lfr.bus.messages import HaltDeployment
+from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.vision.types import HealthFigures, MatchEvent
@@ -65,14 +67,19 @@ class DeploymentRuntime:
         target: WorkerTarget,
         *,
         bus: Bus | None = None,
+        nats: NatsSettings | None = None,
         settings: SupervisorSettings | None = None,
         health_sink: Callable[[HealthFigures], None] | None = None,
     ) -> None:
+        """`bus`: a bus already open; else `nats` (connected at `start`), else in memory."""
         self._feed = feed
         self._alert_sink = alert_sink
         self._health_sink = health_sink
-        self._bus = bus or MemoryBus()
-        self._supervisor = Supervisor(self._bus, target, settings=settings)
+        self._target = target
+        self._nats = nats
+        self._supervisor_settings = settings
+        self._bus = bus
+        self._supervisor: Supervisor | None = None
         self._health: dict[tuple[str, str], HealthFigures] = {}
         self._health_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -80,6 +87,13 @@ class DeploymentRuntime:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._bus is None:
+            self._bus = await NatsBus.connect(self._nats) if self._nats else MemoryBus()
+        # With NATS the workers publish to it themselves (what they send survives a
+        # restart of this process); in memory, through the supervisor's relay.
+        self._supervisor = Supervisor(
+            self._bus, self._target, nats=self._nats, settings=self._supervisor_settings
+        )
         self._subscriptions = [
             await self._bus.subscribe(Topic.MATCH, self._on_match, durable="web-alerts"),
             await self._bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
@@ -87,29 +101,49 @@ class DeploymentRuntime:
         log.info("recognition runtime started (bus: %s)", type(self._bus).__name__)
 
     async def stop(self) -> None:
-        await self._supervisor.stop()
+        if self._supervisor is not None:
+            await self._supervisor.stop()
         for subscription in self._subscriptions:
             await subscription.close()
-        await self._bus.close()
+        if self._bus is not None:
+            await self._bus.close()
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            raise RuntimeError("the recognition runtime is not started")
+        return self._bus
+
+    @property
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            raise RuntimeError("the recognition runtime is not started")
+        return self._supervisor
 
     # Called from request threads (the services decided; the runtime carries it out).
 
     def run_deployment(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
         """Starts one worker per camera of a deployment that has just started running."""
-        self._call(self._supervisor.start(deployment_id, cameras, job))
+        self._call(self.supervisor.start(deployment_id, cameras, job))
         log.info("deployment %s: %d camera worker(s) started", deployment_id, len(cameras))
 
-    def halt_deployment(self, deployment_id: str) -> None:
-        """Stops every worker of the deployment at once (DEP-2); returns when they are."""
-        self._call(self._supervisor.halt(deployment_id))
+    def halt_deployment(self, deployment_id: str, reason: str) -> None:
+        """Stops every worker of the deployment here at once and tells every node to (DEP-2);
+        returns when the local workers are stopped and the halt is on the bus."""
+        self._call(self._halt_everywhere(deployment_id, reason))
         with self._health_lock:
             for key in [k for k in self._health if k[0] == deployment_id]:
                 del self._health[key]
         log.info("deployment %s: all camera workers stopped", deployment_id)
         self._feed.publish(_health_message(deployment_id))
 
+    async def _halt_everywhere(self, deployment_id: str, reason: str) -> None:
+        await self.supervisor.halt(deployment_id)
+        await self.bus.publish(HaltDeployment(deployment_id=deployment_id, reason=reason))
+
     def cameras(self, deployment_id: str) -> list[CameraHealth]:
-        workers = {s.camera: s for s in self._supervisor.states(deployment_id)}
+        states = self._supervisor.states(deployment_id) if self._supervisor else []
+        workers = {s.camera: s for s in states}
         with self._health_lock:
             figures = {c: f for (d, c), f in self._health.items() if d == deployment_id}
         names = sorted(set(workers) | set(figures))
@@ -118,7 +152,7 @@ class DeploymentRuntime:
     def publish(self, message: MatchEvent | HealthFigures) -> None:
         """Publishes on the runtime's bus from any thread, as a worker's relay would (used by
         `lfr node`-less tools and the latency benchmark)."""
-        self._call(self._bus.publish(message))
+        self._call(self.bus.publish(message))
 
     def _call(self, coroutine: Any) -> None:
         if self._loop is None:

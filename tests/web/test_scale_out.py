@@ -1,0 +1,96 @@
+"""`lfr serve` on NATS JetStream (scale-out): a node's alert reaches the alerts service, and
+a halt decided in the service reaches every node (DEP-2), through the real server."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from lfr.bus.messages import HaltDeployment
+from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.bus.subjects import Topic
+from lfr.db.governance import AlertRow
+from lfr.db.session import transaction
+from lfr.runtime.engine import run_camera_engine
+from lfr.web.context import WebContext
+from tests.db_fixtures import Personas
+from tests.integration.bus.collect import Collector
+from tests.integration.bus.conftest import nats_settings
+from tests.integration.governance.conftest import enroler
+from tests.integration.governance.world import CachingEnroler, build_world, match_event
+
+pytestmark = pytest.mark.nats
+
+__all__ = ["enroler", "nats_settings"]  # fixtures used here
+
+WAIT_S = 15.0
+
+
+def on_nats(web_context: WebContext, nats: NatsSettings) -> WebContext:
+    settings = web_context.settings.model_copy(
+        update={"nats_url": nats.url, "nats_prefix": nats.prefix}
+    )
+    return replace(web_context, settings=settings)
+
+
+def test_an_alert_a_node_publishes_is_recorded_and_a_halt_reaches_the_node(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    nats_settings: NatsSettings,
+) -> None:
+    context = on_nats(web_context, nats_settings)
+    world = build_world(context.db, personas, enroler, faces_dir)
+    runtime = context.attach_runtime(run_camera_engine)
+    event = match_event(world, faces_dir, score=0.97, threshold=0.6)
+
+    async def scenario() -> HaltDeployment:
+        await runtime.start()
+        node = await NatsBus.connect(nats_settings)
+        halts = Collector()
+        try:
+            # The node listens for halts, then publishes an alert as its camera worker would.
+            await node.subscribe(
+                Topic.CONTROL,
+                halts.handler,
+                durable="node-test",
+                deployment_id=world.deployment_id,
+            )
+            await node.publish(event)
+            await until_recorded(context, str(event.event_id))
+            await asyncio.to_thread(
+                context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
+            )
+            ((envelope, _),) = await halts.take(1)
+            assert isinstance(envelope.payload, HaltDeployment)
+            return envelope.payload
+        finally:
+            await node.close()
+            await runtime.stop()
+
+    halt = asyncio.run(scenario())
+    assert (halt.deployment_id, halt.reason) == (world.deployment_id, "Crowd surge")
+    with transaction(context.db) as session:
+        (alert,) = session.scalars(select(AlertRow)).all()
+        assert (alert.subject_id, alert.camera) == (event.subject_id, event.camera)
+
+
+async def until_recorded(context: WebContext, event_id: str) -> None:
+    for _ in range(int(WAIT_S / 0.05)):
+        with transaction(context.db) as session:
+            if session.scalars(select(AlertRow).where(AlertRow.event_id == event_id)).first():
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the node's alert {event_id} was not recorded within {WAIT_S} s")
+
+
+def test_without_a_nats_url_the_bus_stays_in_memory(web_context: WebContext) -> None:
+    assert web_context.nats_settings() is None
+    settings = on_nats(web_context, NatsSettings(prefix="p1")).nats_settings()
+    assert settings is not None
+    assert (settings.url, settings.prefix) == ("nats://127.0.0.1:4222", "p1")
