@@ -18,19 +18,15 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lfr.bus.messages import AnyEnvelope as AnyEnvelope  # handlers are typed with it
 from lfr.bus.messages import (
-    HaltEnvelope,
-    HealthEnvelope,
     MalformedMessageError,
-    MatchEnvelope,
     Message,
     decode,
 )
 from lfr.bus.subjects import Topic, topic_of
 
 log = logging.getLogger(__name__)
-
-AnyEnvelope = MatchEnvelope | HealthEnvelope | HaltEnvelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +123,11 @@ class Bus(Protocol):
         ``durable`` names the consumer: a later subscriber with the same name continues
         where the last one stopped, including messages published in between.
         """
+
+    async def latest(self, topic: Topic, deployment_id: str) -> AnyEnvelope | None:
+        """The newest message held for one deployment on a kept topic (control, watchlist),
+        read without consuming it; None when the bus holds none. A malformed message
+        raises `MalformedMessageError`."""
 
     async def close(self) -> None:
         """Stop every subscription of this connection and release it."""

@@ -24,12 +24,13 @@ from lfr.bus.base import (
     RefusalHook,
     Settlement,
 )
-from lfr.bus.messages import Message, encode
+from lfr.bus.messages import AnyEnvelope, Message, decode, encode
 from lfr.bus.streams import StreamLimits, StreamPolicy
 from lfr.bus.subjects import (
     Topic,
     check_durable,
     check_token,
+    latest_subject,
     subject_filter,
     subject_for,
     subject_matches,
@@ -157,6 +158,15 @@ class MemoryBus:
         subscription = MemorySubscription(asyncio.create_task(loop.run()), state)
         self._subscriptions.append(subscription)
         return subscription
+
+    async def latest(self, topic: Topic, deployment_id: str) -> AnyEnvelope | None:
+        stream = self.broker.streams[topic]
+        subject = latest_subject(self.prefix, topic, deployment_id)
+        for sequence in reversed(stream.by_subject.get(subject, deque())):
+            stored = stream.messages.get(sequence)
+            if stored is not None:
+                return decode(stored.data)
+        return None
 
     async def close(self) -> None:
         for subscription in self._subscriptions:

@@ -1,11 +1,13 @@
 """Typed, versioned messages that cross the bus.
 
-Only three kinds of message exist (REC-4: nothing else about a face ever leaves a worker):
+Only four kinds of message exist (REC-4: nothing else about a face ever leaves a worker):
 
 * ``MatchEvent``     a confirmed alert, from a camera worker to the services (REC-2);
 * ``HealthFigures``  counts and status of a camera worker (REC-5);
 * ``HaltDeployment`` a control message, from the services to every node running a
-  deployment: stop all processing at once (DEP-2).
+  deployment: stop all processing at once (DEP-2);
+* ``WatchlistRelease`` the sealed watchlist of a running deployment, encrypted for its
+  nodes (WL-1, DP-2), or its withdrawal when the deployment stops (WL-6).
 
 Each travels inside an envelope: ``{"version": 1, "kind": ..., "message_id": ...,
 "sent_at": ..., "payload": {...}}`` as JSON. ``decode`` refuses anything that is not one
@@ -41,7 +43,33 @@ class HaltDeployment(BaseModel):
     )
 
 
-Message = MatchEvent | HealthFigures | HaltDeployment
+class WatchlistRelease(BaseModel):
+    """A running deployment's sealed watchlist for its nodes (`lfr.runtime.release`).
+
+    `sealed` is the templates, encrypted and authenticated under the node key with the
+    deployment id bound to it, so a release opens only for its own deployment and only
+    where the key is. A withdrawal (`withdrawn`, nothing sealed) replaces the release on
+    the bus when the deployment stops, which deletes the templates from the stream."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    schema_version: Literal[1] = 1
+    deployment_id: str = Field(min_length=1, max_length=64)
+    released_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    withdrawn: bool = Field(default=False, description="The deployment stopped: match nothing.")
+    alert_threshold: float | None = Field(
+        default=None, description="The authorised threshold (REC-2); None when withdrawn."
+    )
+    valid_until: datetime | None = Field(
+        default=None, description="End of the authorised window: no matching after it."
+    )
+    model_id: str | None = Field(default=None, description="The model that made the templates.")
+    sealed: bytes = Field(default=b"", repr=False, description="The encrypted templates.")
+
+
+Message = MatchEvent | HealthFigures | HaltDeployment | WatchlistRelease
 """Everything that may be published."""
 
 
@@ -68,8 +96,14 @@ class HaltEnvelope(_Envelope):
     payload: HaltDeployment
 
 
-Envelope = Annotated[MatchEnvelope | HealthEnvelope | HaltEnvelope, Field(discriminator="kind")]
-_ENVELOPE = TypeAdapter[MatchEnvelope | HealthEnvelope | HaltEnvelope](Envelope)
+class ReleaseEnvelope(_Envelope):
+    kind: Literal["watchlist_release"] = "watchlist_release"
+    payload: WatchlistRelease
+
+
+AnyEnvelope = MatchEnvelope | HealthEnvelope | HaltEnvelope | ReleaseEnvelope
+Envelope = Annotated[AnyEnvelope, Field(discriminator="kind")]
+_ENVELOPE = TypeAdapter[AnyEnvelope](Envelope)
 
 
 class MalformedMessageError(ValueError):
@@ -81,12 +115,14 @@ class MalformedMessageError(ValueError):
         self.reason = reason
 
 
-def wrap(message: Message) -> MatchEnvelope | HealthEnvelope | HaltEnvelope:
+def wrap(message: Message) -> AnyEnvelope:
     """Put a message in its envelope."""
     if isinstance(message, MatchEvent):
         return MatchEnvelope(payload=message)
     if isinstance(message, HealthFigures):
         return HealthEnvelope(payload=message)
+    if isinstance(message, WatchlistRelease):
+        return ReleaseEnvelope(payload=message)
     return HaltEnvelope(payload=message)
 
 
@@ -95,7 +131,7 @@ def encode(message: Message) -> bytes:
     return wrap(message).model_dump_json().encode()
 
 
-def decode(data: bytes) -> MatchEnvelope | HealthEnvelope | HaltEnvelope:
+def decode(data: bytes) -> AnyEnvelope:
     """Parse and validate a message; ``MalformedMessageError`` names the first bad field."""
     try:
         return _ENVELOPE.validate_json(data)
@@ -106,7 +142,7 @@ def decode(data: bytes) -> MatchEnvelope | HealthEnvelope | HaltEnvelope:
         ) from None
 
 
-_KINDS = frozenset({"match_event", "health_figures", "halt_deployment"})
+_KINDS = frozenset({"match_event", "health_figures", "halt_deployment", "watchlist_release"})
 
 
 def _field_name(error_type: str, loc: tuple[int | str, ...]) -> str:

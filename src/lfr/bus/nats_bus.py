@@ -39,9 +39,15 @@ from lfr.bus.base import (
     RefusalHook,
     Settlement,
 )
-from lfr.bus.messages import Message, encode
+from lfr.bus.messages import AnyEnvelope, Message, decode, encode
 from lfr.bus.streams import StreamLimits, stream_name
-from lfr.bus.subjects import Topic, check_durable, subject_filter, subject_for
+from lfr.bus.subjects import (
+    Topic,
+    check_durable,
+    latest_subject,
+    subject_filter,
+    subject_for,
+)
 from lfr.vision.types import MatchEvent
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,11 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_S = 120.0
 """How long the stream remembers a ``Nats-Msg-Id``: a retry later than this is stored twice
 (and the services' idempotency by event_id absorbs it)."""
+
+
+CLOSE_WAIT_S = 5.0
+"""Longest a close waits for the server (unsubscribing, flushing): a link that died or hangs
+must not hang the shutdown of a node or the service."""
 
 
 class NatsSettings(BaseModel):
@@ -129,9 +140,9 @@ class NatsSubscription:
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        # If the connection is already gone there is nothing left to release.
-        with contextlib.suppress(nats.errors.Error):
-            await self._pull.unsubscribe()
+        # If the connection is already gone (or hangs) there is nothing left to release.
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await asyncio.wait_for(self._pull.unsubscribe(), CLOSE_WAIT_S)
 
 
 class NatsBus:
@@ -208,6 +219,14 @@ class NatsBus:
         headers = {"Nats-Msg-Id": message_id} if message_id else None
         await self._js.publish(subject, data, headers=headers)
 
+    async def latest(self, topic: Topic, deployment_id: str) -> AnyEnvelope | None:
+        subject = latest_subject(self.prefix, topic, deployment_id)
+        try:
+            stored = await self._js.get_last_msg(stream_name(self.prefix, topic), subject)
+        except nats.js.errors.NotFoundError:
+            return None
+        return decode(stored.data or b"")
+
     async def subscribe(
         self,
         topic: Topic,
@@ -240,7 +259,8 @@ class NatsBus:
             await subscription.close()
         self._subscriptions.clear()
         if not self._nc.is_closed:
-            await self._nc.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nc.close(), CLOSE_WAIT_S)
 
     def _stream_config(self, topic: Topic) -> StreamConfig:
         policy = self._settings.streams.of(topic)

@@ -6,6 +6,9 @@
   services are away: old counts are worthless, a backlog of them is noise.
 * control: kept (not deleted on acknowledgement) because every node running the
   deployment must see the halt, each through its own durable consumer.
+* watchlist: kept, one message per deployment: the latest release, which every node
+  reads; the withdrawal that replaces it when the deployment stops deletes the
+  (encrypted) templates from the stream (WL-6).
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ class StreamLimits(BaseModel):
     control: StreamPolicy = Field(
         default=StreamPolicy(work_queue=False, max_age_s=24 * 3600, max_per_subject=16),
         description="Halts: kept a day, so a node that reconnects late still stops.",
+    )
+    watchlist: StreamPolicy = Field(
+        default=StreamPolicy(work_queue=False, max_age_s=24 * 3600, max_per_subject=1),
+        description=(
+            "Watchlist releases: the latest per deployment only (a new release or the "
+            "withdrawal replaces it), at most a day old (WL-6)."
+        ),
     )
 
     def of(self, topic: Topic) -> StreamPolicy:

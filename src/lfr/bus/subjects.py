@@ -5,6 +5,7 @@ Subjects (``<prefix>`` is ``lfr`` unless configured; docs/bus.md has the table):
 * ``<prefix>.match.<deployment>.<camera>``   MatchEvent
 * ``<prefix>.health.<deployment>.<camera>``  HealthFigures
 * ``<prefix>.control.<deployment>``          HaltDeployment
+* ``<prefix>.watchlist.<deployment>``        WatchlistRelease
 
 Deployment ids and camera names become subject tokens, so they are restricted to letters,
 digits, ``_`` and ``-``: a dot or a wildcard in a camera name would otherwise route a
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from lfr.bus.messages import HaltDeployment, Message
+from lfr.bus.messages import HaltDeployment, Message, WatchlistRelease
 from lfr.vision.types import HealthFigures, MatchEvent
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,6 +30,7 @@ class Topic(StrEnum):
     MATCH = "match"
     HEALTH = "health"
     CONTROL = "control"
+    WATCHLIST = "watchlist"
 
 
 def check_token(value: str, what: str) -> str:
@@ -52,13 +54,16 @@ def topic_of(message: Message) -> Topic:
         return Topic.MATCH
     if isinstance(message, HealthFigures):
         return Topic.HEALTH
+    if isinstance(message, WatchlistRelease):
+        return Topic.WATCHLIST
     return Topic.CONTROL
 
 
 def subject_for(prefix: str, message: Message) -> str:
     """The subject a message is published on."""
-    if isinstance(message, HaltDeployment):
-        return f"{prefix}.control.{check_token(message.deployment_id, 'deployment id')}"
+    if isinstance(message, HaltDeployment | WatchlistRelease):
+        deployment_id = check_token(message.deployment_id, "deployment id")
+        return f"{prefix}.{topic_of(message)}.{deployment_id}"
     deployment = check_token(message.deployment_id or NO_DEPLOYMENT, "deployment id")
     camera = check_token(message.camera, "camera name")
     return f"{prefix}.{topic_of(message)}.{deployment}.{camera}"
@@ -67,9 +72,20 @@ def subject_for(prefix: str, message: Message) -> str:
 def subject_filter(prefix: str, topic: Topic, deployment_id: str | None = None) -> str:
     """The subjects a consumer of ``topic`` reads: one deployment's, or every one's."""
     deployment = "*" if deployment_id is None else check_token(deployment_id, "deployment id")
-    if topic is Topic.CONTROL:
-        return f"{prefix}.control.{deployment}"
+    if topic in (Topic.CONTROL, Topic.WATCHLIST):
+        return f"{prefix}.{topic}.{deployment}"
     return f"{prefix}.{topic}.{deployment}.*"
+
+
+KEPT_PER_DEPLOYMENT = frozenset({Topic.CONTROL, Topic.WATCHLIST})
+"""Topics with one subject per deployment whose messages stay until replaced or aged out."""
+
+
+def latest_subject(prefix: str, topic: Topic, deployment_id: str) -> str:
+    """The one subject whose newest message `Bus.latest` reads."""
+    if topic not in KEPT_PER_DEPLOYMENT:
+        raise ValueError(f"{topic} keeps no latest message per deployment")
+    return subject_filter(prefix, topic, deployment_id)
 
 
 def subject_matches(pattern: str, subject: str) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from lfr.bus.base import ConsumerSettings
-from lfr.bus.messages import HaltDeployment, encode, wrap
+from lfr.bus.messages import HaltDeployment, WatchlistRelease, encode, wrap
 from lfr.bus.streams import StreamLimits
 from lfr.bus.subjects import Topic, subject_for
 from lfr.vision.types import HealthFigures, MatchEvent
@@ -231,6 +231,40 @@ def test_one_durable_name_serves_each_topic_separately(backend: Backend, faces_d
         await node.publish(figures)
         assert [envelope.payload for envelope, _ in await alerts.take(1)] == [alert]
         assert [envelope.payload for envelope, _ in await healths.take(1)] == [figures]
+        await backend.close_all()
+
+    asyncio.run(scenario())
+
+
+def test_the_latest_watchlist_release_is_read_per_deployment_and_a_withdrawal_replaces_it(
+    backend: Backend,
+) -> None:
+    """WL-1/WL-6: a node reads its deployment's newest release without consuming it; the
+    withdrawal published when the deployment stops replaces the release (one kept per
+    deployment), so the sealed templates are gone from the bus."""
+
+    async def scenario() -> None:
+        central, node = await backend.connect(), await backend.connect()
+        assert await node.latest(Topic.WATCHLIST, "dep-1") is None
+        first = WatchlistRelease(deployment_id="dep-1", alert_threshold=0.95, sealed=b"one")
+        second = WatchlistRelease(deployment_id="dep-1", alert_threshold=0.95, sealed=b"two")
+        other = WatchlistRelease(deployment_id="dep-2", alert_threshold=0.9, sealed=b"other")
+        for release in (first, second, other):
+            await central.publish(release)
+        latest = await node.latest(Topic.WATCHLIST, "dep-1")
+        assert latest is not None
+        assert latest.payload == second
+        assert (await node.latest(Topic.WATCHLIST, "dep-1")) == latest  # read, not consumed
+        await central.publish(WatchlistRelease(deployment_id="dep-1", withdrawn=True))
+        withdrawn = await node.latest(Topic.WATCHLIST, "dep-1")
+        assert withdrawn is not None
+        assert isinstance(withdrawn.payload, WatchlistRelease)
+        assert (withdrawn.payload.withdrawn, withdrawn.payload.sealed) == (True, b"")
+        collector = Collector()  # a subscriber sees only what the stream still keeps
+        await node.subscribe(Topic.WATCHLIST, collector.handler, durable="node-x")
+        kept = [envelope.payload for envelope, _ in await collector.take(2)]
+        assert {r.sealed for r in kept if isinstance(r, WatchlistRelease)} == {b"", b"other"}
+        assert await collector.nothing_more()
         await backend.close_all()
 
     asyncio.run(scenario())
