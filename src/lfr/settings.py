@@ -95,6 +95,15 @@ class Settings(BaseSettings):
     nats_credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) of the service."
     )
+    node_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "AES-256-GCM key (base64 of 32 random bytes) shared by the service and its "
+            "`lfr node`s only: with it (and nats_url) the service releases each running "
+            "deployment's sealed watchlist to its nodes, encrypted. Unset: nodes must be "
+            "given a watchlist folder."
+        ),
+    )
     biometric_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_BIOMETRIC_KEY),
         description=(
@@ -197,6 +206,13 @@ class Settings(BaseSettings):
         decode_key(value.get_secret_value(), setting=str(info.field_name))
         return value
 
+    @field_validator("node_key")
+    @classmethod
+    def _node_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_key(value.get_secret_value(), setting="node_key")
+        return value
+
     @field_validator("biometric_previous_keys")
     @classmethod
     def _previous_keys_are_32_bytes(cls, value: list[SecretStr]) -> list[SecretStr]:
@@ -245,6 +261,11 @@ class Settings(BaseSettings):
             decode_key(key.get_secret_value(), setting="biometric_previous_keys")
             for key in self.biometric_previous_keys
         ]
+
+    def node_key_bytes(self) -> bytes | None:
+        if self.node_key is None:
+            return None
+        return decode_key(self.node_key.get_secret_value(), setting="node_key")
 
     def audit_signing_key_bytes(self) -> bytes:
         return decode_key(self.audit_signing_key.get_secret_value(), setting="audit_signing_key")

@@ -4,24 +4,38 @@ a halt decided in the service reaches every node (DEP-2), through the real serve
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
-from lfr.bus.messages import HaltDeployment
+from lfr.audit import AuditEntry
+from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
+from lfr.cli.node import ReleasedSource
+from lfr.crypto import BiometricCipher
 from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
-from lfr.runtime.engine import run_camera_engine
+from lfr.runtime.engine import EngineJob, run_camera_engine
+from lfr.runtime.release import ReleaseError, await_release, open_release
+from lfr.services import cameras
+from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.bus.collect import Collector
 from tests.integration.bus.conftest import nats_settings
 from tests.integration.governance.conftest import enroler
-from tests.integration.governance.world import CachingEnroler, build_world, match_event
+from tests.integration.governance.world import (
+    CAMERAS,
+    CachingEnroler,
+    build_world,
+    match_event,
+)
 
 pytestmark = pytest.mark.nats
 
@@ -30,11 +44,13 @@ __all__ = ["enroler", "nats_settings"]  # fixtures used here
 WAIT_S = 15.0
 
 
-def on_nats(web_context: WebContext, nats: NatsSettings) -> WebContext:
-    settings = web_context.settings.model_copy(
-        update={"nats_url": nats.url, "nats_prefix": nats.prefix}
-    )
-    return replace(web_context, settings=settings)
+def on_nats(
+    web_context: WebContext, nats: NatsSettings, node_key: bytes | None = None
+) -> WebContext:
+    update: dict[str, object] = {"nats_url": nats.url, "nats_prefix": nats.prefix}
+    if node_key is not None:
+        update["node_key"] = SecretStr(base64.b64encode(node_key).decode())
+    return replace(web_context, settings=web_context.settings.model_copy(update=update))
 
 
 def test_an_alert_a_node_publishes_is_recorded_and_a_halt_reaches_the_node(
@@ -94,3 +110,52 @@ def test_without_a_nats_url_the_bus_stays_in_memory(web_context: WebContext) -> 
     settings = on_nats(web_context, NatsSettings(prefix="p1")).nats_settings()
     assert settings is not None
     assert (settings.url, settings.prefix) == ("nats://127.0.0.1:4222", "p1")
+
+
+def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stops(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    nats_settings: NatsSettings,
+) -> None:
+    """WL-1/DP-2/WL-6: with a node key, the service releases the sealed watchlist (audited);
+    a node opens it into a gallery of the entry ids with the authorised threshold; the halt
+    withdraws it from the bus."""
+    node_key = os.urandom(32)
+    context = on_nats(web_context, nats_settings, node_key)
+    world = build_world(context.db, personas, enroler, faces_dir)
+    clip = faces_dir.parent / "video" / "face-demographics-walking-and-pause.gif"
+    with transaction(context.db) as session:  # the service runs its own cameras too
+        for camera in CAMERAS:
+            cameras.configure_camera(session, personas.engineer, camera, str(clip))
+    runtime = context.attach_runtime(run_camera_engine)
+    source = ReleasedSource(BiometricCipher(node_key), EngineConfig(), wait_s=WAIT_S)
+
+    async def scenario() -> tuple[EngineJob, WatchlistRelease]:
+        await runtime.start()
+        node = await NatsBus.connect(nats_settings)
+        try:
+            # What `lfr serve` does at start-up for each running deployment.
+            await asyncio.to_thread(context.control.resume_running)
+            job, _ = await source.job(node, world.deployment_id)
+            await asyncio.to_thread(
+                context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
+            )
+            after = await await_release(node, world.deployment_id, WAIT_S)
+            return job, after
+        finally:
+            await node.close()
+            await runtime.stop()
+
+    job, after = asyncio.run(scenario())
+    assert set(job.gallery.subject_ids) == {*world.entry_ids, world.blue_id}
+    assert job.config.alert_threshold == EngineConfig().alert_threshold
+    assert (after.withdrawn, after.sealed) == (True, b"")
+    with pytest.raises(ReleaseError, match="withdrawn"):
+        open_release(after, BiometricCipher(node_key), model_id="any")
+    with transaction(context.db) as session:
+        (entry,) = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "watchlist.release")
+        )
+        assert entry.object_id == world.deployment_id

@@ -4,8 +4,14 @@ Runs one camera worker process per ``--camera`` for one deployment; the workers 
 their MatchEvents and HealthFigures to NATS JetStream, where the central service collects
 them (durably: a node on a flaky link loses nothing the stream can hold). The node obeys
 the deployment's halt (DEP-2): a `HaltDeployment` on ``<prefix>.control.<deployment>``
-stops every worker at once and the node exits. docs/bus.md describes the whole, including
-how the watchlist reaches the node and what that leaves to the operator.
+stops every worker at once and the node exits.
+
+The watchlist: without ``--watchlist`` the node receives the deployment's sealed watchlist
+from the service (`lfr.runtime.release`; needs ``LFR_NODE_KEY``, the service's node key),
+matches with the authorised threshold, and stops when the authorised window ends. With
+``--watchlist DIR`` it enrols a local folder instead (a rehearsal, or a service without a
+node key); the service accepts its alerts only where the folder's subject names are the
+sealed watchlist's entry ids. docs/bus.md describes the whole.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import signal
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +31,12 @@ import typer
 from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
+from lfr.cli._database import load_settings
+from lfr.crypto import BiometricCipher
 from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
+from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
+from lfr.vision.describers import build_describer
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
@@ -61,6 +72,29 @@ def default_node_name() -> str:
     return name[:32] or "node"
 
 
+@dataclass(frozen=True)
+class ReleasedSource:
+    """Where a node without a watchlist folder gets one: the service's release."""
+
+    cipher: BiometricCipher
+    config: EngineConfig
+    wait_s: float
+
+    async def job(self, bus: NatsBus, deployment_id: str) -> tuple[EngineJob, datetime]:
+        """The job built from the deployment's release, and when its window ends."""
+        release = await await_release(bus, deployment_id, self.wait_s)
+        model_id = build_describer(self.config.describer).model_id
+        opened = open_release(release, self.cipher, model_id=model_id)
+        config = self.config.model_copy(update={"alert_threshold": opened.alert_threshold})
+        log.info(
+            "watchlist released: %d template(s), threshold %.3f, valid until %s",
+            len(opened.templates.subject_ids),
+            opened.alert_threshold,
+            opened.valid_until.isoformat(),
+        )
+        return EngineJob(config, opened.templates.gallery()), opened.valid_until
+
+
 @dataclass
 class Node:
     """One deployment's workers on this machine, and the halt that stops them."""
@@ -68,18 +102,32 @@ class Node:
     deployment_id: str
     name: str
     cameras: list[Camera]
-    job: EngineJob
+    watchlist: EngineJob | ReleasedSource
     settings: NatsSettings
     supervisor_settings: SupervisorSettings
 
     async def run(self) -> str:
-        """Run until halted, interrupted or every camera ended; say which."""
+        """Run until halted, interrupted, every camera ended or the authorised window
+        ended; say which."""
         bus = await NatsBus.connect(self.settings)
+        try:
+            job, valid_until = await self._job(bus)
+        except ReleaseError:
+            await bus.close()
+            raise
         supervisor = Supervisor(
             bus, run_camera_engine, nats=self.settings, settings=self.supervisor_settings
         )
         done = asyncio.Event()
         outcome = ["every camera ended"]
+
+        def window_ended() -> None:
+            outcome[0] = "the authorised window ended"
+            done.set()
+
+        if valid_until is not None:
+            seconds = (valid_until - datetime.now(UTC)).total_seconds()
+            asyncio.get_running_loop().call_later(max(0.0, seconds), window_ended)
 
         def halted(halt: HaltDeployment) -> None:
             outcome[0] = f"halted: {halt.reason}"
@@ -100,13 +148,18 @@ class Node:
                 on_halt=halted,
             )
             if not done.is_set():
-                await supervisor.start(self.deployment_id, self.cameras, self.job)
+                await supervisor.start(self.deployment_id, self.cameras, job)
                 log.info("node %s running %d camera(s)", self.name, len(self.cameras))
             await self._until_done(supervisor, done)
         finally:
             await supervisor.stop()
             await bus.close()
         return outcome[0]
+
+    async def _job(self, bus: NatsBus) -> tuple[EngineJob, datetime | None]:
+        if isinstance(self.watchlist, EngineJob):
+            return self.watchlist, None
+        return await self.watchlist.job(bus, self.deployment_id)
 
     async def _until_done(self, supervisor: Supervisor, done: asyncio.Event) -> None:
         while not done.is_set():
@@ -126,12 +179,27 @@ def register(app: typer.Typer) -> None:
             list[str], typer.Option(help="NAME=SOURCE (file, rtsp/http URL, device:N); repeat.")
         ],
         watchlist: Annotated[
-            Path, typer.Option(help="Watchlist folder: DIR/<subject>/*.jpg or DIR/<subject>.jpg.")
-        ],
+            Path | None,
+            typer.Option(
+                help=(
+                    "Watchlist folder (DIR/<subject>/*.jpg or DIR/<subject>.jpg); omit it to "
+                    "receive the deployment's sealed watchlist from the service (LFR_NODE_KEY)."
+                )
+            ),
+        ] = None,
         threshold: Annotated[
+            float | None,
+            typer.Option(
+                help=(
+                    "Alert threshold (cosine similarity) the authority set, with --watchlist "
+                    f"(default {DEFAULT_ALERT_THRESHOLD}); a released watchlist carries its own."
+                )
+            ),
+        ] = None,
+        release_wait: Annotated[
             float,
-            typer.Option(help="Alert threshold (cosine similarity) the authority set."),
-        ] = DEFAULT_ALERT_THRESHOLD,
+            typer.Option(help="Seconds to wait for the released watchlist.", min=0),
+        ] = 60.0,
         name: Annotated[
             str | None, typer.Option(help="This node's name (default: the host name).")
         ] = None,
@@ -156,18 +224,40 @@ def register(app: typer.Typer) -> None:
             settings = NatsSettings(
                 url=nats, prefix=prefix, credentials_file=creds, first_connect_s=connect_wait
             )
-            config = EngineConfig(alert_threshold=threshold)
+            given = threshold if threshold is not None else DEFAULT_ALERT_THRESHOLD
+            config = EngineConfig(alert_threshold=given)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
-        job = _enrol(watchlist, config)
+        source = (
+            _enrol(watchlist, config)
+            if watchlist is not None
+            else _released(config, threshold, release_wait)
+        )
+        node = Node(deployment, node_name, cameras, source, settings, SupervisorSettings())
         try:
-            outcome = asyncio.run(
-                Node(deployment, node_name, cameras, job, settings, SupervisorSettings()).run()
-            )
-        except BusUnavailableError as error:
+            outcome = asyncio.run(node.run())
+        except (BusUnavailableError, ReleaseError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"node {node_name} stopped: {outcome}")
+
+
+def _released(config: EngineConfig, threshold: float | None, wait_s: float) -> ReleasedSource:
+    """The release source: the node key from the settings; no threshold of one's own."""
+    if threshold is not None:
+        raise typer.BadParameter(
+            "a released watchlist carries the authorised threshold; give --threshold only "
+            "with --watchlist",
+            param_hint="--threshold",
+        )
+    node_key = load_settings().node_key_bytes()
+    if node_key is None:
+        raise typer.BadParameter(
+            "give a watchlist folder, or set LFR_NODE_KEY (the service's node key) to "
+            "receive the deployment's sealed watchlist",
+            param_hint="--watchlist",
+        )
+    return ReleasedSource(BiometricCipher(node_key), config, wait_s)
 
 
 def _enrol(watchlist: Path, config: EngineConfig) -> EngineJob:

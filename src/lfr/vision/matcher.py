@@ -21,6 +21,7 @@ matrices, for evaluation) stay exact.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -279,6 +280,20 @@ class Gallery:
                 f"probes must be (n, {self.dimension}) descriptors, got shape {matrix.shape}"
             )
         return l2_normalise(matrix) if matrix.shape[0] else matrix.reshape(0, self.dimension)
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """Templates as a watchlist stores them: one row per image, each with its subject and
+    list; what a gallery is built from, and what a node receives (`lfr.runtime.release`)."""
+
+    subject_ids: tuple[str, ...]
+    list_kinds: tuple[ListKind, ...]
+    matrix: NDArray[np.float32]
+    model_id: str | None = None
+
+    def gallery(self) -> Gallery:
+        return Gallery.build(self.subject_ids, self.matrix, self.list_kinds, model_id=self.model_id)
 
 
 def _top_columns(scores: NDArray[np.number], take: int) -> NDArray[np.intp]:

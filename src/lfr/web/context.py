@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from lfr.bus.nats_bus import NatsSettings
+from lfr.crypto import BiometricCipher
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.supervisor import SupervisorSettings
@@ -54,7 +55,14 @@ class WebContext:
     ) -> DeploymentRuntime:
         """Camera workers for this app: started with the app, stopped with it. With a
         `preview` hub, each job carries the hub's preview sink."""
-        self.control = DeploymentControl(self.db, None, realtime=realtime, preview=preview)
+        node_key = self.settings.node_key_bytes()
+        self.control = DeploymentControl(
+            self.db,
+            None,
+            realtime=realtime,
+            preview=preview,
+            node_cipher=BiometricCipher(node_key) if node_key else None,
+        )
         runtime = DeploymentRuntime(
             self.feed,
             self.control.record_alert,

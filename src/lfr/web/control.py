@@ -5,6 +5,10 @@ transaction the cameras' sources and the sealed gallery are read, so a deploymen
 cameras have no source is refused whole. Only after the commit are the workers started.
 Halting and ending: the service records it first (alerts stop being accepted at once),
 then every worker is stopped (DEP-2).
+
+With a node key configured, each running deployment's sealed watchlist is also released
+to its `lfr node`s over the bus (`lfr.runtime.release`; audited as
+`watchlist.release`), and withdrawn when it stops.
 """
 
 from __future__ import annotations
@@ -15,17 +19,22 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lfr.audit import record
+from lfr.bus.messages import WatchlistRelease
+from lfr.crypto import BiometricCipher
 from lfr.db.governance import DeploymentRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.deployment import DeploymentStatus
-from lfr.domain.people import Actor
+from lfr.domain.people import SYSTEM_ACTOR, Actor
 from lfr.domain.refusal import Refusal, Refusals
 from lfr.reports import camera_statistics
 from lfr.runtime.engine import EngineJob
+from lfr.runtime.release import seal_release
 from lfr.runtime.supervisor import Camera
-from lfr.services import alerts, deployments
+from lfr.services import alerts, authorisations, deployments
 from lfr.services.cameras import cameras_for, missing_sources
-from lfr.services.watchlists import gallery_for
+from lfr.services.watchlists import sealed_templates
+from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import HealthFigures, MatchEvent
 from lfr.web.preview import PreviewHub
@@ -39,6 +48,8 @@ class WorkerPlan:
     deployment_id: str
     cameras: list[Camera]
     job: EngineJob
+    release: WatchlistRelease | None = None
+    """The sealed watchlist for the deployment's nodes, when a node key is configured."""
 
 
 class DeploymentControl:
@@ -50,10 +61,12 @@ class DeploymentControl:
         *,
         realtime: bool = True,
         preview: PreviewHub | None = None,
+        node_cipher: BiometricCipher | None = None,
     ) -> None:
         self._db = db
         self.runtime = runtime
         self.preview = preview
+        self._node_cipher = node_cipher
         self._base_config = base_config or EngineConfig()
         self._realtime = realtime
 
@@ -68,7 +81,7 @@ class DeploymentControl:
                 raise Refusals([*refusal.unmet, *missing]) from None
             if missing:
                 raise Refusals(missing)
-            plan = self._plan(session, row)
+            plan = self._plan(session, row, actor)
         self._run(plan)
 
     def halt(self, actor: Actor, deployment_id: str, reason: str) -> None:
@@ -90,7 +103,7 @@ class DeploymentControl:
             plans = []
             for row in rows:
                 try:
-                    plans.append(self._plan(session, row))
+                    plans.append(self._plan(session, row, SYSTEM_ACTOR))
                 except Refusal as refusal:
                     log.error("deployment %s cannot resume: %s", row.id, refusal)
         for plan in plans:
@@ -113,20 +126,54 @@ class DeploymentControl:
         except Refusal as refusal:
             log.warning("health figures not recorded: %s", refusal)
 
-    def _plan(self, session: Session, row: DeploymentRow) -> WorkerPlan:
+    def _plan(self, session: Session, row: DeploymentRow, actor: Actor) -> WorkerPlan:
         cameras = cameras_for(session, deployments.cameras_of(row))
-        gallery = gallery_for(session, row.id)
+        templates = sealed_templates(session, row.id)
         config = self._base_config
         if row.alert_threshold is not None:
             config = config.model_copy(update={"alert_threshold": row.alert_threshold})
-        job = EngineJob(config, gallery, realtime=self._realtime)
-        return WorkerPlan(row.id, cameras, self.preview.wrap(job) if self.preview else job)
+        job = EngineJob(config, templates.gallery(), realtime=self._realtime)
+        release = self._release(session, row, templates, config.alert_threshold, actor)
+        wrapped = self.preview.wrap(job) if self.preview else job
+        return WorkerPlan(row.id, cameras, wrapped, release)
+
+    def _release(
+        self,
+        session: Session,
+        row: DeploymentRow,
+        templates: TemplateSet,
+        threshold: float,
+        actor: Actor,
+    ) -> WatchlistRelease | None:
+        """The sealed watchlist for the nodes, audited in the caller's transaction."""
+        if self._node_cipher is None:
+            return None
+        window = authorisations.load_authority(session, row.authority_id).scope.window
+        release = seal_release(row.id, templates, threshold, window.end, self._node_cipher)
+        count = len(templates.subject_ids)
+        record(
+            session,
+            actor=actor,
+            action="watchlist.release",
+            object_type="deployment",
+            object_id=row.id,
+            summary=f"sealed watchlist ({count} templates) released to the deployment's nodes",
+            after={
+                "templates": count,
+                "alert_threshold": threshold,
+                "valid_until": window.end,
+                "node_key_id": self._node_cipher.key_id.hex(),
+            },
+        )
+        return release
 
     def _run(self, plan: WorkerPlan) -> None:
         if self.runtime is None:
             log.warning("deployment %s started without a recognition runtime", plan.deployment_id)
             return
         self.runtime.run_deployment(plan.deployment_id, plan.cameras, plan.job)
+        if plan.release is not None:
+            self.runtime.publish(plan.release)
 
     def _stop(self, deployment_id: str, reason: str) -> None:
         if self.runtime is not None:

@@ -20,8 +20,9 @@ from typing import Any
 
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
-from lfr.bus.messages import HaltDeployment
+from lfr.bus.messages import HaltDeployment, Message
 from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.runtime.release import withdrawal
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.vision.types import HealthFigures, MatchEvent
@@ -140,6 +141,8 @@ class DeploymentRuntime:
     async def _halt_everywhere(self, deployment_id: str, reason: str) -> None:
         await self.supervisor.halt(deployment_id)
         await self.bus.publish(HaltDeployment(deployment_id=deployment_id, reason=reason))
+        # Replaces any released watchlist: its templates leave the bus now (WL-6).
+        await self.bus.publish(withdrawal(deployment_id))
 
     def cameras(self, deployment_id: str) -> list[CameraHealth]:
         states = self._supervisor.states(deployment_id) if self._supervisor else []
@@ -149,9 +152,9 @@ class DeploymentRuntime:
         names = sorted(set(workers) | set(figures))
         return [CameraHealth(name, figures.get(name), workers.get(name)) for name in names]
 
-    def publish(self, message: MatchEvent | HealthFigures) -> None:
-        """Publishes on the runtime's bus from any thread, as a worker's relay would (used by
-        `lfr node`-less tools and the latency benchmark)."""
+    def publish(self, message: Message) -> None:
+        """Publishes on the runtime's bus from any thread: a deployment's watchlist release,
+        or what a worker's relay would (the latency benchmark)."""
         self._call(self.bus.publish(message))
 
     def _call(self, coroutine: Any) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -15,7 +18,13 @@ from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.cli import app
-from lfr.vision.types import HealthFigures
+from lfr.crypto import BiometricCipher
+from lfr.runtime.release import seal_release
+from lfr.settings import get_settings
+from lfr.vision.describers import build_describer
+from lfr.vision.matcher import TemplateSet
+from lfr.vision.pipeline import EngineConfig
+from lfr.vision.types import HealthFigures, ListKind
 
 from .collect import Collector
 
@@ -61,17 +70,31 @@ def test_an_unreachable_nats_server_is_a_clear_error(tmp_path: Path, faces_dir: 
 
 @pytest.mark.nats
 @pytest.mark.slow
+@pytest.mark.parametrize("watchlist_from", ["folder", "release"])
 def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted(
-    tmp_path: Path, faces_dir: Path, video_dir: Path, nats_settings: NatsSettings
+    tmp_path: Path,
+    faces_dir: Path,
+    video_dir: Path,
+    nats_settings: NatsSettings,
+    watchlist_from: str,
 ) -> None:
-    watchlist = tmp_path / "watchlist"
-    watchlist.mkdir()
-    (watchlist / "obama.jpg").symlink_to(faces_dir / "face_recognition-examples" / "obama.jpg")
+    """DEP-2, and WL-1 for a node given no folder: it receives the sealed watchlist the
+    service released for its deployment, encrypted under the node key."""
     command = [sys.executable, "-m", "lfr", "node", "--nats", nats_settings.url]
     command += ["--deployment", "dep-1", "--name", "test-node", "--prefix", nats_settings.prefix]
     command += ["--camera", f"stage={video_dir / 'short_hamilton_clip.mp4'}"]
-    command += ["--watchlist", str(watchlist)]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    if watchlist_from == "folder":
+        watchlist = tmp_path / "watchlist"
+        watchlist.mkdir()
+        (watchlist / "obama.jpg").symlink_to(faces_dir / "face_recognition-examples" / "obama.jpg")
+        command += ["--watchlist", str(watchlist)]
+        expected = "watchlist: 1 subject(s) enrolled, 0 refused"
+    else:
+        node_key = os.urandom(32)
+        environment["LFR_NODE_KEY"] = base64.b64encode(node_key).decode()
+        asyncio.run(release_one_template(nats_settings, node_key))
+        expected = "watchlist released: 1 template(s), threshold 0.950"
     node = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True
     )
@@ -94,5 +117,39 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
             node.wait()
     assert (figures.deployment_id, figures.camera) == ("dep-1", "stage")
     assert node.returncode == 0, output
-    assert "watchlist: 1 subject(s) enrolled, 0 refused" in output
+    assert expected in output
     assert "node test-node stopped: halted: crowd safety" in output
+
+
+async def release_one_template(nats_settings: NatsSettings, node_key: bytes) -> None:
+    """What the service publishes for a running deployment (lfr.web.control)."""
+    model_id = build_describer(EngineConfig().describer).model_id
+    template = np.random.default_rng(0).normal(size=(1, 128)).astype(np.float32)
+    templates = TemplateSet(("entry-1",), (ListKind.WATCHLIST,), template, model_id)
+    window_end = datetime.now(UTC) + timedelta(hours=1)
+    release = seal_release("dep-1", templates, 0.95, window_end, BiometricCipher(node_key))
+    service = await NatsBus.connect(nats_settings)
+    await service.publish(release)
+    await service.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "complaint"),
+    [
+        ([], {}, "set LFR_NODE_KEY"),
+        (["--threshold", "0.9"], {"LFR_NODE_KEY": "A" * 43 + "="}, "carries the authorised"),
+    ],
+)
+def test_without_a_watchlist_folder_the_node_needs_the_node_key_and_no_threshold(
+    extra: list[str], env: dict[str, str], complaint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WL-1: a node receives the sealed watchlist only with the service's node key, and
+    matches with the threshold the release carries."""
+    monkeypatch.delenv("LFR_NODE_KEY", raising=False)
+    get_settings.cache_clear()
+    arguments = ["node", "--nats", "nats://127.0.0.1:4222", "--deployment", "dep-1"]
+    arguments += ["--camera", "cam-1=video.mp4", *extra]
+    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400", **env})
+    get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert complaint in result.output

@@ -1,0 +1,69 @@
+"""A deployment's sealed watchlist as released to its nodes: it opens only with the node
+key, for its own deployment, its model, inside its window (WL-1, DP-2, WL-6)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from lfr.bus.messages import WatchlistRelease, decode, encode
+from lfr.crypto import BiometricCipher
+from lfr.runtime.release import ReleaseError, open_release, seal_release, withdrawal
+from lfr.vision.matcher import TemplateSet
+from lfr.vision.types import ListKind
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+MODEL = "dlib-resnet-v1"
+KEY = os.urandom(32)
+
+
+def templates() -> TemplateSet:
+    matrix = np.random.default_rng(1).normal(size=(3, 128)).astype(np.float32)
+    kinds = (ListKind.WATCHLIST, ListKind.WATCHLIST, ListKind.BLUE_LIST)
+    return TemplateSet(("entry-1", "entry-1", "blue-1"), kinds, matrix, MODEL)
+
+
+def release(deployment: str = "dep-1", hours: float = 4.0) -> WatchlistRelease:
+    window_end = NOW + timedelta(hours=hours)
+    return seal_release(deployment, templates(), 0.95, window_end, BiometricCipher(KEY))
+
+
+def test_a_release_opens_with_the_node_key_into_the_same_templates_and_terms() -> None:
+    sealed = release()
+    assert b"entry-1" not in sealed.sealed
+    travelled = decode(encode(sealed)).payload  # as it crosses the bus
+    assert isinstance(travelled, WatchlistRelease)
+    opened = open_release(travelled, BiometricCipher(KEY), model_id=MODEL, now=NOW)
+    original = templates()
+    assert opened.templates.subject_ids == original.subject_ids
+    assert opened.templates.list_kinds == original.list_kinds
+    assert np.array_equal(opened.templates.matrix, original.matrix)
+    assert (opened.alert_threshold, opened.valid_until) == (0.95, NOW + timedelta(hours=4))
+    assert opened.templates.gallery().list_kind("blue-1") is ListKind.BLUE_LIST
+
+
+@pytest.mark.parametrize(
+    ("make", "key", "model", "complaint"),
+    [
+        (lambda: withdrawal("dep-1"), KEY, MODEL, "withdrawn"),
+        (lambda: release(hours=-1), KEY, MODEL, "authorised window ended"),
+        (release, KEY, "another-model", "made by model dlib-resnet-v1"),
+        (release, os.urandom(32), MODEL, "does not open with this node's key"),
+        # a release for another deployment, relabelled: the deployment id is bound to it
+        (
+            lambda: release("dep-2").model_copy(update={"deployment_id": "dep-1"}),
+            KEY,
+            MODEL,
+            "does not open",
+        ),
+    ],
+)
+def test_a_release_that_cannot_be_used_is_refused_saying_why(
+    make: object, key: bytes, model: str, complaint: str
+) -> None:
+    assert callable(make)
+    with pytest.raises(ReleaseError, match=complaint):
+        open_release(make(), BiometricCipher(key), model_id=model, now=NOW)
