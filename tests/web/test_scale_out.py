@@ -21,6 +21,7 @@ from lfr.cli.node import ReleasedSource
 from lfr.crypto import BiometricCipher
 from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
+from lfr.domain.refusal import Refusal
 from lfr.runtime.engine import EngineJob, run_camera_engine
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras
@@ -126,9 +127,10 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
     context = on_nats(web_context, nats_settings, node_key)
     world = build_world(context.db, personas, enroler, faces_dir)
     clip = faces_dir.parent / "video" / "face-demographics-walking-and-pause.gif"
-    with transaction(context.db) as session:  # the service runs its own cameras too
-        for camera in CAMERAS:
-            cameras.configure_camera(session, personas.engineer, camera, str(clip))
+    local, on_node = CAMERAS
+    with transaction(context.db) as session:  # one camera in the service, one on a van
+        cameras.configure_camera(session, personas.engineer, local, str(clip))
+        cameras.configure_camera(session, personas.engineer, on_node, "node:van-3")
     runtime = context.attach_runtime(run_camera_engine)
     source = ReleasedSource(BiometricCipher(node_key), EngineConfig(), wait_s=WAIT_S)
 
@@ -138,6 +140,8 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
         try:
             # What `lfr serve` does at start-up for each running deployment.
             await asyncio.to_thread(context.control.resume_running)
+            workers = runtime.supervisor.states(world.deployment_id)
+            assert [w.camera for w in workers] == [local]  # the van runs the other
             job, _ = await source.job(node, world.deployment_id)
             await asyncio.to_thread(
                 context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
@@ -159,3 +163,22 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
             select(AuditEntry).where(AuditEntry.action == "watchlist.release")
         )
         assert entry.object_id == world.deployment_id
+
+
+@pytest.mark.parametrize(
+    ("source", "accepted"),
+    [("node:van-3", True), ("node:", False), ("node:van 3", False), ("node:a.b", False)],
+)
+def test_a_camera_run_by_a_node_is_configured_by_the_node_s_name(
+    web_context: WebContext, personas: Personas, source: str, accepted: bool
+) -> None:
+    """REC-1: `node:<node name>` says an `lfr node` runs the camera; a malformed one is
+    refused naming the source."""
+    with transaction(web_context.db) as session:
+        if accepted:
+            row = cameras.configure_camera(session, personas.engineer, "cam-van", source)
+            assert cameras.runs_on_node(row.source)
+            return
+        with pytest.raises(Refusal) as refused:
+            cameras.configure_camera(session, personas.engineer, "cam-van", source)
+        assert (refused.value.rule, refused.value.field) == ("REC-1", "source")

@@ -1,7 +1,10 @@
 """Camera sources (REC-1): where each named camera's video comes from.
 
 A deployment names its cameras (authorised by name, AUTH-6); an engineer or administrator
-says where each is. Starting a deployment's workers needs a source for every camera.
+says where each is. Starting a deployment's workers needs a source for every camera. A
+source ``node:<node name>`` says the camera is run by that `lfr node` (a van, a camera
+site): the service starts no worker for it, and the node's alerts and health reach the
+service over NATS (docs/bus.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.runtime.supervisor import Camera
 
 CONFIGURERS = frozenset({Role.ENGINEER, Role.ADMINISTRATOR})
+NODE_SOURCE_PREFIX = "node:"
+
+
+def runs_on_node(source: str) -> bool:
+    """Whether a camera's source says an `lfr node` runs it (no worker in the service)."""
+    return source.startswith(NODE_SOURCE_PREFIX)
 
 
 def configure_camera(session: Session, actor: Actor, name: str, source: str) -> CameraSource:
@@ -31,6 +40,10 @@ def configure_camera(session: Session, actor: Actor, name: str, source: str) -> 
         raise Refusal("REC-1", "1-64 letters, digits, '_' or '-'", "name")
     if not source:
         raise Refusal("REC-1", "give the camera's address or file", "source")
+    if runs_on_node(source) and not TOKEN_PATTERN.match(source[len(NODE_SOURCE_PREFIX) :]):
+        raise Refusal(
+            "REC-1", "node:<node name>, the name 1-64 letters, digits, '_' or '-'", "source"
+        )
     row = session.get(CameraSource, name)
     before = {"source": row.source} if row else None
     if row is None:

@@ -32,7 +32,7 @@ from lfr.runtime.engine import EngineJob
 from lfr.runtime.release import seal_release
 from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, authorisations, deployments
-from lfr.services.cameras import cameras_for, missing_sources
+from lfr.services.cameras import cameras_for, missing_sources, runs_on_node
 from lfr.services.watchlists import sealed_templates
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig
@@ -135,7 +135,8 @@ class DeploymentControl:
         job = EngineJob(config, templates.gallery(), realtime=self._realtime)
         release = self._release(session, row, templates, config.alert_threshold, actor)
         wrapped = self.preview.wrap(job) if self.preview else job
-        return WorkerPlan(row.id, cameras, wrapped, release)
+        local = [camera for camera in cameras if not runs_on_node(camera.source)]
+        return WorkerPlan(row.id, local, wrapped, release)
 
     def _release(
         self,
