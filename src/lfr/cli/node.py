@@ -36,7 +36,7 @@ from lfr.crypto import BiometricCipher
 from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
-from lfr.vision.describers import build_describer
+from lfr.vision.describers import describer_model_id
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
@@ -83,7 +83,7 @@ class ReleasedSource:
     async def job(self, bus: NatsBus, deployment_id: str) -> tuple[EngineJob, datetime]:
         """The job built from the deployment's release, and when its window ends."""
         release = await await_release(bus, deployment_id, self.wait_s)
-        model_id = build_describer(self.config.describer).model_id
+        model_id = describer_model_id(self.config.describer)
         opened = open_release(release, self.cipher, model_id=model_id)
         config = self.config.model_copy(update={"alert_threshold": opened.alert_threshold})
         log.info(

@@ -242,6 +242,16 @@ def blur_faces(image: RGBImage, boxes: Sequence[Box]) -> RGBImage:
     return out
 
 
+def check_same_model(gallery: Gallery, describer: Describer) -> None:
+    """Refuse to match probes against templates another model made: their scores would
+    mean nothing, and no threshold could be trusted (REC-2)."""
+    if gallery.model_id is not None and gallery.model_id != describer.model_id:
+        raise ValueError(
+            f"the watchlist's templates were made by model {gallery.model_id}, this engine "
+            f"describes faces with {describer.model_id}: re-enrol the watchlist with it"
+        )
+
+
 def tracked_quality(quality: QualityFactors, live_gate: QualityGate) -> float:
     """The quality score the tracker ranks a face by: 0 (never described) when the live
     gate refuses the face, so that it is still tracked but never matched."""
@@ -315,6 +325,7 @@ class CameraWorker:
         preview: Callable[[PreviewFrame], None] | None = None,
         deployment_id: str | None = None,
     ) -> None:
+        check_same_model(gallery, engine.describer)
         self.source = source
         self.engine = engine
         wanted = config.score_normalisation

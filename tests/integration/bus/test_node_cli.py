@@ -21,7 +21,7 @@ from lfr.cli import app
 from lfr.crypto import BiometricCipher
 from lfr.runtime.release import seal_release
 from lfr.settings import get_settings
-from lfr.vision.describers import build_describer
+from lfr.vision.describers import describer_model_id
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import HealthFigures, ListKind
@@ -123,7 +123,7 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
 
 async def release_one_template(nats_settings: NatsSettings, node_key: bytes) -> None:
     """What the service publishes for a running deployment (lfr.web.control)."""
-    model_id = build_describer(EngineConfig().describer).model_id
+    model_id = describer_model_id(EngineConfig().describer)
     template = np.random.default_rng(0).normal(size=(1, 128)).astype(np.float32)
     templates = TemplateSet(("entry-1",), (ListKind.WATCHLIST,), template, model_id)
     window_end = datetime.now(UTC) + timedelta(hours=1)

@@ -29,6 +29,7 @@ from lfr.vision.describers import (
     OnnxDescriber,
     OnnxDescriberConfig,
     build_describer,
+    describer_model_id,
 )
 from lfr.vision.describers.dlib_onnx_export import (
     INPUT_NAME,
@@ -265,3 +266,13 @@ def test_cli_refuses_a_file_that_is_not_a_dlib_network(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "shape_predictor_5_face_landmarks.dat" in result.output
     assert not output.exists()
+
+
+@pytest.mark.parametrize("configured", [None, "vendor-x-2.1"])
+def test_the_model_id_is_known_without_building_the_describer(
+    tmp_path: Path, configured: str | None
+) -> None:
+    model = _channel_mean_model(tmp_path / "m.onnx", layout="NCHW", size=8)
+    config = OnnxDescriberConfig(model_path=model, model_id=configured)
+    assert describer_model_id(config) == OnnxDescriber(config).model_id
+    assert describer_model_id() == DlibDescriber.model_id == build_describer().model_id

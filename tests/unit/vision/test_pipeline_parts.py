@@ -10,7 +10,15 @@ from pydantic import ValidationError
 
 from lfr.vision.detection import build_detector
 from lfr.vision.imageio import load_image
-from lfr.vision.pipeline import BLUR_MARGIN, EngineConfig, blur_faces, probe_crop, widened
+from lfr.vision.matcher import Gallery
+from lfr.vision.pipeline import (
+    BLUR_MARGIN,
+    EngineConfig,
+    blur_faces,
+    check_same_model,
+    probe_crop,
+    widened,
+)
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box
 
@@ -76,3 +84,20 @@ def test_engine_config_reads_a_nested_mapping() -> None:
         1,
         3,
     )
+
+
+class _Describer:
+    model_id = "model-b"
+
+
+@pytest.mark.parametrize(
+    ("gallery_model", "refused"), [("model-a", True), ("model-b", False), (None, False)]
+)
+def test_templates_of_another_model_are_refused(gallery_model: str | None, refused: bool) -> None:
+    """REC-2: scores between descriptors of two models mean nothing."""
+    gallery = Gallery.build(["s"], np.ones((1, 128), dtype=np.float32), model_id=gallery_model)
+    if refused:
+        with pytest.raises(ValueError, match=r"model model-a.*with model-b"):
+            check_same_model(gallery, _Describer())  # type: ignore[arg-type]
+    else:
+        check_same_model(gallery, _Describer())  # type: ignore[arg-type]

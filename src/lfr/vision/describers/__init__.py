@@ -10,13 +10,19 @@ literal) and a builder decorated with `register_describer`, then naming its conf
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
 from lfr.vision.describers.base import Describer, builder_for, l2_normalise, register_describer
 from lfr.vision.describers.dlib_resnet import DlibDescriber, DlibDescriberConfig
-from lfr.vision.describers.onnx import OnnxDescriber, OnnxDescriberConfig
+from lfr.vision.describers.onnx import (
+    OnnxDescriber,
+    OnnxDescriberConfig,
+    inspect_model,
+    load_model,
+)
 
 DescriberConfig = Annotated[DlibDescriberConfig | OnnxDescriberConfig, Field(discriminator="type")]
 """Any describer's configuration; ``{"type": "dlib"}`` (the default) picks dlib ResNet,
@@ -33,6 +39,16 @@ def build_describer(config: DescriberConfig | None = None) -> Describer:
     return builder_for(chosen.type)(chosen)
 
 
+def describer_model_id(config: DescriberConfig | None = None) -> str:
+    """The model id `build_describer(config)` would have, without building it (no weight
+    conversion, no session): what a template set is checked against before any worker
+    starts."""
+    chosen = config if config is not None else DlibDescriberConfig()
+    if isinstance(chosen, DlibDescriberConfig):
+        return DlibDescriber.model_id
+    return chosen.model_id or inspect_model(chosen, load_model(Path(chosen.model_path))).model_id
+
+
 __all__ = [
     "DESCRIBER_CONFIG_ADAPTER",
     "Describer",
@@ -42,6 +58,7 @@ __all__ = [
     "OnnxDescriber",
     "OnnxDescriberConfig",
     "build_describer",
+    "describer_model_id",
     "l2_normalise",
     "register_describer",
 ]
