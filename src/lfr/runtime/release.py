@@ -6,7 +6,8 @@ When a deployment starts (or the service restarts while it runs), the service pu
 kinds, encrypted with AES-256-GCM under the *node key* (`LFR_NODE_KEY`, shared by the
 service and its nodes only: not the database's biometric key), with the deployment id
 bound as associated data; beside it, in clear, the authorised threshold, the end of the
-authorised window and the model that made the templates. A node (`lfr node` without
+authorised window and the model that made the templates, bound to the ciphertext so
+that they cannot be altered. A node (`lfr node` without
 ``--watchlist``) reads the newest release of its deployment, opens it in memory, refuses
 one that is withdrawn, expired, for another model, or does not open with its key, and
 matches with the authorised threshold until the window ends. When the deployment stops the
@@ -49,9 +50,14 @@ class ReleasedWatchlist:
     valid_until: datetime
 
 
-def purpose(deployment_id: str) -> str:
-    """Associated data of a release's ciphertext: it opens for its own deployment only."""
-    return f"watchlist_release.{deployment_id}"
+def purpose(
+    deployment_id: str, alert_threshold: float, valid_until: datetime, model_id: str | None
+) -> str:
+    """Associated data of a release's ciphertext: the deployment and the terms that travel
+    in clear beside it, so that it opens for its own deployment only and a changed
+    threshold, window end or model makes it fail to open."""
+    terms = [deployment_id, alert_threshold, valid_until.isoformat(), model_id]
+    return "watchlist_release." + json.dumps(terms)
 
 
 def seal_release(
@@ -76,7 +82,9 @@ def seal_release(
         alert_threshold=alert_threshold,
         valid_until=valid_until,
         model_id=templates.model_id,
-        sealed=cipher.seal(plaintext, purpose(deployment_id)),
+        sealed=cipher.seal(
+            plaintext, purpose(deployment_id, alert_threshold, valid_until, templates.model_id)
+        ),
     )
 
 
@@ -107,12 +115,13 @@ def open_release(
             f"deployment {deployment}: its templates were made by model {release.model_id}, "
             f"this node describes faces with {model_id}"
         )
+    bound = purpose(deployment, release.alert_threshold, release.valid_until, release.model_id)
     try:
-        plaintext = cipher.open(release.sealed, purpose(deployment))
+        plaintext = cipher.open(release.sealed, bound)
     except DecryptionError:
         raise ReleaseError(
             f"deployment {deployment}: the released watchlist does not open with this node's "
-            "key (LFR_NODE_KEY must equal the service's)"
+            "key (LFR_NODE_KEY must equal the service's) or its terms were altered"
         ) from None
     return ReleasedWatchlist(
         _templates(plaintext, release.model_id), release.alert_threshold, release.valid_until

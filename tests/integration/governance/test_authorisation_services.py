@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from lfr.audit import AuditEntry, verify
@@ -114,6 +114,31 @@ def test_the_database_refuses_to_change_a_stored_authority(
         session.execute(delete(AuthorityRow).where(AuthorityRow.id == authority_id))
     with transaction(session_factory) as session:
         assert authorisations.load_authority(session, authority_id).decision is not None
+
+
+def test_a_confirmation_is_filled_in_once_and_the_table_cannot_be_emptied(
+    session_factory: SessionFactory, personas: Personas, migrated_url: str
+) -> None:
+    """AUTH-3/AUTH-5: the urgent confirmation is written once, then neither changed nor
+    undone; on PostgreSQL, TRUNCATE is refused as DELETE is."""
+    authority_id = approved(session_factory, personas)
+    confirm = update(AuthorityRow).where(AuthorityRow.id == authority_id)
+    with transaction(session_factory) as session:
+        session.execute(
+            confirm.values(confirmed_by=personas.authorising_officer.user_id, confirmed_at=utcnow())
+        )
+    for change in ({"confirmed_by": personas.gold.user_id}, {"confirmed_at": None}):
+        with (
+            pytest.raises(DBAPIError, match="frozen once approved"),
+            transaction(session_factory) as session,
+        ):
+            session.execute(confirm.values(**change))
+    if "postgresql" in migrated_url:
+        with (
+            pytest.raises(DBAPIError, match="frozen once approved"),
+            transaction(session_factory) as session,
+        ):
+            session.execute(text("TRUNCATE authority CASCADE"))
 
 
 def test_a_changed_wad_is_refused(

@@ -52,6 +52,19 @@ def test_a_release_opens_with_the_node_key_into_the_same_templates_and_terms() -
         (lambda: release(hours=-1), KEY, MODEL, "authorised window ended"),
         (release, KEY, "another-model", "made by model dlib-resnet-v1"),
         (release, os.urandom(32), MODEL, "does not open with this node's key"),
+        # the terms travel in clear but are bound to the ciphertext: none can be altered
+        (
+            lambda: release().model_copy(update={"alert_threshold": 0.1}),
+            KEY,
+            MODEL,
+            "terms were altered",
+        ),
+        (
+            lambda: release().model_copy(update={"valid_until": NOW + timedelta(days=300)}),
+            KEY,
+            MODEL,
+            "terms were altered",
+        ),
         # a release for another deployment, relabelled: the deployment id is bound to it
         (
             lambda: release("dep-2").model_copy(update={"deployment_id": "dep-1"}),
