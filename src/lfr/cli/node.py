@@ -30,7 +30,7 @@ import typer
 
 from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
-from lfr.bus.subjects import TOKEN_PATTERN, check_token
+from lfr.bus.subjects import TOKEN_PATTERN, Topic, check_token
 from lfr.cli._database import load_settings
 from lfr.crypto import BiometricCipher
 from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
@@ -110,6 +110,10 @@ class Node:
         """Run until halted, interrupted, every camera ended or the authorised window
         ended; say which."""
         bus = await NatsBus.connect(self.settings)
+        earlier = await self._halted_already(bus)
+        if earlier is not None:
+            await bus.close()
+            return f"halted: {earlier.reason}"
         try:
             job, valid_until = await self._job(bus)
         except ReleaseError:
@@ -155,6 +159,14 @@ class Node:
             await supervisor.stop()
             await bus.close()
         return outcome[0]
+
+    async def _halted_already(self, bus: NatsBus) -> HaltDeployment | None:
+        """A halt already on the bus (DEP-2). Checked before anything starts: a node
+        restarted under the same name continues a durable consumer that may have taken
+        the halt already, and would not be given it again."""
+        latest = await bus.latest(Topic.CONTROL, self.deployment_id)
+        halt = latest.payload if latest is not None else None
+        return halt if isinstance(halt, HaltDeployment) else None
 
     async def _job(self, bus: NatsBus) -> tuple[EngineJob, datetime | None]:
         if isinstance(self.watchlist, EngineJob):

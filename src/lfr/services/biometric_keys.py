@@ -76,10 +76,13 @@ def rekey(session: Session, actor: Actor, cipher: BiometricCipher | None = None)
 
 def _reseal_column(session: Session, column: EncryptedColumn, cipher: BiometricCipher) -> int:
     # Read and write the stored bytes as they are (type_coerce bypasses EncryptedBytes,
-    # which would open them with the process-wide cipher).
+    # which would open them with the process-wide cipher). The rows stay locked until the
+    # transaction ends, so a value destroyed (WL-6) or re-enrolled meanwhile is not written
+    # back from this read (SQLite's transactions already hold the write lock throughout).
     raw = type_coerce(column.column, LargeBinary)
     keys = list(column.table.primary_key.columns)
-    rows = session.execute(select(*keys, raw).where(column.column.is_not(None))).all()
+    found = select(*keys, raw).where(column.column.is_not(None)).with_for_update()
+    rows = session.execute(found).all()
     count = 0
     for row in rows:
         *identity, sealed = row

@@ -55,7 +55,8 @@ class WebContext:
     ) -> DeploymentRuntime:
         """Camera workers for this app: started with the app, stopped with it. With a
         `preview` hub, each job carries the hub's preview sink."""
-        node_key = self.settings.node_key_bytes()
+        # Templates go on the bus only where nodes can read them: NATS, with a node key.
+        node_key = self.settings.node_key_bytes() if self.settings.nats_url else None
         self.control = DeploymentControl(
             self.db,
             None,

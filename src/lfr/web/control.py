@@ -133,9 +133,13 @@ class DeploymentControl:
         if row.alert_threshold is not None:
             config = config.model_copy(update={"alert_threshold": row.alert_threshold})
         job = EngineJob(config, templates.gallery(), realtime=self._realtime)
-        release = self._release(session, row, templates, config.alert_threshold, actor)
-        wrapped = self.preview.wrap(job) if self.preview else job
         local = [camera for camera in cameras if not runs_on_node(camera.source)]
+        release = (
+            self._release(session, row, templates, config.alert_threshold, actor)
+            if len(local) < len(cameras)  # only nodes need the templates on the bus
+            else None
+        )
+        wrapped = self.preview.wrap(job) if self.preview else job
         return WorkerPlan(row.id, local, wrapped, release)
 
     def _release(
@@ -146,8 +150,9 @@ class DeploymentControl:
         threshold: float,
         actor: Actor,
     ) -> WatchlistRelease | None:
-        """The sealed watchlist for the nodes, audited in the caller's transaction."""
-        if self._node_cipher is None:
+        """The sealed watchlist for the nodes, audited in the caller's transaction; None
+        without a node key or a runtime to publish it."""
+        if self._node_cipher is None or self.runtime is None:
             return None
         window = authorisations.load_authority(session, row.authority_id).scope.window
         release = seal_release(row.id, templates, threshold, window.end, self._node_cipher)

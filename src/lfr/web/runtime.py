@@ -139,7 +139,18 @@ class DeploymentRuntime:
         self._feed.publish(_health_message(deployment_id))
 
     async def _halt_everywhere(self, deployment_id: str, reason: str) -> None:
-        await self.supervisor.halt(deployment_id)
+        # The nodes are told while the local workers stop, not after: neither waits for
+        # the other, and a bus that fails to take the halt cannot keep workers here running.
+        here, nodes = await asyncio.gather(
+            self.supervisor.halt(deployment_id),
+            self._tell_nodes(deployment_id, reason),
+            return_exceptions=True,
+        )
+        for outcome in (here, nodes):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _tell_nodes(self, deployment_id: str, reason: str) -> None:
         await self.bus.publish(HaltDeployment(deployment_id=deployment_id, reason=reason))
         # Replaces any released watchlist: its templates leave the bus now (WL-6).
         await self.bus.publish(withdrawal(deployment_id))

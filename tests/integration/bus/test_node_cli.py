@@ -153,3 +153,31 @@ def test_without_a_watchlist_folder_the_node_needs_the_node_key_and_no_threshold
     get_settings.cache_clear()
     assert result.exit_code == 2, result.output
     assert complaint in result.output
+
+
+@pytest.mark.nats
+def test_a_node_restarted_after_the_halt_does_not_start(
+    tmp_path: Path, faces_dir: Path, video_dir: Path, nats_settings: NatsSettings
+) -> None:
+    """DEP-2: a node that took the halt and is started again under the same name (so its
+    durable consumer has the halt behind it) still sees the halt and starts nothing."""
+    watchlist = tmp_path / "watchlist"
+    watchlist.mkdir()
+    (watchlist / "obama.jpg").symlink_to(faces_dir / "face_recognition-examples" / "obama.jpg")
+
+    async def halt_and_take_it() -> None:
+        bus, collector = await NatsBus.connect(nats_settings), Collector()
+        await bus.publish(HaltDeployment(deployment_id="dep-1", reason="crowd safety"))
+        await bus.subscribe(
+            Topic.CONTROL, collector.handler, durable="node-dep-1-van", deployment_id="dep-1"
+        )
+        await collector.take(1)  # the node's consumer has the halt acknowledged
+        await bus.close()
+
+    asyncio.run(halt_and_take_it())
+    arguments = ["node", "--nats", nats_settings.url, "--prefix", nats_settings.prefix]
+    arguments += ["--deployment", "dep-1", "--name", "van", "--watchlist", str(watchlist)]
+    arguments += ["--camera", f"stage={video_dir / 'face-demographics-walking-and-pause.gif'}"]
+    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "node van stopped: halted: crowd safety" in result.output
