@@ -11,7 +11,7 @@ audit records (AUD-1, DP-2): `record_image_view`, once the read was allowed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from lfr.db.governance import (
     WatchlistImageRow,
     WatchlistRow,
 )
+from lfr.db.session import SessionFactory, reading, transaction
 from lfr.domain.authorisation import ApplicationStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound
@@ -121,6 +122,37 @@ def entry_image(session: Session, actor: Actor, entry_id: str) -> bytes:
     if not allowed or image is None:
         raise NotFound("watchlist image", entry_id)
     return image.image
+
+
+def view_entry_image(factory: SessionFactory, actor: Actor, entry_id: str) -> bytes:
+    """`entry_image`, and the record that this person opened it (AUD-1)."""
+    return view_biometric(
+        factory,
+        actor,
+        lambda session: entry_image(session, actor, entry_id),
+        object_type="watchlist_entry",
+        object_id=entry_id,
+        what="watchlist image",
+    )
+
+
+def view_biometric(
+    factory: SessionFactory,
+    actor: Actor,
+    read: Callable[[Session], bytes],
+    *,
+    object_type: str,
+    object_id: str,
+    what: str,
+) -> bytes:
+    """Read a biometric image (`read` applies the access rules) and record the view
+    (AUD-1): the read holds no write lock; the record follows in its own short
+    transaction, only once the read was allowed."""
+    with reading(factory) as session:
+        data = read(session)
+    with transaction(factory) as session:
+        record_image_view(session, actor, object_type=object_type, object_id=object_id, what=what)
+    return data
 
 
 def record_image_view(

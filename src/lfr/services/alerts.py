@@ -25,6 +25,7 @@ from lfr.db.governance import (
     WatchlistEntryRow,
     WatchlistRow,
 )
+from lfr.db.session import SessionFactory
 from lfr.domain import alerts as rules
 from lfr.domain.alerts import Action, Alert, AlertState, Outcome
 from lfr.domain.authorisation import authority_problems
@@ -33,6 +34,7 @@ from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.domain.retention import check_hold
 from lfr.services._rows import audited, changed_rows, found, locked, moment
+from lfr.services.access import readable_alert, view_biometric
 from lfr.services.authorisations import authority_of
 from lfr.services.policy import GovernancePolicy, current_policy
 from lfr.vision.types import ListKind, MatchEvent
@@ -321,10 +323,27 @@ def hold_alert(
     return row
 
 
+PROBE_VIEWER_ROLES = frozenset(
+    {Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER}
+)
+
+
 def probe_image(session: Session, actor: Actor, alert_id: str) -> bytes:
-    """The alert's probe crop, for the people who adjudicate it or review it (DP-2)."""
-    allowed = {Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER}
-    if not actor.roles & allowed:
+    """The alert's probe crop, for the people who adjudicate it or review it, and only of
+    an alert they may read (DP-2). To show it, use `view_probe_image`, which records the
+    view (AUD-1)."""
+    if not actor.roles & PROBE_VIEWER_ROLES:
         raise Refusal("DP-2", "biometric data is shown by role only", "actor")
-    row = found(session, AlertRow, alert_id, "alert")
-    return row.probe.jpeg
+    return readable_alert(session, actor, alert_id).probe.jpeg
+
+
+def view_probe_image(factory: SessionFactory, actor: Actor, alert_id: str) -> bytes:
+    """`probe_image`, and the record that this person opened it (AUD-1)."""
+    return view_biometric(
+        factory,
+        actor,
+        lambda session: probe_image(session, actor, alert_id),
+        object_type="alert",
+        object_id=alert_id,
+        what="probe image",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.alerts import Action, AlertState, Identity, Outcome
 from lfr.domain.authorisation import Conditions
 from lfr.domain.people import Actor, Rank, Role
-from lfr.domain.refusal import Refusal
+from lfr.domain.refusal import NotFound, Refusal
 from lfr.services import alerts, deployments
 from lfr.vision.types import ListKind
 from tests.db_fixtures import Personas
@@ -293,6 +294,24 @@ def test_probe_shown_by_role_only(
         assert probe == face_bytes(faces_dir, "obama_small.jpg")
         with pytest.raises(Refusal, match="DP-2"):
             alerts.probe_image(session, personas.administrator, alert_id)
+
+
+def test_a_probe_is_shown_only_for_a_readable_alert_and_every_view_is_recorded(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """DP-2/AUD-1, in the service whatever the door: an operator not assigned to the
+    deployment gets no probe (and no record is made); an assigned one does, recorded."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    outsider = replace(personas.operator, user_id=personas.engineer.user_id)
+    with pytest.raises(NotFound):
+        alerts.view_probe_image(session_factory, outsider, alert_id)
+    probe = alerts.view_probe_image(session_factory, personas.operator, alert_id)
+    assert probe == face_bytes(faces_dir, "obama_small.jpg")
+    with transaction(session_factory) as session:
+        views = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "biometric.viewed")
+        ).all()
+    assert [(v.actor_id, v.object_id) for v in views] == [(personas.operator.user_id, alert_id)]
 
 
 def test_claim_on_a_stale_read_changes_no_row(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Actor, Role
 from lfr.services import alerts
-from lfr.services.access import entry_image, readable_alert, record_image_view
+from lfr.services.access import readable_alert, view_entry_image
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.alert_views import camera_views, card_of, console_alerts, readable_card
 from lfr.web.deps import Context
@@ -27,7 +27,7 @@ from lfr.web.runtime import ALERTS_TOPIC, alert_message
 
 CONSOLE = Admit(Role.OPERATOR, Role.SILVER)
 ConsoleViewer = Annotated[Viewer | None, Depends(CONSOLE)]
-PROBE_VIEWERS = Admit(Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER)
+PROBE_VIEWERS = Admit(*alerts.PROBE_VIEWER_ROLES)
 IMAGE_VIEWERS = Admit(
     Role.APPLICANT, Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER
 )
@@ -129,11 +129,7 @@ def probe(
     alert_id: str,
 ) -> Response:
     """The probe crop (DP-2: by role, and only of an alert this person may read)."""
-    actor = viewer_of(viewer).actor
-    with reading(context.db) as db:
-        readable_alert(db, actor, alert_id)
-        jpeg = alerts.probe_image(db, actor, alert_id)
-    _viewed(context, actor, "alert", alert_id, "probe image")
+    jpeg = alerts.view_probe_image(context.db, viewer_of(viewer).actor, alert_id)
     return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 
 
@@ -143,17 +139,8 @@ def watchlist_image(
     viewer: Annotated[Viewer | None, Depends(IMAGE_VIEWERS)],
     entry_id: str,
 ) -> Response:
-    actor = viewer_of(viewer).actor
-    with reading(context.db) as db:
-        image = entry_image(db, actor, entry_id)
-    _viewed(context, actor, "watchlist_entry", entry_id, "watchlist image")
+    image = view_entry_image(context.db, viewer_of(viewer).actor, entry_id)
     return Response(image, media_type=_image_type(image), headers=NO_STORE)
-
-
-def _viewed(context: Context, actor: Actor, object_type: str, object_id: str, what: str) -> None:
-    """The access record of a biometric image, in its own short transaction (AUD-1)."""
-    with transaction(context.db) as db:
-        record_image_view(db, actor, object_type=object_type, object_id=object_id, what=what)
 
 
 def _image_type(data: bytes) -> str:
