@@ -120,8 +120,18 @@ def composition_problems(entries: Sequence[ListedEntry], scope: Scope) -> list[U
     return problems
 
 
+def compiler_problems(actor: Actor, compiled_by: str) -> list[Unmet]:
+    """WL-3: the applicant who compiles a watchlist, and nobody else, changes its entries."""
+    if not actor.has(Role.APPLICANT):
+        return [Unmet("WL-3", "the applicant compiles the watchlist", "actor")]
+    if actor.user_id != compiled_by:
+        return [Unmet("WL-3", "only the officer compiling this watchlist changes it", "actor")]
+    return []
+
+
 def check_add_entry(
     actor: Actor,
+    compiled_by: str,
     entry: EntryDraft,
     existing: Sequence[ListedEntry],
     scope: Scope,
@@ -129,9 +139,7 @@ def check_add_entry(
     at: datetime,
 ) -> None:
     """Refuse an entry that breaks WL-3/WL-3a, would break WL-4, or widens the purpose (AUTH-6)."""
-    problems: list[Unmet] = []
-    if not actor.has(Role.APPLICANT):
-        problems.append(Unmet("WL-3", "the applicant compiles the watchlist", "actor"))
+    problems = compiler_problems(actor, compiled_by)
     if sealed:
         problems.append(Unmet("WL-1", "sealed at deployment start", "watchlist"))
     problems += entry_problems(entry, scope.window.start.date())
@@ -142,10 +150,8 @@ def check_add_entry(
     raise_if_any(problems)
 
 
-def check_remove_entry(actor: Actor, sealed: bool) -> None:
-    problems: list[Unmet] = []
-    if not actor.has(Role.APPLICANT):
-        problems.append(Unmet("WL-3", "the applicant compiles the watchlist", "actor"))
+def check_remove_entry(actor: Actor, compiled_by: str, sealed: bool) -> None:
+    problems = compiler_problems(actor, compiled_by)
     if sealed:
         problems.append(Unmet("WL-1", "sealed at deployment start", "watchlist"))
     raise_if_any(problems)

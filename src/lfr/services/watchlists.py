@@ -155,7 +155,8 @@ def add_entry(
     watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
     scope = authority_of(watchlist_authority(session, watchlist)).scope
     sealed = watchlist.sealed_at is not None
-    rules.check_add_entry(actor, entry, listed_entries(watchlist), scope, sealed, at)
+    existing = listed_entries(watchlist)
+    rules.check_add_entry(actor, watchlist.created_by, entry, existing, scope, sealed, at)
     enrolled = _enrol_all(enroler, images)
     row = WatchlistEntryRow(
         watchlist_id=watchlist.id,
@@ -204,7 +205,7 @@ def remove_entry(
 ) -> None:
     """Take an entry (and its images) off an unsealed watchlist, saying why."""
     watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
-    rules.check_remove_entry(actor, watchlist.sealed_at is not None)
+    rules.check_remove_entry(actor, watchlist.created_by, watchlist.sealed_at is not None)
     if not reason.strip():
         raise Refusal("WL-3", "say why the entry is removed", "reason")
     entry = found(session, WatchlistEntryRow, entry_id, "watchlist entry")

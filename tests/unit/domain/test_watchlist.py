@@ -9,7 +9,7 @@ import pytest
 
 from lfr.domain.authorisation import ApplicationStatus, Conditions, DecisionKind, decide
 from lfr.domain.categories import WatchlistCategory
-from lfr.domain.people import Actor
+from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.domain.watchlist import (
     BlueListDraft,
@@ -35,6 +35,7 @@ from tests.unit.domain.builders import (
     T0,
     approved_authority,
     complete_application,
+    person,
     refusals,
 )
 
@@ -154,6 +155,9 @@ def test_composition(
     assert all(v.rule == "WL-4" for v in problems)
 
 
+OTHER_APPLICANT = person("other-applicant", Rank.INSPECTOR, Role.APPLICANT)
+
+
 @pytest.mark.parametrize(
     ("actor", "entry", "existing", "sealed", "conditions", "expected"),
     [
@@ -178,6 +182,8 @@ def test_composition(
             {("WL-4", "subject_reference")},
         ),
         (APPLICANT, draft(reason=""), [], False, {}, {("WL-3", "reason")}),
+        # another applicant: not the officer compiling this watchlist
+        (OTHER_APPLICANT, draft(), [], False, {}, {("WL-3", "actor")}),
     ],
 )
 def test_add_entry(
@@ -191,14 +197,18 @@ def test_add_entry(
     """WL-3/WL-4/AUTH-6: an entry that breaks a rule is refused naming rule and field."""
 
     scope = scope_with(**conditions)
-    assert refusals(lambda: check_add_entry(actor, entry, existing, scope, sealed, T0)) == expected
+    compiler = APPLICANT.user_id
+    found = refusals(lambda: check_add_entry(actor, compiler, entry, existing, scope, sealed, T0))
+    assert found == expected
 
 
 def test_remove_entry_refused_after_seal() -> None:
     """WL-1: a sealed watchlist is what the deployment used: nothing comes off it."""
-    check_remove_entry(APPLICANT, sealed=False)
+    check_remove_entry(APPLICANT, APPLICANT.user_id, sealed=False)
     with pytest.raises(Refusal, match="sealed"):
-        check_remove_entry(APPLICANT, sealed=True)
+        check_remove_entry(APPLICANT, APPLICANT.user_id, sealed=True)
+    with pytest.raises(Refusal, match="only the officer compiling"):
+        check_remove_entry(OTHER_APPLICANT, APPLICANT.user_id, sealed=False)
 
 
 # --- WL-2 currency ---
