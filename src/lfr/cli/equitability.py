@@ -57,8 +57,13 @@ def equitability(
         str, typer.Option(help="START:STOP:STEP (inclusive) or a comma-separated list.")
     ] = "0.80:0.98:0.01",
     alpha: Annotated[
-        float, typer.Option(min=0.0001, max=0.5, help="Significance level (Holm-adjusted).")
-    ] = 0.05,
+        float | None,
+        typer.Option(
+            min=0.0001,
+            max=0.5,
+            help="Significance level (Holm-adjusted); default: LFR_EQUITABILITY_ALPHA.",
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Folder for report.json and the charts (PNG).")
     ] = None,
@@ -74,6 +79,8 @@ def equitability(
 ) -> None:
     """Demographic differentials of the model (NIST FRVT Part 3 style): FMR and FNMR (1:1)
     and FPIR and FNIR (1:N) per group over a range of thresholds."""
+    # One significance level for the stored floor (EQ-1) and for monitoring (EQ-2).
+    level = alpha if alpha is not None else load_settings().equitability_alpha
     try:
         steps = parse_thresholds(thresholds)
         group_labels = read_labels(labels)
@@ -81,7 +88,7 @@ def equitability(
         evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
         total = sum(len(paths) for paths in chosen.values())
         with _progress(total, "describing") as advance:
-            result = evaluate_equitability(chosen, group_labels, evaluation, steps, alpha, advance)
+            result = evaluate_equitability(chosen, group_labels, evaluation, steps, level, advance)
     except (_InputError, DatasetError, ImageError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error

@@ -18,11 +18,10 @@ from typing import Annotated, Any
 
 import typer
 
-from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
-from lfr.vision.sources import SourceError, is_stream, open_source
+from lfr.vision.sources import SourceError, is_stream, open_source, shown
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
@@ -106,7 +105,7 @@ def summary(console: _Console, wall_s: float) -> dict[str, Any]:
 def _camera_name(spec: str, given: str | None, several: bool) -> str:
     if given and not several:
         return given
-    return spec if is_stream(spec) or spec.startswith("device:") else Path(spec).stem
+    return shown(spec) if is_stream(spec) or spec.startswith("device:") else Path(spec).stem
 
 
 def _enrol(watchlist: Path, engine: Engine, config: EngineConfig) -> Gallery:
@@ -182,9 +181,9 @@ def register(app: typer.Typer) -> None:
         ] = 0,
     ) -> None:
         """Watch video for the people on a watchlist; print one line per alert."""
-        config = EngineConfig(
-            alert_threshold=threshold, detector=HogDetectorConfig(upsample=upsample)
-        )
+        # The engine's own detector settings (as a deployment runs), with the upsampling asked.
+        detector = EngineConfig().detector.model_copy(update={"upsample": upsample})
+        config = EngineConfig(alert_threshold=threshold, detector=detector)
         engine = Engine.from_config(config)
         console = _Console(as_json)
         gallery = _enrol(watchlist, engine, config)

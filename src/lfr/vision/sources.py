@@ -50,7 +50,7 @@ class SourceError(RuntimeError):
     """A source that cannot be used at all; `str()` names it and says why."""
 
     def __init__(self, spec: str, reason: str) -> None:
-        super().__init__(f"{spec}: {reason}")
+        super().__init__(f"{shown(spec)}: {reason}")
         self.spec = spec
         self.reason = reason
 
@@ -342,7 +342,7 @@ class ThreadedSource:
 
     def _down(self, reason: str) -> None:
         self._status = CameraStatus.DOWN
-        self._last_error = f"{self.spec}: {reason}"
+        self._last_error = f"{shown(self.spec)}: {reason}"
         self._closing.wait(self._backoff.next_delay())
 
     def _pump(self, connection: _Connection) -> None:
@@ -412,6 +412,18 @@ def _device_number(spec: str) -> int:
     if not number.isdigit():
         raise SourceError(spec, "a local device is written device:N with N a number (device:0)")
     return int(number)
+
+
+def shown(spec: str) -> str:
+    """A source as it may be shown, logged or sent in health figures: a stream URL's
+    user name and password (rtsp://user:pass@host/...) replaced by ``***``."""
+    if not is_stream(spec):
+        return spec
+    scheme, _, rest = spec.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return spec
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def is_stream(spec: str) -> bool:

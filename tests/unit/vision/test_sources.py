@@ -16,6 +16,7 @@ from lfr.vision.sources import (
     ThreadedSource,
     is_stream,
     open_source,
+    shown,
 )
 from lfr.vision.types import CameraStatus
 
@@ -159,3 +160,17 @@ def test_realtime_file_ends_after_its_last_frame(video_dir: Path) -> None:
         assert len(frames) + source.dropped_frames == 41
     finally:
         source.close()
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("rtsp://user:secret@10.0.0.5:554/stream", "rtsp://***@10.0.0.5:554/stream"),
+        ("http://cam.example/mjpeg", "http://cam.example/mjpeg"),
+        ("clips/door.mp4", "clips/door.mp4"),
+    ],
+)
+def test_a_stream_s_credentials_are_never_shown(spec: str, expected: str) -> None:
+    """A camera's password must not reach health figures, logs or alert lines."""
+    assert shown(spec) == expected
+    assert "secret" not in str(SourceError(spec, "connection refused"))
