@@ -200,24 +200,14 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("biometric_key", "audit_signing_key")
+    @field_validator("biometric_key", "audit_signing_key", "node_key", "biometric_previous_keys")
     @classmethod
-    def _key_is_32_bytes(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
-        decode_key(value.get_secret_value(), setting=str(info.field_name))
-        return value
-
-    @field_validator("node_key")
-    @classmethod
-    def _node_key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            decode_key(value.get_secret_value(), setting="node_key")
-        return value
-
-    @field_validator("biometric_previous_keys")
-    @classmethod
-    def _previous_keys_are_32_bytes(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for key in value:
-            decode_key(key.get_secret_value(), setting="biometric_previous_keys")
+    def _keys_are_32_bytes(
+        cls, value: SecretStr | list[SecretStr] | None, info: ValidationInfo
+    ) -> SecretStr | list[SecretStr] | None:
+        keys = value if isinstance(value, list) else [value] if value is not None else []
+        for key in keys:
+            decode_key(key.get_secret_value(), setting=str(info.field_name))
         return value
 
     @model_validator(mode="after")
