@@ -24,6 +24,7 @@ from lfr.bus.messages import WatchlistRelease
 from lfr.crypto import BiometricCipher
 from lfr.db.governance import DeploymentRow
 from lfr.db.session import SessionFactory, transaction
+from lfr.domain.authorisation import urgent_lapse_time
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor
 from lfr.domain.refusal import Refusal, Refusals
@@ -33,6 +34,7 @@ from lfr.runtime.release import seal_release
 from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, authorisations, deployments
 from lfr.services.cameras import cameras_for, missing_sources, runs_on_node
+from lfr.services.policy import current_policy
 from lfr.services.watchlists import sealed_templates
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig
@@ -154,8 +156,13 @@ class DeploymentControl:
         without a node key or a runtime to publish it."""
         if self._node_cipher is None or self.runtime is None:
             return None
-        window = authorisations.load_authority(session, row.authority_id).scope.window
-        release = seal_release(row.id, templates, threshold, window.end, self._node_cipher)
+        authority = authorisations.load_authority(session, row.authority_id)
+        # An unconfirmed urgent authority stops being in force before its window ends
+        # (AUTH-3): the nodes stop matching then (a restart after confirmation re-releases).
+        lapse = urgent_lapse_time(authority, current_policy().urgent_validity)
+        ends = authority.scope.window.end
+        valid_until = min(ends, lapse) if lapse is not None else ends
+        release = seal_release(row.id, templates, threshold, valid_until, self._node_cipher)
         count = len(templates.subject_ids)
         record(
             session,
@@ -167,7 +174,7 @@ class DeploymentControl:
             after={
                 "templates": count,
                 "alert_threshold": threshold,
-                "valid_until": window.end,
+                "valid_until": valid_until,
                 "node_key_id": self._node_cipher.key_id.hex(),
             },
         )
