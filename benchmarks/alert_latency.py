@@ -163,7 +163,7 @@ def main() -> None:
             page.wait_for_selector("#live-status:has-text('live')")
             page.evaluate(OBSERVER)
             for track in range(args.events):
-                runtime.publish(synthetic_event(rehearsal, probe, 1000 + track))
+                runtime.publish_from_thread(synthetic_event(rehearsal, probe, 1000 + track))
                 time.sleep(0.2)
             seen = collect(page, args.events, 30)
             rows.append(

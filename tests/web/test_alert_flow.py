@@ -221,7 +221,7 @@ def test_camera_view_is_for_the_deployment_staff_and_gone_at_halt(
     from lfr.web.preview import PreviewHub
 
     hub = PreviewHub()
-    web_context.control.preview = hub
+    web_context.preview = hub
     hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8frame")
     url = f"/deployments/{rehearsal.deployment_id}/cameras/demo-cam/preview.jpg"
     operator = client_for(personas.operator)

@@ -17,14 +17,15 @@ from lfr.audit import AuditEntry
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
-from lfr.cli.node import ReleasedSource
 from lfr.crypto import BiometricCipher
 from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.runtime.engine import EngineJob, run_camera_engine
+from lfr.runtime.node import ReleasedSource
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras
+from lfr.system import nats_settings as nats_settings_of
 from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
@@ -107,8 +108,8 @@ async def until_recorded(context: WebContext, event_id: str) -> None:
 
 
 def test_without_a_nats_url_the_bus_stays_in_memory(web_context: WebContext) -> None:
-    assert web_context.nats_settings() is None
-    settings = on_nats(web_context, NatsSettings(prefix="p1")).nats_settings()
+    assert nats_settings_of(web_context.settings) is None
+    settings = nats_settings_of(on_nats(web_context, NatsSettings(prefix="p1")).settings)
     assert settings is not None
     assert (settings.url, settings.prefix) == ("nats://127.0.0.1:4222", "p1")
 
@@ -138,8 +139,8 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
         await runtime.start()
         node = await NatsBus.connect(nats_settings)
         try:
-            # What `lfr serve` does at start-up for each running deployment.
-            await asyncio.to_thread(context.control.resume_running)
+            # The reconciler brings up what the record says runs, as at `lfr serve`'s start.
+            await asyncio.to_thread(runtime.reconciler.converge)
             workers = runtime.supervisor.states(world.deployment_id)
             assert [w.camera for w in workers] == [local]  # the van runs the other
             job, _ = await source.job(node, world.deployment_id)

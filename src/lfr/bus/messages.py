@@ -1,13 +1,15 @@
 """Typed, versioned messages that cross the bus.
 
-Only four kinds of message exist (REC-4: nothing else about a face ever leaves a worker):
+Only five kinds of message exist (REC-4: nothing else about a face ever leaves a worker):
 
 * ``MatchEvent``     a confirmed alert, from a camera worker to the services (REC-2);
 * ``HealthFigures``  counts and status of a camera worker (REC-5);
 * ``HaltDeployment`` a control message, from the services to every node running a
   deployment: stop all processing at once (DEP-2);
 * ``WatchlistRelease`` the sealed watchlist of a running deployment, encrypted for its
-  nodes (WL-1, DP-2), or its withdrawal when the deployment stops (WL-6).
+  nodes (WL-1, DP-2), or its withdrawal when the deployment stops (WL-6);
+* ``NodeReport``     a node's state (names and counts only) and the halts it obeyed, from
+  each `lfr node` to the services (DEP-2, REC-5).
 
 Each travels inside an envelope: ``{"version": 1, "kind": ..., "message_id": ...,
 "sent_at": ..., "payload": {...}}`` as JSON. ``decode`` refuses anything that is not one
@@ -18,6 +20,7 @@ because a malformed alert may still hold a face.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
@@ -41,6 +44,31 @@ class HaltDeployment(BaseModel):
     issued_at: datetime = Field(
         default_factory=lambda: datetime.now(UTC), description="When the halt was decided."
     )
+    halt_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The recorded halt a node acknowledges (its `NodeReport.acknowledged`).",
+    )
+
+
+NodeState = Literal["running", "halted", "stopped"]
+
+
+class NodeReport(BaseModel):
+    """A node's own state, every few seconds and at once after obeying a halt (DEP-2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    node: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The node's name.")
+    deployment_id: str = Field(min_length=1, max_length=64)
+    state: NodeState
+    version: str = Field(max_length=40, description="The node's lfr version.")
+    cameras: tuple[str, ...] = Field(default=(), max_length=64)
+    acknowledged: tuple[str, ...] = Field(
+        default=(), max_length=64, description="Ids of the halts this node has obeyed."
+    )
+    reported_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class WatchlistRelease(BaseModel):
@@ -69,7 +97,7 @@ class WatchlistRelease(BaseModel):
     sealed: bytes = Field(default=b"", repr=False, description="The encrypted templates.")
 
 
-Message = MatchEvent | HealthFigures | HaltDeployment | WatchlistRelease
+Message = MatchEvent | HealthFigures | HaltDeployment | WatchlistRelease | NodeReport
 """Everything that may be published."""
 
 
@@ -101,7 +129,12 @@ class ReleaseEnvelope(_Envelope):
     payload: WatchlistRelease
 
 
-AnyEnvelope = MatchEnvelope | HealthEnvelope | HaltEnvelope | ReleaseEnvelope
+class NodeEnvelope(_Envelope):
+    kind: Literal["node_report"] = "node_report"
+    payload: NodeReport
+
+
+AnyEnvelope = MatchEnvelope | HealthEnvelope | HaltEnvelope | ReleaseEnvelope | NodeEnvelope
 Envelope = Annotated[AnyEnvelope, Field(discriminator="kind")]
 _ENVELOPE = TypeAdapter[AnyEnvelope](Envelope)
 
@@ -123,12 +156,28 @@ def wrap(message: Message) -> AnyEnvelope:
         return HealthEnvelope(payload=message)
     if isinstance(message, WatchlistRelease):
         return ReleaseEnvelope(payload=message)
+    if isinstance(message, NodeReport):
+        return NodeEnvelope(payload=message)
     return HaltEnvelope(payload=message)
 
 
 def encode(message: Message) -> bytes:
     """The bytes that travel: the envelope as UTF-8 JSON (the probe JPEG as base64)."""
     return wrap(message).model_dump_json().encode()
+
+
+def deduplication_id(data: bytes) -> str | None:
+    """The id the bus de-duplicates an encoded message by: an alert's ``event_id`` (so a
+    retried alert is stored once however it was re-wrapped), else the envelope's id;
+    None for bytes that are not an envelope (they are refused by the consumer anyway)."""
+    try:
+        parsed = json.loads(data)
+        payload = parsed.get("payload") or {}
+        found = payload.get("event_id") if parsed.get("kind") == "match_event" else None
+        found = found or parsed.get("message_id")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 def decode(data: bytes) -> AnyEnvelope:
@@ -142,7 +191,9 @@ def decode(data: bytes) -> AnyEnvelope:
         ) from None
 
 
-_KINDS = frozenset({"match_event", "health_figures", "halt_deployment", "watchlist_release"})
+_KINDS = frozenset(
+    {"match_event", "health_figures", "halt_deployment", "watchlist_release", "node_report"}
+)
 
 
 def _field_name(error_type: str, loc: tuple[int | str, ...]) -> str:

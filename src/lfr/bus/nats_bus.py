@@ -4,7 +4,8 @@ Each topic has a file-backed stream (policies in `lfr.bus.streams`) and each sub
 durable pull consumer with explicit acknowledgement, so what a node publishes while the
 services are away waits in the stream and is delivered when they return. Publication waits
 for the stream's acknowledgement and carries ``Nats-Msg-Id`` (the alert's ``event_id``), so
-a publisher that retries after a lost acknowledgement does not store the alert twice.
+a publisher that retries after a lost acknowledgement does not store the alert twice;
+every other message carries its envelope's id the same way.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from lfr.bus.base import (
     RefusalHook,
     Settlement,
 )
-from lfr.bus.messages import AnyEnvelope, Message, decode, encode
+from lfr.bus.messages import AnyEnvelope, Message, decode, deduplication_id, wrap
 from lfr.bus.streams import StreamLimits, stream_name
 from lfr.bus.subjects import (
     Topic,
@@ -141,7 +142,7 @@ class NatsSubscription:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         # If the connection is already gone (or hangs) there is nothing left to release.
-        with contextlib.suppress(nats.errors.Error, TimeoutError):
+        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
             await asyncio.wait_for(self._pull.unsubscribe(), CLOSE_WAIT_S)
 
 
@@ -207,13 +208,18 @@ class NatsBus:
                 await self._js.delete_stream(stream_name(self.prefix, topic))
 
     async def publish(self, message: Message) -> None:
-        # The event id de-duplicates a retried alert in the stream; other messages use the
-        # envelope's id, fresh per call, since re-sending health is harmless.
-        message_id = str(message.event_id) if isinstance(message, MatchEvent) else None
-        await self._publish(subject_for(self.prefix, message), encode(message), message_id)
+        # Every publication carries Nats-Msg-Id: an alert's event id (a retried alert is
+        # stored once), else the envelope's id, so a retry after a lost acknowledgement
+        # is stored once too.
+        envelope = wrap(message)
+        message_id = (
+            str(message.event_id) if isinstance(message, MatchEvent) else str(envelope.message_id)
+        )
+        data = envelope.model_dump_json().encode()
+        await self._publish(subject_for(self.prefix, message), data, message_id)
 
     async def publish_raw(self, subject: str, data: bytes) -> None:
-        await self._publish(subject, data, None)
+        await self._publish(subject, data, deduplication_id(data))
 
     async def _publish(self, subject: str, data: bytes, message_id: str | None) -> None:
         headers = {"Nats-Msg-Id": message_id} if message_id else None
@@ -259,7 +265,9 @@ class NatsBus:
             await subscription.close()
         self._subscriptions.clear()
         if not self._nc.is_closed:
-            with contextlib.suppress(TimeoutError):
+            # A link that is down cannot be flushed: what it held is the stream's (or, for a
+            # worker, its outbox's) to keep; closing must not end in a traceback.
+            with contextlib.suppress(TimeoutError, OSError, nats.errors.Error):
                 await asyncio.wait_for(self._nc.close(), CLOSE_WAIT_S)
 
     def _stream_config(self, topic: Topic) -> StreamConfig:

@@ -9,6 +9,8 @@
 * watchlist: kept, one message per deployment: the latest release, which every node
   reads; the withdrawal that replaces it when the deployment stops deletes the
   (encrypted) templates from the stream (WL-6).
+* node: a work queue of node reports, the latest few per node: the services keep only the
+  newest state, and an acknowledged halt is recorded from whichever report carries it.
 """
 
 from __future__ import annotations
@@ -66,6 +68,11 @@ class StreamLimits(BaseModel):
             "Watchlist releases: the latest per deployment only (a new release or the "
             "withdrawal replaces it), at most a day old (WL-6)."
         ),
+    )
+
+    node: StreamPolicy = Field(
+        default=StreamPolicy(work_queue=True, max_age_s=3600, max_per_subject=10),
+        description="Node reports: the last 10 per node, at most an hour old.",
     )
 
     def of(self, topic: Topic) -> StreamPolicy:

@@ -6,6 +6,7 @@ Subjects (``<prefix>`` is ``lfr`` unless configured; docs/bus.md has the table):
 * ``<prefix>.health.<deployment>.<camera>``  HealthFigures
 * ``<prefix>.control.<deployment>``          HaltDeployment
 * ``<prefix>.watchlist.<deployment>``        WatchlistRelease
+* ``<prefix>.node.<deployment>.<node>``      NodeReport
 
 Deployment ids and camera names become subject tokens, so they are restricted to letters,
 digits, ``_`` and ``-``: a dot or a wildcard in a camera name would otherwise route a
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from lfr.bus.messages import HaltDeployment, Message, WatchlistRelease
+from lfr.bus.messages import HaltDeployment, Message, NodeReport, WatchlistRelease
 from lfr.vision.types import HealthFigures, MatchEvent
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -31,6 +32,7 @@ class Topic(StrEnum):
     HEALTH = "health"
     CONTROL = "control"
     WATCHLIST = "watchlist"
+    NODE = "node"
 
 
 def check_token(value: str, what: str) -> str:
@@ -56,6 +58,8 @@ def topic_of(message: Message) -> Topic:
         return Topic.HEALTH
     if isinstance(message, WatchlistRelease):
         return Topic.WATCHLIST
+    if isinstance(message, NodeReport):
+        return Topic.NODE
     return Topic.CONTROL
 
 
@@ -64,6 +68,9 @@ def subject_for(prefix: str, message: Message) -> str:
     if isinstance(message, HaltDeployment | WatchlistRelease):
         deployment_id = check_token(message.deployment_id, "deployment id")
         return f"{prefix}.{topic_of(message)}.{deployment_id}"
+    if isinstance(message, NodeReport):
+        deployment_id = check_token(message.deployment_id, "deployment id")
+        return f"{prefix}.{topic_of(message)}.{deployment_id}.{check_token(message.node, 'node')}"
     deployment = check_token(message.deployment_id or NO_DEPLOYMENT, "deployment id")
     camera = check_token(message.camera, "camera name")
     return f"{prefix}.{topic_of(message)}.{deployment}.{camera}"

@@ -17,33 +17,25 @@ sealed watchlist's entry ids. docs/bus.md describes the whole.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import socket
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lfr.bus.messages import HaltDeployment
-from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
-from lfr.bus.subjects import TOKEN_PATTERN, Topic, check_token
+from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
+from lfr.bus.subjects import TOKEN_PATTERN, check_token
 from lfr.cli._database import load_settings
 from lfr.crypto import BiometricCipher
-from lfr.runtime.engine import EngineJob, prepare_job, run_camera_engine
-from lfr.runtime.release import ReleaseError, await_release, open_release
-from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
-from lfr.vision.describers import describer_model_id
+from lfr.runtime.engine import EngineJob, prepare_job
+from lfr.runtime.node import Node, ReleasedSource
+from lfr.runtime.release import ReleaseError
+from lfr.runtime.supervisor import Camera, SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 log = logging.getLogger("lfr.node")
-
-FINISHED_POLL_S = 1.0
-"""How often the node checks whether every camera has ended (rehearsal files)."""
 
 
 def parse_cameras(values: list[str]) -> list[Camera]:
@@ -70,116 +62,6 @@ def default_node_name() -> str:
     """The host name, reduced to what a durable consumer name may hold."""
     name = "".join(c if TOKEN_PATTERN.match(c) else "-" for c in socket.gethostname())
     return name[:32] or "node"
-
-
-@dataclass(frozen=True)
-class ReleasedSource:
-    """Where a node without a watchlist folder gets one: the service's release."""
-
-    cipher: BiometricCipher
-    config: EngineConfig
-    wait_s: float
-
-    async def job(self, bus: NatsBus, deployment_id: str) -> tuple[EngineJob, datetime]:
-        """The job built from the deployment's release, and when its window ends."""
-        release = await await_release(bus, deployment_id, self.wait_s)
-        model_id = describer_model_id(self.config.describer)
-        opened = open_release(release, self.cipher, model_id=model_id)
-        config = self.config.model_copy(update={"alert_threshold": opened.alert_threshold})
-        log.info(
-            "watchlist released: %d template(s), threshold %.3f, valid until %s",
-            len(opened.templates.subject_ids),
-            opened.alert_threshold,
-            opened.valid_until.isoformat(),
-        )
-        return EngineJob(config, opened.templates.gallery()), opened.valid_until
-
-
-@dataclass
-class Node:
-    """One deployment's workers on this machine, and the halt that stops them."""
-
-    deployment_id: str
-    name: str
-    cameras: list[Camera]
-    watchlist: EngineJob | ReleasedSource
-    settings: NatsSettings
-    supervisor_settings: SupervisorSettings
-
-    async def run(self) -> str:
-        """Run until halted, interrupted, every camera ended or the authorised window
-        ended; say which."""
-        bus = await NatsBus.connect(self.settings)
-        earlier = await self._halted_already(bus)
-        if earlier is not None:
-            await bus.close()
-            return f"halted: {earlier.reason}"
-        try:
-            job, valid_until = await self._job(bus)
-        except ReleaseError:
-            await bus.close()
-            raise
-        supervisor = Supervisor(
-            bus, run_camera_engine, nats=self.settings, settings=self.supervisor_settings
-        )
-        done = asyncio.Event()
-        outcome = ["every camera ended"]
-
-        def window_ended() -> None:
-            outcome[0] = "the authorised window ended"
-            done.set()
-
-        if valid_until is not None:
-            seconds = (valid_until - datetime.now(UTC)).total_seconds()
-            asyncio.get_running_loop().call_later(max(0.0, seconds), window_ended)
-
-        def halted(halt: HaltDeployment) -> None:
-            outcome[0] = f"halted: {halt.reason}"
-            done.set()
-
-        def interrupted() -> None:
-            outcome[0] = "interrupted"
-            done.set()
-
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, interrupted)
-        try:
-            # Listen before starting: a halt already on the stream stops the node at once.
-            await supervisor.follow_halts(
-                f"node-{self.deployment_id}-{self.name}",
-                deployment_id=self.deployment_id,
-                on_halt=halted,
-            )
-            if not done.is_set():
-                await supervisor.start(self.deployment_id, self.cameras, job)
-                log.info("node %s running %d camera(s)", self.name, len(self.cameras))
-            await self._until_done(supervisor, done)
-        finally:
-            await supervisor.stop()
-            await bus.close()
-        return outcome[0]
-
-    async def _halted_already(self, bus: NatsBus) -> HaltDeployment | None:
-        """A halt already on the bus (DEP-2). Checked before anything starts: a node
-        restarted under the same name continues a durable consumer that may have taken
-        the halt already, and would not be given it again."""
-        latest = await bus.latest(Topic.CONTROL, self.deployment_id)
-        halt = latest.payload if latest is not None else None
-        return halt if isinstance(halt, HaltDeployment) else None
-
-    async def _job(self, bus: NatsBus) -> tuple[EngineJob, datetime | None]:
-        if isinstance(self.watchlist, EngineJob):
-            return self.watchlist, None
-        return await self.watchlist.job(bus, self.deployment_id)
-
-    async def _until_done(self, supervisor: Supervisor, done: asyncio.Event) -> None:
-        while not done.is_set():
-            states = supervisor.states(self.deployment_id)
-            if states and all(state.finished for state in states):
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), FINISHED_POLL_S)
 
 
 def register(app: typer.Typer) -> None:

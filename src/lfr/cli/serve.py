@@ -61,28 +61,25 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
     import uvicorn
 
     from lfr.runtime.engine import run_camera_engine
-    from lfr.web.app import create_app
-    from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
+    from lfr.system import build
+    from lfr.web.bootstrap import ensure_administrator
     from lfr.web.preview import PreviewHub
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
-    db = prepare_database(settings)
-    bootstrap = ensure_administrator(db)
+    system = build(settings, target=run_camera_engine, preview=PreviewHub())
+    bootstrap = ensure_administrator(system.context.db)
     if bootstrap is not None:
         typer.echo(
             f"\nFirst run: administrator account {bootstrap.username!r} created.\n"
             f"One-time password: {bootstrap.one_time_password}\n"
             "It works once: the first sign-in asks for a new password and a second factor.\n"
         )
-    context = web_context(settings, db)
-    context.attach_runtime(run_camera_engine, preview=PreviewHub())
     if demo:
         from lfr.web.demo import seed_demo
 
-        seed_demo(context, media=media, echo=typer.echo)
-    app = create_app(context)
+        seed_demo(system.context, media=media, echo=typer.echo)
     log.info("lfr listening on http://%s:%d (API docs at /api/docs)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    uvicorn.run(system.app, host=host, port=port, log_level="info", proxy_headers=True)

@@ -205,6 +205,8 @@ class DeploymentRow(Base):
     finished_by: Mapped[str | None] = mapped_column(ForeignKey(USER_FK))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    refused_alerts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Alerts refused because their frame was captured after the deployment stopped."""
 
     authority: Mapped[AuthorityRow] = relationship(lazy="joined", innerjoin=True)
     assignments: Mapped[list[AssignmentRow]] = relationship(
@@ -255,6 +257,8 @@ class AlertRow(Base):
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     emitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """Captured while the deployment ran, arrived after it stopped (a node's backlog)."""
     state: Mapped[AlertState] = mapped_column(StrEnumText(AlertState), index=True)
     claimed_by: Mapped[str | None] = mapped_column(ForeignKey(USER_FK))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

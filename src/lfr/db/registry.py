@@ -6,6 +6,7 @@ adds one import line here.
 
 from lfr.audit import models as audit_models
 from lfr.db import cameras as camera_models
+from lfr.db import fleet as fleet_models
 from lfr.db import governance as governance_models
 from lfr.db import people as people_models
 from lfr.db import reports as reports_models
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "audit_models",
     "camera_models",
+    "fleet_models",
     "governance_models",
     "metadata",
     "people_models",

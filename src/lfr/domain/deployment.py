@@ -200,3 +200,35 @@ def check_assign(
         problems.append(Unmet("DEP-1", f"the deployment is {status.value}", "status"))
     problems += assignment_problems(person, role, trained)
     raise_if_any(problems)
+
+
+# --- what should run (the reconciler's one predicate) ---
+
+
+@dataclass(frozen=True, slots=True)
+class RunVerdict:
+    """Whether a deployment's recognition should be running now, and if the record itself
+    must change first: `stop` names the rule that takes a running deployment out of force
+    (its window ended, an urgent authority lapsed, a veto), so it is ended for that reason.
+    A running deployment without a sealed watchlist does not run, but is not ended: that is
+    a fault for people to look at, not a rule's end."""
+
+    run: bool
+    stop: Unmet | None = None
+
+
+def run_verdict(
+    status: DeploymentStatus,
+    authority: Authority,
+    watchlist_sealed: bool,
+    at: datetime,
+    urgent_validity: timedelta,
+) -> RunVerdict:
+    """RUNNING, under an authority in force (window, urgent lapse, veto), with its
+    watchlist sealed (DEP-1, DEP-2, AUTH-1, AUTH-3, AUTH-4, WL-1): then it runs."""
+    if status is not DeploymentStatus.RUNNING:
+        return RunVerdict(run=False)
+    problems = authority_problems(authority, at, urgent_validity)
+    if problems:
+        return RunVerdict(run=False, stop=problems[0])
+    return RunVerdict(run=watchlist_sealed)

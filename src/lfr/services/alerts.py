@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import select, update
@@ -61,7 +61,9 @@ def create_alert(
         return existing
     at = moment(now)
     deployment = _running_deployment(session, event)
-    _check_authority(deployment, at, policy or current_policy())
+    late = deployment.status is not DeploymentStatus.RUNNING
+    # A late alert is judged as of its capture: the authority was in force then.
+    _check_authority(deployment, event.captured_at if late else at, policy or current_policy())
     _check_subject(session, deployment, event)
     row = AlertRow(
         event_id=str(event.event_id),
@@ -79,6 +81,7 @@ def create_alert(
         captured_at=event.captured_at,
         emitted_at=event.emitted_at,
         created_at=at,
+        late=late,
         state=AlertState.PENDING,
         probe=AlertProbeRow(jpeg=event.probe_jpeg),
     )
@@ -89,8 +92,14 @@ def create_alert(
         SYSTEM_ACTOR,
         row,
         "alert.create",
-        f"{'test ' if row.is_test else ''}alert on {row.camera}, score {row.score:.3f}",
-        after={"deployment_id": deployment.id, "subject_id": row.subject_id, "score": row.score},
+        f"{'late ' if late else ''}{'test ' if row.is_test else ''}alert on {row.camera}, "
+        f"score {row.score:.3f}",
+        after={
+            "deployment_id": deployment.id,
+            "subject_id": row.subject_id,
+            "score": row.score,
+            "late": late,
+        },
     )
     return row
 
@@ -111,7 +120,7 @@ def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
     if deployment is None:
         raise NotFound("deployment", event.deployment_id)
     if deployment.status is not DeploymentStatus.RUNNING:
-        raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment_id")
+        _check_captured_while_running(deployment, event)
     if event.camera not in json.loads(deployment.cameras):
         raise Refusal("AUTH-6", f"camera {event.camera} is not the deployment's", "camera")
     if event.score < event.threshold:
@@ -120,6 +129,32 @@ def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
     if floor is not None and event.threshold < floor:
         raise Refusal("REC-2", f"the authority's alert threshold is {floor:g}", "threshold")
     return deployment
+
+
+class CapturedAfterStopError(Refusal):
+    """An alert whose frame was captured after its deployment stopped: refused and
+    counted on the deployment (DEP-2)."""
+
+
+CLOCK_SKEW_S = 5.0
+"""How far ahead of the service's clock a node's capture time may be and still count."""
+
+
+def _check_captured_while_running(deployment: DeploymentRow, event: MatchEvent) -> None:
+    """An alert arriving after a halt or end is stored (as late) only if its frame was
+    captured while the deployment ran: a node cut off from the link keeps what it saw
+    (docs/bus.md); what it saw after the halt does not count."""
+    stopped_at = deployment.halted_at or deployment.finished_at
+    started_at = deployment.started_at
+    if stopped_at is None or started_at is None:
+        raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment_id")
+    captured = event.captured_at
+    if not started_at <= captured < stopped_at:
+        raise CapturedAfterStopError(
+            "DEP-2", f"captured after the deployment was {deployment.status.value}", "captured_at"
+        )
+    if captured > moment(None) + timedelta(seconds=CLOCK_SKEW_S):
+        raise Refusal("DEP-2", "captured in the future: the node's clock is wrong", "captured_at")
 
 
 def _check_authority(deployment: DeploymentRow, at: datetime, policy: GovernancePolicy) -> None:

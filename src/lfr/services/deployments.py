@@ -19,10 +19,10 @@ from lfr.db.people import User
 from lfr.domain import deployment as rules
 from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.reports import review
-from lfr.services import people, retention
+from lfr.services import fleet, people, retention
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy, current_policy
@@ -230,6 +230,7 @@ def halt_deployment(
 
 def _halt(session: Session, actor: Actor, row: DeploymentRow, reason: str, at: datetime) -> None:
     row.halted_by, row.halted_at, row.halt_reason = actor.user_id, at, reason
+    fleet.owe_halt(session, row, reason, at)
     _set_status(session, actor, row, DeploymentStatus.HALTED, "deployment.halt", reason)
 
 
@@ -295,7 +296,11 @@ def _finish(
     at: datetime,
     policy: GovernancePolicy | None,
 ) -> None:
-    row.finished_by, row.finished_at, row.cancel_reason = actor.user_id, at, reason
+    if row.status is DeploymentStatus.RUNNING:  # its nodes must stop too (DEP-2)
+        fleet.owe_halt(session, row, reason or "the deployment ended", at)
+    # The system (a window's end, a lapse) is no account: the audit entry names it.
+    finished_by = None if actor is SYSTEM_ACTOR else actor.user_id
+    row.finished_by, row.finished_at, row.cancel_reason = finished_by, at, reason
     _set_status(
         session,
         actor,
@@ -330,6 +335,57 @@ def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetim
         _halt(session, actor, row, reason, at)
     elif row.status is DeploymentStatus.PLANNED:
         _finish(session, actor, row, DeploymentStatus.CANCELLED, reason, at, None)
+
+
+def running_deployments(session: Session) -> list[DeploymentRow]:
+    return list(
+        session.scalars(
+            select(DeploymentRow).where(DeploymentRow.status == DeploymentStatus.RUNNING)
+        )
+    )
+
+
+def verdict(
+    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy | None = None
+) -> rules.RunVerdict:
+    """Whether the record says this deployment's recognition runs now (the reconciler's
+    one predicate, `lfr.domain.deployment.run_verdict`)."""
+    watchlist = watchlist_for_authority(session, row.authority_id)
+    return rules.run_verdict(
+        row.status,
+        authority_of(row.authority),
+        watchlist is not None and watchlist.sealed_at is not None,
+        at,
+        (policy or current_policy()).urgent_validity,
+    )
+
+
+def end_out_of_force(
+    session: Session,
+    deployment_id: str,
+    *,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> DeploymentRow | None:
+    """End a running deployment whose authority has gone out of force (its window ended,
+    an urgent authority lapsed unconfirmed: AUTH-1, AUTH-3), by the system, with the rule
+    as the reason; None when it is in force or no longer running."""
+    at = moment(now)
+    row = locked(session, DeploymentRow, deployment_id, "deployment")
+    stop = verdict(session, row, at, policy).stop
+    if stop is None:
+        return None
+    reason = f"{stop.rule}: {stop.reason}"
+    _finish(session, SYSTEM_ACTOR, row, DeploymentStatus.ENDED, reason, at, policy)
+    return row
+
+
+def count_refused_alert(session: Session, deployment_id: str) -> None:
+    """One more alert refused because it was captured after the deployment stopped."""
+    row = session.get(DeploymentRow, deployment_id)
+    if row is not None:
+        row.refused_alerts += 1
+        session.flush()
 
 
 def get_deployment(session: Session, deployment_id: str) -> DeploymentRow:

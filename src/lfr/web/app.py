@@ -6,7 +6,6 @@ or header `X-CSRF-Token`); every route declares the roles it admits (`lfr.web.ac
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -85,24 +84,18 @@ def create_app(context: WebContext) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Starts the camera workers' runtime with the server (when it has one), resumes the
-    deployments the record says are running, and stops every worker on shutdown."""
+    """Starts the recognition side with the server (when it has one: `lfr.system`), whose
+    reconciler brings up what the record says runs, and stops every worker on shutdown."""
     context: WebContext = app.state.context
-    runtime = context.runtime
-    if runtime is None:
+    recognition = context.recognition
+    if recognition is None:
         yield
         return
-    preview = context.control.preview
-    if preview is not None:
-        preview.start()
-    await runtime.start()
-    await asyncio.to_thread(context.control.resume_running)
+    await recognition.start()
     try:
         yield
     finally:
-        await runtime.stop()
-        if preview is not None:
-            preview.stop()
+        await recognition.stop()
 
 
 def _include_routers(app: FastAPI) -> None:

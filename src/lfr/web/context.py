@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from lfr.bus.nats_bus import NatsSettings
-from lfr.crypto import BiometricCipher
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.runtime.central import CentralRuntime
+from lfr.runtime.control import DeploymentControl
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.services import people
@@ -18,11 +19,12 @@ from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.settings import Settings
 from lfr.web.access import RequestIdentity
 from lfr.web.config import WebSettings
-from lfr.web.control import DeploymentControl
 from lfr.web.live import LiveFeed
 from lfr.web.preview import PreviewHub
-from lfr.web.runtime import DeploymentRuntime
 from lfr.web.sessions import SessionStore, ThrottleStore
+
+if TYPE_CHECKING:
+    from lfr.system import Recognition
 
 _ENROLER_LOCK = threading.Lock()
 
@@ -35,6 +37,8 @@ class WebContext:
     web_settings: WebSettings = field(default_factory=WebSettings)
     feed: LiveFeed = field(default_factory=LiveFeed)
     control: DeploymentControl = field(init=False)
+    recognition: Recognition | None = field(default=None, init=False)
+    preview: PreviewHub | None = field(default=None, init=False)
     sessions: SessionStore = field(init=False)
     throttle: ThrottleStore = field(init=False)
     _enroler: Enroler | None = field(default=None, init=False)
@@ -43,7 +47,7 @@ class WebContext:
         secret = self.settings.session_secret.get_secret_value().encode()
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
-        self.control = DeploymentControl(self.db, None)
+        self.control = DeploymentControl(self.db)
 
     def attach_runtime(
         self,
@@ -52,37 +56,13 @@ class WebContext:
         realtime: bool = True,
         supervisor: SupervisorSettings | None = None,
         preview: PreviewHub | None = None,
-    ) -> DeploymentRuntime:
-        """Camera workers for this app: started with the app, stopped with it. With a
-        `preview` hub, each job carries the hub's preview sink."""
-        # Templates go on the bus only where nodes can read them: NATS, with a node key.
-        node_key = self.settings.node_key_bytes() if self.settings.nats_url else None
-        self.control = DeploymentControl(
-            self.db,
-            None,
-            realtime=realtime,
-            preview=preview,
-            node_cipher=BiometricCipher(node_key) if node_key else None,
-        )
-        runtime = DeploymentRuntime(
-            self.feed,
-            self.control.record_alert,
-            target,
-            nats=self.nats_settings(),
-            settings=supervisor,
-            health_sink=self.control.record_health,
-        )
-        self.control.runtime = runtime
-        return runtime
+    ) -> Recognition:
+        """Camera workers and their reconciler for this app (`lfr.system`): started with
+        the app, stopped with it. With a `preview` hub, each job carries its sink."""
+        from lfr.system import attach_recognition
 
-    def nats_settings(self) -> NatsSettings | None:
-        """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
-        if self.settings.nats_url is None:
-            return None
-        return NatsSettings(
-            url=self.settings.nats_url,
-            prefix=self.settings.nats_prefix,
-            credentials_file=self.settings.nats_credentials_file,
+        return attach_recognition(
+            self, target, realtime=realtime, supervisor=supervisor, preview=preview
         )
 
     def use_enroler(self, enroler: Enroler) -> None:
@@ -98,8 +78,8 @@ class WebContext:
             return self._enroler
 
     @property
-    def runtime(self) -> DeploymentRuntime | None:
-        return self.control.runtime
+    def runtime(self) -> CentralRuntime | None:
+        return self.recognition.runtime if self.recognition is not None else None
 
     def load_identity(self, cookie: str | None) -> RequestIdentity:
         """The session behind a cookie and, once fully signed in, the person behind it."""

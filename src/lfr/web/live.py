@@ -28,6 +28,14 @@ KEEPALIVE_SECONDS = 15.0
 """An idle stream sends a comment this often so proxies and browsers keep it open."""
 
 
+ALERTS_TOPIC = "alerts"
+"""Live-feed topic of new and changed alerts (consoles, handhelds)."""
+
+
+def health_topic(deployment_id: str) -> str:
+    return f"health:{deployment_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class LiveMessage:
     topic: str
@@ -110,4 +118,16 @@ def event_response(feed: LiveFeed, topics: set[str], request: Request) -> Stream
         event_stream(feed, topics, request.is_disconnected),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def alert_message(alert_id: str) -> LiveMessage:
+    return LiveMessage(ALERTS_TOPIC, f"/console/alerts/{alert_id}/card", f"alert-{alert_id}")
+
+
+def health_message(deployment_id: str) -> LiveMessage:
+    return LiveMessage(
+        health_topic(deployment_id),
+        f"/deployments/{deployment_id}/health",
+        f"health-{deployment_id}-table",
     )

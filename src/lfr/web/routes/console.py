@@ -21,9 +21,8 @@ from lfr.services.access import readable_alert, view_entry_image
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.alert_views import camera_views, card_of, console_alerts, readable_card
 from lfr.web.deps import Context
-from lfr.web.live import event_response
+from lfr.web.live import ALERTS_TOPIC, alert_message, event_response
 from lfr.web.rendering import render
-from lfr.web.runtime import ALERTS_TOPIC, alert_message
 
 CONSOLE = Admit(Role.OPERATOR, Role.SILVER)
 ConsoleViewer = Annotated[Viewer | None, Depends(CONSOLE)]

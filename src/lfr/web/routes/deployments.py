@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lfr.db.governance import DeploymentRow
 from lfr.db.people import User
 from lfr.db.session import reading, transaction
-from lfr.domain.deployment import DEPLOYMENT_ROLES
+from lfr.domain.deployment import DEPLOYMENT_ROLES, DeploymentStatus
 from lfr.domain.people import Role
 from lfr.domain.refusal import Refusal, Unmet
 from lfr.services import cameras as camera_service
@@ -27,9 +27,8 @@ from lfr.services.access import watchable_deployment
 from lfr.services.authorisations import authorities_in_force
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
-from lfr.web.live import event_response
+from lfr.web.live import event_response, health_topic
 from lfr.web.rendering import render
-from lfr.web.runtime import health_topic
 
 READERS = Admit(
     Role.APPLICANT,
@@ -213,9 +212,11 @@ def camera_preview(
 ) -> Response:
     """The latest frame of a camera, every face that did not alert blurred (REC-4, REC-5)."""
     with reading(context.db) as db:
-        watchable_deployment(db, viewer_of(viewer).actor, deployment_id)
-    preview = context.control.preview
-    frame = preview.latest(deployment_id, camera) if preview else None
+        running = watchable_deployment(db, viewer_of(viewer).actor, deployment_id).status
+    preview = context.preview
+    # The record decides: a stopped deployment shows nothing, whatever frame is in memory.
+    live = running is DeploymentStatus.RUNNING
+    frame = preview.latest(deployment_id, camera) if preview and live else None
     if frame is None:
         return Response(status_code=404, headers={"Cache-Control": "no-store"})
     return Response(frame, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -17,9 +17,8 @@ from lfr.services.access import readable_alert
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.alert_views import card_of, handheld_alerts, readable_card
 from lfr.web.deps import Context
-from lfr.web.live import LiveMessage, event_response
+from lfr.web.live import LiveMessage, alert_message, event_response
 from lfr.web.rendering import render
-from lfr.web.runtime import alert_message
 
 HANDHELD = Admit(Role.ENGAGEMENT_OFFICER)
 HandheldViewer = Annotated[Viewer | None, Depends(HANDHELD)]

@@ -1,0 +1,235 @@
+"""The central service's recognition runtime: the bus, the camera workers run here, and what
+workers and nodes send turned into alerts, health and node status (REC-1, REC-5, DEP-2).
+
+It does what the reconciler tells it (`run`, `halt_here`, `publish`) and nothing on its own
+initiative: services change the record, the reconciler (`lfr.runtime.reconciler`) reads
+it and brings this runtime, the nodes and the released watchlists to match.
+
+The supervisor runs one process per camera and relays what they emit onto the bus. This
+runtime subscribes to the bus: a `MatchEvent` goes to the alert sink (the alerts service
+decides), `HealthFigures` are kept in memory with the time they arrived (latest per
+camera; counts only, never a face), and `NodeReport`s go to the node sink. Listeners are
+told of a new alert or new health (the web's live feeds) without this module knowing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lfr.bus import Bus, Delivery, MemoryBus, Topic
+from lfr.bus.base import AnyEnvelope
+from lfr.bus.messages import Message, NodeReport
+from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
+from lfr.runtime.worker import WorkerTarget
+from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
+
+log = logging.getLogger("lfr.serve")
+
+STALE_AFTER_S = 15.0
+"""Health older than this (three of a worker's 5 s intervals) is shown STALE: the camera's
+figures stopped arriving (a lost link, a hung worker), whatever they last said."""
+
+AlertSink = Callable[[MatchEvent], str | None]
+"""Records an alert through the alerts service; returns its id, or None if refused."""
+HealthSink = Callable[[HealthFigures], None]
+NodeSink = Callable[[NodeReport], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Listeners:
+    """Who hears of what the runtime received (the web's live feeds); any thread."""
+
+    alert: Callable[[str], None] = lambda _alert_id: None
+    health: Callable[[str], None] = lambda _deployment_id: None
+
+
+@dataclass(frozen=True, slots=True)
+class CameraHealth:
+    """What the deployment page shows of one camera: the latest figures, how old they are,
+    and the local worker (None for a camera a node runs)."""
+
+    camera: str
+    figures: HealthFigures | None
+    worker: WorkerState | None
+    age_s: float | None = None
+    """Seconds since the figures arrived; None: none have."""
+
+    @property
+    def stale(self) -> bool:
+        return self.age_s is None or self.age_s > STALE_AFTER_S
+
+    @property
+    def status(self) -> str:
+        """up, down or ended as last reported, or stale when the figures stopped coming."""
+        if self.figures is None:
+            return "waiting"
+        if self.stale and self.figures.status is CameraStatus.UP:
+            return "stale"
+        return self.figures.status.value
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    figures: HealthFigures
+    at: float  # monotonic
+
+
+class CentralRuntime:
+    """Owns the bus, the supervisor and the subscriptions; lives on the server's loop."""
+
+    def __init__(
+        self,
+        target: WorkerTarget,
+        *,
+        alert_sink: AlertSink,
+        health_sink: HealthSink | None = None,
+        node_sink: NodeSink | None = None,
+        listeners: Listeners | None = None,
+        bus: Bus | None = None,
+        nats: NatsSettings | None = None,
+        settings: SupervisorSettings | None = None,
+    ) -> None:
+        """`bus`: a bus already open; else `nats` (connected at `start`), else in memory."""
+        self._target = target
+        self._alert_sink = alert_sink
+        self._health_sink = health_sink
+        self._node_sink = node_sink
+        self._listeners = listeners or Listeners()
+        self._nats = nats
+        self._supervisor_settings = settings
+        self._bus = bus
+        self._supervisor: Supervisor | None = None
+        self._health: dict[tuple[str, str], _Received] = {}
+        self._health_lock = threading.Lock()
+        self._subscriptions: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def on_nats(self) -> bool:
+        return self._nats is not None or isinstance(self._bus, NatsBus)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._bus is None:
+            self._bus = await NatsBus.connect(self._nats) if self._nats else MemoryBus()
+        # With NATS the workers publish to it themselves (what they send survives a
+        # restart of this process); in memory, through the supervisor's relay.
+        self._supervisor = Supervisor(
+            self._bus, self._target, nats=self._nats, settings=self._supervisor_settings
+        )
+        self._subscriptions = [
+            await self._bus.subscribe(Topic.MATCH, self._on_match, durable="web-alerts"),
+            await self._bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
+            await self._bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
+        ]
+        log.info("recognition runtime started (bus: %s)", type(self._bus).__name__)
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            await self._supervisor.stop()
+        for subscription in self._subscriptions:
+            await subscription.close()
+        if self._bus is not None:
+            await self._bus.close()
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            raise RuntimeError("the recognition runtime is not started")
+        return self._bus
+
+    @property
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            raise RuntimeError("the recognition runtime is not started")
+        return self._supervisor
+
+    # What the reconciler asks of it (on the loop).
+
+    def deployments_here(self) -> set[str]:
+        """Deployments with workers in this process (running, restarting or finished)."""
+        return {state.deployment_id for state in self.supervisor.states()}
+
+    async def run(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
+        """Starts one worker per camera of a deployment the record says runs."""
+        await self.supervisor.start(deployment_id, cameras, job)
+        log.info("deployment %s: %d camera worker(s) started", deployment_id, len(cameras))
+
+    async def halt_here(self, deployment_id: str) -> None:
+        """Stops every worker of the deployment in this process at once (DEP-2)."""
+        await self.supervisor.halt(deployment_id)
+        with self._health_lock:
+            for key in [k for k in self._health if k[0] == deployment_id]:
+                del self._health[key]
+        log.info("deployment %s: all camera workers here stopped", deployment_id)
+        self._listeners.health(deployment_id)
+
+    async def publish(self, message: Message) -> None:
+        await self.bus.publish(message)
+
+    def publish_from_thread(self, message: Message, timeout_s: float = 30.0) -> None:
+        """Publishes from another thread what a worker's relay would (the latency
+        benchmark)."""
+        if self._loop is None:
+            raise RuntimeError("the recognition runtime is not started")
+        asyncio.run_coroutine_threadsafe(self.publish(message), self._loop).result(timeout_s)
+
+    # What pages read (any thread).
+
+    def cameras(self, deployment_id: str, names: Sequence[str] = ()) -> list[CameraHealth]:
+        """Each camera's latest health with its age; `names` adds cameras not heard from."""
+        states = self._supervisor.states(deployment_id) if self._supervisor else []
+        workers = {s.camera: s for s in states}
+        now = time.monotonic()
+        with self._health_lock:
+            received = {c: r for (d, c), r in self._health.items() if d == deployment_id}
+        every = sorted(set(workers) | set(received) | set(names))
+        return [_camera_health(name, received.get(name), workers.get(name), now) for name in every]
+
+    # Bus handlers (on the loop).
+
+    async def _on_match(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
+        event = envelope.payload
+        assert isinstance(event, MatchEvent)
+        alert_id = await asyncio.to_thread(self._alert_sink, event)
+        if alert_id is not None:
+            log.info(
+                "alert %s raised on camera %s (score %.3f)", alert_id, event.camera, event.score
+            )
+            self._listeners.alert(alert_id)
+
+    async def _on_health(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
+        figures = envelope.payload
+        assert isinstance(figures, HealthFigures)
+        if figures.deployment_id is None:
+            return
+        with self._health_lock:
+            key = (figures.deployment_id, figures.camera)
+            latest = self._health.get(key)
+            if latest is None or latest.figures.at <= figures.at:  # a backlog arrives in order
+                self._health[key] = _Received(figures, time.monotonic())
+        if self._health_sink is not None:  # running totals for the review (REV-1)
+            await asyncio.to_thread(self._health_sink, figures)
+        self._listeners.health(figures.deployment_id)
+
+    async def _on_node(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
+        report = envelope.payload
+        assert isinstance(report, NodeReport)
+        if self._node_sink is not None:
+            await asyncio.to_thread(self._node_sink, report)
+        self._listeners.health(report.deployment_id)
+
+
+def _camera_health(
+    name: str, received: _Received | None, worker: WorkerState | None, now: float
+) -> CameraHealth:
+    if received is None:
+        return CameraHealth(name, None, worker)
+    return CameraHealth(name, received.figures, worker, age_s=now - received.at)

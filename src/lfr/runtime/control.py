@@ -1,0 +1,99 @@
+"""Deployment control for every door (pages, the JSON API, commands): the deployments
+service decides and records; the reconciler carries it out.
+
+Starting: the service checks every DEP-1 condition and seals the watchlist; in the same
+transaction every camera must have a source, so a deployment whose cameras have none is
+refused whole. Halting and ending: the service records it, with the halt owed to the
+deployment's nodes in the same transaction (alerts captured after it stop being accepted
+at once). Then the reconciler is asked for a pass and waited for, so the request answers
+with the workers here already started or stopped; nodes hear through the outbox, and the
+deployment page shows who has acknowledged (DEP-2).
+
+The sinks turn what the runtime receives into records: an alert through the alerts service
+(which refuses one for a deployment that is not running, and counts one captured after the
+stop), health into the review's running totals (REV-1), node reports into node status and
+acknowledged halts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lfr.bus.messages import NodeReport
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.people import Actor
+from lfr.domain.refusal import Refusal, Refusals
+from lfr.reports import camera_statistics
+from lfr.runtime.reconciler import Reconciler
+from lfr.services import alerts, deployments, fleet
+from lfr.services.alerts import CapturedAfterStopError
+from lfr.services.cameras import missing_sources
+from lfr.vision.types import HealthFigures, MatchEvent
+
+log = logging.getLogger("lfr.serve")
+
+
+class DeploymentControl:
+    def __init__(self, db: SessionFactory, reconciler: Reconciler | None = None) -> None:
+        self._db = db
+        self.reconciler = reconciler
+
+    def start(self, actor: Actor, deployment_id: str) -> None:
+        """Refuses naming every unmet DEP-1 condition and every camera without a source."""
+        with transaction(self._db) as session:
+            row = deployments.get_deployment(session, deployment_id)
+            missing = missing_sources(session, deployments.cameras_of(row))
+            try:
+                deployments.start_deployment(session, actor, deployment_id)
+            except Refusal as refusal:
+                raise Refusals([*refusal.unmet, *missing]) from None
+            if missing:
+                raise Refusals(missing)
+        self._converge()
+
+    def halt(self, actor: Actor, deployment_id: str, reason: str) -> None:
+        with transaction(self._db) as session:
+            deployments.halt_deployment(session, actor, deployment_id, reason)
+        self._converge()
+
+    def end(self, actor: Actor, deployment_id: str) -> None:
+        with transaction(self._db) as session:
+            deployments.end_deployment(session, actor, deployment_id)
+        self._converge()
+
+    def _converge(self) -> None:
+        if self.reconciler is None:
+            log.warning("no recognition runtime: the record changed, no worker follows")
+            return
+        try:
+            self.reconciler.converge()
+        except TimeoutError:  # recorded already; the reconciler carries on by itself
+            log.error("the runtime did not follow the record in time; it keeps trying")
+
+    def record_alert(self, event: MatchEvent) -> str | None:
+        """The runtime's alert sink: the alerts service decides whether it is an alert."""
+        try:
+            with transaction(self._db) as session:
+                return alerts.create_alert(session, event).id
+        except CapturedAfterStopError as refusal:
+            log.warning("match event refused as an alert: %s", refusal)
+            if event.deployment_id is not None:
+                with transaction(self._db) as session:
+                    deployments.count_refused_alert(session, event.deployment_id)
+            return None
+        except Refusal as refusal:
+            log.warning("match event refused as an alert: %s", refusal)
+            return None
+
+    def record_health(self, figures: HealthFigures) -> None:
+        """The runtime's health sink: the camera's running totals for the review (REV-1)."""
+        try:
+            with transaction(self._db) as session:
+                camera_statistics.record_health(session, figures)
+        except Refusal as refusal:
+            log.warning("health figures not recorded: %s", refusal)
+
+    def record_node_report(self, report: NodeReport) -> None:
+        """The runtime's node sink: the node's state and the halts it acknowledged."""
+        with transaction(self._db) as session:
+            fleet.record_report(session, report)

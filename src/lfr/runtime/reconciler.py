@@ -1,0 +1,334 @@
+"""The reconciler: the record says what runs, and the running system follows by itself
+(DEP-2, AUTH-1, AUTH-3, AUTH-4, WL-1, WL-6).
+
+A service changes the record and never talks to a process. This loop reads the record
+every few seconds, and at once after each commit that changes a deployment or an authority
+(`lfr.db.changes`), and closes the difference, the way a Kubernetes controller does:
+
+* **Out of force, ended**: a running deployment whose authority is no longer in force (its
+  window ended, an urgent authority lapsed unconfirmed) is ended by the system, audited
+  with the rule as the reason (`deployments.end_out_of_force`).
+* **Local workers**: a deployment that should run (`lfr.domain.deployment.run_verdict`:
+  RUNNING, authority in force, watchlist sealed) gets one worker per local camera; one that
+  should not (halted, ended, vetoed) has its workers stopped at once.
+* **Nodes**: a running deployment with cameras on nodes has its sealed watchlist released
+  to them (audited); every halt recorded in the control outbox is published until the bus
+  holds it, and re-sent until each node serving the deployment has acknowledged it. A
+  restarted service finds the unacknowledged halts in the database and sends them again.
+
+The local pass is quick and a request may wait for it (`converge`): a halt answers with the
+workers here already stopped. The remote pass talks to the bus, which may be down for
+minutes; it runs on its own so that an outage never delays a local halt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from lfr.audit import record
+from lfr.bus.messages import HaltDeployment, WatchlistRelease
+from lfr.crypto import BiometricCipher
+from lfr.db.governance import DeploymentRow
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.authorisation import urgent_lapse_time
+from lfr.domain.people import SYSTEM_ACTOR
+from lfr.domain.refusal import Refusal
+from lfr.runtime.central import CentralRuntime
+from lfr.runtime.engine import EngineJob
+from lfr.runtime.release import seal_release, withdrawal
+from lfr.runtime.supervisor import Camera
+from lfr.services import authorisations, deployments, fleet
+from lfr.services.cameras import cameras_for, runs_on_node
+from lfr.services.policy import current_policy
+from lfr.services.watchlists import sealed_templates
+from lfr.vision.matcher import TemplateSet
+from lfr.vision.pipeline import EngineConfig
+
+log = logging.getLogger("lfr.reconciler")
+
+INTERVAL_S = 2.0
+"""Longest time between two passes when nothing wakes the loop: how late a window's end or
+an urgent lapse is noticed at worst."""
+
+RESEND_S = 15.0
+"""A published halt not yet acknowledged by every node is published again this often."""
+
+CONVERGE_WAIT_S = 30.0
+"""How long a request waits for the local pass (workers are signalled at once; this only
+bounds the wait for their exit)."""
+
+JobWrapper = Callable[[EngineJob], object]
+"""Wraps a deployment's job before its workers start (the live preview's sink)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    deployment_id: str
+    cameras: list[Camera]
+    job: object
+    has_nodes: bool
+
+
+class Planner:
+    """What a deployment's workers run, read from the record (sealed templates, the
+    authorised threshold) and what its nodes are sent."""
+
+    def __init__(
+        self,
+        base_config: EngineConfig | None = None,
+        *,
+        realtime: bool = True,
+        wrap: JobWrapper | None = None,
+        node_cipher: BiometricCipher | None = None,
+    ) -> None:
+        self.base_config = base_config or EngineConfig()
+        self.realtime = realtime
+        self.wrap = wrap
+        self.node_cipher = node_cipher
+
+    def config_for(self, row: DeploymentRow) -> EngineConfig:
+        if row.alert_threshold is None:
+            return self.base_config
+        return self.base_config.model_copy(update={"alert_threshold": row.alert_threshold})
+
+    def plan(self, session: Session, row: DeploymentRow) -> WorkerPlan:
+        cameras = cameras_for(session, deployments.cameras_of(row))
+        templates = sealed_templates(session, row.id)
+        job = EngineJob(self.config_for(row), templates.gallery(), realtime=self.realtime)
+        local = [camera for camera in cameras if not runs_on_node(camera.source)]
+        wrapped = self.wrap(job) if self.wrap is not None else job
+        return WorkerPlan(row.id, local, wrapped, has_nodes=len(local) < len(cameras))
+
+    def release(self, session: Session, row: DeploymentRow) -> WatchlistRelease | None:
+        """The sealed watchlist for the deployment's nodes, audited in the caller's
+        transaction; None without a node key or without a camera on a node."""
+        if self.node_cipher is None:
+            return None
+        cameras = cameras_for(session, deployments.cameras_of(row))
+        if not any(runs_on_node(camera.source) for camera in cameras):
+            return None
+        templates = sealed_templates(session, row.id)
+        threshold = self.config_for(row).alert_threshold
+        authority = authorisations.load_authority(session, row.authority_id)
+        # An unconfirmed urgent authority stops being in force before its window ends
+        # (AUTH-3): the nodes stop matching then (a confirmation re-releases).
+        lapse = urgent_lapse_time(authority, current_policy().urgent_validity)
+        ends = authority.scope.window.end
+        valid_until = min(ends, lapse) if lapse is not None else ends
+        release = seal_release(row.id, templates, threshold, valid_until, self.node_cipher)
+        _audit_release(session, row, templates, threshold, valid_until, self.node_cipher)
+        return release
+
+
+def _audit_release(
+    session: Session,
+    row: DeploymentRow,
+    templates: TemplateSet,
+    threshold: float,
+    valid_until: datetime,
+    cipher: BiometricCipher,
+) -> None:
+    count = len(templates.subject_ids)
+    record(
+        session,
+        actor=SYSTEM_ACTOR,
+        action="watchlist.release",
+        object_type="deployment",
+        object_id=row.id,
+        summary=f"sealed watchlist ({count} templates) released to the deployment's nodes",
+        after={
+            "templates": count,
+            "alert_threshold": threshold,
+            "valid_until": valid_until,
+            "node_key_id": cipher.key_id.hex(),
+        },
+    )
+
+
+class Reconciler:
+    """Makes the local workers, the nodes and the released watchlists match the record."""
+
+    def __init__(
+        self,
+        db: SessionFactory,
+        runtime: CentralRuntime,
+        planner: Planner,
+        *,
+        interval_s: float = INTERVAL_S,
+        resend_s: float = RESEND_S,
+        on_stopped: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """`clock`: the time the rules are judged at (a test moves it past a window)."""
+        self._db = db
+        self.clock = clock
+        self._runtime = runtime
+        self._planner = planner
+        self._interval_s = interval_s
+        self._resend = timedelta(seconds=resend_s)
+        self._on_stopped = on_stopped
+        self._running: set[str] = set()
+        self._released: set[str] = set()
+        self._local_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakes: list[asyncio.Event] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        local, remote = asyncio.Event(), asyncio.Event()
+        self._wakes = [local, remote]
+        self._tasks = [
+            asyncio.create_task(self._forever(self.local_pass, local), name="reconcile-local"),
+            asyncio.create_task(self._forever(self.remote_pass, remote), name="reconcile-nodes"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def wake(self) -> None:
+        """Ask for a pass now; from any thread (the commit hook calls it)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for event in self._wakes:
+            loop.call_soon_threadsafe(event.set)
+
+    def converge(self, timeout_s: float = CONVERGE_WAIT_S) -> None:
+        """From a request thread: run a local pass now and wait for it, so the caller sees
+        the workers here as the record says; the nodes are woken too."""
+        if self._loop is None:
+            return
+        self.wake()
+        future: Future[None] = asyncio.run_coroutine_threadsafe(self.local_pass(), self._loop)
+        future.result(timeout_s)
+
+    async def _forever(self, step: Callable[[], Awaitable[None]], wake: asyncio.Event) -> None:
+        while True:
+            try:
+                await step()
+            except Exception:  # one failed pass must not stop reconciling
+                log.exception("a reconcile pass failed; the next one retries")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._interval_s)
+            wake.clear()
+
+    # The local pass: the record, then this process's workers.
+
+    async def local_pass(self) -> None:
+        async with self._local_lock:
+            await asyncio.to_thread(self._end_out_of_force)
+            wanted = await asyncio.to_thread(self._wanted)
+            for deployment_id in sorted(self._running - wanted):
+                await self._runtime.halt_here(deployment_id)
+                self._running.discard(deployment_id)
+                self._released.discard(deployment_id)
+                if self._on_stopped is not None:
+                    self._on_stopped(deployment_id)
+            for deployment_id in sorted(wanted - self._running):
+                await self._bring_up(deployment_id)
+
+    def _end_out_of_force(self) -> None:
+        with transaction(self._db) as session:
+            ids = [row.id for row in deployments.running_deployments(session)]
+        for deployment_id in ids:
+            with transaction(self._db) as session:
+                ended = deployments.end_out_of_force(session, deployment_id, now=self.clock())
+                if ended is not None:
+                    log.warning("deployment %s ended: %s", deployment_id, ended.cancel_reason)
+
+    def _wanted(self) -> set[str]:
+        at = self.clock()
+        with transaction(self._db) as session:
+            return {
+                row.id
+                for row in deployments.running_deployments(session)
+                if deployments.verdict(session, row, at).run
+            }
+
+    async def _bring_up(self, deployment_id: str) -> None:
+        try:
+            plan = await asyncio.to_thread(self._plan, deployment_id)
+        except Refusal as refusal:
+            log.error("deployment %s cannot run: %s", deployment_id, refusal)
+            return
+        if plan.cameras:
+            await self._runtime.run(plan.deployment_id, plan.cameras, plan.job)
+        self._running.add(deployment_id)
+        if plan.has_nodes:
+            self.wake()  # the remote pass releases its watchlist
+
+    def _plan(self, deployment_id: str) -> WorkerPlan:
+        with transaction(self._db) as session:
+            return self._planner.plan(session, deployments.get_deployment(session, deployment_id))
+
+    # The remote pass: releases and halts owed to nodes, over a bus that may be down.
+
+    async def remote_pass(self) -> None:
+        for deployment_id in sorted(self._running - self._released):
+            await self._release(deployment_id)
+        owed = await asyncio.to_thread(self._undelivered)
+        now = datetime.now(UTC)  # the bus's time, not the rules': resending is mechanics
+        for outbox_id, deployment_id, reason, published_at in owed:
+            if published_at is None or now - published_at >= self._resend:
+                await self._send_halt(outbox_id, deployment_id, reason)
+
+    async def _release(self, deployment_id: str) -> None:
+        if not self._runtime.on_nats:
+            self._released.add(deployment_id)  # no node can read a bus in memory
+            return
+        release = await asyncio.to_thread(self._sealed_release, deployment_id)
+        if release is None:
+            self._released.add(deployment_id)
+            return
+        try:
+            await self._runtime.publish(release)
+        except Exception as error:  # the bus is down: the next pass tries again
+            log.warning("watchlist of %s not released yet: %s", deployment_id, type(error).__name__)
+            return
+        self._released.add(deployment_id)
+
+    def _sealed_release(self, deployment_id: str) -> WatchlistRelease | None:
+        with transaction(self._db) as session:
+            row = deployments.get_deployment(session, deployment_id)
+            return self._planner.release(session, row)
+
+    def _undelivered(self) -> list[tuple[str, str, str, datetime | None]]:
+        with transaction(self._db) as session:
+            return [
+                (row.id, row.deployment_id, row.reason, row.published_at)
+                for row in fleet.undelivered(session)
+            ]
+
+    async def _send_halt(self, outbox_id: str, deployment_id: str, reason: str) -> None:
+        halt = HaltDeployment(deployment_id=deployment_id, reason=reason[:500], halt_id=outbox_id)
+        try:
+            await self._runtime.publish(halt)
+            # Replaces any released watchlist: its templates leave the bus now (WL-6).
+            await self._runtime.publish(withdrawal(deployment_id))
+        except Exception as error:  # the bus is down: kept, and sent again next pass
+            await asyncio.to_thread(self._record_failure, outbox_id, type(error).__name__)
+            return
+        await asyncio.to_thread(self._record_published, outbox_id)
+
+    def _record_published(self, outbox_id: str) -> None:
+        with transaction(self._db) as session:
+            fleet.mark_published(session, outbox_id, datetime.now(UTC))
+
+    def _record_failure(self, outbox_id: str, error: str) -> None:
+        log.warning("halt %s not on the bus yet (%s); it is sent again", outbox_id, error)
+        with transaction(self._db) as session:
+            fleet.mark_failed(session, outbox_id, error)

@@ -1,0 +1,149 @@
+"""One assembly of the whole system: `build(settings)` makes the database, the recognition
+runtime (bus, supervisor, reconciler), the live feeds and the web application, once.
+
+`lfr serve`, `lfr demo`, the tests and the benchmarks all build the system here, so the
+parts are wired one way only. The web application is one door among several: it receives
+what it needs (`WebContext`) and owns none of the runtime; the runtime starts and stops
+with the application's lifespan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from lfr.audit.log import request_id_var
+from lfr.bus.base import Bus
+from lfr.bus.nats_bus import NatsSettings
+from lfr.crypto import BiometricCipher
+from lfr.db.changes import on_watched_commit
+from lfr.db.session import SessionFactory
+from lfr.runtime.central import CentralRuntime, Listeners
+from lfr.runtime.control import DeploymentControl
+from lfr.runtime.reconciler import Planner, Reconciler
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings
+from lfr.runtime.worker import WorkerTarget
+from lfr.settings import Settings
+from lfr.vision.pipeline import EngineConfig
+from lfr.web.context import WebContext
+from lfr.web.live import LiveFeed, alert_message, health_message
+from lfr.web.preview import PreviewHub
+
+
+@dataclass
+class Recognition:
+    """The running side: the runtime that runs workers and hears the bus, and the
+    reconciler that makes both follow the record."""
+
+    runtime: CentralRuntime
+    reconciler: Reconciler
+    preview: PreviewHub | None
+
+    @property
+    def bus(self) -> Bus:
+        return self.runtime.bus
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return self.runtime.supervisor
+
+    async def start(self) -> None:
+        if self.preview is not None:
+            self.preview.start()
+        await self.runtime.start()
+        await self.reconciler.start()
+
+    async def stop(self) -> None:
+        await self.reconciler.stop()
+        await self.runtime.stop()
+        if self.preview is not None:
+            self.preview.stop()
+
+
+def nats_settings(settings: Settings) -> NatsSettings | None:
+    """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
+    if settings.nats_url is None:
+        return None
+    return NatsSettings(
+        url=settings.nats_url,
+        prefix=settings.nats_prefix,
+        credentials_file=settings.nats_credentials_file,
+    )
+
+
+def attach_recognition(
+    context: WebContext,
+    target: WorkerTarget,
+    *,
+    realtime: bool = True,
+    supervisor: SupervisorSettings | None = None,
+    preview: PreviewHub | None = None,
+    engine: EngineConfig | None = None,
+) -> Recognition:
+    """Camera workers, bus and reconciler for this context: started and stopped with its
+    application."""
+    settings = context.settings
+    # Templates go on the bus only where nodes can read them: NATS, with a node key.
+    node_key = settings.node_key_bytes() if settings.nats_url else None
+    planner = Planner(
+        engine,
+        realtime=realtime,
+        wrap=preview.wrap if preview is not None else None,
+        node_cipher=BiometricCipher(node_key) if node_key else None,
+    )
+    control = DeploymentControl(context.db)
+    runtime = CentralRuntime(
+        target,
+        alert_sink=control.record_alert,
+        health_sink=control.record_health,
+        node_sink=control.record_node_report,
+        listeners=_listeners(context.feed),
+        nats=nats_settings(settings),
+        settings=supervisor,
+    )
+    on_stopped = preview.forget if preview is not None else None
+    reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)
+    on_watched_commit(context.db, reconciler.wake)
+    control.reconciler = reconciler
+    recognition = Recognition(runtime, reconciler, preview)
+    context.control, context.recognition, context.preview = control, recognition, preview
+    return recognition
+
+
+def _listeners(feed: LiveFeed) -> Listeners:
+    return Listeners(
+        alert=lambda alert_id: feed.publish(alert_message(alert_id)),
+        health=lambda deployment_id: feed.publish(health_message(deployment_id)),
+    )
+
+
+@dataclass
+class System:
+    context: WebContext
+    app: FastAPI
+
+    @property
+    def recognition(self) -> Recognition | None:
+        return self.context.recognition
+
+
+def build(
+    settings: Settings,
+    db: SessionFactory | None = None,
+    *,
+    target: WorkerTarget | None = None,
+    preview: PreviewHub | None = None,
+) -> System:
+    """The whole system on `db` (default: the configured database, migrated): with a
+    worker `target`, camera workers run for the deployments the record says run; without,
+    the web alone (no recognition)."""
+    from lfr.web.app import create_app
+    from lfr.web.bootstrap import prepare_database
+
+    if db is None:
+        db = prepare_database(settings)
+    context = WebContext(settings=settings, db=db, request_id_var=request_id_var)
+    if target is not None:
+        attach_recognition(context, target, preview=preview)
+    return System(context, create_app(context))

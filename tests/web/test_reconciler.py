@@ -1,0 +1,245 @@
+"""The record drives the running system (DEP-2, AUTH-1, AUTH-3, AUTH-4, WL-6): real camera
+worker processes, real NATS JetStream, the services' own transactions; the reconciler
+alone makes the processes follow what was recorded, by whichever door."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from lfr.audit import AuditEntry
+from lfr.bus.messages import HaltDeployment, NodeReport
+from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.bus.subjects import Topic
+from lfr.db.base import utcnow
+from lfr.db.governance import AlertRow, DeploymentRow
+from lfr.db.session import transaction
+from lfr.domain.authorisation import ConsultationOutcome
+from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import SYSTEM_ACTOR
+from lfr.runtime.engine import run_camera_engine
+from lfr.services import cameras, fleet
+from lfr.system import Recognition
+from lfr.web.context import WebContext
+from tests.db_fixtures import Personas
+from tests.integration.bus.collect import Collector
+from tests.integration.bus.conftest import nats_settings
+from tests.integration.bus.test_flaky_link import CuttableLink
+from tests.integration.governance.conftest import enroler
+from tests.integration.governance.world import (
+    CAMERAS,
+    CachingEnroler,
+    World,
+    build_world,
+    match_event,
+)
+from tests.web.test_scale_out import on_nats
+
+__all__ = ["enroler", "nats_settings"]  # fixtures used here
+
+LONG_CLIP = "one-by-one-person-detection.mp4"  # 139 s: the workers are busy throughout
+WAIT_S = 20.0
+
+
+def running_world(
+    context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> World:
+    world = build_world(context.db, personas, enroler, faces_dir)
+    clip = faces_dir.parent / "video" / LONG_CLIP
+    with transaction(context.db) as session:
+        for camera in CAMERAS:
+            cameras.configure_camera(session, personas.engineer, camera, str(clip))
+    return world
+
+
+def alive(recognition: Recognition, deployment_id: str) -> list[str]:
+    return [s.camera for s in recognition.supervisor.states(deployment_id) if s.alive]
+
+
+async def until(condition: object, what: str, wait_s: float = WAIT_S) -> float:
+    """Poll `condition` (a callable) until true; return the seconds it took."""
+    started = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() - started > wait_s:
+            raise AssertionError(f"{what}: not within {wait_s} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+def status_of(context: WebContext, deployment_id: str) -> DeploymentStatus:
+    with transaction(context.db) as session:
+        row = session.get(DeploymentRow, deployment_id)
+        assert row is not None
+        return row.status
+
+
+def test_a_veto_through_the_web_stops_the_workers_within_two_seconds(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    client_for,
+) -> None:
+    """AUTH-4/DEP-2: the chief officer's veto is a consultation, recorded by the
+    authorisations service; no deployment control is called, yet the reconciler, woken by
+    the commit, stops every worker of the halted deployment."""
+    world = running_world(web_context, personas, enroler, faces_dir)
+    recognition = web_context.attach_runtime(run_camera_engine)
+    chief = client_for(personas.chief_officer)
+    with transaction(web_context.db) as session:
+        row = session.get(DeploymentRow, world.deployment_id)
+        assert row is not None
+        application_id = row.authority.application_id
+
+    async def scenario() -> float:
+        await recognition.start()
+        try:
+            await until(lambda: len(alive(recognition, world.deployment_id)) == 2, "started")
+            response = await asyncio.to_thread(
+                chief.post,
+                f"/applications/{application_id}/consult",
+                data={"outcome": ConsultationOutcome.VETO.value, "comments": "Disproportionate"},
+            )
+            assert response.status_code in (200, 303)
+            return await until(lambda: not alive(recognition, world.deployment_id), "stopped")
+        finally:
+            await recognition.stop()
+
+    took = asyncio.run(scenario())
+    assert took < 2.0
+    assert status_of(web_context, world.deployment_id) is DeploymentStatus.HALTED
+
+
+def test_the_window_s_end_ends_a_running_deployment_by_itself(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """AUTH-1/DEP-2: once the authorised window is over, `lfr serve`'s reconciler ends the
+    deployment (audited, the rule as the reason) and stops its workers; nobody pressed End."""
+    world = running_world(web_context, personas, enroler, faces_dir)
+    recognition = web_context.attach_runtime(run_camera_engine)
+
+    async def scenario() -> None:
+        await recognition.start()
+        try:
+            await until(lambda: len(alive(recognition, world.deployment_id)) == 2, "started")
+            # Five hours on: the window (an hour ago to four hours ahead) has ended.
+            recognition.reconciler.clock = lambda: utcnow() + timedelta(hours=5)
+            recognition.reconciler.wake()
+            await until(lambda: not alive(recognition, world.deployment_id), "stopped")
+        finally:
+            await recognition.stop()
+
+    asyncio.run(scenario())
+    assert status_of(web_context, world.deployment_id) is DeploymentStatus.ENDED
+    with transaction(web_context.db) as session:
+        (entry,) = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "deployment.end")
+        ).all()
+        assert "AUTH-1" in (entry.reason or "")
+        assert entry.actor_id == SYSTEM_ACTOR.user_id
+
+
+def test_an_alert_captured_before_the_halt_counts_one_captured_after_is_refused(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """DEP-2 and docs/bus.md: a node's backlog arriving after the halt keeps what it saw
+    while the deployment ran (stored, flagged late); what it saw after is refused and
+    counted on the deployment."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    time.sleep(1.5)  # the frame is captured a second before the event is made
+    before = match_event(world, faces_dir, at=utcnow())  # captured while it runs
+    web_context.control.halt(personas.silver, world.deployment_id, "Crowd surge")
+    after = match_event(world, faces_dir, at=utcnow() + timedelta(seconds=1))
+
+    assert web_context.control.record_alert(before) is not None
+    assert web_context.control.record_alert(after) is None
+    with transaction(web_context.db) as session:
+        (alert,) = session.scalars(select(AlertRow)).all()
+        assert (alert.event_id, alert.late) == (str(before.event_id), True)
+        row = session.get(DeploymentRow, world.deployment_id)
+        assert row is not None
+        assert row.refused_alerts == 1
+
+
+@pytest.mark.nats
+def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    nats_settings: NatsSettings,
+) -> None:
+    """DEP-2, WL-6: the halt is recorded in the outbox with the status change. With the
+    service's link cut, the request still answers at once; the service is then stopped
+    (its memory lost) and a new one started on the same database re-sends the owed halt;
+    the node obeys, acknowledges, and the halt shows delivered to 1 of 1 node."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    with transaction(web_context.db) as session:
+        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
+        cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-3")
+
+    async def scenario() -> HaltDeployment:
+        link = CuttableLink(nats_settings.url)
+        await link.up()
+        first = on_nats(web_context, nats_settings.model_copy(update={"url": link.url}))
+        recognition = first.attach_runtime(run_camera_engine)
+        await recognition.start()
+        node = await NatsBus.connect(nats_settings)
+        halts = Collector()
+        await node.subscribe(
+            Topic.CONTROL, halts.handler, durable="node-van-3", deployment_id=world.deployment_id
+        )
+        try:
+            await link.cut()
+            started = time.monotonic()
+            await asyncio.to_thread(
+                first.control.halt, personas.silver, world.deployment_id, "Crowd surge"
+            )
+            assert time.monotonic() - started < 5.0  # the halt answers; the outbox waits
+            await recognition.stop()  # the service goes away with the halt unsent
+            with transaction(web_context.db) as session:
+                owed = fleet.halt_delivery(session, world.deployment_id)
+                assert owed is not None
+                assert owed.published_at is None
+            second = on_nats(replace(web_context), nats_settings)
+            restarted = second.attach_runtime(run_camera_engine)
+            await restarted.start()
+            try:
+                ((envelope, _),) = await halts.take(1)
+                halt = envelope.payload
+                assert isinstance(halt, HaltDeployment)
+                assert halt.halt_id is not None
+                await node.publish(
+                    NodeReport(
+                        node="van-3",
+                        deployment_id=world.deployment_id,
+                        state="halted",
+                        version="test",
+                        acknowledged=(halt.halt_id,),
+                    )
+                )
+                await until(lambda: delivered(web_context, world.deployment_id), "acknowledged")
+                return halt
+            finally:
+                await restarted.stop()
+        finally:
+            await node.close()
+
+    halt = asyncio.run(scenario())
+    assert (halt.deployment_id, halt.reason) == (world.deployment_id, "Crowd surge")
+    with transaction(web_context.db) as session:
+        delivery = fleet.halt_delivery(session, world.deployment_id)
+        assert delivery is not None
+        assert (delivery.acknowledged, len(delivery.nodes)) == (1, 1)
+
+
+def delivered(context: WebContext, deployment_id: str) -> bool:
+    with transaction(context.db) as session:
+        delivery = fleet.halt_delivery(session, deployment_id)
+        return delivery is not None and delivery.complete
