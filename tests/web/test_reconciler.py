@@ -243,3 +243,30 @@ def delivered(context: WebContext, deployment_id: str) -> bool:
     with transaction(context.db) as session:
         delivery = fleet.halt_delivery(session, deployment_id)
         return delivery is not None and delivery.complete
+
+
+def test_silver_sees_how_far_the_halt_has_reached(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    client_for,
+) -> None:
+    """DEP-2: the halt answers at once with what was recorded; the deployment page and the
+    API say which nodes have acknowledged it and which are unreachable."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    with transaction(web_context.db) as session:
+        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
+    silver = client_for(personas.silver)
+    answer = silver.post(
+        f"/api/deployments/{world.deployment_id}/halt", json={"reason": "Crowd surge"}
+    )
+    assert answer.status_code == 200
+    delivery = answer.json()["delivery"]
+    assert delivery["complete"] is False
+    assert [n["node"] for n in delivery["nodes"]] == ["van-3"]
+    assert delivery["nodes"][0]["acknowledged_at"] is None
+    page = silver.get(f"/deployments/{world.deployment_id}").text
+    assert "Halt delivered to 0 of 1 node" in page
+    assert "van-3 unreachable (never heard from)" in page
+    assert "Stopped: no camera is processing." in page

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from lfr.db.base import utcnow
 from lfr.db.governance import DeploymentRow
 from lfr.db.people import User
 from lfr.db.session import reading, transaction
@@ -22,7 +23,7 @@ from lfr.domain.deployment import DEPLOYMENT_ROLES, DeploymentStatus
 from lfr.domain.people import Role
 from lfr.domain.refusal import Refusal, Unmet
 from lfr.services import cameras as camera_service
-from lfr.services import deployments
+from lfr.services import deployments, fleet
 from lfr.services.access import watchable_deployment
 from lfr.services.authorisations import authorities_in_force
 from lfr.web.access import Admit, Viewer, viewer_of
@@ -116,19 +117,17 @@ def deployment_page(
     with reading(context.db) as db:
         users = {u.id: u.display_name for u in db.scalars(select(User))}
         staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
-    runtime = context.runtime
     return render(
         request,
         "deployments/detail.html",
         {
             "deployment": _summary(row),
-            "deployment_id": deployment_id,
             "row": row,
             "unmet": unmet,
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
-            "cameras": runtime.cameras(deployment_id) if runtime else [],
             "title": _summary(row)["title"],
+            **health_view(context, deployment_id),
         },
     )
 
@@ -138,17 +137,41 @@ def health_fragment(
     request: Request, context: Context, viewer: Reader, deployment_id: str
 ) -> Response:
     """Live camera health (REC-5): fps, faces/s, latency, errors, restarts."""
+    return render(request, "deployments/health.html", health_view(context, deployment_id))
+
+
+def health_view(context: Context, deployment_id: str) -> dict[str, Any]:
+    """Cameras with the age of their figures, the deployment's nodes, and how far its last
+    halt has reached (DEP-2, REC-5): nothing shows "up" beside a stopped deployment."""
     with reading(context.db) as db:
-        deployments.get_deployment(db, deployment_id)
+        row = deployments.get_deployment(db, deployment_id)
+        names = deployments.cameras_of(row)
+        node_names = fleet.nodes_of(db, names)
+        at = utcnow()
+        nodes = [
+            {
+                "name": n.name,
+                "state": n.state,
+                "version": n.version,
+                "cameras": ", ".join(json.loads(n.cameras)) or "–",
+                "silent_s": (at - n.last_seen).total_seconds(),
+                "link_up": (at - n.last_seen).total_seconds() < fleet.UNREACHABLE_AFTER_S,
+            }
+            for n in fleet.node_statuses(db)
+            if n.name in node_names
+        ]
+        delivery = fleet.halt_delivery(db, deployment_id)
+        running = row.status is DeploymentStatus.RUNNING
+        db.expunge_all()
     runtime = context.runtime
-    return render(
-        request,
-        "deployments/health.html",
-        {
-            "deployment_id": deployment_id,
-            "cameras": runtime.cameras(deployment_id) if runtime else [],
-        },
-    )
+    return {
+        "deployment_id": deployment_id,
+        "running": running,
+        "cameras": runtime.cameras(deployment_id, names) if runtime and running else [],
+        "nodes": nodes,
+        "delivery": delivery,
+        "unreachable": delivery.unreachable(at) if delivery else [],
+    }
 
 
 @pages.get("/deployments/{deployment_id}/stream")
@@ -264,7 +287,40 @@ def api_start(context: Context, viewer: Commander, deployment_id: str) -> dict[s
 
 
 @api.post("/{deployment_id}/halt")
-def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt) -> dict[str, str]:
-    """Silver's halt (DEP-2): every camera worker stops at once."""
+def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt) -> dict[str, Any]:
+    """Silver's halt (DEP-2): recorded at once with the halt owed to the deployment's nodes;
+    workers here are stopped before it answers; `delivery` says which nodes have
+    acknowledged so far (poll `GET /api/deployments/{id}/halt`)."""
     context.control.halt(viewer_of(viewer).actor, deployment_id, body.reason)
-    return {"status": "halted"}
+    return {"status": "halted", "delivery": _delivery_json(context, deployment_id)}
+
+
+@api.get("/{deployment_id}/halt")
+def api_halt_delivery(context: Context, viewer: Reader, deployment_id: str) -> dict[str, Any]:
+    """How far the deployment's last halt has reached: published, and which nodes have
+    acknowledged it (DEP-2)."""
+    with reading(context.db) as db:
+        deployments.get_deployment(db, deployment_id)
+    return {"delivery": _delivery_json(context, deployment_id)}
+
+
+def _delivery_json(context: Context, deployment_id: str) -> dict[str, Any] | None:
+    with reading(context.db) as db:
+        delivery = fleet.halt_delivery(db, deployment_id)
+    if delivery is None:
+        return None
+    return {
+        "reason": delivery.reason,
+        "recorded_at": delivery.created_at.isoformat(),
+        "published_at": delivery.published_at.isoformat() if delivery.published_at else None,
+        "last_error": delivery.last_error,
+        "complete": delivery.complete,
+        "nodes": [
+            {
+                "node": n.node,
+                "acknowledged_at": n.acked_at.isoformat() if n.acked_at else None,
+                "last_seen": n.last_seen.isoformat() if n.last_seen else None,
+            }
+            for n in delivery.nodes
+        ],
+    }

@@ -1,0 +1,48 @@
+"""REC-5: every health figure has an age; figures that stopped arriving show STALE."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from lfr.runtime.central import STALE_AFTER_S, CameraHealth
+from lfr.vision.types import CameraStatus, HealthFigures
+
+
+def figures(status: CameraStatus) -> HealthFigures:
+    return HealthFigures(
+        deployment_id="d-1",
+        camera="cam-1",
+        status=status,
+        at=datetime.now(UTC),
+        fps=10.0,
+        faces_per_s=1.0,
+        latency_ms_p50=20,
+        latency_ms_p95=40,
+        frames=100,
+        faces=10,
+        dropped_frames=0,
+        errors=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "age_s", "shown"),
+    [
+        (CameraStatus.UP, 1.0, "up"),
+        (CameraStatus.UP, STALE_AFTER_S + 1, "stale"),
+        (CameraStatus.DOWN, 1.0, "down"),
+        (CameraStatus.DOWN, STALE_AFTER_S + 1, "down"),
+        (CameraStatus.ENDED, STALE_AFTER_S + 60, "ended"),
+    ],
+)
+def test_up_figures_older_than_a_few_intervals_show_stale(
+    status: CameraStatus, age_s: float, shown: str
+) -> None:
+    assert CameraHealth("cam-1", figures(status), None, age_s=age_s).status == shown
+
+
+def test_a_camera_never_heard_from_is_waiting_not_up() -> None:
+    health = CameraHealth("cam-1", None, None)
+    assert (health.status, health.stale) == ("waiting", True)
