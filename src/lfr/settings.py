@@ -95,15 +95,6 @@ class Settings(BaseSettings):
     nats_credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) of the service."
     )
-    node_key: SecretStr | None = Field(
-        default=None,
-        description=(
-            "AES-256-GCM key (base64 of 32 random bytes) shared by the service and its "
-            "`lfr node`s only: with it (and nats_url) the service releases each running "
-            "deployment's sealed watchlist to its nodes, encrypted. Unset: nodes must be "
-            "given a watchlist folder."
-        ),
-    )
     biometric_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_BIOMETRIC_KEY),
         description=(
@@ -200,7 +191,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("biometric_key", "audit_signing_key", "node_key", "biometric_previous_keys")
+    @field_validator("biometric_key", "audit_signing_key", "biometric_previous_keys")
     @classmethod
     def _keys_are_32_bytes(
         cls, value: SecretStr | list[SecretStr] | None, info: ValidationInfo
@@ -251,11 +242,6 @@ class Settings(BaseSettings):
             decode_key(key.get_secret_value(), setting="biometric_previous_keys")
             for key in self.biometric_previous_keys
         ]
-
-    def node_key_bytes(self) -> bytes | None:
-        if self.node_key is None:
-            return None
-        return decode_key(self.node_key.get_secret_value(), setting="node_key")
 
     def audit_signing_key_bytes(self) -> bytes:
         return decode_key(self.audit_signing_key.get_secret_value(), setting="audit_signing_key")

@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from lfr.audit.log import request_id_var
 from lfr.bus.base import Bus
 from lfr.bus.nats_bus import NatsSettings
-from lfr.crypto import BiometricCipher
 from lfr.db.changes import on_watched_commit
 from lfr.db.session import SessionFactory
 from lfr.runtime.central import CentralRuntime, Listeners
@@ -84,14 +83,7 @@ def attach_recognition(
     """Camera workers, bus and reconciler for this context: started and stopped with its
     application."""
     settings = context.settings
-    # Templates go on the bus only where nodes can read them: NATS, with a node key.
-    node_key = settings.node_key_bytes() if settings.nats_url else None
-    planner = Planner(
-        engine,
-        realtime=realtime,
-        wrap=preview.wrap if preview is not None else None,
-        node_cipher=BiometricCipher(node_key) if node_key else None,
-    )
+    planner = Planner(engine, realtime=realtime, wrap=preview.wrap if preview else None)
     control = DeploymentControl(context.db)
     runtime = CentralRuntime(
         target,

@@ -53,10 +53,7 @@ def test_database_url_defaults_to_sqlite_under_data_dir(tmp_path: os.PathLike[st
     assert Settings(data_dir=tmp_path).database_url == f"sqlite:///{tmp_path}/lfr.db"
 
 
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [("node_key", "c2hvcnQ="), ("biometric_previous_keys", ["c2hvcnQ="])],
-)
-def test_node_and_retired_keys_must_be_32_bytes_too(setting: str, value: object) -> None:
+@pytest.mark.parametrize(("setting", "value"), [("biometric_previous_keys", ["c2hvcnQ="])])
+def test_retired_keys_must_be_32_bytes_too(setting: str, value: object) -> None:
     with pytest.raises(ValidationError, match=f"{setting}: "):
         Settings(**{setting: value})  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
-from lfr.bus.messages import HaltDeployment, NodeReport
+from lfr.bus.messages import HaltDeployment, Message, NodeReport, signed, signed_content, wrap
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.db.base import utcnow
@@ -24,8 +24,12 @@ from lfr.domain.authorisation import ConsultationOutcome
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.runtime.engine import run_camera_engine
+from lfr.runtime.identity import NodeIdentity
+from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras, fleet
+from lfr.services.fleet import Origin
 from lfr.system import Recognition
+from lfr.vision.types import MatchEvent
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.bus.collect import Collector
@@ -39,7 +43,7 @@ from tests.integration.governance.world import (
     build_world,
     match_event,
 )
-from tests.web.test_scale_out import on_nats
+from tests.web.test_scale_out import on_nats, until_withdrawn
 
 __all__ = ["enroler", "nats_settings"]  # fixtures used here
 
@@ -180,9 +184,11 @@ def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
     (its memory lost) and a new one started on the same database re-sends the owed halt;
     the node obeys, acknowledges, and the halt shows delivered to 1 of 1 node."""
     world = build_world(web_context.db, personas, enroler, faces_dir)
+    identity = NodeIdentity.generate()
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-3")
+        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
 
     async def scenario() -> HaltDeployment:
         link = CuttableLink(nats_settings.url)
@@ -190,7 +196,7 @@ def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
         first = on_nats(web_context, nats_settings.model_copy(update={"url": link.url}))
         recognition = first.attach_runtime(run_camera_engine)
         await recognition.start()
-        node = await NatsBus.connect(nats_settings)
+        node = await NatsBus.connect(nats_settings, signer=identity.signer("van-3"))
         halts = Collector()
         await node.subscribe(
             Topic.CONTROL, halts.handler, durable="node-van-3", deployment_id=world.deployment_id
@@ -270,3 +276,90 @@ def test_silver_sees_how_far_the_halt_has_reached(
     assert "Halt delivered to 0 of 1 node" in page
     assert "van-3 unreachable (never heard from)" in page
     assert "Stopped: no camera is processing." in page
+
+
+def signed_origin(identity: NodeIdentity, node: str, message: Message) -> Origin:
+    """The origin the runtime reads off an envelope signed by `node`."""
+    envelope = signed(wrap(message), identity.signer(node))
+    return Origin(envelope.node, signed_content(envelope), envelope.signature)
+
+
+def test_a_node_camera_speaks_only_through_its_enrolled_unrevoked_node(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """DEP-2/AUTH-6: an alert for camera node:van-3 is accepted signed by van-3 while it is
+    enrolled; unsigned, signed by another node (even an enrolled one), or after van-3 is
+    revoked, it is refused; the service's own camera takes no node's word."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    van, other = NodeIdentity.generate(), NodeIdentity.generate()
+    with transaction(web_context.db) as session:
+        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
+        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
+        fleet.enrol_node(session, personas.administrator, "van-9", other.public().text())
+
+    def event() -> MatchEvent:
+        return match_event(world, faces_dir, camera=CAMERAS[0], score=0.97)
+
+    control = web_context.control
+    assert control.record_alert(event()) is None  # unsigned
+    forged = event()
+    assert control.record_alert(forged, signed_origin(other, "van-9", forged)) is None
+    impostor = event()
+    assert control.record_alert(impostor, signed_origin(other, "van-3", impostor)) is None
+    genuine = event()
+    assert control.record_alert(genuine, signed_origin(van, "van-3", genuine)) is not None
+    local = match_event(world, faces_dir, camera=CAMERAS[1], score=0.97)
+    assert control.record_alert(local, signed_origin(van, "van-3", local)) is None
+    with transaction(web_context.db) as session:
+        fleet.revoke_node(session, personas.administrator, "van-3", "Van stolen")
+    late = event()
+    assert control.record_alert(late, signed_origin(van, "van-3", late)) is None
+    with transaction(web_context.db) as session:
+        stored = session.scalars(select(AlertRow.event_id)).all()
+        assert stored == [str(genuine.event_id)]
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.object_type == "node")
+        ).all()
+        assert sorted(actions) == ["node.enrol", "node.enrol", "node.revoke"]
+
+
+@pytest.mark.nats
+def test_the_watchlist_is_released_to_each_enrolled_node_alone(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    nats_settings: NatsSettings,
+) -> None:
+    """WL-1/DP-2/WL-6: each enrolled node serving the deployment gets its own release,
+    which only its key opens; an unknown node gets none; revoking a node withdraws its
+    copy; the halt withdraws every copy."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    van, other = NodeIdentity.generate(), NodeIdentity.generate()
+    with transaction(web_context.db) as session:
+        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
+        cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-9")
+        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
+    context = on_nats(web_context, nats_settings)
+    recognition = context.attach_runtime(run_camera_engine)
+
+    async def scenario() -> None:
+        await recognition.start()
+        reader = await NatsBus.connect(nats_settings)
+        try:
+            release = await await_release(reader, world.deployment_id, "van-3", WAIT_S)
+            assert release.node == "van-3"
+            with pytest.raises(ReleaseError, match="not for node van-3"):
+                open_release(release, other, "van-3", model_id=str(release.model_id))
+            opened = open_release(release, van, "van-3", model_id=str(release.model_id))
+            assert set(opened.templates.subject_ids) == {*world.entry_ids, world.blue_id}
+            assert await reader.latest(Topic.WATCHLIST, world.deployment_id, "van-9") is None
+            with transaction(context.db) as session:
+                fleet.revoke_node(session, personas.administrator, "van-3", "Van stolen")
+            recognition.reconciler.wake()
+            await until_withdrawn(reader, world.deployment_id, "van-3")
+        finally:
+            await reader.close()
+            await recognition.stop()
+
+    asyncio.run(scenario())

@@ -4,27 +4,24 @@ a halt decided in the service reaches every node (DEP-2), through the real serve
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
-from lfr.crypto import BiometricCipher
 from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.runtime.engine import EngineJob, run_camera_engine
+from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.node import ReleasedSource
-from lfr.runtime.release import ReleaseError, await_release, open_release
-from lfr.services import cameras
+from lfr.runtime.release import ReleaseError, open_release
+from lfr.services import cameras, fleet
 from lfr.system import nats_settings as nats_settings_of
 from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
@@ -46,12 +43,8 @@ __all__ = ["enroler", "nats_settings"]  # fixtures used here
 WAIT_S = 15.0
 
 
-def on_nats(
-    web_context: WebContext, nats: NatsSettings, node_key: bytes | None = None
-) -> WebContext:
+def on_nats(web_context: WebContext, nats: NatsSettings) -> WebContext:
     update: dict[str, object] = {"nats_url": nats.url, "nats_prefix": nats.prefix}
-    if node_key is not None:
-        update["node_key"] = SecretStr(base64.b64encode(node_key).decode())
     return replace(web_context, settings=web_context.settings.model_copy(update=update))
 
 
@@ -121,19 +114,20 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
     faces_dir: Path,
     nats_settings: NatsSettings,
 ) -> None:
-    """WL-1/DP-2/WL-6: with a node key, the service releases the sealed watchlist (audited);
-    a node opens it into a gallery of the entry ids with the authorised threshold; the halt
+    """WL-1/DP-2/WL-6: the service releases the sealed watchlist (audited) to the enrolled
+    node; it opens into a gallery of the entry ids with the authorised threshold; the halt
     withdraws it from the bus."""
-    node_key = os.urandom(32)
-    context = on_nats(web_context, nats_settings, node_key)
+    identity = NodeIdentity.generate()
+    context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
     clip = faces_dir.parent / "video" / "face-demographics-walking-and-pause.gif"
     local, on_node = CAMERAS
     with transaction(context.db) as session:  # one camera in the service, one on a van
         cameras.configure_camera(session, personas.engineer, local, str(clip))
         cameras.configure_camera(session, personas.engineer, on_node, "node:van-3")
+        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
     runtime = context.attach_runtime(run_camera_engine)
-    source = ReleasedSource(BiometricCipher(node_key), EngineConfig(), wait_s=WAIT_S)
+    source = ReleasedSource(identity, EngineConfig(), wait_s=WAIT_S)
 
     async def scenario() -> tuple[EngineJob, WatchlistRelease]:
         await runtime.start()
@@ -143,11 +137,11 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
             await asyncio.to_thread(runtime.reconciler.converge)
             workers = runtime.supervisor.states(world.deployment_id)
             assert [w.camera for w in workers] == [local]  # the van runs the other
-            job, _ = await source.job(node, world.deployment_id)
+            job, _ = await source.job(node, world.deployment_id, "van-3")
             await asyncio.to_thread(
                 context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
             )
-            after = await await_release(node, world.deployment_id, WAIT_S)
+            after = await until_withdrawn(node, world.deployment_id, "van-3")
             return job, after
         finally:
             await node.close()
@@ -158,12 +152,22 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
     assert job.config.alert_threshold == EngineConfig().alert_threshold
     assert (after.withdrawn, after.sealed) == (True, b"")
     with pytest.raises(ReleaseError, match="withdrawn"):
-        open_release(after, BiometricCipher(node_key), model_id="any")
+        open_release(after, identity, "van-3", model_id="any")
     with transaction(context.db) as session:
         (entry,) = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "watchlist.release")
         )
         assert entry.object_id == world.deployment_id
+
+
+async def until_withdrawn(bus: NatsBus, deployment_id: str, node: str) -> WatchlistRelease:
+    for _ in range(int(WAIT_S / 0.1)):
+        latest = await bus.latest(Topic.WATCHLIST, deployment_id, node)
+        release = latest.payload if latest is not None else None
+        if isinstance(release, WatchlistRelease) and release.withdrawn:
+            return release
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the release to {node} was not withdrawn within {WAIT_S} s")
 
 
 @pytest.mark.parametrize(

@@ -124,10 +124,12 @@ class Bus(Protocol):
         where the last one stopped, including messages published in between.
         """
 
-    async def latest(self, topic: Topic, deployment_id: str) -> AnyEnvelope | None:
-        """The newest message held for one deployment on a kept topic (control, watchlist),
-        read without consuming it; None when the bus holds none. A malformed message
-        raises `MalformedMessageError`."""
+    async def latest(
+        self, topic: Topic, deployment_id: str, node: str | None = None
+    ) -> AnyEnvelope | None:
+        """The newest message held for one deployment on a kept topic (control, or one
+        node's watchlist release), read without consuming it; None when the bus holds none.
+        A malformed message raises `MalformedMessageError`."""
 
     async def close(self) -> None:
         """Stop every subscription of this connection and release it."""

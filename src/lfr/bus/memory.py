@@ -159,9 +159,11 @@ class MemoryBus:
         self._subscriptions.append(subscription)
         return subscription
 
-    async def latest(self, topic: Topic, deployment_id: str) -> AnyEnvelope | None:
+    async def latest(
+        self, topic: Topic, deployment_id: str, node: str | None = None
+    ) -> AnyEnvelope | None:
         stream = self.broker.streams[topic]
-        subject = latest_subject(self.prefix, topic, deployment_id)
+        subject = latest_subject(self.prefix, topic, deployment_id, node)
         for sequence in reversed(stream.by_subject.get(subject, deque())):
             stored = stream.messages.get(sequence)
             if stored is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -74,10 +74,11 @@ class NodeReport(BaseModel):
 class WatchlistRelease(BaseModel):
     """A running deployment's sealed watchlist for its nodes (`lfr.runtime.release`).
 
-    `sealed` is the templates, encrypted and authenticated under the node key with the
-    deployment id bound to it, so a release opens only for its own deployment and only
-    where the key is. A withdrawal (`withdrawn`, nothing sealed) replaces the release on
-    the bus when the deployment stops, which deletes the templates from the stream."""
+    `sealed` is the templates, encrypted to one enrolled node's key with the deployment,
+    the node and the terms bound to it, so a release opens only for its own deployment and
+    only on its own node. A withdrawal (`withdrawn`, nothing sealed) replaces the node's
+    release on the bus when the deployment stops (or the node is revoked), which deletes
+    the templates from the stream."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
@@ -94,6 +95,14 @@ class WatchlistRelease(BaseModel):
         default=None, description="End of the authorised window: no matching after it."
     )
     model_id: str | None = Field(default=None, description="The model that made the templates.")
+    node: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The enrolled node this copy is encrypted to (one release per node).",
+    )
+    ephemeral_key: bytes = Field(
+        default=b"", repr=False, description="The sender's one-time X25519 public key."
+    )
     sealed: bytes = Field(default=b"", repr=False, description="The encrypted templates.")
 
 
@@ -102,11 +111,21 @@ Message = MatchEvent | HealthFigures | HaltDeployment | WatchlistRelease | NodeR
 
 
 class _Envelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     version: Literal[1] = Field(default=1, description="Envelope format version.")
     message_id: UUID = Field(default_factory=uuid4, description="Unique per publication.")
     sent_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    node: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The enrolled node that signed it; None from the service's own workers.",
+    )
+    signature: bytes | None = Field(
+        default=None, repr=False, description="Ed25519 over `signed_content` (the node's key)."
+    )
 
 
 class MatchEnvelope(_Envelope):
@@ -161,9 +180,36 @@ def wrap(message: Message) -> AnyEnvelope:
     return HaltEnvelope(payload=message)
 
 
-def encode(message: Message) -> bytes:
+class Signer(Protocol):
+    """A node's signing key (`lfr.runtime.identity.NodeSigner`)."""
+
+    @property
+    def node(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+def signed_content(envelope: AnyEnvelope) -> bytes:
+    """What a node signs: the kind, the message id, the node and the payload, so that a
+    signature cannot be moved to another message or another node's name."""
+    head = f"lfr-signed-1\n{envelope.kind}\n{envelope.message_id}\n{envelope.node}\n"
+    return head.encode() + envelope.payload.model_dump_json().encode()
+
+
+def signed(envelope: AnyEnvelope, signer: Signer) -> AnyEnvelope:
+    named = envelope.model_copy(update={"node": signer.node, "signature": None})
+    return named.model_copy(update={"signature": signer.sign(signed_content(named))})
+
+
+def envelope_for(message: Message, signer: Signer | None = None) -> AnyEnvelope:
+    """The message in its envelope, signed when a node's signer is given."""
+    envelope = wrap(message)
+    return signed(envelope, signer) if signer is not None else envelope
+
+
+def encode(message: Message, signer: Signer | None = None) -> bytes:
     """The bytes that travel: the envelope as UTF-8 JSON (the probe JPEG as base64)."""
-    return wrap(message).model_dump_json().encode()
+    return envelope_for(message, signer).model_dump_json().encode()
 
 
 def deduplication_id(data: bytes) -> str | None:

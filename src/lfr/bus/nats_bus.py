@@ -40,7 +40,14 @@ from lfr.bus.base import (
     RefusalHook,
     Settlement,
 )
-from lfr.bus.messages import AnyEnvelope, Message, decode, deduplication_id, wrap
+from lfr.bus.messages import (
+    AnyEnvelope,
+    Message,
+    Signer,
+    decode,
+    deduplication_id,
+    envelope_for,
+)
 from lfr.bus.streams import StreamLimits, stream_name
 from lfr.bus.subjects import (
     Topic,
@@ -113,17 +120,32 @@ class BusUnavailableError(ConnectionError):
     """The NATS server could not be reached, or offers no JetStream."""
 
 
-async def _log_link_error(error: Exception) -> None:
-    # One line, no traceback: a van without signal retries for hours.
-    log.warning("NATS link: %s: %s", type(error).__name__, error)
+class _LinkLog:
+    """One log line per change of the link's state, not one per reconnection attempt (a van
+    without signal retries every second for hours), and none for a close we asked for."""
 
+    def __init__(self) -> None:
+        self.closing = False
+        self._down = False
+        self._last_error: str | None = None
 
-async def _log_disconnected() -> None:
-    log.warning("NATS link lost; reconnecting (publications wait meanwhile)")
+    async def error(self, error: Exception) -> None:
+        kind = type(error).__name__
+        if self.closing or kind == self._last_error:
+            return
+        self._last_error = kind
+        log.warning("NATS link: %s: %s", kind, error)  # one line, no traceback
 
+    async def disconnected(self) -> None:
+        if self.closing or self._down:
+            return
+        self._down = True
+        log.warning("NATS link lost; reconnecting (publications wait meanwhile)")
 
-async def _log_reconnected() -> None:
-    log.info("NATS link re-established")
+    async def reconnected(self) -> None:
+        if self._down:
+            log.info("NATS link re-established")
+        self._down, self._last_error = False, None
 
 
 class NatsSubscription:
@@ -149,30 +171,38 @@ class NatsSubscription:
 class NatsBus:
     """A connection to NATS JetStream; `NatsBus.connect` makes one and ensures the streams."""
 
-    def __init__(self, client: Client, settings: NatsSettings) -> None:
+    def __init__(
+        self, client: Client, settings: NatsSettings, signer: Signer | None = None
+    ) -> None:
         self._nc = client
+        self._signer = signer
         self._js = client.jetstream(timeout=settings.request_timeout_s)
         self._settings = settings
         self.prefix = settings.prefix
         self._subscriptions: list[NatsSubscription] = []
+        self._link = _LinkLog()
 
     @classmethod
-    async def connect(cls, settings: NatsSettings | None = None) -> NatsBus:
-        """Connect (or raise `BusUnavailableError` naming the URL) and ensure the streams.
+    async def connect(
+        cls, settings: NatsSettings | None = None, *, signer: Signer | None = None
+    ) -> NatsBus:
+        """Connect (or raise `BusUnavailableError` naming the URL) and ensure the streams;
+        with a node's `signer`, everything this connection publishes is signed.
 
         Once connected, a lost link is re-established for ever (a van may be offline for
         hours); the first connection is bounded, so a wrong URL is an error, not a hang.
         """
         settings = settings or NatsSettings()
+        link = _LinkLog()
         options: dict[str, Any] = {
             "servers": settings.url.split(","),
             "name": f"lfr-{settings.prefix}",
             "connect_timeout": settings.connect_timeout_s,
             "max_reconnect_attempts": -1,
             "reconnect_time_wait": 1,
-            "error_cb": _log_link_error,
-            "disconnected_cb": _log_disconnected,
-            "reconnected_cb": _log_reconnected,
+            "error_cb": link.error,
+            "disconnected_cb": link.disconnected,
+            "reconnected_cb": link.reconnected,
         }
         if settings.credentials_file is not None:
             options["user_credentials"] = str(settings.credentials_file)
@@ -182,7 +212,8 @@ class NatsBus:
             raise BusUnavailableError(
                 f"cannot reach NATS at {settings.url} within {settings.first_connect_s:g} s"
             ) from None
-        bus = cls(client, settings)
+        bus = cls(client, settings, signer)
+        bus._link = link
         try:
             await bus.ensure_streams()
         except nats.errors.Error as error:
@@ -211,7 +242,7 @@ class NatsBus:
         # Every publication carries Nats-Msg-Id: an alert's event id (a retried alert is
         # stored once), else the envelope's id, so a retry after a lost acknowledgement
         # is stored once too.
-        envelope = wrap(message)
+        envelope = envelope_for(message, self._signer)
         message_id = (
             str(message.event_id) if isinstance(message, MatchEvent) else str(envelope.message_id)
         )
@@ -225,8 +256,10 @@ class NatsBus:
         headers = {"Nats-Msg-Id": message_id} if message_id else None
         await self._js.publish(subject, data, headers=headers)
 
-    async def latest(self, topic: Topic, deployment_id: str) -> AnyEnvelope | None:
-        subject = latest_subject(self.prefix, topic, deployment_id)
+    async def latest(
+        self, topic: Topic, deployment_id: str, node: str | None = None
+    ) -> AnyEnvelope | None:
+        subject = latest_subject(self.prefix, topic, deployment_id, node)
         try:
             stored = await self._js.get_last_msg(stream_name(self.prefix, topic), subject)
         except nats.js.errors.NotFoundError:
@@ -261,6 +294,7 @@ class NatsBus:
         return subscription
 
     async def close(self) -> None:
+        self._link.closing = True
         for subscription in self._subscriptions:
             await subscription.close()
         self._subscriptions.clear()

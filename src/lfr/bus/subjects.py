@@ -5,7 +5,7 @@ Subjects (``<prefix>`` is ``lfr`` unless configured; docs/bus.md has the table):
 * ``<prefix>.match.<deployment>.<camera>``   MatchEvent
 * ``<prefix>.health.<deployment>.<camera>``  HealthFigures
 * ``<prefix>.control.<deployment>``          HaltDeployment
-* ``<prefix>.watchlist.<deployment>``        WatchlistRelease
+* ``<prefix>.watchlist.<deployment>.<node>`` WatchlistRelease (one copy per node)
 * ``<prefix>.node.<deployment>.<node>``      NodeReport
 
 Deployment ids and camera names become subject tokens, so they are restricted to letters,
@@ -65,7 +65,9 @@ def topic_of(message: Message) -> Topic:
 
 def subject_for(prefix: str, message: Message) -> str:
     """The subject a message is published on."""
-    if isinstance(message, HaltDeployment | WatchlistRelease):
+    if isinstance(message, WatchlistRelease):
+        return latest_subject(prefix, Topic.WATCHLIST, message.deployment_id, message.node)
+    if isinstance(message, HaltDeployment):
         deployment_id = check_token(message.deployment_id, "deployment id")
         return f"{prefix}.{topic_of(message)}.{deployment_id}"
     if isinstance(message, NodeReport):
@@ -88,11 +90,17 @@ KEPT_PER_DEPLOYMENT = frozenset({Topic.CONTROL, Topic.WATCHLIST})
 """Topics with one subject per deployment whose messages stay until replaced or aged out."""
 
 
-def latest_subject(prefix: str, topic: Topic, deployment_id: str) -> str:
-    """The one subject whose newest message `Bus.latest` reads."""
+def latest_subject(
+    prefix: str, topic: Topic, deployment_id: str, node: str | None = None
+) -> str:
+    """The one subject whose newest message `Bus.latest` reads: a deployment's control
+    subject, or the watchlist release of one node (``<prefix>.watchlist.<dep>.<node>``)."""
     if topic not in KEPT_PER_DEPLOYMENT:
         raise ValueError(f"{topic} keeps no latest message per deployment")
-    return subject_filter(prefix, topic, deployment_id)
+    subject = subject_filter(prefix, topic, deployment_id)
+    if topic is Topic.WATCHLIST and node is not None:
+        return f"{subject}.{check_token(node, 'node name')}"
+    return subject
 
 
 def subject_matches(pattern: str, subject: str) -> bool:

@@ -6,9 +6,13 @@ them (durably: a node on a flaky link loses nothing the stream can hold). The no
 the deployment's halt (DEP-2): a `HaltDeployment` on ``<prefix>.control.<deployment>``
 stops every worker at once and the node exits.
 
+Identity: ``--key`` is the node's key file (``lfr fleet keygen``), whose public half an
+administrator has enrolled under the node's ``--name``; the node signs everything it
+publishes with it, and the service refuses a node camera's messages without it.
+
 The watchlist: without ``--watchlist`` the node receives the deployment's sealed watchlist
-from the service (`lfr.runtime.release`; needs ``LFR_NODE_KEY``, the service's node key),
-matches with the authorised threshold, and stops when the authorised window ends. With
+from the service, encrypted to this node's key (`lfr.runtime.release`), matches with the
+authorised threshold, and stops when the authorised window ends. With
 ``--watchlist DIR`` it enrols a local folder instead (a rehearsal, or a service without a
 node key); the service accepts its alerts only where the folder's subject names are the
 sealed watchlist's entry ids. docs/bus.md describes the whole.
@@ -26,9 +30,8 @@ import typer
 
 from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
-from lfr.cli._database import load_settings
-from lfr.crypto import BiometricCipher
 from lfr.runtime.engine import EngineJob, prepare_job
+from lfr.runtime.identity import IdentityError, NodeIdentity
 from lfr.runtime.node import Node, ReleasedSource
 from lfr.runtime.release import ReleaseError
 from lfr.runtime.supervisor import Camera, SupervisorSettings
@@ -68,6 +71,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def node(
         nats: Annotated[str, typer.Option(help="NATS server URL (nats:// or tls://).")],
+        key: Annotated[
+            Path,
+            typer.Option(
+                help=(
+                    "This node's key file (`lfr fleet keygen`); its public key must be "
+                    "enrolled under --name by an administrator."
+                )
+            ),
+        ],
         deployment: Annotated[str, typer.Option(help="The deployment these cameras serve.")],
         camera: Annotated[
             list[str], typer.Option(help="NAME=SOURCE (file, rtsp/http URL, device:N); repeat.")
@@ -77,7 +89,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 help=(
                     "Watchlist folder (DIR/<subject>/*.jpg or DIR/<subject>.jpg); omit it to "
-                    "receive the deployment's sealed watchlist from the service (LFR_NODE_KEY)."
+                    "receive the deployment's sealed watchlist from the service."
                 )
             ),
         ] = None,
@@ -107,6 +119,15 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(help="Seconds to keep trying the first connection to NATS.", min=0.1),
         ] = 15.0,
+        outbox: Annotated[
+            Path | None,
+            typer.Option(
+                help=(
+                    "Folder where alerts not yet sent are kept, encrypted with a key derived "
+                    "from --key, across restarts and power cuts (default: memory only)."
+                )
+            ),
+        ] = None,
     ) -> None:
         """Run a recognition node: camera workers that publish alerts and health to NATS."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -122,12 +143,25 @@ def register(app: typer.Typer) -> None:
             config = EngineConfig(alert_threshold=given)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
+        try:
+            identity = NodeIdentity.load(key)
+        except IdentityError as error:
+            raise typer.BadParameter(str(error), param_hint="--key") from None
         source = (
             _enrol(watchlist, config)
             if watchlist is not None
-            else _released(config, threshold, release_wait)
+            else _released(identity, config, threshold, release_wait)
         )
-        node = Node(deployment, node_name, cameras, source, settings, SupervisorSettings())
+        node = Node(
+            deployment,
+            node_name,
+            cameras,
+            source,
+            settings,
+            SupervisorSettings(),
+            identity,
+            outbox,
+        )
         try:
             outcome = asyncio.run(node.run())
         except (BusUnavailableError, ReleaseError) as error:
@@ -136,22 +170,17 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"node {node_name} stopped: {outcome}")
 
 
-def _released(config: EngineConfig, threshold: float | None, wait_s: float) -> ReleasedSource:
-    """The release source: the node key from the settings; no threshold of one's own."""
+def _released(
+    identity: NodeIdentity, config: EngineConfig, threshold: float | None, wait_s: float
+) -> ReleasedSource:
+    """The release source: the node's own key opens it; no threshold of one's own."""
     if threshold is not None:
         raise typer.BadParameter(
             "a released watchlist carries the authorised threshold; give --threshold only "
             "with --watchlist",
             param_hint="--threshold",
         )
-    node_key = load_settings().node_key_bytes()
-    if node_key is None:
-        raise typer.BadParameter(
-            "give a watchlist folder, or set LFR_NODE_KEY (the service's node key) to "
-            "receive the deployment's sealed watchlist",
-            param_hint="--watchlist",
-        )
-    return ReleasedSource(BiometricCipher(node_key), config, wait_s)
+    return ReleasedSource(identity, config, wait_s)
 
 
 def _enrol(watchlist: Path, config: EngineConfig) -> EngineJob:

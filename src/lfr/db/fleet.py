@@ -63,3 +63,18 @@ class NodeStatusRow(Base):
     """The node's own clock when it sent the report."""
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     """The service's clock when the report arrived: what "unreachable since" counts from."""
+
+
+class EnrolledNodeRow(Base):
+    """A node an administrator enrolled: its name and public keys (`lfr.runtime.identity`).
+    A revoked node keeps its row (the record of what it was), and gets nothing more."""
+
+    __tablename__ = "enrolled_node"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(200))
+    enrolled_by: Mapped[str] = mapped_column(String(200))
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)

@@ -24,10 +24,11 @@ from typing import Any
 
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
-from lfr.bus.messages import Message, NodeReport
+from lfr.bus.messages import Message, NodeReport, signed_content
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
+from lfr.services.fleet import Origin
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
@@ -36,10 +37,11 @@ STALE_AFTER_S = 15.0
 """Health older than this (three of a worker's 5 s intervals) is shown STALE: the camera's
 figures stopped arriving (a lost link, a hung worker), whatever they last said."""
 
-AlertSink = Callable[[MatchEvent], str | None]
+AlertSink = Callable[[MatchEvent, Origin], str | None]
 """Records an alert through the alerts service; returns its id, or None if refused."""
-HealthSink = Callable[[HealthFigures], None]
-NodeSink = Callable[[NodeReport], None]
+HealthSink = Callable[[HealthFigures, Origin], bool]
+"""Records health for the review; False when its origin is refused."""
+NodeSink = Callable[[NodeReport, Origin], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,7 @@ class CentralRuntime:
     async def _on_match(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
         event = envelope.payload
         assert isinstance(event, MatchEvent)
-        alert_id = await asyncio.to_thread(self._alert_sink, event)
+        alert_id = await asyncio.to_thread(self._alert_sink, event, origin_of(envelope))
         if alert_id is not None:
             log.info(
                 "alert %s raised on camera %s (score %.3f)", alert_id, event.camera, event.score
@@ -210,21 +212,28 @@ class CentralRuntime:
         assert isinstance(figures, HealthFigures)
         if figures.deployment_id is None:
             return
+        if self._health_sink is not None:  # running totals for the review (REV-1)
+            accepted = await asyncio.to_thread(self._health_sink, figures, origin_of(envelope))
+            if not accepted:
+                return
         with self._health_lock:
             key = (figures.deployment_id, figures.camera)
             latest = self._health.get(key)
             if latest is None or latest.figures.at <= figures.at:  # a backlog arrives in order
                 self._health[key] = _Received(figures, time.monotonic())
-        if self._health_sink is not None:  # running totals for the review (REV-1)
-            await asyncio.to_thread(self._health_sink, figures)
         self._listeners.health(figures.deployment_id)
 
     async def _on_node(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
         report = envelope.payload
         assert isinstance(report, NodeReport)
         if self._node_sink is not None:
-            await asyncio.to_thread(self._node_sink, report)
+            await asyncio.to_thread(self._node_sink, report, origin_of(envelope))
         self._listeners.health(report.deployment_id)
+
+
+def origin_of(envelope: AnyEnvelope) -> Origin:
+    """Who the envelope says sent it, for the services to check (`fleet.check_origin`)."""
+    return Origin(envelope.node, signed_content(envelope), envelope.signature)
 
 
 def _camera_health(

@@ -28,9 +28,13 @@ from lfr.runtime.reconciler import Reconciler
 from lfr.services import alerts, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
 from lfr.services.cameras import missing_sources
+from lfr.services.fleet import Origin
 from lfr.vision.types import HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
+
+OWN_WORKER = Origin(node=None, content=b"", signature=None)
+"""The origin of what the service's own workers send: unsigned, for its own cameras."""
 
 
 class DeploymentControl:
@@ -70,10 +74,12 @@ class DeploymentControl:
         except TimeoutError:  # recorded already; the reconciler carries on by itself
             log.error("the runtime did not follow the record in time; it keeps trying")
 
-    def record_alert(self, event: MatchEvent) -> str | None:
-        """The runtime's alert sink: the alerts service decides whether it is an alert."""
+    def record_alert(self, event: MatchEvent, origin: Origin = OWN_WORKER) -> str | None:
+        """The runtime's alert sink: the alerts service decides whether it is an alert, once
+        the camera's origin is checked (a node camera speaks through its node's signature)."""
         try:
             with transaction(self._db) as session:
+                fleet.check_origin(session, event.camera, origin)
                 return alerts.create_alert(session, event).id
         except CapturedAfterStopError as refusal:
             log.warning("match event refused as an alert: %s", refusal)
@@ -85,15 +91,22 @@ class DeploymentControl:
             log.warning("match event refused as an alert: %s", refusal)
             return None
 
-    def record_health(self, figures: HealthFigures) -> None:
-        """The runtime's health sink: the camera's running totals for the review (REV-1)."""
+    def record_health(self, figures: HealthFigures, origin: Origin = OWN_WORKER) -> bool:
+        """The runtime's health sink: the camera's running totals for the review (REV-1);
+        False (nothing kept) when the figures' origin is refused."""
         try:
             with transaction(self._db) as session:
+                fleet.check_origin(session, figures.camera, origin)
                 camera_statistics.record_health(session, figures)
         except Refusal as refusal:
             log.warning("health figures not recorded: %s", refusal)
+            return False
+        return True
 
-    def record_node_report(self, report: NodeReport) -> None:
+    def record_node_report(self, report: NodeReport, origin: Origin) -> None:
         """The runtime's node sink: the node's state and the halts it acknowledged."""
-        with transaction(self._db) as session:
-            fleet.record_report(session, report)
+        try:
+            with transaction(self._db) as session:
+                fleet.record_report(session, report, origin)
+        except Refusal as refusal:
+            log.warning("node report refused: %s", refusal)

@@ -15,14 +15,16 @@ import logging
 import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from lfr import __version__
 from lfr.bus.messages import HaltDeployment, NodeReport, NodeState
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
-from lfr.crypto import BiometricCipher
 from lfr.runtime.engine import EngineJob, run_camera_engine
+from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import ReleaseError, await_release, open_release
+from lfr.runtime.spool import Spool, spool_key
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
 from lfr.vision.describers import describer_model_id
 from lfr.vision.pipeline import EngineConfig
@@ -42,17 +44,17 @@ REPORT_WAIT_S = 10.0
 
 @dataclass(frozen=True)
 class ReleasedSource:
-    """Where a node without a watchlist folder gets one: the service's release."""
+    """Where a node without a watchlist folder gets one: the service's release to it."""
 
-    cipher: BiometricCipher
+    identity: NodeIdentity
     config: EngineConfig
     wait_s: float
 
-    async def job(self, bus: NatsBus, deployment_id: str) -> tuple[EngineJob, datetime]:
-        """The job built from the deployment's release, and when its window ends."""
-        release = await await_release(bus, deployment_id, self.wait_s)
+    async def job(self, bus: NatsBus, deployment_id: str, node: str) -> tuple[EngineJob, datetime]:
+        """The job built from the node's release, and when its window ends."""
+        release = await await_release(bus, deployment_id, node, self.wait_s)
         model_id = describer_model_id(self.config.describer)
-        opened = open_release(release, self.cipher, model_id=model_id)
+        opened = open_release(release, self.identity, node, model_id=model_id)
         config = self.config.model_copy(update={"alert_threshold": opened.alert_threshold})
         log.info(
             "watchlist released: %d template(s), threshold %.3f, valid until %s",
@@ -122,11 +124,17 @@ class Node:
     watchlist: EngineJob | ReleasedSource
     settings: NatsSettings
     supervisor_settings: SupervisorSettings
+    identity: NodeIdentity
+    """The node's keys: it signs everything it publishes (the service refuses a node camera's
+    messages without its enrolled node's signature) and opens the release made for it."""
+    outbox: Path | None = None
+    """Where unsent alerts are kept, encrypted, across restarts and power cuts (None: in
+    memory only)."""
 
     async def run(self) -> str:
         """Run until halted, interrupted, every camera ended or the authorised window
         ended; say which."""
-        bus = await NatsBus.connect(self.settings)
+        bus = await NatsBus.connect(self.settings, signer=self.identity.signer(self.name))
         reporter = _Reporter(
             bus, self.name, self.deployment_id, tuple(c.name for c in self.cameras)
         )
@@ -146,7 +154,12 @@ class Node:
         self, bus: NatsBus, reporter: _Reporter, job: EngineJob, valid_until: datetime | None
     ) -> str:
         supervisor = Supervisor(
-            bus, run_camera_engine, nats=self.settings, settings=self.supervisor_settings
+            bus,
+            run_camera_engine,
+            nats=self.settings,
+            settings=self.supervisor_settings,
+            signer=self.identity.signer(self.name),
+            spool=self._spool(),
         )
         done = asyncio.Event()
         outcome = ["every camera ended"]
@@ -191,6 +204,11 @@ class Node:
             await bus.close()
         return outcome[0]
 
+    def _spool(self) -> Spool | None:
+        if self.outbox is None:
+            return None
+        return Spool(self.outbox, spool_key(self.identity.private_signing))
+
     async def _halted_already(self, bus: NatsBus) -> HaltDeployment | None:
         """A halt already on the bus (DEP-2). Checked before anything starts: a node
         restarted under the same name continues a durable consumer that may have taken
@@ -202,7 +220,7 @@ class Node:
     async def _job(self, bus: NatsBus) -> tuple[EngineJob, datetime | None]:
         if isinstance(self.watchlist, EngineJob):
             return self.watchlist, None
-        return await self.watchlist.job(bus, self.deployment_id)
+        return await self.watchlist.job(bus, self.deployment_id, self.name)
 
     async def _until_done(self, supervisor: Supervisor, done: asyncio.Event) -> None:
         while not done.is_set():

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -35,7 +36,6 @@ from sqlalchemy.orm import Session
 
 from lfr.audit import record
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
-from lfr.crypto import BiometricCipher
 from lfr.db.governance import DeploymentRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import urgent_lapse_time
@@ -43,6 +43,7 @@ from lfr.domain.people import SYSTEM_ACTOR
 from lfr.domain.refusal import Refusal
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.engine import EngineJob
+from lfr.runtime.identity import NodePublicKey
 from lfr.runtime.release import seal_release, withdrawal
 from lfr.runtime.supervisor import Camera
 from lfr.services import authorisations, deployments, fleet
@@ -87,12 +88,10 @@ class Planner:
         *,
         realtime: bool = True,
         wrap: JobWrapper | None = None,
-        node_cipher: BiometricCipher | None = None,
     ) -> None:
         self.base_config = base_config or EngineConfig()
         self.realtime = realtime
         self.wrap = wrap
-        self.node_cipher = node_cipher
 
     def config_for(self, row: DeploymentRow) -> EngineConfig:
         if row.alert_threshold is None:
@@ -107,14 +106,11 @@ class Planner:
         wrapped = self.wrap(job) if self.wrap is not None else job
         return WorkerPlan(row.id, local, wrapped, has_nodes=len(local) < len(cameras))
 
-    def release(self, session: Session, row: DeploymentRow) -> WatchlistRelease | None:
-        """The sealed watchlist for the deployment's nodes, audited in the caller's
-        transaction; None without a node key or without a camera on a node."""
-        if self.node_cipher is None:
-            return None
-        cameras = cameras_for(session, deployments.cameras_of(row))
-        if not any(runs_on_node(camera.source) for camera in cameras):
-            return None
+    def release(
+        self, session: Session, row: DeploymentRow, node: str, key: NodePublicKey
+    ) -> WatchlistRelease:
+        """The sealed watchlist encrypted to one enrolled node, audited in the caller's
+        transaction."""
         templates = sealed_templates(session, row.id)
         threshold = self.config_for(row).alert_threshold
         authority = authorisations.load_authority(session, row.authority_id)
@@ -123,8 +119,8 @@ class Planner:
         lapse = urgent_lapse_time(authority, current_policy().urgent_validity)
         ends = authority.scope.window.end
         valid_until = min(ends, lapse) if lapse is not None else ends
-        release = seal_release(row.id, templates, threshold, valid_until, self.node_cipher)
-        _audit_release(session, row, templates, threshold, valid_until, self.node_cipher)
+        release = seal_release(row.id, templates, threshold, valid_until, node, key)
+        _audit_release(session, row, templates, threshold, valid_until, node)
         return release
 
 
@@ -134,7 +130,7 @@ def _audit_release(
     templates: TemplateSet,
     threshold: float,
     valid_until: datetime,
-    cipher: BiometricCipher,
+    node: str,
 ) -> None:
     count = len(templates.subject_ids)
     record(
@@ -143,12 +139,12 @@ def _audit_release(
         action="watchlist.release",
         object_type="deployment",
         object_id=row.id,
-        summary=f"sealed watchlist ({count} templates) released to the deployment's nodes",
+        summary=f"sealed watchlist ({count} templates) released to node {node}",
         after={
             "templates": count,
             "alert_threshold": threshold,
             "valid_until": valid_until,
-            "node_key_id": cipher.key_id.hex(),
+            "node": node,
         },
     )
 
@@ -176,7 +172,8 @@ class Reconciler:
         self._resend = timedelta(seconds=resend_s)
         self._on_stopped = on_stopped
         self._running: set[str] = set()
-        self._released: set[str] = set()
+        self._released: set[tuple[str, str]] = set()
+        """(deployment, node) pairs whose release is on the bus."""
         self._local_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakes: list[asyncio.Event] = []
@@ -235,7 +232,6 @@ class Reconciler:
             for deployment_id in sorted(self._running - wanted):
                 await self._runtime.halt_here(deployment_id)
                 self._running.discard(deployment_id)
-                self._released.discard(deployment_id)
                 if self._on_stopped is not None:
                     self._on_stopped(deployment_id)
             for deployment_id in sorted(wanted - self._running):
@@ -269,7 +265,7 @@ class Reconciler:
             await self._runtime.run(plan.deployment_id, plan.cameras, plan.job)
         self._running.add(deployment_id)
         if plan.has_nodes:
-            self.wake()  # the remote pass releases its watchlist
+            self.wake()  # the remote pass releases its watchlist to its nodes
 
     def _plan(self, deployment_id: str) -> WorkerPlan:
         with transaction(self._db) as session:
@@ -278,47 +274,69 @@ class Reconciler:
     # The remote pass: releases and halts owed to nodes, over a bus that may be down.
 
     async def remote_pass(self) -> None:
-        for deployment_id in sorted(self._running - self._released):
-            await self._release(deployment_id)
+        if self._runtime.on_nats:  # no node can read a bus in memory
+            await self._match_releases()
         owed = await asyncio.to_thread(self._undelivered)
         now = datetime.now(UTC)  # the bus's time, not the rules': resending is mechanics
-        for outbox_id, deployment_id, reason, published_at in owed:
+        for outbox_id, deployment_id, reason, published_at, nodes in owed:
             if published_at is None or now - published_at >= self._resend:
-                await self._send_halt(outbox_id, deployment_id, reason)
+                await self._send_halt(outbox_id, deployment_id, reason, nodes)
 
-    async def _release(self, deployment_id: str) -> None:
-        if not self._runtime.on_nats:
-            self._released.add(deployment_id)  # no node can read a bus in memory
-            return
-        release = await asyncio.to_thread(self._sealed_release, deployment_id)
-        if release is None:
-            self._released.add(deployment_id)
-            return
+    async def _match_releases(self) -> None:
+        """Each enrolled node serving a running deployment holds its own release; a node
+        no longer entitled (revoked, or its deployment stopped) has it withdrawn."""
+        targets = await asyncio.to_thread(self._release_targets)
+        for deployment_id, node in sorted(set(targets) - self._released):
+            key = targets[(deployment_id, node)]
+            await self._publish_release(deployment_id, node, key)
+        for deployment_id, node in sorted(self._released - set(targets)):
+            with contextlib.suppress(Exception):  # a withdrawal lost is sent with the halt
+                await self._runtime.publish(withdrawal(deployment_id, node))
+                self._released.discard((deployment_id, node))
+
+    def _release_targets(self) -> dict[tuple[str, str], NodePublicKey]:
+        with transaction(self._db) as session:
+            targets: dict[tuple[str, str], NodePublicKey] = {}
+            for deployment_id in sorted(self._running):
+                row = deployments.get_deployment(session, deployment_id)
+                for node, key in fleet.release_targets(
+                    session, deployments.cameras_of(row)
+                ).items():
+                    targets[(deployment_id, node)] = key
+            return targets
+
+    async def _publish_release(self, deployment_id: str, node: str, key: NodePublicKey) -> None:
+        release = await asyncio.to_thread(self._sealed_release, deployment_id, node, key)
         try:
             await self._runtime.publish(release)
         except Exception as error:  # the bus is down: the next pass tries again
             log.warning("watchlist of %s not released yet: %s", deployment_id, type(error).__name__)
             return
-        self._released.add(deployment_id)
+        self._released.add((deployment_id, node))
 
-    def _sealed_release(self, deployment_id: str) -> WatchlistRelease | None:
+    def _sealed_release(
+        self, deployment_id: str, node: str, key: NodePublicKey
+    ) -> WatchlistRelease:
         with transaction(self._db) as session:
             row = deployments.get_deployment(session, deployment_id)
-            return self._planner.release(session, row)
+            return self._planner.release(session, row, node, key)
 
-    def _undelivered(self) -> list[tuple[str, str, str, datetime | None]]:
+    def _undelivered(self) -> list[tuple[str, str, str, datetime | None, list[str]]]:
         with transaction(self._db) as session:
             return [
-                (row.id, row.deployment_id, row.reason, row.published_at)
+                (row.id, row.deployment_id, row.reason, row.published_at, json.loads(row.nodes))
                 for row in fleet.undelivered(session)
             ]
 
-    async def _send_halt(self, outbox_id: str, deployment_id: str, reason: str) -> None:
+    async def _send_halt(
+        self, outbox_id: str, deployment_id: str, reason: str, nodes: list[str]
+    ) -> None:
         halt = HaltDeployment(deployment_id=deployment_id, reason=reason[:500], halt_id=outbox_id)
         try:
             await self._runtime.publish(halt)
-            # Replaces any released watchlist: its templates leave the bus now (WL-6).
-            await self._runtime.publish(withdrawal(deployment_id))
+            # Replaces each node's released watchlist: its templates leave the bus (WL-6).
+            for node in nodes:
+                await self._runtime.publish(withdrawal(deployment_id, node))
         except Exception as error:  # the bus is down: kept, and sent again next pass
             await asyncio.to_thread(self._record_failure, outbox_id, type(error).__name__)
             return

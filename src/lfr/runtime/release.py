@@ -1,18 +1,18 @@
 """A running deployment's sealed watchlist, released to its nodes over the bus (WL-1, DP-2,
 WL-6, REC-2).
 
-When a deployment starts (or the service restarts while it runs), the service publishes a
-`WatchlistRelease` for it: the sealed watchlist's templates with their entry ids and list
-kinds, encrypted with AES-256-GCM under the *node key* (`LFR_NODE_KEY`, shared by the
-service and its nodes only: not the database's biometric key), with the deployment id
-bound as associated data; beside it, in clear, the authorised threshold, the end of the
-authorised window and the model that made the templates, bound to the ciphertext so
-that they cannot be altered. A node (`lfr node` without
-``--watchlist``) reads the newest release of its deployment, opens it in memory, refuses
-one that is withdrawn, expired, for another model, or does not open with its key, and
-matches with the authorised threshold until the window ends. When the deployment stops the
-service publishes a withdrawal, which replaces the release on the bus (one kept per
-deployment), so the encrypted templates leave the bus with the deployment.
+While a deployment runs, the service publishes a `WatchlistRelease` to each enrolled,
+unrevoked node that runs one of its cameras: the sealed watchlist's templates with their
+entry ids and list kinds, encrypted to that node's own key (`lfr.runtime.identity`: an
+ephemeral X25519 exchange, AES-256-GCM), with the deployment, the node and the terms bound
+as associated data; beside it, in clear, the authorised threshold, the end of the
+authorised window and the model that made the templates, bound to the ciphertext so that
+they cannot be altered. Each copy lives on its node's own subject. A node (`lfr node`
+without ``--watchlist``) reads its newest release, opens it in memory, refuses one that is
+withdrawn, expired, for another model, or not for it, and matches with the authorised
+threshold until the window ends. When the deployment stops (or the node is revoked) the
+service publishes a withdrawal, which replaces the node's release on the bus (one kept per
+subject), so the encrypted templates leave the bus.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 from lfr.bus.base import Bus
 from lfr.bus.messages import WatchlistRelease
 from lfr.bus.subjects import Topic
-from lfr.crypto import BiometricCipher, DecryptionError
+from lfr.runtime.identity import IdentityError, NodeIdentity, NodePublicKey
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.types import ListKind
 
@@ -51,13 +51,17 @@ class ReleasedWatchlist:
 
 
 def purpose(
-    deployment_id: str, alert_threshold: float, valid_until: datetime, model_id: str | None
-) -> str:
-    """Associated data of a release's ciphertext: the deployment and the terms that travel
-    in clear beside it, so that it opens for its own deployment only and a changed
-    threshold, window end or model makes it fail to open."""
-    terms = [deployment_id, alert_threshold, valid_until.isoformat(), model_id]
-    return "watchlist_release." + json.dumps(terms)
+    deployment_id: str,
+    node: str,
+    alert_threshold: float,
+    valid_until: datetime,
+    model_id: str | None,
+) -> bytes:
+    """Associated data of a release's ciphertext: the deployment, the node and the terms
+    that travel in clear beside it, so that it opens for its own deployment and node only
+    and a changed threshold, window end or model makes it fail to open."""
+    terms = [deployment_id, node, alert_threshold, valid_until.isoformat(), model_id]
+    return ("watchlist_release." + json.dumps(terms)).encode()
 
 
 def seal_release(
@@ -65,8 +69,10 @@ def seal_release(
     templates: TemplateSet,
     alert_threshold: float,
     valid_until: datetime,
-    cipher: BiometricCipher,
+    node: str,
+    recipient: NodePublicKey,
 ) -> WatchlistRelease:
+    """The deployment's templates and terms, encrypted to one node."""
     plaintext = json.dumps(
         {
             "subject_ids": list(templates.subject_ids),
@@ -77,25 +83,28 @@ def seal_release(
             ).decode(),
         }
     ).encode()
+    bound = purpose(deployment_id, node, alert_threshold, valid_until, templates.model_id)
+    ephemeral, sealed = recipient.seal(plaintext, bound)
     return WatchlistRelease(
         deployment_id=deployment_id,
+        node=node,
         alert_threshold=alert_threshold,
         valid_until=valid_until,
         model_id=templates.model_id,
-        sealed=cipher.seal(
-            plaintext, purpose(deployment_id, alert_threshold, valid_until, templates.model_id)
-        ),
+        ephemeral_key=ephemeral,
+        sealed=sealed,
     )
 
 
-def withdrawal(deployment_id: str) -> WatchlistRelease:
-    """Replaces the deployment's release on the bus: nothing to match any more."""
-    return WatchlistRelease(deployment_id=deployment_id, withdrawn=True)
+def withdrawal(deployment_id: str, node: str | None = None) -> WatchlistRelease:
+    """Replaces a node's release on the bus: nothing to match any more."""
+    return WatchlistRelease(deployment_id=deployment_id, node=node, withdrawn=True)
 
 
 def open_release(
     release: WatchlistRelease,
-    cipher: BiometricCipher,
+    identity: NodeIdentity,
+    node: str,
     *,
     model_id: str,
     now: datetime | None = None,
@@ -115,13 +124,15 @@ def open_release(
             f"deployment {deployment}: its templates were made by model {release.model_id}, "
             f"this node describes faces with {model_id}"
         )
-    bound = purpose(deployment, release.alert_threshold, release.valid_until, release.model_id)
+    bound = purpose(
+        deployment, node, release.alert_threshold, release.valid_until, release.model_id
+    )
     try:
-        plaintext = cipher.open(release.sealed, bound)
-    except DecryptionError:
+        plaintext = identity.open(release.ephemeral_key, release.sealed, bound)
+    except IdentityError:
         raise ReleaseError(
-            f"deployment {deployment}: the released watchlist does not open with this node's "
-            "key (LFR_NODE_KEY must equal the service's) or its terms were altered"
+            f"deployment {deployment}: the released watchlist is not for node {node} "
+            "(is this node enrolled under that name with this key?) or its terms were altered"
         ) from None
     return ReleasedWatchlist(
         _templates(plaintext, release.model_id), release.alert_threshold, release.valid_until
@@ -139,16 +150,19 @@ def _templates(plaintext: bytes, model_id: str | None) -> TemplateSet:
     )
 
 
-async def await_release(bus: Bus, deployment_id: str, timeout_s: float) -> WatchlistRelease:
-    """The deployment's newest release on the bus, waiting up to `timeout_s` for one."""
+async def await_release(
+    bus: Bus, deployment_id: str, node: str, timeout_s: float
+) -> WatchlistRelease:
+    """The node's newest release of the deployment on the bus, waiting up to `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
-        envelope = await bus.latest(Topic.WATCHLIST, deployment_id)
+        envelope = await bus.latest(Topic.WATCHLIST, deployment_id, node)
         if envelope is not None and isinstance(envelope.payload, WatchlistRelease):
             return envelope.payload
         if time.monotonic() >= deadline:
             raise ReleaseError(
-                f"deployment {deployment_id}: no watchlist released within {timeout_s:g} s "
-                "(is it running, on a service with LFR_NATS_URL and LFR_NODE_KEY set?)"
+                f"deployment {deployment_id}: no watchlist released to node {node} within "
+                f"{timeout_s:g} s (is it running, on a service with LFR_NATS_URL, with this "
+                "node enrolled and one of its cameras' source node:<this node>?)"
             )
         await asyncio.sleep(POLL_S)

@@ -22,7 +22,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -30,9 +30,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from lfr.bus.base import AnyEnvelope, Bus, Delivery, Subscription
-from lfr.bus.messages import HaltDeployment, Message
+from lfr.bus.messages import HaltDeployment, Message, Signer
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import Topic, check_token
+from lfr.runtime.spool import Spool
 from lfr.runtime.worker import (
     ChildSpec,
     NatsOutlet,
@@ -136,9 +137,15 @@ class Supervisor:
         *,
         nats: NatsSettings | None = None,
         settings: SupervisorSettings | None = None,
+        signer: Signer | None = None,
+        spool: Spool | None = None,
     ) -> None:
-        """``nats`` set: workers publish to NATS themselves; unset: through the supervisor."""
+        """``nats`` set: workers publish to NATS themselves; unset: through the supervisor.
+        ``signer``: a node's key, which its workers sign what they publish with.
+        ``spool``: a node's folder (and key) where each camera's unsent alerts are kept."""
         self._bus = bus
+        self._signer = signer
+        self._spool = spool
         self._target = target
         self._nats = nats
         self._settings = settings or SupervisorSettings()
@@ -225,7 +232,7 @@ class Supervisor:
 
     def _spawn(self, worker: _Worker) -> None:
         worker.restart = None
-        outlet, reader = self._outlet()
+        outlet, reader = self._outlet(worker)
         spec = ChildSpec(
             target=self._target,
             deployment_id=worker.deployment_id,
@@ -234,6 +241,7 @@ class Supervisor:
             job=worker.job,
             prefix=self._bus.prefix,
             outlet=outlet,
+            signer=self._signer,
         )
         name = f"lfr-worker-{worker.deployment_id}-{worker.camera.name}"
         process = _SPAWN.Process(target=child_main, args=(spec,), name=name, daemon=True)
@@ -247,10 +255,15 @@ class Supervisor:
         self._loop.add_reader(process.sentinel, self._on_exit, worker, process)
         log.info("started worker %s (pid %s)", name, process.pid)
 
-    def _outlet(self) -> tuple[Outlet, Connection | None]:
+    def _outlet(self, worker: _Worker) -> tuple[Outlet, Connection | None]:
         if self._nats is not None:
+            spool = self._spool
+            if spool is not None:  # one folder per camera: a restart finds its own alerts
+                folder = spool.folder / worker.deployment_id / worker.camera.name
+                spool = replace(spool, folder=folder)
             # Flushing must fit inside the halt grace, or the halt kills a worker mid-flush.
-            return NatsOutlet(self._nats, flush_s=self._settings.halt_grace_s / 2), None
+            outlet = NatsOutlet(self._nats, flush_s=self._settings.halt_grace_s / 2, spool=spool)
+            return outlet, None
         reader, writer = _SPAWN.Pipe(duplex=False)
         return PipeOutlet(writer), reader
 

@@ -26,11 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
-from lfr.bus.messages import encode
+from lfr.bus.messages import Signer, encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic, subject_for
+from lfr.runtime.spool import Spool, SpoolFullError
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger(__name__)
@@ -82,40 +84,64 @@ class PipeOutlet:
         self.connection.close()
 
 
+Item = tuple[str, bytes, Path | None]
+"""A message to publish: subject, bytes, and the spool file that keeps it (alerts on a
+node with a spool), removed once the stream holds it."""
+
+
 class Outbox:
-    """What a node's worker has emitted and not yet published, in memory only.
+    """What a node's worker has emitted and not yet published.
 
     Alerts and health are bounded apart, so a long outage cannot push alerts out with
     stale counts: health keeps only its latest ``health_limit`` entries (the oldest go),
     alerts up to ``alert_limit`` (beyond it the newest is dropped, with a warning — the
     worker must not grow without bound on a van offline for days). Alerts go out first.
+    With a `Spool`, each alert is also on the node's disk until published, and what an
+    earlier run left there goes out before anything new.
     """
 
-    def __init__(self, alert_limit: int, health_limit: int) -> None:
+    def __init__(self, alert_limit: int, health_limit: int, spool: Spool | None = None) -> None:
         self.alert_limit = alert_limit
-        self.alerts: deque[tuple[str, bytes]] = deque()
-        self.health: deque[tuple[str, bytes]] = deque(maxlen=health_limit)
+        self.spool = spool
+        self.alerts: deque[Item] = deque()
+        self.health: deque[Item] = deque(maxlen=health_limit)
         self.dropped_alerts = 0
         self.closed = False
         self._ready = threading.Condition()
+        for path in spool.pending() if spool is not None else []:
+            kept = spool.read(path) if spool is not None else None
+            if kept is not None:
+                self.alerts.append((*kept, path))
 
     def put(self, subject: str, data: bytes) -> None:
         with self._ready:
             if f".{Topic.MATCH}." not in subject:
-                self.health.append((subject, data))
+                self.health.append((subject, data, None))
             elif len(self.alerts) < self.alert_limit:
-                self.alerts.append((subject, data))
+                self.alerts.append((subject, data, self._keep(subject, data)))
             else:
-                self.dropped_alerts += 1
-                log.error("outbox full: dropped an alert (%d so far)", self.dropped_alerts)
+                self._drop()
             self._ready.notify()
+
+    def _keep(self, subject: str, data: bytes) -> Path | None:
+        if self.spool is None:
+            return None
+        try:
+            return self.spool.put(subject, data)
+        except (OSError, SpoolFullError) as error:  # still sent from memory if the link holds
+            log.error("alert not kept on disk (%s): it is lost if the node stops first", error)
+            return None
+
+    def _drop(self) -> None:
+        self.dropped_alerts += 1
+        log.error("outbox full: dropped an alert (%d so far)", self.dropped_alerts)
 
     def close(self) -> None:
         with self._ready:
             self.closed = True
             self._ready.notify()
 
-    def take(self) -> tuple[str, bytes] | None:
+    def take(self) -> Item | None:
         """The next message to publish; None once closed and empty."""
         with self._ready:
             self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
@@ -125,10 +151,16 @@ class Outbox:
                 return self.health.popleft()
             return None
 
+    def unsent(self) -> tuple[int, int]:
+        """(alerts, of which kept on disk) still waiting."""
+        with self._ready:
+            return len(self.alerts), sum(1 for item in self.alerts if item[2] is not None)
+
 
 class NatsOutlet:
     """Publishes to NATS from a background thread, so a slow link never stalls the engine;
-    while the link is down, messages wait in an `Outbox`."""
+    while the link is down, messages wait in an `Outbox` (alerts also on disk with a
+    `Spool`)."""
 
     def __init__(
         self,
@@ -137,27 +169,35 @@ class NatsOutlet:
         alert_limit: int = 10_000,
         health_limit: int = 120,
         flush_s: float = 5.0,
+        spool: Spool | None = None,
     ) -> None:
         # Only plain values until `open` runs in the child: the outlet is pickled to it.
         self.settings = settings
         self.alert_limit = alert_limit
         self.health_limit = health_limit
         self.flush_s = flush_s
+        self.spool = spool
         self._outbox: Outbox | None = None
         self._thread: threading.Thread | None = None
 
     def open(self, prefix: str) -> Callable[[str, bytes], None]:
-        self._outbox = Outbox(self.alert_limit, self.health_limit)
+        self._outbox = Outbox(self.alert_limit, self.health_limit, self.spool)
         self._thread = threading.Thread(target=self._run, name="nats-outlet", daemon=True)
         self._thread.start()
         return self._outbox.put
 
     def close(self) -> None:
-        """Flush for at most ``flush_s``; what is left then is lost (memory only)."""
+        """Flush for at most ``flush_s``, then say what could not be sent: kept on disk
+        for the next start (with a spool), or lost (memory only)."""
         if self._outbox is None or self._thread is None:
             return
         self._outbox.close()
         self._thread.join(self.flush_s)
+        alerts, kept = self._outbox.unsent()
+        if kept:
+            log.warning("%d alert(s) not sent yet: kept on disk, sent at the next start", kept)
+        if alerts - kept:
+            log.error("%d alert(s) could not be sent and are lost", alerts - kept)
 
     def _run(self) -> None:
         asyncio.run(self._publish_all())
@@ -167,7 +207,10 @@ class NatsOutlet:
         bus = await _connect_until_done(self.settings)
         try:
             while (item := await asyncio.to_thread(self._outbox.take)) is not None:
-                await _publish_until_done(bus, *item)
+                subject, data, kept = item
+                await _publish_until_done(bus, subject, data)
+                if kept is not None and self.spool is not None:
+                    self.spool.remove(kept)  # the stream holds it now
         finally:
             await bus.close()
 
@@ -198,8 +241,14 @@ async def _publish_until_done(bus: NatsBus, subject: str, data: bytes) -> None:
             delay = min(delay * 2, RETRY_MAX_S)
 
 
-def make_emit(deployment_id: str, prefix: str, send: Callable[[str, bytes], None]) -> Emit:
-    """The worker's one way out: stamps the deployment and refuses anything else (REC-4)."""
+def make_emit(
+    deployment_id: str,
+    prefix: str,
+    send: Callable[[str, bytes], None],
+    signer: Signer | None = None,
+) -> Emit:
+    """The worker's one way out: stamps the deployment, signs it on a node, and refuses
+    anything else (REC-4)."""
 
     def emit(message: MatchEvent | HealthFigures) -> None:
         if not isinstance(message, MatchEvent | HealthFigures):
@@ -208,7 +257,7 @@ def make_emit(deployment_id: str, prefix: str, send: Callable[[str, bytes], None
             )
         if message.deployment_id is None:
             message = message.model_copy(update={"deployment_id": deployment_id})
-        send(subject_for(prefix, message), encode(message))
+        send(subject_for(prefix, message), encode(message, signer))
 
     return emit
 
@@ -243,6 +292,9 @@ class ChildSpec:
     job: Any
     prefix: str
     outlet: Outlet
+    signer: Signer | None = None
+    """A node's signing key: what the worker publishes is signed (the service's own
+    workers sign nothing)."""
 
 
 def child_main(spec: ChildSpec) -> None:
@@ -250,7 +302,7 @@ def child_main(spec: ChildSpec) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix))
+    emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix), spec.signer)
     context = WorkerContext(spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop)
     started = time.monotonic()
     try:

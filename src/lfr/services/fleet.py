@@ -1,4 +1,10 @@
-"""Halts owed to nodes, their acknowledgements, and what nodes report (DEP-2, WL-6, REC-5).
+"""The fleet: enrolled nodes, halts owed to them, their acknowledgements, and what they
+report (DEP-2, WL-1, WL-6, REC-5).
+
+A node is enrolled by an administrator (its name and public keys, `lfr.runtime.identity`)
+and can be revoked. What arrives over the bus for a camera `node:<name>` is accepted only
+when signed by that enrolled, unrevoked node (`check_origin`); a deployment's watchlist is
+released only to such nodes, each copy encrypted to its node (`release_targets`).
 
 `owe_halt` is called by the deployments service in the transaction that stops a running
 deployment: the halt (and the withdrawal of its released watchlist) is then on record
@@ -18,10 +24,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lfr.audit import record
 from lfr.bus.messages import NodeReport
+from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
-from lfr.db.fleet import ControlAckRow, ControlOutboxRow, NodeStatusRow
+from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import Refusal
+from lfr.runtime.identity import IdentityError, NodePublicKey
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
 
@@ -77,8 +88,13 @@ def mark_failed(session: Session, outbox_id: str, error: str) -> None:
         session.flush()
 
 
-def record_report(session: Session, report: NodeReport, *, now: datetime | None = None) -> None:
-    """Keep a node's latest report; record the halts it acknowledges."""
+def record_report(
+    session: Session, report: NodeReport, origin: Origin, *, now: datetime | None = None
+) -> None:
+    """Keep a node's latest report and record the halts it acknowledges, when it is signed
+    by that enrolled node (a report in another's name is refused)."""
+    if verified_node(session, origin) != report.node:
+        raise Refusal("DEP-2", f"a report for node {report.node} not signed by it", "node")
     at = moment(now)
     status = session.get(NodeStatusRow, report.node)
     if status is None:
@@ -175,3 +191,127 @@ def halt_delivery(session: Session, deployment_id: str) -> HaltDelivery | None:
 def node_statuses(session: Session) -> list[NodeStatusRow]:
     """Every node that has reported, most recently seen first (the fleet page)."""
     return list(session.scalars(select(NodeStatusRow).order_by(NodeStatusRow.last_seen.desc())))
+
+
+# --- enrolment ---------------------------------------------------------------------------
+
+
+def _check_administrator(actor: Actor) -> None:
+    if not actor.has(Role.ADMINISTRATOR):
+        raise Refusal("DEP-2", "an administrator enrols and revokes nodes", "actor")
+
+
+def enrol_node(
+    session: Session, actor: Actor, name: str, public_key: str, *, now: datetime | None = None
+) -> EnrolledNodeRow:
+    """Enrol a node under its name with the public key `lfr fleet keygen` printed; audited."""
+    _check_administrator(actor)
+    if not TOKEN_PATTERN.match(name):
+        raise Refusal("DEP-2", "a node's name is 1-64 letters, digits, '_' or '-'", "name")
+    try:
+        key = NodePublicKey.parse(public_key)
+    except IdentityError as error:
+        raise Refusal("DEP-2", str(error), "public_key") from None
+    if session.get(EnrolledNodeRow, name) is not None:
+        raise Refusal("DEP-2", f"a node named {name} is already enrolled", "name")
+    row = EnrolledNodeRow(
+        name=name, public_key=key.text(), enrolled_by=actor.name, enrolled_at=moment(now)
+    )
+    session.add(row)
+    session.flush()
+    _audit_node(session, actor, name, "node.enrol", f"node {name} enrolled", None)
+    return row
+
+
+def revoke_node(
+    session: Session, actor: Actor, name: str, reason: str, *, now: datetime | None = None
+) -> EnrolledNodeRow:
+    """Revoke a node: it receives no watchlist and what it publishes is refused; audited."""
+    _check_administrator(actor)
+    if not reason.strip():
+        raise Refusal("DEP-2", "say why the node is revoked", "reason")
+    row = session.get(EnrolledNodeRow, name, with_for_update=True)
+    if row is None:
+        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+    if row.revoked_at is not None:
+        raise Refusal("DEP-2", f"node {name} is already revoked", "name")
+    row.revoked_by, row.revoked_at, row.revoke_reason = actor.name, moment(now), reason.strip()
+    session.flush()
+    _audit_node(session, actor, name, "node.revoke", f"node {name} revoked", reason.strip())
+    return row
+
+
+def _audit_node(
+    session: Session, actor: Actor, name: str, action: str, summary: str, reason: str | None
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="node",
+        object_id=name,
+        summary=summary,
+        reason=reason,
+    )
+
+
+def enrolled_nodes(session: Session) -> list[EnrolledNodeRow]:
+    return list(session.scalars(select(EnrolledNodeRow).order_by(EnrolledNodeRow.name)))
+
+
+def trusted_key(session: Session, name: str) -> NodePublicKey | None:
+    """The public key of an enrolled, unrevoked node; None for any other name."""
+    row = session.get(EnrolledNodeRow, name)
+    if row is None or row.revoked_at is not None:
+        return None
+    return NodePublicKey.parse(row.public_key)
+
+
+def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodePublicKey]:
+    """The enrolled, unrevoked nodes that run some of these cameras, with their keys."""
+    keys = {name: trusted_key(session, name) for name in nodes_of(session, cameras)}
+    return {name: key for name, key in keys.items() if key is not None}
+
+
+# --- what arrives ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who says a message came from them: the envelope's node, its signature and what was
+    signed (`lfr.bus.messages.signed_content`)."""
+
+    node: str | None
+    content: bytes
+    signature: bytes | None
+
+
+def verified_node(session: Session, origin: Origin) -> str | None:
+    """The node whose valid signature the message carries, or None for an unsigned one
+    (the service's own workers); a signature by an unknown or revoked node, or one that
+    does not verify, is refused."""
+    if origin.node is None and origin.signature is None:
+        return None
+    if origin.node is None or origin.signature is None:
+        raise Refusal("DEP-2", "a node's message must carry both its name and signature", "node")
+    key = trusted_key(session, origin.node)
+    if key is None:
+        raise Refusal("DEP-2", f"node {origin.node} is not enrolled, or revoked", "node")
+    if not key.verify(origin.content, origin.signature):
+        raise Refusal("DEP-2", f"the signature of node {origin.node} does not verify", "node")
+    return origin.node
+
+
+def check_origin(session: Session, camera: str, origin: Origin) -> None:
+    """A camera run by a node speaks only through that node's signature; a camera of the
+    service's own is never claimed by a node (AUTH-6, DEP-2)."""
+    node = verified_node(session, origin)
+    source = session.get(CameraSource, camera)
+    runner = (
+        source.source.removeprefix(NODE_SOURCE_PREFIX)
+        if source is not None and source.source.startswith(NODE_SOURCE_PREFIX)
+        else None
+    )
+    if runner != node:
+        expected = f"node {runner}" if runner else "the service's own worker"
+        raise Refusal("DEP-2", f"camera {camera} is run by {expected}", "node")

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Applications", "/applications", "Draft, submit and decide deployment applications"),
     NavItem("Watchlists", "/watchlists", "Build a deployment's watchlist"),
     NavItem("Deployments", "/deployments", "Start checklist, camera health, halt"),
+    NavItem("Fleet", "/fleet", "Recognition nodes: enrolment, link, last report"),
     NavItem("Console", "/console", "Live alerts"),
     NavItem("Handheld", "/handheld", "Referred alerts and outcomes"),
     NavItem("Reviews", "/reviews", "Post-deployment reviews, figures from the record"),

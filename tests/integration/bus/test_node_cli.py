@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import subprocess
 import sys
@@ -18,9 +17,8 @@ from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.cli import app
-from lfr.crypto import BiometricCipher
+from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import seal_release
-from lfr.settings import get_settings
 from lfr.vision.describers import describer_model_id
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig
@@ -32,6 +30,14 @@ EXIT_BOUND_S = 60.0
 """Bound on the node exiting after the halt (its grace is 2 s); for failure only."""
 
 
+def key_file(folder: Path) -> str:
+    """A node key made as `lfr fleet keygen` makes one."""
+    path = folder / "node.key"
+    if not path.exists():
+        NodeIdentity.generate().save(path)
+    return str(path)
+
+
 @pytest.mark.parametrize(
     ("camera", "complaint"),
     [
@@ -41,6 +47,7 @@ EXIT_BOUND_S = 60.0
 )
 def test_a_bad_camera_is_refused_naming_it(tmp_path: Path, camera: str, complaint: str) -> None:
     arguments = ["node", "--nats", "nats://127.0.0.1:4222", "--deployment", "dep-1"]
+    arguments += ["--key", key_file(tmp_path)]
     arguments += ["--camera", camera, "--watchlist", str(tmp_path)]
     result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
     assert result.exit_code == 2
@@ -50,6 +57,7 @@ def test_a_bad_camera_is_refused_naming_it(tmp_path: Path, camera: str, complain
 
 def test_an_empty_watchlist_is_refused(tmp_path: Path) -> None:
     arguments = ["node", "--nats", "nats://127.0.0.1:4222", "--deployment", "dep-1"]
+    arguments += ["--key", key_file(tmp_path)]
     arguments += ["--camera", "cam-1=video.mp4", "--watchlist", str(tmp_path)]
     result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
     assert result.exit_code == 2
@@ -61,6 +69,7 @@ def test_an_unreachable_nats_server_is_a_clear_error(tmp_path: Path, faces_dir: 
     watchlist.mkdir()
     (watchlist / "obama.jpg").symlink_to(faces_dir / "face_recognition-examples" / "obama.jpg")
     arguments = ["node", "--nats", "nats://127.0.0.1:1", "--deployment", "dep-1"]
+    arguments += ["--key", key_file(tmp_path)]
     arguments += ["--camera", "cam-1=video.mp4", "--watchlist", str(watchlist)]
     arguments += ["--connect-wait", "2"]
     result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
@@ -80,9 +89,12 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
 ) -> None:
     """DEP-2, and WL-1 for a node given no folder: it receives the sealed watchlist the
     service released for its deployment, encrypted under the node key."""
+    identity = NodeIdentity.generate()
+    identity.save(tmp_path / "node.key")
     command = [sys.executable, "-m", "lfr", "node", "--nats", nats_settings.url]
     command += ["--deployment", "dep-1", "--name", "test-node", "--prefix", nats_settings.prefix]
     command += ["--camera", f"stage={video_dir / 'short_hamilton_clip.mp4'}"]
+    command += ["--key", str(tmp_path / "node.key")]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     if watchlist_from == "folder":
         watchlist = tmp_path / "watchlist"
@@ -91,9 +103,7 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
         command += ["--watchlist", str(watchlist)]
         expected = "watchlist: 1 subject(s) enrolled, 0 refused"
     else:
-        node_key = os.urandom(32)
-        environment["LFR_NODE_KEY"] = base64.b64encode(node_key).decode()
-        asyncio.run(release_one_template(nats_settings, node_key))
+        asyncio.run(release_one_template(nats_settings, identity))
         expected = "watchlist released: 1 template(s), threshold 0.950"
     node = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True
@@ -121,36 +131,37 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
     assert "node test-node stopped: halted: crowd safety" in output
 
 
-async def release_one_template(nats_settings: NatsSettings, node_key: bytes) -> None:
-    """What the service publishes for a running deployment (lfr.web.control)."""
+async def release_one_template(nats_settings: NatsSettings, identity: NodeIdentity) -> None:
+    """What the service publishes to the node of a running deployment (the reconciler)."""
     model_id = describer_model_id(EngineConfig().describer)
     template = np.random.default_rng(0).normal(size=(1, 128)).astype(np.float32)
     templates = TemplateSet(("entry-1",), (ListKind.WATCHLIST,), template, model_id)
     window_end = datetime.now(UTC) + timedelta(hours=1)
-    release = seal_release("dep-1", templates, 0.95, window_end, BiometricCipher(node_key))
+    release = seal_release("dep-1", templates, 0.95, window_end, "test-node", identity.public())
     service = await NatsBus.connect(nats_settings)
     await service.publish(release)
     await service.close()
 
 
 @pytest.mark.parametrize(
-    ("extra", "env", "complaint"),
+    ("extra", "complaint"),
     [
-        ([], {}, "set LFR_NODE_KEY"),
-        (["--threshold", "0.9"], {"LFR_NODE_KEY": "A" * 43 + "="}, "carries the authorised"),
+        ([], "no such key file (make one: lfr fleet keygen)"),
+        (["--key", "KEY", "--threshold", "0.9"], "carries the authorised"),
     ],
 )
-def test_without_a_watchlist_folder_the_node_needs_the_node_key_and_no_threshold(
-    extra: list[str], env: dict[str, str], complaint: str, monkeypatch: pytest.MonkeyPatch
+def test_a_node_needs_its_key_and_no_threshold_of_its_own_with_a_release(
+    tmp_path: Path, extra: list[str], complaint: str
 ) -> None:
-    """WL-1: a node receives the sealed watchlist only with the service's node key, and
-    matches with the threshold the release carries."""
-    monkeypatch.delenv("LFR_NODE_KEY", raising=False)
-    get_settings.cache_clear()
+    """WL-1/DP-2: a node runs with its own key (the release is encrypted to it, its messages
+    signed with it), and matches with the threshold the release carries."""
+    NodeIdentity.generate().save(tmp_path / "node.key")
+    extra = [str(tmp_path / "node.key") if part == "KEY" else part for part in extra]
+    if "--key" not in extra:
+        extra += ["--key", str(tmp_path / "missing.key")]
     arguments = ["node", "--nats", "nats://127.0.0.1:4222", "--deployment", "dep-1"]
     arguments += ["--camera", "cam-1=video.mp4", *extra]
-    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400", **env})
-    get_settings.cache_clear()
+    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
     assert result.exit_code == 2, result.output
     assert complaint in result.output
 
@@ -176,6 +187,7 @@ def test_a_node_restarted_after_the_halt_does_not_start(
 
     asyncio.run(halt_and_take_it())
     arguments = ["node", "--nats", nats_settings.url, "--prefix", nats_settings.prefix]
+    arguments += ["--key", key_file(tmp_path)]
     arguments += ["--deployment", "dep-1", "--name", "van", "--watchlist", str(watchlist)]
     arguments += ["--camera", f"stage={video_dir / 'face-demographics-walking-and-pause.gif'}"]
     result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})

@@ -1,4 +1,5 @@
-"""The control outbox, node acknowledgements and node status (DEP-2); late alerts.
+"""The control outbox, node acknowledgements, node status and enrolled nodes (DEP-2);
+late alerts.
 
 A halt is written to `control_outbox` in the transaction that halts the deployment and is
 re-sent until every node serving it acknowledged it (`control_ack`); nodes report their
@@ -71,6 +72,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name=op.f("pk_node_status")),
     )
     op.create_index(op.f("ix_node_status_last_seen"), "node_status", ["last_seen"])
+    op.create_table(
+        "enrolled_node",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("public_key", sa.String(length=200), nullable=False),
+        sa.Column("enrolled_by", sa.String(length=200), nullable=False),
+        sa.Column("enrolled_at", _WHEN, nullable=False),
+        sa.Column("revoked_by", sa.String(length=200), nullable=True),
+        sa.Column("revoked_at", _WHEN, nullable=True),
+        sa.Column("revoke_reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_enrolled_node")),
+    )
     with op.batch_alter_table("alert") as batch_op:
         batch_op.add_column(
             sa.Column("late", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -86,6 +98,7 @@ def downgrade() -> None:
         batch_op.drop_column("refused_alerts")
     with op.batch_alter_table("alert") as batch_op:
         batch_op.drop_column("late")
+    op.drop_table("enrolled_node")
     op.drop_table("node_status")
     op.drop_table("control_ack")
     op.drop_table("control_outbox")

@@ -1,0 +1,79 @@
+"""`lfr fleet keygen | enrol | revoke | list`: recognition nodes and their identities.
+
+`keygen` runs on the node and writes its private keys (readable by its user only), printing
+the public key an administrator enrols at the server's console (`enrol`, also on the Fleet
+page and through the API). A revoked node receives no watchlist and what it publishes is
+refused (DEP-2, WL-1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lfr.cli._database import database_transaction
+from lfr.domain.refusal import Refusal
+from lfr.runtime.identity import NodeIdentity
+from lfr.services import fleet, people
+
+fleet_app = typer.Typer(
+    help="Recognition nodes: keys, enrolment, revocation.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(fleet_app, name="fleet")
+
+
+@fleet_app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option(help="Where to write this node's private keys.")],
+) -> None:
+    """Make a node's keys (on the node); print the public key to enrol."""
+    identity = NodeIdentity.generate()
+    try:
+        identity.save(out)
+    except FileExistsError:
+        raise typer.BadParameter(f"{out} exists: a node's keys are never overwritten") from None
+    typer.echo(identity.public().text())
+
+
+@fleet_app.command("enrol")
+def enrol(
+    name: Annotated[str, typer.Argument(help="The node's name (lfr node --name).")],
+    public_key: Annotated[str, typer.Argument(help="What `lfr fleet keygen` printed.")],
+) -> None:
+    """Enrol a node (as the administrator at the server's console); audited."""
+    try:
+        with database_transaction() as session:
+            fleet.enrol_node(session, people.console_actor(), name, public_key)
+    except Refusal as refusal:
+        typer.echo(f"refused: {refusal}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"node {name} enrolled")
+
+
+@fleet_app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="The node's name.")],
+    reason: Annotated[str, typer.Option(help="Why, for the audit.")],
+) -> None:
+    """Revoke a node: no watchlist for it, its messages refused; audited."""
+    try:
+        with database_transaction() as session:
+            fleet.revoke_node(session, people.console_actor(), name, reason)
+    except Refusal as refusal:
+        typer.echo(f"refused: {refusal}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"node {name} revoked")
+
+
+@fleet_app.command("list")
+def list_nodes() -> None:
+    """Every enrolled node: name, enrolled, revoked."""
+    with database_transaction() as session:
+        for row in fleet.enrolled_nodes(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            typer.echo(f"{row.name:<20} enrolled {row.enrolled_at:%Y-%m-%d %H:%M}  {state}")

@@ -1,0 +1,178 @@
+"""A node's identity: an Ed25519 key that signs what it publishes, and an X25519 key that
+sealed watchlists are encrypted to (DEP-2, WL-1, DP-2).
+
+`lfr node keygen` makes both on the node and keeps the private half in a file only the node
+reads; an administrator enrols the public half under the node's name (`lfr fleet enrol`,
+the Fleet page or the API). The service then accepts alerts, health and reports for a
+camera `node:<name>` only when signed by that enrolled, unrevoked node, and releases a
+deployment's watchlist to each of its nodes encrypted to that node alone: an unknown or
+revoked node receives nothing it can open, and what it publishes is refused.
+
+Sealing is an ephemeral-static X25519 exchange, HKDF-SHA256, then AES-256-GCM with the
+release's terms as associated data (the construction of HPKE's base mode, written out).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+PUBLIC_PREFIX = "lfr-node-1"
+"""Marks the text form of a node's public keys (and its version)."""
+
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+class IdentityError(ValueError):
+    """A key that cannot be read or used; the message names what is wrong."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        raise IdentityError(f"{what} is not base64") from None
+    if len(raw) != KEY_BYTES:
+        raise IdentityError(f"{what} must be {KEY_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class NodePublicKey:
+    """What an administrator enrols: the node's verifying and sealing keys."""
+
+    signing: bytes
+    sealing: bytes
+
+    def text(self) -> str:
+        return f"{PUBLIC_PREFIX}:{_b64(self.signing)}:{_b64(self.sealing)}"
+
+    @classmethod
+    def parse(cls, text: str) -> NodePublicKey:
+        """From `text()`'s form; `IdentityError` says what is wrong with it."""
+        parts = text.strip().split(":")
+        if len(parts) != 3 or parts[0] != PUBLIC_PREFIX:
+            raise IdentityError(
+                f"a node's public key reads '{PUBLIC_PREFIX}:<signing>:<sealing>' "
+                "(as `lfr node keygen` prints it)"
+            )
+        return cls(_unb64(parts[1], "the signing key"), _unb64(parts[2], "the sealing key"))
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.signing).verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    def seal(self, plaintext: bytes, associated: bytes) -> tuple[bytes, bytes]:
+        """Encrypt to this node: (ephemeral public key, nonce || ciphertext)."""
+        ephemeral = X25519PrivateKey.generate()
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(self.sealing))
+        ephemeral_public = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        key = _derive(shared, ephemeral_public, self.sealing)
+        nonce = os.urandom(NONCE_BYTES)
+        return ephemeral_public, nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+
+
+@dataclass(frozen=True)
+class NodeSigner:
+    """A node's name and signing key: what its processes sign with (picklable, so a camera
+    worker receives it over the spawn pipe, never through a file)."""
+
+    node: str
+    private_signing: bytes
+
+    def sign(self, data: bytes) -> bytes:
+        return Ed25519PrivateKey.from_private_bytes(self.private_signing).sign(data)
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """The node's private keys (only on the node)."""
+
+    private_signing: bytes
+    private_sealing: bytes
+
+    @classmethod
+    def generate(cls) -> NodeIdentity:
+        signing = Ed25519PrivateKey.generate().private_bytes_raw()
+        sealing = X25519PrivateKey.generate().private_bytes_raw()
+        return cls(signing, sealing)
+
+    def public(self) -> NodePublicKey:
+        signing = Ed25519PrivateKey.from_private_bytes(self.private_signing).public_key()
+        sealing = X25519PrivateKey.from_private_bytes(self.private_sealing).public_key()
+        return NodePublicKey(
+            signing.public_bytes(Encoding.Raw, PublicFormat.Raw),
+            sealing.public_bytes(Encoding.Raw, PublicFormat.Raw),
+        )
+
+    def signer(self, node: str) -> NodeSigner:
+        return NodeSigner(node, self.private_signing)
+
+    def open(self, ephemeral_public: bytes, sealed: bytes, associated: bytes) -> bytes:
+        """Decrypt what `NodePublicKey.seal` made for this node; `IdentityError` if it was
+        made for another node or altered."""
+        private = X25519PrivateKey.from_private_bytes(self.private_sealing)
+        try:
+            shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_public))
+            key = _derive(shared, ephemeral_public, self.public().sealing)
+            nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
+            return AESGCM(key).decrypt(nonce, body, associated)
+        except (InvalidTag, ValueError):
+            raise IdentityError("sealed for another node, or altered") from None
+
+    def save(self, path: Path) -> None:
+        """Write the private keys, readable by this user only; never overwrites."""
+        content = json.dumps(
+            {
+                "format": PUBLIC_PREFIX,
+                "signing": _b64(self.private_signing),
+                "sealing": _b64(self.private_sealing),
+            }
+        )
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(content)
+
+    @classmethod
+    def load(cls, path: Path) -> NodeIdentity:
+        try:
+            content = json.loads(path.read_text())
+            return cls(
+                _unb64(content["signing"], "the signing key"),
+                _unb64(content["sealing"], "the sealing key"),
+            )
+        except FileNotFoundError:
+            raise IdentityError(f"{path}: no such key file (make one: lfr fleet keygen)") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise IdentityError(f"{path}: not a node key file ({error})") from None
+
+
+def _derive(shared: bytes, ephemeral_public: bytes, recipient: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=None,
+        info=b"lfr watchlist release v1" + ephemeral_public + recipient,
+    ).derive(shared)
