@@ -172,6 +172,11 @@ PERSONA_ROLES: dict[str, tuple[Rank, tuple[Role, ...]]] = {
 @pytest.fixture
 def personas(session_factory: SessionFactory) -> Personas:
     """Accounts for every persona, each trained for its roles for the coming year (TRN-1)."""
+    return make_personas(session_factory)
+
+
+def make_personas(session_factory: SessionFactory) -> Personas:
+    """The personas' accounts on any database (the fixture's, or a benchmark's)."""
     actors: dict[str, Actor] = {}
     with transaction(session_factory) as session:
         for field in fields(Personas):

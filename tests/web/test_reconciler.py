@@ -28,6 +28,7 @@ from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras, fleet
 from lfr.services.fleet import Origin
+from lfr.services.policy import current_policy
 from lfr.system import Recognition
 from lfr.vision.types import MatchEvent
 from lfr.web.context import WebContext
@@ -363,3 +364,34 @@ def test_the_watchlist_is_released_to_each_enrolled_node_alone(
             await recognition.stop()
 
     asyncio.run(scenario())
+
+
+def test_an_unconfirmed_urgent_authority_s_lapse_ends_the_deployment_by_itself(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """AUTH-3: an Inspector's urgent authority not confirmed by a Superintendent lapses;
+    the reconciler ends the running deployment at the lapse, audited under AUTH-3."""
+    world = build_world(web_context.db, personas, enroler, faces_dir, urgent=True)
+    recognition = web_context.attach_runtime(run_camera_engine)
+    validity = current_policy().urgent_validity
+
+    async def scenario() -> None:
+        await recognition.start()
+        try:
+            await asyncio.to_thread(recognition.reconciler.converge)
+            assert status_of(web_context, world.deployment_id) is DeploymentStatus.RUNNING
+            recognition.reconciler.clock = lambda: utcnow() + validity + timedelta(minutes=1)
+            recognition.reconciler.wake()
+            await until(
+                lambda: status_of(web_context, world.deployment_id) is DeploymentStatus.ENDED,
+                "ended",
+            )
+        finally:
+            await recognition.stop()
+
+    asyncio.run(scenario())
+    with transaction(web_context.db) as session:
+        (entry,) = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "deployment.end")
+        ).all()
+        assert (entry.reason or "").startswith("AUTH-3")

@@ -15,6 +15,7 @@ told of a new alert or new health (the web's live feeds) without this module kno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -25,13 +26,16 @@ from typing import Any
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
 from lfr.bus.messages import Message, NodeReport, signed_content
-from lfr.bus.nats_bus import NatsBus, NatsSettings
+from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.fleet import Origin
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
+
+CONNECT_RETRY_MAX_S = 15.0
+"""Longest wait between two attempts to reach a NATS server that is down at start."""
 
 STALE_AFTER_S = 15.0
 """Health older than this (three of a worker's 5 s intervals) is shown STALE: the camera's
@@ -112,28 +116,66 @@ class CentralRuntime:
         self._health_lock = threading.Lock()
         self._subscriptions: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._connecting: asyncio.Task[None] | None = None
 
     @property
     def on_nats(self) -> bool:
         return self._nats is not None or isinstance(self._bus, NatsBus)
 
+    @property
+    def ready(self) -> bool:
+        """Whether the bus is open and workers can run (NATS may still be unreachable)."""
+        return self._supervisor is not None
+
     async def start(self) -> None:
+        """Opens the bus, or with NATS keeps trying in the background: a service restarted
+        while the broker is down still serves its pages and records halts, and its
+        reconciler brings everything up once the broker answers."""
         self._loop = asyncio.get_running_loop()
-        if self._bus is None:
-            self._bus = await NatsBus.connect(self._nats) if self._nats else MemoryBus()
+        if self._bus is not None or self._nats is None:
+            await self._open(self._bus or MemoryBus())
+            return
+        try:  # the usual case: the broker answers within its first-connection bound
+            await self._open(await NatsBus.connect(self._nats))
+        except BusUnavailableError as error:
+            log.warning("%s; the runtime keeps trying", error)
+            self._connecting = asyncio.create_task(self._connect_until_up(self._nats))
+
+    async def _connect_until_up(self, nats: NatsSettings) -> None:
+        delay, warned = 1.0, True
+        while True:
+            try:
+                bus = await NatsBus.connect(nats)
+                break
+            except BusUnavailableError as error:
+                if not warned:  # once, not once per attempt
+                    log.warning("%s; the runtime keeps trying", error)
+                warned = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, CONNECT_RETRY_MAX_S)
+        if warned:
+            log.info("NATS reached: the recognition runtime starts")
+        await self._open(bus)
+
+    async def _open(self, bus: Bus) -> None:
+        self._bus = bus
         # With NATS the workers publish to it themselves (what they send survives a
         # restart of this process); in memory, through the supervisor's relay.
-        self._supervisor = Supervisor(
-            self._bus, self._target, nats=self._nats, settings=self._supervisor_settings
-        )
         self._subscriptions = [
-            await self._bus.subscribe(Topic.MATCH, self._on_match, durable="web-alerts"),
-            await self._bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
-            await self._bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
+            await bus.subscribe(Topic.MATCH, self._on_match, durable="web-alerts"),
+            await bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
+            await bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
         ]
-        log.info("recognition runtime started (bus: %s)", type(self._bus).__name__)
+        self._supervisor = Supervisor(
+            bus, self._target, nats=self._nats, settings=self._supervisor_settings
+        )
+        log.info("recognition runtime started (bus: %s)", type(bus).__name__)
 
     async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         if self._supervisor is not None:
             await self._supervisor.stop()
         for subscription in self._subscriptions:
@@ -157,7 +199,9 @@ class CentralRuntime:
 
     def deployments_here(self) -> set[str]:
         """Deployments with workers in this process (running, restarting or finished)."""
-        return {state.deployment_id for state in self.supervisor.states()}
+        if self._supervisor is None:
+            return set()
+        return {state.deployment_id for state in self._supervisor.states()}
 
     async def run(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
         """Starts one worker per camera of a deployment the record says runs."""

@@ -228,6 +228,8 @@ class Reconciler:
     async def local_pass(self) -> None:
         async with self._local_lock:
             await asyncio.to_thread(self._end_out_of_force)
+            if not self._runtime.ready:  # the bus is not reached yet: nothing can run here
+                return
             wanted = await asyncio.to_thread(self._wanted)
             for deployment_id in sorted(self._running - wanted):
                 await self._runtime.halt_here(deployment_id)
@@ -274,6 +276,8 @@ class Reconciler:
     # The remote pass: releases and halts owed to nodes, over a bus that may be down.
 
     async def remote_pass(self) -> None:
+        if not self._runtime.ready:
+            return
         if self._runtime.on_nats:  # no node can read a bus in memory
             await self._match_releases()
         owed = await asyncio.to_thread(self._undelivered)

@@ -163,11 +163,15 @@ def build_world(
     *,
     start: bool = True,
     conditions: Conditions | None = None,
+    urgent: bool = False,
 ) -> World:
     """An approved (with `conditions`, if given), consulted authority; a watchlist of two
     subjects and one blue-list volunteer; a deployment staffed by the personas; started
-    unless `start` is False."""
-    authority_id = approved(factory, personas, conditions=conditions)
+    unless `start` is False. `urgent`: an Inspector's urgent authority, unconfirmed."""
+    decider = personas.inspector if urgent else None
+    authority_id = approved(
+        factory, personas, conditions=conditions, decider=decider, urgent=urgent
+    )
     with transaction(factory) as session:
         watchlist = watchlists.create_watchlist(session, personas.applicant, authority_id)
         entries = tuple(
