@@ -5,6 +5,7 @@ alone makes the processes follow what was recorded, by whichever door."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -77,6 +78,17 @@ async def until(condition: object, what: str, wait_s: float = WAIT_S) -> float:
     return time.monotonic() - started
 
 
+def any_alive(pids: list[int]) -> bool:
+    """Whether any of these worker processes still exists (not only left the table)."""
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        return True
+    return False
+
+
 def status_of(context: WebContext, deployment_id: str) -> DeploymentStatus:
     with transaction(context.db) as session:
         row = session.get(DeploymentRow, deployment_id)
@@ -106,13 +118,14 @@ def test_a_veto_through_the_web_stops_the_workers_within_two_seconds(
         await recognition.start()
         try:
             await until(lambda: len(alive(recognition, world.deployment_id)) == 2, "started")
+            pids = [s.pid for s in recognition.supervisor.states(world.deployment_id) if s.pid]
             response = await asyncio.to_thread(
                 chief.post,
                 f"/applications/{application_id}/consult",
                 data={"outcome": ConsultationOutcome.VETO.value, "comments": "Disproportionate"},
             )
             assert response.status_code in (200, 303)
-            return await until(lambda: not alive(recognition, world.deployment_id), "stopped")
+            return await until(lambda: not any_alive(pids), "every worker process gone")
         finally:
             await recognition.stop()
 

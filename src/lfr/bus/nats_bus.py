@@ -126,12 +126,14 @@ class _LinkLog:
 
     def __init__(self) -> None:
         self.closing = False
+        self.connected = False
+        """Before the first connection the caller reports the failure once, itself."""
         self._down = False
         self._last_error: str | None = None
 
     async def error(self, error: Exception) -> None:
         kind = type(error).__name__
-        if self.closing or kind == self._last_error:
+        if self.closing or not self.connected or kind == self._last_error:
             return
         self._last_error = kind
         log.warning("NATS link: %s: %s", kind, error)  # one line, no traceback
@@ -213,6 +215,7 @@ class NatsBus:
                 f"cannot reach NATS at {settings.url} within {settings.first_connect_s:g} s"
             ) from None
         bus = cls(client, settings, signer)
+        link.connected = True
         bus._link = link
         try:
             await bus.ensure_streams()

@@ -172,6 +172,8 @@ class Reconciler:
         self._resend = timedelta(seconds=resend_s)
         self._on_stopped = on_stopped
         self._running: set[str] = set()
+        self._cannot_run: dict[str, str] = {}
+        """Why a deployment the record says runs could not be brought up (said once)."""
         self._released: set[tuple[str, str]] = set()
         """(deployment, node) pairs whose release is on the bus."""
         self._local_lock = asyncio.Lock()
@@ -261,8 +263,11 @@ class Reconciler:
         try:
             plan = await asyncio.to_thread(self._plan, deployment_id)
         except Refusal as refusal:
-            log.error("deployment %s cannot run: %s", deployment_id, refusal)
+            if self._cannot_run.get(deployment_id) != str(refusal):  # once, not every pass
+                log.error("deployment %s cannot run: %s", deployment_id, refusal)
+            self._cannot_run[deployment_id] = str(refusal)
             return
+        self._cannot_run.pop(deployment_id, None)
         if plan.cameras:
             await self._runtime.run(plan.deployment_id, plan.cameras, plan.job)
         self._running.add(deployment_id)

@@ -54,7 +54,10 @@ class CuttableLink:
     ) -> None:
         server_in, server_out = await asyncio.open_connection(*self.upstream)
         self._writers |= {client_out, server_out}
-        await asyncio.gather(self._pipe(client_in, server_out), self._pipe(server_in, client_out))
+        with contextlib.suppress(asyncio.CancelledError):  # the link was cut mid-way
+            await asyncio.gather(
+                self._pipe(client_in, server_out), self._pipe(server_in, client_out)
+            )
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, OSError):
