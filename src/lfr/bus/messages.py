@@ -68,6 +68,9 @@ class NodeReport(BaseModel):
     acknowledged: tuple[str, ...] = Field(
         default=(), max_length=64, description="Ids of the halts this node has obeyed."
     )
+    outbox_depth: int | None = Field(
+        default=None, ge=0, description="Alerts kept on the node's disk, not yet sent."
+    )
     reported_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

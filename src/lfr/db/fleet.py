@@ -59,6 +59,8 @@ class NodeStatusRow(Base):
     state: Mapped[str] = mapped_column(String(20))
     version: Mapped[str] = mapped_column(String(40))
     cameras: Mapped[str] = mapped_column(Text, default="[]")
+    outbox_depth: Mapped[int | None] = mapped_column(Integer)
+    """Alerts waiting on the node's disk (None: the node keeps none on disk)."""
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     """The node's own clock when it sent the report."""
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

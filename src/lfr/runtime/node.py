@@ -24,7 +24,7 @@ from lfr.bus.subjects import Topic
 from lfr.runtime.engine import EngineJob, run_camera_engine
 from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import ReleaseError, await_release, open_release
-from lfr.runtime.spool import Spool, spool_key
+from lfr.runtime.spool import SUFFIX, Spool, spool_key
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
 from lfr.vision.describers import describer_model_id
 from lfr.vision.pipeline import EngineConfig
@@ -65,6 +65,13 @@ class ReleasedSource:
         return EngineJob(config, opened.templates.gallery()), opened.valid_until
 
 
+def spooled(outbox: Path | None) -> int | None:
+    """Alerts waiting on this node's disk, every camera together (None: no spool)."""
+    if outbox is None:
+        return None
+    return sum(1 for _ in outbox.glob(f"*/*/*{SUFFIX}"))
+
+
 @dataclass
 class _Reporter:
     """Publishes the node's reports; a failed one is logged once per change of state."""
@@ -73,6 +80,7 @@ class _Reporter:
     node: str
     deployment_id: str
     cameras: tuple[str, ...]
+    outbox: Path | None = None
     acknowledged: list[str] = field(default_factory=list)
     _failing: bool = False
 
@@ -84,6 +92,7 @@ class _Reporter:
             version=__version__,
             cameras=self.cameras,
             acknowledged=tuple(self.acknowledged[-16:]),
+            outbox_depth=spooled(self.outbox),
         )
         try:
             await self.bus.publish(report)
@@ -135,9 +144,8 @@ class Node:
         """Run until halted, interrupted, every camera ended or the authorised window
         ended; say which."""
         bus = await NatsBus.connect(self.settings, signer=self.identity.signer(self.name))
-        reporter = _Reporter(
-            bus, self.name, self.deployment_id, tuple(c.name for c in self.cameras)
-        )
+        cameras = tuple(c.name for c in self.cameras)
+        reporter = _Reporter(bus, self.name, self.deployment_id, cameras, self.outbox)
         earlier = await self._halted_already(bus)
         if earlier is not None:
             await reporter.acknowledge(earlier)

@@ -104,6 +104,7 @@ def record_report(
     status.state = report.state
     status.version = report.version
     status.cameras = json.dumps(list(report.cameras))
+    status.outbox_depth = report.outbox_depth
     status.reported_at = report.reported_at
     status.last_seen = at
     for halt_id in report.acknowledged:

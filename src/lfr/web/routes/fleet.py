@@ -50,6 +50,7 @@ def fleet_view(context: Context) -> list[dict[str, Any]]:
                     "version": report.version if report else None,
                     "deployment_id": report.deployment_id if report else None,
                     "cameras": json.loads(report.cameras) if report else [],
+                    "outbox_depth": report.outbox_depth if report else None,
                 }
             )
     return nodes

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("version", sa.String(length=40), nullable=False),
         sa.Column("cameras", sa.Text(), nullable=False),
+        sa.Column("outbox_depth", sa.Integer(), nullable=True),
         sa.Column("reported_at", _WHEN, nullable=False),
         sa.Column("last_seen", _WHEN, nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_node_status")),
