@@ -239,6 +239,13 @@ class CentralRuntime:
         every = sorted(set(workers) | set(received) | set(names))
         return [_camera_health(name, received.get(name), workers.get(name), now) for name in every]
 
+    def all_cameras(self) -> list[tuple[str, CameraHealth]]:
+        """Every camera of every deployment heard from or run here (the metrics)."""
+        with self._health_lock:
+            heard = {d for d, _ in self._health}
+        here = self.deployments_here()
+        return [(d, c) for d in sorted(heard | here) for c in self.cameras(d)]
+
     # Bus handlers (on the loop).
 
     async def _on_match(self, envelope: AnyEnvelope, delivery: Delivery) -> None:

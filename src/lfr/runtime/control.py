@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 
+from lfr import metrics
 from lfr.bus.messages import NodeReport
+from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal, Refusals
@@ -77,19 +79,29 @@ class DeploymentControl:
     def record_alert(self, event: MatchEvent, origin: Origin = OWN_WORKER) -> str | None:
         """The runtime's alert sink: the alerts service decides whether it is an alert, once
         the camera's origin is checked (a node camera speaks through its node's signature)."""
+        deployment = event.deployment_id or "_"
         try:
             with transaction(self._db) as session:
                 fleet.check_origin(session, event.camera, origin)
-                return alerts.create_alert(session, event).id
+                alert_id = alerts.create_alert(session, event).id
         except CapturedAfterStopError as refusal:
-            log.warning("match event refused as an alert: %s", refusal)
+            self._refused(event, refusal)
             if event.deployment_id is not None:
                 with transaction(self._db) as session:
                     deployments.count_refused_alert(session, event.deployment_id)
             return None
         except Refusal as refusal:
-            log.warning("match event refused as an alert: %s", refusal)
+            self._refused(event, refusal)
             return None
+        metrics.ALERTS_RAISED.labels(deployment, event.camera).inc()
+        waited = (utcnow() - event.captured_at).total_seconds()
+        metrics.FRAME_TO_ALERT.labels(deployment).observe(max(0.0, waited))
+        return alert_id
+
+    @staticmethod
+    def _refused(event: MatchEvent, refusal: Refusal) -> None:
+        log.warning("match event refused as an alert: %s", refusal)
+        metrics.ALERTS_REFUSED.labels(event.deployment_id or "_", refusal.rule).inc()
 
     def record_health(self, figures: HealthFigures, origin: Origin = OWN_WORKER) -> bool:
         """The runtime's health sink: the camera's running totals for the review (REV-1);

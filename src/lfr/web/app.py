@@ -21,6 +21,7 @@ from lfr.web.access import Identity, NotSignedInError
 from lfr.web.context import WebContext
 from lfr.web.middleware import BodySizeLimit, RequestContext
 from lfr.web.rendering import STATIC_DIR, render
+from lfr.web.request_metrics import RequestMetrics
 from lfr.web.sessions import csrf_matches
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def create_app(context: WebContext) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, settings=context.web_settings)
     app.add_middleware(RequestContext, request_id=context.request_id_var)
+    app.add_middleware(RequestMetrics)
     return app
 
 

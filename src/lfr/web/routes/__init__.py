@@ -14,6 +14,7 @@ from lfr.web.routes import (
     fleet,
     handheld,
     home,
+    operations,
     people,
     public,
     reports,
@@ -47,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     retention.pages,
     people.pages,
     people.api,
+    operations.router,
 )
 
 

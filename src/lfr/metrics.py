@@ -1,0 +1,182 @@
+"""Operational metrics for Prometheus (`/metrics` on `lfr serve`, `--metrics-port` on a
+node): what a control room running many vans watches, with the same figures the pages show.
+
+Labels name deployments, cameras, nodes and routes, never a subject, an entry or an alert:
+a metric is operational data that leaves the system, and nothing about a person may be in
+it (REC-4, DP-2; a test reads every label). Counters count events as they happen; what the
+runtime holds (camera health and its age, worker restarts) and what the record holds (halts
+not yet delivered, node link state) is read at scrape time, so a scrape always says what
+the deployment page says.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+"""This process's metrics (not the library's global registry: tests build several apps)."""
+
+ALERTS_RAISED = Counter(
+    "lfr_alerts_raised",
+    "Alerts stored from match events.",
+    ["deployment", "camera"],
+    registry=REGISTRY,
+)
+ALERTS_REFUSED = Counter(
+    "lfr_alerts_refused",
+    "Match events refused as alerts, by the rule that refused them.",
+    ["deployment", "rule"],
+    registry=REGISTRY,
+)
+FRAME_TO_ALERT = Histogram(
+    "lfr_frame_to_alert_seconds",
+    "From the capture of the probe's frame to the alert stored.",
+    ["deployment"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+HTTP_SECONDS = Histogram(
+    "lfr_http_request_duration_seconds",
+    "HTTP request duration by route template (never the concrete path).",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+DATABASE_ERRORS = Counter(
+    "lfr_database_errors", "Requests or sinks that failed on the database.", registry=REGISTRY
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSample:
+    """One camera as the runtime holds it (`lfr.runtime.central.CameraHealth`)."""
+
+    deployment: str
+    camera: str
+    status: str
+    age_s: float | None
+    fps: float
+    faces_per_s: float
+    frames: int
+    dropped_frames: int
+    errors: int
+    latency_p50_s: float
+    latency_p95_s: float
+    restarts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSample:
+    undelivered_halts: int
+    nodes: list[tuple[str, bool, int | None]]
+    """(node, link up, alerts waiting on its disk)."""
+
+
+class StateCollector(Collector):
+    """Reads the runtime's cameras and the record's fleet state at each scrape."""
+
+    def __init__(
+        self,
+        cameras: Callable[[], list[CameraSample]],
+        fleet: Callable[[], FleetSample] | None = None,
+    ) -> None:
+        self._cameras = cameras
+        self._fleet = fleet
+
+    def collect(self) -> Iterator[Metric]:
+        yield from camera_metrics(self._cameras())
+        if self._fleet is not None:
+            yield from fleet_metrics(self._fleet())
+
+
+def camera_metrics(samples: list[CameraSample]) -> Iterator[Metric]:
+    labels = ["deployment", "camera"]
+    gauges = {
+        "up": GaugeMetricFamily(
+            "lfr_camera_up", "1 when the camera's figures say up.", labels=labels
+        ),
+        "stale": GaugeMetricFamily(
+            "lfr_camera_stale", "1 when the camera's figures stopped arriving.", labels=labels
+        ),
+        "age": GaugeMetricFamily(
+            "lfr_camera_health_age_seconds", "Age of the camera's latest figures.", labels=labels
+        ),
+        "fps": GaugeMetricFamily("lfr_camera_fps", "Frames processed per second.", labels=labels),
+        "faces": GaugeMetricFamily(
+            "lfr_camera_faces_per_second", "Faces detected per second.", labels=labels
+        ),
+        "p50": GaugeMetricFamily(
+            "lfr_camera_latency_p50_seconds", "Frame latency, median.", labels=labels
+        ),
+        "p95": GaugeMetricFamily(
+            "lfr_camera_latency_p95_seconds", "Frame latency, 95th percentile.", labels=labels
+        ),
+    }
+    counters = {
+        "frames": CounterMetricFamily(
+            "lfr_camera_frames", "Frames read by the worker.", labels=labels
+        ),
+        "dropped": CounterMetricFamily(
+            "lfr_camera_dropped_frames", "Frames dropped to keep up.", labels=labels
+        ),
+        "errors": CounterMetricFamily(
+            "lfr_camera_errors", "Source and engine errors.", labels=labels
+        ),
+        "restarts": CounterMetricFamily(
+            "lfr_worker_restarts", "Worker process restarts.", labels=labels
+        ),
+    }
+    for s in samples:
+        key = [s.deployment, s.camera]
+        gauges["up"].add_metric(key, 1.0 if s.status == "up" else 0.0)
+        gauges["stale"].add_metric(key, 1.0 if s.status == "stale" else 0.0)
+        if s.age_s is not None:
+            gauges["age"].add_metric(key, s.age_s)
+        gauges["fps"].add_metric(key, s.fps)
+        gauges["faces"].add_metric(key, s.faces_per_s)
+        gauges["p50"].add_metric(key, s.latency_p50_s)
+        gauges["p95"].add_metric(key, s.latency_p95_s)
+        counters["frames"].add_metric(key, s.frames)
+        counters["dropped"].add_metric(key, s.dropped_frames)
+        counters["errors"].add_metric(key, s.errors)
+        counters["restarts"].add_metric(key, s.restarts)
+    yield from gauges.values()
+    yield from counters.values()
+
+
+def fleet_metrics(sample: FleetSample) -> Iterator[Metric]:
+    undelivered = GaugeMetricFamily(
+        "lfr_control_outbox_undelivered", "Halts not yet acknowledged by every node."
+    )
+    undelivered.add_metric([], sample.undelivered_halts)
+    link = GaugeMetricFamily(
+        "lfr_node_link_up", "1 when the node reported lately.", labels=["node"]
+    )
+    depth = GaugeMetricFamily(
+        "lfr_node_outbox_depth", "Alerts waiting on the node's disk.", labels=["node"]
+    )
+    for node, up, waiting in sample.nodes:
+        link.add_metric([node], 1.0 if up else 0.0)
+        if waiting is not None:
+            depth.add_metric([node], waiting)
+    yield from (undelivered, link, depth)
+
+
+def exposition() -> bytes:
+    """The text format Prometheus scrapes."""
+    return generate_latest(REGISTRY)
+
+
+class Timer:
+    """Seconds since it was made (for a histogram observation)."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self._start
