@@ -180,3 +180,43 @@ class Timer:
 
     def seconds(self) -> float:
         return time.perf_counter() - self._start
+
+
+class NodeCollector(Collector):
+    """A node's own figures at each scrape (`lfr node --metrics-port`)."""
+
+    def __init__(
+        self,
+        node: str,
+        workers: Callable[[], list[tuple[str, bool, int]]],
+        link_up: Callable[[], bool],
+        outbox_depth: Callable[[], int | None],
+    ) -> None:
+        self._node = node
+        self._workers = workers
+        self._link_up = link_up
+        self._outbox_depth = outbox_depth
+
+    def collect(self) -> Iterator[Metric]:
+        link = GaugeMetricFamily(
+            "lfr_node_link_up", "1 when reports reach the bus.", labels=["node"]
+        )
+        link.add_metric([self._node], 1.0 if self._link_up() else 0.0)
+        yield link
+        depth = self._outbox_depth()
+        if depth is not None:
+            waiting = GaugeMetricFamily(
+                "lfr_node_outbox_depth", "Alerts waiting on the node's disk.", labels=["node"]
+            )
+            waiting.add_metric([self._node], depth)
+            yield waiting
+        alive = GaugeMetricFamily(
+            "lfr_worker_alive", "1 while the camera's worker process runs.", labels=["camera"]
+        )
+        restarts = CounterMetricFamily(
+            "lfr_worker_restarts", "Worker process restarts.", labels=["camera"]
+        )
+        for camera, running, crashes in self._workers():
+            alive.add_metric([camera], 1.0 if running else 0.0)
+            restarts.add_metric([camera], crashes)
+        yield from (alive, restarts)

@@ -128,6 +128,10 @@ def register(app: typer.Typer) -> None:
                 )
             ),
         ] = None,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(help="Serve Prometheus metrics on this port (default: none).", min=1),
+        ] = None,
     ) -> None:
         """Run a recognition node: camera workers that publish alerts and health to NATS."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -161,6 +165,7 @@ def register(app: typer.Typer) -> None:
             SupervisorSettings(),
             identity,
             outbox,
+            metrics_port,
         )
         try:
             outcome = asyncio.run(node.run())

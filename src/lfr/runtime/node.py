@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, start_http_server
+
 from lfr import __version__
 from lfr.bus.messages import HaltDeployment, NodeReport, NodeState
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
+from lfr.metrics import NodeCollector
 from lfr.runtime.engine import EngineJob, run_camera_engine
 from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import ReleaseError, await_release, open_release
@@ -82,7 +85,7 @@ class _Reporter:
     cameras: tuple[str, ...]
     outbox: Path | None = None
     acknowledged: list[str] = field(default_factory=list)
-    _failing: bool = False
+    failing: bool = False
 
     async def send(self, state: NodeState) -> bool:
         report = NodeReport(
@@ -97,13 +100,13 @@ class _Reporter:
         try:
             await self.bus.publish(report)
         except Exception as error:  # the link is down: the next report carries the same
-            if not self._failing:
+            if not self.failing:
                 log.warning("node report not sent (%s); retrying", type(error).__name__)
-            self._failing = True
+            self.failing = True
             return False
-        if self._failing:
+        if self.failing:
             log.info("node reports reach the service again")
-        self._failing = False
+        self.failing = False
         return True
 
     async def acknowledge(self, halt: HaltDeployment) -> None:
@@ -139,6 +142,8 @@ class Node:
     outbox: Path | None = None
     """Where unsent alerts are kept, encrypted, across restarts and power cuts (None: in
     memory only)."""
+    metrics_port: int | None = None
+    """Where the node serves Prometheus metrics (None: it serves none)."""
 
     async def run(self) -> str:
         """Run until halted, interrupted, every camera ended or the authorised window
@@ -189,6 +194,7 @@ class Node:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, finish, "interrupted")
         reporting = asyncio.create_task(reporter.every(REPORT_EVERY_S, "running"))
+        self._serve_metrics(supervisor, reporter)
         try:
             # Listen before starting: a halt already on the stream stops the node at once.
             await supervisor.follow_halts(
@@ -211,6 +217,21 @@ class Node:
                 await reporter.send("stopped")
             await bus.close()
         return outcome[0]
+
+    def _serve_metrics(self, supervisor: Supervisor, reporter: _Reporter) -> None:
+        if self.metrics_port is None:
+            return
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(
+            NodeCollector(
+                self.name,
+                lambda: [(s.camera, s.alive, s.crashes) for s in supervisor.states()],
+                lambda: not reporter.failing,
+                lambda: spooled(self.outbox),
+            )
+        )
+        start_http_server(self.metrics_port, registry=registry)
+        log.info("metrics on port %d", self.metrics_port)
 
     def _spool(self) -> Spool | None:
         if self.outbox is None:

@@ -46,3 +46,20 @@ def test_up_figures_older_than_a_few_intervals_show_stale(
 def test_a_camera_never_heard_from_is_waiting_not_up() -> None:
     health = CameraHealth("cam-1", None, None)
     assert (health.status, health.stale) == ("waiting", True)
+
+
+def test_a_node_s_metrics_name_cameras_and_the_node_only() -> None:
+    """REC-4: a node's scrape carries its link, its disk outbox and its workers."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from lfr.metrics import NodeCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        NodeCollector("van-3", lambda: [("north", True, 2)], lambda: False, lambda: 4)
+    )
+    text = generate_latest(registry).decode()
+    assert 'lfr_node_link_up{node="van-3"} 0.0' in text
+    assert 'lfr_node_outbox_depth{node="van-3"} 4.0' in text
+    assert 'lfr_worker_alive{camera="north"} 1.0' in text
+    assert 'lfr_worker_restarts_total{camera="north"} 2.0' in text
