@@ -180,8 +180,10 @@ class Reconciler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakes: list[asyncio.Event] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     async def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         local, remote = asyncio.Event(), asyncio.Event()
         self._wakes = [local, remote]
@@ -191,6 +193,9 @@ class Reconciler:
         ]
 
     async def stop(self) -> None:
+        # The flag as well as the cancellation: a wake that lands with the cancellation
+        # must not keep a loop going (asyncio.wait_for could swallow it before 3.12).
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -216,13 +221,12 @@ class Reconciler:
         future.result(timeout_s)
 
     async def _forever(self, step: Callable[[], Awaitable[None]], wake: asyncio.Event) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await step()
             except Exception:  # one failed pass must not stop reconciling
                 log.exception("a reconcile pass failed; the next one retries")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._interval_s)
+            await _woken_or_after(wake, self._interval_s)
             wake.clear()
 
     # The local pass: the record, then this process's workers.
@@ -359,3 +363,12 @@ class Reconciler:
         log.warning("halt %s not on the bus yet (%s); it is sent again", outbox_id, error)
         with transaction(self._db) as session:
             fleet.mark_failed(session, outbox_id, error)
+
+
+async def _woken_or_after(wake: asyncio.Event, seconds: float) -> None:
+    """Until `wake` is set or `seconds` pass, whichever first (cancellable at any point)."""
+    waiting = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({waiting}, timeout=seconds)
+    finally:
+        waiting.cancel()
