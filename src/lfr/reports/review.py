@@ -182,6 +182,21 @@ def _test_figures(alerts: list[AlertRow], blue_list_size: int) -> dict[str, Any]
     }
 
 
+def blue_list_test(session: Session, deployment: DeploymentRow) -> dict[str, Any]:
+    """REC-6, as the deployment runs: the consenting staff enrolled on its blue list, the
+    test alerts they raised and the measured true-positive rate (members detected over
+    members enrolled; each walks past the cameras once)."""
+    tests = list(
+        session.scalars(
+            select(AlertRow).where(
+                AlertRow.deployment_id == deployment.id, AlertRow.is_test.is_(True)
+            )
+        )
+    )
+    size = _watchlist_figures(session, deployment.authority_id)["blue_list_size"]
+    return {"blue_list_size": size, **_test_figures(tests, size)}
+
+
 def _expectation(
     session: Session, model_version: str, threshold: float | None, size: int, faces: int | None
 ) -> dict[str, Any] | None:
