@@ -84,7 +84,9 @@ class Officer:
             lines = [f"{p['rule']} ({p['field'] or '-'}): {p['reason']}" for p in problems]
         except (ValueError, KeyError, TypeError):
             lines = [response.text]
-        raise RefusedError(f"{response.request.method} {response.request.url.path}: " + "; ".join(lines))
+        raise RefusedError(
+            f"{response.request.method} {response.request.url.path}: " + "; ".join(lines)
+        )
 
 
 def application(now: datetime) -> dict[str, Any]:
@@ -121,7 +123,8 @@ def authorise(people: dict[str, Officer], now: datetime) -> dict[str, Any]:
         f"/api/applications/{draft['id']}/consultations",
         {"outcome": "no_objection", "comments": ""},
     )
-    print(f"authority {decided['authority']['id']} granted, WAD {decided['authority']['wad_sha256'][:12]}…")
+    authority = decided["authority"]
+    print(f"authority {authority['id']} granted, WAD {authority['wad_sha256'][:12]}…")
     return decided  # type: ignore[no-any-return]
 
 
@@ -191,7 +194,9 @@ def review_of(reviewer: Officer, deployment_id: str) -> dict[str, Any]:
     raise RefusedError("the deployment has no review")
 
 
-def drive(base_url: str, accounts: dict[str, Account], image: Path, clip: Path, timeout: float) -> dict[str, Any]:
+def drive(
+    base_url: str, accounts: dict[str, Account], image: Path, clip: Path, timeout: float
+) -> dict[str, Any]:
     people = {part: Officer(base_url, account).sign_in() for part, account in accounts.items()}
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     authority_id = authorise(people, now)["authority"]["id"]
@@ -222,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=Path, required=True)
     parser.add_argument("--alert-timeout", type=float, default=120)
     args = parser.parse_args(argv)
-    accounts = {part: Account(**data) for part, data in json.loads(args.accounts.read_text()).items()}
+    accounts = {
+        part: Account(**data) for part, data in json.loads(args.accounts.read_text()).items()
+    }
     try:
-        summary = drive(args.base_url, accounts, args.image, args.clip.resolve(), args.alert_timeout)
+        summary = drive(
+            args.base_url, accounts, args.image, args.clip.resolve(), args.alert_timeout
+        )
     except RefusedError as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 1
