@@ -38,6 +38,7 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Role
 from lfr.domain.refusal import Unmet
+from lfr.services.alerts import outcome_of
 from lfr.vision.types import ListKind
 
 
@@ -501,6 +502,7 @@ class HoldIn(Schema):
 
 
 def alert_out(row: AlertRow) -> AlertOut:
+    outcome = outcome_of(row)
     return AlertOut(
         id=row.id,
         deployment_id=row.deployment_id,
@@ -519,9 +521,9 @@ def alert_out(row: AlertRow) -> AlertOut:
         referred_by=row.referred_by,
         decided_by=row.decided_by,
         decision_reason=row.decision_reason,
-        outcome_identity=row.outcome_identity,
-        outcome_actions=[Action(a) for a in (row.outcome_actions or "").split(",") if a],
-        outcome_notes=row.outcome_notes,
+        outcome_identity=outcome.identity if outcome else None,
+        outcome_actions=sorted(outcome.actions) if outcome else [],
+        outcome_notes=outcome.notes or None if outcome else None,
         hold_review_on=row.hold_review_on,
         hold_reason=row.hold_reason,
     )
