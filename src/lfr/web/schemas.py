@@ -79,9 +79,16 @@ def _refusal(description: str) -> dict[str, Any]:
     return {"model": Problems, "description": description}
 
 
+PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: _refusal("The request did not validate (`rule`: request; `field` names the part)."),
+}
 SIGNED_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **PUBLIC_ERRORS,
     401: _refusal("Not signed in (`rule`: sign-in)."),
-    403: _refusal("Signed in, but this route is not for your roles (`rule`: access)."),
+    403: _refusal(
+        "Signed in, but this route is not for your roles, or the CSRF token is missing or not "
+        "this session's (`rule`: access)."
+    ),
 }
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
     **SIGNED_IN_ERRORS,
@@ -93,9 +100,6 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
         "A rule of the framework, or the request's own validation, refused it: every unmet "
         "condition is listed with its SPEC rule and field, and nothing was changed."
     ),
-}
-PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: _refusal("The request did not validate."),
 }
 
 
@@ -568,3 +572,83 @@ class PersonOut(Schema):
     roles: list[Role]
     active: bool
     training: list[TrainingOut]
+
+
+# --- reports, audit, public -------------------------------------------------------------------
+
+
+class ForecastOut(Schema):
+    """What the model's evaluation forecasts at a threshold and watchlist size (EQ-1)."""
+
+    threshold: float | None
+    watchlist_size: int
+    model_version: str | None
+    evaluation_id: str | None
+    equitable_threshold: float | None
+    below_equitable_threshold: bool
+    rates_threshold: float | None
+    false_alerts_per_10k_faces: float | None
+    true_identification_rate: float | None
+
+
+class GroupRate(Schema):
+    false: int
+    concluded: int
+    low: float
+    high: float
+
+
+class MonitoringOut(Schema):
+    """Outcomes and benefit of every reviewed deployment, and the EQ-2 test."""
+
+    deployments: list[dict[str, Any]]
+    totals: dict[str, int]
+    perceived_groups: dict[str, GroupRate]
+    adjusted_p: dict[str, float]
+    differential_flagged: bool
+
+
+class PerceivedGroupOut(Schema):
+    alert_id: str
+    perceived_group: str
+
+
+class AuditEntryOut(Schema):
+    sequence: int
+    time: datetime
+    actor: str
+    actor_rank: str | None
+    actor_roles: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    summary: str
+    reason: str | None
+    request_id: str | None
+    hash: str
+
+
+class AuditVerification(Schema):
+    """The hash chain checked from the first entry (AUD-1)."""
+
+    ok: bool
+    entries_checked: int
+    last_sequence: int | None
+    head_hash: str | None
+    problems: list[str]
+
+
+class PlannedPublic(Schema):
+    """A planned or running deployment as the public page lists it (PUB-1)."""
+
+    title: str
+    window: str
+    area: str
+    purpose: str
+    status: str
+
+
+class PublicDeployments(Schema):
+    """Deployments announced and not yet reviewed; results are at /api/public/results."""
+
+    planned: list[PlannedPublic]

@@ -388,7 +388,12 @@ def _number(text: str, kind: type[float] | type[int], field: str) -> float | Non
         raise Refusal("EQ-1", "not a number", field) from error
 
 
-@api.get("/forecast")
+@api.get(
+    "/forecast",
+    response_model=schemas.ForecastOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="get_forecast",
+)
 def api_forecast(
     context: Context,
     viewer: Decider,
@@ -435,8 +440,14 @@ def monitoring_chart(context: Context, viewer: Monitor, name: str) -> Response:
     return Response(draw(_monitoring(context)), media_type=PNG, headers=NO_STORE)
 
 
-@api.get("/monitoring")
+@api.get(
+    "/monitoring",
+    response_model=schemas.MonitoringOut,
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="get_monitoring",
+)
 def api_monitoring(context: Context, viewer: Monitor) -> dict[str, Any]:
+    """Outcomes and benefit of every reviewed deployment and the EQ-2 group test."""
     result = _monitoring(context)
     return {
         "deployments": [
@@ -461,14 +472,19 @@ def vars_of(benefit: monitoring.DeploymentBenefit) -> dict[str, Any]:
     return {name: getattr(benefit, name) for name in benefit.__slots__}
 
 
-@api.post("/alerts/{alert_id}/perceived-group")
+@api.post(
+    "/alerts/{alert_id}/perceived-group",
+    response_model=schemas.PerceivedGroupOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="record_perceived_group",
+)
 def perceived_group(
     context: Context,
     viewer: Engagement,
     alert_id: str,
     group: Annotated[PerceivedGroup, Form()],
-) -> dict[str, str]:
+) -> schemas.PerceivedGroupOut:
     """The engaging officer's optional perceived group (EQ-2)."""
     with transaction(context.db) as db:
         monitoring.record_perceived_group(db, viewer_of(viewer).actor, alert_id, group)
-    return {"alert_id": alert_id, "perceived_group": group.value}
+    return schemas.PerceivedGroupOut(alert_id=alert_id, perceived_group=group.value)
