@@ -74,9 +74,7 @@ def test_every_signed_in_route_documents_its_refusals() -> None:
 def test_one_public_results_schema_served_once() -> None:
     document = openapi_document()
     result_paths = [
-        path
-        for path, operations in document["paths"].items()
-        if "ResultPublic" in str(operations)
+        path for path, operations in document["paths"].items() if "ResultPublic" in str(operations)
     ]
     assert result_paths == ["/api/public/results"]
 

@@ -103,10 +103,17 @@ CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Created(Schema):
-    """The id of what was created (the full object is at `Location`)."""
-
-    id: str
+def as_json_refusals(errors: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same refusals for a route whose success is not JSON (FastAPI would document
+    them in the route's own media type): named as JSON explicitly."""
+    ref = {"$ref": "#/components/schemas/Problems"}
+    return {
+        status: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+        for status, answer in errors.items()
+    }
 
 
 # --- account and sign-in -----------------------------------------------------------------------
@@ -431,10 +438,34 @@ class ChecklistOut(Schema):
     unmet: list[Problem]
 
 
+class NodeDeliveryOut(Schema):
+    node: str
+    acknowledged_at: datetime | None
+    last_seen: datetime | None
+
+
+class HaltDeliveryOut(Schema):
+    """How far the deployment's last halt has reached: published, and which nodes have
+    acknowledged it (DEP-2)."""
+
+    reason: str
+    recorded_at: datetime
+    published_at: datetime | None
+    last_error: str | None
+    complete: bool
+    nodes: list[NodeDeliveryOut]
+
+
 class StatusOut(Schema):
-    """The deployment's status after a start, halt or end."""
+    """The deployment's status after a start, halt or end; after a halt, how far it has
+    reached (`delivery`; poll `GET /api/deployments/{id}/halt`)."""
 
     status: DeploymentStatus
+    delivery: HaltDeliveryOut | None = None
+
+
+class DeliveryOut(Schema):
+    delivery: HaltDeliveryOut | None
 
 
 def assignment_out(row: AssignmentRow) -> AssignmentOut:

@@ -524,7 +524,10 @@ def api_wad(context: Context, viewer: Reader, application_id: str) -> schemas.Wa
 @api.get(
     "/{application_id}/wad.txt",
     response_class=PlainTextResponse,
-    responses={**schemas.READ_ERRORS, 200: {"content": {"text/plain": {}}}},
+    responses={
+        **schemas.as_json_refusals(schemas.READ_ERRORS),
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
     operation_id="get_wad_document",
 )
 def api_wad_document(context: Context, viewer: Reader, application_id: str) -> PlainTextResponse:
