@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from lfr.canonical import canonical_json
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusals, Unmet
@@ -581,12 +582,6 @@ class WrittenAuthority:
     sha256: str
 
 
-def canonical_json(value: Any) -> bytes:
-    """One byte sequence per value: sorted keys, no optional whitespace, UTF-8."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
-
-
 def freeze_wad(application: Application, decision: Decision) -> WrittenAuthority:
     """Freeze an approval as the WAD; a refusal authorises nothing and has none (AUTH-5)."""
     if not decision.kind.approves:
@@ -597,7 +592,7 @@ def freeze_wad(application: Application, decision: Decision) -> WrittenAuthority
             "application": application.to_json(),
             "decision": decision.to_json(),
         }
-    )
+    ).encode("utf-8")
     return WrittenAuthority(document, hashlib.sha256(document).hexdigest())
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit import AuditEntry, record
+from lfr.canonical import canonical_json
 from lfr.db.governance import (
     AlertRow,
     AuthorityRow,
@@ -48,7 +49,7 @@ from lfr.db.reports import (
     ReviewStatus,
 )
 from lfr.domain.alerts import Action, AlertState, Identity
-from lfr.domain.authorisation import canonical_json, read_wad
+from lfr.domain.authorisation import read_wad
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusals, Unmet
 from lfr.domain.rules import blank
@@ -413,7 +414,7 @@ def sign_off(
     if problems:
         raise Refusals(problems)
     figures = compute_figures(session, review.deployment_id, model_version)
-    text = canonical_json(figures).decode("utf-8")
+    text = canonical_json(figures)
     review.figures = text
     review.figures_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     review.status, review.signed_off_by, review.signed_off_at = (
