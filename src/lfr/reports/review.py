@@ -48,6 +48,7 @@ from lfr.db.reports import (
     DeploymentReviewRow,
     ReviewStatus,
 )
+from lfr.db.rows import locked, moment
 from lfr.domain.alerts import Action, AlertState, Identity
 from lfr.domain.authorisation import read_wad
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
@@ -55,7 +56,6 @@ from lfr.domain.refusal import NotFound, Refusals, Unmet
 from lfr.domain.rules import blank
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
-from lfr.services._rows import locked, moment
 
 FIGURES_FORMAT = 1
 

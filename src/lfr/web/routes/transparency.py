@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from lfr.db.governance import AuthorityRow
+from lfr.db.rows import found
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Role
 from lfr.domain.refusal import NotFound, Refusal
@@ -25,7 +26,6 @@ from lfr.reports.transparency import (
     DocumentKind,
     ResultPublic,
 )
-from lfr.services._rows import found
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
