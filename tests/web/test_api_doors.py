@@ -22,7 +22,8 @@ from lfr.services.policy import current_policy
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.types import ListKind
 from lfr.web.context import WebContext
-from lfr.web.demo import authorise, compile_watchlist, plan_and_staff, rehearsal_application
+from lfr.web.demo import rehearsal_application, seed_rehearsal
+from lfr.web.demo_media import DemoMedia
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import match_event, persona_accounts, running_rehearsal
 
@@ -163,17 +164,14 @@ def planned(
     video_dir: Path,
     enroler: VisionEnroler,
 ) -> dict[str, str]:
-    accounts = persona_accounts(personas)
-    _application, authority_id = authorise(
-        web_context.db, accounts, rehearsal_application(personas.applicant)
-    )
-    watchlist_id, entry_id = compile_watchlist(
-        web_context.db, personas.applicant, authority_id, subject_image.read_bytes(), enroler
-    )
-    deployment_id = plan_and_staff(
-        web_context.db, accounts, authority_id, video_dir / "short_hamilton_clip.mp4"
-    )
-    return {"deployment": deployment_id, "watchlist": watchlist_id, "entry": entry_id}
+    """The rehearsal deployment, planned and staffed, not started."""
+    media = DemoMedia(subject_image, video_dir / "short_hamilton_clip.mp4")
+    rehearsal = seed_rehearsal(web_context.db, persona_accounts(personas), media, enroler)
+    return {
+        "deployment": rehearsal.deployment_id,
+        "watchlist": rehearsal.watchlist_id,
+        "entry": rehearsal.entry_id,
+    }
 
 
 def test_staffing_changes_and_cancellation(
