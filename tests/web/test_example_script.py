@@ -1,27 +1,24 @@
 """docs/examples/drive_deployment.py against a real `lfr serve` (a subprocess on a fresh
 data folder, its camera worker playing the Hamilton clip): the JSON API alone takes a
 deployment from application to review, with the two adjudication decisions taken by two
-people (AUTH-1..5, WL-1..5, DEP-1, DEP-2, ADJ-2, ADJ-3, REV-1)."""
+people (AUTH-1..5, WL-1..5, DEP-1, DEP-2, ADJ-2, ADJ-3, REV-1). And the blue list live: a
+consenting member of staff walks past, the alert is a test, never referred, and the review
+shows the measured true-positive rate (REC-6)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from lfr.settings import Settings
-from lfr.web.bootstrap import prepare_database
-from lfr.web.demo import seed_accounts
-from tests.web.test_serve_cli import PROJECT, _wait_for, free_port
+from tests.web.serve_process import EXAMPLE, example_module, serving
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = PROJECT / "docs" / "examples" / "drive_deployment.py"
 PARTS = (
     "applicant",
     "authoriser",
@@ -36,55 +33,26 @@ PARTS = (
 )
 
 
-def _accounts_file(data_dir: Path, target: Path) -> None:
-    """The people of the force, created before the server starts (as an administrator
-    would have), written in the form the script reads."""
-    settings = Settings(environment="test", data_dir=data_dir)
-    accounts = seed_accounts(prepare_database(settings))
-    target.write_text(
-        json.dumps(
-            {
-                part: {
-                    "username": accounts[part].username,
-                    "password": accounts[part].password,
-                    "totp_secret": accounts[part].totp_secret,
-                }
-                for part in PARTS
-            }
-        )
-    )
-
-
 def test_the_example_script_drives_a_deployment_end_to_end(
     tmp_path: Path, faces_dir: Path, video_dir: Path
 ) -> None:
-    data_dir = tmp_path / "data"
     accounts = tmp_path / "accounts.json"
-    _accounts_file(data_dir, accounts)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT / "src"),
-        "LFR_DATA_DIR": str(data_dir),
-        "LFR_ENVIRONMENT": "test",
-    }
-    env.pop("LFR_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lfr", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=tmp_path,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(base + "/public")
+    with serving(tmp_path) as served:
+        table = {
+            part: {
+                "username": served.accounts[part].username,
+                "password": served.accounts[part].password,
+                "totp_secret": served.accounts[part].totp_secret,
+            }
+            for part in PARTS
+        }
+        accounts.write_text(json.dumps(table))
         script = subprocess.run(
             [
                 sys.executable,
-                str(SCRIPT),
+                str(EXAMPLE),
                 "--base-url",
-                base,
+                served.url,
                 "--accounts",
                 str(accounts),
                 "--image",
@@ -96,19 +64,66 @@ def test_the_example_script_drives_a_deployment_end_to_end(
             ],
             capture_output=True,
             text=True,
-            env=env,
+            env=served.env,
             timeout=480,
             check=False,
         )
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
     assert script.returncode == 0, script.stdout + script.stderr
     summary = json.loads(script.stdout.strip().splitlines()[-1])
     assert summary["alert_state"] == "concluded"
     assert summary["deployment_status"] == "ended"
     assert summary["review_alerts"] >= 1
+
+
+def test_a_blue_list_member_walks_past_and_the_review_measures_the_rate(
+    tmp_path: Path, faces_dir: Path, video_dir: Path
+) -> None:
+    """REC-6 on the real engine: the performer is a consenting member of staff on the blue
+    list (the watchlist holds someone else); his pass raises a test alert that cannot be
+    referred, and the review's measured true-positive rate is 1."""
+    drive = example_module()
+    examples = faces_dir / "face_recognition-examples"
+    with serving(tmp_path) as served:
+        people = {
+            part: drive.Officer(
+                served.url,
+                drive.Account(
+                    served.accounts[part].username,
+                    served.accounts[part].password,
+                    served.accounts[part].totp_secret,
+                ),
+            ).sign_in()
+            for part in PARTS
+        }
+        now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        authority_id = drive.authorise(people, now)["authority"]["id"]
+        drive.compile_watchlist(people["applicant"], authority_id, examples / "biden.jpg")
+        deployment_id = drive.plan_and_staff(
+            people, authority_id, video_dir / "short_hamilton_clip.mp4"
+        )
+        volunteer = examples / "lin-manuel-miranda.png"
+        people["engineer"].post(
+            f"/api/deployments/{deployment_id}/blue-list",
+            None,
+            data={
+                "username": "bronze",
+                "consent_statement": "I agree to walk past the camera for today's test",
+                "image_source": "Photographed on the day",
+                "consented": "true",
+            },
+            files=[("image", (volunteer.name, volunteer.read_bytes(), "image/png"))],
+        )
+        people["silver"].post(f"/api/deployments/{deployment_id}/start")
+        alert = drive.wait_for_alert(people["operator"], deployment_id, 240)
+        assert alert["is_test"]
+        with pytest.raises(drive.RefusedError, match="REC-6"):
+            people["operator"].post(f"/api/alerts/{alert['id']}/refer")
+        people["operator"].post(
+            f"/api/alerts/{alert['id']}/dismiss", {"reason": "Blue-list volunteer seen"}
+        )
+        measured = people["silver"].get(f"/api/deployments/{deployment_id}")["blue_list_test"]
+        assert measured == {"enrolled": 1, "alerted": 1, "rate": 1.0}
+        people["silver"].post(f"/api/deployments/{deployment_id}/end")
+        review = drive.review_of(people["reviewer"], deployment_id)
+    assert review["figures"]["measured_true_positive_rate"] == 1.0
+    assert review["figures"]["test_alerts"] >= 1
