@@ -5,6 +5,7 @@ and the API's conventions: 201 with `Location`, one refusal shape."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,18 @@ from sqlalchemy import select
 from lfr.audit import AuditEntry
 from lfr.db.base import utcnow
 from lfr.db.session import reading, transaction
-from lfr.domain.authorisation import authority_problems
+from lfr.domain.authorisation import ConsultationOutcome, DecisionKind, authority_problems
 from lfr.services import alerts, authorisations, deployments
 from lfr.services.policy import current_policy
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.types import ListKind
 from lfr.web.context import WebContext
-from lfr.web.demo import rehearsal_application, seed_rehearsal
+from lfr.web.demo import (
+    compile_watchlist,
+    plan_and_staff,
+    rehearsal_application,
+    seed_rehearsal,
+)
 from lfr.web.demo_media import DemoMedia
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import match_event, persona_accounts, running_rehearsal
@@ -306,3 +312,87 @@ class _Rehearsal:
     def __init__(self, deployment_id: str, entry_id: str) -> None:
         self.deployment_id = deployment_id
         self.entry_id = entry_id
+
+
+def _urgent_running(
+    web_context: WebContext,
+    personas: Personas,
+    subject_image: Path,
+    clip: Path,
+    enroler: VisionEnroler,
+) -> tuple[str, str, str]:
+    """An urgent authority given by an Inspector for a five-day window, its deployment
+    running: (application, authority, deployment)."""
+    accounts = persona_accounts(personas)
+    application = replace(
+        rehearsal_application(personas.applicant, hours=120),
+        urgent=True,
+        urgency_reason="A missing child was seen nearby an hour ago",
+    )
+    with transaction(web_context.db) as db:
+        draft = authorisations.create_application(db, personas.applicant, application)
+        authorisations.submit_application(db, personas.applicant, draft.id)
+        decided = authorisations.decide_application(
+            db, personas.inspector, draft.id, DecisionKind.APPROVE, "Urgent: a child at risk"
+        )
+        authorisations.consult_chief_officer(
+            db, personas.chief_officer, draft.id, ConsultationOutcome.NO_OBJECTION, ""
+        )
+        assert decided.authority is not None
+        application_id, authority_id = draft.id, decided.authority.id
+    compile_watchlist(
+        web_context.db, personas.applicant, authority_id, subject_image.read_bytes(), enroler
+    )
+    deployment_id = plan_and_staff(web_context.db, accounts, authority_id, clip)
+    with transaction(web_context.db) as db:
+        deployments.start_deployment(db, personas.silver, deployment_id)
+    return application_id, authority_id, deployment_id
+
+
+def test_a_confirmed_urgent_deployment_runs_past_the_lapse_time(
+    web_context: WebContext,
+    personas: Personas,
+    subject_image: Path,
+    video_dir: Path,
+    enroler: VisionEnroler,
+    client_for,
+) -> None:
+    """AUTH-3: the Superintendent confirms on the application page (the form, as a browser
+    posts it); at the time an unconfirmed one would lapse, the deployment is not ended."""
+    clip = video_dir / "short_hamilton_clip.mp4"
+    application_id, authority_id, deployment_id = _urgent_running(
+        web_context, personas, subject_image, clip, enroler
+    )
+    superintendent = client_for(personas.authorising_officer)
+    posted = superintendent.post(
+        f"/authorities/{authority_id}/confirm", data={}, follow_redirects=False
+    )
+    assert posted.status_code == 303
+    assert posted.headers["location"] == f"/applications/{application_id}"
+    assert 'id="urgent-confirmed"' in superintendent.get(f"/applications/{application_id}").text
+    past_lapse = utcnow() + current_policy().urgent_validity + timedelta(minutes=1)
+    with transaction(web_context.db) as db:
+        assert deployments.end_out_of_force(db, deployment_id, now=past_lapse) is None
+    assert (
+        client_for(personas.silver).get(f"/api/deployments/{deployment_id}").json()["status"]
+        == "running"
+    )
+
+
+def test_an_unconfirmed_urgent_deployment_ends_at_the_lapse_time(
+    web_context: WebContext,
+    personas: Personas,
+    subject_image: Path,
+    video_dir: Path,
+    enroler: VisionEnroler,
+) -> None:
+    """AUTH-3, the other side: without the confirmation the system ends it, saying why."""
+    clip = video_dir / "short_hamilton_clip.mp4"
+    _application, _authority, deployment_id = _urgent_running(
+        web_context, personas, subject_image, clip, enroler
+    )
+    past_lapse = utcnow() + current_policy().urgent_validity + timedelta(minutes=1)
+    with transaction(web_context.db) as db:
+        ended = deployments.end_out_of_force(db, deployment_id, now=past_lapse)
+        assert ended is not None
+        assert "AUTH-3" in (ended.cancel_reason or "")
