@@ -683,3 +683,34 @@ class PublicDeployments(Schema):
     """Deployments announced and not yet reviewed; results are at /api/public/results."""
 
     planned: list[PlannedPublic]
+
+
+# --- the fleet ---------------------------------------------------------------------------------
+
+
+class NodeOut(Schema):
+    """A node enrolled or heard from: enrolment, revocation, link, last report."""
+
+    name: str
+    enrolled: bool
+    enrolled_at: datetime | None
+    revoked_at: datetime | None
+    link_up: bool
+    last_seen_s: float | None
+    state: str | None
+    version: str | None
+    deployment_id: str | None
+    cameras: list[str]
+    outbox_depth: int | None
+
+
+class FleetOut(Schema):
+    nodes: list[NodeOut]
+
+
+class NodeChange(Schema):
+    """A node after its enrolment or revocation."""
+
+    name: str
+    enrolled_at: datetime | None = None
+    revoked_at: datetime | None = None
