@@ -2,8 +2,9 @@
 TRN-1, REC-6): list and read deployments, plan, assign and unassign staff, cancel a planned
 deployment, end one, enrol consenting staff on the blue list, configure cameras.
 
-The deployments service decides every change; ending goes through `DeploymentControl`,
-which also stops the camera workers (the same path as the deployment page's button).
+The deployments service decides every change; ending goes through `DeploymentControl`
+(the same path as the deployment page's button): the service records it and the
+reconciler stops the workers before the request answers.
 """
 
 from __future__ import annotations
