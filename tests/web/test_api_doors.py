@@ -303,6 +303,8 @@ def test_alerts_by_state_and_deployment_and_a_hold(
     assert held.status_code == 200, held.text
     assert held.json()["hold_review_on"] == review_on
     assert "held until review" in silver.get(f"/alerts/{alert_id}").text
+    listing = silver.get("/alerts", params={"state": "pending"}).text
+    assert f'href="/alerts/{alert_id}"' in listing
     assert "alert.hold" in actions_on(web_context, alert_id)
 
 

@@ -147,6 +147,7 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/alerts/{alert_id}/engage"): {EO},
     ("POST", "/api/alerts/{alert_id}/decline"): {EO},
     ("POST", "/api/alerts/{alert_id}/outcome"): {EO},
+    ("GET", "/alerts"): ALERT_READERS,
     ("GET", "/alerts/{alert_id}"): ALERT_READERS,
     ("POST", "/alerts/{alert_id}/hold"): HOLDERS,
     ("POST", "/api/alerts/{alert_id}/refer"): CONSOLE,

@@ -241,6 +241,21 @@ def api_hold(
     return read_alert(context, actor, alert_id)
 
 
+@pages.get("/alerts")
+def alerts_page(
+    request: Request, context: Context, viewer: AlertReader, state: AlertState | None = None
+) -> Response:
+    """The alerts this person may read, newest first, by state; each opens its record."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        rows = [schemas.alert_out(row) for row in readable_alerts(db, actor, state=state)]
+    return render(
+        request,
+        "console/alerts.html",
+        {"alerts": rows, "states": list(AlertState), "state": state, "title": "Alerts"},
+    )
+
+
 @pages.get("/alerts/{alert_id}")
 def alert_page(request: Request, context: Context, viewer: AlertReader, alert_id: str) -> Response:
     """One alert's record: its card, decisions, outcome and any hold (DP-3)."""
