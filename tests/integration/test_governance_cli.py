@@ -144,3 +144,25 @@ def test_a_checkpoint_signed_by_another_key_is_refused(cli: CliRunnerOn, tmp_pat
     result = cli("audit", "verify", "--checkpoint", str(checkpoint_file), "--public-key", other_key)
     assert result.exit_code == 1
     assert "checkpoint signature" in result.output
+
+
+def test_cameras_set_and_list_hide_a_streams_password(cli: CliRunnerOn) -> None:
+    """REC-1 from the console: a source is set (audited), listed without its credentials,
+    and a bad name is refused naming the rule."""
+    assert cli("db", "upgrade").exit_code == 0
+    done = cli("cameras", "set", "north-gate", "rtsp://viewer:s3cret@10.0.0.7/stream1")
+    assert done.exit_code == 0, done.output
+    listed = cli("cameras", "list")
+    assert "north-gate" in listed.output
+    assert "rtsp://***@10.0.0.7/stream1" in listed.output
+    assert "s3cret" not in listed.output + done.output
+    refused = cli("cameras", "set", "not a name", "device:0")
+    assert refused.exit_code == 1
+    assert "REC-1" in refused.output
+    engine = make_engine(cli.url)
+    with transaction(make_session_factory(engine)) as session:
+        actions = session.execute(
+            text("SELECT action FROM audit_entry WHERE object_id = 'north-gate'")
+        ).scalars()
+        assert list(actions) == ["camera.configure"]
+    engine.dispose()

@@ -12,13 +12,8 @@ from lfr.services import deployments
 from lfr.services.watchlists import Enroler
 from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.types import Box, MatchEvent, QualityFactors
-from lfr.web.demo import (
-    Rehearsal,
-    authorise,
-    compile_watchlist,
-    plan_and_staff,
-    rehearsal_application,
-)
+from lfr.web.demo import Rehearsal, seed_rehearsal
+from lfr.web.demo_media import DemoMedia
 from tests.db_fixtures import Personas
 
 
@@ -39,17 +34,12 @@ def persona_accounts(personas: Personas) -> dict[str, Actor]:
 def running_rehearsal(
     db: SessionFactory, personas: Personas, image: Path, clip: Path, enroler: Enroler
 ) -> Rehearsal:
-    accounts = persona_accounts(personas)
-    application_id, authority_id = authorise(
-        db, accounts, rehearsal_application(personas.applicant)
-    )
-    watchlist_id, entry_id = compile_watchlist(
-        db, personas.applicant, authority_id, image.read_bytes(), enroler
-    )
-    deployment_id = plan_and_staff(db, accounts, authority_id, clip)
+    """`lfr demo`'s rehearsal (the one builder of a staffed deployment for the web tests),
+    started by Silver."""
+    rehearsal = seed_rehearsal(db, persona_accounts(personas), DemoMedia(image, clip), enroler)
     with transaction(db) as session:
-        deployments.start_deployment(session, personas.silver, deployment_id)
-    return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
+        deployments.start_deployment(session, personas.silver, rehearsal.deployment_id)
+    return rehearsal
 
 
 def match_event(rehearsal: Rehearsal, image: Path, *, score: float = 0.97) -> MatchEvent:

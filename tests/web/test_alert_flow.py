@@ -284,7 +284,8 @@ def test_api_refer_needs_the_csrf_header_and_answers_json(
     token = operator.headers.pop("X-CSRF-Token")
     assert operator.post(f"/api/alerts/{alert_id}/refer").status_code == 403
     response = operator.post(f"/api/alerts/{alert_id}/refer", headers={"X-CSRF-Token": token})
-    assert response.json() == {"state": "referred"}
+    assert response.json()["state"] == "referred"
+    assert response.json()["referred_by"] == personas.operator.user_id
     again = operator.post(
         f"/api/alerts/{alert_id}/dismiss", json={"reason": "x"}, headers={"X-CSRF-Token": token}
     )

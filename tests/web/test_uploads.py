@@ -81,7 +81,7 @@ def test_oversized_api_request_answers_json(personas: Personas, client_for) -> N
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 413
-    assert "upload too large" in response.json()["detail"]
+    assert "upload too large" in response.json()["detail"][0]["reason"]
 
 
 def test_wrong_content_type_is_refused_naming_the_file(

@@ -17,14 +17,13 @@ detected against a checkpoint published beforehand.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from enum import Enum
 from typing import Any
-from uuid import UUID
+
+from lfr.canonical import canonical_json, format_time
+
+__all__ = ["GENESIS_HASH", "HASHED_FIELDS", "canonical_json", "entry_hash", "format_time"]
 
 GENESIS_HASH = "0" * 64
 """The previous hash of the first entry."""
@@ -47,36 +46,6 @@ HASHED_FIELDS = (
     "prev_hash",
 )
 """The fields an entry's hash covers, in no particular order (the JSON keys are sorted)."""
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_time(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, UUID | Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    if isinstance(value, bytes):
-        raise TypeError("bytes are never written to the audit log (they may be biometric)")
-    raise TypeError(f"cannot record a {type(value).__name__} in the audit log")
-
-
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON text: sorted keys, no spaces, UTF-8 characters kept."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
-
-
-def format_time(value: datetime) -> str:
-    """UTC ISO 8601 with microseconds, e.g. ``2026-01-23T10:00:00.000000+00:00``."""
-    if value.tzinfo is None:
-        raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def entry_hash(fields: Mapping[str, Any]) -> str:

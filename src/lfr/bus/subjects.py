@@ -90,9 +90,7 @@ KEPT_PER_DEPLOYMENT = frozenset({Topic.CONTROL, Topic.WATCHLIST})
 """Topics with one subject per deployment whose messages stay until replaced or aged out."""
 
 
-def latest_subject(
-    prefix: str, topic: Topic, deployment_id: str, node: str | None = None
-) -> str:
+def latest_subject(prefix: str, topic: Topic, deployment_id: str, node: str | None = None) -> str:
     """The one subject whose newest message `Bus.latest` reads: a deployment's control
     subject, or the watchlist release of one node (``<prefix>.watchlist.<dep>.<node>``)."""
     if topic not in KEPT_PER_DEPLOYMENT:

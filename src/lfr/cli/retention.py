@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import typer
 
 from lfr.cli._database import database_transaction, load_settings
 from lfr.services.policy import GovernancePolicy
-from lfr.services.retention import run_retention
+from lfr.services.retention import run_retention_if_due
 
 retention_app = typer.Typer(
     help="Published retention periods and the deletion run.", no_args_is_help=True
@@ -18,7 +20,8 @@ def run() -> None:
     """Delete every alert and watchlist biometric that is due; each deletion is audited."""
     policy = GovernancePolicy.from_settings(load_settings())
     with database_transaction() as session:
-        report = run_retention(session, policy=policy)
+        report = run_retention_if_due(session, interval=timedelta(0), policy=policy)
+    assert report is not None  # an interval of zero is always due
     typer.echo(
         f"deleted {report.alerts_deleted} alert(s); destroyed the images and templates of "
         f"{report.watchlists_destroyed} watchlist(s) ({report.images_destroyed} images)"

@@ -7,6 +7,8 @@ pending --refer (claiming operator)--> referred --engage (engagement officer)-->
 engaged --record_outcome (the engaging officer)--> concluded
 ```
 Blue-list alerts (REC-6) are tests: the operator can only dismiss them, never refer them.
+The person who referred an alert never engages, declines or concludes it, even when they
+also hold the engagement officer's role: the two decisions are two people's (ADJ-1..3).
 Every transition is taken by a named person; the system itself takes none (ADJ-4). Each
 function returns the next `Alert` or raises `RuleViolationError` naming the rule.
 """
@@ -113,8 +115,17 @@ def dismiss(alert: Alert, actor: Actor, reason: str) -> Alert:
     return replace(alert, state=AlertState.DISMISSED, decided_by=actor.user_id)
 
 
+def _second_person_problem(alert: Alert, actor: Actor) -> list[Unmet]:
+    """ADJ-1..3: two human decisions are two people. Whoever referred the alert never takes
+    the engagement decision or records its outcome, whatever roles they hold."""
+    if alert.referred_by is not None and alert.referred_by == actor.user_id:
+        return [Unmet("ADJ-3", "the operator who referred it cannot also decide it", "actor")]
+    return []
+
+
 def _engagement_problems(alert: Alert, actor: Actor) -> list[Unmet]:
     problems = human_problems(actor) + _role_problem(actor, Role.ENGAGEMENT_OFFICER, "ADJ-3")
+    problems += _second_person_problem(alert, actor)
     return problems + _state_problem(alert, AlertState.REFERRED)
 
 
@@ -135,7 +146,7 @@ def decline(alert: Alert, actor: Actor, reason: str) -> Alert:
 def record_outcome(alert: Alert, actor: Actor, outcome: Outcome) -> Alert:
     """The engaging officer records what happened (ADJ-3)."""
     problems = human_problems(actor) + _role_problem(actor, Role.ENGAGEMENT_OFFICER, "ADJ-3")
-    problems += _state_problem(alert, AlertState.ENGAGED)
+    problems += _state_problem(alert, AlertState.ENGAGED) + _second_person_problem(alert, actor)
     if alert.state is AlertState.ENGAGED and alert.decided_by != actor.user_id:
         problems.append(Unmet("ADJ-3", "the officer who engaged records it", "actor"))
     if Action.OTHER_ACTION in outcome.actions and blank(outcome.notes):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from lfr.canonical import canonical_json
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusals, Unmet
@@ -56,9 +57,9 @@ class TimeWindow:
 
     def __post_init__(self) -> None:
         if not (_is_aware(self.start) and _is_aware(self.end)):
-            refuse("AUTH-1", "window", "start and end must carry a time zone (UTC)")
+            refuse("AUTH-1", "start and end must carry a time zone (UTC)", "window")
         if self.end <= self.start:
-            refuse("AUTH-1", "window", "the window must end after it starts")
+            refuse("AUTH-1", "the window must end after it starts", "window")
 
     def contains(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
@@ -581,37 +582,31 @@ class WrittenAuthority:
     sha256: str
 
 
-def canonical_json(value: Any) -> bytes:
-    """One byte sequence per value: sorted keys, no optional whitespace, UTF-8."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
-
-
 def freeze_wad(application: Application, decision: Decision) -> WrittenAuthority:
     """Freeze an approval as the WAD; a refusal authorises nothing and has none (AUTH-5)."""
     if not decision.kind.approves:
-        refuse("AUTH-5", "decision", "only an approval is frozen as a Written Authority Document")
+        refuse("AUTH-5", "only an approval is frozen as a Written Authority Document", "decision")
     document = canonical_json(
         {
             "schema": WAD_SCHEMA,
             "application": application.to_json(),
             "decision": decision.to_json(),
         }
-    )
+    ).encode("utf-8")
     return WrittenAuthority(document, hashlib.sha256(document).hexdigest())
 
 
 def verify_wad(document: bytes, expected_sha256: str) -> None:
     """AUTH-5: the stored document still hashes to the hash recorded when it was frozen."""
     if hashlib.sha256(document).hexdigest() != expected_sha256:
-        refuse("AUTH-5", "wad", "the Written Authority Document was changed after approval")
+        refuse("AUTH-5", "the Written Authority Document was changed after approval", "wad")
 
 
 def read_wad(document: bytes) -> tuple[Application, Decision]:
     """The application and decision a WAD froze: services read the scope from here."""
     data = json.loads(document)
     if data.get("schema") != WAD_SCHEMA:
-        refuse("AUTH-5", "wad", f"unknown document schema {data.get('schema')!r}")
+        refuse("AUTH-5", f"unknown document schema {data.get('schema')!r}", "wad")
     return Application.from_json(data["application"]), Decision.from_json(data["decision"])
 
 

@@ -58,6 +58,22 @@ class Assignment:
     role: Role
 
 
+SEPARATED_ROLES = frozenset({Role.OPERATOR, Role.ENGAGEMENT_OFFICER})
+"""ADJ-1..3: the operator who refers and the officer who engages are two people, so one
+person never holds both on one deployment."""
+
+
+def separation_problems(assignments: Sequence[Assignment], user_id: str, role: Role) -> list[Unmet]:
+    """Assigning `user_id` as `role` would give one person both adjudication roles."""
+    if role not in SEPARATED_ROLES:
+        return []
+    held = {a.role for a in assignments if a.user_id == user_id} & SEPARATED_ROLES
+    if held - {role}:
+        other = next(iter(held - {role})).value.replace("_", " ")
+        return [Unmet("ADJ-2", f"already this deployment's {other}: two people decide", "role")]
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class StartContext:
     """Everything the DEP-1 checklist looks at, gathered by the service."""
@@ -130,6 +146,8 @@ def staffing_problems(
             continue
         trained_for_role = (assignment.user_id, assignment.role) in trained
         problems += assignment_problems(person, assignment.role, trained_for_role)
+        if assignment.role is Role.ENGAGEMENT_OFFICER:
+            problems += separation_problems(assignments, assignment.user_id, assignment.role)
     return problems
 
 
@@ -189,9 +207,11 @@ def check_assign(
     person: Actor,
     role: Role,
     trained: bool,
+    assignments: Sequence[Assignment] = (),
 ) -> None:
     """Staff are assigned by Gold or Silver (Gold by the applicant) before the deployment
-    finishes, and only when trained for the role (TRN-1)."""
+    finishes, only when trained for the role (TRN-1), and never as both operator and
+    engagement officer of one deployment (ADJ-2, given its current `assignments`)."""
     problems = human_problems(actor)
     may_assign = actor.has(Role.GOLD) or actor.has(Role.SILVER) or actor.has(Role.APPLICANT)
     if not may_assign:
@@ -199,6 +219,7 @@ def check_assign(
     if status.finished:
         problems.append(Unmet("DEP-1", f"the deployment is {status.value}", "status"))
     problems += assignment_problems(person, role, trained)
+    problems += separation_problems(assignments, person.user_id, role)
     raise_if_any(problems)
 
 

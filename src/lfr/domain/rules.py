@@ -14,7 +14,8 @@ from lfr.domain.people import SYSTEM_ACTOR, Actor
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 
 
-def refuse(rule: str, field: str, reason: str) -> NoReturn:
+def refuse(rule: str, reason: str, field: str | None = None) -> NoReturn:
+    """Raise the `Refusal`, arguments in its own order (rule, reason, field)."""
     raise Refusal(rule, reason, field)
 
 

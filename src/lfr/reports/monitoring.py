@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 from lfr.audit import record
 from lfr.db.governance import AlertRow
 from lfr.db.reports import AlertPerceivedGroupRow
+from lfr.db.rows import locked, moment
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.reports import charts
 from lfr.reports.equitability import DifferentialTest, Rate, differential_test, make_rate
 from lfr.reports.review import figures_of, list_reviews
-from lfr.services._rows import locked, moment
 
 PER_FACES = 10_000
 

@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit import AuditEntry, record
+from lfr.canonical import canonical_json
 from lfr.db.governance import (
     AlertRow,
     AuthorityRow,
@@ -47,14 +48,14 @@ from lfr.db.reports import (
     DeploymentReviewRow,
     ReviewStatus,
 )
+from lfr.db.rows import locked, moment
 from lfr.domain.alerts import Action, AlertState, Identity
-from lfr.domain.authorisation import canonical_json, read_wad
+from lfr.domain.authorisation import read_wad
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusals, Unmet
 from lfr.domain.rules import blank
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
-from lfr.services._rows import locked, moment
 
 FIGURES_FORMAT = 1
 
@@ -180,6 +181,21 @@ def _test_figures(alerts: list[AlertRow], blue_list_size: int) -> dict[str, Any]
         "blue_list_members_detected": detected,
         "measured_true_positive_rate": detected / blue_list_size if blue_list_size else None,
     }
+
+
+def blue_list_test(session: Session, deployment: DeploymentRow) -> dict[str, Any]:
+    """REC-6, as the deployment runs: the consenting staff enrolled on its blue list, the
+    test alerts they raised and the measured true-positive rate (members detected over
+    members enrolled; each walks past the cameras once)."""
+    tests = list(
+        session.scalars(
+            select(AlertRow).where(
+                AlertRow.deployment_id == deployment.id, AlertRow.is_test.is_(True)
+            )
+        )
+    )
+    size = _watchlist_figures(session, deployment.authority_id)["blue_list_size"]
+    return {"blue_list_size": size, **_test_figures(tests, size)}
 
 
 def _expectation(
@@ -398,7 +414,7 @@ def sign_off(
     if problems:
         raise Refusals(problems)
     figures = compute_figures(session, review.deployment_id, model_version)
-    text = canonical_json(figures).decode("utf-8")
+    text = canonical_json(figures)
     review.figures = text
     review.figures_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     review.status, review.signed_off_by, review.signed_off_at = (

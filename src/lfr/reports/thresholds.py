@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 
 from lfr.audit import record
 from lfr.db.reports import ThresholdJustificationRow
+from lfr.db.rows import moment
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal
 from lfr.domain.rules import blank
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import AlertForecast, forecast_alerts
-from lfr.services._rows import moment
 from lfr.settings import get_settings
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 

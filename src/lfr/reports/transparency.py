@@ -36,12 +36,12 @@ from lfr.audit import record
 from lfr.db.base import utcnow
 from lfr.db.governance import AuthorityRow, DeploymentRow
 from lfr.db.reports import PublicationDelayRow, PublicDocumentRow, ReviewStatus
+from lfr.db.rows import found, moment
 from lfr.domain.authorisation import ConsultationOutcome, read_wad
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.domain.rules import blank
 from lfr.reports.review import figures_of, list_reviews
-from lfr.services._rows import found, moment
 
 OPEN_DATA_FORMAT = "lfr-open-data/1"
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024

@@ -1,52 +1,21 @@
 """What every governance change does with its rows: load them (locked, or a `NotFound`
-that names what was missing), take the time, and audit the change (AUD-1)."""
+that names what was missing: `lfr.db.rows`), take the time, and audit the change (AUD-1)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, select
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
-from lfr.db.base import Base, utcnow
 from lfr.db.governance import AlertRow, ApplicationRow, AuthorityRow, DeploymentRow, WatchlistRow
+from lfr.db.rows import found, locked, moment
 from lfr.domain.people import Actor
-from lfr.domain.refusal import NotFound
 
-RowT = TypeVar("RowT", bound=Base)
+__all__ = ["AuditedRow", "audited", "changed_rows", "found", "locked", "moment"]
 AuditedRow = ApplicationRow | AuthorityRow | WatchlistRow | DeploymentRow | AlertRow
 """The objects the governance log speaks of; each entry names the row's table as its type."""
-
-
-def locked(session: Session, model: type[RowT], row_id: str, name: str) -> RowT:
-    """The row, locked for this transaction (``FOR UPDATE`` on PostgreSQL; SQLite's
-    ``BEGIN IMMEDIATE`` already serialises writers), so a status read here cannot change
-    before this transaction writes it."""
-    key = model.__mapper__.primary_key[0]
-    statement = (
-        select(model)
-        .where(key == row_id)
-        .with_for_update(of=model)
-        .execution_options(populate_existing=True)
-    )
-    row = session.scalars(statement).one_or_none()
-    if row is None:
-        raise NotFound(name, row_id)
-    return row
-
-
-def found(session: Session, model: type[RowT], row_id: str, name: str) -> RowT:
-    row = session.get(model, row_id)
-    if row is None:
-        raise NotFound(name, row_id)
-    return row
-
-
-def moment(now: datetime | None) -> datetime:
-    """The time an action happens: now, unless scheduled work or a test says otherwise."""
-    return now if now is not None else utcnow()
 
 
 def changed_rows(session: Session, statement: Executable) -> int:

@@ -26,6 +26,7 @@ from lfr.db.governance import (
     WatchlistRow,
 )
 from lfr.db.session import SessionFactory, reading, transaction
+from lfr.domain.alerts import AlertState
 from lfr.domain.authorisation import ApplicationStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound
@@ -91,9 +92,37 @@ def readable_alert(session: Session, actor: Actor, alert_id: str) -> AlertRow:
     return row
 
 
+def readable_alerts(
+    session: Session,
+    actor: Actor,
+    *,
+    state: AlertState | None = None,
+    deployment_id: str | None = None,
+    limit: int = 200,
+) -> list[AlertRow]:
+    """The alerts this person may read (reviewers: every one; others: those of the
+    deployments they are assigned to), newest first, optionally of one state or deployment."""
+    statement = select(AlertRow).order_by(AlertRow.created_at.desc()).limit(limit)
+    if not actor.roles & ALERT_REVIEWERS:
+        statement = statement.where(
+            AlertRow.deployment_id.in_(assigned_deployment_ids(session, actor, Role))
+        )
+    if state is not None:
+        statement = statement.where(AlertRow.state == state)
+    if deployment_id is not None:
+        statement = statement.where(AlertRow.deployment_id == deployment_id)
+    return list(session.scalars(statement))
+
+
 def may_read_watchlist(session: Session, actor: Actor, watchlist: WatchlistRow) -> bool:
     """The compiling applicant and reviewers; the biometrics inside follow `entry_image`."""
     return watchlist.created_by == actor.user_id or bool(actor.roles & {Role.REVIEWER})
+
+
+def readable_watchlists(session: Session, actor: Actor) -> list[WatchlistRow]:
+    """The watchlists this person may read, newest first."""
+    rows = session.scalars(select(WatchlistRow).order_by(WatchlistRow.created_at.desc()))
+    return [row for row in rows if may_read_watchlist(session, actor, row)]
 
 
 def readable_watchlist(session: Session, actor: Actor, watchlist_id: str) -> WatchlistRow:

@@ -102,7 +102,7 @@ def assign(
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     person = people.to_actor(people.get_user(session, user_id))
     trained = people.is_trained(session, user_id, role, at)
-    rules.check_assign(actor, row.status, person, role, trained)
+    rules.check_assign(actor, row.status, person, role, trained, assignments_of(row))
     if any(a.user_id == user_id and a.role is role for a in row.assignments):
         raise Refusal("DEP-1", f"{person.name} is already assigned as {role.value}", "user_id")
     assignment = AssignmentRow(

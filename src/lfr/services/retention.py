@@ -7,12 +7,13 @@ under which rule; the entries carry no biometric and no probe image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from lfr.audit import AuditEntry, record
 from lfr.db.governance import (
     AlertRow,
     AuthorityRow,
@@ -127,3 +128,43 @@ def run_retention(
         _delete_alert(session, alert, chosen)
     session.flush()
     return RetentionReport(len(alerts), watchlists, images)
+
+
+RUN_ACTION = "retention.run"
+"""The audit action of one whole retention run (each deletion has its own entry too)."""
+
+
+def last_retention_run(session: Session) -> datetime | None:
+    """When retention last ran, from the audit log (DP-1: shown by the review and checks)."""
+    return session.scalar(select(func.max(AuditEntry.time)).where(AuditEntry.action == RUN_ACTION))
+
+
+def run_retention_if_due(
+    session: Session,
+    *,
+    interval: timedelta,
+    now: datetime | None = None,
+    policy: GovernancePolicy | None = None,
+) -> RetentionReport | None:
+    """What a scheduler calls as often as it likes: a retention run when `interval` has
+    passed since the last recorded one (or none ran yet), itself recorded as one audit
+    entry with what it deleted; None when not yet due. `lfr retention run` calls it with an
+    interval of zero."""
+    at = moment(now)
+    last = last_retention_run(session)
+    if last is not None and at - last < interval:
+        return None
+    report = run_retention(session, now=at, policy=policy)
+    record(
+        session,
+        actor=SYSTEM_ACTOR,
+        action=RUN_ACTION,
+        object_type="retention",
+        object_id="run",
+        summary=(
+            f"retention run: {report.alerts_deleted} alert(s) deleted, "
+            f"{report.watchlists_destroyed} watchlist(s) destroyed"
+        ),
+        after=asdict(report),
+    )
+    return report

@@ -37,7 +37,7 @@ from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
 from lfr.vision.imageio import ImageError, decode_image_bytes
-from lfr.vision.matcher import Gallery, TemplateSet
+from lfr.vision.matcher import TemplateSet
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
 from lfr.vision.types import ListKind
 
@@ -280,14 +280,10 @@ def watchlist_for_authority(session: Session, authority_id: str) -> WatchlistRow
 # --- for the engine ------------------------------------------------------------------------
 
 
-def gallery_for(session: Session, deployment_id: str) -> Gallery:
-    """The sealed watchlist and blue list of a running deployment as the matcher's gallery:
-    one template per image, subject ids are entry ids (what a `MatchEvent` names)."""
-    return sealed_templates(session, deployment_id).gallery()
-
-
 def sealed_templates(session: Session, deployment_id: str) -> TemplateSet:
-    """The templates of a running deployment's sealed watchlist and blue list (WL-1)."""
+    """The templates of a running deployment's sealed watchlist and blue list (WL-1): one
+    per image, subject ids are entry ids (what a `MatchEvent` names); `.gallery()` is the
+    matcher's gallery."""
     deployment = found(session, DeploymentRow, deployment_id, "deployment")
     if deployment.status is not DeploymentStatus.RUNNING:
         raise Refusal("DEP-2", f"the deployment is {deployment.status.value}", "deployment")

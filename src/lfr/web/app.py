@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,6 +22,7 @@ from lfr.web.context import WebContext
 from lfr.web.middleware import BodySizeLimit, RequestContext
 from lfr.web.rendering import STATIC_DIR, render
 from lfr.web.request_metrics import RequestMetrics
+from lfr.web.schemas import problems_of, problems_response
 from lfr.web.sessions import csrf_matches
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api")
+
+
+STATUS_RULES = {401: "sign-in", 403: "access", 404: "not-found", 413: "request"}
+"""What stands in for a SPEC rule when the refusal is not one of the framework's rules."""
+
+
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/api"):
-        return JSONResponse({"detail": "sign in first"}, status_code=401)
+    if _is_api(request):
+        return problems_response(
+            401, [{"rule": "sign-in", "field": None, "reason": "sign in first"}]
+        )
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
@@ -135,6 +146,8 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotFound)
+    if _is_api(request):
+        return problems_response(404, problems_of(exc.unmet))
     return error_response(request, 404, "Not found", exc.reason)
 
 
@@ -142,11 +155,8 @@ async def _refused(request: Request, exc: Exception) -> Response:
     """A rule said no: every unmet condition is listed, naming its rule and field."""
     assert isinstance(exc, Refusal)
     details = [str(unmet) for unmet in exc.unmet]
-    if request.url.path.startswith("/api"):
-        body = {
-            "detail": [{"rule": u.rule, "field": u.field, "reason": u.reason} for u in exc.unmet]
-        }
-        return JSONResponse(body, status_code=422)
+    if _is_api(request):
+        return problems_response(422, problems_of(exc.unmet))
     return error_response(request, 422, "Refused", "Nothing was changed, because:", details=details)
 
 
@@ -160,12 +170,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        f"{'.'.join(str(part) for part in error['loc'] if part != 'body')}: {error['msg']}"
+    fields = [
+        (".".join(str(part) for part in error["loc"] if part != "body"), str(error["msg"]))
         for error in exc.errors()
     ]
-    if request.url.path.startswith("/api"):
-        return JSONResponse({"detail": problems}, status_code=422)
+    if _is_api(request):
+        return problems_response(
+            422, [{"rule": "request", "field": field, "reason": msg} for field, msg in fields]
+        )
+    problems = [f"{field}: {msg}" for field, msg in fields]
     return error_response(request, 422, "Some fields need attention", "", details=problems)
 
 
@@ -188,9 +201,14 @@ def error_response(
     details: list[str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """One error shape: JSON `{"detail": ...}` for the API, a page for people."""
-    if request.url.path.startswith("/api"):
-        return JSONResponse({"detail": message or details}, status_code=status, headers=headers)
+    """One error shape: JSON `{"detail": [{"rule", "field", "reason"}]}` for the API, a page
+    for people."""
+    if _is_api(request):
+        rule = STATUS_RULES.get(status, "request" if status < 500 else "server")
+        reasons = [message] if message else details or [heading]
+        return problems_response(
+            status, [{"rule": rule, "field": None, "reason": r} for r in reasons], headers
+        )
     context = {
         "heading": heading,
         "message": message,

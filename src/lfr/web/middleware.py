@@ -137,7 +137,8 @@ async def _respond(scope: Scope, send: Send, status: int, message: str) -> None:
 
 def _body(is_api: bool, message: str) -> tuple[bytes, bytes]:
     if is_api:
-        return json.dumps({"detail": message}).encode(), b"application/json"
+        problem = {"rule": "request", "field": None, "reason": message}
+        return json.dumps({"detail": [problem]}).encode(), b"application/json"
     page = (
         "<!doctype html><meta charset=utf-8><title>Refused</title>"
         '<link rel="stylesheet" href="/static/app.css">'

@@ -36,6 +36,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Fleet", "/fleet", "Recognition nodes: enrolment, link, last report"),
     NavItem("Console", "/console", "Live alerts"),
     NavItem("Handheld", "/handheld", "Referred alerts and outcomes"),
+    NavItem("Alerts", "/alerts", "Every alert you may read, its decisions and holds"),
     NavItem("Reviews", "/reviews", "Post-deployment reviews, figures from the record"),
     NavItem("Equitability", "/equitability", "The algorithm's error rates per group"),
     NavItem("Monitoring", "/monitoring", "Outcomes and benefit across deployments"),

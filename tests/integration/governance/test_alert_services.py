@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from lfr.audit import AuditEntry, verify
 from lfr.db.base import utcnow
-from lfr.db.governance import AlertRow
+from lfr.db.governance import AlertRow, AssignmentRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.alerts import Action, AlertState, Identity, Outcome
 from lfr.domain.authorisation import Conditions
@@ -34,6 +34,7 @@ from tests.integration.governance.world import (
 )
 
 pytestmark = pytest.mark.db
+OP, EO = Role.OPERATOR, Role.ENGAGEMENT_OFFICER
 
 
 def new_alert(factory: SessionFactory, world: World, faces_dir: Path, **event: object) -> str:
@@ -178,6 +179,48 @@ def test_wrong_people_are_refused_and_nothing_changes(
     with pytest.raises(Refusal, match="ADJ-3"), transaction(session_factory) as session:
         alerts.engage_alert(session, personas.operator, alert_id)
     assert audit_count(session_factory) == before + 2
+
+
+def test_one_person_never_takes_both_decisions_on_an_alert(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """ADJ-1..3: an account holding both the operator's and the engagement officer's roles is
+    assigned as one of them only; and even assigned as both (a row made before that rule),
+    whoever referred the alert can neither engage nor decline it, nor record its outcome."""
+    both = extra_person(
+        session_factory, "both-roles", Rank.CONSTABLE, Role.OPERATOR, Role.ENGAGEMENT_OFFICER
+    )
+    with transaction(session_factory) as session:
+        deployments.assign(session, personas.silver, world.deployment_id, both.user_id, OP)
+    with pytest.raises(Refusal, match="two people decide"), transaction(session_factory) as s:
+        deployments.assign(s, personas.silver, world.deployment_id, both.user_id, EO)
+    with transaction(session_factory) as session:  # as if assigned before the rule existed
+        session.add(
+            AssignmentRow(
+                deployment_id=world.deployment_id,
+                user_id=both.user_id,
+                role=EO,
+                assigned_by=personas.silver.user_id,
+                assigned_at=utcnow(),
+            )
+        )
+    alert_id = new_alert(session_factory, world, faces_dir)
+    with transaction(session_factory) as session:
+        alerts.claim_alert(session, both, alert_id)
+        alerts.refer_alert(session, both, alert_id)
+    before = audit_count(session_factory)
+    for decide in (
+        lambda s: alerts.engage_alert(s, both, alert_id),
+        lambda s: alerts.decline_alert(s, both, alert_id, "Not them"),
+    ):
+        with pytest.raises(Refusal, match="cannot also decide"), transaction(session_factory) as s:
+            decide(s)
+    assert audit_count(session_factory) == before
+    with transaction(session_factory) as session:
+        alerts.engage_alert(session, personas.engagement_officer, alert_id)
+    outcome = Outcome(Identity.CONFIRMED, frozenset({Action.ARREST}))
+    with pytest.raises(Refusal, match="ADJ-3"), transaction(session_factory) as session:
+        alerts.record_alert_outcome(session, both, alert_id, outcome)
 
 
 def test_blue_list_alert_is_a_test_and_never_referred(

@@ -20,7 +20,12 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import TimeWindow
 from lfr.services import alerts, deployments
 from lfr.services.compliance import Level, check_compliance
-from lfr.services.retention import run_retention
+from lfr.services.retention import (
+    RUN_ACTION,
+    last_retention_run,
+    run_retention,
+    run_retention_if_due,
+)
 from lfr.settings import get_settings
 from tests.db_fixtures import Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import CAMERAS, PLACES, World, approved, match_event
@@ -194,3 +199,23 @@ def test_planned_deployments_not_ready_are_warnings(
     assert ("DEP-1", Level.WARNING) in not_ready  # nobody assigned yet
     assert all(f.level is not Level.FAILURE for f in findings)
     assert not any("window" in f.detail for f in findings if "not ready" in f.subject)
+
+
+def test_retention_runs_when_due_and_records_each_run(
+    session_factory: SessionFactory, world: World
+) -> None:
+    """DP-1: what a scheduler calls: a run when the interval has passed since the last
+    recorded one, recorded as one audit entry; not before."""
+    hour = timedelta(hours=1)
+    with transaction(session_factory) as session:
+        assert last_retention_run(session) is None
+        assert run_retention_if_due(session, interval=hour) is not None
+    with transaction(session_factory) as session:
+        ran_at = last_retention_run(session)
+        assert ran_at is not None
+        assert run_retention_if_due(session, interval=hour) is None
+        assert run_retention_if_due(session, interval=hour, now=ran_at + 2 * hour) is not None
+    with transaction(session_factory) as session:
+        runs = session.scalars(select(AuditEntry).where(AuditEntry.action == RUN_ACTION)).all()
+        assert len(runs) == 2
+        assert runs[0].object_type == "retention"

@@ -216,7 +216,7 @@ def test_sealed_watchlist_accepts_nothing(
 def test_gallery_of_a_running_deployment(session_factory: SessionFactory, world: World) -> None:
     """REC-2/REC-6: the engine's gallery holds the watchlist and the blue list, by entry id."""
     with transaction(session_factory) as session:
-        gallery = watchlists.gallery_for(session, world.deployment_id)
+        gallery = watchlists.sealed_templates(session, world.deployment_id).gallery()
     assert set(gallery.subject_ids) == {*world.entry_ids, world.blue_id}
     assert gallery.list_kind(world.blue_id) is ListKind.BLUE_LIST
     assert gallery.list_kind(world.entry_ids[0]) is ListKind.WATCHLIST
@@ -227,7 +227,7 @@ def test_gallery_refused_before_the_start(
 ) -> None:
     """DEP-1: no templates leave the database for a deployment that is not running."""
     with pytest.raises(Refusal, match="DEP-2"), transaction(session_factory) as session:
-        watchlists.gallery_for(session, planned_world.deployment_id)
+        watchlists.sealed_templates(session, planned_world.deployment_id)
 
 
 def test_remove_entry_before_the_start(

@@ -21,7 +21,7 @@ from lfr.domain.alerts import (
     record_outcome,
     refer,
 )
-from lfr.domain.people import SYSTEM_ACTOR, Actor
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from tests.unit.domain.builders import (
     ENGAGER,
@@ -30,8 +30,11 @@ from tests.unit.domain.builders import (
     OPERATOR_2,
     OUTSIDER,
     SILVER,
+    person,
 )
 
+BOTH = person("both", Rank.CONSTABLE, Role.OPERATOR, Role.ENGAGEMENT_OFFICER)
+"""One account holding both adjudication roles (ADJ-1..3 still needs two people)."""
 CONFIRMED = Outcome(Identity.CONFIRMED, frozenset({Action.ARREST}))
 
 
@@ -83,6 +86,22 @@ def test_happy_path_needs_two_people() -> None:
         (referred, lambda a: engage(a, SILVER), {("ADJ-3", "actor")}),
         (referred, lambda a: decline(a, ENGAGER, " "), {("ADJ-3", "reason")}),
         (referred, lambda a: engage(a, SYSTEM_ACTOR), {("ADJ-4", "actor"), ("ADJ-3", "actor")}),
+        # the operator who referred never takes the second decision, whatever roles held
+        (
+            lambda: refer(claim(Alert(), BOTH), BOTH),
+            lambda a: engage(a, BOTH),
+            {("ADJ-3", "actor")},
+        ),
+        (
+            lambda: refer(claim(Alert(), BOTH), BOTH),
+            lambda a: decline(a, BOTH, "Not them"),
+            {("ADJ-3", "actor")},
+        ),
+        (
+            lambda: Alert(AlertState.ENGAGED, referred_by=BOTH.user_id, decided_by=BOTH.user_id),
+            lambda a: record_outcome(a, BOTH, CONFIRMED),
+            {("ADJ-3", "actor")},
+        ),
         # outcome by the engaging officer
         (referred, lambda a: record_outcome(a, ENGAGER, CONFIRMED), {("ADJ-2", "state")}),
         (engaged, lambda a: record_outcome(a, ENGAGER_2, CONFIRMED), {("ADJ-3", "actor")}),
@@ -135,7 +154,7 @@ def test_allowed_transitions(
 
 # --- properties -----------------------------------------------------------------------------
 
-ACTORS = [OPERATOR, OPERATOR_2, ENGAGER, ENGAGER_2, SILVER, OUTSIDER, SYSTEM_ACTOR]
+ACTORS = [OPERATOR, OPERATOR_2, ENGAGER, ENGAGER_2, SILVER, OUTSIDER, SYSTEM_ACTOR, BOTH]
 OUTCOMES = st.builds(
     Outcome,
     identity=st.sampled_from(Identity),
@@ -197,7 +216,10 @@ def test_no_path_skips_a_human_decision(
             assert after.referred_by == alert.claimed_by == actor.user_id
         if after.state in (AlertState.ENGAGED, AlertState.NOT_ENGAGED):
             assert alert.state is AlertState.REFERRED
-            assert actor in (ENGAGER, ENGAGER_2)
+            assert actor in (ENGAGER, ENGAGER_2, BOTH)
+            assert actor.user_id != alert.referred_by
+        if after.state is AlertState.CONCLUDED:
+            assert actor.user_id != alert.referred_by
             assert after.referred_by is not None
         alert = after
     if alert.state is AlertState.CONCLUDED:

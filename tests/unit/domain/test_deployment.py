@@ -21,9 +21,10 @@ from lfr.domain.deployment import (
     check_end,
     check_halt,
     check_start,
+    separation_problems,
     start_problems,
 )
-from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.domain.watchlist import ListedEntry
 from tests.unit.domain.builders import (
@@ -41,6 +42,7 @@ from tests.unit.domain.builders import (
     approved_authority,
     complete_application,
     field_names,
+    person,
     refusals,
 )
 
@@ -213,6 +215,31 @@ def test_check_assign() -> None:
         ("DEP-1", "status"),
         ("TRN-1", "engagement_officer"),
     }
+
+
+BOTH = person("both", Rank.CONSTABLE, Role.OPERATOR, Role.ENGAGEMENT_OFFICER)
+
+
+@pytest.mark.parametrize(
+    ("held", "role", "refused"),
+    [
+        (Role.OPERATOR, Role.ENGAGEMENT_OFFICER, True),
+        (Role.ENGAGEMENT_OFFICER, Role.OPERATOR, True),
+        (Role.OPERATOR, Role.OPERATOR, False),  # the duplicate is the service's refusal
+        (Role.BRONZE, Role.OPERATOR, False),
+    ],
+)
+def test_one_person_is_never_both_operator_and_engagement_officer(
+    held: Role, role: Role, refused: bool
+) -> None:
+    """ADJ-1..3: the referring operator and the engaging officer are two people, so one
+    person holding both roles is assigned to a deployment in one of them only."""
+    current = [Assignment(BOTH.user_id, held)]
+    problems = separation_problems(current, BOTH.user_id, role)
+    assert {(v.rule, v.field) for v in problems} == ({("ADJ-2", "role")} if refused else set())
+    if refused:
+        with pytest.raises(Refusal, match="two people decide"):
+            check_assign(SILVER, DeploymentStatus.PLANNED, BOTH, role, True, current)
 
 
 # --- DEP-2 halt, end, cancel ------------------------------------------------------------------

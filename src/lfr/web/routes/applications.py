@@ -12,13 +12,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from lfr.db.governance import AuthorityRow
+from lfr.db.governance import ApplicationRow, AuthorityRow
 from lfr.db.session import reading, transaction
 from lfr.domain.authorisation import (
     LIST_FIELDS,
@@ -29,13 +29,16 @@ from lfr.domain.authorisation import (
     DecisionKind,
     PlaceCategory,
     TimeWindow,
-    verify_wad,
+    printable_wad,
+    urgent_lapse_time,
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
-from lfr.domain.refusal import Refusal, Refusals, Unmet
+from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.services import authorisations
 from lfr.services.access import readable_application, readable_applications
+from lfr.services.policy import current_policy
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -115,7 +118,8 @@ def application_page(
     with reading(context.db) as db:
         row = readable_application(db, actor, application_id)
         application = authorisations.application_of(row)
-        authority = _authority_of(db, row.id)
+        authority_row = _authority_of(db, row.id)
+        authority = _authority_out(authority_row) if authority_row else None
         consultations = list(row.consultations)
         db.expunge_all()
     return render(
@@ -220,6 +224,31 @@ async def consult(
     )
 
 
+@pages.post("/applications/{application_id}/withdraw")
+def withdraw(
+    context: Context,
+    viewer: Applicant,
+    application_id: str,
+    reason: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    """The applicant withdraws an application not yet decided, saying why (AUTH-1)."""
+    actor = viewer_of(viewer).actor
+    _change_application(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.withdraw_application(db, actor, application_id, reason),
+    )
+    return RedirectResponse(f"/applications/{application_id}", status_code=303)
+
+
+@pages.post("/authorities/{authority_id}/confirm")
+def confirm(context: Context, viewer: Decider, authority_id: str) -> Response:
+    """A Superintendent confirms an urgent authority, which then no longer lapses (AUTH-3)."""
+    confirmed = _confirm(context, viewer_of(viewer).actor, authority_id)
+    return RedirectResponse(f"/applications/{confirmed.application_id}", status_code=303)
+
+
 async def _change(
     context: Context, actor: Actor, application_id: str, change: Callable[[Session], object]
 ) -> Response:
@@ -245,13 +274,11 @@ def wad_page(request: Request, context: Context, viewer: Reader, application_id:
         if authority is None:
             raise Refusal("AUTH-5", "this application has no authority", "application")
         wad, digest = authority.wad, authority.wad_sha256
-    verify_wad(wad, digest)
-    pretty = json.dumps(json.loads(wad), indent=2, ensure_ascii=False)
     return render(
         request,
         "applications/wad.html",
         {
-            "wad": pretty,
+            "wad": printable_wad(wad, digest),
             "sha256": digest,
             "title": "Written Authority Document",
             "application_id": application_id,
@@ -259,26 +286,278 @@ def wad_page(request: Request, context: Context, viewer: Reader, application_id:
     )
 
 
-@api.get("")
-def api_applications(context: Context, viewer: Reader) -> list[dict[str, Any]]:
+# --- the JSON API ------------------------------------------------------------------------------
+
+
+def _application_out(db: Session, row: ApplicationRow) -> schemas.ApplicationOut:
+    authority = _authority_of(db, row.id)
+    return schemas.ApplicationOut(
+        id=row.id,
+        status=row.status,
+        applicant_id=row.applicant_id,
+        application=authorisations.application_of(row).to_json(),
+        decision_kind=row.decision_kind,
+        decision_reasons=row.decision_reasons,
+        decided_at=row.decided_at,
+        consultations=[schemas.consultation_out(c) for c in row.consultations],
+        authority=_authority_out(authority) if authority else None,
+    )
+
+
+def _authority_out(row: AuthorityRow) -> schemas.AuthorityOut:
+    validity = current_policy().urgent_validity
+    return schemas.authority_out(row, urgent_lapse_time(authorisations.authority_of(row), validity))
+
+
+def _read_application(context: Context, actor: Actor, application_id: str) -> Any:
+    with reading(context.db) as db:
+        return _application_out(db, readable_application(db, actor, application_id))
+
+
+def _change_application(
+    context: Context, actor: Actor, application_id: str, change: Callable[[Session], object]
+) -> schemas.ApplicationOut:
+    """Checks this person may read the application (no IDOR), makes the change in one
+    transaction and answers the application as it now stands."""
+    with transaction(context.db) as db:
+        readable_application(db, actor, application_id)
+        change(db)
+    return _read_application(context, actor, application_id)  # type: ignore[no-any-return]
+
+
+def _draft_of(body: schemas.ApplicationIn, applicant_id: str) -> Application:
+    return Application.from_json({**body.model_dump(mode="json"), "applicant_id": applicant_id})
+
+
+@api.get(
+    "",
+    response_model=list[schemas.ApplicationSummary],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_applications",
+)
+def api_applications(context: Context, viewer: Reader) -> list[schemas.ApplicationSummary]:
+    """The applications this person may read."""
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         return [
-            {"id": r.id, "title": r.title, "status": r.status.value, "urgent": r.urgent}
+            schemas.ApplicationSummary(id=r.id, title=r.title, status=r.status, urgent=r.urgent)
             for r in readable_applications(db, actor)
         ]
 
 
-@api.get("/{application_id}")
-def api_application(context: Context, viewer: Reader, application_id: str) -> dict[str, Any]:
+@api.post(
+    "",
+    status_code=201,
+    response_model=schemas.ApplicationOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="create_application",
+)
+def api_create_application(
+    context: Context, viewer: Applicant, body: schemas.ApplicationIn, response: Response
+) -> schemas.ApplicationOut:
+    """Draft an application (AUTH-1); every answer may be filled in later."""
     actor = viewer_of(viewer).actor
+    row_id = _create(context, actor, _draft_of(body, actor.user_id))
+    response.headers["Location"] = f"/api/applications/{row_id}"
+    return _read_application(context, actor, row_id)  # type: ignore[no-any-return]
+
+
+@api.get(
+    "/{application_id}",
+    response_model=schemas.ApplicationOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_application",
+)
+def api_application(
+    context: Context, viewer: Reader, application_id: str
+) -> schemas.ApplicationOut:
+    """The application, its decision, consultations and the authority it granted."""
+    return _read_application(context, viewer_of(viewer).actor, application_id)  # type: ignore[no-any-return]
+
+
+@api.put(
+    "/{application_id}",
+    response_model=schemas.ApplicationOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="update_application",
+)
+def api_update_application(
+    context: Context, viewer: Applicant, application_id: str, body: schemas.ApplicationIn
+) -> schemas.ApplicationOut:
+    """Replace a draft's answers (AUTH-1): the applicant, while it is a draft."""
+    actor = viewer_of(viewer).actor
+    draft = _draft_of(body, actor.user_id)
+    return _change_application(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.update_application(db, actor, application_id, draft),
+    )
+
+
+@api.post(
+    "/{application_id}/submit",
+    response_model=schemas.ApplicationOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="submit_application",
+)
+def api_submit(context: Context, viewer: Applicant, application_id: str) -> schemas.ApplicationOut:
+    """Submit for decision; refused naming every empty AUTH-1 field."""
+    actor = viewer_of(viewer).actor
+    return _change_application(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.submit_application(db, actor, application_id),
+    )
+
+
+@api.post(
+    "/{application_id}/withdraw",
+    response_model=schemas.ApplicationOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="withdraw_application",
+)
+def api_withdraw(
+    context: Context, viewer: Applicant, application_id: str, body: schemas.Reason
+) -> schemas.ApplicationOut:
+    """The applicant withdraws an application not yet decided, saying why."""
+    actor = viewer_of(viewer).actor
+    return _change_application(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.withdraw_application(db, actor, application_id, body.reason),
+    )
+
+
+@api.post(
+    "/{application_id}/decision",
+    status_code=201,
+    response_model=schemas.ApplicationOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="decide_application",
+)
+def api_decide(
+    context: Context,
+    viewer: Decider,
+    application_id: str,
+    body: schemas.DecisionIn,
+    response: Response,
+) -> schemas.ApplicationOut:
+    """Approve, approve with conditions, or refuse, with reasons (AUTH-2, AUTH-3); an
+    approval freezes the Written Authority Document (AUTH-5)."""
+    actor = viewer_of(viewer).actor
+    conditions = (
+        Conditions.from_json(body.conditions.model_dump(mode="json")) if body.conditions else None
+    )
+    answer = _change_application(
+        context,
+        actor,
+        application_id,
+        lambda db: authorisations.decide_application(
+            db,
+            actor,
+            application_id,
+            body.kind,
+            body.reasons,
+            conditions,
+            threshold_justification=body.threshold_justification,
+        ),
+    )
+    response.headers["Location"] = f"/api/applications/{application_id}"
+    return answer
+
+
+@api.post(
+    "/{application_id}/consultations",
+    status_code=201,
+    response_model=schemas.ConsultationOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="consult_chief_officer",
+)
+def api_consult(
+    context: Context,
+    viewer: ChiefOfficer,
+    application_id: str,
+    body: schemas.ConsultationIn,
+    response: Response,
+) -> schemas.ConsultationOut:
+    """A chief officer's view (AUTH-4): no objection, mitigation required, or a veto."""
+    actor = viewer_of(viewer).actor
+    with transaction(context.db) as db:
+        readable_application(db, actor, application_id)
+        row = authorisations.consult_chief_officer(
+            db, actor, application_id, body.outcome, body.comments
+        )
+        answer = schemas.consultation_out(row)
+    response.headers["Location"] = f"/api/applications/{application_id}"
+    return answer
+
+
+def _readable_authority(db: Session, actor: Actor, application_id: str) -> AuthorityRow:
+    row = readable_application(db, actor, application_id)
+    authority = _authority_of(db, row.id)
+    if authority is None:
+        raise NotFound("authority", application_id)
+    return authority
+
+
+@api.get(
+    "/{application_id}/wad",
+    response_model=schemas.WadOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_wad",
+)
+def api_wad(context: Context, viewer: Reader, application_id: str) -> schemas.WadOut:
+    """The Written Authority Document as frozen, after checking its SHA-256 (AUTH-5)."""
     with reading(context.db) as db:
-        row = readable_application(db, actor, application_id)
-        return {
-            "id": row.id,
-            "status": row.status.value,
-            "application": authorisations.application_of(row).to_json(),
-        }
+        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        authorisations.authority_of(authority)  # verifies the hash (AUTH-5)
+        return schemas.WadOut(
+            authority_id=authority.id,
+            sha256=authority.wad_sha256,
+            wad=json.loads(authority.wad),
+        )
+
+
+@api.get(
+    "/{application_id}/wad.txt",
+    response_class=PlainTextResponse,
+    responses={
+        **schemas.as_json_refusals(schemas.READ_ERRORS),
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
+    operation_id="get_wad_document",
+)
+def api_wad_document(context: Context, viewer: Reader, application_id: str) -> PlainTextResponse:
+    """The WAD as the printable document the WAD page shows, with its SHA-256."""
+    with reading(context.db) as db:
+        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        return PlainTextResponse(printable_wad(authority.wad, authority.wad_sha256))
+
+
+authorities_api = APIRouter(prefix="/api/authorities", tags=["applications"])
+
+
+@authorities_api.post(
+    "/{authority_id}/confirmation",
+    response_model=schemas.AuthorityOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="confirm_urgent_authority",
+)
+def api_confirm(context: Context, viewer: Decider, authority_id: str) -> schemas.AuthorityOut:
+    """A Superintendent confirms an Inspector's urgent authority before it lapses (AUTH-3)."""
+    return _confirm(context, viewer_of(viewer).actor, authority_id)
+
+
+def _confirm(context: Context, actor: Actor, authority_id: str) -> schemas.AuthorityOut:
+    with transaction(context.db) as db:
+        authority = db.get(AuthorityRow, authority_id)
+        if authority is None:
+            raise NotFound("authority", authority_id)
+        readable_application(db, actor, authority.application_id)
+        return _authority_out(authorisations.confirm_urgent_authority(db, actor, authority_id))
 
 
 def _authority_of(db: Session, application_id: str) -> AuthorityRow | None:

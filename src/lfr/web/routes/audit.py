@@ -11,6 +11,7 @@ from sqlalchemy import select
 from lfr.audit import AuditEntry, verify
 from lfr.db.session import reading
 from lfr.domain.people import Role
+from lfr.web import schemas
 from lfr.web.access import Admit
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -89,24 +90,36 @@ def _entry_public(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-@api.get("/entries")
+@api.get(
+    "/entries",
+    response_model=list[schemas.AuditEntryOut],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_audit_entries",
+)
 def api_entries(
     context: Context,
     before: Before = None,
     object_type: ObjectType = None,
     object_id: ObjectId = None,
 ) -> list[dict[str, Any]]:
+    """The newest audit entries (a page of them), optionally of one object."""
     return [_entry_public(e) for e in _entries(context, before, object_type, object_id)]
 
 
-@api.get("/verify")
-def api_verify(context: Context) -> dict[str, Any]:
+@api.get(
+    "/verify",
+    response_model=schemas.AuditVerification,
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="verify_audit_log",
+)
+def api_verify(context: Context) -> schemas.AuditVerification:
+    """Check the hash chain from the first entry (AUD-1)."""
     with reading(context.db) as db:
         report = verify(db)
-    return {
-        "ok": report.ok,
-        "entries_checked": report.entries_checked,
-        "last_sequence": report.last_sequence,
-        "head_hash": report.head_hash,
-        "problems": [str(problem) for problem in report.problems],
-    }
+    return schemas.AuditVerification(
+        ok=report.ok,
+        entries_checked=report.entries_checked,
+        last_sequence=report.last_sequence,
+        head_hash=report.head_hash,
+        problems=[str(problem) for problem in report.problems],
+    )

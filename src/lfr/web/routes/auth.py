@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.services import people
+from lfr.web import schemas
 from lfr.web.access import Admit, Identity, RequestIdentity
 from lfr.web.context import WebContext
 from lfr.web.deps import Context, set_session_cookie
@@ -218,5 +219,150 @@ def sign_out(request: Request, context: Context, identity: Identity) -> Response
         with transaction(context.db) as db:
             context.sessions.end(db, identity.session)
     response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+# --- the JSON sign-in, for scripts ---------------------------------------------------------------
+
+api = APIRouter(prefix="/api/session", tags=["account"])
+SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.Problems, "description": "Refused (`rule`: sign-in); say why."},
+    **schemas.PUBLIC_ERRORS,
+}
+
+
+def _state(
+    request: Request, context: WebContext, advanced: Advanced | None, view: SessionView
+) -> JSONResponse:
+    """The session's stage and CSRF token as JSON; a new cookie when the session advanced."""
+    uri = None
+    if view.stage is SessionStage.SECOND_FACTOR and view.user_id is not None:
+        with transaction(context.db) as db:
+            user = people.get_user(db, view.user_id)
+            secret = enrolment_secret(db, user)
+            uri = provisioning_uri(user, secret) if secret else None
+    state = schemas.SignInState(
+        stage=view.stage.value, csrf_token=view.csrf_token, enrolment_uri=uri
+    )
+    response = JSONResponse(state.model_dump(mode="json"))
+    if advanced is not None:
+        set_session_cookie(request, response, advanced.token)
+    return response
+
+
+def _refused(message: str) -> JSONResponse:
+    return schemas.problems_response(401, [{"rule": "sign-in", "field": None, "reason": message}])
+
+
+@api.get(
+    "",
+    response_model=schemas.SignInState,
+    operation_id="get_session",
+    dependencies=[PUBLIC],
+)
+def api_session(request: Request, context: Context, identity: Identity) -> JSONResponse:
+    """Where this session stands; opens an anonymous one (cookie and CSRF token) if there
+    is none, which the password step then needs."""
+    view = identity.session
+    if view is not None:
+        return _state(request, context, None, view)
+    with transaction(context.db) as db:
+        context.sessions.purge_expired(db)
+        token, view = context.sessions.create(db, user_id=None, stage=SessionStage.ANONYMOUS)
+    return _state(request, context, Advanced(token, view), view)
+
+
+@api.post(
+    "",
+    response_model=schemas.SignInState,
+    responses=SIGN_IN_ERRORS,
+    operation_id="sign_in_password",
+    dependencies=[PUBLIC],
+)
+def api_sign_in(
+    request: Request, context: Context, identity: Identity, body: schemas.PasswordStep
+) -> JSONResponse:
+    """The password step; then `second_factor` (deciding and commanding roles),
+    `password_change` (a one-time password) or `signed_in`."""
+    view = identity.session
+    assert view is not None  # the CSRF check refuses a request without a session
+    client = request.client.host if request.client else None
+    with transaction(context.db) as db:
+        try:
+            advanced = password_step(
+                db,
+                context.sessions,
+                context.throttle,
+                view,
+                username=body.username,
+                password=body.password,
+                client=client,
+            )
+        except SignInRefusedError as refused:
+            return _refused(str(refused))
+    return _state(request, context, advanced, advanced.session)
+
+
+@api.post(
+    "/second-factor",
+    response_model=schemas.SignInState,
+    responses=SIGN_IN_ERRORS,
+    operation_id="sign_in_second_factor",
+    dependencies=[PUBLIC],
+)
+def api_second_factor(
+    request: Request, context: Context, identity: Identity, body: schemas.CodeStep
+) -> JSONResponse:
+    """The current TOTP code (the first right one enrols the factor shown at `enrolment_uri`)."""
+    try:
+        view, user_id = _pending_user(identity, SessionStage.SECOND_FACTOR)
+    except SignInRefusedError as refused:
+        return _refused(str(refused))
+    with transaction(context.db) as db:
+        user = people.get_user(db, user_id)
+        try:
+            advanced = second_factor_step(
+                db, context.sessions, context.throttle, view, user, body.code
+            )
+        except SignInRefusedError as refused:
+            return _refused(str(refused))
+    return _state(request, context, advanced, advanced.session)
+
+
+@api.post(
+    "/password",
+    response_model=schemas.SignInState,
+    responses={**SIGN_IN_ERRORS, 422: {"model": schemas.Problems}},
+    operation_id="sign_in_new_password",
+    dependencies=[PUBLIC],
+)
+def api_new_password(
+    request: Request, context: Context, identity: Identity, body: schemas.NewPassword
+) -> JSONResponse:
+    """Replace a one-time password; the session is then signed in."""
+    view = identity.session
+    if view is None or view.stage is not SessionStage.PASSWORD_CHANGE or identity.actor is None:
+        return _refused("start again from the password step")
+    with transaction(context.db) as db:
+        advanced = change_one_time_password(
+            db, context.sessions, view, identity.actor, body.new_password, body.repeat
+        )
+    return _state(request, context, advanced, advanced.session)
+
+
+@api.delete(
+    "",
+    status_code=204,
+    operation_id="sign_out",
+    responses=schemas.SIGNED_IN_ERRORS,
+    dependencies=[Depends(Admit.signed_in())],
+)
+def api_sign_out(context: Context, identity: Identity) -> Response:
+    """End this session."""
+    if identity.session is not None:
+        with transaction(context.db) as db:
+            context.sessions.end(db, identity.session)
+    response = Response(status_code=204)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

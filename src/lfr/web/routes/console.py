@@ -8,16 +8,18 @@ only one can take it), then decide, in one transaction.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
 
 from lfr.db.session import reading, transaction
+from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
 from lfr.services import alerts
-from lfr.services.access import readable_alert, view_entry_image
+from lfr.services.access import readable_alert, readable_alerts, view_entry_image
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.alert_views import camera_views, card_of, console_alerts, readable_card
 from lfr.web.deps import Context
@@ -146,44 +148,140 @@ def _image_type(data: bytes) -> str:
     return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
 
 
-@api.get("")
-def api_alerts(context: Context, viewer: ConsoleViewer) -> list[dict[str, object]]:
-    """Alerts waiting for scrutiny on this operator's deployments (no images: fetch the
-    probe separately, by role)."""
+ALERT_READERS = Admit(*alerts.PROBE_VIEWER_ROLES)
+AlertReader = Annotated[Viewer | None, Depends(ALERT_READERS)]
+
+
+@api.get(
+    "",
+    response_model=list[schemas.AlertOut],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_alerts",
+)
+def api_alerts(
+    context: Context,
+    viewer: AlertReader,
+    state: AlertState | None = None,
+    deployment_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[schemas.AlertOut]:
+    """The alerts this person may read, newest first (no images: fetch the probe
+    separately, by role), filtered by state and deployment."""
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
-        cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
-    return [
-        {
-            "id": c.id,
-            "deployment_id": c.deployment_id,
-            "camera": c.camera,
-            "state": c.state.value,
-            "is_test": c.is_test,
-            "score": c.score,
-            "threshold": c.threshold,
-            "captured_at": c.captured_at.isoformat(),
-            "subject_reference": c.subject_reference,
-            "quality": c.quality,
-        }
-        for c in cards
-    ]
+        rows = readable_alerts(db, actor, state=state, deployment_id=deployment_id)
+        return [schemas.alert_out(row) for row in rows]
 
 
-class Dismissal(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="Why it is dismissed.")
+@api.get(
+    "/{alert_id}",
+    response_model=schemas.AlertOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_alert",
+)
+def api_alert(context: Context, viewer: AlertReader, alert_id: str) -> schemas.AlertOut:
+    """One alert, if this person may read it."""
+    return read_alert(context, viewer_of(viewer).actor, alert_id)
 
 
-@api.post("/{alert_id}/refer")
-def api_refer(context: Context, viewer: ConsoleViewer, alert_id: str) -> dict[str, str]:
+def read_alert(context: Context, actor: Actor, alert_id: str) -> schemas.AlertOut:
+    with reading(context.db) as db:
+        return schemas.alert_out(readable_alert(db, actor, alert_id))
+
+
+@api.post(
+    "/{alert_id}/refer",
+    response_model=schemas.AlertOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="refer_alert",
+)
+def api_refer(context: Context, viewer: ConsoleViewer, alert_id: str) -> schemas.AlertOut:
     """Refer to the engagement officers (ADJ-2): claims the alert first."""
-    refer_as(context, viewer_of(viewer).actor, alert_id)
-    return {"state": "referred"}
+    actor = viewer_of(viewer).actor
+    refer_as(context, actor, alert_id)
+    return read_alert(context, actor, alert_id)
 
 
-@api.post("/{alert_id}/dismiss")
+@api.post(
+    "/{alert_id}/dismiss",
+    response_model=schemas.AlertOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="dismiss_alert",
+)
 def api_dismiss(
-    context: Context, viewer: ConsoleViewer, alert_id: str, body: Dismissal
-) -> dict[str, str]:
-    dismiss_as(context, viewer_of(viewer).actor, alert_id, body.reason)
-    return {"state": "dismissed"}
+    context: Context, viewer: ConsoleViewer, alert_id: str, body: schemas.Reason
+) -> schemas.AlertOut:
+    """Dismiss, saying why (ADJ-2): claims the alert first."""
+    actor = viewer_of(viewer).actor
+    dismiss_as(context, actor, alert_id, body.reason)
+    return read_alert(context, actor, alert_id)
+
+
+HOLDERS = Admit(Role.GOLD, Role.SILVER, Role.REVIEWER, Role.AUTHORISING_OFFICER)
+Holder = Annotated[Viewer | None, Depends(HOLDERS)]
+
+
+def hold_as(context: Context, actor: Actor, alert_id: str, reason: str, review_on: date) -> None:
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.hold_alert(db, actor, alert_id, reason, review_on)
+
+
+@api.post(
+    "/{alert_id}/hold",
+    response_model=schemas.AlertOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="hold_alert",
+)
+def api_hold(
+    context: Context, viewer: Holder, alert_id: str, body: schemas.HoldIn
+) -> schemas.AlertOut:
+    """Keep an alert for an investigation past its period, until a review date (DP-3)."""
+    actor = viewer_of(viewer).actor
+    hold_as(context, actor, alert_id, body.reason, body.review_on)
+    return read_alert(context, actor, alert_id)
+
+
+@pages.get("/alerts")
+def alerts_page(
+    request: Request, context: Context, viewer: AlertReader, state: AlertState | None = None
+) -> Response:
+    """The alerts this person may read, newest first, by state; each opens its record."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        rows = [schemas.alert_out(row) for row in readable_alerts(db, actor, state=state)]
+    return render(
+        request,
+        "console/alerts.html",
+        {"alerts": rows, "states": list(AlertState), "state": state, "title": "Alerts"},
+    )
+
+
+@pages.get("/alerts/{alert_id}")
+def alert_page(request: Request, context: Context, viewer: AlertReader, alert_id: str) -> Response:
+    """One alert's record: its card, decisions, outcome and any hold (DP-3)."""
+    actor = viewer_of(viewer).actor
+    card = readable_card(context.db, actor, alert_id)
+    detail = read_alert(context, actor, alert_id)
+    return render(
+        request,
+        "console/alert.html",
+        {
+            "alert": card,
+            "detail": detail,
+            "may_hold": bool(actor.roles & HOLDERS.roles),
+            "title": "Alert",
+        },
+    )
+
+
+@pages.post("/alerts/{alert_id}/hold")
+def hold(
+    context: Context,
+    viewer: Holder,
+    alert_id: str,
+    reason: Annotated[str, Form(max_length=4000)],
+    review_on: Annotated[date, Form()],
+) -> Response:
+    """DP-3: the hold, recorded with its reason and review date."""
+    hold_as(context, viewer_of(viewer).actor, alert_id, reason, review_on)
+    return RedirectResponse(f"/alerts/{alert_id}", status_code=303)

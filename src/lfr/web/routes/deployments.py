@@ -26,6 +26,7 @@ from lfr.services import cameras as camera_service
 from lfr.services import deployments, fleet
 from lfr.services.access import watchable_deployment
 from lfr.services.authorisations import authorities_in_force
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.live import event_response, health_topic
@@ -265,8 +266,14 @@ def configure_camera(
     return RedirectResponse("/cameras", status_code=303)
 
 
-@api.get("/{deployment_id}/checklist")
+@api.get(
+    "/{deployment_id}/checklist",
+    response_model=schemas.ChecklistOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_start_checklist",
+)
 def api_checklist(context: Context, viewer: Reader, deployment_id: str) -> dict[str, Any]:
+    """DEP-1 as it stands: every unmet condition, with its rule and field."""
     row, unmet = checklist(context, deployment_id)
     return {
         "status": row.status.value,
@@ -279,14 +286,24 @@ class Halt(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
 
 
-@api.post("/{deployment_id}/start")
+@api.post(
+    "/{deployment_id}/start",
+    response_model=schemas.StatusOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="start_deployment",
+)
 def api_start(context: Context, viewer: Commander, deployment_id: str) -> dict[str, str]:
     """Start (DEP-1); a refusal (422) lists every unmet condition with rule and field."""
     context.control.start(viewer_of(viewer).actor, deployment_id)
     return {"status": "running"}
 
 
-@api.post("/{deployment_id}/halt")
+@api.post(
+    "/{deployment_id}/halt",
+    response_model=schemas.StatusOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="halt_deployment",
+)
 def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt) -> dict[str, Any]:
     """Silver's halt (DEP-2): recorded at once with the halt owed to the deployment's nodes;
     workers here are stopped before it answers; `delivery` says which nodes have
@@ -295,7 +312,12 @@ def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt
     return {"status": "halted", "delivery": _delivery_json(context, deployment_id)}
 
 
-@api.get("/{deployment_id}/halt")
+@api.get(
+    "/{deployment_id}/halt",
+    response_model=schemas.DeliveryOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_halt_delivery",
+)
 def api_halt_delivery(context: Context, viewer: Reader, deployment_id: str) -> dict[str, Any]:
     """How far the deployment's last halt has reached: published, and which nodes have
     acknowledged it (DEP-2)."""

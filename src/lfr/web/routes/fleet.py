@@ -15,6 +15,7 @@ from lfr.db.base import utcnow
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Role
 from lfr.services import fleet
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -103,13 +104,24 @@ class Revocation(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
 
 
-@api.get("")
+@api.get(
+    "",
+    response_model=schemas.FleetOut,
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_nodes",
+)
 def api_fleet(context: Context, viewer: Reader) -> dict[str, Any]:
     """Every node enrolled or heard from, with its link state and last report."""
     return {"nodes": fleet_view(context)}
 
 
-@api.post("", status_code=201)
+@api.post(
+    "",
+    status_code=201,
+    response_model=schemas.NodeChange,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="enrol_node",
+)
 def api_enrol(context: Context, viewer: Administrator, body: Enrolment) -> dict[str, Any]:
     """Enrol a node (administrator); a refusal (422) names the rule and field."""
     with transaction(context.db) as db:
@@ -117,7 +129,12 @@ def api_enrol(context: Context, viewer: Administrator, body: Enrolment) -> dict[
         return {"name": row.name, "enrolled_at": row.enrolled_at.isoformat()}
 
 
-@api.post("/{name}/revoke")
+@api.post(
+    "/{name}/revoke",
+    response_model=schemas.NodeChange,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="revoke_node",
+)
 def api_revoke(
     context: Context, viewer: Administrator, name: str, body: Revocation
 ) -> dict[str, Any]:

@@ -14,17 +14,20 @@ from lfr.domain.people import Actor, Role
 from lfr.reports import monitoring
 from lfr.services import alerts
 from lfr.services.access import readable_alert
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.alert_views import card_of, handheld_alerts, readable_card
 from lfr.web.deps import Context
 from lfr.web.live import LiveMessage, alert_message, event_response
 from lfr.web.rendering import render
+from lfr.web.routes.console import read_alert
 
 HANDHELD = Admit(Role.ENGAGEMENT_OFFICER)
 HandheldViewer = Annotated[Viewer | None, Depends(HANDHELD)]
 HANDHELD_TOPIC = "handheld"
 
 pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
 def handheld_message(alert_id: str) -> LiveMessage:
@@ -71,12 +74,36 @@ def _card(request: Request, context: Context, actor: Actor, alert_id: str) -> Re
     )
 
 
-@pages.post("/handheld/alerts/{alert_id}/engage")
-def engage(request: Request, context: Context, viewer: HandheldViewer, alert_id: str) -> Response:
-    actor = viewer_of(viewer).actor
+def engage_as(context: Context, actor: Actor, alert_id: str) -> None:
     with transaction(context.db) as db:
         readable_alert(db, actor, alert_id)
         alerts.engage_alert(db, actor, alert_id)
+    _announce(context, alert_id)
+
+
+def decline_as(context: Context, actor: Actor, alert_id: str, reason: str) -> None:
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.decline_alert(db, actor, alert_id, reason)
+    _announce(context, alert_id)
+
+
+def conclude_as(
+    context: Context, actor: Actor, alert_id: str, result: Outcome, perceived_group: str = ""
+) -> None:
+    group = monitoring.parse_perceived_group(perceived_group)
+    with transaction(context.db) as db:
+        readable_alert(db, actor, alert_id)
+        alerts.record_alert_outcome(db, actor, alert_id, result)
+        if group is not None:  # optional, for outcome monitoring (EQ-2)
+            monitoring.record_perceived_group(db, actor, alert_id, group)
+    _announce(context, alert_id)
+
+
+@pages.post("/handheld/alerts/{alert_id}/engage")
+def engage(request: Request, context: Context, viewer: HandheldViewer, alert_id: str) -> Response:
+    actor = viewer_of(viewer).actor
+    engage_as(context, actor, alert_id)
     return _done(request, context, actor, alert_id)
 
 
@@ -89,9 +116,7 @@ def decline(
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
     actor = viewer_of(viewer).actor
-    with transaction(context.db) as db:
-        readable_alert(db, actor, alert_id)
-        alerts.decline_alert(db, actor, alert_id, reason)
+    decline_as(context, actor, alert_id, reason)
     return _done(request, context, actor, alert_id)
 
 
@@ -108,18 +133,60 @@ def outcome(
 ) -> Response:
     actor = viewer_of(viewer).actor
     result = Outcome(identity, frozenset(actions or ()), notes)
-    group = monitoring.parse_perceived_group(perceived_group)
-    with transaction(context.db) as db:
-        readable_alert(db, actor, alert_id)
-        alerts.record_alert_outcome(db, actor, alert_id, result)
-        if group is not None:  # optional, for outcome monitoring (EQ-2)
-            monitoring.record_perceived_group(db, actor, alert_id, group)
+    conclude_as(context, actor, alert_id, result, perceived_group)
     return _done(request, context, actor, alert_id)
 
 
-def _done(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
+def _announce(context: Context, alert_id: str) -> None:
     context.feed.publish(alert_message(alert_id))
     context.feed.publish(handheld_message(alert_id))
+
+
+def _done(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
     if request.headers.get("hx-request") == "true":
         return _card(request, context, actor, alert_id)
     return RedirectResponse("/handheld", status_code=303)
+
+
+@api.post(
+    "/{alert_id}/engage",
+    response_model=schemas.AlertOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="engage_alert",
+)
+def api_engage(context: Context, viewer: HandheldViewer, alert_id: str) -> schemas.AlertOut:
+    """An engagement officer of the deployment, not the one who referred it, engages (ADJ-3)."""
+    actor = viewer_of(viewer).actor
+    engage_as(context, actor, alert_id)
+    return read_alert(context, actor, alert_id)
+
+
+@api.post(
+    "/{alert_id}/decline",
+    response_model=schemas.AlertOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="decline_alert",
+)
+def api_decline(
+    context: Context, viewer: HandheldViewer, alert_id: str, body: schemas.Reason
+) -> schemas.AlertOut:
+    """An engagement officer decides not to engage, saying why (ADJ-3)."""
+    actor = viewer_of(viewer).actor
+    decline_as(context, actor, alert_id, body.reason)
+    return read_alert(context, actor, alert_id)
+
+
+@api.post(
+    "/{alert_id}/outcome",
+    response_model=schemas.AlertOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="record_alert_outcome",
+)
+def api_outcome(
+    context: Context, viewer: HandheldViewer, alert_id: str, body: schemas.OutcomeIn
+) -> schemas.AlertOut:
+    """The officer who engaged records what happened (ADJ-3)."""
+    actor = viewer_of(viewer).actor
+    result = Outcome(body.identity, frozenset(body.actions), body.notes)
+    conclude_as(context, actor, alert_id, result)
+    return read_alert(context, actor, alert_id)

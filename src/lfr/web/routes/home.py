@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lfr.web import schemas
 from lfr.web.access import Admit, Identity, Viewer, viewer_of
 from lfr.web.rendering import render
 
@@ -38,13 +39,15 @@ def api_docs() -> HTMLResponse:
 api = APIRouter(prefix="/api", tags=["account"])
 
 
-@api.get("/me")
-def me(viewer: Annotated[Viewer | None, Depends(Admit.signed_in())]) -> dict[str, object]:
+@api.get(
+    "/me", response_model=schemas.Me, responses=schemas.SIGNED_IN_ERRORS, operation_id="get_me"
+)
+def me(viewer: Annotated[Viewer | None, Depends(Admit.signed_in())]) -> schemas.Me:
     """Who is signed in: name, rank and roles."""
     actor = viewer_of(viewer).actor
-    return {
-        "user_id": actor.user_id,
-        "name": actor.name,
-        "rank": actor.rank.name,
-        "roles": sorted(role.value for role in actor.roles),
-    }
+    return schemas.Me(
+        user_id=actor.user_id,
+        name=actor.name,
+        rank=actor.rank.name,
+        roles=sorted(role.value for role in actor.roles),
+    )

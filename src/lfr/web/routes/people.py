@@ -17,6 +17,7 @@ from lfr.db.people import TrainingRecord, User
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Rank, Role
 from lfr.services import people
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -129,8 +130,14 @@ def _day(text: str, field: str) -> datetime:
         raise Refusal("TRN-1", f"not a date (YYYY-MM-DD): {text!r}", field) from None
 
 
-@api.get("")
+@api.get(
+    "",
+    response_model=list[schemas.PersonOut],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_people",
+)
 def api_people(context: Context, viewer: AdminViewer) -> list[dict[str, Any]]:
+    """Every account with its roles and training (never a password or second factor)."""
     return [
         {
             **people.user_snapshot(user),

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from lfr.db.session import reading
 from lfr.services import publication
+from lfr.web import schemas
 from lfr.web.access import Admit
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -38,11 +39,13 @@ def public_page(request: Request, context: Context) -> Response:
     )
 
 
-@api.get("/deployments")
+@api.get(
+    "/deployments",
+    response_model=schemas.PublicDeployments,
+    operation_id="list_public_deployments",
+)
 def public_deployments(context: Context) -> dict[str, list[dict[str, Any]]]:
-    """Open data (PUB-3): planned deployments and results as JSON."""
+    """Deployments announced and not yet reviewed (PUB-1). Results after review are served
+    once, at /api/public/results (PUB-2, the open-data columns)."""
     with reading(context.db) as db:
-        return {
-            "planned": [asdict(p) for p in publication.planned(db)],
-            "results": [asdict(r) for r in publication.results(db)],
-        }
+        return {"planned": [asdict(p) for p in publication.planned(db)]}

@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from lfr.db.governance import DeploymentRow
 from lfr.db.reports import DeploymentReviewRow
 from lfr.db.session import reading, transaction
-from lfr.domain.people import Role
+from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import evaluations, monitoring, review, review_export, thresholds
 from lfr.reports.forecast import AlertForecast
 from lfr.reports.monitoring import PerceivedGroup
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -125,25 +126,28 @@ def review_assessment(
     safeguards: Annotated[str, Form(max_length=20000)],
     lessons: Annotated[str, Form(max_length=20000)],
 ) -> Response:
+    _assess(context, viewer_of(viewer).actor, review_id, performance, safeguards, lessons)
+    return RedirectResponse(f"/reviews/{review_id}", status_code=303)
+
+
+def _assess(
+    context: Context, actor: Actor, review_id: str, performance: str, safeguards: str, lessons: str
+) -> None:
     with transaction(context.db) as db:
         review.update_assessment(
-            db,
-            viewer_of(viewer).actor,
-            review_id,
-            performance=performance,
-            safeguards=safeguards,
-            lessons=lessons,
+            db, actor, review_id, performance=performance, safeguards=safeguards, lessons=lessons
         )
-    return RedirectResponse(f"/reviews/{review_id}", status_code=303)
 
 
 @pages.post("/reviews/{review_id}/sign-off")
 def review_sign_off(context: Context, viewer: Reviewer, review_id: str) -> Response:
-    with transaction(context.db) as db:
-        review.sign_off(
-            db, viewer_of(viewer).actor, review_id, model_version=_model_version(context)
-        )
+    _sign_off(context, viewer_of(viewer).actor, review_id)
     return RedirectResponse(f"/reviews/{review_id}", status_code=303)
+
+
+def _sign_off(context: Context, actor: Actor, review_id: str) -> None:
+    with transaction(context.db) as db:
+        review.sign_off(db, actor, review_id, model_version=_model_version(context))
 
 
 @pages.get("/reviews/{review_id}/charts/{name}.png")
@@ -177,16 +181,61 @@ def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Respon
     )
 
 
-@api.get("/reviews/{review_id}")
-def api_review(context: Context, viewer: ReviewReader, review_id: str) -> dict[str, Any]:
+@api.get(
+    "/reviews",
+    response_model=list[schemas.ReviewSummary],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_reviews",
+)
+def api_reviews(context: Context, viewer: ReviewReader) -> list[schemas.ReviewSummary]:
+    """Every deployment review, oldest first (REV-1)."""
+    with reading(context.db) as db:
+        return [
+            schemas.ReviewSummary(id=r.id, deployment_id=r.deployment_id, status=r.status.value)
+            for r in review.list_reviews(db)
+        ]
+
+
+@api.get(
+    "/reviews/{review_id}",
+    response_model=schemas.ReviewOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_review",
+)
+def api_review(context: Context, viewer: ReviewReader, review_id: str) -> schemas.ReviewOut:
     """The review's figures (frozen once signed off) and its state."""
     row, figures = _load(context, review_id)
-    return {
-        "id": row["id"],
-        "status": row["status"],
-        "figures_sha256": row["figures_sha256"],
-        "figures": figures,
-    }
+    return schemas.ReviewOut(
+        id=row["id"], status=row["status"], figures_sha256=row["figures_sha256"], figures=figures
+    )
+
+
+@api.post(
+    "/reviews/{review_id}/assessment",
+    response_model=schemas.ReviewOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="assess_review",
+)
+def api_assessment(
+    context: Context, viewer: Reviewer, review_id: str, body: schemas.AssessmentIn
+) -> schemas.ReviewOut:
+    """The reviewer's assessment: performance, safeguards, lessons (REV-1)."""
+    _assess(
+        context, viewer_of(viewer).actor, review_id, body.performance, body.safeguards, body.lessons
+    )
+    return api_review(context, viewer, review_id)
+
+
+@api.post(
+    "/reviews/{review_id}/sign-off",
+    response_model=schemas.ReviewOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="sign_off_review",
+)
+def api_sign_off(context: Context, viewer: Reviewer, review_id: str) -> schemas.ReviewOut:
+    """Sign the review off: its figures are frozen with their SHA-256 (REV-1, PUB-2)."""
+    _sign_off(context, viewer_of(viewer).actor, review_id)
+    return api_review(context, viewer, review_id)
 
 
 # --- equitability (EQ-1) and the forecast ------------------------------------------------------
@@ -339,7 +388,12 @@ def _number(text: str, kind: type[float] | type[int], field: str) -> float | Non
         raise Refusal("EQ-1", "not a number", field) from error
 
 
-@api.get("/forecast")
+@api.get(
+    "/forecast",
+    response_model=schemas.ForecastOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="get_forecast",
+)
 def api_forecast(
     context: Context,
     viewer: Decider,
@@ -386,8 +440,14 @@ def monitoring_chart(context: Context, viewer: Monitor, name: str) -> Response:
     return Response(draw(_monitoring(context)), media_type=PNG, headers=NO_STORE)
 
 
-@api.get("/monitoring")
+@api.get(
+    "/monitoring",
+    response_model=schemas.MonitoringOut,
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="get_monitoring",
+)
 def api_monitoring(context: Context, viewer: Monitor) -> dict[str, Any]:
+    """Outcomes and benefit of every reviewed deployment and the EQ-2 group test."""
     result = _monitoring(context)
     return {
         "deployments": [
@@ -412,14 +472,19 @@ def vars_of(benefit: monitoring.DeploymentBenefit) -> dict[str, Any]:
     return {name: getattr(benefit, name) for name in benefit.__slots__}
 
 
-@api.post("/alerts/{alert_id}/perceived-group")
+@api.post(
+    "/alerts/{alert_id}/perceived-group",
+    response_model=schemas.PerceivedGroupOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="record_perceived_group",
+)
 def perceived_group(
     context: Context,
     viewer: Engagement,
     alert_id: str,
     group: Annotated[PerceivedGroup, Form()],
-) -> dict[str, str]:
+) -> schemas.PerceivedGroupOut:
     """The engaging officer's optional perceived group (EQ-2)."""
     with transaction(context.db) as db:
         monitoring.record_perceived_group(db, viewer_of(viewer).actor, alert_id, group)
-    return {"alert_id": alert_id, "perceived_group": group.value}
+    return schemas.PerceivedGroupOut(alert_id=alert_id, perceived_group=group.value)

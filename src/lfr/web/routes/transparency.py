@@ -15,12 +15,17 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from lfr.db.governance import AuthorityRow
+from lfr.db.rows import found
 from lfr.db.session import reading, transaction
 from lfr.domain.people import Role
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import transparency
-from lfr.reports.transparency import RESULT_COLUMNS, DocumentKind
-from lfr.services._rows import found
+from lfr.reports.transparency import (
+    RESULT_COLUMNS,
+    AnnouncementPublic,
+    DocumentKind,
+    ResultPublic,
+)
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -149,14 +154,24 @@ def delay_announcement(
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
-@api.get("/results", dependencies=[Depends(PUBLIC)])
+@api.get(
+    "/results",
+    dependencies=[Depends(PUBLIC)],
+    response_model=list[ResultPublic],
+    operation_id="list_public_results",
+)
 def api_results(context: Context) -> list[dict[str, Any]]:
     """PUB-2 results after review, in the open-data columns."""
     with reading(context.db) as db:
         return [r.model_dump(mode="json") for r in transparency.results(db)]
 
 
-@api.get("/announcements", dependencies=[Depends(PUBLIC)])
+@api.get(
+    "/announcements",
+    dependencies=[Depends(PUBLIC)],
+    response_model=list[AnnouncementPublic],
+    operation_id="list_public_announcements",
+)
 def api_announcements(context: Context) -> list[dict[str, Any]]:
     """PUB-1 announcements (date, area, purpose)."""
     with reading(context.db) as db:

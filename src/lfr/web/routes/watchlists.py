@@ -17,12 +17,13 @@ from fastapi.responses import RedirectResponse, Response
 from lfr.db.governance import WatchlistRow
 from lfr.db.session import reading, transaction
 from lfr.domain.categories import WatchlistCategory
-from lfr.domain.people import Role
+from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.domain.watchlist import EntryDraft
 from lfr.services import watchlists
-from lfr.services.access import readable_watchlist
+from lfr.services.access import readable_watchlist, readable_watchlists
 from lfr.services.authorisations import authorities_in_force
+from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -32,6 +33,7 @@ Compiler = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT))]
 Reader = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT, Role.REVIEWER))]
 
 pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/watchlists", tags=["watchlists"])
 
 
 @pages.get("/watchlists")
@@ -162,10 +164,7 @@ async def add_entry(
     date_of_birth: Annotated[str, Form(max_length=10)] = "",
     under_18_justification: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    import asyncio
 
-    actor = viewer_of(viewer).actor
-    data = await read_images(images)
     draft = EntryDraft(
         subject_reference=subject_reference,
         category=_category(category),
@@ -176,14 +175,48 @@ async def add_entry(
         date_of_birth=_date(date_of_birth),
         under_18_justification=under_18_justification,
     )
+    await _add(context, viewer_of(viewer).actor, watchlist_id, draft, images)
+    return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
 
-    def add() -> None:
+
+async def _add(
+    context: Context,
+    actor: Actor,
+    watchlist_id: str,
+    draft: EntryDraft,
+    images: list[UploadFile],
+) -> schemas.EntryOut:
+    """One entry with its images, each through the enrolment gate (WL-3..5)."""
+    import asyncio
+
+    data = await read_images(images)
+
+    def add() -> schemas.EntryOut:
         with transaction(context.db) as db:
             readable_watchlist(db, actor, watchlist_id)
-            watchlists.add_entry(db, actor, watchlist_id, draft, data, context.enroler())
+            row = watchlists.add_entry(db, actor, watchlist_id, draft, data, context.enroler())
+            return schemas.entry_out(row)
 
-    await asyncio.to_thread(add)
+    return await asyncio.to_thread(add)
+
+
+@pages.post("/watchlists/{watchlist_id}/entries/{entry_id}/remove")
+def remove_entry(
+    context: Context,
+    viewer: Compiler,
+    watchlist_id: str,
+    entry_id: str,
+    reason: Annotated[str, Form(max_length=4000)],
+) -> Response:
+    """The compiling officer takes an entry off an unsealed watchlist, saying why (WL-3)."""
+    _remove(context, viewer_of(viewer).actor, watchlist_id, entry_id, reason)
     return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
+
+
+def _remove(context: Context, actor: Actor, watchlist_id: str, entry_id: str, reason: str) -> None:
+    with transaction(context.db) as db:
+        readable_watchlist(db, actor, watchlist_id)
+        watchlists.remove_entry(db, actor, watchlist_id, entry_id, reason)
 
 
 def _category(value: str) -> WatchlistCategory | None:
@@ -297,3 +330,107 @@ def _row_image(row: dict[str, str], number: int, files: dict[str, bytes]) -> byt
     if name not in files:
         raise Refusal("WL-3", f"image {name!r} was not uploaded", f"row {number} image")
     return files[name]
+
+
+# --- the JSON API ------------------------------------------------------------------------------
+
+
+def _read(context: Context, actor: Actor, watchlist_id: str) -> schemas.WatchlistOut:
+    with reading(context.db) as db:
+        return schemas.watchlist_out(readable_watchlist(db, actor, watchlist_id))
+
+
+@api.get(
+    "",
+    response_model=list[schemas.WatchlistOut],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_watchlists",
+)
+def api_watchlists(context: Context, viewer: Reader) -> list[schemas.WatchlistOut]:
+    """The watchlists this person compiled (reviewers: every one)."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        return [schemas.watchlist_out(row) for row in readable_watchlists(db, actor)]
+
+
+@api.post(
+    "",
+    status_code=201,
+    response_model=schemas.WatchlistOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="create_watchlist",
+)
+def api_create_watchlist(
+    context: Context, viewer: Compiler, body: schemas.WatchlistIn, response: Response
+) -> schemas.WatchlistOut:
+    """The one watchlist of an authority in force, compiled by its applicant (WL-1, WL-3)."""
+    with transaction(context.db) as db:
+        row = watchlists.create_watchlist(db, viewer_of(viewer).actor, body.authority_id)
+        answer = schemas.watchlist_out(row)
+    response.headers["Location"] = f"/api/watchlists/{answer.id}"
+    return answer
+
+
+@api.get(
+    "/{watchlist_id}",
+    response_model=schemas.WatchlistOut,
+    responses=schemas.READ_ERRORS,
+    operation_id="get_watchlist",
+)
+def api_watchlist(context: Context, viewer: Reader, watchlist_id: str) -> schemas.WatchlistOut:
+    """The watchlist's entries (never their images) and its blue list."""
+    return _read(context, viewer_of(viewer).actor, watchlist_id)
+
+
+@api.post(
+    "/{watchlist_id}/entries",
+    status_code=201,
+    response_model=schemas.EntryOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="add_watchlist_entry",
+)
+async def api_add_entry(
+    context: Context,
+    viewer: Compiler,
+    watchlist_id: str,
+    response: Response,
+    subject_reference: Annotated[str, Form(max_length=64)],
+    category: Annotated[WatchlistCategory, Form()],
+    reason: Annotated[str, Form(max_length=4000)],
+    image_source: Annotated[str, Form(max_length=2000)],
+    images: Annotated[list[UploadFile], File(description="JPEG or PNG, one face each")],
+    attests_image_is_subject: Annotated[bool, Form()] = False,
+    attests_still_of_interest: Annotated[bool, Form()] = False,
+    date_of_birth: Annotated[date | None, Form()] = None,
+    under_18_justification: Annotated[str, Form(max_length=4000)] = "",
+) -> schemas.EntryOut:
+    """Add a subject with their image(s), multipart (WL-3..5): each image passes the
+    engine's enrolment gate or the refusal names it and why; nothing is stored then."""
+    draft = EntryDraft(
+        subject_reference=subject_reference,
+        category=category,
+        reason=reason,
+        image_source=image_source,
+        attests_image_is_subject=attests_image_is_subject,
+        attests_still_of_interest=attests_still_of_interest,
+        date_of_birth=date_of_birth,
+        under_18_justification=under_18_justification,
+    )
+    answer = await _add(context, viewer_of(viewer).actor, watchlist_id, draft, images)
+    response.headers["Location"] = f"/api/watchlists/{watchlist_id}"
+    return answer
+
+
+@api.post(
+    "/{watchlist_id}/entries/{entry_id}/remove",
+    response_model=schemas.WatchlistOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="remove_watchlist_entry",
+)
+def api_remove_entry(
+    context: Context, viewer: Compiler, watchlist_id: str, entry_id: str, body: schemas.Reason
+) -> schemas.WatchlistOut:
+    """Take an entry and its images off an unsealed watchlist, saying why (WL-3)."""
+    actor = viewer_of(viewer).actor
+    _remove(context, actor, watchlist_id, entry_id, body.reason)
+    return _read(context, actor, watchlist_id)
