@@ -153,6 +153,16 @@ class Settings(BaseSettings):
             "personal data."
         ),
     )
+    retention_interval_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        le=24 * 60,
+        description=(
+            "How often `lfr serve` runs retention by itself (DP-1: deleted automatically); "
+            "each run is audited. Shorter deletes what is due sooner; every run reads the "
+            "alerts and watchlists that may be due."
+        ),
+    )
     biometric_grace_hours: float = Field(
         default=0.0,
         ge=0,

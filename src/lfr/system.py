@@ -10,6 +10,7 @@ with the application's lifespan.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -17,12 +18,15 @@ from lfr.audit.log import request_id_var
 from lfr.bus.base import Bus
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
-from lfr.db.session import SessionFactory
+from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
 from lfr.runtime.reconciler import Planner, Reconciler
+from lfr.runtime.schedules import Job, Scheduler
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
+from lfr.services.policy import GovernancePolicy
+from lfr.services.retention import run_retention_if_due
 from lfr.settings import Settings
 from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
@@ -38,6 +42,7 @@ class Recognition:
     runtime: CentralRuntime
     reconciler: Reconciler
     preview: PreviewHub | None
+    scheduler: Scheduler
 
     @property
     def bus(self) -> Bus:
@@ -52,8 +57,10 @@ class Recognition:
             self.preview.start()
         await self.runtime.start()
         await self.reconciler.start()
+        await self.scheduler.start()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         await self.reconciler.stop()
         await self.runtime.stop()
         if self.preview is not None:
@@ -98,9 +105,26 @@ def attach_recognition(
     reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)
     on_watched_commit(context.db, reconciler.wake)
     control.reconciler = reconciler
-    recognition = Recognition(runtime, reconciler, preview)
+    recognition = Recognition(runtime, reconciler, preview, Scheduler(scheduled_jobs(context)))
     context.control, context.recognition, context.preview = control, recognition, preview
     return recognition
+
+
+SCHEDULE_CHECK_S = 60.0
+"""How often each scheduled job asks whether it is due (each decides from the record)."""
+
+
+def scheduled_jobs(context: WebContext) -> list[Job]:
+    """What `lfr serve` does by itself: retention when due (DP-1)."""
+    settings = context.settings
+    interval = timedelta(minutes=settings.retention_interval_minutes)
+    policy = GovernancePolicy.from_settings(settings)
+
+    def retention() -> None:
+        with transaction(context.db) as session:
+            run_retention_if_due(session, interval=interval, policy=policy)
+
+    return [Job("retention", SCHEDULE_CHECK_S, retention)]
 
 
 def _listeners(feed: LiveFeed) -> Listeners:

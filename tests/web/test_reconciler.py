@@ -429,3 +429,25 @@ def test_a_node_s_link_outage_loses_and_duplicates_no_alert_and_health_goes_stal
     row = asyncio.run(alerts_through_an_outage(lab, 20.0))
     assert row.observed == "30 of 30 stored, 0 duplicated, STALE seen"
     assert row.converged_s is not None
+
+
+def test_retention_runs_by_itself_in_the_service(web_context: WebContext) -> None:
+    """DP-1: `lfr serve` runs retention when it is due, without anyone running a command;
+    the run is audited, so the review and `lfr audit check` can say when it last ran."""
+    from lfr.services.retention import last_retention_run
+
+    recognition = web_context.attach_runtime(run_camera_engine)
+
+    def ran() -> bool:
+        with transaction(web_context.db) as session:
+            return last_retention_run(session) is not None
+
+    async def scenario() -> None:
+        await recognition.start()
+        try:
+            await until(ran, "a retention run recorded")
+        finally:
+            await recognition.stop()
+
+    assert not ran()
+    asyncio.run(scenario())
