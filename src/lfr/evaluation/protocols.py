@@ -25,7 +25,8 @@ from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
 from lfr.evaluation.decisions import gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
-from lfr.vision.matcher import Gallery
+from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, calibrate, one_in
+from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.normalisation import CohortNormalisation
 
 Report = dict[str, Any]
@@ -188,10 +189,12 @@ def _verification_by_group(
 class IdentificationOptions:
     """The decision rules applied on top of the model's cosine similarities."""
 
-    normalisation: str = "none"
-    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both);
-    see `decisions`."""
-    cohort_size: int = 50
+    normalisation: str = "snorm"
+    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both, the
+    engine's default); see `lfr.vision.normalisation`."""
+    cohort_size: int = 200
+    fusion: Fusion = Fusion.CENTROID
+    """How a subject's several images make its score (`lfr.vision.matcher.Fusion`)."""
     min_quality: float | None = None
     """Probes whose quality score is below this are not searched."""
     fpir_targets: tuple[float, ...] = metrics.DEFAULT_FPIR_TARGETS
@@ -203,7 +206,15 @@ class IdentificationOptions:
             return None
         if self.normalisation not in ("tnorm", "znorm", "snorm"):
             raise ValueError(f"unknown normalisation {self.normalisation!r}")
-        return CohortNormalisation(type=self.normalisation, cohort_size=self.cohort_size)
+        return CohortNormalisation(
+            type=self.normalisation, cohort_size=self.cohort_size, min_subjects=4
+        )
+
+    @property
+    def rule(self) -> str:
+        """The rule's name in a calibration."""
+        config = self.cohort_normalisation()
+        return REFERENCE_RULE if config is None else config.rule
 
 
 def _searches_report(searches: metrics.Searches, options: IdentificationOptions) -> Report:
@@ -254,18 +265,27 @@ def evaluate_identification(
         if described[p].descriptor is not None
     ]
     gallery = Gallery.build(
-        [name for name, _ in enrolled], np.stack([d for _, d in enrolled if d is not None])
+        [name for name, _ in enrolled],
+        np.stack([d for _, d in enrolled if d is not None]),
+        fusion=options.fusion,
     ).with_normalisation(options.cohort_normalisation())
-    searches, gated = _search(gallery, probes, described, options)
+    searches, gated, calibration = _search(gallery, probes, described, options)
+    calibration = calibration.model_copy(update={"model_id": describer.setup["model_id"]})
+    figures = _searches_report(searches, options)
     report: Report = {
         "protocol": "identification",
         **describer.describe_setup(),
         "decisions": {
             "normalisation": options.normalisation,
             "cohort_size": options.cohort_size if options.normalisation != "none" else None,
+            "fusion": str(options.fusion),
             "min_quality": options.min_quality,
         },
-        **_searches_report(searches, options),
+        **figures,
+        "calibrated_thresholds": _calibrated_thresholds(
+            calibration, options.rule, figures["fnir_at_fpir"]
+        ),
+        "calibration": calibration.model_dump(mode="json"),
         "counts": {
             "identities": len(split.gallery) + len(split.nonmated),
             "gallery_subjects": len(gallery),
@@ -287,8 +307,10 @@ def _search(
     probes: Sequence[tuple[str, Path]],
     described: Mapping[Path, DescribedImage],
     options: IdentificationOptions,
-) -> tuple[metrics.Searches, int]:
-    """Score every probe; an undescribed or gated probe is not searched (-inf row)."""
+) -> tuple[metrics.Searches, int, ModelCalibration]:
+    """Score every probe; an undescribed or gated probe is not searched (-inf row). The
+    calibration rests on every described probe's comparisons with the subjects who are
+    not its identity, scored by the reference rule and by the rule evaluated."""
     rows = [described[p] for _, p in probes]
     matrix = np.stack(
         [
@@ -297,15 +319,69 @@ def _search(
         ]
     )
     scores = gallery.scores(matrix).astype(np.float64)
+    identities = [name for name, _ in probes]
+    described_rows = np.array([d.descriptor is not None for d in rows])
+    calibration = calibration_of(
+        gallery, identities, described_rows, scores, gallery.similarities(matrix), options.rule
+    )
     searched = np.array([d.descriptor is not None for d in rows])
     if options.min_quality is not None:
         quality = np.array([d.quality.score if d.quality is not None else 0.0 for d in rows])
         searched &= gate_by_quality(scores, quality, options.min_quality)[1]
     scores[~searched] = -np.inf
-    searches = metrics.searches_from_scores(
-        scores, gallery.subject_ids, [name for name, _ in probes]
+    searches = metrics.searches_from_scores(scores, gallery.subject_ids, identities)
+    return searches, int(np.count_nonzero(~searched)), calibration
+
+
+def non_mated_cells(subject_ids: Sequence[str], identities: Sequence[str]) -> NDArray[np.bool_]:
+    """(probes × subjects) mask of the comparisons of two different people."""
+    return np.asarray(identities, dtype=object)[:, None] != np.asarray(subject_ids, dtype=object)
+
+
+def calibration_of(
+    gallery: Gallery,
+    identities: Sequence[str],
+    described: NDArray[np.bool_],
+    scores: NDArray[np.float64],
+    similarities: NDArray[np.floating],
+    rule: str,
+) -> ModelCalibration:
+    """The calibration measured by one identification run (model id left for the
+    caller): the reference rule's and `rule`'s scores on the same non-mated comparisons."""
+    cells = non_mated_cells(gallery.subject_ids, identities) & described[:, None]
+    non_mated = {REFERENCE_RULE: similarities.astype(np.float64)[cells]}
+    if rule != REFERENCE_RULE:
+        non_mated[rule] = scores[cells]
+    return calibrate(
+        non_mated,
+        model_id=gallery.model_id or "unknown",
+        dataset=f"{len(identities)} probes against {len(gallery)} enrolled subjects",
+        command="lfr evaluate identification",
     )
-    return searches, int(np.count_nonzero(~searched))
+
+
+def _calibrated_thresholds(
+    calibration: ModelCalibration, rule: str, rows: Sequence[Report]
+) -> list[Report]:
+    """Each FPIR target's threshold on the calibrated reference scale, with the
+    false-match rate of one comparison there ("1 in N")."""
+    result = []
+    for row in rows:
+        native = row["threshold"]
+        if native is None:
+            result.append({"fpir_target": row["fpir_target"], "calibrated": None})
+            continue
+        calibrated = float(calibration.to_reference(rule, np.array([native]))[0])
+        fmr = calibration.false_match_rate(calibrated)
+        result.append(
+            {
+                "fpir_target": row["fpir_target"],
+                "calibrated": calibrated,
+                "false_match_rate": fmr,
+                "one_in": one_in(fmr),
+            }
+        )
+    return result
 
 
 def _identification_by_group(
