@@ -263,6 +263,14 @@ def identification(
             "or best (each kept, the best scoring)."
         ),
     ] = Fusion.CENTROID,
+    fair_clusters: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Fair score normalisation (no demographic label needed) with this many "
+            "clusters of the watchlist's templates; measured, not in the engine.",
+        ),
+    ] = None,
     calibration_out: Annotated[
         Path | None,
         typer.Option(
@@ -289,6 +297,7 @@ def identification(
             normalisation=normalise,
             cohort_size=cohort_size,
             fusion=fusion,
+            fair_clusters=fair_clusters,
             min_quality=min_quality,
             threshold=threshold,
         )

@@ -23,8 +23,9 @@ from numpy.typing import NDArray
 
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
-from lfr.evaluation.decisions import gate_by_quality
+from lfr.evaluation.decisions import fair_normalisation, gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
+from lfr.reports.equitability import Rate, RateRatio, make_rate, max_min_ratio
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, calibrate, one_in
 from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.normalisation import CohortNormalisation
@@ -200,6 +201,9 @@ class IdentificationOptions:
     fpir_targets: tuple[float, ...] = metrics.DEFAULT_FPIR_TARGETS
     threshold: float | None = None
     """Also report FPIR and FNIR at this fixed threshold (e.g. the default alert one)."""
+    fair_clusters: int | None = None
+    """Fair score normalisation with this many clusters (`decisions.fair_normalisation`;
+    needs one template per subject)."""
 
     def cohort_normalisation(self) -> CohortNormalisation | None:
         if self.normalisation == "none":
@@ -214,7 +218,8 @@ class IdentificationOptions:
     def rule(self) -> str:
         """The rule's name in a calibration."""
         config = self.cohort_normalisation()
-        return REFERENCE_RULE if config is None else config.rule
+        name = REFERENCE_RULE if config is None else config.rule
+        return name if self.fair_clusters is None else f"{name}-fair{self.fair_clusters}"
 
 
 def _searches_report(searches: metrics.Searches, options: IdentificationOptions) -> Report:
@@ -269,7 +274,8 @@ def evaluate_identification(
         np.stack([d for _, d in enrolled if d is not None]),
         fusion=options.fusion,
     ).with_normalisation(options.cohort_normalisation())
-    searches, gated, calibration = _search(gallery, probes, described, options)
+    searched = _search(gallery, probes, described, options)
+    searches, gated, calibration = searched.searches, searched.gated, searched.calibration
     calibration = calibration.model_copy(update={"model_id": describer.setup["model_id"]})
     figures = _searches_report(searches, options)
     report: Report = {
@@ -299,7 +305,24 @@ def evaluate_identification(
     }
     if labels is not None:
         report["by_group"] = _identification_by_group(searches, report, labels, options)
+        report["differentials"] = group_differentials(
+            searched.scores,
+            gallery.subject_ids,
+            [name for name, _ in probes],
+            labels,
+            [row["threshold"] for row in report["fnir_at_fpir"]],
+            options.fpir_targets,
+        )
     return report
+
+
+@dataclass(frozen=True)
+class _Searched:
+    searches: metrics.Searches
+    gated: int
+    calibration: ModelCalibration
+    scores: NDArray[np.float64]
+    """(probes × subjects), -inf for probes not searched."""
 
 
 def _search(
@@ -307,7 +330,7 @@ def _search(
     probes: Sequence[tuple[str, Path]],
     described: Mapping[Path, DescribedImage],
     options: IdentificationOptions,
-) -> tuple[metrics.Searches, int, ModelCalibration]:
+) -> _Searched:
     """Score every probe; an undescribed or gated probe is not searched (-inf row). The
     calibration rests on every described probe's comparisons with the subjects who are
     not its identity, scored by the reference rule and by the rule evaluated."""
@@ -319,6 +342,8 @@ def _search(
         ]
     )
     scores = gallery.scores(matrix).astype(np.float64)
+    if options.fair_clusters is not None:
+        scores = _fair(gallery, matrix, scores, options.fair_clusters)
     identities = [name for name, _ in probes]
     described_rows = np.array([d.descriptor is not None for d in rows])
     calibration = calibration_of(
@@ -330,7 +355,20 @@ def _search(
         searched &= gate_by_quality(scores, quality, options.min_quality)[1]
     scores[~searched] = -np.inf
     searches = metrics.searches_from_scores(scores, gallery.subject_ids, identities)
-    return searches, int(np.count_nonzero(~searched)), calibration
+    return _Searched(searches, int(np.count_nonzero(~searched)), calibration, scores)
+
+
+def _fair(
+    gallery: Gallery, probes: NDArray[np.float32], scores: NDArray[np.float64], clusters: int
+) -> NDArray[np.float64]:
+    if gallery.template_count != len(gallery):
+        raise ValueError("fair normalisation needs one template per subject (--fusion centroid)")
+    templates = gallery.templates
+    among = gallery.scores(templates).astype(np.float64)
+    unit = probes / np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-12)
+    return fair_normalisation(
+        scores, unit.astype(np.float64), templates.astype(np.float64), among, clusters
+    )
 
 
 def non_mated_cells(subject_ids: Sequence[str], identities: Sequence[str]) -> NDArray[np.bool_]:
@@ -348,12 +386,18 @@ def calibration_of(
 ) -> ModelCalibration:
     """The calibration measured by one identification run (model id left for the
     caller): the reference rule's and `rule`'s scores on the same non-mated comparisons."""
-    cells = non_mated_cells(gallery.subject_ids, identities) & described[:, None]
-    non_mated = {REFERENCE_RULE: similarities.astype(np.float64)[cells]}
+    different = non_mated_cells(gallery.subject_ids, identities)
+    cells = different & described[:, None]
+    mates = ~different & described[:, None]
+    raw = similarities.astype(np.float64)
+    non_mated = {REFERENCE_RULE: raw[cells]}
+    mated = {REFERENCE_RULE: raw[mates]}
     if rule != REFERENCE_RULE:
         non_mated[rule] = scores[cells]
+        mated[rule] = scores[mates]
     return calibrate(
         non_mated,
+        mated=mated,
         model_id=gallery.model_id or "unknown",
         dataset=f"{len(identities)} probes against {len(gallery)} enrolled subjects",
         command="lfr evaluate identification",
@@ -412,3 +456,101 @@ def _identification_by_group(
         figures["counts"] = {"mated_probes": subset.n_mated, "nonmated_probes": subset.n_nonmated}
         by_group[group] = figures
     return by_group
+
+
+# --- demographic differentials (EQ-1) ------------------------------------------------
+
+
+def group_rates_1n(
+    scores: NDArray[np.float64],
+    subject_ids: Sequence[str],
+    identities: Sequence[str],
+    groups: Mapping[str, str],
+    threshold: float,
+) -> dict[str, dict[str, Rate]]:
+    """Each group's four error rates at one threshold of a 1:N run, with intervals:
+
+    - FPIR: its non-mated probes whose top score reaches the threshold;
+    - FNIR: its mated probes whose mate is not the top candidate at or above it;
+    - FMR: comparisons of its probes with enrolled subjects *of the same group* who are
+      not the probe's identity, at or above the threshold (NIST FRVT Part 3: same-group
+      impostors, where confusions are likeliest);
+    - FNMR: comparisons of its mated probes with their own subject, below it."""
+    columns = {subject: j for j, subject in enumerate(subject_ids)}
+    probe_group = metrics.group_of(identities, groups)
+    subject_group = metrics.group_of(subject_ids, groups)
+    searches = metrics.searches_from_scores(scores, subject_ids, identities)
+    result: dict[str, dict[str, Rate]] = {}
+    for group, subset in metrics.searches_by_group(searches, groups).items():
+        rows = probe_group == group
+        block = scores[rows][:, subject_group == group]
+        own = non_mated_cells(
+            [s for s, g in zip(subject_ids, subject_group, strict=True) if g == group],
+            [i for i, keep in zip(identities, rows, strict=True) if keep],
+        )
+        searched = np.isfinite(block).any(axis=1) if block.shape[1] else np.zeros(0, bool)
+        impostor = block[own & searched[:, None]]
+        mate = np.array(
+            [
+                scores[r, columns[i]]
+                for r, i in enumerate(identities)
+                if rows[r] and i in columns
+            ]
+        )
+        rates = metrics.rates_at_threshold(subset, threshold)
+        result[group] = {
+            "fpir": make_rate(rates.false_positives, rates.n_nonmated),
+            "fnir": make_rate(rates.false_negatives, rates.n_mated),
+            "fmr": make_rate(int(np.count_nonzero(impostor >= threshold)), int(impostor.size)),
+            "fnmr": make_rate(int(np.count_nonzero(mate < threshold)), int(mate.size)),
+        }
+    return result
+
+
+def group_differentials(
+    scores: NDArray[np.float64],
+    subject_ids: Sequence[str],
+    identities: Sequence[str],
+    groups: Mapping[str, str],
+    thresholds: Sequence[float | None],
+    fpir_targets: Sequence[float],
+) -> list[Report]:
+    """At each overall threshold: every group's FPIR, FNIR, FMR and FNMR with 95%
+    Wilson intervals, and for each rate the ratio of the highest group to the lowest
+    (NIST FRTE's max/min) with its interval — the effect size the equitability
+    criterion reads (docs/evaluation.md), beside any significance test."""
+    result = []
+    for target, threshold in zip(fpir_targets, thresholds, strict=True):
+        if threshold is None:
+            continue
+        rates = group_rates_1n(scores, subject_ids, identities, groups, threshold)
+        kinds = ("fpir", "fnir", "fmr", "fnmr")
+        result.append(
+            {
+                "fpir_target": target,
+                "threshold": threshold,
+                "groups": {
+                    group: {kind: _rate_report(rate[kind]) for kind in kinds}
+                    for group, rate in rates.items()
+                },
+                "max_min_ratio": {
+                    kind: _ratio_report(max_min_ratio({g: r[kind] for g, r in rates.items()}))
+                    for kind in kinds
+                },
+            }
+        )
+    return result
+
+
+def _rate_report(rate: Rate) -> Report:
+    return {
+        "errors": rate.errors,
+        "trials": rate.trials,
+        "value": rate.value,
+        "low": rate.low,
+        "high": rate.high,
+    }
+
+
+def _ratio_report(ratio: RateRatio) -> Report:
+    return {"value": ratio.value, "low": ratio.low, "high": ratio.high}

@@ -65,6 +65,10 @@ class RuleCalibration(BaseModel):
     scores: tuple[float, ...] = Field(
         description="Threshold score for each FMR of the grid, ascending (FMR descending)."
     )
+    false_non_match_rates: tuple[float, ...] | None = Field(
+        default=None,
+        description="Mated comparisons scoring below each threshold (None: not measured).",
+    )
 
     @model_validator(mode="after")
     def _ascending(self) -> RuleCalibration:
@@ -95,6 +99,9 @@ class ModelCalibration(BaseModel):
         for name, rule in self.rules.items():
             if len(rule.scores) != len(rates):
                 raise ValueError(f"rule {name!r}: one score per false-match rate is needed")
+            fnmr = rule.false_non_match_rates
+            if fnmr is not None and len(fnmr) != len(rates):
+                raise ValueError(f"rule {name!r}: one FNMR per false-match rate is needed")
         return self
 
     def covers(self, rule: str) -> bool:
@@ -122,6 +129,18 @@ class ModelCalibration(BaseModel):
             return float(self.false_match_rates[-1])
         xs, ys = _strictly_increasing(tuple(reference), tuple(logs))
         return float(10 ** np.interp(score, xs, ys))
+
+    def false_non_match_rate(self, rule: str, score: float) -> float | None:
+        """The evaluated FNMR of `rule` at a reference-scale threshold: the share of mated
+        comparisons the rule scores below it, read at the grid point at or just above the
+        threshold's FMR (a cautious figure); None when not measured."""
+        calibration = self.rules.get(rule)
+        if calibration is None or calibration.false_non_match_rates is None:
+            return None
+        fmr = self.false_match_rate(score)
+        at_or_above = [i for i, rate in enumerate(self.false_match_rates) if rate >= fmr]
+        index = at_or_above[-1] if at_or_above else 0
+        return calibration.false_non_match_rates[index]
 
     def score_for(self, false_match_rate: float) -> float:
         """The reference-scale score at which the evaluated FMR is `false_match_rate`."""
@@ -167,10 +186,12 @@ def calibrate(
     model_id: str,
     dataset: str,
     command: str,
+    mated: Mapping[str, NDArray[np.float64]] | None = None,
 ) -> ModelCalibration:
     """A calibration from each rule's scores on the *same* non-mated comparisons (one
     array per rule, the reference rule among them): each rule's threshold at every FMR
-    of the grid down to the smallest the comparisons resolve."""
+    of the grid down to the smallest the comparisons resolve; with `mated` scores, each
+    rule's FNMR at those thresholds."""
     counts = {rule: int(scores.size) for rule, scores in non_mated.items()}
     if len(set(counts.values())) != 1:
         raise ValueError(f"every rule must score the same comparisons, got {counts}")
@@ -178,10 +199,16 @@ def calibrate(
     if n == 0:
         raise ValueError("no non-mated comparisons to calibrate on")
     grid = fmr_grid(1 / n)
-    rules = {
-        rule: RuleCalibration(scores=tuple(_thresholds(scores, grid)))
-        for rule, scores in non_mated.items()
-    }
+    rules = {}
+    for rule, scores in non_mated.items():
+        thresholds = _thresholds(scores, grid)
+        genuine = (mated or {}).get(rule)
+        rules[rule] = RuleCalibration(
+            scores=tuple(thresholds),
+            false_non_match_rates=None
+            if genuine is None or not genuine.size
+            else tuple(float(np.mean(genuine < t)) for t in thresholds),
+        )
     return ModelCalibration(
         model_id=model_id,
         dataset=dataset,

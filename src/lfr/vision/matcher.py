@@ -150,6 +150,11 @@ class Gallery:
         return int(self._templates.shape[0])
 
     @property
+    def templates(self) -> Descriptor:
+        """The unit templates, sorted by subject (one per subject when fused)."""
+        return self._templates
+
+    @property
     def dimension(self) -> int:
         return int(self._templates.shape[1])
 
