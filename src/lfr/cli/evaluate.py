@@ -169,9 +169,7 @@ def _identification_table(report: Report) -> Table:
     table.add_column("calibrated (false-match rate)", justify="right")
     table.add_column("rests on", justify="right")
     rank1 = report["rank1"]
-    table.add_row(
-        "rank-1", _percent(rank1["rate"]), "", "", f"{rank1['hits']}/{rank1['n_mated']}"
-    )
+    table.add_row("rank-1", _percent(rank1["rate"]), "", "", f"{rank1['hits']}/{rank1['n_mated']}")
     for row, calibrated in zip(
         report["fnir_at_fpir"], report["calibrated_thresholds"], strict=True
     ):
@@ -188,9 +186,7 @@ def _identification_table(report: Report) -> Table:
             f"{row['false_negatives']}/{row['n_mated']} missed, "
             f"{row['false_positives']}/{row['n_nonmated']} false alerts",
         )
-    table.add_row(
-        "no face found", str(report["no_face_found"]["count"]), "", "", report["no_face"]
-    )
+    table.add_row("no face found", str(report["no_face_found"]["count"]), "", "", report["no_face"])
     table.caption = "* too few non-mated probes to resolve this FPIR: above every one of them"
     return table
 
@@ -310,7 +306,9 @@ def identification(
             report = evaluate_identification(split, evaluation, options, group_labels, advance)
         report["decisions"] |= {"gallery_images": gallery_images, "first_probe": first_probe}
         calibration = report["calibration"]
-        calibration["dataset"] = f"{images.resolve().parent.name}/{images.name}: {calibration['dataset']}"
+        calibration["dataset"] = (
+            f"{images.resolve().parent.name}/{images.name}: {calibration['dataset']}"
+        )
         if calibration_out is not None:
             calibration_out.write_text(json.dumps(calibration, indent=1) + "\n")
         return report

@@ -52,11 +52,16 @@ def kmeans(points: Matrix, k: int, seed: int = 0, iterations: int = 25) -> Matri
 
 
 def cluster_offsets(
-    among: Matrix, template_cluster: NDArray[np.intp], n_clusters: int, fmr: float = FAIR_FMR
+    among: Matrix,
+    template_cluster: NDArray[np.intp],
+    n_clusters: int,
+    fmr: float = FAIR_FMR,
+    min_false: float = 10,
 ) -> NDArray[np.float64]:
     """Each cluster's threshold at `fmr` minus the global one, from `among` (the
     subjects' scores against each other, each subject a probe; the diagonal is
-    ignored). A cluster with too few comparisons to resolve `fmr` keeps offset 0."""
+    ignored). A cluster whose comparisons would give fewer than `min_false` false
+    matches at `fmr` is too small to resolve it: it keeps offset 0."""
     upper = np.triu_indices(len(among), 1)
     scores = among[upper]
     first, second = template_cluster[upper[0]], template_cluster[upper[1]]
@@ -64,7 +69,7 @@ def cluster_offsets(
     offsets = np.zeros(n_clusters)
     for c in range(n_clusters):
         own = scores[(first == c) | (second == c)]
-        if own.size * fmr >= 10:
+        if own.size * fmr >= min_false:
             offsets[c] = float(np.quantile(own, 1 - fmr)) - overall
     return offsets
 
@@ -76,6 +81,8 @@ def fair_normalisation(
     among: Matrix,
     clusters: int,
     seed: int = 0,
+    fmr: float = FAIR_FMR,
+    min_false: float = 10,
 ) -> Matrix:
     """`scores` (probes × subjects) shifted by fair score normalisation: clusters of the
     unit `templates` (one per subject), offsets from `among` (the subjects' own scores
@@ -83,5 +90,6 @@ def fair_normalisation(
     centroids = kmeans(templates, clusters, seed)
     template_cluster = np.argmax(templates @ centroids.T, axis=1)
     probe_cluster = np.argmax(probes @ centroids.T, axis=1)
-    offsets = cluster_offsets(among, template_cluster, len(centroids))
-    return scores - 0.5 * (offsets[probe_cluster][:, None] + offsets[template_cluster][None, :])
+    offsets = cluster_offsets(among, template_cluster, len(centroids), fmr, min_false)
+    shift: Matrix = 0.5 * (offsets[probe_cluster][:, None] + offsets[template_cluster][None, :])
+    return scores - shift

@@ -373,7 +373,10 @@ def _fair(
 
 def non_mated_cells(subject_ids: Sequence[str], identities: Sequence[str]) -> NDArray[np.bool_]:
     """(probes × subjects) mask of the comparisons of two different people."""
-    return np.asarray(identities, dtype=object)[:, None] != np.asarray(subject_ids, dtype=object)
+    different: NDArray[np.bool_] = np.asarray(identities, dtype=object)[:, None] != np.asarray(
+        subject_ids, dtype=object
+    )
+    return different
 
 
 def calibration_of(
@@ -491,11 +494,7 @@ def group_rates_1n(
         searched = np.isfinite(block).any(axis=1) if block.shape[1] else np.zeros(0, bool)
         impostor = block[own & searched[:, None]]
         mate = np.array(
-            [
-                scores[r, columns[i]]
-                for r, i in enumerate(identities)
-                if rows[r] and i in columns
-            ]
+            [scores[r, columns[i]] for r, i in enumerate(identities) if rows[r] and i in columns]
         )
         rates = metrics.rates_at_threshold(subset, threshold)
         result[group] = {
@@ -534,8 +533,7 @@ def group_differentials(
                     for group, rate in rates.items()
                 },
                 "max_min_ratio": {
-                    kind: _ratio_report(max_min_ratio({g: r[kind] for g, r in rates.items()}))
-                    for kind in kinds
+                    kind: _ratio_report({g: r[kind] for g, r in rates.items()}) for kind in kinds
                 },
             }
         )
@@ -552,5 +550,14 @@ def _rate_report(rate: Rate) -> Report:
     }
 
 
-def _ratio_report(ratio: RateRatio) -> Report:
-    return {"value": ratio.value, "low": ratio.low, "high": ratio.high}
+def _ratio_report(rates: Mapping[str, Rate]) -> Report:
+    """The max/min ratio of one rate across groups, naming the highest and lowest."""
+    ratio: RateRatio = max_min_ratio(rates)
+    ordered = sorted(rates, key=lambda group: rates[group].value)
+    return {
+        "value": ratio.value,
+        "low": ratio.low,
+        "high": ratio.high,
+        "highest_group": ordered[-1] if ordered else None,
+        "lowest_group": ordered[0] if ordered else None,
+    }

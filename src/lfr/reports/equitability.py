@@ -112,9 +112,7 @@ def rate_ratio(high: Rate, low: Rate, confidence: float = 0.95) -> RateRatio:
         return RateRatio(None, None, None)
     ratio = high.value / low.value
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    spread = z * math.sqrt(
-        1 / high.errors - 1 / high.trials + 1 / low.errors - 1 / low.trials
-    )
+    spread = z * math.sqrt(1 / high.errors - 1 / high.trials + 1 / low.errors - 1 / low.trials)
     return RateRatio(ratio, ratio * math.exp(-spread), ratio * math.exp(spread))
 
 

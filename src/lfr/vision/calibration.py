@@ -29,6 +29,7 @@ by its own (`lfr evaluate identification --calibration-out FILE`, then the engin
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -92,7 +93,7 @@ class ModelCalibration(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> ModelCalibration:
         rates = self.false_match_rates
-        if len(rates) < 2 or any(b >= a for a, b in zip(rates, rates[1:], strict=False)):
+        if len(rates) < 2 or any(b >= a for a, b in itertools.pairwise(rates)):
             raise ValueError("false_match_rates must hold two or more descending rates")
         if REFERENCE_RULE not in self.rules:
             raise ValueError(f"a calibration needs the reference rule {REFERENCE_RULE!r}")
@@ -235,7 +236,7 @@ def one_in(false_match_rate: float) -> str:
     odds = 1 / false_match_rate
     if odds < 1.5:
         return "1 in 1"
-    digits = max(0, int(math.floor(math.log10(odds))) - 1)
+    digits = max(0, math.floor(math.log10(odds)) - 1)
     rounded = round(odds, -digits)
     return f"1 in {int(rounded):,}"
 

@@ -285,7 +285,8 @@ def calibrated_gallery(
     )
     if not runs:
         return gallery.with_normalisation(None) if gallery.normalisation else gallery
-    assert normalisation is not None and calibration is not None
+    assert normalisation is not None
+    assert calibration is not None
     rule = normalisation.rule
     return gallery.with_normalisation(
         normalisation, lambda scores: calibration.to_reference(rule, scores)
@@ -368,9 +369,7 @@ class CameraWorker:
         check_same_model(gallery, engine.describer)
         self.source = source
         self.engine = engine
-        self.gallery = calibrated_gallery(
-            gallery, config.score_normalisation, engine.calibration
-        )
+        self.gallery = calibrated_gallery(gallery, config.score_normalisation, engine.calibration)
         self.config = config
         self._emit = emit
         self._preview = preview

@@ -118,14 +118,16 @@ def test_a_fresh_install_forecasts_from_the_shipped_calibration(
         loose = thresholds.decision_forecast(session, 0.94, 1000, "dlib-resnet-v1")
         small = thresholds.decision_forecast(session, 0.94, 10, "dlib-resnet-v1")
     assert strict.source == loose.source == "shipped calibration"
-    assert strict.forecast is not None and loose.forecast is not None
+    assert strict.forecast is not None
+    assert loose.forecast is not None
     assert strict.false_match_rate == pytest.approx(calibration.false_match_rate(0.96))
     # A stricter threshold: fewer false alerts, fewer people found.
     assert strict.forecast.false_alerts_per_10k_faces < loose.forecast.false_alerts_per_10k_faces
     assert strict.forecast.true_identification_rate < loose.forecast.true_identification_rate
     # The false alerts follow 1 − (1 − FMR)^N from the calibrated FMR.
     fmr = loose.false_match_rate
-    assert fmr is not None and small.forecast is not None
+    assert fmr is not None
+    assert small.forecast is not None
     expected = 10_000 * (1 - (1 - fmr) ** 10)
     assert small.forecast.false_alerts_per_10k_faces == pytest.approx(expected)
 

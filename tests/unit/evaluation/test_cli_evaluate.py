@@ -176,3 +176,22 @@ def test_identification_writes_the_calibration_it_measured(tiny: Path, tmp_path:
             assert row["false_match_rate"] == pytest.approx(
                 calibration.false_match_rate(row["calibrated"])
             )
+
+
+def test_group_differentials_carry_intervals_and_the_max_min_ratio(tiny: Path) -> None:
+    """EQ-1: per group FPIR, FNIR, FMR and FNMR at each overall threshold, each with its
+    interval, and the highest group's rate over the lowest's."""
+    report = identification(tiny, "--labels", tiny / "labels.csv", "--fair-clusters", "2")
+    assert report["decisions"]["normalisation"] == "snorm"
+    assert report["calibration"]["rules"].keys() == {"cosine", "snorm-200-fair2"}
+    for row in report["differentials"]:
+        groups = row["groups"]
+        assert set(groups) == {"g1", "g2"}
+        for rates in groups.values():
+            for rate in rates.values():
+                assert rate["low"] <= rate["value"] <= rate["high"]
+        fnir = row["max_min_ratio"]["fnir"]
+        values = {g: groups[g]["fnir"]["value"] for g in groups}
+        assert fnir["highest_group"] == max(values, key=lambda g: values[g])
+        if fnir["value"] is not None:
+            assert fnir["value"] == pytest.approx(max(values.values()) / min(values.values()))
