@@ -42,6 +42,7 @@ from lfr.evaluation.protocols import (
 from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.imageio import ImageError
+from lfr.vision.matcher import Fusion
 
 evaluate_app = typer.Typer(
     help="Measure accuracy on a labelled image set (LFW layout).", no_args_is_help=True
@@ -165,10 +166,13 @@ def _identification_table(report: Report) -> Table:
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("threshold", justify="right")
+    table.add_column("calibrated (false-match rate)", justify="right")
     table.add_column("rests on", justify="right")
     rank1 = report["rank1"]
-    table.add_row("rank-1", _percent(rank1["rate"]), "", f"{rank1['hits']}/{rank1['n_mated']}")
-    for row in report["fnir_at_fpir"]:
+    table.add_row("rank-1", _percent(rank1["rate"]), "", "", f"{rank1['hits']}/{rank1['n_mated']}")
+    for row, calibrated in zip(
+        report["fnir_at_fpir"], report["calibrated_thresholds"], strict=True
+    ):
         threshold = "—" if row["threshold"] is None else f"{row['threshold']:.4f}"
         if not row["resolvable"]:
             threshold += " *"
@@ -176,10 +180,13 @@ def _identification_table(report: Report) -> Table:
             f"FNIR at FPIR {row['fpir_target']:g}",
             _percent(row["fnir"]),
             threshold,
+            "—"
+            if calibrated["calibrated"] is None
+            else f"{calibrated['calibrated']:.4f} ({calibrated['one_in']})",
             f"{row['false_negatives']}/{row['n_mated']} missed, "
             f"{row['false_positives']}/{row['n_nonmated']} false alerts",
         )
-    table.add_row("no face found", str(report["no_face_found"]["count"]), "", report["no_face"])
+    table.add_row("no face found", str(report["no_face_found"]["count"]), "", "", report["no_face"])
     table.caption = "* too few non-mated probes to resolve this FPIR: above every one of them"
     return table
 
@@ -238,12 +245,35 @@ def identification(
     normalise: Annotated[
         str,
         typer.Option(
-            help="Score normalisation: none, tnorm (per probe), znorm (per subject), snorm (both)."
+            help="Score normalisation: none, tnorm (per probe), znorm (per subject), snorm "
+            "(both; the engine's default)."
         ),
-    ] = "none",
+    ] = "snorm",
     cohort_size: Annotated[
         int, typer.Option(min=2, help="Cohort size for tnorm/znorm/snorm.")
-    ] = 50,
+    ] = 200,
+    fusion: Annotated[
+        Fusion,
+        typer.Option(
+            help="Several images of a subject: centroid (their mean, the engine's default) "
+            "or best (each kept, the best scoring)."
+        ),
+    ] = Fusion.CENTROID,
+    fair_clusters: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Fair score normalisation (no demographic label needed) with this many "
+            "clusters of the watchlist's templates; measured, not in the engine.",
+        ),
+    ] = None,
+    calibration_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the calibration this run measured (figures only) for the engine's "
+            "calibration_path: a force's own replaces the shipped one."
+        ),
+    ] = None,
     min_quality: Annotated[
         float | None,
         typer.Option(min=0.0, max=1.0, help="Probes below this quality score are not searched."),
@@ -262,6 +292,8 @@ def identification(
         options = IdentificationOptions(
             normalisation=normalise,
             cohort_size=cohort_size,
+            fusion=fusion,
+            fair_clusters=fair_clusters,
             min_quality=min_quality,
             threshold=threshold,
         )
@@ -273,6 +305,12 @@ def identification(
         with _progress(total, "describing") as advance:
             report = evaluate_identification(split, evaluation, options, group_labels, advance)
         report["decisions"] |= {"gallery_images": gallery_images, "first_probe": first_probe}
+        calibration = report["calibration"]
+        calibration["dataset"] = (
+            f"{images.resolve().parent.name}/{images.name}: {calibration['dataset']}"
+        )
+        if calibration_out is not None:
+            calibration_out.write_text(json.dumps(calibration, indent=1) + "\n")
         return report
 
     _run(action, as_json, _identification_table)

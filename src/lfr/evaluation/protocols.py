@@ -23,9 +23,11 @@ from numpy.typing import NDArray
 
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
-from lfr.evaluation.decisions import gate_by_quality
+from lfr.evaluation.decisions import fair_normalisation, gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
-from lfr.vision.matcher import Gallery
+from lfr.reports.equitability import Rate, RateRatio, make_rate, max_min_ratio
+from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, calibrate, one_in
+from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.normalisation import CohortNormalisation
 
 Report = dict[str, Any]
@@ -188,22 +190,36 @@ def _verification_by_group(
 class IdentificationOptions:
     """The decision rules applied on top of the model's cosine similarities."""
 
-    normalisation: str = "none"
-    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both);
-    see `decisions`."""
-    cohort_size: int = 50
+    normalisation: str = "snorm"
+    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both, the
+    engine's default); see `lfr.vision.normalisation`."""
+    cohort_size: int = 200
+    fusion: Fusion = Fusion.CENTROID
+    """How a subject's several images make its score (`lfr.vision.matcher.Fusion`)."""
     min_quality: float | None = None
     """Probes whose quality score is below this are not searched."""
     fpir_targets: tuple[float, ...] = metrics.DEFAULT_FPIR_TARGETS
     threshold: float | None = None
     """Also report FPIR and FNIR at this fixed threshold (e.g. the default alert one)."""
+    fair_clusters: int | None = None
+    """Fair score normalisation with this many clusters (`decisions.fair_normalisation`;
+    needs one template per subject)."""
 
     def cohort_normalisation(self) -> CohortNormalisation | None:
         if self.normalisation == "none":
             return None
         if self.normalisation not in ("tnorm", "znorm", "snorm"):
             raise ValueError(f"unknown normalisation {self.normalisation!r}")
-        return CohortNormalisation(type=self.normalisation, cohort_size=self.cohort_size)
+        return CohortNormalisation(
+            type=self.normalisation, cohort_size=self.cohort_size, min_subjects=4
+        )
+
+    @property
+    def rule(self) -> str:
+        """The rule's name in a calibration."""
+        config = self.cohort_normalisation()
+        name = REFERENCE_RULE if config is None else config.rule
+        return name if self.fair_clusters is None else f"{name}-fair{self.fair_clusters}"
 
 
 def _searches_report(searches: metrics.Searches, options: IdentificationOptions) -> Report:
@@ -254,18 +270,28 @@ def evaluate_identification(
         if described[p].descriptor is not None
     ]
     gallery = Gallery.build(
-        [name for name, _ in enrolled], np.stack([d for _, d in enrolled if d is not None])
+        [name for name, _ in enrolled],
+        np.stack([d for _, d in enrolled if d is not None]),
+        fusion=options.fusion,
     ).with_normalisation(options.cohort_normalisation())
-    searches, gated = _search(gallery, probes, described, options)
+    searched = _search(gallery, probes, described, options)
+    searches, gated, calibration = searched.searches, searched.gated, searched.calibration
+    calibration = calibration.model_copy(update={"model_id": describer.setup["model_id"]})
+    figures = _searches_report(searches, options)
     report: Report = {
         "protocol": "identification",
         **describer.describe_setup(),
         "decisions": {
             "normalisation": options.normalisation,
             "cohort_size": options.cohort_size if options.normalisation != "none" else None,
+            "fusion": str(options.fusion),
             "min_quality": options.min_quality,
         },
-        **_searches_report(searches, options),
+        **figures,
+        "calibrated_thresholds": _calibrated_thresholds(
+            calibration, options.rule, figures["fnir_at_fpir"]
+        ),
+        "calibration": calibration.model_dump(mode="json"),
         "counts": {
             "identities": len(split.gallery) + len(split.nonmated),
             "gallery_subjects": len(gallery),
@@ -279,7 +305,24 @@ def evaluate_identification(
     }
     if labels is not None:
         report["by_group"] = _identification_by_group(searches, report, labels, options)
+        report["differentials"] = group_differentials(
+            searched.scores,
+            gallery.subject_ids,
+            [name for name, _ in probes],
+            labels,
+            [row["threshold"] for row in report["fnir_at_fpir"]],
+            options.fpir_targets,
+        )
     return report
+
+
+@dataclass(frozen=True)
+class _Searched:
+    searches: metrics.Searches
+    gated: int
+    calibration: ModelCalibration
+    scores: NDArray[np.float64]
+    """(probes × subjects), -inf for probes not searched."""
 
 
 def _search(
@@ -287,8 +330,10 @@ def _search(
     probes: Sequence[tuple[str, Path]],
     described: Mapping[Path, DescribedImage],
     options: IdentificationOptions,
-) -> tuple[metrics.Searches, int]:
-    """Score every probe; an undescribed or gated probe is not searched (-inf row)."""
+) -> _Searched:
+    """Score every probe; an undescribed or gated probe is not searched (-inf row). The
+    calibration rests on every described probe's comparisons with the subjects who are
+    not its identity, scored by the reference rule and by the rule evaluated."""
     rows = [described[p] for _, p in probes]
     matrix = np.stack(
         [
@@ -297,15 +342,93 @@ def _search(
         ]
     )
     scores = gallery.scores(matrix).astype(np.float64)
+    if options.fair_clusters is not None:
+        scores = _fair(gallery, matrix, scores, options.fair_clusters)
+    identities = [name for name, _ in probes]
+    described_rows = np.array([d.descriptor is not None for d in rows])
+    calibration = calibration_of(
+        gallery, identities, described_rows, scores, gallery.similarities(matrix), options.rule
+    )
     searched = np.array([d.descriptor is not None for d in rows])
     if options.min_quality is not None:
         quality = np.array([d.quality.score if d.quality is not None else 0.0 for d in rows])
         searched &= gate_by_quality(scores, quality, options.min_quality)[1]
     scores[~searched] = -np.inf
-    searches = metrics.searches_from_scores(
-        scores, gallery.subject_ids, [name for name, _ in probes]
+    searches = metrics.searches_from_scores(scores, gallery.subject_ids, identities)
+    return _Searched(searches, int(np.count_nonzero(~searched)), calibration, scores)
+
+
+def _fair(
+    gallery: Gallery, probes: NDArray[np.float32], scores: NDArray[np.float64], clusters: int
+) -> NDArray[np.float64]:
+    if gallery.template_count != len(gallery):
+        raise ValueError("fair normalisation needs one template per subject (--fusion centroid)")
+    templates = gallery.templates
+    among = gallery.scores(templates).astype(np.float64)
+    unit = probes / np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-12)
+    return fair_normalisation(
+        scores, unit.astype(np.float64), templates.astype(np.float64), among, clusters
     )
-    return searches, int(np.count_nonzero(~searched))
+
+
+def non_mated_cells(subject_ids: Sequence[str], identities: Sequence[str]) -> NDArray[np.bool_]:
+    """(probes × subjects) mask of the comparisons of two different people."""
+    different: NDArray[np.bool_] = np.asarray(identities, dtype=object)[:, None] != np.asarray(
+        subject_ids, dtype=object
+    )
+    return different
+
+
+def calibration_of(
+    gallery: Gallery,
+    identities: Sequence[str],
+    described: NDArray[np.bool_],
+    scores: NDArray[np.float64],
+    similarities: NDArray[np.floating],
+    rule: str,
+) -> ModelCalibration:
+    """The calibration measured by one identification run (model id left for the
+    caller): the reference rule's and `rule`'s scores on the same non-mated comparisons."""
+    different = non_mated_cells(gallery.subject_ids, identities)
+    cells = different & described[:, None]
+    mates = ~different & described[:, None]
+    raw = similarities.astype(np.float64)
+    non_mated = {REFERENCE_RULE: raw[cells]}
+    mated = {REFERENCE_RULE: raw[mates]}
+    if rule != REFERENCE_RULE:
+        non_mated[rule] = scores[cells]
+        mated[rule] = scores[mates]
+    return calibrate(
+        non_mated,
+        mated=mated,
+        model_id=gallery.model_id or "unknown",
+        dataset=f"{len(identities)} probes against {len(gallery)} enrolled subjects",
+        command="lfr evaluate identification",
+    )
+
+
+def _calibrated_thresholds(
+    calibration: ModelCalibration, rule: str, rows: Sequence[Report]
+) -> list[Report]:
+    """Each FPIR target's threshold on the calibrated reference scale, with the
+    false-match rate of one comparison there ("1 in N")."""
+    result = []
+    for row in rows:
+        native = row["threshold"]
+        if native is None:
+            result.append({"fpir_target": row["fpir_target"], "calibrated": None})
+            continue
+        calibrated = float(calibration.to_reference(rule, np.array([native]))[0])
+        fmr = calibration.false_match_rate(calibrated)
+        result.append(
+            {
+                "fpir_target": row["fpir_target"],
+                "calibrated": calibrated,
+                "false_match_rate": fmr,
+                "one_in": one_in(fmr),
+            }
+        )
+    return result
 
 
 def _identification_by_group(
@@ -336,3 +459,105 @@ def _identification_by_group(
         figures["counts"] = {"mated_probes": subset.n_mated, "nonmated_probes": subset.n_nonmated}
         by_group[group] = figures
     return by_group
+
+
+# --- demographic differentials (EQ-1) ------------------------------------------------
+
+
+def group_rates_1n(
+    scores: NDArray[np.float64],
+    subject_ids: Sequence[str],
+    identities: Sequence[str],
+    groups: Mapping[str, str],
+    threshold: float,
+) -> dict[str, dict[str, Rate]]:
+    """Each group's four error rates at one threshold of a 1:N run, with intervals:
+
+    - FPIR: its non-mated probes whose top score reaches the threshold;
+    - FNIR: its mated probes whose mate is not the top candidate at or above it;
+    - FMR: comparisons of its probes with enrolled subjects *of the same group* who are
+      not the probe's identity, at or above the threshold (NIST FRVT Part 3: same-group
+      impostors, where confusions are likeliest);
+    - FNMR: comparisons of its mated probes with their own subject, below it."""
+    columns = {subject: j for j, subject in enumerate(subject_ids)}
+    probe_group = metrics.group_of(identities, groups)
+    subject_group = metrics.group_of(subject_ids, groups)
+    searches = metrics.searches_from_scores(scores, subject_ids, identities)
+    result: dict[str, dict[str, Rate]] = {}
+    for group, subset in metrics.searches_by_group(searches, groups).items():
+        rows = probe_group == group
+        block = scores[rows][:, subject_group == group]
+        own = non_mated_cells(
+            [s for s, g in zip(subject_ids, subject_group, strict=True) if g == group],
+            [i for i, keep in zip(identities, rows, strict=True) if keep],
+        )
+        searched = np.isfinite(block).any(axis=1) if block.shape[1] else np.zeros(0, bool)
+        impostor = block[own & searched[:, None]]
+        mate = np.array(
+            [scores[r, columns[i]] for r, i in enumerate(identities) if rows[r] and i in columns]
+        )
+        rates = metrics.rates_at_threshold(subset, threshold)
+        result[group] = {
+            "fpir": make_rate(rates.false_positives, rates.n_nonmated),
+            "fnir": make_rate(rates.false_negatives, rates.n_mated),
+            "fmr": make_rate(int(np.count_nonzero(impostor >= threshold)), int(impostor.size)),
+            "fnmr": make_rate(int(np.count_nonzero(mate < threshold)), int(mate.size)),
+        }
+    return result
+
+
+def group_differentials(
+    scores: NDArray[np.float64],
+    subject_ids: Sequence[str],
+    identities: Sequence[str],
+    groups: Mapping[str, str],
+    thresholds: Sequence[float | None],
+    fpir_targets: Sequence[float],
+) -> list[Report]:
+    """At each overall threshold: every group's FPIR, FNIR, FMR and FNMR with 95%
+    Wilson intervals, and for each rate the ratio of the highest group to the lowest
+    (NIST FRTE's max/min) with its interval — the effect size the equitability
+    criterion reads (docs/evaluation.md), beside any significance test."""
+    result = []
+    for target, threshold in zip(fpir_targets, thresholds, strict=True):
+        if threshold is None:
+            continue
+        rates = group_rates_1n(scores, subject_ids, identities, groups, threshold)
+        kinds = ("fpir", "fnir", "fmr", "fnmr")
+        result.append(
+            {
+                "fpir_target": target,
+                "threshold": threshold,
+                "groups": {
+                    group: {kind: _rate_report(rate[kind]) for kind in kinds}
+                    for group, rate in rates.items()
+                },
+                "max_min_ratio": {
+                    kind: _ratio_report({g: r[kind] for g, r in rates.items()}) for kind in kinds
+                },
+            }
+        )
+    return result
+
+
+def _rate_report(rate: Rate) -> Report:
+    return {
+        "errors": rate.errors,
+        "trials": rate.trials,
+        "value": rate.value,
+        "low": rate.low,
+        "high": rate.high,
+    }
+
+
+def _ratio_report(rates: Mapping[str, Rate]) -> Report:
+    """The max/min ratio of one rate across groups, naming the highest and lowest."""
+    ratio: RateRatio = max_min_ratio(rates)
+    ordered = sorted(rates, key=lambda group: rates[group].value)
+    return {
+        "value": ratio.value,
+        "low": ratio.low,
+        "high": ratio.high,
+        "highest_group": ordered[-1] if ordered else None,
+        "lowest_group": ordered[0] if ordered else None,
+    }

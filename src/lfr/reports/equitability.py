@@ -93,6 +93,37 @@ def wilson_interval(errors: int, trials: int, confidence: float = 0.95) -> tuple
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+@dataclass(frozen=True, slots=True)
+class RateRatio:
+    """The ratio of two groups' error rates with its confidence interval: the effect
+    size beside the significance test (NIST FRTE reports the max/min ratio). None where
+    a group has no error (the ratio is then unbounded or zero)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+def rate_ratio(high: Rate, low: Rate, confidence: float = 0.95) -> RateRatio:
+    """`high.value / low.value` with the Katz log interval:
+    ln r ± z·√(1/a − 1/n₁ + 1/b − 1/n₂). It treats comparisons as independent; repeated
+    probes and subjects make real intervals somewhat wider."""
+    if high.errors == 0 or low.errors == 0:
+        return RateRatio(None, None, None)
+    ratio = high.value / low.value
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    spread = z * math.sqrt(1 / high.errors - 1 / high.trials + 1 / low.errors - 1 / low.trials)
+    return RateRatio(ratio, ratio * math.exp(-spread), ratio * math.exp(spread))
+
+
+def max_min_ratio(rates: Mapping[str, Rate], confidence: float = 0.95) -> RateRatio:
+    """The highest group rate over the lowest (NIST FRTE's max/min), with its interval."""
+    if len(rates) < 2:
+        return RateRatio(None, None, None)
+    ordered = sorted(rates.values(), key=lambda rate: rate.value)
+    return rate_ratio(ordered[-1], ordered[0], confidence)
+
+
 def make_rate(errors: int, trials: int, confidence: float = 0.95) -> Rate:
     low, high = wilson_interval(errors, trials, confidence)
     return Rate(errors=errors, trials=trials, low=low, high=high)

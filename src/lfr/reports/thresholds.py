@@ -14,6 +14,16 @@ stored and audited in the decision's own transaction.
 - An evaluation with a differential at every threshold it scanned: every threshold needs
   a justification.
 
+Units: thresholds are calibrated scores (`lfr.vision.calibration`): the raw cosine
+similarity of the model with the same evaluated false-match rate, whichever decision rule
+the cameras run. A threshold stored before calibration (a raw cosine) therefore keeps its
+meaning unchanged, and the equitability grid, the floor and the forecast read the same
+unit. Each threshold is also shown as the false-match rate of one comparison ("1 in N").
+
+Without a stored evaluation (a fresh install) the forecast reads the calibration shipped
+with the model (figures measured on lfw-dev: the FMR of a comparison at the threshold and
+the FNMR of the engine's default rule there); a force's own evaluation replaces it.
+
 Trade-off of the floor: a lower threshold finds more listed people (fewer misses) but
 raises more false alerts, and below the floor the false alerts fall unevenly on groups.
 """
@@ -34,6 +44,8 @@ from lfr.domain.rules import blank
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import AlertForecast, forecast_alerts
 from lfr.settings import get_settings
+from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
+from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
@@ -134,6 +146,10 @@ class DecisionForecast:
     """None without an evaluation, or when the threshold is below the evaluated range."""
     rates_threshold: float | None
     """The evaluated threshold whose rates were used (at or just below `threshold`)."""
+    false_match_rate: float | None = None
+    """The calibrated false-match rate of one comparison at `threshold`."""
+    source: str | None = None
+    """Where the rates come from: "evaluation" (stored) or "shipped calibration"."""
 
     @property
     def below_floor(self) -> bool:
@@ -152,8 +168,12 @@ def decision_forecast(
         raise Refusal("EQ-1", "the watchlist holds at least one person", "watchlist_size")
     chosen = effective_threshold(threshold)
     floor = threshold_floor(session, model_version)
+    calibration = shipped_calibration(model_version or current_model_version())
+    shown_fmr = calibration.false_match_rate(chosen) if calibration is not None else None
     evaluation = latest_evaluation(session, floor.model_version) if floor else None
-    rates = overall_rates_at(evaluation, chosen) if evaluation is not None else None
+    if evaluation is None:
+        return _shipped_forecast(chosen, watchlist_size, calibration)
+    rates = overall_rates_at(evaluation, chosen)
     forecast = (
         forecast_alerts(
             fmr=rates.fmr, fnmr=rates.fnmr, watchlist_size=watchlist_size, threshold=chosen
@@ -162,5 +182,35 @@ def decision_forecast(
         else None
     )
     return DecisionForecast(
-        chosen, watchlist_size, floor, forecast, rates.threshold if rates else None
+        chosen,
+        watchlist_size,
+        floor,
+        forecast,
+        rates.threshold if rates else None,
+        shown_fmr,
+        "evaluation",
+    )
+
+
+def default_rule(watchlist_size: int) -> str:
+    """The calibration rule the engine runs for a watchlist of this size by default."""
+    rule = CohortNormalisation()
+    return rule.rule if rule.applies_to(watchlist_size) else REFERENCE_RULE
+
+
+def _shipped_forecast(
+    threshold: float, watchlist_size: int, calibration: ModelCalibration | None
+) -> DecisionForecast:
+    """The forecast from the model's shipped calibration (no stored evaluation)."""
+    if calibration is None:
+        return DecisionForecast(threshold, watchlist_size, None, None, None)
+    fmr = calibration.false_match_rate(threshold)
+    fnmr = calibration.false_non_match_rate(default_rule(watchlist_size), threshold)
+    forecast = (
+        forecast_alerts(fmr=fmr, fnmr=fnmr, watchlist_size=watchlist_size, threshold=threshold)
+        if fnmr is not None
+        else None
+    )
+    return DecisionForecast(
+        threshold, watchlist_size, None, forecast, threshold, fmr, "shipped calibration"
     )

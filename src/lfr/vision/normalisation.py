@@ -14,9 +14,12 @@ re-expresses each score against the scores around it:
 Measured on lfw-dev with `lfr evaluate identification` (1,000 enrolled, 4,875 mated and
 2,416 non-mated probes, dlib ResNet): S-norm with a cohort of 200 lowers FNIR at FPIR 1%
 from 42.8% to 30.0% and at FPIR 0.1% from 67.1% to 54.5%, at the same rank-1 (94.3% →
-94.5%); see docs/evaluation.md. The cohort is the watchlist itself, so nothing beyond the
-watchlist is stored, and a normalised score is in units of cohort standard deviations
-(about 5 for FPIR 1% at 1,000 subjects): the alert threshold must be set in those units.
+94.5%); see docs/evaluation.md. It is the engine's default rule. The cohort is the
+watchlist itself, so nothing beyond the watchlist is stored. A normalised score is in
+units of cohort standard deviations; the engine puts it back on the calibrated reference
+scale (`lfr.vision.calibration`), so the alert threshold keeps one meaning whichever rule
+runs. A watchlist of fewer than `min_subjects` subjects has too small a cohort: it is
+searched with raw cosine similarities (the reference scale itself).
 """
 
 from __future__ import annotations
@@ -56,6 +59,23 @@ class CohortNormalisation(BaseModel):
             "A watchlist smaller than cohort_size + 2 uses all other subjects."
         ),
     )
+    min_subjects: int = Field(
+        default=30,
+        ge=4,
+        description=(
+            "Fewest watchlist subjects for which the rule runs; a smaller watchlist is "
+            "searched with raw cosine similarities (on lfw-dev a cohort of 20 was already "
+            "noisier than 50, and a handful of subjects is no cohort at all)."
+        ),
+    )
+
+    @property
+    def rule(self) -> str:
+        """The rule's name in a calibration (`lfr.vision.calibration`): type and cohort."""
+        return f"{self.type}-{self.cohort_size}"
+
+    def applies_to(self, n_subjects: int) -> bool:
+        return n_subjects >= self.min_subjects
 
 
 def top_cohort_stats(scores: Matrix, cohort_size: int, skip: int) -> tuple[Matrix, Matrix]:

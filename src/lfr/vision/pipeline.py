@@ -24,12 +24,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
+from lfr.vision.calibration import ModelCalibration, load_calibration
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, build_describer
 from lfr.vision.describers.base import Describer
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig, build_detector
@@ -103,30 +105,38 @@ class EngineConfig(BaseModel):
     alert_threshold: float = Field(
         default=DEFAULT_ALERT_THRESHOLD,
         ge=-1,
-        le=100,
         description=(
-            "Fused score at or above which a track alerts on a subject: a cosine similarity "
-            "(-1..1), or with `score_normalisation` a number of cohort standard deviations. "
-            "Raising it misses more watchlist subjects; lowering it stops more innocent "
-            "passers-by."
+            "Fused calibrated score at or above which a track alerts on a subject: on the "
+            "reference scale of lfr.vision.calibration (the raw cosine similarity with the "
+            "same evaluated false-match rate), whichever rule runs. Raising it misses more "
+            "watchlist subjects; lowering it stops more innocent passers-by."
         ),
     )
     score_normalisation: CohortNormalisation | None = Field(
+        default_factory=CohortNormalisation,
+        description=(
+            "Cohort normalisation of match scores (lfr.vision.normalisation), S-norm by "
+            "default: on lfw-dev it lowered the miss rate at 1% false alerts from 43% to "
+            "30%. Scores are put back on the calibrated scale, so the threshold keeps its "
+            "meaning. None keeps raw cosine similarities."
+        ),
+    )
+    calibration_path: Path | None = Field(
         default=None,
         description=(
-            "Cohort normalisation of match scores (lfr.vision.normalisation). On lfw-dev "
-            "S-norm lowered the miss rate at 1% false alerts from 43% to 30%; the threshold "
-            "is then in cohort standard deviations (about 5 for 1% at 1,000 subjects). None "
-            "keeps raw cosine similarities."
+            "A force's own calibration (`lfr evaluate identification --calibration-out`); "
+            "None: the one shipped for the describer's model. Without either, scores stay "
+            "raw cosine similarities (no rule can run calibrated)."
         ),
     )
 
     @model_validator(mode="after")
-    def _threshold_in_score_units(self) -> EngineConfig:
-        if self.score_normalisation is None and self.alert_threshold > 1:
+    def _threshold_is_calibrated(self) -> EngineConfig:
+        if self.alert_threshold > 1:
             raise ValueError(
-                f"alert_threshold {self.alert_threshold} is not a cosine similarity (-1..1); "
-                "set score_normalisation for a normalised threshold"
+                f"alert_threshold {self.alert_threshold} is not a calibrated score (at most "
+                "1): thresholds are on the reference scale whichever rule runs "
+                "(lfr.vision.calibration)"
             )
         return self
 
@@ -166,6 +176,8 @@ class Engine:
     """The same detector at full resolution (no `detect_scale` / `max_detect_width`):
     a watchlist photograph is analysed once, so speed does not matter there, and a
     face the enrolment gate accepts must not be lost to shrinking (WL-5)."""
+    calibration: ModelCalibration | None = None
+    """The describer's model calibration (shipped, or the configured file)."""
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
@@ -173,10 +185,12 @@ class Engine:
         full_resolution = config.detector.model_copy(
             update={"detect_scale": 1.0, "max_detect_width": None}
         )
+        describer = build_describer(config.describer)
         return cls(
             analyser,
-            build_describer(config.describer),
+            describer,
             FaceAnalyser(build_detector(full_resolution), analyser.locator),
+            load_calibration(config.calibration_path, describer.model_id),
         )
 
 
@@ -250,6 +264,33 @@ def check_same_model(gallery: Gallery, describer: Describer) -> None:
             f"the watchlist's templates were made by model {gallery.model_id}, this engine "
             f"describes faces with {describer.model_id}: re-enrol the watchlist with it"
         )
+
+
+def calibrated_gallery(
+    gallery: Gallery,
+    normalisation: CohortNormalisation | None,
+    calibration: ModelCalibration | None,
+) -> Gallery:
+    """The gallery a camera searches: `normalisation` applied and its scores mapped onto
+    the calibrated reference scale, so that the authority's threshold means the same
+    whichever rule runs. Raw cosine similarities (the reference scale itself) when no
+    rule is configured, the watchlist is too small for a cohort, or the calibration does
+    not cover the rule (a rule never runs uncalibrated: its units would not match the
+    threshold's)."""
+    runs = (
+        normalisation is not None
+        and normalisation.applies_to(len(gallery))
+        and calibration is not None
+        and calibration.covers(normalisation.rule)
+    )
+    if not runs:
+        return gallery.with_normalisation(None) if gallery.normalisation else gallery
+    assert normalisation is not None
+    assert calibration is not None
+    rule = normalisation.rule
+    return gallery.with_normalisation(
+        normalisation, lambda scores: calibration.to_reference(rule, scores)
+    )
 
 
 def tracked_quality(quality: QualityFactors, live_gate: QualityGate) -> float:
@@ -328,10 +369,7 @@ class CameraWorker:
         check_same_model(gallery, engine.describer)
         self.source = source
         self.engine = engine
-        wanted = config.score_normalisation
-        self.gallery = (
-            gallery if gallery.normalisation == wanted else gallery.with_normalisation(wanted)
-        )
+        self.gallery = calibrated_gallery(gallery, config.score_normalisation, engine.calibration)
         self.config = config
         self._emit = emit
         self._preview = preview

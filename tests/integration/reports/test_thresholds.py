@@ -101,8 +101,35 @@ def test_without_an_evaluation_nothing_is_locked(
     assert decide(session_factory, personas, 0.5, None) is not None
     with transaction(session_factory) as session:
         forecast = thresholds.decision_forecast(session, 0.5, 10)
-    assert forecast.forecast is None
     assert forecast.floor is None
+
+
+def test_a_fresh_install_forecasts_from_the_shipped_calibration(
+    session_factory: SessionFactory,
+) -> None:
+    """EQ-1, AUTH-2: with no stored evaluation the officer still sees a forecast, in
+    calibrated units, from the figures shipped with the model."""
+    from lfr.vision.calibration import shipped_calibration
+
+    calibration = shipped_calibration("dlib-resnet-v1")
+    assert calibration is not None
+    with transaction(session_factory) as session:
+        strict = thresholds.decision_forecast(session, 0.96, 1000, "dlib-resnet-v1")
+        loose = thresholds.decision_forecast(session, 0.94, 1000, "dlib-resnet-v1")
+        small = thresholds.decision_forecast(session, 0.94, 10, "dlib-resnet-v1")
+    assert strict.source == loose.source == "shipped calibration"
+    assert strict.forecast is not None
+    assert loose.forecast is not None
+    assert strict.false_match_rate == pytest.approx(calibration.false_match_rate(0.96))
+    # A stricter threshold: fewer false alerts, fewer people found.
+    assert strict.forecast.false_alerts_per_10k_faces < loose.forecast.false_alerts_per_10k_faces
+    assert strict.forecast.true_identification_rate < loose.forecast.true_identification_rate
+    # The false alerts follow 1 − (1 − FMR)^N from the calibrated FMR.
+    fmr = loose.false_match_rate
+    assert fmr is not None
+    assert small.forecast is not None
+    expected = 10_000 * (1 - (1 - fmr) ** 10)
+    assert small.forecast.false_alerts_per_10k_faces == pytest.approx(expected)
 
 
 def test_forecast_reads_the_stored_rates(session_factory: SessionFactory) -> None:

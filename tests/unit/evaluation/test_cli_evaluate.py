@@ -111,7 +111,10 @@ def test_identification_figures_per_group(tiny: Path) -> None:
 def test_fusion_with_several_templates_compares_on_the_same_probes(tiny: Path) -> None:
     one = identification(tiny, "--first-probe", "2")
     two = identification(tiny, "--gallery-images", "2")
-    assert two["counts"]["gallery_templates"] == 2 * len(MULTI)
+    kept = identification(tiny, "--gallery-images", "2", "--fusion", "best")
+    assert two["counts"]["gallery_templates"] == len(MULTI)  # fused into centroids
+    assert kept["counts"]["gallery_templates"] == 2 * len(MULTI)
+    assert two["decisions"]["fusion"] == "centroid"
     assert one["counts"]["mated_probes"] == two["counts"]["mated_probes"]
     assert one["counts"]["mated_probes"] == sum(n - 2 for n in MULTI.values())
 
@@ -155,3 +158,40 @@ def test_an_unknown_describer_is_refused_by_name(tiny: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--describer nope" in result.stderr
+
+
+def test_identification_writes_the_calibration_it_measured(tiny: Path, tmp_path: Path) -> None:
+    """REC-2: a force's own run replaces the shipped calibration, figures only."""
+    from lfr.vision.calibration import REFERENCE_RULE, load_calibration
+
+    out = tmp_path / "calibration.json"
+    report = identification(tiny, "--calibration-out", out)
+    assert report["decisions"]["normalisation"] == "snorm"  # the engine's default rule
+    calibration = load_calibration(out, report["model_id"])
+    assert calibration is not None
+    assert set(calibration.rules) == {REFERENCE_RULE, "snorm-200"}
+    assert calibration.non_mated_comparisons == report["calibration"]["non_mated_comparisons"]
+    for row in report["calibrated_thresholds"]:
+        if row["calibrated"] is not None:
+            assert row["false_match_rate"] == pytest.approx(
+                calibration.false_match_rate(row["calibrated"])
+            )
+
+
+def test_group_differentials_carry_intervals_and_the_max_min_ratio(tiny: Path) -> None:
+    """EQ-1: per group FPIR, FNIR, FMR and FNMR at each overall threshold, each with its
+    interval, and the highest group's rate over the lowest's."""
+    report = identification(tiny, "--labels", tiny / "labels.csv", "--fair-clusters", "2")
+    assert report["decisions"]["normalisation"] == "snorm"
+    assert report["calibration"]["rules"].keys() == {"cosine", "snorm-200-fair2"}
+    for row in report["differentials"]:
+        groups = row["groups"]
+        assert set(groups) == {"g1", "g2"}
+        for rates in groups.values():
+            for rate in rates.values():
+                assert rate["low"] <= rate["value"] <= rate["high"]
+        fnir = row["max_min_ratio"]["fnir"]
+        values = {g: groups[g]["fnir"]["value"] for g in groups}
+        assert fnir["highest_group"] == max(values, key=lambda g: values[g])
+        if fnir["value"] is not None:
+            assert fnir["value"] == pytest.approx(max(values.values()) / min(values.values()))

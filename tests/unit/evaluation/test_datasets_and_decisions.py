@@ -55,3 +55,43 @@ def test_quality_gate_removes_poor_probes_from_the_search() -> None:
     assert kept.tolist() == [False, True]
     assert np.isneginf(gated[0]).all()
     assert gated[1].tolist() == [0.8, 0.2]
+
+
+def test_fair_normalisation_moves_each_cluster_to_the_global_threshold() -> None:
+    """EQ-1 mitigation (no labels): a cluster whose impostors score high has its scores
+    lowered, one whose impostors score low has them raised, by half of each side's
+    offset from the global threshold."""
+    from lfr.evaluation.decisions import cluster_offsets, fair_normalisation
+
+    # Subjects 0–1 in cluster 0 (impostor score 0.9 between them), 2–3 in cluster 1
+    # (0.1 between them); across clusters 0.5.
+    among = np.array(
+        [
+            [1.0, 0.9, 0.5, 0.5],
+            [0.9, 1.0, 0.5, 0.5],
+            [0.5, 0.5, 1.0, 0.1],
+            [0.5, 0.5, 0.1, 1.0],
+        ]
+    )
+    offsets = cluster_offsets(among, np.array([0, 0, 1, 1]), 2, fmr=0.5, min_false=1)
+    # Global: the median of (0.9, 0.5, 0.5, 0.5, 0.5, 0.1) = 0.5. Cluster 0's own
+    # comparisons (0.9, 0.5 ×4): median 0.5; cluster 1's (0.5 ×4, 0.1): 0.5.
+    assert offsets.tolist() == pytest.approx([0.0, 0.0])
+    offsets = cluster_offsets(among, np.array([0, 0, 1, 1]), 2, fmr=0.2, min_false=1)
+    overall = float(np.quantile([0.9, 0.5, 0.5, 0.5, 0.5, 0.1], 0.8))
+    high = float(np.quantile([0.9, 0.5, 0.5, 0.5, 0.5], 0.8))
+    low = float(np.quantile([0.5, 0.5, 0.5, 0.5, 0.1], 0.8))
+    assert offsets.tolist() == pytest.approx([high - overall, low - overall])
+    assert offsets[0] > offsets[1]  # the cluster whose impostors score high
+
+    templates = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    probes = np.array([[1.0, 0.0], [0.0, 1.0]])
+    scores = np.full((2, 4), 0.7)
+    shifted = fair_normalisation(scores, probes, templates, among, clusters=2, fmr=0.2, min_false=1)
+    # Probe 0 (in the cluster of subjects 0–1) against subject 0: the high cluster's
+    # offset from both sides; against subject 2: half of it; probe 1 against subject 2:
+    # the low cluster's from both sides.
+    high, low = offsets
+    assert shifted[0, 0] == pytest.approx(0.7 - high)
+    assert shifted[0, 2] == pytest.approx(0.7 - (high + low) / 2)
+    assert shifted[1, 2] == pytest.approx(0.7 - low)

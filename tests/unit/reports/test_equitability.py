@@ -69,3 +69,19 @@ def test_no_equitable_threshold_when_the_differential_never_ends() -> None:
         equitability_report({"a": a, "b": b}, thresholds=[0.5, 0.9]).lowest_equitable_threshold
         is None
     )
+
+
+def test_rate_ratio_has_the_katz_interval_worked_by_hand() -> None:
+    """EQ-1: the effect size beside the test. 20/1000 against 10/1000: ratio 2,
+    se = √(1/20 − 1/1000 + 1/10 − 1/1000) = 0.384708, interval 2·e^(∓1.95996·se)."""
+    from lfr.reports.equitability import max_min_ratio, rate_ratio
+
+    ratio = rate_ratio(make_rate(20, 1000), make_rate(10, 1000))
+    assert ratio.value == pytest.approx(2.0)
+    assert ratio.low == pytest.approx(0.94095, abs=1e-4)
+    assert ratio.high == pytest.approx(4.25103, abs=1e-4)
+    # NIST FRTE's max/min: the highest group over the lowest, whatever the order given.
+    groups = {"a": make_rate(10, 1000), "b": make_rate(20, 1000), "c": make_rate(15, 1000)}
+    assert max_min_ratio(groups).value == pytest.approx(2.0)
+    # No error in a group: the ratio is unbounded, so none is given.
+    assert rate_ratio(make_rate(5, 100), make_rate(0, 100)).value is None

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lfr.vision.matcher import Gallery
+from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.types import ListKind
 
 
@@ -16,7 +16,7 @@ def _gallery() -> Gallery:
     templates = np.array(
         [[1.0, 0.0], [0.0, 1.0], [0.5, math.sqrt(3) / 2], [-1.0, 0.0]], dtype=np.float32
     )
-    return Gallery.build(["a", "b", "a", "c"], templates)
+    return Gallery.build(["a", "b", "a", "c"], templates, fusion=Fusion.BEST)
 
 
 def test_best_template_per_subject_and_order() -> None:
@@ -52,7 +52,7 @@ def test_similarities_matrix_matches_brute_force() -> None:
     templates = rng.normal(size=(9, 16)).astype(np.float32)
     owners = ["s3", "s1", "s2", "s1", "s3", "s3", "s2", "s4", "s1"]
     probes = rng.normal(size=(5, 16)).astype(np.float32)
-    gallery = Gallery.build(owners, templates)
+    gallery = Gallery.build(owners, templates, fusion=Fusion.BEST)
 
     unit_t = templates / np.linalg.norm(templates, axis=1, keepdims=True)
     unit_p = probes / np.linalg.norm(probes, axis=1, keepdims=True)
@@ -103,3 +103,17 @@ def test_bad_shapes_are_refused() -> None:
         gallery.search(np.ones((1, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="k must be"):
         gallery.search(np.ones((1, 2), dtype=np.float32), k=0)
+
+
+def test_a_subjects_templates_fuse_into_their_centroid_by_default() -> None:
+    """REC-2: several photographs of a subject are fused into one template, the mean of
+    their unit vectors (re-normalised)."""
+    templates = np.array([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]], dtype=np.float32)
+    gallery = Gallery.build(["a", "a", "c"], templates)
+    assert gallery.template_count == 2
+    # a's centroid is (1, 1)/√2: east scores cos 45°, whatever the first template's length.
+    [east] = gallery.search(np.array([[1.0, 0.0]], dtype=np.float32), k=2)
+    assert [(c.subject_id, round(c.score, 6)) for c in east] == [
+        ("a", round(math.sqrt(0.5), 6)),
+        ("c", -1.0),
+    ]

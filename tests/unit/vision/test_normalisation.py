@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lfr.vision.matcher import Gallery
+from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.normalisation import (
     CohortNormalisation,
     CohortNormaliser,
@@ -83,7 +83,7 @@ def test_a_normalised_gallery_ranks_by_normalised_scores_and_keeps_raw_similarit
 
 def test_subject_rows_take_each_subjects_best_template() -> None:
     templates = _unit([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [0, 1, 1]])
-    gallery = Gallery.build(["a", "a", "b", "c", "d"], templates)
+    gallery = Gallery.build(["a", "a", "b", "c", "d"], templates, fusion=Fusion.BEST)
     rows = gallery._subject_rows(0, 4)
     assert rows.shape == (4, 4)
     # a's templates are x and y; d is (y+z)/√2: a's best against d is y·d.
@@ -97,15 +97,16 @@ def test_normalisation_needs_a_few_subjects() -> None:
         gallery.with_normalisation(CohortNormalisation())
 
 
-def test_engine_config_takes_a_normalised_threshold_only_with_normalisation() -> None:
+def test_engine_config_runs_snorm_by_default_with_a_calibrated_threshold() -> None:
+    """REC-2: the best measured rule is the default, and the threshold stays on the one
+    calibrated scale (a number of cohort standard deviations is refused)."""
     from pydantic import ValidationError
 
     from lfr.vision.pipeline import EngineConfig
 
-    with pytest.raises(ValidationError, match="not a cosine similarity"):
+    assert EngineConfig().score_normalisation == CohortNormalisation(type="snorm", cohort_size=200)
+    with pytest.raises(ValidationError, match="not a calibrated score"):
         EngineConfig(alert_threshold=5.0)
-    config = EngineConfig(alert_threshold=5.0, score_normalisation=CohortNormalisation())
-    assert config.score_normalisation == CohortNormalisation(type="snorm", cohort_size=200)
 
 
 def test_a_camera_worker_normalises_its_gallery_as_configured(video_dir: Path) -> None:
@@ -114,11 +115,9 @@ def test_a_camera_worker_normalises_its_gallery_as_configured(video_dir: Path) -
 
     rng = np.random.default_rng(2)
     gallery = Gallery.build(
-        [f"s{i}" for i in range(10)], _unit(rng.standard_normal((10, 8)).tolist())
+        [f"s{i}" for i in range(40)], _unit(rng.standard_normal((40, 8)).tolist())
     )
-    config = EngineConfig(
-        alert_threshold=5.0, score_normalisation=CohortNormalisation(cohort_size=5)
-    )
+    config = EngineConfig(score_normalisation=CohortNormalisation(cohort_size=200))
     source = open_source(str(video_dir / "short_hamilton_clip.mp4"), "test")
     try:
         worker = CameraWorker(source, Engine.from_config(config), gallery, config, lambda _: None)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from lfr.vision.matcher import Gallery
+from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.screening import ScreenIndex, Screening
 
@@ -97,8 +97,8 @@ def test_subjects_with_several_templates_score_by_their_best_one() -> None:
     # Subject s42's *weakest-looking* template is a near-duplicate of probe 0: the exact
     # re-scoring must look at all of a candidate's templates.
     templates[42] = _unit(probes[:1] + 0.1 * _random_unit(1, rng))[0]
-    screened = Gallery.build(owners, templates, screening=SCREENED)
-    exact = Gallery.build(owners, templates, screening=EXACT)
+    screened = Gallery.build(owners, templates, screening=SCREENED, fusion=Fusion.BEST)
+    exact = Gallery.build(owners, templates, screening=EXACT, fusion=Fusion.BEST)
     _same_results(screened, exact, probes, k=5)
     assert screened.search(probes[:1], k=1)[0][0].subject_id == "s42"
     # Every subject asked for: the candidates are all subjects.

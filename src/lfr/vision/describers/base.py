@@ -56,3 +56,26 @@ def l2_normalise(rows: np.ndarray[Any, Any]) -> Descriptor:
         matrix = matrix[None, :]
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.ascontiguousarray(matrix / np.maximum(norms, np.float32(1e-12)), dtype=np.float32)
+
+
+class MirrorAveraged:
+    """A describer that also describes each chip mirrored left to right and averages
+    the two unit descriptors (flip test-time augmentation). A face and its mirror image
+    are the same person; averaging cancels part of what one pose or one light side adds.
+    On lfw-dev (dlib ResNet, S-norm) it lowered FNIR at FPIR 1% from 30.0% to 26.8% with
+    one image per subject and from 11.4% to 9.3% with three (docs/evaluation.md), for
+    twice the description time. The model is the same (`model_id` unchanged): its
+    descriptors lie within cos 0.99 of the plain ones, so templates enrolled either way
+    still compare, at the accuracy of the plainer of the two."""
+
+    def __init__(self, inner: Describer) -> None:
+        self._inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+
+    def describe(self, chips: Sequence[RGBImage]) -> Descriptor:
+        if not chips:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+        both = self._inner.describe([*chips, *mirrored])
+        return l2_normalise(both[: len(chips)] + both[len(chips) :])

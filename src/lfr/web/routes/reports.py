@@ -20,6 +20,7 @@ from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import evaluations, monitoring, review, review_export, thresholds
 from lfr.reports.forecast import AlertForecast
 from lfr.reports.monitoring import PerceivedGroup
+from lfr.vision.calibration import one_in
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
@@ -320,6 +321,11 @@ def _forecast_json(forecast: thresholds.DecisionForecast) -> dict[str, Any]:
         "equitable_threshold": forecast.floor.equitable_threshold if forecast.floor else None,
         "below_equitable_threshold": forecast.below_floor,
         "rates_threshold": forecast.rates_threshold,
+        "false_match_rate": forecast.false_match_rate,
+        "false_match_one_in": one_in(forecast.false_match_rate)
+        if forecast.false_match_rate is not None
+        else None,
+        "rates_source": forecast.source,
         "false_alerts_per_10k_faces": result.false_alerts_per_10k_faces if result else None,
         "true_identification_rate": result.true_identification_rate if result else None,
     }
