@@ -10,6 +10,7 @@ alert is shown, logged or written (REC-4).
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,8 +27,9 @@ from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 CONNECT_PATIENCE_S = 10.0
-"""How long `lfr watch` waits for a stream to deliver its first frame before giving up on
-it (a deployment's worker instead keeps retrying and reports the camera down)."""
+"""How long `lfr watch` retries a stream (with the backoff a dropped camera gets) until
+its first frame before giving up on it (`--give-up-after`; a deployment's worker instead
+keeps retrying and reports the camera down)."""
 
 
 @dataclass
@@ -124,19 +126,22 @@ def _enrol(watchlist: Path, engine: Engine, config: EngineConfig) -> Gallery:
 
 
 def _run_workers(workers: list[CameraWorker]) -> None:
+    """Run every worker in its thread until their sources end or Ctrl-C (SIGINT) stops
+    them. Ctrl-C sets the workers' stop event instead of raising KeyboardInterrupt: the
+    exception, raised while dlib ran in a worker thread, aborted the process at exit."""
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in workers]
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if in_main_thread else None
     for thread in threads:
         thread.start()
     try:
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()
-        for thread in threads:
-            thread.join()
     finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
         for worker in workers:
             worker.source.close()
 
@@ -171,6 +176,22 @@ def register(app: typer.Typer) -> None:
         realtime: Annotated[
             bool, typer.Option(help="Replay files at their frame rate, dropping what lags.")
         ] = False,
+        loop: Annotated[
+            bool,
+            typer.Option(
+                help="Play files again from the start when they end, until interrupted "
+                "(a long-running camera from a file; streams and devices never end)."
+            ),
+        ] = False,
+        give_up_after: Annotated[
+            float,
+            typer.Option(
+                min=0.0,
+                help="Seconds to keep retrying a stream or device that is not up yet "
+                "before giving up on it (exit status 1); 0 never gives up: it is "
+                "reported down and retried like a camera that dropped.",
+            ),
+        ] = CONNECT_PATIENCE_S,
         upsample: Annotated[
             int,
             typer.Option(
@@ -193,7 +214,11 @@ def register(app: typer.Typer) -> None:
             name = _camera_name(spec, camera, len(sources) > 1)
             try:
                 source = open_source(
-                    spec, name, realtime=realtime, wait_for_first_connection_s=CONNECT_PATIENCE_S
+                    spec,
+                    name,
+                    realtime=realtime,
+                    loop=loop,
+                    wait_for_first_connection_s=give_up_after,
                 )
             except SourceError as error:
                 typer.echo(f"error: {error}", err=True)

@@ -18,6 +18,7 @@ frames in which every face that is not an alert is blurred beyond recognition.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -35,6 +36,7 @@ from lfr.vision.calibration import ModelCalibration, load_calibration
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, build_describer
 from lfr.vision.describers.base import Describer
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig, build_detector
+from lfr.vision.following import FaceFollower, FollowingConfig
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
 from lfr.vision.normalisation import CohortNormalisation
@@ -102,6 +104,13 @@ class EngineConfig(BaseModel):
     tracker: TrackerConfig = Field(
         default_factory=TrackerConfig, description="Tracking, description budget, confirmation."
     )
+    following: FollowingConfig = Field(
+        default_factory=FollowingConfig,
+        description=(
+            "How often the detector runs and how faces are followed between detections "
+            "(lfr.vision.following)."
+        ),
+    )
     alert_threshold: float = Field(
         default=DEFAULT_ALERT_THRESHOLD,
         ge=-1,
@@ -163,6 +172,17 @@ class EngineConfig(BaseModel):
         gt=0,
         description="How long the worker waits for a frame before reporting health anyway.",
     )
+    threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description=(
+            "Threads this engine's ONNX Runtime runs and OpenCV may use (its share of the "
+            "machine: `threads_per_worker`). 0 leaves both at one per core, right for one "
+            "camera a machine; with several camera processes each using every core, their "
+            "threads wait on one another's cores (8 workers on 2 cores: 16 threads)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +205,30 @@ class Engine:
         full_resolution = config.detector.model_copy(
             update={"detect_scale": 1.0, "max_detect_width": None}
         )
-        describer = build_describer(config.describer)
+        if config.threads:
+            cv2.setNumThreads(config.threads)  # process-wide: one engine a process
+        describer = build_describer(describer_with_threads(config.describer, config.threads))
         return cls(
             analyser,
             describer,
             FaceAnalyser(build_detector(full_resolution), analyser.locator),
             load_calibration(config.calibration_path, describer.model_id),
         )
+
+
+def describer_with_threads(describer: DescriberConfig, threads: int) -> DescriberConfig:
+    """The describer's settings with `threads` for ONNX Runtime, unless they set their
+    own (`intra_op_threads` other than 0) or `threads` is 0."""
+    if not threads or describer.intra_op_threads:
+        return describer
+    return describer.model_copy(update={"intra_op_threads": threads})
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """Each of `workers` camera worker processes' share of this machine's cores (at
+    least 1): what a supervisor puts in `EngineConfig.threads`."""
+    available = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, available // max(1, workers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +412,8 @@ class CameraWorker:
         self._preview = preview
         self._deployment_id = deployment_id
         self._tracker: Tracker[FaceInFrame] = Tracker(config.tracker)
+        self._follower = FaceFollower(engine.analyser, config.following)
+        self._last_captured_at: datetime | None = None
         self._health = _HealthMeter()
         self.descriptions = 0
         """Faces described so far (a count, for benchmarks and tests; never emitted)."""
@@ -410,15 +449,28 @@ class CameraWorker:
         self._health.frame_done(faces, (time.perf_counter() - started) * 1000)
 
     def _analyse_and_match(self, frame: Frame) -> int:
-        observations = self.engine.analyser.analyse(frame.image)
+        observations = self._observe(frame)
         sightings = [self._sighting(frame, face) for face in observations]
         track_ids = self._tracker.update(sightings, frame.captured_at)
         chosen = self._tracker.select_for_description(frame.captured_at)
         if chosen:
             self._describe_and_match(frame, chosen)
-        if self._preview is not None:
+        if self._preview is not None and self._follower.detected:
+            # Only frames the detector searched whole: on a followed frame a face that
+            # entered since the last detection would not be blurred (REC-4).
             self._show(frame, sightings, track_ids)
         return len(observations)
+
+    def _observe(self, frame: Frame) -> list[FaceObservation]:
+        """The frame's faces, detected or followed from the previous frame; after a gap
+        longer than a track may last (a camera down, a stall) the frame is detected."""
+        last = self._last_captured_at
+        if last is not None and (frame.captured_at - last).total_seconds() > (
+            self.config.tracker.max_gap_s
+        ):
+            self._follower.reset()
+        self._last_captured_at = frame.captured_at
+        return self._follower.observe(frame.image)
 
     def _sighting(self, frame: Frame, face: FaceObservation) -> Sighting[FaceInFrame]:
         crop = probe_crop(frame.image, face.box, self.config.probe_margin)

@@ -159,6 +159,7 @@ def _integer_product(codes: NDArray[np.int8]) -> ort.InferenceSession:
     # Threads that spin while waiting for work lose their time slice to the camera
     # workers on a busy machine; measured: same best time, steadier median without.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    ort.disable_telemetry_events()  # as for the describer: nothing leaves the machine
     return ort.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )

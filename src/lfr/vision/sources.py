@@ -13,6 +13,10 @@ until the source says it has ENDED. Three kinds:
   time. A stream that breaks is reconnected with exponential backoff; meanwhile the
   source reports `CameraStatus.DOWN` with the reason, and never raises.
 
+A file can **loop** (`loop=True`): at its end it starts again from its first frame, its
+frames numbered and stamped on, so it plays a camera that never stops (demonstrations,
+soak tests, training) without a stream server.
+
 Frames carry their capture time (UTC). A file's frames are stamped `start + index / fps`
 so that a rehearsal clip behaves like a live camera that started at `start`.
 
@@ -151,7 +155,9 @@ def bgr_to_rgb(image: Any) -> RGBImage:
         return np.ascontiguousarray(cv2.cvtColor(array, cv2.COLOR_GRAY2RGB), dtype=np.uint8)
     if array.shape[2] == 4:
         return np.ascontiguousarray(cv2.cvtColor(array, cv2.COLOR_BGRA2RGB), dtype=np.uint8)
-    return np.ascontiguousarray(array[:, :, ::-1], dtype=np.uint8)
+    # cvtColor: one vectorised pass (~0.1 ms at 720p) where a reversed numpy view copied
+    # element by element (~4 ms).
+    return np.ascontiguousarray(cv2.cvtColor(array, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
 
 def _frame_rate(capture: Any) -> float:
@@ -187,14 +193,20 @@ def _open_file_capture(path: Path, spec: str) -> Any:
 
 
 class FileSource:
-    """A video file read on demand, as fast as the worker asks (no frame is dropped)."""
+    """A video file read on demand, as fast as the worker asks (no frame is dropped);
+    with `loop`, read again from its start each time it ends."""
 
-    def __init__(self, path: Path, camera: str, *, start: datetime | None = None) -> None:
+    def __init__(
+        self, path: Path, camera: str, *, start: datetime | None = None, loop: bool = False
+    ) -> None:
         self.spec = str(path)
         self.camera = camera
+        self._path = path
+        self._loop = loop
         self._capture = _open_file_capture(path, self.spec)
         self._clock = _FileClock(start or datetime.now(UTC), _frame_rate(self._capture))
         self._index = 0
+        self._pass_start = 0
         self._status = CameraStatus.UP
         self._last_error: str | None = None
 
@@ -218,12 +230,24 @@ class FileSource:
         if self._status is CameraStatus.ENDED:
             return None
         ok, image = self._capture.read()
+        if (not ok or image is None) and self._rewound():
+            ok, image = self._capture.read()
         if not ok or image is None:
             self._end()
             return None
         frame = Frame(bgr_to_rgb(image), self._index, self._clock.at(self._index), self.camera)
         self._index += 1
         return frame
+
+    def _rewound(self) -> bool:
+        """With `loop`, the file opened again at its start; False when not looping or
+        when the pass that just ended gave no frame (it would loop forever on nothing)."""
+        if not self._loop or self._index == self._pass_start:
+            return False
+        self._capture.release()
+        self._capture = _open_file_capture(self._path, self.spec)
+        self._pass_start = self._index
+        return True
 
     def _end(self) -> None:
         self._status = CameraStatus.ENDED
@@ -264,7 +288,8 @@ class ThreadedSource:
 
     `connect` opens a capture or returns an error message; `reconnect` says whether a
     capture that stops delivering is a broken camera to retry (streams, devices) or the
-    end of the material (a file).
+    end of the material (a file); `loop` connects again at once, without going DOWN,
+    when a capture that delivered frames ends (a looping file).
     """
 
     def __init__(
@@ -276,11 +301,13 @@ class ThreadedSource:
         reconnect: bool,
         buffer_size: int,
         backoff: Backoff,
+        loop: bool = False,
     ) -> None:
         self.spec = spec
         self.camera = camera
         self._connect = connect
         self._reconnect = reconnect
+        self._loop = loop
         self._buffer: DropOldestBuffer[Frame] = DropOldestBuffer(buffer_size)
         self._backoff = backoff
         self._closing = threading.Event()
@@ -333,8 +360,12 @@ class ThreadedSource:
                 continue
             self._status = CameraStatus.UP
             self._backoff.reset()
-            self._pump(connection)
-            if self._closing.is_set() or not self._reconnect:
+            delivered = self._pump(connection)
+            if self._closing.is_set():
+                break
+            if self._loop and delivered:
+                continue
+            if not self._reconnect:
                 break
             self._down("stream stopped delivering frames; reconnecting")
         self._status = CameraStatus.ENDED
@@ -345,14 +376,16 @@ class ThreadedSource:
         self._last_error = f"{shown(self.spec)}: {reason}"
         self._closing.wait(self._backoff.next_delay())
 
-    def _pump(self, connection: _Connection) -> None:
+    def _pump(self, connection: _Connection) -> bool:
+        """Frames into the buffer until the capture ends or the source closes; whether
+        any frame came."""
         started = time.monotonic()
         first_index = self._index
         try:
             while not self._closing.is_set():
                 ok, image = connection.capture.read()
                 if not ok or image is None:
-                    return
+                    break
                 if connection.pace_fps:
                     due = started + (self._index - first_index) / connection.pace_fps
                     self._closing.wait(max(0.0, due - time.monotonic()))
@@ -361,6 +394,7 @@ class ThreadedSource:
                 self._index += 1
         finally:
             connection.capture.release()
+        return self._index > first_index
 
 
 def _ffmpeg_params(timeout_s: float) -> list[int]:
@@ -397,11 +431,19 @@ def _device_connector(number: int) -> Callable[[], _Connection | str]:
 
 def _paced_file_connector(
     path: Path, spec: str, start: datetime | None
-) -> Callable[[], _Connection]:
-    capture = _open_file_capture(path, spec)  # a bad file fails now, not in the thread
-    clock = _FileClock(start or datetime.now(UTC), _frame_rate(capture))
+) -> Callable[[], _Connection | str]:
+    first = _open_file_capture(path, spec)  # a bad file fails now, not in the thread
+    clock = _FileClock(start or datetime.now(UTC), _frame_rate(first))
+    opened = [first]
 
-    def connect() -> _Connection:
+    def connect() -> _Connection | str:
+        """The capture opened above, then (a looping file) the file opened again."""
+        if opened:
+            return _Connection(opened.pop(), clock.at, pace_fps=clock.fps)
+        try:
+            capture = _open_file_capture(path, spec)
+        except SourceError as error:  # the file went away while it looped
+            return error.reason
         return _Connection(capture, clock.at, pace_fps=clock.fps)
 
     return connect
@@ -441,15 +483,20 @@ def open_source(
     connect_timeout_s: float = 5.0,
     backoff: Backoff | None = None,
     wait_for_first_connection_s: float = 0.0,
+    loop: bool = False,
 ) -> FileSource | ThreadedSource:
     """Open a video file path, a stream URL or `device:N` as camera `camera`.
+
+    `loop` (files only; a stream or device is live and never ends): play the file again
+    from its start each time it ends, frames numbered and stamped on.
 
     `buffer_size` (live sources): frames held between the reader and the worker. Raising
     it rides out short stalls of the worker but lets what it analyses lag further behind
     the street; lowering it to 1 always analyses the newest frame and drops more.
     `wait_for_first_connection_s`: when positive, a stream or device that does not come
-    up within that time raises `SourceError` (the `lfr watch` behaviour); at 0 it is
-    returned DOWN and keeps trying (a deployment's camera that is not up yet).
+    up within that time, retried meanwhile with `backoff`, raises `SourceError` naming
+    the last reason (the `lfr watch` behaviour); at 0 it is returned DOWN and keeps
+    trying (a deployment's camera that is not up yet).
     """
     if spec.startswith(DEVICE_PREFIX):
         number = _device_number(spec)
@@ -479,20 +526,23 @@ def open_source(
             reconnect=False,
             buffer_size=buffer_size,
             backoff=backoff or Backoff(),
+            loop=loop,
         )
     else:
-        return FileSource(Path(spec), camera, start=start)
+        return FileSource(Path(spec), camera, start=start, loop=loop)
     if wait_for_first_connection_s > 0:
         _await_first_connection(source, wait_for_first_connection_s)
     return source
 
 
 def _await_first_connection(source: ThreadedSource, patience_s: float) -> None:
+    """Wait for the first frame while the source retries with its backoff, as it would
+    after a drop (a camera or server still starting); give up after `patience_s`."""
     deadline = time.monotonic() + patience_s
     while time.monotonic() < deadline:
         if source.status is CameraStatus.UP:
             return
-        if source.last_error is not None:
+        if source.status is CameraStatus.ENDED:
             break
         time.sleep(0.02)
     reason = source.last_error or f"{source.spec}: no frames within {patience_s:g} s"

@@ -10,6 +10,11 @@ one usable pass of Miranda, and must alert on it exactly once, and on nobody els
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +172,26 @@ def test_upsampling_finds_the_small_faces_of_the_walking_clip(
     upsampled = WatchRun(args)
     assert upsampled.summaries[0]["faces"] > 0
     assert upsampled.alerts == []
+
+
+def test_watch_loop_plays_a_file_until_interrupted(
+    tmp_path: Path, examples_dir: Path, video_dir: Path
+) -> None:
+    """REC-1: `--loop` makes a file a camera that never stops; Ctrl-C ends the watch
+    with its summary and exit status 0."""
+    watchlist = make_watchlist(tmp_path / "wl", [examples_dir / f"{MIRANDA}.png"])
+    command = [sys.executable, "-m", "lfr", "watch", str(video_dir / WALKING)]
+    watch = subprocess.Popen(
+        [*command, "--watchlist", str(watchlist), "--json", "--loop"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "src")},
+    )
+    time.sleep(20)  # start-up, enrolment, then well over one pass of the 41 frames
+    assert watch.poll() is None, "a looping file must not end by itself"
+    watch.send_signal(signal.SIGINT)
+    out, err = watch.communicate(timeout=60)
+    assert watch.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])["summary"]
+    assert summary["frames"] > 41

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from lfr.vision.sources import (
@@ -18,7 +20,7 @@ from lfr.vision.sources import (
     open_source,
     shown,
 )
-from lfr.vision.types import CameraStatus
+from lfr.vision.types import CameraStatus, Frame
 
 START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 WALKING = "face-demographics-walking-and-pause.gif"
@@ -174,3 +176,62 @@ def test_a_stream_s_credentials_are_never_shown(spec: str, expected: str) -> Non
     """A camera's password must not reach health figures, logs or alert lines."""
     assert shown(spec) == expected
     assert "secret" not in str(SourceError(spec, "connection refused"))
+
+
+def _write_clip(path: Path, colours: list[int], fps: float) -> Path:
+    """A tiny MJPEG clip, one flat grey level per frame (tells the frames apart)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (64, 48))
+    for level in colours:
+        writer.write(np.full((48, 64, 3), level, dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def _level(frame: Frame) -> int:
+    return int(round(float(frame.image.mean()) / 10) * 10)
+
+
+def test_looping_file_starts_again_numbered_and_stamped_on(tmp_path: Path) -> None:
+    """REC-1: a file plays a camera that never stops (`loop`), frames counted and
+    stamped on from pass to pass, nothing dropped."""
+    clip = _write_clip(tmp_path / "loop.avi", [40, 120, 200], fps=25)
+    source = open_source(str(clip), "soak", start=START, loop=True)
+    assert isinstance(source, FileSource)
+    frames = [source.read(0) for _ in range(10)]
+    assert all(f is not None for f in frames)
+    shown_frames = [f for f in frames if f is not None]
+    assert [_level(f) for f in shown_frames] == [40, 120, 200] * 3 + [40]
+    assert [f.index for f in shown_frames] == list(range(10))
+    assert shown_frames[9].captured_at == START + timedelta(seconds=9 / 25)
+    assert source.status is CameraStatus.UP
+    source.close()
+    assert source.status is CameraStatus.ENDED
+
+
+def test_file_without_loop_still_ends(tmp_path: Path) -> None:
+    clip = _write_clip(tmp_path / "once.avi", [40, 120, 200], fps=25)
+    assert len(list(open_source(str(clip), "once"))) == 3
+
+
+def test_looping_file_in_real_time_never_ends_or_goes_down(tmp_path: Path) -> None:
+    """REC-1: a looping rehearsal clip replayed at its frame rate keeps delivering
+    across its end, never DOWN, never ENDED."""
+    clip = _write_clip(tmp_path / "loop.avi", [40, 120, 200], fps=50)
+    source = open_source(str(clip), "soak", realtime=True, loop=True, buffer_size=64)
+    assert isinstance(source, ThreadedSource)
+    try:
+        frames: list[Frame] = []
+        statuses = set()
+        deadline = time.monotonic() + 10
+        while len(frames) < 9 and time.monotonic() < deadline:
+            frame = source.read(timeout=0.5)
+            if frame is not None:
+                frames.append(frame)
+            if frames:  # from its first frame on
+                statuses.add(source.status)
+        assert [_level(f) for f in frames] == [40, 120, 200] * 3
+        assert [f.index for f in frames] == list(range(9))
+        assert statuses == {CameraStatus.UP}
+        assert source.dropped_frames == 0
+    finally:
+        source.close()

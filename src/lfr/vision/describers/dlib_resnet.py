@@ -40,6 +40,17 @@ class DlibDescriberConfig(BaseModel):
             "own implementation (needed for num_jitters)."
         ),
     )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description=(
+            "Threads one ONNX Runtime run may use (runtime onnxruntime). 0: all cores. "
+            "Several camera workers on one machine should divide the cores among them "
+            "(`EngineConfig.threads`): one worker's threads waiting on another's cores cost "
+            "more than they give."
+        ),
+    )
     num_jitters: int = Field(
         default=0,
         ge=0,
@@ -98,17 +109,20 @@ class DlibDescriber:
         return l2_normalise(np.array([np.asarray(v) for v in vectors]))
 
 
-def _onnx_describer() -> Describer:
+def _onnx_describer(config: DlibDescriberConfig) -> Describer:
     """The installed dlib weights as an ONNX graph in memory, run by ONNX Runtime. Nothing
     is written to disk; the conversion takes a fraction of a second."""
     from lfr.vision.describers.dlib_onnx_export import convert_installed_model
     from lfr.vision.describers.onnx import OnnxDescriber, OnnxDescriberConfig
 
     source, model = convert_installed_model()
-    return OnnxDescriber(OnnxDescriberConfig(model_path=source, model_id=DLIB_MODEL_ID), model)
+    settings = OnnxDescriberConfig(
+        model_path=source, model_id=DLIB_MODEL_ID, intra_op_threads=config.intra_op_threads
+    )
+    return OnnxDescriber(settings, model)
 
 
 @register_describer("dlib")
 def build_dlib(config: DlibDescriberConfig) -> Describer:
-    plain = _onnx_describer() if config.runtime == "onnxruntime" else DlibDescriber(config)
+    plain = _onnx_describer(config) if config.runtime == "onnxruntime" else DlibDescriber(config)
     return MirrorAveraged(plain) if config.mirror else plain

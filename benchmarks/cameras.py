@@ -1,0 +1,231 @@
+"""Cameras per machine: several camera workers at once, each in its own process as `lfr
+serve` runs them, on live-like sources (REC-1, REC-5).
+
+    PYTHONPATH=src python -m benchmarks.cameras                       # before and after
+    PYTHONPATH=src python -m benchmarks.cameras --cameras 1 4 --seconds 30 --settings after
+
+Each camera replays a clip in real time and in a loop (`open_source(realtime=True,
+loop=True)`): frames arrive at the clip's rate whether or not the worker keeps up, and a
+worker that lags drops the oldest, as with a real camera. 640×360 is the Hamilton clip
+(watchlist: the crowd's plus Miranda's photograph), 720p the generated crowd (its own
+watchlist). All workers of a row load their models first, then start together and run
+for `--seconds`.
+
+Per row: processed frames per second per camera (mean and slowest camera), frames
+dropped (share of those the source delivered), frame → alert latency (from the capture
+of the alert's probe frame to the alert leaving the worker; p50 / p95 over every alert
+of every camera), CPU per worker (share of one core), CPU time per processed frame (the
+cost that does not depend on what else the machine runs: 1000 / it is the frame rate one
+free core would sustain) and peak RSS per worker.
+
+`--settings before` runs the engine's settings before this benchmark existed: detection
+on every frame (`following.detect_every` 1) and ONNX Runtime / OpenCV using every core in
+every worker; `after` the shipped defaults with the cores divided among the workers
+(`threads_per_worker`). Code-only changes (a cheaper colour conversion) apply to both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import crowd as crowd_clips
+from benchmarks import shared_data_dir
+from benchmarks.common import enrolled_gallery, peak_rss_mb, video_watchlist
+
+SETTINGS = ("before", "after")
+
+
+@dataclass(frozen=True)
+class Camera:
+    resolution: str
+    clip: Path
+    watchlist: Path
+
+
+@dataclass(frozen=True)
+class WorkerFigures:
+    frames: int
+    dropped: int
+    seconds: float
+    alert_latencies_ms: list[float]
+    cpu_s: float
+    peak_rss_mb: float
+
+
+def engine_settings(setting: str, cameras: int) -> dict[str, Any]:
+    """The `EngineConfig` fields that differ between the two settings."""
+    from lfr.vision.pipeline import threads_per_worker
+
+    if setting == "before":
+        return {"following": {"detect_every": 1}, "threads": 0}
+    return {"threads": threads_per_worker(cameras)}
+
+
+def run_worker(
+    camera: Camera, settings: dict[str, Any], seconds: float, start: Any, results: Any
+) -> None:
+    """One camera worker process: load, wait for the others, run, report."""
+    from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
+    from lfr.vision.sources import open_source
+    from lfr.vision.types import HealthFigures, MatchEvent
+
+    config = EngineConfig.model_validate({**settings, "health_interval_s": 3600})
+    engine = Engine.from_config(config)
+    gallery = enrolled_gallery(camera.watchlist, "dlib").gallery
+    engine.analyser.analyse(np.zeros((64, 64, 3), np.uint8))  # models loaded before timing
+    engine.describer.describe([np.zeros((150, 150, 3), np.uint8)])
+    latencies: list[float] = []
+    health: list[HealthFigures] = []
+
+    def emit(item: Emitted) -> None:
+        if isinstance(item, MatchEvent):
+            latencies.append((item.emitted_at - item.captured_at).total_seconds() * 1000)
+        else:
+            health.append(item)
+
+    start.wait()
+    source = open_source(str(camera.clip), "bench", realtime=True, loop=True)
+    worker = CameraWorker(source, engine, gallery, config, emit)
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    cpu_before = _cpu_s()
+    began = time.perf_counter()
+    timer.start()
+    worker.run(stop)
+    elapsed = time.perf_counter() - began
+    cpu = _cpu_s() - cpu_before
+    dropped = source.dropped_frames
+    source.close()
+    results.put(
+        WorkerFigures(
+            frames=health[-1].frames,  # the figures sent at the end count every frame
+            dropped=dropped,
+            seconds=elapsed,
+            alert_latencies_ms=latencies,
+            cpu_s=cpu,
+            peak_rss_mb=peak_rss_mb(),
+        )
+    )
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Row:
+    setting: str
+    cameras: int
+    resolution: str
+    workers: list[WorkerFigures]
+
+    def fps(self) -> list[float]:
+        return [w.frames / w.seconds for w in self.workers]
+
+    def dropped_share(self) -> float:
+        delivered = sum(w.frames + w.dropped for w in self.workers)
+        return sum(w.dropped for w in self.workers) / delivered if delivered else 0.0
+
+    def latencies(self) -> list[float]:
+        return sorted(ms for w in self.workers for ms in w.alert_latencies_ms)
+
+
+def run_row(setting: str, cameras: int, camera: Camera, seconds: float) -> Row:
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    results = context.Queue()
+    settings = engine_settings(setting, cameras)
+    processes = [
+        context.Process(target=run_worker, args=(camera, settings, seconds, start, results))
+        for _ in range(cameras)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(_load_time_s(cameras))
+    start.set()
+    figures = [results.get(timeout=seconds + 600) for _ in processes]
+    for process in processes:
+        process.join()
+    return Row(setting, cameras, camera.resolution, figures)
+
+
+def _load_time_s(cameras: int) -> float:
+    """Time for every worker to load its models before they start together (they load
+    one after another on a small machine)."""
+    return 5.0 + 4.0 * cameras
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    return float(np.percentile(values, share * 100))
+
+
+def table(rows: Sequence[Row]) -> str:
+    lines = [
+        "| setting | cameras | resolution | fps per camera (mean / slowest) | dropped | "
+        "frame → alert p50 / p95 ms (alerts) | CPU per worker | CPU ms per frame | "
+        "peak RSS per worker MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        fps = row.fps()
+        latencies = row.latencies()
+        cpu = statistics.mean(w.cpu_s / w.seconds for w in row.workers)
+        cpu_ms = (
+            1000 * sum(w.cpu_s for w in row.workers) / max(1, sum(w.frames for w in row.workers))
+        )
+        rss = statistics.mean(w.peak_rss_mb for w in row.workers)
+        lines.append(
+            f"| {row.setting} | {row.cameras} | {row.resolution} | "
+            f"{statistics.mean(fps):.1f} / {min(fps):.1f} | {row.dropped_share():.0%} | "
+            f"{_percentile(latencies, 0.5):.0f} / {_percentile(latencies, 0.95):.0f} "
+            f"({len(latencies)}) | {cpu:.0%} | {cpu_ms:.0f} | {rss:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def cameras_by_resolution() -> dict[str, Camera]:
+    crowd = crowd_clips.generate(crowd_clips.CrowdSpec(height=720, frames=250))
+    hamilton = shared_data_dir() / "video" / "short_hamilton_clip.mp4"
+    return {
+        "640×360": Camera("640×360", hamilton, video_watchlist(crowd.watchlist)),
+        "1280×720": Camera("1280×720", crowd.video, crowd.watchlist),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cameras", nargs="+", type=int, default=[1, 4])
+    parser.add_argument("--resolutions", nargs="+", default=["640×360", "1280×720"], metavar="WxH")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
+    parser.add_argument("--seconds", type=float, default=30.0, help="Run time per row.")
+    args = parser.parse_args(argv)
+    cameras = cameras_by_resolution()
+    for camera in cameras.values():
+        enrolled_gallery(camera.watchlist, "dlib")  # enrolled once, cached for the workers
+    rows = []
+    for resolution in args.resolutions:
+        for count in args.cameras:
+            for setting in args.settings:
+                row = run_row(setting, count, cameras[resolution], args.seconds)
+                rows.append(row)
+                print(f"  {setting}, {count} × {resolution}: done", flush=True)
+    print(f"\n## cameras per machine ({multiprocessing.cpu_count()} cores, {args.seconds:g} s)\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
