@@ -451,3 +451,21 @@ def test_retention_runs_by_itself_in_the_service(web_context: WebContext) -> Non
 
     assert not ran()
     asyncio.run(scenario())
+
+
+def test_camera_workers_share_the_machine_s_cores(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """REC-5: a deployment's workers get their share of the cores beside those already
+    running here (ONNX Runtime and OpenCV threads), not one thread per core each."""
+    from lfr.runtime.engine import EngineJob
+    from lfr.runtime.reconciler import Planner
+    from lfr.services import deployments
+    from lfr.vision.pipeline import threads_per_worker
+
+    world = running_world(web_context, personas, enroler, faces_dir)
+    with transaction(web_context.db) as session:
+        row = deployments.get_deployment(session, world.deployment_id)
+        plan = Planner().plan(session, row, workers_here=2)
+    assert isinstance(plan.job, EngineJob)
+    assert plan.job.config.threads == threads_per_worker(2 + len(CAMERAS))

@@ -203,6 +203,12 @@ class CentralRuntime:
             return set()
         return {state.deployment_id for state in self._supervisor.states()}
 
+    def workers_alive(self) -> int:
+        """Camera worker processes running in this process's supervisor."""
+        if self._supervisor is None:
+            return 0
+        return sum(1 for state in self._supervisor.states() if state.alive)
+
     async def run(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
         """Starts one worker per camera of a deployment the record says runs."""
         await self.supervisor.start(deployment_id, cameras, job)

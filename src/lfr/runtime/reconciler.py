@@ -51,7 +51,7 @@ from lfr.services.cameras import cameras_for, runs_on_node
 from lfr.services.policy import current_policy
 from lfr.services.watchlists import sealed_templates
 from lfr.vision.matcher import TemplateSet
-from lfr.vision.pipeline import EngineConfig
+from lfr.vision.pipeline import EngineConfig, threads_per_worker
 
 log = logging.getLogger("lfr.reconciler")
 
@@ -98,11 +98,17 @@ class Planner:
             return self.base_config
         return self.base_config.model_copy(update={"alert_threshold": row.alert_threshold})
 
-    def plan(self, session: Session, row: DeploymentRow) -> WorkerPlan:
+    def plan(self, session: Session, row: DeploymentRow, workers_here: int = 0) -> WorkerPlan:
+        """`workers_here`: camera workers already running on this machine; the new ones
+        share its cores with them (ONNX Runtime and OpenCV threads each)."""
         cameras = cameras_for(session, deployments.cameras_of(row))
         templates = sealed_templates(session, row.id)
-        job = EngineJob(self.config_for(row), templates.gallery(), realtime=self.realtime)
         local = [camera for camera in cameras if not runs_on_node(camera.source)]
+        config = self.config_for(row)
+        if not config.threads:
+            threads = threads_per_worker(workers_here + len(local))
+            config = config.model_copy(update={"threads": threads})
+        job = EngineJob(config, templates.gallery(), realtime=self.realtime)
         wrapped = self.wrap(job) if self.wrap is not None else job
         return WorkerPlan(row.id, local, wrapped, has_nodes=len(local) < len(cameras))
 
@@ -265,7 +271,8 @@ class Reconciler:
 
     async def _bring_up(self, deployment_id: str) -> None:
         try:
-            plan = await asyncio.to_thread(self._plan, deployment_id)
+            workers_here = self._runtime.workers_alive()
+            plan = await asyncio.to_thread(self._plan, deployment_id, workers_here)
         except Refusal as refusal:
             if self._cannot_run.get(deployment_id) != str(refusal):  # once, not every pass
                 log.error("deployment %s cannot run: %s", deployment_id, refusal)
@@ -278,9 +285,10 @@ class Reconciler:
         if plan.has_nodes:
             self.wake()  # the remote pass releases its watchlist to its nodes
 
-    def _plan(self, deployment_id: str) -> WorkerPlan:
+    def _plan(self, deployment_id: str, workers_here: int) -> WorkerPlan:
         with transaction(self._db) as session:
-            return self._planner.plan(session, deployments.get_deployment(session, deployment_id))
+            row = deployments.get_deployment(session, deployment_id)
+            return self._planner.plan(session, row, workers_here)
 
     # The remote pass: releases and halts owed to nodes, over a bus that may be down.
 

@@ -70,9 +70,7 @@ def _bus(context: WebContext) -> str:
 
 def _workers(context: WebContext) -> int:
     runtime = context.runtime
-    if runtime is None or not runtime.ready:
-        return 0
-    return sum(1 for state in runtime.supervisor.states() if state.alive)
+    return runtime.workers_alive() if runtime is not None else 0
 
 
 def camera_samples(context: WebContext) -> list[metrics.CameraSample]:
