@@ -21,6 +21,7 @@ from lfr.db.changes import on_watched_commit
 from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.identity import service_signer
 from lfr.runtime.reconciler import Planner, Reconciler
 from lfr.runtime.schedules import Job, Scheduler
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings
@@ -100,6 +101,7 @@ def attach_recognition(
         listeners=_listeners(context.feed),
         nats=nats_settings(settings),
         settings=supervisor,
+        signer=service_signer(settings.audit_signing_key_bytes()),
     )
     on_stopped = preview.forget if preview is not None else None
     reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)

@@ -25,7 +25,12 @@ from lfr.domain.authorisation import ConsultationOutcome
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.runtime.engine import run_camera_engine
-from lfr.runtime.identity import NodeIdentity
+from lfr.runtime.identity import (
+    NodeIdentity,
+    parse_service_key,
+    service_public_key,
+    service_signer,
+)
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras, fleet
 from lfr.services.fleet import Origin
@@ -361,7 +366,9 @@ def test_the_watchlist_is_released_to_each_enrolled_node_alone(
         await recognition.start()
         reader = await NatsBus.connect(nats_settings)
         try:
-            release = await await_release(reader, world.deployment_id, "van-3", WAIT_S)
+            signer = service_signer(context.settings.audit_signing_key_bytes())
+            key = parse_service_key(service_public_key(signer))
+            release = await await_release(reader, world.deployment_id, "van-3", WAIT_S, key)
             assert release.node == "van-3"
             with pytest.raises(ReleaseError, match="not for node van-3"):
                 open_release(release, other, "van-3", model_id=str(release.model_id))

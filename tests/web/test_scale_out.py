@@ -18,7 +18,12 @@ from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.runtime.engine import EngineJob, run_camera_engine
-from lfr.runtime.identity import NodeIdentity
+from lfr.runtime.identity import (
+    NodeIdentity,
+    parse_service_key,
+    service_public_key,
+    service_signer,
+)
 from lfr.runtime.node import ReleasedSource
 from lfr.runtime.release import ReleaseError, open_release
 from lfr.services import cameras, fleet
@@ -127,7 +132,9 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
         cameras.configure_camera(session, personas.engineer, on_node, "node:van-3")
         fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
     runtime = context.attach_runtime(run_camera_engine)
-    source = ReleasedSource(identity, EngineConfig(), wait_s=WAIT_S)
+    service = service_signer(context.settings.audit_signing_key_bytes())
+    service_key = parse_service_key(service_public_key(service))
+    source = ReleasedSource(identity, EngineConfig(), WAIT_S, service_key)
 
     async def scenario() -> tuple[EngineJob, WatchlistRelease]:
         await runtime.start()

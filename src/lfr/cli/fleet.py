@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import database_transaction
+from lfr.cli._database import database_transaction, load_settings
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import NodeIdentity
+from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
 from lfr.services import fleet, people
 
 fleet_app = typer.Typer(
@@ -38,6 +38,13 @@ def keygen(
     except FileExistsError:
         raise typer.BadParameter(f"{out} exists: a node's keys are never overwritten") from None
     typer.echo(identity.public().text())
+
+
+@fleet_app.command("service-key")
+def service_key() -> None:
+    """Print the key nodes check the service's releases with (lfr node --service-key)."""
+    settings = load_settings()
+    typer.echo(service_public_key(service_signer(settings.audit_signing_key_bytes())))
 
 
 @fleet_app.command("enrol")

@@ -31,7 +31,7 @@ import typer
 from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
 from lfr.runtime.engine import EngineJob, prepare_job
-from lfr.runtime.identity import IdentityError, NodeIdentity
+from lfr.runtime.identity import IdentityError, NodeIdentity, parse_service_key
 from lfr.runtime.node import Node, ReleasedSource
 from lfr.runtime.release import ReleaseError
 from lfr.runtime.supervisor import Camera, SupervisorSettings
@@ -102,6 +102,16 @@ def register(app: typer.Typer) -> None:
                 )
             ),
         ] = None,
+        service_key: Annotated[
+            str | None,
+            typer.Option(
+                envvar="LFR_SERVICE_KEY",
+                help=(
+                    "The service's release key (`lfr fleet service-key`): a released "
+                    "watchlist not signed with it is refused. Needed without --watchlist."
+                ),
+            ),
+        ] = None,
         release_wait: Annotated[
             float,
             typer.Option(help="Seconds to wait for the released watchlist.", min=0),
@@ -154,7 +164,7 @@ def register(app: typer.Typer) -> None:
         source = (
             _enrol(watchlist, config)
             if watchlist is not None
-            else _released(identity, config, threshold, release_wait)
+            else _released(identity, config, threshold, release_wait, service_key)
         )
         node = Node(
             deployment,
@@ -176,16 +186,31 @@ def register(app: typer.Typer) -> None:
 
 
 def _released(
-    identity: NodeIdentity, config: EngineConfig, threshold: float | None, wait_s: float
+    identity: NodeIdentity,
+    config: EngineConfig,
+    threshold: float | None,
+    wait_s: float,
+    service_key: str | None,
 ) -> ReleasedSource:
-    """The release source: the node's own key opens it; no threshold of one's own."""
+    """The release source: the service's signature on it, the node's own key opens it; no
+    threshold of one's own."""
     if threshold is not None:
         raise typer.BadParameter(
             "a released watchlist carries the authorised threshold; give --threshold only "
             "with --watchlist",
             param_hint="--threshold",
         )
-    return ReleasedSource(identity, config, wait_s)
+    if service_key is None:
+        raise typer.BadParameter(
+            "a released watchlist is checked against the service's key: give --service-key "
+            "(`lfr fleet service-key` prints it), or a --watchlist folder",
+            param_hint="--service-key",
+        )
+    try:
+        key = parse_service_key(service_key)
+    except IdentityError as error:
+        raise typer.BadParameter(str(error), param_hint="--service-key") from None
+    return ReleasedSource(identity, config, wait_s, key)
 
 
 def _enrol(watchlist: Path, config: EngineConfig) -> EngineJob:

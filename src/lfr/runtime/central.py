@@ -25,7 +25,7 @@ from typing import Any
 
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
-from lfr.bus.messages import Message, NodeReport, signed_content
+from lfr.bus.messages import Message, NodeReport, Signer, signed_content
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
@@ -101,8 +101,11 @@ class CentralRuntime:
         bus: Bus | None = None,
         nats: NatsSettings | None = None,
         settings: SupervisorSettings | None = None,
+        signer: Signer | None = None,
     ) -> None:
-        """`bus`: a bus already open; else `nats` (connected at `start`), else in memory."""
+        """`bus`: a bus already open; else `nats` (connected at `start`), else in memory.
+        `signer`: the service's key, which what it publishes on NATS is signed with."""
+        self._signer = signer
         self._target = target
         self._alert_sink = alert_sink
         self._health_sink = health_sink
@@ -136,7 +139,7 @@ class CentralRuntime:
             await self._open(self._bus or MemoryBus())
             return
         try:  # the usual case: the broker answers within its first-connection bound
-            await self._open(await NatsBus.connect(self._nats))
+            await self._open(await NatsBus.connect(self._nats, signer=self._signer))
         except BusUnavailableError as error:
             log.warning("%s; the runtime keeps trying", error)
             self._connecting = asyncio.create_task(self._connect_until_up(self._nats))
@@ -145,7 +148,7 @@ class CentralRuntime:
         delay, warned = 1.0, True
         while True:
             try:
-                bus = await NatsBus.connect(nats)
+                bus = await NatsBus.connect(nats, signer=self._signer)
                 break
             except BusUnavailableError as error:
                 if not warned:  # once, not once per attempt

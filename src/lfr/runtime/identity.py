@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 PUBLIC_PREFIX = "lfr-node-1"
 """Marks the text form of a node's public keys (and its version)."""
+SERVICE_PREFIX = "lfr-service-1"
+"""Marks the text form of the service's release-signing public key."""
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -176,3 +178,43 @@ def _derive(shared: bytes, ephemeral_public: bytes, recipient: bytes) -> bytes:
         salt=None,
         info=b"lfr watchlist release v1" + ephemeral_public + recipient,
     ).derive(shared)
+
+
+SERVICE_NAME = "lfr-service"
+"""The name the service signs its releases under (no node may be enrolled under it)."""
+
+
+def service_signer(audit_signing_key: bytes) -> NodeSigner:
+    """The service's bus signing key, derived from its audit signing key (HKDF, a separate
+    purpose): releases a node accepts carry its signature, so nobody else with access to
+    the bus can hand a node a watchlist of their own (WL-1)."""
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"lfr service bus v1"
+    ).derive(audit_signing_key)
+    return NodeSigner(SERVICE_NAME, seed)
+
+
+def service_public_key(signer: NodeSigner) -> str:
+    """The text a node is given (`lfr node --service-key`) to check the service's releases."""
+    public = Ed25519PrivateKey.from_private_bytes(signer.private_signing).public_key()
+    return f"{SERVICE_PREFIX}:{_b64(public.public_bytes(Encoding.Raw, PublicFormat.Raw))}"
+
+
+def parse_service_key(text: str) -> bytes:
+    prefix, _, key = text.strip().partition(":")
+    if prefix != SERVICE_PREFIX or not key:
+        raise IdentityError(
+            f"the service's key reads '{SERVICE_PREFIX}:<key>' "
+            "(as `lfr fleet service-key` prints it)"
+        )
+    return _unb64(key, "the service's key")
+
+
+def verify_service(public: bytes, data: bytes, signature: bytes | None) -> bool:
+    if signature is None:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True

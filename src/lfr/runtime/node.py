@@ -52,10 +52,12 @@ class ReleasedSource:
     identity: NodeIdentity
     config: EngineConfig
     wait_s: float
+    service_key: bytes
+    """The service's release-signing public key (`lfr fleet service-key`)."""
 
     async def job(self, bus: NatsBus, deployment_id: str, node: str) -> tuple[EngineJob, datetime]:
         """The job built from the node's release, and when its window ends."""
-        release = await await_release(bus, deployment_id, node, self.wait_s)
+        release = await await_release(bus, deployment_id, node, self.wait_s, self.service_key)
         model_id = describer_model_id(self.config.describer)
         opened = open_release(release, self.identity, node, model_id=model_id)
         config = self.config.model_copy(update={"alert_threshold": opened.alert_threshold})

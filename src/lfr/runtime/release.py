@@ -27,9 +27,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from lfr.bus.base import Bus
-from lfr.bus.messages import WatchlistRelease
+from lfr.bus.messages import WatchlistRelease, signed_content
 from lfr.bus.subjects import Topic
-from lfr.runtime.identity import IdentityError, NodeIdentity, NodePublicKey
+from lfr.runtime.identity import (
+    SERVICE_NAME,
+    IdentityError,
+    NodeIdentity,
+    NodePublicKey,
+    verify_service,
+)
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.types import ListKind
 
@@ -151,13 +157,23 @@ def _templates(plaintext: bytes, model_id: str | None) -> TemplateSet:
 
 
 async def await_release(
-    bus: Bus, deployment_id: str, node: str, timeout_s: float
+    bus: Bus, deployment_id: str, node: str, timeout_s: float, service_key: bytes
 ) -> WatchlistRelease:
-    """The node's newest release of the deployment on the bus, waiting up to `timeout_s`."""
+    """The node's newest release of the deployment on the bus, waiting up to `timeout_s`;
+    one not signed by the service (`service_key`) is refused: a release is a watchlist, and
+    only the service compiles one."""
     deadline = time.monotonic() + timeout_s
     while True:
         envelope = await bus.latest(Topic.WATCHLIST, deployment_id, node)
         if envelope is not None and isinstance(envelope.payload, WatchlistRelease):
+            if not (
+                envelope.node == SERVICE_NAME
+                and verify_service(service_key, signed_content(envelope), envelope.signature)
+            ):
+                raise ReleaseError(
+                    f"deployment {deployment_id}: the release on the bus is not signed by the "
+                    "service (check --service-key against `lfr fleet service-key`)"
+                )
             return envelope.payload
         if time.monotonic() >= deadline:
             raise ReleaseError(

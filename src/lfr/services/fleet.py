@@ -32,7 +32,7 @@ from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeS
 from lfr.db.governance import DeploymentRow
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import IdentityError, NodePublicKey
+from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
 
@@ -207,8 +207,12 @@ def enrol_node(
 ) -> EnrolledNodeRow:
     """Enrol a node under its name with the public key `lfr fleet keygen` printed; audited."""
     _check_administrator(actor)
-    if not TOKEN_PATTERN.match(name):
-        raise Refusal("DEP-2", "a node's name is 1-64 letters, digits, '_' or '-'", "name")
+    if not TOKEN_PATTERN.match(name) or name == SERVICE_NAME:
+        raise Refusal(
+            "DEP-2",
+            f"a node's name is 1-64 letters, digits, '_' or '-', not {SERVICE_NAME}",
+            "name",
+        )
     try:
         key = NodePublicKey.parse(public_key)
     except IdentityError as error:

@@ -17,7 +17,7 @@ from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.cli import app
-from lfr.runtime.identity import NodeIdentity
+from lfr.runtime.identity import NodeIdentity, NodeSigner, service_public_key, service_signer
 from lfr.runtime.release import seal_release
 from lfr.vision.describers import describer_model_id
 from lfr.vision.matcher import TemplateSet
@@ -103,7 +103,8 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
         command += ["--watchlist", str(watchlist)]
         expected = "watchlist: 1 subject(s) enrolled, 0 refused"
     else:
-        asyncio.run(release_one_template(nats_settings, identity))
+        asyncio.run(release_one_template(nats_settings, identity, SERVICE))
+        command += ["--service-key", service_public_key(SERVICE)]
         expected = "watchlist released: 1 template(s), threshold 0.950"
     node = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment, text=True
@@ -131,14 +132,21 @@ def test_a_node_publishes_health_to_nats_and_stops_when_the_deployment_is_halted
     assert "node test-node stopped: halted: crowd safety" in output
 
 
-async def release_one_template(nats_settings: NatsSettings, identity: NodeIdentity) -> None:
-    """What the service publishes to the node of a running deployment (the reconciler)."""
+SERVICE = service_signer(os.urandom(32))
+"""A service's release key (derived from its audit signing key, here a random one)."""
+
+
+async def release_one_template(
+    nats_settings: NatsSettings, identity: NodeIdentity, signer: NodeSigner
+) -> None:
+    """What the service publishes to the node of a running deployment (the reconciler),
+    signed with `signer`."""
     model_id = describer_model_id(EngineConfig().describer)
     template = np.random.default_rng(0).normal(size=(1, 128)).astype(np.float32)
     templates = TemplateSet(("entry-1",), (ListKind.WATCHLIST,), template, model_id)
     window_end = datetime.now(UTC) + timedelta(hours=1)
     release = seal_release("dep-1", templates, 0.95, window_end, "test-node", identity.public())
-    service = await NatsBus.connect(nats_settings)
+    service = await NatsBus.connect(nats_settings, signer=signer)
     await service.publish(release)
     await service.close()
 
@@ -148,6 +156,8 @@ async def release_one_template(nats_settings: NatsSettings, identity: NodeIdenti
     [
         ([], "no such key file (make one: lfr fleet keygen)"),
         (["--key", "KEY", "--threshold", "0.9"], "carries the authorised"),
+        (["--key", "KEY"], "give --service-key"),
+        (["--key", "KEY", "--service-key", "lfr-service-1:c2hvcnQ"], "the service's key must"),
     ],
 )
 def test_a_node_needs_its_key_and_no_threshold_of_its_own_with_a_release(
@@ -193,3 +203,28 @@ def test_a_node_restarted_after_the_halt_does_not_start(
     result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "node van stopped: halted: crowd safety" in result.output
+
+
+@pytest.mark.nats
+def test_a_release_not_signed_by_the_service_is_refused(
+    tmp_path: Path, nats_settings: NatsSettings
+) -> None:
+    """WL-1: anyone who may publish on the bus could encrypt a watchlist to a node's public
+    key; the node takes only a release signed by the service."""
+    identity = NodeIdentity.generate()
+    identity.save(tmp_path / "node.key")
+    forger = service_signer(os.urandom(32))
+    asyncio.run(release_one_template(nats_settings, identity, forger))
+    arguments = ["node", "--nats", nats_settings.url, "--prefix", nats_settings.prefix]
+    arguments += [
+        "--deployment",
+        "dep-1",
+        "--name",
+        "test-node",
+        "--key",
+        str(tmp_path / "node.key"),
+    ]
+    arguments += ["--camera", "stage=video.mp4", "--service-key", service_public_key(SERVICE)]
+    result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
+    assert result.exit_code == 1, result.output
+    assert "not signed by the service" in result.output
