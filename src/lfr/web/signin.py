@@ -16,23 +16,19 @@ from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.people import User
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import BIOMETRIC_ROLES, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web.models import OneTimePassword, SecondFactorStep, SessionStage
-from lfr.web.sessions import SessionStore, SessionView, ThrottleStore
+from lfr.web.sessions import SessionStore, SessionView, ThrottleStore, end_sessions
 
-SECOND_FACTOR_ROLES = frozenset(
-    {
-        Role.AUTHORISING_OFFICER,
-        Role.CHIEF_OFFICER,
-        Role.GOLD,
-        Role.SILVER,
-        Role.BRONZE,
-        Role.ADMINISTRATOR,
-    }
-)
-"""Roles whose holders decide, command or administer: a stolen password alone must not do."""
+SECOND_FACTOR_ROLES = BIOMETRIC_ROLES | {
+    Role.AUTHORISING_OFFICER,
+    Role.CHIEF_OFFICER,
+    Role.ADMINISTRATOR,
+}
+"""Roles whose holders decide, command, administer or see faces: a stolen password alone
+must not do."""
 
 TOTP_VALID_WINDOW = 1
 """Codes one 30-second step either side are accepted (clock drift on a phone). 0 would
@@ -191,3 +187,31 @@ def _step_row(db: Session, user_id: str) -> SecondFactorStep:
         db.add(row)
         db.flush()
     return row
+
+
+# --- account administration: the service's change plus what only the web holds ------------
+
+
+def disable_account(db: Session, actor: Actor, user_id: str, reason: str) -> None:
+    """Disable an account and end every session it has, at once (one transaction)."""
+    people.set_active(db, actor=actor, user_id=user_id, active=False, reason=reason)
+    end_sessions(db, user_id)
+
+
+def issue_one_time_password(db: Session, actor: Actor, user_id: str, reason: str) -> str:
+    """Reset a password to a generated one the holder must replace at the next sign-in;
+    their sessions end."""
+    password = people.reset_password(db, actor=actor, user_id=user_id, reason=reason)
+    mark_one_time(db, user_id)
+    end_sessions(db, user_id)
+    return password
+
+
+def reset_second_factor(db: Session, actor: Actor, user_id: str, reason: str) -> str:
+    """Remove the second factor; the holder enrols a new one at the next sign-in, which
+    needs the one-time password returned here (so a stolen old password cannot enrol one)."""
+    people.reset_second_factor(db, actor=actor, user_id=user_id, reason=reason)
+    step = db.get(SecondFactorStep, user_id)
+    if step is not None:
+        step.pending_secret = None
+    return issue_one_time_password(db, actor, user_id, reason)

@@ -1,4 +1,4 @@
-"""Audit seal and a guarded chain head (AUD-1).
+"""Audit seal, a guarded chain head (AUD-1) and role grants awaiting a second person.
 
 Each audit entry gains ``mac``: HMAC-SHA256 of its hash under a key kept off the database
 (LFR_AUDIT_CHAIN_KEY), so an edited entry whose hashes were recomputed has no valid seal.
@@ -10,6 +10,9 @@ a head row, and lets the head move only one entry forward, onto an entry it hold
 with the database owner's rights can drop this guard; the seal and the published signed
 checkpoints still catch what they change.
 
+``role_grant`` holds requests to grant roles that read biometrics until a second
+administrator approves them (two-person rule).
+
 Revision ID: 0007
 Revises: 0005
 Create Date: 2026-12-04
@@ -17,6 +20,7 @@ Create Date: 2026-12-04
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
@@ -32,6 +36,7 @@ FORWARD = (
 
 
 def upgrade() -> None:
+    _role_grant_table()
     # Plain ALTER (not a batch copy): SQLite keeps the table and its append-only triggers.
     op.execute("ALTER TABLE audit_entry ADD COLUMN mac VARCHAR(64)")
     if op.get_bind().dialect.name == "postgresql":
@@ -46,6 +51,29 @@ def upgrade() -> None:
             f"CREATE TRIGGER audit_head_no_{event.lower()} BEFORE {event} ON audit_head "
             f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
         )
+
+
+def _role_grant_table() -> None:
+    op.create_table(
+        "role_grant",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("user_id", sa.String(36), nullable=False),
+        sa.Column("roles", sa.String(400), nullable=False),
+        sa.Column("reason", sa.String(2000), nullable=False),
+        sa.Column("requested_by", sa.String(64), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", sa.String(64), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("approved", sa.Boolean(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_role_grant_user_id_user_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_role_grant")),
+    )
+    op.create_index(op.f("ix_role_grant_user_id"), "role_grant", ["user_id"])
 
 
 def _postgres_guard() -> None:
@@ -73,3 +101,5 @@ def downgrade() -> None:
         for name in ("forward", "no_insert", "no_delete"):
             op.execute(f"DROP TRIGGER audit_head_{name}")
     op.execute("ALTER TABLE audit_entry DROP COLUMN mac")
+    op.drop_index(op.f("ix_role_grant_user_id"), table_name="role_grant")
+    op.drop_table("role_grant")
