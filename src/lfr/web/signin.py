@@ -34,7 +34,12 @@ TOTP_VALID_WINDOW = 1
 """Codes one 30-second step either side are accepted (clock drift on a phone). 0 would
 refuse a code typed as it changes; 2 widens the guessing window."""
 
-FAILED = "sign-in failed: check the account name and password"
+FAILED = (
+    "sign-in failed: check the account name and password (after repeated failures an "
+    "account is locked for a while)"
+)
+"""The one message for a wrong password, an unknown account and a locked one, so the
+answer never tells whether an account exists."""
 LOCKED = "too many failed attempts: try again later or ask an administrator"
 BAD_CODE = "that code is not right (or was already used): enter the current code"
 
@@ -89,8 +94,9 @@ def password_step(
     result = people.authenticate(db, username.strip(), password)
     if result.user is None:
         throttle.record_failure(db, [key])
-        raise SignInRefusedError(LOCKED if result.reason and "locked" in result.reason else FAILED)
-    throttle.record_success(db, key)
+        raise SignInRefusedError(FAILED)
+    # No reset of the address's count on success: a sprayer's own account must not clear
+    # the failures it racks up on others' (the count restarts when a lock runs out).
     token, new_view = sessions.advance(
         db, view, user_id=result.user.id, stage=next_stage(db, result.user)
     )
