@@ -19,8 +19,8 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.refusal import Refusal
 from lfr.services import alerts, cameras
 from lfr.web.alert_views import alerts_visible_to
+from lfr.web.live import alert_message
 from lfr.web.middleware import AllowedHosts
-from lfr.web.runtime import alert_message
 from lfr.web.signin import FAILED
 from tests.db_fixtures import PERSONA_PASSWORD, Personas
 from tests.integration.governance.test_alert_services import new_alert

@@ -6,6 +6,7 @@ enrolments at once."""
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path
 
@@ -121,16 +122,17 @@ def test_enrolments_at_once_are_bounded(
     """Issue 13: four bombs in parallel peaked at 2.35 GB; at most two images are decoded
     at once, and a third waits (here: is told to retry)."""
     monkeypatch.setattr(watchlists, "ENROLMENT_WAIT_S", 0.1)
+    face = (faces_dir / FACE).read_bytes() + os.urandom(8)  # bytes no earlier test enrolled
     slots = watchlists._enrolment_slots
     taken = [slots.acquire(blocking=False) for _ in range(watchlists.MAX_CONCURRENT_ENROLMENTS)]
     try:
         assert all(taken)
         with pytest.raises(Refusal, match="busy"):
-            enroler.enrol((faces_dir / FACE).read_bytes(), "face.jpg")
+            enroler.enrol(face, "face.jpg")
     finally:
         for _ in taken:
             slots.release()
-    assert enroler.enrol((faces_dir / FACE).read_bytes(), "face.jpg").template
+    assert enroler.enrol(face, "face.jpg").template
 
 
 class _HeldEnroler:
