@@ -5,6 +5,9 @@ hosts, cameras of a running deployment, and `lfr watch` on unreadable files."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +18,15 @@ from starlette.routing import Route
 from typer.testing import CliRunner
 
 from lfr.cli import app as cli_app
+from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
+from lfr.domain.people import Rank, Role
 from lfr.domain.refusal import Refusal
-from lfr.services import alerts, cameras
+from lfr.services import alerts, cameras, people
+from lfr.settings import Settings
 from lfr.web.alert_views import alerts_visible_to
+from lfr.web.app import create_app
+from lfr.web.demo import check_demo_environment
 from lfr.web.live import alert_message
 from lfr.web.middleware import AllowedHosts
 from lfr.web.signin import FAILED
@@ -52,14 +60,21 @@ def test_alert_events_reach_only_those_who_may_read_the_alert(
 ) -> None:
     """Issue 13: alert ids of other deployments reached every operator over SSE."""
     alert_id = new_alert(session_factory, world, faces_dir)
-    from lfr.domain.people import Rank, Role
-
     stranger = extra_person(session_factory, "other-operator", Rank.STAFF, Role.OPERATOR)
     message = alert_message(alert_id)
     assigned = alerts_visible_to(session_factory, personas.operator)
     unassigned = alerts_visible_to(session_factory, stranger)
     assert asyncio.run(assigned(message)) is True
     assert asyncio.run(unassigned(message)) is False
+    with transaction(session_factory) as session:
+        people.set_active(
+            session,
+            actor=personas.administrator,
+            user_id=personas.operator.user_id,
+            active=False,
+            reason="left",
+        )
+    assert asyncio.run(assigned(message)) is False  # a disabled account's stream goes quiet
 
 
 def test_a_success_does_not_clear_the_address_count(
@@ -83,15 +98,9 @@ def test_locked_and_unknown_accounts_get_the_same_answer(
     app_client: TestClient, personas: Personas, web_context
 ) -> None:
     """Issue 13: the lockout message revealed that an account exists."""
-    from lfr.services import people
-
     with transaction(web_context.db) as db:
         user = people.find_user(db, "engineer")
         assert user is not None
-        from datetime import timedelta
-
-        from lfr.db.base import utcnow
-
         user.locked_until = utcnow() + timedelta(minutes=10)
     _, locked = sign_in(app_client, "engineer", PERSONA_PASSWORD)
     app_client.cookies.clear()
@@ -109,8 +118,6 @@ def test_responses_are_not_stored_by_caches(personas: Personas, client_for, path
 
 
 def test_hsts_over_tls_only(web_context) -> None:
-    from lfr.web.app import create_app
-
     app = create_app(web_context)
     with TestClient(app, base_url="https://testserver") as tls:
         assert "max-age=" in tls.get("/public").headers["strict-transport-security"]
@@ -162,12 +169,6 @@ def test_watch_fails_on_a_file_with_no_frame(tmp_path: Path, faces_dir: Path) ->
 
 def test_demo_refuses_production_before_touching_the_database(tmp_path: Path) -> None:
     """Issue 13: `lfr demo` created `admin` before refusing production."""
-    import base64
-    import os
-
-    from lfr.settings import Settings
-    from lfr.web.demo import check_demo_environment
-
     fresh = {
         name: base64.b64encode(os.urandom(32)).decode()
         for name in ("biometric_key", "audit_signing_key", "session_secret")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.db.governance import AlertRow, BlueListEntryRow, WatchlistEntryRow, WatchlistImageRow
+from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
@@ -165,12 +166,15 @@ def camera_views(session: Session, actor: Actor) -> list[tuple[str, str]]:
 
 def alerts_visible_to(db: SessionFactory, actor: Actor) -> Callable[[LiveMessage], Awaitable[bool]]:
     """An event stream's filter: only alerts this person may read reach their browser (an
-    alert id of another deployment is never sent)."""
+    alert id of another deployment is never sent), and nothing once their account is
+    disabled."""
 
     def readable(alert_id: str) -> bool:
         with reading(db) as session:
+            user = session.get(User, actor.user_id)
             row = session.get(AlertRow, alert_id)
-            return row is not None and may_read_alert(session, actor, row)
+            active = user is not None and user.active
+            return active and row is not None and may_read_alert(session, actor, row)
 
     async def visible(message: LiveMessage) -> bool:
         alert_id = (message.dom_id or "").partition("-")[2]

@@ -6,13 +6,15 @@ training); these pages only collect the fields and show the refusals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lfr.db.people import RoleGrant, TrainingRecord, User
 from lfr.db.session import reading, transaction
@@ -104,9 +106,14 @@ def create_account(
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
 
 
-def _administer(context: Context, viewer: Viewer | None, change: Any) -> Any:
+T = TypeVar("T")
+
+
+def _administer(
+    context: Context, viewer: Viewer | None, change: Callable[[Session, Actor], T]
+) -> T:
     """Run one administrative change in a transaction as the signed-in administrator."""
-    actor: Actor = viewer_of(viewer).actor
+    actor = viewer_of(viewer).actor
     with transaction(context.db) as db:
         return change(db, actor)
 
@@ -271,7 +278,7 @@ class AccountOut(BaseModel):
     pending_roles: list[str]
 
 
-def _account_out(db: Any, user: User) -> AccountOut:
+def _account_out(db: Session, user: User) -> AccountOut:
     pending = [g for g in people.pending_grants(db) if g.user_id == user.id]
     return AccountOut(
         id=user.id,
@@ -288,22 +295,20 @@ def api_disable(
 ) -> AccountOut:
     """Disable an account; its sessions end at once."""
 
-    def change(db: Any, actor: Actor) -> AccountOut:
+    def change(db: Session, actor: Actor) -> AccountOut:
         signin.disable_account(db, actor, user_id, body.reason)
         return _account_out(db, people.get_user(db, user_id))
 
-    result: AccountOut = _administer(context, viewer, change)
-    return result
+    return _administer(context, viewer, change)
 
 
 @api.post("/{user_id}/enable", response_model=AccountOut)
 def api_enable(context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody) -> AccountOut:
-    def change(db: Any, actor: Actor) -> AccountOut:
+    def change(db: Session, actor: Actor) -> AccountOut:
         user = people.set_active(db, actor=actor, user_id=user_id, active=True, reason=body.reason)
         return _account_out(db, user)
 
-    result: AccountOut = _administer(context, viewer, change)
-    return result
+    return _administer(context, viewer, change)
 
 
 @api.put("/{user_id}/roles", response_model=AccountOut)
@@ -313,14 +318,13 @@ def api_set_roles(
     """Replace the roles; those that read biometrics are listed as pending until a second
     administrator approves the grant."""
 
-    def change(db: Any, actor: Actor) -> AccountOut:
+    def change(db: Session, actor: Actor) -> AccountOut:
         user = people.set_roles(
             db, actor=actor, user_id=user_id, roles=body.roles, reason=body.reason
         )
         return _account_out(db, user)
 
-    result: AccountOut = _administer(context, viewer, change)
-    return result
+    return _administer(context, viewer, change)
 
 
 @api.post("/{user_id}/password-reset", response_model=OneTimePasswordOut)
@@ -371,25 +375,21 @@ def api_grants(context: Context, viewer: AdminViewer) -> list[GrantOut]:
 
 @api.post("/grants/{grant_id}/approve", response_model=GrantOut)
 def api_approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> GrantOut:
-    grant = _administer(
+    return _administer(
         context,
         viewer,
         lambda db, a: _grant_out(people.decide_grant(db, actor=a, grant_id=grant_id, approve=True)),
     )
-    result: GrantOut = grant
-    return result
 
 
 @api.post("/grants/{grant_id}/refuse", response_model=GrantOut)
 def api_refuse_grant(
     context: Context, viewer: AdminViewer, grant_id: str, body: ReasonBody
 ) -> GrantOut:
-    grant = _administer(
+    return _administer(
         context,
         viewer,
         lambda db, a: _grant_out(
             people.decide_grant(db, actor=a, grant_id=grant_id, approve=False, reason=body.reason)
         ),
     )
-    result: GrantOut = grant
-    return result
