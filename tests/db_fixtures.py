@@ -104,13 +104,16 @@ def session_factory(engine: Engine) -> SessionFactory:
 AUDIT_TABLES = ("audit_entry", "audit_checkpoint")
 
 
-def _drop_guard(url: str, postgres_function: str, sqlite_triggers: Sequence[str]) -> None:
+def _drop_guard(
+    url: str, postgres_functions: Sequence[str], sqlite_triggers: Sequence[str]
+) -> None:
     """Drop a guard's triggers, as an attacker with the database owner's rights could."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
-                connection.execute(text(f"DROP FUNCTION {postgres_function}() CASCADE"))
+                for function in postgres_functions:
+                    connection.execute(text(f"DROP FUNCTION {function}() CASCADE"))
                 return
             for trigger in sqlite_triggers:
                 connection.execute(text(f"DROP TRIGGER {trigger}"))
@@ -118,17 +121,22 @@ def _drop_guard(url: str, postgres_function: str, sqlite_triggers: Sequence[str]
         engine.dispose()
 
 
+AUDIT_HEAD_TRIGGERS = ("audit_head_forward", "audit_head_no_insert", "audit_head_no_delete")
+
+
 def remove_append_only_guard(url: str) -> None:
-    """Drop the triggers that keep the audit tables append-only; what remains to catch
-    tampering is the hash chain."""
+    """Drop the triggers that keep the audit tables append-only and the chain head moving
+    forward only; what remains to catch tampering is the chain, its seal and checkpoints."""
     triggers = [f"{table}_no_{event}" for table in AUDIT_TABLES for event in ("update", "delete")]
-    _drop_guard(url, "lfr_append_only", triggers)
+    _drop_guard(
+        url, ["lfr_append_only", "lfr_audit_head_forward"], [*triggers, *AUDIT_HEAD_TRIGGERS]
+    )
 
 
 def remove_frozen_authority_guard(url: str) -> None:
     """Drop the triggers that freeze a stored authority (migration 0005); what remains to
     catch an edited WAD is its hash, checked on every read and by `lfr audit check`."""
-    _drop_guard(url, "lfr_frozen_authority", ["authority_frozen", "authority_no_delete"])
+    _drop_guard(url, ["lfr_frozen_authority"], ["authority_frozen", "authority_no_delete"])
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -117,6 +125,34 @@ class Settings(BaseSettings):
             "(AUD-1). Publish its public key (`lfr audit public-key`) so outsiders can verify."
         ),
     )
+    audit_chain_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC-SHA256 key (base64 of 32 random bytes) that seals each audit entry's hash "
+            "(AUD-1), so someone who can write the database but does not hold this key "
+            "cannot recompute the chain after editing it. Keep it off the database server. "
+            "Unset: derived from audit_signing_key. Never change it on a running log: "
+            "entries sealed with the old key would no longer verify."
+        ),
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description=(
+            "Host names the web application answers to (JSON list in LFR_ALLOWED_HOSTS, "
+            'e.g. ["lfr.police.example"]); other Host headers get 400, so no absolute URL is '
+            "ever built from a forged Host. ['*'] (default) answers any host: set it in "
+            "production."
+        ),
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        max_length=1000,
+        description=(
+            "Addresses of reverse proxies whose X-Forwarded-For/-Proto headers are believed "
+            "(comma-separated, as uvicorn's --forwarded-allow-ips). Empty (default): none, "
+            "so a client cannot choose the address the sign-in throttle counts."
+        ),
+    )
     session_secret: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_SESSION_SECRET),
         min_length=32,
@@ -201,7 +237,12 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("biometric_key", "audit_signing_key", "biometric_previous_keys")
+    @field_validator(
+        "biometric_key",
+        "audit_signing_key",
+        "audit_chain_key",
+        "biometric_previous_keys",
+    )
     @classmethod
     def _keys_are_32_bytes(
         cls, value: SecretStr | list[SecretStr] | None, info: ValidationInfo
@@ -243,6 +284,24 @@ class Settings(BaseSettings):
                 f"environment={self.environment.value} refuses the built-in development "
                 f"value of: {names}; set a fresh secret for each"
             )
+        weak = self.low_entropy_secrets()
+        if weak:
+            names = ", ".join(f"{name} (LFR_{name.upper()})" for name in weak)
+            raise InsecureSettingsError(
+                f"environment={self.environment.value} refuses low-entropy values of: {names}; "
+                "generate each from a random source, e.g. `openssl rand -base64 32`"
+            )
+
+    def low_entropy_secrets(self) -> list[str]:
+        """Names of the secrets that cannot have come from a random source (e.g. all zeros)."""
+        named: list[tuple[str, SecretStr | None]] = [
+            (name, getattr(self, name)) for name in (*_DEVELOPMENT_SECRETS, "audit_chain_key")
+        ]
+        return [
+            name
+            for name, secret in named
+            if secret is not None and _looks_low_entropy(name, secret.get_secret_value())
+        ]
 
     def biometric_key_bytes(self) -> bytes:
         return decode_key(self.biometric_key.get_secret_value(), setting="biometric_key")
@@ -255,6 +314,46 @@ class Settings(BaseSettings):
 
     def audit_signing_key_bytes(self) -> bytes:
         return decode_key(self.audit_signing_key.get_secret_value(), setting="audit_signing_key")
+
+    def audit_chain_key_bytes(self) -> bytes:
+        """The key sealing audit entries: audit_chain_key, else derived from the signing key."""
+        if self.audit_chain_key is not None:
+            return decode_key(self.audit_chain_key.get_secret_value(), setting="audit_chain_key")
+        return hmac.new(self.audit_signing_key_bytes(), b"lfr audit chain key", "sha256").digest()
+
+
+MIN_DISTINCT_SYMBOLS = 12
+"""Fewest distinct bytes (or characters) a secret may hold. 32 random bytes hold about 30;
+fewer than 12 happens by chance with negligible probability, while a key typed by hand
+(all zeros, a repeated word) falls below it."""
+
+
+def _looks_low_entropy(name: str, value: str) -> bool:
+    symbols: bytes | str = value
+    if name != "session_secret":
+        try:
+            symbols = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return False  # the 32-byte validator reports it
+    return len(set(symbols)) < MIN_DISTINCT_SYMBOLS or _is_repetition(symbols)
+
+
+def _is_repetition(symbols: bytes | str) -> bool:
+    """True for a short pattern repeated (``abcdabcd…``), whose distinct count may pass."""
+    for period in range(1, len(symbols) // 2 + 1):
+        if all(symbols[i] == symbols[i % period] for i in range(len(symbols))):
+            return True
+    return False
+
+
+def settings_error_line(error: ValidationError) -> str:
+    """One line naming each invalid setting and why (no traceback, no pydantic banner)."""
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem.get("loc", ()))
+        message = str(problem.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
 
 
 @lru_cache(maxsize=1)

@@ -158,7 +158,7 @@ TAMPERS: dict[str, tuple[list[str], int, str]] = {
             "UPDATE audit_entry SET sequence = sequence - 99 WHERE sequence >= 103",
             "INSERT INTO audit_entry SELECT 3, time, actor_id, actor_name, actor_rank, "
             "actor_roles, action, object_type, object_id, 'inserted', before, after, "
-            f"reason, request_id, hash, '{FAKE_HASH}' FROM audit_entry WHERE sequence = 2",
+            f"reason, request_id, hash, '{FAKE_HASH}', mac FROM audit_entry WHERE sequence = 2",
         ],
         3,
         "content altered",

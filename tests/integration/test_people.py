@@ -55,13 +55,13 @@ def test_set_roles_is_audited_with_before_after_and_reason(
             session,
             actor=personas.administrator,
             user_id=personas.outsider.user_id,
-            roles={Role.OPERATOR},
+            roles={Role.ENGINEER},
             reason="joined the LFR team",
         )
     with transaction(session_factory) as session:
         entry = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc())).first()
         user = people.get_user(session, personas.outsider.user_id)
-    assert user.roles == {Role.OPERATOR}
+    assert user.roles == {Role.ENGINEER}
     assert entry is not None
     assert (entry.action, entry.actor_name, entry.reason) == (
         "user.set_roles",
@@ -69,7 +69,7 @@ def test_set_roles_is_audited_with_before_after_and_reason(
         "joined the LFR team",
     )
     assert '"roles":[]' in (entry.before or "")
-    assert '"roles":["operator"]' in (entry.after or "")
+    assert '"roles":["engineer"]' in (entry.after or "")
 
 
 REFUSED_ROLE_CHANGES = [

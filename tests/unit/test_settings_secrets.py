@@ -13,7 +13,7 @@ from lfr.settings import Environment, Settings
 FRESH = {
     "biometric_key": base64.b64encode(os.urandom(32)).decode(),
     "audit_signing_key": base64.b64encode(os.urandom(32)).decode(),
-    "session_secret": "x" * 48,
+    "session_secret": base64.b64encode(os.urandom(36)).decode(),
 }
 
 

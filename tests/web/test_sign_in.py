@@ -38,10 +38,12 @@ def sign_in(client: TestClient, username: str, password: str) -> tuple[int, str]
     return response.status_code, response.headers.get("location", response.text)
 
 
-def test_operator_signs_in_with_password_only(app_client: TestClient, personas: Personas) -> None:
-    status, location = sign_in(app_client, "operator", PERSONA_PASSWORD)
+def test_engineer_signs_in_with_password_only(app_client: TestClient, personas: Personas) -> None:
+    """A role that never sees a face signs in with a password; those that do need a second
+    factor (tests/security/test_separation_of_duties.py)."""
+    status, location = sign_in(app_client, "engineer", PERSONA_PASSWORD)
     assert (status, location) == (303, "/")
-    assert app_client.get("/console", follow_redirects=False).status_code != 303
+    assert app_client.get("/cameras", follow_redirects=False).status_code != 303
 
 
 def test_session_cookie_is_httponly_and_samesite(
@@ -141,10 +143,10 @@ def test_one_time_password_must_be_replaced(
     app_client: TestClient, personas: Personas, web_context: WebContext
 ) -> None:
     with transaction(web_context.db) as db:
-        mark_one_time(db, personas.operator.user_id)
-    status, location = sign_in(app_client, "operator", PERSONA_PASSWORD)
+        mark_one_time(db, personas.engineer.user_id)
+    status, location = sign_in(app_client, "engineer", PERSONA_PASSWORD)
     assert (status, location) == (303, "/account/password")
-    assert app_client.get("/console", follow_redirects=False).status_code == 303
+    assert app_client.get("/cameras", follow_redirects=False).status_code == 303
     page = app_client.get("/account/password")
     response = app_client.post(
         "/account/password",
@@ -156,9 +158,9 @@ def test_one_time_password_must_be_replaced(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    assert app_client.get("/console").status_code == 200
+    assert app_client.get("/cameras").status_code == 200
     app_client.cookies.clear()
-    assert sign_in(app_client, "operator", "a much better password") == (303, "/")
+    assert sign_in(app_client, "engineer", "a much better password") == (303, "/")
 
 
 def test_post_without_csrf_token_is_refused(app_client: TestClient, personas: Personas) -> None:
@@ -174,11 +176,11 @@ def test_csrf_token_of_an_ended_session_is_refused(
     app_client: TestClient, personas: Personas
 ) -> None:
     """A token captured before sign-out (a replay) does not work in the next session."""
-    sign_in(app_client, "operator", PERSONA_PASSWORD)
+    sign_in(app_client, "engineer", PERSONA_PASSWORD)
     old_token = csrf_of(app_client.get("/").text)
     response = app_client.post("/sign-out", data={"csrf_token": old_token}, follow_redirects=False)
     assert response.status_code == 303
-    sign_in(app_client, "operator", PERSONA_PASSWORD)
+    sign_in(app_client, "engineer", PERSONA_PASSWORD)
     replay = app_client.post("/sign-out", data={"csrf_token": old_token})
     assert replay.status_code == 403
     assert "not valid for this session" in replay.text

@@ -9,14 +9,17 @@ language's JSON and SHA-256 (see docs/governance-core.md):
                                 ensure_ascii=False).encode("utf-8")
     hash = sha256(canonical_json).hexdigest()
 
-A hash chain alone cannot stop someone who rewrites the whole tail and recomputes it; the
-signed checkpoints (``lfr.audit.checkpoint``) anchor the chain so that such a rewrite is
-detected against a checkpoint published beforehand.
+A hash chain alone cannot stop someone who rewrites the whole tail and recomputes it. Two
+things stop them: each entry also carries a seal, ``mac = HMAC-SHA256(chain_key, hash)``,
+with a key kept off the database (so recomputed hashes have no valid seal), and signed
+checkpoints (``lfr.audit.checkpoint``) published outside anchor the chain so that a rewrite
+is detected against a checkpoint taken beforehand even by someone without any key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +58,34 @@ def entry_hash(fields: Mapping[str, Any]) -> str:
         raise ValueError(f"audit entry lacks fields: {', '.join(sorted(missing))}")
     payload = {name: fields[name] for name in HASHED_FIELDS}
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def entry_mac(key: bytes, hash_hex: str) -> str:
+    """The entry's seal: HMAC-SHA256 of its hash under the chain key (hex). The hash covers
+    the previous hash, so one seal vouches for every entry up to it."""
+    return hmac.new(key, hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def mac_problems(key: bytes, entries: Iterable[tuple[int, str, str | None]]) -> list[Problem]:
+    """Check each ``(sequence, hash, mac)``: a seal that does not match, or a missing seal
+    after the first sealed entry (entries older than the keyed chain carry none)."""
+    problems: list[Problem] = []
+    sealed_seen = False
+    for sequence, hash_hex, mac in entries:
+        if mac is None:
+            if sealed_seen:
+                problems.append(Problem(sequence, "seal missing", "entry has no chain seal"))
+            continue
+        sealed_seen = True
+        if not hmac.compare_digest(mac, entry_mac(key, hash_hex)):
+            problems.append(
+                Problem(
+                    sequence,
+                    "seal mismatch",
+                    "the chain key does not vouch for this hash: recomputed or forged",
+                )
+            )
+    return problems
 
 
 @dataclass(frozen=True, slots=True)

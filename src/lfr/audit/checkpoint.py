@@ -24,6 +24,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lfr.audit.chain import canonical_json, format_time
 
 CHECKPOINT_FORMAT = "lfr-audit-checkpoint/1"
+FEED_FORMAT = "lfr-audit-checkpoints/1"
+"""The public feed: ``{"format": FEED_FORMAT, "public_key": ..., "checkpoints": [...]}``,
+each checkpoint as a checkpoint file's object."""
 
 
 class CheckpointError(ValueError):
@@ -41,8 +44,8 @@ class SignedCheckpoint:
     def message(self) -> bytes:
         return checkpoint_message(self.sequence, self.head_hash, self.time)
 
-    def to_json(self) -> str:
-        body = {
+    def to_dict(self) -> dict[str, Any]:
+        return {
             "format": CHECKPOINT_FORMAT,
             "sequence": self.sequence,
             "head_hash": self.head_hash,
@@ -50,14 +53,16 @@ class SignedCheckpoint:
             "public_key": self.public_key,
             "signature": self.signature,
         }
-        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> SignedCheckpoint:
-        try:
-            body: Any = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise CheckpointError(f"checkpoint: not JSON ({error})") from error
+        return cls.from_dict(_parse(text))
+
+    @classmethod
+    def from_dict(cls, body: Any) -> SignedCheckpoint:
         if not isinstance(body, dict) or body.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"checkpoint: field format must be {CHECKPOINT_FORMAT!r}")
         for name, kind in (
@@ -76,6 +81,34 @@ class SignedCheckpoint:
             public_key=body["public_key"],
             signature=body["signature"],
         )
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"checkpoint: not JSON ({error})") from error
+
+
+def feed_json(checkpoints: list[SignedCheckpoint], public_key: str) -> dict[str, Any]:
+    """The public feed of signed checkpoints (oldest first)."""
+    return {
+        "format": FEED_FORMAT,
+        "public_key": public_key,
+        "checkpoints": [checkpoint.to_dict() for checkpoint in checkpoints],
+    }
+
+
+def read_published(text: str) -> tuple[tuple[SignedCheckpoint, ...], bool]:
+    """Checkpoints from a copy of the feed, or one checkpoint or signed head; the flag says
+    whether they came from the feed (so each must still be stored: none may be withdrawn)."""
+    body = _parse(text)
+    if isinstance(body, dict) and body.get("format") == FEED_FORMAT:
+        listed = body.get("checkpoints")
+        if not isinstance(listed, list):
+            raise CheckpointError("feed: field checkpoints missing or not a list")
+        return tuple(SignedCheckpoint.from_dict(item) for item in listed), True
+    return (SignedCheckpoint.from_dict(body),), False
 
 
 def checkpoint_message(sequence: int, head_hash: str, time: str) -> bytes:

@@ -38,6 +38,8 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(80))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac: Mapped[str | None] = mapped_column(String(64))
+    """HMAC-SHA256(chain key, hash): only the key's holder can seal a recomputed entry."""
 
     def hashed_fields(self) -> dict[str, Any]:
         return {

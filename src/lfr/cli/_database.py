@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from lfr.db.session import make_engine, make_session_factory, transaction
-from lfr.settings import Settings, get_settings
+from lfr.settings import Settings, get_settings, settings_error_line
 
 
 def load_settings() -> Settings:
@@ -18,7 +18,7 @@ def load_settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as error:
-        typer.echo(f"error: invalid settings: {error}", err=True)
+        typer.echo(f"error: invalid settings: {settings_error_line(error)}", err=True)
         raise typer.Exit(2) from error
 
 

@@ -5,6 +5,7 @@ Other areas add audit commands (e.g. compliance checks) to ``audit_app``.
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from lfr.audit.checkpoint import (
     SignedCheckpoint,
     load_signing_key,
     public_key_text,
+    read_published,
 )
 from lfr.audit.export import export_lines, verify_export
 from lfr.cli._database import database_transaction, load_settings
@@ -36,6 +38,42 @@ def _read_checkpoints(paths: list[Path]) -> tuple[SignedCheckpoint, ...]:
         except (OSError, CheckpointError) as error:
             raise typer.BadParameter(f"{path}: {error}", param_hint="--checkpoint") from error
     return tuple(checkpoints)
+
+
+FETCH_TIMEOUT_S = 15.0
+MAX_FEED_BYTES = 64 * 1024 * 1024
+
+
+def _fetch(source: str) -> str:
+    """A published feed or head: from a URL (http/https) or a file kept earlier."""
+    if source.startswith(("http://", "https://")):
+        try:
+            with urllib.request.urlopen(source, timeout=FETCH_TIMEOUT_S) as response:
+                body: bytes = response.read(MAX_FEED_BYTES + 1)
+        except (OSError, ValueError) as error:
+            raise typer.BadParameter(f"{source}: {error}", param_hint="--against") from error
+        if len(body) > MAX_FEED_BYTES:
+            raise typer.BadParameter(f"{source}: larger than {MAX_FEED_BYTES} bytes")
+        return body.decode("utf-8", errors="replace")
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise typer.BadParameter(f"{source}: {error}", param_hint="--against") from error
+
+
+def _read_against(
+    sources: list[str],
+) -> tuple[tuple[SignedCheckpoint, ...], tuple[SignedCheckpoint, ...]]:
+    """(single checkpoints and heads, feed checkpoints) from every --against source."""
+    single: list[SignedCheckpoint] = []
+    feed: list[SignedCheckpoint] = []
+    for source in sources:
+        try:
+            checkpoints, from_feed = read_published(_fetch(source))
+        except CheckpointError as error:
+            raise typer.BadParameter(f"{source}: {error}", param_hint="--against") from error
+        (feed if from_feed else single).extend(checkpoints)
+    return tuple(single), tuple(feed)
 
 
 def _report(report: VerificationReport) -> None:
@@ -67,17 +105,36 @@ def verify(
             help="Verify an exported log file instead of the database (outside verification)."
         ),
     ] = None,
+    against: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--against",
+            help=(
+                "A copy of the public checkpoint feed or a signed head, as a URL "
+                "(…/api/public/audit/checkpoints) or a file kept earlier; repeatable. "
+                "Truncation, recomputation and withdrawn checkpoints are reported."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Verify the audit log; exit 1 and say where when anything was altered."""
-    checkpoints = _read_checkpoints(checkpoint or [])
-    trusted = public_key or (_signing_key_public() if log is None or checkpoints else None)
+    single, published = _read_against(against or [])
+    checkpoints = _read_checkpoints(checkpoint or []) + single
+    given = bool(checkpoints or published)
+    trusted = public_key or (_signing_key_public() if log is None or given else None)
     try:
         if log is not None:
             with log.open(encoding="utf-8") as lines:
-                report = verify_export(lines, checkpoints, trusted)
+                report = verify_export(lines, checkpoints + published, trusted)
         else:
             with database_transaction() as session:
-                report = audit.verify(session, checkpoints=checkpoints, trusted_public_key=trusted)
+                report = audit.verify(
+                    session,
+                    checkpoints=checkpoints,
+                    trusted_public_key=trusted,
+                    published=published,
+                    chain_key=load_settings().audit_chain_key_bytes(),
+                )
     except (ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error

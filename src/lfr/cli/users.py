@@ -1,4 +1,8 @@
-"""`lfr users add | train`: bootstrap accounts and training from the server's console."""
+"""`lfr users add | train | disable | enable | set-roles | reset-password |
+reset-second-factor | grants | approve`: accounts and training from the server's console.
+
+The console acts as administrator (it holds the database already); every change is
+audited as ``console (<os user>)``."""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from lfr.cli._database import database_transaction
 from lfr.domain.people import Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
+from lfr.web import signin
 from lfr.web.signin import mark_one_time
 
 users_app = typer.Typer(help="Accounts and training records.", no_args_is_help=True)
@@ -116,6 +122,120 @@ def train(
     except Refusal as refusal:
         raise _refused(refusal) from refusal
     typer.echo(f"{username}: {trained_role.value} training valid until {expires_at.date()}")
+
+
+Reason = Annotated[str, typer.Option(help="Why (recorded in the audit log).")]
+
+
+def _user_id(session: Session, username: str) -> str:
+    user = people.find_user(session, username)
+    if user is None:
+        raise typer.BadParameter(f"no account {username!r}", param_hint="USERNAME")
+    return user.id
+
+
+@users_app.command()
+def disable(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
+    """Disable an account; its sessions end at once."""
+    try:
+        with database_transaction() as session:
+            signin.disable_account(
+                session, people.console_actor(), _user_id(session, username), reason
+            )
+    except Refusal as refusal:
+        raise _refused(refusal) from refusal
+    typer.echo(f"{username}: disabled, signed out everywhere")
+
+
+@users_app.command()
+def enable(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
+    """Enable a disabled account."""
+    try:
+        with database_transaction() as session:
+            people.set_active(
+                session,
+                actor=people.console_actor(),
+                user_id=_user_id(session, username),
+                active=True,
+                reason=reason,
+            )
+    except Refusal as refusal:
+        raise _refused(refusal) from refusal
+    typer.echo(f"{username}: enabled")
+
+
+@users_app.command("set-roles")
+def set_roles(
+    username: Annotated[str, typer.Argument()],
+    reason: Reason,
+    role: Annotated[
+        list[str] | None, typer.Option(help=f"Role(s) to hold, repeatable. One of: {_ROLES}.")
+    ] = None,
+) -> None:
+    """Replace an account's roles (none given: it holds none)."""
+    roles = [_parse_role(text) for text in role or []]
+    try:
+        with database_transaction() as session:
+            user = people.set_roles(
+                session,
+                actor=people.console_actor(),
+                user_id=_user_id(session, username),
+                roles=roles,
+                reason=reason,
+            )
+            held = ", ".join(sorted(r.value for r in user.roles)) or "none"
+    except Refusal as refusal:
+        raise _refused(refusal) from refusal
+    typer.echo(f"{username}: roles {held}")
+
+
+@users_app.command("reset-password")
+def reset_password(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
+    """Issue a new one-time password (printed once); the holder replaces it at sign-in."""
+    try:
+        with database_transaction() as session:
+            password = signin.issue_one_time_password(
+                session, people.console_actor(), _user_id(session, username), reason
+            )
+    except Refusal as refusal:
+        raise _refused(refusal) from refusal
+    typer.echo(f"{username}: one-time password: {password}")
+
+
+@users_app.command("reset-second-factor")
+def reset_second_factor(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
+    """Remove the second factor; a new one is enrolled with the one-time password printed."""
+    try:
+        with database_transaction() as session:
+            password = signin.reset_second_factor(
+                session, people.console_actor(), _user_id(session, username), reason
+            )
+    except Refusal as refusal:
+        raise _refused(refusal) from refusal
+    typer.echo(f"{username}: second factor removed; one-time password: {password}")
+
+
+@users_app.command()
+def grants() -> None:
+    """List role grants awaiting a second administrator."""
+    with database_transaction() as session:
+        for grant in people.pending_grants(session):
+            typer.echo(f"{grant.id}  {grant.roles}  for {grant.user_id}: {grant.reason}")
+
+
+@users_app.command()
+def approve(
+    grant_id: Annotated[str, typer.Argument(help="The grant's id (`lfr users grants`).")],
+) -> None:
+    """Approve a pending role grant as the second person."""
+    try:
+        with database_transaction() as session:
+            people.decide_grant(
+                session, actor=people.console_actor(), grant_id=grant_id, approve=True
+            )
+    except Refusal as refusal:
+        raise _refused(refusal) from refusal
+    typer.echo(f"grant {grant_id}: approved")
 
 
 def register(app: typer.Typer) -> None:

@@ -228,8 +228,26 @@ def register(app: typer.Typer) -> None:
         _run_workers(workers)
         totals = summary(console, time.monotonic() - started)
         typer.echo(json.dumps({"summary": totals}) if as_json else _summary_line(totals))
+        failed += _report_unreadable(console, [w.source.camera for w in workers])
         if failed:
             raise typer.Exit(1)
+
+
+def _report_unreadable(console: _Console, cameras: list[str]) -> int:
+    """Say which sources yielded no frame (a corrupt or empty file) or had decode errors;
+    return how many yielded none (each makes the command fail)."""
+    unreadable = 0
+    for name in cameras:
+        health = console.health.get(name)
+        frames = health.frames if health is not None else 0
+        errors = health.errors if health is not None else 0
+        if frames == 0:
+            reason = (health.last_error if health is not None else None) or "no frame decoded"
+            typer.echo(f"error: {name}: no frame could be read ({reason})", err=True)
+            unreadable += 1
+        elif errors:
+            typer.echo(f"warning: {name}: {errors} decode error(s)", err=True)
+    return unreadable
 
 
 def _summary_line(totals: dict[str, Any]) -> str:

@@ -64,3 +64,27 @@ class TrainingRecord(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoleGrant(Base):
+    """A request to grant roles that read biometrics, awaiting a second administrator
+    (two-person rule): nothing is granted until someone other than the requester approves."""
+
+    __tablename__ = "role_grant"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    roles: Mapped[str] = mapped_column(String(400))
+    """The roles to add, comma-separated (role values)."""
+    reason: Mapped[str] = mapped_column(String(2000))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved: Mapped[bool | None] = mapped_column(Boolean)
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        return frozenset(Role(value) for value in self.roles.split(",") if value)

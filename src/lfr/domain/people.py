@@ -74,5 +74,21 @@ class Actor:
         return ",".join(sorted(role.value for role in self.roles))
 
 
+BIOMETRIC_ROLES = frozenset(
+    {
+        Role.APPLICANT,  # compiles the watchlist: its images
+        Role.OPERATOR,  # alert probes and watchlist images side by side
+        Role.ENGAGEMENT_OFFICER,  # the probe of an alert referred to them
+        Role.BRONZE,
+        Role.SILVER,
+        Role.GOLD,  # the deployment's command: its alerts
+        Role.REVIEWER,  # every alert and watchlist, after the event
+    }
+)
+"""Roles that read biometric images (SPEC's role table; services/access.py decides each
+read). Granting one needs a second administrator (two-person rule), and their holders
+sign in with a second factor: a password alone never shows a face."""
+
+
 SYSTEM_ACTOR = Actor(user_id="system", name="lfr (automatic)", rank=Rank.STAFF)
 """Acts for scheduled work (retention runs, lapses); never decides about a person."""

@@ -234,6 +234,33 @@ def result_of(figures: dict[str, Any], signed_off_at: datetime) -> ResultPublic:
 # --- PUB-3 open data and the feed ------------------------------------------------------------
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+"""A text cell starting with one of these is a formula to a spreadsheet (OWASP CSV
+injection): such a cell is written with a leading apostrophe, which spreadsheets show as
+text and `results_from_csv` removes."""
+
+
+def csv_cell(value: object) -> object:
+    """A value as written to open-data CSV: text that a spreadsheet would run, defused.
+
+    Carriage returns become line feeds: the writer quotes a cell holding a line feed but
+    not one holding a lone carriage return, which would split the row for a reader."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return value
+
+
+def _csv_value(text: str) -> str | None:
+    if text == "":
+        return None
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 def results_csv(rows: Sequence[ResultPublic]) -> str:
     """The results as CSV with the `RESULT_COLUMNS` header; empty cells for unknowns."""
     buffer = io.StringIO()
@@ -241,7 +268,7 @@ def results_csv(rows: Sequence[ResultPublic]) -> str:
     writer.writeheader()
     for row in rows:
         data = row.model_dump(mode="json")
-        writer.writerow({k: "" if v is None else v for k, v in data.items()})
+        writer.writerow({k: csv_cell(v) for k, v in data.items()})
     return buffer.getvalue()
 
 
@@ -252,7 +279,7 @@ def results_from_csv(text: str) -> list[ResultPublic]:
         raise ValueError(f"open data CSV: header {reader.fieldnames} is not {list(RESULT_COLUMNS)}")
     rows = []
     for number, raw in enumerate(reader, start=2):
-        values = {k: (None if v == "" else v) for k, v in raw.items()}
+        values = {k: _csv_value(v) for k, v in raw.items()}
         try:
             rows.append(ResultPublic.model_validate(values))
         except ValueError as error:

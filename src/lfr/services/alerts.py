@@ -363,13 +363,22 @@ PROBE_VIEWER_ROLES = frozenset(
 )
 
 
+AFTER_REFERRAL_ROLES = frozenset({Role.ENGAGEMENT_OFFICER})
+"""Roles that see a probe only once an operator has referred the alert (ADJ-2): before
+that, nobody has decided that this passer-by is worth an officer's attention."""
+
+
 def probe_image(session: Session, actor: Actor, alert_id: str) -> bytes:
     """The alert's probe crop, for the people who adjudicate it or review it, and only of
-    an alert they may read (DP-2). To show it, use `view_probe_image`, which records the
-    view (AUD-1)."""
+    an alert they may read (DP-2); an engagement officer only after referral (ADJ-2). To
+    show it, use `view_probe_image`, which records the view (AUD-1)."""
     if not actor.roles & PROBE_VIEWER_ROLES:
         raise Refusal("DP-2", "biometric data is shown by role only", "actor")
-    return readable_alert(session, actor, alert_id).probe.jpeg
+    row = readable_alert(session, actor, alert_id)
+    only_after_referral = not actor.roles & (PROBE_VIEWER_ROLES - AFTER_REFERRAL_ROLES)
+    if only_after_referral and row.referred_at is None:
+        raise Refusal("ADJ-2", "the probe is shown once the alert is referred", "alert")
+    return row.probe.jpeg
 
 
 def view_probe_image(factory: SessionFactory, actor: Actor, alert_id: str) -> bytes:

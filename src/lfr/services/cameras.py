@@ -9,6 +9,7 @@ service over NATS (docs/bus.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from lfr.audit import record
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.base import utcnow
 from lfr.db.cameras import CameraSource
+from lfr.db.governance import DeploymentRow
+from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.runtime.supervisor import Camera
@@ -45,6 +48,8 @@ def configure_camera(session: Session, actor: Actor, name: str, source: str) -> 
             "REC-1", "node:<node name>, the name 1-64 letters, digits, '_' or '-'", "source"
         )
     row = session.get(CameraSource, name)
+    if row is not None and row.source != source:
+        _refuse_while_running(session, name)
     before = {"source": row.source} if row else None
     if row is None:
         row = CameraSource(name=name)
@@ -62,6 +67,21 @@ def configure_camera(session: Session, actor: Actor, name: str, source: str) -> 
         after={"source": source},
     )
     return row
+
+
+def _refuse_while_running(session: Session, name: str) -> None:
+    """DEP-1: a running deployment films only the cameras authorised and started; re-pointing
+    one of them would film somewhere nobody authorised."""
+    running = session.scalars(
+        select(DeploymentRow).where(DeploymentRow.status == DeploymentStatus.RUNNING)
+    )
+    for deployment in running:
+        if name in json.loads(deployment.cameras):
+            raise Refusal(
+                "DEP-1",
+                f"camera {name} is in use by a running deployment: end or halt it first",
+                "source",
+            )
 
 
 def missing_sources(session: Session, names: Sequence[str]) -> list[Unmet]:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lfr.audit.log import checkpoint_at_deployment_end
 from lfr.db.governance import AssignmentRow, DeploymentRow, WatchlistRow
 from lfr.db.people import User
 from lfr.domain import deployment as rules
@@ -268,6 +269,7 @@ def end_deployment(
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     rules.check_end(actor, row.status, assignments_of(row))
     _finish(session, actor, row, DeploymentStatus.ENDED, None, moment(now), policy)
+    checkpoint_at_deployment_end(session)
     return row
 
 

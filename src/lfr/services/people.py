@@ -22,11 +22,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from lfr.audit import record
 from lfr.db.base import utcnow
-from lfr.db.people import TrainingRecord, User, UserRole
-from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
+from lfr.db.people import RoleGrant, TrainingRecord, User, UserRole
+from lfr.domain.people import BIOMETRIC_ROLES, SYSTEM_ACTOR, Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
 
 MAX_FAILED_LOGINS = 5
@@ -37,6 +38,12 @@ LOCKOUT = timedelta(minutes=15)
 """How long a locked account stays locked. Longer slows guessing; shorter eases mistakes."""
 
 MIN_PASSWORD_LENGTH = 12
+
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's guessability score (0–4) a password must reach (NIST SP 800-63B: refuse
+common, breached and predictable passwords). 3 means about 10^8 guesses or more: beyond
+online guessing under the sign-in throttle. zxcvbn's lists include the most common
+passwords from public breaches, names and dictionary words."""
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
@@ -78,10 +85,23 @@ def _require_not_self(actor: Actor, user: User, what: str) -> None:
         raise Refusal("people.no-self-grant", f"nobody may change their own {what}", "user")
 
 
-def _check_password(password: str) -> None:
+def is_console(actor: Actor) -> bool:
+    """The person at the server's console (bootstrap): they hold the database already."""
+    return actor.user_id.startswith("console:")
+
+
+def _check_password(password: str, user_inputs: Iterable[str] = ()) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Refusal(
             "people.password", f"must be at least {MIN_PASSWORD_LENGTH} characters", "password"
+        )
+    verdict = zxcvbn(password[:100], user_inputs=list(user_inputs))
+    if verdict["score"] < MIN_PASSWORD_SCORE:
+        warning = verdict["feedback"].get("warning") or "it is too easy to guess"
+        raise Refusal(
+            "people.password",
+            f"common or easily guessed ({warning.rstrip('.')}): choose a longer, unusual one",
+            "password",
         )
 
 
@@ -150,7 +170,9 @@ def create_user(
         raise Refusal("people.account", "must not be empty", field)
     if find_user(session, username) is not None:
         raise Refusal("people.account", f"username {username!r} is taken", "username")
-    _check_password(password)
+    _check_password(password, (username, display_name))
+    wanted = set(roles)
+    held_back = set() if is_console(actor) else wanted & BIOMETRIC_ROLES
     user = User(
         username=username,
         display_name=display_name.strip(),
@@ -158,7 +180,7 @@ def create_user(
         password_hash=_hasher.hash(password),
         active=True,
         failed_logins=0,
-        role_rows=[UserRole(role=role) for role in sorted(set(roles))],
+        role_rows=[UserRole(role=role) for role in sorted(wanted - held_back)],
     )
     session.add(user)
     session.flush()
@@ -170,6 +192,8 @@ def create_user(
         f"account {username} ({display_name})",
         after=user_snapshot(user),
     )
+    if held_back:
+        _request_grant(session, actor, user, held_back, "roles asked for at account creation")
     return user
 
 
@@ -182,8 +206,18 @@ def set_roles(
     _require_not_self(actor, user, "roles")
     if not reason.strip():
         raise Refusal("people.roles", "a reason is required", "reason")
-    before = user_snapshot(user)
     wanted = set(roles)
+    held_back = set() if is_console(actor) else (wanted - user.roles) & BIOMETRIC_ROLES
+    _apply_roles(session, actor, user, wanted - held_back, "user.set_roles", reason)
+    if held_back:
+        _request_grant(session, actor, user, held_back, reason)
+    return user
+
+
+def _apply_roles(
+    session: Session, actor: Actor, user: User, wanted: set[Role], action: str, reason: str
+) -> None:
+    before = user_snapshot(user)
     user.role_rows = [row for row in user.role_rows if row.role in wanted] + [
         UserRole(role=role) for role in sorted(wanted - user.roles)
     ]
@@ -192,13 +226,153 @@ def set_roles(
         session,
         actor,
         user,
-        "user.set_roles",
+        action,
         f"roles of {user.username}",
         before=before,
         after=user_snapshot(user),
         reason=reason,
     )
+
+
+# --- two-person rule for roles that read biometrics ---------------------------------------
+
+
+def _request_grant(
+    session: Session, actor: Actor, user: User, roles: set[Role], reason: str
+) -> RoleGrant:
+    grant = RoleGrant(
+        user_id=user.id,
+        roles=",".join(sorted(role.value for role in roles)),
+        reason=reason.strip(),
+        requested_by=actor.user_id,
+        requested_at=utcnow(),
+    )
+    session.add(grant)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        user,
+        "user.roles_requested",
+        f"roles for {user.username} await a second administrator",
+        after={"grant_id": grant.id, "roles": sorted(grant.role_set)},
+        reason=reason,
+    )
+    return grant
+
+
+def pending_grants(session: Session) -> list[RoleGrant]:
+    statement = select(RoleGrant).where(RoleGrant.decided_at.is_(None))
+    return list(session.scalars(statement.order_by(RoleGrant.requested_at)))
+
+
+def decide_grant(
+    session: Session, *, actor: Actor, grant_id: str, approve: bool, reason: str = ""
+) -> RoleGrant:
+    """A second administrator approves (roles granted now) or refuses a pending grant.
+
+    Neither the requester nor the person the roles are for may decide it."""
+    _require_administrator(actor, "decide role grants")
+    grant = session.get(RoleGrant, grant_id)
+    if grant is None:
+        raise NotFound("role grant", grant_id)
+    if grant.decided_at is not None:
+        raise Refusal("people.two-person", "this grant was already decided", "grant")
+    if actor.user_id == grant.requested_by:
+        raise Refusal(
+            "people.two-person", "a second administrator must decide, not the requester", "actor"
+        )
+    user = get_user(session, grant.user_id)
+    _require_not_self(actor, user, "roles")
+    if not approve and not reason.strip():
+        raise Refusal("people.two-person", "say why the grant is refused", "reason")
+    grant.decided_by, grant.decided_at, grant.approved = actor.user_id, utcnow(), approve
+    if approve:
+        _apply_roles(
+            session,
+            actor,
+            user,
+            set(user.roles | grant.role_set),
+            "user.roles_approved",
+            f"grant {grant.id} requested by {grant.requested_by}: {grant.reason}",
+        )
+    else:
+        _audit(
+            session,
+            actor,
+            user,
+            "user.roles_refused",
+            f"roles for {user.username} refused",
+            after={"grant_id": grant.id},
+            reason=reason,
+        )
+    return grant
+
+
+# --- account administration ----------------------------------------------------------------
+
+
+def _administered(session: Session, actor: Actor, user_id: str, what: str, reason: str) -> User:
+    _require_administrator(actor, what)
+    user = get_user(session, user_id)
+    _require_not_self(actor, user, "account")
+    if not reason.strip():
+        raise Refusal("people.account", "a reason is required", "reason")
     return user
+
+
+def set_active(session: Session, *, actor: Actor, user_id: str, active: bool, reason: str) -> User:
+    """Disable or enable an account (administrator, never their own), with a reason. The
+    caller ends a disabled person's sessions in the same transaction."""
+    user = _administered(session, actor, user_id, "disable or enable accounts", reason)
+    before = user_snapshot(user)
+    user.active = active
+    if active:
+        user.failed_logins, user.locked_until = 0, None
+    _audit(
+        session,
+        actor,
+        user,
+        "user.enable" if active else "user.disable",
+        f"account {user.username} {'enabled' if active else 'disabled'}",
+        before=before,
+        after=user_snapshot(user),
+        reason=reason,
+    )
+    return user
+
+
+def reset_password(session: Session, *, actor: Actor, user_id: str, reason: str) -> str:
+    """Give an account a new generated password (returned once, for the holder, who must
+    replace it at the next sign-in: the caller marks it one-time)."""
+    user = _administered(session, actor, user_id, "reset passwords", reason)
+    password = generate_password()
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    _audit(
+        session,
+        actor,
+        user,
+        "user.reset_password",
+        f"password of {user.username} reset",
+        reason=reason,
+    )
+    return password
+
+
+def reset_second_factor(session: Session, *, actor: Actor, user_id: str, reason: str) -> None:
+    """Remove an account's second factor (a lost phone): the holder enrols a new one at the
+    next sign-in, which the caller also makes need a new one-time password."""
+    user = _administered(session, actor, user_id, "reset second factors", reason)
+    user.totp_secret = None
+    _audit(
+        session,
+        actor,
+        user,
+        "user.reset_second_factor",
+        f"second factor of {user.username} removed",
+        reason=reason,
+    )
 
 
 def record_training(
@@ -334,6 +508,9 @@ def set_password(session: Session, *, actor: Actor, user_id: str, password: str)
     user = get_user(session, user_id)
     if actor.user_id != user.id:
         _require_administrator(actor, "set another person's password")
-    _check_password(password)
+    _check_password(password, (user.username, user.display_name))
+    if _matches(user.password_hash, password):
+        # A one-time password handed over by an administrator must never stay in use.
+        raise Refusal("people.password", "must differ from the current password", "password")
     user.password_hash = _hasher.hash(password)
     _audit(session, actor, user, "user.set_password", f"password of {user.username} changed")

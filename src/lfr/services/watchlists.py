@@ -7,6 +7,7 @@ gate (WL-5) and returns the template; image and template are stored encrypted (D
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +37,7 @@ from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
-from lfr.vision.imageio import ImageError, decode_image_bytes
+from lfr.vision.imageio import ImageError, decode_upload, reencode_for_storage
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
 from lfr.vision.types import ListKind
@@ -44,13 +45,34 @@ from lfr.vision.types import ListKind
 # --- enrolment (WL-5) ----------------------------------------------------------------------
 
 
+MAX_CONCURRENT_ENROLMENTS = 2
+"""Images decoded and described at once, across all requests. Each costs up to ~75 MB
+(a 25 MP image) and a CPU core for seconds: more lets a burst of uploads finish sooner but
+starves the live cameras and risks memory; fewer makes uploads wait."""
+
+ENROLMENT_WAIT_S = 60.0
+"""How long an upload waits for a free enrolment slot before being told to retry."""
+
+ENROLMENT_MAX_SIDE = 2048
+"""Longest side an enrolment image is worked on and stored at: ample for a face (the gate
+wants far fewer pixels between the eyes), and it bounds the detector's time and memory
+whatever size (up to the 25 MP cap) was uploaded."""
+
+MAX_IMAGES_PER_REQUEST = 50
+"""Images one request may carry (one entry's photographs, or a bulk import's)."""
+
+_enrolment_slots = threading.BoundedSemaphore(MAX_CONCURRENT_ENROLMENTS)
+
+
 @dataclass(frozen=True, slots=True)
 class Enrolment:
-    """A usable image's template (float32 bytes) and where it came from."""
+    """A usable image's template (float32 bytes), where it came from, and the image to
+    store: re-encoded from the decoded pixels, never the uploaded bytes."""
 
     template: bytes
     model_id: str
     quality_score: float
+    image: bytes
 
 
 class Enroler(Protocol):
@@ -75,10 +97,17 @@ class VisionEnroler:
         return cls(FaceAnalyser(build_detector()), build_describer())
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
+        if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
+            raise Refusal("WL-5", "the server is busy checking other images: try again", name)
         try:
-            face = check_enrolment_image(
-                decode_image_bytes(image, name=name), self._analyser, self._gate
-            )
+            return self._enrol(image, name)
+        finally:
+            _enrolment_slots.release()
+
+    def _enrol(self, image: bytes, name: str) -> Enrolment:
+        try:
+            pixels = decode_upload(image, name=name, max_side=ENROLMENT_MAX_SIDE)
+            face = check_enrolment_image(pixels, self._analyser, self._gate)
         except ImageError as error:
             raise Refusal("WL-5", error.reason, name) from error
         except EnrolmentRefused as refused:
@@ -88,18 +117,57 @@ class VisionEnroler:
             template=np.asarray(descriptor, dtype="<f4").tobytes(),
             model_id=self._describer.model_id,
             quality_score=face.quality.score,
+            image=reencode_for_storage(pixels),
         )
 
 
-def _enrol_all(enroler: Enroler, images: Sequence[bytes]) -> list[tuple[bytes, Enrolment]]:
+class PreparedEnroler:
+    """Enrolments worked out before the database transaction opens.
+
+    Decoding an image and finding its face take seconds; done inside the transaction they
+    held SQLite's write lock, so one upload blocked every other request. The route prepares
+    them first (`prepare_enrolments`), then the service runs its rules in a short
+    transaction and takes each image's result from here.
+    """
+
+    def __init__(self, results: dict[bytes, Enrolment | list[str]]) -> None:
+        self._results = results
+
+    def enrol(self, image: bytes, name: str) -> Enrolment:
+        result = self._results.get(image)
+        if result is None:
+            raise Refusal("WL-5", "the image was not checked before the transaction", name)
+        if isinstance(result, list):
+            raise Refusals([Unmet("WL-5", reason, name) for reason in result])
+        return result
+
+
+def prepare_enrolments(enroler: Enroler, images: Sequence[bytes]) -> PreparedEnroler:
+    """Check and describe each distinct image now, outside any transaction (WL-5)."""
+    if len(images) > MAX_IMAGES_PER_REQUEST:
+        raise Refusal("WL-5", f"at most {MAX_IMAGES_PER_REQUEST} images per request", "images")
+    results: dict[bytes, Enrolment | list[str]] = {}
+    for image in images:
+        if image in results:
+            continue
+        try:
+            results[image] = enroler.enrol(image, "image")
+        except Refusal as refusal:
+            results[image] = [unmet.reason for unmet in refusal.unmet]
+    return PreparedEnroler(results)
+
+
+def _enrol_all(enroler: Enroler, images: Sequence[bytes]) -> list[Enrolment]:
     """Enrol every image; refuse naming each unusable one (`images[i]`), keep none."""
     if not images:
         raise Refusal("WL-3", "at least one image of the subject is needed", "images")
-    enrolled: list[tuple[bytes, Enrolment]] = []
+    if len(images) > MAX_IMAGES_PER_REQUEST:
+        raise Refusal("WL-5", f"at most {MAX_IMAGES_PER_REQUEST} images per entry", "images")
+    enrolled: list[Enrolment] = []
     refused: list[Unmet] = []
     for index, image in enumerate(images):
         try:
-            enrolled.append((image, enroler.enrol(image, f"images[{index}]")))
+            enrolled.append(enroler.enrol(image, f"images[{index}]"))
         except Refusal as refusal:
             refused.extend(refusal.unmet)
     if refused:
@@ -170,12 +238,12 @@ def add_entry(
         added_at=at,
         images=[
             WatchlistImageRow(
-                image=image,
+                image=e.image,
                 template=e.template,
                 model_id=e.model_id,
                 quality_score=e.quality_score,
             )
-            for image, e in enrolled
+            for e in enrolled
         ],
     )
     session.add(row)
@@ -249,7 +317,7 @@ def enrol_blue_list(
         image_source=draft.image_source.strip(),
         enrolled_by=actor.user_id,
         enrolled_at=moment(now),
-        image=image,
+        image=enrolment.image,
         template=enrolment.template,
         model_id=enrolment.model_id,
     )

@@ -24,6 +24,18 @@ from lfr.vision.types import RGBImage
 DEFAULT_MAX_PIXELS = 40_000_000
 """Larger than any camera still (a 40-megapixel photo); a bigger header is refused."""
 
+UPLOAD_MAX_PIXELS = 25_000_000
+"""Largest image accepted from a browser or script (25 MP: a custody photograph is far
+smaller). Decoding costs about 3 bytes per pixel and CPU in proportion: a lower cap bounds
+what one upload can cost; a higher one admits scans of prints at higher resolution."""
+
+UPLOAD_FORMATS = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
+"""The only formats accepted from uploads, by their first bytes (magic numbers). Every
+other decoder Pillow has (TIFF, EPS, JPEG 2000, …) is never reached by uploaded bytes."""
+
+STORED_JPEG_QUALITY = 92
+"""Quality of the re-encoded copy that is stored: near-lossless for a face, small enough."""
+
 
 class ImageError(ValueError):
     """An image that cannot be used; `str()` is ``"<path>: <reason>"``."""
@@ -65,6 +77,50 @@ def decode_image_bytes(data: bytes, *, name: str, max_pixels: int = DEFAULT_MAX_
     return _to_rgb(picture, name)
 
 
+def upload_format(data: bytes, name: str) -> str:
+    """The upload's format from its magic bytes (JPEG or PNG), else `ImageError`."""
+    for magic, kind in UPLOAD_FORMATS.items():
+        if data.startswith(magic):
+            return kind
+    raise ImageError(name, "not a JPEG or PNG image (refused by its first bytes, before decoding)")
+
+
+def decode_upload(
+    data: bytes,
+    *,
+    name: str,
+    max_pixels: int = UPLOAD_MAX_PIXELS,
+    max_side: int | None = None,
+) -> RGBImage:
+    """Decode an uploaded image: JPEG or PNG only (magic bytes, and Pillow limited to that
+    one decoder), size checked from the header against ``max_pixels`` before any pixel is
+    decoded. With ``max_side`` the picture is shrunk to fit (a JPEG is decoded at reduced
+    scale directly), so what follows costs memory and time for that size only. Raises
+    `ImageError` naming the upload and the reason."""
+    if not data:
+        raise ImageError(name, "empty file (0 bytes)")
+    kind = upload_format(data, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        picture = _open(data, name, formats=(kind,))
+        _check_size(picture, name, max_pixels)
+        try:
+            if max_side is not None and kind == "JPEG":
+                picture.draft("RGB", (max_side, max_side))
+            picture.load()
+            if max_side is not None and max(picture.size) > max_side:
+                picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            raise ImageError(name, f"truncated or corrupt image data ({error})") from None
+    return _to_rgb(picture, name)
+
+
+def reencode_for_storage(image: RGBImage) -> bytes:
+    """A fresh JPEG of the decoded pixels: none of the uploaded bytes, no metadata (EXIF,
+    GPS, comments, ICC), orientation already applied."""
+    return encode_jpeg(image, quality=STORED_JPEG_QUALITY)
+
+
 def encode_jpeg(image: RGBImage, quality: int = 90) -> bytes:
     """Encode an RGB image as JPEG (e.g. a probe crop for a `MatchEvent`)."""
     if not 1 <= quality <= 100:
@@ -76,9 +132,9 @@ def encode_jpeg(image: RGBImage, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-def _open(data: bytes, name: str) -> Image.Image:
+def _open(data: bytes, name: str, formats: tuple[str, ...] | None = None) -> Image.Image:
     try:
-        return Image.open(io.BytesIO(data))
+        return Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
         raise ImageError(name, "not an image (unrecognised or unsupported format)") from None
     except Image.DecompressionBombError as error:
@@ -117,7 +173,8 @@ def _to_rgb(picture: Image.Image, name: str) -> RGBImage:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         picture = Image.alpha_composite(background, rgba)
     try:
-        array = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+        rgb = picture if picture.mode == "RGB" else picture.convert("RGB")
+        array = np.asarray(rgb, dtype=np.uint8)
     except (OSError, ValueError) as error:
         raise ImageError(name, f"cannot convert {picture.mode} image to RGB ({error})") from None
     return np.ascontiguousarray(array)

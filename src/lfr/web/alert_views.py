@@ -3,7 +3,9 @@ threshold, the factors that affect accuracy, the camera, times and the listed re
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,11 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.db.governance import AlertRow, BlueListEntryRow, WatchlistEntryRow, WatchlistImageRow
+from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
-from lfr.services.access import assigned_deployment_ids, readable_alert
+from lfr.services.access import assigned_deployment_ids, may_read_alert, readable_alert
 from lfr.vision.types import ListKind
+from lfr.web.live import LiveMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +162,22 @@ def camera_views(session: Session, actor: Actor) -> list[tuple[str, str]]:
         )
     )
     return [(row.id, camera) for row in rows for camera in cameras_of(row)]
+
+
+def alerts_visible_to(db: SessionFactory, actor: Actor) -> Callable[[LiveMessage], Awaitable[bool]]:
+    """An event stream's filter: only alerts this person may read reach their browser (an
+    alert id of another deployment is never sent), and nothing once their account is
+    disabled."""
+
+    def readable(alert_id: str) -> bool:
+        with reading(db) as session:
+            user = session.get(User, actor.user_id)
+            row = session.get(AlertRow, alert_id)
+            active = user is not None and user.active
+            return active and row is not None and may_read_alert(session, actor, row)
+
+    async def visible(message: LiveMessage) -> bool:
+        alert_id = (message.dom_id or "").partition("-")[2]
+        return bool(alert_id) and await asyncio.to_thread(readable, alert_id)
+
+    return visible

@@ -37,6 +37,7 @@ from lfr.domain.watchlist import EntryDraft
 from lfr.services import authorisations, deployments, people, watchlists
 from lfr.services.cameras import configure_camera
 from lfr.services.watchlists import Enroler
+from lfr.settings import Settings
 from lfr.web.context import WebContext
 from lfr.web.demo_media import DemoMedia, generated_media, user_media
 from lfr.web.signin import SECOND_FACTOR_ROLES
@@ -257,10 +258,19 @@ def seed_rehearsal(
     return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
 
 
+def check_demo_environment(settings: Settings) -> None:
+    """Refuse the demo outside development/test, in one line, before anything touches the
+    database (`lfr demo` calls this first: it must not create accounts it then refuses)."""
+    if not settings.allows_development_secrets:
+        raise SystemExit(
+            f"error: lfr demo runs only with LFR_ENVIRONMENT=development (or test), "
+            f"not {settings.environment.value}; nothing was written"
+        )
+
+
 def seed_demo(context: WebContext, *, media: Path | None, echo: Callable[[str], None]) -> None:
     """Seeds the demo force and starts its rehearsal deployment (as demo Silver)."""
-    if not context.settings.allows_development_secrets:
-        raise SystemExit("lfr demo runs only with LFR_ENVIRONMENT=development (or test)")
+    check_demo_environment(context.settings)
     demo_media = (
         user_media(media) if media else generated_media(context.settings.data_dir / "demo-media")
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,8 +93,16 @@ class LiveFeed:
             self._subscriptions.discard(subscription)
 
 
+Visible = Callable[[LiveMessage], Awaitable[bool]]
+"""Whether this stream's reader may learn of a message (e.g. an alert of a deployment
+they may read); messages it refuses are never sent."""
+
+
 async def event_stream(
-    feed: LiveFeed, topics: set[str], is_disconnected: Callable[[], Any]
+    feed: LiveFeed,
+    topics: set[str],
+    is_disconnected: Callable[[], Any],
+    visible: Visible | None = None,
 ) -> AsyncIterator[str]:
     """The body of a `text/event-stream` response for `topics`."""
     async with feed.subscribe(topics) as subscription:
@@ -109,13 +117,16 @@ async def event_stream(
                     return
                 yield ": keepalive\n\n"
                 continue
-            yield message.as_sse()
+            if visible is None or await visible(message):
+                yield message.as_sse()
 
 
-def event_response(feed: LiveFeed, topics: set[str], request: Request) -> StreamingResponse:
+def event_response(
+    feed: LiveFeed, topics: set[str], request: Request, visible: Visible | None = None
+) -> StreamingResponse:
     """A server-sent events response for `topics`, never cached nor buffered by a proxy."""
     return StreamingResponse(
-        event_stream(feed, topics, request.is_disconnected),
+        event_stream(feed, topics, request.is_disconnected, visible),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

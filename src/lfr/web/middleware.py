@@ -28,8 +28,26 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+NO_STORE = (b"cache-control", b"no-store")
+"""On every response but static files: signed-in pages and JSON carry personal data and
+must not stay in a browser's or proxy's cache (public pages lose nothing by it)."""
+
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+"""Sent over TLS only: browsers then refuse plain HTTP to this host for a year."""
+
+
+def _response_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    present = {name.lower() for name, _ in headers}
+    headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    if NO_STORE[0] not in present and not str(scope.get("path", "")).startswith("/static/"):
+        headers.append(NO_STORE)
+    if scope.get("scheme") in {"https", "wss"}:
+        headers.append(HSTS)
+
+
 class RequestContext:
-    """Gives each request an id (shown on error pages, copied into audit entries)."""
+    """Gives each request an id (shown on error pages, copied into audit entries) and the
+    security headers (no-store, HSTS over TLS)."""
 
     def __init__(self, app: ASGIApp, request_id: ContextVar[str | None]) -> None:
         self.app = app
@@ -46,8 +64,7 @@ class RequestContext:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                _response_headers(scope, headers)
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
@@ -56,6 +73,33 @@ class RequestContext:
             await self.app(scope, receive, send_with_headers)
         finally:
             self.request_id.reset(token)
+
+
+class AllowedHosts:
+    """Answers 400 to a request whose Host header is not one of ``hosts`` (``["*"]``: any),
+    before anything builds an absolute URL from it (LFR_ALLOWED_HOSTS)."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = {host.lower() for host in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"} or "*" in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        if _host(scope) in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        await _respond(scope, send, 400, "unknown host: this service does not answer to it")
+
+
+def _host(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            raw: bytes = value
+            host = raw.decode("latin-1").lower()
+            return host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return ""
 
 
 class BodyTooLargeError(Exception):

@@ -99,7 +99,7 @@ class SessionStore:
 
     def end_all_for(self, db: Session, user_id: str) -> None:
         """Signs a user out everywhere (password changed, account disabled)."""
-        db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        end_sessions(db, user_id)
 
     def purge_expired(self, db: Session) -> None:
         """Deletes sessions past their absolute expiry (idle ones go when next presented)."""
@@ -108,6 +108,11 @@ class SessionStore:
     def _expired(self, row: WebSession, now: datetime) -> bool:
         idle = timedelta(minutes=self._settings.session_idle_minutes)
         return now >= row.expires_at or now - row.last_seen_at >= idle
+
+
+def end_sessions(db: Session, user_id: str) -> None:
+    """Ends every session of a user at once (their next request is signed out)."""
+    db.execute(delete(WebSession).where(WebSession.user_id == user_id))
 
 
 def csrf_matches(view: SessionView | None, presented: str | None) -> bool:

@@ -16,29 +16,30 @@ from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.people import User
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import BIOMETRIC_ROLES, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web.models import OneTimePassword, SecondFactorStep, SessionStage
-from lfr.web.sessions import SessionStore, SessionView, ThrottleStore
+from lfr.web.sessions import SessionStore, SessionView, ThrottleStore, end_sessions
 
-SECOND_FACTOR_ROLES = frozenset(
-    {
-        Role.AUTHORISING_OFFICER,
-        Role.CHIEF_OFFICER,
-        Role.GOLD,
-        Role.SILVER,
-        Role.BRONZE,
-        Role.ADMINISTRATOR,
-    }
-)
-"""Roles whose holders decide, command or administer: a stolen password alone must not do."""
+SECOND_FACTOR_ROLES = BIOMETRIC_ROLES | {
+    Role.AUTHORISING_OFFICER,
+    Role.CHIEF_OFFICER,
+    Role.ADMINISTRATOR,
+}
+"""Roles whose holders decide, command, administer or see faces: a stolen password alone
+must not do."""
 
 TOTP_VALID_WINDOW = 1
 """Codes one 30-second step either side are accepted (clock drift on a phone). 0 would
 refuse a code typed as it changes; 2 widens the guessing window."""
 
-FAILED = "sign-in failed: check the account name and password"
+FAILED = (
+    "sign-in failed: check the account name and password (after repeated failures an "
+    "account is locked for a while)"
+)
+"""The one message for a wrong password, an unknown account and a locked one, so the
+answer never tells whether an account exists."""
 LOCKED = "too many failed attempts: try again later or ask an administrator"
 BAD_CODE = "that code is not right (or was already used): enter the current code"
 
@@ -93,8 +94,9 @@ def password_step(
     result = people.authenticate(db, username.strip(), password)
     if result.user is None:
         throttle.record_failure(db, [key])
-        raise SignInRefusedError(LOCKED if result.reason and "locked" in result.reason else FAILED)
-    throttle.record_success(db, key)
+        raise SignInRefusedError(FAILED)
+    # No reset of the address's count on success: a sprayer's own account must not clear
+    # the failures it racks up on others' (the count restarts when a lock runs out).
     token, new_view = sessions.advance(
         db, view, user_id=result.user.id, stage=next_stage(db, result.user)
     )
@@ -191,3 +193,31 @@ def _step_row(db: Session, user_id: str) -> SecondFactorStep:
         db.add(row)
         db.flush()
     return row
+
+
+# --- account administration: the service's change plus what only the web holds ------------
+
+
+def disable_account(db: Session, actor: Actor, user_id: str, reason: str) -> None:
+    """Disable an account and end every session it has, at once (one transaction)."""
+    people.set_active(db, actor=actor, user_id=user_id, active=False, reason=reason)
+    end_sessions(db, user_id)
+
+
+def issue_one_time_password(db: Session, actor: Actor, user_id: str, reason: str) -> str:
+    """Reset a password to a generated one the holder must replace at the next sign-in;
+    their sessions end."""
+    password = people.reset_password(db, actor=actor, user_id=user_id, reason=reason)
+    mark_one_time(db, user_id)
+    end_sessions(db, user_id)
+    return password
+
+
+def reset_second_factor(db: Session, actor: Actor, user_id: str, reason: str) -> str:
+    """Remove the second factor; the holder enrols a new one at the next sign-in, which
+    needs the one-time password returned here (so a stolen old password cannot enrol one)."""
+    people.reset_second_factor(db, actor=actor, user_id=user_id, reason=reason)
+    step = db.get(SecondFactorStep, user_id)
+    if step is not None:
+        step.pending_secret = None
+    return issue_one_time_password(db, actor, user_id, reason)

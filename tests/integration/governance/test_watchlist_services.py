@@ -16,6 +16,7 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.domain.refusal import Refusal
 from lfr.domain.watchlist import BlueListDraft
 from lfr.services import watchlists
+from lfr.vision.imageio import decode_image_bytes
 from lfr.vision.types import ListKind
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import (
@@ -69,7 +70,11 @@ def test_image_and_template_are_encrypted_at_rest(
         ).one()
     assert bytes(raw_image) != image
     assert image[:64] not in bytes(raw_image)
-    assert stored.image == image
+    # Stored is a fresh JPEG of the same picture (never the uploaded bytes: issue 13).
+    assert stored.image.startswith(b"\xff\xd8\xff")
+    assert decode_image_bytes(stored.image, name="stored").shape == (
+        decode_image_bytes(image, name="uploaded").shape
+    )
     template = np.frombuffer(stored.template, dtype="<f4")
     assert template.shape == (128,)
     assert abs(float(np.linalg.norm(template)) - 1.0) < 1e-3

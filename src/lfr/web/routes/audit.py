@@ -12,12 +12,20 @@ from lfr.audit import AuditEntry, verify
 from lfr.db.session import reading
 from lfr.domain.people import Role
 from lfr.web import schemas
-from lfr.web.access import Admit
+from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 
 AUDIT_READERS = Admit(Role.REVIEWER, Role.OVERSIGHT, Role.ADMINISTRATOR)
+AuditReader = Annotated[Viewer | None, Depends(AUDIT_READERS)]
 PAGE_SIZE = 100
+MAX_SEQUENCE = 2**62
+"""Bound on sequence numbers in queries (a larger one overflowed the database's integer)."""
+
+FREE_TEXT_READERS = frozenset({Role.REVIEWER, Role.OVERSIGHT})
+"""Who reads entries' summaries and reasons: they carry subject references, watchlist
+reasons and adjudication notes. An administrator sees who did what to which object, not
+what was written about a person (separation of duties)."""
 
 pages = APIRouter(include_in_schema=False, dependencies=[Depends(AUDIT_READERS)])
 api = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Depends(AUDIT_READERS)])
@@ -39,7 +47,10 @@ def _entries(
     return entries
 
 
-Before = Annotated[int | None, Query(ge=1, description="Show entries before this sequence.")]
+Before = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_SEQUENCE, description="Show entries before this sequence."),
+]
 ObjectType = Annotated[str | None, Query(max_length=80)]
 ObjectId = Annotated[str | None, Query(max_length=80)]
 
@@ -48,16 +59,18 @@ ObjectId = Annotated[str | None, Query(max_length=80)]
 def audit_page(
     request: Request,
     context: Context,
+    viewer: AuditReader,
     before: Before = None,
     object_type: ObjectType = None,
     object_id: ObjectId = None,
 ) -> Response:
     entries = _entries(context, before, object_type, object_id)
+    full = _reads_free_text(viewer)
     return render(
         request,
         "audit/index.html",
         {
-            "entries": entries,
+            "entries": [_entry_shown(e, full) for e in entries],
             "older": entries[-1].sequence if len(entries) == PAGE_SIZE else None,
             "object_type": object_type or "",
             "object_id": object_id or "",
@@ -73,18 +86,23 @@ def verify_page(request: Request, context: Context) -> Response:
     return render(request, "audit/verify.html", {"report": report, "title": "Audit verification"})
 
 
-def _entry_public(entry: AuditEntry) -> dict[str, Any]:
+def _reads_free_text(viewer: Viewer | None) -> bool:
+    return bool(viewer_of(viewer).actor.roles & FREE_TEXT_READERS)
+
+
+def _entry_shown(entry: AuditEntry, full: bool) -> dict[str, Any]:
+    """An entry as this reader may see it: without its free text unless ``full``."""
     return {
         "sequence": entry.sequence,
-        "time": entry.time.isoformat(),
-        "actor": entry.actor_name,
+        "time": entry.time,
+        "actor_name": entry.actor_name,
         "actor_rank": entry.actor_rank,
         "actor_roles": entry.actor_roles,
         "action": entry.action,
         "object_type": entry.object_type,
         "object_id": entry.object_id,
-        "summary": entry.summary,
-        "reason": entry.reason,
+        "summary": entry.summary if full else entry.action.replace("_", " ").replace(".", ": "),
+        "reason": entry.reason if full else None,
         "request_id": entry.request_id,
         "hash": entry.hash,
     }
@@ -98,12 +116,23 @@ def _entry_public(entry: AuditEntry) -> dict[str, Any]:
 )
 def api_entries(
     context: Context,
+    viewer: AuditReader,
     before: Before = None,
     object_type: ObjectType = None,
     object_id: ObjectId = None,
 ) -> list[dict[str, Any]]:
-    """The newest audit entries (a page of them), optionally of one object."""
-    return [_entry_public(e) for e in _entries(context, before, object_type, object_id)]
+    """The newest audit entries (a page of them), optionally of one object; without their
+    free text for an administrator."""
+    full = _reads_free_text(viewer)
+    shown = [_entry_shown(e, full) for e in _entries(context, before, object_type, object_id)]
+    return [_as_json(entry) for entry in shown]
+
+
+def _as_json(shown: dict[str, Any]) -> dict[str, Any]:
+    out = dict(shown)
+    out["actor"] = out.pop("actor_name")
+    out["time"] = out["time"].isoformat()
+    return out
 
 
 @api.get(

@@ -21,7 +21,13 @@ from lfr.services import alerts
 from lfr.services.access import readable_alert, readable_alerts, view_entry_image
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
-from lfr.web.alert_views import camera_views, card_of, console_alerts, readable_card
+from lfr.web.alert_views import (
+    alerts_visible_to,
+    camera_views,
+    card_of,
+    console_alerts,
+    readable_card,
+)
 from lfr.web.deps import Context
 from lfr.web.live import ALERTS_TOPIC, alert_message, event_response
 from lfr.web.rendering import render
@@ -57,7 +63,8 @@ async def console_stream(
     request: Request, context: Context, viewer: ConsoleViewer
 ) -> StreamingResponse:
     """Server-sent events: one `fragment` event per new or changed alert."""
-    return event_response(context.feed, {ALERTS_TOPIC}, request)
+    visible = alerts_visible_to(context.db, viewer_of(viewer).actor)
+    return event_response(context.feed, {ALERTS_TOPIC}, request, visible)
 
 
 @pages.get("/console/alerts/{alert_id}/card")

@@ -16,7 +16,7 @@ from lfr.services import alerts
 from lfr.services.access import readable_alert
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.alert_views import card_of, handheld_alerts, readable_card
+from lfr.web.alert_views import alerts_visible_to, card_of, handheld_alerts, readable_card
 from lfr.web.deps import Context
 from lfr.web.live import LiveMessage, alert_message, event_response
 from lfr.web.rendering import render
@@ -55,7 +55,8 @@ def handheld_page(request: Request, context: Context, viewer: HandheldViewer) ->
 async def handheld_stream(
     request: Request, context: Context, viewer: HandheldViewer
 ) -> StreamingResponse:
-    return event_response(context.feed, {HANDHELD_TOPIC}, request)
+    visible = alerts_visible_to(context.db, viewer_of(viewer).actor)
+    return event_response(context.feed, {HANDHELD_TOPIC}, request, visible)
 
 
 @pages.get("/handheld/alerts/{alert_id}/card")

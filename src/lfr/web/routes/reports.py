@@ -24,6 +24,7 @@ from lfr.vision.calibration import one_in
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
+from lfr.web.downloads import attachment
 from lfr.web.rendering import render
 
 REVIEW_READERS = Admit(
@@ -178,7 +179,7 @@ def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Respon
     return Response(
         review_export.review_pdf(figures, assessment, signed),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="review-{review_id}.pdf"'},
+        headers={"Content-Disposition": attachment(f"review-{review_id}.pdf")},
     )
 
 

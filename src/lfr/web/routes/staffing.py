@@ -159,6 +159,8 @@ def _enrol(
     image: bytes,
 ) -> schemas.BlueListEntryOut:
     """Enrol `username` on the blue list beside this deployment's watchlist."""
+    # The image is checked before the transaction opens (it takes seconds).
+    prepared = watchlists.prepare_enrolments(context.enroler(), [image])
     with transaction(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
         watchlist = watchlists.watchlist_for_authority(db, row.authority_id)
@@ -170,9 +172,7 @@ def _enrol(
         staffed = BlueListDraft(
             user.id, draft.consent_statement, draft.consented, draft.image_source
         )
-        entry = watchlists.enrol_blue_list(
-            db, actor, watchlist.id, staffed, image, context.enroler()
-        )
+        entry = watchlists.enrol_blue_list(db, actor, watchlist.id, staffed, image, prepared)
         return schemas.blue_entry_out(entry)
 
 

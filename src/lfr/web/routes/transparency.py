@@ -28,6 +28,7 @@ from lfr.reports.transparency import (
 )
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
+from lfr.web.downloads import attachment, safe_filename
 from lfr.web.rendering import render
 
 PUBLIC = Admit.public_route()
@@ -67,7 +68,7 @@ def open_data_csv(context: Context) -> Response:
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="lfr-results.csv"'},
+        headers={"Content-Disposition": attachment("lfr-results.csv")},
     )
 
 
@@ -106,7 +107,7 @@ def document_download(context: Context, document_id: str) -> Response:
         content,
         media_type=document.content_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{document.filename}"',
+            "Content-Disposition": attachment(document.filename),
             "X-Content-Type-Options": "nosniff",
         },
     )
@@ -127,7 +128,7 @@ async def upload_document(
             viewer_of(viewer).actor,
             title=title,
             kind=kind,
-            filename=file.filename or "",
+            filename=safe_filename(file.filename or ""),
             content_type=(file.content_type or "").split(";")[0].strip(),
             content=content,
         )

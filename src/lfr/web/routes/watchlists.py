@@ -107,6 +107,10 @@ def _summary(row: WatchlistRow) -> dict[str, Any]:
 
 async def read_images(files: list[UploadFile], field: str = "images") -> list[bytes]:
     """The uploaded images; refuses (naming each file) any that is not JPEG or PNG."""
+    if len(files) > watchlists.MAX_IMAGES_PER_REQUEST:
+        raise Refusal(
+            "WL-5", f"at most {watchlists.MAX_IMAGES_PER_REQUEST} images per request", field
+        )
     problems: list[Unmet] = []
     images: list[bytes] = []
     for index, upload in enumerate(files):
@@ -190,11 +194,13 @@ async def _add(
     import asyncio
 
     data = await read_images(images)
+    _require_readable(context, actor, watchlist_id)  # before spending seconds on images
+    prepared = await asyncio.to_thread(watchlists.prepare_enrolments, context.enroler(), data)
 
     def add() -> schemas.EntryOut:
         with transaction(context.db) as db:
             readable_watchlist(db, actor, watchlist_id)
-            row = watchlists.add_entry(db, actor, watchlist_id, draft, data, context.enroler())
+            row = watchlists.add_entry(db, actor, watchlist_id, draft, data, prepared)
             return schemas.entry_out(row)
 
     return await asyncio.to_thread(add)
@@ -217,6 +223,11 @@ def _remove(context: Context, actor: Actor, watchlist_id: str, entry_id: str, re
     with transaction(context.db) as db:
         readable_watchlist(db, actor, watchlist_id)
         watchlists.remove_entry(db, actor, watchlist_id, entry_id, reason)
+
+
+def _require_readable(context: Context, actor: Actor, watchlist_id: str) -> None:
+    with reading(context.db) as db:
+        readable_watchlist(db, actor, watchlist_id)
 
 
 def _category(value: str) -> WatchlistCategory | None:
@@ -266,6 +277,11 @@ async def bulk_import(
         for number, row in rows
     ]
 
+    _require_readable(context, actor, watchlist_id)
+    prepared = await asyncio.to_thread(
+        watchlists.prepare_enrolments, context.enroler(), list(files.values())
+    )
+
     def add_all() -> None:
         problems: list[Unmet] = []
         with transaction(context.db) as db:
@@ -273,9 +289,7 @@ async def bulk_import(
             for number, draft, image in drafts:
                 try:
                     with db.begin_nested():
-                        watchlists.add_entry(
-                            db, actor, watchlist_id, draft, [image], context.enroler()
-                        )
+                        watchlists.add_entry(db, actor, watchlist_id, draft, [image], prepared)
                 except Refusal as refusal:
                     problems += [
                         Unmet(u.rule, u.reason, f"row {number} {u.field or ''}".strip())
