@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from lfr.audit.log import request_id_var
+from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
@@ -117,7 +117,8 @@ SCHEDULE_CHECK_S = 60.0
 
 
 def scheduled_jobs(context: WebContext) -> list[Job]:
-    """What `lfr serve` does by itself: retention when due (DP-1)."""
+    """What `lfr serve` does by itself: retention when due (DP-1), and a signed audit
+    checkpoint at least hourly (AUD-1)."""
     settings = context.settings
     interval = timedelta(minutes=settings.retention_interval_minutes)
     policy = GovernancePolicy.from_settings(settings)
@@ -126,7 +127,14 @@ def scheduled_jobs(context: WebContext) -> list[Job]:
         with transaction(context.db) as session:
             run_retention_if_due(session, interval=interval, policy=policy)
 
-    return [Job("retention", SCHEDULE_CHECK_S, retention)]
+    def checkpoint() -> None:
+        with transaction(context.db) as session:
+            make_checkpoint_if_due(session)
+
+    return [
+        Job("retention", SCHEDULE_CHECK_S, retention),
+        Job("audit checkpoint", SCHEDULE_CHECK_S, checkpoint),
+    ]
 
 
 def _listeners(feed: LiveFeed) -> Listeners:

@@ -476,3 +476,25 @@ def test_camera_workers_share_the_machine_s_cores(
         plan = Planner().plan(session, row, workers_here=2)
     assert isinstance(plan.job, EngineJob)
     assert plan.job.config.threads == threads_per_worker(2 + len(CAMERAS))
+
+
+def test_the_service_signs_an_audit_checkpoint_by_itself(web_context: WebContext) -> None:
+    """AUD-1: `lfr serve` makes a signed checkpoint when none is recent, without anyone
+    running `lfr audit checkpoint`."""
+    from lfr.audit.models import AuditCheckpoint
+
+    recognition = web_context.attach_runtime(run_camera_engine)
+
+    def checkpoints() -> int:
+        with transaction(web_context.db) as session:
+            return len(session.scalars(select(AuditCheckpoint)).all())
+
+    async def scenario() -> None:
+        await recognition.start()
+        try:
+            await until(lambda: checkpoints() > 0, "a checkpoint signed")
+        finally:
+            await recognition.stop()
+
+    assert checkpoints() == 0
+    asyncio.run(scenario())
