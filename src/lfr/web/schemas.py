@@ -618,6 +618,12 @@ class ForecastOut(Schema):
     equitable_threshold: float | None
     below_equitable_threshold: bool
     rates_threshold: float | None
+    false_match_rate: float | None
+    """The evaluated false-match rate of a score at the threshold (calibrated units)."""
+    false_match_one_in: str | None
+    """The same, as people read it: "1 in 17,000"."""
+    rates_source: str | None
+    """Where the rates come from: the force's evaluation or the shipped calibration."""
     false_alerts_per_10k_faces: float | None
     true_identification_rate: float | None
 
