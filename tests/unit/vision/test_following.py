@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 
 from lfr.vision.analysis import FaceAnalyser
-from lfr.vision.describers import DlibDescriberConfig
 from lfr.vision.detection import HogDetectorConfig, build_detector
 from lfr.vision.following import FaceFollower, FollowingConfig, chip_similarity, moved_box
 from lfr.vision.landmarks import LandmarkLocator
-from lfr.vision.pipeline import describer_with_threads, threads_per_worker
 from lfr.vision.sources import FileSource
 from lfr.vision.tracking import iou
 from lfr.vision.types import Box, RGBImage
@@ -112,14 +110,3 @@ def test_moved_box_moves_scales_and_clips(
     box = Box(left=100, top=100, right=140, bottom=140)
     moved = moved_box(box, np.asarray(shift, dtype=np.float32), scale, (480, 640, 3))
     assert moved == expected
-
-
-def test_threads_are_divided_among_workers() -> None:
-    """Issue 11: 8 workers on 2 cores get one thread each, not two."""
-    assert threads_per_worker(1, cores=2) == 2
-    assert threads_per_worker(8, cores=2) == 1
-    assert threads_per_worker(2, cores=16) == 8
-    assert describer_with_threads(DlibDescriberConfig(), 1).intra_op_threads == 1
-    own = DlibDescriberConfig(intra_op_threads=2)
-    assert describer_with_threads(own, 1).intra_op_threads == 2
-    assert describer_with_threads(DlibDescriberConfig(), 0).intra_op_threads == 0

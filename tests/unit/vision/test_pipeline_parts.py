@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from lfr.vision.describers import DlibDescriberConfig
 from lfr.vision.detection import build_detector
 from lfr.vision.imageio import load_image
 from lfr.vision.matcher import Gallery
@@ -16,7 +17,9 @@ from lfr.vision.pipeline import (
     EngineConfig,
     blur_faces,
     check_same_model,
+    describer_with_threads,
     probe_crop,
+    threads_per_worker,
     widened,
 )
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
@@ -101,3 +104,14 @@ def test_templates_of_another_model_are_refused(gallery_model: str | None, refus
             check_same_model(gallery, _Describer())  # type: ignore[arg-type]
     else:
         check_same_model(gallery, _Describer())  # type: ignore[arg-type]
+
+
+def test_threads_are_divided_among_workers() -> None:
+    """REC-1: 8 camera workers on 2 cores get one thread each, not two each."""
+    assert threads_per_worker(1, cores=2) == 2
+    assert threads_per_worker(8, cores=2) == 1
+    assert threads_per_worker(2, cores=16) == 8
+    assert describer_with_threads(DlibDescriberConfig(), 1).intra_op_threads == 1
+    own = DlibDescriberConfig(intra_op_threads=2)
+    assert describer_with_threads(own, 1).intra_op_threads == 2
+    assert describer_with_threads(DlibDescriberConfig(), 0).intra_op_threads == 0
