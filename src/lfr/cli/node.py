@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -138,6 +139,9 @@ def register(app: typer.Typer) -> None:
                 )
             ),
         ] = None,
+        loop: Annotated[
+            bool, typer.Option("--loop", help="Play file sources again at their end.")
+        ] = False,
         metrics_port: Annotated[
             int | None,
             typer.Option(help="Serve Prometheus metrics on this port (default: none).", min=1),
@@ -166,6 +170,8 @@ def register(app: typer.Typer) -> None:
             if watchlist is not None
             else _released(identity, config, threshold, release_wait, service_key)
         )
+        if loop:
+            source = replace(source, loop=True)
         node = Node(
             deployment,
             node_name,

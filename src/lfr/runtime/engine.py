@@ -39,6 +39,9 @@ class EngineJob:
     """Play rehearsal files at their frame rate, like a live camera (False: as fast as the
     engine goes, for tests and benchmarks)."""
     preview: PreviewSink | None = None
+    loop: bool = False
+    """Start a file source again at its end (demos, soak tests, training): the camera runs
+    until halted instead of ending."""
     """Where blurred preview frames go; None: the engine renders none."""
 
 
@@ -59,7 +62,7 @@ def run_camera_engine(context: WorkerContext) -> None:
     if not isinstance(job, EngineJob):
         raise TypeError(f"the engine worker needs an EngineJob, not {type(job).__name__}")
     engine = Engine.from_config(job.config)
-    source = open_source(context.source, context.camera, realtime=job.realtime)
+    source = open_source(context.source, context.camera, realtime=job.realtime, loop=job.loop)
     try:
         worker = CameraWorker(
             source,

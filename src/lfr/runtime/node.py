@@ -54,6 +54,8 @@ class ReleasedSource:
     wait_s: float
     service_key: bytes
     """The service's release-signing public key (`lfr fleet service-key`)."""
+    loop: bool = False
+    """Play file sources again at their end (`lfr node --loop`)."""
 
     async def job(self, bus: NatsBus, deployment_id: str, node: str) -> tuple[EngineJob, datetime]:
         """The job built from the node's release, and when its window ends."""
@@ -67,7 +69,8 @@ class ReleasedSource:
             opened.alert_threshold,
             opened.valid_until.isoformat(),
         )
-        return EngineJob(config, opened.templates.gallery()), opened.valid_until
+        job = EngineJob(config, opened.templates.gallery(), loop=self.loop)
+        return job, opened.valid_until
 
 
 def spooled(outbox: Path | None) -> int | None:
