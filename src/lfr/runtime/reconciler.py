@@ -295,13 +295,14 @@ class Reconciler:
     async def remote_pass(self) -> None:
         if not self._runtime.ready:
             return
-        if self._runtime.on_nats:  # no node can read a bus in memory
-            await self._match_releases()
+        # Halts first: a deployment halted a moment ago must not wait behind releases.
         owed = await asyncio.to_thread(self._undelivered)
         now = datetime.now(UTC)  # the bus's time, not the rules': resending is mechanics
         for outbox_id, deployment_id, reason, published_at, nodes in owed:
             if published_at is None or now - published_at >= self._resend:
                 await self._send_halt(outbox_id, deployment_id, reason, nodes)
+        if self._runtime.on_nats:  # no node can read a bus in memory
+            await self._match_releases()
 
     async def _match_releases(self) -> None:
         """Each enrolled node serving a running deployment holds its own release; a node
@@ -327,7 +328,10 @@ class Reconciler:
             return targets
 
     async def _publish_release(self, deployment_id: str, node: str, key: NodePublicKey) -> None:
-        release = await asyncio.to_thread(self._sealed_release, deployment_id, node, key)
+        try:
+            release = await asyncio.to_thread(self._sealed_release, deployment_id, node, key)
+        except Refusal:  # it stopped since the local pass saw it: nothing to release
+            return
         try:
             await self._runtime.publish(release)
         except Exception as error:  # the bus is down: the next pass tries again
