@@ -31,3 +31,17 @@ def database_transaction() -> Iterator[Session]:
             yield session
     finally:
         engine.dispose()
+
+
+@contextmanager
+def console_transaction() -> Iterator[Session]:
+    """One transaction for a change made at the server's console: a refusal is printed
+    (``refused: <rule> (<field>): <reason>``) and the command exits 1, nothing changed."""
+    from lfr.domain.refusal import Refusal
+
+    try:
+        with database_transaction() as session:
+            yield session
+    except Refusal as refusal:
+        typer.echo(f"refused: {refusal}", err=True)
+        raise typer.Exit(1) from None

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import database_transaction
-from lfr.domain.refusal import Refusal
+from lfr.cli._database import console_transaction, database_transaction
 from lfr.services import cameras, people
 from lfr.vision.sources import shown
 
@@ -27,12 +26,8 @@ def set_source(
     ],
 ) -> None:
     """Set (or change) a camera's source; audited."""
-    try:
-        with database_transaction() as session:
-            cameras.configure_camera(session, people.console_actor(), name, source)
-    except Refusal as refusal:
-        typer.echo(f"refused: {refusal}", err=True)
-        raise typer.Exit(1) from None
+    with console_transaction() as session:
+        cameras.configure_camera(session, people.console_actor(), name, source)
     typer.echo(f"camera {name}: {shown(source)}")
 
 

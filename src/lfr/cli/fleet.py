@@ -13,8 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import database_transaction, load_settings
-from lfr.domain.refusal import Refusal
+from lfr.cli._database import console_transaction, database_transaction, load_settings
 from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
 from lfr.services import fleet, people
 
@@ -53,12 +52,8 @@ def enrol(
     public_key: Annotated[str, typer.Argument(help="What `lfr fleet keygen` printed.")],
 ) -> None:
     """Enrol a node (as the administrator at the server's console); audited."""
-    try:
-        with database_transaction() as session:
-            fleet.enrol_node(session, people.console_actor(), name, public_key)
-    except Refusal as refusal:
-        typer.echo(f"refused: {refusal}", err=True)
-        raise typer.Exit(1) from None
+    with console_transaction() as session:
+        fleet.enrol_node(session, people.console_actor(), name, public_key)
     typer.echo(f"node {name} enrolled")
 
 
@@ -68,12 +63,8 @@ def revoke(
     reason: Annotated[str, typer.Option(help="Why, for the audit.")],
 ) -> None:
     """Revoke a node: no watchlist for it, its messages refused; audited."""
-    try:
-        with database_transaction() as session:
-            fleet.revoke_node(session, people.console_actor(), name, reason)
-    except Refusal as refusal:
-        typer.echo(f"refused: {refusal}", err=True)
-        raise typer.Exit(1) from None
+    with console_transaction() as session:
+        fleet.revoke_node(session, people.console_actor(), name, reason)
     typer.echo(f"node {name} revoked")
 
 
