@@ -20,7 +20,6 @@ because a malformed alert may still hold a face.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Protocol
 from uuid import UUID, uuid4
@@ -217,16 +216,16 @@ def encode(message: Message, signer: Signer | None = None) -> bytes:
 
 def deduplication_id(data: bytes) -> str | None:
     """The id the bus de-duplicates an encoded message by: an alert's ``event_id`` (so a
-    retried alert is stored once however it was re-wrapped), else the envelope's id;
-    None for bytes that are not an envelope (they are refused by the consumer anyway)."""
+    retried alert is stored once however it was re-wrapped), else the envelope's id. None
+    for bytes that are not a valid message: a malformed copy must not claim a real alert's
+    id and have the stream drop the real one (the consumer refuses it anyway)."""
     try:
-        parsed = json.loads(data)
-        payload = parsed.get("payload") or {}
-        found = payload.get("event_id") if parsed.get("kind") == "match_event" else None
-        found = found or parsed.get("message_id")
-    except (ValueError, AttributeError):
+        envelope = decode(data)
+    except MalformedMessageError:
         return None
-    return found if isinstance(found, str) else None
+    if isinstance(envelope.payload, MatchEvent):
+        return str(envelope.payload.event_id)
+    return str(envelope.message_id)
 
 
 def decode(data: bytes) -> AnyEnvelope:
