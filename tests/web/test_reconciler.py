@@ -101,7 +101,7 @@ def status_of(context: WebContext, deployment_id: str) -> DeploymentStatus:
         return row.status
 
 
-def test_a_veto_through_the_web_stops_the_workers_within_two_seconds(
+def test_a_veto_through_the_api_stops_the_workers_within_two_seconds(
     web_context: WebContext,
     personas: Personas,
     enroler: CachingEnroler,
@@ -126,10 +126,10 @@ def test_a_veto_through_the_web_stops_the_workers_within_two_seconds(
             pids = [s.pid for s in recognition.supervisor.states(world.deployment_id) if s.pid]
             response = await asyncio.to_thread(
                 chief.post,
-                f"/applications/{application_id}/consult",
-                data={"outcome": ConsultationOutcome.VETO.value, "comments": "Disproportionate"},
+                f"/api/applications/{application_id}/consultations",
+                json={"outcome": ConsultationOutcome.VETO.value, "comments": "Disproportionate"},
             )
-            assert response.status_code in (200, 303)
+            assert response.status_code == 201, response.text
             return await until(lambda: not any_alive(pids), "every worker process gone")
         finally:
             await recognition.stop()
