@@ -90,11 +90,16 @@ class StartContext:
     """The (user id, role) pairs with in-date training at the start time (TRN-1)."""
     urgent_validity: timedelta
     currency_limit: timedelta = CURRENCY_LIMIT
+    watchlist_compiled: bool = True
+    """False when the authority has no watchlist at all (WL-1), so that `check_start` alone
+    says everything the start needs."""
 
 
 def start_problems(context: StartContext, at: datetime) -> list[Unmet]:
     """Every unmet condition of DEP-1 at `at`; empty means the deployment may start."""
     problems: list[Unmet] = []
+    if not context.watchlist_compiled:
+        problems.append(Unmet("WL-1", "no watchlist has been compiled", "watchlist"))
     if context.status is not DeploymentStatus.PLANNED:
         problems.append(Unmet("DEP-1", f"the deployment is {context.status.value}", "status"))
     authority = context.authority
@@ -161,6 +166,7 @@ def commander_problems(actor: Actor, assignments: Sequence[Assignment]) -> list[
 
 
 def check_start(actor: Actor, context: StartContext, at: datetime) -> None:
+    """DEP-1 and DEP-2 for a start: this deployment's Silver or Gold, every condition met."""
     raise_if_any(commander_problems(actor, context.assignments) + start_problems(context, at))
 
 

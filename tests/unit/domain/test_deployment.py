@@ -169,6 +169,16 @@ def test_checklist_returns_every_unmet_condition() -> None:
     } == problems
 
 
+def test_check_start_names_a_missing_watchlist_too() -> None:
+    """WL-1/DEP-1: with no watchlist at all, `check_start` says so beside everything else,
+    so the start needs no condition of its own outside the rule."""
+    ctx = context(watchlist=[], watchlist_compiled=False)
+    assert ("WL-1", "watchlist") in found(ctx)
+    with pytest.raises(Refusal) as error:
+        check_start(SILVER, replace(ctx, assignments=full_assignments()), NOW)
+    assert ("WL-1", "watchlist") in {(u.rule, u.field) for u in error.value.unmet}
+
+
 def test_urgent_authority_that_lapsed_cannot_start() -> None:
     """DEP-1/AUTH-3: a lapsed urgent authority is not in force."""
     application = complete_application(urgent=True, urgency_reason="Imminent")
