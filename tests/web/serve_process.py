@@ -7,20 +7,52 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import httpx
+
 from lfr.settings import Settings
 from lfr.web.bootstrap import prepare_database
 from lfr.web.demo import DemoAccount, seed_accounts
-from tests.web.test_serve_cli import PROJECT, _wait_for, free_port
 
+PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLE = PROJECT / "docs" / "examples" / "drive_deployment.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")
+
+
+def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """Ctrl-C, as a person stops it; killed if it has not stopped within 30 s."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass(frozen=True)
@@ -51,15 +83,10 @@ def serving(tmp_path: Path) -> Iterator[Served]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(url + "/public")
+        wait_for(url + "/public")
         yield Served(url, env, accounts)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def example_module() -> ModuleType:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +12,7 @@ from pathlib import Path
 
 import httpx
 
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.web.serve_process import PROJECT, free_port, stop, wait_for
 
 
 def test_serve_first_run(tmp_path: Path) -> None:
@@ -45,7 +37,7 @@ def test_serve_first_run(tmp_path: Path) -> None:
         password = _read_until_password(process, output)
         assert (tmp_path / "data" / "lfr.db").exists()
         base = f"http://127.0.0.1:{port}"
-        _wait_for(base + "/public")
+        wait_for(base + "/public")
         with httpx.Client(base_url=base) as client:
             form = client.get("/sign-in")
             token = re.findall(r'name="csrf_token" value="([^"]+)"', form.text)[0]
@@ -56,12 +48,7 @@ def test_serve_first_run(tmp_path: Path) -> None:
             assert response.status_code == 303
             assert response.headers["location"] == "/sign-in/second-factor"
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
     log = "".join(output) + (process.stdout.read() if process.stdout else "")
     assert "database migrated to the newest revision" in log
     assert "lfr listening on" in log
@@ -78,15 +65,3 @@ def _read_until_password(process: subprocess.Popen[str], output: list[str]) -> s
         if line.startswith("One-time password: "):
             return line.removeprefix("One-time password: ").strip()
     raise AssertionError("no one-time password printed:\n" + "".join(output))
-
-
-def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
