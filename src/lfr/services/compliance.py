@@ -144,8 +144,15 @@ def _running_findings(
     return [_from(p, Level.FAILURE, subject) for p in problems]
 
 
+def _last_run(session: Session) -> Finding:
+    """When retention last ran (DP-1): the overdue findings say whether it ran often enough."""
+    last = retention.last_retention_run(session)
+    when = f"last ran {last:%Y-%m-%d %H:%M} UTC" if last else "has not run yet"
+    return Finding(Level.OK, "DP-1", "retention", when)
+
+
 def _retention_findings(session: Session, at: datetime, policy: GovernancePolicy) -> list[Finding]:
-    findings = [
+    findings = [_last_run(session)] + [
         Finding(
             Level.FAILURE,
             "WL-6",

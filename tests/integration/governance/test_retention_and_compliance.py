@@ -219,3 +219,6 @@ def test_retention_runs_when_due_and_records_each_run(
         runs = session.scalars(select(AuditEntry).where(AuditEntry.action == RUN_ACTION)).all()
         assert len(runs) == 2
         assert runs[0].object_type == "retention"
+        shown = [f for f in check_compliance(session) if f.subject == "retention"]
+        assert [(f.rule, f.level) for f in shown] == [("DP-1", Level.OK)]
+        assert shown[0].detail.startswith("last ran ")
