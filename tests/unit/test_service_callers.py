@@ -17,8 +17,6 @@ SOURCE = Path(__file__).resolve().parents[2] / "src" / "lfr"
 SERVICES = SOURCE / "services"
 
 WITHOUT_A_DOOR: dict[str, str] = {
-    "people.set_roles": "account administration: its page, route and command come with the "
-    "administration work of issue 12 (separation of duties)",
     "people.configure_password_hasher": "a test hook: tests use cheap argon2 parameters, "
     "production keeps the defaults",
 }

@@ -720,3 +720,24 @@ class NodeChange(Schema):
     name: str
     enrolled_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+# --- the audit log's public anchors (AUD-1) -----------------------------------------------------
+
+
+class SignedCheckpointOut(Schema):
+    """A signed checkpoint (or the signed head): sequence and head hash at a time, with the
+    service's Ed25519 signature over them."""
+
+    format: str
+    sequence: int
+    head_hash: str
+    time: str
+    public_key: str
+    signature: str
+
+
+class CheckpointFeed(Schema):
+    format: str
+    public_key: str
+    checkpoints: list[SignedCheckpointOut]

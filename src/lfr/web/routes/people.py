@@ -289,7 +289,12 @@ def _account_out(db: Session, user: User) -> AccountOut:
     )
 
 
-@api.post("/{user_id}/disable", response_model=AccountOut)
+@api.post(
+    "/{user_id}/disable",
+    response_model=AccountOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="disable_account",
+)
 def api_disable(
     context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody
 ) -> AccountOut:
@@ -302,7 +307,12 @@ def api_disable(
     return _administer(context, viewer, change)
 
 
-@api.post("/{user_id}/enable", response_model=AccountOut)
+@api.post(
+    "/{user_id}/enable",
+    response_model=AccountOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="enable_account",
+)
 def api_enable(context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody) -> AccountOut:
     def change(db: Session, actor: Actor) -> AccountOut:
         user = people.set_active(db, actor=actor, user_id=user_id, active=True, reason=body.reason)
@@ -311,7 +321,12 @@ def api_enable(context: Context, viewer: AdminViewer, user_id: str, body: Reason
     return _administer(context, viewer, change)
 
 
-@api.put("/{user_id}/roles", response_model=AccountOut)
+@api.put(
+    "/{user_id}/roles",
+    response_model=AccountOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="set_roles",
+)
 def api_set_roles(
     context: Context, viewer: AdminViewer, user_id: str, body: RolesBody
 ) -> AccountOut:
@@ -327,7 +342,12 @@ def api_set_roles(
     return _administer(context, viewer, change)
 
 
-@api.post("/{user_id}/password-reset", response_model=OneTimePasswordOut)
+@api.post(
+    "/{user_id}/password-reset",
+    response_model=OneTimePasswordOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="reset_password",
+)
 def api_reset_password(
     context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody
 ) -> OneTimePasswordOut:
@@ -337,7 +357,12 @@ def api_reset_password(
     return OneTimePasswordOut(user_id=user_id, one_time_password=password)
 
 
-@api.post("/{user_id}/second-factor-reset", response_model=OneTimePasswordOut)
+@api.post(
+    "/{user_id}/second-factor-reset",
+    response_model=OneTimePasswordOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="reset_second_factor",
+)
 def api_reset_second_factor(
     context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody
 ) -> OneTimePasswordOut:
@@ -367,13 +392,23 @@ def _grant_out(grant: RoleGrant) -> GrantOut:
     )
 
 
-@api.get("/grants", response_model=list[GrantOut])
+@api.get(
+    "/grants",
+    response_model=list[GrantOut],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_role_grants",
+)
 def api_grants(context: Context, viewer: AdminViewer) -> list[GrantOut]:
     """Role grants awaiting a second administrator."""
     return [_grant_out(grant) for grant in _grants(context)]
 
 
-@api.post("/grants/{grant_id}/approve", response_model=GrantOut)
+@api.post(
+    "/grants/{grant_id}/approve",
+    response_model=GrantOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="approve_role_grant",
+)
 def api_approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> GrantOut:
     return _administer(
         context,
@@ -382,7 +417,12 @@ def api_approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> G
     )
 
 
-@api.post("/grants/{grant_id}/refuse", response_model=GrantOut)
+@api.post(
+    "/grants/{grant_id}/refuse",
+    response_model=GrantOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="refuse_role_grant",
+)
 def api_refuse_grant(
     context: Context, viewer: AdminViewer, grant_id: str, body: ReasonBody
 ) -> GrantOut:

@@ -75,7 +75,11 @@ def audit_page(request: Request, context: Context) -> Response:
     )
 
 
-@api.get("/audit/checkpoints")
+@api.get(
+    "/audit/checkpoints",
+    response_model=schemas.CheckpointFeed,
+    operation_id="list_audit_checkpoints",
+)
 def audit_checkpoints(context: Context) -> dict[str, Any]:
     """AUD-1: every signed checkpoint, oldest first: a copy pins the log up to each one
     (`lfr audit verify --against` checks the log against it)."""
@@ -84,7 +88,7 @@ def audit_checkpoints(context: Context) -> dict[str, Any]:
     return feed_json(checkpoints, _public_key(context))
 
 
-@api.get("/audit/head")
+@api.get("/audit/head", response_model=schemas.SignedCheckpointOut, operation_id="get_audit_head")
 def audit_head(context: Context) -> dict[str, Any]:
     """AUD-1: the log's current head, signed now (not stored): keep it to prove later what
     the log held at this moment."""
