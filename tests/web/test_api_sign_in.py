@@ -54,11 +54,11 @@ def test_a_password_only_role_is_signed_in_at_once(
 ) -> None:
     opened(app_client)
     state = app_client.post(
-        "/api/session", json={"username": "operator", "password": PERSONA_PASSWORD}
+        "/api/session", json={"username": "oversight", "password": PERSONA_PASSWORD}
     ).json()
     assert state["stage"] == "signed_in"
     app_client.headers["X-CSRF-Token"] = state["csrf_token"]
-    assert app_client.get("/api/me").json()["roles"] == ["operator"]
+    assert app_client.get("/api/me").json()["roles"] == ["oversight"]
 
 
 def test_the_password_step_needs_the_sessions_csrf_token(
