@@ -67,6 +67,8 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/applications/{application_id}/decide"): {AO},
     ("POST", "/applications/{application_id}/consult"): {CO},
     ("GET", "/applications/{application_id}/wad"): APPLICATION_READERS,
+    ("GET", "/applications/{application_id}/wad.pdf"): APPLICATION_READERS,
+    ("GET", "/applications/{application_id}/wad.json"): APPLICATION_READERS,
     ("GET", "/api/applications"): APPLICATION_READERS,
     ("GET", "/api/applications/{application_id}"): APPLICATION_READERS,
     ("POST", "/applications/{application_id}/withdraw"): {A},

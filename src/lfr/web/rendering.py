@@ -14,12 +14,17 @@ from fastapi.templating import Jinja2Templates
 from lfr.domain.people import Actor
 from lfr.reports.monitoring import PerceivedGroup
 from lfr.web.access import Admit, known_identity, route_admission
+from lfr.web.forecast_view import about
+from lfr.web.labels import field_label, local_time
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["perceived_groups"] = [group.value for group in PerceivedGroup]
+templates.env.filters["field_label"] = field_label
+templates.env.filters["local_time"] = local_time
+templates.env.globals["about"] = about
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,24 @@
     const base = img.src.split("?")[0];
     setInterval(function () { img.src = base + "?t=" + Date.now(); }, Number(img.dataset.refreshMs));
   }
+  // Refusals (422) are shown in the form that caused them (lfr.web.forms): htmx swaps them
+  // in, the fields they name are marked, and the list takes the focus so it is read out.
+  htmx.config.responseHandling.unshift({ code: "422", swap: true });
+  function markProblems(slot) {
+    const form = slot.closest("form");
+    if (!form) return;
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    const list = slot.querySelector(".problems");
+    if (!list) return;
+    (list.dataset.fields || "").split(" ").filter(Boolean).forEach(function (name) {
+      const el = document.getElementById(name) || form.querySelector("[name='" + name + "']");
+      if (el) el.setAttribute("aria-invalid", "true");
+    });
+    list.focus();
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.classList.contains("problems-slot")) markProblems(event.detail.target);
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-live-feed]").forEach(subscribe);
     document.querySelectorAll("img[data-refresh-ms]").forEach(refresh);
