@@ -48,5 +48,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-live-feed]").forEach(subscribe);
     document.querySelectorAll("img[data-refresh-ms]").forEach(refresh);
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
   });
 })();

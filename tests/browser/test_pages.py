@@ -1,0 +1,173 @@
+"""The pages people decide and work from, in chromium at 1280 and 375 px: a refusal appears on
+the form that caused it with what was typed still there; the decision form forecasts alerts
+for this deployment as the officer types; the watchlist page shows the conditions; the WAD
+reads as a document. Every page passes axe-core with no serious or critical violation and
+is no wider than a 375 px screen. Screenshots in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lfr.db.session import transaction
+from lfr.domain.authorisation import Conditions, DecisionKind
+from lfr.domain.categories import WatchlistCategory
+from lfr.services import authorisations, watchlists
+from lfr.web.demo import rehearsal_application
+from tests.browser.conftest import SCREENSHOTS, LiveServer
+from tests.browser.test_story import Person
+
+pytestmark = [pytest.mark.browser, pytest.mark.db]
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> Path:
+    if not AXE.exists():
+        message = f"{AXE} missing (npm ci)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return AXE
+
+
+def check_page(person: Person, axe: Path, name: str) -> None:
+    """Screenshots at both widths; at each, axe finds nothing serious and nothing is wider
+    than the screen."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = person.page
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} is {overflow}px wider than {width}px"
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.evaluate(axe.read_text() + "; true")  # evaluated, so the page's CSP stays on
+        results: dict[str, Any] = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        serious = [
+            f"{v['id']}: {v['help']} ({len(v['nodes'])}×, e.g. {v['nodes'][0]['target']})"
+            for v in results["violations"]
+            if v["impact"] in SERIOUS
+        ]
+        assert serious == [], f"{name} at {width}px: {serious}"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def approved_with_conditions(server: LiveServer) -> tuple[str, str]:
+    """(application id awaiting a decision, watchlist id of another, approved with
+    conditions), made through the services as the demo accounts."""
+    applicant = server.accounts["applicant"].actor
+    authoriser = server.accounts["authoriser"].actor
+    application = replace(
+        rehearsal_application(applicant),
+        places=("Stage Door, 12 High Street", "Market Square"),
+        watchlist_categories=frozenset(
+            {WatchlistCategory.WANTED_BY_COURTS, WatchlistCategory.MISSING_AT_RISK}
+        ),
+    )
+    with transaction(server.context.db) as session:
+        pending = authorisations.create_application(session, applicant, application)
+        authorisations.submit_application(session, applicant, pending.id)
+        approved = authorisations.create_application(session, applicant, application)
+        authorisations.submit_application(session, applicant, approved.id)
+    with transaction(server.context.db) as session:
+        result = authorisations.decide_application(
+            session,
+            authoriser,
+            approved.id,
+            DecisionKind.APPROVE_WITH_CONDITIONS,
+            "Necessary and proportionate; narrowed to people wanted by the courts.",
+            Conditions(
+                max_watchlist_size=10,
+                allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
+                alert_threshold=0.96,
+            ),
+        )
+        assert result.authority is not None
+        watchlist = watchlists.create_watchlist(session, applicant, result.authority.id)
+        return pending.id, watchlist.id
+
+
+def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
+    chromium: Any, live_server: LiveServer, axe_script: Path
+) -> None:
+    """AUTH-1/2/5/6, WL-3, EQ-1 in the browser."""
+    pending_id, watchlist_id = approved_with_conditions(live_server)
+
+    applicant = Person(chromium, live_server, "applicant")
+    applicant.sign_in()
+    applicant.go("/applications/new")
+    applicant.page.fill("#title", "Half-finished draft")
+    applicant.page.fill("#lawful_basis", "Common-law powers.")
+    applicant.page.click("#save-draft")
+    applicant.page.wait_for_selector("#submit-application")
+    applicant.page.click("#submit-application")
+    problems = applicant.page.wait_for_selector("#submit-form .problems")
+    text = problems.inner_text()
+    assert "Legitimate aim" in text
+    assert "legitimate_aim" not in text
+    check_page(applicant, axe_script, "pages-refusal-on-the-page")
+
+    applicant.go(f"/watchlists/{watchlist_id}")
+    assert "0 of 10 allowed" in applicant.page.inner_text("#watchlist-size")
+    options = applicant.page.eval_on_selector_all("#category option", "os => os.map(o => o.value)")
+    assert options == ["wanted_by_courts"]
+    applicant.page.fill("#subject_reference", "PNC-1")
+    applicant.page.fill("#reason", "Wanted on warrant.")
+    applicant.page.click("#add-entry")  # no image chosen: the browser's own check stops it
+    assert applicant.page.input_value("#subject_reference") == "PNC-1"
+    check_page(applicant, axe_script, "pages-watchlist-conditions")
+
+    authoriser = Person(chromium, live_server, "authoriser")
+    authoriser.sign_in()
+    authoriser.go(f"/applications/{pending_id}")
+    authoriser.page.fill("#expected_footfall", "1500")
+    authoriser.page.fill("#alert_threshold", "0.97")
+    authoriser.page.wait_for_selector("#forecast-inputs:has-text('0.97')")
+    forecast = authoriser.page.inner_text("#forecast")
+    assert "for this deployment" in forecast or "not been measured" in forecast
+    check_page(authoriser, axe_script, "pages-decide-forecast")
+    authoriser.page.check("input[name=kind][value=approve_with_conditions]")
+    authoriser.page.fill("#alert_threshold", "")
+    authoriser.page.click("#decide-button")  # no reasons: the browser asks for them first
+    authoriser.page.fill("#reasons", "Approved, narrowed.")
+    authoriser.page.click("#decide-button")  # with conditions, but none given: refused
+    problems = authoriser.page.wait_for_selector("#decide-form .problems")
+    assert "Conditions" in problems.inner_text()
+    assert authoriser.page.input_value("#reasons") == "Approved, narrowed."
+    check_page(authoriser, axe_script, "pages-decide-refused")
+    authoriser.page.fill("#alert_threshold", "0.97")
+    authoriser.page.click("#decide-button")
+    authoriser.page.wait_for_selector("#application-status:has-text('approved')")
+    assert "What the authority allows" in authoriser.page.inner_text("#conditions")
+
+    gold = Person(chromium, live_server, "gold")
+    gold.sign_in()
+    gold.go(f"/applications/{approved_id(live_server, watchlist_id)}/wad")
+    gold.page.wait_for_selector("#wad-verified")
+    assert "Market Square" in gold.page.inner_text("#wad")
+    check_page(gold, axe_script, "pages-wad")
+    gold.page.emulate_media(media="print")
+    gold.page.screenshot(path=str(SCREENSHOTS / "pages-wad-print.png"), full_page=True)
+    assert not gold.page.is_visible("header.top")
+    gold.page.emulate_media(media="screen")
+    pdf = gold.page.request.get(gold.page.url + ".pdf")
+    assert pdf.ok
+    assert pdf.body().startswith(b"%PDF-")
+
+
+def approved_id(server: LiveServer, watchlist_id: str) -> str:
+    from lfr.db.governance import AuthorityRow, WatchlistRow
+
+    with transaction(server.context.db) as session:
+        watchlist = session.get(WatchlistRow, watchlist_id)
+        assert watchlist is not None
+        authority = session.get(AuthorityRow, watchlist.authority_id)
+        assert authority is not None
+        return authority.application_id
