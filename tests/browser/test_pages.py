@@ -171,3 +171,39 @@ def approved_id(server: LiveServer, watchlist_id: str) -> str:
         authority = session.get(AuthorityRow, watchlist.authority_id)
         assert authority is not None
         return authority.application_id
+
+
+def test_second_factor_enrolment_shows_a_qr_code_that_scans(
+    chromium: Any, live_server: LiveServer, axe_script: Path
+) -> None:
+    """Enrolment shows a QR code an authenticator app can scan (here OpenCV's reader
+    decodes the screenshot to the otpauth link), fits a 375 px phone, passes axe."""
+    import cv2
+    import numpy as np
+
+    from lfr.domain.people import Rank, Role
+    from lfr.web.demo import trained_account
+
+    with transaction(live_server.context.db) as session:
+        trained_account(
+            session,
+            username="new-silver",
+            display_name="New Silver",
+            rank=Rank.CHIEF_INSPECTOR,
+            roles=[Role.SILVER],
+            password="new-silver-demo-password",
+        )
+    person = Person(chromium, live_server, "silver", width=375)
+    person.go("/sign-in")
+    person.page.fill("#username", "new-silver")
+    person.page.fill("#password", "new-silver-demo-password")
+    person.page.click("button[type=submit]")
+    person.page.wait_for_selector("#totp-qr svg")
+    check_page(person, axe_script, "pages-second-factor-qr")
+    person.page.set_viewport_size({"width": 375, "height": 900})
+    png = person.page.locator("#totp-qr").screenshot()
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    secret = person.page.text_content("#totp-secret")
+    assert text.startswith("otpauth://totp/")
+    assert f"secret={secret}" in text

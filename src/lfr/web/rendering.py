@@ -16,6 +16,7 @@ from lfr.reports.monitoring import PerceivedGroup
 from lfr.web.access import Admit, known_identity, route_admission
 from lfr.web.forecast_view import about
 from lfr.web.labels import field_label, local_time
+from lfr.web.qr import qr_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -25,6 +26,7 @@ templates.env.globals["perceived_groups"] = [group.value for group in PerceivedG
 templates.env.filters["field_label"] = field_label
 templates.env.filters["local_time"] = local_time
 templates.env.globals["about"] = about
+templates.env.filters["qr_svg"] = qr_svg
 
 
 @dataclass(frozen=True, slots=True)
