@@ -173,3 +173,24 @@ def test_times_are_local_and_to_the_minute() -> None:
     from datetime import UTC, datetime
 
     assert local_time(datetime(2026, 7, 4, 13, 5, 6, 7, tzinfo=UTC)) == "Sat 4 Jul 2026, 14:05 BST"
+
+
+def test_public_pages_link_only_to_pages_that_exist_and_show_shipped_documents(
+    app_client, conditioned: tuple[str, str]
+) -> None:
+    """PUB-1, PUB-3: every link of the Atom feed opens a page; the Documents page is never
+    empty (the shipped templates, marked as not adopted, until the force publishes)."""
+    from urllib.parse import urlsplit
+
+    feed = app_client.get("/public/feed.atom").text
+    links = set(re.findall(r'href="([^"]+)"', feed))
+    assert links
+    for link in links:
+        assert app_client.get(urlsplit(link).path).status_code == 200, link
+    documents = app_client.get("/public/documents")
+    assert "not yet adopted" in documents.text
+    template = app_client.get("/public/documents/templates/legal_mandate")
+    assert template.status_code == 200
+    assert b"Legal basis" in template.content
+    public = visible(app_client.get("/public").text)
+    assert re.search(r"\d{2}:\d{2} (GMT|BST)", public)

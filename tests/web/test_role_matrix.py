@@ -198,6 +198,7 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/api/public/audit/checkpoints"): PUBLIC,
     ("GET", "/api/public/audit/head"): PUBLIC,
     ("GET", "/public/documents/{document_id}"): PUBLIC,
+    ("GET", "/public/documents/templates/{kind}"): PUBLIC,
     ("POST", "/public/documents"): {ADM},
     ("POST", "/authorities/{authority_id}/publication-delay"): {AO, GOLD},
     ("GET", "/api/public/results"): PUBLIC,

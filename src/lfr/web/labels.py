@@ -81,3 +81,19 @@ def local_time(moment: datetime | None) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     local = aware.astimezone(ZoneInfo(LOCAL_ZONE))
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+RESULT_LABELS: Mapping[str, str] = {
+    "deployment_id": "Reference",
+    "title": "Deployment",
+    "started_at": "Started",
+    "ended_at": "Ended",
+    "faces_seen": "Faces seen (none kept)",
+    "reviewed_on": "Reviewed on",
+}
+"""Short headings for the open-data columns on the public result page (the column names
+stay as published; their full meanings are shown beside them)."""
+
+
+def result_label(column: str) -> str:
+    return RESULT_LABELS.get(column) or field_label(column)

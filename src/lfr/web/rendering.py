@@ -15,7 +15,7 @@ from lfr.domain.people import Actor
 from lfr.reports.monitoring import PerceivedGroup
 from lfr.web.access import Admit, known_identity, route_admission
 from lfr.web.forecast_view import about
-from lfr.web.labels import field_label, local_time
+from lfr.web.labels import field_label, local_time, result_label
 from lfr.web.qr import qr_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -25,6 +25,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["perceived_groups"] = [group.value for group in PerceivedGroup]
 templates.env.filters["field_label"] = field_label
 templates.env.filters["local_time"] = local_time
+templates.env.filters["result_label"] = result_label
 templates.env.globals["about"] = about
 templates.env.filters["qr_svg"] = qr_svg
 

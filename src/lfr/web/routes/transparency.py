@@ -30,6 +30,7 @@ from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment, safe_filename
 from lfr.web.rendering import render
+from lfr.web.shipped_documents import not_yet_published, shipped
 
 PUBLIC = Admit.public_route()
 PUBLISHERS = Admit(Role.ADMINISTRATOR)
@@ -95,7 +96,23 @@ def documents_page(request: Request, context: Context) -> Response:
     return render(
         request,
         "public/documents.html",
-        {"documents": listed, "kinds": list(DocumentKind), "title": "Documents"},
+        {
+            "documents": listed,
+            "templates": not_yet_published(d.kind for d in listed),
+            "kinds": list(DocumentKind),
+            "title": "Documents",
+        },
+    )
+
+
+@pages.get("/public/documents/templates/{kind}", dependencies=[Depends(PUBLIC)])
+def document_template(kind: str) -> Response:
+    """A shipped template (Markdown), shown until the force publishes its own."""
+    document = shipped(kind)
+    return Response(
+        document.content(),
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{document.filename}"'},
     )
 
 
