@@ -26,6 +26,7 @@ from lfr.web.alert_views import (
     camera_views,
     card_of,
     console_alerts,
+    console_history,
     readable_card,
 )
 from lfr.web.deps import Context
@@ -50,11 +51,17 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
+        history = [card_of(db, row, actor) for row in console_history(db, actor)]
         views = camera_views(db, actor)
     return render(
         request,
         "console/index.html",
-        {"alerts": cards, "camera_views": views, "title": "Operator console"},
+        {
+            "alerts": cards,
+            "history": history,
+            "camera_views": views,
+            "title": "Operator console",
+        },
     )
 
 
