@@ -37,11 +37,10 @@ def axe_script() -> Path:
     return AXE
 
 
-def check_page(person: Person, axe: Path, name: str) -> None:
+def check_page(page: Any, axe: Path, name: str) -> None:
     """Screenshots at both widths; at each, axe finds nothing serious and nothing is wider
     than the screen."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page = person.page
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
@@ -112,7 +111,7 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     text = problems.inner_text()
     assert "Legitimate aim" in text
     assert "legitimate_aim" not in text
-    check_page(applicant, axe_script, "pages-refusal-on-the-page")
+    check_page(applicant.page, axe_script, "pages-refusal-on-the-page")
 
     applicant.go(f"/watchlists/{watchlist_id}")
     assert "0 of 10 allowed" in applicant.page.inner_text("#watchlist-size")
@@ -122,7 +121,7 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     applicant.page.fill("#reason", "Wanted on warrant.")
     applicant.page.click("#add-entry")  # no image chosen: the browser's own check stops it
     assert applicant.page.input_value("#subject_reference") == "PNC-1"
-    check_page(applicant, axe_script, "pages-watchlist-conditions")
+    check_page(applicant.page, axe_script, "pages-watchlist-conditions")
 
     authoriser = Person(chromium, live_server, "authoriser")
     authoriser.sign_in()
@@ -132,7 +131,7 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     authoriser.page.wait_for_selector("#forecast-inputs:has-text('0.97')")
     forecast = authoriser.page.inner_text("#forecast")
     assert "for this deployment" in forecast or "not been measured" in forecast
-    check_page(authoriser, axe_script, "pages-decide-forecast")
+    check_page(authoriser.page, axe_script, "pages-decide-forecast")
     authoriser.page.check("input[name=kind][value=approve_with_conditions]")
     authoriser.page.fill("#alert_threshold", "")
     authoriser.page.click("#decide-button")  # no reasons: the browser asks for them first
@@ -141,7 +140,7 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     problems = authoriser.page.wait_for_selector("#decide-form .problems")
     assert "Conditions" in problems.inner_text()
     assert authoriser.page.input_value("#reasons") == "Approved, narrowed."
-    check_page(authoriser, axe_script, "pages-decide-refused")
+    check_page(authoriser.page, axe_script, "pages-decide-refused")
     authoriser.page.fill("#alert_threshold", "0.97")
     authoriser.page.click("#decide-button")
     authoriser.page.wait_for_selector("#application-status:has-text('approved')")
@@ -152,7 +151,7 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     gold.go(f"/applications/{approved_id(live_server, watchlist_id)}/wad")
     gold.page.wait_for_selector("#wad-verified")
     assert "Market Square" in gold.page.inner_text("#wad")
-    check_page(gold, axe_script, "pages-wad")
+    check_page(gold.page, axe_script, "pages-wad")
     gold.page.emulate_media(media="print")
     gold.page.screenshot(path=str(SCREENSHOTS / "pages-wad-print.png"), full_page=True)
     assert not gold.page.is_visible("header.top")
@@ -199,7 +198,7 @@ def test_second_factor_enrolment_shows_a_qr_code_that_scans(
     person.page.fill("#password", "new-silver-demo-password")
     person.page.click("button[type=submit]")
     person.page.wait_for_selector("#totp-qr svg")
-    check_page(person, axe_script, "pages-second-factor-qr")
+    check_page(person.page, axe_script, "pages-second-factor-qr")
     person.page.set_viewport_size({"width": 375, "height": 900})
     png = person.page.locator("#totp-qr").screenshot()
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
@@ -207,3 +206,22 @@ def test_second_factor_enrolment_shows_a_qr_code_that_scans(
     secret = person.page.text_content("#totp-secret")
     assert text.startswith("otpauth://totp/")
     assert f"secret={secret}" in text
+
+
+def test_public_pages_are_accessible_and_fit_a_phone(
+    chromium: Any, live_server: LiveServer, axe_script: Path
+) -> None:
+    """PUB-1..3: what anyone can read, with the shipped documents and readable times."""
+    approved_with_conditions(live_server)
+    visitor = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = visitor.new_page()
+    for path, name in (
+        ("/public", "pages-public"),
+        ("/public/documents", "pages-public-documents"),
+        ("/public/open-data", "pages-public-open-data"),
+    ):
+        page.goto(live_server.url + path)
+        check_page(page, axe_script, name)
+    page.goto(live_server.url + "/public/documents")
+    assert page.is_visible("text=not yet adopted")
+    visitor.close()
