@@ -225,3 +225,30 @@ def test_public_pages_are_accessible_and_fit_a_phone(
     page.goto(live_server.url + "/public/documents")
     assert page.is_visible("text=not yet adopted")
     visitor.close()
+
+
+def test_console_warns_when_a_camera_is_down(
+    chromium: Any, live_server: LiveServer, axe_script: Path, faces_dir: Path, tmp_path: Path
+) -> None:
+    """REC-5: a running deployment whose camera cannot be read puts a banner on the console
+    saying which camera and why (the real worker, the real runtime)."""
+    from lfr.services import deployments
+    from lfr.services.watchlists import VisionEnroler
+    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff
+
+    actors = {name: account.actor for name, account in live_server.accounts.items()}
+    db = live_server.context.db
+    _, authority_id = authorise(db, actors, rehearsal_application(actors["applicant"]))
+    image = faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
+    compile_watchlist(
+        db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
+    )
+    deployment_id = plan_and_staff(db, actors, authority_id, tmp_path / "no-such-clip.mp4")
+    with transaction(db) as session:
+        deployments.start_deployment(session, actors["silver"], deployment_id)
+    operator = Person(chromium, live_server, "operator")
+    operator.sign_in()
+    operator.go("/console")
+    banner = operator.page.wait_for_selector("#cameras-down", timeout=60_000)
+    assert "demo-cam" in banner.inner_text()
+    check_page(operator.page, axe_script, "pages-console-camera-down")

@@ -141,6 +141,7 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/cameras"): {ENG, ADM},
     ("GET", "/console"): CONSOLE,
     ("GET", "/console/stream"): CONSOLE,
+    ("GET", "/console/camera-status"): CONSOLE,
     ("GET", "/console/alerts/{alert_id}/card"): CONSOLE,
     ("POST", "/console/alerts/{alert_id}/refer"): CONSOLE,
     ("POST", "/console/alerts/{alert_id}/dismiss"): CONSOLE,

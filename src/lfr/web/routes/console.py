@@ -65,6 +65,36 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
     )
 
 
+@pages.get("/console/camera-status")
+def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> Response:
+    """The console's banner (REC-5), polled: each camera of a watched running deployment
+    that is down or has stopped reporting, with why, so the operator knows what the
+    cameras are not seeing."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        views = camera_views(db, actor)
+    runtime = context.runtime
+    troubled = []
+    for deployment_id in sorted({d for d, _ in views}):
+        names = [c for d, c in views if d == deployment_id]
+        healths = runtime.cameras(deployment_id, names) if runtime else []
+        troubled += [
+            {
+                "camera": h.camera,
+                "status": h.status,
+                "error": h.figures.last_error if h.figures else None,
+                "age_s": h.age_s,
+            }
+            for h in healths
+            if h.status in ("down", "stale")
+        ]
+    response = render(
+        request, "console/camera_status.html", {"troubled": troubled, "cameras": len(views)}
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
 @pages.get("/console/stream")
 async def console_stream(
     request: Request, context: Context, viewer: ConsoleViewer
