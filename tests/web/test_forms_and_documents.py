@@ -194,3 +194,13 @@ def test_public_pages_link_only_to_pages_that_exist_and_show_shipped_documents(
     assert b"Legal basis" in template.content
     public = visible(app_client.get("/public").text)
     assert re.search(r"\d{2}:\d{2} (GMT|BST)", public)
+
+
+def test_an_htmx_post_about_an_unreadable_object_is_not_found_not_a_form_problem(
+    personas: Personas, client_for
+) -> None:
+    """No IDOR through the inline refusals: a guessed id answers 404 as on any page."""
+    applicant = client_for(personas.applicant)
+    missing = "00000000-0000-0000-0000-000000000000"
+    response = applicant.post(f"/applications/{missing}/submit", headers=HTMX)
+    assert response.status_code == 404

@@ -23,11 +23,14 @@ from typing import ParamSpec
 from fastapi import Request
 from fastapi.responses import Response
 
-from lfr.domain.refusal import Refusal, Unmet
+from lfr.domain.refusal import NotFound, Refusal, Unmet
 from lfr.web.labels import INDEXED, field_label
 from lfr.web.rendering import render
 
 P = ParamSpec("P")
+
+ANCHORS = {"window": "window_start", "conditions": "max_watchlist_size"}
+"""Fields a rule names as a whole whose first control has another id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ def problems_of(refusal: Refusal) -> list[Problem]:
 def _problem(unmet: Unmet) -> Problem:
     field = unmet.field or ""
     indexed = INDEXED.match(field)
-    control = indexed["name"] if indexed else field
+    control = ANCHORS.get(field) or (indexed["name"] if indexed else field)
     anchor = control if re.fullmatch(r"[a-z_0-9]+", control) else None
     return Problem(field_label(unmet.field), _sentence(unmet.reason), unmet.rule, anchor)
 
@@ -78,6 +81,8 @@ def shown_on_form(
                 return await route(*args, **kwargs)
             try:
                 response = await route(*args, **kwargs)
+            except NotFound:
+                raise  # not the form's to show: the object is not there for this person
             except Refusal as refusal:
                 target = fields_at.format(**request.path_params) if fields_at else ""
                 return refused_fragment(request, refusal, target)
