@@ -36,7 +36,7 @@ from lfr.domain.authorisation import (
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
-from lfr.services import authorisations, watchlists
+from lfr.services import authorisations, cameras, watchlists
 from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import current_policy
 from lfr.web import schemas
@@ -92,12 +92,13 @@ def applications_page(request: Request, context: Context, viewer: Reader) -> Res
 
 
 @pages.get("/applications/new")
-def new_application_page(request: Request, viewer: Applicant) -> Response:
+def new_application_page(request: Request, context: Context, viewer: Applicant) -> Response:
     return render(
         request,
         "applications/edit.html",
         {
             **_form_context(),
+            "camera_names": _camera_names(context),
             "application": Application(applicant_id=""),
             "row": None,
             "title": "New application",
@@ -166,8 +167,20 @@ def edit_page(
     return render(
         request,
         "applications/edit.html",
-        {**_form_context(), "application": application, "row": row, "title": "Edit application"},
+        {
+            **_form_context(),
+            "camera_names": _camera_names(context),
+            "application": application,
+            "row": row,
+            "title": "Edit application",
+        },
     )
+
+
+def _camera_names(context: Context) -> list[str]:
+    """The cameras the engineers have configured, offered as a hint on the form."""
+    with reading(context.db) as db:
+        return sorted(c.name for c in cameras.all_cameras(db))
 
 
 @pages.post("/applications/{application_id}")
