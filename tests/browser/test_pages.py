@@ -6,7 +6,6 @@ is no wider than a 375 px screen. Screenshots in test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,44 +17,10 @@ from lfr.domain.authorisation import Conditions, DecisionKind
 from lfr.domain.categories import WatchlistCategory
 from lfr.services import authorisations, watchlists
 from lfr.web.demo import rehearsal_application
-from tests.browser.conftest import SCREENSHOTS, LiveServer
+from tests.browser.conftest import SCREENSHOTS, LiveServer, check_page
 from tests.browser.test_story import Person
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-SERIOUS = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-def axe_script() -> Path:
-    if not AXE.exists():
-        message = f"{AXE} missing (npm ci)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return AXE
-
-
-def check_page(page: Any, axe: Path, name: str) -> None:
-    """Screenshots at both widths; at each, axe finds nothing serious and nothing is wider
-    than the screen."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} is {overflow}px wider than {width}px"
-        if not page.evaluate("typeof window.axe !== 'undefined'"):
-            page.evaluate(axe.read_text() + "; true")  # evaluated, so the page's CSP stays on
-        results: dict[str, Any] = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [
-            f"{v['id']}: {v['help']} ({len(v['nodes'])}×, e.g. {v['nodes'][0]['target']})"
-            for v in results["violations"]
-            if v["impact"] in SERIOUS
-        ]
-        assert serious == [], f"{name} at {width}px: {serious}"
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def approved_with_conditions(server: LiveServer) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 officer approves with conditions, the chief officer is consulted, the watchlist is built and
 sealed, Silver starts, an alert reaches the operator live, is referred, the engagement
 officer records the outcome on a phone, a crashed worker restarts and the deployment shows
-it, Silver ends, the audit verifies. Every page is photographed at 1280 and 375 px."""
+it, Silver ends, the audit verifies. Every page is photographed at 1280 and 375 px and
+checked there: axe-core finds no serious violation, and nothing is wider than the screen."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, LiveServer
+from tests.browser.conftest import LiveServer, check_page, require_axe
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
 
@@ -49,13 +50,9 @@ class Person:
         self.page.wait_for_url(f"{self.server.url}/")
 
     def shot(self, name: str) -> None:
-        """The current page at 1280 and 375 px."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        original = self.page.viewport_size
-        for width in (1280, 375):
-            self.page.set_viewport_size({"width": width, "height": 900})
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
-        self.page.set_viewport_size(original)
+        """The current page at 1280 and 375 px: screenshots, no serious accessibility
+        violation (axe-core), nothing wider than the screen."""
+        check_page(self.page, require_axe(), name)
 
 
 def local(moment: datetime) -> str:
