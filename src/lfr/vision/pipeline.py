@@ -471,8 +471,8 @@ class CameraWorker:
         if chosen:
             self._describe_and_match(frame, chosen)
         if self._preview is not None and self._follower.detected:
-            # Only frames the detector searched whole: on a followed frame a face that
-            # entered since the last detection would not be blurred (REC-4).
+            # Only frames the detector searched whole: there an alert's box is where the
+            # face is (on a followed frame it may lag behind it).
             self._show(frame, sightings, track_ids)
         return len(observations)
 
