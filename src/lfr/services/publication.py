@@ -31,6 +31,17 @@ class PlannedDeployment:
     anchor: str
     """The announcement's fragment id on the public page (the Atom feed links to it)."""
 
+    def published(self) -> dict[str, str]:
+        """The open-data fields (PUB-1): the times as text; the page's own fields (the
+        times to show in local time, the fragment id) stay on the page."""
+        return {
+            "title": self.title,
+            "window": self.window,
+            "area": self.area,
+            "purpose": self.purpose,
+            "status": self.status,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class DeploymentResult:
