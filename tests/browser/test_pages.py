@@ -95,7 +95,8 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     authoriser.page.fill("#alert_threshold", "0.97")
     authoriser.page.wait_for_selector("#forecast-inputs:has-text('0.97')")
     forecast = authoriser.page.inner_text("#forecast")
-    assert "For this deployment: about" in forecast  # the calibration shipped with the model
+    assert "For this deployment:" in forecast  # from the calibration shipped with the model
+    assert "false alert" in forecast
     check_page(authoriser.page, axe_script, "pages-decide-forecast")
     authoriser.page.check("input[name=kind][value=approve_with_conditions]")
     authoriser.page.fill("#alert_threshold", "")

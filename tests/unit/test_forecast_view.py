@@ -6,7 +6,7 @@ import pytest
 
 from lfr.reports.forecast import forecast_alerts
 from lfr.reports.thresholds import DecisionForecast
-from lfr.web.forecast_view import DeploymentOutlook, about
+from lfr.web.forecast_view import DeploymentOutlook, about, alerts_phrase
 
 
 def outlook(watchlisted: int | None) -> DeploymentOutlook:
@@ -37,3 +37,9 @@ def test_without_rates_there_is_no_count() -> None:
 )
 def test_counts_are_said_as_an_officer_weighs_them(count: float, words: str) -> None:
     assert about(count) == words
+
+
+def test_alert_counts_agree_in_number() -> None:
+    assert alerts_phrase(0.2, "false") == "fewer than 1 false alert"
+    assert alerts_phrase(1.2, "expected true") == "about 1 expected true alert"
+    assert alerts_phrase(31, "false") == "about 31 false alerts"

@@ -70,3 +70,10 @@ def about(count: float) -> str:
     digits = len(str(int(count))) - 2
     rounded = round(count, -digits) if digits > 0 else round(count)
     return f"about {int(rounded):,}"
+
+
+def alerts_phrase(count: float, kind: str) -> str:
+    """``about 31 false alerts``, ``about 1 false alert``, ``fewer than 1 false alert``."""
+    words = about(count)
+    one = words in ("fewer than 1", "about 1")
+    return f"{words} {kind} alert{'' if one else 's'}"
