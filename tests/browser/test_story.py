@@ -167,7 +167,10 @@ def staff(gold: Person, deployment_path: str) -> None:
         gold.page.fill("#username", username)
         gold.page.select_option("#role", role)
         gold.page.click("button:has-text('Assign')")
-        gold.page.wait_for_selector(f"text={role.replace('_', ' ')}")
+        # the staff list, not the (hidden) options of the unassign form
+        gold.page.wait_for_selector(
+            f"li:has-text('{username}'):has-text('{role.replace('_', ' ')}')"
+        )
 
 
 def test_from_application_to_recorded_outcome(
