@@ -166,11 +166,9 @@ def staff(gold: Person, deployment_path: str) -> None:
         gold.go(deployment_path)
         gold.page.fill("#username", username)
         gold.page.select_option("#role", role)
-        gold.page.click("button:has-text('Assign')")
-        # the staff list, not the (hidden) options of the unassign form
-        gold.page.wait_for_selector(
-            f"li:has-text('{username}'):has-text('{role.replace('_', ' ')}')"
-        )
+        gold.page.click("button:text-is('Assign')")  # not "Unassign"
+        # the staff list's line, not an option of the unassign form or the checklist
+        gold.page.wait_for_selector(f"li:has-text('Demo {username}: {role.replace('_', ' ')}')")
 
 
 def test_from_application_to_recorded_outcome(
