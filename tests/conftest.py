@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -20,14 +21,19 @@ def shared_data_dir() -> Path:
     return Path(override) if override else PROJECT_ROOT.parent / "shared" / "data"
 
 
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not installed: it fails under CI, and is skipped on a
+    developer's machine."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = shared_data_dir()
     if not path.is_dir():
-        message = f"test data not found at {path} (set LFR_TEST_DATA)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"test data not found at {path} (set LFR_TEST_DATA)")
     return path
 
 

@@ -85,6 +85,12 @@ def test_alert_reaches_console_and_is_referred_then_concluded(
         follow_redirects=False,
     )
     assert outcome.status_code == 303
+    # the operator still sees what became of it, and where it happened
+    history = operator.get("/console").text
+    row = history[history.index('id="alert-history"') :]
+    assert "identity confirmed" in row
+    assert "leaflet given" in row
+    assert "Rehearsal Street" in console.text  # the card names the place
 
     auditor = client_for(personas.auditor)
     entries = auditor.get("/api/audit/entries", params={"object_id": alert_id}).json()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import database_transaction, load_settings
+from lfr.cli._database import database_transaction, existing_database_or_exit, load_settings
 from lfr.crypto import DecryptionError
 from lfr.db import migrate
 from lfr.services.biometric_keys import rekey as rekey_values
@@ -29,7 +29,8 @@ def upgrade(
 @db_app.command()
 def current() -> None:
     """Print the revision the database is at."""
-    typer.echo(migrate.current_revision(load_settings().database_url) or "empty (no revision)")
+    url = existing_database_or_exit(load_settings())
+    typer.echo(migrate.current_revision(url) or "empty (no revision)")
 
 
 @db_app.command()

@@ -321,7 +321,7 @@ def atom_feed(
     _text(feed, "title", "Live Facial Recognition: deployments and results")
     _text(feed, "id", f"{base}/public/feed.atom")
     _link(feed, f"{base}/public/feed.atom", "self")
-    _link(feed, f"{base}/public/deployments", "alternate")
+    _link(feed, f"{base}/public", "alternate")
     author = ElementTree.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "The force's LFR transparency pages")
     entries: list[tuple[datetime, str, str, str, str]] = [
@@ -329,7 +329,7 @@ def atom_feed(
             datetime.combine(a.authorised_on, datetime.min.time(), a.window_start.tzinfo),
             f"{base}/public/deployments#a-{a.authority_id}",
             f"Planned: {a.title}",
-            f"{base}/public/deployments#a-{a.authority_id}",
+            f"{base}/public#a-{a.authority_id}",  # the entry's id above stays as first published
             f"{', '.join(a.places)} from {a.window_start:%Y-%m-%d %H:%M} to "
             f"{a.window_end:%Y-%m-%d %H:%M} UTC. Purpose: {a.purpose}.",
         )

@@ -9,6 +9,7 @@ or a name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,21 @@ class PlannedDeployment:
     area: str
     purpose: str
     status: str
+    start: datetime
+    end: datetime
+    anchor: str
+    """The announcement's fragment id on the public page (the Atom feed links to it)."""
+
+    def published(self) -> dict[str, str]:
+        """The open-data fields (PUB-1): the times as text; the page's own fields (the
+        times to show in local time, the fragment id) stay on the page."""
+        return {
+            "title": self.title,
+            "window": self.window,
+            "area": self.area,
+            "purpose": self.purpose,
+            "status": self.status,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +48,8 @@ class DeploymentResult:
     deployment_id: str
     title: str
     window: str
+    started_at: datetime
+    ended_at: datetime
     area: str
     watchlist_size: int
     faces_seen: int | None
@@ -50,6 +68,9 @@ def _planned(announcement: AnnouncementPublic) -> PlannedDeployment:
         area=", ".join(announcement.places),
         purpose=f"{announcement.purpose} ({announcement.place_category})",
         status=announcement.status,
+        start=announcement.window_start,
+        end=announcement.window_end,
+        anchor=f"a-{announcement.authority_id}",
     )
 
 
@@ -81,6 +102,8 @@ def results(session: Session) -> list[DeploymentResult]:
             deployment_id=r.deployment_id,
             title=r.title,
             window=f"{r.started_at:%Y-%m-%d %H:%M} – {r.ended_at:%H:%M} UTC",
+            started_at=r.started_at,
+            ended_at=r.ended_at,
             area=r.places,
             watchlist_size=r.watchlist_size,
             faces_seen=r.faces_seen,

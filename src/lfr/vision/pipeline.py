@@ -12,7 +12,7 @@ Everything else dies in memory: the descriptors of a frame are dropped as soon a
 are scored, the crop of a face that never reaches the threshold is dropped when its
 track moves on, and a track is forgotten when it ends. The worker writes nothing to disk
 or a database and logs nothing about a face (REC-4). An optional `preview` hook receives
-frames in which every face that is not an alert is blurred beyond recognition.
+frames shown as a coarse mosaic except the faces that alerted (`private_view`).
 """
 
 from __future__ import annotations
@@ -241,7 +241,8 @@ class FaceInFrame:
 
 @dataclass(frozen=True, slots=True)
 class PreviewFrame:
-    """A frame fit to show: every face that is not an alert is blurred (REC-4)."""
+    """A frame fit to show: a coarse mosaic but for the boxes of faces that alerted
+    (REC-4, REC-5)."""
 
     camera: str
     index: int
@@ -266,30 +267,44 @@ def probe_crop(image: RGBImage, box: Box, margin: float) -> RGBImage:
     return np.ascontiguousarray(image[rows, columns])
 
 
-BLUR_MARGIN = 0.15
-"""How far beyond the detector's box a blurred face is hidden, as a fraction of its size:
-the box is tight, and a head outline left around a blurred box was still found by HOG in
-2 of 136 frames of the Hamilton clip (none with this margin)."""
-BLUR_BLOCKS = 4
-"""Blocks across a hidden face before smoothing (6 let HOG find 2 faces in 136 frames;
-4 none, with or without the margin)."""
+PREVIEW_BLOCKS = 48
+"""Blocks across the long side of a preview frame: everything but an alert's box is shown as
+this coarse mosaic, so a face no detector found is hidden too (REC-5). At 640 px a block is
+16 px, a close face two or three blocks across: people, their clothes and movement stay
+visible, no face does (YuNet and HOG with one upsampling found none in any test clip, where
+they found faces in the frames themselves; measured by tests/integration/vision/
+test_private_preview.py)."""
+
+ALERT_MARGIN = 0.15
+"""How far beyond the detector's box an alert's face is shown, as a fraction of its size:
+the box is tight, and the operator compares the whole head with the watchlist image."""
 
 
-def blur_faces(image: RGBImage, boxes: Sequence[Box]) -> RGBImage:
-    """A copy of `image` with each box, widened by `BLUR_MARGIN`, pixelated to
-    `BLUR_BLOCKS` blocks across and then smoothed: no face in it can be recognised by a
-    person or a describer, or found by the detector."""
-    out = image.copy()
-    for box in boxes:
-        rows, columns = widened(box, BLUR_MARGIN, out.shape)
-        region = out[rows, columns]
-        if region.size == 0:
-            continue
-        region_height, region_width = region.shape[:2]
-        blocks = cv2.resize(region, (BLUR_BLOCKS, BLUR_BLOCKS), interpolation=cv2.INTER_AREA)
-        coarse = cv2.resize(blocks, (region_width, region_height), interpolation=cv2.INTER_NEAREST)
-        kernel = max(3, (region_width // 4) | 1)
-        out[rows, columns] = cv2.GaussianBlur(coarse, (kernel, kernel), 0)
+def preview_block(shape: tuple[int, ...]) -> int:
+    """The side in pixels of one mosaic block for frames of `shape`: the long side over
+    `PREVIEW_BLOCKS`, rounded up to a multiple of 8 so that each block covers whole JPEG
+    blocks (a uniform block survives encoding as one colour)."""
+    long_side = max(shape[:2])
+    return max(8, -(-long_side // (PREVIEW_BLOCKS * 8)) * 8)
+
+
+def private_view(image: RGBImage, shown: Sequence[Box]) -> RGBImage:
+    """A copy of `image` as a mosaic of `preview_block` squares (each the mean colour
+    under it), except the boxes in `shown` (the faces that alerted), widened by
+    `ALERT_MARGIN`, which are copied as they are. Private by construction: what the
+    detector missed is hidden as surely as what it found."""
+    height, width = image.shape[:2]
+    block = preview_block(image.shape)
+    columns, rows = -(-width // block), -(-height // block)
+    padded = cv2.copyMakeBorder(
+        image, 0, rows * block - height, 0, columns * block - width, cv2.BORDER_REPLICATE
+    )
+    means = cv2.resize(padded, (columns, rows), interpolation=cv2.INTER_AREA)
+    mosaic = cv2.resize(means, (columns * block, rows * block), interpolation=cv2.INTER_NEAREST)
+    out: RGBImage = np.ascontiguousarray(mosaic[:height, :width], dtype=np.uint8)
+    for box in shown:
+        area = widened(box, ALERT_MARGIN, image.shape)
+        out[area] = image[area]
     return out
 
 
@@ -456,8 +471,8 @@ class CameraWorker:
         if chosen:
             self._describe_and_match(frame, chosen)
         if self._preview is not None and self._follower.detected:
-            # Only frames the detector searched whole: on a followed frame a face that
-            # entered since the last detection would not be blurred (REC-4).
+            # Only frames the detector searched whole: there an alert's box is where the
+            # face is (on a followed frame it may lag behind it).
             self._show(frame, sightings, track_ids)
         return len(observations)
 
@@ -516,8 +531,7 @@ class CameraWorker:
         alerts = tuple(
             s.box for s, t in zip(sightings, track_ids, strict=True) if self._tracker.has_alerted(t)
         )
-        others = [s.box for s in sightings if s.box not in alerts]
-        image = blur_faces(frame.image, others)
+        image = private_view(frame.image, alerts)
         self._preview(PreviewFrame(frame.camera, frame.index, frame.captured_at, image, alerts))
 
     def _emit_health(self, status: CameraStatus) -> None:

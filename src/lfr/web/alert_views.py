@@ -47,11 +47,14 @@ class AlertCard:
     claimed_by_other: bool
     outcome: str | None
     subject_id: str
+    deployment_title: str
+    places: tuple[str, ...]
 
 
 def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
     factors = json.loads(row.factors)
     reference, category, reason, image_age, has_image = _subject(session, row)
+    title, places = _deployment(session, row.deployment_id)
     box = factors.get("box") or {}
     return AlertCard(
         id=row.id,
@@ -76,7 +79,20 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         claimed_by_other=row.claimed_by is not None and row.claimed_by != actor.user_id,
         outcome=_outcome_text(row),
         subject_id=row.subject_id,
+        deployment_title=title,
+        places=places,
     )
+
+
+def _deployment(session: Session, deployment_id: str) -> tuple[str, tuple[str, ...]]:
+    """The deployment's name and places, so a card says where the alert happened."""
+    from lfr.db.governance import DeploymentRow
+    from lfr.services.deployments import places_of
+
+    row = session.get(DeploymentRow, deployment_id)
+    if row is None:
+        return ("", ())
+    return (row.authority.application.title, places_of(row))
 
 
 def readable_card(db: SessionFactory, actor: Actor, alert_id: str) -> AlertCard:
@@ -124,6 +140,22 @@ def console_alerts(session: Session, actor: Actor) -> list[AlertRow]:
             .where(AlertRow.deployment_id.in_(deployments), AlertRow.state == AlertState.PENDING)
             .order_by(AlertRow.created_at.desc())
             .limit(100)
+        )
+    )
+
+
+def console_history(session: Session, actor: Actor, limit: int = 50) -> list[AlertRow]:
+    """Alerts already scrutinised on the deployments this person watches, newest first:
+    what happened after each referral (engaged, outcome) or why it was dismissed."""
+    deployments = assigned_deployment_ids(session, actor, [Role.OPERATOR, Role.SILVER])
+    if not deployments:
+        return []
+    return list(
+        session.scalars(
+            select(AlertRow)
+            .where(AlertRow.deployment_id.in_(deployments), AlertRow.state != AlertState.PENDING)
+            .order_by(AlertRow.created_at.desc())
+            .limit(limit)
         )
     )
 

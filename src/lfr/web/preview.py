@@ -1,12 +1,15 @@
-"""The live camera view (REC-5): frames in which every face that did not alert is blurred.
+"""The live camera view (REC-5): a coarse mosaic of the scene, with only the faces that alerted
+shown as they are.
 
-The engine's preview hook (`CameraWorker(preview=...)`) hands over frames already blurred
-(`lfr.vision.pipeline.blur_faces`). The hub puts a `QueuePreview` sink into each
-`EngineJob` (`PreviewHub.wrap`); the ordinary worker target
-(`lfr.runtime.engine.run_camera_engine`) opens it in the child. Each worker sends at most
-one such frame per `interval_s`, JPEG-encoded, down a bounded queue to the serving process,
-which keeps only the latest frame of each camera, in memory, and forgets a deployment's
-frames the moment it is halted or ended. Nothing is written to disk; a full queue drops the frame.
+The engine's preview hook (`CameraWorker(preview=...)`) hands over frames already made
+private (`lfr.vision.pipeline.private_view`): the whole frame is pixelated into blocks far
+coarser than a face, so a face the detector missed is hidden as surely as one it found.
+The hub puts a `QueuePreview` sink into each `EngineJob` (`PreviewHub.wrap`); the ordinary
+worker target (`lfr.runtime.engine.run_camera_engine`) opens it in the child. Each worker
+sends at most one such frame per `interval_s`, JPEG-encoded, down a bounded queue to the
+serving process, which keeps only the latest frame of each camera, in memory, and forgets a
+deployment's frames the moment it is halted or ended. Nothing is written to disk; a full
+queue drops the frame.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class QueuePreview:
 
 
 class PreviewHub:
-    """The serving process's end: the latest blurred frame of each camera, in memory."""
+    """The serving process's end: the latest private frame of each camera, in memory."""
 
     def __init__(self) -> None:
         import multiprocessing

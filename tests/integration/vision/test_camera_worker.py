@@ -15,7 +15,15 @@ import pytest
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
-from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig, PreviewFrame
+from lfr.vision.pipeline import (
+    ALERT_MARGIN,
+    CameraWorker,
+    Emitted,
+    Engine,
+    EngineConfig,
+    PreviewFrame,
+    widened,
+)
 from lfr.vision.quality import QualityGate
 from lfr.vision.sources import FileSource
 from lfr.vision.types import CameraStatus, Frame, HealthFigures, MatchEvent
@@ -169,7 +177,7 @@ def test_health_figures_count_frames_and_faces_only(engine: Engine, video_dir: P
     assert final.latency_ms_p95 >= final.latency_ms_p50 > 0
 
 
-def test_preview_blurs_every_face_until_it_alerts_then_shows_the_alert(
+def test_preview_hides_every_face_until_it_alerts_then_shows_only_the_alert(
     engine: Engine, examples_dir: Path, video_dir: Path, tmp_path: Path
 ) -> None:
     config = EngineConfig()
@@ -184,8 +192,8 @@ def test_preview_blurs_every_face_until_it_alerts_then_shows_the_alert(
     _, emitted = run_worker(source, engine, gallery, config, previews)
     alerts = [e for e in emitted if isinstance(e, MatchEvent)]
     assert len(alerts) == 1
-    # only frames the detector searched whole are previewed: on a followed frame a face
-    # that entered since the last detection would not be blurred (REC-4)
+    # only frames the detector searched whole are previewed: there an alert's box is where
+    # the face is (on a followed frame it may lag)
     assert [p.index for p in previews] == list(range(0, 170, config.following.detect_every))
     first_alert = next(i for i, p in enumerate(previews) if p.alert_boxes)
     # before the alert his face is in the frame, but the preview shows none
@@ -198,8 +206,10 @@ def test_preview_blurs_every_face_until_it_alerts_then_shows_the_alert(
     assert len(with_face) >= 3
     for before in with_face:
         assert detector.detect(before.image) == []
-    # from the alert on: the alert's face is shown as it is, and the rest of the frame too
+    # from the alert on: the alert's face is shown as it is, the rest stays a mosaic
     after = previews[first_alert]
     (shown,) = after.alert_boxes
-    assert np.array_equal(after.image, originals[after.index])
+    area = widened(shown, ALERT_MARGIN, after.image.shape)
+    assert np.array_equal(after.image[area], originals[after.index][area])
+    assert not np.array_equal(after.image, originals[after.index])
     assert shown.height >= 40

@@ -1,4 +1,4 @@
-"""The worker's small pure parts: probe crops, preview blurring, configuration (REC-4)."""
+"""The worker's small pure parts: probe crops, the private preview, configuration (REC-4/5)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from lfr.vision.detection import build_detector
 from lfr.vision.imageio import load_image
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import (
-    BLUR_MARGIN,
+    ALERT_MARGIN,
+    PREVIEW_BLOCKS,
     EngineConfig,
-    blur_faces,
     check_same_model,
     describer_with_threads,
+    preview_block,
+    private_view,
     probe_crop,
     threads_per_worker,
     widened,
@@ -37,22 +39,39 @@ def test_probe_crop_adds_the_margin_and_stays_inside_the_frame() -> None:
     )
 
 
-def test_blurred_face_can_no_longer_be_found_and_the_rest_is_untouched(faces_dir: Path) -> None:
-    image = load_image(faces_dir / "face_recognition-examples" / "obama.jpg")
+def test_private_view_hides_every_face_and_shows_only_the_alerts(faces_dir: Path) -> None:
+    """REC-5: a face is hidden whether or not the detector found it; an alert's box is shown."""
+    image = load_image(faces_dir / "face_recognition-examples" / "two_people.jpg")
     detector = build_detector()
-    (found,) = detector.detect(image)
-    blurred = blur_faces(image, [found.box])
-    assert detector.detect(blurred) == []
-    outside = np.ones(image.shape[:2], dtype=bool)
-    outside[widened(found.box, BLUR_MARGIN, image.shape)] = False
-    assert not np.array_equal(blurred[~outside], image[~outside])
-    assert np.array_equal(blurred[outside], image[outside])
-    assert not np.shares_memory(blurred, image)
+    found = detector.detect(image)
+    assert len(found) == 2
+    assert detector.detect(private_view(image, [])) == []
+    shown = private_view(image, [found[0].box])
+    area = widened(found[0].box, ALERT_MARGIN, image.shape)
+    assert np.array_equal(shown[area], image[area])
+    assert [f.box for f in detector.detect(shown)] == [found[0].box]
+    assert not np.shares_memory(shown, image)
 
 
-def test_blur_ignores_boxes_outside_the_frame() -> None:
+def test_private_view_is_a_mosaic_of_uniform_blocks_aligned_with_jpeg_blocks() -> None:
+    """Pixel-level: every block of the view is one colour, so no detail finer than a block
+    (a face far away or missed) survives."""
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, size=(270, 480, 3), dtype=np.uint8)
+    block = preview_block(image.shape)
+    assert block % 8 == 0
+    assert block >= 480 / PREVIEW_BLOCKS
+    view = private_view(image, [])
+    assert view.shape == image.shape
+    for top in range(0, 270, block):
+        for left in range(0, 480, block):
+            cell = view[top : top + block, left : left + block].reshape(-1, 3)
+            assert (cell == cell[0]).all()
+
+
+def test_private_view_ignores_boxes_outside_the_frame() -> None:
     image = np.full((50, 50, 3), 7, dtype=np.uint8)
-    assert np.array_equal(blur_faces(image, [Box(left=60, top=60, right=90, bottom=90)]), image)
+    assert np.array_equal(private_view(image, [Box(left=60, top=60, right=90, bottom=90)]), image)
 
 
 def test_engine_config_defaults_to_the_shipped_threshold() -> None:

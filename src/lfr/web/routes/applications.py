@@ -31,17 +31,21 @@ from lfr.domain.authorisation import (
     TimeWindow,
     printable_wad,
     urgent_lapse_time,
+    verify_wad,
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
-from lfr.services import authorisations
+from lfr.services import authorisations, cameras, watchlists
 from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import current_policy
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.authority_view import AuthorityTerms, terms_of
 from lfr.web.deps import Context
+from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
+from lfr.web.wad_pdf import wad_pdf
 
 READERS = Admit(
     Role.APPLICANT,
@@ -56,6 +60,10 @@ Reader = Annotated[Viewer | None, Depends(READERS)]
 Applicant = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT))]
 Decider = Annotated[Viewer | None, Depends(Admit(Role.AUTHORISING_OFFICER))]
 ChiefOfficer = Annotated[Viewer | None, Depends(Admit(Role.CHIEF_OFFICER))]
+
+DEFAULT_FOOTFALL = 1000
+"""Faces per hour the forecast assumes until the officer types the deployment's own figure:
+a busy high street or event entrance (the form says it is an assumption to replace)."""
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/applications", tags=["applications"])
@@ -84,12 +92,13 @@ def applications_page(request: Request, context: Context, viewer: Reader) -> Res
 
 
 @pages.get("/applications/new")
-def new_application_page(request: Request, viewer: Applicant) -> Response:
+def new_application_page(request: Request, context: Context, viewer: Applicant) -> Response:
     return render(
         request,
         "applications/edit.html",
         {
             **_form_context(),
+            "camera_names": _camera_names(context),
             "application": Application(applicant_id=""),
             "row": None,
             "title": "New application",
@@ -98,6 +107,7 @@ def new_application_page(request: Request, viewer: Applicant) -> Response:
 
 
 @pages.post("/applications")
+@shown_on_form()
 async def create_application(request: Request, context: Context, viewer: Applicant) -> Response:
     actor = viewer_of(viewer).actor
     draft = application_from_form(await request.form(), actor.user_id)
@@ -120,6 +130,10 @@ def application_page(
         application = authorisations.application_of(row)
         authority_row = _authority_of(db, row.id)
         authority = _authority_out(authority_row) if authority_row else None
+        terms = terms_of(authority_row) if authority_row else None
+        watchlist = (
+            watchlists.watchlist_for_authority(db, authority_row.id) if authority_row else None
+        )
         consultations = list(row.consultations)
         db.expunge_all()
     return render(
@@ -130,6 +144,10 @@ def application_page(
             "row": row,
             "application": application,
             "authority": authority,
+            "terms": terms,
+            "watchlist_id": watchlist.id if watchlist else None,
+            "deployment_hours": _hours(application),
+            "default_footfall": DEFAULT_FOOTFALL,
             "consultations": consultations,
             "is_applicant": row.applicant_id == actor.user_id,
             "title": row.title or "Application",
@@ -149,11 +167,24 @@ def edit_page(
     return render(
         request,
         "applications/edit.html",
-        {**_form_context(), "application": application, "row": row, "title": "Edit application"},
+        {
+            **_form_context(),
+            "camera_names": _camera_names(context),
+            "application": application,
+            "row": row,
+            "title": "Edit application",
+        },
     )
 
 
+def _camera_names(context: Context) -> list[str]:
+    """The cameras the engineers have configured, offered as a hint on the form."""
+    with reading(context.db) as db:
+        return sorted(c.name for c in cameras.all_cameras(db))
+
+
 @pages.post("/applications/{application_id}")
+@shown_on_form()
 async def update_application(
     request: Request, context: Context, viewer: Applicant, application_id: str
 ) -> Response:
@@ -168,7 +199,10 @@ async def update_application(
 
 
 @pages.post("/applications/{application_id}/submit")
-async def submit(context: Context, viewer: Applicant, application_id: str) -> Response:
+@shown_on_form(fields_at="/applications/{application_id}/edit")
+async def submit(
+    request: Request, context: Context, viewer: Applicant, application_id: str
+) -> Response:
     actor = viewer_of(viewer).actor
     return await _change(
         context,
@@ -179,6 +213,7 @@ async def submit(context: Context, viewer: Applicant, application_id: str) -> Re
 
 
 @pages.post("/applications/{application_id}/decide")
+@shown_on_form()
 async def decide(
     request: Request, context: Context, viewer: Decider, application_id: str
 ) -> Response:
@@ -207,6 +242,7 @@ async def decide(
 
 
 @pages.post("/applications/{application_id}/consult")
+@shown_on_form()
 async def consult(
     request: Request, context: Context, viewer: ChiefOfficer, application_id: str
 ) -> Response:
@@ -267,23 +303,55 @@ async def _change(
 @pages.get("/applications/{application_id}/wad")
 def wad_page(request: Request, context: Context, viewer: Reader, application_id: str) -> Response:
     """The Written Authority Document, printable; its SHA-256 is checked on every view."""
-    actor = viewer_of(viewer).actor
-    with reading(context.db) as db:
-        row = readable_application(db, actor, application_id)
-        authority = _authority_of(db, row.id)
-        if authority is None:
-            raise Refusal("AUTH-5", "this application has no authority", "application")
-        wad, digest = authority.wad, authority.wad_sha256
+    terms = _wad_terms(context, viewer, application_id)
     return render(
         request,
         "applications/wad.html",
         {
-            "wad": printable_wad(wad, digest),
-            "sha256": digest,
-            "title": "Written Authority Document",
+            "terms": terms,
+            "text_fields": TEXT_FIELDS,
+            "now": datetime.now(UTC),
+            "title": f"Written Authority Document: {terms.application.title}",
             "application_id": application_id,
         },
     )
+
+
+@pages.get("/applications/{application_id}/wad.pdf")
+def wad_pdf_file(context: Context, viewer: Reader, application_id: str) -> Response:
+    """The same document as a PDF, made from the verified record on each request."""
+    terms = _wad_terms(context, viewer, application_id)
+    return Response(
+        wad_pdf(terms, application_id),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="wad-{application_id}.pdf"'},
+    )
+
+
+@pages.get("/applications/{application_id}/wad.json")
+def wad_record(context: Context, viewer: Reader, application_id: str) -> Response:
+    """The signed record's exact bytes: their SHA-256 is the one printed on the document."""
+    authority = _detached_authority(context, viewer, application_id)
+    verify_wad(authority.wad, authority.wad_sha256)
+    return Response(
+        authority.wad,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="wad-{application_id}.json"'},
+    )
+
+
+def _wad_terms(context: Context, viewer: Viewer | None, application_id: str) -> AuthorityTerms:
+    return terms_of(_detached_authority(context, viewer, application_id))
+
+
+def _detached_authority(
+    context: Context, viewer: Viewer | None, application_id: str
+) -> AuthorityRow:
+    """The authority of an application this person may read (no IDOR), detached."""
+    with reading(context.db) as db:
+        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        db.expunge_all()
+        return authority
 
 
 # --- the JSON API ------------------------------------------------------------------------------
@@ -581,8 +649,20 @@ def _text(form: FormData, name: str) -> str:
 
 
 def _list(form: FormData, name: str) -> tuple[str, ...]:
-    text = _text(form, name)
-    return tuple(item.strip() for item in text.replace("\n", ",").split(",") if item.strip())
+    """One item per line: a place's address may hold commas, so commas never split."""
+    return tuple(line.strip() for line in _text(form, name).splitlines() if line.strip())
+
+
+def _chosen(form: FormData, name: str) -> tuple[str, ...]:
+    """The ticked boxes of a checkbox group, in the form's order."""
+    return tuple(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip())
+
+
+def _hours(application: Application) -> float:
+    """The deployment's length in hours (the forecast counts faces over it)."""
+    if application.window is None:
+        return 0.0
+    return (application.window.end - application.window.start).total_seconds() / 3600
 
 
 def _enum(kind: Any, value: str, field: str) -> Any:
@@ -618,8 +698,7 @@ def _window(form: FormData, prefix: str, problems: list[Unmet]) -> TimeWindow | 
 
 
 def _categories(form: FormData, name: str) -> frozenset[WatchlistCategory]:
-    values = [v for v in form.getlist(name) if isinstance(v, str)]
-    return frozenset(_enum(WatchlistCategory, v, name) for v in values)
+    return frozenset(_enum(WatchlistCategory, v, name) for v in _chosen(form, name))
 
 
 def application_from_form(form: FormData, applicant_id: str) -> Application:
@@ -654,8 +733,8 @@ def conditions_from_form(form: FormData) -> Conditions:
     return Conditions(
         max_watchlist_size=size,
         allowed_categories=categories or None,
-        places=_list(form, "condition_places") or None,
-        cameras=_list(form, "condition_cameras") or None,
+        places=_chosen(form, "condition_places") or None,
+        cameras=_chosen(form, "condition_cameras") or None,
         window=window,
         alert_threshold=threshold,
     )

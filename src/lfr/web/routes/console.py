@@ -26,6 +26,7 @@ from lfr.web.alert_views import (
     camera_views,
     card_of,
     console_alerts,
+    console_history,
     readable_card,
 )
 from lfr.web.deps import Context
@@ -50,12 +51,48 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
+        history = [card_of(db, row, actor) for row in console_history(db, actor)]
         views = camera_views(db, actor)
     return render(
         request,
         "console/index.html",
-        {"alerts": cards, "camera_views": views, "title": "Operator console"},
+        {
+            "alerts": cards,
+            "history": history,
+            "camera_views": views,
+            "title": "Operator console",
+        },
     )
+
+
+@pages.get("/console/camera-status")
+def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> Response:
+    """The console's banner (REC-5), polled: each camera of a watched running deployment
+    that is down or has stopped reporting, with why, so the operator knows what the
+    cameras are not seeing."""
+    actor = viewer_of(viewer).actor
+    with reading(context.db) as db:
+        views = camera_views(db, actor)
+    runtime = context.runtime
+    troubled = []
+    for deployment_id in sorted({d for d, _ in views}):
+        names = [c for d, c in views if d == deployment_id]
+        healths = runtime.cameras(deployment_id, names) if runtime else []
+        troubled += [
+            {
+                "camera": h.camera,
+                "status": h.status,
+                "error": h.figures.last_error if h.figures else None,
+                "age_s": h.age_s,
+            }
+            for h in healths
+            if h.status in ("down", "stale")
+        ]
+    response = render(
+        request, "console/camera_status.html", {"troubled": troubled, "cameras": len(views)}
+    )
+    response.headers.update(NO_STORE)
+    return response
 
 
 @pages.get("/console/stream")

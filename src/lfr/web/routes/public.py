@@ -3,7 +3,6 @@ from the record. Nothing here ever carries a biometric or a person's identity.""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -52,7 +51,7 @@ def public_deployments(context: Context) -> dict[str, list[dict[str, Any]]]:
     """Deployments announced and not yet reviewed (PUB-1). Results after review are served
     once, at /api/public/results (PUB-2, the open-data columns)."""
     with reading(context.db) as db:
-        return {"planned": [asdict(p) for p in publication.planned(db)]}
+        return {"planned": [p.published() for p in publication.planned(db)]}
 
 
 PAGE_CHECKPOINTS = 50

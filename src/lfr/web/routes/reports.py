@@ -25,6 +25,8 @@ from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment
+from lfr.web.forecast_view import deployment_outlook
+from lfr.web.forms import problems_of
 from lfr.web.rendering import render
 
 REVIEW_READERS = Admit(
@@ -368,13 +370,31 @@ def forecast_panel(
     viewer: Decider,
     alert_threshold: str = "",
     max_watchlist_size: str = "",
+    expected_footfall: str = "",
+    expected_watchlisted: str = "",
+    deployment_hours: str = "",
 ) -> Response:
-    """The forecast as a fragment for the decision form: its blank fields mean the shipped
-    default threshold and a watchlist of 100 (htmx swaps it in as the officer types)."""
-    threshold = _number(alert_threshold, float, "alert_threshold")
-    size = _number(max_watchlist_size, int, "max_watchlist_size") or 100
+    """The forecast as a fragment for the decision form, for this deployment: its blank
+    fields mean the shipped default threshold, a watchlist of 100 and no footfall (htmx
+    swaps it in as the officer types). A number that is not one is said in the panel."""
+    try:
+        threshold = _number(alert_threshold, float, "alert_threshold")
+        size = int(_number(max_watchlist_size, int, "max_watchlist_size") or 100)
+        footfall = int(_number(expected_footfall, int, "expected_footfall") or 0)
+        watchlisted = _number(expected_watchlisted, int, "expected_watchlisted")
+        hours = float(_number(deployment_hours, float, "deployment_hours") or 0.0)
+    except Refusal as refusal:
+        return render(request, "partials/problems.html", {"problems": problems_of(refusal)})
     with reading(context.db) as db:
-        chosen = thresholds.decision_forecast(db, threshold, int(size), _model_version(context))
+        outlook = deployment_outlook(
+            db,
+            threshold,
+            size,
+            _model_version(context),
+            footfall_per_hour=footfall,
+            hours=hours,
+            watchlisted_passing=int(watchlisted) if watchlisted is not None else None,
+        )
         by_size = [
             thresholds.decision_forecast(db, threshold, n, _model_version(context))
             for n in FORECAST_SIZES
@@ -382,7 +402,11 @@ def forecast_panel(
     return render(
         request,
         "reports/forecast_panel.html",
-        {"chosen": _forecast_json(chosen), "by_size": [_forecast_json(f) for f in by_size]},
+        {
+            "outlook": outlook,
+            "chosen": _forecast_json(outlook.forecast),
+            "by_size": [_forecast_json(f) for f in by_size],
+        },
     )
 
 

@@ -8,6 +8,7 @@ no image, template, subject reference or name.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -29,7 +30,9 @@ from lfr.reports.transparency import (
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment, safe_filename
+from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
+from lfr.web.shipped_documents import not_yet_published, shipped
 
 PUBLIC = Admit.public_route()
 PUBLISHERS = Admit(Role.ADMINISTRATOR)
@@ -95,7 +98,23 @@ def documents_page(request: Request, context: Context) -> Response:
     return render(
         request,
         "public/documents.html",
-        {"documents": listed, "kinds": list(DocumentKind), "title": "Documents"},
+        {
+            "documents": listed,
+            "templates": not_yet_published(d.kind for d in listed),
+            "kinds": list(DocumentKind),
+            "title": "Documents",
+        },
+    )
+
+
+@pages.get("/public/documents/templates/{kind}", dependencies=[Depends(PUBLIC)])
+def document_template(kind: str) -> Response:
+    """A shipped template (Markdown), shown until the force publishes its own."""
+    document = shipped(kind)
+    return Response(
+        document.content(),
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{document.filename}"'},
     )
 
 
@@ -136,7 +155,9 @@ async def upload_document(
 
 
 @pages.post("/authorities/{authority_id}/publication-delay")
-def delay_announcement(
+@shown_on_form()
+async def delay_announcement(
+    request: Request,
     context: Context,
     viewer: Delayer,
     authority_id: str,
@@ -149,9 +170,14 @@ def delay_announcement(
         raise Refusal("PUB-1", "give a date and time (ISO 8601)", "publish_from") from error
     if when.tzinfo is None:  # the form's datetime-local field is labelled UTC
         when = when.replace(tzinfo=UTC)
-    with transaction(context.db) as db:
-        transparency.delay_announcement(db, viewer_of(viewer).actor, authority_id, when, reason)
-        application_id = found(db, AuthorityRow, authority_id, "authority").application_id
+    actor = viewer_of(viewer).actor
+
+    def delay() -> str:
+        with transaction(context.db) as db:
+            transparency.delay_announcement(db, actor, authority_id, when, reason)
+            return found(db, AuthorityRow, authority_id, "authority").application_id
+
+    application_id = await asyncio.to_thread(delay)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 

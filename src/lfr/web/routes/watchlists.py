@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from lfr.db.governance import WatchlistRow
+from lfr.db.governance import AuthorityRow, WatchlistRow
 from lfr.db.session import reading, transaction
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
@@ -25,7 +25,9 @@ from lfr.services.access import readable_watchlist, readable_watchlists
 from lfr.services.authorisations import authorities_in_force
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.authority_view import terms_of
 from lfr.web.deps import Context
+from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
 
 IMAGE_TYPES = {"image/jpeg", "image/png"}
@@ -84,13 +86,19 @@ def watchlist_page(
             for e in row.entries
         ]
         summary = _summary(row)
+        authority = db.get(AuthorityRow, row.authority_id)
+        assert authority is not None  # a watchlist always belongs to an authority (WL-1)
+        terms = terms_of(authority)
+        application_id = authority.application_id
     return render(
         request,
         "watchlists/detail.html",
         {
             "watchlist": summary,
             "entries": entries,
-            "categories": list(WatchlistCategory),
+            "terms": terms,
+            "application_id": application_id,
+            "categories": terms.categories,
             "title": "Watchlist",
         },
     )
@@ -153,6 +161,7 @@ async def _check_one(context: Context, upload: UploadFile) -> dict[str, Any]:
 
 
 @pages.post("/watchlists/{watchlist_id}/entries")
+@shown_on_form()
 async def add_entry(
     request: Request,
     context: Context,
@@ -251,7 +260,9 @@ IMPORT_COLUMNS = ("subject_reference", "category", "reason", "image_source", "im
 
 
 @pages.post("/watchlists/{watchlist_id}/import")
+@shown_on_form()
 async def bulk_import(
+    request: Request,
     context: Context,
     viewer: Compiler,
     watchlist_id: str,

@@ -1,0 +1,99 @@
+"""The words a form uses for each field, in one place: the templates label their fields with
+them (the Jinja filter ``field_label``) and refusals name the field with them
+(`lfr.web.forms`), so a message never shows a code such as ``lawful_basis`` or
+``images[0]``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+FIELD_LABELS: Mapping[str, str] = {
+    "images": "Image",
+    "image": "Image",
+    "window": "Window",
+    "window_start": "Window start",
+    "window_end": "Window end",
+    "place_category": "Category of place",
+    "watchlist_categories": "Categories the watchlist may hold",
+    "urgency_reason": "Why urgent",
+    "kind": "Decision",
+    "reasons": "Reasons",
+    "max_watchlist_size": "Maximum watchlist size",
+    "allowed_categories": "Allowed categories",
+    "condition_places": "Places (condition)",
+    "condition_cameras": "Cameras (condition)",
+    "alert_threshold": "Alert threshold",
+    "threshold_justification": "Justification for a threshold below the equitable threshold",
+    "expected_footfall": "Expected footfall",
+    "outcome": "Your view",
+    "comments": "Comments",
+    "subject_reference": "Subject reference",
+    "category": "Category",
+    "reason": "Reason",
+    "image_source": "Image source",
+    "date_of_birth": "Date of birth",
+    "under_18_justification": "If under 18: the justification",
+    "attests_image_is_subject": "Image is of this person (attestation)",
+    "attests_still_of_interest": "Person remains of interest (attestation)",
+    "table": "CSV",
+    "publish_from": "Publish from",
+    "status": "Status",
+    "actor": "Your account",
+    "rank": "Your rank",
+}
+"""Fields whose label on the form is not simply their name in words."""
+
+INDEXED = re.compile(r"^(?P<name>\w+)\[(?P<index>\d+)\]$")
+_ROW = re.compile(r"^row (?P<number>\d+)(?: (?P<field>.+))?$")
+
+
+def field_label(field: str | None) -> str:
+    """The words the form uses for `field`: ``lawful_basis`` → "Lawful basis",
+    ``images[0]`` → "Image 1", ``row 3 category`` → "Row 3: Category"; a file name is
+    kept as it is."""
+    if not field:
+        return ""
+    if indexed := INDEXED.match(field):
+        return f"{field_label(indexed['name'])} {int(indexed['index']) + 1}"
+    if row := _ROW.match(field):
+        inner = field_label(row["field"])
+        return f"Row {row['number']}" + (f": {inner}" if inner else "")
+    if field in FIELD_LABELS:
+        return FIELD_LABELS[field]
+    if "." in field or " " in field:
+        return field  # a file name, or words already
+    return field.replace("_", " ").capitalize()
+
+
+LOCAL_ZONE = "Europe/London"
+"""The forces this framework serves keep UK time: pages show times in it, with the zone's
+abbreviation (GMT or BST), so nobody converts from UTC in their head."""
+
+
+def local_time(moment: datetime | None) -> str:
+    """``Fri 4 Dec 2026, 14:05 GMT``: to the minute, never microseconds; a naive time is
+    taken as UTC (how the record stores it)."""
+    if moment is None:
+        return "—"
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(LOCAL_ZONE))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+RESULT_LABELS: Mapping[str, str] = {
+    "deployment_id": "Reference",
+    "title": "Deployment",
+    "started_at": "Started",
+    "ended_at": "Ended",
+    "faces_seen": "Faces seen (none kept)",
+    "reviewed_on": "Reviewed on",
+}
+"""Short headings for the open-data columns on the public result page (the column names
+stay as published; their full meanings are shown beside them)."""
+
+
+def result_label(column: str) -> str:
+    return RESULT_LABELS.get(column) or field_label(column)
