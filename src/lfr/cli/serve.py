@@ -46,13 +46,15 @@ def register(app: typer.Typer) -> None:
     @app.command("demo-codes")
     def demo_codes() -> None:
         """Print the demo accounts' current second-factor codes (development only)."""
+        from lfr.cli._database import existing_database_or_exit
         from lfr.db.session import make_engine, make_session_factory
         from lfr.web.demo import current_codes
 
         settings = get_settings()
         if not settings.allows_development_secrets:
             raise typer.BadParameter("demo accounts exist only in development")
-        codes = current_codes(make_session_factory(make_engine(settings.database_url)))
+        url = existing_database_or_exit(settings)
+        codes = current_codes(make_session_factory(make_engine(url)))
         for username, code in sorted(codes.items()):
             typer.echo(f"{username:<14} {code}")
 

@@ -5,8 +5,8 @@ gallery to each worker process inside an `EngineJob`, through the spawn pipe: te
 travel in memory only, never through a file (WL-6, DP-2). Each worker builds its own
 engine (models load in the worker), opens its camera and runs `CameraWorker` until the
 source ends or the supervisor's SIGTERM sets ``stop``. A job may carry a `PreviewSink`: the
-worker then hands it the engine's blurred frames (REC-5; `lfr.web.preview` is the one
-`lfr serve` uses).
+worker then hands it the engine's private frames, a mosaic but for the faces that alerted
+(REC-5; `lfr.web.preview` is the one `lfr serve` uses).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from lfr.vision.sources import open_source
 
 
 class PreviewSink(Protocol):
-    """Where a worker's blurred preview frames go (REC-5); picklable, opened in the child."""
+    """Where a worker's private preview frames go (REC-5: a mosaic but for alerted faces);
+    picklable, opened in the child."""
 
     def open(self, deployment_id: str) -> Callable[[PreviewFrame], None]: ...
 
@@ -42,7 +43,7 @@ class EngineJob:
     loop: bool = False
     """Start a file source again at its end (demos, soak tests, training): the camera runs
     until halted instead of ending."""
-    """Where blurred preview frames go; None: the engine renders none."""
+    """Where private preview frames go (a mosaic but for alerted faces); None: none."""
 
 
 def prepare_job(
