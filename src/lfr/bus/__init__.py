@@ -5,7 +5,7 @@ other machines) share one protocol, `Bus`, and one set of delivery rules (lfr.bu
 docs/bus.md describes subjects, streams, guarantees and versioning.
 """
 
-from lfr.bus.base import Bus, ConsumerSettings, Delivery, Refusal, Subscription
+from lfr.bus.base import Bus, ConsumerSettings, Delivery, RefusedMessage, Subscription
 from lfr.bus.memory import MemoryBroker, MemoryBus
 from lfr.bus.messages import HaltDeployment, MalformedMessageError, Message, decode, encode
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
@@ -23,7 +23,7 @@ __all__ = [
     "Message",
     "NatsBus",
     "NatsSettings",
-    "Refusal",
+    "RefusedMessage",
     "Subscription",
     "Topic",
     "decode",

@@ -38,7 +38,7 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal:
+class RefusedMessage:
     """A message that was refused, and why. Never carries the message's content."""
 
     subject: str
@@ -47,7 +47,7 @@ class Refusal:
 
 
 Handler = Callable[[AnyEnvelope, Delivery], Awaitable[None]]
-RefusalHook = Callable[[Refusal], None]
+RefusedMessageHook = Callable[[RefusedMessage], None]
 
 
 class ConsumerSettings(BaseModel):
@@ -116,7 +116,7 @@ class Bus(Protocol):
         *,
         durable: str,
         deployment_id: str | None = None,
-        on_refused: RefusalHook | None = None,
+        on_refused: RefusedMessageHook | None = None,
     ) -> Subscription:
         """Deliver ``topic``'s messages (one deployment's, or all) to ``handler``.
 
@@ -140,17 +140,17 @@ async def dispatch(
     delivery: Delivery,
     topic: Topic,
     handler: Handler,
-    on_refused: RefusalHook | None,
+    on_refused: RefusedMessageHook | None,
 ) -> Outcome:
     """Decode, validate and hand one message over; say whether to ack, retry or refuse it."""
     try:
         envelope = decode(data)
     except MalformedMessageError as error:
-        refuse(Refusal(delivery.subject, error.field, error.reason), on_refused)
+        refuse_message(RefusedMessage(delivery.subject, error.field, error.reason), on_refused)
         return Outcome.REFUSED
     if topic_of(envelope.payload) is not topic:
         reason = f"a {envelope.kind} does not belong on the {topic} topic"
-        refuse(Refusal(delivery.subject, "kind", reason), on_refused)
+        refuse_message(RefusedMessage(delivery.subject, "kind", reason), on_refused)
         return Outcome.REFUSED
     try:
         await handler(envelope, delivery)
@@ -166,7 +166,7 @@ async def dispatch(
     return Outcome.ACK
 
 
-def refuse(refusal: Refusal, on_refused: RefusalHook | None) -> None:
+def refuse_message(refusal: RefusedMessage, on_refused: RefusedMessageHook | None) -> None:
     log.warning("refused message on %s: %s: %s", refusal.subject, refusal.field, refusal.reason)
     if on_refused is None:
         return
@@ -200,7 +200,7 @@ class DeliveryTarget:
 
     topic: Topic
     handler: Handler
-    on_refused: RefusalHook | None
+    on_refused: RefusedMessageHook | None
     settings: ConsumerSettings
 
     async def handle(self, data: bytes, delivery: Delivery) -> Settlement:

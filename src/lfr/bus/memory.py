@@ -21,7 +21,7 @@ from lfr.bus.base import (
     Delivery,
     DeliveryTarget,
     Handler,
-    RefusalHook,
+    RefusedMessageHook,
     Settlement,
 )
 from lfr.bus.messages import AnyEnvelope, Message, decode, encode
@@ -149,7 +149,7 @@ class MemoryBus:
         *,
         durable: str,
         deployment_id: str | None = None,
-        on_refused: RefusalHook | None = None,
+        on_refused: RefusedMessageHook | None = None,
     ) -> MemorySubscription:
         filter_ = subject_filter(self.prefix, topic, deployment_id)
         state = self.broker.consumer(check_durable(durable), topic, filter_)

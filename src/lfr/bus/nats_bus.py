@@ -37,7 +37,7 @@ from lfr.bus.base import (
     Delivery,
     DeliveryTarget,
     Handler,
-    RefusalHook,
+    RefusedMessageHook,
     Settlement,
 )
 from lfr.bus.messages import (
@@ -276,7 +276,7 @@ class NatsBus:
         *,
         durable: str,
         deployment_id: str | None = None,
-        on_refused: RefusalHook | None = None,
+        on_refused: RefusedMessageHook | None = None,
     ) -> NatsSubscription:
         settings = self._settings.consumer
         config = ConsumerConfig(

@@ -33,11 +33,11 @@ from lfr.bus.messages import Signer, encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic, subject_for
 from lfr.runtime.spool import Spool, SpoolFullError
+from lfr.vision.pipeline import Emit
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[MatchEvent | HealthFigures], None]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from lfr.bus.base import AnyEnvelope, Delivery, Refusal
+from lfr.bus.base import AnyEnvelope, Delivery, RefusedMessage
 
 WAIT_S = 60.0  # generous: a loaded machine starts a worker slowly; only a failure waits this long
 """Upper bound on waiting for a delivery: a test fails (never passes) when it runs out."""
@@ -15,7 +15,7 @@ WAIT_S = 60.0  # generous: a loaded machine starts a worker slowly; only a failu
 @dataclass
 class Collector:
     received: asyncio.Queue[tuple[AnyEnvelope, Delivery]] = field(default_factory=asyncio.Queue)
-    refusals: list[Refusal] = field(default_factory=list)
+    refusals: list[RefusedMessage] = field(default_factory=list)
     fail_first: int = 0
     """How many times each message's handling fails before it succeeds."""
     poisoned: set[UUID] = field(default_factory=set)
@@ -28,7 +28,7 @@ class Collector:
             raise RuntimeError("the services' database is away (on purpose)")
         await self.received.put((envelope, delivery))
 
-    def refused(self, refusal: Refusal) -> None:
+    def refused(self, refusal: RefusedMessage) -> None:
         self.refusals.append(refusal)
 
     async def take(self, count: int) -> list[tuple[AnyEnvelope, Delivery]]:
