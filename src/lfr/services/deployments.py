@@ -174,6 +174,7 @@ def start_context(
         ),
         urgent_validity=policy.urgent_validity,
         currency_limit=policy.currency_limit,
+        watchlist_compiled=watchlist is not None,
     )
     return context, watchlist
 
@@ -191,12 +192,9 @@ def start_deployment(
     at = moment(now)
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     context, watchlist = start_context(session, row, at, policy or current_policy())
-    problems = rules.commander_problems(actor, context.assignments)
-    if watchlist is None:
-        problems.append(Unmet("WL-1", "no watchlist has been compiled", "watchlist"))
-    problems += rules.start_problems(context, at)
-    if problems or watchlist is None:
-        raise Refusals(problems)
+    rules.check_start(actor, context, at)  # the tested pure rule, every condition at once
+    if watchlist is None:  # check_start refused this already (WL-1); narrows the type
+        raise Refusal("WL-1", "no watchlist has been compiled", "watchlist")
     watchlist.sealed_at = at
     row.status, row.started_by, row.started_at = DeploymentStatus.RUNNING, actor.user_id, at
     session.flush()
@@ -404,8 +402,5 @@ def start_checklist(
     """The DEP-1 checklist as it stands (for the page that shows Silver what is missing)."""
     at = moment(now)
     row = get_deployment(session, deployment_id)
-    context, watchlist = start_context(session, row, at, policy or current_policy())
-    missing = (
-        [Unmet("WL-1", "no watchlist has been compiled", "watchlist")] if not watchlist else []
-    )
-    return missing + rules.start_problems(context, at)
+    context, _ = start_context(session, row, at, policy or current_policy())
+    return rules.start_problems(context, at)
