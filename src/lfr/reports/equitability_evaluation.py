@@ -14,7 +14,9 @@ Two views, both per group, at every threshold of a range:
   remains (`equitability.equitability_report`).
 - **1:N (open set)**: the first image of each identity with two or more images enrolled,
   the rest searched (mated), one-image identities searched (non-mated): FPIR and FNIR per
-  group at each threshold (`evaluation.metrics`).
+  group at each threshold (`evaluation.metrics`), searched as the engine searches by
+  default — S-norm, scores calibrated (`lfr.vision.calibration`) — so the thresholds are
+  the calibrated scores an authority sets.
 
 The overall FMR and FNMR (all groups' pairs pooled) at each threshold feed the forecast
 (`forecast.forecast_alerts`). Pooling same-group impostors only slightly over-states the
@@ -44,7 +46,10 @@ from lfr.reports.equitability import (
     equitability_report,
     make_rate,
 )
+from lfr.vision.calibration import shipped_calibration
 from lfr.vision.matcher import Gallery
+from lfr.vision.normalisation import CohortNormalisation
+from lfr.vision.pipeline import calibrated_gallery
 
 DEFAULT_THRESHOLDS = tuple(round(0.80 + 0.01 * i, 2) for i in range(19))
 """0.80 to 0.98 in steps of 0.01: cosine similarities of the dlib descriptors, from well
@@ -99,7 +104,9 @@ def evaluate_equitability(
     scores, counts = _group_scores(chosen, labels, described)
     if len(scores) < 2:
         raise DatasetError("the labels name fewer than two groups with images: nothing to compare")
-    identification = _identification(chosen, labels, described, thresholds)
+    identification = _identification(
+        chosen, labels, described, thresholds, describer.setup["model_id"]
+    )
     result = scores_report(scores, thresholds, alpha, identification)
     report = result.report | {
         **describer.describe_setup(),
@@ -161,6 +168,7 @@ def _identification(
     labels: Mapping[str, str],
     described: Mapping[Path, DescribedImage],
     thresholds: Sequence[float],
+    describer_model_id: str,
 ) -> dict[float, dict[str, metrics.IdentificationRates]]:
     """FPIR and FNIR per group at each threshold (1:N, open set, first image enrolled)."""
     split = split_identification(chosen)
@@ -178,7 +186,10 @@ def _identification(
     matrix = np.stack(
         [d if d is not None else np.zeros(gallery.dimension, np.float32) for d in searched]
     )
-    similarity: NDArray[np.float64] = gallery.similarities(matrix).astype(np.float64)
+    searched_as_live = calibrated_gallery(
+        gallery, CohortNormalisation(), shipped_calibration(describer_model_id)
+    )
+    similarity: NDArray[np.float64] = searched_as_live.scores(matrix).astype(np.float64)
     similarity[[d is None for d in searched]] = -np.inf
     searches = metrics.searches_from_scores(
         similarity, gallery.subject_ids, [name for name, _ in probes]

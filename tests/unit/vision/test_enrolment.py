@@ -100,7 +100,7 @@ def test_load_watchlist_dir_both_layouts(
     gallery, refusals = load_watchlist_dir(watchlist, analyser, describer, GATE)
 
     assert gallery.subject_ids == ("biden", "obama")
-    assert gallery.template_count == 3
+    assert gallery.template_count == 2  # obama's two photographs fused into one (REC-2)
     assert gallery.model_id == describer.model_id
     assert gallery.list_kind("obama") is ListKind.WATCHLIST
     reasons = {r.path.name: r.reason for r in refusals}
