@@ -237,6 +237,8 @@ def test_the_deciding_officer_sees_the_forecast_and_must_justify_a_low_threshold
     ).text
     assert "4012.6" in panel
     assert "needs a recorded justification" in panel
+    assert "Differential at the evaluated threshold" in panel  # each group's rates (EQ-1)
+    assert "per comparison" in panel  # the threshold's false-match rate, "1 in N"
     form = {
         "kind": "approve_with_conditions",
         "reasons": "Necessary and proportionate",

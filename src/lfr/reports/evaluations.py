@@ -32,6 +32,9 @@ class OverallRates:
     threshold: float
     fmr: float
     fnmr: float
+    groups: Mapping[str, Any] | None = None
+    """Each group's rates at that threshold, as stored (FMR, FNMR, FPIR, FNIR with
+    intervals): the differential the officer sees while deciding."""
 
 
 def store_evaluation(
@@ -135,4 +138,6 @@ def overall_rates_at(row: ModelEvaluationRow, threshold: float) -> OverallRates 
         return None
     chosen = max(below, key=lambda r: r["threshold"])
     overall = chosen["overall"]
-    return OverallRates(chosen["threshold"], overall["fmr"], overall["fnmr"])
+    return OverallRates(
+        chosen["threshold"], overall["fmr"], overall["fnmr"], chosen.get("groups")
+    )

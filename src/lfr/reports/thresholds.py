@@ -30,8 +30,10 @@ raises more false alerts, and below the floor the false alerts fall unevenly on 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -150,6 +152,8 @@ class DecisionForecast:
     """The calibrated false-match rate of one comparison at `threshold`."""
     source: str | None = None
     """Where the rates come from: "evaluation" (stored) or "shipped calibration"."""
+    groups: Mapping[str, Any] | None = None
+    """The stored evaluation's per-group rates at `rates_threshold` (None without one)."""
 
     @property
     def below_floor(self) -> bool:
@@ -189,6 +193,7 @@ def decision_forecast(
         rates.threshold if rates else None,
         shown_fmr,
         "evaluation",
+        rates.groups if rates else None,
     )
 
 

@@ -329,6 +329,7 @@ def _forecast_json(forecast: thresholds.DecisionForecast) -> dict[str, Any]:
         if forecast.false_match_rate is not None
         else None,
         "rates_source": forecast.source,
+        "groups": forecast.groups,
         "false_alerts_per_10k_faces": result.false_alerts_per_10k_faces if result else None,
         "true_identification_rate": result.true_identification_rate if result else None,
     }
