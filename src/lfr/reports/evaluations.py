@@ -138,6 +138,4 @@ def overall_rates_at(row: ModelEvaluationRow, threshold: float) -> OverallRates 
         return None
     chosen = max(below, key=lambda r: r["threshold"])
     overall = chosen["overall"]
-    return OverallRates(
-        chosen["threshold"], overall["fmr"], overall["fnmr"], chosen.get("groups")
-    )
+    return OverallRates(chosen["threshold"], overall["fmr"], overall["fnmr"], chosen.get("groups"))
