@@ -35,7 +35,8 @@ Transform = Callable[[Matrix], Matrix]
 
 
 def _unit(matrix: Matrix) -> Matrix:
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit: Matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit
 
 
 class Protocol:
