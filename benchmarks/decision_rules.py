@@ -6,10 +6,10 @@ enrolled, the rest mated probes, one-image identities non-mated probes), FNIR at
 the runner-up's score, the watchlist's mean subtracted or its PCA whitening before
 S-norm, and trained back ends (WCCN, LDA) fitted on the identities of one half of
 lfw-dev and tested on the other half (both ways round), against the same halves
-without a back end. Descriptors come from the evaluation cache (`lfr evaluate
-identification` fills it).
+without a back end. Descriptors (the defaults, flip augmentation on) come from the
+evaluation cache, which `lfr evaluate identification` fills.
 
-    PYTHONPATH=src python -m benchmarks.decision_rules [--no-mirror]
+    PYTHONPATH=src python -m benchmarks.decision_rules
 """
 
 from __future__ import annotations
@@ -106,13 +106,11 @@ def _backend(x: Matrix, labels: Sequence[str], kind: str, regularise: float) -> 
     return lambda y: _unit((_unit(y) - mean) @ matrix)
 
 
-def _load(mirror: bool) -> tuple[Matrix, dict[str, list[int]]]:
+def _load() -> tuple[Matrix, dict[str, list[int]]]:
     images = shared_data_dir() / "lfw-dev" / "images"
     people = identity_images(images)
     paths: list[Path] = [p for ps in people.values() for p in ps]
-    describer, _ = build_evaluation_describer(
-        HogDetectorConfig(upsample=1), DlibDescriberConfig(mirror=mirror)
-    )
+    describer, _ = build_evaluation_describer(HogDetectorConfig(upsample=1), DlibDescriberConfig())
     described = describer.describe_all(paths)
     rows: dict[str, list[int]] = {}
     for index, path in enumerate(paths):
@@ -122,10 +120,8 @@ def _load(mirror: bool) -> tuple[Matrix, dict[str, list[int]]]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--no-mirror", action="store_true", help="Plain descriptors.")
-    args = parser.parse_args(argv)
-    x, rows = _load(not args.no_mirror)
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    x, rows = _load()
     print(f"{'rule':60s} {'rank-1':>8s} {'@10%':>8s} {'@1%':>8s} {'@0.1%':>8s}")
     whole = Protocol(rows)
     gallery, probes = x[whole.gallery], x[whole.probes]
