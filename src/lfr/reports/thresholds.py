@@ -22,7 +22,7 @@ unit. Each threshold is also shown as the false-match rate of one comparison ("1
 
 Without a stored evaluation (a fresh install) the forecast reads the calibration shipped
 with the model (figures measured on lfw-dev: the FMR of a comparison at the threshold and
-the FNMR of the engine's default rule there); a force's own evaluation replaces it.
+the FNMR of the engine's default rule, raw cosine, there); a force's own evaluation replaces it.
 
 Trade-off of the floor: a lower threshold finds more listed people (fewer misses) but
 raises more false alerts, and below the floor the false alerts fall unevenly on groups.
@@ -47,7 +47,6 @@ from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import AlertForecast, forecast_alerts
 from lfr.settings import get_settings
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
-from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
@@ -198,9 +197,10 @@ def decision_forecast(
 
 
 def default_rule(watchlist_size: int) -> str:
-    """The calibration rule the engine runs for a watchlist of this size by default."""
-    rule = CohortNormalisation()
-    return rule.rule if rule.applies_to(watchlist_size) else REFERENCE_RULE
+    """The calibration rule the engine runs by default (`EngineConfig.score_normalisation`
+    is None: raw cosine, whatever the watchlist's size)."""
+    del watchlist_size  # a cohort rule would depend on it (CohortNormalisation.applies_to)
+    return REFERENCE_RULE
 
 
 def _shipped_forecast(

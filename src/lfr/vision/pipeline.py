@@ -88,7 +88,13 @@ class EngineConfig(BaseModel):
         ),
     )
     describer: DescriberConfig = Field(
-        default_factory=DlibDescriberConfig, description="Face describer backend."
+        default_factory=lambda: DlibDescriberConfig(mirror=False),
+        description=(
+            "Face describer backend. The engine describes each face once (no flip "
+            "augmentation): with S-norm and flip augmentation on, recall on the video "
+            "clips fell (docs/evaluation.md), so the shipped engine keeps what was measured "
+            "there."
+        ),
     )
     enrolment_gate: QualityGate = Field(
         default_factory=QualityGate.for_enrolment,
@@ -122,12 +128,14 @@ class EngineConfig(BaseModel):
         ),
     )
     score_normalisation: CohortNormalisation | None = Field(
-        default_factory=CohortNormalisation,
+        default=None,
         description=(
-            "Cohort normalisation of match scores (lfr.vision.normalisation), S-norm by "
-            "default: on lfw-dev it lowered the miss rate at 1% false alerts from 43% to "
-            "30%. Scores are put back on the calibrated scale, so the threshold keeps its "
-            "meaning. None keeps raw cosine similarities."
+            "Cohort normalisation of match scores (lfr.vision.normalisation), scores put "
+            "back on the calibrated scale, so the threshold keeps its meaning. S-norm "
+            "(`CohortNormalisation()`) lowered the miss rate at 1% false alerts on lfw-dev "
+            "stills from 36% to 27%, but on the video clips it lowered recall (7/9 → 3/9, "
+            "9/10 → 3/10, Hamilton 1/2 → 0/2; docs/evaluation.md): None, raw cosine "
+            "similarities, stays the default until that is understood."
         ),
     )
     calibration_path: Path | None = Field(

@@ -97,14 +97,17 @@ def test_normalisation_needs_a_few_subjects() -> None:
         gallery.with_normalisation(CohortNormalisation())
 
 
-def test_engine_config_runs_snorm_by_default_with_a_calibrated_threshold() -> None:
-    """REC-2: the best measured rule is the default, and the threshold stays on the one
+def test_engine_config_keeps_the_rule_measured_on_video_and_one_calibrated_unit() -> None:
+    """REC-2: the engine runs raw cosine on plain descriptors (S-norm with flip
+    augmentation lowered recall on the video clips), and the threshold stays on the one
     calibrated scale (a number of cohort standard deviations is refused)."""
     from pydantic import ValidationError
 
+    from lfr.vision.describers import DlibDescriberConfig
     from lfr.vision.pipeline import EngineConfig
 
-    assert EngineConfig().score_normalisation == CohortNormalisation(type="snorm", cohort_size=200)
+    assert EngineConfig().score_normalisation is None
+    assert EngineConfig().describer == DlibDescriberConfig(mirror=False)
     with pytest.raises(ValidationError, match="not a calibrated score"):
         EngineConfig(alert_threshold=5.0)
 
