@@ -14,9 +14,9 @@ Two views, both per group, at every threshold of a range:
   remains (`equitability.equitability_report`).
 - **1:N (open set)**: the first image of each identity with two or more images enrolled,
   the rest searched (mated), one-image identities searched (non-mated): FPIR and FNIR per
-  group at each threshold (`evaluation.metrics`), searched as the engine searches by
-  default — S-norm, scores calibrated (`lfr.vision.calibration`) — so the thresholds are
-  the calibrated scores an authority sets.
+  group at each threshold (`evaluation.metrics`), searched with the engine's default rule
+  (`EngineConfig.score_normalisation`), scores calibrated (`lfr.vision.calibration`), so
+  the thresholds are the calibrated scores an authority sets.
 
 The overall FMR and FNMR (all groups' pairs pooled) at each threshold feed the forecast
 (`forecast.forecast_alerts`). Pooling same-group impostors only slightly over-states the
@@ -48,8 +48,7 @@ from lfr.reports.equitability import (
 )
 from lfr.vision.calibration import shipped_calibration
 from lfr.vision.matcher import Gallery
-from lfr.vision.normalisation import CohortNormalisation
-from lfr.vision.pipeline import calibrated_gallery
+from lfr.vision.pipeline import EngineConfig, calibrated_gallery
 
 DEFAULT_THRESHOLDS = tuple(round(0.80 + 0.01 * i, 2) for i in range(19))
 """0.80 to 0.98 in steps of 0.01: cosine similarities of the dlib descriptors, from well
@@ -187,7 +186,7 @@ def _identification(
         [d if d is not None else np.zeros(gallery.dimension, np.float32) for d in searched]
     )
     searched_as_live = calibrated_gallery(
-        gallery, CohortNormalisation(), shipped_calibration(describer_model_id)
+        gallery, EngineConfig().score_normalisation, shipped_calibration(describer_model_id)
     )
     similarity: NDArray[np.float64] = searched_as_live.scores(matrix).astype(np.float64)
     similarity[[d is None for d in searched]] = -np.inf
