@@ -624,6 +624,8 @@ class ForecastOut(Schema):
     """The same, as people read it: "1 in 17,000"."""
     rates_source: str | None
     """Where the rates come from: the force's evaluation or the shipped calibration."""
+    groups: dict[str, Any] | None = None
+    """The stored evaluation's per-group rates at `rates_threshold` (EQ-1)."""
     false_alerts_per_10k_faces: float | None
     true_identification_rate: float | None
 
