@@ -39,6 +39,7 @@ from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
 from lfr.vision.imageio import ImageError, decode_upload, reencode_for_storage
 from lfr.vision.matcher import TemplateSet
+from lfr.vision.pipeline import EngineConfig
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
 from lfr.vision.types import ListKind
 
@@ -93,8 +94,10 @@ class VisionEnroler:
 
     @classmethod
     def default(cls) -> VisionEnroler:
-        """dlib HOG detection and dlib ResNet descriptors (models load on first use)."""
-        return cls(FaceAnalyser(build_detector()), build_describer())
+        """dlib HOG detection and dlib ResNet descriptors (models load on first use),
+        described as the engine describes by default (no flip augmentation), so that
+        templates and probes are alike."""
+        return cls(FaceAnalyser(build_detector()), build_describer(EngineConfig().describer))
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
