@@ -40,7 +40,7 @@ def describer() -> Describer:
 @pytest.fixture(scope="session")
 def dlib_runtime_describer() -> Describer:
     """The same weights run by dlib-bin itself: the reference the fast path must equal."""
-    return build_describer(DlibDescriberConfig(runtime="dlib"))
+    return build_describer(DlibDescriberConfig(runtime="dlib", mirror=False))
 
 
 @pytest.fixture(scope="session")
