@@ -22,12 +22,12 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lfr.bus.messages import Signer, encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
@@ -38,6 +38,7 @@ from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -219,26 +220,32 @@ RETRY_MAX_S = 5.0
 
 
 async def _connect_until_done(settings: NatsSettings) -> NatsBus:
-    delay = 0.2
-    while True:
-        try:
-            return await NatsBus.connect(settings)
-        except Exception as error:  # any failure to reach NATS: retry
-            log.warning("cannot reach NATS (%s); retrying", type(error).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+    return await _until_done(lambda: NatsBus.connect(settings), "reaching NATS")
 
 
 async def _publish_until_done(bus: NatsBus, subject: str, data: bytes) -> None:
-    delay = 0.2
+    await _until_done(lambda: bus.publish_raw(subject, data), "publishing")
+
+
+async def _until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+    """Retry with backoff until it succeeds; one line when it starts failing and one when it
+    succeeds again, never one per attempt (a van may be offline for hours)."""
+    delay, failures = 0.2, 0
     while True:
         try:
-            await bus.publish_raw(subject, data)
-            return
-        except Exception as error:  # a timeout or a lost link: retry
-            log.warning("publishing to %s failed (%s); retrying", subject, type(error).__name__)
+            result = await attempt()
+        except Exception as error:  # a timeout, a lost link: retry
+            if failures == 0:
+                log.warning(
+                    "%s failed (%s); retrying until it succeeds", what, type(error).__name__
+                )
+            failures += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
+            continue
+        if failures:
+            log.info("%s succeeded after %d failed attempt(s)", what, failures)
+        return result
 
 
 def make_emit(
