@@ -42,10 +42,20 @@ class MjpegCamera:
 
     def start(self) -> None:
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        server = self._bind()
         server.daemon_threads = True
         self._server = server
         threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def _bind(self, attempts: int = 100) -> ThreadingHTTPServer:
+        """The port again after a stop: its old connections may hold it a moment longer
+        on a loaded machine, so binding is retried (about 20 s at most)."""
+        for _ in range(attempts - 1):
+            try:
+                return ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+            except OSError:
+                time.sleep(0.2)
+        return ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
 
     def stop(self) -> None:
         self._stopping.set()  # open connections end too, like a camera losing power
