@@ -12,9 +12,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from lfr.cli._database import database_transaction
+from lfr.cli._database import console_transaction, database_transaction
 from lfr.domain.people import Rank, Role
-from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web import signin
 from lfr.web.signin import mark_one_time
@@ -51,11 +50,6 @@ def _parse_date(text: str, option: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _refused(refusal: Refusal) -> typer.Exit:
-    typer.echo(f"refused: {refusal}", err=True)
-    return typer.Exit(1)
-
-
 @users_app.command()
 def add(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
@@ -76,20 +70,17 @@ def add(
     password alone can enrol one only while it is the one the administrator handed over."""
     roles = [_parse_role(text) for text in role or []]
     initial = password or people.generate_password()
-    try:
-        with database_transaction() as session:
-            user = people.create_user(
-                session,
-                actor=people.console_actor(),
-                username=username,
-                display_name=name,
-                rank=_parse_rank(rank),
-                password=initial,
-                roles=roles,
-            )
-            mark_one_time(session, user.id)
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        user = people.create_user(
+            session,
+            actor=people.console_actor(),
+            username=username,
+            display_name=name,
+            rank=_parse_rank(rank),
+            password=initial,
+            roles=roles,
+        )
+        mark_one_time(session, user.id)
     typer.echo(f"created {user.username} ({user.display_name}) id {user.id}")
     if password is None:
         typer.echo(f"one-time password: {initial}")
@@ -106,21 +97,18 @@ def train(
     trained_role = _parse_role(role)
     expires_at = _parse_date(expires, "--expires")
     completed_at = _parse_date(completed, "--completed") if completed else datetime.now(UTC)
-    try:
-        with database_transaction() as session:
-            user = people.find_user(session, username)
-            if user is None:
-                raise typer.BadParameter(f"no account {username!r}", param_hint="USERNAME")
-            people.record_training(
-                session,
-                actor=people.console_actor(),
-                user_id=user.id,
-                role=trained_role,
-                completed_at=completed_at,
-                expires_at=expires_at,
-            )
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        user = people.find_user(session, username)
+        if user is None:
+            raise typer.BadParameter(f"no account {username!r}", param_hint="USERNAME")
+        people.record_training(
+            session,
+            actor=people.console_actor(),
+            user_id=user.id,
+            role=trained_role,
+            completed_at=completed_at,
+            expires_at=expires_at,
+        )
     typer.echo(f"{username}: {trained_role.value} training valid until {expires_at.date()}")
 
 
@@ -137,30 +125,22 @@ def _user_id(session: Session, username: str) -> str:
 @users_app.command()
 def disable(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
     """Disable an account; its sessions end at once."""
-    try:
-        with database_transaction() as session:
-            signin.disable_account(
-                session, people.console_actor(), _user_id(session, username), reason
-            )
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        signin.disable_account(session, people.console_actor(), _user_id(session, username), reason)
     typer.echo(f"{username}: disabled, signed out everywhere")
 
 
 @users_app.command()
 def enable(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
     """Enable a disabled account."""
-    try:
-        with database_transaction() as session:
-            people.set_active(
-                session,
-                actor=people.console_actor(),
-                user_id=_user_id(session, username),
-                active=True,
-                reason=reason,
-            )
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        people.set_active(
+            session,
+            actor=people.console_actor(),
+            user_id=_user_id(session, username),
+            active=True,
+            reason=reason,
+        )
     typer.echo(f"{username}: enabled")
 
 
@@ -174,44 +154,35 @@ def set_roles(
 ) -> None:
     """Replace an account's roles (none given: it holds none)."""
     roles = [_parse_role(text) for text in role or []]
-    try:
-        with database_transaction() as session:
-            user = people.set_roles(
-                session,
-                actor=people.console_actor(),
-                user_id=_user_id(session, username),
-                roles=roles,
-                reason=reason,
-            )
-            held = ", ".join(sorted(r.value for r in user.roles)) or "none"
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        user = people.set_roles(
+            session,
+            actor=people.console_actor(),
+            user_id=_user_id(session, username),
+            roles=roles,
+            reason=reason,
+        )
+        held = ", ".join(sorted(r.value for r in user.roles)) or "none"
     typer.echo(f"{username}: roles {held}")
 
 
 @users_app.command("reset-password")
 def reset_password(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
     """Issue a new one-time password (printed once); the holder replaces it at sign-in."""
-    try:
-        with database_transaction() as session:
-            password = signin.issue_one_time_password(
-                session, people.console_actor(), _user_id(session, username), reason
-            )
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        password = signin.issue_one_time_password(
+            session, people.console_actor(), _user_id(session, username), reason
+        )
     typer.echo(f"{username}: one-time password: {password}")
 
 
 @users_app.command("reset-second-factor")
 def reset_second_factor(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
     """Remove the second factor; a new one is enrolled with the one-time password printed."""
-    try:
-        with database_transaction() as session:
-            password = signin.reset_second_factor(
-                session, people.console_actor(), _user_id(session, username), reason
-            )
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        password = signin.reset_second_factor(
+            session, people.console_actor(), _user_id(session, username), reason
+        )
     typer.echo(f"{username}: second factor removed; one-time password: {password}")
 
 
@@ -228,13 +199,8 @@ def approve(
     grant_id: Annotated[str, typer.Argument(help="The grant's id (`lfr users grants`).")],
 ) -> None:
     """Approve a pending role grant as the second person."""
-    try:
-        with database_transaction() as session:
-            people.decide_grant(
-                session, actor=people.console_actor(), grant_id=grant_id, approve=True
-            )
-    except Refusal as refusal:
-        raise _refused(refusal) from refusal
+    with console_transaction() as session:
+        people.decide_grant(session, actor=people.console_actor(), grant_id=grant_id, approve=True)
     typer.echo(f"grant {grant_id}: approved")
 
 
