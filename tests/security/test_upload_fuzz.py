@@ -5,7 +5,7 @@ uploaded bytes.
 CI runs ``LFR_FUZZ_EXAMPLES`` cases (default 2,000). The longer run documented in
 docs/security.md sets it to 20,000::
 
-    LFR_FUZZ_EXAMPLES=20000 pytest tests/security/test_upload_fuzz.py
+    LFR_FUZZ_EXAMPLES=20000 pytest tests/security/test_upload_fuzz.py --timeout=0
 """
 
 from __future__ import annotations
