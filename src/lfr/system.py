@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from lfr.audit import keys
 from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
 from lfr.bus.nats_bus import NatsSettings
@@ -167,6 +168,7 @@ def build(
     from lfr.web.app import create_app
     from lfr.web.bootstrap import prepare_database
 
+    keys.configure(settings)  # this process seals and signs with these settings' keys
     if db is None:
         db = prepare_database(settings)
     context = WebContext(settings=settings, db=db, request_id_var=request_id_var)

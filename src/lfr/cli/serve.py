@@ -71,6 +71,10 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
+    if demo:  # before anything touches the database: no account it would then refuse
+        from lfr.web.demo import check_demo_environment
+
+        check_demo_environment(settings)
     system = build(settings, target=run_camera_engine, preview=PreviewHub())
     bootstrap = ensure_administrator(system.context.db)
     if bootstrap is not None:
@@ -84,4 +88,14 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
 
         seed_demo(system.context, media=media, echo=typer.echo)
     log.info("lfr listening on http://%s:%d (API docs at /api/docs)", host, port)
-    uvicorn.run(system.app, host=host, port=port, log_level="info", proxy_headers=True)
+    # Forwarded headers are believed only from the proxies the settings name (none by
+    # default), so a client cannot choose the address the sign-in throttle counts.
+    proxies = settings.forwarded_allow_ips
+    uvicorn.run(
+        system.app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.web.access import Identity, NotSignedInError
 from lfr.web.context import WebContext
-from lfr.web.middleware import BodySizeLimit, RequestContext
+from lfr.web.middleware import AllowedHosts, BodySizeLimit, RequestContext
 from lfr.web.rendering import STATIC_DIR, render
 from lfr.web.request_metrics import RequestMetrics
 from lfr.web.schemas import problems_of, problems_response
@@ -82,6 +82,8 @@ def create_app(context: WebContext) -> FastAPI:
     app.add_middleware(BodySizeLimit, settings=context.web_settings)
     app.add_middleware(RequestContext, request_id=context.request_id_var)
     app.add_middleware(RequestMetrics)
+    # Outermost: a forged Host header is answered 400 before anything reads it.
+    app.add_middleware(AllowedHosts, hosts=context.settings.allowed_hosts)
     return app
 
 
