@@ -257,7 +257,11 @@ class NatsBus:
 
     async def _publish(self, subject: str, data: bytes, message_id: str | None) -> None:
         headers = {"Nats-Msg-Id": message_id} if message_id else None
-        await self._js.publish(subject, data, headers=headers)
+        # Bounded here as well as by the acknowledgement's timeout: while the client is
+        # reconnecting a publication can wait on the link itself, and a caller that
+        # retries (a halt owed to a node, a node's alert) must get control back to retry.
+        bound = 2 * self._settings.request_timeout_s
+        await asyncio.wait_for(self._js.publish(subject, data, headers=headers), bound)
 
     async def latest(
         self, topic: Topic, deployment_id: str, node: str | None = None
