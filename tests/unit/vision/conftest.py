@@ -34,7 +34,10 @@ def analyser(locator: LandmarkLocator) -> FaceAnalyser:
 
 @pytest.fixture(scope="session")
 def describer() -> Describer:
-    return build_describer()
+    """The engine's default describer (dlib's weights in ONNX Runtime, no flip averaging)."""
+    from lfr.vision.pipeline import EngineConfig
+
+    return build_describer(EngineConfig().describer)
 
 
 @pytest.fixture(scope="session")
