@@ -93,7 +93,13 @@ def attach_recognition(
     """Camera workers, bus and reconciler for this context: started and stopped with its
     application."""
     settings = context.settings
-    planner = Planner(engine, realtime=realtime, wrap=preview.wrap if preview else None)
+    supervisor = supervisor or SupervisorSettings()
+    planner = Planner(
+        engine,
+        realtime=realtime,
+        wrap=preview.wrap if preview else None,
+        loop_files=supervisor.loop_files,
+    )
     control = DeploymentControl(context.db)
     runtime = CentralRuntime(
         target,
@@ -106,7 +112,7 @@ def attach_recognition(
         signer=service_signer(settings.audit_signing_key_bytes()),
     )
     on_stopped = preview.forget if preview is not None else None
-    control.admission = admission_for(runtime, supervisor or SupervisorSettings(), planner)
+    control.admission = admission_for(runtime, supervisor, planner)
     reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)
     on_watched_commit(context.db, reconciler.wake)
     control.reconciler = reconciler

@@ -23,9 +23,14 @@ HAMILTON = "short_hamilton_clip.mp4"  # 640×360 at 29.97 frames/s
 
 
 def planned_on_hamilton(
-    context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+    context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    *,
+    start: bool = False,
 ) -> World:
-    world = build_world(context.db, personas, enroler, faces_dir, start=False)
+    world = build_world(context.db, personas, enroler, faces_dir, start=start)
     with transaction(context.db) as session:
         for camera in CAMERAS:
             clip = faces_dir.parent / "video" / HAMILTON
@@ -88,3 +93,21 @@ def test_refuse_mode_refuses_the_start_naming_the_cameras(
     assert refused == {("REC-5", camera) for camera in CAMERAS}
     with transaction(web_context.db) as session:
         assert get_deployment(session, world.deployment_id).status is DeploymentStatus.PLANNED
+
+
+def test_a_service_set_to_loop_files_plays_each_camera_s_file_again(
+    web_context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
+) -> None:
+    """`loop_files` (demos, training, soak runs): the deployment's workers are told to play
+    their file again at its end; off by default, since a real camera is a stream."""
+    from lfr.runtime.engine import EngineJob
+    from lfr.runtime.reconciler import Planner
+
+    world = planned_on_hamilton(web_context, personas, enroler, faces_dir, start=True)
+    with transaction(web_context.db) as session:
+        row = get_deployment(session, world.deployment_id)
+        looping = Planner(loop_files=True).plan(session, row).job
+        once = Planner().plan(session, row).job
+    assert isinstance(looping, EngineJob)
+    assert isinstance(once, EngineJob)
+    assert (looping.loop, once.loop) == (True, False)

@@ -79,6 +79,15 @@ class SupervisorSettings(BaseModel):
         le=3600,
         description="The longest wait between restarts of a worker that keeps crashing.",
     )
+    loop_files: bool = Field(
+        default=False,
+        description=(
+            "Play a camera's video file again from its start each time it ends, frames "
+            "numbered and stamped on, so that a demo, a training day or a soak run keeps a "
+            "camera busy without a stream server. Streams and devices never end; a real "
+            "deployment's cameras are streams, so this is off by default."
+        ),
+    )
     min_camera_fps: float = Field(
         default=10.0,
         ge=0,
