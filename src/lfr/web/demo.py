@@ -224,14 +224,19 @@ def compile_watchlist(
 
 
 def plan_and_staff(
-    db: SessionFactory, accounts: dict[str, Actor], authority_id: str, clip: Path
+    db: SessionFactory,
+    accounts: dict[str, Actor],
+    authority_id: str,
+    clip: Path,
+    cameras: Sequence[str] = (DEMO_CAMERA,),
 ) -> str:
-    """Plan the deployment, point its camera at the clip, assign every deployment role."""
+    """Plan the deployment, point its cameras at the clip, assign every deployment role."""
     with transaction(db) as session:
         deployment = deployments.plan_deployment(
-            session, accounts["applicant"], authority_id, [DEMO_PLACE], [DEMO_CAMERA]
+            session, accounts["applicant"], authority_id, [DEMO_PLACE], list(cameras)
         )
-        configure_camera(session, accounts["engineer"], DEMO_CAMERA, str(clip))
+        for camera in cameras:
+            configure_camera(session, accounts["engineer"], camera, str(clip))
         holders = {
             Role.GOLD: "gold",
             Role.SILVER: "silver",
