@@ -11,13 +11,22 @@ the deployment page says.
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+
+from lfr.vision.types import STAGE_BUCKETS_S, StageTimes
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 """This process's metrics (not the library's global registry: tests build several apps)."""
@@ -47,9 +56,53 @@ HTTP_SECONDS = Histogram(
     ["method", "route", "status"],
     registry=REGISTRY,
 )
+ALERT_TO_SCREEN = Histogram(
+    "lfr_alert_to_screen_seconds",
+    "From an alert stored (or changed) to its event sent on an operator's open console "
+    "stream; one observation per open screen.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)
 DATABASE_ERRORS = Counter(
     "lfr_database_errors", "Requests or sinks that failed on the database.", registry=REGISTRY
 )
+
+
+class StageHistograms(Collector):
+    """Time per stage of the camera workers (decode, detect, describe, match), summed from
+    the histograms in their health figures: one Prometheus histogram per deployment,
+    camera and stage, cumulative over worker restarts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, str], list[int]] = {}
+        self._sums: dict[tuple[str, str, str], float] = {}
+
+    def add(self, deployment: str, camera: str, stages: Mapping[str, StageTimes]) -> None:
+        with self._lock:
+            for stage, times in stages.items():
+                key = (deployment, camera, stage)
+                counts = self._counts.setdefault(key, [0] * len(times.counts))
+                for index, count in enumerate(times.counts):
+                    counts[index] += count
+                self._sums[key] = self._sums.get(key, 0.0) + times.sum_s
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "lfr_stage_seconds",
+            "Time per frame in each stage of the camera worker (decode, detect, describe, match).",
+            labels=["deployment", "camera", "stage"],
+        )
+        with self._lock:
+            for key, counts in sorted(self._counts.items()):
+                bounds = [str(b) for b in STAGE_BUCKETS_S] + ["+Inf"]
+                buckets = list(zip(bounds, itertools.accumulate(counts), strict=True))
+                family.add_metric(list(key), buckets, self._sums[key])
+        yield family
+
+
+STAGES = StageHistograms()
+REGISTRY.register(STAGES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lfr import metrics
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
 from lfr.bus.messages import Message, NodeReport, Signer, signed_content
@@ -305,6 +306,7 @@ class CentralRuntime:
             accepted = await asyncio.to_thread(self._health_sink, figures, origin_of(envelope))
             if not accepted:
                 return
+        metrics.STAGES.add(figures.deployment_id, figures.camera, figures.stages)
         with self._health_lock:
             key = (figures.deployment_id, figures.camera)
             latest = self._health.get(key)

@@ -52,6 +52,7 @@ from lfr.vision.types import (
     MatchEvent,
     QualityFactors,
     RGBImage,
+    StageTimes,
 )
 
 logger = logging.getLogger(__name__)
@@ -371,6 +372,10 @@ class _HealthMeter:
         self._window_start = time.monotonic()
         self._window_frames = 0
         self._window_faces = 0
+        self._stage_seconds: dict[str, list[float]] = {}
+
+    def stage(self, name: str, seconds: float) -> None:
+        self._stage_seconds.setdefault(name, []).append(seconds)
 
     def frame_done(self, faces: int, latency_ms: float) -> None:
         self.frames += 1
@@ -386,7 +391,9 @@ class _HealthMeter:
     def due(self, interval_s: float) -> bool:
         return time.monotonic() - self._window_start >= interval_s
 
-    def figures(self, camera: str, status: CameraStatus, dropped: int) -> HealthFigures:
+    def figures(
+        self, camera: str, status: CameraStatus, dropped: int, decode_s: list[float]
+    ) -> HealthFigures:
         elapsed = max(time.monotonic() - self._window_start, 1e-6)
         p50, p95 = (
             np.percentile(np.asarray(self._latencies_ms), [50, 95])
@@ -406,10 +413,16 @@ class _HealthMeter:
             dropped_frames=dropped,
             errors=self.errors,
             last_error=self.last_error,
+            stages=self._stage_times(decode_s),
         )
         self._window_start = time.monotonic()
         self._window_frames = self._window_faces = 0
+        self._stage_seconds = {}
         return figures
+
+    def _stage_times(self, decode_s: list[float]) -> dict[str, StageTimes]:
+        seconds = {"decode": decode_s, **self._stage_seconds}
+        return {name: StageTimes.of(times) for name, times in seconds.items() if times}
 
 
 class CameraWorker:
@@ -472,7 +485,9 @@ class CameraWorker:
         self._health.frame_done(faces, (time.perf_counter() - started) * 1000)
 
     def _analyse_and_match(self, frame: Frame) -> int:
+        started = time.perf_counter()
         observations = self._observe(frame)
+        self._health.stage("detect", time.perf_counter() - started)
         sightings = [self._sighting(frame, face) for face in observations]
         track_ids = self._tracker.update(sightings, frame.captured_at)
         chosen = self._tracker.select_for_description(frame.captured_at)
@@ -503,14 +518,22 @@ class CameraWorker:
     def _describe_and_match(
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
+        started = time.perf_counter()
         descriptors = self.engine.describer.describe([s.payload.face.chip for _, s in chosen])
+        described = time.perf_counter()
+        self._health.stage("describe", described - started)
         self.descriptions += len(chosen)
         ranked = self.gallery.search(descriptors, k=self.config.top_k)
         del descriptors  # never kept: a descriptor is biometric data (REC-4)
         threshold = self.config.alert_threshold
-        for (track_id, sighting), candidates in zip(chosen, ranked, strict=True):
-            for confirmation in self._tracker.record(track_id, sighting, candidates, threshold):
-                self._emit(self._match_event(frame.camera, confirmation))
+        confirmations = [
+            confirmation
+            for (track_id, sighting), candidates in zip(chosen, ranked, strict=True)
+            for confirmation in self._tracker.record(track_id, sighting, candidates, threshold)
+        ]
+        self._health.stage("match", time.perf_counter() - described)
+        for confirmation in confirmations:
+            self._emit(self._match_event(frame.camera, confirmation))
 
     def _match_event(self, camera: str, confirmed: Confirmation[FaceInFrame]) -> MatchEvent:
         evidence = confirmed.evidence
@@ -543,7 +566,12 @@ class CameraWorker:
         self._preview(PreviewFrame(frame.camera, frame.index, frame.captured_at, image, alerts))
 
     def _emit_health(self, status: CameraStatus) -> None:
-        figures = self._health.figures(self.source.camera, status, self.source.dropped_frames)
+        figures = self._health.figures(
+            self.source.camera,
+            status,
+            self.source.dropped_frames,
+            self.source.decode_times.drain(),
+        )
         update: dict[str, object] = {"deployment_id": self._deployment_id}
         if status is CameraStatus.DOWN and self.source.last_error:
             update["last_error"] = self.source.last_error  # why the camera is down (REC-5)

@@ -59,11 +59,40 @@ class SourceError(RuntimeError):
         self.reason = reason
 
 
+class DecodeTimes:
+    """Seconds each frame took to decode, kept (bounded) until the worker drains them for
+    its health figures; safe between a source's reader thread and the worker."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._times: deque[float] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._times.append(seconds)
+
+    def drain(self) -> list[float]:
+        with self._lock:
+            times = list(self._times)
+            self._times.clear()
+        return times
+
+
+def decoded(capture: Any, times: DecodeTimes) -> tuple[bool, Any]:
+    """One `capture.read()`, its time added to `times` when it gave a frame."""
+    started = time.perf_counter()
+    ok, image = capture.read()
+    if ok and image is not None:
+        times.add(time.perf_counter() - started)
+    return ok, image
+
+
 class Source(Protocol):
     """What the camera worker reads frames from."""
 
     spec: str
     camera: str
+    decode_times: DecodeTimes
 
     @property
     def status(self) -> CameraStatus: ...
@@ -209,6 +238,7 @@ class FileSource:
         self._pass_start = 0
         self._status = CameraStatus.UP
         self._last_error: str | None = None
+        self.decode_times = DecodeTimes()
 
     @property
     def status(self) -> CameraStatus:
@@ -229,9 +259,9 @@ class FileSource:
     def read(self, timeout: float) -> Frame | None:
         if self._status is CameraStatus.ENDED:
             return None
-        ok, image = self._capture.read()
+        ok, image = decoded(self._capture, self.decode_times)
         if (not ok or image is None) and self._rewound():
-            ok, image = self._capture.read()
+            ok, image = decoded(self._capture, self.decode_times)
         if not ok or image is None:
             self._end()
             return None
@@ -314,6 +344,7 @@ class ThreadedSource:
         self._status = CameraStatus.DOWN
         self._last_error: str | None = None
         self._index = 0
+        self.decode_times = DecodeTimes()
         self._thread = threading.Thread(target=self._run, name=f"source:{camera}", daemon=True)
         self._thread.start()
 
@@ -383,7 +414,7 @@ class ThreadedSource:
         first_index = self._index
         try:
             while not self._closing.is_set():
-                ok, image = connection.capture.read()
+                ok, image = decoded(connection.capture, self.decode_times)
                 if not ok or image is None:
                     break
                 if connection.pace_fps:

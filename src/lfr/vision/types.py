@@ -131,6 +131,34 @@ class CameraStatus(StrEnum):
     ENDED = "ended"
 
 
+STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+"""Upper bounds (seconds) of the stage-time histograms; a last bucket holds the rest."""
+
+STAGES = ("decode", "detect", "describe", "match")
+"""A frame's stages in the camera worker: decoding (in the source), detecting or following
+its faces, describing the chosen ones, matching them against the watchlist (and the
+tracker's decision)."""
+
+
+class StageTimes(BaseModel):
+    """How long one stage took over a health interval: a count per `STAGE_BUCKETS_S`
+    bucket (the last for longer ones) and the total, for Prometheus histograms."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    counts: tuple[int, ...] = Field(
+        min_length=len(STAGE_BUCKETS_S) + 1, max_length=len(STAGE_BUCKETS_S) + 1
+    )
+    sum_s: float = Field(ge=0)
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> StageTimes:
+        counts = [0] * (len(STAGE_BUCKETS_S) + 1)
+        for value in seconds:
+            counts[next((i for i, b in enumerate(STAGE_BUCKETS_S) if value <= b), -1)] += 1
+        return cls(counts=tuple(counts), sum_s=float(sum(seconds)))
+
+
 class HealthFigures(BaseModel):
     """Periodic health of one camera worker (REC-5). Counts only, never a face."""
 
@@ -150,3 +178,7 @@ class HealthFigures(BaseModel):
     dropped_frames: int = Field(ge=0)
     errors: int = Field(ge=0)
     last_error: str | None = None
+    stages: dict[str, StageTimes] = Field(
+        default_factory=dict,
+        description="Time per stage over this interval (keys from `STAGES`).",
+    )

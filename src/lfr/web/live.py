@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+
+from lfr import metrics
 
 QUEUE_LIMIT = 256
 """Messages a slow browser may have waiting; beyond it the oldest are dropped (the page
@@ -41,6 +44,8 @@ class LiveMessage:
     topic: str
     fragment_url: str
     dom_id: str | None = None
+    published_at: float = 0.0
+    """`time.monotonic()` when an alert was stored or changed (0: not timed)."""
 
     def as_sse(self) -> str:
         data = json.dumps({"url": self.fragment_url, "id": self.dom_id})
@@ -118,6 +123,9 @@ async def event_stream(
                 yield ": keepalive\n\n"
                 continue
             if visible is None or await visible(message):
+                if message.published_at:  # handed to this screen's response now
+                    waited = time.monotonic() - message.published_at
+                    metrics.ALERT_TO_SCREEN.observe(max(0.0, waited))
                 yield message.as_sse()
 
 
@@ -133,7 +141,12 @@ def event_response(
 
 
 def alert_message(alert_id: str) -> LiveMessage:
-    return LiveMessage(ALERTS_TOPIC, f"/console/alerts/{alert_id}/card", f"alert-{alert_id}")
+    return LiveMessage(
+        ALERTS_TOPIC,
+        f"/console/alerts/{alert_id}/card",
+        f"alert-{alert_id}",
+        published_at=time.monotonic(),
+    )
 
 
 def health_message(deployment_id: str) -> LiveMessage:

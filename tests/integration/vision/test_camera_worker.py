@@ -46,6 +46,7 @@ class FirstFrames:
         self._count = count
         self.spec = source.spec
         self.camera = source.camera
+        self.decode_times = source.decode_times
         self.dropped_frames = 0
         self.last_error: str | None = None
 
@@ -164,7 +165,9 @@ def test_health_figures_count_frames_and_faces_only(engine: Engine, video_dir: P
     _, emitted = run_worker(
         source, engine, Gallery.build([], np.zeros((0, 128), np.float32)), config
     )
-    (final,) = emitted
+    # One at the end, more when the run outlasts a health interval (a loaded machine).
+    assert all(isinstance(e, HealthFigures) for e in emitted)
+    final = emitted[-1]
     assert isinstance(final, HealthFigures)
     assert (final.camera, final.status, final.frames, final.errors) == (
         "hall",
@@ -175,6 +178,29 @@ def test_health_figures_count_frames_and_faces_only(engine: Engine, video_dir: P
     assert final.faces >= 56
     assert final.fps > 0
     assert final.latency_ms_p95 >= final.latency_ms_p50 > 0
+
+
+def test_health_figures_time_every_frame_s_stages(
+    engine: Engine, examples_dir: Path, video_dir: Path, tmp_path: Path
+) -> None:
+    """REC-5 operations: decode and detect are timed once a frame, describe and match once a
+    batch of chosen faces; seconds and counts only (the histograms behind
+    `lfr_stage_seconds`)."""
+    watchlist = tmp_path / "watchlist"
+    watchlist.mkdir()
+    (watchlist / "obama.jpg").write_bytes((examples_dir / "obama.jpg").read_bytes())
+    config = EngineConfig()
+    source = FileSource(video_dir / "head-pose-face-detection-female-and-male.gif", "hall")
+    worker, emitted = run_worker(source, engine, enrol(engine, watchlist), config)
+    health = [e for e in emitted if isinstance(e, HealthFigures)]
+    stages = {  # every interval's counts, in case the run outlasted one
+        name: [sum(h.stages[name].counts) for h in health if name in h.stages]
+        for name in ("decode", "detect", "describe", "match")
+    }
+    assert sum(stages["decode"]) == sum(stages["detect"]) == 56
+    assert worker.descriptions > 0
+    assert sum(stages["describe"]) == sum(stages["match"]) > 0
+    assert all(t.sum_s > 0 for h in health for t in h.stages.values())
 
 
 def test_preview_hides_every_face_until_it_alerts_then_shows_only_the_alert(

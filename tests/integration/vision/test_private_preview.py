@@ -49,6 +49,7 @@ class EveryNth:
         self._frames: Iterator[Frame] = (f for f in source if f.index % step == 0)
         self._source = source
         self.spec, self.camera = source.spec, source.camera
+        self.decode_times = source.decode_times
         self.dropped_frames = 0
         self.last_error: str | None = None
         self.status = CameraStatus.UP
