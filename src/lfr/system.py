@@ -90,9 +90,11 @@ def attach_recognition(
     engine: EngineConfig | None = None,
 ) -> Recognition:
     """Camera workers, bus and reconciler for this context: started and stopped with its
-    application."""
+    application. `supervisor` and `engine` default to the settings' own (``supervisor``,
+    ``engine``); the authority's threshold still replaces the engine's (`Planner`)."""
     settings = context.settings
-    planner = Planner(engine, realtime=realtime, wrap=preview.wrap if preview else None)
+    wrap = preview.wrap if preview else None
+    planner = Planner(engine or settings.engine, realtime=realtime, wrap=wrap)
     control = DeploymentControl(context.db)
     runtime = CentralRuntime(
         target,
@@ -101,7 +103,7 @@ def attach_recognition(
         node_sink=control.record_node_report,
         listeners=_listeners(context.feed),
         nats=nats_settings(settings),
-        settings=supervisor,
+        settings=supervisor or settings.supervisor,
         signer=service_signer(settings.audit_signing_key_bytes()),
     )
     on_stopped = preview.forget if preview is not None else None

@@ -27,13 +27,14 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from lfr.bus.base import AnyEnvelope, Bus, Delivery, Subscription
 from lfr.bus.messages import HaltDeployment, Message, Signer
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import Topic, check_token
 from lfr.runtime.spool import Spool
+
+# Re-exported: the supervisor and its settings are imported together by their callers.
+from lfr.runtime.supervisor_settings import SupervisorSettings as SupervisorSettings
 from lfr.runtime.worker import (
     ChildSpec,
     NatsOutlet,
@@ -47,47 +48,6 @@ from lfr.runtime.worker import (
 log = logging.getLogger(__name__)
 
 _SPAWN = multiprocessing.get_context("spawn")
-
-
-class SupervisorSettings(BaseModel):
-    """How worker processes are stopped and restarted."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    halt_grace_s: float = Field(
-        default=2.0,
-        gt=0,
-        le=30,
-        description=(
-            "After a halt, how long a worker may take to finish the frame in hand and flush "
-            "its last messages before it is killed. Longer loses fewer last messages; "
-            "shorter bounds how long processing can go on after Silver's halt (DEP-2)."
-        ),
-    )
-    restart_initial_s: float = Field(
-        default=0.5,
-        gt=0,
-        le=60,
-        description=(
-            "Wait before restarting a crashed worker; doubled on each consecutive crash. "
-            "Shorter recovers sooner; longer spares a machine a crash loop."
-        ),
-    )
-    restart_max_s: float = Field(
-        default=30.0,
-        gt=0,
-        le=3600,
-        description="The longest wait between restarts of a worker that keeps crashing.",
-    )
-    stable_after_s: float = Field(
-        default=60.0,
-        gt=0,
-        le=3600,
-        description=(
-            "A worker that ran this long before crashing starts its backoff afresh. "
-            "Shorter forgives a crash loop sooner; longer keeps a flapping camera slow."
-        ),
-    )
 
 
 @dataclass(frozen=True)
