@@ -170,7 +170,7 @@ class CentralRuntime:
             await bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
         ]
         self._supervisor = Supervisor(
-            bus, self._target, nats=self._nats, settings=self._supervisor_settings
+            bus, self._target, nats=self._nats, settings=self.supervisor_settings
         )
         log.info("recognition runtime started (bus: %s)", type(bus).__name__)
 
@@ -191,6 +191,11 @@ class CentralRuntime:
         if self._bus is None:
             raise RuntimeError("the recognition runtime is not started")
         return self._bus
+
+    @property
+    def supervisor_settings(self) -> SupervisorSettings:
+        """How the supervisor started with this runtime stops and restarts workers."""
+        return self._supervisor_settings or SupervisorSettings()
 
     @property
     def supervisor(self) -> Supervisor:

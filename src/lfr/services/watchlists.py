@@ -37,9 +37,9 @@ from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.imageio import ImageError, decode_upload, reencode_for_storage
 from lfr.vision.matcher import TemplateSet
-from lfr.vision.engine_config import EngineConfig
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
 from lfr.vision.types import ListKind
 
