@@ -29,7 +29,7 @@ import tomllib
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
@@ -41,6 +41,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -77,8 +78,8 @@ class InsecureSettingsError(ValueError):
 
 
 class SettingsFileError(ValueError):
-    """The settings file is missing, is not TOML, or holds a key that is no setting; the
-    message names the file (and the key)."""
+    """The settings file is missing, is not TOML, holds a key that is no setting or a
+    value its setting refuses; the message names the file and the key."""
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:
@@ -92,36 +93,43 @@ def read_settings_file(path: Path) -> dict[str, Any]:
         raise SettingsFileError(f"{path}: not a readable TOML file ({error})") from None
 
 
-def unknown_keys(settings_cls: type[BaseSettings], values: dict[str, Any]) -> list[str]:
-    """The dotted names in `values` that are no setting, tables' keys included, whatever
-    the values (each table is checked alone: the merged settings could no longer say
-    which source gave a key)."""
-    unknown: list[str] = []
+def settings_file_problems(settings_cls: type[BaseSettings], values: dict[str, Any]) -> list[str]:
+    """What is wrong with a settings file's `values`, each value checked alone (merged
+    with the other sources, an error could no longer say the file gave it): keys that
+    are no setting, tables' keys included, and values their setting refuses."""
+    problems: list[str] = []
     for key, value in values.items():
         field = settings_cls.model_fields.get(key)
         if field is None:
-            unknown.append(key)
-        elif isinstance(value, dict):
-            unknown.extend(f"{key}.{name}" for name in _extra_keys(field.annotation, value))
-    return unknown
+            problems.append(f"unknown setting {key}")
+        else:
+            problems.extend(_value_problems(key, field, value))
+    if "config_file" in values:
+        problems.append("config_file: a settings file cannot name another")
+    return problems
 
 
-def _extra_keys(annotation: Any, table: dict[str, Any]) -> list[str]:
+def _value_problems(key: str, field: FieldInfo, value: Any) -> list[str]:
+    annotated: Any = Annotated  # built at run time: the field's type with its bounds only
+    bounds = field.metadata
+    constrained: Any = annotated[(field.annotation, *bounds)] if bounds else field.annotation
     try:
-        TypeAdapter(annotation).validate_python(table)
+        TypeAdapter(constrained).validate_python(value)
     except ValidationError as error:
-        return [
-            ".".join(str(part) for part in problem["loc"])
-            for problem in error.errors()
-            if problem["type"] == "extra_forbidden"
-        ]
+        return [_problem_line(key, problem) for problem in error.errors()]
     return []
 
 
+def _problem_line(key: str, problem: ErrorDetails) -> str:
+    where = ".".join((key, *(str(part) for part in problem["loc"])))
+    if problem["type"] == "extra_forbidden":
+        return f"unknown setting {where}"
+    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
+
+
 class SettingsFileSource(PydanticBaseSettingsSource):
-    """The TOML file's values, beneath the environment's. A key that is no setting is
-    refused here, naming the file, before the sources are merged (when the error could
-    no longer say where the key came from)."""
+    """The TOML file's values, beneath the environment's. A key that is no setting, or a
+    value its setting refuses, is refused here, naming the file."""
 
     def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
         super().__init__(settings_cls)
@@ -134,11 +142,9 @@ class SettingsFileSource(PydanticBaseSettingsSource):
         if self.path is None:
             return {}
         values = read_settings_file(self.path)
-        unknown = unknown_keys(self.settings_cls, values)
-        if "config_file" in values:
-            unknown.append("config_file (a settings file cannot name another)")
-        if unknown:
-            raise SettingsFileError(f"{self.path}: unknown setting {', '.join(unknown)}")
+        problems = settings_file_problems(self.settings_cls, values)
+        if problems:
+            raise SettingsFileError(f"{self.path}: {'; '.join(problems)}")
         return values
 
 

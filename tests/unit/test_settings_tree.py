@@ -114,6 +114,15 @@ def test_a_file_with_an_unknown_key_is_refused_naming_file_and_key(
     assert str(refused.value) == f"{path}: unknown setting {named}"
 
 
+def test_a_value_the_setting_refuses_is_named_with_the_file(tmp_path: Path) -> None:
+    path = settings_file(tmp_path, "alert_retention_days = 0\n[web]\nlockout_minutes = 'x'\n")
+    with pytest.raises(SettingsFileError) as refused:
+        Settings(config_file=path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: alert_retention_days: Input should be greater than")
+    assert "; web.lockout_minutes: Input should be a valid integer" in message
+
+
 def test_a_missing_or_malformed_file_is_refused_naming_it(tmp_path: Path) -> None:
     with pytest.raises(SettingsFileError, match="no such settings file"):
         Settings(config_file=tmp_path / "absent.toml")
