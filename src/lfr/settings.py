@@ -2,7 +2,8 @@
 ``.env`` file) and an optional TOML file, in that order of precedence, over the defaults.
 
 The groups nest: ``engine`` (every camera worker's `EngineConfig`), ``supervisor`` (how
-worker processes are stopped and restarted) and ``web`` (sign-in, sessions, uploads). A
+worker processes are stopped and restarted), ``web`` (sign-in, sessions, uploads) and
+``nats`` (the bus client's timeouts, redelivery and stream limits). A
 nested value is set with ``__`` in the environment (``LFR_ENGINE__ALERT_THRESHOLD=0.96``,
 ``LFR_WEB__SESSION_IDLE_MINUTES=20``) or as a TOML table (``[engine]``). The file is named
 by ``LFR_CONFIG_FILE`` (or ``--config``). Every field says what it is for; unknown keys are
@@ -49,6 +50,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from lfr.bus.nats_tuning import NatsTuning
 from lfr.runtime.supervisor_settings import SupervisorSettings
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
@@ -240,6 +242,13 @@ class Settings(BaseSettings):
     )
     nats_credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) of the service."
+    )
+    nats: NatsTuning = Field(
+        default_factory=NatsTuning,
+        description=(
+            "How the service's NATS client connects, waits and retries, and what its streams "
+            "keep (LFR_NATS__FIRST_CONNECT_S, [nats]); the server itself is nats_url."
+        ),
     )
     biometric_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_BIOMETRIC_KEY),

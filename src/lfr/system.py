@@ -73,8 +73,9 @@ def nats_settings(settings: Settings) -> NatsSettings | None:
     """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
     if settings.nats_url is None:
         return None
-    return NatsSettings(
-        url=settings.nats_url,
+    return NatsSettings.at(
+        settings.nats_url,
+        settings.nats,
         prefix=settings.nats_prefix,
         credentials_file=settings.nats_credentials_file,
     )

@@ -56,6 +56,22 @@ def test_nested_environment_variables_set_each_group(monkeypatch: pytest.MonkeyP
     assert settings.engine.detector.max_detect_width == DEFAULT_DETECT_WIDTH
 
 
+def test_the_bus_client_is_tuned_from_the_nats_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lfr.system import nats_settings
+
+    monkeypatch.setenv("LFR_NATS_URL", "nats://bus.internal:4222")
+    monkeypatch.setenv("LFR_NATS__FIRST_CONNECT_S", "45")
+    monkeypatch.setenv("LFR_NATS__CONSUMER__MAX_DELIVER", "3")
+    bus = nats_settings(Settings())
+    assert bus is not None
+    assert (bus.url, bus.first_connect_s, bus.consumer.max_deliver) == (
+        "nats://bus.internal:4222",
+        45.0,
+        3,
+    )
+    assert bus.consumer.ack_wait_s == 30.0  # the rest of the consumer table: its defaults
+
+
 def test_an_unknown_nested_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LFR_ENGINE__TRESHOLD", "0.97")
     with pytest.raises(ValidationError, match=r"engine\.treshold"):

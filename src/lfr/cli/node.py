@@ -128,9 +128,15 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="NATS user credentials file for this node.")
         ] = None,
         connect_wait: Annotated[
-            float,
-            typer.Option(help="Seconds to keep trying the first connection to NATS.", min=0.1),
-        ] = 15.0,
+            float | None,
+            typer.Option(
+                help=(
+                    "Seconds to keep trying the first connection to NATS (default: the "
+                    "settings' nats.first_connect_s)."
+                ),
+                min=0.1,
+            ),
+        ] = None,
         outbox: Annotated[
             Path | None,
             typer.Option(
@@ -157,8 +163,9 @@ def register(app: typer.Typer) -> None:
         try:
             check_token(deployment, "deployment id")
             check_token(node_name, "node name")
-            bus = NatsSettings(
-                url=nats, prefix=prefix, credentials_file=creds, first_connect_s=connect_wait
+            waits = {"first_connect_s": connect_wait} if connect_wait is not None else {}
+            bus = NatsSettings.at(
+                nats, settings.nats, prefix=prefix, credentials_file=creds, **waits
             )
             engine = _engine_with_threshold(settings.engine, threshold)
         except ValueError as error:
