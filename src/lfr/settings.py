@@ -205,7 +205,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "TOML file of settings (LFR_CONFIG_FILE, or --config), with the same names as "
-            "the environment's in tables ([engine], [web], [supervisor]). The environment "
+            "the environment's in tables ([engine], [supervisor], [web], [nats]). The environment "
             "overrides it; keys that are no setting are refused."
         ),
     )

@@ -112,3 +112,44 @@ def test_serve_builds_the_system_from_the_settings_file(
     assert system.context.web_settings.max_failed_sign_ins == 3
     # What reads the process's settings itself (policy, cipher) reads the same file.
     assert get_settings().engine.alert_threshold == 0.97
+
+
+@pytest.mark.parametrize(
+    ("connect_wait", "first_connect_s"), [([], 40.0), (["--connect-wait", "2"], 2.0)]
+)
+def test_node_runs_the_configured_engine_supervisor_and_bus_client(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    connect_wait: list[str],
+    first_connect_s: float,
+) -> None:
+    """A node reads the tree without the service's secrets (here in production); the
+    threshold it matches with is the release's, replacing the configured one."""
+    import lfr.cli.node
+    from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
+
+    started: list[tuple[Any, ...]] = []
+
+    class RecordedNode:
+        def __init__(self, *arguments: Any) -> None:
+            started.append(arguments)
+
+        async def run(self) -> str:
+            return "halted: recorded"
+
+    monkeypatch.setattr(lfr.cli.node, "Node", RecordedNode)
+    monkeypatch.setenv("LFR_ENVIRONMENT", "production")
+    monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.97")
+    monkeypatch.setenv("LFR_SUPERVISOR__HALT_GRACE_S", "5")
+    monkeypatch.setenv("LFR_NATS__FIRST_CONNECT_S", "40")
+    NodeIdentity.generate().save(tmp_path / "node.key")
+    service_key = service_public_key(service_signer(os.urandom(32)))
+    arguments = ["node", "--nats", "nats://bus.internal:4222", "--deployment", "dep-1"]
+    arguments += ["--key", str(tmp_path / "node.key"), "--camera", "stage=video.mp4"]
+    arguments += ["--service-key", service_key, *connect_wait]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    ((_, _, _, source, bus, supervisor, *_),) = started
+    assert source.config.alert_threshold == 0.97
+    assert supervisor.halt_grace_s == 5.0
+    assert (bus.url, bus.first_connect_s) == ("nats://bus.internal:4222", first_connect_s)
