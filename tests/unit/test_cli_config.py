@@ -153,3 +153,32 @@ def test_node_runs_the_configured_engine_supervisor_and_bus_client(
     assert source.config.alert_threshold == 0.97
     assert supervisor.halt_grace_s == 5.0
     assert (bus.url, bus.first_connect_s) == ("nats://bus.internal:4222", first_connect_s)
+
+
+@pytest.mark.parametrize(
+    ("options", "threshold", "upsample"),
+    [([], 0.97, 1), (["--threshold", "0.9", "--upsample", "2"], 0.9, 2)],
+)
+def test_watch_runs_the_configured_engine_with_what_the_command_names(
+    monkeypatch: pytest.MonkeyPatch, options: list[str], threshold: float, upsample: int
+) -> None:
+    import typer
+
+    import lfr.cli.watch
+
+    built: list[Any] = []
+
+    class RecordedEngine:
+        @staticmethod
+        def from_config(config: Any) -> None:
+            built.append(config)
+            raise typer.Exit(3)  # the engine is all this test needs to see
+
+    monkeypatch.setattr(lfr.cli.watch, "Engine", RecordedEngine)
+    monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.97")
+    monkeypatch.setenv("LFR_ENGINE__DETECTOR__UPSAMPLE", "1")
+    result = CliRunner().invoke(app, ["watch", "video.mp4", "--watchlist", ".", *options])
+    assert result.exit_code == 3, result.output
+    (config,) = built
+    assert (config.alert_threshold, config.detector.upsample) == (threshold, upsample)
+    assert config.detector.max_detect_width == 960  # the engine's, not the class default
