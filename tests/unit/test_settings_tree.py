@@ -23,6 +23,7 @@ from lfr.settings import (
     use_settings_file,
 )
 from lfr.vision.engine_config import DEFAULT_DETECT_WIDTH
+from lfr.vision.quality import QualityGate
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
@@ -73,6 +74,26 @@ def test_the_bus_client_is_tuned_from_the_nats_group(monkeypatch: pytest.MonkeyP
         3,
     )
     assert bus.consumer.ack_wait_s == 30.0  # the rest of the consumer table: its defaults
+
+
+def test_a_table_given_in_part_keeps_the_rest_of_its_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The enrolment gate and the match stream are not their classes' defaults: a partial
+    table changes what it names and nothing else (WL-5 gate, REC-4 work queue)."""
+    monkeypatch.setenv("LFR_ENGINE__ENROLMENT_GATE__MIN_SHARPNESS", "50")
+    monkeypatch.setenv("LFR_NATS__STREAMS__MATCH__MAX_AGE_S", "3600")
+    settings = Settings()
+    expected_gate = QualityGate.for_enrolment().model_copy(update={"min_sharpness": 50.0})
+    assert settings.engine.enrolment_gate == expected_gate
+    match = settings.nats.streams.match
+    assert (match.work_queue, match.max_age_s, match.max_per_subject) == (True, 3600.0, -1)
+
+
+def test_a_table_naming_another_backend_starts_from_its_defaults() -> None:
+    settings = Settings(engine={"detector": {"type": "mmod"}})  # type: ignore[arg-type]
+    assert settings.engine.detector.type == "mmod"
+    assert settings.engine.detector.max_detect_width is None
 
 
 def test_an_unknown_nested_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

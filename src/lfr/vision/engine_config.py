@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lfr.partial_tables import complete_partial_tables
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
@@ -31,10 +32,6 @@ Frames of 960 px or less (640×480, the Hamilton clip) are detected at full reso
 720p detection costs about 0.56 of full resolution, 1080p about 0.25. A camera that must
 find smaller faces raises it (or sets None, or `upsample`); one placed for large faces
 lowers it."""
-
-
-_BACKENDS = ("detector", "describer")
-"""The fields of `EngineConfig` that choose a backend by ``type``."""
 
 
 class EngineConfig(BaseModel):
@@ -113,20 +110,10 @@ class EngineConfig(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _complete_partial_backends(cls, data: Any) -> Any:
-        """A detector or describer given in part (``LFR_ENGINE__DETECTOR__UPSAMPLE=1``, a
-        settings file's ``[engine.detector]``) changes the engine's default backend and
-        keeps its other settings; without this it would fall back to the class defaults
-        (losing `DEFAULT_DETECT_WIDTH`), or fail for want of a ``type``."""
-        if not isinstance(data, dict):
-            return data
-        completed = dict(data)
-        for name in _BACKENDS:
-            given = completed.get(name)
-            default = cls.model_fields[name].get_default(call_default_factory=True)
-            if isinstance(given, dict) and given.get("type", default.type) == default.type:
-                completed[name] = {**default.model_dump(), **given}
-        return completed
+    def _complete_partial_tables(cls, data: Any) -> Any:
+        """``LFR_ENGINE__DETECTOR__UPSAMPLE=1`` changes the engine's detector, not the
+        class's (`lfr.partial_tables`)."""
+        return complete_partial_tables(cls, data)
 
     def enrolment_detector(self) -> DetectorConfig:
         """The detector at full resolution (no `detect_scale` / `max_detect_width`): a
