@@ -71,6 +71,17 @@ def test_config_show_as_text_gives_value_source_and_description() -> None:
     assert "session_secret = " + json.dumps(MASK) in result.stdout
 
 
+def test_config_show_for_a_node_asks_no_service_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LFR_ENVIRONMENT", "production")
+    refused = CliRunner().invoke(app, ["config", "show"])
+    assert refused.exit_code == 2
+    assert "LFR_BIOMETRIC_KEY" in refused.stderr
+    shown = CliRunner().invoke(app, ["config", "show", "--node", "--json"])
+    assert shown.exit_code == 0, shown.output
+    rows = {row["name"]: row for row in json.loads(shown.stdout)}
+    assert rows["environment"]["value"] == "production"
+
+
 def test_a_file_with_an_unknown_key_stops_the_command_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "lfr.toml"
     config.write_text("[web]\nsession_idle_minute = 20\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._settings import ConfigFile, load_settings
+from lfr.cli._settings import ConfigFile, load_settings, load_standalone_settings
 from lfr.effective_settings import EffectiveSetting, effective_settings
 
 config_app = typer.Typer(help="The settings in effect.", no_args_is_help=True)
@@ -20,9 +20,15 @@ def show(
     as_json: Annotated[
         bool, typer.Option("--json", help="A JSON list: name, variable, value, source.")
     ] = False,
+    node: Annotated[
+        bool,
+        typer.Option(
+            "--node", help="As `lfr node` and `lfr watch` read them: no service secret asked."
+        ),
+    ] = False,
 ) -> None:
     """Print every effective setting with its source and description (secrets masked)."""
-    settings = load_settings(config)
+    settings = load_standalone_settings(config) if node else load_settings(config)
     arguments = {"config_file": config} if config is not None else {}
     rows = effective_settings(settings, arguments)
     if as_json:
