@@ -20,6 +20,7 @@ from lfr.bus.base import Bus
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
 from lfr.db.session import SessionFactory, transaction
+from lfr.runtime.admission import Admission, HostCapacity
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
 from lfr.runtime.identity import service_signer
@@ -94,8 +95,13 @@ def attach_recognition(
     application. `supervisor` and `engine` default to the settings' own (``supervisor``,
     ``engine``); the authority's threshold still replaces the engine's (`Planner`)."""
     settings = context.settings
-    wrap = preview.wrap if preview else None
-    planner = Planner(engine or settings.engine, realtime=realtime, wrap=wrap)
+    supervisor = supervisor or settings.supervisor
+    planner = Planner(
+        engine or settings.engine,
+        realtime=realtime,
+        wrap=preview.wrap if preview else None,
+        loop_files=supervisor.loop_files,
+    )
     control = DeploymentControl(context.db)
     runtime = CentralRuntime(
         target,
@@ -104,16 +110,26 @@ def attach_recognition(
         node_sink=control.record_node_report,
         listeners=_listeners(context.feed),
         nats=nats_settings(settings),
-        settings=supervisor or settings.supervisor,
+        settings=supervisor,
         signer=service_signer(settings.audit_signing_key_bytes()),
     )
     on_stopped = preview.forget if preview is not None else None
+    control.admission = admission_for(runtime, supervisor, planner)
     reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)
     on_watched_commit(context.db, reconciler.wake)
     control.reconciler = reconciler
     recognition = Recognition(runtime, reconciler, preview, Scheduler(scheduled_jobs(context)))
     context.control, context.recognition, context.preview = control, recognition, preview
     return recognition
+
+
+def admission_for(
+    runtime: CentralRuntime, settings: SupervisorSettings, planner: Planner
+) -> Admission:
+    """This machine's admission control (REC-5): its capacity measured with the engine its
+    workers run, shared with the workers it runs already."""
+    capacity = HostCapacity(settings, planner.base_config)
+    return Admission(settings, capacity, runtime.workers_elsewhere)
 
 
 SCHEDULE_CHECK_S = 60.0

@@ -66,6 +66,22 @@ class CameraHealth:
     worker: WorkerState | None
     age_s: float | None = None
     """Seconds since the figures arrived; None: none have."""
+    min_fps: float = 0.0
+    """The rate recognition here assumes (`SupervisorSettings.min_camera_fps`)."""
+    settled: bool = False
+    """Figures have come before these: the first window includes the models' loading."""
+
+    @property
+    def slow(self) -> bool:
+        """Up and reporting, but processing fewer frames per second than recognition
+        assumes (REC-5): walkers may pass without enough frames to be confirmed."""
+        figures = self.figures
+        return (
+            self.status == "up"
+            and self.settled
+            and figures is not None
+            and figures.fps < self.min_fps
+        )
 
     @property
     def stale(self) -> bool:
@@ -85,6 +101,7 @@ class CameraHealth:
 class _Received:
     figures: HealthFigures
     at: float  # monotonic
+    reports: int = 1
 
 
 class CentralRuntime:
@@ -217,6 +234,14 @@ class CentralRuntime:
             return 0
         return sum(1 for state in self._supervisor.states() if state.alive)
 
+    def workers_elsewhere(self, deployment_id: str) -> int:
+        """Camera workers running here for deployments other than `deployment_id` (what a
+        start of it shares this machine's cores with)."""
+        if self._supervisor is None:
+            return 0
+        states = self._supervisor.states()
+        return sum(1 for s in states if s.alive and s.deployment_id != deployment_id)
+
     async def run(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
         """Starts one worker per camera of a deployment the record says runs."""
         await self.supervisor.start(deployment_id, cameras, job)
@@ -251,7 +276,11 @@ class CentralRuntime:
         with self._health_lock:
             received = {c: r for (d, c), r in self._health.items() if d == deployment_id}
         every = sorted(set(workers) | set(received) | set(names))
-        return [_camera_health(name, received.get(name), workers.get(name), now) for name in every]
+        min_fps = self.supervisor_settings.min_camera_fps
+        return [
+            _camera_health(name, received.get(name), workers.get(name), now, min_fps)
+            for name in every
+        ]
 
     def all_cameras(self) -> list[tuple[str, CameraHealth]]:
         """Every camera of every deployment heard from or run here (the metrics)."""
@@ -285,7 +314,8 @@ class CentralRuntime:
             key = (figures.deployment_id, figures.camera)
             latest = self._health.get(key)
             if latest is None or latest.figures.at <= figures.at:  # a backlog arrives in order
-                self._health[key] = _Received(figures, time.monotonic())
+                reports = latest.reports + 1 if latest is not None else 1
+                self._health[key] = _Received(figures, time.monotonic(), reports)
         self._listeners.health(figures.deployment_id)
 
     async def _on_node(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
@@ -302,8 +332,15 @@ def origin_of(envelope: AnyEnvelope) -> Origin:
 
 
 def _camera_health(
-    name: str, received: _Received | None, worker: WorkerState | None, now: float
+    name: str, received: _Received | None, worker: WorkerState | None, now: float, min_fps: float
 ) -> CameraHealth:
     if received is None:
-        return CameraHealth(name, None, worker)
-    return CameraHealth(name, received.figures, worker, age_s=now - received.at)
+        return CameraHealth(name, None, worker, min_fps=min_fps)
+    return CameraHealth(
+        name,
+        received.figures,
+        worker,
+        age_s=now - received.at,
+        min_fps=min_fps,
+        settled=received.reports > 1,
+    )

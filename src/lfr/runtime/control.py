@@ -22,14 +22,17 @@ import logging
 from lfr import metrics
 from lfr.bus.messages import NodeReport
 from lfr.db.base import utcnow
-from lfr.db.session import SessionFactory, transaction
+from lfr.db.session import SessionFactory, reading, transaction
+from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal, Refusals
 from lfr.reports import camera_statistics
+from lfr.runtime.admission import Admission, AdmissionCheck
 from lfr.runtime.reconciler import Reconciler
+from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
-from lfr.services.cameras import missing_sources
+from lfr.services.cameras import all_cameras, missing_sources, runs_on_node
 from lfr.services.fleet import Origin
 from lfr.vision.types import HealthFigures, MatchEvent
 
@@ -40,22 +43,50 @@ OWN_WORKER = Origin(node=None, content=b"", signature=None)
 
 
 class DeploymentControl:
-    def __init__(self, db: SessionFactory, reconciler: Reconciler | None = None) -> None:
+    def __init__(
+        self,
+        db: SessionFactory,
+        reconciler: Reconciler | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self._db = db
         self.reconciler = reconciler
+        self.admission = admission
 
     def start(self, actor: Actor, deployment_id: str) -> None:
-        """Refuses naming every unmet DEP-1 condition and every camera without a source."""
+        """Refuses naming every unmet DEP-1 condition, every camera without a source and,
+        with `over_capacity: refuse`, every camera this machine could not run fast enough
+        (REC-5)."""
+        admitted = self.admission_check(deployment_id)  # probes: outside the transaction
         with transaction(self._db) as session:
             row = deployments.get_deployment(session, deployment_id)
-            missing = missing_sources(session, deployments.cameras_of(row))
+            missing = [*missing_sources(session, deployments.cameras_of(row)), *admitted.unmet]
             try:
                 deployments.start_deployment(session, actor, deployment_id)
             except Refusal as refusal:
                 raise Refusals([*refusal.unmet, *missing]) from None
             if missing:
                 raise Refusals(missing)
+        for warning in admitted.warnings:
+            log.warning("deployment %s started despite: %s", deployment_id, warning)
         self._converge()
+
+    def admission_check(self, deployment_id: str) -> AdmissionCheck:
+        """What this machine's capacity says of the cameras it would run (REC-5); nothing
+        without a runtime here, or for a deployment that is not planned."""
+        if self.admission is None:
+            return AdmissionCheck([], [])
+        with reading(self._db) as session:
+            row = deployments.get_deployment(session, deployment_id)
+            if row.status is not DeploymentStatus.PLANNED:
+                return AdmissionCheck([], [])
+            names = set(deployments.cameras_of(row))
+            local = [
+                Camera(c.name, c.source)
+                for c in all_cameras(session)
+                if c.name in names and not runs_on_node(c.source)
+            ]
+        return self.admission.check(deployment_id, local)
 
     def halt(self, actor: Actor, deployment_id: str, reason: str) -> None:
         with transaction(self._db) as session:

@@ -40,10 +40,10 @@ class EngineJob:
     """Play rehearsal files at their frame rate, like a live camera (False: as fast as the
     engine goes, for tests and benchmarks)."""
     preview: PreviewSink | None = None
+    """Where private preview frames go (a mosaic but for alerted faces); None: none."""
     loop: bool = False
     """Start a file source again at its end (demos, soak tests, training): the camera runs
     until halted instead of ending."""
-    """Where private preview frames go (a mosaic but for alerted faces); None: none."""
 
 
 def prepare_job(

@@ -88,10 +88,12 @@ class Planner:
         *,
         realtime: bool = True,
         wrap: JobWrapper | None = None,
+        loop_files: bool = False,
     ) -> None:
         self.base_config = base_config or EngineConfig()
         self.realtime = realtime
         self.wrap = wrap
+        self.loop_files = loop_files
 
     def config_for(self, row: DeploymentRow) -> EngineConfig:
         if row.alert_threshold is None:
@@ -108,7 +110,7 @@ class Planner:
         if not config.threads:
             threads = threads_per_worker(workers_here + len(local))
             config = config.model_copy(update={"threads": threads})
-        job = EngineJob(config, templates.gallery(), realtime=self.realtime)
+        job = EngineJob(config, templates.gallery(), realtime=self.realtime, loop=self.loop_files)
         wrapped = self.wrap(job) if self.wrap is not None else job
         return WorkerPlan(row.id, local, wrapped, has_nodes=len(local) < len(cameras))
 

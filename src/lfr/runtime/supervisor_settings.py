@@ -6,6 +6,8 @@ them without loading the bus.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -38,6 +40,45 @@ class SupervisorSettings(BaseModel):
         gt=0,
         le=3600,
         description="The longest wait between restarts of a worker that keeps crashing.",
+    )
+    loop_files: bool = Field(
+        default=False,
+        description=(
+            "Play a camera's video file again from its start each time it ends, frames "
+            "numbered and stamped on, so that a demo, a training day or a soak run keeps a "
+            "camera busy without a stream server. Streams and devices never end; a real "
+            "deployment's cameras are streams, so this is off by default."
+        ),
+    )
+    min_camera_fps: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description=(
+            "Frames per second each camera must be processed at for recognition to work as "
+            "the deployment assumes (REC-5): a walker is in view for two or three seconds and "
+            "needs several described frames to be confirmed. A start that would run a camera "
+            "here below it is flagged on the start checklist with the expected rate; a "
+            "running camera below it is shown on the deployment page and the console. 0 turns "
+            "admission control off."
+        ),
+    )
+    over_capacity: Literal["warn", "refuse"] = Field(
+        default="warn",
+        description=(
+            "What a start beyond this machine's capacity meets: `warn` lists it on the start "
+            "checklist and lets Silver start anyway (the figures will show it); `refuse` "
+            "refuses the start until fewer cameras run here or some run on a node."
+        ),
+    )
+    host_frames_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Frames per second this machine processes, all its cameras together (measure it "
+            "with `python -m benchmarks.cameras`). Unset: measured once per resolution by a "
+            "short calibration the first time a start needs it."
+        ),
     )
     stable_after_s: float = Field(
         default=60.0,

@@ -548,3 +548,37 @@ def _await_first_connection(source: ThreadedSource, patience_s: float) -> None:
     reason = source.last_error or f"{source.spec}: no frames within {patience_s:g} s"
     source.close()
     raise SourceError(source.spec, reason.removeprefix(f"{source.spec}: "))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceShape:
+    """What one read of a source shows: its frame size and the rate it says it delivers."""
+
+    width: int
+    height: int
+    fps: float | None
+    """None: the source does not say (many streams and devices); treated as unbounded."""
+
+
+def probe(spec: str, timeout_s: float = 5.0) -> SourceShape:
+    """Open a source and read one frame: its size and frame rate, or `SourceError` with the
+    reason (for the start checklist and the camera form, before any worker runs it)."""
+    if spec.startswith(DEVICE_PREFIX):
+        number = _device_number(spec)
+        capture, failure = cv2.VideoCapture(number), f"cannot open local video device {number}"
+    elif is_stream(spec):
+        capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, _ffmpeg_params(timeout_s))
+        failure = "cannot connect (refused, unreachable or not a video stream)"
+    else:
+        capture, failure = _open_file_capture(Path(spec), spec), "cannot be decoded as video"
+    try:
+        if not capture.isOpened():
+            raise SourceError(spec, failure)
+        ok, image = capture.read()
+        if not ok or image is None:
+            raise SourceError(spec, "opened, but no frame could be read from it")
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        stated = fps if np.isfinite(fps) and 0.5 <= fps <= 1000 else None
+        return SourceShape(width=int(image.shape[1]), height=int(image.shape[0]), fps=stated)
+    finally:
+        capture.release()

@@ -436,6 +436,14 @@ class ChecklistOut(Schema):
     status: DeploymentStatus
     ready: bool
     unmet: list[Problem]
+    warnings: list[Problem] = Field(
+        default_factory=list,
+        description=(
+            "What does not stop the start but should be known first (REC-5): a camera "
+            "whose source cannot be read now, or one this machine is expected to process "
+            "below the frame rate recognition assumes."
+        ),
+    )
 
 
 class NodeDeliveryOut(Schema):

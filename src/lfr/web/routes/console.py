@@ -74,7 +74,8 @@ def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> 
     with reading(context.db) as db:
         views = camera_views(db, actor)
     runtime = context.runtime
-    troubled = []
+    troubled: list[dict[str, object]] = []
+    slow: list[dict[str, object]] = []
     for deployment_id in sorted({d for d, _ in views}):
         names = [c for d, c in views if d == deployment_id]
         healths = runtime.cameras(deployment_id, names) if runtime else []
@@ -88,8 +89,15 @@ def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> 
             for h in healths
             if h.status in ("down", "stale")
         ]
+        slow += [
+            {"camera": h.camera, "fps": h.figures.fps, "min_fps": h.min_fps}
+            for h in healths
+            if h.slow and h.figures is not None
+        ]
     response = render(
-        request, "console/camera_status.html", {"troubled": troubled, "cameras": len(views)}
+        request,
+        "console/camera_status.html",
+        {"troubled": troubled, "slow": slow, "cameras": len(views)},
     )
     response.headers.update(NO_STORE)
     return response

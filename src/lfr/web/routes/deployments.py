@@ -100,21 +100,25 @@ def _items(text: str) -> list[str]:
     return [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
 
 
-def checklist(context: Context, deployment_id: str) -> tuple[DeploymentRow, list[Unmet]]:
-    """DEP-1 as it stands, plus the cameras without a source (REC-1)."""
+def checklist(
+    context: Context, deployment_id: str
+) -> tuple[DeploymentRow, list[Unmet], list[Unmet]]:
+    """DEP-1 as it stands, plus the cameras without a source (REC-1) and what this
+    machine's capacity says of the cameras it would run (REC-5): unmet, then warnings."""
     with reading(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
         unmet = deployments.start_checklist(db, deployment_id)
         unmet += camera_service.missing_sources(db, deployments.cameras_of(row))
         db.expunge_all()
-    return row, unmet
+    admitted = context.control.admission_check(deployment_id)
+    return row, unmet + admitted.unmet, admitted.warnings
 
 
 @pages.get("/deployments/{deployment_id}")
 def deployment_page(
     request: Request, context: Context, viewer: Reader, deployment_id: str
 ) -> Response:
-    row, unmet = checklist(context, deployment_id)
+    row, unmet, warnings = checklist(context, deployment_id)
     with reading(context.db) as db:
         users = {u.id: u.display_name for u in db.scalars(select(User))}
         staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
@@ -125,6 +129,7 @@ def deployment_page(
             "deployment": _summary(row),
             "row": row,
             "unmet": unmet,
+            "warnings": warnings,
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
             "title": _summary(row)["title"],
@@ -274,11 +279,12 @@ def configure_camera(
 )
 def api_checklist(context: Context, viewer: Reader, deployment_id: str) -> dict[str, Any]:
     """DEP-1 as it stands: every unmet condition, with its rule and field."""
-    row, unmet = checklist(context, deployment_id)
+    row, unmet, warnings = checklist(context, deployment_id)
     return {
         "status": row.status.value,
         "ready": not unmet,
         "unmet": [{"rule": u.rule, "field": u.field, "reason": u.reason} for u in unmet],
+        "warnings": [{"rule": w.rule, "field": w.field, "reason": w.reason} for w in warnings],
     }
 
 

@@ -1,0 +1,185 @@
+"""Admission control (REC-5): a machine is not asked to run more cameras than it can
+process at the frame rate recognition needs.
+
+A start is checked before any worker runs: each camera this machine would run is probed
+(one frame read: its size and stated rate), and its expected rate is this machine's
+capacity at that size shared equally among every camera it would then run, capped at the
+source's own rate. A camera expected below `SupervisorSettings.min_camera_fps` is listed
+on the start checklist with the expected rate, as a warning or (``over_capacity:
+refuse``) as an unmet condition. Cameras a node runs are checked by that node's own
+figures, not here.
+
+Capacity is configured (`host_frames_per_s`) or measured: the first time a size is needed,
+a child process times the configured detector and face follower on one core on a frame of
+that size, and the machine's capacity is that rate times its cores, less a margin for
+decoding, descriptions and the bus (`HEADROOM`). The measurement sees no face, so it is
+an upper bound for a crowd: the running figures say what was reached, and a camera below
+the minimum is shown on the deployment page and the console while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lfr.domain.refusal import Unmet
+from lfr.runtime.supervisor import Camera, SupervisorSettings
+from lfr.vision.pipeline import EngineConfig
+from lfr.vision.sources import SourceError, SourceShape, probe
+from lfr.vision.types import RGBImage
+
+log = logging.getLogger(__name__)
+
+HEADROOM = 0.5
+"""Share of the face-free detection rate left once frames are decoded, faces described and
+results published. Measured on this project's 2-core machine: the 720p crowd reached 0.89
+of it on one camera, four 640×360 cameras together 0.30; 0.5 sits between, and the running
+figures show what each camera reaches (`host_frames_per_s` replaces the estimate)."""
+
+CALIBRATION_SECONDS = 1.5
+CALIBRATION_TIMEOUT_S = 120.0
+
+Calibrate = Callable[[EngineConfig, int, int], float]
+"""Frames per second one core processes at width × height."""
+
+
+def frames_per_core(config: EngineConfig, width: int, height: int) -> float:
+    """Time the detector and follower on one core on a textured frame with no face; run in
+    a child process (`measured_in_child`) so the models it loads leave with it."""
+    import cv2
+
+    from lfr.vision.analysis import FaceAnalyser
+    from lfr.vision.detection import build_detector
+    from lfr.vision.following import FaceFollower
+
+    cv2.setNumThreads(1)
+    follower = FaceFollower(FaceAnalyser(build_detector(config.detector)), config.following)
+    noise = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    frame: RGBImage = np.ascontiguousarray(cv2.GaussianBlur(noise, (7, 7), 0), dtype=np.uint8)
+    follower.observe(frame)  # loads the models: not part of the rate
+    frames, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < CALIBRATION_SECONDS or frames < 3:
+        follower.observe(frame)
+        frames += 1
+    return frames / elapsed
+
+
+def measured_in_child(config: EngineConfig, width: int, height: int) -> float:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(frames_per_core, (config, width, height))
+        return float(result.get(CALIBRATION_TIMEOUT_S))
+
+
+class HostCapacity:
+    """Frames per second this machine processes at a frame size, all cameras together."""
+
+    def __init__(
+        self,
+        settings: SupervisorSettings,
+        engine: EngineConfig,
+        calibrate: Calibrate = measured_in_child,
+        cores: int | None = None,
+    ) -> None:
+        self._configured = settings.host_frames_per_s
+        self._engine = engine
+        self._calibrate = calibrate
+        self._cores = cores or os.cpu_count() or 1
+        self._measured: dict[tuple[int, int], float] = {}
+        self._lock = threading.Lock()
+
+    def frames_per_s(self, width: int, height: int) -> float:
+        if self._configured is not None:
+            return self._configured
+        with self._lock:  # one calibration per size, however many pages ask at once
+            if (width, height) not in self._measured:
+                per_core = self._calibrate(self._engine, width, height)
+                self._measured[width, height] = per_core * self._cores * HEADROOM
+                log.info(
+                    "capacity at %dx%d: %.1f frames/s (%.1f per core, %d cores)",
+                    width,
+                    height,
+                    self._measured[width, height],
+                    per_core,
+                    self._cores,
+                )
+            return self._measured[width, height]
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionCheck:
+    """What a start would meet: `unmet` refuses it, `warnings` are shown and let it go."""
+
+    unmet: list[Unmet]
+    warnings: list[Unmet]
+
+
+class Admission:
+    """Checks a deployment's local cameras against this machine's capacity."""
+
+    def __init__(
+        self,
+        settings: SupervisorSettings,
+        capacity: HostCapacity,
+        running_elsewhere: Callable[[str], int],
+        probe_source: Callable[[str], SourceShape] = probe,
+    ) -> None:
+        """`running_elsewhere(deployment_id)`: camera workers this machine runs for other
+        deployments (they share its cores with the new ones)."""
+        self._settings = settings
+        self._capacity = capacity
+        self._running_elsewhere = running_elsewhere
+        self._probe = probe_source
+
+    @property
+    def min_fps(self) -> float:
+        return self._settings.min_camera_fps
+
+    def check(self, deployment_id: str, cameras: Sequence[Camera]) -> AdmissionCheck:
+        if not self.min_fps or not cameras:
+            return AdmissionCheck([], [])
+        sharing = len(cameras) + self._running_elsewhere(deployment_id)
+        problems: list[Unmet] = []
+        for camera in cameras:
+            problem = self._camera_problem(camera, sharing)
+            if problem is not None:
+                problems.append(problem)
+        unreadable = [p for p in problems if p.rule == "REC-1"]
+        slow = [p for p in problems if p.rule == "REC-5"]
+        if self._settings.over_capacity == "refuse":
+            return AdmissionCheck(slow, unreadable)
+        return AdmissionCheck([], unreadable + slow)
+
+    def _camera_problem(self, camera: Camera, sharing: int) -> Unmet | None:
+        try:
+            shape = self._probe(camera.source)
+        except SourceError as error:
+            # A camera not up yet may come up: its worker keeps trying, and its health
+            # shows it down meanwhile; the checklist says so now.
+            return Unmet("REC-1", f"its source cannot be read now: {error.reason}", camera.name)
+        capacity = self._capacity.frames_per_s(shape.width, shape.height)
+        shared = capacity / sharing
+        if shape.fps is not None and shape.fps < min(shared, self.min_fps):
+            return Unmet(
+                "REC-5",
+                f"its source delivers {shape.fps:.1f} frames/s; recognition here assumes at "
+                f"least {self.min_fps:g}: set the camera to a higher frame rate",
+                camera.name,
+            )
+        if shared >= self.min_fps:
+            return None
+        return Unmet(
+            "REC-5",
+            f"about {shared:.1f} frames/s expected ({shape.width}×{shape.height}, "
+            f"{sharing} camera{'' if sharing == 1 else 's'} sharing this machine's "
+            f"{capacity:.0f} frames/s); recognition here assumes at least {self.min_fps:g}: "
+            "run fewer cameras on this machine, or some on a node",
+            camera.name,
+        )

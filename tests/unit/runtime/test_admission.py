@@ -1,0 +1,141 @@
+"""REC-5 admission control: a machine is not asked to run more cameras than it can process
+at the rate recognition assumes; the start checklist says so with the expected rate, and a
+running camera below it is shown as slow. Sources are real clips, probed for real."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lfr.runtime.admission import HEADROOM, Admission, HostCapacity, frames_per_core
+from lfr.runtime.central import CameraHealth
+from lfr.runtime.supervisor import Camera, SupervisorSettings
+from lfr.vision.pipeline import EngineConfig
+from lfr.vision.sources import SourceError, probe
+from lfr.vision.types import CameraStatus, HealthFigures
+
+
+@pytest.fixture
+def hamilton(video_dir: Path) -> str:
+    return str(video_dir / "short_hamilton_clip.mp4")  # 640×360, 29.97 frames/s
+
+
+def admission(settings: SupervisorSettings, elsewhere: int = 0) -> Admission:
+    return Admission(settings, HostCapacity(settings, EngineConfig()), lambda _d: elsewhere)
+
+
+def test_probe_reads_the_size_and_rate_of_a_real_clip(hamilton: str) -> None:
+    shape = probe(hamilton)
+    assert (shape.width, shape.height) == (640, 360)
+    assert shape.fps == pytest.approx(29.97, abs=0.01)
+
+
+def test_probe_names_why_a_source_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        probe(str(tmp_path / "missing.mp4"))
+    (tmp_path / "not-video.mp4").write_bytes(b"this is not a video" * 100)
+    with pytest.raises(SourceError, match="cannot be decoded"):
+        probe(str(tmp_path / "not-video.mp4"))
+
+
+def test_cameras_within_capacity_meet_no_warning(hamilton: str) -> None:
+    settings = SupervisorSettings(host_frames_per_s=60, min_camera_fps=10)
+    cameras = [Camera("north", hamilton), Camera("south", hamilton)]
+    check = admission(settings).check("d-1", cameras)
+    assert (check.unmet, check.warnings) == ([], [])
+
+
+def test_beyond_capacity_each_camera_is_warned_of_with_its_expected_rate(hamilton: str) -> None:
+    """60 frames/s shared by 4 here and 3 of another deployment: about 8.6 each."""
+    settings = SupervisorSettings(host_frames_per_s=60, min_camera_fps=10)
+    cameras = [Camera(f"cam-{n}", hamilton) for n in range(4)]
+    check = admission(settings, elsewhere=3).check("d-1", cameras)
+    assert check.unmet == []
+    assert [w.field for w in check.warnings] == ["cam-0", "cam-1", "cam-2", "cam-3"]
+    assert {w.rule for w in check.warnings} == {"REC-5"}
+    assert "about 8.6 frames/s expected" in check.warnings[0].reason
+    assert "7 cameras" in check.warnings[0].reason
+
+
+def test_refuse_mode_makes_the_shortfall_unmet(hamilton: str) -> None:
+    settings = SupervisorSettings(host_frames_per_s=30, min_camera_fps=10, over_capacity="refuse")
+    check = admission(settings).check("d-1", [Camera(f"cam-{n}", hamilton) for n in range(4)])
+    assert [u.field for u in check.unmet] == ["cam-0", "cam-1", "cam-2", "cam-3"]
+    assert check.warnings == []
+
+
+def test_a_source_slower_than_the_minimum_is_named_as_such(video_dir: Path) -> None:
+    """The walking clip is 12.5 frames/s: enough for 10, not for 15."""
+    walking = str(video_dir / "face-demographics-walking-and-pause.gif")
+    settings = SupervisorSettings(host_frames_per_s=500, min_camera_fps=15)
+    (warning,) = admission(settings).check("d-1", [Camera("gate", walking)]).warnings
+    assert "its source delivers 12.5 frames/s" in warning.reason
+
+
+def test_an_unreadable_source_is_a_warning_even_in_refuse_mode(tmp_path: Path) -> None:
+    """A camera not up yet may come up (its worker keeps trying): it is said, not refused."""
+    settings = SupervisorSettings(host_frames_per_s=60, over_capacity="refuse")
+    check = admission(settings).check("d-1", [Camera("gate", str(tmp_path / "gone.mp4"))])
+    assert check.unmet == []
+    assert [(w.rule, w.field) for w in check.warnings] == [("REC-1", "gate")]
+    assert "no such file" in check.warnings[0].reason
+
+
+def test_admission_off_probes_nothing(tmp_path: Path) -> None:
+    settings = SupervisorSettings(min_camera_fps=0)
+    check = admission(settings).check("d-1", [Camera("gate", str(tmp_path / "gone.mp4"))])
+    assert (check.unmet, check.warnings) == ([], [])
+
+
+def test_measured_capacity_is_calibrated_once_per_size_and_scaled_by_cores() -> None:
+    sizes: list[tuple[int, int]] = []
+
+    def calibrate(_config: EngineConfig, width: int, height: int) -> float:
+        sizes.append((width, height))
+        return 20.0
+
+    capacity = HostCapacity(SupervisorSettings(), EngineConfig(), calibrate, cores=4)
+    assert capacity.frames_per_s(640, 360) == pytest.approx(20.0 * 4 * HEADROOM)
+    capacity.frames_per_s(640, 360)
+    capacity.frames_per_s(1280, 720)
+    assert sizes == [(640, 360), (1280, 720)]
+
+
+def test_the_calibration_times_the_real_detector() -> None:
+    """A 640×360 frame is detected faster than a 1920×1080 one is (or as fast, where the
+    detector shrinks both to the same width), and both at a positive rate."""
+    small = frames_per_core(EngineConfig(), 640, 360)
+    large = frames_per_core(EngineConfig(), 1920, 1080)
+    assert small > 0
+    assert large > 0
+    assert small >= large * 0.8
+
+
+def _figures(fps: float) -> HealthFigures:
+    return HealthFigures(
+        deployment_id="d-1",
+        camera="cam-1",
+        status=CameraStatus.UP,
+        at=datetime.now(UTC),
+        fps=fps,
+        faces_per_s=0.0,
+        latency_ms_p50=20,
+        latency_ms_p95=40,
+        frames=100,
+        faces=0,
+        dropped_frames=0,
+        errors=0,
+    )
+
+
+def test_a_running_camera_below_the_minimum_is_slow_once_settled() -> None:
+    health = CameraHealth("cam-1", _figures(6.0), None, age_s=1.0, min_fps=10.0, settled=True)
+    assert health.slow
+    assert health.status == "up"
+    assert not replace(health, settled=False).slow  # the first window loads the models
+    assert not replace(health, figures=_figures(12.0)).slow
+    assert not replace(health, min_fps=0.0).slow
+    assert not replace(health, age_s=60.0).slow  # stale says more than slow
