@@ -1,7 +1,19 @@
-"""Typed settings, read from the environment with the ``LFR_`` prefix (or a ``.env`` file).
+"""Typed settings: one tree, read from arguments, the environment (``LFR_`` prefix, or a
+``.env`` file) and an optional TOML file, in that order of precedence, over the defaults.
 
-Every field says what it is for; unknown keys are refused so that a typo in a deployment's
+The groups nest: ``engine`` (every camera worker's `EngineConfig`), ``supervisor`` (how
+worker processes are stopped and restarted), ``web`` (sign-in, sessions, uploads) and
+``nats`` (the bus client's timeouts, redelivery and stream limits). A
+nested value is set with ``__`` in the environment (``LFR_ENGINE__ALERT_THRESHOLD=0.96``,
+``LFR_WEB__SESSION_IDLE_MINUTES=20``) or as a TOML table (``[engine]``). The file is named
+by ``LFR_CONFIG_FILE`` (or ``--config``). Every field says what it is for; unknown keys are
+refused, in the environment and the file alike, so that a typo in a deployment's
 configuration is an error, not a silently ignored line.
+
+The authority's conditions override what they govern (AUTH-2): its alert threshold
+replaces ``engine.alert_threshold`` for its deployment, and its cameras and window are
+never settings. A configured threshold may be stricter than the evaluated default, never
+laxer (REC-2): only an authority lowers it.
 
 Secrets (DP-2, AUD-1): the biometric encryption key, the audit signing key and the session
 secret have built-in development values so that ``lfr demo`` and the tests run without setup.
@@ -14,20 +26,35 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import tomllib
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from lfr.bus.nats_tuning import NatsTuning
+from lfr.runtime.supervisor_settings import SupervisorSettings
+from lfr.vision.engine_config import EngineConfig
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.web.config import WebSettings
 
 
 class Environment(StrEnum):
@@ -52,6 +79,93 @@ class InsecureSettingsError(ValueError):
     """Raised when a production configuration still uses a built-in development secret."""
 
 
+class SettingsFileError(ValueError):
+    """The settings file is missing, is not TOML, holds a key that is no setting or a
+    value its setting refuses; the message names the file and the key."""
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The TOML settings file's tables and values, as written."""
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise SettingsFileError(f"{path}: no such settings file") from None
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SettingsFileError(f"{path}: not a readable TOML file ({error})") from None
+
+
+def settings_file_problems(settings_cls: type[BaseSettings], values: dict[str, Any]) -> list[str]:
+    """What is wrong with a settings file's `values`, each value checked alone (merged
+    with the other sources, an error could no longer say the file gave it): keys that
+    are no setting, tables' keys included, and values their setting refuses."""
+    problems: list[str] = []
+    for key, value in values.items():
+        field = settings_cls.model_fields.get(key)
+        if field is None:
+            problems.append(f"unknown setting {key}")
+        else:
+            problems.extend(_value_problems(key, field, value))
+    if "config_file" in values:
+        problems.append("config_file: a settings file cannot name another")
+    return problems
+
+
+def _value_problems(key: str, field: FieldInfo, value: Any) -> list[str]:
+    annotated: Any = Annotated  # built at run time: the field's type with its bounds only
+    bounds = field.metadata
+    constrained: Any = annotated[(field.annotation, *bounds)] if bounds else field.annotation
+    try:
+        TypeAdapter(constrained).validate_python(value)
+    except ValidationError as error:
+        return [_problem_line(key, problem) for problem in error.errors()]
+    return []
+
+
+def _problem_line(key: str, problem: ErrorDetails) -> str:
+    where = ".".join((key, *(str(part) for part in problem["loc"])))
+    if problem["type"] == "extra_forbidden":
+        return f"unknown setting {where}"
+    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
+
+
+class SettingsFileSource(PydanticBaseSettingsSource):
+    """The TOML file's values, beneath the environment's. A key that is no setting, or a
+    value its setting refuses, is refused here, naming the file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        values = read_settings_file(self.path)
+        problems = settings_file_problems(self.settings_cls, values)
+        if problems:
+            raise SettingsFileError(f"{self.path}: {'; '.join(problems)}")
+        return values
+
+
+def chosen_settings_file(
+    init_settings: PydanticBaseSettingsSource, *environments: PydanticBaseSettingsSource
+) -> Path | None:
+    """The settings file named by the argument ``config_file``, else by the environment
+    (``LFR_CONFIG_FILE``, then ``.env``)."""
+    if isinstance(init_settings, InitSettingsSource):
+        given = init_settings.init_kwargs.get("config_file")
+        if given is not None:
+            return Path(given)
+    for source in environments:
+        named = source().get("config_file")
+        if named:
+            return Path(named)
+    return None
+
+
 def decode_key(value: str, *, setting: str, length: int = 32) -> bytes:
     """Decode a base64 key of exactly ``length`` bytes; the error names the setting."""
     try:
@@ -68,7 +182,33 @@ def _default_database_url(data: dict[str, Any]) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LFR_", env_file=".env", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="LFR_", env_file=".env", env_nested_delimiter="__", extra="forbid"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then ``.env``, then the settings file: the
+        first that sets a value wins, and the defaults fill in the rest."""
+        path = chosen_settings_file(init_settings, env_settings, dotenv_settings)
+        file_settings = SettingsFileSource(settings_cls, path)
+        return init_settings, env_settings, dotenv_settings, file_settings, file_secret_settings
+
+    config_file: Path | None = Field(
+        default=None,
+        description=(
+            "TOML file of settings (LFR_CONFIG_FILE, or --config), with the same names as "
+            "the environment's in tables ([engine], [supervisor], [web], [nats]). The environment "
+            "overrides it; keys that are no setting are refused."
+        ),
+    )
 
     environment: Environment = Field(
         default=Environment.DEVELOPMENT,
@@ -102,6 +242,13 @@ class Settings(BaseSettings):
     )
     nats_credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) of the service."
+    )
+    nats: NatsTuning = Field(
+        default_factory=NatsTuning,
+        description=(
+            "How the service's NATS client connects, waits and retries, and what its streams "
+            "keep (LFR_NATS__FIRST_CONNECT_S, [nats]); the server itself is nats_url."
+        ),
     )
     biometric_key: SecretStr = Field(
         default=SecretStr(DEVELOPMENT_BIOMETRIC_KEY),
@@ -237,6 +384,35 @@ class Settings(BaseSettings):
         ),
     )
 
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig,
+        description=(
+            "The recognition engine every camera worker of `lfr serve` and `lfr node` runs "
+            "(LFR_ENGINE__<NAME>, [engine]). The authority's alert threshold replaces "
+            "alert_threshold for its deployment (AUTH-2, REC-2)."
+        ),
+    )
+    supervisor: SupervisorSettings = Field(
+        default_factory=SupervisorSettings,
+        description="How camera worker processes are halted and restarted (LFR_SUPERVISOR__…).",
+    )
+    web: WebSettings = Field(
+        default_factory=WebSettings,
+        description="Sign-in, session and upload limits of the web application (LFR_WEB__…).",
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _threshold_no_laxer_than_evaluated(cls, engine: EngineConfig) -> EngineConfig:
+        """Configuration may make the engine stricter, never laxer: a threshold below the
+        evaluated default is the authorising officer's condition to set (AUTH-2, REC-2)."""
+        if engine.alert_threshold < DEFAULT_ALERT_THRESHOLD:
+            raise ValueError(
+                f"alert_threshold {engine.alert_threshold} is below the evaluated default "
+                f"{DEFAULT_ALERT_THRESHOLD}: only an authority's condition sets a lower one"
+            )
+        return engine
+
     @field_validator(
         "biometric_key",
         "audit_signing_key",
@@ -356,6 +532,29 @@ def settings_error_line(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class StandaloneSettings(Settings):
+    """The settings as a process that holds none of the service's secrets reads them
+    (`lfr node`, `lfr watch`): the same tree and sources, without the refusal of built-in
+    secrets it never uses, so a node need not be given the service's keys."""
+
+    def require_production_secrets(self) -> None:
+        return
+
+
+_chosen_file: Path | None = None
+
+
+def use_settings_file(path: Path | None) -> None:
+    """Read `path` (``--config``) in every later `get_settings()` of this process, so the
+    parts that read the settings themselves (the cipher, the governance policy) agree
+    with the command's."""
+    global _chosen_file
+    _chosen_file = path
+    get_settings.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    if _chosen_file is None:
+        return Settings()
+    return Settings(config_file=_chosen_file)

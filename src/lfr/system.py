@@ -74,8 +74,9 @@ def nats_settings(settings: Settings) -> NatsSettings | None:
     """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
     if settings.nats_url is None:
         return None
-    return NatsSettings(
-        url=settings.nats_url,
+    return NatsSettings.at(
+        settings.nats_url,
+        settings.nats,
         prefix=settings.nats_prefix,
         credentials_file=settings.nats_credentials_file,
     )
@@ -91,11 +92,12 @@ def attach_recognition(
     engine: EngineConfig | None = None,
 ) -> Recognition:
     """Camera workers, bus and reconciler for this context: started and stopped with its
-    application."""
+    application. `supervisor` and `engine` default to the settings' own (``supervisor``,
+    ``engine``); the authority's threshold still replaces the engine's (`Planner`)."""
     settings = context.settings
-    supervisor = supervisor or SupervisorSettings()
+    supervisor = supervisor or settings.supervisor
     planner = Planner(
-        engine,
+        engine or settings.engine,
         realtime=realtime,
         wrap=preview.wrap if preview else None,
         loop_files=supervisor.loop_files,

@@ -30,10 +30,9 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from lfr.bus.base import (
-    ConsumerSettings,
     Delivery,
     DeliveryTarget,
     Handler,
@@ -48,7 +47,8 @@ from lfr.bus.messages import (
     deduplication_id,
     envelope_for,
 )
-from lfr.bus.streams import StreamLimits, stream_name
+from lfr.bus.nats_tuning import NatsTuning
+from lfr.bus.streams import stream_name
 from lfr.bus.subjects import (
     Topic,
     check_durable,
@@ -70,10 +70,8 @@ CLOSE_WAIT_S = 5.0
 must not hang the shutdown of a node or the service."""
 
 
-class NatsSettings(BaseModel):
-    """Where the NATS server is and how to reach it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class NatsSettings(NatsTuning):
+    """Where the NATS server is, and how to reach it (`NatsTuning`)."""
 
     url: str = Field(
         default="nats://127.0.0.1:4222",
@@ -87,33 +85,12 @@ class NatsSettings(BaseModel):
     credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) for an authenticated server."
     )
-    connect_timeout_s: float = Field(
-        default=5.0, gt=0, le=120, description="How long one connection attempt may take."
-    )
-    first_connect_s: float = Field(
-        default=15.0,
-        gt=0,
-        le=3600,
-        description=(
-            "How long the first connection may keep retrying before it is an error. Longer "
-            "tolerates a server that starts slowly; shorter reports a wrong URL sooner."
-        ),
-    )
-    request_timeout_s: float = Field(
-        default=5.0,
-        gt=0,
-        le=120,
-        description=(
-            "How long a publication waits for the stream's acknowledgement. Longer rides out "
-            "a slow link; shorter notices a dead one sooner (the caller retries)."
-        ),
-    )
-    consumer: ConsumerSettings = Field(
-        default_factory=ConsumerSettings, description="How subscribers treat failing handlers."
-    )
-    streams: StreamLimits = Field(
-        default_factory=StreamLimits, description="What each topic's stream keeps."
-    )
+
+    @classmethod
+    def at(cls, url: str, tuning: NatsTuning, **where: Any) -> NatsSettings:
+        """The server at `url` reached as `tuning` says; `where`: its other fields (prefix,
+        credentials_file) or a tuning value the caller names itself."""
+        return cls(**{**dict(tuning), "url": url, **where})
 
 
 class BusUnavailableError(ConnectionError):

@@ -15,9 +15,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.bus.subjects import Topic
+from lfr.partial_tables import complete_partial_tables
 
 
 class StreamPolicy(BaseModel):
@@ -46,6 +49,13 @@ class StreamLimits(BaseModel):
     """The policy of each topic's stream."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _complete_partial_tables(cls, data: Any) -> Any:
+        """``LFR_NATS__STREAMS__MATCH__MAX_AGE_S`` changes that one value of the match
+        stream's policy and keeps the rest (`lfr.partial_tables`)."""
+        return complete_partial_tables(cls, data)
 
     match: StreamPolicy = Field(
         default=StreamPolicy(work_queue=True, max_age_s=24 * 3600, max_per_subject=-1),

@@ -13,23 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from lfr.cli._settings import load_settings
 from lfr.db.session import make_engine, make_session_factory, transaction
-from lfr.settings import Settings, get_settings, settings_error_line
+from lfr.settings import Settings
 
 DATABASE_FILE = "lfr.db"
-
-
-def load_settings() -> Settings:
-    """The settings, or a clear message and exit 2 when they are invalid or insecure."""
-    try:
-        return get_settings()
-    except ValidationError as error:
-        typer.echo(f"error: invalid settings: {settings_error_line(error)}", err=True)
-        raise typer.Exit(2) from error
 
 
 class NoDatabaseError(RuntimeError):

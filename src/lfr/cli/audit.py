@@ -21,7 +21,8 @@ from lfr.audit.checkpoint import (
     read_published,
 )
 from lfr.audit.export import export_lines, verify_export
-from lfr.cli._database import database_transaction, load_settings
+from lfr.cli._database import database_transaction
+from lfr.cli._settings import load_settings
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lfr.cli._database import database_transaction, load_settings
+from lfr.cli._database import database_transaction
+from lfr.cli._settings import load_settings
 from lfr.cli.audit import audit_app
 from lfr.services.compliance import Level, check_compliance
 from lfr.services.policy import GovernancePolicy

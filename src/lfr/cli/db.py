@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import database_transaction, existing_database_or_exit, load_settings
+from lfr.cli._database import database_transaction, existing_database_or_exit
+from lfr.cli._settings import load_settings
 from lfr.crypto import DecryptionError
 from lfr.db import migrate
 from lfr.services.biometric_keys import rekey as rekey_values

@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lfr.cli._database import database_transaction, load_settings
+from lfr.cli._database import database_transaction
+from lfr.cli._settings import load_settings
 from lfr.cli.evaluate import (
     CacheOption,
     DescriberOption,

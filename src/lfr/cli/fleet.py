@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._database import console_transaction, database_transaction, load_settings
+from lfr.cli._database import console_transaction, database_transaction
+from lfr.cli._settings import load_settings
 from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
 from lfr.services import fleet, people
 

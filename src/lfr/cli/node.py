@@ -31,13 +31,13 @@ import typer
 
 from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
+from lfr.cli._settings import ConfigFile, load_standalone_settings
 from lfr.runtime.engine import EngineJob, prepare_job
 from lfr.runtime.identity import IdentityError, NodeIdentity, parse_service_key
 from lfr.runtime.node import Node, ReleasedSource
 from lfr.runtime.release import ReleaseError
-from lfr.runtime.supervisor import Camera, SupervisorSettings
-from lfr.vision.pipeline import EngineConfig
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.runtime.supervisor import Camera
+from lfr.vision.engine_config import EngineConfig
 
 log = logging.getLogger("lfr.node")
 
@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 help=(
                     "Alert threshold (cosine similarity) the authority set, with --watchlist "
-                    f"(default {DEFAULT_ALERT_THRESHOLD}); a released watchlist carries its own."
+                    "(default: the settings' engine.alert_threshold); a released watchlist "
+                    "carries its own."
                 )
             ),
         ] = None,
@@ -127,9 +128,15 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="NATS user credentials file for this node.")
         ] = None,
         connect_wait: Annotated[
-            float,
-            typer.Option(help="Seconds to keep trying the first connection to NATS.", min=0.1),
-        ] = 15.0,
+            float | None,
+            typer.Option(
+                help=(
+                    "Seconds to keep trying the first connection to NATS (default: the "
+                    "settings' nats.first_connect_s)."
+                ),
+                min=0.1,
+            ),
+        ] = None,
         outbox: Annotated[
             Path | None,
             typer.Option(
@@ -146,19 +153,21 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(help="Serve Prometheus metrics on this port (default: none).", min=1),
         ] = None,
+        config: ConfigFile = None,
     ) -> None:
         """Run a recognition node: camera workers that publish alerts and health to NATS."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        settings = load_standalone_settings(config)
         cameras = parse_cameras(camera)
         node_name = name or default_node_name()
         try:
             check_token(deployment, "deployment id")
             check_token(node_name, "node name")
-            settings = NatsSettings(
-                url=nats, prefix=prefix, credentials_file=creds, first_connect_s=connect_wait
+            waits = {"first_connect_s": connect_wait} if connect_wait is not None else {}
+            bus = NatsSettings.at(
+                nats, settings.nats, prefix=prefix, credentials_file=creds, **waits
             )
-            given = threshold if threshold is not None else DEFAULT_ALERT_THRESHOLD
-            config = EngineConfig(alert_threshold=given)
+            engine = _engine_with_threshold(settings.engine, threshold)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
         try:
@@ -166,9 +175,9 @@ def register(app: typer.Typer) -> None:
         except IdentityError as error:
             raise typer.BadParameter(str(error), param_hint="--key") from None
         source = (
-            _enrol(watchlist, config)
+            _enrol(watchlist, engine)
             if watchlist is not None
-            else _released(identity, config, threshold, release_wait, service_key)
+            else _released(identity, engine, threshold, release_wait, service_key)
         )
         if loop:
             source = replace(source, loop=True)
@@ -177,8 +186,8 @@ def register(app: typer.Typer) -> None:
             node_name,
             cameras,
             source,
-            settings,
-            SupervisorSettings(),
+            bus,
+            settings.supervisor,
             identity,
             outbox,
             metrics_port,
@@ -189,6 +198,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"node {node_name} stopped: {outcome}")
+
+
+def _engine_with_threshold(engine: EngineConfig, threshold: float | None) -> EngineConfig:
+    """The configured engine, with the threshold the command names (a rehearsal's)."""
+    return engine if threshold is None else engine.updated(alert_threshold=threshold)
 
 
 def _released(

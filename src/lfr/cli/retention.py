@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import typer
 
-from lfr.cli._database import database_transaction, load_settings
+from lfr.cli._database import database_transaction
+from lfr.cli._settings import load_settings
 from lfr.services.policy import GovernancePolicy
 from lfr.services.retention import run_retention_if_due
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lfr.settings import get_settings
+from lfr.cli._settings import ConfigFile, load_settings
 
 log = logging.getLogger("lfr.serve")
 
@@ -25,9 +25,10 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="With --demo: a folder with one face image and one video."),
         ] = None,
+        config: ConfigFile = None,
     ) -> None:
         """Run lfr: migrations, the web application and the camera workers."""
-        _serve(host=host, port=port, demo=demo, media=media)
+        _serve(host=host, port=port, demo=demo, media=media, config=config)
 
     @app.command("demo")
     def demo_command(
@@ -37,11 +38,12 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="A folder with one face image (watchlist) and one video."),
         ] = None,
+        config: ConfigFile = None,
     ) -> None:
         """Seed a demo force (one account per role, an authorised rehearsal deployment with a
         watchlist and a rehearsal clip), then serve it: an alert reaches the operator within
         a minute."""
-        _serve(host=host, port=port, demo=True, media=media)
+        _serve(host=host, port=port, demo=True, media=media, config=config)
 
     @app.command("demo-codes")
     def demo_codes() -> None:
@@ -50,7 +52,7 @@ def register(app: typer.Typer) -> None:
         from lfr.db.session import make_engine, make_session_factory
         from lfr.web.demo import current_codes
 
-        settings = get_settings()
+        settings = load_settings()
         if not settings.allows_development_secrets:
             raise typer.BadParameter("demo accounts exist only in development")
         url = existing_database_or_exit(settings)
@@ -59,7 +61,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{username:<14} {code}")
 
 
-def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
+def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path | None) -> None:
     import uvicorn
 
     from lfr.runtime.engine import run_camera_engine
@@ -70,7 +72,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = get_settings()
+    settings = load_settings(config)
     if demo:  # before anything touches the database: no account it would then refuse
         from lfr.web.demo import check_demo_environment
 

@@ -19,11 +19,11 @@ from typing import Annotated, Any
 
 import typer
 
+from lfr.cli._settings import ConfigFile, load_standalone_settings
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
 from lfr.vision.sources import SourceError, is_stream, open_source, shown
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 CONNECT_PATIENCE_S = 10.0
@@ -160,13 +160,16 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="DIR/<subject>/*.jpg or DIR/<subject>.jpg (jpg, jpeg, png)."),
         ],
         threshold: Annotated[
-            float,
+            float | None,
             typer.Option(
                 min=-1.0,
                 max=1.0,
-                help="Alert threshold (cosine similarity); the authority's figure.",
+                help=(
+                    "Alert threshold (cosine similarity); the authority's figure "
+                    "(default: the settings' engine.alert_threshold)."
+                ),
             ),
-        ] = DEFAULT_ALERT_THRESHOLD,
+        ] = None,
         as_json: Annotated[
             bool, typer.Option("--json", help="One JSON object per alert, then a summary.")
         ] = False,
@@ -193,18 +196,22 @@ def register(app: typer.Typer) -> None:
             ),
         ] = CONNECT_PATIENCE_S,
         upsample: Annotated[
-            int,
+            int | None,
             typer.Option(
                 min=0,
                 max=3,
-                help="Detector upsampling: finds faces half as large per step, ×4 time.",
+                help=(
+                    "Detector upsampling: finds faces half as large per step, ×4 time "
+                    "(default: the settings' engine.detector.upsample)."
+                ),
             ),
-        ] = 0,
+        ] = None,
+        config_file: ConfigFile = None,
     ) -> None:
         """Watch video for the people on a watchlist; print one line per alert."""
-        # The engine's own detector settings (as a deployment runs), with the upsampling asked.
-        detector = EngineConfig().detector.model_copy(update={"upsample": upsample})
-        config = EngineConfig(alert_threshold=threshold, detector=detector)
+        # The engine as configured (as a deployment runs it), with what the command names.
+        engine_settings = load_standalone_settings(config_file).engine
+        config = _engine_for_command(engine_settings, threshold, upsample)
         engine = Engine.from_config(config)
         console = _Console(as_json)
         gallery = _enrol(watchlist, engine, config)
@@ -231,6 +238,20 @@ def register(app: typer.Typer) -> None:
         failed += _report_unreadable(console, [w.source.camera for w in workers])
         if failed:
             raise typer.Exit(1)
+
+
+def _engine_for_command(
+    engine: EngineConfig, threshold: float | None, upsample: int | None
+) -> EngineConfig:
+    changes: dict[str, Any] = {}
+    if threshold is not None:
+        changes["alert_threshold"] = threshold
+    if upsample is not None:
+        changes["detector"] = {"upsample": upsample}
+    try:
+        return engine.updated(**changes)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _report_unreadable(console: _Console, cameras: list[str]) -> int:

@@ -188,7 +188,7 @@ class CentralRuntime:
             await bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
         ]
         self._supervisor = Supervisor(
-            bus, self._target, nats=self._nats, settings=self._supervisor_settings
+            bus, self._target, nats=self._nats, settings=self.supervisor_settings
         )
         log.info("recognition runtime started (bus: %s)", type(bus).__name__)
 
@@ -209,6 +209,11 @@ class CentralRuntime:
         if self._bus is None:
             raise RuntimeError("the recognition runtime is not started")
         return self._bus
+
+    @property
+    def supervisor_settings(self) -> SupervisorSettings:
+        """How the supervisor started with this runtime stops and restarts workers."""
+        return self._supervisor_settings or SupervisorSettings()
 
     @property
     def supervisor(self) -> Supervisor:
@@ -272,7 +277,7 @@ class CentralRuntime:
         with self._health_lock:
             received = {c: r for (d, c), r in self._health.items() if d == deployment_id}
         every = sorted(set(workers) | set(received) | set(names))
-        min_fps = (self._supervisor_settings or SupervisorSettings()).min_camera_fps
+        min_fps = self.supervisor_settings.min_camera_fps
         return [
             _camera_health(name, received.get(name), workers.get(name), now, min_fps)
             for name in every

@@ -190,6 +190,12 @@ class Reconciler:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
+    @property
+    def planner(self) -> Planner:
+        """What each deployment's workers run (the configured engine, the authority's
+        threshold)."""
+        return self._planner
+
     async def start(self) -> None:
         self._stopping = False
         self._loop = asyncio.get_running_loop()

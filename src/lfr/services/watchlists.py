@@ -37,9 +37,9 @@ from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.imageio import ImageError, decode_upload, reencode_for_storage
 from lfr.vision.matcher import TemplateSet
-from lfr.vision.pipeline import EngineConfig
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
 from lfr.vision.types import ListKind
 
@@ -94,10 +94,16 @@ class VisionEnroler:
 
     @classmethod
     def default(cls) -> VisionEnroler:
-        """dlib HOG detection and dlib ResNet descriptors (models load on first use),
-        described as the engine describes by default (no flip augmentation), so that
+        """The enrolment of the engine's default configuration (dlib HOG, dlib ResNet)."""
+        return cls.for_engine(EngineConfig())
+
+    @classmethod
+    def for_engine(cls, config: EngineConfig) -> VisionEnroler:
+        """Enrolment as the cameras running `config` describe (models load on first use):
+        its detector at full resolution, its describer and enrolment gate, so that
         templates and probes are alike."""
-        return cls(FaceAnalyser(build_detector()), build_describer(EngineConfig().describer))
+        analyser = FaceAnalyser(build_detector(config.enrolment_detector()))
+        return cls(analyser, build_describer(config.describer), config.enrolment_gate)
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):

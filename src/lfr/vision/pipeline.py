@@ -25,25 +25,25 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.calibration import ModelCalibration, load_calibration
-from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, build_describer
+from lfr.vision.describers import DescriberConfig, build_describer
 from lfr.vision.describers.base import Describer
-from lfr.vision.detection import DetectorConfig, HogDetectorConfig, build_detector
-from lfr.vision.following import FaceFollower, FollowingConfig
+from lfr.vision.detection import build_detector
+
+# Re-exported: the engine and its configuration are imported together by their callers.
+from lfr.vision.engine_config import EngineConfig as EngineConfig
+from lfr.vision.following import FaceFollower
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
 from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.quality import QualityGate
 from lfr.vision.sources import Source
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
-from lfr.vision.tracking import Confirmation, Sighting, Tracker, TrackerConfig
+from lfr.vision.tracking import Confirmation, Sighting, Tracker
 from lfr.vision.types import (
     Box,
     CameraStatus,
@@ -57,141 +57,8 @@ from lfr.vision.types import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DETECT_WIDTH = 960
-"""The engine's default `max_detect_width` (REC-2). Detection (dlib HOG) is the engine's
-main cost once description is bounded by the tracker, and grows with the pixel count.
-At 960 px wide HOG's smallest face (about 80 px in the shrunk frame, 0.39 of it between
-the eyes) is about 107 px high with about 42 px between the eyes at 720p, 160 px / 62 px
-at 1080p: at or above the 40 px between the eyes asked of a watchlist image. On the
-generated crowds it lost 1–5% of the detections (the faces nearest that size) and no
-alert, and made the engine 1.3–4× faster (measured in docs/evaluation.md).
-Frames of 960 px or less (640×480, the Hamilton clip) are detected at full resolution.
-720p detection costs about 0.56 of full resolution, 1080p about 0.25. A camera that must
-find smaller faces raises it (or sets None, or `upsample`); one placed for large faces
-lowers it."""
-
 Emitted = MatchEvent | HealthFigures
 Emit = Callable[[Emitted], None]
-
-
-class EngineConfig(BaseModel):
-    """Everything that shapes recognition on a camera; the alert threshold is an input
-    that the authority sets (REC-2), never a hidden constant."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    detector: DetectorConfig = Field(
-        default_factory=lambda: HogDetectorConfig(max_detect_width=DEFAULT_DETECT_WIDTH),
-        description=(
-            "Face detector backend and settings. The default detects on frames shrunk to "
-            f"at most {DEFAULT_DETECT_WIDTH} px wide (see DEFAULT_DETECT_WIDTH); faces are "
-            "still described from the full-resolution frame."
-        ),
-    )
-    describer: DescriberConfig = Field(
-        default_factory=lambda: DlibDescriberConfig(mirror=False),
-        description=(
-            "Face describer backend. The engine describes each face once (no flip "
-            "augmentation): with S-norm and flip augmentation on, recall on the video "
-            "clips fell (docs/evaluation.md), so the shipped engine keeps what was measured "
-            "there."
-        ),
-    )
-    enrolment_gate: QualityGate = Field(
-        default_factory=QualityGate.for_enrolment,
-        description="Quality a watchlist image must meet to become a template (WL-5).",
-    )
-    live_gate: QualityGate = Field(
-        default_factory=QualityGate,
-        description=(
-            "Quality a face in the video must meet to be described at all; a face that "
-            "fails it is still tracked (so its pass stays one track) but never matched."
-        ),
-    )
-    tracker: TrackerConfig = Field(
-        default_factory=TrackerConfig, description="Tracking, description budget, confirmation."
-    )
-    following: FollowingConfig = Field(
-        default_factory=FollowingConfig,
-        description=(
-            "How often the detector runs and how faces are followed between detections "
-            "(lfr.vision.following)."
-        ),
-    )
-    alert_threshold: float = Field(
-        default=DEFAULT_ALERT_THRESHOLD,
-        ge=-1,
-        description=(
-            "Fused calibrated score at or above which a track alerts on a subject: on the "
-            "reference scale of lfr.vision.calibration (the raw cosine similarity with the "
-            "same evaluated false-match rate), whichever rule runs. Raising it misses more "
-            "watchlist subjects; lowering it stops more innocent passers-by."
-        ),
-    )
-    score_normalisation: CohortNormalisation | None = Field(
-        default=None,
-        description=(
-            "Cohort normalisation of match scores (lfr.vision.normalisation), scores put "
-            "back on the calibrated scale, so the threshold keeps its meaning. S-norm "
-            "(`CohortNormalisation()`) lowered the miss rate at 1% false alerts on lfw-dev "
-            "stills from 36% to 27%, but on the video clips it lowered recall (7/9 → 3/9, "
-            "9/10 → 3/10, Hamilton 1/2 → 0/2; docs/evaluation.md): None, raw cosine "
-            "similarities, stays the default until that is understood."
-        ),
-    )
-    calibration_path: Path | None = Field(
-        default=None,
-        description=(
-            "A force's own calibration (`lfr evaluate identification --calibration-out`); "
-            "None: the one shipped for the describer's model. Without either, scores stay "
-            "raw cosine similarities (no rule can run calibrated)."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _threshold_is_calibrated(self) -> EngineConfig:
-        if self.alert_threshold > 1:
-            raise ValueError(
-                f"alert_threshold {self.alert_threshold} is not a calibrated score (at most "
-                "1): thresholds are on the reference scale whichever rule runs "
-                "(lfr.vision.calibration)"
-            )
-        return self
-
-    top_k: int = Field(
-        default=5,
-        ge=1,
-        le=50,
-        description="Candidates per described face (shown to the operator, ADJ-1).",
-    )
-    probe_margin: float = Field(
-        default=0.4,
-        ge=0,
-        le=2,
-        description="Margin around the face box in the probe crop, as a fraction of its size.",
-    )
-    probe_jpeg_quality: int = Field(default=90, ge=50, le=100, description="Probe crop JPEG.")
-    health_interval_s: float = Field(
-        default=5.0,
-        gt=0,
-        description="Seconds between health figures (REC-5); one more is sent at the end.",
-    )
-    read_timeout_s: float = Field(
-        default=0.5,
-        gt=0,
-        description="How long the worker waits for a frame before reporting health anyway.",
-    )
-    threads: int = Field(
-        default=0,
-        ge=0,
-        le=256,
-        description=(
-            "Threads this engine's ONNX Runtime runs and OpenCV may use (its share of the "
-            "machine: `threads_per_worker`). 0 leaves both at one per core, right for one "
-            "camera a machine; with several camera processes each using every core, their "
-            "threads wait on one another's cores (8 workers on 2 cores: 16 threads)."
-        ),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,16 +78,13 @@ class Engine:
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
         analyser = FaceAnalyser(build_detector(config.detector))
-        full_resolution = config.detector.model_copy(
-            update={"detect_scale": 1.0, "max_detect_width": None}
-        )
         if config.threads:
             cv2.setNumThreads(config.threads)  # process-wide: one engine a process
         describer = build_describer(describer_with_threads(config.describer, config.threads))
         return cls(
             analyser,
             describer,
-            FaceAnalyser(build_detector(full_resolution), analyser.locator),
+            FaceAnalyser(build_detector(config.enrolment_detector()), analyser.locator),
             load_calibration(config.calibration_path, describer.model_id),
         )
 

@@ -34,7 +34,6 @@ class WebContext:
     settings: Settings
     db: SessionFactory
     request_id_var: ContextVar[str | None]
-    web_settings: WebSettings = field(default_factory=WebSettings)
     feed: LiveFeed = field(default_factory=LiveFeed)
     control: DeploymentControl = field(init=False)
     recognition: Recognition | None = field(default=None, init=False)
@@ -48,6 +47,11 @@ class WebContext:
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
         self.control = DeploymentControl(self.db)
+
+    @property
+    def web_settings(self) -> WebSettings:
+        """Sign-in, session and upload limits: the settings' ``web`` group."""
+        return self.settings.web
 
     def attach_runtime(
         self,
@@ -74,7 +78,7 @@ class WebContext:
         """The engine's enrolment (WL-5), built on first use (its models load lazily)."""
         with _ENROLER_LOCK:
             if self._enroler is None:
-                self._enroler = VisionEnroler.default()
+                self._enroler = VisionEnroler.for_engine(self.settings.engine)
             return self._enroler
 
     @property

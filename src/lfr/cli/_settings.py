@@ -1,0 +1,58 @@
+"""How a command reads the settings (not a command module): the one tree of `lfr.settings`,
+with the ``--config`` file when given, or a one-line error and exit status 2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from lfr.settings import (
+    Settings,
+    SettingsFileError,
+    StandaloneSettings,
+    get_settings,
+    settings_error_line,
+    use_settings_file,
+)
+
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help=(
+            "TOML settings file (as LFR_CONFIG_FILE); environment variables override it, "
+            "keys that are no setting are refused."
+        ),
+    ),
+]
+
+_Loaded = TypeVar("_Loaded", bound=Settings)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """The process's settings (with `config_file`, for every later reader too)."""
+    if config_file is not None:
+        use_settings_file(config_file)
+    return _or_exit(get_settings)
+
+
+def load_standalone_settings(config_file: Path | None = None) -> StandaloneSettings:
+    """The settings of a process that holds no service secret (`lfr node`, `lfr watch`)."""
+    if config_file is None:
+        return _or_exit(StandaloneSettings)
+    return _or_exit(lambda: StandaloneSettings(config_file=config_file))
+
+
+def _or_exit(load: Callable[[], _Loaded]) -> _Loaded:
+    try:
+        return load()
+    except ValidationError as error:
+        typer.echo(f"error: invalid settings: {settings_error_line(error)}", err=True)
+        raise typer.Exit(2) from error
+    except SettingsFileError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
