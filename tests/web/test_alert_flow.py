@@ -159,7 +159,9 @@ def test_dismiss_needs_a_reason_and_records_it(
         follow_redirects=False,
     )
     assert done.status_code == 303
-    assert alert_id not in operator.get("/console").text
+    console = operator.get("/console").text
+    assert f'id="alert-{alert_id}"' not in console  # no longer waiting
+    assert f'href="/alerts/{alert_id}"' in console  # in the history, opening its record
 
 
 def test_operator_of_another_deployment_cannot_read_the_alert(

@@ -40,6 +40,7 @@ EQUITABILITY_READERS = {AO, CO, REV, OVS, ENG}
 MONITORS = {REV, OVS, GOLD, AO, CO}
 ALERT_READERS = {OP, EO, SILVER, GOLD, REV}
 HOLDERS = {GOLD, SILVER, REV, AO}
+COMMANDERS = {GOLD, SILVER, BRONZE}
 
 EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/"): PUBLIC,
@@ -99,6 +100,9 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/deployments/{deployment_id}"): DEPLOYMENT_READERS,
     ("GET", "/deployments/{deployment_id}/health"): DEPLOYMENT_READERS,
     ("GET", "/deployments/{deployment_id}/stream"): DEPLOYMENT_READERS,
+    ("GET", "/deployments/{deployment_id}/dashboard"): COMMANDERS,
+    ("GET", "/deployments/{deployment_id}/dashboard/alerts"): COMMANDERS,
+    ("GET", "/api/deployments/{deployment_id}/dashboard"): COMMANDERS,
     ("POST", "/deployments/{deployment_id}/assign"): {A, GOLD, SILVER},
     ("POST", "/deployments/{deployment_id}/start"): {GOLD, SILVER},
     ("POST", "/deployments/{deployment_id}/halt"): {GOLD, SILVER},

@@ -28,6 +28,7 @@ from lfr.db.governance import (
 from lfr.db.session import SessionFactory, reading, transaction
 from lfr.domain.alerts import AlertState
 from lfr.domain.authorisation import ApplicationStatus
+from lfr.domain.deployment import COMMAND_ROLES
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound
 
@@ -220,6 +221,18 @@ def watchable_deployment(session: Session, actor: Actor, deployment_id: str) -> 
     allowed = row is not None and (
         bool(actor.roles & CAMERA_WATCHERS)
         or any(a.user_id == actor.user_id for a in row.assignments)
+    )
+    if row is None or not allowed:
+        raise NotFound("deployment", deployment_id)
+    return row
+
+
+def commanded_deployment(session: Session, actor: Actor, deployment_id: str) -> DeploymentRow:
+    """A deployment's dashboard: the Gold, Silver and Bronze assigned to it command it,
+    and nobody else sees its alerts gathered in one place (DEP-2)."""
+    row = session.get(DeploymentRow, deployment_id)
+    allowed = row is not None and any(
+        a.user_id == actor.user_id and a.role in COMMAND_ROLES for a in row.assignments
     )
     if row is None or not allowed:
         raise NotFound("deployment", deployment_id)

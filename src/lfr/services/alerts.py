@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lfr.db.governance import (
@@ -375,10 +375,33 @@ def probe_image(session: Session, actor: Actor, alert_id: str) -> bytes:
     if not actor.roles & PROBE_VIEWER_ROLES:
         raise Refusal("DP-2", "biometric data is shown by role only", "actor")
     row = readable_alert(session, actor, alert_id)
-    only_after_referral = not actor.roles & (PROBE_VIEWER_ROLES - AFTER_REFERRAL_ROLES)
-    if only_after_referral and row.referred_at is None:
+    if not may_see_probe(actor, row):
         raise Refusal("ADJ-2", "the probe is shown once the alert is referred", "alert")
     return row.probe.jpeg
+
+
+def may_see_probe(actor: Actor, row: AlertRow) -> bool:
+    """Whether this reader of the alert may see its probe now (DP-2 by role; ADJ-2: an
+    engagement officer only once an operator has referred it), so a page offers only the
+    images its reader may open."""
+    if not actor.roles & PROBE_VIEWER_ROLES:
+        return False
+    only_after_referral = not actor.roles & (PROBE_VIEWER_ROLES - AFTER_REFERRAL_ROLES)
+    return not only_after_referral or row.referred_at is not None
+
+
+def alerts_by_state(session: Session, deployment_id: str) -> dict[AlertState, int]:
+    """How many of a deployment's alerts are in each state, every state named (zero
+    included), for its commanders' dashboard."""
+    counted = session.execute(
+        select(AlertRow.state, func.count())
+        .where(AlertRow.deployment_id == deployment_id)
+        .group_by(AlertRow.state)
+    )
+    tally = dict.fromkeys(AlertState, 0)
+    for state, count in counted:
+        tally[state] = count
+    return tally
 
 
 def view_probe_image(factory: SessionFactory, actor: Actor, alert_id: str) -> bytes:

@@ -196,6 +196,22 @@ def camera_views(session: Session, actor: Actor) -> list[tuple[str, str]]:
     return [(row.id, camera) for row in rows for camera in cameras_of(row)]
 
 
+def commanded_live_deployments(session: Session, actor: Actor) -> list[tuple[str, str]]:
+    """(id, title) of the running or halted deployments this person commands, for the
+    console's way to their dashboards."""
+    from lfr.db.governance import DeploymentRow
+    from lfr.domain.deployment import COMMAND_ROLES, DeploymentStatus
+
+    ids = assigned_deployment_ids(session, actor, COMMAND_ROLES)
+    live = (DeploymentStatus.RUNNING, DeploymentStatus.HALTED)
+    rows = session.scalars(
+        select(DeploymentRow)
+        .where(DeploymentRow.id.in_(ids), DeploymentRow.status.in_(live))
+        .order_by(DeploymentRow.created_at.desc())
+    )
+    return [(row.id, row.authority.application.title) for row in rows]
+
+
 def alerts_visible_to(db: SessionFactory, actor: Actor) -> Callable[[LiveMessage], Awaitable[bool]]:
     """An event stream's filter: only alerts this person may read reach their browser (an
     alert id of another deployment is never sent), and nothing once their account is

@@ -3,6 +3,7 @@ signed in, their menu, the session's CSRF token)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,21 @@ NAV: tuple[NavItem, ...] = (
 
 def nav_for(request: Request, actor: Actor | None) -> list[NavItem]:
     """The menu shows what the routes admit: the routes' declarations are the one source."""
+    may_reach = reachable(request, actor)
+    return [item for item in NAV if may_reach(item.path)]
+
+
+def reachable(request: Request, actor: Actor | None) -> Callable[[str], bool]:
+    """Whether this person's roles pass the gate of the page at a path as its route
+    declares it (`/alerts/{alert_id}`), so that a page offers a link only where it leads
+    somewhere; the object's own permission check still applies when it is followed."""
     admissions = _admissions_by_path(request)
-    return [
-        item
-        for item in NAV
-        if (admit := admissions.get(item.path)) is not None and admit.admits(actor)
-    ]
+
+    def may_reach(path: str) -> bool:
+        admit = admissions.get(path)
+        return admit is not None and admit.admits(actor)
+
+    return may_reach
 
 
 def _admissions_by_path(request: Request) -> dict[str, Admit]:
@@ -87,6 +97,7 @@ def render(
     full: dict[str, Any] = {
         "actor": actor,
         "nav": nav_for(request, actor),
+        "may_reach": reachable(request, actor),
         "csrf_token": identity.session.csrf_token if identity.session else "",
         "flashes": [],
         "title": None,

@@ -25,6 +25,7 @@ from lfr.web.alert_views import (
     alerts_visible_to,
     camera_views,
     card_of,
+    commanded_live_deployments,
     console_alerts,
     console_history,
     readable_card,
@@ -53,6 +54,7 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
         cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
         history = [card_of(db, row, actor) for row in console_history(db, actor)]
         views = camera_views(db, actor)
+        dashboards = commanded_live_deployments(db, actor)
     return render(
         request,
         "console/index.html",
@@ -60,6 +62,7 @@ def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> R
             "alerts": cards,
             "history": history,
             "camera_views": views,
+            "dashboards": dashboards,
             "title": "Operator console",
         },
     )

@@ -60,7 +60,7 @@ def deployments_page(request: Request, context: Context, viewer: Reader) -> Resp
         rows = list(db.scalars(select(DeploymentRow).order_by(DeploymentRow.created_at.desc())))
         planned = {row.authority_id for row in rows}
         open_authorities = [a for a in authorities_in_force(db) if a.id not in planned]
-        listing = [_summary(row) for row in rows]
+        listing = [deployment_summary(row) for row in rows]
         authorities = [{"id": a.id, "title": a.application.title} for a in open_authorities]
     return render(
         request,
@@ -69,7 +69,7 @@ def deployments_page(request: Request, context: Context, viewer: Reader) -> Resp
     )
 
 
-def _summary(row: DeploymentRow) -> dict[str, Any]:
+def deployment_summary(row: DeploymentRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "title": row.authority.application.title,
@@ -126,13 +126,13 @@ def deployment_page(
         request,
         "deployments/detail.html",
         {
-            "deployment": _summary(row),
+            "deployment": deployment_summary(row),
             "row": row,
             "unmet": unmet,
             "warnings": warnings,
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
-            "title": _summary(row)["title"],
+            "title": deployment_summary(row)["title"],
             **health_view(context, deployment_id),
         },
     )
@@ -315,7 +315,7 @@ def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt
     workers here are stopped before it answers; `delivery` says which nodes have
     acknowledged so far (poll `GET /api/deployments/{id}/halt`)."""
     context.control.halt(viewer_of(viewer).actor, deployment_id, body.reason)
-    return {"status": "halted", "delivery": _delivery_json(context, deployment_id)}
+    return {"status": "halted", "delivery": halt_delivery_json(context, deployment_id)}
 
 
 @api.get(
@@ -329,10 +329,10 @@ def api_halt_delivery(context: Context, viewer: Reader, deployment_id: str) -> d
     acknowledged it (DEP-2)."""
     with reading(context.db) as db:
         deployments.get_deployment(db, deployment_id)
-    return {"delivery": _delivery_json(context, deployment_id)}
+    return {"delivery": halt_delivery_json(context, deployment_id)}
 
 
-def _delivery_json(context: Context, deployment_id: str) -> dict[str, Any] | None:
+def halt_delivery_json(context: Context, deployment_id: str) -> dict[str, Any] | None:
     with reading(context.db) as db:
         delivery = fleet.halt_delivery(db, deployment_id)
     if delivery is None:
