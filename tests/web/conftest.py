@@ -4,6 +4,7 @@ configured), persona accounts, and clients signed in as each persona."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +16,11 @@ from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
+from lfr.web.demo import Rehearsal
 from lfr.web.models import SessionStage
 from lfr.web.sessions import COOKIE_NAME
+from tests.db_fixtures import Personas
+from tests.web.rehearsal import running_rehearsal
 
 ClientFor = Callable[[Actor], TestClient]
 
@@ -59,3 +63,22 @@ def client_for(web_context: WebContext) -> Iterator[ClientFor]:
 def enroler() -> VisionEnroler:
     """The engine's real enrolment (dlib models load once per run)."""
     return VisionEnroler.default()
+
+
+@pytest.fixture
+def subject_image(faces_dir: Path) -> Path:
+    return faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
+
+
+@pytest.fixture
+def rehearsal(
+    web_context: WebContext,
+    personas: Personas,
+    subject_image: Path,
+    video_dir: Path,
+    enroler: VisionEnroler,
+) -> Rehearsal:
+    """`lfr demo`'s rehearsal deployment, staffed with the personas and running."""
+    return running_rehearsal(
+        web_context.db, personas, subject_image, video_dir / "short_hamilton_clip.mp4", enroler
+    )

@@ -12,30 +12,11 @@ from fastapi.testclient import TestClient
 from lfr.db.session import transaction
 from lfr.domain.people import Actor, Rank, Role
 from lfr.services import people
-from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
-from tests.web.rehearsal import match_event, running_rehearsal
+from tests.web.rehearsal import match_event
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def subject_image(faces_dir: Path) -> Path:
-    return faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
-
-
-@pytest.fixture
-def rehearsal(
-    web_context: WebContext,
-    personas: Personas,
-    subject_image: Path,
-    video_dir: Path,
-    enroler: VisionEnroler,
-):
-    return running_rehearsal(
-        web_context.db, personas, subject_image, video_dir / "short_hamilton_clip.mp4", enroler
-    )
 
 
 def another_account(web_context: WebContext, username: str, rank: Rank, role: Role) -> Actor:

@@ -10,31 +10,12 @@ from pathlib import Path
 import pytest
 
 from lfr.domain.people import Rank, Role
-from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
-from tests.web.rehearsal import match_event, running_rehearsal
+from tests.web.rehearsal import match_event
 from tests.web.test_alert_flow import another_account
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def subject_image(faces_dir: Path) -> Path:
-    return faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
-
-
-@pytest.fixture
-def rehearsal(
-    web_context: WebContext,
-    personas: Personas,
-    subject_image: Path,
-    video_dir: Path,
-    enroler: VisionEnroler,
-):
-    return running_rehearsal(
-        web_context.db, personas, subject_image, video_dir / "short_hamilton_clip.mp4", enroler
-    )
 
 
 def count_of(page: str, state: str) -> int:

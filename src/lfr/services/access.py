@@ -140,10 +140,7 @@ def entry_image(session: Session, actor: Actor, entry_id: str) -> bytes:
     entry = session.get(WatchlistEntryRow, entry_id)
     if entry is None:
         raise NotFound("watchlist entry", entry_id)
-    watchlist = entry.watchlist
-    allowed = may_read_watchlist(session, actor, watchlist) or _adjudicates_for(
-        session, actor, watchlist.authority_id
-    )
+    allowed = may_see_entry_image(session, actor, entry)
     image = session.scalars(
         select(WatchlistImageRow)
         .where(WatchlistImageRow.entry_id == entry_id)
@@ -152,6 +149,14 @@ def entry_image(session: Session, actor: Actor, entry_id: str) -> bytes:
     if not allowed or image is None:
         raise NotFound("watchlist image", entry_id)
     return image.image
+
+
+def may_see_entry_image(session: Session, actor: Actor, entry: WatchlistEntryRow) -> bool:
+    """`entry_image`'s rule alone, so a page offers only the images its reader may open."""
+    watchlist = entry.watchlist
+    return may_read_watchlist(session, actor, watchlist) or _adjudicates_for(
+        session, actor, watchlist.authority_id
+    )
 
 
 def view_entry_image(factory: SessionFactory, actor: Actor, entry_id: str) -> bytes:

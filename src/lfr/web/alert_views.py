@@ -18,7 +18,13 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
-from lfr.services.access import assigned_deployment_ids, may_read_alert, readable_alert
+from lfr.services.access import (
+    assigned_deployment_ids,
+    may_read_alert,
+    may_see_entry_image,
+    readable_alert,
+)
+from lfr.services.alerts import may_see_probe
 from lfr.vision.types import ListKind
 from lfr.web.live import LiveMessage
 
@@ -82,6 +88,25 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         deployment_title=title,
         places=places,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ImagesShown:
+    """Which of an alert's two images this reader may open (DP-2; ADJ-2: an engagement
+    officer sees the probe only once referred)."""
+
+    probe: bool
+    watchlist: bool
+
+
+def images_shown(db: SessionFactory, actor: Actor, alert_id: str) -> ImagesShown:
+    with reading(db) as session:
+        row = readable_alert(session, actor, alert_id)
+        entry = session.get(WatchlistEntryRow, row.subject_id)
+        return ImagesShown(
+            probe=may_see_probe(actor, row),
+            watchlist=entry is not None and may_see_entry_image(session, actor, entry),
+        )
 
 
 def _deployment(session: Session, deployment_id: str) -> tuple[str, tuple[str, ...]]:

@@ -28,6 +28,7 @@ from lfr.web.alert_views import (
     commanded_live_deployments,
     console_alerts,
     console_history,
+    images_shown,
     readable_card,
 )
 from lfr.web.deps import Context
@@ -313,7 +314,8 @@ def alerts_page(
 
 @pages.get("/alerts/{alert_id}")
 def alert_page(request: Request, context: Context, viewer: AlertReader, alert_id: str) -> Response:
-    """One alert's record: its card, decisions, outcome and any hold (DP-3)."""
+    """One alert's record: the probe and the watchlist image large side by side, with the
+    score and quality facts (ADJ-1), its decisions, outcome and any hold (DP-3)."""
     actor = viewer_of(viewer).actor
     card = readable_card(context.db, actor, alert_id)
     detail = read_alert(context, actor, alert_id)
@@ -323,6 +325,7 @@ def alert_page(request: Request, context: Context, viewer: AlertReader, alert_id
         {
             "alert": card,
             "detail": detail,
+            "shown": images_shown(context.db, actor, alert_id),
             "may_hold": bool(actor.roles & HOLDERS.roles),
             "title": "Alert",
         },
