@@ -42,6 +42,7 @@ def test_counts_by_state_follow_refer_and_dismiss(
     assert "2 waiting for an operator" in page.text
     assert 'data-live-feed="/deployments/' in page.text  # camera health follows live
     assert 'href="/console"' in page.text
+    assert "What the authority allows" in page.text  # the conditions Silver keeps within
 
     console = client_for(personas.silver).get("/console").text
     assert f'href="{url}"' in console  # and back from the console

@@ -27,6 +27,7 @@ from lfr.services.access import commanded_deployment, readable_alerts
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.alert_views import card_of
+from lfr.web.authority_view import terms_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 from lfr.web.routes.deployments import deployment_summary, halt_delivery_json, health_view
@@ -73,8 +74,9 @@ def dashboard_alerts(
 
 
 def _headline(context: Context, actor: Actor, deployment_id: str) -> dict[str, Any]:
-    """The deployment's summary and where its review and published results are, once this
-    person is found to command it (else `NotFound`)."""
+    """The deployment's summary, what its authority allows (AUTH-6: what Silver must keep
+    within) and where its review and published results are, once this person is found to
+    command it (else `NotFound`)."""
     with reading(context.db) as db:
         row = commanded_deployment(db, actor, deployment_id)
         summary = deployment_summary(row)
@@ -83,6 +85,7 @@ def _headline(context: Context, actor: Actor, deployment_id: str) -> dict[str, A
         ).one_or_none()
         return {
             "deployment": summary,
+            "terms": terms_of(row.authority),
             "review_id": review.id if review else None,
             "results_published": review is not None and review.status is ReviewStatus.SIGNED_OFF,
         }
