@@ -25,9 +25,8 @@ from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal, Refusals
-from lfr.reports import camera_statistics
 from lfr.runtime.reconciler import Reconciler
-from lfr.services import alerts, deployments, fleet
+from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
 from lfr.services.cameras import missing_sources
 from lfr.services.fleet import Origin
