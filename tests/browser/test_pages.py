@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
-from lfr.domain.authorisation import Conditions, DecisionKind
+from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
-from lfr.services import authorisations, watchlists
-from lfr.web.demo import rehearsal_application
+from lfr.services import watchlists
+from lfr.web.demo import authorise, rehearsal_application, submitted
 from tests.browser.conftest import SCREENSHOTS, LiveServer, check_page
 from tests.browser.test_story import Person
 
@@ -27,7 +27,6 @@ def approved_with_conditions(server: LiveServer) -> tuple[str, str]:
     """(application id awaiting a decision, watchlist id of another, approved with
     conditions), made through the services as the demo accounts."""
     applicant = server.accounts["applicant"].actor
-    authoriser = server.accounts["authoriser"].actor
     application = replace(
         rehearsal_application(applicant),
         places=("Stage Door, 12 High Street", "Market Square"),
@@ -35,27 +34,23 @@ def approved_with_conditions(server: LiveServer) -> tuple[str, str]:
             {WatchlistCategory.WANTED_BY_COURTS, WatchlistCategory.MISSING_AT_RISK}
         ),
     )
+    accounts = {name: account.actor for name, account in server.accounts.items()}
+    pending_id = submitted(server.context.db, applicant, application)
+    _, authority_id = authorise(
+        server.context.db,
+        accounts,
+        application,
+        conditions=Conditions(
+            max_watchlist_size=10,
+            allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
+            alert_threshold=0.96,
+        ),
+        consult=False,
+        reasons="Necessary and proportionate; narrowed to people wanted by the courts.",
+    )
     with transaction(server.context.db) as session:
-        pending = authorisations.create_application(session, applicant, application)
-        authorisations.submit_application(session, applicant, pending.id)
-        approved = authorisations.create_application(session, applicant, application)
-        authorisations.submit_application(session, applicant, approved.id)
-    with transaction(server.context.db) as session:
-        result = authorisations.decide_application(
-            session,
-            authoriser,
-            approved.id,
-            DecisionKind.APPROVE_WITH_CONDITIONS,
-            "Necessary and proportionate; narrowed to people wanted by the courts.",
-            Conditions(
-                max_watchlist_size=10,
-                allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
-                alert_threshold=0.96,
-            ),
-        )
-        assert result.authority is not None
-        watchlist = watchlists.create_watchlist(session, applicant, result.authority.id)
-        return pending.id, watchlist.id
+        watchlist = watchlists.create_watchlist(session, applicant, authority_id)
+        return pending_id, watchlist.id
 
 
 def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
