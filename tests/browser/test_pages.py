@@ -16,7 +16,13 @@ from lfr.db.session import transaction
 from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
 from lfr.services import watchlists
-from lfr.web.demo import authorise, rehearsal_application, submitted
+from lfr.web.demo import (
+    authorise,
+    compile_watchlist,
+    plan_and_staff,
+    rehearsal_application,
+    submitted,
+)
 from tests.browser.conftest import SCREENSHOTS, LiveServer, check_page
 from tests.browser.test_story import Person
 
@@ -195,7 +201,7 @@ def test_console_warns_when_a_camera_is_down(
     saying which camera and why (the real worker, the real runtime)."""
     from lfr.services import deployments
     from lfr.services.watchlists import VisionEnroler
-    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff
+    from lfr.web.demo import point_camera
 
     actors = {name: account.actor for name, account in live_server.accounts.items()}
     db = live_server.context.db
@@ -204,7 +210,8 @@ def test_console_warns_when_a_camera_is_down(
     compile_watchlist(
         db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
     )
-    deployment_id = plan_and_staff(db, actors, authority_id, tmp_path / "no-such-clip.mp4")
+    deployment_id = plan_and_staff(db, actors, authority_id)
+    point_camera(db, actors, tmp_path / "no-such-clip.mp4")
     with transaction(db) as session:
         deployments.start_deployment(session, actors["silver"], deployment_id)
     operator = Person(chromium, live_server, "operator")
