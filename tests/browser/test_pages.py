@@ -20,6 +20,7 @@ from lfr.web.demo import (
     authorise,
     compile_watchlist,
     plan_and_staff,
+    point_camera,
     rehearsal_application,
     submitted,
 )
@@ -201,7 +202,6 @@ def test_console_warns_when_a_camera_is_down(
     saying which camera and why (the real worker, the real runtime)."""
     from lfr.services import deployments
     from lfr.services.watchlists import VisionEnroler
-    from lfr.web.demo import point_camera
 
     actors = {name: account.actor for name, account in live_server.accounts.items()}
     db = live_server.context.db
