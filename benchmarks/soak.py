@@ -60,6 +60,7 @@ from lfr.web.demo import (
     authorise,
     compile_watchlist,
     plan_and_staff,
+    point_camera,
     rehearsal_application,
     seed_accounts,
 )
@@ -115,7 +116,8 @@ def seed(context: WebContext, cameras: list[str], image: Path, clip: Path) -> st
     compile_watchlist(
         context.db, accounts["applicant"], authority_id, image.read_bytes(), context.enroler()
     )
-    deployment_id = plan_and_staff(context.db, accounts, authority_id, clip, cameras)
+    deployment_id = plan_and_staff(context.db, accounts, authority_id, cameras=cameras)
+    point_camera(context.db, accounts, clip, cameras)
     with transaction(context.db) as session:
         deployments.start_deployment(session, accounts["silver"], deployment_id)
     return deployment_id

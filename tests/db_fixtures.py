@@ -213,3 +213,19 @@ def trained_account(
         password=PERSONA_PASSWORD,
     )
     return people.to_actor(user)
+
+
+def persona_accounts(personas: Personas) -> dict[str, Actor]:
+    """The personas under the demo's account names, for `lfr.web.demo`'s building steps
+    (the one builder of a governance world: authority, watchlist, staffed deployment)."""
+    return {
+        "applicant": personas.applicant,
+        "authoriser": personas.authorising_officer,
+        "chief": personas.chief_officer,
+        "gold": personas.gold,
+        "silver": personas.silver,
+        "bronze": personas.bronze,
+        "operator": personas.operator,
+        "engagement": personas.engagement_officer,
+        "engineer": personas.engineer,
+    }

@@ -14,11 +14,17 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
-from lfr.domain.authorisation import ConsultationOutcome, DecisionKind
 from lfr.domain.people import Rank, Role
 from lfr.reports.review import review_for_deployment
-from lfr.services import authorisations, people
-from lfr.web.demo import compile_watchlist, plan_and_staff, rehearsal_application, trained_account
+from lfr.services import people
+from lfr.web.demo import (
+    authorise,
+    compile_watchlist,
+    plan_and_staff,
+    point_camera,
+    rehearsal_application,
+    trained_account,
+)
 from tests.browser.conftest import LiveServer
 from tests.browser.test_story import ALERT_WAIT_MS, Person
 
@@ -46,17 +52,9 @@ def urgent_deployment(server: LiveServer, watchlist_image: Path, clip: Path) -> 
         urgent=True,
         urgency_reason="A missing child was seen at the stage door an hour ago",
     )
-    with transaction(db) as session:
-        draft = authorisations.create_application(session, accounts["applicant"], application)
-        authorisations.submit_application(session, accounts["applicant"], draft.id)
-        decided = authorisations.decide_application(
-            session, inspector, draft.id, DecisionKind.APPROVE, "Urgent: a child at risk"
-        )
-        authorisations.consult_chief_officer(
-            session, accounts["chief"], draft.id, ConsultationOutcome.NO_OBJECTION, ""
-        )
-        assert decided.authority is not None
-        application_id, authority_id = draft.id, decided.authority.id
+    application_id, authority_id = authorise(
+        db, accounts, application, decider=inspector, reasons="Urgent: a child at risk"
+    )
     compile_watchlist(
         db,
         accounts["applicant"],
@@ -64,7 +62,9 @@ def urgent_deployment(server: LiveServer, watchlist_image: Path, clip: Path) -> 
         watchlist_image.read_bytes(),
         server.context.enroler(),
     )
-    return application_id, plan_and_staff(db, accounts, authority_id, clip)
+    deployment_id = plan_and_staff(db, accounts, authority_id)
+    point_camera(db, accounts, clip)
+    return application_id, deployment_id
 
 
 def test_urgent_confirmation_and_a_blue_list_walk_past(

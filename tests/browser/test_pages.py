@@ -13,10 +13,17 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
-from lfr.domain.authorisation import Conditions, DecisionKind
+from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
-from lfr.services import authorisations, watchlists
-from lfr.web.demo import rehearsal_application
+from lfr.services import watchlists
+from lfr.web.demo import (
+    authorise,
+    compile_watchlist,
+    plan_and_staff,
+    point_camera,
+    rehearsal_application,
+    submitted,
+)
 from tests.browser.conftest import SCREENSHOTS, LiveServer, check_page
 from tests.browser.test_story import Person
 
@@ -27,7 +34,6 @@ def approved_with_conditions(server: LiveServer) -> tuple[str, str]:
     """(application id awaiting a decision, watchlist id of another, approved with
     conditions), made through the services as the demo accounts."""
     applicant = server.accounts["applicant"].actor
-    authoriser = server.accounts["authoriser"].actor
     application = replace(
         rehearsal_application(applicant),
         places=("Stage Door, 12 High Street", "Market Square"),
@@ -35,27 +41,23 @@ def approved_with_conditions(server: LiveServer) -> tuple[str, str]:
             {WatchlistCategory.WANTED_BY_COURTS, WatchlistCategory.MISSING_AT_RISK}
         ),
     )
+    accounts = {name: account.actor for name, account in server.accounts.items()}
+    pending_id = submitted(server.context.db, applicant, application)
+    _, authority_id = authorise(
+        server.context.db,
+        accounts,
+        application,
+        conditions=Conditions(
+            max_watchlist_size=10,
+            allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
+            alert_threshold=0.96,
+        ),
+        consult=False,
+        reasons="Necessary and proportionate; narrowed to people wanted by the courts.",
+    )
     with transaction(server.context.db) as session:
-        pending = authorisations.create_application(session, applicant, application)
-        authorisations.submit_application(session, applicant, pending.id)
-        approved = authorisations.create_application(session, applicant, application)
-        authorisations.submit_application(session, applicant, approved.id)
-    with transaction(server.context.db) as session:
-        result = authorisations.decide_application(
-            session,
-            authoriser,
-            approved.id,
-            DecisionKind.APPROVE_WITH_CONDITIONS,
-            "Necessary and proportionate; narrowed to people wanted by the courts.",
-            Conditions(
-                max_watchlist_size=10,
-                allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
-                alert_threshold=0.96,
-            ),
-        )
-        assert result.authority is not None
-        watchlist = watchlists.create_watchlist(session, applicant, result.authority.id)
-        return pending.id, watchlist.id
+        watchlist = watchlists.create_watchlist(session, applicant, authority_id)
+        return pending_id, watchlist.id
 
 
 def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
@@ -200,7 +202,6 @@ def test_console_warns_when_a_camera_is_down(
     saying which camera and why (the real worker, the real runtime)."""
     from lfr.services import deployments
     from lfr.services.watchlists import VisionEnroler
-    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff
 
     actors = {name: account.actor for name, account in live_server.accounts.items()}
     db = live_server.context.db
@@ -209,7 +210,8 @@ def test_console_warns_when_a_camera_is_down(
     compile_watchlist(
         db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
     )
-    deployment_id = plan_and_staff(db, actors, authority_id, tmp_path / "no-such-clip.mp4")
+    deployment_id = plan_and_staff(db, actors, authority_id)
+    point_camera(db, actors, tmp_path / "no-such-clip.mp4")
     with transaction(db) as session:
         deployments.start_deployment(session, actors["silver"], deployment_id)
     operator = Person(chromium, live_server, "operator")

@@ -16,8 +16,9 @@ import uvicorn
 
 from lfr.db.session import transaction
 from lfr.domain.people import Actor
-from lfr.reports import review, transparency
+from lfr.reports import review
 from lfr.reports.transparency import DocumentKind
+from lfr.services import publication
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from lfr.web.models import SessionStage
@@ -112,7 +113,7 @@ def test_review_and_public_pages_render_with_their_charts(
         row = review.review_for_deployment(db, recorded.world.deployment_id)
         assert row is not None
         review_id = row.id
-        transparency.upload_document(
+        publication.upload_document(
             db,
             personas.administrator,
             title="Legal mandate and procedures",

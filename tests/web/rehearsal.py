@@ -7,28 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr.db.session import SessionFactory, transaction
-from lfr.domain.people import Actor
 from lfr.services import deployments
 from lfr.services.watchlists import Enroler
 from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.types import Box, MatchEvent, QualityFactors
 from lfr.web.demo import Rehearsal, seed_rehearsal
 from lfr.web.demo_media import DemoMedia
-from tests.db_fixtures import Personas
-
-
-def persona_accounts(personas: Personas) -> dict[str, Actor]:
-    return {
-        "applicant": personas.applicant,
-        "authoriser": personas.authorising_officer,
-        "chief": personas.chief_officer,
-        "gold": personas.gold,
-        "silver": personas.silver,
-        "bronze": personas.bronze,
-        "operator": personas.operator,
-        "engagement": personas.engagement_officer,
-        "engineer": personas.engineer,
-    }
+from tests.db_fixtures import Personas, persona_accounts
 
 
 def running_rehearsal(

@@ -240,7 +240,7 @@ def test_start_checklist_lists_every_unmet_condition(
     and a start is refused naming them all."""
     from lfr.services import deployments
     from lfr.web.demo import authorise, compile_watchlist, rehearsal_application
-    from tests.web.rehearsal import persona_accounts
+    from tests.db_fixtures import persona_accounts
 
     accounts = persona_accounts(personas)
     _application, authority = authorise(

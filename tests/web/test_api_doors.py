@@ -17,21 +17,23 @@ from sqlalchemy import select
 from lfr.audit import AuditEntry
 from lfr.db.base import utcnow
 from lfr.db.session import reading, transaction
-from lfr.domain.authorisation import ConsultationOutcome, DecisionKind, authority_problems
+from lfr.domain.authorisation import authority_problems
 from lfr.services import alerts, authorisations, deployments
 from lfr.services.policy import current_policy
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.types import ListKind
 from lfr.web.context import WebContext
 from lfr.web.demo import (
+    authorise,
     compile_watchlist,
     plan_and_staff,
+    point_camera,
     rehearsal_application,
     seed_rehearsal,
 )
 from lfr.web.demo_media import DemoMedia
-from tests.db_fixtures import Personas
-from tests.web.rehearsal import match_event, persona_accounts, running_rehearsal
+from tests.db_fixtures import Personas, persona_accounts
+from tests.web.rehearsal import match_event, running_rehearsal
 
 pytestmark = pytest.mark.db
 
@@ -331,21 +333,18 @@ def _urgent_running(
         urgent=True,
         urgency_reason="A missing child was seen nearby an hour ago",
     )
-    with transaction(web_context.db) as db:
-        draft = authorisations.create_application(db, personas.applicant, application)
-        authorisations.submit_application(db, personas.applicant, draft.id)
-        decided = authorisations.decide_application(
-            db, personas.inspector, draft.id, DecisionKind.APPROVE, "Urgent: a child at risk"
-        )
-        authorisations.consult_chief_officer(
-            db, personas.chief_officer, draft.id, ConsultationOutcome.NO_OBJECTION, ""
-        )
-        assert decided.authority is not None
-        application_id, authority_id = draft.id, decided.authority.id
+    application_id, authority_id = authorise(
+        web_context.db,
+        accounts,
+        application,
+        decider=personas.inspector,
+        reasons="Urgent: a child at risk",
+    )
     compile_watchlist(
         web_context.db, personas.applicant, authority_id, subject_image.read_bytes(), enroler
     )
-    deployment_id = plan_and_staff(web_context.db, accounts, authority_id, clip)
+    deployment_id = plan_and_staff(web_context.db, accounts, authority_id)
+    point_camera(web_context.db, accounts, clip)
     with transaction(web_context.db) as db:
         deployments.start_deployment(db, personas.silver, deployment_id)
     return application_id, authority_id, deployment_id

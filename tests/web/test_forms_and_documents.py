@@ -11,13 +11,13 @@ from dataclasses import replace
 import pytest
 
 from lfr.db.session import transaction
-from lfr.domain.authorisation import Conditions, DecisionKind
+from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
-from lfr.services import authorisations, watchlists
+from lfr.services import watchlists
 from lfr.web.context import WebContext
-from lfr.web.demo import rehearsal_application
+from lfr.web.demo import authorise, rehearsal_application
 from lfr.web.labels import field_label, local_time
-from tests.db_fixtures import Personas
+from tests.db_fixtures import Personas, persona_accounts
 
 pytestmark = pytest.mark.db
 
@@ -46,21 +46,17 @@ def conditioned(web_context: WebContext, personas: Personas) -> tuple[str, str]:
         allowed_categories=frozenset({WatchlistCategory.WANTED_BY_COURTS}),
         alert_threshold=0.96,
     )
+    application_id, authority_id = authorise(
+        web_context.db,
+        persona_accounts(personas),
+        application,
+        conditions=conditions,
+        consult=False,
+        reasons="Necessary; narrowed to people wanted by the courts.",
+    )
     with transaction(web_context.db) as session:
-        draft = authorisations.create_application(session, personas.applicant, application)
-        authorisations.submit_application(session, personas.applicant, draft.id)
-    with transaction(web_context.db) as session:
-        result = authorisations.decide_application(
-            session,
-            personas.authorising_officer,
-            draft.id,
-            DecisionKind.APPROVE_WITH_CONDITIONS,
-            "Necessary; narrowed to people wanted by the courts.",
-            conditions,
-        )
-        assert result.authority is not None
-        watchlist = watchlists.create_watchlist(session, personas.applicant, result.authority.id)
-        return draft.id, watchlist.id
+        watchlist = watchlists.create_watchlist(session, personas.applicant, authority_id)
+        return application_id, watchlist.id
 
 
 def test_field_labels_are_the_forms_words() -> None:

@@ -14,7 +14,7 @@ from lfr.db.reports import AlertPerceivedGroupRow, ThresholdJustificationRow
 from lfr.db.session import transaction
 from lfr.reports import review, transparency
 from lfr.reports.transparency import DocumentKind
-from lfr.services import alerts
+from lfr.services import alerts, publication
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
@@ -93,7 +93,7 @@ def test_reviewer_signs_off_through_the_pages_and_the_public_sees_clean_results(
     assert signed.status_code == 303
     assert reviewer.get(f"/api/reports/reviews/{review_id}").json()["status"] == "signed_off"
     with transaction(web_context.db) as db:
-        transparency.upload_document(
+        publication.upload_document(
             db,
             personas.administrator,
             title="Legal mandate",

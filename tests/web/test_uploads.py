@@ -13,8 +13,7 @@ from lfr.db.session import transaction
 from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
 from lfr.web.demo import authorise, rehearsal_application
-from tests.db_fixtures import Personas
-from tests.web.rehearsal import persona_accounts
+from tests.db_fixtures import Personas, persona_accounts
 
 pytestmark = pytest.mark.db
 

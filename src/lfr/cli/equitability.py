@@ -39,7 +39,7 @@ from lfr.reports.equitability_evaluation import (
     labelled_identities,
     parse_thresholds,
 )
-from lfr.reports.evaluations import store_evaluation
+from lfr.services.evaluations import store_evaluation
 from lfr.services.people import console_actor
 from lfr.vision.imageio import ImageError
 

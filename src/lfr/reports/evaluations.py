@@ -1,4 +1,5 @@
-"""Stored equitability evaluations of named model versions (EQ-1), and reading them back.
+"""Stored equitability evaluations of named model versions (EQ-1), read back
+(`lfr.services.evaluations` stores them).
 
 An evaluation is stored whole (its report as JSON, its charts as PNG) so that the report
 page, the threshold lock and the forecast all read the same figures. The overall false
@@ -17,9 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.reports import EvaluationChartRow, ModelEvaluationRow
-from lfr.domain.people import Actor
 from lfr.domain.refusal import NotFound
 
 EQUITABILITY = "equitability"
@@ -35,47 +34,6 @@ class OverallRates:
     groups: Mapping[str, Any] | None = None
     """Each group's rates at that threshold, as stored (FMR, FNMR, FPIR, FNIR with
     intervals): the differential the officer sees while deciding."""
-
-
-def store_evaluation(
-    session: Session,
-    actor: Actor,
-    *,
-    model_version: str,
-    dataset: str,
-    labels_sha256: str,
-    report: Mapping[str, Any],
-    charts: Mapping[str, bytes],
-) -> ModelEvaluationRow:
-    """Keep an equitability evaluation of `model_version` with its charts; audited."""
-    row = ModelEvaluationRow(
-        model_version=model_version,
-        kind=EQUITABILITY,
-        dataset=dataset,
-        labels_sha256=labels_sha256,
-        lowest_equitable_threshold=report.get("lowest_equitable_threshold"),
-        report=json.dumps(report, sort_keys=True),
-        created_by=actor.name,
-    )
-    session.add(row)
-    session.flush()
-    for name, png in charts.items():
-        session.add(EvaluationChartRow(evaluation_id=row.id, name=name, png=png))
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="evaluation.store",
-        object_type="model_evaluation",
-        object_id=row.id,
-        summary=f"equitability evaluation of {model_version} on {dataset}",
-        after={
-            "model_version": model_version,
-            "lowest_equitable_threshold": row.lowest_equitable_threshold,
-            "labels_sha256": labels_sha256,
-        },
-    )
-    return row
 
 
 def latest_evaluation(session: Session, model_version: str) -> ModelEvaluationRow | None:

@@ -1,7 +1,9 @@
 """Outcome monitoring and benefit across deployments (EQ-2, EQ-3).
 
 Read from the reviews: a signed-off review's frozen figures, an open review's live ones,
-so that the monitoring survives the deletion of the alerts themselves (DP-1).
+so that the monitoring survives the deletion of the alerts themselves (DP-1). The
+engaging officer's record of a perceived group is a service's
+(`lfr.services.monitoring.record_perceived_group`).
 
 EQ-2. Where the engaging officer recorded the group they perceived (optional, from the
 officer-defined categories below), each group's *false share* is the share of its
@@ -19,18 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
-from lfr.db.governance import AlertRow
-from lfr.db.reports import AlertPerceivedGroupRow
-from lfr.db.rows import locked, moment
-from lfr.domain.alerts import AlertState
-from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.reports import charts
 from lfr.reports.equitability import DifferentialTest, Rate, differential_test, make_rate
@@ -58,42 +53,6 @@ def parse_perceived_group(text: str) -> PerceivedGroup | None:
     except ValueError as error:
         allowed = ", ".join(g.value for g in PerceivedGroup)
         raise Refusal("EQ-2", f"not one of {allowed}", "perceived_group") from error
-
-
-def record_perceived_group(
-    session: Session,
-    actor: Actor,
-    alert_id: str,
-    group: PerceivedGroup,
-    *,
-    now: datetime | None = None,
-) -> AlertPerceivedGroupRow:
-    """The engaging officer records the group they perceived (EQ-2), once; audited."""
-    alert = locked(session, AlertRow, alert_id, "alert")
-    if not actor.has(Role.ENGAGEMENT_OFFICER) or alert.decided_by != actor.user_id:
-        raise Refusal("EQ-2", "the officer who engaged records it", "actor")
-    if alert.state not in (AlertState.ENGAGED, AlertState.CONCLUDED):
-        raise Refusal("EQ-2", f"the alert is {alert.state.value}, not engaged", "state")
-    if session.get(AlertPerceivedGroupRow, alert_id) is not None:
-        raise Refusal("EQ-2", "already recorded", "perceived_group")
-    row = AlertPerceivedGroupRow(
-        alert_id=alert_id,
-        perceived_group=group.value,
-        recorded_by=actor.user_id,
-        recorded_at=moment(now),
-    )
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="alert.perceived_group",
-        object_type="alert",
-        object_id=alert_id,
-        summary="perceived group recorded for outcome monitoring",
-        after={"perceived_group": group.value},
-    )
-    return row
 
 
 @dataclass(frozen=True, slots=True)

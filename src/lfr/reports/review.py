@@ -1,11 +1,12 @@
-"""The post-deployment review (REV-1): the figures from the record, the reviewer's
-assessment, sign-off.
+"""The post-deployment review's figures (REV-1), read from the record, and its rows read
+back.
 
-A review opens when its deployment ends (the end-deployment service calls `open_review`
-in the same transaction). While it is open, its figures are computed from the record on
-every reading, so outcomes the engagement officers record after the end are counted; the
-sign-off freezes them (canonical JSON and its SHA-256) so that the published results and
-the review stay what was signed even after the alerts' retention period deletes them.
+A review opens when its deployment ends (`lfr.services.reviews.open_review`, in the
+end-deployment transaction). While it is open, its figures are computed here from the
+record on every reading, so outcomes the engagement officers record after the end are
+counted; the sign-off (`lfr.services.reviews.sign_off`) freezes them, so that the
+published results and the review stay what was signed even after the alerts' retention
+period deletes them. This module only reads: whatever writes a review is a service.
 
 How alerts are counted (non-test alerts only; blue-list tests are counted apart, REC-6):
 
@@ -25,7 +26,6 @@ cameras, so a volunteer without a test alert is a miss.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from datetime import datetime
@@ -34,11 +34,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import AuditEntry, record
-from lfr.canonical import canonical_json
+from lfr.audit import AuditEntry
 from lfr.db.governance import (
     AlertRow,
-    AuthorityRow,
     DeploymentRow,
     WatchlistRow,
 )
@@ -46,14 +44,10 @@ from lfr.db.reports import (
     AlertPerceivedGroupRow,
     CameraStatisticsRow,
     DeploymentReviewRow,
-    ReviewStatus,
 )
-from lfr.db.rows import locked, moment
 from lfr.domain.alerts import Action, AlertState, Identity
 from lfr.domain.authorisation import read_wad
-from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
-from lfr.domain.refusal import NotFound, Refusals, Unmet
-from lfr.domain.rules import blank
+from lfr.domain.refusal import NotFound
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
 
@@ -271,30 +265,7 @@ def compute_figures(
     return figures
 
 
-# --- the review's life -----------------------------------------------------------------------
-
-
-def open_review(session: Session, deployment: DeploymentRow, at: datetime) -> DeploymentReviewRow:
-    """Open the review of a deployment that has just ended (REV-1); idempotent; audited
-    as the system's act (no person decides that a review is owed)."""
-    existing = session.scalars(
-        select(DeploymentReviewRow).where(DeploymentReviewRow.deployment_id == deployment.id)
-    ).one_or_none()
-    if existing is not None:
-        return existing
-    row = DeploymentReviewRow(deployment_id=deployment.id, status=ReviewStatus.OPEN, opened_at=at)
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        actor=SYSTEM_ACTOR,
-        action="review.open",
-        object_type="deployment_review",
-        object_id=row.id,
-        summary=f"post-deployment review opened (deployment {deployment.id})",
-        after={"deployment_id": deployment.id, "status": row.status},
-    )
-    return row
+# --- reading reviews -----------------------------------------------------------------------
 
 
 def get_review(session: Session, review_id: str) -> DeploymentReviewRow:
@@ -324,111 +295,3 @@ def figures_of(
         frozen: dict[str, Any] = json.loads(review.figures)
         return frozen
     return compute_figures(session, review.deployment_id, model_version)
-
-
-def _reviewer_problems(session: Session, actor: Actor, review: DeploymentReviewRow) -> list[Unmet]:
-    """A reviewer who had no part in running the deployment (independence, [13, 16])."""
-    problems: list[Unmet] = []
-    if not actor.has(Role.REVIEWER):
-        problems.append(Unmet("REV-1", "only a reviewer", "actor"))
-    deployment = session.get(DeploymentRow, review.deployment_id)
-    if deployment is not None and any(a.user_id == actor.user_id for a in deployment.assignments):
-        problems.append(Unmet("REV-1", "a member of the deployment cannot review it", "actor"))
-    authority = session.get(AuthorityRow, deployment.authority_id) if deployment else None
-    if authority is not None and actor.user_id in (
-        authority.application.applicant_id,
-        authority.application.decided_by,
-    ):
-        problems.append(Unmet("REV-1", "its applicant or authorising officer cannot", "actor"))
-    if review.status is ReviewStatus.SIGNED_OFF:
-        problems.append(Unmet("REV-1", "the review is signed off", "status"))
-    return problems
-
-
-def _assessment(review: DeploymentReviewRow) -> dict[str, str | None]:
-    return {
-        "performance_assessment": review.performance_assessment,
-        "safeguards_assessment": review.safeguards_assessment,
-        "lessons": review.lessons,
-    }
-
-
-def update_assessment(
-    session: Session,
-    actor: Actor,
-    review_id: str,
-    *,
-    performance: str,
-    safeguards: str,
-    lessons: str,
-    now: datetime | None = None,
-) -> DeploymentReviewRow:
-    """The reviewer's assessment: performance against expectations, the safeguards'
-    effectiveness, lessons (REV-1). Audited with before and after."""
-    review = locked(session, DeploymentReviewRow, review_id, "deployment_review")
-    problems = _reviewer_problems(session, actor, review)
-    if problems:
-        raise Refusals(problems)
-    before = _assessment(review)
-    review.performance_assessment = performance.strip() or None
-    review.safeguards_assessment = safeguards.strip() or None
-    review.lessons = lessons.strip() or None
-    review.updated_by, review.updated_at = actor.user_id, moment(now)
-    record(
-        session,
-        actor=actor,
-        action="review.assess",
-        object_type="deployment_review",
-        object_id=review.id,
-        summary="post-deployment review assessment written",
-        before=before,
-        after=_assessment(review),
-    )
-    return review
-
-
-def sign_off(
-    session: Session,
-    actor: Actor,
-    review_id: str,
-    *,
-    model_version: str | None = None,
-    now: datetime | None = None,
-) -> DeploymentReviewRow:
-    """Sign off: every assessment written, the deployment over; the figures are frozen
-    with their SHA-256 and the sign-off audited (REV-1, AUD-1)."""
-    review = locked(session, DeploymentReviewRow, review_id, "deployment_review")
-    problems = _reviewer_problems(session, actor, review)
-    for name, text in _assessment(review).items():
-        if blank(text):
-            problems.append(Unmet("REV-1", "write this part of the assessment first", name))
-    pending = session.scalars(
-        select(AlertRow.id).where(
-            AlertRow.deployment_id == review.deployment_id,
-            AlertRow.is_test.is_(False),
-            AlertRow.state.in_([AlertState.PENDING, AlertState.REFERRED, AlertState.ENGAGED]),
-        )
-    ).first()
-    if pending is not None:
-        problems.append(Unmet("REV-1", "an alert still awaits its decision or outcome", "alerts"))
-    if problems:
-        raise Refusals(problems)
-    figures = compute_figures(session, review.deployment_id, model_version)
-    text = canonical_json(figures)
-    review.figures = text
-    review.figures_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    review.status, review.signed_off_by, review.signed_off_at = (
-        ReviewStatus.SIGNED_OFF,
-        actor.user_id,
-        moment(now),
-    )
-    record(
-        session,
-        actor=actor,
-        action="review.sign_off",
-        object_type="deployment_review",
-        object_id=review.id,
-        summary="post-deployment review signed off",
-        after={"status": review.status, "figures_sha256": review.figures_sha256},
-    )
-    return review

@@ -2,10 +2,11 @@
 
 The lock: an authority's alert threshold may not go below the lowest threshold at which
 the model's stored equitability evaluation found no significant false-match differential
-between groups, unless the authorising officer records a justification. The decision
-service (`services.authorisations.decide_application`) calls `enforce_threshold_floor`
-before it writes anything, so a refusal leaves no trace and an accepted justification is
-stored and audited in the decision's own transaction.
+between groups, unless the authorising officer records a justification. This module
+computes the floor; the decision service (`services.authorisations.decide_application`)
+applies it through `services.thresholds.enforce_threshold_floor` before it writes
+anything, so a refusal leaves no trace and an accepted justification is stored and
+audited in the decision's own transaction.
 
 - An authority that sets no threshold runs at the shipped default
   (`vision.thresholds.DEFAULT_ALERT_THRESHOLD`); that is the threshold checked.
@@ -32,17 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
-from lfr.db.reports import ThresholdJustificationRow
-from lfr.db.rows import moment
-from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal
-from lfr.domain.rules import blank
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import AlertForecast, forecast_alerts
 from lfr.settings import get_settings
@@ -76,64 +71,6 @@ def threshold_floor(session: Session, model_version: str | None = None) -> Thres
     if evaluation is None:
         return None
     return ThresholdFloor(evaluation.id, version, evaluation.lowest_equitable_threshold)
-
-
-def enforce_threshold_floor(
-    session: Session,
-    actor: Actor,
-    application_id: str,
-    threshold: float | None,
-    justification: str | None,
-    *,
-    model_version: str | None = None,
-    now: datetime | None = None,
-) -> ThresholdJustificationRow | None:
-    """Refuse a threshold below the equitable floor without a justification; with one,
-    record it (row and audit entry) and return it. None when no justification was needed."""
-    floor = threshold_floor(session, model_version)
-    chosen = effective_threshold(threshold)
-    if floor is None or floor.allows(chosen):
-        return None
-    equitable = floor.equitable_threshold
-    if blank(justification):
-        below = (
-            f"below the equitable threshold {equitable:.2f}"
-            if equitable is not None
-            else "in a range where a differential remains at every evaluated threshold"
-        )
-        raise Refusal(
-            "EQ-1",
-            f"alert threshold {chosen:.2f} is {below} of {floor.model_version}: "
-            "record a justification to go lower",
-            "alert_threshold",
-        )
-    row = ThresholdJustificationRow(
-        application_id=application_id,
-        evaluation_id=floor.evaluation_id,
-        threshold=chosen,
-        equitable_threshold=equitable if equitable is not None else 1.0,
-        justification=(justification or "").strip(),
-        decided_by=actor.user_id,
-        decided_at=moment(now),
-    )
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="application.threshold_below_equitable",
-        object_type="application",
-        object_id=application_id,
-        summary=f"alert threshold {chosen:.2f} below the equitable threshold",
-        after={
-            "threshold": chosen,
-            "equitable_threshold": equitable,
-            "evaluation_id": floor.evaluation_id,
-            "model_version": floor.model_version,
-        },
-        reason=row.justification,
-    )
-    return row
 
 
 @dataclass(frozen=True, slots=True)

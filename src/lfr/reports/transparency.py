@@ -3,12 +3,14 @@
 - PUB-1 announcements: every authority in force or past, once approved, with date, area and
   purpose — never the watchlist's contents. An authorising officer (or Gold) may delay an
   announcement for a recorded operational reason, at most until the authorised window
-  ends; the delay is audited.
+  ends; the delay is audited (`lfr.services.publication.delay_announcement`), and this
+  module honours it.
 - PUB-2 results: every deployment whose review is signed off, from the review's frozen
   figures: date, times, place, watchlist size, faces seen, alerts, true and false alerts,
   engagements, arrests.
 - PUB-3 open data (CSV and JSON with the documented, stable columns of `RESULT_COLUMNS`),
-  an Atom feed, and the framework documents the force uploads.
+  an Atom feed, and the framework documents the force uploads
+  (`lfr.services.publication.upload_document`).
 
 Every public shape is a `...Public` model with `extra="forbid"`: it can carry only the
 fields listed here, none of which is an image, a template, a subject reference or a
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -32,21 +33,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import record
 from lfr.db.base import utcnow
 from lfr.db.governance import AuthorityRow, DeploymentRow
 from lfr.db.reports import PublicationDelayRow, PublicDocumentRow, ReviewStatus
-from lfr.db.rows import found, moment
+from lfr.db.rows import moment
 from lfr.domain.authorisation import ConsultationOutcome, read_wad
-from lfr.domain.people import Actor, Role
-from lfr.domain.refusal import NotFound, Refusal
-from lfr.domain.rules import blank
+from lfr.domain.refusal import NotFound
 from lfr.reports.review import figures_of, list_reviews
 
 OPEN_DATA_FORMAT = "lfr-open-data/1"
-MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
-"""Largest document accepted: framework documents are a few hundred kB; larger uploads
-are refused rather than filling the database."""
 
 
 class _Public(BaseModel):
@@ -103,13 +98,6 @@ class DocumentKind(StrEnum):
     OTHER = "other"
 
 
-DOCUMENT_TYPES: dict[str, str] = {
-    "application/pdf": ".pdf",
-    "text/plain": ".txt",
-    "text/markdown": ".md",
-}
-
-
 class DocumentPublic(_Public):
     id: str
     title: str
@@ -122,45 +110,6 @@ class DocumentPublic(_Public):
 
 
 # --- PUB-1 announcements ---------------------------------------------------------------------
-
-
-def delay_announcement(
-    session: Session,
-    actor: Actor,
-    authority_id: str,
-    publish_from: datetime,
-    reason: str,
-    *,
-    now: datetime | None = None,
-) -> PublicationDelayRow:
-    """Hold an announcement back until `publish_from`, for a recorded reason (PUB-1)."""
-    authority = found(session, AuthorityRow, authority_id, "authority")
-    if not (actor.has(Role.AUTHORISING_OFFICER) or actor.has(Role.GOLD)):
-        raise Refusal("PUB-1", "an authorising officer or Gold delays publication", "actor")
-    if blank(reason):
-        raise Refusal("PUB-1", "record the operational reason", "reason")
-    if publish_from > authority.window_end:
-        raise Refusal("PUB-1", "publish at the latest when the window ends", "publish_from")
-    row = session.get(PublicationDelayRow, authority_id)
-    before = {"publish_from": row.publish_from} if row else None
-    if row is None:
-        row = PublicationDelayRow(authority_id=authority_id)
-        session.add(row)
-    row.publish_from, row.reason = publish_from, reason.strip()
-    row.decided_by, row.decided_at = actor.user_id, moment(now)
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="publication.delay",
-        object_type="authority",
-        object_id=authority_id,
-        summary="announcement delayed for an operational reason",
-        before=before,
-        after={"publish_from": publish_from},
-        reason=row.reason,
-    )
-    return row
 
 
 def announcements(session: Session, *, now: datetime | None = None) -> list[AnnouncementPublic]:
@@ -371,64 +320,6 @@ def _link(parent: ElementTree.Element, href: str, rel: Literal["self", "alternat
 
 
 # --- PUB-3 documents -------------------------------------------------------------------------
-
-
-def upload_document(
-    session: Session,
-    actor: Actor,
-    *,
-    title: str,
-    kind: DocumentKind,
-    filename: str,
-    content_type: str,
-    content: bytes,
-) -> PublicDocumentRow:
-    """Publish a framework document (PUB-3): an administrator uploads PDF or text."""
-    if not actor.has(Role.ADMINISTRATOR):
-        raise Refusal("PUB-3", "an administrator publishes documents", "actor")
-    if blank(title):
-        raise Refusal("PUB-3", "give the document a title", "title")
-    _check_document(filename, content_type, content)
-    row = PublicDocumentRow(
-        title=title.strip(),
-        kind=kind.value,
-        filename=filename.strip(),
-        content_type=content_type,
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by=actor.user_id,
-    )
-    session.add(row)
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="document.publish",
-        object_type="public_document",
-        object_id=row.id,
-        summary=f"document published: {row.title}",
-        after={"kind": kind.value, "filename": row.filename, "sha256": row.sha256},
-    )
-    return row
-
-
-def _check_document(filename: str, content_type: str, content: bytes) -> None:
-    if content_type not in DOCUMENT_TYPES:
-        allowed = ", ".join(DOCUMENT_TYPES)
-        raise Refusal("PUB-3", f"{content_type or 'no type'} is not one of {allowed}", "file")
-    if not filename.strip() or "/" in filename or "\\" in filename:
-        raise Refusal("PUB-3", "a plain file name is needed", "filename")
-    if not content:
-        raise Refusal("PUB-3", "the file is empty", "file")
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise Refusal("PUB-3", f"larger than {MAX_DOCUMENT_BYTES // 2**20} MB", "file")
-    if content_type == "application/pdf" and not content.startswith(b"%PDF-"):
-        raise Refusal("PUB-3", "the file does not start like a PDF", "file")
-    if content_type != "application/pdf":
-        try:
-            content.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise Refusal("PUB-3", "a text document must be UTF-8", "file") from error
 
 
 def documents(session: Session) -> list[DocumentPublic]:

@@ -26,11 +26,10 @@ from lfr.db.session import SessionFactory, reading, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal, Refusals
-from lfr.reports import camera_statistics
 from lfr.runtime.admission import Admission, AdmissionCheck
 from lfr.runtime.reconciler import Reconciler
 from lfr.runtime.supervisor import Camera
-from lfr.services import alerts, deployments, fleet
+from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
 from lfr.services.cameras import all_cameras, missing_sources, runs_on_node
 from lfr.services.fleet import Origin

@@ -28,9 +28,9 @@ from lfr.domain.authorisation import (
 )
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Unmet
-from lfr.reports.thresholds import enforce_threshold_floor
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.thresholds import enforce_threshold_floor
 
 
 def application_of(row: ApplicationRow) -> Application:

@@ -22,8 +22,7 @@ from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
-from lfr.reports import review
-from lfr.services import fleet, people, retention
+from lfr.services import fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy, current_policy
@@ -310,7 +309,7 @@ def _finish(
         reason,
     )
     if status is DeploymentStatus.ENDED:
-        review.open_review(session, row, at)  # REV-1: the review opens as the deployment ends
+        reviews.open_review(session, row, at)  # REV-1: the review opens as the deployment ends
     retention_policy = (policy or current_policy()).retention
     if not retention_policy.biometric_grace:
         watchlist = watchlist_for_authority(session, row.authority_id)

@@ -5,8 +5,8 @@ minute of `lfr demo`.
 Nothing here bypasses a rule: each step is the service a person would call from a page,
 acting as the demo account that holds the role (the applicant drafts, a Superintendent
 decides, a chief officer is consulted, the applicant compiles the watchlist, an engineer
-points the camera at the rehearsal clip, Silver starts it). The tests build their
-rehearsal deployments with the same function.
+points the camera at the rehearsal clip, Silver starts it). The tests build every
+governance world (authority, watchlist, staffed deployment) with these same steps.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import (
     Application,
+    Conditions,
     ConsultationOutcome,
     DecisionKind,
     PlaceCategory,
@@ -64,6 +65,7 @@ DEMO_ACCOUNTS: dict[str, tuple[Rank, tuple[Role, ...]]] = {
 DEMO_CAMERA = "demo-cam"
 DEMO_PLACE = "Rehearsal Street"
 DEMO_SUBJECT = "DEMO-0001"
+REHEARSAL_REASONS = "Necessary and proportionate for a rehearsal with one camera."
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,26 +173,39 @@ def rehearsal_application(applicant: Actor, *, hours: int = 8) -> Application:
     )
 
 
-def authorise(
-    db: SessionFactory, accounts: dict[str, Actor], application: Application
-) -> tuple[str, str]:
-    """Draft, submit, approve with conditions, consult: returns (application, authority)."""
+def submitted(db: SessionFactory, applicant: Actor, application: Application) -> str:
+    """Draft and submit `application` as its applicant (AUTH-1): returns the application's id."""
     with transaction(db) as session:
-        draft = authorisations.create_application(session, accounts["applicant"], application)
-        authorisations.submit_application(session, accounts["applicant"], draft.id)
+        draft = authorisations.create_application(session, applicant, application)
+        authorisations.submit_application(session, applicant, draft.id)
+        return draft.id
+
+
+def authorise(
+    db: SessionFactory,
+    accounts: dict[str, Actor],
+    application: Application,
+    *,
+    decider: Actor | None = None,
+    conditions: Conditions | None = None,
+    consult: bool = True,
+    reasons: str = REHEARSAL_REASONS,
+) -> tuple[str, str]:
+    """Draft and submit; approve (with `conditions`, if given) as `decider`, by default the
+    authoriser; have the chief officer consulted unless `consult` is False (AUTH-1..3):
+    returns (application, authority)."""
+    application_id = submitted(db, accounts["applicant"], application)
+    kind = DecisionKind.APPROVE_WITH_CONDITIONS if conditions else DecisionKind.APPROVE
     with transaction(db) as session:
         result = authorisations.decide_application(
-            session,
-            accounts["authoriser"],
-            draft.id,
-            DecisionKind.APPROVE,
-            "Necessary and proportionate for a rehearsal with one camera.",
+            session, decider or accounts["authoriser"], application_id, kind, reasons, conditions
         )
         assert result.authority is not None
-        authorisations.consult_chief_officer(
-            session, accounts["chief"], draft.id, ConsultationOutcome.NO_OBJECTION, ""
-        )
-        return draft.id, result.authority.id
+        if consult:
+            authorisations.consult_chief_officer(
+                session, accounts["chief"], application_id, ConsultationOutcome.NO_OBJECTION, ""
+            )
+        return application_id, result.authority.id
 
 
 def compile_watchlist(
@@ -223,31 +238,50 @@ def compile_watchlist(
         return watchlist.id, entry.id
 
 
+STAFF: dict[Role, str] = {
+    Role.GOLD: "gold",
+    Role.SILVER: "silver",
+    Role.BRONZE: "bronze",
+    Role.OPERATOR: "operator",
+    Role.ENGAGEMENT_OFFICER: "engagement",
+}
+"""The account that holds each deployment role (DEP-1)."""
+
+
 def plan_and_staff(
     db: SessionFactory,
     accounts: dict[str, Actor],
     authority_id: str,
-    clip: Path,
+    places: Sequence[str] = (DEMO_PLACE,),
     cameras: Sequence[str] = (DEMO_CAMERA,),
+    *,
+    planned_by: Actor | None = None,
+    staffed_by: Actor | None = None,
 ) -> str:
-    """Plan the deployment, point its cameras at the clip, assign every deployment role."""
+    """Plan the deployment (by default as the applicant) and assign every deployment role
+    (by default as Gold) to the account that holds it (`STAFF`): returns its id."""
     with transaction(db) as session:
         deployment = deployments.plan_deployment(
-            session, accounts["applicant"], authority_id, [DEMO_PLACE], list(cameras)
+            session, planned_by or accounts["applicant"], authority_id, places, cameras
         )
+        for role in DEPLOYMENT_ROLES:
+            person = accounts[STAFF[role]]
+            deployments.assign(
+                session, staffed_by or accounts["gold"], deployment.id, person.user_id, role
+            )
+        return deployment.id
+
+
+def point_camera(
+    db: SessionFactory,
+    accounts: dict[str, Actor],
+    clip: Path,
+    cameras: Sequence[str] = (DEMO_CAMERA,),
+) -> None:
+    """The engineer points the rehearsal's cameras at `clip` (REC-1)."""
+    with transaction(db) as session:
         for camera in cameras:
             configure_camera(session, accounts["engineer"], camera, str(clip))
-        holders = {
-            Role.GOLD: "gold",
-            Role.SILVER: "silver",
-            Role.BRONZE: "bronze",
-            Role.OPERATOR: "operator",
-            Role.ENGAGEMENT_OFFICER: "engagement",
-        }
-        for role in DEPLOYMENT_ROLES:
-            person = accounts[holders[role]]
-            deployments.assign(session, accounts["gold"], deployment.id, person.user_id, role)
-        return deployment.id
 
 
 def seed_rehearsal(
@@ -259,7 +293,8 @@ def seed_rehearsal(
     watchlist_id, entry_id = compile_watchlist(
         db, accounts["applicant"], authority_id, media.watchlist_image.read_bytes(), enroler
     )
-    deployment_id = plan_and_staff(db, accounts, authority_id, media.clip)
+    deployment_id = plan_and_staff(db, accounts, authority_id)
+    point_camera(db, accounts, media.clip)
     return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
 
 

@@ -1,5 +1,7 @@
 """Builders for the governance service tests: an approved authority, its watchlist and a
-deployment staffed by the personas, each step through the real services.
+deployment staffed by the personas, each step through the real services and, for the
+authority and the deployment, through `lfr.web.demo`'s building steps (the one builder of
+a governance world; this one adds the station application and its watchlist).
 
 Times are relative to the real clock: the authority's window opens an hour ago and closes
 in four hours, so "now" is inside it.
@@ -21,18 +23,17 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import (
     Application,
     Conditions,
-    ConsultationOutcome,
-    DecisionKind,
     PlaceCategory,
     TimeWindow,
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.watchlist import BlueListDraft, EntryDraft
-from lfr.services import authorisations, deployments, watchlists
+from lfr.services import deployments, watchlists
 from lfr.services.watchlists import Enrolment, VisionEnroler
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
-from tests.db_fixtures import Personas, trained_account
+from lfr.web import demo
+from tests.db_fixtures import Personas, persona_accounts, trained_account
 
 FACES = ("alex-lacamoire.png", "lin-manuel-miranda.png", "obama_small.jpg")
 PLACES = ("Station exit north", "Station exit south")
@@ -90,14 +91,11 @@ def application(
 
 
 def submitted(factory: SessionFactory, personas: Personas, **changes: object) -> str:
-    with transaction(factory) as session:
-        row = authorisations.create_application(
-            session,
-            personas.applicant,
-            application(personas.applicant, **changes),  # type: ignore[arg-type]
-        )
-        authorisations.submit_application(session, personas.applicant, row.id)
-        return row.id
+    return demo.submitted(
+        factory,
+        personas.applicant,
+        application(personas.applicant, **changes),  # type: ignore[arg-type]
+    )
 
 
 def approved(
@@ -110,27 +108,16 @@ def approved(
     **changes: object,
 ) -> str:
     """Submit, approve and (by default) consult; return the authority id."""
-    application_id = submitted(factory, personas, **changes)
-    kind = DecisionKind.APPROVE_WITH_CONDITIONS if conditions else DecisionKind.APPROVE
-    with transaction(factory) as session:
-        result = authorisations.decide_application(
-            session,
-            decider or personas.authorising_officer,
-            application_id,
-            kind,
-            "Necessary and proportionate",
-            conditions,
-        )
-        assert result.authority is not None
-        if consult:
-            authorisations.consult_chief_officer(
-                session,
-                personas.chief_officer,
-                application_id,
-                ConsultationOutcome.NO_OBJECTION,
-                "",
-            )
-        return result.authority.id
+    _, authority_id = demo.authorise(
+        factory,
+        persona_accounts(personas),
+        application(personas.applicant, **changes),  # type: ignore[arg-type]
+        decider=decider,
+        conditions=conditions,
+        consult=consult,
+        reasons="Necessary and proportionate",
+    )
+    return authority_id
 
 
 def entry(reference: str = "PNC 20/123456A", **changes: object) -> EntryDraft:
@@ -198,26 +185,21 @@ def build_world(
             face_bytes(faces_dir, FACES[2]),
             enroler,
         )
-        deployment = deployments.plan_deployment(
-            session, personas.silver, authority_id, PLACES[:1], CAMERAS
-        )
-        for persona, role in staffing(personas):
-            deployments.assign(session, personas.silver, deployment.id, persona.user_id, role)
-        world = World(authority_id, watchlist.id, deployment.id, entries, blue.id)
+        watchlist_id, blue_id = watchlist.id, blue.id
+    deployment_id = demo.plan_and_staff(
+        factory,
+        persona_accounts(personas),
+        authority_id,
+        PLACES[:1],
+        CAMERAS,
+        planned_by=personas.silver,
+        staffed_by=personas.silver,
+    )
+    world = World(authority_id, watchlist_id, deployment_id, entries, blue_id)
     if start:
         with transaction(factory) as session:
             deployments.start_deployment(session, personas.silver, world.deployment_id)
     return world
-
-
-def staffing(personas: Personas) -> list[tuple[Actor, Role]]:
-    return [
-        (personas.gold, Role.GOLD),
-        (personas.silver, Role.SILVER),
-        (personas.bronze, Role.BRONZE),
-        (personas.operator, Role.OPERATOR),
-        (personas.engagement_officer, Role.ENGAGEMENT_OFFICER),
-    ]
 
 
 def extra_person(factory: SessionFactory, username: str, rank: Rank, *roles: Role) -> Actor:

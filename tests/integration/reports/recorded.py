@@ -24,9 +24,10 @@ from pathlib import Path
 from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.alerts import Action, Identity, Outcome
-from lfr.reports import camera_statistics
-from lfr.reports.monitoring import PerceivedGroup, record_perceived_group
-from lfr.services import alerts, deployments
+from lfr.reports import review
+from lfr.reports.monitoring import PerceivedGroup
+from lfr.services import alerts, camera_statistics, deployments, reviews
+from lfr.services.monitoring import record_perceived_group
 from lfr.vision.types import CameraStatus, HealthFigures, ListKind
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import CachingEnroler, World, build_world, match_event
@@ -108,12 +109,10 @@ def record_deployment(
 
 def sign_off(factory: SessionFactory, personas: Personas, recorded: Recorded) -> str:
     """The auditor (reviewer role) assesses and signs the review off; returns its id."""
-    from lfr.reports import review
-
     with transaction(factory) as session:
         row = review.review_for_deployment(session, recorded.world.deployment_id)
         assert row is not None
-        review.update_assessment(
+        reviews.update_assessment(
             session,
             personas.auditor,
             row.id,
@@ -121,7 +120,7 @@ def sign_off(factory: SessionFactory, personas: Personas, recorded: Recorded) ->
             safeguards="Worked.",
             lessons="None new.",
         )
-        review.sign_off(session, personas.auditor, row.id)
+        reviews.sign_off(session, personas.auditor, row.id)
         return row.id
 
 

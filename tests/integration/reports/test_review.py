@@ -11,6 +11,7 @@ from lfr.db.reports import ReviewStatus
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.refusal import Refusals
 from lfr.reports import review
+from lfr.services import reviews
 from tests.db_fixtures import Personas
 from tests.integration.reports.recorded import HALT_REASON, Recorded
 
@@ -67,19 +68,19 @@ def test_sign_off_needs_an_independent_reviewer_and_a_full_assessment(
     with transaction(session_factory) as session:
         review_id = review.review_for_deployment(session, recorded.world.deployment_id).id  # type: ignore[union-attr]
     with pytest.raises(Refusals) as silver_refused, transaction(session_factory) as session:
-        review.update_assessment(
+        reviews.update_assessment(
             session, personas.silver, review_id, performance="a", safeguards="b", lessons="c"
         )
     assert "member of the deployment" in str(silver_refused.value)
     with pytest.raises(Refusals) as blank_refused, transaction(session_factory) as session:
-        review.sign_off(session, personas.auditor, review_id)
+        reviews.sign_off(session, personas.auditor, review_id)
     assert {u.field for u in blank_refused.value.unmet} >= {
         "performance_assessment",
         "safeguards_assessment",
         "lessons",
     }
     with transaction(session_factory) as session:
-        review.update_assessment(
+        reviews.update_assessment(
             session,
             personas.auditor,
             review_id,
@@ -87,7 +88,7 @@ def test_sign_off_needs_an_independent_reviewer_and_a_full_assessment(
             safeguards="Operator dismissed one weak match; leaflets given.",
             lessons="Brief engagement officers on the south exit's lighting.",
         )
-        signed = review.sign_off(session, personas.auditor, review_id)
+        signed = reviews.sign_off(session, personas.auditor, review_id)
         assert signed.status is ReviewStatus.SIGNED_OFF
         assert signed.figures_sha256
     with transaction(session_factory) as session:
@@ -99,7 +100,7 @@ def test_sign_off_needs_an_independent_reviewer_and_a_full_assessment(
     assert frozen["true_alerts"] == 2
     assert actions == ["review.open", "review.assess", "review.sign_off"]
     with pytest.raises(Refusals), transaction(session_factory) as session:
-        review.update_assessment(
+        reviews.update_assessment(
             session, personas.auditor, review_id, performance="x", safeguards="y", lessons="z"
         )
 

@@ -16,8 +16,8 @@ from lfr.domain.refusal import Refusal
 from lfr.reports import thresholds
 from lfr.reports.equitability import GroupScores
 from lfr.reports.equitability_evaluation import scores_report
-from lfr.reports.evaluations import store_evaluation
 from lfr.services import authorisations
+from lfr.services.evaluations import store_evaluation
 from lfr.services.people import console_actor
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import submitted

@@ -16,6 +16,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.refusal import Refusal
 from lfr.reports import transparency
 from lfr.reports.transparency import DocumentKind
+from lfr.services import publication
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import CachingEnroler
 from tests.integration.reports.recorded import (
@@ -101,16 +102,16 @@ def test_an_announcement_can_be_delayed_for_a_recorded_reason(
     authority_id = announced.authority_id
     later = utcnow() + timedelta(hours=2)
     with pytest.raises(Refusal, match="reason"), transaction(session_factory) as session:
-        transparency.delay_announcement(
+        publication.delay_announcement(
             session, personas.authorising_officer, authority_id, later, " "
         )
     with (
         pytest.raises(Refusal, match="authorising officer"),
         transaction(session_factory) as session,
     ):
-        transparency.delay_announcement(session, personas.operator, authority_id, later, "x")
+        publication.delay_announcement(session, personas.operator, authority_id, later, "x")
     with transaction(session_factory) as session:
-        transparency.delay_announcement(
+        publication.delay_announcement(
             session, personas.authorising_officer, authority_id, later, "covert phase first"
         )
     with transaction(session_factory) as session:
@@ -128,7 +129,7 @@ def test_documents_are_published_by_an_administrator_only(
     """PUB-3: a PDF is published with its hash; wrong types and roles are refused."""
     pdf = b"%PDF-1.4\n% legal mandate\n"
     with pytest.raises(Refusal, match="administrator"), transaction(session_factory) as session:
-        transparency.upload_document(
+        publication.upload_document(
             session,
             personas.auditor,
             title="Legal mandate",
@@ -138,7 +139,7 @@ def test_documents_are_published_by_an_administrator_only(
             content=pdf,
         )
     with pytest.raises(Refusal, match="PDF"), transaction(session_factory) as session:
-        transparency.upload_document(
+        publication.upload_document(
             session,
             personas.administrator,
             title="Legal mandate",
@@ -148,7 +149,7 @@ def test_documents_are_published_by_an_administrator_only(
             content=b"<html>",
         )
     with transaction(session_factory) as session:
-        row = transparency.upload_document(
+        row = publication.upload_document(
             session,
             personas.administrator,
             title="Legal mandate",

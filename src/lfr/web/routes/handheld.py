@@ -14,6 +14,7 @@ from lfr.domain.people import Actor, Role
 from lfr.reports import monitoring
 from lfr.services import alerts
 from lfr.services.access import readable_alert
+from lfr.services.monitoring import record_perceived_group
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.alert_views import alerts_visible_to, card_of, handheld_alerts, readable_card
@@ -97,7 +98,7 @@ def conclude_as(
         readable_alert(db, actor, alert_id)
         alerts.record_alert_outcome(db, actor, alert_id, result)
         if group is not None:  # optional, for outcome monitoring (EQ-2)
-            monitoring.record_perceived_group(db, actor, alert_id, group)
+            record_perceived_group(db, actor, alert_id, group)
     _announce(context, alert_id)
 
 

@@ -20,6 +20,8 @@ from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import evaluations, monitoring, review, review_export, thresholds
 from lfr.reports.forecast import AlertForecast
 from lfr.reports.monitoring import PerceivedGroup
+from lfr.services import reviews
+from lfr.services.monitoring import record_perceived_group
 from lfr.vision.calibration import one_in
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
@@ -138,7 +140,7 @@ def _assess(
     context: Context, actor: Actor, review_id: str, performance: str, safeguards: str, lessons: str
 ) -> None:
     with transaction(context.db) as db:
-        review.update_assessment(
+        reviews.update_assessment(
             db, actor, review_id, performance=performance, safeguards=safeguards, lessons=lessons
         )
 
@@ -151,7 +153,7 @@ def review_sign_off(context: Context, viewer: Reviewer, review_id: str) -> Respo
 
 def _sign_off(context: Context, actor: Actor, review_id: str) -> None:
     with transaction(context.db) as db:
-        review.sign_off(db, actor, review_id, model_version=_model_version(context))
+        reviews.sign_off(db, actor, review_id, model_version=_model_version(context))
 
 
 @pages.get("/reviews/{review_id}/charts/{name}.png")
@@ -518,5 +520,5 @@ def perceived_group(
 ) -> schemas.PerceivedGroupOut:
     """The engaging officer's optional perceived group (EQ-2)."""
     with transaction(context.db) as db:
-        monitoring.record_perceived_group(db, viewer_of(viewer).actor, alert_id, group)
+        record_perceived_group(db, viewer_of(viewer).actor, alert_id, group)
     return schemas.PerceivedGroupOut(alert_id=alert_id, perceived_group=group.value)

@@ -27,6 +27,7 @@ from lfr.reports.transparency import (
     DocumentKind,
     ResultPublic,
 )
+from lfr.services import publication
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment, safe_filename
@@ -140,9 +141,9 @@ async def upload_document(
     kind: Annotated[DocumentKind, Form()],
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    content = await file.read(transparency.MAX_DOCUMENT_BYTES + 1)
+    content = await file.read(publication.MAX_DOCUMENT_BYTES + 1)
     with transaction(context.db) as db:
-        transparency.upload_document(
+        publication.upload_document(
             db,
             viewer_of(viewer).actor,
             title=title,
@@ -174,7 +175,7 @@ async def delay_announcement(
 
     def delay() -> str:
         with transaction(context.db) as db:
-            transparency.delay_announcement(db, actor, authority_id, when, reason)
+            publication.delay_announcement(db, actor, authority_id, when, reason)
             return found(db, AuthorityRow, authority_id, "authority").application_id
 
     application_id = await asyncio.to_thread(delay)

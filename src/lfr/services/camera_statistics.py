@@ -7,7 +7,8 @@ report whose counts fall below the previous one's (or a DOWN report, which carri
 zeros) closes that worker run and adds its totals to the base. Downtime is the time from
 a DOWN report to the next report of the same camera.
 
-The web runtime calls `record_health` for every `HealthFigures` it receives.
+The central runtime's health sink (`lfr.runtime.control`) calls `record_health` for every
+`HealthFigures` it receives; it writes counts, not decisions, so nothing here is audited.
 """
 
 from __future__ import annotations
