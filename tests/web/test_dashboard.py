@@ -99,16 +99,22 @@ def test_halt_delivery_shows_once_silver_halts(
     assert body["halt"]["reason"] == "crowd too dense"
 
 
-def test_bronze_reads_it_without_the_console_or_alert_records(
-    personas: Personas, rehearsal, client_for
+def test_bronze_gets_the_counts_but_no_alert_details(
+    web_context: WebContext, personas: Personas, rehearsal, subject_image: Path, client_for
 ) -> None:
-    """Bronze commands the ground: the dashboard, but neither the console nor an alert's
-    record (with its images) is theirs to open, so neither is offered."""
+    """Bronze commands the ground: the dashboard and its counts, but no alert's details,
+    the console or an alert's record (with its images): no alert route admits Bronze."""
+    web_context.control.record_alert(match_event(rehearsal, subject_image))
     bronze = client_for(personas.bronze)
     page = bronze.get(f"/deployments/{rehearsal.deployment_id}/dashboard")
     assert page.status_code == 200
+    assert count_of(page.text, "pending") == 1
+    assert 'id="alert-details-withheld"' in page.text
+    assert "DEMO-0001" not in page.text
     assert 'href="/console"' not in page.text
     assert 'href="/alerts/' not in page.text
+    body = bronze.get(f"/api/deployments/{rehearsal.deployment_id}/dashboard").json()
+    assert body["latest_alerts"] == []
 
 
 def test_only_the_deployments_own_commanders_read_it(

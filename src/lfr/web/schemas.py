@@ -601,7 +601,9 @@ class DashboardOut(Schema):
     title: str
     status: DeploymentStatus
     alerts_by_state: list[StateCountOut]
-    latest_alerts: list[AlertOut]
+    latest_alerts: list[AlertOut] = Field(
+        description="The newest ten, for a role that reads alerts; empty for Bronze."
+    )
     cameras: list[CameraHealthOut]
     halt: HaltDeliveryOut | None
 

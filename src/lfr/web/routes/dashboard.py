@@ -104,6 +104,7 @@ def _alerts_view(context: Context, actor: Actor, deployment_id: str) -> dict[str
         "by_state": list(tally.items()),
         "waiting": tally[AlertState.PENDING],
         "latest": latest,
+        "alert_details_shown": reads_alerts(actor),
     }
 
 
@@ -137,9 +138,16 @@ def api_dashboard(context: Context, viewer: Commander, deployment_id: str) -> sc
 def _alerts_of(
     db: Session, actor: Actor, deployment_id: str
 ) -> tuple[dict[AlertState, int], list[AlertRow]]:
-    """The deployment's alerts counted by state, and the newest few of them."""
+    """The deployment's alerts counted by state, and the newest few of them for a reader
+    whose role reads alerts (the alert routes' own gate): Bronze gets the counts alone."""
     tally = alerts.alerts_by_state(db, deployment_id)
+    if not reads_alerts(actor):
+        return tally, []
     return tally, readable_alerts(db, actor, deployment_id=deployment_id, limit=LATEST)
+
+
+def reads_alerts(actor: Actor) -> bool:
+    return bool(actor.roles & alerts.PROBE_VIEWER_ROLES)
 
 
 def _halt_out(context: Context, deployment_id: str) -> schemas.HaltDeliveryOut | None:
