@@ -21,6 +21,7 @@ from lfr.domain.authorisation import Conditions
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.services import alerts, deployments
+from lfr.services.access import commanded_deployment
 from lfr.vision.types import ListKind
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import (
@@ -398,3 +399,64 @@ def test_no_alert_once_the_authority_is_out_of_force(
         ("DEP-1", "window"),
     }
     assert alert_count(session_factory) == 0
+
+
+def test_may_see_probe_says_what_probe_image_does(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """ADJ-2: the predicate a page asks before offering the probe agrees with the read
+    itself: the engagement officer, not before referral, then yes; the operator, always."""
+    alert_id = new_alert(session_factory, world, faces_dir)
+    officer, operator = personas.engagement_officer, personas.operator
+    with transaction(session_factory) as session:
+        row = session.get(AlertRow, alert_id)
+        assert row is not None
+        assert alerts.may_see_probe(operator, row)
+        assert not alerts.may_see_probe(officer, row)
+        with pytest.raises(Refusal, match="ADJ-2"):
+            alerts.probe_image(session, officer, alert_id)
+    with transaction(session_factory) as session:
+        alerts.claim_alert(session, operator, alert_id)
+        alerts.refer_alert(session, operator, alert_id)
+    with transaction(session_factory) as session:
+        row = session.get(AlertRow, alert_id)
+        assert row is not None
+        assert alerts.may_see_probe(officer, row)
+        assert alerts.probe_image(session, officer, alert_id)
+
+
+def test_alerts_by_state_names_every_state(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    first = new_alert(session_factory, world, faces_dir)
+    new_alert(session_factory, world, faces_dir, subject_id=world.entry_ids[1])
+    with transaction(session_factory) as session:
+        alerts.claim_alert(session, personas.operator, first)
+        alerts.dismiss_alert(session, personas.operator, first, "not the same person")
+    with transaction(session_factory) as session:
+        tally = alerts.alerts_by_state(session, world.deployment_id)
+    assert set(tally) == set(AlertState)
+    assert tally[AlertState.PENDING] == 1
+    assert tally[AlertState.DISMISSED] == 1
+    assert sum(tally.values()) == 2
+
+
+def test_a_dashboard_is_its_own_commanders_only(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """The deployment's Gold, Silver and Bronze read its dashboard; its operator does not,
+    even holding the Silver role as well, nor a Silver of no part in it (no IDOR)."""
+    silver_and_operator = extra_person(
+        session_factory, "silver-op", Rank.CHIEF_INSPECTOR, Role.SILVER, Role.OPERATOR
+    )
+    with transaction(session_factory) as session:
+        deployments.assign(
+            session, personas.silver, world.deployment_id, silver_and_operator.user_id, OP
+        )
+    other_silver = extra_person(session_factory, "silver-2", Rank.CHIEF_INSPECTOR, Role.SILVER)
+    with transaction(session_factory) as session:
+        for commander in (personas.gold, personas.silver, personas.bronze):
+            assert commanded_deployment(session, commander, world.deployment_id)
+        for outsider in (personas.operator, silver_and_operator, other_silver):
+            with pytest.raises(NotFound):
+                commanded_deployment(session, outsider, world.deployment_id)
