@@ -38,11 +38,6 @@ from tests.web.rehearsal import match_event, running_rehearsal
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-def subject_image(faces_dir: Path) -> Path:
-    return faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
-
-
 def actions_on(web_context: WebContext, object_id: str) -> list[str]:
     with reading(web_context.db) as db:
         return list(
