@@ -1,11 +1,12 @@
 """The post-deployment review (REV-1): the figures from the record, the reviewer's
 assessment, sign-off.
 
-A review opens when its deployment ends (the end-deployment service calls `open_review`
-in the same transaction). While it is open, its figures are computed from the record on
-every reading, so outcomes the engagement officers record after the end are counted; the
-sign-off freezes them (canonical JSON and its SHA-256) so that the published results and
-the review stay what was signed even after the alerts' retention period deletes them.
+A review opens when its deployment is halted or ends (the deployments service calls
+`open_review` in the same transaction; ending a halted deployment finds it open). While
+it is open, its figures are computed from the record on every reading, so outcomes the
+engagement officers record after the end are counted; the sign-off freezes them
+(canonical JSON and its SHA-256) so that the published results and the review stay what
+was signed even after the alerts' retention period deletes them.
 
 How alerts are counted (non-test alerts only; blue-list tests are counted apart, REC-6):
 
@@ -275,8 +276,8 @@ def compute_figures(
 
 
 def open_review(session: Session, deployment: DeploymentRow, at: datetime) -> DeploymentReviewRow:
-    """Open the review of a deployment that has just ended (REV-1); idempotent; audited
-    as the system's act (no person decides that a review is owed)."""
+    """Open the review of a deployment that has just halted or ended (REV-1); idempotent;
+    audited as the system's act (no person decides that a review is owed)."""
     existing = session.scalars(
         select(DeploymentReviewRow).where(DeploymentReviewRow.deployment_id == deployment.id)
     ).one_or_none()
