@@ -245,6 +245,7 @@ def test_from_application_to_recorded_outcome(
     officer.shot("handheld-outcome")
 
     silver.go(deployment)
+    silver.page.check("#end_confirmed")
     silver.page.click("#end-button")
     silver.page.wait_for_selector("#deployment-status:has-text('ended')")
     silver.shot("deployment-ended")

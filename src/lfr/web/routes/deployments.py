@@ -8,29 +8,37 @@ camera workers.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.governance import DeploymentRow
 from lfr.db.people import User
 from lfr.db.session import reading, transaction
 from lfr.domain.deployment import DEPLOYMENT_ROLES, DeploymentStatus
-from lfr.domain.people import Role
-from lfr.domain.refusal import Refusal, Unmet
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import NotFound, Refusal, Unmet
+from lfr.reports import review, transparency
 from lfr.services import cameras as camera_service
 from lfr.services import deployments, fleet
-from lfr.services.access import watchable_deployment
+from lfr.services.access import may_read_watchlist, watchable_deployment
 from lfr.services.authorisations import authorities_in_force
+from lfr.services.watchlists import watchlist_for_authority
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
+from lfr.web.forms import problems_of
 from lfr.web.live import event_response, health_topic
 from lfr.web.rendering import render
+from lfr.web.routes.console import CONSOLE
+from lfr.web.routes.reports import REVIEW_READERS
 
 READERS = Admit(
     Role.APPLICANT,
@@ -118,10 +126,23 @@ def checklist(
 def deployment_page(
     request: Request, context: Context, viewer: Reader, deployment_id: str
 ) -> Response:
+    return detail_page(request, context, viewer_of(viewer).actor, deployment_id)
+
+
+def detail_page(
+    request: Request,
+    context: Context,
+    actor: Actor,
+    deployment_id: str,
+    refused: RefusedForm | None = None,
+) -> Response:
+    """The deployment page; with `refused`, shown again (422) with the problems on the
+    form that caused them and what was typed there kept."""
     row, unmet, warnings = checklist(context, deployment_id)
     with reading(context.db) as db:
         users = {u.id: u.display_name for u in db.scalars(select(User))}
         staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
+        links = onward_links(db, actor, row)
     return render(
         request,
         "deployments/detail.html",
@@ -132,10 +153,49 @@ def deployment_page(
             "warnings": warnings,
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
+            "links": links,
+            "refused": refused,
+            "problems": problems_of(refused.refusal) if refused else [],
             "title": _summary(row)["title"],
             **health_view(context, deployment_id),
         },
+        status=422 if refused else 200,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedForm:
+    """Which of the page's forms was refused, why, and what had been typed in it."""
+
+    form: str
+    refusal: Refusal
+    typed: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    id: str
+    label: str
+    href: str
+
+
+def onward_links(db: Session, actor: Actor, row: DeploymentRow) -> list[Link]:
+    """Where this person goes next from the deployment (no dead ends): each link only for
+    someone the page behind it admits, so none ends on a refusal."""
+    links = []
+    if CONSOLE.admits(actor):
+        links.append(Link("console-link", "Operator console", "/console"))
+    watchlist = watchlist_for_authority(db, row.authority_id)
+    if watchlist is not None and may_read_watchlist(db, actor, watchlist):
+        links.append(Link("watchlist-link", "Its watchlist", f"/watchlists/{watchlist.id}"))
+    if CAMERA_ADMINS.admits(actor):
+        links.append(Link("cameras-link", "Its cameras' sources", "/cameras"))
+    opened = review.review_for_deployment(db, row.id)
+    if opened is not None and REVIEW_READERS.admits(actor):
+        links.append(Link("review-link", "Its post-deployment review", f"/reviews/{opened.id}"))
+    if any(r.deployment_id == row.id for r in transparency.results(db)):
+        links.append(Link("results-link", "Its published results", f"/public/results/{row.id}"))
+    return links
 
 
 @pages.get("/deployments/{deployment_id}/health")
@@ -213,20 +273,59 @@ def start(context: Context, viewer: Commander, deployment_id: str) -> Response:
 
 @pages.post("/deployments/{deployment_id}/halt")
 def halt(
+    request: Request,
     context: Context,
     viewer: Commander,
     deployment_id: str,
     reason: Annotated[str, Form(max_length=2000)],
+    halt_confirmed: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Silver's halt (DEP-2): recorded, then every camera worker stopped at once."""
-    context.control.halt(viewer_of(viewer).actor, deployment_id, reason)
+    """Silver's halt (DEP-2): recorded, then every camera worker stopped at once. The box
+    stating what a halt does must be ticked, so no stray click halts."""
+    actor = viewer_of(viewer).actor
+    try:
+        confirmed(halt_confirmed, "halt_confirmed", HALT_CONFIRMATION)
+        context.control.halt(actor, deployment_id, reason)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        again = RefusedForm("halt", refusal, {"reason": reason})
+        return detail_page(request, context, actor, deployment_id, again)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
 @pages.post("/deployments/{deployment_id}/end")
-def end(context: Context, viewer: Commander, deployment_id: str) -> Response:
-    context.control.end(viewer_of(viewer).actor, deployment_id)
+def end(
+    request: Request,
+    context: Context,
+    viewer: Commander,
+    deployment_id: str,
+    end_confirmed: Annotated[bool, Form()] = False,
+) -> Response:
+    """End (DEP-2), once the box stating what an end does is ticked."""
+    actor = viewer_of(viewer).actor
+    try:
+        confirmed(end_confirmed, "end_confirmed", END_CONFIRMATION)
+        context.control.end(actor, deployment_id)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return detail_page(request, context, actor, deployment_id, RefusedForm("end", refusal))
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+HALT_CONFIRMATION = "tick the box to confirm: every camera stops now, and a halt cannot be undone"
+END_CONFIRMATION = (
+    "tick the box to confirm: the deployment ends for good and its watchlist's images go "
+    "as the retention policy says"
+)
+
+
+def confirmed(ticked: bool, field_name: str, reason: str) -> None:
+    """The pages' confirmation of a step that cannot be undone (the JSON API needs none:
+    a program does not click by accident)."""
+    if not ticked:
+        raise Refusal("DEP-2", reason, field_name)
 
 
 CAMERA_VIEWERS = Admit(Role.OPERATOR, Role.SILVER, Role.GOLD, Role.BRONZE, Role.ENGINEER)
