@@ -352,21 +352,46 @@ def camera_preview(
 
 @pages.get("/cameras")
 def cameras_page(request: Request, context: Context, viewer: CameraAdmin) -> Response:
+    return cameras_listing(request, context)
+
+
+def cameras_listing(
+    request: Request, context: Context, refused: RefusedForm | None = None
+) -> Response:
+    """The camera sources and the form; with `refused`, the form again (422) with the
+    problems and what was typed."""
     with reading(context.db) as db:
         rows = camera_service.all_cameras(db)
         db.expunge_all()
-    return render(request, "deployments/cameras.html", {"cameras": rows, "title": "Cameras"})
+    return render(
+        request,
+        "deployments/cameras.html",
+        {
+            "cameras": rows,
+            "refused": refused,
+            "problems": problems_of(refused.refusal) if refused else [],
+            "title": "Cameras",
+        },
+        status=422 if refused else 200,
+    )
 
 
 @pages.post("/cameras")
 def configure_camera(
+    request: Request,
     context: Context,
     viewer: CameraAdmin,
     name: Annotated[str, Form(max_length=64)],
     source: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    with transaction(context.db) as db:
-        camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
+    """Save a camera's source once a frame has been read from it (REC-1)."""
+    try:
+        camera_service.check_source_reads(source)
+        with transaction(context.db) as db:
+            camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
+    except Refusal as refusal:
+        typed = {"name": name, "source": source}
+        return cameras_listing(request, context, RefusedForm("camera", refusal, typed))
     return RedirectResponse("/cameras", status_code=303)
 
 

@@ -345,7 +345,10 @@ def api_cameras(context: Context, viewer: CameraAdmin) -> list[schemas.CameraOut
 def api_configure_camera(
     context: Context, viewer: CameraAdmin, body: schemas.CameraIn, response: Response
 ) -> schemas.CameraOut:
-    """Set (or change) where a named camera's video comes from (REC-1)."""
+    """Set (or change) where a named camera's video comes from (REC-1). A source is saved
+    only once a frame has been read from it (refused, 422, with the reason when none can
+    be); a `node:<name>` source is read by its node, not checked here."""
+    camera_service.check_source_reads(body.source)
     with transaction(context.db) as db:
         row = camera_service.configure_camera(db, viewer_of(viewer).actor, body.name, body.source)
         answer = schemas.CameraOut(name=row.name, source=shown(row.source))
