@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
-from lfr.db.governance import DeploymentRow
+from lfr.db.governance import AuthorityRow, DeploymentRow
 from lfr.db.people import User
 from lfr.db.session import reading, transaction
 from lfr.domain.deployment import DEPLOYMENT_ROLES, DeploymentStatus
@@ -27,9 +27,9 @@ from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Unmet
 from lfr.reports import review, transparency
 from lfr.services import cameras as camera_service
-from lfr.services import deployments, fleet
+from lfr.services import deployments, fleet, people
 from lfr.services.access import may_read_watchlist, watchable_deployment
-from lfr.services.authorisations import authorities_in_force
+from lfr.services.authorisations import authorities_in_force, authority_of
 from lfr.services.watchlists import watchlist_for_authority
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
@@ -64,17 +64,43 @@ api = APIRouter(prefix="/api/deployments", tags=["deployments"])
 
 @pages.get("/deployments")
 def deployments_page(request: Request, context: Context, viewer: Reader) -> Response:
+    return deployments_listing(request, context)
+
+
+def deployments_listing(
+    request: Request, context: Context, refused: RefusedForm | None = None
+) -> Response:
+    """Every deployment, and a plan form for each authority in force without one, its
+    places and cameras offered as the authority allows them (AUTH-6); with `refused`, that
+    form again (422) with the problems and what was chosen."""
     with reading(context.db) as db:
         rows = list(db.scalars(select(DeploymentRow).order_by(DeploymentRow.created_at.desc())))
         planned = {row.authority_id for row in rows}
         open_authorities = [a for a in authorities_in_force(db) if a.id not in planned]
         listing = [_summary(row) for row in rows]
-        authorities = [{"id": a.id, "title": a.application.title} for a in open_authorities]
+        authorities = [_plannable(a) for a in open_authorities]
     return render(
         request,
         "deployments/index.html",
-        {"deployments": listing, "authorities": authorities, "title": "Deployments"},
+        {
+            "deployments": listing,
+            "authorities": authorities,
+            "refused": refused,
+            "problems": problems_of(refused.refusal) if refused else [],
+            "title": "Deployments",
+        },
+        status=422 if refused else 200,
     )
+
+
+def _plannable(row: AuthorityRow) -> dict[str, Any]:
+    scope = authority_of(row).scope
+    return {
+        "id": row.id,
+        "title": row.application.title,
+        "places": scope.places,
+        "cameras": scope.cameras,
+    }
 
 
 def _summary(row: DeploymentRow) -> dict[str, Any]:
@@ -91,21 +117,31 @@ def _summary(row: DeploymentRow) -> dict[str, Any]:
 
 @pages.post("/deployments")
 def plan(
+    request: Request,
     context: Context,
     viewer: Planner,
     authority_id: Annotated[str, Form(max_length=64)],
-    places: Annotated[str, Form(max_length=2000)],
-    cameras: Annotated[str, Form(max_length=2000)],
+    places: Annotated[list[str] | None, Form()] = None,
+    cameras: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    with transaction(context.db) as db:
-        row = deployments.plan_deployment(
-            db, viewer_of(viewer).actor, authority_id, _items(places), _items(cameras)
-        )
-    return RedirectResponse(f"/deployments/{row.id}", status_code=303)
-
-
-def _items(text: str) -> list[str]:
-    return [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
+    """Plan at the places and cameras ticked, each one the authority allows (AUTH-6)."""
+    places, cameras = places or [], cameras or []
+    try:
+        with transaction(context.db) as db:
+            row = deployments.plan_deployment(
+                db, viewer_of(viewer).actor, authority_id, places, cameras
+            )
+            deployment_id = row.id
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        chosen: dict[str, str | list[str]] = {
+            "authority_id": authority_id,
+            "places": places,
+            "cameras": cameras,
+        }
+        return deployments_listing(request, context, RefusedForm("plan", refusal, chosen))
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
 def checklist(
@@ -143,6 +179,8 @@ def detail_page(
         users = {u.id: u.display_name for u in db.scalars(select(User))}
         staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
         links = onward_links(db, actor, row)
+        choices = candidates(db, row) if row.status is DeploymentStatus.PLANNED else []
+        db.expunge_all()
     return render(
         request,
         "deployments/detail.html",
@@ -154,6 +192,7 @@ def detail_page(
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
             "links": links,
+            "candidates": choices,
             "refused": refused,
             "problems": problems_of(refused.refusal) if refused else [],
             "title": _summary(row)["title"],
@@ -169,7 +208,7 @@ class RefusedForm:
 
     form: str
     refusal: Refusal
-    typed: Mapping[str, str] = field(default_factory=dict)
+    typed: Mapping[str, str | list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,20 +288,44 @@ async def health_stream(
 
 @pages.post("/deployments/{deployment_id}/assign")
 def assign(
+    request: Request,
     context: Context,
     viewer: Planner,
     deployment_id: str,
-    username: Annotated[str, Form(max_length=80)],
-    role: Annotated[Role, Form()],
+    assignment: Annotated[str, Form(max_length=120, description="user id|role")],
 ) -> Response:
-    from lfr.services import people
-
-    with transaction(context.db) as db:
-        user = people.find_user(db, username.strip())
-        if user is None:
-            raise Refusal("DEP-1", f"no account {username!r}", "username")
-        deployments.assign(db, viewer_of(viewer).actor, deployment_id, user.id, role)
+    """Assign someone chosen from the accounts trained for the role (TRN-1, DEP-1)."""
+    actor = viewer_of(viewer).actor
+    try:
+        user_id, role = parse_assignment(assignment)
+        with transaction(context.db) as db:
+            deployments.assign(db, actor, deployment_id, user_id, role)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        again = RefusedForm("assign", refusal, {"assignment": assignment})
+        return detail_page(request, context, actor, deployment_id, again)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+def parse_assignment(value: str) -> tuple[str, Role]:
+    """A staffing form's choice, ``user id|role``."""
+    user_id, _, role = value.partition("|")
+    try:
+        return user_id, Role(role)
+    except ValueError:
+        raise Refusal("DEP-1", f"not a role: {role!r}", "assignment") from None
+
+
+def candidates(db: Session, row: DeploymentRow) -> list[tuple[Role, list[User]]]:
+    """For each deployment role, the accounts that hold it with in-date training and are
+    not yet assigned in it (TRN-1): the staffing form's choices."""
+    taken = {(a.user_id, a.role) for a in row.assignments}
+    at = utcnow()
+    return [
+        (role, [u for u in people.trained_for(db, role, at) if (u.id, role) not in taken])
+        for role in DEPLOYMENT_ROLES
+    ]
 
 
 @pages.post("/deployments/{deployment_id}/start")

@@ -35,6 +35,7 @@ from lfr.web.routes.deployments import (
     Commander,
     Planner,
     Reader,
+    parse_assignment,
 )
 from lfr.web.routes.watchlists import read_images
 
@@ -73,16 +74,9 @@ def unassign(
     reason: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     """Gold or Silver takes someone off the deployment, saying why (DEP-1)."""
-    user_id, _, role = assignment.partition("|")
-    _unassign(context, viewer_of(viewer).actor, deployment_id, user_id, _role(role), reason)
+    user_id, role = parse_assignment(assignment)
+    _unassign(context, viewer_of(viewer).actor, deployment_id, user_id, role, reason)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
-
-
-def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise Refusal("DEP-1", f"not a role: {value!r}", "role") from None
 
 
 def _unassign(
