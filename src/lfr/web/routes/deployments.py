@@ -1,6 +1,11 @@
 """Deployment control (DEP-1, DEP-2, REC-5): plan, staff, the start checklist showing every
 unmet condition, live camera health, and Silver's halt button. Camera sources (REC-1).
 
+The pages are no dead end: places, cameras and staff are picked from what the authority
+and training allow; Halt and End need a ticked confirmation; a refusal shows the page
+again with the problems inside the form that caused them and what was typed kept; the
+deployment page links on to what its reader may open.
+
 The deployments service decides every change; `DeploymentControl` then starts or stops the
 camera workers.
 """
@@ -60,6 +65,24 @@ CameraAdmin = Annotated[Viewer | None, Depends(CAMERA_ADMINS)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/deployments", tags=["deployments"])
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedForm:
+    """Which of the page's forms was refused, why, and what had been typed in it."""
+
+    form: str
+    refusal: Refusal
+    typed: Mapping[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A way on from the deployment page."""
+
+    id: str
+    label: str
+    href: str
 
 
 @pages.get("/deployments")
@@ -200,22 +223,6 @@ def detail_page(
         },
         status=422 if refused else 200,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedForm:
-    """Which of the page's forms was refused, why, and what had been typed in it."""
-
-    form: str
-    refusal: Refusal
-    typed: Mapping[str, str | list[str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    id: str
-    label: str
-    href: str
 
 
 def onward_links(db: Session, actor: Actor, row: DeploymentRow) -> list[Link]:
