@@ -49,6 +49,9 @@ def test_the_plan_form_offers_only_what_the_authority_allows(
     assert "Name the place(s) and camera(s)" in nothing.text
     assert 'value="Station exit north" checked' not in nothing.text  # the untick is kept
 
+    operator = client_for(personas.operator).get("/deployments").text
+    assert 'id="plan-' not in operator  # no form that would refuse them
+    assert 'href="/cameras"' not in operator
     form["cameras"] = CAMERAS[0]
     planned = silver.post("/deployments", data=form, follow_redirects=False)
     assert planned.status_code == 303
