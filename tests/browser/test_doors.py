@@ -121,6 +121,7 @@ def test_urgent_confirmation_and_a_blue_list_walk_past(
     silver.go(f"/deployments/{deployment_id}")
     silver.page.wait_for_selector("#blue-list-rate:has-text('100%')")
     silver.shot("deployment-blue-list-rate")
+    silver.page.check("#end_confirmed")
     silver.page.click("#end-button")
     silver.page.wait_for_selector("#deployment-status:has-text('ended')")
 

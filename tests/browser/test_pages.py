@@ -220,3 +220,51 @@ def test_console_warns_when_a_camera_is_down(
     banner = operator.page.wait_for_selector("#cameras-down", timeout=60_000)
     assert "demo-cam" in banner.inner_text()
     check_page(operator.page, axe_script, "pages-console-camera-down")
+
+
+def test_halt_and_end_need_their_box_ticked(
+    chromium: Any, live_server: LiveServer, axe_script: Path, faces_dir: Path, tmp_path: Path
+) -> None:
+    """DEP-2: the browser will not send an unticked Halt; a browser that does (no form
+    validation) gets the refusal inside the Halt form with the reason kept; ticked, the
+    halt opens the review the page then links to; End needs its own box."""
+    from lfr.services import deployments
+    from lfr.services.watchlists import VisionEnroler
+    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff
+
+    actors = {name: account.actor for name, account in live_server.accounts.items()}
+    db = live_server.context.db
+    _, authority_id = authorise(db, actors, rehearsal_application(actors["applicant"]))
+    image = faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
+    compile_watchlist(
+        db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
+    )
+    deployment_id = plan_and_staff(db, actors, authority_id, tmp_path / "no-such-clip.mp4")
+    with transaction(db) as session:
+        deployments.start_deployment(session, actors["silver"], deployment_id)
+    silver = Person(chromium, live_server, "silver", width=375)
+    silver.sign_in()
+    silver.go(f"/deployments/{deployment_id}")
+    page = silver.page
+    page.fill("#halt-reason", "Crowd surge at the stage door")
+    page.click("#halt-button")
+    assert page.is_visible("#halt_confirmed:invalid")  # the browser held it back
+    assert page.inner_text("#deployment-status") == "running"
+
+    page.evaluate("document.getElementById('halt_confirmed').required = false")
+    page.click("#halt-button")
+    problems = page.wait_for_selector("#halt-form .problems")
+    assert "tick the box to confirm" in problems.inner_text().lower()
+    assert page.input_value("#halt-reason") == "Crowd surge at the stage door"
+    assert page.inner_text("#deployment-status") == "running"
+    check_page(page, axe_script, "pages-halt-refused")
+
+    page.check("#halt_confirmed")
+    page.click("#halt-button")
+    page.wait_for_selector("#deployment-status:has-text('halted')")
+    assert page.is_visible("#review-link")
+    check_page(page, axe_script, "pages-halted-with-review")
+    page.check("#end_confirmed")
+    page.click("#end-button")
+    page.wait_for_selector("#deployment-status:has-text('ended')")
+    assert page.is_visible("#review-link")

@@ -139,8 +139,9 @@ def build_watchlist(applicant: Person, image: Path) -> None:
 def plan(applicant: Person) -> str:
     page = applicant.page
     applicant.go("/deployments")
-    page.fill("#places", "Stage Door")
-    page.fill("#cameras", "stage")
+    # The authority's places and cameras are offered, ticked (AUTH-6): nothing to type.
+    assert page.is_checked("input[name=places][value='Stage Door']")
+    assert page.is_checked("input[name=cameras][value=stage]")
     page.click("button:has-text('Plan')")
     page.wait_for_selector("#checklist")
     return page.url.removeprefix(applicant.server.url)
@@ -164,8 +165,9 @@ def staff(gold: Person, deployment_path: str) -> None:
         ("engagement", "engagement_officer"),
     ):
         gold.go(deployment_path)
-        gold.page.fill("#username", username)
-        gold.page.select_option("#role", role)
+        # The accounts trained for each role are offered (TRN-1): nothing to type.
+        choice = f"Demo {username} ({username}): {role.replace('_', ' ')}"
+        gold.page.select_option("#assignment", label=choice)
         gold.page.click("button:text-is('Assign')")  # not "Unassign"
         # the staff list's line, not an option of the unassign form or the checklist
         gold.page.wait_for_selector(f"li:has-text('Demo {username}: {role.replace('_', ' ')}')")
@@ -245,6 +247,7 @@ def test_from_application_to_recorded_outcome(
     officer.shot("handheld-outcome")
 
     silver.go(deployment)
+    silver.page.check("#end_confirmed")
     silver.page.click("#end-button")
     silver.page.wait_for_selector("#deployment-status:has-text('ended')")
     silver.shot("deployment-ended")

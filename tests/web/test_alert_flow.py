@@ -169,7 +169,7 @@ def test_alert_below_threshold_or_after_halt_is_refused(
     silver = client_for(personas.silver)
     halted = silver.post(
         f"/deployments/{rehearsal.deployment_id}/halt",
-        data={"reason": "rehearsal over"},
+        data={"reason": "rehearsal over", "halt_confirmed": "true"},
         follow_redirects=False,
     )
     assert halted.status_code == 303
@@ -228,7 +228,10 @@ def test_camera_view_is_for_the_deployment_staff_and_gone_at_halt(
         outsider = people.to_actor(other)
     assert client_for(outsider).get(url).status_code == 404
     silver = client_for(personas.silver)
-    silver.post(f"/deployments/{rehearsal.deployment_id}/halt", data={"reason": "done"})
+    silver.post(
+        f"/deployments/{rehearsal.deployment_id}/halt",
+        data={"reason": "done", "halt_confirmed": "true"},
+    )
     hub.keep(rehearsal.deployment_id, "demo-cam", b"\xff\xd8late frame")
     assert operator.get(url).status_code == 404
 

@@ -48,6 +48,12 @@ def test_counts_by_state_follow_refer_and_dismiss(
     assert f'href="{url}"' in console  # and back from the console
     index = silver.get("/deployments").text
     assert f'href="{url}"' in index
+    deployment_page = silver.get(f"/deployments/{rehearsal.deployment_id}").text
+    assert f'href="{url}"' in deployment_page
+    assert (
+        'id="dashboard-link"'
+        not in client_for(personas.operator).get(f"/deployments/{rehearsal.deployment_id}").text
+    )  # the operator commands nothing: no link to a page that would refuse them
     assert f'href="/deployments/{rehearsal.deployment_id}"' in page.text
     assert f'href="/alerts/{first}"' in page.text
 
@@ -88,7 +94,8 @@ def test_halt_delivery_shows_once_silver_halts(
 ) -> None:
     silver = client_for(personas.silver)
     halted = silver.post(
-        f"/deployments/{rehearsal.deployment_id}/halt", data={"reason": "crowd too dense"}
+        f"/deployments/{rehearsal.deployment_id}/halt",
+        data={"reason": "crowd too dense", "halt_confirmed": "true"},
     )
     assert halted.status_code in (200, 303)
     page = silver.get(f"/deployments/{rehearsal.deployment_id}/dashboard").text

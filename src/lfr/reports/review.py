@@ -1,12 +1,13 @@
 """The post-deployment review's figures (REV-1), read from the record, and its rows read
 back.
 
-A review opens when its deployment ends (`lfr.services.reviews.open_review`, in the
-end-deployment transaction). While it is open, its figures are computed here from the
-record on every reading, so outcomes the engagement officers record after the end are
-counted; the sign-off (`lfr.services.reviews.sign_off`) freezes them, so that the
-published results and the review stay what was signed even after the alerts' retention
-period deletes them. This module only reads: whatever writes a review is a service.
+A review opens when its deployment is halted or ends (`lfr.services.reviews.open_review`,
+in the halt's or the end's transaction; ending a halted deployment finds it open). While it
+is open, its figures are computed here from the record on every reading, so outcomes the
+engagement officers record after the end are counted; the sign-off
+(`lfr.services.reviews.sign_off`) freezes them, so that the published results and the
+review stay what was signed even after the alerts' retention period deletes them. This
+module only reads: whatever writes a review is a service.
 
 How alerts are counted (non-test alerts only; blue-list tests are counted apart, REC-6):
 

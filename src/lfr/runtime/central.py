@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from lfr import metrics
@@ -58,6 +59,25 @@ class Listeners:
 
 
 @dataclass(frozen=True, slots=True)
+class LastError:
+    """A camera's most recent error and when it was reported."""
+
+    reason: str
+    at: datetime
+
+
+def remembered_error(previous: LastError | None, figures: HealthFigures) -> LastError | None:
+    """The error to show beside a camera once `figures` arrive: theirs if they carry one;
+    else the one before, until the camera reports up again. A restarted worker's first
+    figures know nothing of the crash that restarted it, and must not wipe out why."""
+    if figures.last_error:
+        return LastError(figures.last_error, figures.at)
+    if figures.status is CameraStatus.UP:
+        return None
+    return previous
+
+
+@dataclass(frozen=True, slots=True)
 class CameraHealth:
     """What the deployment page shows of one camera: the latest figures, how old they are,
     and the local worker (None for a camera a node runs)."""
@@ -71,6 +91,8 @@ class CameraHealth:
     """The rate recognition here assumes (`SupervisorSettings.min_camera_fps`)."""
     settled: bool = False
     """Figures have come before these: the first window includes the models' loading."""
+    last_error: LastError | None = None
+    """Why the camera last failed, kept until it is up again (`remembered_error`)."""
 
     @property
     def slow(self) -> bool:
@@ -103,6 +125,7 @@ class _Received:
     figures: HealthFigures
     at: float  # monotonic
     reports: int = 1
+    last_error: LastError | None = None
 
 
 class CentralRuntime:
@@ -317,7 +340,8 @@ class CentralRuntime:
             latest = self._health.get(key)
             if latest is None or latest.figures.at <= figures.at:  # a backlog arrives in order
                 reports = latest.reports + 1 if latest is not None else 1
-                self._health[key] = _Received(figures, time.monotonic(), reports)
+                error = remembered_error(latest.last_error if latest else None, figures)
+                self._health[key] = _Received(figures, time.monotonic(), reports, error)
         self._listeners.health(figures.deployment_id)
 
     async def _on_node(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
@@ -345,4 +369,5 @@ def _camera_health(
         age_s=now - received.at,
         min_fps=min_fps,
         settled=received.reports > 1,
+        last_error=received.last_error,
     )

@@ -236,9 +236,11 @@ def commanded_deployment(session: Session, actor: Actor, deployment_id: str) -> 
     """A deployment's dashboard: the Gold, Silver and Bronze assigned to it command it,
     and nobody else sees its alerts gathered in one place (DEP-2)."""
     row = session.get(DeploymentRow, deployment_id)
-    allowed = row is not None and any(
-        a.user_id == actor.user_id and a.role in COMMAND_ROLES for a in row.assignments
-    )
-    if row is None or not allowed:
+    if row is None or not commands(actor, row):
         raise NotFound("deployment", deployment_id)
     return row
+
+
+def commands(actor: Actor, row: DeploymentRow) -> bool:
+    """Whether this person is assigned to the deployment as its Gold, Silver or Bronze."""
+    return any(a.user_id == actor.user_id and a.role in COMMAND_ROLES for a in row.assignments)

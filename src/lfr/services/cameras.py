@@ -24,14 +24,35 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.runtime.supervisor import Camera
+from lfr.vision.sources import SourceError, probe
 
 CONFIGURERS = frozenset({Role.ENGINEER, Role.ADMINISTRATOR})
 NODE_SOURCE_PREFIX = "node:"
+PROBE_TIMEOUT_S = 5.0
+"""How long the doors wait for a stream's first frame before saying it cannot be read."""
 
 
 def runs_on_node(source: str) -> bool:
     """Whether a camera's source says an `lfr node` runs it (no worker in the service)."""
     return source.startswith(NODE_SOURCE_PREFIX)
+
+
+def check_source_reads(source: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """REC-1 at the doors (the camera form, the JSON route): a source is saved only once a
+    frame has been read from it, so a mistyped address shows on the form rather than as a
+    camera down at the start. A node's camera is read on the node, never from here. Call
+    it outside any transaction: a stream may take `timeout_s` to answer."""
+    spec = source.strip()
+    if not spec or runs_on_node(spec):
+        return
+    try:
+        probe(spec, timeout_s)
+    except SourceError as error:
+        raise Refusal(
+            "REC-1",
+            f"no video could be read from it: {error.reason}. Check the address or path",
+            "source",
+        ) from None
 
 
 def configure_camera(session: Session, actor: Actor, name: str, source: str) -> CameraSource:

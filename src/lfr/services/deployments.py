@@ -230,6 +230,9 @@ def _halt(session: Session, actor: Actor, row: DeploymentRow, reason: str, at: d
     row.halted_by, row.halted_at, row.halt_reason = actor.user_id, at, reason
     fleet.owe_halt(session, row, reason, at)
     _set_status(session, actor, row, DeploymentStatus.HALTED, "deployment.halt", reason)
+    # A halt is final for processing (DEP-2): what it did is reviewable now, not only once
+    # someone presses End, which then finds this review open (REV-1).
+    reviews.open_review(session, row, at)
 
 
 def _set_status(
@@ -309,7 +312,7 @@ def _finish(
         reason,
     )
     if status is DeploymentStatus.ENDED:
-        reviews.open_review(session, row, at)  # REV-1: the review opens as the deployment ends
+        reviews.open_review(session, row, at)  # REV-1; already open if it was halted first
     retention_policy = (policy or current_policy()).retention
     if not retention_policy.biometric_grace:
         watchlist = watchlist_for_authority(session, row.authority_id)

@@ -20,7 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
@@ -410,15 +410,35 @@ def record_training(
     return training
 
 
-def is_trained(session: Session, user_id: str, role: Role, at: datetime) -> bool:
-    """True when the user holds training for ``role`` completed by and valid at ``at`` (TRN-1)."""
-    statement = select(TrainingRecord.id).where(
-        TrainingRecord.user_id == user_id,
+def _in_date(role: Role, at: datetime) -> ColumnElement[bool]:
+    """A training record for ``role`` completed by and valid at ``at`` (TRN-1)."""
+    return and_(
         TrainingRecord.role == role,
         TrainingRecord.completed_at <= at,
         TrainingRecord.expires_at > at,
     )
+
+
+def is_trained(session: Session, user_id: str, role: Role, at: datetime) -> bool:
+    """True when the user holds training for ``role`` completed by and valid at ``at`` (TRN-1)."""
+    statement = select(TrainingRecord.id).where(
+        TrainingRecord.user_id == user_id, _in_date(role, at)
+    )
     return session.execute(statement.limit(1)).first() is not None
+
+
+def trained_for(session: Session, role: Role, at: datetime) -> list[User]:
+    """Active accounts holding ``role`` with in-date training for it (TRN-1): whom a
+    deployment may be staffed with in that role, by name."""
+    statement = (
+        select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .join(TrainingRecord, TrainingRecord.user_id == User.id)
+        .where(User.active, UserRole.role == role, _in_date(role, at))
+        .distinct()
+        .order_by(User.display_name)
+    )
+    return list(session.scalars(statement))
 
 
 def verify_password(user: User, password: str) -> bool:

@@ -27,7 +27,7 @@ from lfr.services._rows import locked, moment
 
 
 def open_review(session: Session, deployment: DeploymentRow, at: datetime) -> DeploymentReviewRow:
-    """Open the review of a deployment that has just ended (REV-1); idempotent; audited
+    """Open the review of a deployment that has just halted or ended (REV-1); idempotent; audited
     as the system's act (no person decides that a review is owed)."""
     existing = review_for_deployment(session, deployment.id)
     if existing is not None:

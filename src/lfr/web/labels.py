@@ -42,6 +42,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "publish_from": "Publish from",
     "status": "Status",
     "actor": "Your account",
+    "halt_confirmed": "I mean to halt",
+    "end_confirmed": "I mean to end",
     "rank": "Your rank",
 }
 """Fields whose label on the form is not simply their name in words."""

@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 from lfr.audit import AuditEntry, verify
 from lfr.db.base import utcnow
 from lfr.db.governance import BlueListEntryRow, DeploymentRow, WatchlistImageRow, WatchlistRow
+from lfr.db.reports import DeploymentReviewRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.domain.retention import RetentionPolicy
+from lfr.reports import review, transparency
 from lfr.services import deployments, watchlists
 from lfr.services.policy import GovernancePolicy
 from tests.db_fixtures import Personas
@@ -166,6 +168,45 @@ def test_only_silver_or_gold_halts(
         row = session.get(DeploymentRow, world.deployment_id)
     assert row is not None
     assert row.halt_reason == "Crowd surge at the north exit"
+
+
+def reviews_opened(factory: SessionFactory) -> int:
+    with transaction(factory) as session:
+        opened = select(func.count()).where(AuditEntry.action == "review.open")
+        return session.scalar(opened) or 0
+
+
+def test_a_halt_opens_the_review_and_the_end_opens_no_second(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """REV-1, DEP-2: a halted deployment runs no more, so its review opens with the halt
+    (audited in the same transaction), its figures stop at the halt, and ending it later
+    finds the same review; once signed off, PUB-2 publishes it with the halt as its end."""
+    with transaction(session_factory) as session:
+        deployments.halt_deployment(session, personas.silver, world.deployment_id, "Crowd surge")
+    with transaction(session_factory) as session:
+        opened = review.review_for_deployment(session, world.deployment_id)
+        assert opened is not None
+        halted_at = deployments.get_deployment(session, world.deployment_id).halted_at
+        assert halted_at is not None
+        figures = review.figures_of(session, opened)
+        assert figures["status"] == "halted"
+        assert figures["stopped_at"] == halted_at.isoformat()
+    assert reviews_opened(session_factory) == 1
+    with transaction(session_factory) as session:
+        deployments.end_deployment(session, personas.gold, world.deployment_id)
+    with transaction(session_factory) as session:
+        reviews = session.scalars(select(DeploymentReviewRow)).all()
+        assert [r.id for r in reviews] == [opened.id]
+        review.update_assessment(
+            session, personas.auditor, opened.id, performance="a", safeguards="b", lessons="c"
+        )
+        review.sign_off(session, personas.auditor, opened.id)
+    assert reviews_opened(session_factory) == 1
+    with transaction(session_factory) as session:
+        (result,) = transparency.results(session)
+        assert result.ended_at == halted_at
+        assert verify(session).ok
 
 
 def count_biometrics(factory: SessionFactory) -> tuple[int, int]:

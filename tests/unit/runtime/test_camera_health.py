@@ -63,3 +63,27 @@ def test_a_node_s_metrics_name_cameras_and_the_node_only() -> None:
     assert 'lfr_node_outbox_depth{node="van-3"} 4.0' in text
     assert 'lfr_worker_alive{camera="north"} 1.0' in text
     assert 'lfr_worker_restarts_total{camera="north"} 2.0' in text
+
+
+def test_a_restarted_worker_s_figures_keep_the_last_error_until_the_camera_is_up() -> None:
+    """REC-5: the supervisor reports a crash (down, with why); the restarted worker's first
+    figures know nothing of it, so the page keeps the error and its time until the camera
+    reports up again."""
+    import asyncio
+
+    from lfr.bus.messages import wrap
+    from lfr.runtime.central import CentralRuntime
+    from lfr.runtime.worker import down_figures
+
+    runtime = CentralRuntime(lambda *_: None, alert_sink=lambda *_: None)
+    crash = down_figures("d-1", "cam-1", 1, "worker exited with code 1")
+    restarting = figures(CameraStatus.DOWN).model_copy(update={"errors": 1})
+    for message in (crash, restarting):
+        asyncio.run(runtime._on_health(wrap(message), None))  # type: ignore[arg-type]
+    (shown,) = runtime.cameras("d-1")
+    assert shown.last_error is not None
+    assert (shown.last_error.reason, shown.last_error.at) == (crash.last_error, crash.at)
+
+    asyncio.run(runtime._on_health(wrap(figures(CameraStatus.UP)), None))  # type: ignore[arg-type]
+    (shown,) = runtime.cameras("d-1")
+    assert shown.last_error is None

@@ -87,7 +87,7 @@ def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> 
             {
                 "camera": h.camera,
                 "status": h.status,
-                "error": h.figures.last_error if h.figures else None,
+                "error": h.last_error.reason if h.last_error else None,
                 "age_s": h.age_s,
             }
             for h in healths

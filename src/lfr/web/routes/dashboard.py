@@ -1,7 +1,8 @@
 """The commanders' dashboard (DEP-2, REC-5, ADJ-1..3): one deployment at a glance for the
 Gold, Silver and Bronze assigned to it: its alerts by state with the newest of them, each
-camera's health, how far its last halt has reached, and the way to the console, the
-deployment page, its review and its published results.
+camera's health, how far its last halt has reached, what its authority allows, and the
+way on to the deployment page and, as that page offers them, the console, its review and
+its published results.
 
 Only the deployment's own commanders see it (`commanded_deployment`): the role alone is not
 enough, as everywhere a route touches one deployment's record (no IDOR).
@@ -13,11 +14,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.db.governance import AlertRow
-from lfr.db.reports import DeploymentReviewRow, ReviewStatus
 from lfr.db.session import reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
@@ -30,7 +29,13 @@ from lfr.web.alert_views import card_of
 from lfr.web.authority_view import terms_of
 from lfr.web.deps import Context
 from lfr.web.rendering import render
-from lfr.web.routes.deployments import deployment_summary, halt_delivery_json, health_view
+from lfr.web.routes.deployments import (
+    Link,
+    deployment_summary,
+    halt_delivery_json,
+    health_view,
+    onward_links,
+)
 
 COMMANDERS = Admit(Role.GOLD, Role.SILVER, Role.BRONZE)
 Commander = Annotated[Viewer | None, Depends(COMMANDERS)]
@@ -75,19 +80,18 @@ def dashboard_alerts(
 
 def _headline(context: Context, actor: Actor, deployment_id: str) -> dict[str, Any]:
     """The deployment's summary, what its authority allows (AUTH-6: what Silver must keep
-    within) and where its review and published results are, once this person is found to
-    command it (else `NotFound`)."""
+    within) and the ways on from it (the deployment page's own, less this page), once this
+    person is found to command it (else `NotFound`)."""
     with reading(context.db) as db:
         row = commanded_deployment(db, actor, deployment_id)
-        summary = deployment_summary(row)
-        review = db.scalars(
-            select(DeploymentReviewRow).where(DeploymentReviewRow.deployment_id == deployment_id)
-        ).one_or_none()
+        back = Link(
+            "deployment-link", "Deployment page (start, halt, end)", f"/deployments/{row.id}"
+        )
+        onward = [link for link in onward_links(db, actor, row) if link.id != "dashboard-link"]
         return {
-            "deployment": summary,
+            "deployment": deployment_summary(row),
             "terms": terms_of(row.authority),
-            "review_id": review.id if review else None,
-            "results_published": review is not None and review.status is ReviewStatus.SIGNED_OFF,
+            "links": [back, *onward],
         }
 
 

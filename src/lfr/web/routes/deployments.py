@@ -1,6 +1,11 @@
 """Deployment control (DEP-1, DEP-2, REC-5): plan, staff, the start checklist showing every
 unmet condition, live camera health, and Silver's halt button. Camera sources (REC-1).
 
+The pages are no dead end: places, cameras and staff are picked from what the authority
+and training allow; Halt and End need a ticked confirmation; a refusal shows the page
+again with the problems inside the form that caused them and what was typed kept; the
+deployment page links on to what its reader may open.
+
 The deployments service decides every change; `DeploymentControl` then starts or stops the
 camera workers.
 """
@@ -8,29 +13,37 @@ camera workers.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
-from lfr.db.governance import DeploymentRow
+from lfr.db.governance import AuthorityRow, DeploymentRow
 from lfr.db.people import User
 from lfr.db.session import reading, transaction
 from lfr.domain.deployment import DEPLOYMENT_ROLES, DeploymentStatus
-from lfr.domain.people import Role
-from lfr.domain.refusal import Refusal, Unmet
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import NotFound, Refusal, Unmet
+from lfr.reports import review, transparency
 from lfr.services import cameras as camera_service
-from lfr.services import deployments, fleet
-from lfr.services.access import watchable_deployment
-from lfr.services.authorisations import authorities_in_force
+from lfr.services import deployments, fleet, people
+from lfr.services.access import commands, may_read_watchlist, watchable_deployment
+from lfr.services.authorisations import authorities_in_force, authority_of
+from lfr.services.watchlists import watchlist_for_authority
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
+from lfr.web.forms import problems_of
 from lfr.web.live import event_response, health_topic
 from lfr.web.rendering import render
+from lfr.web.routes.console import CONSOLE
+from lfr.web.routes.reports import REVIEW_READERS
 
 READERS = Admit(
     Role.APPLICANT,
@@ -54,19 +67,63 @@ pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/deployments", tags=["deployments"])
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedForm:
+    """Which of the page's forms was refused, why, and what had been typed in it."""
+
+    form: str
+    refusal: Refusal
+    typed: Mapping[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A way on from the deployment page."""
+
+    id: str
+    label: str
+    href: str
+
+
 @pages.get("/deployments")
 def deployments_page(request: Request, context: Context, viewer: Reader) -> Response:
+    return deployments_listing(request, context)
+
+
+def deployments_listing(
+    request: Request, context: Context, refused: RefusedForm | None = None
+) -> Response:
+    """Every deployment, and a plan form for each authority in force without one, its
+    places and cameras offered as the authority allows them (AUTH-6); with `refused`, that
+    form again (422) with the problems and what was chosen."""
     with reading(context.db) as db:
         rows = list(db.scalars(select(DeploymentRow).order_by(DeploymentRow.created_at.desc())))
         planned = {row.authority_id for row in rows}
         open_authorities = [a for a in authorities_in_force(db) if a.id not in planned]
         listing = [deployment_summary(row) for row in rows]
-        authorities = [{"id": a.id, "title": a.application.title} for a in open_authorities]
+        authorities = [_plannable(a) for a in open_authorities]
     return render(
         request,
         "deployments/index.html",
-        {"deployments": listing, "authorities": authorities, "title": "Deployments"},
+        {
+            "deployments": listing,
+            "authorities": authorities,
+            "refused": refused,
+            "problems": problems_of(refused.refusal) if refused else [],
+            "title": "Deployments",
+        },
+        status=422 if refused else 200,
     )
+
+
+def _plannable(row: AuthorityRow) -> dict[str, Any]:
+    scope = authority_of(row).scope
+    return {
+        "id": row.id,
+        "title": row.application.title,
+        "places": scope.places,
+        "cameras": scope.cameras,
+    }
 
 
 def deployment_summary(row: DeploymentRow) -> dict[str, Any]:
@@ -83,21 +140,31 @@ def deployment_summary(row: DeploymentRow) -> dict[str, Any]:
 
 @pages.post("/deployments")
 def plan(
+    request: Request,
     context: Context,
     viewer: Planner,
     authority_id: Annotated[str, Form(max_length=64)],
-    places: Annotated[str, Form(max_length=2000)],
-    cameras: Annotated[str, Form(max_length=2000)],
+    places: Annotated[list[str] | None, Form()] = None,
+    cameras: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    with transaction(context.db) as db:
-        row = deployments.plan_deployment(
-            db, viewer_of(viewer).actor, authority_id, _items(places), _items(cameras)
-        )
-    return RedirectResponse(f"/deployments/{row.id}", status_code=303)
-
-
-def _items(text: str) -> list[str]:
-    return [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
+    """Plan at the places and cameras ticked, each one the authority allows (AUTH-6)."""
+    places, cameras = places or [], cameras or []
+    try:
+        with transaction(context.db) as db:
+            row = deployments.plan_deployment(
+                db, viewer_of(viewer).actor, authority_id, places, cameras
+            )
+            deployment_id = row.id
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        chosen: dict[str, str | list[str]] = {
+            "authority_id": authority_id,
+            "places": places,
+            "cameras": cameras,
+        }
+        return deployments_listing(request, context, RefusedForm("plan", refusal, chosen))
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
 def checklist(
@@ -118,10 +185,25 @@ def checklist(
 def deployment_page(
     request: Request, context: Context, viewer: Reader, deployment_id: str
 ) -> Response:
+    return detail_page(request, context, viewer_of(viewer).actor, deployment_id)
+
+
+def detail_page(
+    request: Request,
+    context: Context,
+    actor: Actor,
+    deployment_id: str,
+    refused: RefusedForm | None = None,
+) -> Response:
+    """The deployment page; with `refused`, shown again (422) with the problems on the
+    form that caused them and what was typed there kept."""
     row, unmet, warnings = checklist(context, deployment_id)
     with reading(context.db) as db:
         users = {u.id: u.display_name for u in db.scalars(select(User))}
         staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
+        links = onward_links(db, actor, row)
+        choices = candidates(db, row) if row.status is DeploymentStatus.PLANNED else []
+        db.expunge_all()
     return render(
         request,
         "deployments/detail.html",
@@ -132,10 +214,41 @@ def deployment_page(
             "warnings": warnings,
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
+            "links": links,
+            "candidates": choices,
+            "refused": refused,
+            "problems": problems_of(refused.refusal) if refused else [],
             "title": deployment_summary(row)["title"],
             **health_view(context, deployment_id),
         },
+        status=422 if refused else 200,
     )
+
+
+DASHBOARDLESS = (DeploymentStatus.PLANNED, DeploymentStatus.CANCELLED)
+"""A deployment that never ran has no alerts or cameras to follow on a dashboard."""
+
+
+def onward_links(db: Session, actor: Actor, row: DeploymentRow) -> list[Link]:
+    """Where this person goes next from the deployment (no dead ends): each link only for
+    someone the page behind it admits, so none ends on a refusal."""
+    links = []
+    if commands(actor, row) and row.status not in DASHBOARDLESS:
+        href = f"/deployments/{row.id}/dashboard"
+        links.append(Link("dashboard-link", "Its dashboard", href))
+    if CONSOLE.admits(actor):
+        links.append(Link("console-link", "Operator console", "/console"))
+    watchlist = watchlist_for_authority(db, row.authority_id)
+    if watchlist is not None and may_read_watchlist(db, actor, watchlist):
+        links.append(Link("watchlist-link", "Its watchlist", f"/watchlists/{watchlist.id}"))
+    if CAMERA_ADMINS.admits(actor):
+        links.append(Link("cameras-link", "Its cameras' sources", "/cameras"))
+    opened = review.review_for_deployment(db, row.id)
+    if opened is not None and REVIEW_READERS.admits(actor):
+        links.append(Link("review-link", "Its post-deployment review", f"/reviews/{opened.id}"))
+    if any(r.deployment_id == row.id for r in transparency.results(db)):
+        links.append(Link("results-link", "Its published results", f"/public/results/{row.id}"))
+    return links
 
 
 @pages.get("/deployments/{deployment_id}/health")
@@ -189,20 +302,44 @@ async def health_stream(
 
 @pages.post("/deployments/{deployment_id}/assign")
 def assign(
+    request: Request,
     context: Context,
     viewer: Planner,
     deployment_id: str,
-    username: Annotated[str, Form(max_length=80)],
-    role: Annotated[Role, Form()],
+    assignment: Annotated[str, Form(max_length=120, description="user id|role")],
 ) -> Response:
-    from lfr.services import people
-
-    with transaction(context.db) as db:
-        user = people.find_user(db, username.strip())
-        if user is None:
-            raise Refusal("DEP-1", f"no account {username!r}", "username")
-        deployments.assign(db, viewer_of(viewer).actor, deployment_id, user.id, role)
+    """Assign someone chosen from the accounts trained for the role (TRN-1, DEP-1)."""
+    actor = viewer_of(viewer).actor
+    try:
+        user_id, role = parse_assignment(assignment)
+        with transaction(context.db) as db:
+            deployments.assign(db, actor, deployment_id, user_id, role)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        again = RefusedForm("assign", refusal, {"assignment": assignment})
+        return detail_page(request, context, actor, deployment_id, again)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+def parse_assignment(value: str) -> tuple[str, Role]:
+    """A staffing form's choice, ``user id|role``."""
+    user_id, _, role = value.partition("|")
+    try:
+        return user_id, Role(role)
+    except ValueError:
+        raise Refusal("DEP-1", f"not a role: {role!r}", "assignment") from None
+
+
+def candidates(db: Session, row: DeploymentRow) -> list[tuple[Role, list[User]]]:
+    """For each deployment role, the accounts that hold it with in-date training and are
+    not yet assigned in it (TRN-1): the staffing form's choices."""
+    taken = {(a.user_id, a.role) for a in row.assignments}
+    at = utcnow()
+    return [
+        (role, [u for u in people.trained_for(db, role, at) if (u.id, role) not in taken])
+        for role in DEPLOYMENT_ROLES
+    ]
 
 
 @pages.post("/deployments/{deployment_id}/start")
@@ -213,20 +350,59 @@ def start(context: Context, viewer: Commander, deployment_id: str) -> Response:
 
 @pages.post("/deployments/{deployment_id}/halt")
 def halt(
+    request: Request,
     context: Context,
     viewer: Commander,
     deployment_id: str,
     reason: Annotated[str, Form(max_length=2000)],
+    halt_confirmed: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Silver's halt (DEP-2): recorded, then every camera worker stopped at once."""
-    context.control.halt(viewer_of(viewer).actor, deployment_id, reason)
+    """Silver's halt (DEP-2): recorded, then every camera worker stopped at once. The box
+    stating what a halt does must be ticked, so no stray click halts."""
+    actor = viewer_of(viewer).actor
+    try:
+        confirmed(halt_confirmed, "halt_confirmed", HALT_CONFIRMATION)
+        context.control.halt(actor, deployment_id, reason)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        again = RefusedForm("halt", refusal, {"reason": reason})
+        return detail_page(request, context, actor, deployment_id, again)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
 @pages.post("/deployments/{deployment_id}/end")
-def end(context: Context, viewer: Commander, deployment_id: str) -> Response:
-    context.control.end(viewer_of(viewer).actor, deployment_id)
+def end(
+    request: Request,
+    context: Context,
+    viewer: Commander,
+    deployment_id: str,
+    end_confirmed: Annotated[bool, Form()] = False,
+) -> Response:
+    """End (DEP-2), once the box stating what an end does is ticked."""
+    actor = viewer_of(viewer).actor
+    try:
+        confirmed(end_confirmed, "end_confirmed", END_CONFIRMATION)
+        context.control.end(actor, deployment_id)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return detail_page(request, context, actor, deployment_id, RefusedForm("end", refusal))
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
+
+
+HALT_CONFIRMATION = "tick the box to confirm: every camera stops now, and a halt cannot be undone"
+END_CONFIRMATION = (
+    "tick the box to confirm: the deployment ends for good and its watchlist's images go "
+    "as the retention policy says"
+)
+
+
+def confirmed(ticked: bool, field_name: str, reason: str) -> None:
+    """The pages' confirmation of a step that cannot be undone (the JSON API needs none:
+    a program does not click by accident)."""
+    if not ticked:
+        raise Refusal("DEP-2", reason, field_name)
 
 
 CAMERA_VIEWERS = Admit(Role.OPERATOR, Role.SILVER, Role.GOLD, Role.BRONZE, Role.ENGINEER)
@@ -253,21 +429,46 @@ def camera_preview(
 
 @pages.get("/cameras")
 def cameras_page(request: Request, context: Context, viewer: CameraAdmin) -> Response:
+    return cameras_listing(request, context)
+
+
+def cameras_listing(
+    request: Request, context: Context, refused: RefusedForm | None = None
+) -> Response:
+    """The camera sources and the form; with `refused`, the form again (422) with the
+    problems and what was typed."""
     with reading(context.db) as db:
         rows = camera_service.all_cameras(db)
         db.expunge_all()
-    return render(request, "deployments/cameras.html", {"cameras": rows, "title": "Cameras"})
+    return render(
+        request,
+        "deployments/cameras.html",
+        {
+            "cameras": rows,
+            "refused": refused,
+            "problems": problems_of(refused.refusal) if refused else [],
+            "title": "Cameras",
+        },
+        status=422 if refused else 200,
+    )
 
 
 @pages.post("/cameras")
 def configure_camera(
+    request: Request,
     context: Context,
     viewer: CameraAdmin,
     name: Annotated[str, Form(max_length=64)],
     source: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    with transaction(context.db) as db:
-        camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
+    """Save a camera's source once a frame has been read from it (REC-1)."""
+    try:
+        camera_service.check_source_reads(source)
+        with transaction(context.db) as db:
+            camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
+    except Refusal as refusal:
+        typed = {"name": name, "source": source}
+        return cameras_listing(request, context, RefusedForm("camera", refusal, typed))
     return RedirectResponse("/cameras", status_code=303)
 
 

@@ -35,6 +35,7 @@ from lfr.web.routes.deployments import (
     Commander,
     Planner,
     Reader,
+    parse_assignment,
 )
 from lfr.web.routes.watchlists import read_images
 
@@ -73,16 +74,9 @@ def unassign(
     reason: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     """Gold or Silver takes someone off the deployment, saying why (DEP-1)."""
-    user_id, _, role = assignment.partition("|")
-    _unassign(context, viewer_of(viewer).actor, deployment_id, user_id, _role(role), reason)
+    user_id, role = parse_assignment(assignment)
+    _unassign(context, viewer_of(viewer).actor, deployment_id, user_id, role, reason)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
-
-
-def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise Refusal("DEP-1", f"not a role: {value!r}", "role") from None
 
 
 def _unassign(
@@ -345,7 +339,10 @@ def api_cameras(context: Context, viewer: CameraAdmin) -> list[schemas.CameraOut
 def api_configure_camera(
     context: Context, viewer: CameraAdmin, body: schemas.CameraIn, response: Response
 ) -> schemas.CameraOut:
-    """Set (or change) where a named camera's video comes from (REC-1)."""
+    """Set (or change) where a named camera's video comes from (REC-1). A source is saved
+    only once a frame has been read from it (refused, 422, with the reason when none can
+    be); a `node:<name>` source is read by its node, not checked here."""
+    camera_service.check_source_reads(body.source)
     with transaction(context.db) as db:
         row = camera_service.configure_camera(db, viewer_of(viewer).actor, body.name, body.source)
         answer = schemas.CameraOut(name=row.name, source=shown(row.source))
