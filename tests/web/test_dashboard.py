@@ -133,4 +133,5 @@ def test_only_the_deployments_own_commanders_read_it(
     base = f"/deployments/{rehearsal.deployment_id}/dashboard"
     for url in (base, f"{base}/alerts", f"/api/deployments/{rehearsal.deployment_id}/dashboard"):
         assert other_silver.get(url).status_code == 404, url
+    assert f'href="{base}"' not in other_silver.get("/deployments").text  # no dead end
     assert client_for(personas.operator).get(base).status_code == 403

@@ -37,7 +37,7 @@ from lfr.services.access import commands, may_read_watchlist, watchable_deployme
 from lfr.services.authorisations import authorities_in_force, authority_of
 from lfr.services.watchlists import watchlist_for_authority
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.deps import Context
 from lfr.web.forms import problems_of
 from lfr.web.live import event_response, health_topic
@@ -102,11 +102,14 @@ def deployments_listing(
         open_authorities = [a for a in authorities_in_force(db) if a.id not in planned]
         listing = [deployment_summary(row) for row in rows]
         authorities = [_plannable(a) for a in open_authorities]
+        actor = known_identity(request).actor
+        dashboards = {row.id for row in rows if actor and dashboard_for(actor, row)}
     return render(
         request,
         "deployments/index.html",
         {
             "deployments": listing,
+            "dashboards": dashboards,
             "authorities": authorities,
             "refused": refused,
             "problems": problems_of(refused.refusal) if refused else [],
@@ -229,11 +232,17 @@ DASHBOARDLESS = (DeploymentStatus.PLANNED, DeploymentStatus.CANCELLED)
 """A deployment that never ran has no alerts or cameras to follow on a dashboard."""
 
 
+def dashboard_for(actor: Actor, row: DeploymentRow) -> bool:
+    """Whether to lead this person to the deployment's dashboard: one of its commanders,
+    once it has run."""
+    return commands(actor, row) and row.status not in DASHBOARDLESS
+
+
 def onward_links(db: Session, actor: Actor, row: DeploymentRow) -> list[Link]:
     """Where this person goes next from the deployment (no dead ends): each link only for
     someone the page behind it admits, so none ends on a refusal."""
     links = []
-    if commands(actor, row) and row.status not in DASHBOARDLESS:
+    if dashboard_for(actor, row):
         href = f"/deployments/{row.id}/dashboard"
         links.append(Link("dashboard-link", "Its dashboard", href))
     if CONSOLE.admits(actor):
