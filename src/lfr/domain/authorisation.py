@@ -619,10 +619,11 @@ def _time_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def printable_wad(document: bytes, sha256: str) -> str:
-    """The WAD as plain text for printing and signing off (AUTH-5): every answer of the
-    application, the decision with its reasons and conditions, and the hash that lets a
-    reader check the printed copy against the stored one."""
+def wad_as_text(document: bytes, sha256: str) -> str:
+    """The WAD as plain text (AUTH-5; `…/wad.txt`, while the page and the PDF show the same
+    terms from `lfr.web.authority_view`): every answer of the application, the decision
+    with its reasons and conditions, and the hash that lets a reader check a printed copy
+    against the stored one."""
     verify_wad(document, sha256)
     application, decision = read_wad(document)
     lines = [f"WRITTEN AUTHORITY DOCUMENT: {application.title}", f"SHA-256 {sha256}", ""]

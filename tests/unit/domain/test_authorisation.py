@@ -32,11 +32,11 @@ from lfr.domain.authorisation import (
     in_force,
     missing_fields,
     outside_scope,
-    printable_wad,
     read_wad,
     scope_of,
     urgent_lapse_time,
     verify_wad,
+    wad_as_text,
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
@@ -621,7 +621,7 @@ def test_auditor_cannot_decide() -> None:
     assert ("AUTH-3", "actor") in fields_of(error)
 
 
-def test_printable_wad_shows_every_answer_and_the_hash() -> None:
+def test_wad_as_text_shows_every_answer_and_the_hash() -> None:
     """AUTH-5: the printable WAD carries every AUTH-1 answer, the decision, the conditions
     and the hash; a changed document is not printed."""
     app = complete_application()
@@ -635,7 +635,7 @@ def test_printable_wad_shows_every_answer_and_the_hash() -> None:
         Conditions(max_watchlist_size=25),
     )
     wad = freeze_wad(app, decision)
-    text = printable_wad(wad.document, wad.sha256)
+    text = wad_as_text(wad.document, wad.sha256)
     assert wad.sha256 in text
     for answer in (
         app.lawful_basis,
@@ -648,7 +648,7 @@ def test_printable_wad_shows_every_answer_and_the_hash() -> None:
     assert "Condition, max watchlist size: 25" in text
     assert "Superintendent" in text
     with pytest.raises(Refusal, match="AUTH-5"):
-        printable_wad(wad.document + b" ", wad.sha256)
+        wad_as_text(wad.document + b" ", wad.sha256)
 
 
 # --- the application lifecycle as a whole (AUTH-1..4) ---

@@ -29,9 +29,9 @@ from lfr.domain.authorisation import (
     DecisionKind,
     PlaceCategory,
     TimeWindow,
-    printable_wad,
     urgent_lapse_time,
     verify_wad,
+    wad_as_text,
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
@@ -602,7 +602,7 @@ def api_wad_document(context: Context, viewer: Reader, application_id: str) -> P
     """The WAD as the printable document the WAD page shows, with its SHA-256."""
     with reading(context.db) as db:
         authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
-        return PlainTextResponse(printable_wad(authority.wad, authority.wad_sha256))
+        return PlainTextResponse(wad_as_text(authority.wad, authority.wad_sha256))
 
 
 authorities_api = APIRouter(prefix="/api/authorities", tags=["applications"])
