@@ -110,7 +110,7 @@ class VisionEnroler:
         # Decoding up to 25 MP needs ~100 MB for a moment, in whichever worker thread ran
         # it; glibc would keep that memory in the thread's heap, so a server that had seen
         # a few large uploads would hold the most each thread ever decoded. Trimming now,
-        # with the pixels freed (no refusal holds them), costs about a millisecond.
+        # with the pixels freed (no refusal holds them), costs a few milliseconds.
         release_freed_memory()
         if isinstance(outcome, str):
             raise Refusal("WL-5", outcome, name)

@@ -15,7 +15,7 @@ from functools import cache
 
 def release_freed_memory() -> None:
     """Hands heap memory freed so far, in every thread's arena, back to the operating
-    system (glibc's malloc_trim; nothing elsewhere). It takes about a millisecond: call it
+    system (glibc's malloc_trim; nothing elsewhere). It takes a few milliseconds: call it
     after work that freed a lot, not in a tight loop."""
     trim = _malloc_trim()
     if trim is not None:
