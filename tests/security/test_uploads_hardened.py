@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,23 @@ def test_enrolments_at_once_are_bounded(
         for _ in taken:
             slots.release()
     assert enroler.enrol(face, "face.jpg").template
+
+
+@pytest.mark.slow
+def test_two_enrolments_at_once_do_not_crash_the_process(enroler: VisionEnroler) -> None:
+    """Two large images checked at once (what the two enrolment slots allow) crashed the
+    server in dlib's detector, which is not safe to call from two threads; each is refused
+    with a reason instead."""
+    bombs = [png_claiming(4900, 4900), png_claiming(3000, 6000), png_claiming(4000, 4000)] * 6
+
+    def reason(image: bytes) -> str:
+        with pytest.raises(Refusal) as refused:
+            enroler.enrol(image, "large.png")
+        return refused.value.unmet[0].reason
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reasons = list(pool.map(reason, bombs))
+    assert reasons == ["no face found"] * len(bombs)
 
 
 class _HeldEnroler:

@@ -40,6 +40,7 @@ from lfr.vision.detection import build_detector
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.imageio import ImageError, decode_upload, reencode_for_storage
 from lfr.vision.matcher import TemplateSet
+from lfr.vision.memory import release_freed_memory
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
 from lfr.vision.types import ListKind
 
@@ -109,18 +110,25 @@ class VisionEnroler:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
             raise Refusal("WL-5", "the server is busy checking other images: try again", name)
         try:
-            return self._enrol(image, name)
+            outcome = self._enrolment_or_reason(image, name)
         finally:
             _enrolment_slots.release()
+        # Decoding up to 25 MP needs ~100 MB for a moment, in whichever worker thread ran
+        # it; glibc would keep that memory in the thread's heap, so a server that had seen
+        # a few large uploads would hold the most each thread ever decoded. Trimming now,
+        # with the pixels freed (no refusal holds them), costs a few milliseconds.
+        release_freed_memory()
+        if isinstance(outcome, str):
+            raise Refusal("WL-5", outcome, name)
+        return outcome
 
-    def _enrol(self, image: bytes, name: str) -> Enrolment:
+    def _enrolment_or_reason(self, image: bytes, name: str) -> Enrolment | str:
+        """The enrolment, or why the image cannot be used."""
         try:
             pixels = decode_upload(image, name=name, max_side=ENROLMENT_MAX_SIDE)
             face = check_enrolment_image(pixels, self._analyser, self._gate)
-        except ImageError as error:
-            raise Refusal("WL-5", error.reason, name) from error
-        except EnrolmentRefused as refused:
-            raise Refusal("WL-5", refused.reason, name) from refused
+        except (ImageError, EnrolmentRefused) as refused:
+            return refused.reason
         descriptor = self._describer.describe([face.chip])[0]
         return Enrolment(
             template=np.asarray(descriptor, dtype="<f4").tobytes(),

@@ -7,10 +7,11 @@ needs the model pays for loading it, and two threads arriving together load it o
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from lfr.vision.memory import release_freed_memory
 
 T = TypeVar("T")
 
@@ -31,7 +32,10 @@ class LazyModel(Generic[T]):
             if self._model is None:
                 assert self._load is not None  # dropped only once the model is held
                 self._model = self._load()
-                # What the loader captured (a model's bytes, say) is not needed again.
+                # What the loader captured (a model's bytes, say) is not needed again,
+                # nor are loading's temporaries (converting dlib's network to ONNX frees
+                # about 110 MB), which glibc would otherwise keep for the life of a camera
+                # worker process, one per camera.
                 self._load = None
                 release_freed_memory()
             return self._model
@@ -39,15 +43,3 @@ class LazyModel(Generic[T]):
     @property
     def loaded(self) -> bool:
         return self._model is not None
-
-
-def release_freed_memory() -> None:
-    """Hands heap memory freed so far back to the operating system (glibc's malloc_trim;
-    nothing elsewhere). Loading a model frees large temporaries — converting dlib's
-    network to ONNX about 110 MB — that glibc would otherwise keep for reuse for the
-    whole life of a camera worker process, one per camera."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.malloc_trim(0)

@@ -3,6 +3,7 @@ dlib's rectangles turned into our boxes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Generic
 
@@ -17,6 +18,9 @@ class DlibDetector(RegionDetector, Generic[ConfigT]):
         super().__init__(config)
         self._config = config
         self._model: LazyModel[Any] = LazyModel(load)
+        # A dlib detector keeps its working buffers in the object: two calls at once (two
+        # enrolments, say) crash the process, so one caller at a time.
+        self._lock = threading.Lock()
 
 
 def exclusive_box(rect: Any) -> tuple[int, int, int, int]:

@@ -36,9 +36,11 @@ class HogDetector(DlibDetector[HogDetectorConfig]):
         super().__init__(config, _load_hog)
 
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
-        rects, scores, _ = self._model.get().run(
-            image, self._config.upsample, self._config.adjust_threshold
-        )
+        model = self._model.get()
+        with self._lock:
+            rects, scores, _ = model.run(
+                image, self._config.upsample, self._config.adjust_threshold
+            )
         return [(exclusive_box(r), float(s)) for r, s in zip(rects, scores, strict=True)]
 
 

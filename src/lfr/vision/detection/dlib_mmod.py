@@ -40,7 +40,9 @@ class MmodDetector(DlibDetector[MmodDetectorConfig]):
         super().__init__(config, _load_mmod)
 
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
-        found = self._model.get()(image, self._config.upsample)
+        model = self._model.get()
+        with self._lock:
+            found = model(image, self._config.upsample)
         return [
             (exclusive_box(d.rect), float(d.confidence))
             for d in found
