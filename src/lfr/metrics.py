@@ -121,6 +121,7 @@ class CameraSample:
     latency_p50_s: float
     latency_p95_s: float
     restarts: int
+    descriptions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,11 @@ def camera_metrics(samples: list[CameraSample]) -> Iterator[Metric]:
         "dropped": CounterMetricFamily(
             "lfr_camera_dropped_frames", "Frames dropped to keep up.", labels=labels
         ),
+        "descriptions": CounterMetricFamily(
+            "lfr_camera_descriptions",
+            "Faces described (detected faces chosen for it).",
+            labels=labels,
+        ),
         "errors": CounterMetricFamily(
             "lfr_camera_errors", "Source and engine errors.", labels=labels
         ),
@@ -197,6 +203,7 @@ def camera_metrics(samples: list[CameraSample]) -> Iterator[Metric]:
         counters["frames"].add_metric(key, s.frames)
         counters["dropped"].add_metric(key, s.dropped_frames)
         counters["errors"].add_metric(key, s.errors)
+        counters["descriptions"].add_metric(key, s.descriptions)
         counters["restarts"].add_metric(key, s.restarts)
     yield from gauges.values()
     yield from counters.values()

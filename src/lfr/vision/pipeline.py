@@ -230,6 +230,7 @@ class _HealthMeter:
     def __init__(self) -> None:
         self.frames = 0
         self.faces = 0
+        self.descriptions = 0
         self.errors = 0
         self.last_error: str | None = None
         self._latencies_ms: deque[float] = deque(maxlen=500)
@@ -237,6 +238,9 @@ class _HealthMeter:
         self._window_frames = 0
         self._window_faces = 0
         self._stage_seconds: dict[str, list[float]] = {}
+
+    def described(self, faces: int) -> None:
+        self.descriptions += faces
 
     def stage(self, name: str, seconds: float) -> None:
         self._stage_seconds.setdefault(name, []).append(seconds)
@@ -274,6 +278,7 @@ class _HealthMeter:
             latency_ms_p95=float(p95),
             frames=self.frames,
             faces=self.faces,
+            descriptions=self.descriptions,
             dropped_frames=dropped,
             errors=self.errors,
             last_error=self.last_error,
@@ -386,6 +391,7 @@ class CameraWorker:
         descriptors = self.engine.describer.describe([s.payload.face.chip for _, s in chosen])
         described = time.perf_counter()
         self._health.stage("describe", described - started)
+        self._health.described(len(chosen))
         self.descriptions += len(chosen)
         ranked = self.gallery.search(descriptors, k=self.config.top_k)
         del descriptors  # never kept: a descriptor is biometric data (REC-4)

@@ -175,6 +175,9 @@ class HealthFigures(BaseModel):
     latency_ms_p95: float = Field(ge=0)
     frames: int = Field(ge=0)
     faces: int = Field(ge=0)
+    descriptions: int = Field(
+        default=0, ge=0, description="Faces described so far (of those detected, the chosen)."
+    )
     dropped_frames: int = Field(ge=0)
     errors: int = Field(ge=0)
     last_error: str | None = None

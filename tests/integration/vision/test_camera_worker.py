@@ -199,6 +199,7 @@ def test_health_figures_time_every_frame_s_stages(
     }
     assert sum(stages["decode"]) == sum(stages["detect"]) == 56
     assert worker.descriptions > 0
+    assert health[-1].descriptions == worker.descriptions  # lfr_camera_descriptions_total
     assert sum(stages["describe"]) == sum(stages["match"]) > 0
     assert all(t.sum_s > 0 for h in health for t in h.stages.values())
 

@@ -88,6 +88,7 @@ def camera_samples(context: WebContext) -> list[metrics.CameraSample]:
                 age_s=health.age_s,
                 fps=figures.fps if figures else 0.0,
                 faces_per_s=figures.faces_per_s if figures else 0.0,
+                descriptions=figures.descriptions if figures else 0,
                 frames=figures.frames if figures else 0,
                 dropped_frames=figures.dropped_frames if figures else 0,
                 errors=figures.errors if figures else 0,
