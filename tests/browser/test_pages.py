@@ -230,7 +230,7 @@ def test_halt_and_end_need_their_box_ticked(
     halt opens the review the page then links to; End needs its own box."""
     from lfr.services import deployments
     from lfr.services.watchlists import VisionEnroler
-    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff
+    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff, point_camera
 
     actors = {name: account.actor for name, account in live_server.accounts.items()}
     db = live_server.context.db
@@ -239,7 +239,8 @@ def test_halt_and_end_need_their_box_ticked(
     compile_watchlist(
         db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
     )
-    deployment_id = plan_and_staff(db, actors, authority_id, tmp_path / "no-such-clip.mp4")
+    deployment_id = plan_and_staff(db, actors, authority_id)
+    point_camera(db, actors, tmp_path / "no-such-clip.mp4")
     with transaction(db) as session:
         deployments.start_deployment(session, actors["silver"], deployment_id)
     silver = Person(chromium, live_server, "silver", width=375)

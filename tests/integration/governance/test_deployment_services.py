@@ -19,7 +19,7 @@ from lfr.domain.people import Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.domain.retention import RetentionPolicy
 from lfr.reports import review, transparency
-from lfr.services import deployments, watchlists
+from lfr.services import deployments, reviews, watchlists
 from lfr.services.policy import GovernancePolicy
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import (
@@ -196,12 +196,12 @@ def test_a_halt_opens_the_review_and_the_end_opens_no_second(
     with transaction(session_factory) as session:
         deployments.end_deployment(session, personas.gold, world.deployment_id)
     with transaction(session_factory) as session:
-        reviews = session.scalars(select(DeploymentReviewRow)).all()
-        assert [r.id for r in reviews] == [opened.id]
-        review.update_assessment(
+        rows = session.scalars(select(DeploymentReviewRow)).all()
+        assert [r.id for r in rows] == [opened.id]
+        reviews.update_assessment(
             session, personas.auditor, opened.id, performance="a", safeguards="b", lessons="c"
         )
-        review.sign_off(session, personas.auditor, opened.id)
+        reviews.sign_off(session, personas.auditor, opened.id)
     assert reviews_opened(session_factory) == 1
     with transaction(session_factory) as session:
         (result,) = transparency.results(session)
