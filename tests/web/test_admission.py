@@ -4,7 +4,11 @@ JSON) gives each camera's expected rate when this machine is short of capacity, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
 
 from lfr.db.session import transaction
 from lfr.domain.deployment import DeploymentStatus
@@ -47,18 +51,37 @@ def short_of_capacity(over_capacity: str) -> SupervisorSettings:
     )
 
 
-def test_the_checklist_warns_of_each_camera_s_expected_rate(
+class Checked(NamedTuple):
+    world: World
+    silver: Any
+    checklist: dict[str, Any]
+
+
+@pytest.fixture
+def checked_as(
     web_context: WebContext,
     personas: Personas,
     enroler: CachingEnroler,
     faces_dir: Path,
-    client_for,
-) -> None:
-    world = planned_on_hamilton(web_context, personas, enroler, faces_dir)
-    web_context.attach_runtime(run_camera_engine, supervisor=short_of_capacity("warn"))
-    silver = client_for(personas.silver)
+    client_for: Any,
+) -> Callable[[str], Checked]:
+    """The planned deployment's start checklist as Silver sees it on a machine short of
+    capacity, admission set to `over_capacity`."""
 
-    checklist = silver.get(f"/api/deployments/{world.deployment_id}/checklist").json()
+    def check(over_capacity: str) -> Checked:
+        world = planned_on_hamilton(web_context, personas, enroler, faces_dir)
+        web_context.attach_runtime(run_camera_engine, supervisor=short_of_capacity(over_capacity))
+        silver = client_for(personas.silver)
+        checklist = silver.get(f"/api/deployments/{world.deployment_id}/checklist").json()
+        return Checked(world, silver, checklist)
+
+    return check
+
+
+def test_the_checklist_warns_of_each_camera_s_expected_rate(
+    checked_as: Callable[[str], Checked],
+) -> None:
+    world, silver, checklist = checked_as("warn")
     assert checklist["ready"] is True
     assert [(w["rule"], w["field"]) for w in checklist["warnings"]] == [
         ("REC-5", camera) for camera in CAMERAS
@@ -71,17 +94,9 @@ def test_the_checklist_warns_of_each_camera_s_expected_rate(
 
 
 def test_refuse_mode_refuses_the_start_naming_the_cameras(
-    web_context: WebContext,
-    personas: Personas,
-    enroler: CachingEnroler,
-    faces_dir: Path,
-    client_for,
+    web_context: WebContext, checked_as: Callable[[str], Checked]
 ) -> None:
-    world = planned_on_hamilton(web_context, personas, enroler, faces_dir)
-    web_context.attach_runtime(run_camera_engine, supervisor=short_of_capacity("refuse"))
-    silver = client_for(personas.silver)
-
-    checklist = silver.get(f"/api/deployments/{world.deployment_id}/checklist").json()
+    world, silver, checklist = checked_as("refuse")
     assert checklist["ready"] is False
     assert {(u["rule"], u["field"]) for u in checklist["unmet"]} == {
         ("REC-5", camera) for camera in CAMERAS
