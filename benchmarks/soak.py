@@ -30,16 +30,14 @@ import contextlib
 import os
 import re
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import func, select
-from tests.web.serve_process import free_port
+from tests.web.serve_process import served_in_thread
 
 from benchmarks import shared_data_dir
 from lfr.audit import keys
@@ -182,35 +180,8 @@ async def match_stream(url: str, prefix: str) -> tuple[int, int]:
         await client.close()
 
 
-def serve(context: WebContext) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    config = uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise SystemExit("the server did not start")
-        time.sleep(0.1)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
-def run(args: argparse.Namespace, folder: Path) -> None:
-    prefix = f"soak{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        environment="test", data_dir=folder, nats_url=args.nats_url, nats_prefix=prefix
-    )
-    keys.configure(settings)
-    context = WebContext(
-        settings=settings, db=prepare_database(settings), request_id_var=request_id_var
-    )
-    faces, video = shared_data_dir() / "faces", shared_data_dir() / "video"
-    image = next(faces.rglob("lin-manuel-miranda.png"))
-    cameras = [f"soak-{n}" for n in range(1, args.cameras + 1)]
-    deployment_id = seed(context, cameras, image, video / "short_hamilton_clip.mp4")
-    attach_recognition(context, run_camera_engine, supervisor=SupervisorSettings(loop_files=True))
-    server, thread, url = serve(context)
+def scraped(args: argparse.Namespace, context: WebContext, deployment_id: str, url: str) -> Soak:
+    """Scrape `/metrics` and sample memory and alerts every `--scrape-s` for `--minutes`."""
     soak = Soak()
     started = time.monotonic()
     end = started + args.minutes * 60
@@ -235,8 +206,26 @@ def run(args: argparse.Namespace, folder: Path) -> None:
                 next_print += 60
                 print_progress(sample)
             time.sleep(max(0.0, args.scrape_s - (time.monotonic() - now)))
-    server.should_exit = True  # the workers stop, then the runtime's consumers
-    thread.join(120)
+    return soak
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
+    prefix = f"soak{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        environment="test", data_dir=folder, nats_url=args.nats_url, nats_prefix=prefix
+    )
+    keys.configure(settings)
+    context = WebContext(
+        settings=settings, db=prepare_database(settings), request_id_var=request_id_var
+    )
+    faces, video = shared_data_dir() / "faces", shared_data_dir() / "video"
+    image = next(faces.rglob("lin-manuel-miranda.png"))
+    cameras = [f"soak-{n}" for n in range(1, args.cameras + 1)]
+    deployment_id = seed(context, cameras, image, video / "short_hamilton_clip.mp4")
+    attach_recognition(context, run_camera_engine, supervisor=SupervisorSettings(loop_files=True))
+    with served_in_thread(create_app(context), start_wait_s=120) as url:
+        soak = scraped(args, context, deployment_id, url)
+    # Out of the block the server has stopped: its workers, then the runtime's consumers.
     stored, refused = stored_alerts(context, deployment_id)
     published, waiting = asyncio.run(match_stream(args.nats_url, prefix))
     report(args, soak, Alerts(published, waiting, stored, refused))

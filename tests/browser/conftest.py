@@ -3,16 +3,12 @@ Debian's chromium driven by Playwright. Screenshots go to test-artifacts/screens
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
@@ -23,6 +19,7 @@ from lfr.web.context import WebContext
 from lfr.web.demo import DemoAccount, seed_accounts
 from lfr.web.preview import PreviewHub
 from tests.conftest import missing
+from tests.web.serve_process import served_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,12 +40,6 @@ class LiveServer:
     accounts: dict[str, DemoAccount]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     settings = Settings(environment="test", data_dir=tmp_path / "data")
@@ -61,22 +52,8 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         preview=PreviewHub(),
     )
     accounts = seed_accounts(db)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", context, accounts)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with served_in_thread(create_app(context)) as url:
+        yield LiveServer(url, context, accounts)
 
 
 @pytest.fixture(scope="module")

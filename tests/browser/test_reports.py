@@ -5,14 +5,11 @@ render their charts. Screenshots at 1280 and 375 px in test-artifacts/screenshot
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from lfr.db.session import transaction
 from lfr.domain.people import Actor
@@ -23,7 +20,7 @@ from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from lfr.web.models import SessionStage
 from lfr.web.sessions import COOKIE_NAME
-from tests.browser.conftest import SCREENSHOTS, _free_port
+from tests.browser.conftest import SCREENSHOTS
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CachingEnroler
@@ -34,6 +31,7 @@ from tests.integration.reports.recorded import (
 )
 from tests.integration.reports.test_thresholds import store_synthetic_evaluation
 from tests.web.conftest import web_context
+from tests.web.serve_process import served_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 __all__ = ["enroler", "web_context"]
@@ -42,21 +40,8 @@ __all__ = ["enroler", "web_context"]
 @pytest.fixture
 def server(web_context: WebContext) -> Iterator[str]:
     """The app (no camera runtime: nothing runs) on the test database, in a thread."""
-    port = _free_port()
-    app = create_app(web_context)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="reports-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
+    with served_in_thread(create_app(web_context)) as url:
+        yield url
 
 
 class Browser:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 from lfr.settings import Settings
 from lfr.web.bootstrap import prepare_database
@@ -31,6 +34,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served_in_thread(app: FastAPI, start_wait_s: float = 30.0) -> Iterator[str]:
+    """`app` under uvicorn in a thread of this process, as `lfr serve` serves it (its
+    lifespan starts and stops the recognition runtime): yields its URL, stops it on exit."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_wait_s
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=120)
 
 
 def wait_for(url: str) -> None:
