@@ -43,6 +43,9 @@ results published. Measured on this project's 2-core machine: the 720p crowd rea
 of it on one camera, four 640×360 cameras together 0.30; 0.5 sits between, and the running
 figures show what each camera reaches (`host_frames_per_s` replaces the estimate)."""
 
+SHAPE_KEPT_S = 60.0
+"""How long a source's size and rate, once read, are taken as known."""
+
 CALIBRATION_SECONDS = 1.5
 CALIBRATION_TIMEOUT_S = 120.0
 
@@ -137,6 +140,8 @@ class Admission:
         self._capacity = capacity
         self._running_elsewhere = running_elsewhere
         self._probe = probe_source
+        self._shapes: dict[str, tuple[float, SourceShape]] = {}
+        self._shapes_lock = threading.Lock()
 
     @property
     def min_fps(self) -> float:
@@ -157,9 +162,23 @@ class Admission:
             return AdmissionCheck(slow, unreadable)
         return AdmissionCheck([], unreadable + slow)
 
+    def _shape_of(self, source: str) -> SourceShape:
+        """The source's shape, read again once `SHAPE_KEPT_S` have passed: the checklist is
+        shown on every view of a planned deployment, and a stream's probe can take
+        seconds. A failed read is never kept, so a camera put right shows at once."""
+        now = time.monotonic()
+        with self._shapes_lock:
+            kept = self._shapes.get(source)
+        if kept is not None and now - kept[0] < SHAPE_KEPT_S:
+            return kept[1]
+        shape = self._probe(source)
+        with self._shapes_lock:
+            self._shapes[source] = (now, shape)
+        return shape
+
     def _camera_problem(self, camera: Camera, sharing: int) -> Unmet | None:
         try:
-            shape = self._probe(camera.source)
+            shape = self._shape_of(camera.source)
         except SourceError as error:
             # A camera not up yet may come up: its worker keeps trying, and its health
             # shows it down meanwhile; the checklist says so now.

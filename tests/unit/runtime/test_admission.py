@@ -14,7 +14,7 @@ from lfr.runtime.admission import HEADROOM, Admission, HostCapacity, frames_per_
 from lfr.runtime.central import CameraHealth
 from lfr.runtime.supervisor import Camera, SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
-from lfr.vision.sources import SourceError, probe
+from lfr.vision.sources import SourceError, SourceShape, probe
 from lfr.vision.types import CameraStatus, HealthFigures
 
 
@@ -139,3 +139,23 @@ def test_a_running_camera_below_the_minimum_is_slow_once_settled() -> None:
     assert not replace(health, figures=_figures(12.0)).slow
     assert not replace(health, min_fps=0.0).slow
     assert not replace(health, age_s=60.0).slow  # stale says more than slow
+
+
+def test_a_source_is_read_once_a_minute_and_a_failed_read_is_tried_again(
+    hamilton: str, tmp_path: Path
+) -> None:
+    """The checklist shows on every view of a planned deployment: a stream is not probed
+    each time, but a camera put right after a failed read shows at once."""
+    reads: list[str] = []
+
+    def counted_probe(spec: str) -> SourceShape:
+        reads.append(spec)
+        return probe(spec)
+
+    settings = SupervisorSettings(host_frames_per_s=60)
+    capacity = HostCapacity(settings, EngineConfig())
+    admission = Admission(settings, capacity, lambda _d: 0, counted_probe)
+    missing = str(tmp_path / "later.mp4")
+    for _ in range(2):
+        admission.check("d-1", [Camera("north", hamilton), Camera("gate", missing)])
+    assert reads == [hamilton, missing, missing]
