@@ -18,9 +18,6 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.services import watchlists
 from lfr.web.demo import (
     authorise,
-    compile_watchlist,
-    plan_and_staff,
-    point_camera,
     rehearsal_application,
     submitted,
 )
@@ -195,25 +192,30 @@ def test_public_pages_are_accessible_and_fit_a_phone(
     visitor.close()
 
 
+def running_on_a_missing_clip(live_server: LiveServer, faces_dir: Path, tmp_path: Path) -> str:
+    """`lfr demo`'s rehearsal, started by Silver, its camera pointed at a file that does not
+    exist (so its worker keeps failing): the deployment's id."""
+    from lfr.services import deployments
+    from lfr.services.watchlists import VisionEnroler
+    from lfr.web.demo import seed_rehearsal
+    from lfr.web.demo_media import DemoMedia
+
+    actors = {name: account.actor for name, account in live_server.accounts.items()}
+    db = live_server.context.db
+    image = faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
+    media = DemoMedia(image, tmp_path / "no-such-clip.mp4")
+    rehearsal = seed_rehearsal(db, actors, media, VisionEnroler.default())
+    with transaction(db) as session:
+        deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)
+    return rehearsal.deployment_id
+
+
 def test_console_warns_when_a_camera_is_down(
     chromium: Any, live_server: LiveServer, axe_script: Path, faces_dir: Path, tmp_path: Path
 ) -> None:
     """REC-5: a running deployment whose camera cannot be read puts a banner on the console
     saying which camera and why (the real worker, the real runtime)."""
-    from lfr.services import deployments
-    from lfr.services.watchlists import VisionEnroler
-
-    actors = {name: account.actor for name, account in live_server.accounts.items()}
-    db = live_server.context.db
-    _, authority_id = authorise(db, actors, rehearsal_application(actors["applicant"]))
-    image = faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
-    compile_watchlist(
-        db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
-    )
-    deployment_id = plan_and_staff(db, actors, authority_id)
-    point_camera(db, actors, tmp_path / "no-such-clip.mp4")
-    with transaction(db) as session:
-        deployments.start_deployment(session, actors["silver"], deployment_id)
+    running_on_a_missing_clip(live_server, faces_dir, tmp_path)
     operator = Person(chromium, live_server, "operator")
     operator.sign_in()
     operator.go("/console")
@@ -228,21 +230,7 @@ def test_halt_and_end_need_their_box_ticked(
     """DEP-2: the browser will not send an unticked Halt; a browser that does (no form
     validation) gets the refusal inside the Halt form with the reason kept; ticked, the
     halt opens the review the page then links to; End needs its own box."""
-    from lfr.services import deployments
-    from lfr.services.watchlists import VisionEnroler
-    from lfr.web.demo import authorise, compile_watchlist, plan_and_staff, point_camera
-
-    actors = {name: account.actor for name, account in live_server.accounts.items()}
-    db = live_server.context.db
-    _, authority_id = authorise(db, actors, rehearsal_application(actors["applicant"]))
-    image = faces_dir / "face_recognition-examples" / "lin-manuel-miranda.png"
-    compile_watchlist(
-        db, actors["applicant"], authority_id, image.read_bytes(), VisionEnroler.default()
-    )
-    deployment_id = plan_and_staff(db, actors, authority_id)
-    point_camera(db, actors, tmp_path / "no-such-clip.mp4")
-    with transaction(db) as session:
-        deployments.start_deployment(session, actors["silver"], deployment_id)
+    deployment_id = running_on_a_missing_clip(live_server, faces_dir, tmp_path)
     silver = Person(chromium, live_server, "silver", width=375)
     silver.sign_in()
     silver.go(f"/deployments/{deployment_id}")
