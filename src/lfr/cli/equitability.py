@@ -21,7 +21,9 @@ from lfr.cli._database import database_transaction
 from lfr.cli._settings import load_settings
 from lfr.cli.evaluate import (
     CacheOption,
+    ChipPaddingsOption,
     DescriberOption,
+    MirrorOption,
     ModelOption,
     NoCacheOption,
     NoFaceOption,
@@ -42,6 +44,7 @@ from lfr.reports.equitability_evaluation import (
 from lfr.services.evaluations import store_evaluation
 from lfr.services.people import console_actor
 from lfr.vision.imageio import ImageError
+from lfr.vision.landmarks import CHIP_PADDING
 
 
 def equitability(
@@ -77,16 +80,21 @@ def equitability(
     no_face: NoFaceOption = NoFaceRule.CENTRE,
     cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
     no_cache: NoCacheOption = False,
+    mirror: MirrorOption = False,
+    chip_paddings: ChipPaddingsOption = str(CHIP_PADDING),
 ) -> None:
     """Demographic differentials of the model (NIST FRVT Part 3 style): FMR and FNMR (1:1)
-    and FPIR and FNIR (1:N) per group over a range of thresholds."""
+    and FPIR and FNIR (1:N) per group over a range of thresholds. Faces are described as
+    the live engine describes them (no mirror, one chip), since the stored figures feed
+    its threshold decisions."""
     # One significance level for the stored floor (EQ-1) and for monitoring (EQ-2).
     level = alpha if alpha is not None else load_settings().equitability_alpha
     try:
         steps = parse_thresholds(thresholds)
         group_labels = read_labels(labels)
         chosen = labelled_identities(identity_images(images), group_labels)
-        evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
+        cache = None if no_cache else cache_dir
+        evaluation = _build(describer, model, upsample, no_face, cache, mirror, chip_paddings)
         total = sum(len(paths) for paths in chosen.values())
         with _progress(total, "describing") as advance:
             result = evaluate_equitability(chosen, group_labels, evaluation, steps, level, advance)

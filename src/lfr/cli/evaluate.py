@@ -29,11 +29,13 @@ from lfr.evaluation.datasets import (
 )
 from lfr.evaluation.descriptors import (
     DEFAULT_CACHE_ROOT,
+    DEFAULT_CHIP_PADDINGS,
     EvaluationDescriber,
     NoFaceRule,
     build_evaluation_describer,
 )
 from lfr.evaluation.protocols import (
+    DEFAULT_FAIR_CLUSTERS,
     IdentificationOptions,
     Report,
     evaluate_identification,
@@ -79,6 +81,33 @@ CacheOption = Annotated[
 NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the cache.")
 ]
+MirrorOption = Annotated[
+    bool,
+    typer.Option(
+        help="Describe each chip mirrored too and average (flip test-time augmentation; "
+        "the dlib describer only). --no-mirror describes as the live engine does."
+    ),
+]
+ChipPaddingsOption = Annotated[
+    str,
+    typer.Option(
+        help="Comma-separated chip paddings: each face is aligned at each, described, and "
+        "the descriptors averaged (context test-time augmentation). '0.25' describes as "
+        "the live engine does."
+    ),
+]
+_DEFAULT_PADDINGS = ",".join(f"{p:g}" for p in DEFAULT_CHIP_PADDINGS)
+
+
+def parse_chip_paddings(text: str) -> tuple[float, ...]:
+    """'0.25,0.3' → (0.25, 0.3); refuses anything but numbers from 0 to 1."""
+    try:
+        paddings = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise _InputError(f"--chip-paddings: {text!r} is not a list of numbers") from None
+    if not paddings or any(not 0.0 <= p <= 1.0 for p in paddings):
+        raise _InputError(f"--chip-paddings: {text!r} needs numbers from 0 to 1, e.g. 0.25,0.3")
+    return paddings
 
 
 class _InputError(Exception):
@@ -86,9 +115,18 @@ class _InputError(Exception):
 
 
 def _build(
-    describer: str, model: Path | None, upsample: int, no_face: NoFaceRule, cache: Path | None
+    describer: str,
+    model: Path | None,
+    upsample: int,
+    no_face: NoFaceRule,
+    cache: Path | None,
+    mirror: bool = True,
+    chip_paddings: str = _DEFAULT_PADDINGS,
 ) -> EvaluationDescriber:
+    paddings = parse_chip_paddings(chip_paddings)
     settings: dict[str, Any] = {"type": describer}
+    if describer == "dlib":  # other describers have no mirror: they describe one chip
+        settings["mirror"] = mirror
     if model is not None:
         settings["model_path"] = model
     try:
@@ -100,7 +138,7 @@ def _build(
         )
         raise _InputError(f"--describer {describer} / --model: {problems}") from error
     evaluation, _ = build_evaluation_describer(
-        HogDetectorConfig(upsample=upsample), describer_config, no_face, cache
+        HogDetectorConfig(upsample=upsample), describer_config, no_face, cache, paddings
     )
     return evaluation
 
@@ -205,6 +243,8 @@ def verification(
     no_face: NoFaceOption = NoFaceRule.CENTRE,
     cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
     no_cache: NoCacheOption = False,
+    mirror: MirrorOption = True,
+    chip_paddings: ChipPaddingsOption = _DEFAULT_PADDINGS,
 ) -> None:
     """1:1 verification: 10-fold accuracy on the pairs, TAR at FAR 1e-2/1e-3/1e-4 on all
     pairs of their images."""
@@ -212,7 +252,8 @@ def verification(
     def action() -> Report:
         read = read_pairs(pairs, images)
         group_labels = read_labels(labels) if labels is not None else None
-        evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
+        cache = None if no_cache else cache_dir
+        evaluation = _build(describer, model, upsample, no_face, cache, mirror, chip_paddings)
         total = len({p for pair in read for p in (pair.first, pair.second)})
         with _progress(total, "describing") as advance:
             return evaluate_verification(read, evaluation, group_labels, advance)
@@ -245,10 +286,11 @@ def identification(
     normalise: Annotated[
         str,
         typer.Option(
-            help="Score normalisation: none, tnorm (per probe), znorm (per subject), snorm "
-            "(both; the engine's default)."
+            help="Score normalisation: none (raw cosine, the default: with fair "
+            "normalisation the best measured), tnorm (per probe), znorm (per subject), snorm "
+            "(both; the live engine's option)."
         ),
-    ] = "snorm",
+    ] = "none",
     cohort_size: Annotated[
         int, typer.Option(min=2, help="Cohort size for tnorm/znorm/snorm.")
     ] = 200,
@@ -260,13 +302,14 @@ def identification(
         ),
     ] = Fusion.CENTROID,
     fair_clusters: Annotated[
-        int | None,
+        int,
         typer.Option(
-            min=2,
+            min=0,
             help="Fair score normalisation (no demographic label needed) with this many "
-            "clusters of the watchlist's templates; measured, not in the engine.",
+            "clusters of the watchlist's templates; 0 turns it off. Measured here, not in "
+            "the live engine.",
         ),
-    ] = None,
+    ] = DEFAULT_FAIR_CLUSTERS,
     calibration_out: Annotated[
         Path | None,
         typer.Option(
@@ -281,6 +324,8 @@ def identification(
     threshold: Annotated[
         float | None, typer.Option(help="Also report FPIR and FNIR at this fixed threshold.")
     ] = None,
+    mirror: MirrorOption = True,
+    chip_paddings: ChipPaddingsOption = _DEFAULT_PADDINGS,
 ) -> None:
     """Open-set 1:N identification: first image of each identity with two or more images
     enrolled, the rest mated probes, one-image identities non-mated probes. Rank-1,
@@ -293,13 +338,16 @@ def identification(
             normalisation=normalise,
             cohort_size=cohort_size,
             fusion=fusion,
-            fair_clusters=fair_clusters,
+            fair_clusters=fair_clusters or None,
             min_quality=min_quality,
             threshold=threshold,
         )
         if normalise not in ("none", "tnorm", "znorm", "snorm"):
             raise _InputError(f"--normalise: {normalise!r} is not one of none, tnorm, znorm, snorm")
-        evaluation = _build(describer, model, upsample, no_face, None if no_cache else cache_dir)
+        if fair_clusters == 1:
+            raise _InputError("--fair-clusters: 1 cluster is no clustering; give 2 or more, or 0")
+        cache = None if no_cache else cache_dir
+        evaluation = _build(describer, model, upsample, no_face, cache, mirror, chip_paddings)
         paths = [p for g in split.gallery.values() for p in g]
         total = len({*paths, *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
         with _progress(total, "describing") as advance:

@@ -4,8 +4,16 @@ Input: 1:1 comparison scores labelled by the demographic group of the people com
 mated pairs (same person) and non-mated pairs (two people of the same group, as Part 3
 does, so a group's false match rate is about confusing its own members). Output, at each
 threshold of a range: each group's false match rate (FMR) and false non-match rate (FNMR)
-with a Wilson confidence interval, whether the groups differ significantly, and the lowest
-threshold from which on no significant FMR differential remains.
+with a Wilson confidence interval, whether the groups differ significantly, the ratio of
+the highest group's FMR to the lowest's with its interval, and the lowest threshold from
+which on no *material* FMR differential remains.
+
+The criterion (docs/evaluation.md, shown on the authorisation form): with millions of
+comparisons any difference is significant, however small, so significance alone means
+little. A threshold has an FMR differential when the groups differ significantly (Holm-
+adjusted) **and** the max/min ratio's 95% interval lies wholly above `MATERIAL_RATIO`
+(1.25: one group falsely matched more than a quarter as often again as another), or a
+group has false matches where another has none.
 
 Only the standard library is used for the statistics (the normal distribution of
 `statistics`), so the results can be reproduced by hand.
@@ -22,6 +30,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 Scores = NDArray[np.float64]
+
+MATERIAL_RATIO = 1.25
+"""The max/min ratio of groups' error rates above which (its whole 95% interval) a
+significant difference counts as a differential: NIST FRTE reports this ratio, and 1.25
+is the project's target for FPIR between women and men (docs/evaluation.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +78,44 @@ class DifferentialTest:
 
 
 @dataclass(frozen=True, slots=True)
+class RateRatio:
+    """The ratio of two groups' error rates with its confidence interval: the effect
+    size beside the significance test (NIST FRTE reports the max/min ratio). None where
+    a group has no error (the ratio is then unbounded or zero)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+def is_material(ratio: RateRatio) -> bool:
+    """The ratio's interval lies above `MATERIAL_RATIO`, or is unbounded (a group without
+    errors against one with some)."""
+    return ratio.low is None or ratio.low > MATERIAL_RATIO
+
+
+@dataclass(frozen=True, slots=True)
 class ThresholdRow:
     threshold: float
     rates: Mapping[str, GroupRates]
     fmr_test: DifferentialTest
     fnmr_test: DifferentialTest
+    fmr_ratio: RateRatio
+    """The highest group's FMR over the lowest's, with its interval."""
+
+    @property
+    def fmr_differential(self) -> bool:
+        """Significant and material (see the module's criterion)."""
+        return self.fmr_test.significant and is_material(self.fmr_ratio)
 
 
 @dataclass(frozen=True, slots=True)
 class EquitabilityReport:
     rows: Sequence[ThresholdRow]
     lowest_equitable_threshold: float | None
-    """The lowest scanned threshold at and above which no group's FMR differs
-    significantly from the rest; None when a differential remains even at the top."""
+    """The lowest scanned threshold at and above which no group's FMR differs materially
+    from another's (`ThresholdRow.fmr_differential`); None when a differential remains
+    even at the top."""
 
 
 def wilson_interval(errors: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -90,18 +128,8 @@ def wilson_interval(errors: int, trials: int, confidence: float = 0.95) -> tuple
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-@dataclass(frozen=True, slots=True)
-class RateRatio:
-    """The ratio of two groups' error rates with its confidence interval: the effect
-    size beside the significance test (NIST FRTE reports the max/min ratio). None where
-    a group has no error (the ratio is then unbounded or zero)."""
-
-    value: float | None
-    low: float | None
-    high: float | None
+    # Rounding may put a bound a hair past the rate itself (0 errors: low 3e-17 > 0).
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
 
 
 def rate_ratio(high: Rate, low: Rate, confidence: float = 0.95) -> RateRatio:
@@ -200,13 +228,14 @@ def _row(threshold: float, scores: Mapping[str, GroupScores], alpha: float) -> T
         rates=rates,
         fmr_test=differential_test({g: r.fmr for g, r in rates.items()}, alpha),
         fnmr_test=differential_test({g: r.fnmr for g, r in rates.items()}, alpha),
+        fmr_ratio=max_min_ratio({g: r.fmr for g, r in rates.items()}),
     )
 
 
 def _lowest_equitable(rows: Sequence[ThresholdRow]) -> float | None:
     lowest: float | None = None
     for row in reversed(rows):
-        if row.fmr_test.significant:
+        if row.fmr_differential:
             break
         lowest = row.threshold
     return lowest

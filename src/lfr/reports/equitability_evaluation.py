@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,9 @@ def _threshold_rows(
                 },
                 "fmr_adjusted_p": dict(row.fmr_test.adjusted_p),
                 "fnmr_adjusted_p": dict(row.fnmr_test.adjusted_p),
-                "fmr_differential": row.fmr_test.significant,
+                "fmr_significant": row.fmr_test.significant,
+                "fmr_ratio": asdict(row.fmr_ratio),
+                "fmr_differential": row.fmr_differential,
                 "fnmr_differential": row.fnmr_test.significant,
             }
         )

@@ -15,10 +15,19 @@ from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.types import QualityFactors
 
 
-def key_for(describer: dict[str, object], upsample: int = 1, rule: str = "centre") -> str:
+def key_for(
+    describer: dict[str, object],
+    upsample: int = 1,
+    rule: str = "centre",
+    paddings: tuple[float, ...] = (0.25,),
+) -> str:
     config: DescriberConfig = DESCRIBER_CONFIG_ADAPTER.validate_python(describer)
     return cache_key(
-        build_describer(config), config, HogDetectorConfig(upsample=upsample), NoFaceRule(rule)
+        build_describer(config),
+        config,
+        HogDetectorConfig(upsample=upsample),
+        NoFaceRule(rule),
+        paddings,
     )
 
 
@@ -42,8 +51,10 @@ def test_the_key_changes_with_the_describer_settings_detector_and_no_face_rule()
         key_for({"type": "dlib", "runtime": "dlib", "num_jitters": 2}),
         key_for({"type": "dlib"}, upsample=0),
         key_for({"type": "dlib"}, rule="skip"),
+        key_for({"type": "dlib"}, paddings=(0.25, 0.3)),
+        key_for({"type": "dlib", "mirror": False}),
     }
-    assert len(keys) == 4
+    assert len(keys) == 6
 
 
 def test_the_key_changes_with_the_model_file_even_under_the_same_model_id(
@@ -83,3 +94,32 @@ def test_a_cache_entry_round_trips(tmp_path: Path) -> None:
     with pytest.raises(KeyError):
         cache.load("missing")
     assert sorted(p.name for p in (tmp_path / "some-key").iterdir()) == ["abc.npz", "none.npz"]
+
+
+def test_context_augmentation_averages_one_description_per_chip_padding(lfw_dir: Path) -> None:
+    """EQ-1: with paddings (0.25, 0.3) a face's descriptor is the unit mean of its
+    descriptors at 0.25 and at 0.3 alone, each aligned from the same landmarks."""
+    from lfr.evaluation.descriptors import build_evaluation_describer
+    from lfr.vision.describers import DlibDescriberConfig
+
+    image = sorted((lfw_dir / "images" / "Aaron_Peirsol").glob("*.jpg"))[:2]
+
+    def described(paddings: tuple[float, ...]) -> np.ndarray:
+        evaluation, _ = build_evaluation_describer(
+            HogDetectorConfig(upsample=1),
+            DlibDescriberConfig(),
+            cache_root=None,
+            chip_paddings=paddings,
+        )
+        rows = [d.descriptor for d in evaluation.describe_all(image)]
+        assert all(row is not None for row in rows)
+        return np.stack([row for row in rows if row is not None])
+
+    narrow, wide, both = described((0.25,)), described((0.3,)), described((0.25, 0.3))
+    expected = (narrow + wide) / np.linalg.norm(narrow + wide, axis=1, keepdims=True)
+    np.testing.assert_allclose(both, expected, atol=1e-5)
+    assert float(np.min(np.sum(narrow * wide, axis=1))) < 0.999  # the chips differ
+    with pytest.raises(ValueError, match="at least one chip padding"):
+        build_evaluation_describer(
+            HogDetectorConfig(upsample=1), DlibDescriberConfig(), cache_root=None, chip_paddings=()
+        )

@@ -66,6 +66,9 @@ def test_equitability_writes_charts_and_stores_the_evaluation(
     assert [row["threshold"] for row in report["thresholds"]] == [0.9, 0.92, 0.94]
     assert sorted(report["groups"]) == ["g1", "g2"]
     assert report["groups"]["g1"]["identities"] == 3
+    # The stored figures feed the live engine's thresholds: described as it describes.
+    assert report["describer"]["mirror"] is False
+    assert report["chip_paddings"] == [0.25]
     for name in ("det", "fmr_by_threshold", "fnmr_by_threshold"):
         assert (tmp_path / "out" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     engine = make_engine(url)

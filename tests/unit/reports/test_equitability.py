@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lfr.reports.equitability import (
+    MATERIAL_RATIO,
     GroupScores,
     differential_test,
     equitability_report,
@@ -85,3 +86,37 @@ def test_rate_ratio_has_the_katz_interval_worked_by_hand() -> None:
     assert max_min_ratio(groups).value == pytest.approx(2.0)
     # No error in a group: the ratio is unbounded, so none is given.
     assert rate_ratio(make_rate(5, 100), make_rate(0, 100)).value is None
+
+
+def test_wilson_bounds_hold_the_rate_even_at_zero_errors() -> None:
+    """A bound never lies past the rate it brackets (rounding once gave 3e-17 > 0)."""
+    for errors, trials in ((0, 7), (0, 884), (7, 7), (1, 3)):
+        low, high = wilson_interval(errors, trials)
+        assert low <= errors / trials <= high
+    assert wilson_interval(0, 884)[0] == 0.0
+
+
+def test_a_significant_but_small_difference_is_not_a_differential() -> None:
+    """EQ-1: with millions of impostor pairs a 10% difference is significant, but its
+    ratio's interval (1.07–1.13) lies below 1.25: no differential, the threshold is
+    equitable. A 50% difference (interval 1.46–1.54) is one."""
+    n = 4_000_000
+
+    def groups(b_false: int) -> dict[str, GroupScores]:
+        a = _scores([0.9] * 10, [0.0] * (n - 20_000) + [0.8] * 20_000)
+        b = _scores([0.9] * 10, [0.0] * (n - b_false) + [0.8] * b_false)
+        return {"a": a, "b": b}
+
+    small = equitability_report(groups(22_000), thresholds=[0.5]).rows[0]
+    large = equitability_report(groups(30_000), thresholds=[0.5]).rows[0]
+    assert small.fmr_test.significant
+    assert large.fmr_test.significant
+    assert small.fmr_ratio.value == pytest.approx(1.1)
+    assert small.fmr_ratio.low is not None
+    assert 1.0 < small.fmr_ratio.low < MATERIAL_RATIO
+    assert not small.fmr_differential
+    assert large.fmr_ratio.low is not None
+    assert large.fmr_ratio.low > MATERIAL_RATIO
+    assert large.fmr_differential
+    assert equitability_report(groups(22_000), [0.5]).lowest_equitable_threshold == 0.5
+    assert equitability_report(groups(30_000), [0.5]).lowest_equitable_threshold is None
