@@ -2,12 +2,13 @@
 
 On lfw-dev's identification protocol (first image of each identity with two or more
 enrolled, the rest mated probes, one-image identities non-mated probes), FNIR at FPIR
-10%, 1% and 0.1% and rank-1 for: S-norm with other cohort splits, S-norm minus a share of
+10%, 1% and 0.1% and rank-1 for: S-norm with other cohort splits and other weights of its
+T- and Z-parts, S-norm minus a share of
 the runner-up's score, the watchlist's mean subtracted or its PCA whitening before
 S-norm, and trained back ends (WCCN, LDA) fitted on the identities of one half of
 lfw-dev and tested on the other half (both ways round), against the same halves
-without a back end. Descriptors (the defaults, flip augmentation on) come from the
-evaluation cache, which `lfr evaluate identification` fills.
+without a back end. Descriptors (flip augmentation on, one chip) come from the evaluation
+cache, which `lfr evaluate identification --chip-paddings 0.25` fills.
 
     PYTHONPATH=src python -m benchmarks.decision_rules
 """
@@ -28,6 +29,7 @@ from lfr.evaluation.datasets import identity_images
 from lfr.evaluation.descriptors import build_evaluation_describer
 from lfr.vision.describers import DlibDescriberConfig
 from lfr.vision.detection import HogDetectorConfig
+from lfr.vision.landmarks import CHIP_PADDING
 from lfr.vision.normalisation import fit_subject_stats, tnorm, znorm
 
 Matrix = NDArray[np.float64]
@@ -58,11 +60,18 @@ class Protocol:
         return f"{rank1:8.2%} {fnir[0]:8.2%} {fnir[1]:8.2%} {fnir[2]:8.2%}"
 
 
-def snorm(gallery: Matrix, probes: Matrix, t_cohort: int = 200, z_cohort: int = 200) -> Matrix:
+def snorm(
+    gallery: Matrix,
+    probes: Matrix,
+    t_cohort: int = 200,
+    z_cohort: int = 200,
+    t_weight: float = 0.5,
+) -> Matrix:
     scores = probes @ gallery.T
     among = gallery @ gallery.T
     mean, std = fit_subject_stats(len(gallery), lambda a, b: among[a:b], z_cohort)
-    normalised: Matrix = (tnorm(scores, t_cohort) + znorm(scores, mean[None], std[None])) / 2
+    t_part, z_part = tnorm(scores, t_cohort), znorm(scores, mean[None], std[None])
+    normalised: Matrix = t_weight * t_part + (1 - t_weight) * z_part
     return normalised
 
 
@@ -110,7 +119,10 @@ def _load() -> tuple[Matrix, dict[str, list[int]]]:
     images = shared_data_dir() / "lfw-dev" / "images"
     people = identity_images(images)
     paths: list[Path] = [p for ps in people.values() for p in ps]
-    describer, _ = build_evaluation_describer(HogDetectorConfig(upsample=1), DlibDescriberConfig())
+    # Flip-augmented descriptors on one chip: the setup the rules below were measured on.
+    describer, _ = build_evaluation_describer(
+        HogDetectorConfig(upsample=1), DlibDescriberConfig(), chip_paddings=(CHIP_PADDING,)
+    )
     described = describer.describe_all(paths)
     rows: dict[str, list[int]] = {}
     for index, path in enumerate(paths):
@@ -129,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for t_cohort, z_cohort in ((200, 200), (50, 200), (100, 200), (200, 100), (200, 400)):
         label = f"S-norm, T cohort {t_cohort}, Z cohort {z_cohort}"
         print(f"{label:60s} {whole.figures(snorm(gallery, probes, t_cohort, z_cohort))}")
+    for weight in (0.3, 0.4, 0.6, 0.7):
+        label = f"S-norm weighting T-norm {weight}, Z-norm {1 - weight:.1f}"
+        print(f"{label:60s} {whole.figures(snorm(gallery, probes, t_weight=weight))}")
     normalised = snorm(gallery, probes)
     runner_up = -np.sort(-normalised, axis=1)[:, 1:2]
     for share in (0.25, 0.5, 1.0):

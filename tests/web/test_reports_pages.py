@@ -137,6 +137,7 @@ def test_equitability_forecast_and_monitoring_pages(
     assert page.status_code == 200
     assert "Lowest equitable threshold:" in page.text
     assert "0.90" in page.text
+    assert "more than 1.25 times the lowest" in page.text  # the criterion, stated
     assert officer.get(page.url.path + "/charts/det.png").content.startswith(b"\x89PNG")
     forecast = officer.get(
         "/api/reports/forecast", params={"threshold": 0.85, "watchlist_size": 10}
@@ -147,6 +148,8 @@ def test_equitability_forecast_and_monitoring_pages(
         "needs a recorded justification"
         in officer.get("/forecast", params={"threshold": 0.85, "watchlist_size": 10}).text
     )
+    at_floor = officer.get("/forecast", params={"threshold": 0.90, "watchlist_size": 10}).text
+    assert "more than 1.25 times it across its 95% interval" in at_floor
     monitor = client_for(personas.oversight)
     summary = monitor.get("/api/reports/monitoring").json()
     assert summary["totals"]["arrests"] == 1

@@ -14,7 +14,7 @@ score is replaced by the raw cosine similarity that has the same evaluated FMR
 points). So:
 
 - a calibrated score of 0.946 means, whichever rule runs, "the false-match rate the
-  shipped model's raw cosine 0.946 has": `false_match_rate(0.946)`, shown "1 in 9,400";
+  shipped model's raw cosine 0.946 has": `false_match_rate(0.946)`, shown "1 in 23,000";
 - a threshold stored before calibration (a raw cosine) keeps its meaning unchanged, so
   the authority's threshold, the threshold lock, the forecast, alerts and reviews need
   no conversion and stay comparable across rules and over time;
@@ -22,7 +22,9 @@ points). So:
   refused rather than silently mixing units.
 
 The calibration of the shipped model ships with the package (figures only: scores and
-rates, no descriptor, no image) in ``calibrations/<model_id>.json``; a force replaces it
+rates, no descriptor, no image) in ``calibrations/<model_id>.json``, measured on the
+descriptors the engine makes by default (no flip, one chip: raw cosine means something
+else on flipped descriptors); a force replaces it
 by its own (`lfr evaluate identification --calibration-out FILE`, then the engine's
 ``calibration_path``).
 """

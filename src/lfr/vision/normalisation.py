@@ -14,7 +14,9 @@ re-expresses each score against the scores around it:
 Measured on lfw-dev with `lfr evaluate identification` (1,000 enrolled, 4,875 mated and
 2,416 non-mated probes, dlib ResNet): S-norm with a cohort of 200 lowers FNIR at FPIR 1%
 from 42.8% to 30.0% and at FPIR 0.1% from 67.1% to 54.5%, at the same rank-1 (94.3% →
-94.5%); see docs/evaluation.md. It is the engine's default rule. The cohort is the
+94.5%); see docs/evaluation.md. It is an option of the engine
+(`EngineConfig.score_normalisation`), not its default: on the video clips it lowered
+recall, and on lfw-dev it misses women far more often than men. The cohort is the
 watchlist itself, so nothing beyond the watchlist is stored. A normalised score is in
 units of cohort standard deviations; the engine puts it back on the calibrated reference
 scale (`lfr.vision.calibration`), so the alert threshold keeps one meaning whichever rule

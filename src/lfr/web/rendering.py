@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from lfr.domain.people import Actor
+from lfr.reports.equitability import MATERIAL_RATIO
 from lfr.reports.monitoring import PerceivedGroup
 from lfr.web.access import Admit, known_identity, route_admission
 from lfr.web.forecast_view import alerts_phrase
@@ -28,6 +29,7 @@ templates.env.filters["field_label"] = field_label
 templates.env.filters["local_time"] = local_time
 templates.env.filters["result_label"] = result_label
 templates.env.globals["alerts_phrase"] = alerts_phrase
+templates.env.globals["material_ratio"] = MATERIAL_RATIO
 templates.env.filters["qr_svg"] = qr_svg
 
 

@@ -18,7 +18,6 @@ from lfr.db.session import reading, transaction
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.reports import evaluations, monitoring, review, review_export, thresholds
-from lfr.reports.equitability import MATERIAL_RATIO
 from lfr.reports.forecast import AlertForecast
 from lfr.reports.monitoring import PerceivedGroup
 from lfr.services import reviews
@@ -300,7 +299,6 @@ def evaluation_page(
             "groups": sorted(report.get("groups") or report["thresholds"][0]["groups"]),
             "charts": charts,
             "listing": listing,
-            "material_ratio": MATERIAL_RATIO,
             "title": f"Equitability: {row['model_version']}",
         },
     )
