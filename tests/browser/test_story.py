@@ -102,6 +102,13 @@ def approve_with_conditions(authoriser: Person, application_path: str) -> None:
     # The performer's stage frames score about 0.93-0.94 against his publicity photo: the
     # authoriser sets the rehearsal's threshold below the shipped default (REC-2, AUTH-2).
     page.fill("#alert_threshold", "0.92")
+    # Below the equitable threshold of the figures shipped with the model (EQ-1): the
+    # forecast says so, and the decision needs a recorded justification.
+    page.wait_for_selector("#below-equitable")
+    page.fill(
+        "#threshold_justification",
+        "Rehearsal on a consenting performer's stage footage; no member of the public listed.",
+    )
     authoriser.shot("application-decide")
     page.click("#decide-button")
     page.wait_for_selector("#application-status:has-text('approved')")

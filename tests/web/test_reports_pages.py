@@ -287,3 +287,28 @@ def test_the_authorising_officer_delays_an_announcement_from_the_application_pag
     )
     assert response.status_code == 303
     assert app_client.get("/api/public/announcements").json() == []
+
+
+def test_a_fresh_install_shows_the_figures_shipped_with_the_model(
+    personas: Personas, client_for: ClientFor
+) -> None:
+    """EQ-1, AUTH-2: with no stored evaluation the officer still sees the equitable
+    threshold and the differential at the typed threshold, from the shipped figures."""
+    from lfr.reports.evaluations import shipped_equitability
+
+    shipped = shipped_equitability("dlib-resnet-v1")
+    assert shipped is not None
+    officer = client_for(personas.authorising_officer)
+    page = officer.get("/equitability")
+    assert "figures shipped with dlib-resnet-v1" in page.text
+    assert str(shipped.lowest_equitable_threshold) in page.text
+    forecast = officer.get(
+        "/api/reports/forecast", params={"threshold": 0.94, "watchlist_size": 10}
+    ).json()
+    assert forecast["equitable_threshold_source"] == "shipped figures"
+    assert forecast["equitable_threshold"] == shipped.lowest_equitable_threshold
+    assert forecast["below_equitable_threshold"] is True
+    assert set(forecast["groups"]) == {"female", "male"}
+    panel = officer.get("/forecast", params={"threshold": 0.94, "watchlist_size": 10}).text
+    assert "needs a recorded justification" in panel
+    assert "figures shipped with the model" in panel

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from lfr.db.reports import EvaluationChartRow, ModelEvaluationRow
 from lfr.domain.refusal import NotFound
+from lfr.vision.calibration import SHIPPED
 
 EQUITABILITY = "equitability"
 
@@ -87,10 +89,50 @@ def chart_png(session: Session, evaluation_id: str, name: str) -> bytes:
     return png
 
 
+@dataclass(frozen=True, slots=True)
+class ShippedEquitability:
+    """The equitability evaluation shipped with a model (figures only, measured on a
+    public face set with its labels): the lock and the forecast read it until the force
+    stores its own evaluation of the model (EQ-1, AUTH-2)."""
+
+    model_version: str
+    dataset: str
+    labels_sha256: str
+    command: str
+    report: Mapping[str, Any]
+
+    @property
+    def lowest_equitable_threshold(self) -> float | None:
+        lowest: float | None = self.report["lowest_equitable_threshold"]
+        return lowest
+
+
+@cache
+def shipped_equitability(model_version: str) -> ShippedEquitability | None:
+    """The figures shipped for `model_version` (``<model>.equitability.json`` beside its
+    calibration), None when the package has none."""
+    entry = SHIPPED / f"{model_version}.equitability.json"
+    if not entry.is_file():
+        return None
+    data = json.loads(entry.read_text())
+    return ShippedEquitability(
+        data["model_version"],
+        data["dataset"],
+        data["labels_sha256"],
+        data["command"],
+        data["report"],
+    )
+
+
 def overall_rates_at(row: ModelEvaluationRow, threshold: float) -> OverallRates | None:
     """The overall FMR and FNMR at the grid threshold at or just below `threshold`; None
     when the threshold lies below the evaluated range (nothing measured there)."""
-    rows = report_of(row)["thresholds"]
+    return rates_at(report_of(row), threshold)
+
+
+def rates_at(report: Mapping[str, Any], threshold: float) -> OverallRates | None:
+    """`overall_rates_at` on an evaluation's report (stored or shipped)."""
+    rows = report["thresholds"]
     below = [r for r in rows if r["threshold"] <= threshold + 1e-12]
     if not below:
         return None

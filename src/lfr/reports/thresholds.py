@@ -10,8 +10,12 @@ audited in the decision's own transaction.
 
 - An authority that sets no threshold runs at the shipped default
   (`vision.thresholds.DEFAULT_ALERT_THRESHOLD`); that is the threshold checked.
-- No stored evaluation of the model: nothing to enforce (and the forecast says so). The
-  lock cannot be stricter than the evidence; the equitability page shows the gap.
+- No stored evaluation of the model: the equitability figures shipped with it (measured
+  on lfw-dev with LFW's sex labels, `ShippedEquitability`) set the floor and show the
+  differential at the typed threshold, so a fresh install is locked too. A justification
+  recorded against them stores them as an evaluation in the same transaction, so that
+  the record says which figures required it. No figures at all (a model without
+  shipped ones): nothing to enforce, and the forecast says so.
 - An evaluation with a differential at every threshold it scanned: every threshold needs
   a justification.
 
@@ -38,7 +42,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lfr.domain.refusal import Refusal
-from lfr.reports.evaluations import latest_evaluation, overall_rates_at
+from lfr.reports.evaluations import (
+    ShippedEquitability,
+    latest_evaluation,
+    overall_rates_at,
+    rates_at,
+    shipped_equitability,
+)
 from lfr.reports.forecast import AlertForecast, forecast_alerts
 from lfr.settings import get_settings
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
@@ -47,10 +57,13 @@ from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 @dataclass(frozen=True, slots=True)
 class ThresholdFloor:
-    evaluation_id: str
+    evaluation_id: str | None
+    """The stored evaluation behind the floor; None for the shipped figures."""
     model_version: str
     equitable_threshold: float | None
     """None: a differential remained at every evaluated threshold."""
+    shipped: ShippedEquitability | None = None
+    """The shipped figures behind the floor, when no evaluation is stored."""
 
     def allows(self, threshold: float) -> bool:
         return self.equitable_threshold is not None and threshold >= self.equitable_threshold
@@ -68,9 +81,12 @@ def current_model_version() -> str:
 def threshold_floor(session: Session, model_version: str | None = None) -> ThresholdFloor | None:
     version = model_version or current_model_version()
     evaluation = latest_evaluation(session, version)
-    if evaluation is None:
+    if evaluation is not None:
+        return ThresholdFloor(evaluation.id, version, evaluation.lowest_equitable_threshold)
+    shipped = shipped_equitability(version)
+    if shipped is None:
         return None
-    return ThresholdFloor(evaluation.id, version, evaluation.lowest_equitable_threshold)
+    return ThresholdFloor(None, version, shipped.lowest_equitable_threshold, shipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +105,10 @@ class DecisionForecast:
     source: str | None = None
     """Where the rates come from: "evaluation" (stored) or "shipped calibration"."""
     groups: Mapping[str, Any] | None = None
-    """The stored evaluation's per-group rates at `rates_threshold` (None without one)."""
+    """Each group's rates at `groups_threshold`: the stored evaluation's, else the shipped
+    figures' (None without either)."""
+    groups_threshold: float | None = None
+    """The evaluated threshold of `groups` (at or just below `threshold`)."""
 
     @property
     def below_floor(self) -> bool:
@@ -112,7 +131,7 @@ def decision_forecast(
     shown_fmr = calibration.false_match_rate(chosen) if calibration is not None else None
     evaluation = latest_evaluation(session, floor.model_version) if floor else None
     if evaluation is None:
-        return _shipped_forecast(chosen, watchlist_size, calibration)
+        return _shipped_forecast(chosen, watchlist_size, calibration, floor)
     rates = overall_rates_at(evaluation, chosen)
     forecast = (
         forecast_alerts(
@@ -130,6 +149,7 @@ def decision_forecast(
         shown_fmr,
         "evaluation",
         rates.groups if rates else None,
+        rates.threshold if rates else None,
     )
 
 
@@ -141,11 +161,20 @@ def default_rule(watchlist_size: int) -> str:
 
 
 def _shipped_forecast(
-    threshold: float, watchlist_size: int, calibration: ModelCalibration | None
+    threshold: float,
+    watchlist_size: int,
+    calibration: ModelCalibration | None,
+    floor: ThresholdFloor | None,
 ) -> DecisionForecast:
-    """The forecast from the model's shipped calibration (no stored evaluation)."""
+    """The forecast from the model's shipped calibration, with the shipped equitability
+    figures' differential at the threshold (no stored evaluation)."""
+    shipped = floor.shipped if floor is not None else None
+    at = rates_at(shipped.report, threshold) if shipped is not None else None
+    groups, groups_threshold = (at.groups, at.threshold) if at is not None else (None, None)
     if calibration is None:
-        return DecisionForecast(threshold, watchlist_size, None, None, None)
+        return DecisionForecast(
+            threshold, watchlist_size, floor, None, None, None, None, groups, groups_threshold
+        )
     fmr = calibration.false_match_rate(threshold)
     fnmr = calibration.false_non_match_rate(default_rule(watchlist_size), threshold)
     forecast = (
@@ -154,5 +183,13 @@ def _shipped_forecast(
         else None
     )
     return DecisionForecast(
-        threshold, watchlist_size, None, forecast, threshold, fmr, "shipped calibration"
+        threshold,
+        watchlist_size,
+        floor,
+        forecast,
+        threshold,
+        fmr,
+        "shipped calibration",
+        groups,
+        groups_threshold,
     )

@@ -18,21 +18,43 @@ from lfr.domain.refusal import Refusal
 from lfr.domain.rules import blank
 from lfr.reports.thresholds import ThresholdFloor, effective_threshold, threshold_floor
 from lfr.services._rows import moment
+from lfr.services.evaluations import store_evaluation
 
 
 def _below_floor(floor: ThresholdFloor, chosen: float) -> Refusal:
     equitable = floor.equitable_threshold
     below = (
-        f"below the equitable threshold {equitable:.2f}"
+        f"below the equitable threshold {equitable:g}"
         if equitable is not None
         else "in a range where a differential remains at every evaluated threshold"
     )
+    source = " (the figures shipped with the model)" if floor.shipped is not None else ""
     return Refusal(
         "EQ-1",
-        f"alert threshold {chosen:.2f} is {below} of {floor.model_version}: "
+        f"alert threshold {chosen:g} is {below} of {floor.model_version}{source}: "
         "record a justification to go lower",
         "alert_threshold",
     )
+
+
+def _evaluation_id(session: Session, actor: Actor, floor: ThresholdFloor) -> str:
+    """The stored evaluation behind the floor. Shipped figures are stored first (audited,
+    same transaction), so that the justification names what required it even after an
+    upgrade ships other figures."""
+    if floor.evaluation_id is not None:
+        return floor.evaluation_id
+    shipped = floor.shipped
+    assert shipped is not None  # a floor has one or the other
+    stored = store_evaluation(
+        session,
+        actor,
+        model_version=shipped.model_version,
+        dataset=shipped.dataset,
+        labels_sha256=shipped.labels_sha256,
+        report=shipped.report,
+        charts={},
+    )
+    return stored.id
 
 
 def enforce_threshold_floor(
@@ -54,9 +76,10 @@ def enforce_threshold_floor(
     if blank(justification):
         raise _below_floor(floor, chosen)
     equitable = floor.equitable_threshold
+    evaluation_id = _evaluation_id(session, actor, floor)
     row = ThresholdJustificationRow(
         application_id=application_id,
-        evaluation_id=floor.evaluation_id,
+        evaluation_id=evaluation_id,
         threshold=chosen,
         equitable_threshold=equitable if equitable is not None else 1.0,
         justification=(justification or "").strip(),
@@ -75,7 +98,7 @@ def enforce_threshold_floor(
         after={
             "threshold": chosen,
             "equitable_threshold": equitable,
-            "evaluation_id": floor.evaluation_id,
+            "evaluation_id": evaluation_id,
             "model_version": floor.model_version,
         },
         reason=row.justification,

@@ -659,7 +659,11 @@ class ForecastOut(Schema):
     watchlist_size: int
     model_version: str | None
     evaluation_id: str | None
+    """The stored evaluation behind the floor (None: the shipped figures, or none)."""
     equitable_threshold: float | None
+    equitable_threshold_source: str | None = None
+    """"stored evaluation" (the force's own), "shipped figures" (measured on a public face
+    set, shipped with the model) or None (no figures: nothing is enforced)."""
     below_equitable_threshold: bool
     rates_threshold: float | None
     false_match_rate: float | None
@@ -669,7 +673,9 @@ class ForecastOut(Schema):
     rates_source: str | None
     """Where the rates come from: the force's evaluation or the shipped calibration."""
     groups: dict[str, Any] | None = None
-    """The stored evaluation's per-group rates at `rates_threshold` (EQ-1)."""
+    """Each group's rates at `groups_threshold` (EQ-1): the stored evaluation's, else the
+    shipped figures'."""
+    groups_threshold: float | None = None
     false_alerts_per_10k_faces: float | None
     true_identification_rate: float | None
 

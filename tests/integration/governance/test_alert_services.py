@@ -104,18 +104,20 @@ def test_event_below_the_authoritys_threshold_is_refused(
 ) -> None:
     """REC-2/AUTH-2: an authority's stricter alert threshold binds the engine: an event
     matched at a lower threshold is refused naming the threshold, and nothing is stored."""
-    strict = Conditions(alert_threshold=0.7)
+    strict = Conditions(alert_threshold=0.96)
     world = build_world(session_factory, personas, enroler, faces_dir, conditions=strict)
     before = audit_count(session_factory)
-    event = match_event(world, faces_dir, score=0.8, threshold=0.6)
+    event = match_event(world, faces_dir, score=0.97, threshold=0.95)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
         alerts.create_alert(session, event)
     assert (refused.value.rule, refused.value.field) == ("REC-2", "threshold")
     assert alert_count(session_factory) == 0
     assert audit_count(session_factory) == before
     with transaction(session_factory) as session:
-        row = alerts.create_alert(session, match_event(world, faces_dir, threshold=0.7))
-    assert row.threshold == 0.7
+        row = alerts.create_alert(
+            session, match_event(world, faces_dir, score=0.97, threshold=0.96)
+        )
+    assert row.threshold == 0.96
 
 
 def test_no_alert_unless_running(

@@ -76,7 +76,7 @@ def test_threshold_below_the_floor_is_refused_then_accepted_with_justification(
     """EQ-1: refused without a justification (nothing written), accepted with one, which
     is stored and audited in the decision's transaction; at the floor no justification."""
     store_synthetic_evaluation(session_factory)
-    with pytest.raises(Refusal, match=r"below the equitable threshold 0\.90") as refused:
+    with pytest.raises(Refusal, match=r"below the equitable threshold 0\.9 ") as refused:
         decide(session_factory, personas, 0.85, None)
     assert refused.value.field == "alert_threshold"
     assert count(session_factory, AuthorityRow) == 0
@@ -95,13 +95,44 @@ def test_threshold_below_the_floor_is_refused_then_accepted_with_justification(
     assert count(session_factory, ThresholdJustificationRow) == 1
 
 
-def test_without_an_evaluation_nothing_is_locked(
+def test_a_fresh_install_is_locked_by_the_figures_shipped_with_the_model(
     session_factory: SessionFactory, personas: Personas
 ) -> None:
-    assert decide(session_factory, personas, 0.5, None) is not None
+    """EQ-1: with no stored evaluation the shipped equitability figures set the floor. A
+    justification stores them as an evaluation in the decision's transaction (audited),
+    so the justification names the figures that required it."""
+    from lfr.reports.evaluations import latest_evaluation, shipped_equitability
+
+    shipped = shipped_equitability(MODEL)
+    assert shipped is not None
+    floor = shipped.lowest_equitable_threshold
+    assert floor is not None
+    assert 0.9 < floor < 0.99
+    with pytest.raises(Refusal, match="the figures shipped with the model") as refused:
+        decide(session_factory, personas, 0.5, None)
+    assert f"equitable threshold {floor:g}" in str(refused.value)
+    assert count(session_factory, AuthorityRow) == 0
+    assert decide(session_factory, personas, 0.5, "Rehearsal on volunteers only") is not None
     with transaction(session_factory) as session:
-        forecast = thresholds.decision_forecast(session, 0.5, 10)
+        justification = session.scalars(select(ThresholdJustificationRow)).one()
+        stored = latest_evaluation(session, MODEL)
+        actions = set(session.scalars(select(AuditEntry.action)))
+    assert stored is not None
+    assert justification.evaluation_id == stored.id
+    assert justification.equitable_threshold == floor
+    assert stored.dataset == shipped.dataset
+    assert stored.lowest_equitable_threshold == floor
+    assert {"evaluation.store", "application.threshold_below_equitable"} <= actions
+    # At or above the floor no justification is needed.
+    assert decide(session_factory, personas, floor, None) is not None
+    assert count(session_factory, ThresholdJustificationRow) == 1
+
+
+def test_a_model_without_figures_is_not_locked(session_factory: SessionFactory) -> None:
+    with transaction(session_factory) as session:
+        forecast = thresholds.decision_forecast(session, 0.5, 10, "a-model-with-no-figures")
     assert forecast.floor is None
+    assert forecast.groups is None
 
 
 def test_a_fresh_install_forecasts_from_the_shipped_calibration(
@@ -118,6 +149,14 @@ def test_a_fresh_install_forecasts_from_the_shipped_calibration(
         loose = thresholds.decision_forecast(session, 0.94, 1000, "dlib-resnet-v1")
         small = thresholds.decision_forecast(session, 0.94, 10, "dlib-resnet-v1")
     assert strict.source == loose.source == "shipped calibration"
+    # The differential at the typed threshold, from the shipped equitability figures.
+    assert loose.groups is not None
+    assert set(loose.groups) == {"female", "male"}
+    assert loose.groups_threshold is not None
+    assert loose.groups_threshold <= 0.94
+    assert loose.floor is not None
+    assert loose.floor.shipped is not None
+    assert loose.below_floor  # 0.94 lies below the shipped equitable threshold
     assert strict.forecast is not None
     assert loose.forecast is not None
     assert strict.false_match_rate == pytest.approx(calibration.false_match_rate(0.96))

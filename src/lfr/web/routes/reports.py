@@ -263,10 +263,17 @@ def equitability_page(request: Request, context: Context, viewer: EquitabilityRe
         ]
     if listing:
         return RedirectResponse(f"/equitability/{listing[0]['id']}", status_code=303)
+    version = thresholds.current_model_version()
     return render(
         request,
         "reports/equitability.html",
-        {"evaluation": None, "listing": [], "title": "Equitability"},
+        {
+            "evaluation": None,
+            "listing": [],
+            "shipped": evaluations.shipped_equitability(version),
+            "model_version": version,
+            "title": "Equitability",
+        },
     )
 
 
@@ -316,6 +323,12 @@ def evaluation_chart(
 FORECAST_SIZES = (10, 100, 1000, 10000)
 
 
+def _floor_source(floor: thresholds.ThresholdFloor | None) -> str | None:
+    if floor is None:
+        return None
+    return "shipped figures" if floor.shipped is not None else "stored evaluation"
+
+
 def _forecast_json(forecast: thresholds.DecisionForecast) -> dict[str, Any]:
     result: AlertForecast | None = forecast.forecast
     return {
@@ -324,6 +337,7 @@ def _forecast_json(forecast: thresholds.DecisionForecast) -> dict[str, Any]:
         "model_version": forecast.floor.model_version if forecast.floor else None,
         "evaluation_id": forecast.floor.evaluation_id if forecast.floor else None,
         "equitable_threshold": forecast.floor.equitable_threshold if forecast.floor else None,
+        "equitable_threshold_source": _floor_source(forecast.floor),
         "below_equitable_threshold": forecast.below_floor,
         "rates_threshold": forecast.rates_threshold,
         "false_match_rate": forecast.false_match_rate,
@@ -332,6 +346,7 @@ def _forecast_json(forecast: thresholds.DecisionForecast) -> dict[str, Any]:
         else None,
         "rates_source": forecast.source,
         "groups": forecast.groups,
+        "groups_threshold": forecast.groups_threshold,
         "false_alerts_per_10k_faces": result.false_alerts_per_10k_faces if result else None,
         "true_identification_rate": result.true_identification_rate if result else None,
     }
