@@ -20,6 +20,7 @@ from lfr.vision.describers import (
     build_describer,
 )
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig, build_detector
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.enrolment import load_watchlist_dir, watchlist_images
 from lfr.vision.matcher import Gallery
 from lfr.vision.quality import QualityGate
@@ -33,13 +34,17 @@ NAIVE_DESCRIBER = "dlib-bin"
 
 
 def describer_config(name: str) -> DescriberConfig:
-    """``dlib`` (the shipped default: dlib's ResNet weights run by ONNX Runtime),
-    ``dlib-bin`` (the same weights run by dlib-bin, as face_recognition does) or ``onnx``
-    (the network exported to an ONNX file, exported here on first use)."""
+    """``dlib`` (the engine's own describer: dlib's ResNet weights run by ONNX Runtime,
+    one chip, no flip — as the live engine describes and enrols), ``dlib-bin`` (the same
+    weights run by dlib-bin, as face_recognition does) or ``onnx`` (the network exported
+    to an ONNX file, exported here on first use). Watchlists and probes must be described
+    alike: a flipped watchlist searched with plain probes is not what the engine runs."""
     if name == "dlib":
-        return DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "dlib"})
+        return EngineConfig().describer
     if name == NAIVE_DESCRIBER:
-        return DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "dlib", "runtime": "dlib"})
+        return DESCRIBER_CONFIG_ADAPTER.validate_python(
+            {"type": "dlib", "runtime": "dlib", "mirror": False}
+        )
     if name == "onnx":
         if not ONNX_MODEL.is_file():
             from lfr.vision.describers.dlib_onnx_export import (
