@@ -94,6 +94,8 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/api/watchlists"): {A},
     ("GET", "/api/watchlists/{watchlist_id}"): {A, REV},
     ("POST", "/api/watchlists/{watchlist_id}/entries"): {A},
+    ("POST", "/api/watchlists/{watchlist_id}/import"): {A},
+    ("POST", "/api/watchlists/check-image"): {A},
     ("POST", "/api/watchlists/{watchlist_id}/entries/{entry_id}/remove"): {A},
     ("GET", "/deployments"): DEPLOYMENT_READERS,
     ("POST", "/deployments"): {A, GOLD, SILVER},

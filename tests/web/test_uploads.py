@@ -14,6 +14,7 @@ from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
 from lfr.web.demo import authorise, rehearsal_application
 from tests.db_fixtures import Personas, persona_accounts
+from tests.web.test_api_doors import actions_on
 
 pytestmark = pytest.mark.db
 
@@ -189,3 +190,124 @@ def test_bulk_import_names_a_missing_column(
     )
     assert response.status_code == 422
     assert "missing column(s): category, image_source, image" in response.text
+
+
+def import_files(
+    table: bytes, images: dict[str, bytes]
+) -> list[tuple[str, tuple[str, bytes, str]]]:
+    files = [("table", ("list.csv", table, "text/csv"))]
+    return files + [("images", (name, data, "image/jpeg")) for name, data in images.items()]
+
+
+ATTESTED = {"attests_image_is_subject": "true", "attests_still_of_interest": "true"}
+
+
+def test_bulk_import_takes_several_images_per_subject_and_shows_each_quality(
+    compiler: TestClient, watchlist_id: str, faces_dir: Path
+) -> None:
+    """Issue 15 / WL-3: a row names several images (`;`); the entry keeps them all, and the
+    page and the API show the enrolment quality of each."""
+    examples = faces_dir / "face_recognition-examples"
+    images = {name: (examples / name).read_bytes() for name in ("obama.jpg", "obama2.jpg")}
+    table = import_csv(["PNC-O,wanted_by_courts,warrant,custody,obama.jpg; obama2.jpg"])
+    response = compiler.post(
+        f"/watchlists/{watchlist_id}/import",
+        data=ATTESTED,
+        files=import_files(table, images),
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    (entry,) = compiler.get(f"/api/watchlists/{watchlist_id}").json()["entries"]
+    assert entry["images"] == 2
+    assert len(entry["image_qualities"]) == 2
+    assert all(0 < quality <= 1 for quality in entry["image_qualities"])
+    page = compiler.get(f"/watchlists/{watchlist_id}").text
+    shown = ", ".join(f"{quality:.2f}" for quality in entry["image_qualities"])
+    assert f"quality {shown}" in page
+
+
+def api_import(
+    client: TestClient, watchlist_id: str, rows: list[str], images: dict[str, bytes]
+) -> Response:
+    """The JSON bulk import of these CSV rows with these files, both attestations given."""
+    return client.post(
+        f"/api/watchlists/{watchlist_id}/import",
+        data=ATTESTED,
+        files=import_files(import_csv(rows), images),
+    )
+
+
+def test_bulk_import_names_the_row_and_file_of_each_problem(
+    compiler: TestClient, watchlist_id: str, faces_dir: Path
+) -> None:
+    """Every problem at once, by row and by file: an unknown category, an image named but
+    not uploaded, an image with no face; nothing is added."""
+    obama = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
+    dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
+    both = {"obama.jpg": obama, "dogs.jpg": dogs}
+    absent = "PNC-A,wanted_by_courts,warrant,custody,obama.jpg;absent.jpg"
+    unknown = "PNC-B,no_such_category,warrant,custody,obama.jpg"
+    parse_refused = api_import(compiler, watchlist_id, [absent, unknown], {"obama.jpg": obama})
+    assert parse_refused.status_code == 422
+    fields = {problem["field"]: problem["reason"] for problem in parse_refused.json()["detail"]}
+    assert fields == {"row 3 category": "unknown category 'no_such_category'"}
+
+    no_face = "PNC-B,wanted_by_courts,warrant,custody,obama.jpg;dogs.jpg"
+    missing = api_import(compiler, watchlist_id, [absent, no_face], both)
+    assert missing.status_code == 422
+    assert [p["field"] for p in missing.json()["detail"]] == ["row 2 image"]
+    assert "'absent.jpg' was not uploaded" in missing.json()["detail"][0]["reason"]
+
+    fine = "PNC-A,wanted_by_courts,warrant,custody,obama.jpg"
+    refused = api_import(compiler, watchlist_id, [fine, no_face], both)
+    assert refused.status_code == 422
+    assert {p["field"] for p in refused.json()["detail"]} == {"row 3 dogs.jpg"}
+    assert compiler.get(f"/api/watchlists/{watchlist_id}").json()["entries"] == []
+
+
+def test_bulk_import_through_the_api_answers_the_watchlist(
+    compiler: TestClient, watchlist_id: str, faces_dir: Path, web_context: WebContext
+) -> None:
+    """The JSON door to the bulk import (WL-3..5): 201 with the watchlist, each row audited
+    as a single entry is."""
+    examples = faces_dir / "face_recognition-examples"
+    images = {name: (examples / name).read_bytes() for name in ("obama.jpg", "biden.jpg")}
+    rows = [
+        "PNC-A,wanted_by_courts,warrant,custody,obama.jpg",
+        "PNC-B,wanted_by_courts,warrant,custody,biden.jpg",
+    ]
+    response = api_import(compiler, watchlist_id, rows, images)
+    assert response.status_code == 201
+    assert response.headers["location"] == f"/api/watchlists/{watchlist_id}"
+    references = [e["subject_reference"] for e in response.json()["entries"]]
+    assert references == ["PNC-A", "PNC-B"]
+    assert actions_on(web_context, watchlist_id).count("watchlist.add_entry") == 2
+
+
+def test_image_check_through_the_api_gives_quality_or_reasons(
+    compiler: TestClient, faces_dir: Path
+) -> None:
+    """WL-5 instant feedback as JSON: each image usable with its quality, or refused with
+    the gate's reasons; nothing stored."""
+    obama = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
+    dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
+    response = compiler.post(
+        "/api/watchlists/check-image",
+        files=[
+            ("images", ("obama.jpg", obama, "image/jpeg")),
+            ("images", ("dogs.jpg", dogs, "image/jpeg")),
+        ],
+    )
+    assert response.status_code == 200
+    usable, refused = response.json()
+    assert usable["name"] == "obama.jpg"
+    assert usable["usable"] is True
+    assert 0 < usable["quality"] <= 1
+    assert usable["reasons"] == []
+    assert refused == {
+        "name": "dogs.jpg",
+        "usable": False,
+        "quality": None,
+        "reasons": [refused["reasons"][0]],
+    }
+    assert "no face" in refused["reasons"][0]

@@ -301,7 +301,19 @@ class EntryOut(Schema):
     image_source: str
     date_of_birth: date | None
     images: int
+    image_qualities: list[float] = Field(
+        description="the enrolment gate's quality of each image (0 to 1), in the order added"
+    )
     added_at: datetime
+
+
+class ImageCheckOut(Schema):
+    """Whether the enrolment gate would accept one image (WL-5)."""
+
+    name: str = Field(description="the uploaded file's name")
+    usable: bool
+    quality: float | None = Field(description="0 to 1; null when the image is refused")
+    reasons: list[str] = Field(description="why it is refused; empty when usable")
 
 
 class BlueListEntryOut(Schema):
@@ -336,6 +348,7 @@ def entry_out(row: WatchlistEntryRow) -> EntryOut:
         image_source=row.image_source,
         date_of_birth=row.date_of_birth,
         images=len(row.images),
+        image_qualities=[round(image.quality_score, 3) for image in row.images],
         added_at=row.added_at,
     )
 

@@ -20,7 +20,7 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.domain.watchlist import EntryDraft
-from lfr.services import watchlists
+from lfr.services import watchlist_import, watchlists
 from lfr.services.access import readable_watchlist, readable_watchlists
 from lfr.services.authorisations import authorities_in_force
 from lfr.web import schemas
@@ -80,7 +80,7 @@ def watchlist_page(
                 "category": e.category.label,
                 "reason": e.reason,
                 "source": e.image_source,
-                "images": len(e.images),
+                "qualities": [image.quality_score for image in e.images],
                 "added_at": e.added_at,
             }
             for e in row.entries
@@ -143,21 +143,32 @@ async def check_image(
 ) -> Response:
     """Instant feedback (WL-5): would the enrolment gate accept each image, and why not.
     Nothing is stored."""
-    results = [(upload.filename or "image", await _check_one(context, upload)) for upload in images]
+    results = await _check_images(context, images)
     return render(request, "watchlists/check.html", {"results": results})
 
 
-async def _check_one(context: Context, upload: UploadFile) -> dict[str, Any]:
+async def _check_images(context: Context, images: list[UploadFile]) -> list[schemas.ImageCheckOut]:
+    if len(images) > watchlists.MAX_IMAGES_PER_REQUEST:
+        raise Refusal(
+            "WL-5", f"at most {watchlists.MAX_IMAGES_PER_REQUEST} images per request", "images"
+        )
+    return [await _check_one(context, upload) for upload in images]
+
+
+async def _check_one(context: Context, upload: UploadFile) -> schemas.ImageCheckOut:
     import asyncio
 
+    name = upload.filename or "image"
     try:
         data = (await read_images([upload], "image"))[0]
-        enrolment = await asyncio.to_thread(
-            context.enroler().enrol, data, upload.filename or "image"
-        )
+        enrolment = await asyncio.to_thread(context.enroler().enrol, data, name)
     except Refusal as refusal:
-        return {"ok": False, "reasons": [u.reason for u in refusal.unmet]}
-    return {"ok": True, "quality": enrolment.quality_score}
+        return schemas.ImageCheckOut(
+            name=name, usable=False, quality=None, reasons=[u.reason for u in refusal.unmet]
+        )
+    return schemas.ImageCheckOut(
+        name=name, usable=True, quality=round(enrolment.quality_score, 3), reasons=[]
+    )
 
 
 @pages.post("/watchlists/{watchlist_id}/entries")
@@ -180,12 +191,12 @@ async def add_entry(
 
     draft = EntryDraft(
         subject_reference=subject_reference,
-        category=_category(category),
+        category=watchlist_import.category_from_text(category),
         reason=reason,
         image_source=image_source,
         attests_image_is_subject=attests_image_is_subject,
         attests_still_of_interest=attests_still_of_interest,
-        date_of_birth=_date(date_of_birth),
+        date_of_birth=watchlist_import.date_from_text(date_of_birth),
         under_18_justification=under_18_justification,
     )
     await _add(context, viewer_of(viewer).actor, watchlist_id, draft, images)
@@ -239,26 +250,6 @@ def _require_readable(context: Context, actor: Actor, watchlist_id: str) -> None
         readable_watchlist(db, actor, watchlist_id)
 
 
-def _category(value: str) -> WatchlistCategory | None:
-    try:
-        return WatchlistCategory(value) if value else None
-    except ValueError:
-        raise Refusal("WL-3", f"unknown category {value!r}", "category") from None
-
-
-def _date(text: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise Refusal("WL-3a", f"not a date (YYYY-MM-DD): {text!r}", "date_of_birth") from None
-
-
-IMPORT_COLUMNS = ("subject_reference", "category", "reason", "image_source", "image")
-"""Required columns of a bulk import; `date_of_birth` and `under_18_justification` optional."""
-
-
 @pages.post("/watchlists/{watchlist_id}/import")
 @shown_on_form()
 async def bulk_import(
@@ -271,90 +262,43 @@ async def bulk_import(
     attests_image_is_subject: Annotated[bool, Form()] = False,
     attests_still_of_interest: Annotated[bool, Form()] = False,
 ) -> Response:
-    """A CSV (one row per subject, naming its image file) plus the images: every row is
+    """A CSV (one row per subject, naming its image files) plus the images: every row is
     checked as a single entry would be; all are added, or none (the refusal lists every
     problem by row)."""
-    import asyncio
-
-    actor = viewer_of(viewer).actor
-    files = dict(zip([u.filename or "" for u in images], await read_images(images), strict=True))
-    rows = parse_import(await table.read(), table.filename or "table.csv")
-    drafts = [
-        (
-            number,
-            _row_draft(row, number, attests_image_is_subject, attests_still_of_interest),
-            _row_image(row, number, files),
-        )
-        for number, row in rows
-    ]
-
-    _require_readable(context, actor, watchlist_id)
-    prepared = await asyncio.to_thread(
-        watchlists.prepare_enrolments, context.enroler(), list(files.values())
-    )
-
-    def add_all() -> None:
-        problems: list[Unmet] = []
-        with transaction(context.db) as db:
-            readable_watchlist(db, actor, watchlist_id)
-            for number, draft, image in drafts:
-                try:
-                    with db.begin_nested():
-                        watchlists.add_entry(db, actor, watchlist_id, draft, [image], prepared)
-                except Refusal as refusal:
-                    problems += [
-                        Unmet(u.rule, u.reason, f"row {number} {u.field or ''}".strip())
-                        for u in refusal.unmet
-                    ]
-            if problems:
-                raise Refusals(problems)
-
-    await asyncio.to_thread(add_all)
+    attests = (attests_image_is_subject, attests_still_of_interest)
+    await _import(context, viewer_of(viewer).actor, watchlist_id, table, images, attests)
     return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
 
 
-def parse_import(data: bytes, name: str) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a UTF-8 CSV with a header; refuses a missing column or an unreadable file."""
-    import csv
-    import io
+async def _import(
+    context: Context,
+    actor: Actor,
+    watchlist_id: str,
+    table: UploadFile,
+    images: list[UploadFile],
+    attests: tuple[bool, bool],
+) -> None:
+    """The bulk import behind the page and the API (WL-3..5, all rows or none)."""
+    import asyncio
 
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Refusal("WL-3", "not UTF-8 text", name) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in IMPORT_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise Refusal("WL-3", f"missing column(s): {', '.join(missing)}", name)
-    rows = [(number, row) for number, row in enumerate(reader, start=2)]
-    if not rows:
-        raise Refusal("WL-3", "no rows", name)
-    return rows
-
-
-def _row_draft(row: dict[str, str], number: int, image_ok: bool, interest_ok: bool) -> EntryDraft:
-    try:
-        category = _category(row["category"].strip())
-        birth = _date(row.get("date_of_birth") or "")
-    except Refusal as refusal:
-        raise Refusal(refusal.rule, refusal.reason, f"row {number} {refusal.field}") from None
-    return EntryDraft(
-        subject_reference=row["subject_reference"],
-        category=category,
-        reason=row["reason"],
-        image_source=row["image_source"],
-        attests_image_is_subject=image_ok,
-        attests_still_of_interest=interest_ok,
-        date_of_birth=birth,
-        under_18_justification=row.get("under_18_justification") or "",
+    uploaded = dict(zip([u.filename or "" for u in images], await read_images(images), strict=True))
+    rows = watchlist_import.parse_import(
+        await table.read(),
+        table.filename or "table.csv",
+        attests_image_is_subject=attests[0],
+        attests_still_of_interest=attests[1],
+    )
+    _require_readable(context, actor, watchlist_id)  # before spending seconds on images
+    prepared = await asyncio.to_thread(
+        watchlists.prepare_enrolments, context.enroler(), list(uploaded.values())
     )
 
+    def add_all() -> None:
+        with transaction(context.db) as db:
+            readable_watchlist(db, actor, watchlist_id)
+            watchlist_import.import_entries(db, actor, watchlist_id, rows, uploaded, prepared)
 
-def _row_image(row: dict[str, str], number: int, files: dict[str, bytes]) -> bytes:
-    name = row["image"].strip()
-    if name not in files:
-        raise Refusal("WL-3", f"image {name!r} was not uploaded", f"row {number} image")
-    return files[name]
+    await asyncio.to_thread(add_all)
 
 
 # --- the JSON API ------------------------------------------------------------------------------
@@ -444,6 +388,58 @@ async def api_add_entry(
     answer = await _add(context, viewer_of(viewer).actor, watchlist_id, draft, images)
     response.headers["Location"] = f"/api/watchlists/{watchlist_id}"
     return answer
+
+
+@api.post(
+    "/check-image",
+    response_model=list[schemas.ImageCheckOut],
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="check_watchlist_images",
+)
+async def api_check_images(
+    context: Context,
+    viewer: Compiler,
+    images: Annotated[list[UploadFile], File(description="JPEG or PNG, one face each")],
+) -> list[schemas.ImageCheckOut]:
+    """Would the enrolment gate accept each image (WL-5): its quality, or the reasons it
+    would not. Nothing is stored; the same check runs again when the entry is added."""
+    return await _check_images(context, images)
+
+
+@api.post(
+    "/{watchlist_id}/import",
+    status_code=201,
+    response_model=schemas.WatchlistOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="import_watchlist_entries",
+)
+async def api_bulk_import(
+    context: Context,
+    viewer: Compiler,
+    watchlist_id: str,
+    response: Response,
+    table: Annotated[
+        UploadFile,
+        File(
+            description=(
+                "UTF-8 CSV with a header: subject_reference, category, reason, image_source, "
+                "image (the file name; several separated by ';'), optionally date_of_birth "
+                "(YYYY-MM-DD) and under_18_justification"
+            )
+        ),
+    ],
+    images: Annotated[list[UploadFile], File(description="the JPEG or PNG files the CSV names")],
+    attests_image_is_subject: Annotated[bool, Form()] = False,
+    attests_still_of_interest: Annotated[bool, Form()] = False,
+) -> schemas.WatchlistOut:
+    """Add many subjects at once, multipart (WL-3..5): every row is checked as a single
+    entry is; all rows are added, or none, and the refusal names each problem by row
+    (`row 3 category`, `row 4 side.jpg`). The attestations apply to every row."""
+    actor = viewer_of(viewer).actor
+    attests = (attests_image_is_subject, attests_still_of_interest)
+    await _import(context, actor, watchlist_id, table, images, attests)
+    response.headers["Location"] = f"/api/watchlists/{watchlist_id}"
+    return _read(context, actor, watchlist_id)
 
 
 @api.post(
