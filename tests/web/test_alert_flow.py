@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from lfr.db.session import transaction
 from lfr.domain.people import Actor, Rank, Role
+from lfr.reports.thresholds import current_model_version
 from lfr.services import people
+from lfr.vision.calibration import one_in, shipped_calibration
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import match_event
@@ -283,3 +285,22 @@ def test_api_refer_needs_the_csrf_header_and_answers_json(
     )
     assert again.status_code == 422
     assert again.json()["detail"][0]["rule"] == "ADJ-2"
+
+
+def test_an_alert_says_how_rarely_a_stranger_scores_that_high(
+    web_context: WebContext, personas: Personas, rehearsal, subject_image: Path, client_for
+) -> None:
+    """Issue 15: the score of an alert speaks the calibrated unit, on the card and in the
+    API: the evaluated false-match rate of that score, from the shipped calibration."""
+    calibration = shipped_calibration(current_model_version())
+    assert calibration is not None
+    event = match_event(rehearsal, subject_image, score=0.951)
+    alert_id = web_context.control.record_alert(event)
+    operator = client_for(personas.operator)
+    rate = operator.get(f"/api/alerts/{alert_id}").json()["score_false_match_rate"]
+    assert rate == pytest.approx(calibration.false_match_rate(0.951))
+    assert 1e-5 < rate < 1e-4  # 0.951 lies between 1 in 10,000 and 1 in 100,000
+    card = operator.get(f"/alerts/{alert_id}").text
+    assert f"a stranger scores this high about {one_in(rate)} comparisons" in card
+    stricter = web_context.control.record_alert(match_event(rehearsal, subject_image, score=0.96))
+    assert operator.get(f"/api/alerts/{stricter}").json()["score_false_match_rate"] < rate

@@ -78,6 +78,15 @@ def current_model_version() -> str:
     return get_settings().evaluated_model_version
 
 
+def score_false_match_rate(score: float, model_version: str | None = None) -> float | None:
+    """How rarely a stranger's face scores this high against one watchlist subject: the
+    evaluated FMR of a calibrated score (the model's shipped calibration, which the
+    forecast uses too); None when the model ships none. Every decision rule's scores are
+    on this scale (lfr.vision.calibration), so the figure means the same whichever runs."""
+    calibration = shipped_calibration(model_version or current_model_version())
+    return calibration.false_match_rate(score) if calibration is not None else None
+
+
 def threshold_floor(session: Session, model_version: str | None = None) -> ThresholdFloor | None:
     version = model_version or current_model_version()
     evaluation = latest_evaluation(session, version)

@@ -18,6 +18,7 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
+from lfr.reports.thresholds import score_false_match_rate
 from lfr.services.access import (
     assigned_deployment_ids,
     may_read_alert,
@@ -25,6 +26,7 @@ from lfr.services.access import (
     readable_alert,
 )
 from lfr.services.alerts import may_see_probe
+from lfr.vision.calibration import one_in
 from lfr.vision.types import ListKind
 from lfr.web.live import LiveMessage
 
@@ -38,6 +40,8 @@ class AlertCard:
     is_test: bool
     score: float
     threshold: float
+    score_one_in: str | None
+    """How rarely a stranger scores this high ("1 in 57,000"); None without a calibration."""
     observations: int
     captured_at: datetime
     emitted_at: datetime
@@ -70,6 +74,7 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
+        score_one_in=_one_in(score_false_match_rate(row.score)),
         observations=row.observations,
         captured_at=row.captured_at,
         emitted_at=row.emitted_at,
@@ -88,6 +93,10 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         deployment_title=title,
         places=places,
     )
+
+
+def _one_in(false_match_rate: float | None) -> str | None:
+    return one_in(false_match_rate) if false_match_rate is not None else None
 
 
 @dataclass(frozen=True, slots=True)

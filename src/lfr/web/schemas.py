@@ -38,6 +38,7 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Role
 from lfr.domain.refusal import Unmet
+from lfr.reports.thresholds import score_false_match_rate
 from lfr.services.alerts import outcome_of
 from lfr.vision.types import ListKind
 
@@ -528,8 +529,14 @@ class AlertOut(Schema):
     state: AlertState
     list_kind: ListKind
     is_test: bool
-    score: float
+    score: float = Field(description="calibrated similarity (the same scale whichever rule ran)")
     threshold: float
+    score_false_match_rate: float | None = Field(
+        description=(
+            "how rarely a stranger's face scores this high against one subject: the "
+            "evaluated false-match rate of `score` (the model's shipped calibration)"
+        )
+    )
     observations: int
     captured_at: datetime
     created_at: datetime
@@ -568,6 +575,7 @@ def alert_out(row: AlertRow) -> AlertOut:
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
+        score_false_match_rate=score_false_match_rate(row.score),
         observations=row.observations,
         captured_at=row.captured_at,
         created_at=row.created_at,
