@@ -25,9 +25,11 @@ the cameras run. A threshold stored before calibration (a raw cosine) therefore 
 meaning unchanged, and the equitability grid, the floor and the forecast read the same
 unit. Each threshold is also shown as the false-match rate of one comparison ("1 in N").
 
-Without a stored evaluation (a fresh install) the forecast reads the calibration shipped
-with the model (figures measured on lfw-dev: the FMR of a comparison at the threshold and
-the FNMR of the engine's default rule, raw cosine, there); a force's own evaluation replaces it.
+Without a stored evaluation (a fresh install) the forecast reads the calibration the
+engine uses: the one shipped with the model (figures measured on lfw-dev: the FMR of a
+comparison at the threshold and the FNMR of the engine's default rule, raw cosine, there),
+or the force's own file when `engine.calibration_path` names one; a force's stored
+evaluation replaces either.
 
 Trade-off of the floor: a lower threshold finds more listed people (fewer misses) but
 raises more false alerts, and below the floor the false alerts fall unevenly on groups.
@@ -35,8 +37,11 @@ raises more false alerts, and below the floor the false alerts fall unevenly on 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -53,6 +58,8 @@ from lfr.reports.forecast import AlertForecast, forecast_alerts
 from lfr.settings import get_settings
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +85,52 @@ def current_model_version() -> str:
     return get_settings().evaluated_model_version
 
 
+SHIPPED_CALIBRATION = "shipped calibration"
+FORCE_CALIBRATION = "force's calibration"
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationInUse:
+    calibration: ModelCalibration
+    source: str
+    """`FORCE_CALIBRATION` (the engine's `calibration_path`) or `SHIPPED_CALIBRATION`."""
+
+
+def calibration_in_use(model_version: str | None = None) -> CalibrationInUse | None:
+    """The calibration the engine maps its scores with, so pages and engine agree: the
+    force's own file (`engine.calibration_path`, from `lfr evaluate identification
+    --calibration-out`) when it calibrates this model, else the one shipped with it."""
+    version = model_version or current_model_version()
+    path = get_settings().engine.calibration_path
+    own = _force_calibration(path) if path is not None else None
+    if own is not None and own.model_id == version:
+        return CalibrationInUse(own, FORCE_CALIBRATION)
+    shipped = shipped_calibration(version)
+    return CalibrationInUse(shipped, SHIPPED_CALIBRATION) if shipped is not None else None
+
+
+@cache
+def _force_calibration(path: Path) -> ModelCalibration | None:
+    """The force's calibration file; an unreadable one is named in the log once and the
+    shipped calibration stands in (the engine itself refuses to start on it)."""
+    try:
+        return ModelCalibration.model_validate_json(path.read_text())
+    except (OSError, ValueError) as error:
+        logger.warning(
+            "engine.calibration_path %s is unreadable (%s): pages use the shipped calibration",
+            path,
+            error,
+        )
+        return None
+
+
 def score_false_match_rate(score: float, model_version: str | None = None) -> float | None:
     """How rarely a stranger's face scores this high against one watchlist subject: the
-    evaluated FMR of a calibrated score (the model's shipped calibration, which the
-    forecast uses too); None when the model ships none. Every decision rule's scores are
-    on this scale (lfr.vision.calibration), so the figure means the same whichever runs."""
-    calibration = shipped_calibration(model_version or current_model_version())
-    return calibration.false_match_rate(score) if calibration is not None else None
+    evaluated FMR of a calibrated score (`calibration_in_use`, as the forecast); None
+    without a calibration. Every decision rule's scores are on this scale
+    (lfr.vision.calibration), so the figure means the same whichever rule runs."""
+    in_use = calibration_in_use(model_version)
+    return in_use.calibration.false_match_rate(score) if in_use is not None else None
 
 
 def threshold_floor(session: Session, model_version: str | None = None) -> ThresholdFloor | None:
@@ -112,7 +158,8 @@ class DecisionForecast:
     false_match_rate: float | None = None
     """The calibrated false-match rate of one comparison at `threshold`."""
     source: str | None = None
-    """Where the rates come from: "evaluation" (stored) or "shipped calibration"."""
+    """Where the rates come from: "evaluation" (stored), `SHIPPED_CALIBRATION` or
+    `FORCE_CALIBRATION`."""
     groups: Mapping[str, Any] | None = None
     """Each group's rates at `groups_threshold`: the stored evaluation's, else the shipped
     figures' (None without either)."""
@@ -136,11 +183,11 @@ def decision_forecast(
         raise Refusal("EQ-1", "the watchlist holds at least one person", "watchlist_size")
     chosen = effective_threshold(threshold)
     floor = threshold_floor(session, model_version)
-    calibration = shipped_calibration(model_version or current_model_version())
-    shown_fmr = calibration.false_match_rate(chosen) if calibration is not None else None
+    calibration = calibration_in_use(model_version)
+    shown_fmr = score_false_match_rate(chosen, model_version)
     evaluation = latest_evaluation(session, floor.model_version) if floor else None
     if evaluation is None:
-        return _shipped_forecast(chosen, watchlist_size, calibration, floor)
+        return _calibrated_forecast(chosen, watchlist_size, calibration, floor)
     rates = overall_rates_at(evaluation, chosen)
     forecast = (
         forecast_alerts(
@@ -169,21 +216,22 @@ def default_rule(watchlist_size: int) -> str:
     return REFERENCE_RULE
 
 
-def _shipped_forecast(
+def _calibrated_forecast(
     threshold: float,
     watchlist_size: int,
-    calibration: ModelCalibration | None,
+    in_use: CalibrationInUse | None,
     floor: ThresholdFloor | None,
 ) -> DecisionForecast:
-    """The forecast from the model's shipped calibration, with the shipped equitability
-    figures' differential at the threshold (no stored evaluation)."""
+    """The forecast from the calibration in use, with the shipped equitability figures'
+    differential at the threshold (no stored evaluation)."""
     shipped = floor.shipped if floor is not None else None
     at = rates_at(shipped.report, threshold) if shipped is not None else None
     groups, groups_threshold = (at.groups, at.threshold) if at is not None else (None, None)
-    if calibration is None:
+    if in_use is None:
         return DecisionForecast(
             threshold, watchlist_size, floor, None, None, None, None, groups, groups_threshold
         )
+    calibration = in_use.calibration
     fmr = calibration.false_match_rate(threshold)
     fnmr = calibration.false_non_match_rate(default_rule(watchlist_size), threshold)
     forecast = (
@@ -198,7 +246,7 @@ def _shipped_forecast(
         forecast,
         threshold,
         fmr,
-        "shipped calibration",
+        in_use.source,
         groups,
         groups_threshold,
     )

@@ -534,7 +534,8 @@ class AlertOut(Schema):
     score_false_match_rate: float | None = Field(
         description=(
             "how rarely a stranger's face scores this high against one subject: the "
-            "evaluated false-match rate of `score` (the model's shipped calibration)"
+            "evaluated false-match rate of `score` (the engine's calibration: the force's "
+            "own file when configured, else the one shipped with the model)"
         )
     )
     observations: int
@@ -692,7 +693,8 @@ class ForecastOut(Schema):
     false_match_one_in: str | None
     """The same, as people read it: "1 in 17,000"."""
     rates_source: str | None
-    """Where the rates come from: the force's evaluation or the shipped calibration."""
+    """Where the rates come from: "evaluation" (the force's stored evaluation), "shipped
+    calibration" or "force's calibration" (the engine's calibration file)."""
     groups: dict[str, Any] | None = None
     """Each group's rates at `groups_threshold` (EQ-1): the stored evaluation's, else the
     shipped figures'."""

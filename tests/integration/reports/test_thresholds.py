@@ -190,3 +190,41 @@ def test_forecast_reads_the_stored_rates(session_factory: SessionFactory) -> Non
     assert at_090.forecast.false_alerts_per_10k_faces == 0.0
     assert not at_090.below_floor
     assert below_range.forecast is None
+
+
+def test_a_forces_own_calibration_file_speaks_for_the_scores(
+    session_factory: SessionFactory, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: a force's `lfr evaluate --calibration-out` file, configured for the engine,
+    replaces the shipped calibration on the pages too: an alert's score meaning and the
+    forecast read it; one of another model leaves the shipped one in place."""
+    from lfr.settings import get_settings
+    from lfr.vision.calibration import REFERENCE_RULE, shipped_calibration
+
+    shipped = shipped_calibration(MODEL)
+    assert shipped is not None
+    reference = shipped.rules[REFERENCE_RULE].scores
+    stricter = {REFERENCE_RULE: {"scores": [score + 0.01 for score in reference]}}
+    own = shipped.model_validate({**shipped.model_dump(), "rules": stricter}).model_dump_json()
+    path = tmp_path / "own.json"
+    path.write_text(own)
+    monkeypatch.setenv("LFR_ENGINE__CALIBRATION_PATH", str(path))
+    get_settings.cache_clear()
+    try:
+        rate = thresholds.score_false_match_rate(0.951, MODEL)
+        assert rate == pytest.approx(shipped.model_validate_json(own).false_match_rate(0.951))
+        assert rate is not None
+        assert rate > shipped.false_match_rate(0.951)  # the same score is commoner there
+        with transaction(session_factory) as session:
+            forecast = thresholds.decision_forecast(session, 0.951, 1000, MODEL)
+        assert forecast.source == thresholds.FORCE_CALIBRATION
+        assert forecast.false_match_rate == pytest.approx(rate)
+
+        path.write_text(own.replace(f'"model_id":"{MODEL}"', '"model_id":"another-model"'))
+        thresholds._force_calibration.cache_clear()
+        assert thresholds.score_false_match_rate(0.951, MODEL) == pytest.approx(
+            shipped.false_match_rate(0.951)
+        )
+    finally:
+        get_settings.cache_clear()
+        thresholds._force_calibration.cache_clear()
