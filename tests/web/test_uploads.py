@@ -208,8 +208,14 @@ def test_bulk_import_takes_several_images_per_subject_and_shows_each_quality(
     """Issue 15 / WL-3: a row names several images (`;`); the entry keeps them all, and the
     page and the API show the enrolment quality of each."""
     examples = faces_dir / "face_recognition-examples"
-    images = {name: (examples / name).read_bytes() for name in ("obama.jpg", "obama2.jpg")}
-    table = import_csv(["PNC-O,wanted_by_courts,warrant,custody,obama.jpg; obama2.jpg"])
+    names = ("obama.jpg", "obama2.jpg", "biden.jpg")
+    images = {name: (examples / name).read_bytes() for name in names}
+    table = import_csv(
+        [
+            "PNC-O,wanted_by_courts,warrant,custody,obama.jpg; obama2.jpg",
+            "PNC-B,wanted_by_courts,warrant,custody,biden.jpg",
+        ]
+    )
     response = compiler.post(
         f"/watchlists/{watchlist_id}/import",
         data=ATTESTED,
@@ -217,13 +223,18 @@ def test_bulk_import_takes_several_images_per_subject_and_shows_each_quality(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    (entry,) = compiler.get(f"/api/watchlists/{watchlist_id}").json()["entries"]
+    entry, single = compiler.get(f"/api/watchlists/{watchlist_id}").json()["entries"]
     assert entry["images"] == 2
     assert len(entry["image_qualities"]) == 2
     assert all(0 < quality <= 1 for quality in entry["image_qualities"])
+    assert len(single["image_qualities"]) == 1
     page = compiler.get(f"/watchlists/{watchlist_id}").text
     shown = ", ".join(f"{quality:.2f}" for quality in entry["image_qualities"])
     assert f"quality {shown}" in page
+    # the subject with one photograph is marked, the other not
+    rows = page.split('<tr><td data-label="Subject">')[1:]
+    marked = {row.split("<")[0]: "one image" in row for row in rows}
+    assert marked == {"PNC-O": False, "PNC-B": True}
 
 
 def api_import(
