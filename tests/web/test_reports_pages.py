@@ -242,6 +242,8 @@ def test_the_deciding_officer_sees_the_forecast_and_must_justify_a_low_threshold
     assert "needs a recorded justification" in panel
     assert "Differential at the evaluated threshold" in panel  # each group's rates (EQ-1)
     assert "per comparison" in panel  # the threshold's false-match rate, "1 in N"
+    inputs_line = panel.split('id="forecast-inputs">', 1)[1].split("</p>", 1)[0]
+    assert "Threshold 0.85 (a stranger scores this high about 1 in" in inputs_line
     form = {
         "kind": "approve_with_conditions",
         "reasons": "Necessary and proportionate",
