@@ -77,3 +77,10 @@ def alerts_phrase(count: float, kind: str) -> str:
     words = about(count)
     one = words in ("fewer than 1", "about 1")
     return f"{words} {kind} alert{'' if one else 's'}"
+
+
+def stranger_phrase(one_in: str) -> str:
+    """What a calibrated score means, in one wording for every page that shows one (an
+    alert's score, the typed threshold): ``a stranger scores this high about 1 in
+    23,000 comparisons``."""
+    return f"a stranger scores this high about {one_in} comparisons"

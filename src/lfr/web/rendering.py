@@ -16,7 +16,7 @@ from lfr.domain.people import Actor
 from lfr.reports.equitability import MATERIAL_RATIO
 from lfr.reports.monitoring import PerceivedGroup
 from lfr.web.access import Admit, known_identity, route_admission
-from lfr.web.forecast_view import alerts_phrase
+from lfr.web.forecast_view import alerts_phrase, stranger_phrase
 from lfr.web.labels import field_label, local_time, result_label
 from lfr.web.qr import qr_svg
 
@@ -29,6 +29,7 @@ templates.env.filters["field_label"] = field_label
 templates.env.filters["local_time"] = local_time
 templates.env.filters["result_label"] = result_label
 templates.env.globals["alerts_phrase"] = alerts_phrase
+templates.env.globals["stranger_phrase"] = stranger_phrase
 templates.env.globals["material_ratio"] = MATERIAL_RATIO
 templates.env.filters["qr_svg"] = qr_svg
 
