@@ -27,7 +27,7 @@ from lfr.services import deployments
 from lfr.settings import get_settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas, remove_append_only_guard
+from tests.db_fixtures import POLICY, Personas, remove_append_only_guard
 from tests.integration.governance.world import World
 
 pytestmark = pytest.mark.db
@@ -53,7 +53,7 @@ def test_every_deployment_end_makes_a_checkpoint(
     transaction (the checkpoint names the head right after the end)."""
     before = _checkpoints(session_factory)
     with transaction(session_factory) as session:
-        deployments.end_deployment(session, personas.gold, world.deployment_id)
+        deployments.end_deployment(session, personas.gold, world.deployment_id, policy=POLICY)
     after = _checkpoints(session_factory)
     with transaction(session_factory) as session:
         last = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc())).first()

@@ -122,8 +122,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="This node's name (default: the host name).")
         ] = None,
         prefix: Annotated[
-            str, typer.Option(help="Subject prefix shared with the services.")
-        ] = "lfr",
+            str | None,
+            typer.Option(
+                help=(
+                    "Subject prefix shared with the services (default: the settings' "
+                    "nats_prefix, LFR_NATS_PREFIX)."
+                )
+            ),
+        ] = None,
         creds: Annotated[
             Path | None, typer.Option(help="NATS user credentials file for this node.")
         ] = None,
@@ -165,7 +171,11 @@ def register(app: typer.Typer) -> None:
             check_token(node_name, "node name")
             waits = {"first_connect_s": connect_wait} if connect_wait is not None else {}
             bus = NatsSettings.at(
-                nats, settings.nats, prefix=prefix, credentials_file=creds, **waits
+                nats,
+                settings.nats,
+                prefix=prefix or settings.nats_prefix,
+                credentials_file=creds,
+                **waits,
             )
             engine = _engine_with_threshold(settings.engine, threshold)
         except ValueError as error:

@@ -33,6 +33,7 @@ from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
 from lfr.services.cameras import all_cameras, missing_sources, runs_on_node
 from lfr.services.fleet import Origin
+from lfr.services.policy import GovernancePolicy
 from lfr.vision.types import HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
@@ -45,10 +46,12 @@ class DeploymentControl:
     def __init__(
         self,
         db: SessionFactory,
+        policy: GovernancePolicy,
         reconciler: Reconciler | None = None,
         admission: Admission | None = None,
     ) -> None:
         self._db = db
+        self.policy = policy
         self.reconciler = reconciler
         self.admission = admission
 
@@ -61,7 +64,7 @@ class DeploymentControl:
             row = deployments.get_deployment(session, deployment_id)
             missing = [*missing_sources(session, deployments.cameras_of(row)), *admitted.unmet]
             try:
-                deployments.start_deployment(session, actor, deployment_id)
+                deployments.start_deployment(session, actor, deployment_id, policy=self.policy)
             except Refusal as refusal:
                 raise Refusals([*refusal.unmet, *missing]) from None
             if missing:
@@ -94,7 +97,7 @@ class DeploymentControl:
 
     def end(self, actor: Actor, deployment_id: str) -> None:
         with transaction(self._db) as session:
-            deployments.end_deployment(session, actor, deployment_id)
+            deployments.end_deployment(session, actor, deployment_id, policy=self.policy)
         self._converge()
 
     def _converge(self) -> None:
@@ -113,7 +116,7 @@ class DeploymentControl:
         try:
             with transaction(self._db) as session:
                 fleet.check_origin(session, event.camera, origin)
-                alert_id = alerts.create_alert(session, event).id
+                alert_id = alerts.create_alert(session, event, policy=self.policy).id
         except CapturedAfterStopError as refusal:
             self._refused(event, refusal)
             if event.deployment_id is not None:

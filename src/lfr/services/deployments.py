@@ -25,7 +25,7 @@ from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.services import fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import listed_entries, watchlist_for_authority
 
 
@@ -49,7 +49,7 @@ def plan_deployment(
     cameras: Sequence[str],
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """The one deployment of an authority in force, at authorised places and cameras
     (WL-1, AUTH-6). Planned by the authority's applicant or a Gold/Silver commander."""
@@ -184,13 +184,13 @@ def start_deployment(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """Start when every DEP-1 condition holds, sealing the watchlist; else refuse naming
     every unmet condition."""
     at = moment(now)
     row = locked(session, DeploymentRow, deployment_id, "deployment")
-    context, watchlist = start_context(session, row, at, policy or current_policy())
+    context, watchlist = start_context(session, row, at, policy)
     rules.check_start(actor, context, at)  # the tested pure rule, every condition at once
     if watchlist is None:  # check_start refused this already (WL-1); narrows the type
         raise Refusal("WL-1", "no watchlist has been compiled", "watchlist")
@@ -263,7 +263,7 @@ def end_deployment(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """End a running or halted deployment; its biometrics go per the retention policy (WL-6)."""
     row = locked(session, DeploymentRow, deployment_id, "deployment")
@@ -280,7 +280,7 @@ def cancel_deployment(
     reason: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """Cancel a planned deployment, reporting why (DEP-2); its watchlist is destroyed (WL-6)."""
     row = locked(session, DeploymentRow, deployment_id, "deployment")
@@ -296,7 +296,7 @@ def _finish(
     status: DeploymentStatus,
     reason: str | None,
     at: datetime,
-    policy: GovernancePolicy | None,
+    policy: GovernancePolicy,
 ) -> None:
     if row.status is DeploymentStatus.RUNNING:  # its nodes must stop too (DEP-2)
         fleet.owe_halt(session, row, reason or "the deployment ended", at)
@@ -313,7 +313,7 @@ def _finish(
     )
     if status is DeploymentStatus.ENDED:
         reviews.open_review(session, row, at)  # REV-1; already open if it was halted first
-    retention_policy = (policy or current_policy()).retention
+    retention_policy = policy.retention
     if not retention_policy.biometric_grace:
         watchlist = watchlist_for_authority(session, row.authority_id)
         if watchlist is not None:
@@ -322,7 +322,9 @@ def _finish(
             )
 
 
-def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetime) -> None:
+def stop_for_veto(
+    session: Session, actor: Actor, authority_id: str, at: datetime, policy: GovernancePolicy
+) -> None:
     """AUTH-4: a chief officer's veto stops the deployment: cancelled if planned, halted at
     once if running. (Called by the consultation service, in its transaction.)"""
     row = session.scalars(
@@ -336,7 +338,7 @@ def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetim
     if row.status is DeploymentStatus.RUNNING:
         _halt(session, actor, row, reason, at)
     elif row.status is DeploymentStatus.PLANNED:
-        _finish(session, actor, row, DeploymentStatus.CANCELLED, reason, at, None)
+        _finish(session, actor, row, DeploymentStatus.CANCELLED, reason, at, policy)
 
 
 def running_deployments(session: Session) -> list[DeploymentRow]:
@@ -348,7 +350,7 @@ def running_deployments(session: Session) -> list[DeploymentRow]:
 
 
 def verdict(
-    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy | None = None
+    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy
 ) -> rules.RunVerdict:
     """Whether the record says this deployment's recognition runs now (the reconciler's
     one predicate, `lfr.domain.deployment.run_verdict`)."""
@@ -358,7 +360,7 @@ def verdict(
         authority_of(row.authority),
         watchlist is not None and watchlist.sealed_at is not None,
         at,
-        (policy or current_policy()).urgent_validity,
+        policy.urgent_validity,
     )
 
 
@@ -367,7 +369,7 @@ def end_out_of_force(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow | None:
     """End a running deployment whose authority has gone out of force (its window ended,
     an urgent authority lapsed unconfirmed: AUTH-1, AUTH-3), by the system, with the rule
@@ -399,10 +401,10 @@ def start_checklist(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> list[Unmet]:
     """The DEP-1 checklist as it stands (for the page that shows Silver what is missing)."""
     at = moment(now)
     row = get_deployment(session, deployment_id)
-    context, _ = start_context(session, row, at, policy or current_policy())
+    context, _ = start_context(session, row, at, policy)
     return rules.start_problems(context, at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from lfr.db.people import User
@@ -16,6 +17,7 @@ from lfr.runtime.control import DeploymentControl
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.services import people
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.settings import Settings
 from lfr.web.access import RequestIdentity
@@ -36,6 +38,9 @@ class WebContext:
     db: SessionFactory
     request_id_var: ContextVar[str | None]
     feed: LiveFeed = field(default_factory=LiveFeed)
+    policy: GovernancePolicy = field(init=False)
+    """The governance limits of these settings (AUTH-3, WL-2, DP-1), given to every service
+    call that applies one."""
     control: DeploymentControl = field(init=False)
     recognition: Recognition | None = field(default=None, init=False)
     preview: PreviewHub | None = field(default=None, init=False)
@@ -47,7 +52,8 @@ class WebContext:
         secret = self.settings.session_secret.get_secret_value().encode()
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
-        self.control = DeploymentControl(self.db)
+        self.policy = GovernancePolicy.from_settings(self.settings)
+        self.control = DeploymentControl(self.db, self.policy)
 
     @property
     def evaluated_model(self) -> EvaluatedModel:
@@ -56,6 +62,12 @@ class WebContext:
         return EvaluatedModel(
             self.settings.evaluated_model_version, self.settings.engine.calibration_path
         )
+
+    @property
+    def account_lock(self) -> people.AccountLock:
+        """When an account locks after failed sign-ins, and for how long (``web``)."""
+        web = self.settings.web
+        return people.AccountLock(web.max_failed_sign_ins, timedelta(minutes=web.lockout_minutes))
 
     @property
     def web_settings(self) -> WebSettings:

@@ -12,7 +12,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.refusal import Refusals
 from lfr.reports import review
 from lfr.services import reviews
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.reports.recorded import HALT_REASON, Recorded
 
 pytestmark = pytest.mark.db
@@ -123,7 +123,7 @@ def test_signed_off_figures_outlive_the_alerts_retention(
 
     review_id = sign_off(session_factory, personas, recorded)
     with transaction(session_factory) as session:
-        report = retention.run_retention(session, now=utcnow() + timedelta(days=400))
+        report = retention.run_retention(session, now=utcnow() + timedelta(days=400), policy=POLICY)
     assert report.alerts_deleted == 6
     with transaction(session_factory) as session:
         left = session.scalar(select(func.count()).select_from(AlertRow))
