@@ -51,10 +51,9 @@ from pydantic_settings import (
 )
 
 from lfr.bus.nats_tuning import NatsTuning
-from lfr.runtime.supervisor_settings import SupervisorSettings
+from lfr.setting_groups import SupervisorSettings, WebSettings
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
-from lfr.web.config import WebSettings
 
 
 class Environment(StrEnum):

@@ -17,10 +17,10 @@ from lfr.audit import AuditEntry
 from lfr.db.people import User
 from lfr.db.session import reading
 from lfr.reports.thresholds import FORCE_CALIBRATION
+from lfr.setting_groups import WebSettings
 from lfr.settings import Settings, get_settings
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
 from lfr.vision.engine_config import EngineConfig
-from lfr.web.config import WebSettings
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.web.conftest import ClientFor

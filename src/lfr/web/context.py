@@ -19,9 +19,9 @@ from lfr.runtime.worker import WorkerTarget
 from lfr.services import people
 from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler, VisionEnroler
+from lfr.setting_groups import WebSettings
 from lfr.settings import Settings
 from lfr.web.access import RequestIdentity
-from lfr.web.config import WebSettings
 from lfr.web.live import LiveFeed
 from lfr.web.preview import PreviewHub
 from lfr.web.sessions import SessionStore, ThrottleStore

@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
-from lfr.web.config import WebSettings
+from lfr.setting_groups import WebSettings
 from lfr.web.models import SessionStage, SignInThrottle, WebSession
 from lfr.web.throttle import ThrottlePolicy, ThrottleState, after_failure, after_success, locked
 

@@ -1,7 +1,11 @@
-"""How the supervisor stops and restarts camera worker processes (`SupervisorSettings`).
+"""Groups of the settings tree (`lfr.settings`) whose parts live above the settings: how
+the supervisor stops and restarts camera worker processes (`SupervisorSettings`, the
+``supervisor`` group) and the web application's sign-in, session and upload limits
+(`WebSettings`, the ``web`` group).
 
-Kept apart from `lfr.runtime.supervisor` so that the settings (`lfr.settings`) can hold
-them without loading the bus.
+They are defined here, beside the settings, so that the settings import nothing from the
+runtime or the web application; those import their group from here. Each limit says what
+raising or lowering it costs: these are trade-offs, not cosmetic choices.
 """
 
 from __future__ import annotations
@@ -87,5 +91,64 @@ class SupervisorSettings(BaseModel):
         description=(
             "A worker that ran this long before crashing starts its backoff afresh. "
             "Shorter forgives a crash loop sooner; longer keeps a flapping camera slow."
+        ),
+    )
+
+
+class WebSettings(BaseModel):
+    """Sign-in, session and upload limits of the web application."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description=(
+            "A session unused this long ends. Longer: fewer sign-ins on a quiet console, but an "
+            "unattended screen stays open longer. Shorter: safer, more sign-ins."
+        ),
+    )
+    session_absolute_hours: int = Field(
+        default=12,
+        ge=1,
+        le=72,
+        description=(
+            "A session ends this long after sign-in whatever its use (one shift). Longer lets a "
+            "stolen cookie live longer; shorter interrupts a long deployment."
+        ),
+    )
+    max_failed_sign_ins: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description=(
+            "Consecutive failed sign-ins (password or second factor) before the account or "
+            "client address is locked. Higher helps clumsy typists and helps guessing too."
+        ),
+    )
+    lockout_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description=(
+            "How long a lock lasts. Longer slows guessing further but lets an attacker lock a "
+            "colleague out for longer."
+        ),
+    )
+    max_upload_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description=(
+            "Largest request body accepted (watchlist images, bulk imports). Larger allows "
+            "bigger imports and costs memory per request."
+        ),
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description=(
+            "Mark cookies Secure. None: when the request arrived over TLS (directly or through "
+            "a proxy trusted by uvicorn's --forwarded-allow-ips)."
         ),
     )
