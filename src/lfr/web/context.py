@@ -14,9 +14,9 @@ from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
-from lfr.services import people
 from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.settings import Settings
+from lfr.web import signin
 from lfr.web.access import RequestIdentity
 from lfr.web.config import WebSettings
 from lfr.web.live import LiveFeed
@@ -97,4 +97,4 @@ class WebContext:
             if user is None or not user.active:  # account disabled or removed since sign-in
                 self.sessions.end(db, view)
                 return RequestIdentity(session=None, actor=None)
-            return RequestIdentity(session=view, actor=people.to_actor(user))
+            return RequestIdentity(session=view, actor=signin.session_actor(user, view))
