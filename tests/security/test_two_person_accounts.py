@@ -15,12 +15,12 @@ from sqlalchemy import select
 from lfr.audit import AuditEntry
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.db.web_sessions import WebSession
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web import signin
 from lfr.web.context import WebContext
-from lfr.web.models import WebSession
 from tests.db_fixtures import PERSONA_PASSWORD, Personas, trained_account
 from tests.web.test_sign_in import csrf_of, sign_in
 
