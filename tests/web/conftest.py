@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 
 from lfr.audit.log import request_id_var
 from lfr.db.session import SessionFactory, transaction
+from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
 from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from lfr.web.demo import Rehearsal
-from lfr.web.models import SessionStage
 from lfr.web.sessions import COOKIE_NAME
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import running_rehearsal

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
 from lfr.runtime.supervisor import SupervisorSettings
@@ -47,6 +48,14 @@ class WebContext:
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
         self.control = DeploymentControl(self.db)
+
+    @property
+    def evaluated_model(self) -> EvaluatedModel:
+        """The model the cameras run, as these settings name it: its version and the
+        force's calibration file (the floor, the forecast and every score's meaning)."""
+        return EvaluatedModel(
+            self.settings.evaluated_model_version, self.settings.engine.calibration_path
+        )
 
     @property
     def web_settings(self) -> WebSettings:

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.people import User
+from lfr.db.web_sessions import OneTimePassword, SecondFactorStep, SessionStage
 from lfr.domain.people import BIOMETRIC_ROLES, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
-from lfr.web.models import OneTimePassword, SecondFactorStep, SessionStage
 from lfr.web.sessions import SessionStore, SessionView, ThrottleStore, end_sessions
 
 SECOND_FACTOR_ROLES = BIOMETRIC_ROLES | {
