@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
-from lfr.services import people
 from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.settings import Settings
+from lfr.web import signin
 from lfr.web.access import RequestIdentity
 from lfr.web.config import WebSettings
 from lfr.web.live import LiveFeed
@@ -47,6 +48,14 @@ class WebContext:
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
         self.control = DeploymentControl(self.db)
+
+    @property
+    def evaluated_model(self) -> EvaluatedModel:
+        """The model the cameras run, as these settings name it: its version and the
+        force's calibration file (the floor, the forecast and every score's meaning)."""
+        return EvaluatedModel(
+            self.settings.evaluated_model_version, self.settings.engine.calibration_path
+        )
 
     @property
     def web_settings(self) -> WebSettings:
@@ -97,4 +106,4 @@ class WebContext:
             if user is None or not user.active:  # account disabled or removed since sign-in
                 self.sessions.end(db, view)
                 return RequestIdentity(session=None, actor=None)
-            return RequestIdentity(session=view, actor=people.to_actor(user))
+            return RequestIdentity(session=view, actor=signin.session_actor(user, view))
