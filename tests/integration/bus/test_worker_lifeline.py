@@ -20,17 +20,11 @@ import pytest
 from lfr.runtime.lifeline import EXIT_CODE_OVERDUE
 from lfr.runtime.supervisor import OWNERLESS_EXIT_S, SupervisorSettings, exit_deadline
 
+from .test_supervisor import is_gone
+
 PROJECT = Path(__file__).resolve().parents[3]
 GONE_WITHIN_S = 10.0
 """What an operator is promised: no recognition 10 s after its owner died."""
-
-
-def is_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def until_gone(pid: int, within_s: float) -> float:
