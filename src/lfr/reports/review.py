@@ -16,7 +16,9 @@ How alerts are counted (non-test alerts only; blue-list tests are counted apart,
 | true | engaged, outcome recorded: identity confirmed |
 | false | engaged, outcome recorded: identity not confirmed; or dismissed by the operator |
 |       | (the operator's scrutiny found the match wrong, ADJ-2) |
-| unconfirmed | not engaged, still pending or referred, or engaged with no outcome yet |
+| unconfirmed | not engaged, still pending or referred, or engaged with no outcome yet, |
+|             | or not adjudicated (still undecided when the deployment ended, closed then) |
+| not adjudicated | closed at the end undecided (also counted as unconfirmed) |
 | engagements | engaged (with or without an outcome yet) |
 | arrests | outcome lists an arrest |
 
@@ -147,6 +149,7 @@ def _alert_figures(alerts: list[AlertRow], groups: dict[str, str]) -> dict[str, 
             1 for a in real if a.state is AlertState.DISMISSED
         ),
         "unconfirmed_alerts": classes["unconfirmed"],
+        "not_adjudicated_alerts": sum(1 for a in real if a.state is AlertState.NOT_ADJUDICATED),
         "engagements": len(engaged),
         "arrests": sum(1 for a in real if Action.ARREST.value in _actions(a)),
         "outcomes": dict(sorted(outcomes.items())),
