@@ -135,7 +135,7 @@ def _camera_figures(
         )
     }
     never = _seconds(deployment.started_at, stopped) or 0.0
-    cameras = []
+    cameras: list[dict[str, Any]] = []
     for camera in sorted(set(rows) | set(json.loads(deployment.cameras))):
         row = rows.get(camera)
         downtime = never if row is None else row.downtime_seconds + silence_at_stop(row, stopped)
