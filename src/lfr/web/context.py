@@ -12,6 +12,7 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.identity import service_signer
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.services import people
@@ -46,7 +47,12 @@ class WebContext:
         secret = self.settings.session_secret.get_secret_value().encode()
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
-        self.control = DeploymentControl(self.db)
+        self.control = DeploymentControl(self.db, service_key=self.service_key)
+
+    @property
+    def service_key(self) -> bytes:
+        """The service's bus key, which its own camera workers' messages verify with."""
+        return service_signer(self.settings.audit_signing_key_bytes()).public_signing()
 
     @property
     def web_settings(self) -> WebSettings:
