@@ -233,7 +233,7 @@ def test_from_application_to_recorded_outcome(
         "() => [...document.querySelectorAll('img.camera-preview')]"
         ".some(img => img.complete && img.naturalWidth > 0)",
         timeout=30_000,
-    )  # the live camera view: a mosaic but for faces that alerted
+    )  # the live camera view: a blur but for faces that alerted
     operator.shot("console-alert")
     silver.page.wait_for_selector(".camera-health", timeout=30_000)
     silver.shot("deployment-running")
