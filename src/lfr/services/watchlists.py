@@ -103,8 +103,11 @@ class VisionEnroler:
         """Enrolment as the cameras running `config` describe (models load on first use):
         its detector at full resolution, its describer and enrolment gate, so that
         templates and probes are alike."""
-        analyser = FaceAnalyser(build_detector(config.enrolment_detector()))
-        return cls(analyser, build_describer(config.describer), config.enrolment_gate)
+        describer = build_describer(config.describer)
+        analyser = FaceAnalyser(
+            build_detector(config.enrolment_detector()), alignments=describer.alignments
+        )
+        return cls(analyser, describer, config.enrolment_gate)
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
@@ -129,7 +132,7 @@ class VisionEnroler:
             face = check_enrolment_image(pixels, self._analyser, self._gate)
         except (ImageError, EnrolmentRefused) as refused:
             return refused.reason
-        descriptor = self._describer.describe([face.chip])[0]
+        descriptor = self._describer.describe_faces([face])[0]
         return Enrolment(
             template=np.asarray(descriptor, dtype="<f4").tobytes(),
             model_id=self._describer.model_id,
