@@ -13,6 +13,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.identity import service_signer
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.watchlists import Enroler, VisionEnroler
@@ -47,7 +48,12 @@ class WebContext:
         secret = self.settings.session_secret.get_secret_value().encode()
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
-        self.control = DeploymentControl(self.db)
+        self.control = DeploymentControl(self.db, service_key=self.service_key)
+
+    @property
+    def service_key(self) -> bytes:
+        """The service's bus key, which its own camera workers' messages verify with."""
+        return service_signer(self.settings.audit_signing_key_bytes()).public_signing()
 
     @property
     def evaluated_model(self) -> EvaluatedModel:
