@@ -22,7 +22,7 @@ from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
-from lfr.services import fleet, people, retention, reviews
+from lfr.services import alerts, fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy
@@ -269,7 +269,6 @@ def end_deployment(
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     rules.check_end(actor, row.status, assignments_of(row))
     _finish(session, actor, row, DeploymentStatus.ENDED, None, moment(now), policy)
-    checkpoint_at_deployment_end(session)
     return row
 
 
@@ -312,6 +311,7 @@ def _finish(
         reason,
     )
     if status is DeploymentStatus.ENDED:
+        alerts.close_undecided_alerts(session, actor, row.id, at)  # counted by the review
         reviews.open_review(session, row, at)  # REV-1; already open if it was halted first
     retention_policy = policy.retention
     if not retention_policy.biometric_grace:
@@ -320,6 +320,9 @@ def _finish(
             retention.destroy_biometrics(
                 session, actor, watchlist, at, f"deployment {status.value}"
             )
+    if status is DeploymentStatus.ENDED:
+        # Every end pins the record, whoever ended it (a person, or its window's end).
+        checkpoint_at_deployment_end(session)
 
 
 def stop_for_veto(

@@ -14,6 +14,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.identity import service_signer
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.services import people
@@ -21,6 +22,7 @@ from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.setting_groups import WebSettings
 from lfr.settings import Settings
+from lfr.web import signin
 from lfr.web.access import RequestIdentity
 from lfr.web.live import LiveFeed
 from lfr.web.preview import PreviewHub
@@ -53,7 +55,12 @@ class WebContext:
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
         self.policy = GovernancePolicy.from_settings(self.settings)
-        self.control = DeploymentControl(self.db, self.policy)
+        self.control = DeploymentControl(self.db, self.policy, service_key=self.service_key)
+
+    @property
+    def service_key(self) -> bytes:
+        """The service's bus key, which its own camera workers' messages verify with."""
+        return service_signer(self.settings.audit_signing_key_bytes()).public_signing()
 
     @property
     def evaluated_model(self) -> EvaluatedModel:
@@ -118,4 +125,4 @@ class WebContext:
             if user is None or not user.active:  # account disabled or removed since sign-in
                 self.sessions.end(db, view)
                 return RequestIdentity(session=None, actor=None)
-            return RequestIdentity(session=view, actor=people.to_actor(user))
+            return RequestIdentity(session=view, actor=signin.session_actor(user, view))
