@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from lfr.audit.log import request_id_var
 from lfr.db.migrate import upgrade
@@ -40,6 +41,13 @@ def prepare_database(settings: Settings) -> SessionFactory:
 def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
     """On an empty database, creates the administrator whose one-time password the caller
     prints; its first sign-in must replace the password and add a second factor."""
+    try:
+        return _create_administrator(db)
+    except IntegrityError:  # another instance, started at the same time, created it first
+        return None
+
+
+def _create_administrator(db: SessionFactory) -> Bootstrap | None:
     with transaction(db) as session:
         if session.scalar(select(func.count()).select_from(User)):
             return None
