@@ -45,6 +45,10 @@ FIELD_LABELS: Mapping[str, str] = {
     "halt_confirmed": "I mean to halt",
     "end_confirmed": "I mean to end",
     "rank": "Your rank",
+    "performance_assessment": "Performance against expectations",
+    "safeguards_assessment": "Effectiveness of the safeguards",
+    "lessons": "Lessons",
+    "alerts": "Alerts",
 }
 """Fields whose label on the form is not simply their name in words."""
 
