@@ -74,6 +74,21 @@ def field_label(field: str | None) -> str:
     return field.replace("_", " ").capitalize()
 
 
+ROLE_NAMES: Mapping[str, str] = {
+    "gold": "Gold commander",
+    "silver": "Silver commander",
+    "bronze": "Bronze commander",
+    "engineer": "System engineer",
+}
+"""Roles whose name in words is not simply their value in words."""
+
+
+def role_name(role: str) -> str:
+    """A role as people say it: ``authorising_officer`` → "Authorising officer"."""
+    value = str(getattr(role, "value", role))
+    return ROLE_NAMES.get(value) or value.replace("_", " ").capitalize()
+
+
 LOCAL_ZONE = "Europe/London"
 """The forces this framework serves keep UK time: pages show times in it, with the zone's
 abbreviation (GMT or BST), so nobody converts from UTC in their head."""
