@@ -18,7 +18,6 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
-from lfr.reports.thresholds import score_false_match_rate
 from lfr.services.access import (
     assigned_deployment_ids,
     may_read_alert,
@@ -41,7 +40,10 @@ class AlertCard:
     score: float
     threshold: float
     score_one_in: str | None
-    """How rarely a stranger scores this high ("1 in 57,000"); None without a calibration."""
+    """How rarely a stranger scores this high ("1 in 57,000"), as read when the alert was
+    stored; None without a calibration."""
+    calibration_sha256: str | None
+    """The calibration that gave `score_one_in`."""
     observations: int
     captured_at: datetime
     emitted_at: datetime
@@ -74,7 +76,8 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
-        score_one_in=_one_in(score_false_match_rate(row.score)),
+        score_one_in=_one_in(row.false_match_rate),
+        calibration_sha256=row.calibration_sha256,
         observations=row.observations,
         captured_at=row.captured_at,
         emitted_at=row.emitted_at,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.reports.recognition import RecognitionSettings
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
 from lfr.runtime.supervisor import SupervisorSettings
@@ -47,6 +48,12 @@ class WebContext:
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
         self.control = DeploymentControl(self.db)
+
+    @property
+    def recognition_settings(self) -> RecognitionSettings:
+        """What a deployment's recognition is resolved from besides its authority (the
+        engine and the evaluated model of these settings)."""
+        return RecognitionSettings.from_settings(self.settings)
 
     @property
     def web_settings(self) -> WebSettings:

@@ -26,7 +26,7 @@ from lfr.services.access import commanded_deployment, readable_alerts
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.alert_views import card_of
-from lfr.web.authority_view import terms_of
+from lfr.web.authority_view import authority_terms
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 from lfr.web.routes.deployments import (
@@ -90,7 +90,7 @@ def _headline(context: Context, actor: Actor, deployment_id: str) -> dict[str, A
         onward = [link for link in onward_links(db, actor, row) if link.id != "dashboard-link"]
         return {
             "deployment": deployment_summary(row),
-            "terms": terms_of(row.authority),
+            "terms": authority_terms(db, row.authority, context.recognition_settings),
             "links": [back, *onward],
         }
 
