@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.audit import AuditEntry
+from lfr.db.audit_log import AuditEntry
 from lfr.db.governance import (
     AlertRow,
     DeploymentRow,

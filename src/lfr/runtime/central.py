@@ -145,7 +145,8 @@ class CentralRuntime:
         signer: Signer | None = None,
     ) -> None:
         """`bus`: a bus already open; else `nats` (connected at `start`), else in memory.
-        `signer`: the service's key, which what it publishes on NATS is signed with."""
+        `signer`: the service's key, which what it and its camera workers publish is signed
+        with (what arrives unsigned is refused, `lfr.services.fleet.verified_node`)."""
         self._signer = signer
         self._target = target
         self._alert_sink = alert_sink
@@ -177,7 +178,7 @@ class CentralRuntime:
         reconciler brings everything up once the broker answers."""
         self._loop = asyncio.get_running_loop()
         if self._bus is not None or self._nats is None:
-            await self._open(self._bus or MemoryBus())
+            await self._open(self._bus or MemoryBus(signer=self._signer))
             return
         try:  # the usual case: the broker answers within its first-connection bound
             await self._open(await NatsBus.connect(self._nats, signer=self._signer))
@@ -210,8 +211,14 @@ class CentralRuntime:
             await bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
             await bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
         ]
+        # The workers sign what they send with the service's key: the intake refuses
+        # anything on the bus that is unsigned or signed by an unknown signer.
         self._supervisor = Supervisor(
-            bus, self._target, nats=self._nats, settings=self.supervisor_settings
+            bus,
+            self._target,
+            nats=self._nats,
+            settings=self.supervisor_settings,
+            signer=self._signer,
         )
         log.info("recognition runtime started (bus: %s)", type(bus).__name__)
 

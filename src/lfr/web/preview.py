@@ -1,8 +1,8 @@
-"""The live camera view (REC-5): a coarse mosaic of the scene, with only the faces that alerted
+"""The live camera view (REC-5): a grey blur of the scene, with only the faces that alerted
 shown as they are.
 
 The engine's preview hook (`CameraWorker(preview=...)`) hands over frames already made
-private (`lfr.vision.pipeline.private_view`): the whole frame is pixelated into blocks far
+private (`lfr.vision.pipeline.private_view`): the whole frame is reduced to a grid far
 coarser than a face, so a face the detector missed is hidden as surely as one it found.
 The hub puts a `QueuePreview` sink into each `EngineJob` (`PreviewHub.wrap`); the ordinary
 worker target (`lfr.runtime.engine.run_camera_engine`) opens it in the child. Each worker
