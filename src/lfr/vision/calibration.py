@@ -303,9 +303,13 @@ def read_calibration_file(path: Path, max_bytes: int = MAX_CALIBRATION_BYTES) ->
 
 @cache
 def shipped_calibration_file(model_id: str) -> CalibrationFile | None:
-    """The calibration shipped for `model_id` with its bytes, None when the package has
-    none."""
-    entry = SHIPPED / f"{model_id}.json"
+    """The calibration shipped for `model_id` with its bytes (the file its describer's
+    `ModelCard` names), None when the package has none."""
+    from lfr.vision.describers import model_card
+
+    card = model_card(model_id)
+    name = card.calibration_file if card is not None else None
+    entry = SHIPPED / (name or f"{model_id}.json")
     if not entry.is_file():
         return None
     return CalibrationFile.parse(entry.read_bytes(), f"the shipped calibration of {model_id}")

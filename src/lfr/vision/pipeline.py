@@ -78,14 +78,18 @@ class Engine:
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
-        analyser = FaceAnalyser(build_detector(config.detector))
         if config.threads:
             cv2.setNumThreads(config.threads)  # process-wide: one engine a process
         describer = build_describer(describer_with_threads(config.describer, config.threads))
+        # Each describer brings its own crop: the analysers cut it beside their own chip.
+        crops = describer.alignments
+        analyser = FaceAnalyser(build_detector(config.detector), alignments=crops)
         return cls(
             analyser,
             describer,
-            FaceAnalyser(build_detector(config.enrolment_detector()), analyser.locator),
+            FaceAnalyser(
+                build_detector(config.enrolment_detector()), analyser.locator, alignments=crops
+            ),
             load_calibration(config.calibration_path, describer.model_id),
         )
 
@@ -395,7 +399,7 @@ class CameraWorker:
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
         started = time.perf_counter()
-        descriptors = self.engine.describer.describe([s.payload.face.chip for _, s in chosen])
+        descriptors = self.engine.describer.describe_faces([s.payload.face for _, s in chosen])
         described = time.perf_counter()
         self._health.stage("describe", described - started)
         self._health.described(len(chosen))

@@ -91,7 +91,7 @@ def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> 
                 "age_s": h.age_s,
             }
             for h in healths
-            if h.status in ("down", "stale")
+            if h.without_frames
         ]
         slow += [
             {"camera": h.camera, "fps": h.figures.fps, "min_fps": h.min_fps}
