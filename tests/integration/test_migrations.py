@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -50,4 +52,26 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(
     finally:
         engine.dispose()
     upgrade(database_url)
+    assert current_revision(database_url) is not None
+
+
+def test_instances_started_together_on_an_empty_database_both_migrate(database_url: str) -> None:
+    """Two instances at once on an empty database: one migrates, the other waits for it
+    and finds the newest revision (no duplicate alembic_version row, no crash)."""
+    barrier = threading.Barrier(3)
+    failures: list[BaseException] = []
+
+    def migrate() -> None:
+        barrier.wait()
+        try:
+            upgrade(database_url)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=migrate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert failures == []
     assert current_revision(database_url) is not None

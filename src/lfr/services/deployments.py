@@ -302,7 +302,6 @@ def end_deployment(
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     rules.check_end(actor, row.status, assignments_of(row))
     _finish(session, actor, row, DeploymentStatus.ENDED, None, moment(now), policy)
-    checkpoint_at_deployment_end(session)
     return row
 
 
@@ -354,6 +353,9 @@ def _finish(
             retention.destroy_biometrics(
                 session, actor, watchlist, at, f"deployment {status.value}"
             )
+    if status is DeploymentStatus.ENDED:
+        # Every end pins the record, whoever ended it (a person, or its window's end).
+        checkpoint_at_deployment_end(session)
 
 
 def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetime) -> None:
