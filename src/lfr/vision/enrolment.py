@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.decision import Description
 from lfr.vision.describers import Describer
 from lfr.vision.imageio import ImageError, load_image
 from lfr.vision.matcher import Gallery
@@ -58,15 +57,19 @@ def load_watchlist_dir(
     gate: QualityGate,
     *,
     list_kind: ListKind = ListKind.WATCHLIST,
+    description: Description | None = None,
 ) -> tuple[Gallery, list[EnrolmentRefusal]]:
-    """Enrol every usable image under `path` (either layout); return the gallery and the
+    """Enrol every usable image under `path` (either layout), each described as
+    `description` says (the engine's: default plain); return the gallery and the
     refusals (WL-5). A subject all of whose images are refused is left out."""
+    describing = description or Description()
     subjects: list[str] = []
-    chips: list[RGBImage] = []
+    chips: list[tuple[RGBImage, ...]] = []
     refusals: list[EnrolmentRefusal] = []
     for subject, image_path in watchlist_images(path):
         try:
-            face = check_enrolment_image(load_image(image_path), analyser, gate)
+            image = load_image(image_path)
+            face = check_enrolment_image(image, analyser, gate)
         except ImageError as error:
             refusals.append(EnrolmentRefusal(image_path, error.reason))
             continue
@@ -74,10 +77,8 @@ def load_watchlist_dir(
             refusals.append(EnrolmentRefusal(image_path, refused.reason))
             continue
         subjects.append(subject)
-        chips.append(face.chip)
-    descriptors = (
-        describer.describe(chips) if chips else np.zeros((0, describer.dimension), np.float32)
-    )
+        chips.append(describing.chips(image, face.landmarks, face.chip))
+    descriptors = describing.describe(describer, chips)
     gallery = Gallery.build(
         subjects, descriptors, [list_kind] * len(subjects), model_id=describer.model_id
     )

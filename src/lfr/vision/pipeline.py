@@ -31,6 +31,7 @@ import numpy as np
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.calibration import ModelCalibration, load_calibration
+from lfr.vision.decision import searched_gallery
 from lfr.vision.describers import DescriberConfig, build_describer
 from lfr.vision.describers.base import Describer
 from lfr.vision.detection import build_detector
@@ -40,7 +41,6 @@ from lfr.vision.engine_config import EngineConfig as EngineConfig
 from lfr.vision.following import FaceFollower
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
-from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.quality import QualityGate
 from lfr.vision.sources import Source
 from lfr.vision.tracking import Confirmation, Sighting, Tracker
@@ -106,9 +106,11 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class FaceInFrame:
-    """What a sighting carries: the analysed face and its probe crop (memory only)."""
+    """What a sighting carries: the analysed face, the chips its description reads
+    (`Description.chips`) and its probe crop (memory only)."""
 
     face: FaceObservation
+    chips: tuple[RGBImage, ...]
     crop: RGBImage
 
 
@@ -189,33 +191,6 @@ def check_same_model(gallery: Gallery, describer: Describer) -> None:
             f"the watchlist's templates were made by model {gallery.model_id}, this engine "
             f"describes faces with {describer.model_id}: re-enrol the watchlist with it"
         )
-
-
-def calibrated_gallery(
-    gallery: Gallery,
-    normalisation: CohortNormalisation | None,
-    calibration: ModelCalibration | None,
-) -> Gallery:
-    """The gallery a camera searches: `normalisation` applied and its scores mapped onto
-    the calibrated reference scale, so that the authority's threshold means the same
-    whichever rule runs. Raw cosine similarities (the reference scale itself) when no
-    rule is configured, the watchlist is too small for a cohort, or the calibration does
-    not cover the rule (a rule never runs uncalibrated: its units would not match the
-    threshold's)."""
-    runs = (
-        normalisation is not None
-        and normalisation.applies_to(len(gallery))
-        and calibration is not None
-        and calibration.covers(normalisation.rule)
-    )
-    if not runs:
-        return gallery.with_normalisation(None) if gallery.normalisation else gallery
-    assert normalisation is not None
-    assert calibration is not None
-    rule = normalisation.rule
-    return gallery.with_normalisation(
-        normalisation, lambda scores: calibration.to_reference(rule, scores)
-    )
 
 
 def tracked_quality(quality: QualityFactors, live_gate: QualityGate) -> float:
@@ -311,7 +286,7 @@ class CameraWorker:
         check_same_model(gallery, engine.describer)
         self.source = source
         self.engine = engine
-        self.gallery = calibrated_gallery(gallery, config.score_normalisation, engine.calibration)
+        self.gallery = searched_gallery(gallery, config.decision_rule(), engine.calibration)
         self.config = config
         self._emit = emit
         self._preview = preview
@@ -382,13 +357,18 @@ class CameraWorker:
     def _sighting(self, frame: Frame, face: FaceObservation) -> Sighting[FaceInFrame]:
         crop = probe_crop(frame.image, face.box, self.config.probe_margin)
         quality = tracked_quality(face.quality, self.config.live_gate)
-        return Sighting(face.box, quality, frame.captured_at, FaceInFrame(face, crop))
+        # The chips are cut now, while the frame is at hand: the tracker may describe
+        # this sighting a few frames later.
+        chips = self.config.description.chips(frame.image, face.landmarks, face.chip)
+        return Sighting(face.box, quality, frame.captured_at, FaceInFrame(face, chips, crop))
 
     def _describe_and_match(
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
         started = time.perf_counter()
-        descriptors = self.engine.describer.describe([s.payload.face.chip for _, s in chosen])
+        descriptors = self.config.description.describe(
+            self.engine.describer, [s.payload.chips for _, s in chosen]
+        )
         described = time.perf_counter()
         self._health.stage("describe", described - started)
         self._health.described(len(chosen))
