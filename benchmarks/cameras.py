@@ -211,10 +211,27 @@ def cameras_by_resolution() -> dict[str, Camera]:
     }
 
 
+def resolution_name(text: str) -> str:
+    """`1280x720`, `1280X720` or `1280×720` as the benchmark names it (`1280×720`); a size
+    it has no clip for is refused with the sizes it has."""
+    width, separator, height = text.lower().replace("×", "x").partition("x")
+    name = f"{width.strip()}×{height.strip()}"
+    if not separator or name not in RESOLUTIONS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: no clip of that size; choose from {', '.join(RESOLUTIONS)} (WxH)"
+        )
+    return name
+
+
+RESOLUTIONS = ("640×360", "1280×720")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cameras", nargs="+", type=int, default=[1, 4])
-    parser.add_argument("--resolutions", nargs="+", default=["640×360", "1280×720"], metavar="WxH")
+    parser.add_argument(
+        "--resolutions", nargs="+", type=resolution_name, default=list(RESOLUTIONS), metavar="WxH"
+    )
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     parser.add_argument("--seconds", type=float, default=30.0, help="Run time per row.")
     args = parser.parse_args(argv)

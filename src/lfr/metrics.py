@@ -43,6 +43,14 @@ ALERTS_REFUSED = Counter(
     ["deployment", "rule"],
     registry=REGISTRY,
 )
+BUS_REFUSED = Counter(
+    "lfr_bus_messages_refused",
+    "Messages from the bus refused because their sender is not proven (unsigned, an unknown "
+    "or revoked signer, a signature that does not verify, a camera another runs); never "
+    "stored.",
+    ["topic", "why"],
+    registry=REGISTRY,
+)
 FRAME_TO_ALERT = Histogram(
     "lfr_frame_to_alert_seconds",
     "From the capture of the probe's frame to the alert stored.",

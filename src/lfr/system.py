@@ -102,7 +102,7 @@ def attach_recognition(
         wrap=preview.wrap if preview else None,
         loop_files=supervisor.loop_files,
     )
-    control = DeploymentControl(context.db)
+    control = DeploymentControl(context.db, service_key=context.service_key)
     runtime = CentralRuntime(
         target,
         alert_sink=control.record_alert,

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
+from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
 from lfr.reports import review
 from lfr.reports.transparency import DocumentKind
 from lfr.services import publication
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
-from lfr.web.models import SessionStage
 from lfr.web.sessions import COOKIE_NAME
 from tests.browser.conftest import SCREENSHOTS
 from tests.db_fixtures import Personas
@@ -57,7 +57,7 @@ class Browser:
     def sign_in_as(self, web_context: WebContext, actor: Actor) -> None:
         with transaction(web_context.db) as db:
             token, _ = web_context.sessions.create(
-                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN
+                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN, second_factor=True
             )
         self.context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": self.url}])
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from lfr import audit
 from lfr.audit import AuditEntry, record, request_id_var, verify
 from lfr.audit.checkpoint import load_signing_key, public_key_text
+from lfr.audit.verify import chain_entry
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
 from lfr.settings import Settings
@@ -195,7 +196,7 @@ def test_checkpoint_detects_rewritten_history(
     _rewrite_chain_from(session_factory, 2)
     with transaction(session_factory) as session:
         chain_only = audit.chain.verify_chain(
-            e.to_chain_entry()
+            chain_entry(e)
             for e in session.scalars(select(AuditEntry).order_by(AuditEntry.sequence))
         )
         report = verify(session, checkpoints=(checkpoint,), trusted_public_key=public_key_text(key))

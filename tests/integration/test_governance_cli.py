@@ -13,10 +13,10 @@ from typer.testing import CliRunner, Result
 from lfr.cli import app
 from lfr.db.base import utcnow
 from lfr.db.session import make_engine, make_session_factory, transaction
+from lfr.db.web_sessions import OneTimePassword
 from lfr.domain.people import Role
 from lfr.services import people
 from lfr.settings import get_settings
-from lfr.web.models import OneTimePassword
 from tests.db_fixtures import remove_append_only_guard
 
 pytestmark = pytest.mark.db

@@ -71,23 +71,51 @@ def _references(path: Path) -> Iterator[str]:
                 yield f"{service}.{node.attr}"
 
 
-def _used_at_home(path: Path) -> Iterator[str]:
-    """Functions of a services module that the module itself uses (a helper of a
-    use-case: its caller is that use-case)."""
+def _loads(node: ast.AST) -> set[str]:
+    return {
+        name.id
+        for name in ast.walk(node)
+        if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load)
+    }
+
+
+def _home_uses(path: Path) -> dict[str, set[str]]:
+    """For a services module: each top-level function's name -> the names it uses, and
+    under "" the names its module-level code uses (tables of functions, defaults)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-            yield f"{path.stem}.{node.id}"
+    uses: dict[str, set[str]] = {"": set()}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            uses[node.name] = _loads(node)
+        else:
+            uses[""] |= _loads(node)
+    return uses
+
+
+def _reached_at_home(outside: set[str], homes: dict[str, dict[str, set[str]]]) -> set[str]:
+    """What a services module uses on behalf of a function that is itself reached: a
+    helper counts as reached only through a use-case that a door reaches, never merely
+    because its own module names it."""
+    reached = set(outside) | {f"{stem}.{name}" for stem, uses in homes.items() for name in uses[""]}
+    frontier = list(reached)
+    while frontier:
+        stem, _, function = frontier.pop().partition(".")
+        for name in homes.get(stem, {}).get(function, set()):
+            found = f"{stem}.{name}"
+            if found not in reached:
+                reached.add(found)
+                frontier.append(found)
+    return reached
 
 
 def referenced(functions: set[str]) -> set[str]:
-    """Service functions used anywhere under src/lfr (never counting the tests)."""
-    reached: set[str] = set()
+    """Service functions reached from outside their module anywhere under src/lfr (never
+    counting the tests), and the helpers those use in their own module."""
+    outside: set[str] = set()
     for path in SOURCE.rglob("*.py"):
-        reached.update(_references(path))
-        if path.parent == SERVICES:
-            reached.update(_used_at_home(path))
-    return reached & functions
+        outside.update(_references(path))
+    homes = {path.stem: _home_uses(path) for path in SERVICES.glob("*.py")}
+    return _reached_at_home(outside, homes) & functions
 
 
 def test_every_public_service_function_has_a_door() -> None:
@@ -108,3 +136,23 @@ def test_the_check_reads_the_code() -> None:
     assert "alerts.hold_alert" in functions
     assert "alerts._decide" not in functions
     assert "alerts.hold_alert" in referenced(functions)
+
+
+def test_a_use_inside_its_own_module_counts_only_through_a_reached_function(
+    tmp_path: Path,
+) -> None:
+    """A helper named only by an unreached function of its own module is not reached; one
+    named by a reached function, or by the module's own tables, is."""
+    module = tmp_path / "demo.py"
+    module.write_text(
+        "TABLE = {'x': tabled}\n"
+        "def reached_case():\n    return helper()\n"
+        "def orphan_case():\n    return lonely_helper()\n"
+        "def helper():\n    return deeper()\n",
+        encoding="utf-8",
+    )
+    homes = {"demo": _home_uses(module)}
+    reached = _reached_at_home({"demo.reached_case"}, homes)
+    assert {"demo.helper", "demo.deeper", "demo.tabled"} <= reached
+    assert "demo.lonely_helper" not in reached
+    assert "demo.orphan_case" not in reached

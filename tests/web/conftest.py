@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 
 from lfr.audit.log import request_id_var
 from lfr.db.session import SessionFactory, transaction
+from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
 from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from lfr.web.demo import Rehearsal
-from lfr.web.models import SessionStage
 from lfr.web.sessions import COOKIE_NAME
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import running_rehearsal
@@ -46,7 +46,7 @@ def client_for(web_context: WebContext) -> Iterator[ClientFor]:
     def make(actor: Actor) -> TestClient:
         with transaction(web_context.db) as db:
             token, view = web_context.sessions.create(
-                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN
+                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN, second_factor=True
             )
         client = TestClient(app, base_url="http://testserver")
         client.cookies.set(COOKIE_NAME, token)

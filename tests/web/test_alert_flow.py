@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 
 from lfr.db.session import transaction
 from lfr.domain.people import Actor, Rank, Role
-from lfr.reports.thresholds import current_model_version
 from lfr.services import people
 from lfr.vision.calibration import one_in, shipped_calibration
 from lfr.web.context import WebContext
@@ -292,7 +291,7 @@ def test_an_alert_says_how_rarely_a_stranger_scores_that_high(
 ) -> None:
     """Issue 15: the score of an alert speaks the calibrated unit, on the card and in the
     API: the evaluated false-match rate of that score, from the shipped calibration."""
-    calibration = shipped_calibration(current_model_version())
+    calibration = shipped_calibration(web_context.settings.evaluated_model_version)
     assert calibration is not None
     event = match_event(rehearsal, subject_image, score=0.951)
     alert_id = web_context.control.record_alert(event)

@@ -481,7 +481,7 @@ def test_camera_workers_share_the_machine_s_cores(
 def test_the_service_signs_an_audit_checkpoint_by_itself(web_context: WebContext) -> None:
     """AUD-1: `lfr serve` makes a signed checkpoint when none is recent, without anyone
     running `lfr audit checkpoint`."""
-    from lfr.audit.models import AuditCheckpoint
+    from lfr.db.audit_log import AuditCheckpoint
 
     recognition = web_context.attach_runtime(run_camera_engine)
 

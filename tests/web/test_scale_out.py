@@ -67,10 +67,13 @@ def test_an_alert_a_node_publishes_is_recorded_and_a_halt_reaches_the_node(
 
     async def scenario() -> HaltDeployment:
         await runtime.start()
-        node = await NatsBus.connect(nats_settings)
+        # The service's own camera worker on another machine: it signs with the service's key
+        # (anything unsigned is refused).
+        own = service_signer(context.settings.audit_signing_key_bytes())
+        node = await NatsBus.connect(nats_settings, signer=own)
         halts = Collector()
         try:
-            # The node listens for halts, then publishes an alert as its camera worker would.
+            # It listens for halts, then publishes an alert as a camera worker would.
             await node.subscribe(
                 Topic.CONTROL,
                 halts.handler,

@@ -13,9 +13,9 @@ from sqlalchemy import update
 
 from lfr.db.base import utcnow
 from lfr.db.session import transaction
+from lfr.db.web_sessions import WebSession
 from lfr.services import people
 from lfr.web.context import WebContext
-from lfr.web.models import WebSession
 from lfr.web.signin import mark_one_time
 from tests.db_fixtures import PERSONA_PASSWORD, Personas
 

@@ -8,8 +8,8 @@ says where it is broken; signed checkpoints let an outsider verify it with a pub
 from lfr.audit.chain import GENESIS_HASH, Problem, VerificationReport, canonical_json
 from lfr.audit.checkpoint import CheckpointError, SignedCheckpoint
 from lfr.audit.log import AuditLogMissingError, create_checkpoint, record, request_id_var
-from lfr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from lfr.audit.verify import verify
+from lfr.db.audit_log import AuditCheckpoint, AuditEntry, AuditHead
 
 __all__ = [
     "GENESIS_HASH",

@@ -29,7 +29,7 @@ from lfr.audit.checkpoint import (
     require_trusted_key,
     verify_signature,
 )
-from lfr.audit.models import AuditEntry
+from lfr.db.audit_log import AuditEntry
 
 
 def export_lines(session: Session) -> Iterator[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from lfr.audit import keys
 from lfr.audit.chain import canonical_json, entry_hash, entry_mac
 from lfr.audit.checkpoint import SignedCheckpoint, sign_checkpoint
-from lfr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from lfr.db.audit_log import AuditCheckpoint, AuditEntry, AuditHead
 from lfr.db.base import utcnow
 from lfr.domain.people import Actor
 

@@ -19,15 +19,20 @@ from lfr.audit.chain import (
 from lfr.audit.checkpoint import SignedCheckpoint, require_trusted_key
 from lfr.audit.export import verify_entries
 from lfr.audit.log import HEAD_ID
-from lfr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from lfr.db.audit_log import AuditCheckpoint, AuditEntry, AuditHead
 
 _BATCH = 1000
+
+
+def chain_entry(entry: AuditEntry) -> ChainEntry:
+    """A stored entry as the chain verifier reads it: the hashed fields and the stored hash."""
+    return ChainEntry(fields=entry.hashed_fields(), hash=entry.hash)
 
 
 def _stored_entries(session: Session) -> Iterator[ChainEntry]:
     statement = select(AuditEntry).order_by(AuditEntry.sequence).execution_options(yield_per=_BATCH)
     for entry in session.scalars(statement):
-        yield entry.to_chain_entry()
+        yield chain_entry(entry)
 
 
 def verify(

@@ -4,14 +4,14 @@ Alembic's environment and the schema tests import this module. An area that adds
 adds one import line here.
 """
 
-from lfr.audit import models as audit_models
+from lfr.db import audit_log as audit_models
 from lfr.db import cameras as camera_models
 from lfr.db import fleet as fleet_models
 from lfr.db import governance as governance_models
 from lfr.db import people as people_models
 from lfr.db import reports as reports_models
+from lfr.db import web_sessions as web_models
 from lfr.db.base import Base
-from lfr.web import models as web_models
 
 metadata = Base.metadata
 

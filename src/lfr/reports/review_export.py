@@ -75,6 +75,11 @@ def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
             "dismissed by the operator)",
         ),
         ("Unconfirmed alerts", str(figures["unconfirmed_alerts"])),
+        (
+            "Not adjudicated",
+            f"{figures.get('not_adjudicated_alerts', 0)} (still undecided when the deployment "
+            "ended, closed then)",
+        ),
         ("Engagements", str(figures["engagements"])),
         ("Arrests", str(figures["arrests"])),
         (

@@ -55,7 +55,6 @@ from lfr.reports.evaluations import (
     shipped_equitability,
 )
 from lfr.reports.forecast import AlertForecast, forecast_alerts
-from lfr.settings import get_settings
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
@@ -81,8 +80,16 @@ def effective_threshold(threshold: float | None) -> float:
     return DEFAULT_ALERT_THRESHOLD if threshold is None else threshold
 
 
-def current_model_version() -> str:
-    return get_settings().evaluated_model_version
+@dataclass(frozen=True, slots=True)
+class EvaluatedModel:
+    """The model the cameras run, as the settings given to `lfr.system.build` name it
+    (`evaluated_model_version`, `engine.calibration_path`): the version whose stored or
+    shipped equitability evaluation sets the floor, and the force's own calibration file
+    when it has one. Passed in by the caller (`WebContext.evaluated_model`), never read
+    here from the process's settings, so every page speaks of the model it was built for."""
+
+    version: str
+    calibration_path: Path | None = None
 
 
 SHIPPED_CALIBRATION = "shipped calibration"
@@ -96,16 +103,15 @@ class CalibrationInUse:
     """`FORCE_CALIBRATION` (the engine's `calibration_path`) or `SHIPPED_CALIBRATION`."""
 
 
-def calibration_in_use(model_version: str | None = None) -> CalibrationInUse | None:
+def calibration_in_use(model: EvaluatedModel) -> CalibrationInUse | None:
     """The calibration the engine maps its scores with, so pages and engine agree: the
     force's own file (`engine.calibration_path`, from `lfr evaluate identification
     --calibration-out`) when it calibrates this model, else the one shipped with it."""
-    version = model_version or current_model_version()
-    path = get_settings().engine.calibration_path
+    path = model.calibration_path
     own = _force_calibration(path) if path is not None else None
-    if own is not None and own.model_id == version:
+    if own is not None and own.model_id == model.version:
         return CalibrationInUse(own, FORCE_CALIBRATION)
-    shipped = shipped_calibration(version)
+    shipped = shipped_calibration(model.version)
     return CalibrationInUse(shipped, SHIPPED_CALIBRATION) if shipped is not None else None
 
 
@@ -124,17 +130,16 @@ def _force_calibration(path: Path) -> ModelCalibration | None:
         return None
 
 
-def score_false_match_rate(score: float, model_version: str | None = None) -> float | None:
+def score_false_match_rate(score: float, model: EvaluatedModel) -> float | None:
     """How rarely a stranger's face scores this high against one watchlist subject: the
     evaluated FMR of a calibrated score (`calibration_in_use`, as the forecast); None
     without a calibration. Every decision rule's scores are on this scale
     (lfr.vision.calibration), so the figure means the same whichever rule runs."""
-    in_use = calibration_in_use(model_version)
+    in_use = calibration_in_use(model)
     return in_use.calibration.false_match_rate(score) if in_use is not None else None
 
 
-def threshold_floor(session: Session, model_version: str | None = None) -> ThresholdFloor | None:
-    version = model_version or current_model_version()
+def threshold_floor(session: Session, version: str) -> ThresholdFloor | None:
     evaluation = latest_evaluation(session, version)
     if evaluation is not None:
         return ThresholdFloor(evaluation.id, version, evaluation.lowest_equitable_threshold)
@@ -175,16 +180,16 @@ def decision_forecast(
     session: Session,
     threshold: float | None,
     watchlist_size: int,
-    model_version: str | None = None,
+    model: EvaluatedModel,
 ) -> DecisionForecast:
     """False alerts per 10,000 faces and the expected true identification rate for this
     watchlist size and threshold, from the stored evaluation's FMR and FNMR."""
     if watchlist_size < 1:
         raise Refusal("EQ-1", "the watchlist holds at least one person", "watchlist_size")
     chosen = effective_threshold(threshold)
-    floor = threshold_floor(session, model_version)
-    calibration = calibration_in_use(model_version)
-    shown_fmr = score_false_match_rate(chosen, model_version)
+    floor = threshold_floor(session, model.version)
+    calibration = calibration_in_use(model)
+    shown_fmr = score_false_match_rate(chosen, model)
     evaluation = latest_evaluation(session, floor.model_version) if floor else None
     if evaluation is None:
         return _calibrated_forecast(chosen, watchlist_size, calibration, floor)

@@ -5,7 +5,7 @@ gallery to each worker process inside an `EngineJob`, through the spawn pipe: te
 travel in memory only, never through a file (WL-6, DP-2). Each worker builds its own
 engine (models load in the worker), opens its camera and runs `CameraWorker` until the
 source ends or the supervisor's SIGTERM sets ``stop``. A job may carry a `PreviewSink`: the
-worker then hands it the engine's private frames, a mosaic but for the faces that alerted
+worker then hands it the engine's private frames, a blur but for the faces that alerted
 (REC-5; `lfr.web.preview` is the one `lfr serve` uses).
 """
 
@@ -24,7 +24,7 @@ from lfr.vision.sources import open_source
 
 
 class PreviewSink(Protocol):
-    """Where a worker's private preview frames go (REC-5: a mosaic but for alerted faces);
+    """Where a worker's private preview frames go (REC-5: a blur but for alerted faces);
     picklable, opened in the child."""
 
     def open(self, deployment_id: str) -> Callable[[PreviewFrame], None]: ...
@@ -40,7 +40,7 @@ class EngineJob:
     """Play rehearsal files at their frame rate, like a live camera (False: as fast as the
     engine goes, for tests and benchmarks)."""
     preview: PreviewSink | None = None
-    """Where private preview frames go (a mosaic but for alerted faces); None: none."""
+    """Where private preview frames go (a blur but for alerted faces); None: none."""
     loop: bool = False
     """Start a file source again at its end (demos, soak tests, training): the camera runs
     until halted instead of ending."""

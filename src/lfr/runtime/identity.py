@@ -107,6 +107,11 @@ class NodeSigner:
     def sign(self, data: bytes) -> bytes:
         return Ed25519PrivateKey.from_private_bytes(self.private_signing).sign(data)
 
+    def public_signing(self) -> bytes:
+        """The raw Ed25519 key that verifies this signer's signatures."""
+        public = Ed25519PrivateKey.from_private_bytes(self.private_signing).public_key()
+        return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
 
 @dataclass(frozen=True)
 class NodeIdentity:
@@ -196,8 +201,7 @@ def service_signer(audit_signing_key: bytes) -> NodeSigner:
 
 def service_public_key(signer: NodeSigner) -> str:
     """The text a node is given (`lfr node --service-key`) to check the service's releases."""
-    public = Ed25519PrivateKey.from_private_bytes(signer.private_signing).public_key()
-    return f"{SERVICE_PREFIX}:{_b64(public.public_bytes(Encoding.Raw, PublicFormat.Raw))}"
+    return f"{SERVICE_PREFIX}:{_b64(signer.public_signing())}"
 
 
 def parse_service_key(text: str) -> bytes:

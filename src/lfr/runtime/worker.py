@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import time
@@ -32,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 from lfr.bus.messages import Signer, encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic, subject_for
+from lfr.runtime.lifeline import hold_lifeline
 from lfr.runtime.spool import Spool, SpoolFullError
 from lfr.vision.pipeline import Emit
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
@@ -302,13 +304,19 @@ class ChildSpec:
     signer: Signer | None = None
     """A node's signing key: what the worker publishes is signed (the service's own
     workers sign nothing)."""
+    owner_pid: int = field(default_factory=os.getpid)
+    """The process that starts the worker: the worker stops when it dies (`lifeline`)."""
+    exit_deadline_s: float = 8.0
+    """How long after it is told to stop (or its owner dies) the worker may take before it
+    ends itself at once."""
 
 
 def child_main(spec: ChildSpec) -> None:
-    """Entry point of a worker process: run the target until it ends or SIGTERM arrives."""
+    """Entry point of a worker process: run the target until it ends, SIGTERM arrives or
+    its owner dies (`lfr.runtime.lifeline`)."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    hold_lifeline(spec.owner_pid, stop, spec.exit_deadline_s)
     emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix), spec.signer)
     context = WorkerContext(spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop)
     started = time.monotonic()

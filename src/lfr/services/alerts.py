@@ -324,6 +324,22 @@ def record_alert_outcome(
     return row
 
 
+def close_undecided_alerts(session: Session, actor: Actor, deployment_id: str, at: datetime) -> int:
+    """At the deployment's end: every alert still awaiting a decision is closed as not
+    adjudicated, each audited in the ending's transaction; how many (`rules.close_undecided`)."""
+    rows = session.scalars(
+        select(AlertRow)
+        .where(AlertRow.deployment_id == deployment_id, AlertRow.state.in_(rules.UNDECIDED))
+        .order_by(AlertRow.id)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        row.state = rules.close_undecided(view(row)).state
+        row.decided_at, row.decision_reason = at, rules.NOT_ADJUDICATED_REASON
+        _record(session, actor, row, "close_undecided", rules.NOT_ADJUDICATED_REASON)
+    return len(rows)
+
+
 def outcome_of(row: AlertRow) -> Outcome | None:
     if row.outcome_identity is None:
         return None

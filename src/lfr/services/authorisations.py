@@ -150,18 +150,25 @@ def decide_application(
     reasons: str,
     conditions: Conditions | None = None,
     *,
+    model_version: str,
     now: datetime | None = None,
     threshold_justification: str | None = None,
 ) -> DecisionResult:
     """Approve, approve with conditions, or refuse, with reasons (AUTH-2, AUTH-3); an
     approval is frozen as the Written Authority Document (AUTH-5). An alert threshold
-    below the model's equitable threshold needs `threshold_justification` (EQ-1)."""
+    below the equitable threshold of `model_version` (the model the cameras run) needs
+    `threshold_justification` (EQ-1)."""
     row = locked(session, ApplicationRow, application_id, "application")
     application = application_of(row)
     decision = rules.decide(application, row.status, actor, kind, reasons, moment(now), conditions)
     if kind.approves:
         enforce_threshold_floor(
-            session, actor, row.id, decision.conditions.alert_threshold, threshold_justification
+            session,
+            actor,
+            row.id,
+            decision.conditions.alert_threshold,
+            threshold_justification,
+            model_version=model_version,
         )
     row.status = ApplicationStatus.APPROVED if kind.approves else ApplicationStatus.REFUSED
     row.decision_kind, row.decision_reasons = decision.kind, decision.reasons

@@ -22,7 +22,7 @@ from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
-from lfr.services import fleet, people, retention, reviews
+from lfr.services import alerts, fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy, current_policy
@@ -312,6 +312,7 @@ def _finish(
         reason,
     )
     if status is DeploymentStatus.ENDED:
+        alerts.close_undecided_alerts(session, actor, row.id, at)  # counted by the review
         reviews.open_review(session, row, at)  # REV-1; already open if it was halted first
     retention_policy = (policy or current_policy()).retention
     if not retention_policy.biometric_grace:

@@ -32,7 +32,7 @@ from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeS
 from lfr.db.governance import DeploymentRow
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey
+from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
 
@@ -219,6 +219,14 @@ def enrol_node(
         raise Refusal("DEP-2", str(error), "public_key") from None
     if session.get(EnrolledNodeRow, name) is not None:
         raise Refusal("DEP-2", f"a node named {name} is already enrolled", "name")
+    holder = holder_of_key(session, key)
+    if holder is not None:
+        raise Refusal(
+            "DEP-2",
+            f"this key is enrolled already, as node {holder}: each node makes its own "
+            "(lfr fleet keygen on that node)",
+            "public_key",
+        )
     row = EnrolledNodeRow(
         name=name, public_key=key.text(), enrolled_by=actor.name, enrolled_at=moment(now)
     )
@@ -226,6 +234,16 @@ def enrol_node(
     session.flush()
     _audit_node(session, actor, name, "node.enrol", f"node {name} enrolled", None)
     return row
+
+
+def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
+    """The node (enrolled or revoked) holding either half of `key`: one key answers to one
+    name only, or a node could speak, and receive watchlists, as another (DEP-2)."""
+    for row in session.scalars(select(EnrolledNodeRow)):
+        enrolled = NodePublicKey.parse(row.public_key)
+        if key.signing == enrolled.signing or key.sealing == enrolled.sealing:
+            return row.name
+    return None
 
 
 def revoke_node(
@@ -284,39 +302,66 @@ def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodeP
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Who says a message came from them: the envelope's node, its signature and what was
-    signed (`lfr.bus.messages.signed_content`)."""
+    signed (`lfr.bus.messages.signed_content`). `in_process` marks what the service hands
+    its own sinks directly, never through the bus (no message from the bus carries it)."""
 
     node: str | None
     content: bytes
     signature: bytes | None
+    in_process: bool = False
 
 
-def verified_node(session: Session, origin: Origin) -> str | None:
-    """The node whose valid signature the message carries, or None for an unsigned one
-    (the service's own workers); a signature by an unknown or revoked node, or one that
-    does not verify, is refused."""
-    if origin.node is None and origin.signature is None:
+class OriginRefusedError(Refusal):
+    """A message from the bus whose sender is not proven: refused, counted, never stored.
+    `kind` names why for the count (unsigned, unknown_signer, bad_signature, wrong_camera)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__("DEP-2", reason, "node")
+        self.kind = kind
+
+
+def verified_node(session: Session, origin: Origin, service_key: bytes | None = None) -> str | None:
+    """The node whose valid signature the message carries, or None for the service's own
+    workers (their signature verifies with `service_key`, the service's bus key). Anything
+    else is refused: no signature, a signer that is not an enrolled, unrevoked node, or a
+    signature that does not verify (AUTH-6, DEP-2)."""
+    if origin.in_process:
         return None
     if origin.node is None or origin.signature is None:
-        raise Refusal("DEP-2", "a node's message must carry both its name and signature", "node")
+        raise OriginRefusedError("unsigned", "a message on the bus must be signed by its sender")
+    if origin.node == SERVICE_NAME:
+        if service_key is None or not verify_service(service_key, origin.content, origin.signature):
+            raise OriginRefusedError(
+                "bad_signature", "the service's signature on the message does not verify"
+            )
+        return None
     key = trusted_key(session, origin.node)
     if key is None:
-        raise Refusal("DEP-2", f"node {origin.node} is not enrolled, or revoked", "node")
+        raise OriginRefusedError(
+            "unknown_signer", f"node {origin.node} is not enrolled, or revoked"
+        )
     if not key.verify(origin.content, origin.signature):
-        raise Refusal("DEP-2", f"the signature of node {origin.node} does not verify", "node")
+        raise OriginRefusedError(
+            "bad_signature", f"the signature of node {origin.node} does not verify"
+        )
     return origin.node
 
 
-def check_origin(session: Session, camera: str, origin: Origin) -> None:
+def check_origin(
+    session: Session, camera: str, origin: Origin, service_key: bytes | None = None
+) -> None:
     """A camera run by a node speaks only through that node's signature; a camera of the
-    service's own is never claimed by a node (AUTH-6, DEP-2)."""
-    node = verified_node(session, origin)
-    source = session.get(CameraSource, camera)
-    runner = (
-        source.source.removeprefix(NODE_SOURCE_PREFIX)
-        if source is not None and source.source.startswith(NODE_SOURCE_PREFIX)
-        else None
-    )
-    if runner != node:
+    service's own only through the service's (AUTH-6, DEP-2)."""
+    node = verified_node(session, origin, service_key)
+    runner = runner_of(session, camera)
+    if node != runner:
         expected = f"node {runner}" if runner else "the service's own worker"
-        raise Refusal("DEP-2", f"camera {camera} is run by {expected}", "node")
+        raise OriginRefusedError("wrong_camera", f"camera {camera} is run by {expected}")
+
+
+def runner_of(session: Session, camera: str) -> str | None:
+    """The node that runs a camera (its source ``node:<name>``); None: the service does."""
+    source = session.get(CameraSource, camera)
+    if source is None or not source.source.startswith(NODE_SOURCE_PREFIX):
+        return None
+    return source.source.removeprefix(NODE_SOURCE_PREFIX)

@@ -64,7 +64,7 @@ def enforce_threshold_floor(
     threshold: float | None,
     justification: str | None,
     *,
-    model_version: str | None = None,
+    model_version: str,
     now: datetime | None = None,
 ) -> ThresholdJustificationRow | None:
     """Refuse a threshold below the equitable floor without a justification; with one,

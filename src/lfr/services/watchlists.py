@@ -294,6 +294,39 @@ def add_entry(
     return row
 
 
+def entries_problems(
+    session: Session,
+    actor: Actor,
+    watchlist_id: str,
+    entries: Sequence[tuple[EntryDraft, Sequence[bytes]]],
+    enroler: Enroler,
+    *,
+    now: datetime | None = None,
+) -> list[list[Unmet]]:
+    """What `add_entry` would refuse of each entry, added in this order, without writing:
+    a bulk import checks every row before its first (short) write transaction."""
+    at = moment(now)
+    watchlist = found(session, WatchlistRow, watchlist_id, "watchlist")
+    scope = authority_of(watchlist_authority(session, watchlist)).scope
+    sealed = watchlist.sealed_at is not None
+    existing = listed_entries(watchlist)
+    found_problems: list[list[Unmet]] = []
+    for entry, images in entries:
+        problems: list[Unmet] = []
+        try:
+            rules.check_add_entry(actor, watchlist.created_by, entry, existing, scope, sealed, at)
+            if entry.category is not None:  # counted as the list's next entry
+                existing.append(ListedEntry(entry.subject_reference.strip(), entry.category, at))
+        except Refusal as refusal:
+            problems += refusal.unmet
+        try:
+            _enrol_all(enroler, images)
+        except Refusal as refusal:
+            problems += refusal.unmet
+        found_problems.append(problems)
+    return found_problems
+
+
 def remove_entry(
     session: Session, actor: Actor, watchlist_id: str, entry_id: str, reason: str
 ) -> None:

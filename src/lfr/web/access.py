@@ -18,8 +18,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor, Role
-from lfr.web.models import SessionStage
 from lfr.web.sessions import COOKIE_NAME, SessionView
 
 ALL_ROLES = frozenset(Role)

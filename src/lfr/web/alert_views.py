@@ -18,7 +18,7 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
-from lfr.reports.thresholds import score_false_match_rate
+from lfr.reports.thresholds import EvaluatedModel, score_false_match_rate
 from lfr.services.access import (
     assigned_deployment_ids,
     may_read_alert,
@@ -61,7 +61,7 @@ class AlertCard:
     places: tuple[str, ...]
 
 
-def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
+def card_of(session: Session, row: AlertRow, actor: Actor, model: EvaluatedModel) -> AlertCard:
     factors = json.loads(row.factors)
     reference, category, reason, image_age, has_image = _subject(session, row)
     title, places = _deployment(session, row.deployment_id)
@@ -74,7 +74,7 @@ def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
-        score_one_in=_one_in(score_false_match_rate(row.score)),
+        score_one_in=_one_in(score_false_match_rate(row.score, model)),
         observations=row.observations,
         captured_at=row.captured_at,
         emitted_at=row.emitted_at,
@@ -129,10 +129,12 @@ def _deployment(session: Session, deployment_id: str) -> tuple[str, tuple[str, .
     return (row.authority.application.title, places_of(row))
 
 
-def readable_card(db: SessionFactory, actor: Actor, alert_id: str) -> AlertCard:
+def readable_card(
+    db: SessionFactory, actor: Actor, alert_id: str, model: EvaluatedModel
+) -> AlertCard:
     """One alert's card, if this person may read the alert (else `NotFound`: no IDOR)."""
     with reading(db) as session:
-        return card_of(session, readable_alert(session, actor, alert_id), actor)
+        return card_of(session, readable_alert(session, actor, alert_id), actor, model)
 
 
 def _subject(session: Session, row: AlertRow) -> tuple[str, str, str, int | None, bool]:

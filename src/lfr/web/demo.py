@@ -39,6 +39,7 @@ from lfr.services import authorisations, deployments, people, watchlists
 from lfr.services.cameras import configure_camera
 from lfr.services.watchlists import Enroler
 from lfr.settings import Settings
+from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
 from lfr.web.context import WebContext
 from lfr.web.demo_media import DemoMedia, generated_media, user_media
 from lfr.web.signin import SECOND_FACTOR_ROLES
@@ -190,15 +191,22 @@ def authorise(
     conditions: Conditions | None = None,
     consult: bool = True,
     reasons: str = REHEARSAL_REASONS,
+    model_version: str = DLIB_MODEL_ID,
 ) -> tuple[str, str]:
     """Draft and submit; approve (with `conditions`, if given) as `decider`, by default the
-    authoriser; have the chief officer consulted unless `consult` is False (AUTH-1..3):
-    returns (application, authority)."""
+    authoriser, against the equitability floor of `model_version`; have the chief officer
+    consulted unless `consult` is False (AUTH-1..3): returns (application, authority)."""
     application_id = submitted(db, accounts["applicant"], application)
     kind = DecisionKind.APPROVE_WITH_CONDITIONS if conditions else DecisionKind.APPROVE
     with transaction(db) as session:
         result = authorisations.decide_application(
-            session, decider or accounts["authoriser"], application_id, kind, reasons, conditions
+            session,
+            decider or accounts["authoriser"],
+            application_id,
+            kind,
+            reasons,
+            conditions,
+            model_version=model_version,
         )
         assert result.authority is not None
         if consult:
@@ -285,10 +293,15 @@ def point_camera(
 
 
 def seed_rehearsal(
-    db: SessionFactory, accounts: dict[str, Actor], media: DemoMedia, enroler: Enroler
+    db: SessionFactory,
+    accounts: dict[str, Actor],
+    media: DemoMedia,
+    enroler: Enroler,
+    *,
+    model_version: str = DLIB_MODEL_ID,
 ) -> Rehearsal:
     application_id, authority_id = authorise(
-        db, accounts, rehearsal_application(accounts["applicant"])
+        db, accounts, rehearsal_application(accounts["applicant"]), model_version=model_version
     )
     watchlist_id, entry_id = compile_watchlist(
         db, accounts["applicant"], authority_id, media.watchlist_image.read_bytes(), enroler
@@ -320,7 +333,13 @@ def seed_demo(context: WebContext, *, media: Path | None, echo: Callable[[str], 
         echo("Demo data already present: reusing it.")
     else:
         echo("Seeding the demo: application, decision, consultation, watchlist, staff…")
-        rehearsal = seed_rehearsal(context.db, actors, demo_media, context.enroler())
+        rehearsal = seed_rehearsal(
+            context.db,
+            actors,
+            demo_media,
+            context.enroler(),
+            model_version=context.settings.evaluated_model_version,
+        )
         with transaction(context.db) as session:
             # Started in the record; the server's runtime starts its workers on startup.
             deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)

@@ -51,13 +51,13 @@ def deployment_outlook(
     session: Session,
     threshold: float | None,
     watchlist_size: int,
-    model_version: str | None,
+    model: thresholds.EvaluatedModel,
     *,
     footfall_per_hour: int,
     hours: float,
     watchlisted_passing: int | None,
 ) -> DeploymentOutlook:
-    forecast = thresholds.decision_forecast(session, threshold, watchlist_size, model_version)
+    forecast = thresholds.decision_forecast(session, threshold, watchlist_size, model)
     return DeploymentOutlook(forecast, footfall_per_hour, hours, watchlisted_passing)
 
 

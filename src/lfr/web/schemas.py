@@ -38,7 +38,7 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Role
 from lfr.domain.refusal import Unmet
-from lfr.reports.thresholds import score_false_match_rate
+from lfr.reports.thresholds import EvaluatedModel, score_false_match_rate
 from lfr.services.alerts import outcome_of
 from lfr.vision.types import ListKind
 
@@ -565,7 +565,7 @@ class HoldIn(Schema):
     review_on: date = Field(description="When the hold is reviewed (DP-3).")
 
 
-def alert_out(row: AlertRow) -> AlertOut:
+def alert_out(row: AlertRow, model: EvaluatedModel) -> AlertOut:
     outcome = outcome_of(row)
     return AlertOut(
         id=row.id,
@@ -576,7 +576,7 @@ def alert_out(row: AlertRow) -> AlertOut:
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
-        score_false_match_rate=score_false_match_rate(row.score),
+        score_false_match_rate=score_false_match_rate(row.score, model),
         observations=row.observations,
         captured_at=row.captured_at,
         created_at=row.created_at,

@@ -7,6 +7,7 @@ processes and real signals, independent of video decoding.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
 
@@ -61,3 +62,11 @@ def report_every_tick(context: WorkerContext) -> None:
     while not context.stop.wait(0.05):
         frames += 1
         context.emit(figures(context, CameraStatus.UP).model_copy(update={"frames": frames}))
+
+
+def blocked_in_a_read(context: WorkerContext) -> None:
+    """A worker blocked in a read that never returns (a stalled stream), never looking at
+    `stop`: only its own exit deadline can end it."""
+    context.emit(figures(context, CameraStatus.UP))
+    reader, _writer = os.pipe()
+    os.read(reader, 1)

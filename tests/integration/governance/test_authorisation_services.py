@@ -25,6 +25,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.refusal import Refusal
 from lfr.services import authorisations, deployments
 from lfr.services.policy import GovernancePolicy
+from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
 from tests.db_fixtures import Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import (
     World,
@@ -53,6 +54,7 @@ def test_approval_freezes_a_verifiable_wad(
             DecisionKind.APPROVE_WITH_CONDITIONS,
             "Necessary; limited to the wanted",
             conditions,
+            model_version=DLIB_MODEL_ID,
         )
         assert result.authority is not None
         authority_id = result.authority.id
@@ -170,7 +172,12 @@ def test_refused_decision_leaves_no_trace(
     entries_before = audit_count(session_factory)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
         authorisations.decide_application(
-            session, getattr(personas, who), application_id, DecisionKind.APPROVE, "ok"
+            session,
+            getattr(personas, who),
+            application_id,
+            DecisionKind.APPROVE,
+            "ok",
+            model_version=DLIB_MODEL_ID,
         )
     assert rule in {u.rule for u in refused.value.unmet}
     assert audit_count(session_factory) == entries_before

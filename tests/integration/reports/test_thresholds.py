@@ -3,6 +3,8 @@ recorded, audited justification; the forecast the authorising officer sees."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sqlalchemy import func, select
@@ -25,6 +27,8 @@ from tests.integration.governance.world import submitted
 pytestmark = pytest.mark.db
 
 MODEL = "dlib-resnet-v1"
+SHIPPED = thresholds.EvaluatedModel(MODEL)
+"""The model with no calibration file of the force's own: the shipped one speaks."""
 
 
 def store_synthetic_evaluation(factory: SessionFactory) -> None:
@@ -60,6 +64,7 @@ def decide(
             DecisionKind.APPROVE_WITH_CONDITIONS,
             "Necessary and proportionate",
             Conditions(alert_threshold=threshold),
+            model_version=MODEL,
             threshold_justification=justification,
         )
         return result.authority.id if result.authority else None
@@ -130,7 +135,9 @@ def test_a_fresh_install_is_locked_by_the_figures_shipped_with_the_model(
 
 def test_a_model_without_figures_is_not_locked(session_factory: SessionFactory) -> None:
     with transaction(session_factory) as session:
-        forecast = thresholds.decision_forecast(session, 0.5, 10, "a-model-with-no-figures")
+        forecast = thresholds.decision_forecast(
+            session, 0.5, 10, thresholds.EvaluatedModel("a-model-with-no-figures")
+        )
     assert forecast.floor is None
     assert forecast.groups is None
 
@@ -145,9 +152,9 @@ def test_a_fresh_install_forecasts_from_the_shipped_calibration(
     calibration = shipped_calibration("dlib-resnet-v1")
     assert calibration is not None
     with transaction(session_factory) as session:
-        strict = thresholds.decision_forecast(session, 0.96, 1000, "dlib-resnet-v1")
-        loose = thresholds.decision_forecast(session, 0.94, 1000, "dlib-resnet-v1")
-        small = thresholds.decision_forecast(session, 0.94, 10, "dlib-resnet-v1")
+        strict = thresholds.decision_forecast(session, 0.96, 1000, SHIPPED)
+        loose = thresholds.decision_forecast(session, 0.94, 1000, SHIPPED)
+        small = thresholds.decision_forecast(session, 0.94, 10, SHIPPED)
     assert strict.source == loose.source == "shipped calibration"
     # The differential at the typed threshold, from the shipped equitability figures.
     assert loose.groups is not None
@@ -177,10 +184,10 @@ def test_forecast_reads_the_stored_rates(session_factory: SessionFactory) -> Non
     the forecast reads the 0.85 row (the cautious side); at 0.90 no false alert."""
     store_synthetic_evaluation(session_factory)
     with transaction(session_factory) as session:
-        at_085 = thresholds.decision_forecast(session, 0.85, 10)
-        at_087 = thresholds.decision_forecast(session, 0.87, 10)
-        at_090 = thresholds.decision_forecast(session, 0.90, 10)
-        below_range = thresholds.decision_forecast(session, 0.70, 10)
+        at_085 = thresholds.decision_forecast(session, 0.85, 10, SHIPPED)
+        at_087 = thresholds.decision_forecast(session, 0.87, 10, SHIPPED)
+        at_090 = thresholds.decision_forecast(session, 0.90, 10, SHIPPED)
+        below_range = thresholds.decision_forecast(session, 0.70, 10, SHIPPED)
     assert at_085.forecast is not None
     assert at_085.forecast.false_alerts_per_10k_faces == pytest.approx(4012.6, abs=0.1)
     assert at_085.forecast.true_identification_rate == 1.0
@@ -193,12 +200,11 @@ def test_forecast_reads_the_stored_rates(session_factory: SessionFactory) -> Non
 
 
 def test_a_forces_own_calibration_file_speaks_for_the_scores(
-    session_factory: SessionFactory, tmp_path, monkeypatch: pytest.MonkeyPatch
+    session_factory: SessionFactory, tmp_path: Path
 ) -> None:
     """Issue 15: a force's `lfr evaluate --calibration-out` file, configured for the engine,
     replaces the shipped calibration on the pages too: an alert's score meaning and the
     forecast read it; one of another model leaves the shipped one in place."""
-    from lfr.settings import get_settings
     from lfr.vision.calibration import REFERENCE_RULE, shipped_calibration
 
     shipped = shipped_calibration(MODEL)
@@ -208,23 +214,21 @@ def test_a_forces_own_calibration_file_speaks_for_the_scores(
     own = shipped.model_validate({**shipped.model_dump(), "rules": stricter}).model_dump_json()
     path = tmp_path / "own.json"
     path.write_text(own)
-    monkeypatch.setenv("LFR_ENGINE__CALIBRATION_PATH", str(path))
-    get_settings.cache_clear()
+    forces = thresholds.EvaluatedModel(MODEL, path)
     try:
-        rate = thresholds.score_false_match_rate(0.951, MODEL)
+        rate = thresholds.score_false_match_rate(0.951, forces)
         assert rate == pytest.approx(shipped.model_validate_json(own).false_match_rate(0.951))
         assert rate is not None
         assert rate > shipped.false_match_rate(0.951)  # the same score is commoner there
         with transaction(session_factory) as session:
-            forecast = thresholds.decision_forecast(session, 0.951, 1000, MODEL)
+            forecast = thresholds.decision_forecast(session, 0.951, 1000, forces)
         assert forecast.source == thresholds.FORCE_CALIBRATION
         assert forecast.false_match_rate == pytest.approx(rate)
 
         path.write_text(own.replace(f'"model_id":"{MODEL}"', '"model_id":"another-model"'))
         thresholds._force_calibration.cache_clear()
-        assert thresholds.score_false_match_rate(0.951, MODEL) == pytest.approx(
+        assert thresholds.score_false_match_rate(0.951, forces) == pytest.approx(
             shipped.false_match_rate(0.951)
         )
     finally:
-        get_settings.cache_clear()
         thresholds._force_calibration.cache_clear()

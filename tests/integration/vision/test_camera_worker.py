@@ -233,7 +233,7 @@ def test_preview_hides_every_face_until_it_alerts_then_shows_only_the_alert(
     assert len(with_face) >= 3
     for before in with_face:
         assert detector.detect(before.image) == []
-    # from the alert on: the alert's face is shown as it is, the rest stays a mosaic
+    # from the alert on: the alert's face is shown as it is, the rest stays a blur
     after = previews[first_alert]
     (shown,) = after.alert_boxes
     area = widened(shown, ALERT_MARGIN, after.image.shape)

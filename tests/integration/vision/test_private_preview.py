@@ -1,7 +1,7 @@
 """The live view is private by construction (REC-4, REC-5): on every test clip, the preview
 frames the console receives (the real worker, the real preview sink, JPEG as sent) show no
 face outside an alert's box to detectors stronger than the engine's own, and carry no detail
-finer than the mosaic's blocks."""
+finer than the preview's grid."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -23,7 +24,6 @@ from lfr.vision.pipeline import (
     Engine,
     EngineConfig,
     PreviewFrame,
-    preview_block,
     widened,
 )
 from lfr.vision.sources import FileSource
@@ -37,9 +37,9 @@ FRAMES_PER_CLIP = 16
 """Preview frames checked per clip, spread over the whole clip (HOG with one upsampling costs
 a quarter of a second a frame on the development machine)."""
 
-JPEG_TOLERANCE = 2
-"""The most a pixel inside a block (its one-pixel rim left out: the decoder blends colour
-across block edges) may stray from the block's median after JPEG; 0 was measured."""
+JPEG_TOLERANCE = 4
+"""The most, in grey levels, the view outside the alerts may depart from a further blur of
+itself after JPEG (2.2 was measured on a photograph's view)."""
 
 
 class EveryNth:
@@ -129,22 +129,16 @@ def faces_outside(detectors: list[Detector], image: RGBImage, boxes: tuple[Box, 
     return sum(1 for b in found if mask[(b.top + b.bottom) // 2, (b.left + b.right) // 2])
 
 
-def blocks_not_uniform(image: RGBImage, boxes: tuple[Box, ...]) -> int:
-    """Mosaic blocks, wholly outside the alerts, whose pixels are not one colour (after JPEG)."""
-    block = preview_block(image.shape)
+def finest_detail(image: RGBImage, boxes: tuple[Box, ...]) -> float:
+    """How far, in grey levels, the view outside the alerts departs from a further blur of
+    itself: a few levels (JPEG's own) when nothing finer than the grid survives."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 2))
     mask = outside(boxes, image.shape)
-    height, width = image.shape[:2]
-    uneven = 0
-    for top in range(0, height, block):
-        for left in range(0, width, block):
-            area = (slice(top, top + block), slice(left, left + block))
-            inner = (slice(top + 1, top + block - 1), slice(left + 1, left + block - 1))
-            if not mask[area].all() or image[inner].size == 0:
-                continue
-            cell = image[inner].reshape(-1, 3).astype(np.int16)
-            if np.abs(cell - np.median(cell, axis=0)).max() > JPEG_TOLERANCE:
-                uneven += 1
-    return uneven
+    for box in boxes:  # the rim of a shown box is an edge of the clear area, not detail
+        rows, columns = widened(box, ALERT_MARGIN + 0.2, image.shape)
+        mask[rows, columns] = False
+    return float(detail[mask].max()) if mask.any() else 0.0
 
 
 @pytest.mark.slow
@@ -156,7 +150,7 @@ def test_no_face_can_be_found_in_the_live_view_of_any_clip(
     stronger_detectors: list[Detector],
 ) -> None:
     """REC-5: for every clip, the detectors find faces in the frames themselves and none in
-    what the console is sent outside an alert's box; every block is one colour. (That an
+    what the console is sent outside an alert's box; nothing finer than the grid survives. (That an
     alert's own face is shown is test_camera_worker's.)"""
     watchlist = make_watchlist(tmp_path / "wl", [examples_dir / f"{MIRANDA}.png"])
     config = EngineConfig(alert_threshold=0.92)  # the stage story's authorised threshold
@@ -165,5 +159,5 @@ def test_no_face_can_be_found_in_the_live_view_of_any_clip(
         for image, boxes, original in sent_previews(clip, engine, config, watchlist):
             found_in_originals += faces_outside(stronger_detectors, original, boxes)
             assert faces_outside(stronger_detectors, image, boxes) == 0, clip.name
-            assert blocks_not_uniform(image, boxes) == 0, clip.name
+            assert finest_detail(image, boxes) <= JPEG_TOLERANCE, clip.name
     assert found_in_originals >= 20  # the check can fail: there were faces to hide

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -14,11 +15,12 @@ from lfr.vision.imageio import load_image
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import (
     ALERT_MARGIN,
-    PREVIEW_BLOCKS,
+    PREVIEW_CONTRAST,
+    PREVIEW_ROWS,
     EngineConfig,
     check_same_model,
     describer_with_threads,
-    preview_block,
+    preview_grid,
     private_view,
     probe_crop,
     threads_per_worker,
@@ -53,20 +55,21 @@ def test_private_view_hides_every_face_and_shows_only_the_alerts(faces_dir: Path
     assert not np.shares_memory(shown, image)
 
 
-def test_private_view_is_a_mosaic_of_uniform_blocks_aligned_with_jpeg_blocks() -> None:
-    """Pixel-level: every block of the view is one colour, so no detail finer than a block
-    (a face far away or missed) survives."""
+def test_private_view_is_a_grey_blur_of_a_coarse_grid() -> None:
+    """Pixel-level: the view is grey, at reduced contrast, and carries no detail finer than
+    its grid (it barely differs from a further blur of itself), so no face far away or
+    missed survives."""
     rng = np.random.default_rng(5)
     image = rng.integers(0, 256, size=(270, 480, 3), dtype=np.uint8)
-    block = preview_block(image.shape)
-    assert block % 8 == 0
-    assert block >= 480 / PREVIEW_BLOCKS
+    assert preview_grid(image.shape) == (round(480 / (270 / PREVIEW_ROWS)), PREVIEW_ROWS)
+    assert preview_grid((640, 360, 3))[0] == PREVIEW_ROWS  # portrait: rows along the long side
     view = private_view(image, [])
     assert view.shape == image.shape
-    for top in range(0, 270, block):
-        for left in range(0, 480, block):
-            cell = view[top : top + block, left : left + block].reshape(-1, 3)
-            assert (cell == cell[0]).all()
+    assert (view[:, :, 0] == view[:, :, 1]).all()
+    assert (view[:, :, 1] == view[:, :, 2]).all()
+    grey = view[:, :, 0].astype(np.float32)
+    assert np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 2)).max() <= 2
+    assert grey.std() < image.astype(np.float32).std() * PREVIEW_CONTRAST
 
 
 def test_private_view_ignores_boxes_outside_the_frame() -> None:

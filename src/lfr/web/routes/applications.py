@@ -234,6 +234,7 @@ async def decide(
                 kind,
                 _text(form, "reasons"),
                 conditions,
+                model_version=context.settings.evaluated_model_version,
                 threshold_justification=_text(form, "threshold_justification") or None,
             )
 
@@ -530,6 +531,7 @@ def api_decide(
             body.kind,
             body.reasons,
             conditions,
+            model_version=context.settings.evaluated_model_version,
             threshold_justification=body.threshold_justification,
         ),
     )

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from lfr.db.session import transaction
+from lfr.db.web_sessions import SessionStage
 from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web import schemas
 from lfr.web.access import Admit, Identity, RequestIdentity
 from lfr.web.context import WebContext
 from lfr.web.deps import Context, set_session_cookie
-from lfr.web.models import SessionStage
 from lfr.web.rendering import render
 from lfr.web.sessions import COOKIE_NAME, SessionView
 from lfr.web.signin import (

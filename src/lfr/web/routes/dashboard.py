@@ -101,7 +101,7 @@ def _alerts_view(context: Context, actor: Actor, deployment_id: str) -> dict[str
     with reading(context.db) as db:
         status = commanded_deployment(db, actor, deployment_id).status
         tally, rows = _alerts_of(db, actor, deployment_id)
-        latest = [card_of(db, row, actor) for row in rows]
+        latest = [card_of(db, row, actor, context.evaluated_model) for row in rows]
     return {
         "deployment_id": deployment_id,
         "status": status.value,
@@ -126,7 +126,7 @@ def api_dashboard(context: Context, viewer: Commander, deployment_id: str) -> sc
         row = commanded_deployment(db, actor, deployment_id)
         title, status = row.authority.application.title, row.status
         tally, rows = _alerts_of(db, actor, deployment_id)
-        latest = [schemas.alert_out(r) for r in rows]
+        latest = [schemas.alert_out(r, context.evaluated_model) for r in rows]
     health = health_view(context, deployment_id)
     return schemas.DashboardOut(
         deployment_id=deployment_id,

@@ -263,7 +263,7 @@ def equitability_page(request: Request, context: Context, viewer: EquitabilityRe
         ]
     if listing:
         return RedirectResponse(f"/equitability/{listing[0]['id']}", status_code=303)
-    version = thresholds.current_model_version()
+    version = _model_version(context)
     return render(
         request,
         "reports/equitability.html",
@@ -364,10 +364,10 @@ def forecast_page(
     and watchlist size asked about, and for a range of sizes (AUTH-2, EQ-1)."""
     with reading(context.db) as db:
         chosen = thresholds.decision_forecast(
-            db, threshold, watchlist_size, _model_version(context)
+            db, threshold, watchlist_size, context.evaluated_model
         )
         by_size = [
-            thresholds.decision_forecast(db, threshold, size, _model_version(context))
+            thresholds.decision_forecast(db, threshold, size, context.evaluated_model)
             for size in FORECAST_SIZES
         ]
     return render(
@@ -408,13 +408,13 @@ def forecast_panel(
             db,
             threshold,
             size,
-            _model_version(context),
+            context.evaluated_model,
             footfall_per_hour=footfall,
             hours=hours,
             watchlisted_passing=int(watchlisted) if watchlisted is not None else None,
         )
         by_size = [
-            thresholds.decision_forecast(db, threshold, n, _model_version(context))
+            thresholds.decision_forecast(db, threshold, n, context.evaluated_model)
             for n in FORECAST_SIZES
         ]
     return render(
@@ -452,7 +452,7 @@ def api_forecast(
     """False alerts per 10,000 faces and the expected true identification rate."""
     with reading(context.db) as db:
         return _forecast_json(
-            thresholds.decision_forecast(db, threshold, watchlist_size, _model_version(context))
+            thresholds.decision_forecast(db, threshold, watchlist_size, context.evaluated_model)
         )
 
 

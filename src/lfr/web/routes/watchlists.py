@@ -278,7 +278,8 @@ async def _import(
     images: list[UploadFile],
     attests: tuple[bool, bool],
 ) -> None:
-    """The bulk import behind the page and the API (WL-3..5, all rows or none)."""
+    """The bulk import behind the page and the API (WL-3..5): every row checked, then added
+    in short transactions (`lfr.services.watchlist_import`)."""
     import asyncio
 
     uploaded = dict(zip([u.filename or "" for u in images], await read_images(images), strict=True))
@@ -293,12 +294,9 @@ async def _import(
         watchlists.prepare_enrolments, context.enroler(), list(uploaded.values())
     )
 
-    def add_all() -> None:
-        with transaction(context.db) as db:
-            readable_watchlist(db, actor, watchlist_id)
-            watchlist_import.import_entries(db, actor, watchlist_id, rows, uploaded, prepared)
-
-    await asyncio.to_thread(add_all)
+    await asyncio.to_thread(
+        watchlist_import.import_entries, context.db, actor, watchlist_id, rows, uploaded, prepared
+    )
 
 
 # --- the JSON API ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lfr.audit.chain import ChainEntry, format_time
+from lfr.canonical import format_time
 from lfr.db.base import Base, UTCDateTime
 
 
@@ -59,9 +59,6 @@ class AuditEntry(Base):
             "request_id": self.request_id,
             "prev_hash": self.prev_hash,
         }
-
-    def to_chain_entry(self) -> ChainEntry:
-        return ChainEntry(fields=self.hashed_fields(), hash=self.hash)
 
 
 class AuditHead(Base):
