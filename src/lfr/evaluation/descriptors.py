@@ -285,8 +285,7 @@ class EvaluationDescriber:
         self, faces: Sequence[tuple[FaceObservation, RGBImage]]
     ) -> NDArray[np.float32]:
         """One descriptor per face, as the engine describes (`Description`)."""
-        chips = [self.description.chips(image, o.landmarks, o.chip) for o, image in faces]
-        return self.description.describe(self._describer, chips)
+        return self.description.describe(self._describer, [o for o, _ in faces])
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -309,7 +308,10 @@ def build_evaluation_describer(
     describer = build_describer(describer_config)
     key = cache_key(describer, describer_config, detector_config, no_face, description)
     cache = DescriptorCache(cache_root, key) if cache_root is not None else None
-    analyser = FaceAnalyser(build_detector(detector_config))
+    describing = description or Description()
+    analyser = FaceAnalyser(
+        build_detector(detector_config), alignments=describing.alignments(describer)
+    )
     evaluation = EvaluationDescriber(analyser, describer, no_face, cache, description=description)
     evaluation.setup |= {
         "describer": _config_fingerprint(describer_config),

@@ -94,10 +94,10 @@ class VisionEnroler:
         gate: QualityGate | None = None,
         description: Description | None = None,
     ) -> None:
-        self._analyser = analyser
+        self._description = description or Description()
+        self._analyser = analyser.cutting(self._description.alignments(describer))
         self._describer = describer
         self._gate = gate or QualityGate.for_enrolment()
-        self._description = description or Description()
 
     @classmethod
     def default(cls) -> VisionEnroler:
@@ -109,10 +109,9 @@ class VisionEnroler:
         """Enrolment as the cameras running `config` describe (models load on first use):
         its detector at full resolution, its describer and enrolment gate, so that
         templates and probes are alike."""
+        describer = build_describer(config.describer)
         analyser = FaceAnalyser(build_detector(config.enrolment_detector()))
-        return cls(
-            analyser, build_describer(config.describer), config.enrolment_gate, config.description
-        )
+        return cls(analyser, describer, config.enrolment_gate, config.description)
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
@@ -137,8 +136,7 @@ class VisionEnroler:
             face = check_enrolment_image(pixels, self._analyser, self._gate)
         except (ImageError, EnrolmentRefused) as refused:
             return refused.reason
-        chips = self._description.chips(pixels, face.landmarks, face.chip)
-        descriptor = self._description.describe(self._describer, [chips])[0]
+        descriptor = self._description.describe(self._describer, [face])[0]
         return Enrolment(
             template=np.asarray(descriptor, dtype="<f4").tobytes(),
             model_id=self._describer.model_id,

@@ -268,8 +268,13 @@ SHIPPED = resources.files("lfr.vision") / "calibrations"
 
 @cache
 def shipped_calibration(model_id: str) -> ModelCalibration | None:
-    """The calibration shipped for `model_id`, None when the package has none."""
-    entry = SHIPPED / f"{model_id}.json"
+    """The calibration shipped for `model_id` (the file its describer's `ModelCard`
+    names), None when the package has none."""
+    from lfr.vision.describers import model_card
+
+    card = model_card(model_id)
+    name = card.calibration_file if card is not None else None
+    entry = SHIPPED / (name or f"{model_id}.json")
     if not entry.is_file():
         return None
     return ModelCalibration.model_validate(json.loads(entry.read_text()))

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lfr.vision.alignment import ChipAlignment, DlibChip, PaddedBox
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration
-from lfr.vision.describers.base import Describer, l2_normalise
-from lfr.vision.landmarks import CHIP_PADDING, CHIP_SIZE, Landmarks, align
+from lfr.vision.describers.base import Cropped, Describer, l2_normalise
+from lfr.vision.landmarks import CHIP_PADDING
 from lfr.vision.matcher import Fusion, Gallery
 from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.types import Descriptor, RGBImage
@@ -87,38 +89,63 @@ class Description(BaseModel):
 
     @property
     def passes_per_face(self) -> int:
-        """Network passes one face costs."""
+        """Network passes one face costs (per crop its describer takes)."""
         return len(self.chip_paddings) * (2 if self.mirror else 1)
 
-    def chips(
-        self, image: RGBImage, landmarks: Landmarks, aligned: RGBImage | None = None
-    ) -> tuple[RGBImage, ...]:
-        """The face's chips, one per padding; `aligned` is its chip at `CHIP_PADDING`
-        when already made (the analyser's), so it is not aligned twice."""
+    def alignments(self, describer: Describer) -> tuple[ChipAlignment, ...]:
+        """Every crop a face must be cut in for `describer` (`FaceAnalyser` alignments):
+        each of the describer's own crops at each context padding."""
         return tuple(
-            aligned
-            if aligned is not None and padding == CHIP_PADDING
-            else align(image, landmarks, CHIP_SIZE, padding)
-            for padding in self.chip_paddings
+            dict.fromkeys(
+                widened(alignment, padding)
+                for padding in self.chip_paddings
+                for alignment in describer.alignments
+            )
         )
 
-    def describe(self, describer: Describer, faces: Sequence[Sequence[RGBImage]]) -> Descriptor:
-        """One unit descriptor per face from its chips (`chips`), in one describer call:
-        each chip's descriptor (averaged with its mirror's), then the face's chips
-        averaged."""
-        per_face = len(self.chip_paddings)
-        chips = [chip for face in faces for chip in face]
-        if any(len(face) != per_face for face in faces):
-            raise ValueError(f"each face needs {per_face} chips, one per padding")
-        if not chips:
+    def describe(self, describer: Describer, faces: Sequence[Cropped]) -> Descriptor:
+        """One unit descriptor per analysed face, in one describer call: each view of the
+        face (each padding, mirrored too) described, a chip's descriptor averaged with its
+        mirror's, then the face's paddings averaged."""
+        if not faces:
             return np.zeros((0, describer.dimension), dtype=np.float32)
-        if not self.mirror and per_face == 1:
-            return describer.describe(chips)
-        mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips] if self.mirror else []
-        described = describer.describe([*chips, *mirrored])
-        if self.mirror:
-            described = l2_normalise(described[: len(chips)] + described[len(chips) :])
-        return l2_normalise(described.reshape(len(faces), per_face, -1).sum(axis=1))
+        if not self.mirror and self.chip_paddings == (CHIP_PADDING,):
+            return describer.describe_faces(faces)
+        flips = (False, True) if self.mirror else (False,)
+        views = [
+            _View(face, padding, flipped)
+            for face in faces
+            for padding in self.chip_paddings
+            for flipped in flips
+        ]
+        described = describer.describe_faces(views).reshape(
+            len(faces), len(self.chip_paddings), len(flips), -1
+        )
+        per_chip = l2_normalise(described.sum(axis=2).reshape(-1, described.shape[-1]))
+        return l2_normalise(per_chip.reshape(len(faces), len(self.chip_paddings), -1).sum(axis=1))
+
+
+def widened(alignment: ChipAlignment, padding: float) -> ChipAlignment:
+    """`alignment` with `padding - CHIP_PADDING` more padding (context), where the crop
+    has a padding (an ArcFace crop has none: it stays as it is)."""
+    if isinstance(alignment, DlibChip | PaddedBox) and padding != CHIP_PADDING:
+        extra = padding - CHIP_PADDING
+        return alignment.model_copy(update={"padding": round(alignment.padding + extra, 6)})
+    return alignment
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A face as one view of its description sees it: its crops widened to a padding,
+    mirrored or not."""
+
+    face: Cropped
+    padding: float
+    mirrored: bool
+
+    def chip_for(self, alignment: ChipAlignment) -> RGBImage:
+        chip = self.face.chip_for(widened(alignment, self.padding))
+        return np.ascontiguousarray(chip[:, ::-1]) if self.mirrored else chip
 
 
 class DecisionRule(BaseModel):

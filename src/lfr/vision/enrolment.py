@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.decision import Description
 from lfr.vision.describers import Describer
 from lfr.vision.imageio import ImageError, load_image
 from lfr.vision.matcher import Gallery
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
-from lfr.vision.types import ListKind, RGBImage
+from lfr.vision.types import ListKind
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 
@@ -64,12 +64,12 @@ def load_watchlist_dir(
     refusals (WL-5). A subject all of whose images are refused is left out."""
     describing = description or Description()
     subjects: list[str] = []
-    chips: list[tuple[RGBImage, ...]] = []
+    faces: list[FaceObservation] = []
+    analyser = analyser.cutting(describing.alignments(describer))
     refusals: list[EnrolmentRefusal] = []
     for subject, image_path in watchlist_images(path):
         try:
-            image = load_image(image_path)
-            face = check_enrolment_image(image, analyser, gate)
+            face = check_enrolment_image(load_image(image_path), analyser, gate)
         except ImageError as error:
             refusals.append(EnrolmentRefusal(image_path, error.reason))
             continue
@@ -77,8 +77,8 @@ def load_watchlist_dir(
             refusals.append(EnrolmentRefusal(image_path, refused.reason))
             continue
         subjects.append(subject)
-        chips.append(describing.chips(image, face.landmarks, face.chip))
-    descriptors = describing.describe(describer, chips)
+        faces.append(face)
+    descriptors = describing.describe(describer, faces)
     gallery = Gallery.build(
         subjects, descriptors, [list_kind] * len(subjects), model_id=describer.model_id
     )

@@ -77,14 +77,19 @@ class Engine:
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
-        analyser = FaceAnalyser(build_detector(config.detector))
         if config.threads:
             cv2.setNumThreads(config.threads)  # process-wide: one engine a process
         describer = build_describer(describer_with_threads(config.describer, config.threads))
+        # Each describer brings its own crop, and the description its context paddings:
+        # the analysers cut them all beside their own chip, from the full frame.
+        crops = config.description.alignments(describer)
+        analyser = FaceAnalyser(build_detector(config.detector), alignments=crops)
         return cls(
             analyser,
             describer,
-            FaceAnalyser(build_detector(config.enrolment_detector()), analyser.locator),
+            FaceAnalyser(
+                build_detector(config.enrolment_detector()), analyser.locator, alignments=crops
+            ),
             load_calibration(config.calibration_path, describer.model_id),
         )
 
@@ -106,11 +111,9 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class FaceInFrame:
-    """What a sighting carries: the analysed face, the chips its description reads
-    (`Description.chips`) and its probe crop (memory only)."""
+    """What a sighting carries: the analysed face and its probe crop (memory only)."""
 
     face: FaceObservation
-    chips: tuple[RGBImage, ...]
     crop: RGBImage
 
 
@@ -369,17 +372,14 @@ class CameraWorker:
     def _sighting(self, frame: Frame, face: FaceObservation) -> Sighting[FaceInFrame]:
         crop = probe_crop(frame.image, face.box, self.config.probe_margin)
         quality = tracked_quality(face.quality, self.config.live_gate)
-        # The chips are cut now, while the frame is at hand: the tracker may describe
-        # this sighting a few frames later.
-        chips = self.config.description.chips(frame.image, face.landmarks, face.chip)
-        return Sighting(face.box, quality, frame.captured_at, FaceInFrame(face, chips, crop))
+        return Sighting(face.box, quality, frame.captured_at, FaceInFrame(face, crop))
 
     def _describe_and_match(
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
         started = time.perf_counter()
         descriptors = self.config.description.describe(
-            self.engine.describer, [s.payload.chips for _, s in chosen]
+            self.engine.describer, [s.payload.face for _, s in chosen]
         )
         described = time.perf_counter()
         self._health.stage("describe", described - started)

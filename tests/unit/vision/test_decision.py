@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from lfr.vision.alignment import ArcFaceChip, ChipAlignment, DlibChip, PaddedBox
 from lfr.vision.calibration import ModelCalibration, RuleCalibration
 from lfr.vision.decision import (
     DecisionRule,
@@ -17,8 +18,9 @@ from lfr.vision.decision import (
     comparison_scores,
     runnable_rule,
     searched_gallery,
+    widened,
 )
-from lfr.vision.describers.base import l2_normalise
+from lfr.vision.describers.base import SingleCrop, l2_normalise
 from lfr.vision.fair import (
     FairCohort,
     cluster_offsets,
@@ -32,8 +34,8 @@ from lfr.vision.screening import Screening
 from lfr.vision.types import Descriptor, RGBImage
 
 
-class _PixelDescriber:
-    """Describes a chip by its first row's first two red values and 1: mirroring
+class _PixelDescriber(SingleCrop):
+    """Describes a chip by its first row's first and last red values and 1: mirroring
     swaps what it reads, so the averaging can be checked by hand."""
 
     model_id = "pixels"
@@ -48,18 +50,30 @@ class _PixelDescriber:
         return l2_normalise(np.array(rows, dtype=np.float32))
 
 
-def _chip(left: int, right: int) -> RGBImage:
-    chip = np.zeros((4, 4, 3), np.uint8)
-    chip[0, 0, 0], chip[0, -1, 0] = left, right
-    return chip
+class _Face:
+    """A face whose chip at each padding is given."""
+
+    def __init__(self, chips: dict[float, tuple[int, int]]) -> None:
+        self._chips = chips
+        self.asked: list[ChipAlignment] = []
+
+    def chip_for(self, alignment: ChipAlignment) -> RGBImage:
+        assert isinstance(alignment, DlibChip)
+        self.asked.append(alignment)
+        left, right = self._chips[alignment.padding]
+        chip = np.zeros((4, 4, 3), np.uint8)
+        chip[0, 0, 0], chip[0, -1, 0] = left, right
+        return chip
 
 
 def test_plain_description_is_the_describers_descriptor_in_one_call() -> None:
     describer = _PixelDescriber()
-    described = Description().describe(describer, [[_chip(3, 0)], [_chip(0, 4)]])
+    faces = [_Face({0.25: (3, 0)}), _Face({0.25: (0, 4)})]
+    described = Description().describe(describer, faces)
     expected = l2_normalise(np.array([[3, 0, 1], [0, 4, 1]], np.float32))
     np.testing.assert_allclose(described, expected, atol=1e-6)
     assert describer.calls == [2]
+    assert Description().alignments(describer) == (DlibChip(),)
 
 
 def test_flip_and_context_average_unit_descriptors_of_every_chip() -> None:
@@ -67,7 +81,8 @@ def test_flip_and_context_average_unit_descriptors_of_every_chip() -> None:
     description = Description(mirror=True, chip_paddings=(0.25, 0.3))
     assert description.name == "flip+chips0.25-0.3"
     assert description.passes_per_face == 4
-    described = description.describe(describer, [[_chip(3, 0), _chip(0, 0)]])
+    assert description.alignments(describer) == (DlibChip(), DlibChip(padding=0.3))
+    described = description.describe(describer, [_Face({0.25: (3, 0), 0.3: (0, 0)})])
     # Chip 1 (3, 0, 1) and its mirror (0, 3, 1): unit mean ∝ (1.5, 1.5, 1); chip 2
     # (0, 0, 1) and its mirror are the same. The face: unit mean of the two units.
     first = l2_normalise(np.array([[1.5, 1.5, 1.0]], np.float32))[0]
@@ -76,9 +91,10 @@ def test_flip_and_context_average_unit_descriptors_of_every_chip() -> None:
     assert describer.calls == [4]  # one call for every chip and mirror
 
 
-def test_a_face_needs_one_chip_per_padding() -> None:
-    with pytest.raises(ValueError, match="2 chips"):
-        Description(chip_paddings=(0.25, 0.3)).describe(_PixelDescriber(), [[_chip(1, 1)]])
+def test_context_widens_a_describers_own_crop_and_leaves_one_without_padding() -> None:
+    assert widened(PaddedBox(padding=0.6), 0.3) == PaddedBox(padding=0.65)
+    assert widened(ArcFaceChip(), 0.3) == ArcFaceChip()
+    assert widened(DlibChip(size=200, padding=0.4), 0.25) == DlibChip(size=200, padding=0.4)
     with pytest.raises(ValueError, match="at least one"):
         Description(chip_paddings=())
 

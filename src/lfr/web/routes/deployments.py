@@ -472,7 +472,7 @@ def configure_camera(
 ) -> Response:
     """Save a camera's source once a frame has been read from it (REC-1)."""
     try:
-        camera_service.check_source_reads(source)
+        camera_service.check_source_reads(source, context.web_settings.camera_source_kinds)
         with transaction(context.db) as db:
             camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
     except Refusal as refusal:
