@@ -191,15 +191,18 @@ class DecisionRule(BaseModel):
 
 
 def runnable_rule(
-    rule: DecisionRule, n_subjects: int, calibration: ModelCalibration | None
+    rule: DecisionRule, n_subjects: int | None, calibration: ModelCalibration | None
 ) -> DecisionRule:
-    """The rule a watchlist of `n_subjects` is searched with: `rule`, unless its score
+    """The rule a watchlist of `n_subjects` (None: not known yet, judged on the rule and
+    the calibration alone) is searched with: `rule`, unless its score
     rule cannot run calibrated — a cohort rule on a watchlist too small for a cohort,
     fair normalisation without shipped clusters for the description, or a rule the
     calibration does not cover — then raw cosine on the same descriptors (a rule never
     runs uncalibrated: its units would not be the threshold's)."""
-    cohort_too_small = rule.normalisation is not None and not rule.normalisation.applies_to(
-        n_subjects
+    cohort_too_small = (
+        rule.normalisation is not None
+        and n_subjects is not None
+        and not rule.normalisation.applies_to(n_subjects)
     )
     no_clusters = rule.fair and (
         calibration is None or rule.description.name not in calibration.fair_cohorts
@@ -208,6 +211,13 @@ def runnable_rule(
     if rule.score_rule != REFERENCE_RULE and (cohort_too_small or no_clusters or uncovered):
         return rule.without_score_rule()
     return rule
+
+
+def rule_in_effect(
+    rule: DecisionRule, n_subjects: int | None, calibration: ModelCalibration | None
+) -> str:
+    """The name of the rule a camera runs (`runnable_rule`): what a deployment records."""
+    return runnable_rule(rule, n_subjects, calibration).name
 
 
 def rule_gallery(

@@ -121,8 +121,7 @@ def wad_pdf(terms: AuthorityTerms, application_id: str) -> bytes:
     pdf.row("Window", f"{local_time(scope.window.start)} – {local_time(scope.window.end)}")
     pdf.row("Watchlist categories", "\n".join(c.label for c in terms.categories))
     pdf.row("Maximum watchlist size", str(scope.max_watchlist_size or "not limited"))
-    threshold = scope.alert_threshold
-    pdf.row("Alert threshold", "engine default" if threshold is None else str(threshold))
+    pdf.row("Alert threshold", f"{terms.threshold.summary}\n({terms.threshold.origin})")
 
     pdf.heading("The application as authorised")
     for name in TEXT_FIELDS:
