@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
+from lfr.vision.alignment import DLIB_CHIP
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.describers import Describer, DescriberConfig, build_describer
 from lfr.vision.describers.base import l2_normalise
@@ -209,8 +210,11 @@ class EvaluationDescriber:
     ) -> None:
         if not chip_paddings:
             raise ValueError("at least one chip padding is needed")
-        self._analyser = analyser
+        # A describer that takes another crop than dlib's chip gets it cut (and is described
+        # as the engine describes it: context paddings are the dlib chip's augmentation).
+        self._analyser = analyser.cutting(describer.alignments)
         self._describer = describer
+        self._own_crop = describer.alignments != (DLIB_CHIP,)
         self.no_face = no_face
         self._cache = cache
         self._batch_size = batch_size
@@ -283,6 +287,8 @@ class EvaluationDescriber:
     ) -> NDArray[np.float32]:
         """One descriptor per face: the unit mean of its chips' descriptors, one chip per
         padding, each aligned from the face's landmarks."""
+        if self._own_crop:
+            return self._describer.describe_faces([observation for observation, _ in faces])
         chips = [
             align(image, observation.landmarks, CHIP_SIZE, padding)
             for observation, image in faces
