@@ -37,6 +37,7 @@ from lfr.vision.detection import build_detector
 
 # Re-exported: the engine and its configuration are imported together by their callers.
 from lfr.vision.engine_config import EngineConfig as EngineConfig
+from lfr.vision.engine_config import rule_in_effect
 from lfr.vision.following import FaceFollower
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
@@ -218,17 +219,11 @@ def calibrated_gallery(
     rule is configured, the watchlist is too small for a cohort, or the calibration does
     not cover the rule (a rule never runs uncalibrated: its units would not match the
     threshold's)."""
-    runs = (
-        normalisation is not None
-        and normalisation.applies_to(len(gallery))
-        and calibration is not None
-        and calibration.covers(normalisation.rule)
-    )
-    if not runs:
+    rule = rule_in_effect(normalisation, len(gallery), calibration)
+    if rule is None:
         return gallery.with_normalisation(None) if gallery.normalisation else gallery
     assert normalisation is not None
     assert calibration is not None
-    rule = normalisation.rule
     return gallery.with_normalisation(
         normalisation, lambda scores: calibration.to_reference(rule, scores)
     )

@@ -41,9 +41,10 @@ from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import current_policy
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.authority_view import AuthorityTerms, terms_of
+from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.wad_pdf import wad_pdf
 
@@ -130,7 +131,11 @@ def application_page(
         application = authorisations.application_of(row)
         authority_row = _authority_of(db, row.id)
         authority = _authority_out(authority_row) if authority_row else None
-        terms = terms_of(authority_row) if authority_row else None
+        terms = (
+            authority_terms(db, authority_row, context.recognition_settings)
+            if authority_row
+            else None
+        )
         watchlist = (
             watchlists.watchlist_for_authority(db, authority_row.id) if authority_row else None
         )
@@ -342,7 +347,9 @@ def wad_record(context: Context, viewer: Reader, application_id: str) -> Respons
 
 
 def _wad_terms(context: Context, viewer: Viewer | None, application_id: str) -> AuthorityTerms:
-    return terms_of(_detached_authority(context, viewer, application_id))
+    with reading(context.db) as db:
+        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        return authority_terms(db, authority, context.recognition_settings)
 
 
 def _detached_authority(
@@ -681,7 +688,7 @@ def _moment(form: FormData, name: str, problems: list[Unmet]) -> datetime | None
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return from_local_input(text)  # typed in UK time, as the pages show it
     except ValueError:
         problems.append(Unmet("AUTH-1", f"not a date and time: {text!r}", name))
         return None
