@@ -32,7 +32,6 @@ from lfr.evaluation.descriptors import build_evaluation_describer
 from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, DescriberConfig
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.engine_config import EngineConfig
-from lfr.vision.landmarks import CHIP_PADDING
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 Matrix = NDArray[np.float64]
@@ -52,9 +51,7 @@ def sample(
 
 
 def describe(config: DescriberConfig, paths: Sequence[Path]) -> Matrix:
-    evaluation, _ = build_evaluation_describer(
-        HogDetectorConfig(upsample=1), config, chip_paddings=(CHIP_PADDING,)
-    )
+    evaluation, _ = build_evaluation_describer(HogDetectorConfig(upsample=1), config)
     described = evaluation.describe_all(paths)
     rows = [d.descriptor for d in described]
     if any(r is None for r in rows):
