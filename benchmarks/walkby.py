@@ -235,7 +235,10 @@ def run_rule(name: str, config: EngineConfig, clip: WalkbyClip) -> RuleRun:
     gallery, refused = enrolled(clip, engine, config)
     cache = detection_cache(clip, config)
     detector = CachedDetector(engine.analyser.detector, cache)
-    engine = replace(engine, analyser=FaceAnalyser(detector, engine.analyser.locator))
+    analyser = FaceAnalyser(
+        detector, engine.analyser.locator, alignments=engine.analyser.alignments
+    )
+    engine = replace(engine, analyser=analyser)
     events: list[MatchEvent] = []
 
     def keep(emitted: Emitted) -> None:
