@@ -239,6 +239,7 @@ async def decide(
                 _text(form, "reasons"),
                 conditions,
                 model_version=context.settings.evaluated_model_version,
+                engine_threshold=context.settings.engine.alert_threshold,
                 threshold_justification=_text(form, "threshold_justification") or None,
             )
 
@@ -538,6 +539,7 @@ def api_decide(
             body.reasons,
             conditions,
             model_version=context.settings.evaluated_model_version,
+            engine_threshold=context.settings.engine.alert_threshold,
             threshold_justification=body.threshold_justification,
         ),
     )

@@ -459,7 +459,7 @@ def forecast_panel(
     deployment_hours: str = "",
 ) -> Response:
     """The forecast as a fragment for the decision form, for this deployment: its blank
-    fields mean the shipped default threshold, a watchlist of 100 and no footfall (htmx
+    fields mean the engine's configured threshold, a watchlist of 100 and no footfall (htmx
     swaps it in as the officer types). A number that is not one is said in the panel."""
     try:
         threshold = _number(alert_threshold, float, "alert_threshold")
