@@ -16,6 +16,7 @@ from lfr.reports import review, transparency
 from lfr.reports.transparency import DocumentKind
 from lfr.services import alerts, publication
 from lfr.web.context import WebContext
+from lfr.web.labels import local_input
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import (
@@ -281,7 +282,7 @@ def test_the_authorising_officer_delays_an_announcement_from_the_application_pag
 
         application_id = db.get(AuthorityRow, authority_id).application_id  # type: ignore[union-attr]
     assert 'id="delay-form"' in officer.get(f"/applications/{application_id}").text
-    later = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    later = local_input(utcnow() + timedelta(hours=2))  # typed in UK time
     response = officer.post(
         f"/authorities/{authority_id}/publication-delay",
         data={"publish_from": later, "reason": "Covert phase first"},

@@ -44,6 +44,7 @@ from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.wad_pdf import wad_pdf
 
@@ -689,7 +690,7 @@ def _moment(form: FormData, name: str, problems: list[Unmet]) -> datetime | None
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return from_local_input(text)  # typed in UK time, as the pages show it
     except ValueError:
         problems.append(Unmet("AUTH-1", f"not a date and time: {text!r}", name))
         return None
