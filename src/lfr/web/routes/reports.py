@@ -246,8 +246,8 @@ def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Respon
         else "Open: figures as recorded now, not yet signed off"
     )
     assessment = {
-        "performance_against_expectations": row["performance_assessment"],
-        "safeguards": row["safeguards_assessment"],
+        "performance_assessment": row["performance_assessment"],
+        "safeguards_assessment": row["safeguards_assessment"],
         "lessons": row["lessons"],
     }
     return Response(
