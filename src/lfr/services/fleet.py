@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from lfr.audit import record
 from lfr.bus.messages import NodeReport
+from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
@@ -241,9 +242,13 @@ def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
     name only, or a node could speak, and receive watchlists, as another (DEP-2)."""
     for row in session.scalars(select(EnrolledNodeRow)):
         enrolled = NodePublicKey.parse(row.public_key)
-        if key.signing == enrolled.signing or key.sealing == enrolled.sealing:
+        if _halves(key) & _halves(enrolled):
             return row.name
     return None
+
+
+def _halves(key: NodePublicKey) -> set[bytes]:
+    return {half for half in (key.signing, key.sealing, key.bus) if half is not None}
 
 
 def revoke_node(
@@ -288,6 +293,25 @@ def trusted_key(session: Session, name: str) -> NodePublicKey | None:
     if row is None or row.revoked_at is not None:
         return None
     return NodePublicKey.parse(row.public_key)
+
+
+def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
+    """Each enrolled, unrevoked node's NATS user (its NKey and the cameras it runs), and the
+    names of those enrolled before nodes had a bus key (they need enrolling anew)."""
+    runs: dict[str, list[str]] = {}
+    for camera in session.scalars(select(CameraSource).order_by(CameraSource.name)):
+        if camera.source.startswith(NODE_SOURCE_PREFIX):
+            runs.setdefault(camera.source.removeprefix(NODE_SOURCE_PREFIX), []).append(camera.name)
+    access, keyless = [], []
+    for row in enrolled_nodes(session):
+        key = NodePublicKey.parse(row.public_key)
+        if row.revoked_at is not None:
+            continue
+        if key.bus is None:
+            keyless.append(row.name)
+            continue
+        access.append(NodeAccess(row.name, user_public(key.bus), tuple(runs.get(row.name, []))))
+    return access, keyless
 
 
 def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodePublicKey]:
