@@ -31,7 +31,7 @@ from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.services._rows import moment
@@ -110,7 +110,28 @@ def record_report(
     status.last_seen = at
     for halt_id in report.acknowledged:
         _acknowledge(session, halt_id, report.node, at)
+    _audit_destroyed(session, report)
     session.flush()
+
+
+def _audit_destroyed(session: Session, report: NodeReport) -> None:
+    """Alerts a node destroyed unsent (captured after a halt, or past its outbox retention)
+    are on the record, by count: what they held never left the node (DEP-2, DP-2)."""
+    counts = (
+        (report.destroyed_after_halt, "captured after the halt"),
+        (report.expired, "past the outbox retention"),
+    )
+    for count, why in counts:
+        if count:
+            record(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="node.alerts_destroyed",
+                object_type="node",
+                object_id=report.node,
+                summary=f"node {report.node} destroyed {count} alert(s) {why}, unsent",
+                after={"deployment": report.deployment_id, "count": count, "why": why},
+            )
 
 
 def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> None:
