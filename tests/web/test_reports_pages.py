@@ -314,3 +314,42 @@ def test_a_fresh_install_shows_the_figures_shipped_with_the_model(
     panel = officer.get("/forecast", params={"threshold": 0.94, "watchlist_size": 10}).text
     assert "needs a recorded justification" in panel
     assert "figures shipped with the model" in panel
+
+
+def test_the_assessment_is_one_form_and_a_refused_sign_off_keeps_what_was_typed(
+    web_context: WebContext, personas: Personas, recorded: Recorded, client_for: ClientFor
+) -> None:
+    """REV-1: the three boxes and Sign off are one form. Signing off with a box left empty
+    is refused on the page itself, in the form's words, with the text typed in the other
+    two still there (and saved); with all three written, the same button signs off."""
+    review_id = review_id_of(web_context, recorded)
+    reviewer = client_for(personas.auditor)
+    page = reviewer.get(f"/reviews/{review_id}").text
+    form = page[
+        page.index('id="assessment-form"') : page.index("</form>", page.index("assessment-form"))
+    ]
+    assert 'formaction="/reviews/' in form
+    assert "sign-off-button" in form
+    partial = {
+        "performance": "Two true alerts as forecast",
+        "safeguards": "Scrutiny held",
+        "lessons": "",
+    }
+    refused = reviewer.post(f"/reviews/{review_id}/sign-off", data=partial)
+    assert refused.status_code == 422
+    assert "Two true alerts as forecast" in refused.text
+    assert "Scrutiny held" in refused.text
+    assert "Lessons" in refused.text
+    assert "Write this part of the assessment first" in refused.text
+    assert "_assessment" not in refused.text  # no raw field name
+    assert "saved, but not signed off" in refused.text
+    with transaction(web_context.db) as db:
+        row = review.get_review(db, review_id)
+        assert row.performance_assessment == "Two true alerts as forecast"
+    complete = {**partial, "lessons": "Brief the operators on night lighting"}
+    signed = reviewer.post(f"/reviews/{review_id}/sign-off", data=complete, follow_redirects=False)
+    assert signed.status_code == 303
+    with transaction(web_context.db) as db:
+        row = review.get_review(db, review_id)
+        assert row.lessons == "Brief the operators on night lighting"
+        assert row.signed_off_at is not None

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
 
 from lfr.reports import charts
+from lfr.reports.recognition import threshold_words
 
 
 def review_charts(figures: Mapping[str, Any]) -> dict[str, bytes]:
@@ -46,6 +47,15 @@ def _when(iso: str | None) -> str | None:
     return f"{iso[:10]} {iso[11:16]} UTC" if iso else None
 
 
+def _threshold(figures: Mapping[str, Any]) -> str:
+    """The threshold the deployment ran at, as a number with its meaning; a review frozen
+    before the threshold was recorded as one says so."""
+    threshold = figures["alert_threshold"]
+    if threshold is None:
+        return "not recorded (the engine's configured threshold at the time)"
+    return threshold_words(threshold, figures.get("alert_threshold_false_match_rate"))
+
+
 def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The figures as (label, value) rows: the review page and the PDF print the same."""
     faces = figures["faces_seen"]
@@ -56,7 +66,7 @@ def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Started", _when(figures["started_at"]) or "never"),
         ("Stopped", _when(figures["stopped_at"]) or "—"),
         ("Time running", _duration(figures["time_running_seconds"])),
-        ("Alert threshold", str(figures["alert_threshold"] or "default")),
+        ("Alert threshold", _threshold(figures)),
         ("Watchlist size", str(figures["watchlist"]["size"])),
         (
             "Watchlist categories",
@@ -75,6 +85,11 @@ def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
             "dismissed by the operator)",
         ),
         ("Unconfirmed alerts", str(figures["unconfirmed_alerts"])),
+        (
+            "Not adjudicated",
+            f"{figures.get('not_adjudicated_alerts', 0)} (still undecided when the deployment "
+            "ended, closed then)",
+        ),
         ("Engagements", str(figures["engagements"])),
         ("Arrests", str(figures["arrests"])),
         (

@@ -37,10 +37,8 @@ raises more false alerts, and below the floor the false alerts fall unevenly on 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +53,12 @@ from lfr.reports.evaluations import (
     shipped_equitability,
 )
 from lfr.reports.forecast import AlertForecast, forecast_alerts
-from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
+from lfr.reports.recognition import (
+    CalibrationInUse,
+    calibration_for,
+)
+from lfr.vision.calibration import REFERENCE_RULE
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,42 +92,12 @@ class EvaluatedModel:
     calibration_path: Path | None = None
 
 
-SHIPPED_CALIBRATION = "shipped calibration"
-FORCE_CALIBRATION = "force's calibration"
-
-
-@dataclass(frozen=True, slots=True)
-class CalibrationInUse:
-    calibration: ModelCalibration
-    source: str
-    """`FORCE_CALIBRATION` (the engine's `calibration_path`) or `SHIPPED_CALIBRATION`."""
-
-
 def calibration_in_use(model: EvaluatedModel) -> CalibrationInUse | None:
     """The calibration the engine maps its scores with, so pages and engine agree: the
     force's own file (`engine.calibration_path`, from `lfr evaluate identification
-    --calibration-out`) when it calibrates this model, else the one shipped with it."""
-    path = model.calibration_path
-    own = _force_calibration(path) if path is not None else None
-    if own is not None and own.model_id == model.version:
-        return CalibrationInUse(own, FORCE_CALIBRATION)
-    shipped = shipped_calibration(model.version)
-    return CalibrationInUse(shipped, SHIPPED_CALIBRATION) if shipped is not None else None
-
-
-@cache
-def _force_calibration(path: Path) -> ModelCalibration | None:
-    """The force's calibration file; an unreadable one is named in the log once and the
-    shipped calibration stands in (the engine itself refuses to start on it)."""
-    try:
-        return ModelCalibration.model_validate_json(path.read_text())
-    except (OSError, ValueError) as error:
-        logger.warning(
-            "engine.calibration_path %s is unreadable (%s): pages use the shipped calibration",
-            path,
-            error,
-        )
-        return None
+    --calibration-out`) when it calibrates this model, else the one shipped with it
+    (`lfr.reports.recognition.calibration_for`)."""
+    return calibration_for(model.calibration_path, model.version)
 
 
 def score_false_match_rate(score: float, model: EvaluatedModel) -> float | None:

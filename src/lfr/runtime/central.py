@@ -32,16 +32,16 @@ from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.fleet import Origin
-from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
+from lfr.vision.types import SILENT_AFTER_S, CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
 
 CONNECT_RETRY_MAX_S = 15.0
 """Longest wait between two attempts to reach a NATS server that is down at start."""
 
-STALE_AFTER_S = 15.0
-"""Health older than this (three of a worker's 5 s intervals) is shown STALE: the camera's
-figures stopped arriving (a lost link, a hung worker), whatever they last said."""
+STALE_AFTER_S = SILENT_AFTER_S
+"""Health older than this is shown STALE: the camera's figures stopped arriving (a lost
+link, a hung worker), whatever they last said."""
 
 AlertSink = Callable[[MatchEvent, Origin], str | None]
 """Records an alert through the alerts service; returns its id, or None if refused."""
@@ -112,12 +112,20 @@ class CameraHealth:
 
     @property
     def status(self) -> str:
-        """up, down or ended as last reported, or stale when the figures stopped coming."""
+        """up, down or ended as last reported; stale when the figures stopped coming;
+        stalled when it says up but its last report counted no frame."""
         if self.figures is None:
             return "waiting"
         if self.stale and self.figures.status is CameraStatus.UP:
             return "stale"
+        if self.settled and self.figures.status is CameraStatus.UP and self.figures.fps == 0:
+            return "stalled"
         return self.figures.status.value
+
+    @property
+    def without_frames(self) -> bool:
+        """Delivering no frames, whatever the cause (REC-5): the console flags it."""
+        return self.status in ("down", "stale", "stalled", "ended")
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import urgent_lapse_time
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.domain.refusal import Refusal
+from lfr.reports.recognition import engine_differences, recognition_of
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.engine import EngineJob
 from lfr.runtime.identity import NodePublicKey
@@ -96,16 +97,30 @@ class Planner:
         self.loop_files = loop_files
 
     def config_for(self, row: DeploymentRow) -> EngineConfig:
-        if row.alert_threshold is None:
-            return self.base_config
-        return self.base_config.model_copy(update={"alert_threshold": row.alert_threshold})
+        """The engine with the deployment's recorded threshold (`recognition_of`: the
+        authority's, else the engine setting when it was resolved)."""
+        threshold = recognition_of(row).threshold
+        return self.base_config.model_copy(update={"alert_threshold": threshold})
 
     def plan(self, session: Session, row: DeploymentRow, workers_here: int = 0) -> WorkerPlan:
         """`workers_here`: camera workers already running on this machine; the new ones
-        share its cores with them (ONNX Runtime and OpenCV threads each)."""
+        share its cores with them (ONNX Runtime and OpenCV threads each). Refused when
+        this engine would run another describer, rule or calibration than the deployment
+        recorded when it started (the settings changed since)."""
         cameras = cameras_for(session, deployments.cameras_of(row))
         templates = sealed_templates(session, row.id)
         local = [camera for camera in cameras if not runs_on_node(camera.source)]
+        differences = engine_differences(
+            recognition_of(row), self.base_config, len(set(templates.subject_ids))
+        )
+        if local and differences:
+            raise Refusal(
+                "REC-2",
+                "this engine would run "
+                + "; ".join(differences)
+                + ": restart with the settings it started with, or end it",
+                "recognition",
+            )
         config = self.config_for(row)
         if not config.threads:
             threads = threads_per_worker(workers_here + len(local))
@@ -120,7 +135,7 @@ class Planner:
         """The sealed watchlist encrypted to one enrolled node, audited in the caller's
         transaction."""
         templates = sealed_templates(session, row.id)
-        threshold = self.config_for(row).alert_threshold
+        threshold = recognition_of(row).threshold
         authority = authorisations.load_authority(session, row.authority_id)
         # An unconfirmed urgent authority stops being in force before its window ends
         # (AUTH-3): the nodes stop matching then (a confirmation re-releases).

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.partial_tables import complete_partial_tables
+from lfr.vision.calibration import ModelCalibration
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
@@ -176,3 +177,22 @@ class EngineConfig(BaseModel):
             "threads wait on one another's cores (8 workers on 2 cores: 16 threads)."
         ),
     )
+
+
+def rule_in_effect(
+    normalisation: CohortNormalisation | None,
+    n_subjects: int | None,
+    calibration: ModelCalibration | None,
+) -> str | None:
+    """The calibrated rule a camera runs on a watchlist of `n_subjects` (None: not known
+    yet, judged on the rule and calibration alone); None means raw cosine similarities.
+    A rule runs only where it is configured, the watchlist is large enough for a cohort
+    and the calibration covers it (a rule never runs uncalibrated: its units would not
+    match the threshold's)."""
+    runs = (
+        normalisation is not None
+        and (n_subjects is None or normalisation.applies_to(n_subjects))
+        and calibration is not None
+        and calibration.covers(normalisation.rule)
+    )
+    return normalisation.rule if runs and normalisation is not None else None

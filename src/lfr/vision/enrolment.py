@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.describers import Describer
 from lfr.vision.imageio import ImageError, load_image
 from lfr.vision.matcher import Gallery
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
-from lfr.vision.types import ListKind, RGBImage
+from lfr.vision.types import ListKind
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 
@@ -62,7 +62,8 @@ def load_watchlist_dir(
     """Enrol every usable image under `path` (either layout); return the gallery and the
     refusals (WL-5). A subject all of whose images are refused is left out."""
     subjects: list[str] = []
-    chips: list[RGBImage] = []
+    faces: list[FaceObservation] = []
+    analyser = analyser.cutting(describer.alignments)
     refusals: list[EnrolmentRefusal] = []
     for subject, image_path in watchlist_images(path):
         try:
@@ -74,9 +75,9 @@ def load_watchlist_dir(
             refusals.append(EnrolmentRefusal(image_path, refused.reason))
             continue
         subjects.append(subject)
-        chips.append(face.chip)
+        faces.append(face)
     descriptors = (
-        describer.describe(chips) if chips else np.zeros((0, describer.dimension), np.float32)
+        describer.describe_faces(faces) if faces else np.zeros((0, describer.dimension), np.float32)
     )
     gallery = Gallery.build(
         subjects, descriptors, [list_kind] * len(subjects), model_id=describer.model_id

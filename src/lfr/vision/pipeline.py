@@ -37,6 +37,7 @@ from lfr.vision.detection import build_detector
 
 # Re-exported: the engine and its configuration are imported together by their callers.
 from lfr.vision.engine_config import EngineConfig as EngineConfig
+from lfr.vision.engine_config import rule_in_effect
 from lfr.vision.following import FaceFollower
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
@@ -77,14 +78,18 @@ class Engine:
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> Engine:
-        analyser = FaceAnalyser(build_detector(config.detector))
         if config.threads:
             cv2.setNumThreads(config.threads)  # process-wide: one engine a process
         describer = build_describer(describer_with_threads(config.describer, config.threads))
+        # Each describer brings its own crop: the analysers cut it beside their own chip.
+        crops = describer.alignments
+        analyser = FaceAnalyser(build_detector(config.detector), alignments=crops)
         return cls(
             analyser,
             describer,
-            FaceAnalyser(build_detector(config.enrolment_detector()), analyser.locator),
+            FaceAnalyser(
+                build_detector(config.enrolment_detector()), analyser.locator, alignments=crops
+            ),
             load_calibration(config.calibration_path, describer.model_id),
         )
 
@@ -214,17 +219,11 @@ def calibrated_gallery(
     rule is configured, the watchlist is too small for a cohort, or the calibration does
     not cover the rule (a rule never runs uncalibrated: its units would not match the
     threshold's)."""
-    runs = (
-        normalisation is not None
-        and normalisation.applies_to(len(gallery))
-        and calibration is not None
-        and calibration.covers(normalisation.rule)
-    )
-    if not runs:
+    rule = rule_in_effect(normalisation, len(gallery), calibration)
+    if rule is None:
         return gallery.with_normalisation(None) if gallery.normalisation else gallery
     assert normalisation is not None
     assert calibration is not None
-    rule = normalisation.rule
     return gallery.with_normalisation(
         normalisation, lambda scores: calibration.to_reference(rule, scores)
     )
@@ -400,7 +399,7 @@ class CameraWorker:
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
         started = time.perf_counter()
-        descriptors = self.engine.describer.describe([s.payload.face.chip for _, s in chosen])
+        descriptors = self.engine.describer.describe_faces([s.payload.face for _, s in chosen])
         described = time.perf_counter()
         self._health.stage("describe", described - started)
         self._health.described(len(chosen))

@@ -59,6 +59,16 @@ class WebSettings(BaseModel):
             "bigger imports and costs memory per request."
         ),
     )
+    camera_source_kinds: frozenset[str] = Field(
+        default=frozenset({"rtsp", "rtsps", "file", "device", "node"}),
+        description=(
+            "Kinds of camera source an engineer may configure, each checked by reading a frame "
+            "as part of their request: rtsp, rtsps, http, https, rtmp, udp, tcp, srt (streams), "
+            "file (a video file on the server), device (device:N), node (node:NAME, read by "
+            "that node). More kinds let the check reach further (http: any web address the "
+            "server can; file: any file it can read); fewer keep it to the force's cameras."
+        ),
+    )
     secure_cookies: bool | None = Field(
         default=None,
         description=(

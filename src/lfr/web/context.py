@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.reports.recognition import RecognitionSettings
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
@@ -62,6 +63,12 @@ class WebContext:
         return EvaluatedModel(
             self.settings.evaluated_model_version, self.settings.engine.calibration_path
         )
+
+    @property
+    def recognition_settings(self) -> RecognitionSettings:
+        """What a deployment's recognition is resolved from besides its authority (the
+        engine and the evaluated model of these settings)."""
+        return RecognitionSettings.from_settings(self.settings)
 
     @property
     def web_settings(self) -> WebSettings:

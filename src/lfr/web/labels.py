@@ -45,6 +45,10 @@ FIELD_LABELS: Mapping[str, str] = {
     "halt_confirmed": "I mean to halt",
     "end_confirmed": "I mean to end",
     "rank": "Your rank",
+    "performance_assessment": "Performance against expectations",
+    "safeguards_assessment": "Effectiveness of the safeguards",
+    "lessons": "Lessons",
+    "alerts": "Alerts",
 }
 """Fields whose label on the form is not simply their name in words."""
 
@@ -68,6 +72,21 @@ def field_label(field: str | None) -> str:
     if "." in field or " " in field:
         return field  # a file name, or words already
     return field.replace("_", " ").capitalize()
+
+
+ROLE_NAMES: Mapping[str, str] = {
+    "gold": "Gold commander",
+    "silver": "Silver commander",
+    "bronze": "Bronze commander",
+    "engineer": "System engineer",
+}
+"""Roles whose name in words is not simply their value in words."""
+
+
+def role_name(role: str) -> str:
+    """A role as people say it: ``authorising_officer`` → "Authorising officer"."""
+    value = str(getattr(role, "value", role))
+    return ROLE_NAMES.get(value) or value.replace("_", " ").capitalize()
 
 
 LOCAL_ZONE = "Europe/London"

@@ -19,6 +19,11 @@ from lfr.web.labels import field_label, local_time
 FONT = "DejaVu"
 BODY_PT = 10
 LABEL_WIDTH_MM = 52
+LINE_MM = 5
+ROW_GAP_MM = 1.5
+HEADING_KEEP_MM = 22
+"""Room a heading needs below it (its own line and the first row's first lines): a heading
+never ends a page alone."""
 
 
 def _font_dir() -> Path:
@@ -44,7 +49,17 @@ class _Document(FPDF):
         self.cell(0, 5, f"{self._footer_text} · page {self.page_no()}/{{nb}}", align="C")
         self.set_text_color(0)
 
+    def room_left(self) -> float:
+        return self.page_break_trigger - self.get_y()
+
+    def keep(self, height: float) -> None:
+        """A new page first unless `height` fits on this one (and would fit on a new one)."""
+        usable = self.page_break_trigger - self.t_margin
+        if height > self.room_left() and height <= usable:
+            self.add_page()
+
     def heading(self, text: str, size: int = 13) -> None:
+        self.keep(HEADING_KEEP_MM)
         self.ln(3)
         self.set_font(FONT, "B", size)
         self.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
@@ -54,17 +69,32 @@ class _Document(FPDF):
         self.set_font(FONT, "", BODY_PT)
         self.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
 
+    def _height(self, width: float, text: str, style: str) -> float:
+        self.set_font(FONT, style, BODY_PT)
+        height = self.multi_cell(width, LINE_MM, text, align="L", dry_run=True, output="HEIGHT")
+        assert isinstance(height, float | int)
+        return float(height)
+
     def row(self, label: str, value: str) -> None:
         """A label and its answer side by side; a long answer wraps in its column, and
-        a list keeps one item per line."""
+        a list keeps one item per line. A row that fits on a page is never split: it
+        starts a new page instead, so a label is never left without its answer. A row
+        longer than a page starts with its label and the answer's first lines together."""
+        value = value or "—"
+        value_width = self.epw - LABEL_WIDTH_MM
+        label_height = self._height(LABEL_WIDTH_MM, label, "B")
+        first_lines = max(label_height, min(self._height(value_width, value, ""), 3 * LINE_MM))
+        self.keep(max(label_height, self._height(value_width, value, "")))
+        self.keep(first_lines)  # a row longer than a page: at least its head together
+        top, page = self.get_y(), self.page
         self.set_font(FONT, "B", BODY_PT)
-        top = self.get_y()
-        self.multi_cell(LABEL_WIDTH_MM, 5, label, new_x="RIGHT", new_y="TOP")
-        label_bottom = self.get_y() if self.get_y() > top else top
+        self.multi_cell(LABEL_WIDTH_MM, LINE_MM, label, align="L", new_x="RIGHT", new_y="TOP")
+        label_bottom = top + label_height
         self.set_font(FONT, "", BODY_PT)
         self.set_xy(self.l_margin + LABEL_WIDTH_MM, top)
-        self.multi_cell(0, 5, value or "—", new_x="LMARGIN", new_y="NEXT")
-        self.set_y(max(self.get_y(), label_bottom) + 1.5)
+        self.multi_cell(value_width, LINE_MM, value, align="L", new_x="LMARGIN", new_y="NEXT")
+        bottom = self.get_y() if self.page != page else max(self.get_y(), label_bottom)
+        self.set_y(bottom + ROW_GAP_MM)
 
 
 def wad_pdf(terms: AuthorityTerms, application_id: str) -> bytes:
@@ -91,15 +121,20 @@ def wad_pdf(terms: AuthorityTerms, application_id: str) -> bytes:
     pdf.row("Window", f"{local_time(scope.window.start)} – {local_time(scope.window.end)}")
     pdf.row("Watchlist categories", "\n".join(c.label for c in terms.categories))
     pdf.row("Maximum watchlist size", str(scope.max_watchlist_size or "not limited"))
-    threshold = scope.alert_threshold
-    pdf.row("Alert threshold", "engine default" if threshold is None else str(threshold))
+    pdf.row("Alert threshold", f"{terms.threshold.summary}\n({terms.threshold.origin})")
 
     pdf.heading("The application as authorised")
     for name in TEXT_FIELDS:
         if name != "title":
             pdf.row(field_label(name), str(getattr(application, name)))
     pdf.row("Places", "\n".join(application.places))
+    category = application.place_category
+    pdf.row("Category of place", category.label if category else "")
     pdf.row("Cameras", "\n".join(application.cameras))
+    window = application.window
+    pdf.row("Window", f"{local_time(window.start)} – {local_time(window.end)}" if window else "")
+    categories = sorted(c.label for c in application.watchlist_categories)
+    pdf.row("Categories the watchlist may hold", "\n".join(categories))
     if application.urgent:
         pdf.row("Why urgent", application.urgency_reason)
 
@@ -114,6 +149,7 @@ def _signatures(pdf: _Document, officer: str) -> None:
         ("Authorising officer", officer),
         ("Received by the deployment's Gold commander", ""),
     ):
+        pdf.keep(32)  # the role, its lines and their captions stay together
         pdf.row(role, name)
         pdf.ln(10)
         y = pdf.get_y()

@@ -41,7 +41,7 @@ from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import current_policy
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.authority_view import AuthorityTerms, terms_of
+from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
@@ -130,7 +130,11 @@ def application_page(
         application = authorisations.application_of(row)
         authority_row = _authority_of(db, row.id)
         authority = _authority_out(authority_row) if authority_row else None
-        terms = terms_of(authority_row) if authority_row else None
+        terms = (
+            authority_terms(db, authority_row, context.recognition_settings)
+            if authority_row
+            else None
+        )
         watchlist = (
             watchlists.watchlist_for_authority(db, authority_row.id) if authority_row else None
         )
@@ -342,7 +346,9 @@ def wad_record(context: Context, viewer: Reader, application_id: str) -> Respons
 
 
 def _wad_terms(context: Context, viewer: Viewer | None, application_id: str) -> AuthorityTerms:
-    return terms_of(_detached_authority(context, viewer, application_id))
+    with reading(context.db) as db:
+        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        return authority_terms(db, authority, context.recognition_settings)
 
 
 def _detached_authority(

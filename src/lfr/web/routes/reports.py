@@ -109,7 +109,24 @@ def _load(context: Context, review_id: str) -> tuple[dict[str, Any], dict[str, A
 def review_page(
     request: Request, context: Context, viewer: ReviewReader, review_id: str
 ) -> Response:
+    return _review_page(request, context, viewer_of(viewer).actor, review_id)
+
+
+def _review_page(
+    request: Request,
+    context: Context,
+    actor: Actor,
+    review_id: str,
+    refused: Refusal | None = None,
+    typed: dict[str, str] | None = None,
+    saved: bool = False,
+) -> Response:
+    """The review; with `refused`, again (422) with the problems above the assessment form
+    and what was typed in its three boxes kept (`saved`: the text was saved, the sign-off
+    alone was refused)."""
     row, figures = _load(context, review_id)
+    if typed:
+        row = {**row, **typed}
     return render(
         request,
         "reports/review.html",
@@ -117,22 +134,45 @@ def review_page(
             "review": row,
             "figures": figures,
             "lines": review_export.summary_lines(figures),
-            "may_edit": viewer_of(viewer).actor.has(Role.REVIEWER) and row["status"] == "open",
+            "may_edit": actor.has(Role.REVIEWER) and row["status"] == "open",
+            "problems": problems_of(refused) if refused else [],
+            "saved": saved,
             "title": f"Review: {figures['title']}",
         },
+        status=422 if refused else 200,
     )
+
+
+AssessmentText = Annotated[str | None, Form(max_length=20000)]
+
+
+def _typed(performance: str | None, safeguards: str | None, lessons: str | None) -> dict[str, str]:
+    """The three boxes as the review's columns, for the page shown again."""
+    return {
+        "performance_assessment": performance or "",
+        "safeguards_assessment": safeguards or "",
+        "lessons": lessons or "",
+    }
 
 
 @pages.post("/reviews/{review_id}/assessment")
 def review_assessment(
+    request: Request,
     context: Context,
     viewer: Reviewer,
     review_id: str,
-    performance: Annotated[str, Form(max_length=20000)],
-    safeguards: Annotated[str, Form(max_length=20000)],
-    lessons: Annotated[str, Form(max_length=20000)],
+    performance: AssessmentText = None,
+    safeguards: AssessmentText = None,
+    lessons: AssessmentText = None,
 ) -> Response:
-    _assess(context, viewer_of(viewer).actor, review_id, performance, safeguards, lessons)
+    actor = viewer_of(viewer).actor
+    try:
+        _assess(context, actor, review_id, performance or "", safeguards or "", lessons or "")
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        typed = _typed(performance, safeguards, lessons)
+        return _review_page(request, context, actor, review_id, refusal, typed)
     return RedirectResponse(f"/reviews/{review_id}", status_code=303)
 
 
@@ -146,8 +186,34 @@ def _assess(
 
 
 @pages.post("/reviews/{review_id}/sign-off")
-def review_sign_off(context: Context, viewer: Reviewer, review_id: str) -> Response:
-    _sign_off(context, viewer_of(viewer).actor, review_id)
+def review_sign_off(
+    request: Request,
+    context: Context,
+    viewer: Reviewer,
+    review_id: str,
+    performance: AssessmentText = None,
+    safeguards: AssessmentText = None,
+    lessons: AssessmentText = None,
+) -> Response:
+    """Sign off from the assessment form: what the three boxes hold is saved first (its own
+    audited change), then the review is signed off; a refusal of either shows the page again
+    with the problems and the text as typed, so nothing written is lost."""
+    actor = viewer_of(viewer).actor
+    posted = (performance, safeguards, lessons) != (None, None, None)
+    typed = _typed(performance, safeguards, lessons) if posted else None
+    try:
+        if posted:
+            _assess(context, actor, review_id, performance or "", safeguards or "", lessons or "")
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return _review_page(request, context, actor, review_id, refusal, typed)
+    try:
+        _sign_off(context, actor, review_id)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return _review_page(request, context, actor, review_id, refusal, typed, saved=posted)
     return RedirectResponse(f"/reviews/{review_id}", status_code=303)
 
 
