@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from lfr.db.governance import DeploymentRow
 from lfr.domain.refusal import Refusal
 from lfr.vision.calibration import (
-    REFERENCE_RULE,
     CalibrationFile,
     CalibrationFileRefusedError,
     ModelCalibration,
@@ -41,8 +40,9 @@ from lfr.vision.calibration import (
     read_calibration_file,
     shipped_calibration_file,
 )
+from lfr.vision.decision import rule_in_effect
 from lfr.vision.describers import describer_model_id
-from lfr.vision.engine_config import EngineConfig, rule_in_effect
+from lfr.vision.engine_config import EngineConfig
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -205,14 +205,14 @@ def resolve_recognition(
     in_use = calibration_for(engine.calibration_path, model_id)
     calibration = in_use.calibration if in_use is not None else None
     threshold = engine.alert_threshold if authority_threshold is None else authority_threshold
-    rule = rule_in_effect(engine.score_normalisation, watchlist_size, calibration)
+    rule = rule_in_effect(engine.decision_rule(), watchlist_size, calibration)
     config = RecognitionConfig(
         threshold=threshold,
         threshold_source=THRESHOLD_OF_SETTINGS
         if authority_threshold is None
         else THRESHOLD_OF_AUTHORITY,
         false_match_rate=calibration.false_match_rate(threshold) if calibration else None,
-        rule=rule or REFERENCE_RULE,
+        rule=rule,
         describers=(model_id,),
         model_version=settings.model_version,
         calibration=_record(in_use),

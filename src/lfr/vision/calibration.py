@@ -46,6 +46,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lfr.vision.fair import FairCohort
+
 REFERENCE_RULE = "cosine"
 """The rule whose scores are the reference scale: raw cosine similarity."""
 
@@ -94,6 +96,13 @@ class ModelCalibration(BaseModel):
     non_mated_comparisons: int = Field(ge=1, description="Comparisons the rates rest on.")
     false_match_rates: tuple[float, ...] = Field(description="The FMR grid, descending.")
     rules: dict[str, RuleCalibration]
+    fair_cohorts: dict[str, FairCohort] = Field(
+        default_factory=dict,
+        description=(
+            "Fair score normalisation's clusters for each description (`Description.name`), "
+            "fitted once on a cohort (lfr.vision.fair): centroids and offsets only."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCalibration:
@@ -155,6 +164,17 @@ class ModelCalibration(BaseModel):
         logs = np.log10(np.asarray(self.false_match_rates))[::-1]
         reference = np.asarray(self.rules[REFERENCE_RULE].scores)[::-1]
         return float(np.interp(math.log10(false_match_rate), logs, reference))
+
+
+def same_comparisons(first: ModelCalibration, second: ModelCalibration) -> bool:
+    """Whether two calibrations were measured on the same comparisons (same model, grid,
+    count and reference scores): their rules may then live in one file."""
+    return (
+        first.model_id == second.model_id
+        and first.non_mated_comparisons == second.non_mated_comparisons
+        and first.false_match_rates == second.false_match_rates
+        and first.rules[REFERENCE_RULE] == second.rules[REFERENCE_RULE]
+    )
 
 
 def _strictly_increasing(

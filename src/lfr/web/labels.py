@@ -104,6 +104,24 @@ def local_time(moment: datetime | None) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
+def local_input(moment: datetime | None) -> str:
+    """A moment as a form's date-and-time field shows it: UK time, to the minute (the
+    pages show UK time, so the fields are typed in it too)."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{aware.astimezone(ZoneInfo(LOCAL_ZONE)):%Y-%m-%dT%H:%M}"
+
+
+def from_local_input(text: str) -> datetime:
+    """What a date-and-time field holds (UK time, as typed) as a UTC moment; a value that
+    names its own offset keeps it. Raises ValueError for what is not a date and time."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(LOCAL_ZONE))
+    return moment.astimezone(UTC)
+
+
 RESULT_LABELS: Mapping[str, str] = {
     "deployment_id": "Reference",
     "title": "Deployment",

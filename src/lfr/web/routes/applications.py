@@ -44,6 +44,7 @@ from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.wad_pdf import wad_pdf
 
@@ -661,6 +662,13 @@ def _list(form: FormData, name: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in _text(form, name).splitlines() if line.strip())
 
 
+def _cameras(form: FormData) -> tuple[str, ...]:
+    """The configured cameras ticked, then any other names typed one per line (a camera
+    not configured yet), each once, in that order."""
+    names = _chosen(form, "camera_choices") + _list(form, "cameras")
+    return tuple(dict.fromkeys(names))
+
+
 def _chosen(form: FormData, name: str) -> tuple[str, ...]:
     """The ticked boxes of a checkbox group, in the form's order."""
     return tuple(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip())
@@ -687,7 +695,7 @@ def _moment(form: FormData, name: str, problems: list[Unmet]) -> datetime | None
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return from_local_input(text)  # typed in UK time, as the pages show it
     except ValueError:
         problems.append(Unmet("AUTH-1", f"not a date and time: {text!r}", name))
         return None
@@ -719,7 +727,7 @@ def application_from_form(form: FormData, applicant_id: str) -> Application:
         applicant_id=applicant_id,
         **{name: _text(form, name) for name in TEXT_FIELDS},
         places=_list(form, "places"),
-        cameras=_list(form, "cameras"),
+        cameras=_cameras(form),
         watchlist_categories=_categories(form, "watchlist_categories"),
         place_category=_enum(PlaceCategory, category, "place_category") if category else None,
         window=window,

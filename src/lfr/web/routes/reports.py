@@ -29,6 +29,7 @@ from lfr.web.deps import Context
 from lfr.web.downloads import attachment
 from lfr.web.forecast_view import deployment_outlook
 from lfr.web.forms import problems_of
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 
 REVIEW_READERS = Admit(
@@ -59,6 +60,9 @@ api = APIRouter(prefix="/api/reports", tags=["reports"])
 
 PNG = "image/png"
 NO_STORE = {"Cache-Control": "no-store"}
+
+ASSUMED_WATCHLIST_SIZE = 100
+"""The watchlist size a forecast assumes before anyone has set a maximum (and says so)."""
 
 
 def _model_version(context: Context) -> str:
@@ -242,8 +246,8 @@ def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Respon
         else "Open: figures as recorded now, not yet signed off"
     )
     assessment = {
-        "performance_against_expectations": row["performance_assessment"],
-        "safeguards": row["safeguards_assessment"],
+        "performance_assessment": row["performance_assessment"],
+        "safeguards_assessment": row["safeguards_assessment"],
         "lessons": row["lessons"],
     }
     return Response(
@@ -424,7 +428,7 @@ def forecast_page(
     context: Context,
     viewer: Decider,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
-    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
+    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = ASSUMED_WATCHLIST_SIZE,
 ) -> Response:
     """What the authorising officer sees while deciding: the forecast for the threshold
     and watchlist size asked about, and for a range of sizes (AUTH-2, EQ-1)."""
@@ -457,18 +461,25 @@ def forecast_panel(
     expected_footfall: str = "",
     expected_watchlisted: str = "",
     deployment_hours: str = "",
+    condition_window_start: str = "",
+    condition_window_end: str = "",
 ) -> Response:
-    """The forecast as a fragment for the decision form, for this deployment: its blank
-    fields mean the shipped default threshold, a watchlist of 100 and no footfall (htmx
-    swaps it in as the officer types). A number that is not one is said in the panel."""
+    """The forecast as a fragment for the decision form, for this deployment: the hours of
+    the narrowed window when both its ends are typed (UK time), else of the window applied
+    for; the maximum watchlist size typed, else an assumed 100, said as such; blank
+    threshold and footfall mean the shipped default threshold and no footfall (htmx swaps it
+    in as the officer types). A number that is not one is said in the panel."""
     try:
         threshold = _number(alert_threshold, float, "alert_threshold")
-        size = int(_number(max_watchlist_size, int, "max_watchlist_size") or 100)
+        typed_size = _number(max_watchlist_size, int, "max_watchlist_size")
         footfall = int(_number(expected_footfall, int, "expected_footfall") or 0)
         watchlisted = _number(expected_watchlisted, int, "expected_watchlisted")
         hours = float(_number(deployment_hours, float, "deployment_hours") or 0.0)
+        narrowed = _narrowed_hours(condition_window_start, condition_window_end)
     except Refusal as refusal:
         return render(request, "partials/problems.html", {"problems": problems_of(refusal)})
+    size = int(typed_size) if typed_size else ASSUMED_WATCHLIST_SIZE
+    hours = narrowed if narrowed is not None else hours
     with reading(context.db) as db:
         outlook = deployment_outlook(
             db,
@@ -490,8 +501,23 @@ def forecast_panel(
             "outlook": outlook,
             "chosen": _forecast_json(outlook.forecast),
             "by_size": [_forecast_json(f) for f in by_size],
+            "size_assumed": not typed_size,
+            "window_narrowed": narrowed is not None,
         },
     )
+
+
+def _narrowed_hours(start: str, end: str) -> float | None:
+    """The hours of a narrowed window typed on the decision form (UK time), None unless
+    both ends are typed and the end is after the start."""
+    if not (start.strip() and end.strip()):
+        return None
+    try:
+        begins, ends = from_local_input(start), from_local_input(end)
+    except ValueError as error:
+        raise Refusal("EQ-1", "not a date and time", "condition_window_start") from error
+    seconds = (ends - begins).total_seconds()
+    return seconds / 3600 if seconds > 0 else None
 
 
 def _number(text: str, kind: type[float] | type[int], field: str) -> float | None:
@@ -513,7 +539,7 @@ def api_forecast(
     context: Context,
     viewer: Decider,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
-    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
+    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = ASSUMED_WATCHLIST_SIZE,
 ) -> dict[str, Any]:
     """False alerts per 10,000 faces and the expected true identification rate."""
     with reading(context.db) as db:
