@@ -38,6 +38,7 @@ from lfr.db.governance import AlertRow
 from lfr.db.leases import LeaseRow
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.db.web_sessions import SessionStage
+from lfr.domain.people import Actor
 from lfr.runtime.leases import LEASE_S, camera_lease
 from lfr.services import deployments, fleet
 from lfr.services.retention import RUN_ACTION
@@ -88,17 +89,23 @@ class Console:
     cookie: str
     alerts: set[str] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        cookies = {COOKIE_NAME: self.cookie}
+        timeout = httpx.Timeout(10, read=None)
+        self._client = httpx.Client(base_url=self.instance.url, cookies=cookies, timeout=timeout)
+
     def open(self) -> None:
         threading.Thread(target=self._listen, daemon=True).start()
 
+    def close(self) -> None:
+        """As the operator closes the page (an instance stops only once its streams end)."""
+        self._client.close()
+
     def _listen(self) -> None:
-        cookies = {COOKIE_NAME: self.cookie}
-        timeout = httpx.Timeout(10, read=None)
-        client = httpx.Client(base_url=self.instance.url, cookies=cookies, timeout=timeout)
-        # Until its instance stops (or is killed): the stream then breaks off.
+        client = self._client
+        # Until closed, or its instance is killed: the stream then breaks off.
         with (
-            contextlib.suppress(httpx.HTTPError),
-            client,
+            contextlib.suppress(httpx.HTTPError, RuntimeError),
             client.stream("GET", "/console/stream") as response,
         ):
             assert response.status_code == 200
@@ -246,6 +253,20 @@ def test_two_instances_act_as_one(
     ]
     for console in consoles:
         console.open()
+    try:
+        watch_two_instances(two_instances, db, actors, deployment, consoles)
+    finally:
+        for console in consoles:
+            console.close()
+
+
+def watch_two_instances(
+    two_instances: tuple[Instance, Instance],
+    db: SessionFactory,
+    actors: dict[str, Actor],
+    deployment: str,
+    consoles: list[Console],
+) -> None:
     with transaction(db) as session:
         deployments.start_deployment(session, actors["silver"], deployment)
 

@@ -6,10 +6,9 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from lfr.audit.log import request_id_var
-from lfr.db.migrate import upgrade
+from lfr.db.migrate import hold_first_start_lock, upgrade
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import Rank, Role
@@ -41,14 +40,8 @@ def prepare_database(settings: Settings) -> SessionFactory:
 def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
     """On an empty database, creates the administrator whose one-time password the caller
     prints; its first sign-in must replace the password and add a second factor."""
-    try:
-        return _create_administrator(db)
-    except IntegrityError:  # another instance, started at the same time, created it first
-        return None
-
-
-def _create_administrator(db: SessionFactory) -> Bootstrap | None:
     with transaction(db) as session:
+        hold_first_start_lock(session)  # instances started together: one creates it
         if session.scalar(select(func.count()).select_from(User)):
             return None
         password = people.generate_password()
