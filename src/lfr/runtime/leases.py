@@ -136,6 +136,11 @@ class Leases:
     def fenced(self) -> bool:
         """True once the leases held here may have lapsed unrenewed: whatever they
         guarded must stop now."""
+        return self.seconds_until_fenced() <= 0
+
+    def seconds_until_fenced(self) -> float:
+        """How long a renewal may still take before `fenced` (a database that hangs
+        rather than refuses must not keep workers running past their leases)."""
         if self._renewed_at is None:
-            return False
-        return time.monotonic() - self._renewed_at > self._fence_after_s
+            return self._fence_after_s
+        return self._fence_after_s - (time.monotonic() - self._renewed_at)

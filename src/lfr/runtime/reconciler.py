@@ -16,6 +16,13 @@ every few seconds, and at once after each commit that changes a deployment or an
   holds it, and re-sent until each node serving the deployment has acknowledged it. A
   restarted service finds the unacknowledged halts in the database and sends them again.
 
+* **Several instances** (`lfr.runtime.leases`): a camera's worker starts only on the
+  instance holding the camera's lease, renewed at every pass; one whose lease went
+  elsewhere is stopped, and if the leases cannot be renewed in time every worker here
+  stops (fenced). Only the instance holding the leader's lease ends deployments out of
+  force and talks to the nodes. Stopping a deployment here gives up its leases and
+  records this instance's acknowledgement of the halt.
+
 The local pass is quick and a request may wait for it (`converge`): a halt answers with the
 workers here already stopped. The remote pass talks to the bus, which may be down for
 minutes; it runs on its own so that an outage never delays a local halt.
@@ -304,9 +311,10 @@ class Reconciler:
             for d, plan in self._plans.items()
             for camera in plan.cameras
         }
+        bound = max(self.leases.seconds_until_fenced(), 0.5)
         try:
-            held = await asyncio.to_thread(self.leases.claim, wanted)
-        except Exception:
+            held = await asyncio.wait_for(asyncio.to_thread(self.leases.claim, wanted), bound)
+        except Exception:  # refused, or hanging past the point the leases may lapse
             if self.leases.fenced:
                 await self._fence()
             raise
