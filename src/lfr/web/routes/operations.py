@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated, Any
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse, Response
@@ -69,13 +70,17 @@ def service_metrics(context: WebContext) -> CollectorRegistry:
     return metrics.scrape(state, lambda: _announced(context))
 
 
-def serve_metrics_apart(context: WebContext) -> None:
-    """Serve /metrics, without a token, on `web.metrics_address` (a thread of its own)."""
+def serve_metrics_apart(context: WebContext) -> WSGIServer | None:
+    """Serve /metrics, without a token, on `web.metrics_address` (a thread of its own);
+    returns its server (None when no address is set)."""
     address = context.web_settings.metrics_address
     if address is None:
-        return
+        return None
     host, _, port = address.rpartition(":")
-    start_http_server(int(port), addr=host.strip("[]"), registry=service_metrics(context))
+    server, _thread = start_http_server(
+        int(port), addr=host.strip("[]"), registry=service_metrics(context)
+    )
+    return server
 
 
 def _announced(context: WebContext) -> set[str]:
