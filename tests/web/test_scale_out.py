@@ -63,7 +63,7 @@ def test_an_alert_a_node_publishes_is_recorded_and_a_halt_reaches_the_node(
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
     runtime = context.attach_runtime(run_camera_engine)
-    event = match_event(world, faces_dir, score=0.97, threshold=0.6)
+    event = match_event(world, faces_dir, score=0.97)
 
     async def scenario() -> HaltDeployment:
         await runtime.start()

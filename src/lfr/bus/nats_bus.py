@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from lfr.bus.base import (
     Delivery,
@@ -47,6 +48,7 @@ from lfr.bus.messages import (
     deduplication_id,
     envelope_for,
 )
+from lfr.bus.nats_auth import SERVICE_INBOX
 from lfr.bus.nats_tuning import NatsTuning
 from lfr.bus.streams import stream_name
 from lfr.bus.subjects import (
@@ -86,12 +88,44 @@ class NatsSettings(NatsTuning):
     credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) for an authenticated server."
     )
+    nkey_seed: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The NKey seed (SU…) this client signs in with: a node's or the service's, derived "
+            "from its own key (`lfr.bus.nats_auth`); ignored beside credentials_file."
+        ),
+    )
+    inbox_prefix: str = Field(
+        default=SERVICE_INBOX,
+        pattern=r"^_INBOX[A-Za-z0-9_-]*$",
+        description="Where replies come back: a node's own (`nats_auth.inbox_of`).",
+    )
+    create_streams: bool = Field(
+        default=True,
+        description=(
+            "Create or update the streams on connecting: the service does; a node, which may "
+            "not touch the streams, uses them as the service made them."
+        ),
+    )
 
     @classmethod
     def at(cls, url: str, tuning: NatsTuning, **where: Any) -> NatsSettings:
         """The server at `url` reached as `tuning` says; `where`: its other fields (prefix,
         credentials_file) or a tuning value the caller names itself."""
         return cls(**{**dict(tuning), "url": url, **where})
+
+
+def _authentication(settings: NatsSettings) -> dict[str, Any]:
+    """How the client proves who it is (credentials file or NKey), where replies come back,
+    and which authorities a TLS server's certificate must chain to."""
+    options: dict[str, Any] = {"inbox_prefix": settings.inbox_prefix}
+    if settings.credentials_file is not None:
+        options["user_credentials"] = str(settings.credentials_file)
+    elif settings.nkey_seed is not None:
+        options["nkeys_seed_str"] = settings.nkey_seed.get_secret_value()
+    if settings.tls_ca_file is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(settings.tls_ca_file))
+    return options
 
 
 class BusUnavailableError(ConnectionError):
@@ -189,8 +223,7 @@ class NatsBus:
             "disconnected_cb": link.disconnected,
             "reconnected_cb": link.reconnected,
         }
-        if settings.credentials_file is not None:
-            options["user_credentials"] = str(settings.credentials_file)
+        options.update(_authentication(settings))
         try:
             client = await asyncio.wait_for(nats.connect(**options), settings.first_connect_s)
         except TimeoutError:
@@ -202,7 +235,8 @@ class NatsBus:
         link.connected = True
         bus._link = link
         try:
-            await bus.ensure_streams()
+            if settings.create_streams:
+                await bus.ensure_streams()
         except nats.errors.Error as error:
             await client.close()
             raise BusUnavailableError(

@@ -9,7 +9,6 @@ no image, template, subject reference or name.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -32,6 +31,7 @@ from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment, safe_filename
 from lfr.web.forms import shown_on_form
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.shipped_documents import not_yet_published, shipped
 
@@ -177,11 +177,9 @@ async def delay_announcement(
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
     try:
-        when = datetime.fromisoformat(publish_from)
+        when = from_local_input(publish_from)  # the form's field is typed in UK time
     except ValueError as error:
-        raise Refusal("PUB-1", "give a date and time (ISO 8601)", "publish_from") from error
-    if when.tzinfo is None:  # the form's datetime-local field is labelled UTC
-        when = when.replace(tzinfo=UTC)
+        raise Refusal("PUB-1", "give a date and time", "publish_from") from error
     actor = viewer_of(viewer).actor
 
     def delay() -> str:
