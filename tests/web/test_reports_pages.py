@@ -4,6 +4,7 @@ charts, PDF, sign-off; the equitability report; monitoring; the forecast."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -354,3 +355,46 @@ def test_the_assessment_is_one_form_and_a_refused_sign_off_keeps_what_was_typed(
         row = review.get_review(db, review_id)
         assert row.lessons == "Brief the operators on night lighting"
         assert row.signed_off_at is not None
+
+
+def test_the_review_pdf_opens_on_a_readable_page_of_labelled_figures(
+    web_context: WebContext,
+    personas: Personas,
+    recorded: Recorded,
+    client_for: ClientFor,
+    tmp_path: Path,
+) -> None:
+    """REV-1: the PDF's first page is the title and the figures as label/answer rows in the
+    document's proportional font (not a monospaced text dump), each label with its answer."""
+    from tests.web.test_wad_pdf import SCREENSHOTS, VALUE_COLUMN_PT, pages_of, poppler
+
+    poppler()
+    review_id = review_id_of(web_context, recorded)
+    pdf = client_for(personas.auditor).get(f"/reviews/{review_id}/export.pdf").content
+    first = pages_of(pdf, tmp_path)[0]
+    words = " ".join(w.text for w in first)
+    assert "Figures from the record" in words
+    faces = next(w for w in first if w.text == "Faces")
+    assert any(
+        w.text == "125" and w.x >= VALUE_COLUMN_PT - 2 and abs(w.y - faces.y) < 2 for w in first
+    )
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "wad.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    assert "DejaVuSansBold" in fonts
+    assert "Mono" not in fonts
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            str(tmp_path / "wad.pdf"),
+            str(SCREENSHOTS / "review-pdf"),
+        ],
+        check=True,
+    )

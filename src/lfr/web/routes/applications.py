@@ -240,6 +240,7 @@ async def decide(
                 _text(form, "reasons"),
                 conditions,
                 model_version=context.settings.evaluated_model_version,
+                engine_threshold=context.settings.engine.alert_threshold,
                 threshold_justification=_text(form, "threshold_justification") or None,
             )
 
@@ -539,6 +540,7 @@ def api_decide(
             body.reasons,
             conditions,
             model_version=context.settings.evaluated_model_version,
+            engine_threshold=context.settings.engine.alert_threshold,
             threshold_justification=body.threshold_justification,
         ),
     )
@@ -662,6 +664,13 @@ def _list(form: FormData, name: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in _text(form, name).splitlines() if line.strip())
 
 
+def _cameras(form: FormData) -> tuple[str, ...]:
+    """The configured cameras ticked, then any other names typed one per line (a camera
+    not configured yet), each once, in that order."""
+    names = _chosen(form, "camera_choices") + _list(form, "cameras")
+    return tuple(dict.fromkeys(names))
+
+
 def _chosen(form: FormData, name: str) -> tuple[str, ...]:
     """The ticked boxes of a checkbox group, in the form's order."""
     return tuple(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip())
@@ -720,7 +729,7 @@ def application_from_form(form: FormData, applicant_id: str) -> Application:
         applicant_id=applicant_id,
         **{name: _text(form, name) for name in TEXT_FIELDS},
         places=_list(form, "places"),
-        cameras=_list(form, "cameras"),
+        cameras=_cameras(form),
         watchlist_categories=_categories(form, "watchlist_categories"),
         place_category=_enum(PlaceCategory, category, "place_category") if category else None,
         window=window,
