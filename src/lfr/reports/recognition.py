@@ -191,6 +191,12 @@ class ResolvedRecognition:
         return in_use.file.text if in_use is not None and in_use.file is not None else None
 
 
+def resolved_threshold(authority_threshold: float | None, engine_threshold: float) -> float:
+    """The threshold a deployment runs at: the authority's condition, else the engine's
+    configured threshold (`engine.alert_threshold`, never below the evaluated default)."""
+    return engine_threshold if authority_threshold is None else authority_threshold
+
+
 def resolve_recognition(
     settings: RecognitionSettings,
     authority_threshold: float | None,
@@ -204,7 +210,7 @@ def resolve_recognition(
     model_id = describer_model_id(engine.describer)
     in_use = calibration_for(engine.calibration_path, model_id)
     calibration = in_use.calibration if in_use is not None else None
-    threshold = engine.alert_threshold if authority_threshold is None else authority_threshold
+    threshold = resolved_threshold(authority_threshold, engine.alert_threshold)
     rule = rule_in_effect(engine.decision_rule(), watchlist_size, calibration)
     config = RecognitionConfig(
         threshold=threshold,

@@ -56,6 +56,7 @@ from lfr.reports.forecast import AlertForecast, forecast_alerts
 from lfr.reports.recognition import (
     CalibrationInUse,
     calibration_for,
+    resolved_threshold,
 )
 from lfr.vision.calibration import REFERENCE_RULE
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
@@ -75,11 +76,6 @@ class ThresholdFloor:
         return self.equitable_threshold is not None and threshold >= self.equitable_threshold
 
 
-def effective_threshold(threshold: float | None) -> float:
-    """The threshold a deployment runs at: the authority's, else the shipped default."""
-    return DEFAULT_ALERT_THRESHOLD if threshold is None else threshold
-
-
 @dataclass(frozen=True, slots=True)
 class EvaluatedModel:
     """The model the cameras run, as the settings given to `lfr.system.build` name it
@@ -90,6 +86,9 @@ class EvaluatedModel:
 
     version: str
     calibration_path: Path | None = None
+    engine_threshold: float = DEFAULT_ALERT_THRESHOLD
+    """The engine's configured threshold (`engine.alert_threshold`): what an authority
+    that sets none runs at (`lfr.reports.recognition.resolved_threshold`)."""
 
 
 def calibration_in_use(model: EvaluatedModel) -> CalibrationInUse | None:
@@ -156,7 +155,7 @@ def decision_forecast(
     watchlist size and threshold, from the stored evaluation's FMR and FNMR."""
     if watchlist_size < 1:
         raise Refusal("EQ-1", "the watchlist holds at least one person", "watchlist_size")
-    chosen = effective_threshold(threshold)
+    chosen = resolved_threshold(threshold, model.engine_threshold)
     floor = threshold_floor(session, model.version)
     calibration = calibration_in_use(model)
     shown_fmr = score_false_match_rate(chosen, model)

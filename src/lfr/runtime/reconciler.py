@@ -321,9 +321,9 @@ class Reconciler:
         # Halts first: a deployment halted a moment ago must not wait behind releases.
         owed = await asyncio.to_thread(self._undelivered)
         now = datetime.now(UTC)  # the bus's time, not the rules': resending is mechanics
-        for outbox_id, deployment_id, reason, published_at, nodes in owed:
+        for outbox_id, deployment_id, reason, halted_at, published_at, nodes in owed:
             if published_at is None or now - published_at >= self._resend:
-                await self._send_halt(outbox_id, deployment_id, reason, nodes)
+                await self._send_halt(outbox_id, deployment_id, reason, halted_at, nodes)
         if self._runtime.on_nats:  # no node can read a bus in memory
             await self._match_releases()
 
@@ -369,17 +369,30 @@ class Reconciler:
             row = deployments.get_deployment(session, deployment_id)
             return self._planner.release(session, row, node, key)
 
-    def _undelivered(self) -> list[tuple[str, str, str, datetime | None, list[str]]]:
+    def _undelivered(
+        self,
+    ) -> list[tuple[str, str, str, datetime, datetime | None, list[str]]]:
         with transaction(self._db) as session:
             return [
-                (row.id, row.deployment_id, row.reason, row.published_at, json.loads(row.nodes))
+                (
+                    row.id,
+                    row.deployment_id,
+                    row.reason,
+                    row.created_at,
+                    row.published_at,
+                    json.loads(row.nodes),
+                )
                 for row in fleet.undelivered(session)
             ]
 
     async def _send_halt(
-        self, outbox_id: str, deployment_id: str, reason: str, nodes: list[str]
+        self, outbox_id: str, deployment_id: str, reason: str, at: datetime, nodes: list[str]
     ) -> None:
-        halt = HaltDeployment(deployment_id=deployment_id, reason=reason[:500], halt_id=outbox_id)
+        # `issued_at` is when the halt was recorded, however late it is sent: a node
+        # destroys what it captured after that moment (`lfr.runtime.backlog`).
+        halt = HaltDeployment(
+            deployment_id=deployment_id, reason=reason[:500], halt_id=outbox_id, issued_at=at
+        )
         try:
             await self._runtime.publish(halt)
             # Replaces each node's released watchlist: its templates leave the bus (WL-6).

@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 
 from lfr.audit import record
 from lfr.bus.messages import NodeReport
+from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.services._rows import moment
@@ -109,7 +110,28 @@ def record_report(
     status.last_seen = at
     for halt_id in report.acknowledged:
         _acknowledge(session, halt_id, report.node, at)
+    _audit_destroyed(session, report)
     session.flush()
+
+
+def _audit_destroyed(session: Session, report: NodeReport) -> None:
+    """Alerts a node destroyed unsent (captured after a halt, or past its outbox retention)
+    are on the record, by count: what they held never left the node (DEP-2, DP-2)."""
+    counts = (
+        (report.destroyed_after_halt, "captured after the halt"),
+        (report.expired, "past the outbox retention"),
+    )
+    for count, why in counts:
+        if count:
+            record(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="node.alerts_destroyed",
+                object_type="node",
+                object_id=report.node,
+                summary=f"node {report.node} destroyed {count} alert(s) {why}, unsent",
+                after={"deployment": report.deployment_id, "count": count, "why": why},
+            )
 
 
 def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> None:
@@ -241,9 +263,13 @@ def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
     name only, or a node could speak, and receive watchlists, as another (DEP-2)."""
     for row in session.scalars(select(EnrolledNodeRow)):
         enrolled = NodePublicKey.parse(row.public_key)
-        if key.signing == enrolled.signing or key.sealing == enrolled.sealing:
+        if _halves(key) & _halves(enrolled):
             return row.name
     return None
+
+
+def _halves(key: NodePublicKey) -> set[bytes]:
+    return {half for half in (key.signing, key.sealing, key.bus) if half is not None}
 
 
 def revoke_node(
@@ -288,6 +314,25 @@ def trusted_key(session: Session, name: str) -> NodePublicKey | None:
     if row is None or row.revoked_at is not None:
         return None
     return NodePublicKey.parse(row.public_key)
+
+
+def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
+    """Each enrolled, unrevoked node's NATS user (its NKey and the cameras it runs), and the
+    names of those enrolled before nodes had a bus key (they need enrolling anew)."""
+    runs: dict[str, list[str]] = {}
+    for camera in session.scalars(select(CameraSource).order_by(CameraSource.name)):
+        if camera.source.startswith(NODE_SOURCE_PREFIX):
+            runs.setdefault(camera.source.removeprefix(NODE_SOURCE_PREFIX), []).append(camera.name)
+    access, keyless = [], []
+    for row in enrolled_nodes(session):
+        key = NodePublicKey.parse(row.public_key)
+        if row.revoked_at is not None:
+            continue
+        if key.bus is None:
+            keyless.append(row.name)
+            continue
+        access.append(NodeAccess(row.name, user_public(key.bus), tuple(runs.get(row.name, []))))
+    return access, keyless
 
 
 def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodePublicKey]:

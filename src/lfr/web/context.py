@@ -60,8 +60,9 @@ class WebContext:
     def evaluated_model(self) -> EvaluatedModel:
         """The model the cameras run, as these settings name it: its version and the
         force's calibration file (the floor, the forecast and every score's meaning)."""
+        engine = self.settings.engine
         return EvaluatedModel(
-            self.settings.evaluated_model_version, self.settings.engine.calibration_path
+            self.settings.evaluated_model_version, engine.calibration_path, engine.alert_threshold
         )
 
     @property

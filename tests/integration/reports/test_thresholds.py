@@ -229,3 +229,39 @@ def test_a_forces_own_calibration_file_speaks_for_the_scores(
     assert thresholds.score_false_match_rate(0.951, forces) == pytest.approx(
         shipped.false_match_rate(0.951)
     )
+
+
+def test_without_a_condition_the_floor_and_forecast_check_the_engines_configured_threshold(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """REC-2, EQ-1: one resolution of the threshold. An authority that sets none runs at
+    the engine's configured threshold, so that is what the floor checks and the forecast
+    shows (not a constant): below the floor (0.90 here) it needs a justification."""
+    from lfr.vision.calibration import shipped_calibration
+
+    store_synthetic_evaluation(session_factory)
+
+    def approve(engine_threshold: float) -> None:
+        application_id = submitted(session_factory, personas)
+        with transaction(session_factory) as session:
+            authorisations.decide_application(
+                session,
+                personas.authorising_officer,
+                application_id,
+                DecisionKind.APPROVE,
+                "Necessary and proportionate",
+                model_version=MODEL,
+                engine_threshold=engine_threshold,
+            )
+
+    with pytest.raises(Refusal, match=r"alert threshold 0\.85 is below"):
+        approve(0.85)
+    approve(0.97)
+    calibration = shipped_calibration(MODEL)
+    assert calibration is not None
+    with transaction(session_factory) as session:
+        forecast = thresholds.decision_forecast(
+            session, None, 100, thresholds.EvaluatedModel(MODEL, None, 0.97)
+        )
+    assert forecast.threshold == 0.97
+    assert forecast.false_match_rate == pytest.approx(calibration.false_match_rate(0.97))

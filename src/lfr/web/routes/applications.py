@@ -240,6 +240,7 @@ async def decide(
                 _text(form, "reasons"),
                 conditions,
                 model_version=context.settings.evaluated_model_version,
+                engine_threshold=context.settings.engine.alert_threshold,
                 threshold_justification=_text(form, "threshold_justification") or None,
             )
 
@@ -539,6 +540,7 @@ def api_decide(
             body.reasons,
             conditions,
             model_version=context.settings.evaluated_model_version,
+            engine_threshold=context.settings.engine.alert_threshold,
             threshold_justification=body.threshold_justification,
         ),
     )

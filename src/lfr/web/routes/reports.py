@@ -467,8 +467,8 @@ def forecast_panel(
     """The forecast as a fragment for the decision form, for this deployment: the hours of
     the narrowed window when both its ends are typed (UK time), else of the window applied
     for; the maximum watchlist size typed, else an assumed 100, said as such; blank
-    threshold and footfall mean the shipped default threshold and no footfall (htmx swaps it
-    in as the officer types). A number that is not one is said in the panel."""
+    threshold and footfall mean the engine's configured threshold and no footfall (htmx
+    swaps it in as the officer types). A number that is not one is said in the panel."""
     try:
         threshold = _number(alert_threshold, float, "alert_threshold")
         typed_size = _number(max_watchlist_size, int, "max_watchlist_size")
