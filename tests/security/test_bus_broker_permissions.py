@@ -13,16 +13,19 @@ from typing import Any
 
 import nats
 import pytest
+from typer.testing import CliRunner
 
 from lfr.bus.messages import HaltDeployment, NodeReport
-from lfr.bus.nats_auth import authorization_block, user_public, user_seed
+from lfr.bus.nats_auth import ServerTls, user_seed
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.bus.streams import stream_name
 from lfr.bus.subjects import Topic
+from lfr.cli import app
 from lfr.cli.node import node_access
 from lfr.db.session import transaction
 from lfr.runtime.identity import NodeIdentity, NodeSigner, service_signer
 from lfr.services import cameras, fleet
+from lfr.settings import get_settings
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.bus.collect import Collector
@@ -35,12 +38,13 @@ REFUSED_WITHIN_S = 3.0
 """How long a refused client may keep trying before the refusal is an error."""
 
 
-def config_of(web_context: WebContext, service: NodeSigner, broker_tls: Any) -> str:
-    """What `lfr fleet nats-config` prints for this record."""
-    with transaction(web_context.db) as session:
-        nodes, keyless = fleet.bus_access(session)
-    assert keyless == []
-    return authorization_block(PREFIX, user_public(service.bus_public()), nodes, broker_tls)
+def config_of(tls: ServerTls) -> str:
+    """What `lfr fleet nats-config` prints for the record (and the environment's prefix)."""
+    arguments = ["fleet", "nats-config"]
+    arguments += ["--tls-cert", str(tls.cert_file), "--tls-key", str(tls.key_file)]
+    printed = CliRunner().invoke(app, arguments)
+    assert printed.exit_code == 0, printed.output
+    return printed.output
 
 
 def settings(broker: Broker, **access: Any) -> NatsSettings:
@@ -63,8 +67,16 @@ async def refused(attempt: Awaitable[object]) -> bool:
 
 
 def test_only_enrolled_nodes_get_in_and_each_publishes_only_on_its_own_subjects(
-    web_context: WebContext, personas: Personas, tmp_path: Path, faces_dir: Path
+    web_context: WebContext,
+    personas: Personas,
+    tmp_path: Path,
+    faces_dir: Path,
+    migrated_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("LFR_DATABASE_URL", migrated_url)  # the command reads this record
+    monkeypatch.setenv("LFR_NATS_PREFIX", PREFIX)
+    get_settings.cache_clear()
     van3, van4, stranger = (NodeIdentity.generate() for _ in range(3))
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, "north", "node:van-3")
@@ -73,12 +85,19 @@ def test_only_enrolled_nodes_get_in_and_each_publishes_only_on_its_own_subjects(
         fleet.enrol_node(session, personas.administrator, "van-4", van4.public().text())
     service = service_signer(web_context.settings.audit_signing_key_bytes())
     tls, ca_file = make_tls(tmp_path)
-    with secured_broker(tmp_path, config_of(web_context, service, tls), tls, ca_file) as broker:
+    with secured_broker(tmp_path, config_of(tls), tls, ca_file) as broker:
         asyncio.run(_scenario(broker, service, van3, stranger, faces_dir))
         with transaction(web_context.db) as session:
             fleet.revoke_node(session, personas.administrator, "van-3", "Van stolen")
-        broker.reload(config_of(web_context, service, tls))
+        broker.reload(config_of(tls))
         asyncio.run(_shut_out(broker, van3))
+    get_settings.cache_clear()
+
+
+def test_nats_config_wants_both_tls_files(tmp_path: Path) -> None:
+    printed = CliRunner().invoke(app, ["fleet", "nats-config", "--tls-cert", str(tmp_path)])
+    assert printed.exit_code != 0
+    assert "--tls-key" in printed.output
 
 
 async def _scenario(

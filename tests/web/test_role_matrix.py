@@ -186,6 +186,8 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/people/{user_id}/second-factor-reset"): {ADM},
     ("POST", "/people/grants/{grant_id}/approve"): {ADM},
     ("POST", "/people/grants/{grant_id}/refuse"): {ADM},
+    ("POST", "/people/resets/{reset_id}/approve"): {ADM},
+    ("POST", "/people/resets/{reset_id}/refuse"): {ADM},
     ("POST", "/api/people/{user_id}/disable"): {ADM},
     ("POST", "/api/people/{user_id}/enable"): {ADM},
     ("PUT", "/api/people/{user_id}/roles"): {ADM},
@@ -194,6 +196,9 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("GET", "/api/people/grants"): {ADM},
     ("POST", "/api/people/grants/{grant_id}/approve"): {ADM},
     ("POST", "/api/people/grants/{grant_id}/refuse"): {ADM},
+    ("GET", "/api/people/resets"): {ADM},
+    ("POST", "/api/people/resets/{reset_id}/approve"): {ADM},
+    ("POST", "/api/people/resets/{reset_id}/refuse"): {ADM},
     # reports (REV-1, PUB-1..3, EQ-1..3)
     ("GET", "/public/results/{deployment_id}"): PUBLIC,
     ("GET", "/public/open-data"): PUBLIC,

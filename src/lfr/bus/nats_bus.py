@@ -60,6 +60,7 @@ from lfr.bus.subjects import (
     subject_filter,
     subject_for,
 )
+from lfr.domain.redaction import redacted
 from lfr.vision.types import MatchEvent
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class _LinkLog:
         if self.closing or not self.connected or kind == self._last_error:
             return
         self._last_error = kind
-        log.warning("NATS link: %s: %s", kind, error)  # one line, no traceback
+        log.warning("NATS link: %s: %s", kind, redacted(str(error)))  # one line, no traceback
 
     async def disconnected(self) -> None:
         if self.closing or self._down:
@@ -216,6 +217,11 @@ class NatsBus:
         self._subscriptions: list[NatsSubscription] = []
         self._link = _LinkLog()
 
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the server is up now (False while it reconnects)."""
+        return bool(self._nc.is_connected)
+
     @classmethod
     async def connect(
         cls, settings: NatsSettings | None = None, *, signer: Signer | None = None
@@ -243,7 +249,8 @@ class NatsBus:
             client = await asyncio.wait_for(nats.connect(**options), settings.first_connect_s)
         except TimeoutError:
             raise BusUnavailableError(
-                f"cannot reach NATS at {settings.url} within {settings.first_connect_s:g} s"
+                f"cannot reach NATS at {redacted(settings.url)} "
+                f"within {settings.first_connect_s:g} s"
             ) from None
         bus = cls(client, settings, signer)
         link.connected = True
@@ -254,7 +261,7 @@ class NatsBus:
         except nats.errors.Error as error:
             await client.close()
             raise BusUnavailableError(
-                f"NATS at {settings.url} has no usable JetStream: {type(error).__name__}"
+                f"NATS at {redacted(settings.url)} has no usable JetStream: {type(error).__name__}"
             ) from None
         return bus
 
@@ -321,12 +328,20 @@ class NatsBus:
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
         )
-        pull = await self._js.pull_subscribe(
-            subject_filter(self.prefix, topic, deployment_id),
-            durable=check_durable(durable),
-            stream=stream_name(self.prefix, topic),
-            config=config,
-        )
+        stream = stream_name(self.prefix, topic)
+        try:
+            pull = await self._js.pull_subscribe(
+                subject_filter(self.prefix, topic, deployment_id),
+                durable=check_durable(durable),
+                stream=stream,
+                config=config,
+            )
+        except nats.js.errors.NotFoundError:
+            # A node does not create streams (`create_streams`): the service does.
+            raise BusUnavailableError(
+                f"NATS has no stream {stream}: the service creates it (start lfr serve on "
+                "this server and prefix first)"
+            ) from None
         loop = _PullLoop(pull, DeliveryTarget(topic, handler, on_refused, settings))
         subscription = NatsSubscription(asyncio.create_task(loop.run()), pull, loop.handling)
         self._subscriptions.append(subscription)

@@ -186,6 +186,13 @@ class CentralRuntime:
         """Whether the bus is open and workers can run (NATS may still be unreachable)."""
         return self._supervisor is not None
 
+    @property
+    def bus_connected(self) -> bool:
+        """Whether the bus is reached now: opened, and (NATS) its link up, not reconnecting
+        through a broker outage."""
+        bus = self._bus
+        return bus is not None and (not isinstance(bus, NatsBus) or bus.connected)
+
     async def start(self) -> None:
         """Opens the bus, or with NATS keeps trying in the background: a service restarted
         while the broker is down still serves its pages and records halts, and its

@@ -87,9 +87,20 @@ def open_data_json(context: Context) -> Response:
 def atom_feed(request: Request, context: Context) -> Response:
     with reading(context.db) as db:
         feed = transparency.atom_feed(
-            transparency.announcements(db), transparency.results(db), str(request.base_url)
+            transparency.announcements(db), transparency.results(db), feed_base(request, context)
         )
     return Response(feed, media_type="application/atom+xml")
+
+
+def feed_base(request: Request, context: Context) -> str:
+    """The service's own address for the feed's links, never the request's Host header (a
+    forged one would be copied into every reader's feed): `web.public_url`, else the first
+    allowed host, else (development, any host allowed) links relative to the site."""
+    public_url = context.web_settings.public_url
+    if public_url is not None:
+        return public_url
+    hosts = [host for host in context.settings.allowed_hosts if host != "*"]
+    return f"{request.url.scheme}://{hosts[0]}" if hosts else ""
 
 
 @pages.get("/public/documents", dependencies=[Depends(PUBLIC)])
