@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 
+from lfr.db.session import transaction
 from lfr.domain.authorisation import Conditions
+from lfr.reports import review
 from lfr.vision.calibration import one_in, shipped_calibration, shipped_calibration_file
 from lfr.web.context import WebContext
 from lfr.web.demo import Rehearsal, authorise, rehearsal_application
 from lfr.web.forecast_view import stranger_phrase
 from tests.db_fixtures import Personas, persona_accounts
+from tests.integration.governance.conftest import enroler
+from tests.integration.governance.world import CachingEnroler
+from tests.integration.reports.recorded import record_deployment
 from tests.pdf_text import pdf_text
 from tests.web.rehearsal import match_event
 
 pytestmark = pytest.mark.db
+__all__ = ["enroler"]
 
 MODEL = "dlib-resnet-v1"
 
@@ -97,3 +104,27 @@ def test_dashboard_alert_record_and_api_read_the_recorded_configuration(
     )
     record = operator.get(f"/alerts/{alert_id}").text
     assert shipped.sha256[:16] in record
+
+
+def test_the_review_states_the_threshold_the_deployment_ran_at(
+    web_context: WebContext,
+    personas: Personas,
+    client_for,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+) -> None:
+    """REV-1, REC-2: the review's figures (page, PDF lines, API) carry the recorded
+    threshold as a number with its meaning, not "default", and the whole configuration."""
+    recorded = record_deployment(web_context.db, personas, enroler, faces_dir)
+    with transaction(web_context.db) as db:
+        row = review.review_for_deployment(db, recorded.world.deployment_id)
+        assert row is not None
+        review_id = row.id
+    reviewer = client_for(personas.auditor)
+    page = visible(reviewer.get(f"/reviews/{review_id}").text)
+    assert meaning(0.946) in page
+    figures = reviewer.get(f"/api/reports/reviews/{review_id}").json()["figures"]
+    assert figures["alert_threshold"] == 0.946
+    assert figures["recognition"]["calibration"]["sha256"] == (
+        shipped_calibration_file(MODEL).sha256  # type: ignore[union-attr]
+    )

@@ -307,12 +307,20 @@ class NatsBus:
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
         )
-        pull = await self._js.pull_subscribe(
-            subject_filter(self.prefix, topic, deployment_id),
-            durable=check_durable(durable),
-            stream=stream_name(self.prefix, topic),
-            config=config,
-        )
+        stream = stream_name(self.prefix, topic)
+        try:
+            pull = await self._js.pull_subscribe(
+                subject_filter(self.prefix, topic, deployment_id),
+                durable=check_durable(durable),
+                stream=stream,
+                config=config,
+            )
+        except nats.js.errors.NotFoundError:
+            # A node does not create streams (`create_streams`): the service does.
+            raise BusUnavailableError(
+                f"NATS has no stream {stream}: the service creates it (start lfr serve on "
+                "this server and prefix first)"
+            ) from None
         loop = _PullLoop(pull, DeliveryTarget(topic, handler, on_refused, settings))
         subscription = NatsSubscription(asyncio.create_task(loop.run()), pull, loop.handling)
         self._subscriptions.append(subscription)

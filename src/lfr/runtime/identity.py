@@ -1,7 +1,8 @@
 """A node's identity: an Ed25519 key that signs what it publishes, and an X25519 key that
-sealed watchlists are encrypted to (DEP-2, WL-1, DP-2).
+sealed watchlists are encrypted to (DEP-2, WL-1, DP-2); from the first, a third key it
+signs in to NATS with (`bus_seed`, `lfr.bus.nats_auth`).
 
-`lfr node keygen` makes both on the node and keeps the private half in a file only the node
+`lfr fleet keygen` makes both on the node and keeps the private half in a file only the node
 reads; an administrator enrols the public half under the node's name (`lfr fleet enrol`,
 the Fleet page or the API). The service then accepts alerts, health and reports for a
 camera `node:<name>` only when signed by that enrolled, unrevoked node, and releases a

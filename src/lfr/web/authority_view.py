@@ -41,10 +41,6 @@ class ThresholdStatement:
     """True: the deployment's recorded configuration; False: no deployment yet."""
 
     @property
-    def number(self) -> str:
-        return f"{self.recognition.threshold:g}"
-
-    @property
     def summary(self) -> str:
         """``0.946: a stranger scores this high about 1 in 23,000 comparisons``."""
         return threshold_words(self.recognition.threshold, self.recognition.false_match_rate)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -187,7 +188,7 @@ def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
             await until(lambda: {str(e.event_id) for e in before} <= stored(context), "stored")
             # The fourth is destroyed on the node, unless the worker's outlet reached the
             # bus before the node heard of the halt: then the service refuses it.
-            await until(lambda: accounted(context, world) == 1, "the fourth accounted for")
+            await until(lambda: accounted(context, world) >= 1, "the fourth accounted for")
             return before, after, outcome
         finally:
             running.cancel()
@@ -197,7 +198,7 @@ def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
     assert outcome == "halted: Crowd surge"
     assert stored(context) == {str(e.event_id) for e in before}  # each once
     assert str(after.event_id) not in stored(context)
-    assert accounted(context, world) == 1
+    assert accounted(context, world) >= 1  # twice if the worker was killed mid-removal
     assert spooled(tmp_path / "outbox") == 0
 
 
@@ -208,10 +209,11 @@ def test_a_node_restarted_after_the_halt_sends_what_it_still_holds(
     faces_dir: Path,
     nats_settings: NatsSettings,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Halted with the link down, the node is stopped (Ctrl-C) before it could send; its
     alerts stay encrypted on its disk. Restarted once the link is back, it starts no
-    camera, acknowledges the halt and sends them: all stored."""
+    camera, acknowledges the halt and sends them, saying so: all stored."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
     runtime = context.attach_runtime(run_camera_engine)
@@ -245,10 +247,14 @@ def test_a_node_restarted_after_the_halt_sends_what_it_still_holds(
             running.cancel()
             await runtime.stop()
 
-    before, outcome = asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger="lfr.node"):
+        before, outcome = asyncio.run(scenario())
     assert outcome == "halted: Crowd surge"
     assert stored(context) == {str(e.event_id) for e in before}
     assert spooled(tmp_path / "outbox") == 0
+    said = [r.getMessage() for r in caplog.records if r.name == "lfr.node"]
+    assert any("halted with 2 alert(s) captured before the halt" in line for line in said)
+    assert any("all 2 alert(s) captured before the halt delivered" in line for line in said)
 
 
 def test_nothing_stays_in_the_outbox_beyond_its_retention(tmp_path: Path) -> None:
