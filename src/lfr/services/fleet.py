@@ -37,6 +37,7 @@ from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, ver
 from lfr.runtime.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
+from lfr.services.people import is_console
 
 UNREACHABLE_AFTER_S = 20.0
 """A node silent this long is shown unreachable (nodes report every few seconds)."""
@@ -283,13 +284,54 @@ def enrol_node(
             "(lfr fleet keygen on that node)",
             "public_key",
         )
+    at = moment(now)
     row = EnrolledNodeRow(
-        name=name, public_key=key.text(), enrolled_by=actor.name, enrolled_at=moment(now)
+        name=name,
+        public_key=key.text(),
+        enrolled_by=actor.name,
+        enrolled_at=at,
+        requested_by_id=actor.user_id,
     )
     session.add(row)
+    if is_console(actor):  # whoever holds the server's shell holds the database already
+        row.approved_by, row.approved_at = actor.name, at
     session.flush()
-    _audit_node(session, actor, name, "node.enrol", f"node {name} enrolled", None)
+    summary = f"node {name} enrolled" + (
+        "" if row.approved_at else "; it awaits a second administrator"
+    )
+    _audit_node(session, actor, name, "node.enrol", summary, None)
     return row
+
+
+def approve_node(
+    session: Session, actor: Actor, name: str, *, now: datetime | None = None
+) -> EnrolledNodeRow:
+    """A second administrator, not the one who enrolled it, approves a node's enrolment:
+    only then does it receive watchlists (decrypted templates) and have its messages
+    accepted (two-person rule); audited. Refusing one is revoking it (`revoke_node`)."""
+    _check_administrator(actor)
+    row = session.get(EnrolledNodeRow, name, with_for_update=True)
+    if row is None:
+        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+    if row.revoked_at is not None:
+        raise Refusal("DEP-2", f"node {name} is revoked", "name")
+    if row.approved_at is not None:
+        raise Refusal("DEP-2", f"node {name} is approved already", "name")
+    if actor.user_id == row.requested_by_id:
+        raise Refusal(
+            "DEP-2",
+            "a second administrator must approve a node, not the one who enrolled it",
+            "actor",
+        )
+    row.approved_by, row.approved_at = actor.name, moment(now)
+    session.flush()
+    _audit_node(session, actor, name, "node.enrol_approved", f"node {name} approved", None)
+    return row
+
+
+def is_trusted(row: EnrolledNodeRow) -> bool:
+    """Enrolled, approved by a second administrator, and not revoked."""
+    return row.approved_at is not None and row.revoked_at is None
 
 
 def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
@@ -343,9 +385,9 @@ def enrolled_nodes(session: Session) -> list[EnrolledNodeRow]:
 
 
 def trusted_key(session: Session, name: str) -> NodePublicKey | None:
-    """The public key of an enrolled, unrevoked node; None for any other name."""
+    """The public key of an enrolled, approved, unrevoked node; None for any other name."""
     row = session.get(EnrolledNodeRow, name)
-    if row is None or row.revoked_at is not None:
+    if row is None or not is_trusted(row):
         return None
     return NodePublicKey.parse(row.public_key)
 
@@ -360,7 +402,7 @@ def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
     access, keyless = [], []
     for row in enrolled_nodes(session):
         key = NodePublicKey.parse(row.public_key)
-        if row.revoked_at is not None:
+        if not is_trusted(row):
             continue
         if key.bus is None:
             keyless.append(row.name)
