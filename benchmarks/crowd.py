@@ -23,9 +23,10 @@ import argparse
 import json
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -250,9 +251,10 @@ def write_watchlist(watchlist: Sequence[Identity], folder: Path) -> None:
 
 
 @dataclass(frozen=True)
-class CrowdClip:
+class ClipFolder:
+    """A generated clip's folder: the video, its watchlist and its ground truth."""
+
     folder: Path
-    spec: CrowdSpec
 
     @property
     def video(self) -> Path:
@@ -267,33 +269,52 @@ class CrowdClip:
         return loaded
 
 
+@dataclass(frozen=True)
+class CrowdClip(ClipFolder):
+    spec: CrowdSpec
+
+
 def generate(
     spec: CrowdSpec, lfw_images: Path | None = None, cache: Path = DEFAULT_CACHE
 ) -> CrowdClip:
     """Write (or reuse) the clip for `spec` and return where it lies."""
     lfw_images = lfw_images or shared_data_dir() / "lfw-dev" / "images"
     folder = cache / spec.folder_name()
-    clip = CrowdClip(folder, spec)
+
+    def fill(partial: Path) -> dict[str, object]:
+        walkers, watchlist = render(spec, load_identities(lfw_images), partial)
+        write_watchlist(watchlist, partial / "watchlist")
+        return {
+            "box_is": "the pasted LFW crop; the face is centred in it and covers about 60%",
+            "walkers": [asdict(w) for w in walkers],
+        }
+
+    write_clip_folder(folder, spec, fill)
+    return CrowdClip(folder, spec)
+
+
+def write_clip_folder(folder: Path, spec: Any, fill: Callable[[Path], dict[str, object]]) -> None:
+    """Unless `folder` already holds a clip: `fill` writes the clip and its watchlist
+    into a partial folder and returns its ground truth, saved as `truth.json` with the
+    spec (a dataclass with width, height and frames); the folder then takes its name, so
+    an interrupted run never leaves a clip that looks complete."""
     if (folder / "truth.json").is_file():
-        return clip
+        return
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    walkers, watchlist = render(spec, load_identities(lfw_images), partial)
-    write_watchlist(watchlist, partial / "watchlist")
+    specifics = fill(partial)
     truth = {
         "width": spec.width,
         "height": spec.height,
         "fps": FPS,
         "frames": spec.frames,
         "spec": asdict(spec),
-        "box_is": "the pasted LFW crop; the face is centred in it and covers about 60%",
-        "walkers": [asdict(w) for w in walkers],
+        **specifics,
     }
     (partial / "truth.json").write_text(json.dumps(truth))
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
-    return clip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

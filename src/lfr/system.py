@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from lfr.audit import keys
 from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
+from lfr.bus.nats_auth import user_seed
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
 from lfr.db.session import SessionFactory, transaction
@@ -74,11 +75,13 @@ def nats_settings(settings: Settings) -> NatsSettings | None:
     """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
     if settings.nats_url is None:
         return None
+    service = service_signer(settings.audit_signing_key_bytes())
     return NatsSettings.at(
         settings.nats_url,
         settings.nats,
         prefix=settings.nats_prefix,
         credentials_file=settings.nats_credentials_file,
+        nkey_seed=user_seed(service.bus_seed()),  # the service's user (lfr fleet nats-config)
     )
 
 
@@ -102,7 +105,7 @@ def attach_recognition(
         wrap=preview.wrap if preview else None,
         loop_files=supervisor.loop_files,
     )
-    control = DeploymentControl(context.db)
+    control = DeploymentControl(context.db, service_key=context.service_key)
     runtime = CentralRuntime(
         target,
         alert_sink=control.record_alert,

@@ -57,7 +57,7 @@ class Browser:
     def sign_in_as(self, web_context: WebContext, actor: Actor) -> None:
         with transaction(web_context.db) as db:
             token, _ = web_context.sessions.create(
-                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN
+                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN, second_factor=True
             )
         self.context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": self.url}])
 

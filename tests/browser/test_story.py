@@ -17,6 +17,8 @@ from typing import Any
 import pyotp
 import pytest
 
+from lfr.runtime.central import CentralRuntime
+from lfr.web.labels import local_input
 from tests.browser.conftest import LiveServer, check_page, require_axe
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
@@ -56,7 +58,8 @@ class Person:
 
 
 def local(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M")
+    """As a date-and-time field takes it: UK time, as the pages show times."""
+    return local_input(moment)
 
 
 def draft_application(applicant: Person) -> str:
@@ -275,6 +278,18 @@ def test_from_application_to_recorded_outcome(
         person.context.close()
 
 
+def until_worker_alive(runtime: CentralRuntime, deployment_id: str, within_s: float = 60) -> int:
+    """The pid of the deployment's camera worker once it runs (starting a worker loads
+    its models: seconds on a busy machine)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for camera in runtime.cameras(deployment_id):
+            if camera.worker is not None and camera.worker.alive and camera.worker.pid:
+                return camera.worker.pid
+        time.sleep(0.1)
+    raise AssertionError(f"no camera worker of {deployment_id} ran within {within_s} s")
+
+
 def test_a_crashed_worker_restarts_and_the_deployment_shows_it(
     chromium: Any, live_server: LiveServer, faces_dir: Path, video_dir: Path
 ) -> None:
@@ -300,10 +315,8 @@ def test_a_crashed_worker_restarts_and_the_deployment_shows_it(
     silver.sign_in()
     silver.go(path)
     silver.page.wait_for_selector(".camera-health")
-    workers = [c.worker for c in runtime.cameras(rehearsal.deployment_id) if c.worker]
-    assert workers, "the camera worker is running"
-    assert workers[0].pid is not None
-    os.kill(workers[0].pid, signal.SIGKILL)
+    # The reconciler starts the worker in its own time: wait for it, never assume it.
+    os.kill(until_worker_alive(runtime, rehearsal.deployment_id), signal.SIGKILL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         silver.go(path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.services import deployments
+from lfr.services.retention import RUN_ACTION, run_retention_if_due
 from lfr.settings import get_settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
@@ -60,6 +61,69 @@ def test_every_deployment_end_makes_a_checkpoint(
     assert last is not None
     assert len(after) == len(before) + 1
     assert after[-1] == (last.sequence, last.hash)
+
+
+def test_a_deployment_ended_by_its_window_s_end_makes_a_checkpoint_too(
+    session_factory: SessionFactory, world: World
+) -> None:
+    """AUD-1: the system's end (the window is over) pins the record like a person's."""
+    before = _checkpoints(session_factory)
+    with transaction(session_factory) as session:
+        far_future = utcnow() + timedelta(days=3650)
+        ended = deployments.end_out_of_force(session, world.deployment_id, now=far_future)
+    assert ended is not None
+    after = _checkpoints(session_factory)
+    with transaction(session_factory) as session:
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc())).first()
+    assert last is not None
+    assert len(after) == len(before) + 1
+    assert after[-1] == (last.sequence, last.hash)
+
+
+def at_once(times: int, work: Callable[[], object]) -> list[object]:
+    """`work` in `times` threads released together, as instances asking at the same instant."""
+    barrier = threading.Barrier(times)
+    results: list[object] = [None] * times
+
+    def run(index: int) -> None:
+        barrier.wait()
+        results[index] = work()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_instances_asking_at_once_make_one_checkpoint(session_factory: SessionFactory) -> None:
+    """AUD-1 with several instances: "due?" is decided under the chain head's lock."""
+    _note(session_factory)
+
+    def checkpoint_if_due() -> object:
+        with transaction(session_factory) as session:
+            return make_checkpoint_if_due(session)
+
+    made = [r for r in at_once(4, checkpoint_if_due) if r is not None]
+    with transaction(session_factory) as session:
+        count = session.scalar(select(func.count()).select_from(AuditCheckpoint))
+    assert (len(made), count) == (1, 1)
+
+
+def test_instances_asking_at_once_run_retention_once(session_factory: SessionFactory) -> None:
+    """DP-1 with several instances: one retention run per period, however many ask."""
+
+    def retention_if_due() -> object:
+        with transaction(session_factory) as session:
+            return run_retention_if_due(session, interval=timedelta(hours=1))
+
+    ran = [r for r in at_once(4, retention_if_due) if r is not None]
+    with transaction(session_factory) as session:
+        runs = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == RUN_ACTION)
+        )
+    assert (len(ran), runs) == (1, 1)
 
 
 def test_a_checkpoint_is_made_when_the_last_is_an_hour_old(session_factory: SessionFactory) -> None:

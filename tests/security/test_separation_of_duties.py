@@ -208,17 +208,18 @@ def test_second_factor_reset_removes_it_and_needs_a_new_one_time_password(
     session_factory: SessionFactory, personas: Personas, client_for
 ) -> None:
     with transaction(session_factory) as session:
-        user = session.get(User, personas.silver.user_id)
+        user = session.get(User, personas.engineer.user_id)
         assert user is not None
         user.totp_secret = pyotp.random_base32().encode()
     admin = client_for(personas.administrator)
     response = admin.post(
-        f"/api/people/{personas.silver.user_id}/second-factor-reset", json={"reason": "lost phone"}
+        f"/api/people/{personas.engineer.user_id}/second-factor-reset",
+        json={"reason": "lost phone"},
     )
     assert response.status_code == 200
     assert len(response.json()["one_time_password"]) >= 20
     with transaction(session_factory) as session:
-        user = session.get(User, personas.silver.user_id)
+        user = session.get(User, personas.engineer.user_id)
         assert user is not None
         assert user.totp_secret is None
         actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.sequence)))

@@ -46,7 +46,7 @@ def client_for(web_context: WebContext) -> Iterator[ClientFor]:
     def make(actor: Actor) -> TestClient:
         with transaction(web_context.db) as db:
             token, view = web_context.sessions.create(
-                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN
+                db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN, second_factor=True
             )
         client = TestClient(app, base_url="http://testserver")
         client.cookies.set(COOKIE_NAME, token)

@@ -39,7 +39,7 @@ def test_the_form_refuses_a_source_that_gives_no_frame_keeping_what_was_typed(
     assert refused.status_code == 422
     assert 'class="problems"' in refused.text
     assert "No video could be read from it" in refused.text
-    assert "Check the address or path" in refused.text
+    assert "Check the path" in refused.text
     assert 'value="cam-north"' in refused.text
     assert f'value="{MISSING}"' in refused.text
     assert (saved(web_context), configured(web_context)) == ({}, 0)

@@ -255,7 +255,8 @@ def test_bulk_import_names_the_row_and_file_of_each_problem(
     not uploaded, an image with no face; nothing is added."""
     obama = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
     dogs = (faces_dir / "dlib-examples" / "dogs.jpg").read_bytes()
-    both = {"obama.jpg": obama, "dogs.jpg": dogs}
+    biden = (faces_dir / "face_recognition-examples" / "biden.jpg").read_bytes()
+    both = {"obama.jpg": obama, "biden.jpg": biden, "dogs.jpg": dogs}
     absent = "PNC-A,wanted_by_courts,warrant,custody,obama.jpg;absent.jpg"
     unknown = "PNC-B,no_such_category,warrant,custody,obama.jpg"
     parse_refused = api_import(compiler, watchlist_id, [absent, unknown], {"obama.jpg": obama})
@@ -263,7 +264,7 @@ def test_bulk_import_names_the_row_and_file_of_each_problem(
     fields = {problem["field"]: problem["reason"] for problem in parse_refused.json()["detail"]}
     assert fields == {"row 3 category": "unknown category 'no_such_category'"}
 
-    no_face = "PNC-B,wanted_by_courts,warrant,custody,obama.jpg;dogs.jpg"
+    no_face = "PNC-B,wanted_by_courts,warrant,custody,biden.jpg;dogs.jpg"
     missing = api_import(compiler, watchlist_id, [absent, no_face], both)
     assert missing.status_code == 422
     assert [p["field"] for p in missing.json()["detail"]] == ["row 2 image"]

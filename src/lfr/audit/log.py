@@ -135,8 +135,12 @@ def make_checkpoint_if_due(
     every: timedelta = CHECKPOINT_INTERVAL,
 ) -> SignedCheckpoint | None:
     """Sign and store a checkpoint when the last one is ``every`` old or more (or none
-    exists); None when one is not yet due. A scheduler calls this (``lfr serve``)."""
+    exists); None when one is not yet due. A scheduler calls this (``lfr serve``).
+
+    "Due?" is decided holding the chain head: two instances asking at once make one
+    checkpoint, not two for one sequence."""
     at = now or utcnow()
+    lock_head(session)
     last = session.scalars(
         select(AuditCheckpoint.time).order_by(AuditCheckpoint.time.desc()).limit(1)
     ).first()

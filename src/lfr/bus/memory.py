@@ -24,7 +24,7 @@ from lfr.bus.base import (
     RefusedMessageHook,
     Settlement,
 )
-from lfr.bus.messages import AnyEnvelope, Message, decode, encode
+from lfr.bus.messages import AnyEnvelope, Message, Signer, decode, encode
 from lfr.bus.streams import StreamLimits, StreamPolicy
 from lfr.bus.subjects import (
     Topic,
@@ -130,14 +130,17 @@ class MemoryBus:
         *,
         prefix: str = "lfr",
         consumer_settings: ConsumerSettings | None = None,
+        signer: Signer | None = None,
     ) -> None:
+        """`signer`: what this connection publishes is signed with it (as on NATS)."""
         self.broker = broker or MemoryBroker()
+        self._signer = signer
         self.prefix = check_token(prefix, "subject prefix")
         self._settings = consumer_settings or ConsumerSettings()
         self._subscriptions: list[MemorySubscription] = []
 
     async def publish(self, message: Message) -> None:
-        await self.publish_raw(subject_for(self.prefix, message), encode(message))
+        await self.publish_raw(subject_for(self.prefix, message), encode(message, self._signer))
 
     async def publish_raw(self, subject: str, data: bytes) -> None:
         self.broker.streams[self._topic_of_subject(subject)].append(subject, data)

@@ -1,5 +1,6 @@
 """`lfr users add | train | disable | enable | set-roles | reset-password |
-reset-second-factor | grants | approve`: accounts and training from the server's console.
+reset-second-factor | grants | approve | resets | approve-reset`: accounts and training from
+the server's console.
 
 The console acts as administrator (it holds the database already); every change is
 audited as ``console (<os user>)``."""
@@ -17,6 +18,8 @@ from lfr.domain.people import Rank, Role
 from lfr.services import people
 from lfr.web import signin
 from lfr.web.signin import mark_one_time
+
+_PASSWORD, _SECOND_FACTOR = people.ResetKind.PASSWORD, people.ResetKind.SECOND_FACTOR
 
 users_app = typer.Typer(help="Accounts and training records.", no_args_is_help=True)
 
@@ -170,20 +173,20 @@ def set_roles(
 def reset_password(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
     """Issue a new one-time password (printed once); the holder replaces it at sign-in."""
     with console_transaction() as session:
-        password = signin.issue_one_time_password(
-            session, people.console_actor(), _user_id(session, username), reason
+        outcome = signin.reset_sign_in(
+            session, people.console_actor(), _user_id(session, username), _PASSWORD, reason
         )
-    typer.echo(f"{username}: one-time password: {password}")
+    typer.echo(f"{username}: one-time password: {outcome.password}")
 
 
 @users_app.command("reset-second-factor")
 def reset_second_factor(username: Annotated[str, typer.Argument()], reason: Reason) -> None:
     """Remove the second factor; a new one is enrolled with the one-time password printed."""
     with console_transaction() as session:
-        password = signin.reset_second_factor(
-            session, people.console_actor(), _user_id(session, username), reason
+        outcome = signin.reset_sign_in(
+            session, people.console_actor(), _user_id(session, username), _SECOND_FACTOR, reason
         )
-    typer.echo(f"{username}: second factor removed; one-time password: {password}")
+    typer.echo(f"{username}: second factor removed; one-time password: {outcome.password}")
 
 
 @users_app.command()
@@ -200,8 +203,26 @@ def approve(
 ) -> None:
     """Approve a pending role grant as the second person."""
     with console_transaction() as session:
-        people.decide_grant(session, actor=people.console_actor(), grant_id=grant_id, approve=True)
+        signin.decide_grant(session, people.console_actor(), grant_id, approve=True)
     typer.echo(f"grant {grant_id}: approved")
+
+
+@users_app.command()
+def resets() -> None:
+    """List password and second-factor resets awaiting a second administrator."""
+    with database_transaction() as session:
+        for request in people.pending_resets(session):
+            typer.echo(f"{request.id}  {request.kind}  for {request.user_id}: {request.reason}")
+
+
+@users_app.command("approve-reset")
+def approve_reset(
+    reset_id: Annotated[str, typer.Argument(help="The request's id (`lfr users resets`).")],
+) -> None:
+    """Approve a pending reset as the second person; prints the one-time password once."""
+    with console_transaction() as session:
+        outcome = signin.decide_reset(session, people.console_actor(), reset_id, approve=True)
+    typer.echo(f"reset {reset_id}: approved; one-time password: {outcome.password}")
 
 
 def register(app: typer.Typer) -> None:

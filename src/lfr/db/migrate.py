@@ -1,4 +1,10 @@
-"""Applying the Alembic migrations that ship inside the package (`lfr db upgrade`)."""
+"""Applying the Alembic migrations that ship inside the package (`lfr db upgrade`).
+
+On PostgreSQL the migrating transaction first takes an advisory lock, so that instances
+started together on one database migrate one after another: the first applies the
+migrations, the others wait, then find the database at the newest revision. (SQLite's
+migrating transaction holds the write lock from its start.)
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from lfr.db.session import make_engine
 
@@ -21,11 +28,20 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x1F5_0001
+"""The PostgreSQL advisory lock key that migrations hold (any constant no other lock uses)."""
+
+
 def _run(url: str, step: Callable[[Config], None]) -> None:
-    """Run an Alembic command in one transaction on lfr's engine (same pragmas as the app)."""
+    """Run an Alembic command in one transaction on lfr's engine (same pragmas as the app),
+    one migrating instance at a time."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # released when the transaction ends
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             config = alembic_config(url)
             config.attributes["connection"] = connection
             step(config)

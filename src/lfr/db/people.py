@@ -27,6 +27,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    """Who created the account: they knew its first password, so they never approve its
+    roles or resets (two-person rule)."""
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -88,3 +91,24 @@ class RoleGrant(Base):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(value) for value in self.roles.split(",") if value)
+
+
+class AccountReset(Base):
+    """A request to reset the password or second factor of someone holding a two-person
+    role, awaiting a second administrator: the one-time password is issued only on approval,
+    to the approver, so no single administrator can take over such an account."""
+
+    __tablename__ = "account_reset"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    """``password`` or ``second_factor`` (`lfr.services.people.ResetKind`)."""
+    reason: Mapped[str] = mapped_column(String(2000))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved: Mapped[bool | None] = mapped_column(Boolean)

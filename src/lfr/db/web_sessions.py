@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lfr.crypto import EncryptedBytes
@@ -40,6 +40,9 @@ class WebSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str | None] = mapped_column(String(64), index=True)
     stage: Mapped[SessionStage] = mapped_column(StrEnumText(SessionStage))
+    second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The browser passed the second-factor step: without it the session carries none of
+    the roles that need one, whatever the account holds now (checked on every request)."""
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

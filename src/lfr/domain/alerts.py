@@ -5,11 +5,16 @@ pending --claim (operator)--> pending, claimed
 pending --refer (claiming operator)--> referred --engage (engagement officer)--> engaged
         --dismiss (claiming operator)--> dismissed      --decline--> not_engaged
 engaged --record_outcome (the engaging officer)--> concluded
+pending, referred --close_undecided (the deployment's end)--> not_adjudicated
 ```
 Blue-list alerts (REC-6) are tests: the operator can only dismiss them, never refer them.
 The person who referred an alert never engages, declines or concludes it, even when they
 also hold the engagement officer's role: the two decisions are two people's (ADJ-1..3).
-Every transition is taken by a named person; the system itself takes none (ADJ-4). Each
+Every decision is taken by a named person; the system itself takes none (ADJ-4). The one
+transition that is no decision is the deployment's end: an alert still awaiting a decision
+then (pending, or referred and not yet engaged or declined) is closed as "not adjudicated",
+because its watchlist image goes at the end and nobody may act on it any more; the review
+counts these alerts (REV-1). Each
 function returns the next `Alert` or raises `RuleViolationError` naming the rule.
 """
 
@@ -30,10 +35,16 @@ class AlertState(StrEnum):
     ENGAGED = "engaged"
     NOT_ENGAGED = "not_engaged"
     CONCLUDED = "concluded"
+    NOT_ADJUDICATED = "not_adjudicated"
 
     @property
     def final(self) -> bool:
-        return self in (AlertState.DISMISSED, AlertState.NOT_ENGAGED, AlertState.CONCLUDED)
+        return self in (
+            AlertState.DISMISSED,
+            AlertState.NOT_ENGAGED,
+            AlertState.CONCLUDED,
+            AlertState.NOT_ADJUDICATED,
+        )
 
 
 class Identity(StrEnum):
@@ -153,3 +164,17 @@ def record_outcome(alert: Alert, actor: Actor, outcome: Outcome) -> Alert:
         problems.append(Unmet("ADJ-3", "describe the other action taken", "notes"))
     raise_if_any(problems)
     return replace(alert, state=AlertState.CONCLUDED, outcome=outcome)
+
+
+UNDECIDED = (AlertState.PENDING, AlertState.REFERRED)
+"""States in which an alert still awaits a human decision (an operator's or an engagement
+officer's); what the deployment's end closes."""
+
+NOT_ADJUDICATED_REASON = "the deployment ended before anyone decided it"
+
+
+def close_undecided(alert: Alert) -> Alert:
+    """At the deployment's end an alert still awaiting a decision is closed as not
+    adjudicated: no one decided it, and no one acts on it afterwards (ADJ-4, WL-6)."""
+    raise_if_any(_state_problem(alert, *UNDECIDED))
+    return replace(alert, state=AlertState.NOT_ADJUDICATED)

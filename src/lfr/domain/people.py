@@ -89,6 +89,11 @@ BIOMETRIC_ROLES = frozenset(
 read). Granting one needs a second administrator (two-person rule), and their holders
 sign in with a second factor: a password alone never shows a face."""
 
+TWO_PERSON_ROLES = BIOMETRIC_ROLES | {Role.ADMINISTRATOR}
+"""Roles granted, and whose holders' passwords and second factors are reset, only with a
+second administrator's approval: an administrator could otherwise make a second
+administrator (or take over a reviewer's account) and satisfy the two-person rule alone."""
+
 
 SYSTEM_ACTOR = Actor(user_id="system", name="lfr (automatic)", rank=Rank.STAFF)
 """Acts for scheduled work (retention runs, lapses); never decides about a person."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from lfr.db.reports import EvaluationChartRow, ModelEvaluationRow
 from lfr.domain.refusal import NotFound
 from lfr.vision.calibration import SHIPPED
+from lfr.vision.describers import model_card
 
 EQUITABILITY = "equitability"
 
@@ -110,8 +111,11 @@ class ShippedEquitability:
 @cache
 def shipped_equitability(model_version: str) -> ShippedEquitability | None:
     """The figures shipped for `model_version` (``<model>.equitability.json`` beside its
-    calibration), None when the package has none."""
-    entry = SHIPPED / f"{model_version}.equitability.json"
+    calibration, or the file its describer's `ModelCard` names), None when the package has
+    none."""
+    card = model_card(model_version)
+    name = card.equitability_file if card is not None else None
+    entry = SHIPPED / (name or f"{model_version}.equitability.json")
     if not entry.is_file():
         return None
     data = json.loads(entry.read_text())

@@ -16,7 +16,9 @@ How alerts are counted (non-test alerts only; blue-list tests are counted apart,
 | true | engaged, outcome recorded: identity confirmed |
 | false | engaged, outcome recorded: identity not confirmed; or dismissed by the operator |
 |       | (the operator's scrutiny found the match wrong, ADJ-2) |
-| unconfirmed | not engaged, still pending or referred, or engaged with no outcome yet |
+| unconfirmed | not engaged, still pending or referred, or engaged with no outcome yet, |
+|             | or not adjudicated (still undecided when the deployment ended, closed then) |
+| not adjudicated | closed at the end undecided (also counted as unconfirmed) |
 | engagements | engaged (with or without an outcome yet) |
 | arrests | outcome lists an arrest |
 
@@ -51,6 +53,8 @@ from lfr.domain.authorisation import read_wad
 from lfr.domain.refusal import NotFound
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
+from lfr.reports.recognition import recognition_of
+from lfr.vision.types import SILENT_AFTER_S, CameraStatus
 
 FIGURES_FORMAT = 1
 
@@ -107,25 +111,47 @@ def _watchlist_figures(session: Session, authority_id: str) -> dict[str, Any]:
     }
 
 
-def _camera_figures(session: Session, deployment_id: str) -> dict[str, Any]:
-    rows = session.scalars(
-        select(CameraStatisticsRow)
-        .where(CameraStatisticsRow.deployment_id == deployment_id)
-        .order_by(CameraStatisticsRow.camera)
-    ).all()
-    cameras = [
-        {
-            "camera": r.camera,
-            "frames": r.frames,
-            "faces_seen": r.faces_seen,
-            "errors": r.errors,
-            "downtime_seconds": round(r.downtime_seconds, 1),
-        }
-        for r in rows
-    ]
+def silence_at_stop(row: CameraStatisticsRow, stopped: datetime | None) -> float:
+    """Seconds without frames after a camera's last report, up to the deployment's stop:
+    all of it when the camera last said it was down or ended, or fell silent for longer
+    than `SILENT_AFTER_S` (a dead worker, a lost link); none for a camera that reported up
+    shortly before the stop."""
+    if stopped is None:
+        return 0.0
+    gap = max(0.0, (stopped - row.last_report_at).total_seconds())
+    if row.last_status != CameraStatus.UP.value or gap > SILENT_AFTER_S:
+        return gap
+    return 0.0
+
+
+def _camera_figures(
+    session: Session, deployment: DeploymentRow, stopped: datetime | None
+) -> dict[str, Any]:
+    """Each camera's counts and its downtime: time without frames, whatever the cause; a
+    camera of the deployment that never reported was down from start to stop."""
+    rows = {
+        r.camera: r
+        for r in session.scalars(
+            select(CameraStatisticsRow).where(CameraStatisticsRow.deployment_id == deployment.id)
+        )
+    }
+    never = _seconds(deployment.started_at, stopped) or 0.0
+    cameras: list[dict[str, Any]] = []
+    for camera in sorted(set(rows) | set(json.loads(deployment.cameras))):
+        row = rows.get(camera)
+        downtime = never if row is None else row.downtime_seconds + silence_at_stop(row, stopped)
+        cameras.append(
+            {
+                "camera": camera,
+                "frames": row.frames if row else 0,
+                "faces_seen": row.faces_seen if row else 0,
+                "errors": row.errors if row else 0,
+                "downtime_seconds": round(downtime, 1),
+            }
+        )
     return {
-        "faces_seen": sum(c["faces_seen"] for c in cameras) if cameras else None,
-        "camera_downtime_seconds": round(sum(r.downtime_seconds for r in rows), 1),
+        "faces_seen": sum(c["faces_seen"] for c in cameras) if rows else None,
+        "camera_downtime_seconds": round(sum(c["downtime_seconds"] for c in cameras), 1),
         "cameras": cameras,
     }
 
@@ -147,6 +173,7 @@ def _alert_figures(alerts: list[AlertRow], groups: dict[str, str]) -> dict[str, 
             1 for a in real if a.state is AlertState.DISMISSED
         ),
         "unconfirmed_alerts": classes["unconfirmed"],
+        "not_adjudicated_alerts": sum(1 for a in real if a.state is AlertState.NOT_ADJUDICATED),
         "engagements": len(engaged),
         "arrests": sum(1 for a in real if Action.ARREST.value in _actions(a)),
         "outcomes": dict(sorted(outcomes.items())),
@@ -194,11 +221,11 @@ def blue_list_test(session: Session, deployment: DeploymentRow) -> dict[str, Any
 
 
 def _expectation(
-    session: Session, model_version: str, threshold: float | None, size: int, faces: int | None
+    session: Session, model_version: str, threshold: float, size: int, faces: int | None
 ) -> dict[str, Any] | None:
     """What the model's evaluation forecast for this watchlist, threshold and crowd."""
     evaluation = latest_evaluation(session, model_version)
-    if evaluation is None or threshold is None:
+    if evaluation is None:
         return None
     rates = overall_rates_at(evaluation, threshold)
     if rates is None:
@@ -238,9 +265,10 @@ def compute_figures(
     )
     groups = {str(alert_id): str(group) for alert_id, group in recorded_groups.all()}
     watchlist = _watchlist_figures(session, deployment.authority_id)
-    cameras = _camera_figures(session, deployment_id)
     stopped = deployment.halted_at or deployment.finished_at
-    threshold = deployment.alert_threshold
+    cameras = _camera_figures(session, deployment, stopped if deployment.started_at else None)
+    recognition = recognition_of(deployment)
+    threshold = recognition.threshold
     figures: dict[str, Any] = {
         "format": FIGURES_FORMAT,
         "deployment_id": deployment.id,
@@ -253,6 +281,8 @@ def compute_figures(
         "time_running_seconds": _seconds(deployment.started_at, stopped),
         "halts": _halts(session, deployment.id),
         "alert_threshold": threshold,
+        "alert_threshold_false_match_rate": recognition.false_match_rate,
+        "recognition": recognition.model_dump(mode="json"),
         "authorised_by_rank": decision.decided_by_rank.name.replace("_", " ").title(),
         "watchlist": watchlist,
         **cameras,

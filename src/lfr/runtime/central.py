@@ -32,16 +32,16 @@ from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.fleet import Origin
-from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
+from lfr.vision.types import SILENT_AFTER_S, CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
 
 CONNECT_RETRY_MAX_S = 15.0
 """Longest wait between two attempts to reach a NATS server that is down at start."""
 
-STALE_AFTER_S = 15.0
-"""Health older than this (three of a worker's 5 s intervals) is shown STALE: the camera's
-figures stopped arriving (a lost link, a hung worker), whatever they last said."""
+STALE_AFTER_S = SILENT_AFTER_S
+"""Health older than this is shown STALE: the camera's figures stopped arriving (a lost
+link, a hung worker), whatever they last said."""
 
 AlertSink = Callable[[MatchEvent, Origin], str | None]
 """Records an alert through the alerts service; returns its id, or None if refused."""
@@ -112,12 +112,20 @@ class CameraHealth:
 
     @property
     def status(self) -> str:
-        """up, down or ended as last reported, or stale when the figures stopped coming."""
+        """up, down or ended as last reported; stale when the figures stopped coming;
+        stalled when it says up but its last report counted no frame."""
         if self.figures is None:
             return "waiting"
         if self.stale and self.figures.status is CameraStatus.UP:
             return "stale"
+        if self.settled and self.figures.status is CameraStatus.UP and self.figures.fps == 0:
+            return "stalled"
         return self.figures.status.value
+
+    @property
+    def without_frames(self) -> bool:
+        """Delivering no frames, whatever the cause (REC-5): the console flags it."""
+        return self.status in ("down", "stale", "stalled", "ended")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +153,8 @@ class CentralRuntime:
         signer: Signer | None = None,
     ) -> None:
         """`bus`: a bus already open; else `nats` (connected at `start`), else in memory.
-        `signer`: the service's key, which what it publishes on NATS is signed with."""
+        `signer`: the service's key, which what it and its camera workers publish is signed
+        with (what arrives unsigned is refused, `lfr.services.fleet.verified_node`)."""
         self._signer = signer
         self._target = target
         self._alert_sink = alert_sink
@@ -171,13 +180,20 @@ class CentralRuntime:
         """Whether the bus is open and workers can run (NATS may still be unreachable)."""
         return self._supervisor is not None
 
+    @property
+    def bus_connected(self) -> bool:
+        """Whether the bus is reached now: opened, and (NATS) its link up, not reconnecting
+        through a broker outage."""
+        bus = self._bus
+        return bus is not None and (not isinstance(bus, NatsBus) or bus.connected)
+
     async def start(self) -> None:
         """Opens the bus, or with NATS keeps trying in the background: a service restarted
         while the broker is down still serves its pages and records halts, and its
         reconciler brings everything up once the broker answers."""
         self._loop = asyncio.get_running_loop()
         if self._bus is not None or self._nats is None:
-            await self._open(self._bus or MemoryBus())
+            await self._open(self._bus or MemoryBus(signer=self._signer))
             return
         try:  # the usual case: the broker answers within its first-connection bound
             await self._open(await NatsBus.connect(self._nats, signer=self._signer))
@@ -210,8 +226,14 @@ class CentralRuntime:
             await bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
             await bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
         ]
+        # The workers sign what they send with the service's key: the intake refuses
+        # anything on the bus that is unsigned or signed by an unknown signer.
         self._supervisor = Supervisor(
-            bus, self._target, nats=self._nats, settings=self.supervisor_settings
+            bus,
+            self._target,
+            nats=self._nats,
+            settings=self.supervisor_settings,
+            signer=self._signer,
         )
         log.info("recognition runtime started (bus: %s)", type(bus).__name__)
 

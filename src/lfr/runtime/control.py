@@ -21,6 +21,7 @@ import logging
 
 from lfr import metrics
 from lfr.bus.messages import NodeReport
+from lfr.bus.subjects import Topic
 from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, reading, transaction
 from lfr.domain.deployment import DeploymentStatus
@@ -37,8 +38,9 @@ from lfr.vision.types import HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
 
-OWN_WORKER = Origin(node=None, content=b"", signature=None)
-"""The origin of what the service's own workers send: unsigned, for its own cameras."""
+OWN_WORKER = Origin(node=None, content=b"", signature=None, in_process=True)
+"""The origin of what the service hands its sinks itself, not through the bus (what comes
+over the bus is signed: by the service's own workers or by an enrolled node)."""
 
 
 class DeploymentControl:
@@ -47,8 +49,13 @@ class DeploymentControl:
         db: SessionFactory,
         reconciler: Reconciler | None = None,
         admission: Admission | None = None,
+        *,
+        service_key: bytes | None = None,
     ) -> None:
+        """`service_key`: the service's bus key, which its own camera workers' messages
+        verify with (`lfr.runtime.identity.service_signer`)."""
         self._db = db
+        self._service_key = service_key
         self.reconciler = reconciler
         self.admission = admission
 
@@ -112,8 +119,11 @@ class DeploymentControl:
         deployment = event.deployment_id or "_"
         try:
             with transaction(self._db) as session:
-                fleet.check_origin(session, event.camera, origin)
+                fleet.check_origin(session, event.camera, origin, self._service_key)
                 alert_id = alerts.create_alert(session, event).id
+        except fleet.OriginRefusedError as refusal:
+            refused_from_bus(Topic.MATCH, event.camera, refusal)
+            return None
         except CapturedAfterStopError as refusal:
             self._refused(event, refusal)
             if event.deployment_id is not None:
@@ -138,8 +148,11 @@ class DeploymentControl:
         False (nothing kept) when the figures' origin is refused."""
         try:
             with transaction(self._db) as session:
-                fleet.check_origin(session, figures.camera, origin)
+                fleet.check_origin(session, figures.camera, origin, self._service_key)
                 camera_statistics.record_health(session, figures)
+        except fleet.OriginRefusedError as refusal:
+            refused_from_bus(Topic.HEALTH, figures.camera, refusal)
+            return False
         except Refusal as refusal:
             log.warning("health figures not recorded: %s", refusal)
             return False
@@ -150,5 +163,14 @@ class DeploymentControl:
         try:
             with transaction(self._db) as session:
                 fleet.record_report(session, report, origin)
+        except fleet.OriginRefusedError as refusal:
+            refused_from_bus(Topic.NODE, report.node, refusal)
         except Refusal as refusal:
             log.warning("node report refused: %s", refusal)
+
+
+def refused_from_bus(topic: Topic, source: str, refusal: fleet.OriginRefusedError) -> None:
+    """Count and log a message whose sender is not proven: the camera or node it names and
+    why, never its content (a forged alert may still carry a face)."""
+    metrics.BUS_REFUSED.labels(topic.value, refusal.kind).inc()
+    log.warning("bus message refused (%s from %s): %s", topic.value, source, refusal.reason)

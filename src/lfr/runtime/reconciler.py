@@ -41,6 +41,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import urgent_lapse_time
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.domain.refusal import Refusal
+from lfr.reports.recognition import engine_differences, recognition_of
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.engine import EngineJob
 from lfr.runtime.identity import NodePublicKey
@@ -96,16 +97,30 @@ class Planner:
         self.loop_files = loop_files
 
     def config_for(self, row: DeploymentRow) -> EngineConfig:
-        if row.alert_threshold is None:
-            return self.base_config
-        return self.base_config.model_copy(update={"alert_threshold": row.alert_threshold})
+        """The engine with the deployment's recorded threshold (`recognition_of`: the
+        authority's, else the engine setting when it was resolved)."""
+        threshold = recognition_of(row).threshold
+        return self.base_config.model_copy(update={"alert_threshold": threshold})
 
     def plan(self, session: Session, row: DeploymentRow, workers_here: int = 0) -> WorkerPlan:
         """`workers_here`: camera workers already running on this machine; the new ones
-        share its cores with them (ONNX Runtime and OpenCV threads each)."""
+        share its cores with them (ONNX Runtime and OpenCV threads each). Refused when
+        this engine would run another describer, rule or calibration than the deployment
+        recorded when it started (the settings changed since)."""
         cameras = cameras_for(session, deployments.cameras_of(row))
         templates = sealed_templates(session, row.id)
         local = [camera for camera in cameras if not runs_on_node(camera.source)]
+        differences = engine_differences(
+            recognition_of(row), self.base_config, len(set(templates.subject_ids))
+        )
+        if local and differences:
+            raise Refusal(
+                "REC-2",
+                "this engine would run "
+                + "; ".join(differences)
+                + ": restart with the settings it started with, or end it",
+                "recognition",
+            )
         config = self.config_for(row)
         if not config.threads:
             threads = threads_per_worker(workers_here + len(local))
@@ -120,7 +135,7 @@ class Planner:
         """The sealed watchlist encrypted to one enrolled node, audited in the caller's
         transaction."""
         templates = sealed_templates(session, row.id)
-        threshold = self.config_for(row).alert_threshold
+        threshold = recognition_of(row).threshold
         authority = authorisations.load_authority(session, row.authority_id)
         # An unconfirmed urgent authority stops being in force before its window ends
         # (AUTH-3): the nodes stop matching then (a confirmation re-releases).
@@ -306,9 +321,9 @@ class Reconciler:
         # Halts first: a deployment halted a moment ago must not wait behind releases.
         owed = await asyncio.to_thread(self._undelivered)
         now = datetime.now(UTC)  # the bus's time, not the rules': resending is mechanics
-        for outbox_id, deployment_id, reason, published_at, nodes in owed:
+        for outbox_id, deployment_id, reason, halted_at, published_at, nodes in owed:
             if published_at is None or now - published_at >= self._resend:
-                await self._send_halt(outbox_id, deployment_id, reason, nodes)
+                await self._send_halt(outbox_id, deployment_id, reason, halted_at, nodes)
         if self._runtime.on_nats:  # no node can read a bus in memory
             await self._match_releases()
 
@@ -354,17 +369,30 @@ class Reconciler:
             row = deployments.get_deployment(session, deployment_id)
             return self._planner.release(session, row, node, key)
 
-    def _undelivered(self) -> list[tuple[str, str, str, datetime | None, list[str]]]:
+    def _undelivered(
+        self,
+    ) -> list[tuple[str, str, str, datetime, datetime | None, list[str]]]:
         with transaction(self._db) as session:
             return [
-                (row.id, row.deployment_id, row.reason, row.published_at, json.loads(row.nodes))
+                (
+                    row.id,
+                    row.deployment_id,
+                    row.reason,
+                    row.created_at,
+                    row.published_at,
+                    json.loads(row.nodes),
+                )
                 for row in fleet.undelivered(session)
             ]
 
     async def _send_halt(
-        self, outbox_id: str, deployment_id: str, reason: str, nodes: list[str]
+        self, outbox_id: str, deployment_id: str, reason: str, at: datetime, nodes: list[str]
     ) -> None:
-        halt = HaltDeployment(deployment_id=deployment_id, reason=reason[:500], halt_id=outbox_id)
+        # `issued_at` is when the halt was recorded, however late it is sent: a node
+        # destroys what it captured after that moment (`lfr.runtime.backlog`).
+        halt = HaltDeployment(
+            deployment_id=deployment_id, reason=reason[:500], halt_id=outbox_id, issued_at=at
+        )
         try:
             await self._runtime.publish(halt)
             # Replaces each node's released watchlist: its templates leave the bus (WL-6).

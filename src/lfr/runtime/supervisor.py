@@ -202,6 +202,7 @@ class Supervisor:
             prefix=self._bus.prefix,
             outlet=outlet,
             signer=self._signer,
+            exit_deadline_s=exit_deadline(self._settings),
         )
         name = f"lfr-worker-{worker.deployment_id}-{worker.camera.name}"
         process = _SPAWN.Process(target=child_main, args=(spec,), name=name, daemon=True)
@@ -298,6 +299,17 @@ class Supervisor:
 
 
 _background: set[asyncio.Future[None]] = set()
+
+OWNERLESS_EXIT_S = 8.0
+"""The longest a worker runs on after its owner died or it was told to stop: within the
+10 s an operator is promised (REC-1, DEP-2), whatever the halt grace."""
+
+
+def exit_deadline(settings: SupervisorSettings) -> float:
+    """When a worker told to stop ends itself: after the supervisor's own kill at the halt
+    grace (which reaps it first while the supervisor lives), and never later than
+    `OWNERLESS_EXIT_S`."""
+    return min(settings.halt_grace_s + 1.0, OWNERLESS_EXIT_S)
 
 
 def _join_or_kill(processes: list[BaseProcess], grace_s: float) -> None:

@@ -26,6 +26,17 @@ class SupervisorSettings(BaseModel):
             "shorter bounds how long processing can go on after Silver's halt (DEP-2)."
         ),
     )
+    outbox_retention_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        description=(
+            "A node's outbox: an alert not delivered within this long is destroyed on the "
+            "node's disk, counted and reported (audited by the service). Longer rides out a "
+            "longer outage; shorter keeps less biometric data on a van (DP-2). The bus keeps "
+            "an uncollected alert a day (nats.streams.match.max_age_s)."
+        ),
+    )
     restart_initial_s: float = Field(
         default=0.5,
         gt=0,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import threading
 import time
@@ -32,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 from lfr.bus.messages import Signer, encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic, subject_for
+from lfr.runtime.lifeline import hold_lifeline
 from lfr.runtime.spool import Spool, SpoolFullError
 from lfr.vision.pipeline import Emit
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
@@ -109,6 +111,8 @@ class Outbox:
         self.dropped_alerts = 0
         self.closed = False
         self._ready = threading.Condition()
+        if spool is not None and (expired := spool.expire()):
+            log.warning("%d alert(s) past the outbox retention destroyed unsent", expired)
         for path in spool.pending() if spool is not None else []:
             kept = spool.read(path) if spool is not None else None
             if kept is not None:
@@ -133,6 +137,15 @@ class Outbox:
             log.error("alert not kept on disk (%s): it is lost if the node stops first", error)
             return None
 
+    def _expired(self, item: Item) -> bool:
+        """An alert past the outbox retention is destroyed, not sent (DP-2)."""
+        kept = item[2]
+        if self.spool is None or kept is None or not self.spool.expired(kept):
+            return False
+        self.spool.remove(kept)
+        log.warning("an alert past the outbox retention was destroyed unsent")
+        return True
+
     def _drop(self) -> None:
         self.dropped_alerts += 1
         log.error("outbox full: dropped an alert (%d so far)", self.dropped_alerts)
@@ -145,12 +158,16 @@ class Outbox:
     def take(self) -> Item | None:
         """The next message to publish; None once closed and empty."""
         with self._ready:
-            self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
-            if self.alerts:
-                return self.alerts.popleft()
-            if self.health:
-                return self.health.popleft()
-            return None
+            while True:
+                self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
+                while self.alerts:
+                    item = self.alerts.popleft()
+                    if not self._expired(item):
+                        return item
+                if self.health:
+                    return self.health.popleft()
+                if self.closed:
+                    return None
 
     def unsent(self) -> tuple[int, int]:
         """(alerts, of which kept on disk) still waiting."""
@@ -220,14 +237,14 @@ RETRY_MAX_S = 5.0
 
 
 async def _connect_until_done(settings: NatsSettings) -> NatsBus:
-    return await _until_done(lambda: NatsBus.connect(settings), "reaching NATS")
+    return await until_done(lambda: NatsBus.connect(settings), "reaching NATS")
 
 
 async def _publish_until_done(bus: NatsBus, subject: str, data: bytes) -> None:
-    await _until_done(lambda: bus.publish_raw(subject, data), "publishing")
+    await until_done(lambda: bus.publish_raw(subject, data), "publishing")
 
 
-async def _until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+async def until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
     """Retry with backoff until it succeeds; one line when it starts failing and one when it
     succeeds again, never one per attempt (a van may be offline for hours)."""
     delay, failures = 0.2, 0
@@ -302,13 +319,19 @@ class ChildSpec:
     signer: Signer | None = None
     """A node's signing key: what the worker publishes is signed (the service's own
     workers sign nothing)."""
+    owner_pid: int = field(default_factory=os.getpid)
+    """The process that starts the worker: the worker stops when it dies (`lifeline`)."""
+    exit_deadline_s: float = 8.0
+    """How long after it is told to stop (or its owner dies) the worker may take before it
+    ends itself at once."""
 
 
 def child_main(spec: ChildSpec) -> None:
-    """Entry point of a worker process: run the target until it ends or SIGTERM arrives."""
+    """Entry point of a worker process: run the target until it ends, SIGTERM arrives or
+    its owner dies (`lfr.runtime.lifeline`)."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    hold_lifeline(spec.owner_pid, stop, spec.exit_deadline_s)
     emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix), spec.signer)
     context = WorkerContext(spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop)
     started = time.monotonic()

@@ -4,8 +4,11 @@ The review and the published results need "faces seen" and camera downtime; the 
 report them as `HealthFigures` (counts only, never a face: REC-4). A worker's counters
 are totals since *that worker* started, so a restarted worker starts again from zero: a
 report whose counts fall below the previous one's (or a DOWN report, which carries
-zeros) closes that worker run and adds its totals to the base. Downtime is the time from
-a DOWN report to the next report of the same camera.
+zeros) closes that worker run and adds its totals to the base. Downtime is time without
+frames, whatever the cause: from a DOWN or ENDED report to the camera's next report, and
+an interval in which an UP camera's frame count did not move (a stalled stream). Silence
+after the last report (a dead worker, a lost link, a clip that ended) is added by the
+review up to the deployment's stop (`lfr.reports.review`).
 
 The central runtime's health sink (`lfr.runtime.control`) calls `record_health` for every
 `HealthFigures` it receives; it writes counts, not decisions, so nothing here is audited.
@@ -61,9 +64,10 @@ def record_health(session: Session, figures: HealthFigures) -> CameraStatisticsR
 
 
 def _fold(row: CameraStatisticsRow, figures: HealthFigures) -> None:
-    if row.last_status == CameraStatus.DOWN.value:
-        row.downtime_seconds += (figures.at - row.last_report_at).total_seconds()
     restarted = figures.frames < row.last_frames or figures.faces < row.last_faces
+    stalled = figures.status is CameraStatus.UP and figures.frames == row.last_frames > 0
+    if row.last_status != CameraStatus.UP.value or (stalled and not restarted):
+        row.downtime_seconds += (figures.at - row.last_report_at).total_seconds()
     if restarted or figures.status is CameraStatus.DOWN:
         row.base_frames += row.last_frames
         row.base_faces += row.last_faces

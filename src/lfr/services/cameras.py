@@ -10,7 +10,7 @@ service over NATS (docs/bus.md).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
 from lfr.runtime.supervisor import Camera
-from lfr.vision.sources import SourceError, probe
+from lfr.vision.sources import DEVICE_PREFIX, SourceError, probe
 
 CONFIGURERS = frozenset({Role.ENGINEER, Role.ADMINISTRATOR})
 NODE_SOURCE_PREFIX = "node:"
@@ -37,22 +37,54 @@ def runs_on_node(source: str) -> bool:
     return source.startswith(NODE_SOURCE_PREFIX)
 
 
-def check_source_reads(source: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
-    """REC-1 at the doors (the camera form, the JSON route): a source is saved only once a
-    frame has been read from it, so a mistyped address shows on the form rather than as a
-    camera down at the start. A node's camera is read on the node, never from here. Call
-    it outside any transaction: a stream may take `timeout_s` to answer."""
+def source_kind(source: str) -> str:
+    """What kind of source this is: ``node``, ``device``, ``file`` or a stream's scheme
+    (``rtsp``, ``http``, ...), the names `web.camera_source_kinds` lists."""
     spec = source.strip()
-    if not spec or runs_on_node(spec):
+    if runs_on_node(spec):
+        return "node"
+    if spec.startswith(DEVICE_PREFIX):
+        return "device"
+    scheme, separator, _ = spec.partition("://")
+    return scheme.lower() if separator else "file"
+
+
+def check_source_kind(source: str, allowed: Collection[str]) -> None:
+    """Refuse a source of a kind the force does not allow (``web.camera_source_kinds``):
+    the service would otherwise read any file or connect to any address it is given."""
+    kind = source_kind(source)
+    if kind not in allowed:
+        kinds = ", ".join(sorted(allowed)) or "none"
+        raise Refusal(
+            "REC-1", f"{kind} sources are not allowed here; this force allows: {kinds}", "source"
+        )
+
+
+def check_source_reads(
+    source: str, allowed: Collection[str], timeout_s: float = PROBE_TIMEOUT_S
+) -> None:
+    """REC-1 at the doors (the camera form, the JSON route), as the engineer's request: a
+    source of an allowed kind is saved only once a frame has been read from it, so a
+    mistyped address shows on the form rather than as a camera down at the start. A
+    node's camera is read on the node, never from here. A file that cannot be read gets
+    one answer whether or not the path exists, so the check never maps the server's
+    files. Call it outside any transaction: a stream may take `timeout_s` to answer."""
+    spec = source.strip()
+    if not spec:
+        return
+    check_source_kind(spec, allowed)
+    if runs_on_node(spec):
         return
     try:
         probe(spec, timeout_s)
     except SourceError as error:
-        raise Refusal(
-            "REC-1",
-            f"no video could be read from it: {error.reason}. Check the address or path",
-            "source",
-        ) from None
+        raise Refusal("REC-1", _unread(spec, error), "source") from None
+
+
+def _unread(spec: str, error: SourceError) -> str:
+    if source_kind(spec) == "file":
+        return "no video could be read from it. Check the path"
+    return f"no video could be read from it: {error.reason}. Check the address"
 
 
 def configure_camera(session: Session, actor: Actor, name: str, source: str) -> CameraSource:

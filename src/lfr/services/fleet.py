@@ -26,15 +26,17 @@ from sqlalchemy.orm import Session
 
 from lfr.audit import record
 from lfr.bus.messages import NodeReport
+from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey
+from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
+from lfr.services.people import is_console
 
 UNREACHABLE_AFTER_S = 20.0
 """A node silent this long is shown unreachable (nodes report every few seconds)."""
@@ -109,7 +111,28 @@ def record_report(
     status.last_seen = at
     for halt_id in report.acknowledged:
         _acknowledge(session, halt_id, report.node, at)
+    _audit_destroyed(session, report)
     session.flush()
+
+
+def _audit_destroyed(session: Session, report: NodeReport) -> None:
+    """Alerts a node destroyed unsent (captured after a halt, or past its outbox retention)
+    are on the record, by count: what they held never left the node (DEP-2, DP-2)."""
+    counts = (
+        (report.destroyed_after_halt, "captured after the halt"),
+        (report.expired, "past the outbox retention"),
+    )
+    for count, why in counts:
+        if count:
+            record(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="node.alerts_destroyed",
+                object_type="node",
+                object_id=report.node,
+                summary=f"node {report.node} destroyed {count} alert(s) {why}, unsent",
+                after={"deployment": report.deployment_id, "count": count, "why": why},
+            )
 
 
 def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> None:
@@ -219,13 +242,76 @@ def enrol_node(
         raise Refusal("DEP-2", str(error), "public_key") from None
     if session.get(EnrolledNodeRow, name) is not None:
         raise Refusal("DEP-2", f"a node named {name} is already enrolled", "name")
+    holder = holder_of_key(session, key)
+    if holder is not None:
+        raise Refusal(
+            "DEP-2",
+            f"this key is enrolled already, as node {holder}: each node makes its own "
+            "(lfr fleet keygen on that node)",
+            "public_key",
+        )
+    at = moment(now)
     row = EnrolledNodeRow(
-        name=name, public_key=key.text(), enrolled_by=actor.name, enrolled_at=moment(now)
+        name=name,
+        public_key=key.text(),
+        enrolled_by=actor.name,
+        enrolled_at=at,
+        requested_by_id=actor.user_id,
     )
     session.add(row)
+    if is_console(actor):  # whoever holds the server's shell holds the database already
+        row.approved_by, row.approved_at = actor.name, at
     session.flush()
-    _audit_node(session, actor, name, "node.enrol", f"node {name} enrolled", None)
+    summary = f"node {name} enrolled" + (
+        "" if row.approved_at else "; it awaits a second administrator"
+    )
+    _audit_node(session, actor, name, "node.enrol", summary, None)
     return row
+
+
+def approve_node(
+    session: Session, actor: Actor, name: str, *, now: datetime | None = None
+) -> EnrolledNodeRow:
+    """A second administrator, not the one who enrolled it, approves a node's enrolment:
+    only then does it receive watchlists (decrypted templates) and have its messages
+    accepted (two-person rule); audited. Refusing one is revoking it (`revoke_node`)."""
+    _check_administrator(actor)
+    row = session.get(EnrolledNodeRow, name, with_for_update=True)
+    if row is None:
+        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+    if row.revoked_at is not None:
+        raise Refusal("DEP-2", f"node {name} is revoked", "name")
+    if row.approved_at is not None:
+        raise Refusal("DEP-2", f"node {name} is approved already", "name")
+    if actor.user_id == row.requested_by_id:
+        raise Refusal(
+            "DEP-2",
+            "a second administrator must approve a node, not the one who enrolled it",
+            "actor",
+        )
+    row.approved_by, row.approved_at = actor.name, moment(now)
+    session.flush()
+    _audit_node(session, actor, name, "node.enrol_approved", f"node {name} approved", None)
+    return row
+
+
+def is_trusted(row: EnrolledNodeRow) -> bool:
+    """Enrolled, approved by a second administrator, and not revoked."""
+    return row.approved_at is not None and row.revoked_at is None
+
+
+def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
+    """The node (enrolled or revoked) holding either half of `key`: one key answers to one
+    name only, or a node could speak, and receive watchlists, as another (DEP-2)."""
+    for row in session.scalars(select(EnrolledNodeRow)):
+        enrolled = NodePublicKey.parse(row.public_key)
+        if _halves(key) & _halves(enrolled):
+            return row.name
+    return None
+
+
+def _halves(key: NodePublicKey) -> set[bytes]:
+    return {half for half in (key.signing, key.sealing, key.bus) if half is not None}
 
 
 def revoke_node(
@@ -265,11 +351,30 @@ def enrolled_nodes(session: Session) -> list[EnrolledNodeRow]:
 
 
 def trusted_key(session: Session, name: str) -> NodePublicKey | None:
-    """The public key of an enrolled, unrevoked node; None for any other name."""
+    """The public key of an enrolled, approved, unrevoked node; None for any other name."""
     row = session.get(EnrolledNodeRow, name)
-    if row is None or row.revoked_at is not None:
+    if row is None or not is_trusted(row):
         return None
     return NodePublicKey.parse(row.public_key)
+
+
+def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
+    """Each enrolled, unrevoked node's NATS user (its NKey and the cameras it runs), and the
+    names of those enrolled before nodes had a bus key (they need enrolling anew)."""
+    runs: dict[str, list[str]] = {}
+    for camera in session.scalars(select(CameraSource).order_by(CameraSource.name)):
+        if camera.source.startswith(NODE_SOURCE_PREFIX):
+            runs.setdefault(camera.source.removeprefix(NODE_SOURCE_PREFIX), []).append(camera.name)
+    access, keyless = [], []
+    for row in enrolled_nodes(session):
+        key = NodePublicKey.parse(row.public_key)
+        if not is_trusted(row):
+            continue
+        if key.bus is None:
+            keyless.append(row.name)
+            continue
+        access.append(NodeAccess(row.name, user_public(key.bus), tuple(runs.get(row.name, []))))
+    return access, keyless
 
 
 def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodePublicKey]:
@@ -284,39 +389,66 @@ def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodeP
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Who says a message came from them: the envelope's node, its signature and what was
-    signed (`lfr.bus.messages.signed_content`)."""
+    signed (`lfr.bus.messages.signed_content`). `in_process` marks what the service hands
+    its own sinks directly, never through the bus (no message from the bus carries it)."""
 
     node: str | None
     content: bytes
     signature: bytes | None
+    in_process: bool = False
 
 
-def verified_node(session: Session, origin: Origin) -> str | None:
-    """The node whose valid signature the message carries, or None for an unsigned one
-    (the service's own workers); a signature by an unknown or revoked node, or one that
-    does not verify, is refused."""
-    if origin.node is None and origin.signature is None:
+class OriginRefusedError(Refusal):
+    """A message from the bus whose sender is not proven: refused, counted, never stored.
+    `kind` names why for the count (unsigned, unknown_signer, bad_signature, wrong_camera)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__("DEP-2", reason, "node")
+        self.kind = kind
+
+
+def verified_node(session: Session, origin: Origin, service_key: bytes | None = None) -> str | None:
+    """The node whose valid signature the message carries, or None for the service's own
+    workers (their signature verifies with `service_key`, the service's bus key). Anything
+    else is refused: no signature, a signer that is not an enrolled, unrevoked node, or a
+    signature that does not verify (AUTH-6, DEP-2)."""
+    if origin.in_process:
         return None
     if origin.node is None or origin.signature is None:
-        raise Refusal("DEP-2", "a node's message must carry both its name and signature", "node")
+        raise OriginRefusedError("unsigned", "a message on the bus must be signed by its sender")
+    if origin.node == SERVICE_NAME:
+        if service_key is None or not verify_service(service_key, origin.content, origin.signature):
+            raise OriginRefusedError(
+                "bad_signature", "the service's signature on the message does not verify"
+            )
+        return None
     key = trusted_key(session, origin.node)
     if key is None:
-        raise Refusal("DEP-2", f"node {origin.node} is not enrolled, or revoked", "node")
+        raise OriginRefusedError(
+            "unknown_signer", f"node {origin.node} is not enrolled, or revoked"
+        )
     if not key.verify(origin.content, origin.signature):
-        raise Refusal("DEP-2", f"the signature of node {origin.node} does not verify", "node")
+        raise OriginRefusedError(
+            "bad_signature", f"the signature of node {origin.node} does not verify"
+        )
     return origin.node
 
 
-def check_origin(session: Session, camera: str, origin: Origin) -> None:
+def check_origin(
+    session: Session, camera: str, origin: Origin, service_key: bytes | None = None
+) -> None:
     """A camera run by a node speaks only through that node's signature; a camera of the
-    service's own is never claimed by a node (AUTH-6, DEP-2)."""
-    node = verified_node(session, origin)
-    source = session.get(CameraSource, camera)
-    runner = (
-        source.source.removeprefix(NODE_SOURCE_PREFIX)
-        if source is not None and source.source.startswith(NODE_SOURCE_PREFIX)
-        else None
-    )
-    if runner != node:
+    service's own only through the service's (AUTH-6, DEP-2)."""
+    node = verified_node(session, origin, service_key)
+    runner = runner_of(session, camera)
+    if node != runner:
         expected = f"node {runner}" if runner else "the service's own worker"
-        raise Refusal("DEP-2", f"camera {camera} is run by {expected}", "node")
+        raise OriginRefusedError("wrong_camera", f"camera {camera} is run by {expected}")
+
+
+def runner_of(session: Session, camera: str) -> str | None:
+    """The node that runs a camera (its source ``node:<name>``); None: the service does."""
+    source = session.get(CameraSource, camera)
+    if source is None or not source.source.startswith(NODE_SOURCE_PREFIX):
+        return None
+    return source.source.removeprefix(NODE_SOURCE_PREFIX)

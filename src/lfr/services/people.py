@@ -4,9 +4,14 @@ Every change writes its audit entry in the caller's transaction (AUD-1). Only an
 administrator manages accounts; nobody changes their own roles or training, so no role is
 ever granted by its holder ("no role is granted by the software to itself").
 
-Bootstrap: the first administrator is created from the server's console (``lfr users add``),
-acting as ``console_actor()``: whoever has a shell and the database administers by
+Bootstrap: the first two administrators are created from the server's console (``lfr users
+add``), acting as ``console_actor()``: whoever has a shell and the database administers by
 definition, and the audit entry records their operating-system account.
+
+Two-person rule (``TWO_PERSON_ROLES``: the roles that read biometrics, and administrator):
+granting such a role, and resetting the password or second factor of someone who holds one,
+is only requested by one administrator and done when a second approves, who neither asked,
+nor created the account, nor is its holder.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -26,8 +32,8 @@ from zxcvbn import zxcvbn
 
 from lfr.audit import record
 from lfr.db.base import utcnow
-from lfr.db.people import RoleGrant, TrainingRecord, User, UserRole
-from lfr.domain.people import BIOMETRIC_ROLES, SYSTEM_ACTOR, Actor, Rank, Role
+from lfr.db.people import AccountReset, RoleGrant, TrainingRecord, User, UserRole
+from lfr.domain.people import SYSTEM_ACTOR, TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
 
 MAX_FAILED_LOGINS = 5
@@ -172,8 +178,9 @@ def create_user(
         raise Refusal("people.account", f"username {username!r} is taken", "username")
     _check_password(password, (username, display_name))
     wanted = set(roles)
-    held_back = set() if is_console(actor) else wanted & BIOMETRIC_ROLES
+    held_back = set() if is_console(actor) else wanted & TWO_PERSON_ROLES
     user = User(
+        created_by=actor.user_id,
         username=username,
         display_name=display_name.strip(),
         rank=rank,
@@ -207,7 +214,7 @@ def set_roles(
     if not reason.strip():
         raise Refusal("people.roles", "a reason is required", "reason")
     wanted = set(roles)
-    held_back = set() if is_console(actor) else (wanted - user.roles) & BIOMETRIC_ROLES
+    held_back = set() if is_console(actor) else (wanted - user.roles) & TWO_PERSON_ROLES
     _apply_roles(session, actor, user, wanted - held_back, "user.set_roles", reason)
     if held_back:
         _request_grant(session, actor, user, held_back, reason)
@@ -234,7 +241,23 @@ def _apply_roles(
     )
 
 
-# --- two-person rule for roles that read biometrics ---------------------------------------
+# --- two-person rule for roles that read biometrics, and the administrator role ------------
+
+
+def _require_second_administrator(actor: Actor, requested_by: str, user: User) -> None:
+    """The decider of a two-person request is an administrator other than the one who asked,
+    the one who created the account (they knew its first password) and its holder."""
+    if actor.user_id == requested_by:
+        raise Refusal(
+            "people.two-person", "a second administrator must decide, not the requester", "actor"
+        )
+    if user.created_by is not None and actor.user_id == user.created_by:
+        raise Refusal(
+            "people.two-person",
+            "a second administrator must decide, not the one who created this account",
+            "actor",
+        )
+    _require_not_self(actor, user, "roles or sign-in")
 
 
 def _request_grant(
@@ -271,19 +294,16 @@ def decide_grant(
 ) -> RoleGrant:
     """A second administrator approves (roles granted now) or refuses a pending grant.
 
-    Neither the requester nor the person the roles are for may decide it."""
+    Neither the requester, nor the account's creator, nor the person the roles are for may
+    decide it. The caller ends the holder's sessions on approval (`lfr.web.signin`)."""
     _require_administrator(actor, "decide role grants")
     grant = session.get(RoleGrant, grant_id)
     if grant is None:
         raise NotFound("role grant", grant_id)
     if grant.decided_at is not None:
         raise Refusal("people.two-person", "this grant was already decided", "grant")
-    if actor.user_id == grant.requested_by:
-        raise Refusal(
-            "people.two-person", "a second administrator must decide, not the requester", "actor"
-        )
     user = get_user(session, grant.user_id)
-    _require_not_self(actor, user, "roles")
+    _require_second_administrator(actor, grant.requested_by, user)
     if not approve and not reason.strip():
         raise Refusal("people.two-person", "say why the grant is refused", "reason")
     grant.decided_by, grant.decided_at, grant.approved = actor.user_id, utcnow(), approve
@@ -342,10 +362,104 @@ def set_active(session: Session, *, actor: Actor, user_id: str, active: bool, re
     return user
 
 
-def reset_password(session: Session, *, actor: Actor, user_id: str, reason: str) -> str:
+class ResetKind(StrEnum):
+    PASSWORD = "password"
+    SECOND_FACTOR = "second_factor"
+
+
+@dataclass(frozen=True, slots=True)
+class ResetOutcome:
+    """A reset done now (``password``: the one-time password, for the holder) or, for a
+    holder of a two-person role, a request awaiting a second administrator (``request``)."""
+
+    password: str | None = None
+    request: AccountReset | None = None
+
+
+def needs_second_administrator(actor: Actor, user: User) -> bool:
+    """Resetting this holder's sign-in needs a second administrator (not at the console)."""
+    return not is_console(actor) and bool(user.roles & TWO_PERSON_ROLES)
+
+
+def reset_sign_in(
+    session: Session, *, actor: Actor, user_id: str, kind: ResetKind, reason: str
+) -> ResetOutcome:
+    """Reset a password or second factor now, or, for a holder of a two-person role, ask a
+    second administrator to (the one-time password is issued on approval, to the approver)."""
+    user = _administered(session, actor, user_id, f"reset {_what(kind)}s", reason)
+    if not needs_second_administrator(actor, user):
+        return ResetOutcome(password=_reset(session, actor, user, kind, reason))
+    request = AccountReset(
+        user_id=user.id,
+        kind=kind.value,
+        reason=reason.strip(),
+        requested_by=actor.user_id,
+        requested_at=utcnow(),
+    )
+    session.add(request)
+    session.flush()
+    _audit(
+        session,
+        actor,
+        user,
+        "user.reset_requested",
+        f"{_what(kind)} reset of {user.username} awaits a second administrator",
+        after={"reset_id": request.id, "kind": kind.value},
+        reason=reason,
+    )
+    return ResetOutcome(request=request)
+
+
+def pending_resets(session: Session) -> list[AccountReset]:
+    statement = select(AccountReset).where(AccountReset.decided_at.is_(None))
+    return list(session.scalars(statement.order_by(AccountReset.requested_at)))
+
+
+def decide_reset(
+    session: Session, *, actor: Actor, reset_id: str, approve: bool, reason: str = ""
+) -> ResetOutcome:
+    """A second administrator approves (the reset is done now and its one-time password
+    returned to them, for the holder) or refuses a pending reset request."""
+    _require_administrator(actor, "decide resets")
+    request = session.get(AccountReset, reset_id)
+    if request is None:
+        raise NotFound("reset request", reset_id)
+    if request.decided_at is not None:
+        raise Refusal("people.two-person", "this reset was already decided", "reset")
+    user = get_user(session, request.user_id)
+    _require_second_administrator(actor, request.requested_by, user)
+    if not approve and not reason.strip():
+        raise Refusal("people.two-person", "say why the reset is refused", "reason")
+    request.decided_by, request.decided_at, request.approved = actor.user_id, utcnow(), approve
+    kind = ResetKind(request.kind)
+    if approve:
+        why = f"reset {request.id} requested by {request.requested_by}: {request.reason}"
+        return ResetOutcome(password=_reset(session, actor, user, kind, why), request=request)
+    _audit(
+        session,
+        actor,
+        user,
+        "user.reset_refused",
+        f"{_what(kind)} reset of {user.username} refused",
+        after={"reset_id": request.id},
+        reason=reason,
+    )
+    return ResetOutcome(request=request)
+
+
+def _what(kind: ResetKind) -> str:
+    return "second factor" if kind is ResetKind.SECOND_FACTOR else "password"
+
+
+def _reset(session: Session, actor: Actor, user: User, kind: ResetKind, reason: str) -> str:
+    if kind is ResetKind.SECOND_FACTOR:
+        _remove_second_factor(session, actor, user, reason)
+    return _new_password(session, actor, user, reason)
+
+
+def _new_password(session: Session, actor: Actor, user: User, reason: str) -> str:
     """Give an account a new generated password (returned once, for the holder, who must
     replace it at the next sign-in: the caller marks it one-time)."""
-    user = _administered(session, actor, user_id, "reset passwords", reason)
     password = generate_password()
     user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until = 0, None
@@ -360,10 +474,9 @@ def reset_password(session: Session, *, actor: Actor, user_id: str, reason: str)
     return password
 
 
-def reset_second_factor(session: Session, *, actor: Actor, user_id: str, reason: str) -> None:
+def _remove_second_factor(session: Session, actor: Actor, user: User, reason: str) -> None:
     """Remove an account's second factor (a lost phone): the holder enrols a new one at the
-    next sign-in, which the caller also makes need a new one-time password."""
-    user = _administered(session, actor, user_id, "reset second factors", reason)
+    next sign-in, which also needs the new one-time password issued with it."""
     user.totp_secret = None
     _audit(
         session,

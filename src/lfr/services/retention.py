@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lfr.audit import AuditEntry, record
+from lfr.audit.log import lock_head
 from lfr.db.governance import (
     AlertRow,
     AuthorityRow,
@@ -149,8 +150,13 @@ def run_retention_if_due(
     """What a scheduler calls as often as it likes: a retention run when `interval` has
     passed since the last recorded one (or none ran yet), itself recorded as one audit
     entry with what it deleted; None when not yet due. `lfr retention run` calls it with an
-    interval of zero."""
+    interval of zero.
+
+    "Due?" is decided holding the audit chain's head (which the run's audit entry takes
+    anyway): of two instances asking at once, the second waits and then sees the first's
+    run, so a period has one run however many instances serve."""
     at = moment(now)
+    lock_head(session)
     last = last_retention_run(session)
     if last is not None and at - last < interval:
         return None

@@ -35,6 +35,7 @@ from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.decision import Description
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
 from lfr.vision.engine_config import EngineConfig
@@ -87,9 +88,14 @@ class VisionEnroler:
     """The engine's enrolment: decode, one face, the strict enrolment gate, describe."""
 
     def __init__(
-        self, analyser: FaceAnalyser, describer: Describer, gate: QualityGate | None = None
+        self,
+        analyser: FaceAnalyser,
+        describer: Describer,
+        gate: QualityGate | None = None,
+        description: Description | None = None,
     ) -> None:
-        self._analyser = analyser
+        self._description = description or Description()
+        self._analyser = analyser.cutting(self._description.alignments(describer))
         self._describer = describer
         self._gate = gate or QualityGate.for_enrolment()
 
@@ -103,8 +109,9 @@ class VisionEnroler:
         """Enrolment as the cameras running `config` describe (models load on first use):
         its detector at full resolution, its describer and enrolment gate, so that
         templates and probes are alike."""
+        describer = build_describer(config.describer)
         analyser = FaceAnalyser(build_detector(config.enrolment_detector()))
-        return cls(analyser, build_describer(config.describer), config.enrolment_gate)
+        return cls(analyser, describer, config.enrolment_gate, config.description)
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
@@ -129,7 +136,7 @@ class VisionEnroler:
             face = check_enrolment_image(pixels, self._analyser, self._gate)
         except (ImageError, EnrolmentRefused) as refused:
             return refused.reason
-        descriptor = self._describer.describe([face.chip])[0]
+        descriptor = self._description.describe(self._describer, [face])[0]
         return Enrolment(
             template=np.asarray(descriptor, dtype="<f4").tobytes(),
             model_id=self._describer.model_id,
@@ -283,6 +290,39 @@ def add_entry(
         reason=row.reason,
     )
     return row
+
+
+def entries_problems(
+    session: Session,
+    actor: Actor,
+    watchlist_id: str,
+    entries: Sequence[tuple[EntryDraft, Sequence[bytes]]],
+    enroler: Enroler,
+    *,
+    now: datetime | None = None,
+) -> list[list[Unmet]]:
+    """What `add_entry` would refuse of each entry, added in this order, without writing:
+    a bulk import checks every row before its first (short) write transaction."""
+    at = moment(now)
+    watchlist = found(session, WatchlistRow, watchlist_id, "watchlist")
+    scope = authority_of(watchlist_authority(session, watchlist)).scope
+    sealed = watchlist.sealed_at is not None
+    existing = listed_entries(watchlist)
+    found_problems: list[list[Unmet]] = []
+    for entry, images in entries:
+        problems: list[Unmet] = []
+        try:
+            rules.check_add_entry(actor, watchlist.created_by, entry, existing, scope, sealed, at)
+            if entry.category is not None:  # counted as the list's next entry
+                existing.append(ListedEntry(entry.subject_reference.strip(), entry.category, at))
+        except Refusal as refusal:
+            problems += refusal.unmet
+        try:
+            _enrol_all(enroler, images)
+        except Refusal as refusal:
+            problems += refusal.unmet
+        found_problems.append(problems)
+    return found_problems
 
 
 def remove_entry(

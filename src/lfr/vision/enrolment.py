@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.analysis import FaceAnalyser, FaceObservation
+from lfr.vision.decision import Description
 from lfr.vision.describers import Describer
 from lfr.vision.imageio import ImageError, load_image
 from lfr.vision.matcher import Gallery
 from lfr.vision.quality import EnrolmentRefused, QualityGate, check_enrolment_image
-from lfr.vision.types import ListKind, RGBImage
+from lfr.vision.types import ListKind
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 
@@ -58,11 +57,15 @@ def load_watchlist_dir(
     gate: QualityGate,
     *,
     list_kind: ListKind = ListKind.WATCHLIST,
+    description: Description | None = None,
 ) -> tuple[Gallery, list[EnrolmentRefusal]]:
-    """Enrol every usable image under `path` (either layout); return the gallery and the
+    """Enrol every usable image under `path` (either layout), each described as
+    `description` says (the engine's: default plain); return the gallery and the
     refusals (WL-5). A subject all of whose images are refused is left out."""
+    describing = description or Description()
     subjects: list[str] = []
-    chips: list[RGBImage] = []
+    faces: list[FaceObservation] = []
+    analyser = analyser.cutting(describing.alignments(describer))
     refusals: list[EnrolmentRefusal] = []
     for subject, image_path in watchlist_images(path):
         try:
@@ -74,10 +77,8 @@ def load_watchlist_dir(
             refusals.append(EnrolmentRefusal(image_path, refused.reason))
             continue
         subjects.append(subject)
-        chips.append(face.chip)
-    descriptors = (
-        describer.describe(chips) if chips else np.zeros((0, describer.dimension), np.float32)
-    )
+        faces.append(face)
+    descriptors = describing.describe(describer, faces)
     gallery = Gallery.build(
         subjects, descriptors, [list_kind] * len(subjects), model_id=describer.model_id
     )

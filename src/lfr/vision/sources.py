@@ -206,12 +206,15 @@ class _FileClock:
 
 
 def _open_file_capture(path: Path, spec: str) -> Any:
-    if not path.exists():
-        raise SourceError(spec, "no such file")
-    if not path.is_file():
-        raise SourceError(spec, "not a file")
-    if path.stat().st_size == 0:
-        raise SourceError(spec, "empty file (0 bytes)")
+    try:
+        if not path.exists():
+            raise SourceError(spec, "no such file")
+        if not path.is_file():
+            raise SourceError(spec, "not a file")
+        if path.stat().st_size == 0:
+            raise SourceError(spec, "empty file (0 bytes)")
+    except OSError as error:  # a name too long for the file system, a permission refused
+        raise SourceError(spec, f"cannot be opened ({error.strerror or error})") from None
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()

@@ -20,8 +20,12 @@ the Hamilton clip (14 of 25 at or above 0.946).
 
 from __future__ import annotations
 
-DEFAULT_ALERT_THRESHOLD: float = 0.946
-"""Cosine similarity (L2-normalised dlib descriptors) at or above which a match alerts.
+from lfr.vision.describers.dlib_resnet import DLIB_CARD
+
+assert DLIB_CARD.default_threshold is not None
+DEFAULT_ALERT_THRESHOLD: float = DLIB_CARD.default_threshold
+"""The shipped describer's evaluated default (its `ModelCard`, 0.946): the cosine
+similarity (L2-normalised dlib descriptors) at or above which a match alerts.
 
 Raising it costs missed matches (at 0.956, FPIR 0.1%, more than half of the mated probes
 are missed with 500 subjects); lowering it costs false alerts (FPIR doubles by about

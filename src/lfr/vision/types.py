@@ -131,6 +131,12 @@ class CameraStatus(StrEnum):
     ENDED = "ended"
 
 
+SILENT_AFTER_S = 15.0
+"""A camera whose health reports stop for longer than this (three of a worker's 5 s
+intervals) delivers no frames that anyone sees, whatever it last said: shown STALE live, and
+counted as downtime in the review (a lost link, a hung or dead worker)."""
+
+
 STAGE_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 """Upper bounds (seconds) of the stage-time histograms; a last bucket holds the rest."""
 

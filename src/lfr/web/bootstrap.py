@@ -12,6 +12,7 @@ from lfr.db.migrate import upgrade
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import Rank, Role
+from lfr.domain.redaction import redacted
 from lfr.services import people
 from lfr.settings import Settings
 from lfr.web.context import WebContext
@@ -62,6 +63,4 @@ def web_context(settings: Settings, db: SessionFactory) -> WebContext:
 
 
 def _printable_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return redacted(url)

@@ -6,7 +6,7 @@ cosmetic choices.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class WebSettings(BaseModel):
@@ -57,6 +57,41 @@ class WebSettings(BaseModel):
         description=(
             "Largest request body accepted (watchlist images, bulk imports). Larger allows "
             "bigger imports and costs memory per request."
+        ),
+    )
+    camera_source_kinds: frozenset[str] = Field(
+        default=frozenset({"rtsp", "rtsps", "file", "device", "node"}),
+        description=(
+            "Kinds of camera source an engineer may configure, each checked by reading a frame "
+            "as part of their request: rtsp, rtsps, http, https, rtmp, udp, tcp, srt (streams), "
+            "file (a video file on the server), device (device:N), node (node:NAME, read by "
+            "that node). More kinds let the check reach further (http: any web address the "
+            "server can; file: any file it can read); fewer keep it to the force's cameras."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description=(
+            "The service's address as the public reaches it (https://lfr.police.example), for "
+            "the absolute links of the Atom feed. Unset: the first of allowed_hosts. Never "
+            "taken from a request's Host header."
+        ),
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token a Prometheus scrape of /metrics presents (Authorization: Bearer ...). "
+            "Unset: /metrics on the web port answers 404, and metrics are served only on "
+            "metrics_address, if set. Give it to the monitoring system alone."
+        ),
+    )
+    metrics_address: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$",
+        description=(
+            "HOST:PORT on which `lfr serve` also serves /metrics, without a token, for a "
+            "monitoring network the public cannot reach (e.g. 10.0.0.5:9464). Unset: none."
         ),
     )
     secure_cookies: bool | None = Field(

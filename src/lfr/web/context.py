@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING
 
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.reports.recognition import RecognitionSettings
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.identity import service_signer
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
-from lfr.services import people
 from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.settings import Settings
+from lfr.web import signin
 from lfr.web.access import RequestIdentity
 from lfr.web.config import WebSettings
 from lfr.web.live import LiveFeed
@@ -47,15 +49,27 @@ class WebContext:
         secret = self.settings.session_secret.get_secret_value().encode()
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
-        self.control = DeploymentControl(self.db)
+        self.control = DeploymentControl(self.db, service_key=self.service_key)
+
+    @property
+    def service_key(self) -> bytes:
+        """The service's bus key, which its own camera workers' messages verify with."""
+        return service_signer(self.settings.audit_signing_key_bytes()).public_signing()
 
     @property
     def evaluated_model(self) -> EvaluatedModel:
         """The model the cameras run, as these settings name it: its version and the
         force's calibration file (the floor, the forecast and every score's meaning)."""
+        engine = self.settings.engine
         return EvaluatedModel(
-            self.settings.evaluated_model_version, self.settings.engine.calibration_path
+            self.settings.evaluated_model_version, engine.calibration_path, engine.alert_threshold
         )
+
+    @property
+    def recognition_settings(self) -> RecognitionSettings:
+        """What a deployment's recognition is resolved from besides its authority (the
+        engine and the evaluated model of these settings)."""
+        return RecognitionSettings.from_settings(self.settings)
 
     @property
     def web_settings(self) -> WebSettings:
@@ -106,4 +120,4 @@ class WebContext:
             if user is None or not user.active:  # account disabled or removed since sign-in
                 self.sessions.end(db, view)
                 return RequestIdentity(session=None, actor=None)
-            return RequestIdentity(session=view, actor=people.to_actor(user))
+            return RequestIdentity(session=view, actor=signin.session_actor(user, view))

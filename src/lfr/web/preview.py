@@ -39,6 +39,11 @@ PREVIEW_QUALITY = 70
 QUEUE_FRAMES = 16
 """Frames waiting for the serving process; beyond it new frames are dropped."""
 
+FROZEN_AFTER_S = 5.0
+"""A camera's latest frame older than this is no longer served: a camera that stopped
+delivering frames (a clip that ended, a stalled stream, a dead worker) must not look live
+with a frozen picture; the console says it has no frames instead."""
+
 
 @dataclass(frozen=True)
 class QueuePreview:
@@ -72,7 +77,7 @@ class PreviewHub:
         import multiprocessing
 
         self.frames: Any = multiprocessing.get_context("spawn").Queue(QUEUE_FRAMES)
-        self._latest: dict[tuple[str, str], bytes] = {}
+        self._latest: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._closed: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -91,9 +96,15 @@ class PreviewHub:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def latest(self, deployment_id: str, camera: str) -> bytes | None:
+    def latest(
+        self, deployment_id: str, camera: str, max_age_s: float = FROZEN_AFTER_S
+    ) -> bytes | None:
+        """The camera's latest frame, unless it arrived more than `max_age_s` ago."""
         with self._lock:
-            return self._latest.get((deployment_id, camera))
+            kept = self._latest.get((deployment_id, camera))
+        if kept is None or time.monotonic() - kept[1] > max_age_s:
+            return None
+        return kept[0]
 
     def forget(self, deployment_id: str) -> None:
         """A halted or ended deployment's frames go at once."""
@@ -102,12 +113,15 @@ class PreviewHub:
             for key in [k for k in self._latest if k[0] == deployment_id]:
                 del self._latest[key]
 
-    def keep(self, deployment_id: str, camera: str, jpeg: bytes) -> None:
-        """Holds a camera's latest frame, unless its deployment has stopped (frames still
-        queued at a halt are dropped)."""
+    def keep(
+        self, deployment_id: str, camera: str, jpeg: bytes, received: float | None = None
+    ) -> None:
+        """Holds a camera's latest frame, received now (or at the monotonic `received`),
+        unless its deployment has stopped (frames still queued at a halt are dropped)."""
+        at = time.monotonic() if received is None else received
         with self._lock:
             if deployment_id not in self._closed:
-                self._latest[(deployment_id, camera)] = jpeg
+                self._latest[(deployment_id, camera)] = (jpeg, at)
 
     def _run(self) -> None:
         while (item := self.frames.get()) is not None:

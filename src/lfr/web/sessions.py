@@ -37,6 +37,8 @@ class SessionView:
     user_id: str | None
     stage: SessionStage
     csrf_token: str
+    second_factor: bool = False
+    """The browser passed the second-factor step in this session."""
 
 
 class SessionStore:
@@ -50,7 +52,12 @@ class SessionStore:
         return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()
 
     def create(
-        self, db: Session, *, user_id: str | None, stage: SessionStage
+        self,
+        db: Session,
+        *,
+        user_id: str | None,
+        stage: SessionStage,
+        second_factor: bool = False,
     ) -> tuple[str, SessionView]:
         """A fresh session (fresh token, fresh CSRF token); returns the cookie token."""
         token = secrets.token_urlsafe(32)
@@ -64,6 +71,7 @@ class SessionStore:
             token_hash=self.hash_token(token),
             user_id=user_id,
             stage=stage,
+            second_factor=second_factor,
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen_at=now,
@@ -88,11 +96,17 @@ class SessionStore:
         return _view(row)
 
     def advance(
-        self, db: Session, view: SessionView, *, user_id: str, stage: SessionStage
+        self,
+        db: Session,
+        view: SessionView,
+        *,
+        user_id: str,
+        stage: SessionStage,
+        second_factor: bool = False,
     ) -> tuple[str, SessionView]:
         """Moves a browser to the next sign-in stage under a NEW token (no session fixation)."""
         self.end(db, view)
-        return self.create(db, user_id=user_id, stage=stage)
+        return self.create(db, user_id=user_id, stage=stage, second_factor=second_factor)
 
     def end(self, db: Session, view: SessionView) -> None:
         db.execute(delete(WebSession).where(WebSession.token_hash == view.token_hash))
@@ -124,7 +138,11 @@ def csrf_matches(view: SessionView | None, presented: str | None) -> bool:
 
 def _view(row: WebSession) -> SessionView:
     return SessionView(
-        token_hash=row.token_hash, user_id=row.user_id, stage=row.stage, csrf_token=row.csrf_token
+        token_hash=row.token_hash,
+        user_id=row.user_id,
+        stage=row.stage,
+        csrf_token=row.csrf_token,
+        second_factor=bool(row.second_factor),
     )
 
 

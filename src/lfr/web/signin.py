@@ -8,14 +8,14 @@ throttle, the second factor (with replay refusal) and the session stages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pyotp
 from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
-from lfr.db.people import User
+from lfr.db.people import RoleGrant, User
 from lfr.db.web_sessions import OneTimePassword, SecondFactorStep, SessionStage
 from lfr.domain.people import BIOMETRIC_ROLES, Actor, Role
 from lfr.domain.refusal import Refusal
@@ -58,6 +58,16 @@ class Advanced:
 
 def needs_second_factor(actor: Actor) -> bool:
     return bool(actor.roles & SECOND_FACTOR_ROLES)
+
+
+def session_actor(user: User, view: SessionView) -> Actor:
+    """The person a request acts as: without the second-factor step in this session, none of
+    the roles that need it, whatever the account holds now (a role approved after a
+    password-only sign-in is not carried by that session)."""
+    actor = people.to_actor(user)
+    if view.second_factor:
+        return actor
+    return replace(actor, roles=actor.roles - SECOND_FACTOR_ROLES)
 
 
 def client_key(address: str | None) -> str:
@@ -144,7 +154,7 @@ def second_factor_step(
         people.enrol_second_factor(db, people.to_actor(user), user, step_row.pending_secret)
         step_row.pending_secret = None
     token, new_view = sessions.advance(
-        db, view, user_id=user.id, stage=_after_second_factor(db, user)
+        db, view, user_id=user.id, stage=_after_second_factor(db, user), second_factor=True
     )
     return Advanced(token, new_view)
 
@@ -164,7 +174,9 @@ def change_one_time_password(
     if one_time is not None:
         db.delete(one_time)
     sessions.end_all_for(db, actor.user_id)
-    token, new_view = sessions.create(db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN)
+    token, new_view = sessions.create(
+        db, user_id=actor.user_id, stage=SessionStage.SIGNED_IN, second_factor=view.second_factor
+    )
     return Advanced(token, new_view)
 
 
@@ -204,20 +216,45 @@ def disable_account(db: Session, actor: Actor, user_id: str, reason: str) -> Non
     end_sessions(db, user_id)
 
 
-def issue_one_time_password(db: Session, actor: Actor, user_id: str, reason: str) -> str:
-    """Reset a password to a generated one the holder must replace at the next sign-in;
-    their sessions end."""
-    password = people.reset_password(db, actor=actor, user_id=user_id, reason=reason)
-    mark_one_time(db, user_id)
-    end_sessions(db, user_id)
-    return password
+def reset_sign_in(
+    db: Session, actor: Actor, user_id: str, kind: people.ResetKind, reason: str
+) -> people.ResetOutcome:
+    """Reset a password or second factor (`lfr.services.people.reset_sign_in`): done now, or
+    asked of a second administrator for a holder of a two-person role."""
+    outcome = people.reset_sign_in(db, actor=actor, user_id=user_id, kind=kind, reason=reason)
+    if outcome.password is not None:
+        _after_reset(db, user_id)
+    return outcome
 
 
-def reset_second_factor(db: Session, actor: Actor, user_id: str, reason: str) -> str:
-    """Remove the second factor; the holder enrols a new one at the next sign-in, which
-    needs the one-time password returned here (so a stolen old password cannot enrol one)."""
-    people.reset_second_factor(db, actor=actor, user_id=user_id, reason=reason)
+def decide_reset(
+    db: Session, actor: Actor, reset_id: str, *, approve: bool, reason: str = ""
+) -> people.ResetOutcome:
+    """A second administrator decides a reset request; an approved one is done now."""
+    outcome = people.decide_reset(
+        db, actor=actor, reset_id=reset_id, approve=approve, reason=reason
+    )
+    if outcome.password is not None and outcome.request is not None:
+        _after_reset(db, outcome.request.user_id)
+    return outcome
+
+
+def decide_grant(
+    db: Session, actor: Actor, grant_id: str, *, approve: bool, reason: str = ""
+) -> RoleGrant:
+    """A second administrator decides a role grant; an approved one ends the holder's
+    sessions, so the new roles start with a fresh sign-in (and its second factor)."""
+    grant = people.decide_grant(db, actor=actor, grant_id=grant_id, approve=approve, reason=reason)
+    if approve:
+        end_sessions(db, grant.user_id)
+    return grant
+
+
+def _after_reset(db: Session, user_id: str) -> None:
+    """A reset password is one-time and a removed second factor's pending secret goes with
+    it (a stolen old password cannot enrol one); the holder's sessions end."""
     step = db.get(SecondFactorStep, user_id)
     if step is not None:
         step.pending_secret = None
-    return issue_one_time_password(db, actor, user_id, reason)
+    mark_one_time(db, user_id)
+    end_sessions(db, user_id)

@@ -7,13 +7,15 @@ processes and real signals, independent of video decoding.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from lfr.runtime.worker import WorkerContext
-from lfr.vision.types import CameraStatus, Frame, HealthFigures
+from lfr.vision.types import CameraStatus, Frame, HealthFigures, MatchEvent
 
 
 def figures(context: WorkerContext, status: CameraStatus) -> HealthFigures:
@@ -61,3 +63,24 @@ def report_every_tick(context: WorkerContext) -> None:
     while not context.stop.wait(0.05):
         frames += 1
         context.emit(figures(context, CameraStatus.UP).model_copy(update={"frames": frames}))
+
+
+def blocked_in_a_read(context: WorkerContext) -> None:
+    """A worker blocked in a read that never returns (a stalled stream), never looking at
+    `stop`: only its own exit deadline can end it."""
+    context.emit(figures(context, CameraStatus.UP))
+    reader, _writer = os.pipe()
+    os.read(reader, 1)
+
+
+def emit_dropped_alerts(context: WorkerContext) -> None:
+    """Emit each alert the test drops into the camera's source folder (``*.json``, a
+    MatchEvent), once, in name order, until stopped: the test decides what is captured
+    when, and the worker's real outlet and outbox carry it."""
+    folder = Path(context.source)
+    context.emit(figures(context, CameraStatus.UP))
+    while not context.stop.is_set():
+        for dropped in sorted(folder.glob("*.json")):
+            context.emit(MatchEvent.model_validate_json(dropped.read_text()))
+            dropped.rename(dropped.with_suffix(".emitted"))
+        context.stop.wait(0.05)

@@ -16,10 +16,12 @@ from lfr.audit import AuditEntry, verify
 from lfr.db.base import utcnow
 from lfr.db.governance import AlertRow, AssignmentRow
 from lfr.db.session import SessionFactory, transaction
+from lfr.domain import alerts as rules
 from lfr.domain.alerts import Action, AlertState, Identity, Outcome
 from lfr.domain.authorisation import Conditions
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
+from lfr.reports import review
 from lfr.services import alerts, deployments
 from lfr.services.access import commanded_deployment
 from lfr.vision.types import ListKind
@@ -462,3 +464,54 @@ def test_a_dashboard_is_its_own_commanders_only(
         for outsider in (personas.operator, silver_and_operator, other_silver):
             with pytest.raises(NotFound):
                 commanded_deployment(session, outsider, world.deployment_id)
+
+
+def test_an_ended_deployment_closes_its_undecided_alerts_as_not_adjudicated(
+    session_factory: SessionFactory, personas: Personas, world: World, faces_dir: Path
+) -> None:
+    """The end's rule (ADJ-4, REV-1): alerts still awaiting a decision (pending, claimed or
+    not, and referred) are closed as not adjudicated in the ending's transaction, each
+    audited; decided and engaged alerts keep their state; the review counts them, and
+    nobody can refer or engage them any more."""
+    unclaimed, claimed, referred, engaged, dismissed = (
+        new_alert(session_factory, world, faces_dir) for _ in range(5)
+    )
+    with transaction(session_factory) as session:
+        for alert_id in (claimed, referred, engaged, dismissed):
+            alerts.claim_alert(session, personas.operator, alert_id)
+        for alert_id in (referred, engaged):
+            alerts.refer_alert(session, personas.operator, alert_id)
+        alerts.engage_alert(session, personas.engagement_officer, engaged)
+        alerts.dismiss_alert(session, personas.operator, dismissed, "not the same person")
+    with transaction(session_factory) as session:
+        deployments.end_deployment(session, personas.silver, world.deployment_id)
+    with transaction(session_factory) as session:
+        states = {i: session.get(AlertRow, i).state for i in (unclaimed, claimed, referred)}  # type: ignore[union-attr]
+        kept = {i: session.get(AlertRow, i).state for i in (engaged, dismissed)}  # type: ignore[union-attr]
+        closing = session.execute(
+            select(AuditEntry.object_id, AuditEntry.reason).where(
+                AuditEntry.action == "alert.close_undecided"
+            )
+        ).all()
+        ended = session.scalars(
+            select(AuditEntry.sequence).where(AuditEntry.action == "deployment.end")
+        ).one()
+        closed_after = session.scalars(
+            select(func.min(AuditEntry.sequence)).where(
+                AuditEntry.action == "alert.close_undecided"
+            )
+        ).one()
+        figures = review.compute_figures(session, world.deployment_id)
+        assert verify(session).ok
+    assert set(states.values()) == {AlertState.NOT_ADJUDICATED}
+    assert kept == {engaged: AlertState.ENGAGED, dismissed: AlertState.DISMISSED}
+    assert {str(i) for i, _ in closing} == {unclaimed, claimed, referred}
+    assert {r for _, r in closing} == {rules.NOT_ADJUDICATED_REASON}
+    assert closed_after > ended  # one transaction, after the end's own entry
+    assert figures["not_adjudicated_alerts"] == 3
+    assert figures["unconfirmed_alerts"] == 4  # the three and the engaged one
+    with transaction(session_factory) as session, pytest.raises(Refusal) as refused:
+        alerts.refer_alert(session, personas.operator, claimed)
+    assert refused.value.unmet[0].rule == "ADJ-2"
+    with transaction(session_factory) as session, pytest.raises(Refusal):
+        alerts.engage_alert(session, personas.engagement_officer, referred)

@@ -18,7 +18,7 @@ reports 10 (total 100); cam-south reports 25. Silver halts ("crowd too dense"), 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from lfr.db.base import utcnow
@@ -42,13 +42,21 @@ class Recorded:
 
 
 def health(
-    world: World, camera: str, status: CameraStatus, at_s: float, faces: int
+    world: World,
+    camera: str,
+    status: CameraStatus,
+    at_s: float,
+    faces: int,
+    start: datetime | None = None,
 ) -> HealthFigures:
+    """A report `at_s` seconds after `start` (default: 181 s ago, so a report at 180 s is the
+    last before a halt now)."""
+    origin = start or utcnow() - timedelta(seconds=181)
     return HealthFigures(
         deployment_id=world.deployment_id,
         camera=camera,
         status=status,
-        at=utcnow().replace(microsecond=0) - timedelta(minutes=30) + timedelta(seconds=at_s),
+        at=origin + timedelta(seconds=at_s),
         fps=10,
         faces_per_s=1,
         latency_ms_p50=50,
@@ -98,6 +106,7 @@ def record_deployment(
         health(world, "cam-north", CameraStatus.DOWN, 120, 0),
         health(world, "cam-north", CameraStatus.UP, 180, 10),
         health(world, "cam-south", CameraStatus.UP, 30, 25),
+        health(world, "cam-south", CameraStatus.UP, 180, 25),  # no frame since 30 s: stalled
     ]
     with transaction(factory) as session:
         for figures in reports:

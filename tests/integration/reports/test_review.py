@@ -3,17 +3,22 @@ assessment and sign-off follow the rules and are audited."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry, verify
+from lfr.db.governance import DeploymentRow
 from lfr.db.reports import ReviewStatus
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.refusal import Refusals
 from lfr.reports import review
-from lfr.services import reviews
+from lfr.services import camera_statistics, deployments, reviews
+from lfr.vision.types import CameraStatus
 from tests.db_fixtures import Personas
-from tests.integration.reports.recorded import HALT_REASON, Recorded
+from tests.integration.governance.world import World
+from tests.integration.reports.recorded import HALT_REASON, Recorded, health
 
 pytestmark = pytest.mark.db
 
@@ -44,7 +49,8 @@ def test_review_opens_at_the_end_with_figures_equal_to_hand_counts(
     assert figures["test_alerts"] == 1
     assert figures["measured_true_positive_rate"] == 1.0
     assert figures["faces_seen"] == 125  # cam-north 90 + 10 after its restart, cam-south 25
-    assert figures["camera_downtime_seconds"] == 60.0
+    # without frames: cam-north down from 120 s to 180 s, cam-south stalled from 30 s to 180 s
+    assert figures["camera_downtime_seconds"] == pytest.approx(210.0, abs=1.0)
     assert [c["faces_seen"] for c in figures["cameras"]] == [100, 25]
     assert [h["reason"] for h in figures["halts"]] == [HALT_REASON]
     assert figures["watchlist"] == {
@@ -132,3 +138,30 @@ def test_signed_off_figures_outlive_the_alerts_retention(
     assert (left, groups_left) == (0, 0)
     assert (figures["alerts"], figures["true_alerts"], figures["arrests"]) == (5, 2, 1)
     assert figures["perceived_groups"]["white"] == {"concluded": 1, "false": 1}
+
+
+def test_downtime_counts_time_without_frames_whatever_the_cause(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """REV-1, REC-5: a camera whose clip ended 12 s into a 6-minute run, and then sent
+    nothing, was without frames for the rest of the run; a camera that never reported was
+    without frames all of it."""
+    with transaction(session_factory) as session:
+        deployment = session.get(DeploymentRow, world.deployment_id)
+        assert deployment is not None
+        assert deployment.started_at is not None
+        start = deployment.started_at
+        for report in (
+            health(world, "cam-north", CameraStatus.UP, 5, 10, start),
+            health(world, "cam-north", CameraStatus.ENDED, 12, 20, start),
+        ):
+            camera_statistics.record_health(session, report)
+        deployments.halt_deployment(
+            session, personas.silver, world.deployment_id, "done", now=start + timedelta(minutes=6)
+        )
+    with transaction(session_factory) as session:
+        figures = review.compute_figures(session, world.deployment_id)
+    downtime = {c["camera"]: c["downtime_seconds"] for c in figures["cameras"]}
+    assert downtime == {"cam-north": 348.0, "cam-south": 360.0}
+    assert figures["camera_downtime_seconds"] == 708.0
+    assert figures["faces_seen"] == 20

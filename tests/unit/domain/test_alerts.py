@@ -15,6 +15,7 @@ from lfr.domain.alerts import (
     Identity,
     Outcome,
     claim,
+    close_undecided,
     decline,
     dismiss,
     engage,
@@ -225,3 +226,30 @@ def test_no_path_skips_a_human_decision(
     if alert.state is AlertState.CONCLUDED:
         assert alert.outcome is not None
         assert alert.referred_by != alert.decided_by
+
+
+@pytest.mark.parametrize(
+    ("alert", "closes"),
+    [
+        (Alert(), True),
+        (claimed(), True),
+        (referred(), True),
+        (engaged(), False),  # the engagement happened: its outcome is still recorded
+        (dismiss(claimed(), OPERATOR, "not him"), False),
+        (record_outcome(engaged(), ENGAGER, CONFIRMED), False),
+    ],
+)
+def test_the_end_closes_only_alerts_awaiting_a_decision(alert: Alert, closes: bool) -> None:
+    """ADJ-4, REV-1: the deployment's end closes pending and referred alerts as not
+    adjudicated, a final state no one can act from; it never touches a decided one."""
+    if not closes:
+        with pytest.raises(Refusal):
+            close_undecided(alert)
+        return
+    closed = close_undecided(alert)
+    assert closed.state is AlertState.NOT_ADJUDICATED
+    assert closed.state.final
+    with pytest.raises(Refusal):
+        refer(closed, OPERATOR)
+    with pytest.raises(Refusal):
+        engage(closed, ENGAGER)

@@ -2,31 +2,69 @@
 
 Backends: ``dlib`` (dlib ResNet from face-recognition-models, the default; run by ONNX
 Runtime unless ``runtime: dlib``) and ``onnx`` (any ONNX face-recognition model, e.g. one a
-force licenses). Adding a
-backend is adding one module that defines its config (a pydantic model with a `type`
-literal) and a builder decorated with `register_describer`, then naming its config in
-`DescriberConfig` below. Models load lazily, under a lock, on the first `describe`.
+force licenses). The package **discovers** its backends: every module here is imported
+(but `base`, names starting with ``_`` and the ``*_export`` helpers), and each that
+registers a describer joins `DescriberConfig`. Adding a backend is adding one module that
+defines its settings (a `DescriberSettings` with a `type` literal, including the crop its
+model takes, `lfr.vision.alignment`), a builder decorated with
+``register_describer("<type>", <Settings>)``, and, for a model it ships, its `ModelCard`
+(default threshold, calibration and equitability files). Models load lazily, under a
+lock, on the first `describe`.
 """
 
 from __future__ import annotations
 
+import pkgutil
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
 
 from pydantic import Field, TypeAdapter
 
-from lfr.vision.describers.base import Describer, builder_for, l2_normalise, register_describer
-from lfr.vision.describers.dlib_resnet import DlibDescriber, DlibDescriberConfig
-from lfr.vision.describers.onnx import (
+from lfr.vision.describers.base import (
+    Describer,
+    DescriberSettings,
+    ModelCard,
+    builder_for,
+    l2_normalise,
+    model_card,
+    register_describer,
+    registered_configs,
+)
+
+
+def _discover() -> None:
+    """Import every describer module of this package (each registers itself)."""
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        name = module.name
+        if name == "base" or name.startswith("_") or name.endswith("_export"):
+            continue
+        import_module(f"{__name__}.{name}")
+
+
+_discover()
+
+from lfr.vision.describers.dlib_resnet import (  # noqa: E402 (after discovery, on purpose)
+    DlibDescriber,
+    DlibDescriberConfig,
+)
+from lfr.vision.describers.onnx import (  # noqa: E402
     OnnxDescriber,
     OnnxDescriberConfig,
     inspect_model,
     load_model,
 )
 
-DescriberConfig = Annotated[DlibDescriberConfig | OnnxDescriberConfig, Field(discriminator="type")]
-"""Any describer's configuration; ``{"type": "dlib"}`` (the default) picks dlib ResNet,
-``{"type": "onnx", "model_path": ...}`` an ONNX model."""
+if TYPE_CHECKING:
+    DescriberConfig: TypeAlias = DescriberSettings
+else:
+    DescriberConfig = Annotated[
+        Union[registered_configs()],  # noqa: UP007 (a tuple of classes found at run time)
+        Field(discriminator="type"),
+    ]
+"""Any registered describer's configuration, told apart by `type`: ``{"type": "dlib"}``
+(the default) picks dlib ResNet, ``{"type": "onnx", "model_path": ...}`` an ONNX model.
+(Type checkers see the settings every describer shares.)"""
 
 DESCRIBER_CONFIG_ADAPTER: TypeAdapter[DescriberConfig] = TypeAdapter(DescriberConfig)
 
@@ -46,19 +84,26 @@ def describer_model_id(config: DescriberConfig | None = None) -> str:
     chosen = config if config is not None else DlibDescriberConfig()
     if isinstance(chosen, DlibDescriberConfig):
         return DlibDescriber.model_id
-    return chosen.model_id or inspect_model(chosen, load_model(Path(chosen.model_path))).model_id
+    if isinstance(chosen, OnnxDescriberConfig):
+        return (
+            chosen.model_id or inspect_model(chosen, load_model(Path(chosen.model_path))).model_id
+        )
+    return build_describer(chosen).model_id
 
 
 __all__ = [
     "DESCRIBER_CONFIG_ADAPTER",
     "Describer",
     "DescriberConfig",
+    "DescriberSettings",
     "DlibDescriber",
     "DlibDescriberConfig",
+    "ModelCard",
     "OnnxDescriber",
     "OnnxDescriberConfig",
     "build_describer",
     "describer_model_id",
     "l2_normalise",
+    "model_card",
     "register_describer",
 ]

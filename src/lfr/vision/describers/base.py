@@ -1,44 +1,141 @@
-"""The describer Protocol and its registry (REC-2): a describer turns aligned face chips
-into descriptors whose cosine similarity says how alike two faces are."""
+"""The describer Protocol and its registry (REC-2): a describer turns face chips, cut as
+it declares (`lfr.vision.alignment`), into descriptors whose cosine similarity says how
+alike two faces are.
+
+What belongs to a model rather than to the engine's settings — its id, the crop it was
+trained on, the shipped calibration file, the evaluated default threshold and the shipped
+equitability figures (the equitable floor) — is declared by the describer's own module:
+its `alignment` on the describer, the rest in a `ModelCard` (`register_model_card`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from lfr.vision.alignment import DLIB_CHIP, ChipAlignment
 from lfr.vision.types import Descriptor, RGBImage
 
 
+class Cropped(Protocol):
+    """A face that can hand over its chip cut a given way (`FaceObservation`)."""
+
+    def chip_for(self, alignment: ChipAlignment) -> RGBImage: ...
+
+
 class Describer(Protocol):
-    """Turns aligned chips (see `lfr.vision.landmarks.align`) into descriptors."""
+    """Turns chips cut as it declares into descriptors."""
 
     model_id: str
     """Names the model and version: descriptors of different models never compare."""
     dimension: int
 
-    def describe(self, chips: Sequence[RGBImage]) -> Descriptor:
-        """(len(chips), dimension) float32, every row of unit length."""
+    @property
+    def alignments(self) -> tuple[ChipAlignment, ...]:
+        """Every crop it needs from a face, the one `describe` takes first."""
         ...
+
+    def describe(self, chips: Sequence[RGBImage]) -> Descriptor:
+        """(len(chips), dimension) float32, every row of unit length; each chip cut as
+        `alignments[0]`."""
+        ...
+
+    def describe_faces(self, faces: Sequence[Cropped]) -> Descriptor:
+        """The same for analysed faces: each cut as the describer needs."""
+        ...
+
+
+class SingleCrop:
+    """What a describer of one crop shares: its `alignments` and `describe_faces`."""
+
+    alignment: ChipAlignment = DLIB_CHIP
+
+    @property
+    def alignments(self) -> tuple[ChipAlignment, ...]:
+        return (self.alignment,)
+
+    def describe(self, chips: Sequence[RGBImage]) -> Descriptor:
+        raise NotImplementedError
+
+    def describe_faces(self, faces: Sequence[Cropped]) -> Descriptor:
+        return self.describe([face.chip_for(self.alignment) for face in faces])
+
+
+class DescriberSettings(BaseModel):
+    """What every describer's configuration has: its `type` (the registry's key) and the
+    threads one inference run may use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description=(
+            "Threads one inference run may use. 0: all cores. Several camera workers on "
+            "one machine should divide the cores among them (`EngineConfig.threads`)."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What belongs to one model (its `model_id`), shipped with its describer."""
+
+    model_id: str
+    default_threshold: float | None
+    """The evaluated default alert threshold (calibrated score); None: not evaluated, an
+    authority must measure one (`lfr evaluate identification`)."""
+    calibration_file: str | None = None
+    """The shipped calibration, a file of `lfr/vision/calibrations/`."""
+    equitability_file: str | None = None
+    """The shipped equitability figures (the equitable floor), same folder."""
 
 
 ConfigT = TypeVar("ConfigT")
 _BUILDERS: dict[str, Callable[[Any], Describer]] = {}
+_CONFIGS: dict[str, type[DescriberSettings]] = {}
+_CARDS: dict[str, ModelCard] = {}
 
 
 def register_describer(
-    type_name: str,
+    type_name: str, config: type[DescriberSettings] | None = None
 ) -> Callable[[Callable[[ConfigT], Describer]], Callable[[ConfigT], Describer]]:
-    """Register a backend's builder under its config's `type` value."""
+    """Register a backend's builder under its config's `type` value; with `config`, its
+    settings class joins `DescriberConfig` (the package discovers the module)."""
 
     def decorate(builder: Callable[[ConfigT], Describer]) -> Callable[[ConfigT], Describer]:
         if type_name in _BUILDERS:
             raise ValueError(f"describer type {type_name!r} is already registered")
         _BUILDERS[type_name] = builder
+        if config is not None:
+            _CONFIGS[type_name] = config
         return builder
 
     return decorate
+
+
+def registered_configs() -> tuple[type[DescriberSettings], ...]:
+    """The settings classes of every registered describer, in registration order."""
+    return tuple(_CONFIGS.values())
+
+
+def register_model_card(card: ModelCard) -> ModelCard:
+    if card.model_id in _CARDS:
+        raise ValueError(f"model {card.model_id!r} already has a card")
+    _CARDS[card.model_id] = card
+    return card
+
+
+def model_card(model_id: str) -> ModelCard | None:
+    """The card shipped for `model_id`; None for a model no describer module declares
+    (a force's own ONNX model: its threshold and calibration are the force's)."""
+    return _CARDS.get(model_id)
 
 
 def builder_for(type_name: str) -> Callable[[Any], Describer]:
@@ -58,7 +155,7 @@ def l2_normalise(rows: np.ndarray[Any, Any]) -> Descriptor:
     return np.ascontiguousarray(matrix / np.maximum(norms, np.float32(1e-12)), dtype=np.float32)
 
 
-class MirrorAveraged:
+class MirrorAveraged(SingleCrop):
     """A describer that also describes each chip mirrored left to right and averages
     the two unit descriptors (flip test-time augmentation). A face and its mirror image
     are the same person; averaging cancels part of what one pose or one light side adds.
@@ -72,6 +169,7 @@ class MirrorAveraged:
         self._inner = inner
         self.model_id = inner.model_id
         self.dimension = inner.dimension
+        self.alignment = inner.alignments[0]
 
     def describe(self, chips: Sequence[RGBImage]) -> Descriptor:
         if not chips:

@@ -11,25 +11,38 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from lfr.vision._lazy import LazyModel
+from lfr.vision.alignment import DLIB_CHIP
 from lfr.vision.describers.base import (
     Describer,
+    DescriberSettings,
     MirrorAveraged,
+    ModelCard,
+    SingleCrop,
     l2_normalise,
     register_describer,
+    register_model_card,
 )
 from lfr.vision.types import Descriptor, RGBImage
 
 DLIB_MODEL_ID = "dlib-resnet-v1"
 DLIB_DIMENSION = 128
-_CHIP_SHAPE = (150, 150, 3)
+_CHIP_SHAPE = (DLIB_CHIP.size, DLIB_CHIP.size, 3)
+
+DLIB_CARD = register_model_card(
+    ModelCard(
+        model_id=DLIB_MODEL_ID,
+        # The FPIR 1% point of a 500-subject lfw-dev watchlist (docs/engine.md).
+        default_threshold=0.946,
+        calibration_file=f"{DLIB_MODEL_ID}.json",
+        equitability_file=f"{DLIB_MODEL_ID}.equitability.json",
+    )
+)
 
 
-class DlibDescriberConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class DlibDescriberConfig(DescriberSettings):
     type: Literal["dlib"] = "dlib"
     runtime: Literal["onnxruntime", "dlib"] = Field(
         default="onnxruntime",
@@ -85,11 +98,12 @@ def _load_model() -> Any:
     return dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
 
 
-class DlibDescriber:
-    """Describes 150×150 chips aligned like `dlib.get_face_chip`."""
+class DlibDescriber(SingleCrop):
+    """Describes 150×150 chips aligned like `dlib.get_face_chip` (padding 0.25)."""
 
     model_id = DLIB_MODEL_ID
     dimension = DLIB_DIMENSION
+    alignment = DLIB_CHIP
 
     def __init__(self, config: DlibDescriberConfig) -> None:
         self._config = config
@@ -122,7 +136,7 @@ def _onnx_describer(config: DlibDescriberConfig) -> Describer:
     return OnnxDescriber(settings, model)
 
 
-@register_describer("dlib")
+@register_describer("dlib", DlibDescriberConfig)
 def build_dlib(config: DlibDescriberConfig) -> Describer:
     plain = _onnx_describer(config) if config.runtime == "onnxruntime" else DlibDescriber(config)
     return MirrorAveraged(plain) if config.mirror else plain

@@ -21,10 +21,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, FilePath, field_validator
+from pydantic import Field, FilePath, field_validator
 
 from lfr.vision._lazy import LazyModel
-from lfr.vision.describers.base import l2_normalise, register_describer
+from lfr.vision.alignment import DLIB_CHIP, ChipAlignment
+from lfr.vision.describers.base import (
+    DescriberSettings,
+    SingleCrop,
+    l2_normalise,
+    register_describer,
+)
 from lfr.vision.types import Descriptor, RGBImage
 
 MODEL_ID_METADATA_KEY = "lfr.model_id"
@@ -40,13 +46,20 @@ class OnnxModelError(ValueError):
         self.reason = reason
 
 
-class OnnxDescriberConfig(BaseModel):
+class OnnxDescriberConfig(DescriberSettings):
     """How to run one ONNX face-recognition model. The defaults fit a model exported by
-    ``lfr model export-dlib`` (float RGB 0–255, NCHW, 150×150, normalisation inside)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    ``lfr model export-dlib`` (float RGB 0–255, NCHW, 150×150 dlib chip, normalisation
+    inside)."""
 
     type: Literal["onnx"] = "onnx"
+    alignment: ChipAlignment = Field(
+        default=DLIB_CHIP,
+        description=(
+            "How the face is cut for this model (lfr.vision.alignment): the crop it was "
+            "trained on. dlib_chip (size, padding), arcface (the 112×112 template) or "
+            "padded_box (the detector's box squared and padded)."
+        ),
+    )
     model_path: FilePath = Field(description="The model file (.onnx); must exist.")
     model_id: str | None = Field(
         default=None,
@@ -235,13 +248,14 @@ def _create_session(config: OnnxDescriberConfig, model_bytes: bytes) -> Any:
     return ort.InferenceSession(model_bytes, sess_options=options, providers=list(config.providers))
 
 
-class OnnxDescriber:
+class OnnxDescriber(SingleCrop):
     """Batches chips through an ONNX face-recognition model; rows L2-normalised."""
 
     def __init__(self, config: OnnxDescriberConfig, model: Any = None) -> None:
         """`model`: an `onnx.ModelProto` already in memory (e.g. converted from dlib's
         weights); None reads `config.model_path`."""
         self._config = config
+        self.alignment = config.alignment
         model = model if model is not None else load_model(Path(config.model_path))
         self._facts = inspect_model(config, model)
         self.model_id: str = self._facts.model_id
@@ -299,6 +313,6 @@ class OnnxDescriber:
         )
 
 
-@register_describer("onnx")
+@register_describer("onnx", OnnxDescriberConfig)
 def build_onnx(config: OnnxDescriberConfig) -> OnnxDescriber:
     return OnnxDescriber(config)

@@ -16,13 +16,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lfr.db.people import RoleGrant, TrainingRecord, User
+from lfr.db.people import AccountReset, RoleGrant, TrainingRecord, User
 from lfr.db.session import reading, transaction
-from lfr.domain.people import BIOMETRIC_ROLES, Actor, Rank, Role
+from lfr.domain.people import TWO_PERSON_ROLES, Actor, Rank, Role
+from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web import schemas, signin
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
+from lfr.web.labels import field_label
 from lfr.web.rendering import render
 from lfr.web.signin import mark_one_time
 
@@ -51,21 +53,62 @@ def _grants(context: Context) -> list[RoleGrant]:
     return grants
 
 
-def _people_page(request: Request, context: Context, **extra: Any) -> Response:
+def _resets(context: Context) -> list[AccountReset]:
+    with reading(context.db) as db:
+        resets = people.pending_resets(db)
+        db.expunge_all()
+    return resets
+
+
+def _people_page(request: Request, context: Context, status: int = 200, **extra: Any) -> Response:
     return render(
         request,
         "people/index.html",
         {
             "accounts": _accounts(context),
             "grants": _grants(context),
-            "biometric_roles": BIOMETRIC_ROLES,
+            "resets": _resets(context),
+            "two_person_roles": TWO_PERSON_ROLES,
             "ranks": list(Rank),
             "roles": list(Role),
             "now": datetime.now(UTC),
             "title": "People",
             **extra,
         },
+        status=status,
     )
+
+
+def _on_page(
+    request: Request,
+    context: Context,
+    viewer: Viewer | None,
+    target: str,
+    change: Callable[[Session, Actor], T],
+    shown: Callable[[T], dict[str, Any]] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """Run a change from the People page; a refusal is shown beside the form that caused it
+    (``target``: the account, grant or reset it was about), in plain words, with what was
+    `typed` in that form kept."""
+    try:
+        result = _administer(context, viewer, change)
+    except Refusal as refusal:
+        reasons = [unmet.reason for unmet in refusal.unmet]
+        refused = {"target": target, "reasons": reasons, "typed": typed or {}}
+        return _people_page(request, context, 422, refused=refused)
+    if shown is None:
+        return RedirectResponse("/people", status_code=303)
+    return _people_page(request, context, **shown(result))
+
+
+def _reset_shown(user_id: str) -> Callable[[people.ResetOutcome], dict[str, Any]]:
+    def shown(outcome: people.ResetOutcome) -> dict[str, Any]:
+        if outcome.password is None:
+            return {"reset_requested": {"user_id": user_id}}
+        return {"reset": {"user_id": user_id, "password": outcome.password}}
+
+    return shown
 
 
 @pages.get("/people")
@@ -120,86 +163,142 @@ def _administer(
 
 @pages.post("/people/{user_id}/disable")
 def disable_account(
-    context: Context, viewer: AdminViewer, user_id: str, reason: Reason
+    request: Request, context: Context, viewer: AdminViewer, user_id: str, reason: Reason
 ) -> Response:
     """Disable an account: its sessions end at once (issue 12)."""
-    _administer(context, viewer, lambda db, a: signin.disable_account(db, a, user_id, reason))
-    return RedirectResponse("/people", status_code=303)
+    return _on_page(
+        request,
+        context,
+        viewer,
+        user_id,
+        lambda db, a: signin.disable_account(db, a, user_id, reason),
+    )
 
 
 @pages.post("/people/{user_id}/enable")
-def enable_account(context: Context, viewer: AdminViewer, user_id: str, reason: Reason) -> Response:
-    _administer(
+def enable_account(
+    request: Request, context: Context, viewer: AdminViewer, user_id: str, reason: Reason
+) -> Response:
+    return _on_page(
+        request,
         context,
         viewer,
+        user_id,
         lambda db, a: people.set_active(db, actor=a, user_id=user_id, active=True, reason=reason),
     )
-    return RedirectResponse("/people", status_code=303)
 
 
 @pages.post("/people/{user_id}/roles")
 def change_roles(
+    request: Request,
     context: Context,
     viewer: AdminViewer,
     user_id: str,
     reason: Reason,
     roles: Annotated[list[Role] | None, Form()] = None,
 ) -> Response:
-    """Roles that read biometrics wait for a second administrator (two-person rule)."""
-    _administer(
+    """Roles that read biometrics, and administrator, wait for a second administrator."""
+    return _on_page(
+        request,
         context,
         viewer,
+        user_id,
         lambda db, a: people.set_roles(
             db, actor=a, user_id=user_id, roles=roles or [], reason=reason
         ),
     )
-    return RedirectResponse("/people", status_code=303)
 
 
 @pages.post("/people/{user_id}/password-reset")
 def reset_password(
     request: Request, context: Context, viewer: AdminViewer, user_id: str, reason: Reason
 ) -> Response:
-    password = _administer(
-        context, viewer, lambda db, a: signin.issue_one_time_password(db, a, user_id, reason)
+    return _on_page(
+        request,
+        context,
+        viewer,
+        user_id,
+        lambda db, a: signin.reset_sign_in(db, a, user_id, people.ResetKind.PASSWORD, reason),
+        _reset_shown(user_id),
     )
-    return _people_page(request, context, reset={"user_id": user_id, "password": password})
 
 
 @pages.post("/people/{user_id}/second-factor-reset")
 def reset_second_factor(
     request: Request, context: Context, viewer: AdminViewer, user_id: str, reason: Reason
 ) -> Response:
-    password = _administer(
-        context, viewer, lambda db, a: signin.reset_second_factor(db, a, user_id, reason)
+    return _on_page(
+        request,
+        context,
+        viewer,
+        user_id,
+        lambda db, a: signin.reset_sign_in(db, a, user_id, people.ResetKind.SECOND_FACTOR, reason),
+        _reset_shown(user_id),
     )
-    return _people_page(request, context, reset={"user_id": user_id, "password": password})
 
 
 @pages.post("/people/grants/{grant_id}/approve")
-def approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> Response:
-    _administer(
+def approve_grant(
+    request: Request, context: Context, viewer: AdminViewer, grant_id: str
+) -> Response:
+    return _on_page(
+        request,
         context,
         viewer,
-        lambda db, a: people.decide_grant(db, actor=a, grant_id=grant_id, approve=True),
+        grant_id,
+        lambda db, a: signin.decide_grant(db, a, grant_id, approve=True),
     )
-    return RedirectResponse("/people", status_code=303)
 
 
 @pages.post("/people/grants/{grant_id}/refuse")
-def refuse_grant(context: Context, viewer: AdminViewer, grant_id: str, reason: Reason) -> Response:
-    _administer(
+def refuse_grant(
+    request: Request, context: Context, viewer: AdminViewer, grant_id: str, reason: Reason
+) -> Response:
+    return _on_page(
+        request,
         context,
         viewer,
-        lambda db, a: people.decide_grant(
-            db, actor=a, grant_id=grant_id, approve=False, reason=reason
-        ),
+        grant_id,
+        lambda db, a: signin.decide_grant(db, a, grant_id, approve=False, reason=reason),
     )
-    return RedirectResponse("/people", status_code=303)
+
+
+@pages.post("/people/resets/{reset_id}/approve")
+def approve_reset(
+    request: Request, context: Context, viewer: AdminViewer, reset_id: str
+) -> Response:
+    """The second administrator approves: the one-time password is shown to them, once."""
+
+    def shown(outcome: people.ResetOutcome) -> dict[str, Any]:
+        user_id = outcome.request.user_id if outcome.request else ""
+        return {"reset": {"user_id": user_id, "password": outcome.password}}
+
+    return _on_page(
+        request,
+        context,
+        viewer,
+        reset_id,
+        lambda db, a: signin.decide_reset(db, a, reset_id, approve=True),
+        shown,
+    )
+
+
+@pages.post("/people/resets/{reset_id}/refuse")
+def refuse_reset(
+    request: Request, context: Context, viewer: AdminViewer, reset_id: str, reason: Reason
+) -> Response:
+    return _on_page(
+        request,
+        context,
+        viewer,
+        reset_id,
+        lambda db, a: signin.decide_reset(db, a, reset_id, approve=False, reason=reason),
+    )
 
 
 @pages.post("/people/{user_id}/training")
 def record_training(
+    request: Request,
     context: Context,
     viewer: AdminViewer,
     user_id: str,
@@ -207,16 +306,23 @@ def record_training(
     completed_on: Annotated[str, Form(max_length=10)],
     expires_on: Annotated[str, Form(max_length=10)],
 ) -> Response:
-    with transaction(context.db) as db:
-        people.record_training(
+    """A training record (TRN-1); a refusal stays beside this account's training form with
+    the role and dates as chosen."""
+    return _on_page(
+        request,
+        context,
+        viewer,
+        f"training-{user_id}",
+        lambda db, a: people.record_training(
             db,
-            actor=viewer_of(viewer).actor,
+            actor=a,
             user_id=user_id,
             role=role,
             completed_at=_day(completed_on, "completed_on"),
             expires_at=_day(expires_on, "expires_on"),
-        )
-    return RedirectResponse("/people", status_code=303)
+        ),
+        typed={"role": role.value, "completed_on": completed_on, "expires_on": expires_on},
+    )
 
 
 def _rank(name: str) -> Rank:
@@ -234,7 +340,9 @@ def _day(text: str, field: str) -> datetime:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
-        raise Refusal("TRN-1", f"not a date (YYYY-MM-DD): {text!r}", field) from None
+        raise Refusal(
+            "TRN-1", f"{field_label(field).lower()} is not a date: choose a day", field
+        ) from None
 
 
 @api.get(
@@ -263,11 +371,6 @@ class ReasonBody(BaseModel):
 
 class RolesBody(ReasonBody):
     roles: list[Role] = Field(max_length=len(Role))
-
-
-class OneTimePasswordOut(BaseModel):
-    user_id: str
-    one_time_password: str
 
 
 class AccountOut(BaseModel):
@@ -342,34 +445,142 @@ def api_set_roles(
     return _administer(context, viewer, change)
 
 
+class ResetRequestOut(BaseModel):
+    """A password or second-factor reset awaiting (or decided by) a second administrator."""
+
+    id: str
+    user_id: str
+    kind: people.ResetKind
+    reason: str
+    requested_by: str
+    approved: bool | None
+
+
+class ResetOut(BaseModel):
+    """A reset: done now (``one_time_password``, shown once, for the holder), or, for a
+    holder of a role that reads biometrics or administers, ``pending`` until a second
+    administrator approves it (``POST /api/people/resets/{id}/approve``)."""
+
+    user_id: str
+    one_time_password: str | None
+    pending: ResetRequestOut | None
+
+
+def _reset_request_out(request: AccountReset) -> ResetRequestOut:
+    return ResetRequestOut(
+        id=request.id,
+        user_id=request.user_id,
+        kind=people.ResetKind(request.kind),
+        reason=request.reason,
+        requested_by=request.requested_by,
+        approved=request.approved,
+    )
+
+
+def _reset_out(user_id: str, outcome: people.ResetOutcome) -> ResetOut:
+    request = outcome.request
+    pending = request if request is not None and request.decided_at is None else None
+    return ResetOut(
+        user_id=user_id,
+        one_time_password=outcome.password,
+        pending=_reset_request_out(pending) if pending is not None else None,
+    )
+
+
+def _api_reset(
+    context: Context, viewer: Viewer | None, user_id: str, kind: people.ResetKind, reason: str
+) -> ResetOut:
+    return _administer(
+        context,
+        viewer,
+        lambda db, a: _reset_out(user_id, signin.reset_sign_in(db, a, user_id, kind, reason)),
+    )
+
+
 @api.post(
     "/{user_id}/password-reset",
-    response_model=OneTimePasswordOut,
+    response_model=ResetOut,
     responses=schemas.CHANGE_ERRORS,
     operation_id="reset_password",
 )
 def api_reset_password(
     context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody
-) -> OneTimePasswordOut:
-    password = _administer(
-        context, viewer, lambda db, a: signin.issue_one_time_password(db, a, user_id, body.reason)
-    )
-    return OneTimePasswordOut(user_id=user_id, one_time_password=password)
+) -> ResetOut:
+    """A new one-time password now, or a request for a second administrator (two-person
+    role holders)."""
+    return _api_reset(context, viewer, user_id, people.ResetKind.PASSWORD, body.reason)
 
 
 @api.post(
     "/{user_id}/second-factor-reset",
-    response_model=OneTimePasswordOut,
+    response_model=ResetOut,
     responses=schemas.CHANGE_ERRORS,
     operation_id="reset_second_factor",
 )
 def api_reset_second_factor(
     context: Context, viewer: AdminViewer, user_id: str, body: ReasonBody
-) -> OneTimePasswordOut:
-    password = _administer(
-        context, viewer, lambda db, a: signin.reset_second_factor(db, a, user_id, body.reason)
+) -> ResetOut:
+    """Remove the second factor with a new one-time password now, or a request for a second
+    administrator (two-person role holders)."""
+    return _api_reset(context, viewer, user_id, people.ResetKind.SECOND_FACTOR, body.reason)
+
+
+@api.get(
+    "/resets",
+    response_model=list[ResetRequestOut],
+    responses=schemas.SIGNED_IN_ERRORS,
+    operation_id="list_reset_requests",
+)
+def api_resets(context: Context, viewer: AdminViewer) -> list[ResetRequestOut]:
+    """Password and second-factor resets awaiting a second administrator."""
+    return [_reset_request_out(request) for request in _resets(context)]
+
+
+class ResetDecisionOut(BaseModel):
+    request: ResetRequestOut
+    one_time_password: str | None
+    """On approval: the holder's one-time password, shown to the approver once."""
+
+
+def _decision_out(outcome: people.ResetOutcome) -> ResetDecisionOut:
+    assert outcome.request is not None
+    return ResetDecisionOut(
+        request=_reset_request_out(outcome.request), one_time_password=outcome.password
     )
-    return OneTimePasswordOut(user_id=user_id, one_time_password=password)
+
+
+@api.post(
+    "/resets/{reset_id}/approve",
+    response_model=ResetDecisionOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="approve_reset_request",
+)
+def api_approve_reset(context: Context, viewer: AdminViewer, reset_id: str) -> ResetDecisionOut:
+    """A second administrator (not the requester, nor the account's creator or holder)
+    approves: the reset is done and its one-time password returned, once."""
+    return _administer(
+        context,
+        viewer,
+        lambda db, a: _decision_out(signin.decide_reset(db, a, reset_id, approve=True)),
+    )
+
+
+@api.post(
+    "/resets/{reset_id}/refuse",
+    response_model=ResetDecisionOut,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="refuse_reset_request",
+)
+def api_refuse_reset(
+    context: Context, viewer: AdminViewer, reset_id: str, body: ReasonBody
+) -> ResetDecisionOut:
+    return _administer(
+        context,
+        viewer,
+        lambda db, a: _decision_out(
+            signin.decide_reset(db, a, reset_id, approve=False, reason=body.reason)
+        ),
+    )
 
 
 class GrantOut(BaseModel):
@@ -413,7 +624,7 @@ def api_approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> G
     return _administer(
         context,
         viewer,
-        lambda db, a: _grant_out(people.decide_grant(db, actor=a, grant_id=grant_id, approve=True)),
+        lambda db, a: _grant_out(signin.decide_grant(db, a, grant_id, approve=True)),
     )
 
 
@@ -430,6 +641,6 @@ def api_refuse_grant(
         context,
         viewer,
         lambda db, a: _grant_out(
-            people.decide_grant(db, actor=a, grant_id=grant_id, approve=False, reason=body.reason)
+            signin.decide_grant(db, a, grant_id, approve=False, reason=body.reason)
         ),
     )

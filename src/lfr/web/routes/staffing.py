@@ -342,7 +342,7 @@ def api_configure_camera(
     """Set (or change) where a named camera's video comes from (REC-1). A source is saved
     only once a frame has been read from it (refused, 422, with the reason when none can
     be); a `node:<name>` source is read by its node, not checked here."""
-    camera_service.check_source_reads(body.source)
+    camera_service.check_source_reads(body.source, context.web_settings.camera_source_kinds)
     with transaction(context.db) as db:
         row = camera_service.configure_camera(db, viewer_of(viewer).actor, body.name, body.source)
         answer = schemas.CameraOut(name=row.name, source=shown(row.source))

@@ -25,7 +25,7 @@ from lfr.services.access import readable_watchlist, readable_watchlists
 from lfr.services.authorisations import authorities_in_force
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.authority_view import terms_of
+from lfr.web.authority_view import authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
@@ -88,7 +88,7 @@ def watchlist_page(
         summary = _summary(row)
         authority = db.get(AuthorityRow, row.authority_id)
         assert authority is not None  # a watchlist always belongs to an authority (WL-1)
-        terms = terms_of(authority)
+        terms = authority_terms(db, authority, context.recognition_settings)
         application_id = authority.application_id
     return render(
         request,
@@ -278,7 +278,8 @@ async def _import(
     images: list[UploadFile],
     attests: tuple[bool, bool],
 ) -> None:
-    """The bulk import behind the page and the API (WL-3..5, all rows or none)."""
+    """The bulk import behind the page and the API (WL-3..5): every row checked, then added
+    in short transactions (`lfr.services.watchlist_import`)."""
     import asyncio
 
     uploaded = dict(zip([u.filename or "" for u in images], await read_images(images), strict=True))
@@ -293,12 +294,9 @@ async def _import(
         watchlists.prepare_enrolments, context.enroler(), list(uploaded.values())
     )
 
-    def add_all() -> None:
-        with transaction(context.db) as db:
-            readable_watchlist(db, actor, watchlist_id)
-            watchlist_import.import_entries(db, actor, watchlist_id, rows, uploaded, prepared)
-
-    await asyncio.to_thread(add_all)
+    await asyncio.to_thread(
+        watchlist_import.import_entries, context.db, actor, watchlist_id, rows, uploaded, prepared
+    )
 
 
 # --- the JSON API ------------------------------------------------------------------------------

@@ -55,8 +55,13 @@
   setInterval(ages, 1000);
   // Live camera views: reload the image every data-refresh-ms (the server keeps only the
   // latest blurred frame in memory; nothing is cached: no-store).
+  // A camera without frames is served no frame (404): the picture goes and "no frames"
+  // shows, rather than a frozen frame that looks live.
   function refresh(img) {
     const base = img.src.split("?")[0];
+    const flag = img.closest("figure") && img.closest("figure").querySelector(".no-frames");
+    img.addEventListener("error", function () { img.hidden = true; if (flag) flag.hidden = false; });
+    img.addEventListener("load", function () { img.hidden = false; if (flag) flag.hidden = true; });
     setInterval(function () { img.src = base + "?t=" + Date.now(); }, Number(img.dataset.refreshMs));
   }
   // Refusals (422) are shown in the form that caused them (lfr.web.forms): htmx swaps them
