@@ -21,7 +21,9 @@ free core would sustain) and peak RSS per worker.
 `--settings before` runs the engine's settings before this benchmark existed: detection
 on every frame (`following.detect_every` 1) and ONNX Runtime / OpenCV using every core in
 every worker; `after` the shipped defaults with the cores divided among the workers
-(`threads_per_worker`). Code-only changes (a cheaper colour conversion) apply to both.
+(`threads_per_worker`); `augmented` those with flip and context description
+(`EngineConfig.description`: four network passes a described face instead of one).
+Code-only changes (a cheaper colour conversion) apply to all.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from benchmarks import crowd as crowd_clips
 from benchmarks import shared_data_dir
 from benchmarks.common import enrolled_gallery, peak_rss_mb, video_watchlist
 
-SETTINGS = ("before", "after")
+SETTINGS = ("before", "after", "augmented")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ def engine_settings(setting: str, cameras: int) -> dict[str, Any]:
 
     if setting == "before":
         return {"following": {"detect_every": 1}, "threads": 0}
+    if setting == "augmented":  # flip and context description (lfr.vision.decision)
+        augmented = {"mirror": True, "chip_paddings": [0.25, 0.3]}
+        return {"threads": threads_per_worker(cameras), "description": augmented}
     return {"threads": threads_per_worker(cameras)}
 
 

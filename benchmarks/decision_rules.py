@@ -27,6 +27,7 @@ from benchmarks import shared_data_dir
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import identity_images
 from lfr.evaluation.descriptors import build_evaluation_describer
+from lfr.vision.decision import Description
 from lfr.vision.describers import DlibDescriberConfig
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.landmarks import CHIP_PADDING
@@ -121,7 +122,9 @@ def _load() -> tuple[Matrix, dict[str, list[int]]]:
     paths: list[Path] = [p for ps in people.values() for p in ps]
     # Flip-augmented descriptors on one chip: the setup the rules below were measured on.
     describer, _ = build_evaluation_describer(
-        HogDetectorConfig(upsample=1), DlibDescriberConfig(), chip_paddings=(CHIP_PADDING,)
+        HogDetectorConfig(upsample=1),
+        DlibDescriberConfig(mirror=False),
+        description=Description(mirror=True, chip_paddings=(CHIP_PADDING,)),
     )
     described = describer.describe_all(paths)
     rows: dict[str, list[int]] = {}

@@ -4,6 +4,7 @@ outages and service restarts (DEP-2, AUTH-1, AUTH-3, AUTH-4, WL-6, REC-5).
     PYTHONPATH=src:. python -m benchmarks.faults                       # outages of 20 s
     PYTHONPATH=src:. python -m benchmarks.faults --outages 120 600     # 2 and 10 minutes
     PYTHONPATH=src:. python -m benchmarks.faults --database-url postgresql+psycopg://...
+    PYTHONPATH=src:. python -m benchmarks.faults --only halt-backlog   # one scenario
 
 Real parts throughout: the real NATS JetStream server (127.0.0.1:4222, or --nats), real
 camera worker processes on a real clip, the services' own transactions on SQLite (or the
@@ -22,12 +23,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
 from tests.db_fixtures import Personas, make_personas
 from tests.integration.bus.collect import Collector
 from tests.integration.bus.test_flaky_link import CuttableLink
+from tests.integration.bus.test_halt_backlog import Van, captured_now, enrolled_van, node_state
 from tests.integration.governance.world import (
     CAMERAS,
     CachingEnroler,
@@ -50,6 +53,7 @@ from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.worker import NatsOutlet, make_emit
 from lfr.services import authorisations, cameras, fleet
+from lfr.services.people import console_actor
 from lfr.services.policy import GovernancePolicy
 from lfr.settings import Settings
 from lfr.system import Recognition
@@ -179,7 +183,7 @@ async def halt_over_a_cut_link(lab: Lab, outage_s: float, *, restart: bool) -> R
     with transaction(lab.db) as session:
         for camera in CAMERAS:
             cameras.configure_camera(session, lab.personas.engineer, camera, "node:van-3")
-        fleet.enrol_node(session, lab.personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     link = CuttableLink(lab.nats.url)
     await link.up()
     via_link = lab.nats.model_copy(update={"url": link.url})
@@ -239,7 +243,7 @@ async def alerts_through_an_outage(lab: Lab, outage_s: float) -> Row:
     identity = NodeIdentity.generate()
     with transaction(lab.db) as session:
         cameras.configure_camera(session, lab.personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, lab.personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     recognition = lab.context().attach_runtime(run_camera_engine)
     await recognition.start()
     link = CuttableLink(lab.nats.url)
@@ -270,6 +274,59 @@ async def alerts_through_an_outage(lab: Lab, outage_s: float) -> Row:
     observed = f"{count} of {sent} stored, {count - sent if count > sent else 0} duplicated"
     observed += ", STALE seen" if stale_seen else ", never STALE"
     return Row(f"node alerts, link down {outage_s:g} s", "all stored once, STALE", observed, took)
+
+
+async def halt_backlog(lab: Lab, outage_s: float) -> Row:
+    """A node (real worker processes, its encrypted outbox) queues three alerts with its
+    link down; Silver halts; its camera captures one more before the node hears of the
+    halt; the link returns `outage_s` later. The three must be stored once each, the
+    fourth never (destroyed on the node, or refused), the outbox left empty."""
+    world = lab.world(clip_cameras=False)
+    context = lab.context()
+    folder = Path(tempfile.mkdtemp(prefix="lfr-backlog-"))
+    link = CuttableLink(lab.nats.url)
+    await link.up()
+    van = Van(context, world, folder, link.url)
+    enrolled_van(context, lab.personas, world, van)
+    recognition = context.attach_runtime(run_camera_engine)
+    await recognition.start()
+    running = asyncio.create_task(van.node(lab.nats).run())
+    took: float | None = None
+    try:
+        await until(lambda: node_state(context) == "running")
+        await link.cut()
+        before = [captured_now(world, lab.faces) for _ in range(3)]
+        for event in before:
+            van.capture(event)
+        await until(lambda: van.waiting() == 3)
+        await asyncio.to_thread(
+            context.control.halt, lab.personas.silver, world.deployment_id, "Crowd surge"
+        )
+        after = captured_now(world, lab.faces, later_s=1.0)
+        van.capture(after)
+        await until(lambda: van.waiting() == 4)
+        await asyncio.sleep(outage_s)
+        await link.up()
+        restored = time.monotonic()
+        wanted = {str(e.event_id) for e in before}
+        took = await until(lambda: wanted <= stored_ids(context) and van.waiting() == 0)
+        took = None if took is None else time.monotonic() - restored
+        await asyncio.wait_for(running, WAIT_S)
+    finally:
+        running.cancel()
+        await recognition.stop()
+    ids = stored_ids(context)
+    kept = len(wanted & ids)
+    observed = f"{kept} of 3 stored, {stored(lab) - len(ids)} duplicated, "
+    observed += "the one after the halt " + ("stored" if str(after.event_id) in ids else "not")
+    observed += f"; {van.waiting()} left on the node"
+    name = f"halt backlog, link back {outage_s:g} s after the halt"
+    return Row(name, "3 stored once, none after the halt", observed, took)
+
+
+def stored_ids(context: WebContext) -> set[str]:
+    with transaction(context.db) as session:
+        return set(session.scalars(select(AlertRow.event_id)))
 
 
 def health(world: World) -> HealthFigures:
@@ -315,27 +372,41 @@ def main() -> None:
     parser.add_argument("--outages", type=float, nargs="+", default=[20.0])
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite")
+    parser.add_argument(
+        "--only", choices=sorted(SCENARIOS), nargs="+", help="these scenarios (default: all)"
+    )
     args = parser.parse_args()
     from lfr.services.watchlists import VisionEnroler
 
     enroler = CachingEnroler(VisionEnroler.default())
-    scenarios: list[Callable[[Lab], Awaitable[Row]]] = [
-        veto,
-        lambda lab: out_of_force(lab, urgent=False),
-        lambda lab: out_of_force(lab, urgent=True),
-    ]
-    for outage in args.outages:
-        scenarios += [
-            lambda lab, o=outage: halt_over_a_cut_link(lab, o, restart=False),
-            lambda lab, o=outage: halt_over_a_cut_link(lab, o, restart=True),
-            lambda lab, o=outage: alerts_through_an_outage(lab, o),
-        ]
+    chosen = [key for key in SCENARIOS if args.only is None or key in args.only]
+    scenarios: list[Callable[[Lab], Awaitable[Row]]] = []
+    for key in chosen:
+        once, per_outage = SCENARIOS[key]
+        scenarios += [once] if once is not None else []
+        scenarios += [partial(per_outage, outage_s=o) for o in args.outages] if per_outage else []
     rows = [asyncio.run(scenario(make_lab(args, enroler))) for scenario in scenarios]
     print("| scenario | expected | observed | converged after |")
     print("|---|---|---|---:|")
     for row in rows:
         took = f"{row.converged_s:.2f} s" if row.converged_s is not None else "never"
         print(f"| {row.scenario} | {row.expected} | {row.observed} | {took} |")
+
+
+Scenario = Callable[[Lab], Awaitable[Row]]
+PerOutage = Callable[..., Awaitable[Row]]
+
+SCENARIOS: dict[str, tuple[Scenario | None, PerOutage | None]] = {
+    "veto": (veto, None),
+    "window-end": (partial(out_of_force, urgent=False), None),
+    "urgent-lapse": (partial(out_of_force, urgent=True), None),
+    "halt-cut": (None, partial(halt_over_a_cut_link, restart=False)),
+    "halt-cut-restart": (None, partial(halt_over_a_cut_link, restart=True)),
+    "node-alerts": (None, alerts_through_an_outage),
+    # The finding's case (1 of 3 arrived before), then each outage.
+    "halt-backlog": (partial(halt_backlog, outage_s=3.0), halt_backlog),
+}
+"""Each scenario: run once, and/or once per `--outages` value (its `outage_s`)."""
 
 
 if __name__ == "__main__":

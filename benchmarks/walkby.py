@@ -46,9 +46,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import CACHE_ROOT
 from benchmarks.walkby_clips import QUICK_SPEC, Passer, WalkbyClip, WalkbySpec, generate
 from lfr.reports.equitability import wilson_interval
 from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
 from lfr.vision.detection import Detection, Detector
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
@@ -64,15 +66,33 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 # --- the rules -------------------------------------------------------------------------
 
 
-def rule_configs() -> dict[str, EngineConfig]:
+FACERES_MODEL = CACHE_ROOT / "models" / "faceres.onnx"
+"""Where `lfr model import-faceres` is asked to write faceres for the fusion rule."""
+
+
+def rule_configs(fusion_threshold: float = 0.9) -> dict[str, EngineConfig]:
     """Each rule the benchmark can run, as the engine configuration that runs it. The
-    first is the engine's default."""
+    first is the engine's default; `fusion` needs faceres imported (`FACERES_MODEL`) and
+    runs at `fusion_threshold`, the fused score of the engine threshold's false-match
+    rate (`benchmarks.describer_fusion`)."""
     engine = EngineConfig()
-    return {
+    rules = {
         "engine": engine,
         "snorm": engine.updated(score_normalisation=CohortNormalisation().model_dump()),
-        "flip": engine.updated(describer={"mirror": True}),
+        "fair": engine.updated(fair_normalisation=True),
+        "flip": engine.updated(description={"mirror": True}),
+        "flip+context+fair": engine.updated(
+            description={"mirror": True, "chip_paddings": [0.25, 0.3]}, fair_normalisation=True
+        ),
     }
+    if FACERES_MODEL.is_file():
+        parts = [
+            {"describer": {"type": "dlib", "mirror": False}, "weight": 0.85},
+            {"describer": {"type": "faceres", "model_path": str(FACERES_MODEL)}, "weight": 0.15},
+        ]
+        fused = DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "fusion", "parts": parts})
+        rules["fusion"] = EngineConfig(describer=fused, alert_threshold=fusion_threshold)
+    return rules
 
 
 # --- detection, computed once per clip ---------------------------------------------------
@@ -156,6 +176,7 @@ def enrolled(clip: WalkbyClip, engine: Engine, config: EngineConfig) -> tuple[Ga
     key = hashlib.sha256(
         (
             config.describer.model_dump_json()
+            + config.description.model_dump_json()
             + config.enrolment_detector().model_dump_json()
             + config.enrolment_gate.model_dump_json()
         ).encode()
@@ -169,7 +190,11 @@ def enrolled(clip: WalkbyClip, engine: Engine, config: EngineConfig) -> tuple[Ga
             )
             return gallery, int(stored["refused"])
     gallery, refusals = load_watchlist_dir(
-        clip.watchlist, engine.enrolment_analyser, engine.describer, config.enrolment_gate
+        clip.watchlist,
+        engine.enrolment_analyser,
+        engine.describer,
+        config.enrolment_gate,
+        description=config.description,
     )
     descriptors = gallery.similarities(np.eye(gallery.dimension, dtype=np.float32)).T
     # One image per subject: the identity matrix reads the templates back.
@@ -210,7 +235,10 @@ def run_rule(name: str, config: EngineConfig, clip: WalkbyClip) -> RuleRun:
     gallery, refused = enrolled(clip, engine, config)
     cache = detection_cache(clip, config)
     detector = CachedDetector(engine.analyser.detector, cache)
-    engine = replace(engine, analyser=FaceAnalyser(detector, engine.analyser.locator))
+    analyser = FaceAnalyser(
+        detector, engine.analyser.locator, alignments=engine.analyser.alignments
+    )
+    engine = replace(engine, analyser=analyser)
     events: list[MatchEvent] = []
 
     def keep(emitted: Emitted) -> None:
@@ -385,9 +413,10 @@ def run(
     spec: WalkbySpec,
     rules: Sequence[str],
     *,
+    fusion_threshold: float = 0.9,
     progress: Callable[[str], None] = print,
 ) -> list[RuleOutcome]:
-    configs = rule_configs()
+    configs = rule_configs(fusion_threshold)
     unknown = [r for r in rules if r not in configs]
     if unknown:
         raise ValueError(f"unknown rules {unknown}: choose from {', '.join(configs)}")
@@ -414,6 +443,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--watchlist", type=int, default=WalkbySpec.watchlist_size)
     parser.add_argument("--seed", type=int, default=WalkbySpec.seed)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--fusion-threshold",
+        type=float,
+        default=0.9,
+        help="the fusion rule's threshold (the fused score of the engine's false-match rate)",
+    )
     args = parser.parse_args(argv)
     spec = (
         QUICK_SPEC
@@ -425,7 +460,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             seed=args.seed,
         )
     )
-    outcomes = run(spec, [r.strip() for r in args.rules.split(",") if r.strip()])
+    chosen = [r.strip() for r in args.rules.split(",") if r.strip()]
+    outcomes = run(spec, chosen, fusion_threshold=args.fusion_threshold)
     print(table(outcomes))
     if args.json is not None:
         args.json.write_text(json.dumps([_as_json(o) for o in outcomes], indent=2))

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
 from pydantic_core import to_jsonable_python
 from pydantic_settings import DotEnvSettingsSource, EnvSettingsSource
 
+from lfr.domain.redaction import MASK, redacted
 from lfr.settings import Settings, read_settings_file
 
-MASK = "**********"
+__all__ = ["MASK", "EffectiveSetting", "Source", "effective_settings", "shown", "without_password"]
 
 
 class Source(StrEnum):
@@ -123,10 +123,6 @@ def shown(value: Any) -> Any:
 
 
 def without_password(url: str) -> str:
-    """`url` with the password of its user part (if any) masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user_part, _, host = parts.netloc.rpartition("@")
-    user = user_part.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+    """`url` (or a comma-separated list of URLs) with every password masked: in a user
+    part, and in a query parameter (``?password=``)."""
+    return redacted(url)

@@ -11,10 +11,11 @@ the deployment page says.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -238,6 +239,46 @@ def fleet_metrics(sample: FleetSample) -> Iterator[Metric]:
 def exposition() -> bytes:
     """The text format Prometheus scrapes."""
     return generate_latest(REGISTRY)
+
+
+class Withheld(Collector):
+    """The metrics of `sources` less every sample naming a deployment the public pages do
+    not show yet (an announcement delayed, PUB-1): a scrape reveals no more than they do.
+    ``shown`` is asked at each scrape."""
+
+    def __init__(self, sources: Sequence[Collector], shown: Callable[[], Collection[str]]) -> None:
+        self._sources = sources
+        self._shown = shown
+
+    def collect(self) -> Iterator[Metric]:
+        visible = self._shown()
+        for source in self._sources:
+            for family in source.collect():
+                kept = copy.copy(family)
+                kept.samples = [
+                    sample
+                    for sample in family.samples
+                    if sample.labels.get("deployment", "") in visible
+                    or "deployment" not in sample.labels
+                ]
+                yield kept
+
+
+def scrape(state: Collector, shown: Callable[[], Collection[str]]) -> CollectorRegistry:
+    """What a scrape of the service reads: this process's metrics and the runtime's and the
+    record's state (`state`), deployments not yet announced withheld."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Withheld([REGISTRY, state], shown))
+    return registry
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The methods a request's label names; any other is labelled ``other`` (each unknown method
+would be a new series: 40 requests made 720)."""
+
+
+def method_label(method: str) -> str:
+    return method if method in HTTP_METHODS else "other"
 
 
 class Timer:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class SupervisorSettings(BaseModel):
@@ -28,6 +28,17 @@ class SupervisorSettings(BaseModel):
             "After a halt, how long a worker may take to finish the frame in hand and flush "
             "its last messages before it is killed. Longer loses fewer last messages; "
             "shorter bounds how long processing can go on after Silver's halt (DEP-2)."
+        ),
+    )
+    outbox_retention_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        description=(
+            "A node's outbox: an alert not delivered within this long is destroyed on the "
+            "node's disk, counted and reported (audited by the service). Longer rides out a "
+            "longer outage; shorter keeps less biometric data on a van (DP-2). The bus keeps "
+            "an uncollected alert a day (nats.streams.match.max_age_s)."
         ),
     )
     restart_initial_s: float = Field(
@@ -153,6 +164,31 @@ class WebSettings(BaseModel):
             "file (a video file on the server), device (device:N), node (node:NAME, read by "
             "that node). More kinds let the check reach further (http: any web address the "
             "server can; file: any file it can read); fewer keep it to the force's cameras."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+/?$",
+        description=(
+            "The service's address as the public reaches it (https://lfr.police.example), for "
+            "the absolute links of the Atom feed. Unset: the first of allowed_hosts. Never "
+            "taken from a request's Host header."
+        ),
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token a Prometheus scrape of /metrics presents (Authorization: Bearer ...). "
+            "Unset: /metrics on the web port answers 404, and metrics are served only on "
+            "metrics_address, if set. Give it to the monitoring system alone."
+        ),
+    )
+    metrics_address: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$",
+        description=(
+            "HOST:PORT on which `lfr serve` also serves /metrics, without a token, for a "
+            "monitoring network the public cannot reach (e.g. 10.0.0.5:9464). Unset: none."
         ),
     )
     secure_cookies: bool | None = Field(

@@ -9,6 +9,8 @@ with the application's lifespan.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +18,7 @@ from fastapi import FastAPI
 
 from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
+from lfr.bus.nats_auth import user_seed
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
 from lfr.db.session import SessionFactory, transaction
@@ -65,6 +68,8 @@ class Recognition:
         await self.scheduler.stop()
         await self.reconciler.stop()
         await self.runtime.stop()
+        # Only now that the workers here are gone: the other instances take over at once.
+        await asyncio.to_thread(self.reconciler.release_leases)
         if self.preview is not None:
             self.preview.stop()
 
@@ -73,11 +78,13 @@ def nats_settings(settings: Settings) -> NatsSettings | None:
     """The bus of scale-out when `nats_url` is set; None: the bus runs in memory."""
     if settings.nats_url is None:
         return None
+    service = service_signer(settings.audit_signing_key_bytes())
     return NatsSettings.at(
         settings.nats_url,
         settings.nats,
         prefix=settings.nats_prefix,
         credentials_file=settings.nats_credentials_file,
+        nkey_seed=user_seed(service.bus_seed()),  # the service's user (lfr fleet nats-config)
     )
 
 
@@ -125,7 +132,8 @@ def attach_recognition(
     )
     on_watched_commit(context.db, reconciler.wake)
     control.reconciler = reconciler
-    recognition = Recognition(runtime, reconciler, preview, Scheduler(scheduled_jobs(context)))
+    jobs = scheduled_jobs(context, leads=lambda: reconciler.leads)
+    recognition = Recognition(runtime, reconciler, preview, Scheduler(jobs))
     context.control, context.recognition, context.preview = control, recognition, preview
     return recognition
 
@@ -143,20 +151,23 @@ SCHEDULE_CHECK_S = 60.0
 """How often each scheduled job asks whether it is due (each decides from the record)."""
 
 
-def scheduled_jobs(context: WebContext) -> list[Job]:
+def scheduled_jobs(context: WebContext, leads: Callable[[], bool] = lambda: True) -> list[Job]:
     """What `lfr serve` does by itself: retention when due (DP-1), and a signed audit
-    checkpoint at least hourly (AUD-1)."""
+    checkpoint at least hourly (AUD-1); with several instances, only the one that `leads`
+    (holds the leader's lease) runs them, and each decides "due?" under a lock anyway."""
     settings = context.settings
     interval = timedelta(minutes=settings.retention_interval_minutes)
     policy = context.policy
 
     def retention() -> None:
-        with transaction(context.db) as session:
-            run_retention_if_due(session, interval=interval, policy=policy)
+        if leads():
+            with transaction(context.db) as session:
+                run_retention_if_due(session, interval=interval, policy=policy)
 
     def checkpoint() -> None:
-        with transaction(context.db) as session:
-            make_checkpoint_if_due(session)
+        if leads():
+            with transaction(context.db) as session:
+                make_checkpoint_if_due(session)
 
     return [
         Job("retention", SCHEDULE_CHECK_S, retention),

@@ -18,6 +18,7 @@ import pyotp
 import pytest
 
 from lfr.runtime.central import CentralRuntime
+from lfr.web.labels import local_input
 from tests.browser.conftest import LiveServer, check_page, require_axe
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
@@ -57,7 +58,8 @@ class Person:
 
 
 def local(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M")
+    """As a date-and-time field takes it: UK time, as the pages show times."""
+    return local_input(moment)
 
 
 def draft_application(applicant: Person) -> str:

@@ -218,8 +218,10 @@ def test_every_setting_shown_has_a_description() -> None:
 def test_the_authorised_threshold_beats_the_configured_engine_threshold(
     tmp_path: Path,
 ) -> None:
-    """The planner of `build()` runs the configured engine, except what the authority
-    governs: its threshold, lower or higher than the configured one (AUTH-2, REC-2)."""
+    """The planner of `build()` runs the configured engine, except what the deployment
+    recorded (REC-2, AUTH-2): the authority's threshold, lower or higher than the
+    configured one, else the configured one as resolved from these settings."""
+    from lfr.reports.recognition import RecognitionSettings, resolve_recognition
     from lfr.runtime.engine import run_camera_engine
     from lfr.system import build
 
@@ -227,7 +229,8 @@ def test_the_authorised_threshold_beats_the_configured_engine_threshold(
     recognition = build(settings, target=run_camera_engine).recognition
     assert recognition is not None
     planner = recognition.reconciler.planner
-    for authorised in (0.95, 0.99):
-        row = DeploymentRow(alert_threshold=authorised)
-        assert planner.config_for(row).alert_threshold == authorised
-    assert planner.config_for(DeploymentRow(alert_threshold=None)).alert_threshold == 0.98
+    resolving = RecognitionSettings.from_settings(settings)
+    for authorised, runs_at in ((0.95, 0.95), (0.99, 0.99), (None, 0.98)):
+        recorded = resolve_recognition(resolving, authorised).config
+        row = DeploymentRow(alert_threshold=authorised, recognition=recorded.model_dump_json())
+        assert planner.config_for(row).alert_threshold == runs_at

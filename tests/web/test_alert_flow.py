@@ -261,9 +261,19 @@ def test_start_checklist_lists_every_unmet_condition(
     page = silver.get(f"/deployments/{deployment}").text
     for missing in ("gold", "silver", "operator", "engagement", "no source configured"):
         assert missing in page.lower()
+    # each unmet condition says who fixes it and links to where, in words, not field names
+    assert "Silver or Gold assigns someone here" in page
+    assert 'href="#assignment"' in page
+    assert "The system engineer sets the camera&#39;s source" in page
+    assert 'href="/cameras"' in page
+    assert "engagement_officer" not in page.split('id="checklist"')[1].split("</ul>")[0]
     refused = silver.post(f"/deployments/{deployment}/start")
     assert refused.status_code == 422
     assert "no source configured" in refused.text
+    refusal = refused.text.split('id="start-refused"')[1].split("</div>")[0]
+    assert "Not started" in refusal
+    assert "Engagement officer: no engagement officer assigned" in refusal
+    assert 'href="/cameras"' in refusal
     checklist = silver.get(f"/api/deployments/{deployment}/checklist").json()
     assert checklist["ready"] is False
     assert {"REC-1", "DEP-1"} <= {u["rule"] for u in checklist["unmet"]}

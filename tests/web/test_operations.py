@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from lfr.db.session import make_engine, make_session_factory
+from lfr.setting_groups import WebSettings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
@@ -51,7 +53,12 @@ def test_metrics_count_alerts_by_deployment_and_camera_never_by_subject(
     alert_id = web_context.control.record_alert(event)
     assert alert_id is not None
     web_context.control.record_alert(match_event(world, faces_dir, score=0.1))  # refused
-    text = app_client.get("/metrics").text
+    app_client.get("/healthz")  # a request timed
+    web_context.settings = web_context.settings.model_copy(
+        update={"web": WebSettings(metrics_token=SecretStr("t" * 32))}
+    )
+    with TestClient(create_app(web_context)) as client:
+        text = client.get("/metrics", headers={"Authorization": "Bearer " + "t" * 32}).text
     raised = (
         f'lfr_alerts_raised_total{{camera="{event.camera}",deployment="{world.deployment_id}"}}'
     )

@@ -93,3 +93,29 @@ def test_the_staffing_form_offers_the_accounts_trained_for_each_role(
     assert refused.status_code == 422
     assert 'class="problems"' in refused.text
     assert "TRN-1" in refused.text
+
+
+def test_the_application_form_offers_the_configured_cameras_to_tick(
+    web_context: WebContext, personas: Personas, client_for, video_dir
+) -> None:
+    """AUTH-6: configured cameras are ticked, not typed; one not configured yet can still be
+    named, and a draft saved with both keeps each in its place."""
+    from lfr.services import cameras
+
+    with transaction(web_context.db) as session:
+        for name in ("cam-east", "cam-west"):
+            cameras.configure_camera(
+                session, personas.engineer, name, str(video_dir / "short_hamilton_clip.mp4")
+            )
+    applicant = client_for(personas.applicant)
+    page = applicant.get("/applications/new").text
+    assert offered(page, "camera_choices") == ["cam-east", "cam-west"]
+    form = {"title": "Picker", "camera_choices": ["cam-west"], "cameras": "van-camera\ncam-west"}
+    saved = applicant.post("/applications", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    edit = applicant.get(saved.headers["location"] + "/edit").text
+    assert 'value="cam-west" checked' in edit
+    assert 'value="cam-east" checked' not in edit
+    other = re.search(r'<textarea id="cameras" name="cameras"[^>]*>(.*?)</textarea>', edit, re.S)
+    assert other is not None
+    assert other[1].strip() == "van-camera"

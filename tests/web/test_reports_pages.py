@@ -4,6 +4,7 @@ charts, PDF, sign-off; the equitability report; monitoring; the forecast."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from lfr.reports import review, transparency
 from lfr.reports.transparency import DocumentKind
 from lfr.services import alerts, publication
 from lfr.web.context import WebContext
+from lfr.web.labels import local_input
 from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import (
@@ -281,7 +283,7 @@ def test_the_authorising_officer_delays_an_announcement_from_the_application_pag
 
         application_id = db.get(AuthorityRow, authority_id).application_id  # type: ignore[union-attr]
     assert 'id="delay-form"' in officer.get(f"/applications/{application_id}").text
-    later = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    later = local_input(utcnow() + timedelta(hours=2))  # typed in UK time
     response = officer.post(
         f"/authorities/{authority_id}/publication-delay",
         data={"publish_from": later, "reason": "Covert phase first"},
@@ -314,3 +316,85 @@ def test_a_fresh_install_shows_the_figures_shipped_with_the_model(
     panel = officer.get("/forecast", params={"threshold": 0.94, "watchlist_size": 10}).text
     assert "needs a recorded justification" in panel
     assert "figures shipped with the model" in panel
+
+
+def test_the_assessment_is_one_form_and_a_refused_sign_off_keeps_what_was_typed(
+    web_context: WebContext, personas: Personas, recorded: Recorded, client_for: ClientFor
+) -> None:
+    """REV-1: the three boxes and Sign off are one form. Signing off with a box left empty
+    is refused on the page itself, in the form's words, with the text typed in the other
+    two still there (and saved); with all three written, the same button signs off."""
+    review_id = review_id_of(web_context, recorded)
+    reviewer = client_for(personas.auditor)
+    page = reviewer.get(f"/reviews/{review_id}").text
+    form = page[
+        page.index('id="assessment-form"') : page.index("</form>", page.index("assessment-form"))
+    ]
+    assert 'formaction="/reviews/' in form
+    assert "sign-off-button" in form
+    partial = {
+        "performance": "Two true alerts as forecast",
+        "safeguards": "Scrutiny held",
+        "lessons": "",
+    }
+    refused = reviewer.post(f"/reviews/{review_id}/sign-off", data=partial)
+    assert refused.status_code == 422
+    assert "Two true alerts as forecast" in refused.text
+    assert "Scrutiny held" in refused.text
+    assert "Lessons" in refused.text
+    assert "Write this part of the assessment first" in refused.text
+    assert "_assessment" not in refused.text  # no raw field name
+    assert "saved, but not signed off" in refused.text
+    with transaction(web_context.db) as db:
+        row = review.get_review(db, review_id)
+        assert row.performance_assessment == "Two true alerts as forecast"
+    complete = {**partial, "lessons": "Brief the operators on night lighting"}
+    signed = reviewer.post(f"/reviews/{review_id}/sign-off", data=complete, follow_redirects=False)
+    assert signed.status_code == 303
+    with transaction(web_context.db) as db:
+        row = review.get_review(db, review_id)
+        assert row.lessons == "Brief the operators on night lighting"
+        assert row.signed_off_at is not None
+
+
+def test_the_review_pdf_opens_on_a_readable_page_of_labelled_figures(
+    web_context: WebContext,
+    personas: Personas,
+    recorded: Recorded,
+    client_for: ClientFor,
+    tmp_path: Path,
+) -> None:
+    """REV-1: the PDF's first page is the title and the figures as label/answer rows in the
+    document's proportional font (not a monospaced text dump), each label with its answer."""
+    from tests.web.test_wad_pdf import SCREENSHOTS, VALUE_COLUMN_PT, pages_of, poppler
+
+    poppler()
+    review_id = review_id_of(web_context, recorded)
+    pdf = client_for(personas.auditor).get(f"/reviews/{review_id}/export.pdf").content
+    first = pages_of(pdf, tmp_path)[0]
+    words = " ".join(w.text for w in first)
+    assert "Figures from the record" in words
+    faces = next(w for w in first if w.text == "Faces")
+    assert any(
+        w.text == "125" and w.x >= VALUE_COLUMN_PT - 2 and abs(w.y - faces.y) < 2 for w in first
+    )
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "wad.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    assert "DejaVuSansBold" in fonts
+    assert "Mono" not in fonts
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            str(tmp_path / "wad.pdf"),
+            str(SCREENSHOTS / "review-pdf"),
+        ],
+        check=True,
+    )

@@ -17,7 +17,7 @@ from lfr.db.governance import AuthorityRow
 from lfr.db.session import transaction
 from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
-from lfr.web.authority_view import AuthorityTerms, terms_of
+from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.context import WebContext
 from lfr.web.demo import authorise, rehearsal_application
 from lfr.web.labels import local_time
@@ -81,7 +81,7 @@ def terms(web_context: WebContext, personas: Personas) -> AuthorityTerms:
     with transaction(web_context.db) as session:
         row = session.get(AuthorityRow, authority_id)
         assert row is not None
-        return terms_of(row)
+        return authority_terms(session, row, web_context.recognition_settings)
 
 
 VALUE_COLUMN_PT = (18 + 52) * 72 / 25.4

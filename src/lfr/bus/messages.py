@@ -70,6 +70,22 @@ class NodeReport(BaseModel):
     outbox_depth: int | None = Field(
         default=None, ge=0, description="Alerts kept on the node's disk, not yet sent."
     )
+    destroyed_after_halt: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Alerts captured after a halt, destroyed on the node unsent since its last "
+            "report (the service audits the count)."
+        ),
+    )
+    expired: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Alerts past the outbox retention, destroyed on the node unsent since its last "
+            "report (the service audits the count)."
+        ),
+    )
     reported_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from lfr.bus.base import (
     Delivery,
@@ -47,15 +49,18 @@ from lfr.bus.messages import (
     deduplication_id,
     envelope_for,
 )
+from lfr.bus.nats_auth import SERVICE_INBOX
 from lfr.bus.nats_tuning import NatsTuning
 from lfr.bus.streams import stream_name
 from lfr.bus.subjects import (
     Topic,
     check_durable,
+    check_token,
     latest_subject,
     subject_filter,
     subject_for,
 )
+from lfr.domain.redaction import redacted
 from lfr.vision.types import MatchEvent
 
 log = logging.getLogger(__name__)
@@ -85,12 +90,44 @@ class NatsSettings(NatsTuning):
     credentials_file: Path | None = Field(
         default=None, description="NATS user credentials (.creds) for an authenticated server."
     )
+    nkey_seed: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The NKey seed (SU…) this client signs in with: a node's or the service's, derived "
+            "from its own key (`lfr.bus.nats_auth`); ignored beside credentials_file."
+        ),
+    )
+    inbox_prefix: str = Field(
+        default=SERVICE_INBOX,
+        pattern=r"^_INBOX[A-Za-z0-9_-]*$",
+        description="Where replies come back: a node's own (`nats_auth.inbox_of`).",
+    )
+    create_streams: bool = Field(
+        default=True,
+        description=(
+            "Create or update the streams on connecting: the service does; a node, which may "
+            "not touch the streams, uses them as the service made them."
+        ),
+    )
 
     @classmethod
     def at(cls, url: str, tuning: NatsTuning, **where: Any) -> NatsSettings:
         """The server at `url` reached as `tuning` says; `where`: its other fields (prefix,
         credentials_file) or a tuning value the caller names itself."""
         return cls(**{**dict(tuning), "url": url, **where})
+
+
+def _authentication(settings: NatsSettings) -> dict[str, Any]:
+    """How the client proves who it is (credentials file or NKey), where replies come back,
+    and which authorities a TLS server's certificate must chain to."""
+    options: dict[str, Any] = {"inbox_prefix": settings.inbox_prefix}
+    if settings.credentials_file is not None:
+        options["user_credentials"] = str(settings.credentials_file)
+    elif settings.nkey_seed is not None:
+        options["nkeys_seed_str"] = settings.nkey_seed.get_secret_value()
+    if settings.tls_ca_file is not None:
+        options["tls"] = ssl.create_default_context(cafile=str(settings.tls_ca_file))
+    return options
 
 
 class BusUnavailableError(ConnectionError):
@@ -113,7 +150,7 @@ class _LinkLog:
         if self.closing or not self.connected or kind == self._last_error:
             return
         self._last_error = kind
-        log.warning("NATS link: %s: %s", kind, error)  # one line, no traceback
+        log.warning("NATS link: %s: %s", kind, redacted(str(error)))  # one line, no traceback
 
     async def disconnected(self) -> None:
         if self.closing or self._down:
@@ -147,6 +184,25 @@ class NatsSubscription:
             await asyncio.wait_for(self._pull.unsubscribe(), CLOSE_WAIT_S)
 
 
+ANNOUNCE_TOKEN = "announce"
+"""Subjects ``<prefix>.announce.<kind>``: outside every stream (no topic has this name)."""
+
+
+def announce_subject(prefix: str, kind: str) -> str:
+    return f"{prefix}.{ANNOUNCE_TOKEN}.{check_token(kind, 'announcement kind')}"
+
+
+class Heard:
+    """A core NATS subscription to announcements; `close` stops it."""
+
+    def __init__(self, subscription: Any) -> None:
+        self._subscription = subscription
+
+    async def close(self) -> None:
+        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+            await asyncio.wait_for(self._subscription.unsubscribe(), CLOSE_WAIT_S)
+
+
 class NatsBus:
     """A connection to NATS JetStream; `NatsBus.connect` makes one and ensures the streams."""
 
@@ -160,6 +216,11 @@ class NatsBus:
         self.prefix = settings.prefix
         self._subscriptions: list[NatsSubscription] = []
         self._link = _LinkLog()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the link to the server is up now (False while it reconnects)."""
+        return bool(self._nc.is_connected)
 
     @classmethod
     async def connect(
@@ -183,23 +244,24 @@ class NatsBus:
             "disconnected_cb": link.disconnected,
             "reconnected_cb": link.reconnected,
         }
-        if settings.credentials_file is not None:
-            options["user_credentials"] = str(settings.credentials_file)
+        options.update(_authentication(settings))
         try:
             client = await asyncio.wait_for(nats.connect(**options), settings.first_connect_s)
         except TimeoutError:
             raise BusUnavailableError(
-                f"cannot reach NATS at {settings.url} within {settings.first_connect_s:g} s"
+                f"cannot reach NATS at {redacted(settings.url)} "
+                f"within {settings.first_connect_s:g} s"
             ) from None
         bus = cls(client, settings, signer)
         link.connected = True
         bus._link = link
         try:
-            await bus.ensure_streams()
+            if settings.create_streams:
+                await bus.ensure_streams()
         except nats.errors.Error as error:
             await client.close()
             raise BusUnavailableError(
-                f"NATS at {settings.url} has no usable JetStream: {type(error).__name__}"
+                f"NATS at {redacted(settings.url)} has no usable JetStream: {type(error).__name__}"
             ) from None
         return bus
 
@@ -266,16 +328,43 @@ class NatsBus:
             ack_wait=settings.ack_wait_s,
             max_deliver=settings.max_deliver,
         )
-        pull = await self._js.pull_subscribe(
-            subject_filter(self.prefix, topic, deployment_id),
-            durable=check_durable(durable),
-            stream=stream_name(self.prefix, topic),
-            config=config,
-        )
+        stream = stream_name(self.prefix, topic)
+        try:
+            pull = await self._js.pull_subscribe(
+                subject_filter(self.prefix, topic, deployment_id),
+                durable=check_durable(durable),
+                stream=stream,
+                config=config,
+            )
+        except nats.js.errors.NotFoundError:
+            # A node does not create streams (`create_streams`): the service does.
+            raise BusUnavailableError(
+                f"NATS has no stream {stream}: the service creates it (start lfr serve on "
+                "this server and prefix first)"
+            ) from None
         loop = _PullLoop(pull, DeliveryTarget(topic, handler, on_refused, settings))
         subscription = NatsSubscription(asyncio.create_task(loop.run()), pull, loop.handling)
         self._subscriptions.append(subscription)
         return subscription
+
+    async def announce(self, kind: str, data: bytes) -> None:
+        """Core NATS, kept by no stream: every instance listening hears it now, none later
+        (what every console must see, once stored: `lfr.runtime.central`)."""
+        await self._nc.publish(announce_subject(self.prefix, kind), data)
+
+    async def hear(self, kind: str, handler: Callable[[bytes], Awaitable[None]]) -> Heard:
+        """Every announcement of `kind` from now on, to `handler` (each instance its own)."""
+
+        async def on_message(message: Msg) -> None:
+            try:
+                await handler(message.data)
+            except Exception as error:  # one bad announcement must not stop the others
+                log.warning(
+                    "announcement on %s not handled: %s", message.subject, type(error).__name__
+                )
+
+        subject = announce_subject(self.prefix, kind)
+        return Heard(await self._nc.subscribe(subject, cb=on_message))
 
     async def close(self) -> None:
         self._link.closing = True

@@ -6,6 +6,8 @@ without loading the NATS client; where the server is (`NatsSettings`) is the cal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from lfr.bus.base import ConsumerSettings
@@ -36,6 +38,13 @@ class NatsTuning(BaseModel):
         description=(
             "How long a publication waits for the stream's acknowledgement. Longer rides out "
             "a slow link; shorter notices a dead one sooner (the caller retries)."
+        ),
+    )
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description=(
+            "The certificate authority (PEM) a tls:// server's certificate must chain to; "
+            "unset, the system's authorities (docs/bus.md)."
         ),
     )
     consumer: ConsumerSettings = Field(

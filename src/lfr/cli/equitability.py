@@ -22,6 +22,7 @@ from lfr.cli._settings import load_settings
 from lfr.cli.evaluate import (
     CacheOption,
     ChipPaddingsOption,
+    ConfigOption,
     DescriberOption,
     MirrorOption,
     ModelOption,
@@ -31,6 +32,8 @@ from lfr.cli.evaluate import (
     _build,
     _InputError,
     _progress,
+    chosen_description,
+    engine_config,
     evaluate_app,
 )
 from lfr.evaluation.datasets import DatasetError, identity_images, read_labels
@@ -44,7 +47,6 @@ from lfr.reports.equitability_evaluation import (
 from lfr.services.evaluations import store_evaluation
 from lfr.services.people import console_actor
 from lfr.vision.imageio import ImageError
-from lfr.vision.landmarks import CHIP_PADDING
 
 
 def equitability(
@@ -80,13 +82,14 @@ def equitability(
     no_face: NoFaceOption = NoFaceRule.CENTRE,
     cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
     no_cache: NoCacheOption = False,
-    mirror: MirrorOption = False,
-    chip_paddings: ChipPaddingsOption = str(CHIP_PADDING),
+    mirror: MirrorOption = None,
+    chip_paddings: ChipPaddingsOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Demographic differentials of the model (NIST FRVT Part 3 style): FMR and FNMR (1:1)
-    and FPIR and FNIR (1:N) per group over a range of thresholds. Faces are described as
-    the live engine describes them (no mirror, one chip), since the stored figures feed
-    its threshold decisions."""
+    and FPIR and FNIR (1:N) per group over a range of thresholds, on calibrated scores of
+    the engine's configured decision rule (lfr.vision.decision), since the stored figures
+    feed its threshold decisions."""
     # One significance level for the stored floor (EQ-1) and for monitoring (EQ-2).
     level = alpha if alpha is not None else load_settings().equitability_alpha
     try:
@@ -94,10 +97,14 @@ def equitability(
         group_labels = read_labels(labels)
         chosen = labelled_identities(identity_images(images), group_labels)
         cache = None if no_cache else cache_dir
-        evaluation = _build(describer, model, upsample, no_face, cache, mirror, chip_paddings)
+        engine = engine_config(config)
+        description = chosen_description(engine, mirror, chip_paddings)
+        evaluation = _build(describer, model, upsample, no_face, cache, description)
         total = sum(len(paths) for paths in chosen.values())
         with _progress(total, "describing") as advance:
-            result = evaluate_equitability(chosen, group_labels, evaluation, steps, level, advance)
+            result = evaluate_equitability(
+                chosen, group_labels, evaluation, steps, level, advance, engine
+            )
     except (_InputError, DatasetError, ImageError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error

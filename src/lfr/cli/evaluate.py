@@ -14,37 +14,44 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from lfr.cli._settings import load_standalone_settings
 from lfr.evaluation.datasets import (
     DatasetError,
+    IdentityHalf,
     identity_images,
+    in_half,
     read_labels,
     read_pairs,
     split_identification,
 )
 from lfr.evaluation.descriptors import (
     DEFAULT_CACHE_ROOT,
-    DEFAULT_CHIP_PADDINGS,
     EvaluationDescriber,
     NoFaceRule,
     build_evaluation_describer,
 )
 from lfr.evaluation.protocols import (
-    DEFAULT_FAIR_CLUSTERS,
     IdentificationOptions,
     Report,
     evaluate_identification,
     evaluate_verification,
 )
-from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
+from lfr.vision.calibration import ModelCalibration, load_calibration, same_comparisons
+from lfr.vision.decision import PLAIN, DecisionRule, Description
+from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, describer_model_id
 from lfr.vision.detection import HogDetectorConfig
+from lfr.vision.engine_config import EngineConfig
+from lfr.vision.fair import FairCohort, fit_fair_cohort
 from lfr.vision.imageio import ImageError
 from lfr.vision.matcher import Fusion
+from lfr.vision.normalisation import CohortNormalisation
 
 evaluate_app = typer.Typer(
     help="Measure accuracy on a labelled image set (LFW layout).", no_args_is_help=True
@@ -82,21 +89,29 @@ NoCacheOption = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the cache.")
 ]
 MirrorOption = Annotated[
-    bool,
+    bool | None,
     typer.Option(
-        help="Describe each chip mirrored too and average (flip test-time augmentation; "
-        "the dlib describer only). --no-mirror describes as the live engine does."
+        "--mirror/--no-mirror",
+        help="Describe each chip mirrored too and average (flip augmentation). Default: "
+        "as the engine's configured description.",
     ),
 ]
 ChipPaddingsOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         help="Comma-separated chip paddings: each face is aligned at each, described, and "
-        "the descriptors averaged (context test-time augmentation). '0.25' describes as "
-        "the live engine does."
+        "the descriptors averaged (context augmentation), e.g. 0.25,0.3. Default: as the "
+        "engine's configured description."
     ),
 ]
-_DEFAULT_PADDINGS = ",".join(f"{p:g}" for p in DEFAULT_CHIP_PADDINGS)
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Settings file whose [engine] gives the rule evaluated by default (as "
+        "LFR_CONFIG_FILE; LFR_ENGINE__* variables apply too).",
+    ),
+]
 
 
 def parse_chip_paddings(text: str) -> tuple[float, ...]:
@@ -114,19 +129,34 @@ class _InputError(Exception):
     """An input error already worded for the user."""
 
 
+def engine_config(config_file: Path | None) -> EngineConfig:
+    """The engine's configuration as `lfr serve` and `lfr node` would read it."""
+    return load_standalone_settings(config_file).engine
+
+
+def chosen_description(
+    engine: EngineConfig, mirror: bool | None, chip_paddings: str | None
+) -> Description:
+    """The engine's description, with the flip and paddings given on the command line."""
+    changes: dict[str, Any] = {}
+    if mirror is not None:
+        changes["mirror"] = mirror
+    if chip_paddings is not None:
+        changes["chip_paddings"] = parse_chip_paddings(chip_paddings)
+    return engine.description.model_copy(update=changes)
+
+
 def _build(
     describer: str,
     model: Path | None,
     upsample: int,
     no_face: NoFaceRule,
     cache: Path | None,
-    mirror: bool = True,
-    chip_paddings: str = _DEFAULT_PADDINGS,
+    description: Description,
 ) -> EvaluationDescriber:
-    paddings = parse_chip_paddings(chip_paddings)
     settings: dict[str, Any] = {"type": describer}
-    if describer == "dlib":  # other describers have no mirror: they describe one chip
-        settings["mirror"] = mirror
+    if describer == "dlib":  # the flip is the description's
+        settings["mirror"] = False
     if model is not None:
         settings["model_path"] = model
     try:
@@ -138,7 +168,7 @@ def _build(
         )
         raise _InputError(f"--describer {describer} / --model: {problems}") from error
     evaluation, _ = build_evaluation_describer(
-        HogDetectorConfig(upsample=upsample), describer_config, no_face, cache, paddings
+        HogDetectorConfig(upsample=upsample), describer_config, no_face, cache, description
     )
     return evaluation
 
@@ -197,9 +227,11 @@ def _verification_table(report: Report) -> Table:
 
 def _identification_table(report: Report) -> Table:
     counts = report["counts"]
+    decisions = report["decisions"]
     table = Table(
-        title=f"Identification ({report['model_id']}): {counts['gallery_subjects']} enrolled, "
-        f"{counts['mated_probes']} mated, {counts['nonmated_probes']} non-mated probes"
+        title=f"Identification ({report['model_id']}, rule {decisions['rule']}): "
+        f"{counts['gallery_subjects']} enrolled, {counts['mated_probes']} mated, "
+        f"{counts['nonmated_probes']} non-mated probes"
     )
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -224,7 +256,21 @@ def _identification_table(report: Report) -> Table:
             f"{row['false_negatives']}/{row['n_mated']} missed, "
             f"{row['false_positives']}/{row['n_nonmated']} false alerts",
         )
+    at = report.get("at_threshold")
+    if at is not None:
+        table.add_row(
+            "FNIR / FPIR at the threshold",
+            f"{_percent(at['fnir'])} / {_percent(at['fpir'])}",
+            f"{at['threshold']:.4f}",
+            "",
+            f"{at['false_negatives']}/{at['n_mated']} missed, "
+            f"{at['false_positives']}/{at['n_nonmated']} false alerts",
+        )
     table.add_row("no face found", str(report["no_face_found"]["count"]), "", "", report["no_face"])
+    if decisions["rule_run"] != decisions["rule"] or not decisions["calibrated"]:
+        table.add_row(
+            "note", "", "", "", f"the engine would run {decisions['rule_run']}; not calibrated"
+        )
     table.caption = "* too few non-mated probes to resolve this FPIR: above every one of them"
     return table
 
@@ -243,17 +289,19 @@ def verification(
     no_face: NoFaceOption = NoFaceRule.CENTRE,
     cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
     no_cache: NoCacheOption = False,
-    mirror: MirrorOption = True,
-    chip_paddings: ChipPaddingsOption = _DEFAULT_PADDINGS,
+    mirror: MirrorOption = None,
+    chip_paddings: ChipPaddingsOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """1:1 verification: 10-fold accuracy on the pairs, TAR at FAR 1e-2/1e-3/1e-4 on all
-    pairs of their images."""
+    pairs of their images, described as the engine describes (raw cosine)."""
 
     def action() -> Report:
         read = read_pairs(pairs, images)
         group_labels = read_labels(labels) if labels is not None else None
         cache = None if no_cache else cache_dir
-        evaluation = _build(describer, model, upsample, no_face, cache, mirror, chip_paddings)
+        description = chosen_description(engine_config(config), mirror, chip_paddings)
+        evaluation = _build(describer, model, upsample, no_face, cache, description)
         total = len({p for pair in read for p in (pair.first, pair.second)})
         with _progress(total, "describing") as advance:
             return evaluate_verification(read, evaluation, group_labels, advance)
@@ -284,37 +332,58 @@ def identification(
         ),
     ] = None,
     normalise: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Score normalisation: none (raw cosine, the default: with fair "
-            "normalisation the best measured), tnorm (per probe), znorm (per subject), snorm "
-            "(both; the live engine's option)."
+            help="Cohort score normalisation: none (raw cosine), tnorm (per probe), znorm "
+            "(per subject) or snorm (both). Default: as the engine's configured rule."
         ),
-    ] = "none",
+    ] = None,
     cohort_size: Annotated[
         int, typer.Option(min=2, help="Cohort size for tnorm/znorm/snorm.")
     ] = 200,
     fusion: Annotated[
         Fusion,
         typer.Option(
-            help="Several images of a subject: centroid (their mean, the engine's default) "
-            "or best (each kept, the best scoring)."
+            help="Several images of a subject: centroid (their mean, the engine's) or best "
+            "(each kept, the best scoring)."
         ),
     ] = Fusion.CENTROID,
-    fair_clusters: Annotated[
-        int,
+    fair: Annotated[
+        bool | None,
         typer.Option(
-            min=0,
-            help="Fair score normalisation (no demographic label needed) with this many "
-            "clusters of the watchlist's templates; 0 turns it off. Measured here, not in "
-            "the live engine.",
+            "--fair/--no-fair",
+            help="Fair score normalisation with the calibration's shipped clusters. "
+            "Default: as the engine's configured rule.",
         ),
-    ] = DEFAULT_FAIR_CLUSTERS,
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="The calibration the engine uses (its scores and fair clusters). Default: "
+            "the engine's configured calibration_path, else the one shipped with the model."
+        ),
+    ] = None,
+    fair_cohort: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fair clusters fitted by `lfr evaluate fair-cohort` (JSON), in place of "
+            "the calibration's: to evaluate on identities the clusters were not fitted on."
+        ),
+    ] = None,
+    half: Annotated[
+        IdentityHalf | None,
+        typer.Option(
+            help="Only the identities of this half of the folder (split by a hash of the "
+            "name): with --fair-cohort fitted on the other half, a cross-validated run."
+        ),
+    ] = None,
     calibration_out: Annotated[
         Path | None,
         typer.Option(
-            help="Write the calibration this run measured (figures only) for the engine's "
-            "calibration_path: a force's own replaces the shipped one."
+            help="Write the calibration this run measured (figures only): the rule's "
+            "scores against raw cosine of plain descriptors, with the fair clusters used. "
+            "An existing file of the same run gains the rule. For the engine's "
+            "calibration_path."
         ),
     ] = None,
     min_quality: Annotated[
@@ -322,46 +391,177 @@ def identification(
         typer.Option(min=0.0, max=1.0, help="Probes below this quality score are not searched."),
     ] = None,
     threshold: Annotated[
-        float | None, typer.Option(help="Also report FPIR and FNIR at this fixed threshold.")
+        float | None,
+        typer.Option(
+            help="Also report FPIR and FNIR at this calibrated threshold. Default: the "
+            "engine's alert threshold."
+        ),
     ] = None,
-    mirror: MirrorOption = True,
-    chip_paddings: ChipPaddingsOption = _DEFAULT_PADDINGS,
+    mirror: MirrorOption = None,
+    chip_paddings: ChipPaddingsOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Open-set 1:N identification: first image of each identity with two or more images
     enrolled, the rest mated probes, one-image identities non-mated probes. Rank-1,
     FNIR at FPIR 0.1/0.01/0.001, DET points."""
 
     def action() -> Report:
-        split = split_identification(identity_images(images), gallery_images, first_probe)
+        identities = identity_images(images)
+        if half is not None:
+            identities = in_half(identities, half)
+        split = split_identification(identities, gallery_images, first_probe)
         group_labels = read_labels(labels) if labels is not None else None
+        engine = engine_config(config)
+        description = chosen_description(engine, mirror, chip_paddings)
+        rule = chosen_rule(engine, description, normalise, cohort_size, fusion, fair)
+        in_use = _calibration_in_use(engine, calibration, fair_cohort)
         options = IdentificationOptions(
-            normalisation=normalise,
-            cohort_size=cohort_size,
-            fusion=fusion,
-            fair_clusters=fair_clusters or None,
+            rule=rule,
+            calibration=in_use,
             min_quality=min_quality,
-            threshold=threshold,
+            threshold=threshold if threshold is not None else engine.alert_threshold,
         )
-        if normalise not in ("none", "tnorm", "znorm", "snorm"):
-            raise _InputError(f"--normalise: {normalise!r} is not one of none, tnorm, znorm, snorm")
-        if fair_clusters == 1:
-            raise _InputError("--fair-clusters: 1 cluster is no clustering; give 2 or more, or 0")
         cache = None if no_cache else cache_dir
-        evaluation = _build(describer, model, upsample, no_face, cache, mirror, chip_paddings)
+        evaluation = _build(describer, model, upsample, no_face, cache, description)
+        plain = (
+            None
+            if description.name == PLAIN
+            else _build(describer, model, upsample, no_face, cache, Description())
+        )
         paths = [p for g in split.gallery.values() for p in g]
         total = len({*paths, *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
-        with _progress(total, "describing") as advance:
-            report = evaluate_identification(split, evaluation, options, group_labels, advance)
-        report["decisions"] |= {"gallery_images": gallery_images, "first_probe": first_probe}
-        calibration = report["calibration"]
-        calibration["dataset"] = (
-            f"{images.resolve().parent.name}/{images.name}: {calibration['dataset']}"
-        )
+        with _progress(total * (1 if plain is None else 2), "describing") as advance:
+            report = evaluate_identification(
+                split, evaluation, options, group_labels, advance, reference=plain
+            )
+        report["decisions"] |= {
+            "gallery_images": gallery_images,
+            "first_probe": first_probe,
+            "half": half,
+        }
+        measured = report["calibration"]
+        measured["dataset"] = f"{images.resolve().parent.name}/{images.name}: {measured['dataset']}"
         if calibration_out is not None:
-            calibration_out.write_text(json.dumps(calibration, indent=1) + "\n")
+            write_calibration(calibration_out, ModelCalibration.model_validate(measured))
         return report
 
     _run(action, as_json, _identification_table)
+
+
+def chosen_rule(
+    engine: EngineConfig,
+    description: Description,
+    normalise: str | None,
+    cohort_size: int,
+    fusion: Fusion,
+    fair: bool | None,
+) -> DecisionRule:
+    """The engine's decision rule, with what the command line names instead."""
+    rule = engine.decision_rule().model_copy(update={"description": description, "fusion": fusion})
+    if normalise is not None:
+        if normalise not in ("none", "tnorm", "znorm", "snorm"):
+            raise _InputError(f"--normalise: {normalise!r} is not one of none, tnorm, znorm, snorm")
+        cohort = (
+            None
+            if normalise == "none"
+            else CohortNormalisation(type=normalise, cohort_size=cohort_size, min_subjects=4)
+        )
+        rule = rule.model_copy(
+            update={"normalisation": cohort, "fair": False if cohort else rule.fair}
+        )
+    if fair is not None:
+        rule = rule.model_copy(update={"fair": fair})
+    try:
+        return DecisionRule.model_validate(rule.model_dump())
+    except ValidationError as error:
+        raise _InputError(f"--normalise / --fair: {error.errors()[0]['msg']}") from error
+
+
+def _calibration_in_use(
+    engine: EngineConfig, path: Path | None, fair_cohort: Path | None
+) -> ModelCalibration | None:
+    model_id = describer_model_id(engine.describer)
+    for given in (path, fair_cohort):
+        if given is not None and not given.is_file():
+            raise _InputError(f"{given}: no such file")
+    in_use = load_calibration(path or engine.calibration_path, model_id)
+    if fair_cohort is None:
+        return in_use
+    if in_use is None:
+        raise _InputError("--fair-cohort needs a calibration to add it to (--calibration)")
+    cohort = FairCohort.model_validate_json(fair_cohort.read_text())
+    return in_use.model_copy(
+        update={"fair_cohorts": in_use.fair_cohorts | {cohort.description: cohort}}
+    )
+
+
+def write_calibration(path: Path, measured: ModelCalibration) -> None:
+    """Write `measured`, merged into the calibration already at `path` when that one was
+    measured on the same comparisons (same reference scores): one file, several rules."""
+    calibration = measured
+    if path.is_file():
+        existing = ModelCalibration.model_validate_json(path.read_text())
+        if same_comparisons(existing, measured):
+            calibration = existing.model_copy(
+                update={
+                    "rules": existing.rules | measured.rules,
+                    "fair_cohorts": existing.fair_cohorts | measured.fair_cohorts,
+                }
+            )
+    path.write_text(json.dumps(calibration.model_dump(mode="json"), indent=1) + "\n")
+
+
+@evaluate_app.command("fair-cohort")
+def fair_cohort_command(
+    images: Annotated[Path, typer.Argument(help="LFW-layout folder: IMAGES/<Name>/*.jpg")],
+    out: Annotated[Path, typer.Option(help="Where to write the clusters (JSON).")],
+    clusters: Annotated[int, typer.Option(min=2, help="k-means clusters.")] = 25,
+    half: Annotated[
+        IdentityHalf | None,
+        typer.Option(help="Fit on this half of the identities only (cross-validation)."),
+    ] = None,
+    describer: DescriberOption = "dlib",
+    model: ModelOption = None,
+    upsample: UpsampleOption = 1,
+    no_face: NoFaceOption = NoFaceRule.CENTRE,
+    cache_dir: CacheOption = DEFAULT_CACHE_ROOT,
+    no_cache: NoCacheOption = False,
+    mirror: MirrorOption = None,
+    chip_paddings: ChipPaddingsOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Fit fair score normalisation's clusters and offsets on a cohort (one photograph of
+    each of the folder's identities, or of one half's): centroids and offsets only, each
+    centroid the mean of many people (lfr.vision.fair). Add them to a calibration with
+    `lfr evaluate identification --fair-cohort FILE --calibration-out`."""
+
+    def action() -> Report:
+        identities = identity_images(images)
+        if half is not None:
+            identities = in_half(identities, half)
+        description = chosen_description(engine_config(config), mirror, chip_paddings)
+        cache = None if no_cache else cache_dir
+        evaluation = _build(describer, model, upsample, no_face, cache, description)
+        # One photograph a person (the first): people with many photographs would
+        # otherwise make clusters, and impostor pairs, of their own.
+        paths = [group[0] for group in identities.values()]
+        with _progress(len(paths), "describing") as advance:
+            described = evaluation.describe_all(paths, advance)
+        rows = [d for d in described if d.descriptor is not None]
+        cohort = fit_fair_cohort(
+            np.stack([d.descriptor for d in rows if d.descriptor is not None]),
+            [d.path.parent.name for d in rows],
+            clusters=clusters,
+            description=description.name,
+            dataset=f"{images.resolve().parent.name}/{images.name}"
+            + (f", half {half}" if half is not None else ""),
+        )
+        out.write_text(cohort.model_dump_json(indent=1) + "\n")
+        return cohort.model_dump(mode="json", exclude={"centroids"}) | {
+            "clusters": len(cohort.centroids)
+        }
+
+    _run(action, True, lambda report: Table())
 
 
 def register(app: typer.Typer) -> None:

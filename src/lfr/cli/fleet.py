@@ -1,9 +1,11 @@
-"""`lfr fleet keygen | enrol | revoke | list`: recognition nodes and their identities.
+"""`lfr fleet keygen | enrol | revoke | list | nats-config`: recognition nodes and their
+identities, and the NATS server's users for them.
 
 `keygen` runs on the node and writes its private keys (readable by its user only), printing
 the public key an administrator enrols at the server's console (`enrol`, also on the Fleet
 page and through the API). A revoked node receives no watchlist and what it publishes is
-refused (DEP-2, WL-1).
+refused (DEP-2, WL-1). `nats-config` prints the nats-server authorization block that admits
+the service and each enrolled node, each node only to its own subjects (docs/bus.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from lfr.bus.nats_auth import ServerTls, authorization_block, user_public
 from lfr.cli._database import console_transaction, database_transaction
 from lfr.cli._settings import load_settings
 from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
@@ -47,6 +50,33 @@ def service_key() -> None:
     typer.echo(service_public_key(service_signer(settings.audit_signing_key_bytes())))
 
 
+@fleet_app.command("nats-config")
+def nats_config(
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="The NATS server's certificate (PEM), for TLS.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="The NATS server's private key (PEM), for TLS.")
+    ] = None,
+) -> None:
+    """Print the nats-server authorization (and TLS) block: the service and each enrolled
+    node as NKey users, each node allowed only its own subjects (docs/bus.md)."""
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
+    settings = load_settings()
+    tls = ServerTls(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
+    with database_transaction() as session:
+        nodes, keyless = fleet.bus_access(session)
+    service = user_public(service_signer(settings.audit_signing_key_bytes()).bus_public())
+    typer.echo(authorization_block(settings.nats_prefix, service, nodes, tls), nl=False)
+    for name in keyless:
+        typer.echo(
+            f"warning: node {name} was enrolled without a bus key and is left out: enrol its "
+            "key again (as printed by lfr fleet keygen) under a new name",
+            err=True,
+        )
+
+
 @fleet_app.command("enrol")
 def enrol(
     name: Annotated[str, typer.Argument(help="The node's name (lfr node --name).")],
@@ -71,8 +101,14 @@ def revoke(
 
 @fleet_app.command("list")
 def list_nodes() -> None:
-    """Every enrolled node: name, enrolled, revoked."""
+    """Every enrolled node: name, enrolled, and active, awaiting approval or revoked."""
     with database_transaction() as session:
         for row in fleet.enrolled_nodes(session):
-            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            state = (
+                f"revoked {row.revoked_at:%Y-%m-%d %H:%M}"
+                if row.revoked_at
+                else "active"
+                if row.approved_at
+                else "awaits a second administrator (the Fleet page)"
+            )
             typer.echo(f"{row.name:<20} enrolled {row.enrolled_at:%Y-%m-%d %H:%M}  {state}")

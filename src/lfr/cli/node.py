@@ -25,10 +25,11 @@ import logging
 import socket
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from lfr.bus.nats_auth import inbox_of, user_seed
 from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
 from lfr.cli._settings import ConfigFile, load_standalone_settings
@@ -167,6 +168,10 @@ def register(app: typer.Typer) -> None:
         cameras = parse_cameras(camera)
         node_name = name or default_node_name()
         try:
+            identity = NodeIdentity.load(key)
+        except IdentityError as error:
+            raise typer.BadParameter(str(error), param_hint="--key") from None
+        try:
             check_token(deployment, "deployment id")
             check_token(node_name, "node name")
             waits = {"first_connect_s": connect_wait} if connect_wait is not None else {}
@@ -175,15 +180,12 @@ def register(app: typer.Typer) -> None:
                 settings.nats,
                 prefix=prefix or settings.nats_prefix,
                 credentials_file=creds,
+                **node_access(identity, node_name),
                 **waits,
             )
             engine = _engine_with_threshold(settings.engine, threshold)
         except ValueError as error:
             raise typer.BadParameter(str(error)) from None
-        try:
-            identity = NodeIdentity.load(key)
-        except IdentityError as error:
-            raise typer.BadParameter(str(error), param_hint="--key") from None
         source = (
             _enrol(watchlist, engine)
             if watchlist is not None
@@ -208,6 +210,16 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(1) from None
         typer.echo(f"node {node_name} stopped: {outcome}")
+
+
+def node_access(identity: NodeIdentity, name: str) -> dict[str, Any]:
+    """How a node signs in to NATS: the NKey derived from its key file, its own reply
+    prefix, and no stream changes (what `lfr fleet nats-config` allows it)."""
+    return {
+        "nkey_seed": user_seed(identity.signer(name).bus_seed()),
+        "inbox_prefix": inbox_of(name),
+        "create_streams": False,
+    }
 
 
 def _engine_with_threshold(engine: EngineConfig, threshold: float | None) -> EngineConfig:

@@ -65,14 +65,22 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
     import uvicorn
 
     from lfr.runtime.engine import run_camera_engine
+    from lfr.settings import InsecureSettingsError
     from lfr.system import build
     from lfr.web.bootstrap import ensure_administrator
+    from lfr.web.middleware import require_allowed_hosts
     from lfr.web.preview import PreviewHub
+    from lfr.web.routes.operations import serve_metrics_apart
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings(config)
+    try:
+        require_allowed_hosts(settings)
+    except InsecureSettingsError as error:  # before anything starts
+        typer.echo(f"error: invalid settings: {error}", err=True)
+        raise typer.Exit(2) from error
     if demo:  # before anything touches the database: no account it would then refuse
         from lfr.web.demo import check_demo_environment
 
@@ -89,6 +97,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         from lfr.web.demo import seed_demo
 
         seed_demo(system.context, media=media, echo=typer.echo)
+    serve_metrics_apart(system.context)
     log.info("lfr listening on http://%s:%d (API docs at /api/docs)", host, port)
     # Forwarded headers are believed only from the proxies the settings name (none by
     # default), so a client cannot choose the address the sign-in throttle counts.

@@ -113,7 +113,11 @@ def _camera_name(spec: str, given: str | None, several: bool) -> str:
 def _enrol(watchlist: Path, engine: Engine, config: EngineConfig) -> Gallery:
     try:
         gallery, refusals = load_watchlist_dir(
-            watchlist, engine.enrolment_analyser, engine.describer, config.enrolment_gate
+            watchlist,
+            engine.enrolment_analyser,
+            engine.describer,
+            config.enrolment_gate,
+            description=config.description,
         )
     except NotADirectoryError as error:
         typer.echo(f"error: {error}", err=True)

@@ -195,6 +195,14 @@ class DeploymentRow(Base):
     places: Mapped[str] = mapped_column(Text)
     cameras: Mapped[str] = mapped_column(Text)
     alert_threshold: Mapped[float | None] = mapped_column(Float)
+    """The authority's threshold condition (None: it set none); the threshold the
+    deployment runs at is in `recognition`."""
+    recognition: Mapped[str | None] = mapped_column(Text)
+    """The resolved recognition configuration (`lfr.reports.recognition.RecognitionConfig`
+    as JSON): stored when planned, final when started; every reader reads it."""
+    calibration: Mapped[str | None] = mapped_column(Text)
+    """The text of the calibration file `recognition` names (its SHA-256 there): each
+    alert's false-match rate is read with it, whatever the settings say later."""
     created_by: Mapped[str] = mapped_column(ForeignKey(USER_FK))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_by: Mapped[str | None] = mapped_column(ForeignKey(USER_FK))
@@ -251,6 +259,12 @@ class AlertRow(Base):
     is_test: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
+    false_match_rate: Mapped[float | None] = mapped_column(Float)
+    """The evaluated false-match rate of `score` ("a stranger scores this high about 1 in
+    N"), read when the alert was stored with the deployment's calibration."""
+    calibration_sha256: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the calibration that gave `false_match_rate` (None: none, or an alert
+    stored before calibrations were recorded)."""
     observations: Mapped[int] = mapped_column(Integer)
     factors: Mapped[str] = mapped_column(Text)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,8 +6,10 @@ Bad input is refused with the file (and line) and the reason; nothing is guessed
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -44,6 +46,27 @@ def identity_images(images_dir: Path) -> dict[str, list[Path]]:
     if not identities:
         raise DatasetError(f"{images_dir}: no <identity>/<image> folders with images")
     return identities
+
+
+class IdentityHalf(StrEnum):
+    """One of two halves of a folder's identities, split by a hash of the name (stable,
+    and blind to anything about the person): fit on one, evaluate on the other."""
+
+    A = "a"
+    B = "b"
+
+
+def half_of(name: str) -> IdentityHalf:
+    first_byte = hashlib.sha256(name.encode()).digest()[0]
+    return IdentityHalf.A if first_byte % 2 == 0 else IdentityHalf.B
+
+
+def in_half(identities: Mapping[str, list[Path]], half: IdentityHalf) -> dict[str, list[Path]]:
+    """The identities of `half` only."""
+    chosen = {name: images for name, images in identities.items() if half_of(name) is half}
+    if not chosen:
+        raise DatasetError(f"no identity falls in half {half}")
+    return chosen
 
 
 def lfw_image_path(images_dir: Path, name: str, number: str, where: str) -> Path:

@@ -30,25 +30,22 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
-from lfr.vision.describers import Describer, DescriberConfig, build_describer
-from lfr.vision.describers.base import l2_normalise
+from lfr.vision.decision import Description
+from lfr.vision.describers import (
+    Describer,
+    DescriberConfig,
+    DlibDescriberConfig,
+    build_describer,
+)
 from lfr.vision.detection import DetectorConfig, build_detector
 from lfr.vision.imageio import load_image
-from lfr.vision.landmarks import CHIP_PADDING, CHIP_SIZE, align
+from lfr.vision.landmarks import CHIP_SIZE
 from lfr.vision.types import Box, QualityFactors, RGBImage
 
 CACHE_FORMAT = 1
 """Bumped when what a cache entry holds changes, so old entries are not misread."""
 
 DEFAULT_CACHE_ROOT = Path(".lfr-cache") / "descriptors"
-
-DEFAULT_CHIP_PADDINGS = (CHIP_PADDING, 0.3)
-"""Context test-time augmentation: each face is aligned once per padding (how much of
-the head around the landmarks' square the chip shows: 0.25 is the model's own, 0.3 a
-little more hair, jaw and ears), each chip described (mirrored too, by the describer)
-and the unit descriptors averaged. On lfw-dev (S-norm, one image per subject) adding the
-0.3 chip lowered FNIR at FPIR 1% from 26.8% to 25.5% and at FPIR 0.1% from 41.1% to
-38.5%, for twice the description time; docs/evaluation.md."""
 
 CENTRED_BOX = (0.30, 0.35, 0.72, 0.73)
 """Where the face lies in an LFW crop when the detector misses it: (left, top, right,
@@ -115,16 +112,22 @@ def cache_key(
     describer_config: BaseModel,
     detector_config: BaseModel,
     no_face: NoFaceRule,
-    chip_paddings: Sequence[float] = (CHIP_PADDING,),
+    description: Description | None = None,
 ) -> str:
-    """A short hash of everything that changes a descriptor."""
+    """A short hash of everything that changes a descriptor. The description's flip is
+    keyed as the describer's `mirror` (where it was set before it was the engine's), so
+    that descriptors described before are found."""
+    describing = description or Description()
+    fingerprint = _config_fingerprint(describer_config)
+    if "mirror" in fingerprint or describing.mirror:
+        fingerprint["mirror"] = describing.mirror
     identity = {
         "format": CACHE_FORMAT,
         "model_id": describer.model_id,
         "dimension": describer.dimension,
-        "describer": _config_fingerprint(describer_config),
+        "describer": fingerprint,
         "detector": _config_fingerprint(detector_config),
-        "chip": [CHIP_SIZE, *chip_paddings],
+        "chip": [CHIP_SIZE, *describing.chip_paddings],
         "no_face": str(no_face),
         "centred_box": CENTRED_BOX if no_face is NoFaceRule.CENTRE else None,
     }
@@ -205,20 +208,20 @@ class EvaluationDescriber:
         no_face: NoFaceRule = NoFaceRule.CENTRE,
         cache: DescriptorCache | None = None,
         batch_size: int = 16,
-        chip_paddings: Sequence[float] = (CHIP_PADDING,),
+        description: Description | None = None,
     ) -> None:
-        if not chip_paddings:
-            raise ValueError("at least one chip padding is needed")
         self._analyser = analyser
         self._describer = describer
         self.no_face = no_face
         self._cache = cache
         self._batch_size = batch_size
-        self._chip_paddings = tuple(chip_paddings)
+        self.description = description or Description()
         self.setup: dict[str, Any] = {
             "model_id": describer.model_id,
             "no_face": str(no_face),
-            "chip_paddings": list(self._chip_paddings),
+            "description": self.description.name,
+            "mirror": self.description.mirror,
+            "chip_paddings": list(self.description.chip_paddings),
         }
         """What the figures were measured with; `build_evaluation_describer` adds the
         configurations and the cache key."""
@@ -281,19 +284,8 @@ class EvaluationDescriber:
     def _describe_faces(
         self, faces: Sequence[tuple[FaceObservation, RGBImage]]
     ) -> NDArray[np.float32]:
-        """One descriptor per face: the unit mean of its chips' descriptors, one chip per
-        padding, each aligned from the face's landmarks."""
-        chips = [
-            align(image, observation.landmarks, CHIP_SIZE, padding)
-            for observation, image in faces
-            for padding in self._chip_paddings
-        ]
-        if not chips:
-            return np.zeros((0, self._describer.dimension), np.float32)
-        described = self._describer.describe(chips).reshape(
-            len(faces), len(self._chip_paddings), -1
-        )
-        return l2_normalise(described.sum(axis=1))
+        """One descriptor per face, as the engine describes (`Description`)."""
+        return self.description.describe(self._describer, [o for o, _ in faces])
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -306,17 +298,21 @@ def build_evaluation_describer(
     describer_config: DescriberConfig,
     no_face: NoFaceRule = NoFaceRule.CENTRE,
     cache_root: Path | None = DEFAULT_CACHE_ROOT,
-    chip_paddings: Sequence[float] = DEFAULT_CHIP_PADDINGS,
+    description: Description | None = None,
 ) -> tuple[EvaluationDescriber, str]:
-    """The engine's own parts (detector, 5-point alignment, describer) wired for an
-    evaluation, with the cache for their configuration; returns it and the cache key."""
+    """The engine's own parts (detector, 5-point alignment, describer, description)
+    wired for an evaluation, with the cache for their configuration; returns it and the
+    cache key."""
+    if isinstance(describer_config, DlibDescriberConfig) and describer_config.mirror:
+        raise ValueError("the flip is the description's (Description.mirror), not the describer's")
     describer = build_describer(describer_config)
-    key = cache_key(describer, describer_config, detector_config, no_face, chip_paddings)
+    key = cache_key(describer, describer_config, detector_config, no_face, description)
     cache = DescriptorCache(cache_root, key) if cache_root is not None else None
-    analyser = FaceAnalyser(build_detector(detector_config))
-    evaluation = EvaluationDescriber(
-        analyser, describer, no_face, cache, chip_paddings=chip_paddings
+    describing = description or Description()
+    analyser = FaceAnalyser(
+        build_detector(detector_config), alignments=describing.alignments(describer)
     )
+    evaluation = EvaluationDescriber(analyser, describer, no_face, cache, description=description)
     evaluation.setup |= {
         "describer": _config_fingerprint(describer_config),
         "detector": _config_fingerprint(detector_config),

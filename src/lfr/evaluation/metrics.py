@@ -209,10 +209,17 @@ def all_pairs_scores(
 ) -> tuple[Scores, Scores]:
     """Cosine similarity of every unordered pair of distinct images, split into genuine
     (same identity) and impostor. Rows of `descriptors` must be L2-normalised."""
-    if len(identities) != descriptors.shape[0]:
+    return pair_scores(descriptors @ descriptors.T, identities)
+
+
+def pair_scores(
+    similarity: NDArray[np.floating], identities: Sequence[str]
+) -> tuple[Scores, Scores]:
+    """The upper triangle of an (images × images) score matrix, split into genuine
+    (same identity) and impostor pairs."""
+    if len(identities) != similarity.shape[0]:
         raise ValueError("one identity per descriptor row is needed")
-    similarity = descriptors @ descriptors.T
-    upper = np.triu_indices(descriptors.shape[0], k=1)
+    upper = np.triu_indices(similarity.shape[0], k=1)
     labels = np.unique(np.asarray(identities), return_inverse=True)[1]
     same = labels[upper[0]] == labels[upper[1]]
     scores = similarity[upper].astype(np.float64)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,13 @@ from numpy.typing import NDArray
 
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
-from lfr.evaluation.decisions import fair_normalisation, gate_by_quality
+from lfr.evaluation.decisions import gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
 from lfr.reports.equitability import Rate, RateRatio, make_rate, max_min_ratio
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, calibrate, one_in
+from lfr.vision.decision import DecisionRule, rule_gallery, runnable_rule, searched_gallery
+from lfr.vision.fair import FairCohort
 from lfr.vision.matcher import Fusion, Gallery
-from lfr.vision.normalisation import CohortNormalisation
 
 Report = dict[str, Any]
 Progress = Callable[[int], None]
@@ -186,48 +187,21 @@ def _verification_by_group(
 # --- identification ------------------------------------------------------------------
 
 
-DEFAULT_FAIR_CLUSTERS = 25
-"""`lfr evaluate identification`'s default fair score normalisation, on raw cosine: on
-lfw-dev (one image per subject, context and flip augmentation) 25 clusters lowered FNIR
-at FPIR 1% from 34.8% to 22.2% (S-norm: 25.5%), keeping the women/men FNIR ratio near
-parity (1.16, where S-norm's is 1.73); docs/evaluation.md has every figure."""
-
-
 @dataclass(frozen=True)
 class IdentificationOptions:
-    """The decision rules applied on top of the model's cosine similarities."""
+    """The decision rule evaluated and what to report on it."""
 
-    normalisation: str = "snorm"
-    """"none", "tnorm" (per probe), "znorm" (per enrolled subject) or "snorm" (both, the
-    best measured on stills); see `lfr.vision.normalisation`."""
-    cohort_size: int = 200
-    fusion: Fusion = Fusion.CENTROID
-    """How a subject's several images make its score (`lfr.vision.matcher.Fusion`)."""
+    rule: DecisionRule = field(default_factory=DecisionRule)
+    """The decision rule (`lfr.vision.decision`); `lfr evaluate`'s default is the
+    engine's configured one."""
+    calibration: ModelCalibration | None = None
+    """The calibration the engine uses: its scores are the rule's calibrated scores and
+    its fair clusters the rule's."""
     min_quality: float | None = None
     """Probes whose quality score is below this are not searched."""
     fpir_targets: tuple[float, ...] = metrics.DEFAULT_FPIR_TARGETS
     threshold: float | None = None
-    """Also report FPIR and FNIR at this fixed threshold (e.g. the default alert one)."""
-    fair_clusters: int | None = None
-    """Fair score normalisation with this many clusters (`decisions.fair_normalisation`;
-    needs one template per subject). None here; the command's default is
-    `DEFAULT_FAIR_CLUSTERS`."""
-
-    def cohort_normalisation(self) -> CohortNormalisation | None:
-        if self.normalisation == "none":
-            return None
-        if self.normalisation not in ("tnorm", "znorm", "snorm"):
-            raise ValueError(f"unknown normalisation {self.normalisation!r}")
-        return CohortNormalisation(
-            type=self.normalisation, cohort_size=self.cohort_size, min_subjects=4
-        )
-
-    @property
-    def rule(self) -> str:
-        """The rule's name in a calibration."""
-        config = self.cohort_normalisation()
-        name = REFERENCE_RULE if config is None else config.rule
-        return name if self.fair_clusters is None else f"{name}-fair{self.fair_clusters}"
+    """Also report FPIR and FNIR at this fixed threshold (the engine's alert threshold)."""
 
 
 def _searches_report(searches: metrics.Searches, options: IdentificationOptions) -> Report:
@@ -267,53 +241,66 @@ def evaluate_identification(
     options: IdentificationOptions = IdentificationOptions(),
     labels: Mapping[str, str] | None = None,
     progress: Progress = lambda n: None,
+    reference: EvaluationDescriber | None = None,
 ) -> Report:
-    gallery_paths = [p for images in split.gallery.values() for p in images]
-    probes = [*split.mated, *split.nonmated]
-    described = _describe(describer, [*gallery_paths, *(p for _, p in probes)], progress)
-    enrolled = [
-        (name, described[p].descriptor)
-        for name, images in split.gallery.items()
-        for p in images
-        if described[p].descriptor is not None
-    ]
-    gallery = Gallery.build(
-        [name for name, _ in enrolled],
-        np.stack([d for _, d in enrolled if d is not None]),
-        fusion=options.fusion,
-    ).with_normalisation(options.cohort_normalisation())
-    searched = _search(gallery, probes, described, options)
-    searches, gated, calibration = searched.searches, searched.gated, searched.calibration
-    calibration = calibration.model_copy(update={"model_id": describer.setup["model_id"]})
-    figures = _searches_report(searches, options)
+    """The open-set identification figures of `options.rule`, scored exactly as a camera
+    scores (`lfr.vision.decision.searched_gallery`), and the calibration the run
+    measures: the rule's own scores against the reference rule's (raw cosine of plain
+    descriptors, described by `reference` when the rule's description is not plain)."""
+    scored = score_split(split, describer, options, progress)
+    gallery, probes, described, searched = (
+        scored.gallery,
+        scored.probes,
+        scored.described,
+        scored.searched,
+    )
+    paths = [*(p for images in split.gallery.values() for p in images), *(p for _, p in probes)]
+    plain = described if reference is None else _describe(reference, paths, progress)
+    plain_gallery = gallery if reference is None else _gallery(split, plain, Fusion.CENTROID)
+    calibration = calibration_of(
+        plain_gallery,
+        [name for name, _ in probes],
+        searched.searched,
+        plain_gallery.similarities(_probe_matrix(probes, plain, gallery.dimension)),
+        {options.rule.name: searched.native} if options.rule.name != REFERENCE_RULE else {},
+    ).model_copy(update={"model_id": describer.setup["model_id"]})
+    cohort = _fair_cohort(options)
+    if cohort is not None:
+        calibration = calibration.model_copy(update={"fair_cohorts": {cohort.description: cohort}})
+    figures = _searches_report(searched.searches, options)
     report: Report = {
         "protocol": "identification",
         **describer.describe_setup(),
         "decisions": {
-            "normalisation": options.normalisation,
-            "cohort_size": options.cohort_size if options.normalisation != "none" else None,
-            "fusion": str(options.fusion),
-            "fair_clusters": options.fair_clusters,
+            "rule": options.rule.name,
+            "rule_run": searched.rule_run,
+            "calibrated": searched.calibrated,
+            "description": options.rule.description.name,
+            "normalisation": options.rule.normalisation.rule
+            if options.rule.normalisation
+            else None,
+            "fair": options.rule.fair,
+            "fusion": str(options.rule.fusion),
             "min_quality": options.min_quality,
         },
         **figures,
         "calibrated_thresholds": _calibrated_thresholds(
-            calibration, options.rule, figures["fnir_at_fpir"]
+            options.calibration if searched.calibrated else None, figures["fnir_at_fpir"]
         ),
         "calibration": calibration.model_dump(mode="json"),
         "counts": {
             "identities": len(split.gallery) + len(split.nonmated),
             "gallery_subjects": len(gallery),
             "gallery_templates": gallery.template_count,
-            "mated_probes": searches.n_mated,
-            "nonmated_probes": searches.n_nonmated,
-            "probes_not_searched": gated,
+            "mated_probes": searched.searches.n_mated,
+            "nonmated_probes": searched.searches.n_nonmated,
+            "probes_not_searched": searched.gated,
         },
         "images": len(described),
         "no_face_found": _no_face_report(list(described.values()), describer.no_face),
     }
     if labels is not None:
-        report["by_group"] = _identification_by_group(searches, report, labels, options)
+        report["by_group"] = _identification_by_group(searched.searches, report, labels, options)
         report["differentials"] = group_differentials(
             searched.scores,
             gallery.subject_ids,
@@ -326,12 +313,84 @@ def evaluate_identification(
 
 
 @dataclass(frozen=True)
-class _Searched:
+class ScoredSplit:
+    """An identification split scored by a rule: what its figures are computed from."""
+
+    gallery: Gallery
+    probes: list[tuple[str, Path]]
+    """(identity, image) of every probe, mated first: the rows of `searched.scores`."""
+    described: dict[Path, DescribedImage]
+    searched: Searched
+
+
+def score_split(
+    split: IdentificationSplit,
+    describer: EvaluationDescriber,
+    options: IdentificationOptions,
+    progress: Progress = lambda n: None,
+) -> ScoredSplit:
+    """Describe the split's images as the engine describes, enrol its gallery and score
+    every probe as a camera scores it (`lfr.vision.decision.searched_gallery`)."""
+    probes = [*split.mated, *split.nonmated]
+    gallery_paths = [p for images in split.gallery.values() for p in images]
+    described = _describe(describer, [*gallery_paths, *(p for _, p in probes)], progress)
+    gallery = _gallery(split, described, options.rule.fusion, describer.setup["model_id"])
+    return ScoredSplit(gallery, probes, described, _search(gallery, probes, described, options))
+
+
+def _gallery(
+    split: IdentificationSplit,
+    described: Mapping[Path, DescribedImage],
+    fusion: Fusion,
+    model_id: str | None = None,
+) -> Gallery:
+    """The split's enrolled images (those described) as a watchlist."""
+    enrolled = [
+        (name, described[p].descriptor)
+        for name, images in split.gallery.items()
+        for p in images
+        if described[p].descriptor is not None
+    ]
+    return Gallery.build(
+        [name for name, _ in enrolled],
+        np.stack([d for _, d in enrolled if d is not None]),
+        fusion=fusion,
+        model_id=model_id,
+    )
+
+
+def _probe_matrix(
+    probes: Sequence[tuple[str, Path]], described: Mapping[Path, DescribedImage], dimension: int
+) -> NDArray[np.float32]:
+    """The probes' descriptors (zeros for an undescribed one: its row is not searched)."""
+    return np.stack(
+        [
+            d if (d := described[p].descriptor) is not None else np.zeros(dimension, np.float32)
+            for _, p in probes
+        ]
+    )
+
+
+def _fair_cohort(options: IdentificationOptions) -> FairCohort | None:
+    calibration = options.calibration
+    if not options.rule.fair or calibration is None:
+        return None
+    return calibration.fair_cohorts.get(options.rule.description.name)
+
+
+@dataclass(frozen=True)
+class Searched:
     searches: metrics.Searches
     gated: int
-    calibration: ModelCalibration
     scores: NDArray[np.float64]
-    """(probes × subjects), -inf for probes not searched."""
+    """(probes × subjects) as the engine scores them (calibrated where it is), -inf for
+    probes not searched."""
+    native: NDArray[np.float64]
+    """The rule's own scores (before calibration) of every described probe."""
+    searched: NDArray[np.bool_]
+    """Probes described (whatever the quality gate)."""
+    rule_run: str
+    calibrated: bool
 
 
 def _search(
@@ -339,48 +398,42 @@ def _search(
     probes: Sequence[tuple[str, Path]],
     described: Mapping[Path, DescribedImage],
     options: IdentificationOptions,
-) -> _Searched:
-    """Score every probe; an undescribed or gated probe is not searched (-inf row). The
-    calibration rests on every described probe's comparisons with the subjects who are
-    not its identity, scored by the reference rule and by the rule evaluated."""
+) -> Searched:
+    """Score every probe as a camera would; an undescribed or gated probe is not searched
+    (-inf row). Where the engine could not run the rule calibrated (`runnable_rule`), the
+    rule's own scores are reported, and the report names the rule the engine would run."""
+    rule, calibration = options.rule, options.calibration
+    matrix = _probe_matrix(probes, described, gallery.dimension)
+    runs = runnable_rule(rule, len(gallery), calibration)
+    ruled = rule_gallery(gallery, rule, calibration)
+    native = ruled.scores(matrix).astype(np.float64)
+    calibrated = runs == rule and (rule.name == REFERENCE_RULE or _covers(calibration, rule))
+    scores = (
+        searched_gallery(gallery, rule, calibration).scores(matrix).astype(np.float64)
+        if calibrated
+        else native.copy()
+    )
     rows = [described[p] for _, p in probes]
-    matrix = np.stack(
-        [
-            d.descriptor if d.descriptor is not None else np.zeros(gallery.dimension, np.float32)
-            for d in rows
-        ]
-    )
-    scores = gallery.scores(matrix).astype(np.float64)
-    if options.fair_clusters is not None:
-        scores = _fair(gallery, matrix, scores, options.fair_clusters)
-    identities = [name for name, _ in probes]
     described_rows = np.array([d.descriptor is not None for d in rows])
-    calibration = calibration_of(
-        gallery, identities, described_rows, scores, gallery.similarities(matrix), options.rule
-    )
-    searched = np.array([d.descriptor is not None for d in rows])
+    searched = described_rows.copy()
     if options.min_quality is not None:
         quality = np.array([d.quality.score if d.quality is not None else 0.0 for d in rows])
         searched &= gate_by_quality(scores, quality, options.min_quality)[1]
     scores[~searched] = -np.inf
-    searches = metrics.searches_from_scores(scores, gallery.subject_ids, identities)
-    return _Searched(searches, int(np.count_nonzero(~searched)), calibration, scores)
-
-
-def _fair(
-    gallery: Gallery, probes: NDArray[np.float32], scores: NDArray[np.float64], clusters: int
-) -> NDArray[np.float64]:
-    if gallery.template_count != len(gallery):
-        raise ValueError(
-            "fair normalisation needs one template per subject: use --fusion centroid, "
-            "or turn it off with --fair-clusters 0"
-        )
-    templates = gallery.templates
-    among = gallery.scores(templates).astype(np.float64)
-    unit = probes / np.maximum(np.linalg.norm(probes, axis=1, keepdims=True), 1e-12)
-    return fair_normalisation(
-        scores, unit.astype(np.float64), templates.astype(np.float64), among, clusters
+    searches = metrics.searches_from_scores(scores, gallery.subject_ids, [n for n, _ in probes])
+    return Searched(
+        searches,
+        int(np.count_nonzero(~searched)),
+        scores,
+        native,
+        described_rows,
+        runs.name,
+        calibrated,
     )
+
+
+def _covers(calibration: ModelCalibration | None, rule: DecisionRule) -> bool:
+    return calibration is not None and calibration.covers(rule.name)
 
 
 def non_mated_cells(subject_ids: Sequence[str], identities: Sequence[str]) -> NDArray[np.bool_]:
@@ -395,21 +448,19 @@ def calibration_of(
     gallery: Gallery,
     identities: Sequence[str],
     described: NDArray[np.bool_],
-    scores: NDArray[np.float64],
     similarities: NDArray[np.floating],
-    rule: str,
+    rules: Mapping[str, NDArray[np.float64]],
 ) -> ModelCalibration:
     """The calibration measured by one identification run (model id left for the
-    caller): the reference rule's and `rule`'s scores on the same non-mated comparisons."""
+    caller): the reference rule's scores (`similarities`, raw cosine of plain
+    descriptors against `gallery`) and each of `rules`' on the same non-mated
+    comparisons (each (probes × subjects), subjects in `gallery`'s order)."""
     different = non_mated_cells(gallery.subject_ids, identities)
     cells = different & described[:, None]
     mates = ~different & described[:, None]
     raw = similarities.astype(np.float64)
-    non_mated = {REFERENCE_RULE: raw[cells]}
-    mated = {REFERENCE_RULE: raw[mates]}
-    if rule != REFERENCE_RULE:
-        non_mated[rule] = scores[cells]
-        mated[rule] = scores[mates]
+    non_mated = {REFERENCE_RULE: raw[cells]} | {name: s[cells] for name, s in rules.items()}
+    mated = {REFERENCE_RULE: raw[mates]} | {name: s[mates] for name, s in rules.items()}
     return calibrate(
         non_mated,
         mated=mated,
@@ -420,22 +471,21 @@ def calibration_of(
 
 
 def _calibrated_thresholds(
-    calibration: ModelCalibration, rule: str, rows: Sequence[Report]
+    calibration: ModelCalibration | None, rows: Sequence[Report]
 ) -> list[Report]:
-    """Each FPIR target's threshold on the calibrated reference scale, with the
-    false-match rate of one comparison there ("1 in N")."""
+    """Each FPIR target's threshold (a calibrated score where the run is calibrated)
+    with the false-match rate of one comparison there ("1 in N")."""
     result = []
     for row in rows:
-        native = row["threshold"]
-        if native is None:
+        threshold = row["threshold"]
+        if threshold is None or calibration is None:
             result.append({"fpir_target": row["fpir_target"], "calibrated": None})
             continue
-        calibrated = float(calibration.to_reference(rule, np.array([native]))[0])
-        fmr = calibration.false_match_rate(calibrated)
+        fmr = calibration.false_match_rate(threshold)
         result.append(
             {
                 "fpir_target": row["fpir_target"],
-                "calibrated": calibrated,
+                "calibrated": threshold,
                 "false_match_rate": fmr,
                 "one_in": one_in(fmr),
             }

@@ -46,9 +46,10 @@ from lfr.reports.equitability import (
     equitability_report,
     make_rate,
 )
-from lfr.vision.calibration import shipped_calibration
+from lfr.vision.calibration import ModelCalibration, load_calibration
+from lfr.vision.decision import DecisionRule, comparison_scores, searched_gallery
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.matcher import Gallery
-from lfr.vision.pipeline import EngineConfig, calibrated_gallery
 
 DEFAULT_THRESHOLDS = tuple(round(0.80 + 0.01 * i, 2) for i in range(19))
 """0.80 to 0.98 in steps of 0.01: cosine similarities of the dlib descriptors, from well
@@ -95,20 +96,24 @@ def evaluate_equitability(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     alpha: float = 0.05,
     progress: Callable[[int], None] = lambda n: None,
+    engine: EngineConfig | None = None,
 ) -> EquitabilityResult:
-    """Describe the labelled images (through the cache) and measure every group."""
+    """Describe the labelled images (through the cache) and measure every group, on
+    the calibrated scores of `engine`'s decision rule (default: the engine's defaults)."""
+    config = engine or EngineConfig()
+    rule = config.decision_rule()
+    calibration = load_calibration(config.calibration_path, describer.setup["model_id"])
     chosen = labelled_identities(identities, labels)
     paths = [p for images in chosen.values() for p in images]
     described = {d.path: d for d in describer.describe_all(paths, progress)}
-    scores, counts = _group_scores(chosen, labels, described)
+    scores, counts = _group_scores(chosen, labels, described, rule, calibration)
     if len(scores) < 2:
         raise DatasetError("the labels name fewer than two groups with images: nothing to compare")
-    identification = _identification(
-        chosen, labels, described, thresholds, describer.setup["model_id"]
-    )
+    identification = _identification(chosen, labels, described, thresholds, rule, calibration)
     result = scores_report(scores, thresholds, alpha, identification)
     report = result.report | {
         **describer.describe_setup(),
+        "rule": rule.name,
         "groups": counts,
         "no_face_found": sum(1 for d in described.values() if not d.face_found),
     }
@@ -137,6 +142,8 @@ def _group_scores(
     chosen: Mapping[str, Sequence[Path]],
     labels: Mapping[str, str],
     described: Mapping[Path, DescribedImage],
+    rule: DecisionRule,
+    calibration: ModelCalibration | None,
 ) -> tuple[dict[str, GroupScores], dict[str, dict[str, int]]]:
     scores: dict[str, GroupScores] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -151,7 +158,8 @@ def _group_scores(
         if len(rows) < 2:
             continue
         matrix = np.stack([descriptor for _, descriptor in rows if descriptor is not None])
-        mated, non_mated = metrics.all_pairs_scores(matrix, [name for name, _ in rows])
+        compared = comparison_scores(matrix, rule, calibration)
+        mated, non_mated = metrics.pair_scores(compared, [name for name, _ in rows])
         scores[group] = GroupScores(mated=mated, non_mated=non_mated)
         counts[group] = {
             "identities": len({name for name, _ in rows}),
@@ -167,7 +175,8 @@ def _identification(
     labels: Mapping[str, str],
     described: Mapping[Path, DescribedImage],
     thresholds: Sequence[float],
-    describer_model_id: str,
+    rule: DecisionRule,
+    calibration: ModelCalibration | None,
 ) -> dict[float, dict[str, metrics.IdentificationRates]]:
     """FPIR and FNIR per group at each threshold (1:N, open set, first image enrolled)."""
     split = split_identification(chosen)
@@ -185,9 +194,7 @@ def _identification(
     matrix = np.stack(
         [d if d is not None else np.zeros(gallery.dimension, np.float32) for d in searched]
     )
-    searched_as_live = calibrated_gallery(
-        gallery, EngineConfig().score_normalisation, shipped_calibration(describer_model_id)
-    )
+    searched_as_live = searched_gallery(gallery, rule, calibration)
     similarity: NDArray[np.float64] = searched_as_live.scores(matrix).astype(np.float64)
     similarity[[d is None for d in searched]] = -np.inf
     searches = metrics.searches_from_scores(

@@ -53,6 +53,7 @@ from lfr.domain.authorisation import read_wad
 from lfr.domain.refusal import NotFound
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
+from lfr.reports.recognition import recognition_of
 from lfr.vision.types import SILENT_AFTER_S, CameraStatus
 
 FIGURES_FORMAT = 1
@@ -220,11 +221,11 @@ def blue_list_test(session: Session, deployment: DeploymentRow) -> dict[str, Any
 
 
 def _expectation(
-    session: Session, model_version: str, threshold: float | None, size: int, faces: int | None
+    session: Session, model_version: str, threshold: float, size: int, faces: int | None
 ) -> dict[str, Any] | None:
     """What the model's evaluation forecast for this watchlist, threshold and crowd."""
     evaluation = latest_evaluation(session, model_version)
-    if evaluation is None or threshold is None:
+    if evaluation is None:
         return None
     rates = overall_rates_at(evaluation, threshold)
     if rates is None:
@@ -266,7 +267,8 @@ def compute_figures(
     watchlist = _watchlist_figures(session, deployment.authority_id)
     stopped = deployment.halted_at or deployment.finished_at
     cameras = _camera_figures(session, deployment, stopped if deployment.started_at else None)
-    threshold = deployment.alert_threshold
+    recognition = recognition_of(deployment)
+    threshold = recognition.threshold
     figures: dict[str, Any] = {
         "format": FIGURES_FORMAT,
         "deployment_id": deployment.id,
@@ -279,6 +281,8 @@ def compute_figures(
         "time_running_seconds": _seconds(deployment.started_at, stopped),
         "halts": _halts(session, deployment.id),
         "alert_threshold": threshold,
+        "alert_threshold_false_match_rate": recognition.false_match_rate,
+        "recognition": recognition.model_dump(mode="json"),
         "authorised_by_rank": decision.decided_by_rank.name.replace("_", " ").title(),
         "watchlist": watchlist,
         **cameras,

@@ -1,21 +1,19 @@
 """The review's charts (PNG) and its PDF export (REV-1, EQ-3).
 
-The PDF is written by matplotlib's PdfPages (no further dependency): a page of the
-figures and the assessment as text, then one page per chart.
+The PDF is laid out like the Written Authority Document (`lfr.reports.pdf_layout`, fpdf2):
+the figures and the assessment as labelled rows in a proportional font, then one page per
+chart.
 """
 
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-import matplotlib.image as mpimg
-import matplotlib.pyplot as plt
-from matplotlib.backends.backend_pdf import PdfPages
-
 from lfr.reports import charts
+from lfr.reports.pdf_layout import FONT, LabelledDocument
+from lfr.reports.recognition import threshold_words
 
 
 def review_charts(figures: Mapping[str, Any]) -> dict[str, bytes]:
@@ -46,6 +44,15 @@ def _when(iso: str | None) -> str | None:
     return f"{iso[:10]} {iso[11:16]} UTC" if iso else None
 
 
+def _threshold(figures: Mapping[str, Any]) -> str:
+    """The threshold the deployment ran at, as a number with its meaning; a review frozen
+    before the threshold was recorded as one says so."""
+    threshold = figures["alert_threshold"]
+    if threshold is None:
+        return "not recorded (the engine's configured threshold at the time)"
+    return threshold_words(threshold, figures.get("alert_threshold_false_match_rate"))
+
+
 def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The figures as (label, value) rows: the review page and the PDF print the same."""
     faces = figures["faces_seen"]
@@ -56,7 +63,7 @@ def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Started", _when(figures["started_at"]) or "never"),
         ("Stopped", _when(figures["stopped_at"]) or "—"),
         ("Time running", _duration(figures["time_running_seconds"])),
-        ("Alert threshold", str(figures["alert_threshold"] or "default")),
+        ("Alert threshold", _threshold(figures)),
         ("Watchlist size", str(figures["watchlist"]["size"])),
         (
             "Watchlist categories",
@@ -109,27 +116,33 @@ def summary_lines(figures: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+ASSESSMENT_HEADINGS = {
+    "performance_assessment": "Performance against expectations",
+    "safeguards_assessment": "Effectiveness of the safeguards",
+    "lessons": "Lessons",
+}
+
+
 def review_pdf(
     figures: Mapping[str, Any], assessment: Mapping[str, str | None], signed: str
 ) -> bytes:
-    """The review as a PDF: figures and assessment, then the charts."""
-    buffer = io.BytesIO()
-    with PdfPages(buffer) as pdf:
-        page = plt.figure(figsize=(8.27, 11.69))
-        lines = [f"Post-deployment review: {figures['title']}", signed, ""]
-        lines += [f"{label}: {value}" for label, value in summary_lines(figures)]
-        lines.append("")
-        for name, text in assessment.items():
-            lines.append(name.replace("_", " ").capitalize() + ":")
-            lines += textwrap.wrap(text or "(not written)", 90)
-        page.text(0.06, 0.96, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
-        pdf.savefig(page)
-        plt.close(page)
-        for png in review_charts(figures).values():
-            chart = plt.figure(figsize=(8.27, 5.8))
-            axes = chart.add_axes((0, 0, 1, 1))
-            axes.imshow(mpimg.imread(io.BytesIO(png), format="png"))
-            axes.axis("off")
-            pdf.savefig(chart)
-            plt.close(chart)
-    return buffer.getvalue()
+    """The review as a PDF: the title and its status, the figures as labelled rows, the
+    assessment under its three headings, then the charts, one to a page's width."""
+    pdf = LabelledDocument(f"Post-deployment review · {figures['title']}")
+    pdf.add_page()
+    pdf.set_font(FONT, "", 8)
+    pdf.cell(0, 5, "Post-deployment review (REV-1)")
+    pdf.ln(6)
+    pdf.heading(str(figures["title"]), 16)
+    pdf.paragraph(signed)
+    pdf.heading("Figures from the record")
+    for label, value in summary_lines(figures):
+        pdf.row(label, value)
+    pdf.heading("Assessment")
+    for name, text in assessment.items():
+        pdf.row(ASSESSMENT_HEADINGS.get(name, name), text or "(not written)")
+    for title, png in review_charts(figures).items():
+        pdf.add_page()
+        pdf.heading("Alerts and what followed" if title == "alerts" else "Faces seen per camera")
+        pdf.image(io.BytesIO(png), w=pdf.epw)
+    return bytes(pdf.output())

@@ -37,10 +37,8 @@ raises more false alerts, and below the floor the false alerts fall unevenly on 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +53,13 @@ from lfr.reports.evaluations import (
     shipped_equitability,
 )
 from lfr.reports.forecast import AlertForecast, forecast_alerts
-from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
+from lfr.reports.recognition import (
+    CalibrationInUse,
+    calibration_for,
+    resolved_threshold,
+)
+from lfr.vision.calibration import REFERENCE_RULE
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +76,6 @@ class ThresholdFloor:
         return self.equitable_threshold is not None and threshold >= self.equitable_threshold
 
 
-def effective_threshold(threshold: float | None) -> float:
-    """The threshold a deployment runs at: the authority's, else the shipped default."""
-    return DEFAULT_ALERT_THRESHOLD if threshold is None else threshold
-
-
 @dataclass(frozen=True, slots=True)
 class EvaluatedModel:
     """The model the cameras run, as the settings given to `lfr.system.build` name it
@@ -90,44 +86,17 @@ class EvaluatedModel:
 
     version: str
     calibration_path: Path | None = None
-
-
-SHIPPED_CALIBRATION = "shipped calibration"
-FORCE_CALIBRATION = "force's calibration"
-
-
-@dataclass(frozen=True, slots=True)
-class CalibrationInUse:
-    calibration: ModelCalibration
-    source: str
-    """`FORCE_CALIBRATION` (the engine's `calibration_path`) or `SHIPPED_CALIBRATION`."""
+    engine_threshold: float = DEFAULT_ALERT_THRESHOLD
+    """The engine's configured threshold (`engine.alert_threshold`): what an authority
+    that sets none runs at (`lfr.reports.recognition.resolved_threshold`)."""
 
 
 def calibration_in_use(model: EvaluatedModel) -> CalibrationInUse | None:
     """The calibration the engine maps its scores with, so pages and engine agree: the
     force's own file (`engine.calibration_path`, from `lfr evaluate identification
-    --calibration-out`) when it calibrates this model, else the one shipped with it."""
-    path = model.calibration_path
-    own = _force_calibration(path) if path is not None else None
-    if own is not None and own.model_id == model.version:
-        return CalibrationInUse(own, FORCE_CALIBRATION)
-    shipped = shipped_calibration(model.version)
-    return CalibrationInUse(shipped, SHIPPED_CALIBRATION) if shipped is not None else None
-
-
-@cache
-def _force_calibration(path: Path) -> ModelCalibration | None:
-    """The force's calibration file; an unreadable one is named in the log once and the
-    shipped calibration stands in (the engine itself refuses to start on it)."""
-    try:
-        return ModelCalibration.model_validate_json(path.read_text())
-    except (OSError, ValueError) as error:
-        logger.warning(
-            "engine.calibration_path %s is unreadable (%s): pages use the shipped calibration",
-            path,
-            error,
-        )
-        return None
+    --calibration-out`) when it calibrates this model, else the one shipped with it
+    (`lfr.reports.recognition.calibration_for`)."""
+    return calibration_for(model.calibration_path, model.version)
 
 
 def score_false_match_rate(score: float, model: EvaluatedModel) -> float | None:
@@ -186,7 +155,7 @@ def decision_forecast(
     watchlist size and threshold, from the stored evaluation's FMR and FNMR."""
     if watchlist_size < 1:
         raise Refusal("EQ-1", "the watchlist holds at least one person", "watchlist_size")
-    chosen = effective_threshold(threshold)
+    chosen = resolved_threshold(threshold, model.engine_threshold)
     floor = threshold_floor(session, model.version)
     calibration = calibration_in_use(model)
     shown_fmr = score_false_match_rate(chosen, model)

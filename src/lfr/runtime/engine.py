@@ -52,7 +52,11 @@ def prepare_job(
     """Enrol a watchlist folder with the engine's own models (WL-5) into a job."""
     engine = Engine.from_config(config)
     gallery, refusals = load_watchlist_dir(
-        watchlist, engine.enrolment_analyser, engine.describer, config.enrolment_gate
+        watchlist,
+        engine.enrolment_analyser,
+        engine.describer,
+        config.enrolment_gate,
+        description=config.description,
     )
     return EngineJob(config, gallery, realtime), refusals
 

@@ -1,7 +1,8 @@
 """A node's identity: an Ed25519 key that signs what it publishes, and an X25519 key that
-sealed watchlists are encrypted to (DEP-2, WL-1, DP-2).
+sealed watchlists are encrypted to (DEP-2, WL-1, DP-2); from the first, a third key it
+signs in to NATS with (`bus_seed`, `lfr.bus.nats_auth`).
 
-`lfr node keygen` makes both on the node and keeps the private half in a file only the node
+`lfr fleet keygen` makes both on the node and keeps the private half in a file only the node
 reads; an administrator enrols the public half under the node's name (`lfr fleet enrol`,
 the Fleet page or the API). The service then accepts alerts, health and reports for a
 camera `node:<name>` only when signed by that enrolled, unrevoked node, and releases a
@@ -60,24 +61,28 @@ def _unb64(text: str, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class NodePublicKey:
-    """What an administrator enrols: the node's verifying and sealing keys."""
+    """What an administrator enrols: the node's verifying and sealing keys, and the key it
+    signs in to NATS with (`bus`; None for a key enrolled before nodes had one)."""
 
     signing: bytes
     sealing: bytes
+    bus: bytes | None = None
 
     def text(self) -> str:
-        return f"{PUBLIC_PREFIX}:{_b64(self.signing)}:{_b64(self.sealing)}"
+        keys = [self.signing, self.sealing, *([self.bus] if self.bus is not None else [])]
+        return ":".join([PUBLIC_PREFIX, *(_b64(key) for key in keys)])
 
     @classmethod
     def parse(cls, text: str) -> NodePublicKey:
         """From `text()`'s form; `IdentityError` says what is wrong with it."""
         parts = text.strip().split(":")
-        if len(parts) != 3 or parts[0] != PUBLIC_PREFIX:
+        if len(parts) not in (3, 4) or parts[0] != PUBLIC_PREFIX:
             raise IdentityError(
-                f"a node's public key reads '{PUBLIC_PREFIX}:<signing>:<sealing>' "
-                "(as `lfr node keygen` prints it)"
+                f"a node's public key reads '{PUBLIC_PREFIX}:<signing>:<sealing>:<bus>' "
+                "(as `lfr fleet keygen` prints it)"
             )
-        return cls(_unb64(parts[1], "the signing key"), _unb64(parts[2], "the sealing key"))
+        bus = _unb64(parts[3], "the bus key") if len(parts) == 4 else None
+        return cls(_unb64(parts[1], "the signing key"), _unb64(parts[2], "the sealing key"), bus)
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         try:
@@ -112,6 +117,14 @@ class NodeSigner:
         public = Ed25519PrivateKey.from_private_bytes(self.private_signing).public_key()
         return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
+    def bus_seed(self) -> bytes:
+        """The seed of the NATS user key this signer signs in with (`bus_seed`)."""
+        return bus_seed(self.private_signing)
+
+    def bus_public(self) -> bytes:
+        """The public half of that NATS user key."""
+        return NodeSigner(self.node, self.bus_seed()).public_signing()
+
 
 @dataclass(frozen=True)
 class NodeIdentity:
@@ -132,6 +145,7 @@ class NodeIdentity:
         return NodePublicKey(
             signing.public_bytes(Encoding.Raw, PublicFormat.Raw),
             sealing.public_bytes(Encoding.Raw, PublicFormat.Raw),
+            self.signer("").bus_public(),
         )
 
     def signer(self, node: str) -> NodeSigner:
@@ -174,6 +188,15 @@ class NodeIdentity:
             raise IdentityError(f"{path}: no such key file (make one: lfr fleet keygen)") from None
         except (KeyError, TypeError, ValueError) as error:
             raise IdentityError(f"{path}: not a node key file ({error})") from None
+
+
+def bus_seed(private_signing: bytes) -> bytes:
+    """The Ed25519 seed a node (or the service) signs in to NATS with, derived from its
+    signing key for that purpose alone: the broker's challenge is signed with this key,
+    never with the key that signs messages, so a broker cannot obtain a message signature."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"lfr nats user key v1"
+    ).derive(private_signing)
 
 
 def _derive(shared: bytes, ephemeral_public: bytes, recipient: bytes) -> bytes:

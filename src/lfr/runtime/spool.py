@@ -11,7 +11,9 @@ Each alert is one file, ``<time ns>-<random>.alert``, sealed with AES-256-GCM un
 derived from the node's own signing key (HKDF), with the file's name bound to it, written
 to a temporary name, synced, then renamed, so a power cut leaves either the whole alert or
 none. The folder holds at most ``limit`` alerts; beyond it the newest is refused (and the
-worker says so), as the memory outbox does.
+worker says so), as the memory outbox does. An alert older than ``retention_s`` is
+destroyed, never sent (`expire`; the node counts and reports it): nothing stays on a
+node's disk beyond the retention period.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Spool:
     folder: Path
     key: bytes
     limit: int = 10_000
+    retention_s: float | None = None
+    """How long an alert may wait here; None: until sent."""
 
     def put(self, subject: str, data: bytes) -> Path:
         """Keep one alert; returns its file, to `remove` once the stream holds it."""
@@ -84,6 +88,29 @@ class Spool:
 
     def remove(self, path: Path) -> None:
         path.unlink(missing_ok=True)
+
+    def expired(self, path: Path, now_ns: int | None = None) -> bool:
+        """Whether the alert in `path` has waited longer than the retention period."""
+        if self.retention_s is None:
+            return False
+        age_ns = (now_ns or time.time_ns()) - written_ns(path)
+        return age_ns > self.retention_s * 1e9
+
+    def expire(self) -> int:
+        """Destroy every alert older than the retention period; how many there were."""
+        now_ns = time.time_ns()
+        old = [path for path in self.pending() if self.expired(path, now_ns)]
+        for path in old:
+            self.remove(path)
+        return len(old)
+
+
+def written_ns(path: Path) -> int:
+    """When an alert was kept (its file name's first part), in ns since the epoch."""
+    try:
+        return int(path.name.split("-", 1)[0])
+    except ValueError:
+        return 0  # not a name this spool wrote: as old as can be
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -111,6 +111,8 @@ class Outbox:
         self.dropped_alerts = 0
         self.closed = False
         self._ready = threading.Condition()
+        if spool is not None and (expired := spool.expire()):
+            log.warning("%d alert(s) past the outbox retention destroyed unsent", expired)
         for path in spool.pending() if spool is not None else []:
             kept = spool.read(path) if spool is not None else None
             if kept is not None:
@@ -135,6 +137,15 @@ class Outbox:
             log.error("alert not kept on disk (%s): it is lost if the node stops first", error)
             return None
 
+    def _expired(self, item: Item) -> bool:
+        """An alert past the outbox retention is destroyed, not sent (DP-2)."""
+        kept = item[2]
+        if self.spool is None or kept is None or not self.spool.expired(kept):
+            return False
+        self.spool.remove(kept)
+        log.warning("an alert past the outbox retention was destroyed unsent")
+        return True
+
     def _drop(self) -> None:
         self.dropped_alerts += 1
         log.error("outbox full: dropped an alert (%d so far)", self.dropped_alerts)
@@ -147,12 +158,16 @@ class Outbox:
     def take(self) -> Item | None:
         """The next message to publish; None once closed and empty."""
         with self._ready:
-            self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
-            if self.alerts:
-                return self.alerts.popleft()
-            if self.health:
-                return self.health.popleft()
-            return None
+            while True:
+                self._ready.wait_for(lambda: self.alerts or self.health or self.closed)
+                while self.alerts:
+                    item = self.alerts.popleft()
+                    if not self._expired(item):
+                        return item
+                if self.health:
+                    return self.health.popleft()
+                if self.closed:
+                    return None
 
     def unsent(self) -> tuple[int, int]:
         """(alerts, of which kept on disk) still waiting."""
@@ -222,14 +237,14 @@ RETRY_MAX_S = 5.0
 
 
 async def _connect_until_done(settings: NatsSettings) -> NatsBus:
-    return await _until_done(lambda: NatsBus.connect(settings), "reaching NATS")
+    return await until_done(lambda: NatsBus.connect(settings), "reaching NATS")
 
 
 async def _publish_until_done(bus: NatsBus, subject: str, data: bytes) -> None:
-    await _until_done(lambda: bus.publish_raw(subject, data), "publishing")
+    await until_done(lambda: bus.publish_raw(subject, data), "publishing")
 
 
-async def _until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+async def until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
     """Retry with backoff until it succeeds; one line when it starts failing and one when it
     succeeds again, never one per attempt (a van may be offline for hours)."""
     delay, failures = 0.2, 0

@@ -33,6 +33,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.domain.retention import check_hold
+from lfr.reports.recognition import recognition_of, stored_calibration
 from lfr.services._rows import audited, changed_rows, found, locked, moment
 from lfr.services.access import readable_alert, view_biometric
 from lfr.services.authorisations import authority_of
@@ -65,6 +66,7 @@ def create_alert(
     # A late alert is judged as of its capture: the authority was in force then.
     _check_authority(deployment, event.captured_at if late else at, policy)
     _check_subject(session, deployment, event)
+    false_match_rate, calibration_sha256 = _score_meaning(deployment, event.score)
     row = AlertRow(
         event_id=str(event.event_id),
         deployment_id=deployment.id,
@@ -75,6 +77,8 @@ def create_alert(
         is_test=event.list_kind is ListKind.BLUE_LIST,
         score=event.score,
         threshold=event.threshold,
+        false_match_rate=false_match_rate,
+        calibration_sha256=calibration_sha256,
         observations=event.observations,
         factors=json.dumps(_factors(event), sort_keys=True),
         first_seen=event.first_seen,
@@ -98,6 +102,8 @@ def create_alert(
             "deployment_id": deployment.id,
             "subject_id": row.subject_id,
             "score": row.score,
+            "false_match_rate": false_match_rate,
+            "calibration_sha256": calibration_sha256,
             "late": late,
         },
     )
@@ -125,10 +131,20 @@ def _running_deployment(session: Session, event: MatchEvent) -> DeploymentRow:
         raise Refusal("AUTH-6", f"camera {event.camera} is not the deployment's", "camera")
     if event.score < event.threshold:
         raise Refusal("REC-2", "below the authorised alert threshold", "score")
-    floor = deployment.alert_threshold
-    if floor is not None and event.threshold < floor:
-        raise Refusal("REC-2", f"the authority's alert threshold is {floor:g}", "threshold")
+    floor = recognition_of(deployment).threshold
+    if event.threshold < floor:
+        raise Refusal("REC-2", f"the deployment's alert threshold is {floor:g}", "threshold")
     return deployment
+
+
+def _score_meaning(deployment: DeploymentRow, score: float) -> tuple[float | None, str | None]:
+    """The false-match rate of `score` and the SHA-256 of the calibration it was read
+    with: the deployment's own (stored with it when it started), so an alert's "1 in N"
+    says what it said when it was raised, whatever the settings say later."""
+    calibration = stored_calibration(deployment)
+    if calibration is None:
+        return None, None
+    return calibration.false_match_rate(score), recognition_of(deployment).calibration_sha256
 
 
 class CapturedAfterStopError(Refusal):

@@ -31,6 +31,7 @@ from lfr.domain.refusal import Refusal, Unmet
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.policy import GovernancePolicy
 from lfr.services.thresholds import enforce_threshold_floor
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
 def application_of(row: ApplicationRow) -> Application:
@@ -151,13 +152,15 @@ def decide_application(
     conditions: Conditions | None = None,
     *,
     model_version: str,
+    engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
     now: datetime | None = None,
     threshold_justification: str | None = None,
 ) -> DecisionResult:
     """Approve, approve with conditions, or refuse, with reasons (AUTH-2, AUTH-3); an
     approval is frozen as the Written Authority Document (AUTH-5). An alert threshold
     below the equitable threshold of `model_version` (the model the cameras run) needs
-    `threshold_justification` (EQ-1)."""
+    `threshold_justification` (EQ-1); without a threshold condition, the engine's
+    configured one (`engine_threshold`) is what a deployment would run at, and is checked."""
     row = locked(session, ApplicationRow, application_id, "application")
     application = application_of(row)
     decision = rules.decide(application, row.status, actor, kind, reasons, moment(now), conditions)
@@ -169,6 +172,7 @@ def decide_application(
             decision.conditions.alert_threshold,
             threshold_justification,
             model_version=model_version,
+            engine_threshold=engine_threshold,
         )
     row.status = ApplicationStatus.APPROVED if kind.approves else ApplicationStatus.REFUSED
     row.decision_kind, row.decision_reasons = decision.kind, decision.reasons

@@ -22,6 +22,7 @@ from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.reports.recognition import RecognitionConfig, resolve_recognition
 from lfr.services import alerts, fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
@@ -75,6 +76,7 @@ def plan_deployment(
         alert_threshold=authority.scope.alert_threshold,
         created_by=actor.user_id,
     )
+    recognition = _resolve_recognition(row, policy, None)
     session.add(row)
     session.flush()
     audited(
@@ -83,9 +85,34 @@ def plan_deployment(
         row,
         "deployment.plan",
         f"deployment planned: {authority.application.title}",
-        after={"places": list(places), "cameras": list(cameras)},
+        after={
+            "places": list(places),
+            "cameras": list(cameras),
+            "recognition": recognition.model_dump(mode="json"),
+        },
     )
     return row
+
+
+def _resolve_recognition(
+    row: DeploymentRow, policy: GovernancePolicy, watchlist: WatchlistRow | None
+) -> RecognitionConfig:
+    """Resolve the deployment's recognition configuration from its authority's threshold,
+    the settings and the model's calibration, and store it with the row (REC-2, AUTH-2):
+    when planned (to show), and final when started, for the sealed watchlist's size (the
+    rule that runs depends on it)."""
+    size = _gallery_size(watchlist) if watchlist is not None else None
+    resolved = resolve_recognition(policy.recognition, row.alert_threshold, size)
+    row.recognition = resolved.config.model_dump_json()
+    row.calibration = resolved.calibration_text
+    return resolved.config
+
+
+def _gallery_size(watchlist: WatchlistRow) -> int:
+    """The subjects the cameras search (`lfr.vision.matcher.Gallery`): watchlist entries
+    with an image and blue-list entries with a template."""
+    listed = sum(1 for entry in watchlist.entries if entry.images)
+    return listed + sum(1 for blue in watchlist.blue_entries if blue.template is not None)
 
 
 def assign(
@@ -196,6 +223,7 @@ def start_deployment(
         raise Refusal("WL-1", "no watchlist has been compiled", "watchlist")
     watchlist.sealed_at = at
     row.status, row.started_by, row.started_at = DeploymentStatus.RUNNING, actor.user_id, at
+    recognition = _resolve_recognition(row, policy, watchlist)
     session.flush()
     audited(
         session,
@@ -211,7 +239,11 @@ def start_deployment(
         row,
         "deployment.start",
         "deployment started",
-        after={"status": row.status, "cameras": list(context.cameras)},
+        after={
+            "status": row.status,
+            "cameras": list(context.cameras),
+            "recognition": recognition.model_dump(mode="json"),
+        },
     )
     return row
 

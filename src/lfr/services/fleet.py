@@ -26,15 +26,18 @@ from sqlalchemy.orm import Session
 
 from lfr.audit import record
 from lfr.bus.messages import NodeReport
+from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
-from lfr.domain.people import Actor, Role
+from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
+from lfr.runtime.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
+from lfr.services.people import is_console
 
 
 def link_up(last_seen: datetime | None, at: datetime, unreachable_after_s: float) -> bool:
@@ -53,8 +56,13 @@ def nodes_of(session: Session, cameras: Sequence[str]) -> list[str]:
 
 def owe_halt(session: Session, row: DeploymentRow, reason: str, at: datetime) -> ControlOutboxRow:
     """Record the halt every node of the deployment must hear, in the caller's transaction;
-    with no node to tell, it is delivered as soon as the bus holds it."""
+    with no node to tell, it is delivered as soon as the bus holds it.
+
+    Every instance of `lfr serve` running a camera of it (holding the camera's lease) must
+    acknowledge it too, as ``instance:<name>`` beside the nodes: the halt is complete once
+    each has stopped its workers, or its lease lapsed (`acknowledge_stopped_instances`)."""
     nodes = nodes_of(session, json.loads(row.cameras))
+    nodes += sorted(INSTANCE_PREFIX + h for h in live_holders(session, camera_lease(row.id, "")))
     owed = ControlOutboxRow(
         deployment_id=row.id, reason=reason, created_at=at, nodes=json.dumps(nodes), attempts=0
     )
@@ -72,6 +80,31 @@ def undelivered(session: Session) -> list[ControlOutboxRow]:
             .order_by(ControlOutboxRow.created_at)
         )
     )
+
+
+def only_nodes(names: Sequence[str]) -> list[str]:
+    """The nodes among those owed a halt (not the instances of the service)."""
+    return [name for name in names if not name.startswith(INSTANCE_PREFIX)]
+
+
+def acknowledge_stopped_instances(session: Session, deployment_id: str) -> None:
+    """Each instance owed a halt of the deployment that no longer holds a live lease on any
+    of its cameras has stopped its workers there (it released them after stopping, or its
+    leases lapsed: `lfr.runtime.leases`): recorded as its acknowledgement."""
+    running = live_holders(session, camera_lease(deployment_id, ""))
+    now = database_now(session)
+    for owed in session.scalars(
+        select(ControlOutboxRow).where(
+            ControlOutboxRow.deployment_id == deployment_id,
+            ControlOutboxRow.delivered_at.is_(None),
+        )
+    ):
+        for name in json.loads(owed.nodes):
+            if (
+                name.startswith(INSTANCE_PREFIX)
+                and name.removeprefix(INSTANCE_PREFIX) not in running
+            ):
+                _acknowledge(session, owed.id, name, now)
 
 
 def mark_published(session: Session, outbox_id: str, at: datetime) -> None:
@@ -112,7 +145,28 @@ def record_report(
     status.last_seen = at
     for halt_id in report.acknowledged:
         _acknowledge(session, halt_id, report.node, at)
+    _audit_destroyed(session, report)
     session.flush()
+
+
+def _audit_destroyed(session: Session, report: NodeReport) -> None:
+    """Alerts a node destroyed unsent (captured after a halt, or past its outbox retention)
+    are on the record, by count: what they held never left the node (DEP-2, DP-2)."""
+    counts = (
+        (report.destroyed_after_halt, "captured after the halt"),
+        (report.expired, "past the outbox retention"),
+    )
+    for count, why in counts:
+        if count:
+            record(
+                session,
+                actor=SYSTEM_ACTOR,
+                action="node.alerts_destroyed",
+                object_type="node",
+                object_id=report.node,
+                summary=f"node {report.node} destroyed {count} alert(s) {why}, unsent",
+                after={"deployment": report.deployment_id, "count": count, "why": why},
+            )
 
 
 def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> None:
@@ -187,6 +241,9 @@ def halt_delivery(session: Session, deployment_id: str) -> HaltDelivery | None:
         s.name: s.last_seen
         for s in session.scalars(select(NodeStatusRow).where(NodeStatusRow.name.in_(names)))
     }
+    # An instance is heard from while it renews its leases.
+    now, alive = database_now(session), live_holders(session, "")
+    seen |= {n: now for n in names if n.removeprefix(INSTANCE_PREFIX) in alive}
     nodes = tuple(NodeDelivery(n, acks.get(n), seen.get(n)) for n in names)
     return HaltDelivery(owed.reason, owed.created_at, owed.published_at, owed.last_error, nodes)
 
@@ -229,13 +286,54 @@ def enrol_node(
             "(lfr fleet keygen on that node)",
             "public_key",
         )
+    at = moment(now)
     row = EnrolledNodeRow(
-        name=name, public_key=key.text(), enrolled_by=actor.name, enrolled_at=moment(now)
+        name=name,
+        public_key=key.text(),
+        enrolled_by=actor.name,
+        enrolled_at=at,
+        requested_by_id=actor.user_id,
     )
     session.add(row)
+    if is_console(actor):  # whoever holds the server's shell holds the database already
+        row.approved_by, row.approved_at = actor.name, at
     session.flush()
-    _audit_node(session, actor, name, "node.enrol", f"node {name} enrolled", None)
+    summary = f"node {name} enrolled" + (
+        "" if row.approved_at else "; it awaits a second administrator"
+    )
+    _audit_node(session, actor, name, "node.enrol", summary, None)
     return row
+
+
+def approve_node(
+    session: Session, actor: Actor, name: str, *, now: datetime | None = None
+) -> EnrolledNodeRow:
+    """A second administrator, not the one who enrolled it, approves a node's enrolment:
+    only then does it receive watchlists (decrypted templates) and have its messages
+    accepted (two-person rule); audited. Refusing one is revoking it (`revoke_node`)."""
+    _check_administrator(actor)
+    row = session.get(EnrolledNodeRow, name, with_for_update=True)
+    if row is None:
+        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+    if row.revoked_at is not None:
+        raise Refusal("DEP-2", f"node {name} is revoked", "name")
+    if row.approved_at is not None:
+        raise Refusal("DEP-2", f"node {name} is approved already", "name")
+    if actor.user_id == row.requested_by_id:
+        raise Refusal(
+            "DEP-2",
+            "a second administrator must approve a node, not the one who enrolled it",
+            "actor",
+        )
+    row.approved_by, row.approved_at = actor.name, moment(now)
+    session.flush()
+    _audit_node(session, actor, name, "node.enrol_approved", f"node {name} approved", None)
+    return row
+
+
+def is_trusted(row: EnrolledNodeRow) -> bool:
+    """Enrolled, approved by a second administrator, and not revoked."""
+    return row.approved_at is not None and row.revoked_at is None
 
 
 def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
@@ -243,9 +341,13 @@ def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
     name only, or a node could speak, and receive watchlists, as another (DEP-2)."""
     for row in session.scalars(select(EnrolledNodeRow)):
         enrolled = NodePublicKey.parse(row.public_key)
-        if key.signing == enrolled.signing or key.sealing == enrolled.sealing:
+        if _halves(key) & _halves(enrolled):
             return row.name
     return None
+
+
+def _halves(key: NodePublicKey) -> set[bytes]:
+    return {half for half in (key.signing, key.sealing, key.bus) if half is not None}
 
 
 def revoke_node(
@@ -285,11 +387,30 @@ def enrolled_nodes(session: Session) -> list[EnrolledNodeRow]:
 
 
 def trusted_key(session: Session, name: str) -> NodePublicKey | None:
-    """The public key of an enrolled, unrevoked node; None for any other name."""
+    """The public key of an enrolled, approved, unrevoked node; None for any other name."""
     row = session.get(EnrolledNodeRow, name)
-    if row is None or row.revoked_at is not None:
+    if row is None or not is_trusted(row):
         return None
     return NodePublicKey.parse(row.public_key)
+
+
+def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
+    """Each enrolled, unrevoked node's NATS user (its NKey and the cameras it runs), and the
+    names of those enrolled before nodes had a bus key (they need enrolling anew)."""
+    runs: dict[str, list[str]] = {}
+    for camera in session.scalars(select(CameraSource).order_by(CameraSource.name)):
+        if camera.source.startswith(NODE_SOURCE_PREFIX):
+            runs.setdefault(camera.source.removeprefix(NODE_SOURCE_PREFIX), []).append(camera.name)
+    access, keyless = [], []
+    for row in enrolled_nodes(session):
+        key = NodePublicKey.parse(row.public_key)
+        if not is_trusted(row):
+            continue
+        if key.bus is None:
+            keyless.append(row.name)
+            continue
+        access.append(NodeAccess(row.name, user_public(key.bus), tuple(runs.get(row.name, []))))
+    return access, keyless
 
 
 def release_targets(session: Session, cameras: Sequence[str]) -> dict[str, NodePublicKey]:

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from lfr.domain.retention import RetentionPolicy
 from lfr.domain.watchlist import CURRENCY_LIMIT
+from lfr.reports.recognition import RecognitionSettings
 from lfr.settings import Settings
 
 
@@ -21,6 +22,9 @@ class GovernancePolicy:
     urgent_validity: timedelta = timedelta(hours=72)
     currency_limit: timedelta = CURRENCY_LIMIT
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    recognition: RecognitionSettings = field(default_factory=RecognitionSettings)
+    """What a deployment's recognition configuration is resolved from, with its authority
+    (`lfr.reports.recognition.resolve_recognition`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GovernancePolicy:
@@ -32,4 +36,5 @@ class GovernancePolicy:
                 biometric_grace=timedelta(hours=settings.biometric_grace_hours),
                 max_hold_days=settings.hold_max_days,
             ),
+            recognition=RecognitionSettings.from_settings(settings),
         )

@@ -102,6 +102,14 @@ def planned(session: Session) -> list[PlannedDeployment]:
     ]
 
 
+def announced_deployments(session: Session) -> set[str]:
+    """The deployments whose announcement the public pages show (PUB-1): all that anything
+    readable without a role (or by a monitoring system) may name."""
+    shown = {a.authority_id for a in transparency.announcements(session)}
+    rows = session.execute(select(DeploymentRow.id, DeploymentRow.authority_id)).all()
+    return {str(deployment) for deployment, authority in rows if str(authority) in shown}
+
+
 def awaiting_review(session: Session) -> list[PlannedDeployment]:
     """Deployments over whose results wait for their post-deployment review (REV-1)."""
     published = {r.deployment_id for r in transparency.results(session)}

@@ -16,9 +16,11 @@ from lfr.db.reports import ThresholdJustificationRow
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal
 from lfr.domain.rules import blank
-from lfr.reports.thresholds import ThresholdFloor, effective_threshold, threshold_floor
+from lfr.reports.recognition import resolved_threshold
+from lfr.reports.thresholds import ThresholdFloor, threshold_floor
 from lfr.services._rows import moment
 from lfr.services.evaluations import store_evaluation
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
 def _below_floor(floor: ThresholdFloor, chosen: float) -> Refusal:
@@ -65,12 +67,15 @@ def enforce_threshold_floor(
     justification: str | None,
     *,
     model_version: str,
+    engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
     now: datetime | None = None,
 ) -> ThresholdJustificationRow | None:
     """Refuse a threshold below the equitable floor without a justification; with one,
-    record it (row and audit entry) and return it. None when no justification was needed."""
+    record it (row and audit entry) and return it. None when no justification was needed.
+    No threshold condition: the engine's configured one (`engine_threshold`) is checked,
+    the threshold a deployment of the authority would run at."""
     floor = threshold_floor(session, model_version)
-    chosen = effective_threshold(threshold)
+    chosen = resolved_threshold(threshold, engine_threshold)
     if floor is None or floor.allows(chosen):
         return None
     if blank(justification):

@@ -35,6 +35,7 @@ from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.decision import Description
 from lfr.vision.describers import Describer, build_describer
 from lfr.vision.detection import build_detector
 from lfr.vision.engine_config import EngineConfig
@@ -87,9 +88,14 @@ class VisionEnroler:
     """The engine's enrolment: decode, one face, the strict enrolment gate, describe."""
 
     def __init__(
-        self, analyser: FaceAnalyser, describer: Describer, gate: QualityGate | None = None
+        self,
+        analyser: FaceAnalyser,
+        describer: Describer,
+        gate: QualityGate | None = None,
+        description: Description | None = None,
     ) -> None:
-        self._analyser = analyser
+        self._description = description or Description()
+        self._analyser = analyser.cutting(self._description.alignments(describer))
         self._describer = describer
         self._gate = gate or QualityGate.for_enrolment()
 
@@ -104,10 +110,8 @@ class VisionEnroler:
         its detector at full resolution, its describer and enrolment gate, so that
         templates and probes are alike."""
         describer = build_describer(config.describer)
-        analyser = FaceAnalyser(
-            build_detector(config.enrolment_detector()), alignments=describer.alignments
-        )
-        return cls(analyser, describer, config.enrolment_gate)
+        analyser = FaceAnalyser(build_detector(config.enrolment_detector()))
+        return cls(analyser, describer, config.enrolment_gate, config.description)
 
     def enrol(self, image: bytes, name: str) -> Enrolment:
         if not _enrolment_slots.acquire(timeout=ENROLMENT_WAIT_S):
@@ -132,7 +136,7 @@ class VisionEnroler:
             face = check_enrolment_image(pixels, self._analyser, self._gate)
         except (ImageError, EnrolmentRefused) as refused:
             return refused.reason
-        descriptor = self._describer.describe_faces([face])[0]
+        descriptor = self._description.describe(self._describer, [face])[0]
         return Enrolment(
             template=np.asarray(descriptor, dtype="<f4").tobytes(),
             model_id=self._describer.model_id,

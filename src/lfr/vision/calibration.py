@@ -31,10 +31,13 @@ by its own (`lfr evaluate identification --calibration-out FILE`, then the engin
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-import json
 import math
+import os
+import stat
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -42,6 +45,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lfr.vision.fair import FairCohort
 
 REFERENCE_RULE = "cosine"
 """The rule whose scores are the reference scale: raw cosine similarity."""
@@ -91,6 +96,13 @@ class ModelCalibration(BaseModel):
     non_mated_comparisons: int = Field(ge=1, description="Comparisons the rates rest on.")
     false_match_rates: tuple[float, ...] = Field(description="The FMR grid, descending.")
     rules: dict[str, RuleCalibration]
+    fair_cohorts: dict[str, FairCohort] = Field(
+        default_factory=dict,
+        description=(
+            "Fair score normalisation's clusters for each description (`Description.name`), "
+            "fitted once on a cohort (lfr.vision.fair): centroids and offsets only."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCalibration:
@@ -152,6 +164,17 @@ class ModelCalibration(BaseModel):
         logs = np.log10(np.asarray(self.false_match_rates))[::-1]
         reference = np.asarray(self.rules[REFERENCE_RULE].scores)[::-1]
         return float(np.interp(math.log10(false_match_rate), logs, reference))
+
+
+def same_comparisons(first: ModelCalibration, second: ModelCalibration) -> bool:
+    """Whether two calibrations were measured on the same comparisons (same model, grid,
+    count and reference scores): their rules may then live in one file."""
+    return (
+        first.model_id == second.model_id
+        and first.non_mated_comparisons == second.non_mated_comparisons
+        and first.false_match_rates == second.false_match_rates
+        and first.rules[REFERENCE_RULE] == second.rules[REFERENCE_RULE]
+    )
 
 
 def _strictly_increasing(
@@ -245,11 +268,63 @@ def one_in(false_match_rate: float) -> str:
 
 SHIPPED = resources.files("lfr.vision") / "calibrations"
 
+MAX_CALIBRATION_BYTES = 1 << 20
+"""The largest calibration file read (1 MiB). The shipped one is about 7 KB; a force's with
+several rules stays well under 100 KB. A larger file is no calibration, and reading it
+whole would hold a worker or a page for as long as it takes."""
+
+
+class CalibrationFileRefusedError(ValueError):
+    """A calibration file that is not read: not a regular file (a FIFO would block the
+    reader for ever), larger than `MAX_CALIBRATION_BYTES`, unreadable or not a
+    calibration."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationFile:
+    """A calibration and the exact bytes it was read from: `sha256` is their digest, the
+    one `sha256sum FILE` prints, recorded with each deployment and each alert (REC-2)."""
+
+    calibration: ModelCalibration
+    text: str
+    sha256: str
+
+    @classmethod
+    def parse(cls, data: bytes, origin: str) -> CalibrationFile:
+        try:
+            text = data.decode("utf-8")
+            calibration = ModelCalibration.model_validate_json(text)
+        except ValueError as error:
+            raise CalibrationFileRefusedError(f"{origin} is not a calibration: {error}") from error
+        return cls(calibration, text, hashlib.sha256(data).hexdigest())
+
+
+def read_calibration_file(path: Path, max_bytes: int = MAX_CALIBRATION_BYTES) -> CalibrationFile:
+    """Read a force's calibration file without ever blocking: opened non-blocking, refused
+    unless it is a regular file of at most `max_bytes` (checked before reading and while
+    reading, should it grow), then parsed."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as error:
+        raise CalibrationFileRefusedError(f"{path} cannot be opened: {error}") from error
+    with os.fdopen(descriptor, "rb") as file:
+        facts = os.fstat(descriptor)
+        if not stat.S_ISREG(facts.st_mode):
+            raise CalibrationFileRefusedError(f"{path} is not a regular file (a FIFO or a device?)")
+        if facts.st_size > max_bytes:
+            raise CalibrationFileRefusedError(
+                f"{path} holds {facts.st_size:,} bytes, more than the {max_bytes:,} allowed"
+            )
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise CalibrationFileRefusedError(f"{path} holds more than the {max_bytes:,} bytes allowed")
+    return CalibrationFile.parse(data, str(path))
+
 
 @cache
-def shipped_calibration(model_id: str) -> ModelCalibration | None:
-    """The calibration shipped for `model_id` (the file its describer's `ModelCard`
-    names), None when the package has none."""
+def shipped_calibration_file(model_id: str) -> CalibrationFile | None:
+    """The calibration shipped for `model_id` with its bytes (the file its describer's
+    `ModelCard` names), None when the package has none."""
     from lfr.vision.describers import model_card
 
     card = model_card(model_id)
@@ -257,17 +332,23 @@ def shipped_calibration(model_id: str) -> ModelCalibration | None:
     entry = SHIPPED / (name or f"{model_id}.json")
     if not entry.is_file():
         return None
-    return ModelCalibration.model_validate(json.loads(entry.read_text()))
+    return CalibrationFile.parse(entry.read_bytes(), f"the shipped calibration of {model_id}")
+
+
+def shipped_calibration(model_id: str) -> ModelCalibration | None:
+    """The calibration shipped for `model_id`, None when the package has none."""
+    shipped = shipped_calibration_file(model_id)
+    return shipped.calibration if shipped is not None else None
 
 
 def load_calibration(path: Path | None, model_id: str) -> ModelCalibration | None:
-    """A force's own calibration file when given (it must be of `model_id`), else the
-    shipped one."""
+    """A force's own calibration file when given (it must be of `model_id`; a file that is
+    not one is refused, `CalibrationFileRefusedError`), else the shipped one."""
     if path is None:
         return shipped_calibration(model_id)
-    calibration = ModelCalibration.model_validate_json(path.read_text())
+    calibration = read_calibration_file(path).calibration
     if calibration.model_id != model_id:
-        raise ValueError(
+        raise CalibrationFileRefusedError(
             f"{path} calibrates {calibration.model_id}, but the describer is {model_id}"
         )
     return calibration

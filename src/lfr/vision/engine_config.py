@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.partial_tables import complete_partial_tables
+from lfr.vision.decision import DecisionRule, Description
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
@@ -51,10 +52,24 @@ class EngineConfig(BaseModel):
     describer: DescriberConfig = Field(
         default_factory=lambda: DlibDescriberConfig(mirror=False),
         description=(
-            "Face describer backend. The engine describes each face once (no flip "
-            "augmentation): with S-norm and flip augmentation on, recall on the video "
-            "clips fell (docs/evaluation.md), so the shipped engine keeps what was measured "
-            "there."
+            "Face describer backend. Flip and context augmentation are the engine's "
+            "`description`, not the describer's (its `mirror` stays off)."
+        ),
+    )
+    description: Description = Field(
+        default_factory=Description,
+        description=(
+            "How a face becomes one descriptor, for watchlist images and faces in the "
+            "video alike (lfr.vision.decision.Description): flip and context augmentation "
+            "and their cost are measured in docs/evaluation.md."
+        ),
+    )
+    fair_normalisation: bool = Field(
+        default=False,
+        description=(
+            "Fair score normalisation (lfr.vision.fair) with the clusters shipped in the "
+            "model's calibration, the same for any watchlist size; runs on raw cosine "
+            "(not with score_normalisation)."
         ),
     )
     enrolment_gate: QualityGate = Field(
@@ -131,6 +146,25 @@ class EngineConfig(BaseModel):
                 change = {**current, **change}
             values[name] = change
         return type(self).model_validate(values)
+
+    def decision_rule(self) -> DecisionRule:
+        """The decision rule this engine runs (lfr.vision.decision): what `lfr evaluate`
+        measures by default."""
+        return DecisionRule(
+            description=self.description,
+            normalisation=self.score_normalisation,
+            fair=self.fair_normalisation,
+        )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> EngineConfig:
+        if isinstance(self.describer, DlibDescriberConfig) and self.describer.mirror:
+            raise ValueError(
+                "describer.mirror: the engine mirrors faces through description.mirror "
+                "(the same flip for every describer); set that instead"
+            )
+        self.decision_rule()  # refuses fair normalisation with score_normalisation
+        return self
 
     @model_validator(mode="after")
     def _threshold_is_calibrated(self) -> EngineConfig:

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
+from lfr.vision.decision import Description
 from lfr.vision.describers import Describer
 from lfr.vision.imageio import ImageError, load_image
 from lfr.vision.matcher import Gallery
@@ -58,12 +57,15 @@ def load_watchlist_dir(
     gate: QualityGate,
     *,
     list_kind: ListKind = ListKind.WATCHLIST,
+    description: Description | None = None,
 ) -> tuple[Gallery, list[EnrolmentRefusal]]:
-    """Enrol every usable image under `path` (either layout); return the gallery and the
+    """Enrol every usable image under `path` (either layout), each described as
+    `description` says (the engine's: default plain); return the gallery and the
     refusals (WL-5). A subject all of whose images are refused is left out."""
+    describing = description or Description()
     subjects: list[str] = []
     faces: list[FaceObservation] = []
-    analyser = analyser.cutting(describer.alignments)
+    analyser = analyser.cutting(describing.alignments(describer))
     refusals: list[EnrolmentRefusal] = []
     for subject, image_path in watchlist_images(path):
         try:
@@ -76,9 +78,7 @@ def load_watchlist_dir(
             continue
         subjects.append(subject)
         faces.append(face)
-    descriptors = (
-        describer.describe_faces(faces) if faces else np.zeros((0, describer.dimension), np.float32)
-    )
+    descriptors = describing.describe(describer, faces)
     gallery = Gallery.build(
         subjects, descriptors, [list_kind] * len(subjects), model_id=describer.model_id
     )

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lfr.vision.describers.base import l2_normalise
+from lfr.vision.fair import FairCohort, fair_shift
 from lfr.vision.normalisation import CohortNormalisation, CohortNormaliser
 from lfr.vision.screening import ScreenIndex, Screening, to_scores
 from lfr.vision.types import Candidate, Descriptor, ListKind
@@ -75,6 +76,7 @@ class Gallery:
         self._list_kinds = list_kinds
         self.model_id = model_id
         self._normaliser: CohortNormaliser | None = None
+        self._fair: _FairOffsets | None = None
         self._score_map: ScoreMap | None = None
         # Templates are sorted by subject: each subject's block starts at these rows, so one
         # `maximum.reduceat` gives every subject's best template score.
@@ -188,20 +190,42 @@ class Gallery:
     ) -> Gallery:
         """This gallery with `search` scores cohort-normalised (None: raw cosines), then
         passed through `score_map` when given (a monotone map, e.g. onto the calibrated
-        reference scale). Fits each subject's cohort statistics now, against the other
-        subjects."""
+        reference scale)."""
+        return self.with_rule(config, None).with_score_map(score_map)
+
+    def with_rule(
+        self, normalisation: CohortNormalisation | None, fair: FairCohort | None = None
+    ) -> Gallery:
+        """This gallery with `search` scores cohort-normalised (`normalisation`) or shifted
+        by fair score normalisation with `fair`'s clusters (one or neither: raw cosines),
+        no score map. Fits each subject's cohort statistics (or finds its cluster) now."""
         copy = self._copy(self.screening, self._screen)
-        if config is not None:
-            copy._normaliser = CohortNormaliser(config, len(self), self._subject_rows)
-            copy._score_map = score_map
+        if normalisation is not None:
+            copy._normaliser = CohortNormaliser(normalisation, len(self), self._subject_rows)
+        if fair is not None:
+            if self.template_count != len(self):
+                raise ValueError(
+                    "fair normalisation needs one template per subject (centroid fusion)"
+                )
+            copy._fair = _FairOffsets(fair, fair.offsets_of(self._templates))
+        return copy
+
+    def with_score_map(self, score_map: ScoreMap | None) -> Gallery:
+        """This gallery (and its score rule) with scores passed through `score_map` (a
+        monotone map, e.g. onto the calibrated reference scale; None: none)."""
+        copy = self._copy(self.screening, self._screen)
+        copy._normaliser, copy._fair, copy._score_map = self._normaliser, self._fair, score_map
         return copy
 
     def with_screening(self, screening: Screening) -> Gallery:
-        """This gallery (and its normalisation) searched with other screening settings."""
+        """This gallery (and its score rule) searched with other screening settings."""
         keep = self._screen is not None and self.template_count >= screening.min_templates
         copy = self._copy(screening, self._screen if keep else None)
-        copy._normaliser = self._normaliser
-        copy._score_map = self._score_map
+        copy._normaliser, copy._fair, copy._score_map = (
+            self._normaliser,
+            self._fair,
+            self._score_map,
+        )
         return copy
 
     def _copy(self, screening: Screening, screen: ScreenIndex | None) -> Gallery:
@@ -221,15 +245,32 @@ class Gallery:
 
     def scores(self, probes: Descriptor) -> NDArray[np.float32]:
         """(n_probes, n_subjects) scores as `search` ranks them: best-template cosine
-        similarity, cohort-normalised when the gallery is."""
+        similarity, under the gallery's score rule and score map."""
         similarities = self.similarities(probes)
-        if self._normaliser is None or not similarities.shape[0]:
+        if not self.rule_applies or not similarities.shape[0]:
             return similarities
-        normalised = self._normaliser.apply(similarities.astype(np.float64))
-        return self._mapped(normalised).astype(np.float32)
+        return self._ruled(similarities, self._probe_matrix(probes), None).astype(np.float32)
 
-    def _mapped(self, normalised: NDArray[np.float64]) -> NDArray[np.float64]:
-        return normalised if self._score_map is None else self._score_map(normalised)
+    @property
+    def rule_applies(self) -> bool:
+        """Whether scores are anything but raw cosine similarities."""
+        return any(x is not None for x in (self._normaliser, self._fair, self._score_map))
+
+    def _ruled(
+        self,
+        similarities: NDArray[np.floating],
+        probes: Descriptor,
+        columns: NDArray[np.intp] | None,
+    ) -> NDArray[np.float64]:
+        """Raw similarities of unit `probes` (with subject `columns[i, j]`, None: subject
+        j) under the score rule, then the score map: the one place scores are made."""
+        scores = similarities.astype(np.float64)
+        if self._normaliser is not None:
+            scores = self._normaliser.apply_to_columns(scores, columns)
+        if self._fair is not None:
+            subject = self._fair.subjects if columns is None else self._fair.subjects[columns]
+            scores = fair_shift(scores, self._fair.cohort.offsets_of(probes), subject)
+        return scores if self._score_map is None else self._score_map(scores)
 
     def _subject_rows(self, start: int, stop: int) -> NDArray[np.float64]:
         """Best template-to-template similarity of subjects start … stop-1 to every subject."""
@@ -264,15 +305,17 @@ class Gallery:
         screened = self._best_per_subject(products)
         wanted = min(n_subjects, max(self.screening.candidates, take))
         candidates = _top_columns(screened, wanted)
-        if self._normaliser is not None:
-            # T-norm needs each probe's best raw scores exactly; Z-norm reorders subjects,
-            # so the normalised screen picks candidates of its own.
-            cohort = min(n_subjects, wanted + self._normaliser.cohort_size + 1)
+        if self._normaliser is not None or self._fair is not None:
+            # T-norm needs each probe's best raw scores exactly; Z-norm and fair
+            # normalisation reorder subjects, so the screen picks candidates by the ruled
+            # approximate scores too.
+            cohort = wanted + (self._normaliser.cohort_size + 1 if self._normaliser else 0)
             approximate = to_scores(screened, step, offset).astype(np.float64)
+            rule = self.with_score_map(None)
             candidates = np.concatenate(
                 [
-                    _top_columns(screened, cohort),
-                    _top_columns(self._normaliser.apply(approximate), wanted),
+                    _top_columns(screened, min(n_subjects, cohort)),
+                    _top_columns(rule._ruled(approximate, probes, None), wanted),
                 ],
                 axis=1,
             )
@@ -280,11 +323,9 @@ class Gallery:
         for probe, probe_candidates in zip(probes, candidates, strict=True):
             subjects = np.unique(probe_candidates)
             exact = self._exact_subject_scores(probe, subjects)
-            if self._normaliser is not None:
-                normalised = self._normaliser.apply_to_columns(
-                    exact[None, :].astype(np.float64), subjects[None, :]
-                )
-                exact = self._mapped(normalised)[0].astype(np.float32)
+            if self.rule_applies:
+                ruled = self._ruled(exact[None, :], probe[None, :], subjects[None, :])
+                exact = ruled[0].astype(np.float32)
             best = _top_columns(exact[None, :], take)[0]
             results.append(self._ranked(exact[best], subjects[best]))
         return results
@@ -323,6 +364,15 @@ class Gallery:
                 f"probes must be (n, {self.dimension}) descriptors, got shape {matrix.shape}"
             )
         return l2_normalise(matrix) if matrix.shape[0] else matrix.reshape(0, self.dimension)
+
+
+@dataclass(frozen=True)
+class _FairOffsets:
+    """Fair normalisation fitted to a gallery: the shipped clusters and each subject's
+    cluster offset."""
+
+    cohort: FairCohort
+    subjects: NDArray[np.float64]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import numpy as np
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.calibration import ModelCalibration, load_calibration
+from lfr.vision.decision import searched_gallery
 from lfr.vision.describers import DescriberConfig, build_describer
 from lfr.vision.describers.base import Describer
 from lfr.vision.detection import build_detector
@@ -40,7 +41,6 @@ from lfr.vision.engine_config import EngineConfig as EngineConfig
 from lfr.vision.following import FaceFollower
 from lfr.vision.imageio import encode_jpeg
 from lfr.vision.matcher import Gallery
-from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.quality import QualityGate
 from lfr.vision.sources import Source
 from lfr.vision.tracking import Confirmation, Sighting, Tracker
@@ -80,8 +80,9 @@ class Engine:
         if config.threads:
             cv2.setNumThreads(config.threads)  # process-wide: one engine a process
         describer = build_describer(describer_with_threads(config.describer, config.threads))
-        # Each describer brings its own crop: the analysers cut it beside their own chip.
-        crops = describer.alignments
+        # Each describer brings its own crop, and the description its context paddings:
+        # the analysers cut them all beside their own chip, from the full frame.
+        crops = config.description.alignments(describer)
         analyser = FaceAnalyser(build_detector(config.detector), alignments=crops)
         return cls(
             analyser,
@@ -207,33 +208,6 @@ def check_same_model(gallery: Gallery, describer: Describer) -> None:
         )
 
 
-def calibrated_gallery(
-    gallery: Gallery,
-    normalisation: CohortNormalisation | None,
-    calibration: ModelCalibration | None,
-) -> Gallery:
-    """The gallery a camera searches: `normalisation` applied and its scores mapped onto
-    the calibrated reference scale, so that the authority's threshold means the same
-    whichever rule runs. Raw cosine similarities (the reference scale itself) when no
-    rule is configured, the watchlist is too small for a cohort, or the calibration does
-    not cover the rule (a rule never runs uncalibrated: its units would not match the
-    threshold's)."""
-    runs = (
-        normalisation is not None
-        and normalisation.applies_to(len(gallery))
-        and calibration is not None
-        and calibration.covers(normalisation.rule)
-    )
-    if not runs:
-        return gallery.with_normalisation(None) if gallery.normalisation else gallery
-    assert normalisation is not None
-    assert calibration is not None
-    rule = normalisation.rule
-    return gallery.with_normalisation(
-        normalisation, lambda scores: calibration.to_reference(rule, scores)
-    )
-
-
 def tracked_quality(quality: QualityFactors, live_gate: QualityGate) -> float:
     """The quality score the tracker ranks a face by: 0 (never described) when the live
     gate refuses the face, so that it is still tracked but never matched."""
@@ -327,7 +301,7 @@ class CameraWorker:
         check_same_model(gallery, engine.describer)
         self.source = source
         self.engine = engine
-        self.gallery = calibrated_gallery(gallery, config.score_normalisation, engine.calibration)
+        self.gallery = searched_gallery(gallery, config.decision_rule(), engine.calibration)
         self.config = config
         self._emit = emit
         self._preview = preview
@@ -404,7 +378,9 @@ class CameraWorker:
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
         started = time.perf_counter()
-        descriptors = self.engine.describer.describe_faces([s.payload.face for _, s in chosen])
+        descriptors = self.config.description.describe(
+            self.engine.describer, [s.payload.face for _, s in chosen]
+        )
         described = time.perf_counter()
         self._health.stage("describe", described - started)
         self._health.described(len(chosen))

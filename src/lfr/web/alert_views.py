@@ -18,7 +18,6 @@ from lfr.db.people import User
 from lfr.db.session import SessionFactory, reading
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
-from lfr.reports.thresholds import EvaluatedModel, score_false_match_rate
 from lfr.services.access import (
     assigned_deployment_ids,
     may_read_alert,
@@ -41,7 +40,10 @@ class AlertCard:
     score: float
     threshold: float
     score_one_in: str | None
-    """How rarely a stranger scores this high ("1 in 57,000"); None without a calibration."""
+    """How rarely a stranger scores this high ("1 in 57,000"), as read when the alert was
+    stored; None without a calibration."""
+    calibration_sha256: str | None
+    """The calibration that gave `score_one_in`."""
     observations: int
     captured_at: datetime
     emitted_at: datetime
@@ -61,7 +63,7 @@ class AlertCard:
     places: tuple[str, ...]
 
 
-def card_of(session: Session, row: AlertRow, actor: Actor, model: EvaluatedModel) -> AlertCard:
+def card_of(session: Session, row: AlertRow, actor: Actor) -> AlertCard:
     factors = json.loads(row.factors)
     reference, category, reason, image_age, has_image = _subject(session, row)
     title, places = _deployment(session, row.deployment_id)
@@ -74,7 +76,8 @@ def card_of(session: Session, row: AlertRow, actor: Actor, model: EvaluatedModel
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
-        score_one_in=_one_in(score_false_match_rate(row.score, model)),
+        score_one_in=_one_in(row.false_match_rate),
+        calibration_sha256=row.calibration_sha256,
         observations=row.observations,
         captured_at=row.captured_at,
         emitted_at=row.emitted_at,
@@ -129,12 +132,10 @@ def _deployment(session: Session, deployment_id: str) -> tuple[str, tuple[str, .
     return (row.authority.application.title, places_of(row))
 
 
-def readable_card(
-    db: SessionFactory, actor: Actor, alert_id: str, model: EvaluatedModel
-) -> AlertCard:
+def readable_card(db: SessionFactory, actor: Actor, alert_id: str) -> AlertCard:
     """One alert's card, if this person may read the alert (else `NotFound`: no IDOR)."""
     with reading(db) as session:
-        return card_of(session, readable_alert(session, actor, alert_id), actor, model)
+        return card_of(session, readable_alert(session, actor, alert_id), actor)
 
 
 def _subject(session: Session, row: AlertRow) -> tuple[str, str, str, int | None, bool]:

@@ -6,6 +6,8 @@ or header `X-CSRF-Token`); every route declares the roles it admits (`lfr.web.ac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -19,7 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.web.access import Identity, NotSignedInError
 from lfr.web.context import WebContext
-from lfr.web.middleware import AllowedHosts, BodySizeLimit, RequestContext
+from lfr.web.middleware import (
+    AllowedHosts,
+    BodySizeLimit,
+    RequestContext,
+    require_allowed_hosts,
+)
 from lfr.web.rendering import STATIC_DIR, render
 from lfr.web.request_metrics import RequestMetrics
 from lfr.web.schemas import problems_of, problems_response
@@ -64,7 +71,9 @@ def _is_form(request: Request) -> bool:
 
 
 def create_app(context: WebContext) -> FastAPI:
-    """Builds the application around one `WebContext` (database, settings, live feeds)."""
+    """Builds the application around one `WebContext` (database, settings, live feeds);
+    refuses (`InsecureSettingsError`) production settings that answer any host."""
+    require_allowed_hosts(context.settings)
     app = FastAPI(
         lifespan=_lifespan,
         title="lfr",
@@ -90,17 +99,30 @@ def create_app(context: WebContext) -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Starts the recognition side with the server (when it has one: `lfr.system`), whose
-    reconciler brings up what the record says runs, and stops every worker on shutdown."""
+    reconciler brings up what the record says runs, and stops every worker on shutdown.
+
+    Pages are served at once: the recognition side starts beside them, since reaching a
+    NATS server that is down may take its first-connection bound (15 s), and a halt must
+    be recordable meanwhile (`/readyz` says "connecting" until it is up)."""
     context: WebContext = app.state.context
     recognition = context.recognition
     if recognition is None:
         yield
         return
-    await recognition.start()
+    starting = asyncio.create_task(recognition.start(), name="recognition-start")
+    starting.add_done_callback(_log_failed_start)
     try:
         yield
     finally:
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
         await recognition.stop()
+
+
+def _log_failed_start(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the recognition side failed to start", exc_info=task.exception())
 
 
 def _include_routers(app: FastAPI) -> None:

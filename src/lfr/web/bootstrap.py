@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from lfr.audit.log import request_id_var
-from lfr.db.migrate import upgrade
+from lfr.db.migrate import hold_first_start_lock, upgrade
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import Rank, Role
+from lfr.domain.redaction import redacted
 from lfr.keyring import open_database
 from lfr.services import people
 from lfr.settings import Settings
@@ -43,6 +44,7 @@ def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
     """On an empty database, creates the administrator whose one-time password the caller
     prints; its first sign-in must replace the password and add a second factor."""
     with transaction(db) as session:
+        hold_first_start_lock(session)  # instances started together: one creates it
         if session.scalar(select(func.count()).select_from(User)):
             return None
         password = people.generate_password()
@@ -64,6 +66,4 @@ def web_context(settings: Settings, db: SessionFactory) -> WebContext:
 
 
 def _printable_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return redacted(url)

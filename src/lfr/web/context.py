@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.reports.recognition import RecognitionSettings
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
@@ -66,8 +67,9 @@ class WebContext:
     def evaluated_model(self) -> EvaluatedModel:
         """The model the cameras run, as these settings name it: its version and the
         force's calibration file (the floor, the forecast and every score's meaning)."""
+        engine = self.settings.engine
         return EvaluatedModel(
-            self.settings.evaluated_model_version, self.settings.engine.calibration_path
+            self.settings.evaluated_model_version, engine.calibration_path, engine.alert_threshold
         )
 
     @property
@@ -75,6 +77,12 @@ class WebContext:
         """When an account locks after failed sign-ins, and for how long (``web``)."""
         web = self.settings.web
         return people.AccountLock(web.max_failed_sign_ins, timedelta(minutes=web.lockout_minutes))
+
+    @property
+    def recognition_settings(self) -> RecognitionSettings:
+        """What a deployment's recognition is resolved from besides its authority (the
+        engine and the evaluated model of these settings)."""
+        return RecognitionSettings.from_settings(self.settings)
 
     @property
     def web_settings(self) -> WebSettings:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from lfr.reports import thresholds
+from lfr.reports.recognition import stranger_phrase as stranger_phrase
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +78,3 @@ def alerts_phrase(count: float, kind: str) -> str:
     words = about(count)
     one = words in ("fewer than 1", "about 1")
     return f"{words} {kind} alert{'' if one else 's'}"
-
-
-def stranger_phrase(one_in: str) -> str:
-    """What a calibrated score means, in one wording for every page that shows one (an
-    alert's score, the typed threshold): ``a stranger scores this high about 1 in
-    23,000 comparisons``."""
-    return f"a stranger scores this high about {one_in} comparisons"

@@ -29,7 +29,12 @@ from lfr.web.rendering import render
 
 P = ParamSpec("P")
 
-ANCHORS = {"window": "window_start", "conditions": "max_watchlist_size"}
+ANCHORS = {
+    "window": "window_start",
+    "conditions": "max_watchlist_size",
+    "performance_assessment": "performance",
+    "safeguards_assessment": "safeguards",
+}
 """Fields a rule names as a whole whose first control has another id."""
 
 

@@ -45,6 +45,10 @@ FIELD_LABELS: Mapping[str, str] = {
     "halt_confirmed": "I mean to halt",
     "end_confirmed": "I mean to end",
     "rank": "Your rank",
+    "performance_assessment": "Performance against expectations",
+    "safeguards_assessment": "Effectiveness of the safeguards",
+    "lessons": "Lessons",
+    "alerts": "Alerts",
 }
 """Fields whose label on the form is not simply their name in words."""
 
@@ -70,6 +74,21 @@ def field_label(field: str | None) -> str:
     return field.replace("_", " ").capitalize()
 
 
+ROLE_NAMES: Mapping[str, str] = {
+    "gold": "Gold commander",
+    "silver": "Silver commander",
+    "bronze": "Bronze commander",
+    "engineer": "System engineer",
+}
+"""Roles whose name in words is not simply their value in words."""
+
+
+def role_name(role: str) -> str:
+    """A role as people say it: ``authorising_officer`` → "Authorising officer"."""
+    value = str(getattr(role, "value", role))
+    return ROLE_NAMES.get(value) or value.replace("_", " ").capitalize()
+
+
 LOCAL_ZONE = "Europe/London"
 """The forces this framework serves keep UK time: pages show times in it, with the zone's
 abbreviation (GMT or BST), so nobody converts from UTC in their head."""
@@ -83,6 +102,24 @@ def local_time(moment: datetime | None) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     local = aware.astimezone(ZoneInfo(LOCAL_ZONE))
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def local_input(moment: datetime | None) -> str:
+    """A moment as a form's date-and-time field shows it: UK time, to the minute (the
+    pages show UK time, so the fields are typed in it too)."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{aware.astimezone(ZoneInfo(LOCAL_ZONE)):%Y-%m-%dT%H:%M}"
+
+
+def from_local_input(text: str) -> datetime:
+    """What a date-and-time field holds (UK time, as typed) as a UTC moment; a value that
+    names its own offset keeps it. Raises ValueError for what is not a date and time."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(LOCAL_ZONE))
+    return moment.astimezone(UTC)
 
 
 RESULT_LABELS: Mapping[str, str] = {

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lfr.setting_groups import WebSettings
+from lfr.settings import InsecureSettingsError, Settings
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -91,6 +92,23 @@ class AllowedHosts:
             await self.app(scope, receive, send)
             return
         await _respond(scope, send, 400, "unknown host: this service does not answer to it")
+
+
+def require_allowed_hosts(settings: Settings) -> None:
+    """Outside development and test the service answers only the host names it is given:
+    ``["*"]`` would let any Host header through, to pages and links built from it.
+
+    Raises:
+        InsecureSettingsError: naming the setting, when it is empty or allows any host.
+    """
+    if settings.allows_development_secrets:
+        return
+    if not settings.allowed_hosts or "*" in settings.allowed_hosts:
+        raise InsecureSettingsError(
+            f"environment={settings.environment.value} needs allowed_hosts "
+            '(LFR_ALLOWED_HOSTS, e.g. ["lfr.police.example"]): the service\'s own host names, '
+            "not *"
+        )
 
 
 def _host(scope: Scope) -> str:

@@ -17,7 +17,7 @@ from lfr.reports.equitability import MATERIAL_RATIO
 from lfr.reports.monitoring import PerceivedGroup
 from lfr.web.access import Admit, known_identity, route_admission
 from lfr.web.forecast_view import alerts_phrase, stranger_phrase
-from lfr.web.labels import field_label, local_time, result_label
+from lfr.web.labels import field_label, local_input, local_time, result_label, role_name
 from lfr.web.qr import qr_svg
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -26,6 +26,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["perceived_groups"] = [group.value for group in PerceivedGroup]
 templates.env.filters["field_label"] = field_label
+templates.env.filters["role_name"] = role_name
+templates.env.filters["local_input"] = local_input
 templates.env.filters["local_time"] = local_time
 templates.env.filters["result_label"] = result_label
 templates.env.globals["alerts_phrase"] = alerts_phrase

@@ -1,12 +1,13 @@
 """HTTP request durations for Prometheus, by route template (`/alerts/{alert_id}`, never the
-concrete path: an id in a label would be one series per alert). Pure ASGI, so event streams
+concrete path: an id in a label would be one series per alert) and method (unknown methods
+are one label, ``other``). Pure ASGI, so event streams
 pass through unbuffered; a stream is measured when it ends."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lfr.metrics import HTTP_SECONDS, Timer
+from lfr.metrics import HTTP_SECONDS, Timer, method_label
 
 
 class RequestMetrics:
@@ -29,4 +30,5 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            HTTP_SECONDS.labels(scope["method"], template, status[0]).observe(timer.seconds())
+            method = method_label(scope["method"])
+            HTTP_SECONDS.labels(method, template, status[0]).observe(timer.seconds())

@@ -38,7 +38,7 @@ from lfr.domain.categories import WatchlistCategory
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Role
 from lfr.domain.refusal import Unmet
-from lfr.reports.thresholds import EvaluatedModel, score_false_match_rate
+from lfr.reports.recognition import RecognitionConfig, stored_recognition
 from lfr.services.alerts import outcome_of
 from lfr.vision.types import ListKind
 
@@ -432,7 +432,15 @@ class DeploymentOut(Schema):
     status: DeploymentStatus
     places: list[str]
     cameras: list[str]
-    alert_threshold: float | None
+    alert_threshold: float | None = Field(
+        description="The authority's threshold condition (None: it set none); the threshold "
+        "the deployment runs at is `recognition.threshold`."
+    )
+    recognition: RecognitionConfig | None = Field(
+        description="How the deployment recognises, resolved once from the authority, the "
+        "settings and the model's calibration: stored when planned, final when started "
+        "(REC-2)."
+    )
     window_start: datetime
     window_end: datetime
     started_at: datetime | None
@@ -505,6 +513,7 @@ def deployment_out(row: DeploymentRow, test_rate: TestRate) -> DeploymentOut:
         places=json.loads(row.places),
         cameras=json.loads(row.cameras),
         alert_threshold=row.alert_threshold,
+        recognition=stored_recognition(row.recognition),
         window_start=row.authority.window_start,
         window_end=row.authority.window_end,
         started_at=row.started_at,
@@ -534,9 +543,12 @@ class AlertOut(Schema):
     score_false_match_rate: float | None = Field(
         description=(
             "how rarely a stranger's face scores this high against one subject: the "
-            "evaluated false-match rate of `score` (the engine's calibration: the force's "
-            "own file when configured, else the one shipped with the model)"
+            "evaluated false-match rate of `score`, read when the alert was stored with the "
+            "deployment's calibration (None: no calibration recorded)"
         )
+    )
+    calibration_sha256: str | None = Field(
+        description="SHA-256 of the calibration file that gave `score_false_match_rate`."
     )
     observations: int
     captured_at: datetime
@@ -565,7 +577,7 @@ class HoldIn(Schema):
     review_on: date = Field(description="When the hold is reviewed (DP-3).")
 
 
-def alert_out(row: AlertRow, model: EvaluatedModel) -> AlertOut:
+def alert_out(row: AlertRow) -> AlertOut:
     outcome = outcome_of(row)
     return AlertOut(
         id=row.id,
@@ -576,7 +588,8 @@ def alert_out(row: AlertRow, model: EvaluatedModel) -> AlertOut:
         is_test=row.is_test,
         score=row.score,
         threshold=row.threshold,
-        score_false_match_rate=score_false_match_rate(row.score, model),
+        score_false_match_rate=row.false_match_rate,
+        calibration_sha256=row.calibration_sha256,
         observations=row.observations,
         captured_at=row.captured_at,
         created_at=row.created_at,
@@ -776,6 +789,8 @@ class NodeOut(Schema):
     enrolled: bool
     enrolled_at: datetime | None
     revoked_at: datetime | None
+    awaiting_approval: bool
+    """Enrolled by one administrator, not yet approved by a second: trusted with nothing."""
     link_up: bool
     last_seen_s: float | None
     state: str | None
@@ -790,10 +805,12 @@ class FleetOut(Schema):
 
 
 class NodeChange(Schema):
-    """A node after its enrolment or revocation."""
+    """A node after its enrolment, approval or revocation."""
 
     name: str
     enrolled_at: datetime | None = None
+    approved_at: datetime | None = None
+    """None until a second administrator approves the enrolment (the console's: at once)."""
     revoked_at: datetime | None = None
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from lfr.runtime.worker import WorkerContext
-from lfr.vision.types import CameraStatus, Frame, HealthFigures
+from lfr.vision.types import CameraStatus, Frame, HealthFigures, MatchEvent
 
 
 def figures(context: WorkerContext, status: CameraStatus) -> HealthFigures:
@@ -70,3 +71,16 @@ def blocked_in_a_read(context: WorkerContext) -> None:
     context.emit(figures(context, CameraStatus.UP))
     reader, _writer = os.pipe()
     os.read(reader, 1)
+
+
+def emit_dropped_alerts(context: WorkerContext) -> None:
+    """Emit each alert the test drops into the camera's source folder (``*.json``, a
+    MatchEvent), once, in name order, until stopped: the test decides what is captured
+    when, and the worker's real outlet and outbox carry it."""
+    folder = Path(context.source)
+    context.emit(figures(context, CameraStatus.UP))
+    while not context.stop.is_set():
+        for dropped in sorted(folder.glob("*.json")):
+            context.emit(MatchEvent.model_validate_json(dropped.read_text()))
+            dropped.rename(dropped.with_suffix(".emitted"))
+        context.stop.wait(0.05)

@@ -31,6 +31,7 @@ from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.watchlist import BlueListDraft, EntryDraft
 from lfr.services import deployments, watchlists
 from lfr.services.watchlists import Enrolment, VisionEnroler
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
 from lfr.web import demo
 from tests.db_fixtures import POLICY, Personas, persona_accounts, trained_account
@@ -221,8 +222,8 @@ def match_event(
     subject_id: str | None = None,
     list_kind: ListKind = ListKind.WATCHLIST,
     camera: str = CAMERAS[0],
-    score: float = 0.8,
-    threshold: float = 0.6,
+    score: float = 0.97,
+    threshold: float = DEFAULT_ALERT_THRESHOLD,
     at: datetime | None = None,
 ) -> MatchEvent:
     when = at or utcnow()

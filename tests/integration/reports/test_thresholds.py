@@ -205,6 +205,7 @@ def test_a_forces_own_calibration_file_speaks_for_the_scores(
     """Issue 15: a force's `lfr evaluate --calibration-out` file, configured for the engine,
     replaces the shipped calibration on the pages too: an alert's score meaning and the
     forecast read it; one of another model leaves the shipped one in place."""
+    from lfr.reports.recognition import FORCE_CALIBRATION
     from lfr.vision.calibration import REFERENCE_RULE, shipped_calibration
 
     shipped = shipped_calibration(MODEL)
@@ -215,20 +216,52 @@ def test_a_forces_own_calibration_file_speaks_for_the_scores(
     path = tmp_path / "own.json"
     path.write_text(own)
     forces = thresholds.EvaluatedModel(MODEL, path)
-    try:
-        rate = thresholds.score_false_match_rate(0.951, forces)
-        assert rate == pytest.approx(shipped.model_validate_json(own).false_match_rate(0.951))
-        assert rate is not None
-        assert rate > shipped.false_match_rate(0.951)  # the same score is commoner there
-        with transaction(session_factory) as session:
-            forecast = thresholds.decision_forecast(session, 0.951, 1000, forces)
-        assert forecast.source == thresholds.FORCE_CALIBRATION
-        assert forecast.false_match_rate == pytest.approx(rate)
+    rate = thresholds.score_false_match_rate(0.951, forces)
+    assert rate == pytest.approx(shipped.model_validate_json(own).false_match_rate(0.951))
+    assert rate is not None
+    assert rate > shipped.false_match_rate(0.951)  # the same score is commoner there
+    with transaction(session_factory) as session:
+        forecast = thresholds.decision_forecast(session, 0.951, 1000, forces)
+    assert forecast.source == FORCE_CALIBRATION
+    assert forecast.false_match_rate == pytest.approx(rate)
 
-        path.write_text(own.replace(f'"model_id":"{MODEL}"', '"model_id":"another-model"'))
-        thresholds._force_calibration.cache_clear()
-        assert thresholds.score_false_match_rate(0.951, forces) == pytest.approx(
-            shipped.false_match_rate(0.951)
+    path.write_text(own.replace(f'"model_id":"{MODEL}"', '"model_id":"another-model"'))
+    assert thresholds.score_false_match_rate(0.951, forces) == pytest.approx(
+        shipped.false_match_rate(0.951)
+    )
+
+
+def test_without_a_condition_the_floor_and_forecast_check_the_engines_configured_threshold(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """REC-2, EQ-1: one resolution of the threshold. An authority that sets none runs at
+    the engine's configured threshold, so that is what the floor checks and the forecast
+    shows (not a constant): below the floor (0.90 here) it needs a justification."""
+    from lfr.vision.calibration import shipped_calibration
+
+    store_synthetic_evaluation(session_factory)
+
+    def approve(engine_threshold: float) -> None:
+        application_id = submitted(session_factory, personas)
+        with transaction(session_factory) as session:
+            authorisations.decide_application(
+                session,
+                personas.authorising_officer,
+                application_id,
+                DecisionKind.APPROVE,
+                "Necessary and proportionate",
+                model_version=MODEL,
+                engine_threshold=engine_threshold,
+            )
+
+    with pytest.raises(Refusal, match=r"alert threshold 0\.85 is below"):
+        approve(0.85)
+    approve(0.97)
+    calibration = shipped_calibration(MODEL)
+    assert calibration is not None
+    with transaction(session_factory) as session:
+        forecast = thresholds.decision_forecast(
+            session, None, 100, thresholds.EvaluatedModel(MODEL, None, 0.97)
         )
-    finally:
-        thresholds._force_calibration.cache_clear()
+    assert forecast.threshold == 0.97
+    assert forecast.false_match_rate == pytest.approx(calibration.false_match_rate(0.97))

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -113,7 +114,7 @@ def test_identification_figures_per_group(tiny: Path) -> None:
 def test_fusion_with_several_templates_compares_on_the_same_probes(tiny: Path) -> None:
     one = identification(tiny, "--first-probe", "2")
     two = identification(tiny, "--gallery-images", "2")
-    kept = identification(tiny, "--gallery-images", "2", "--fusion", "best", "--fair-clusters", "0")
+    kept = identification(tiny, "--gallery-images", "2", "--fusion", "best")
     assert two["counts"]["gallery_templates"] == len(MULTI)  # fused into centroids
     assert kept["counts"]["gallery_templates"] == 2 * len(MULTI)
     assert two["decisions"]["fusion"] == "centroid"
@@ -123,8 +124,8 @@ def test_fusion_with_several_templates_compares_on_the_same_probes(tiny: Path) -
 
 def test_normalised_scores_are_reported_with_the_rule_used(tiny: Path) -> None:
     report = identification(tiny, "--normalise", "tnorm", "--cohort-size", "3")
-    assert report["decisions"]["normalisation"] == "tnorm"
-    assert report["decisions"]["cohort_size"] == 3
+    assert report["decisions"]["normalisation"] == "tnorm-3"
+    assert report["decisions"]["rule"] == "tnorm-3"
     assert report["rank1"]["n_mated"] == sum(n - 1 for n in MULTI.values())
 
 
@@ -163,31 +164,55 @@ def test_an_unknown_describer_is_refused_by_name(tiny: Path) -> None:
 
 
 def test_identification_writes_the_calibration_it_measured(tiny: Path, tmp_path: Path) -> None:
-    """REC-2: a force's own run replaces the shipped calibration, figures only."""
+    """REC-2: a force's own run replaces the shipped calibration, figures only; a second
+    rule measured on the same comparisons joins the same file."""
     from lfr.vision.calibration import REFERENCE_RULE, load_calibration
 
     out = tmp_path / "calibration.json"
-    report = identification(
-        tiny, "--calibration-out", out, "--fair-clusters", "0", "--normalise", "snorm"
-    )
-    assert report["decisions"]["normalisation"] == "snorm"
+    report = identification(tiny, "--calibration-out", out, "--normalise", "snorm")
+    assert report["decisions"]["rule"] == "snorm-200"
     calibration = load_calibration(out, report["model_id"])
     assert calibration is not None
     assert set(calibration.rules) == {REFERENCE_RULE, "snorm-200"}
     assert calibration.non_mated_comparisons == report["calibration"]["non_mated_comparisons"]
-    for row in report["calibrated_thresholds"]:
-        if row["calibrated"] is not None:
-            assert row["false_match_rate"] == pytest.approx(
-                calibration.false_match_rate(row["calibrated"])
-            )
+    identification(tiny, "--calibration-out", out, "--normalise", "tnorm")
+    both = load_calibration(out, report["model_id"])
+    assert both is not None
+    assert set(both.rules) == {REFERENCE_RULE, "snorm-200", "tnorm-200"}
+    assert both.rules["snorm-200"] == calibration.rules["snorm-200"]
 
 
-def test_group_differentials_carry_intervals_and_the_max_min_ratio(tiny: Path) -> None:
+def _hand_made_cohort(path: Path, description: str = "plain") -> Path:
+    """Two clusters with offsets, as `lfr evaluate fair-cohort` writes them (the tiny
+    folder has too few people to fit any)."""
+    from lfr.vision.fair import FairCohort
+
+    axes = np.eye(2, 128)
+    path.write_text(
+        FairCohort(
+            description=description,
+            dataset="hand-made",
+            identities=100,
+            false_match_rate=1e-3,
+            centroids=tuple(tuple(row) for row in axes.tolist()),
+            offsets=(0.02, -0.01),
+        ).model_dump_json()
+    )
+    return path
+
+
+def test_group_differentials_carry_intervals_and_the_max_min_ratio(
+    tiny: Path, tmp_path: Path
+) -> None:
     """EQ-1: per group FPIR, FNIR, FMR and FNMR at each overall threshold, each with its
     interval, and the highest group's rate over the lowest's."""
-    report = identification(tiny, "--labels", tiny / "labels.csv", "--fair-clusters", "2")
-    assert report["decisions"]["normalisation"] == "none"
-    assert report["calibration"]["rules"].keys() == {"cosine", "cosine-fair2"}
+    cohort = _hand_made_cohort(tmp_path / "cohort.json")
+    report = identification(
+        tiny, "--labels", tiny / "labels.csv", "--fair", "--fair-cohort", cohort
+    )
+    assert report["decisions"]["rule"] == "cosine-fair"
+    assert report["calibration"]["rules"].keys() == {"cosine", "cosine-fair"}
+    assert report["calibration"]["fair_cohorts"]["plain"]["offsets"] == [0.02, -0.01]
     for row in report["differentials"]:
         groups = row["groups"]
         assert set(groups) == {"g1", "g2"}
@@ -202,35 +227,38 @@ def test_group_differentials_carry_intervals_and_the_max_min_ratio(tiny: Path) -
             assert fnir["value"] == pytest.approx(max(values.values()) / min(values.values()))
 
 
-def test_the_default_run_is_fair_normalisation_with_flip_and_context_augmentation(
-    tiny: Path,
+def test_the_default_run_is_the_engines_configured_rule(
+    tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """EQ-1: the documented default run (no options) names the rule it measured: raw
-    cosine with fair score normalisation, flip and context augmentation of the
-    descriptors."""
+    """REC-2, EQ-1: with no option `lfr evaluate identification` measures the rule the
+    engine runs, as the engine's settings configure it, at its alert threshold."""
+    from lfr.vision.engine_config import EngineConfig
+
+    engine = EngineConfig()
     report = identification(tiny)
-    assert report["decisions"]["normalisation"] == "none"
-    assert report["calibration"]["rules"].keys() == {"cosine", "cosine-fair25"}
+    assert report["decisions"]["rule"] == engine.decision_rule().name
+    assert report["decisions"]["rule_run"] == report["decisions"]["rule"]
+    assert report["decisions"]["calibrated"] is True
+    assert report["description"] == engine.description.name
+    assert report["at_threshold"]["threshold"] == engine.alert_threshold
+    monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__CHIP_PADDINGS", "[0.25, 0.3]")
+    monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__MIRROR", "true")
+    monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.95")
+    configured = identification(tiny)
+    assert configured["mirror"] is True
+    assert configured["chip_paddings"] == [0.25, 0.3]
+    assert configured["decisions"]["rule"].startswith("flip+chips0.25-0.3/")
+    assert configured["at_threshold"]["threshold"] == 0.95
+
+
+def test_the_description_can_be_named_on_the_command_line(tiny: Path) -> None:
+    """The flip and the paddings reach the describer and the report says so."""
+    report = identification(tiny, "--mirror", "--chip-paddings", "0.25,0.3", "--no-fair")
+    assert report["mirror"] is True
     assert report["chip_paddings"] == [0.25, 0.3]
-    assert report["describer"]["mirror"] is True
-
-
-def test_the_live_engines_own_describer_can_be_evaluated(tiny: Path) -> None:
-    """REC-2: the shipped calibration is measured with the descriptors the engine makes
-    (no mirror, one chip), so the options reach them and the report says so."""
-    report = identification(
-        tiny,
-        "--no-mirror",
-        "--chip-paddings",
-        "0.25",
-        "--fair-clusters",
-        "0",
-        "--normalise",
-        "snorm",
-    )
-    assert report["describer"]["mirror"] is False
-    assert report["chip_paddings"] == [0.25]
-    assert report["calibration"]["rules"].keys() == {"cosine", "snorm-200"}
+    assert report["decisions"]["rule"] == "flip+chips0.25-0.3/cosine"
+    # Its calibration is against raw cosine of plain descriptors: the one scale.
+    assert report["calibration"]["rules"].keys() == {"cosine", "flip+chips0.25-0.3/cosine"}
 
 
 @pytest.mark.parametrize(
@@ -238,15 +266,29 @@ def test_the_live_engines_own_describer_can_be_evaluated(tiny: Path) -> None:
     [
         (["--chip-paddings", "wide"], "--chip-paddings: 'wide' is not a list of numbers"),
         (["--chip-paddings", "0.25,3"], "numbers from 0 to 1"),
-        (["--fair-clusters", "1"], "1 cluster is no clustering"),
-        (["--fusion", "best", "--gallery-images", "2"], "--fair-clusters 0"),
+        (["--normalise", "snorm", "--fair"], "fair score normalisation runs on raw cosine"),
+        (["--fair", "--calibration", "{tiny}/none.json"], "none.json"),
     ],
 )
 def test_options_that_cannot_run_are_refused_saying_what_to_change(
     tiny: Path, options: list[str], message: str
 ) -> None:
+    given = [option.format(tiny=tiny) for option in options]
     result = CliRunner().invoke(
-        app, ["evaluate", "identification", str(tiny / "images"), "--no-cache", *options]
+        app, ["evaluate", "identification", str(tiny / "images"), "--no-cache", *given]
     )
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_fair_clusters_need_a_cohort_of_many_people(tiny: Path, tmp_path: Path) -> None:
+    """The clusters ship (centroids only): a cohort too small to hide any one person in
+    a cluster is refused, saying how many people are needed."""
+    out = tmp_path / "cohort.json"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", "fair-cohort", str(tiny / "images"), "--out", str(out), "--no-cache"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "a cohort of 7 people is too small: at least 40 needed" in result.stderr
+    assert not out.exists()

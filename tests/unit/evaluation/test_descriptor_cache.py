@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lfr.evaluation.descriptors import DescriptorCache, NoFaceRule, cache_key
+from lfr.vision.decision import Description
 from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, DescriberConfig, build_describer
 from lfr.vision.describers.dlib_onnx_export import default_model_path, export_dlib_model
 from lfr.vision.detection import HogDetectorConfig
@@ -20,6 +21,7 @@ def key_for(
     upsample: int = 1,
     rule: str = "centre",
     paddings: tuple[float, ...] = (0.25,),
+    mirror: bool = False,
 ) -> str:
     config: DescriberConfig = DESCRIBER_CONFIG_ADAPTER.validate_python(describer)
     return cache_key(
@@ -27,7 +29,7 @@ def key_for(
         config,
         HogDetectorConfig(upsample=upsample),
         NoFaceRule(rule),
-        paddings,
+        Description(mirror=mirror, chip_paddings=paddings),
     )
 
 
@@ -43,6 +45,10 @@ def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, P
 
 def test_the_same_configuration_gives_the_same_key() -> None:
     assert key_for({"type": "dlib"}) == key_for({"type": "dlib"})
+    # The flip is the description's, keyed where the describer's mirror was (so the
+    # descriptors cached before it moved are found): the describer's own is not read.
+    flipped = key_for({"type": "dlib", "mirror": False}, mirror=True)
+    assert flipped == key_for({"type": "dlib"}, mirror=True)
 
 
 def test_the_key_changes_with_the_describer_settings_detector_and_no_face_rule() -> None:
@@ -52,7 +58,7 @@ def test_the_key_changes_with_the_describer_settings_detector_and_no_face_rule()
         key_for({"type": "dlib"}, upsample=0),
         key_for({"type": "dlib"}, rule="skip"),
         key_for({"type": "dlib"}, paddings=(0.25, 0.3)),
-        key_for({"type": "dlib", "mirror": False}),
+        key_for({"type": "dlib"}, mirror=True),
     }
     assert len(keys) == 6
 
@@ -100,6 +106,7 @@ def test_context_augmentation_averages_one_description_per_chip_padding(lfw_dir:
     """EQ-1: with paddings (0.25, 0.3) a face's descriptor is the unit mean of its
     descriptors at 0.25 and at 0.3 alone, each aligned from the same landmarks."""
     from lfr.evaluation.descriptors import build_evaluation_describer
+    from lfr.vision.decision import Description
     from lfr.vision.describers import DlibDescriberConfig
 
     image = sorted((lfw_dir / "images" / "Aaron_Peirsol").glob("*.jpg"))[:2]
@@ -107,9 +114,9 @@ def test_context_augmentation_averages_one_description_per_chip_padding(lfw_dir:
     def described(paddings: tuple[float, ...]) -> np.ndarray:
         evaluation, _ = build_evaluation_describer(
             HogDetectorConfig(upsample=1),
-            DlibDescriberConfig(),
+            DlibDescriberConfig(mirror=False),
             cache_root=None,
-            chip_paddings=paddings,
+            description=Description(mirror=True, chip_paddings=paddings),
         )
         rows = [d.descriptor for d in evaluation.describe_all(image)]
         assert all(row is not None for row in rows)
@@ -119,7 +126,7 @@ def test_context_augmentation_averages_one_description_per_chip_padding(lfw_dir:
     expected = (narrow + wide) / np.linalg.norm(narrow + wide, axis=1, keepdims=True)
     np.testing.assert_allclose(both, expected, atol=1e-5)
     assert float(np.min(np.sum(narrow * wide, axis=1))) < 0.999  # the chips differ
-    with pytest.raises(ValueError, match="at least one chip padding"):
+    with pytest.raises(ValueError, match="the description's"):
         build_evaluation_describer(
-            HogDetectorConfig(upsample=1), DlibDescriberConfig(), cache_root=None, chip_paddings=()
+            HogDetectorConfig(upsample=1), DlibDescriberConfig(mirror=True), cache_root=None
         )

@@ -15,6 +15,7 @@ from lfr.db.migrate import upgrade
 from lfr.db.session import make_session_factory, transaction
 from lfr.reports.evaluations import latest_evaluation
 from lfr.settings import get_settings
+from lfr.vision.engine_config import EngineConfig
 from tests.db_fixtures import keyed_engine
 
 GROUPS = {
@@ -68,8 +69,9 @@ def test_equitability_writes_charts_and_stores_the_evaluation(
     assert sorted(report["groups"]) == ["g1", "g2"]
     assert report["groups"]["g1"]["identities"] == 3
     # The stored figures feed the live engine's thresholds: described as it describes.
-    assert report["describer"]["mirror"] is False
-    assert report["chip_paddings"] == [0.25]
+    assert report["rule"] == EngineConfig().decision_rule().name
+    assert report["mirror"] is EngineConfig().description.mirror
+    assert report["chip_paddings"] == list(EngineConfig().description.chip_paddings)
     for name in ("det", "fmr_by_threshold", "fnmr_by_threshold"):
         assert (tmp_path / "out" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     engine = keyed_engine(url)

@@ -15,9 +15,9 @@ from lfr.vision.calibration import (
     one_in,
     shipped_calibration,
 )
+from lfr.vision.decision import DecisionRule, searched_gallery
 from lfr.vision.matcher import Gallery
 from lfr.vision.normalisation import CohortNormalisation
-from lfr.vision.pipeline import calibrated_gallery
 
 
 def _hand_made() -> ModelCalibration:
@@ -122,7 +122,7 @@ def test_the_searched_gallery_is_calibrated_or_raw_never_in_mixed_units() -> Non
     rule_named = rule.model_copy(update={"cohort_size": 200})
     big = Gallery.build([f"s{i}" for i in range(40)], _unit(40, 1))
     probe = _unit(1, 2)
-    searched = calibrated_gallery(big, rule_named, calibration)
+    searched = searched_gallery(big, DecisionRule(normalisation=rule_named), calibration)
     assert searched.normalisation == rule_named
     expected = calibration.to_reference(
         "snorm-200", big.with_normalisation(rule_named).scores(probe).astype(np.float64)
@@ -130,7 +130,9 @@ def test_the_searched_gallery_is_calibrated_or_raw_never_in_mixed_units() -> Non
     np.testing.assert_allclose(searched.scores(probe), expected, rtol=1e-5)
     # Too few subjects for a cohort, or a rule the calibration lacks: raw cosines.
     small = Gallery.build([f"s{i}" for i in range(5)], _unit(5, 3))
-    assert calibrated_gallery(small, rule, calibration).normalisation is None
-    other = CohortNormalisation(type="tnorm", cohort_size=50)
-    assert calibrated_gallery(big, other, calibration).normalisation is None
-    assert calibrated_gallery(big, rule, None).normalisation is None
+    assert (
+        searched_gallery(small, DecisionRule(normalisation=rule), calibration).normalisation is None
+    )
+    other = DecisionRule(normalisation=CohortNormalisation(type="tnorm", cohort_size=50))
+    assert searched_gallery(big, other, calibration).normalisation is None
+    assert searched_gallery(big, DecisionRule(normalisation=rule), None).normalisation is None

@@ -41,9 +41,10 @@ from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import GovernancePolicy
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.authority_view import AuthorityTerms, terms_of
+from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.wad_pdf import wad_pdf
 
@@ -130,7 +131,11 @@ def application_page(
         application = authorisations.application_of(row)
         authority_row = _authority_of(db, row.id)
         authority = _authority_out(authority_row, context.policy) if authority_row else None
-        terms = terms_of(authority_row) if authority_row else None
+        terms = (
+            authority_terms(db, authority_row, context.recognition_settings)
+            if authority_row
+            else None
+        )
         watchlist = (
             watchlists.watchlist_for_authority(db, authority_row.id) if authority_row else None
         )
@@ -235,6 +240,7 @@ async def decide(
                 _text(form, "reasons"),
                 conditions,
                 model_version=context.settings.evaluated_model_version,
+                engine_threshold=context.settings.engine.alert_threshold,
                 threshold_justification=_text(form, "threshold_justification") or None,
             )
 
@@ -342,7 +348,9 @@ def wad_record(context: Context, viewer: Reader, application_id: str) -> Respons
 
 
 def _wad_terms(context: Context, viewer: Viewer | None, application_id: str) -> AuthorityTerms:
-    return terms_of(_detached_authority(context, viewer, application_id))
+    with reading(context.db) as db:
+        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        return authority_terms(db, authority, context.recognition_settings)
 
 
 def _detached_authority(
@@ -534,6 +542,7 @@ def api_decide(
             body.reasons,
             conditions,
             model_version=context.settings.evaluated_model_version,
+            engine_threshold=context.settings.engine.alert_threshold,
             threshold_justification=body.threshold_justification,
         ),
     )
@@ -660,6 +669,13 @@ def _list(form: FormData, name: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in _text(form, name).splitlines() if line.strip())
 
 
+def _cameras(form: FormData) -> tuple[str, ...]:
+    """The configured cameras ticked, then any other names typed one per line (a camera
+    not configured yet), each once, in that order."""
+    names = _chosen(form, "camera_choices") + _list(form, "cameras")
+    return tuple(dict.fromkeys(names))
+
+
 def _chosen(form: FormData, name: str) -> tuple[str, ...]:
     """The ticked boxes of a checkbox group, in the form's order."""
     return tuple(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip())
@@ -686,7 +702,7 @@ def _moment(form: FormData, name: str, problems: list[Unmet]) -> datetime | None
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return from_local_input(text)  # typed in UK time, as the pages show it
     except ValueError:
         problems.append(Unmet("AUTH-1", f"not a date and time: {text!r}", name))
         return None
@@ -718,7 +734,7 @@ def application_from_form(form: FormData, applicant_id: str) -> Application:
         applicant_id=applicant_id,
         **{name: _text(form, name) for name in TEXT_FIELDS},
         places=_list(form, "places"),
-        cameras=_list(form, "cameras"),
+        cameras=_cameras(form),
         watchlist_categories=_categories(form, "watchlist_categories"),
         place_category=_enum(PlaceCategory, category, "place_category") if category else None,
         window=window,

@@ -52,12 +52,8 @@ NO_STORE = {"Cache-Control": "no-store, private"}
 def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> Response:
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
-        cards = [
-            card_of(db, row, actor, context.evaluated_model) for row in console_alerts(db, actor)
-        ]
-        history = [
-            card_of(db, row, actor, context.evaluated_model) for row in console_history(db, actor)
-        ]
+        cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
+        history = [card_of(db, row, actor) for row in console_history(db, actor)]
         views = camera_views(db, actor)
         dashboards = commanded_live_deployments(db, actor)
     return render(
@@ -124,7 +120,7 @@ async def console_stream(
 def console_card(
     request: Request, context: Context, viewer: ConsoleViewer, alert_id: str
 ) -> Response:
-    card = readable_card(context.db, viewer_of(viewer).actor, alert_id, context.evaluated_model)
+    card = readable_card(context.db, viewer_of(viewer).actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
@@ -179,7 +175,7 @@ def _after_decision(request: Request, context: Context, alert_id: str) -> Respon
 def _card(request: Request, context: Context, alert_id: str) -> Response:
     actor = known_identity(request).actor
     assert actor is not None
-    card = readable_card(context.db, actor, alert_id, context.evaluated_model)
+    card = readable_card(context.db, actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
@@ -229,7 +225,7 @@ def api_alerts(
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
         rows = readable_alerts(db, actor, state=state, deployment_id=deployment_id)
-        return [schemas.alert_out(row, context.evaluated_model) for row in rows]
+        return [schemas.alert_out(row) for row in rows]
 
 
 @api.get(
@@ -245,7 +241,7 @@ def api_alert(context: Context, viewer: AlertReader, alert_id: str) -> schemas.A
 
 def read_alert(context: Context, actor: Actor, alert_id: str) -> schemas.AlertOut:
     with reading(context.db) as db:
-        return schemas.alert_out(readable_alert(db, actor, alert_id), context.evaluated_model)
+        return schemas.alert_out(readable_alert(db, actor, alert_id))
 
 
 @api.post(
@@ -308,10 +304,7 @@ def alerts_page(
     """The alerts this person may read, newest first, by state; each opens its record."""
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
-        rows = [
-            schemas.alert_out(row, context.evaluated_model)
-            for row in readable_alerts(db, actor, state=state)
-        ]
+        rows = [schemas.alert_out(row) for row in readable_alerts(db, actor, state=state)]
     return render(
         request,
         "console/alerts.html",
@@ -324,7 +317,7 @@ def alert_page(request: Request, context: Context, viewer: AlertReader, alert_id
     """One alert's record: the probe and the watchlist image large side by side, with the
     score and quality facts (ADJ-1), its decisions, outcome and any hold (DP-3)."""
     actor = viewer_of(viewer).actor
-    card = readable_card(context.db, actor, alert_id, context.evaluated_model)
+    card = readable_card(context.db, actor, alert_id)
     detail = read_alert(context, actor, alert_id)
     return render(
         request,

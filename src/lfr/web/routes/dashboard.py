@@ -26,7 +26,7 @@ from lfr.services.access import commanded_deployment, readable_alerts
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.alert_views import card_of
-from lfr.web.authority_view import terms_of
+from lfr.web.authority_view import authority_terms
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 from lfr.web.routes.deployments import (
@@ -90,7 +90,7 @@ def _headline(context: Context, actor: Actor, deployment_id: str) -> dict[str, A
         onward = [link for link in onward_links(db, actor, row) if link.id != "dashboard-link"]
         return {
             "deployment": deployment_summary(row),
-            "terms": terms_of(row.authority),
+            "terms": authority_terms(db, row.authority, context.recognition_settings),
             "links": [back, *onward],
         }
 
@@ -101,7 +101,7 @@ def _alerts_view(context: Context, actor: Actor, deployment_id: str) -> dict[str
     with reading(context.db) as db:
         status = commanded_deployment(db, actor, deployment_id).status
         tally, rows = _alerts_of(db, actor, deployment_id)
-        latest = [card_of(db, row, actor, context.evaluated_model) for row in rows]
+        latest = [card_of(db, row, actor) for row in rows]
     return {
         "deployment_id": deployment_id,
         "status": status.value,
@@ -126,7 +126,7 @@ def api_dashboard(context: Context, viewer: Commander, deployment_id: str) -> sc
         row = commanded_deployment(db, actor, deployment_id)
         title, status = row.authority.application.title, row.status
         tally, rows = _alerts_of(db, actor, deployment_id)
-        latest = [schemas.alert_out(r, context.evaluated_model) for r in rows]
+        latest = [schemas.alert_out(r) for r in rows]
     health = health_view(context, deployment_id)
     return schemas.DashboardOut(
         deployment_id=deployment_id,

@@ -44,6 +44,7 @@ from lfr.web.live import event_response, health_topic
 from lfr.web.rendering import render
 from lfr.web.routes.console import CONSOLE
 from lfr.web.routes.reports import REVIEW_READERS
+from lfr.web.start_guide import fix_steps
 
 READERS = Admit(
     Role.APPLICANT,
@@ -208,6 +209,8 @@ def detail_page(
         staff = [(users.get(a.user_id, a.user_id), a.role.value) for a in row.assignments]
         links = onward_links(db, actor, row)
         choices = candidates(db, row) if row.status is DeploymentStatus.PLANNED else []
+        steps = fix_steps(db, row, unmet)
+        refused_steps = fix_steps(db, row, list(refused.refusal.unmet)) if refused else []
         db.expunge_all()
     return render(
         request,
@@ -216,6 +219,8 @@ def detail_page(
             "deployment": deployment_summary(row),
             "row": row,
             "unmet": unmet,
+            "steps": steps,
+            "refused_steps": refused_steps,
             "warnings": warnings,
             "staff": staff,
             "roles": DEPLOYMENT_ROLES,
@@ -355,8 +360,16 @@ def candidates(db: Session, row: DeploymentRow) -> list[tuple[Role, list[User]]]
 
 
 @pages.post("/deployments/{deployment_id}/start")
-def start(context: Context, viewer: Commander, deployment_id: str) -> Response:
-    context.control.start(viewer_of(viewer).actor, deployment_id)
+def start(request: Request, context: Context, viewer: Commander, deployment_id: str) -> Response:
+    """Start (DEP-1); a refusal is shown on the deployment page beside the Start button,
+    each unmet condition with who fixes it and where."""
+    actor = viewer_of(viewer).actor
+    try:
+        context.control.start(actor, deployment_id)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return detail_page(request, context, actor, deployment_id, RefusedForm("start", refusal))
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 

@@ -39,9 +39,7 @@ def handheld_message(alert_id: str) -> LiveMessage:
 def handheld_page(request: Request, context: Context, viewer: HandheldViewer) -> Response:
     actor = viewer_of(viewer).actor
     with reading(context.db) as db:
-        cards = [
-            card_of(db, row, actor, context.evaluated_model) for row in handheld_alerts(db, actor)
-        ]
+        cards = [card_of(db, row, actor) for row in handheld_alerts(db, actor)]
     return render(
         request,
         "handheld/index.html",
@@ -70,7 +68,7 @@ def handheld_card(
 
 
 def _card(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
-    card = readable_card(context.db, actor, alert_id, context.evaluated_model)
+    card = readable_card(context.db, actor, alert_id)
     return render(
         request,
         "handheld/card.html",

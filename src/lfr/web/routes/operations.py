@@ -1,23 +1,27 @@
 """Operations: `/healthz` (the process answers), `/readyz` (database, bus, workers) and
 `/metrics` (Prometheus text format, `lfr.metrics`) for the people who run the service.
 
-They carry no personal data: counts, names of deployments, cameras and nodes. Expose them
-to the monitoring network only (a reverse proxy rule), like any service's.
+They carry no personal data: counts, names of deployments, cameras and nodes, and never a
+deployment the public pages do not show yet (an announcement delayed). `/metrics` answers
+only a scrape presenting `web.metrics_token`; or `lfr serve` serves it on a monitoring
+address of its own (`web.metrics_address`, `serve_metrics_apart`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Annotated, Any
+from wsgiref.simple_server import WSGIServer
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from sqlalchemy import text
 
 from lfr import metrics
 from lfr.db.base import utcnow
 from lfr.db.session import reading
-from lfr.services import fleet
+from lfr.services import fleet, publication
 from lfr.web.access import Admit
 from lfr.web.context import WebContext
 from lfr.web.deps import Context
@@ -33,7 +37,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(context: Context) -> Response:
-    """Ready to serve: the database answers, and (with recognition) the bus is reached."""
+    """Ready to serve: the database answers, and (with recognition) the bus is reached now,
+    not merely once (a broker outage makes it 503 until the link is back)."""
     checks = {"database": _database(context), "bus": _bus(context)}
     ready = all(value in ("ok", "not used") for value in checks.values())
     workers = _workers(context)
@@ -42,13 +47,45 @@ def readyz(context: Context) -> Response:
 
 
 @router.get("/metrics")
-def metrics_page(context: Context) -> Response:
-    scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(
-        metrics.StateCollector(lambda: camera_samples(context), lambda: fleet_sample(context))
-    )
-    body = metrics.exposition() + generate_latest(scrape)
+def metrics_page(
+    context: Context, authorization: Annotated[str | None, Header()] = None
+) -> Response:
+    """Prometheus text format, for a scrape presenting the metrics token."""
+    token = context.web_settings.metrics_token
+    if token is None:
+        raise HTTPException(404, "metrics are not served here (see web.metrics_address)")
+    expected = f"Bearer {token.get_secret_value()}".encode()
+    if not hmac.compare_digest((authorization or "").encode(), expected):
+        raise HTTPException(
+            401, "present the metrics token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    body = generate_latest(service_metrics(context))
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def service_metrics(context: WebContext) -> CollectorRegistry:
+    """This process's metrics, the runtime's and the record's state, deployments whose
+    announcement the public pages do not show yet withheld."""
+    state = metrics.StateCollector(lambda: camera_samples(context), lambda: fleet_sample(context))
+    return metrics.scrape(state, lambda: _announced(context))
+
+
+def serve_metrics_apart(context: WebContext) -> WSGIServer | None:
+    """Serve /metrics, without a token, on `web.metrics_address` (a thread of its own);
+    returns its server (None when no address is set)."""
+    address = context.web_settings.metrics_address
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    server, _thread = start_http_server(
+        int(port), addr=host.strip("[]"), registry=service_metrics(context)
+    )
+    return server
+
+
+def _announced(context: WebContext) -> set[str]:
+    with reading(context.db) as db:
+        return publication.announced_deployments(db)
 
 
 def _database(context: WebContext) -> str:
@@ -65,7 +102,9 @@ def _bus(context: WebContext) -> str:
     runtime = context.runtime
     if runtime is None:
         return "not used"
-    return "ok" if runtime.ready else "connecting"
+    if not runtime.ready:
+        return "connecting"
+    return "ok" if runtime.bus_connected else "reconnecting"
 
 
 def _workers(context: WebContext) -> int:

@@ -24,6 +24,7 @@ from lfr.services import people
 from lfr.web import schemas, signin
 from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
+from lfr.web.labels import field_label
 from lfr.web.rendering import render
 from lfr.web.signin import mark_one_time
 
@@ -85,14 +86,17 @@ def _on_page(
     target: str,
     change: Callable[[Session, Actor], T],
     shown: Callable[[T], dict[str, Any]] | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response:
     """Run a change from the People page; a refusal is shown beside the form that caused it
-    (``target``: the account, grant or reset it was about), in plain words."""
+    (``target``: the account, grant or reset it was about), in plain words, with what was
+    `typed` in that form kept."""
     try:
         result = _administer(context, viewer, change)
     except Refusal as refusal:
         reasons = [unmet.reason for unmet in refusal.unmet]
-        return _people_page(request, context, 422, refused={"target": target, "reasons": reasons})
+        refused = {"target": target, "reasons": reasons, "typed": typed or {}}
+        return _people_page(request, context, 422, refused=refused)
     if shown is None:
         return RedirectResponse("/people", status_code=303)
     return _people_page(request, context, **shown(result))
@@ -294,6 +298,7 @@ def refuse_reset(
 
 @pages.post("/people/{user_id}/training")
 def record_training(
+    request: Request,
     context: Context,
     viewer: AdminViewer,
     user_id: str,
@@ -301,16 +306,23 @@ def record_training(
     completed_on: Annotated[str, Form(max_length=10)],
     expires_on: Annotated[str, Form(max_length=10)],
 ) -> Response:
-    with transaction(context.db) as db:
-        people.record_training(
+    """A training record (TRN-1); a refusal stays beside this account's training form with
+    the role and dates as chosen."""
+    return _on_page(
+        request,
+        context,
+        viewer,
+        f"training-{user_id}",
+        lambda db, a: people.record_training(
             db,
-            actor=viewer_of(viewer).actor,
+            actor=a,
             user_id=user_id,
             role=role,
             completed_at=_day(completed_on, "completed_on"),
             expires_at=_day(expires_on, "expires_on"),
-        )
-    return RedirectResponse("/people", status_code=303)
+        ),
+        typed={"role": role.value, "completed_on": completed_on, "expires_on": expires_on},
+    )
 
 
 def _rank(name: str) -> Rank:
@@ -328,7 +340,9 @@ def _day(text: str, field: str) -> datetime:
     try:
         return datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
-        raise Refusal("TRN-1", f"not a date (YYYY-MM-DD): {text!r}", field) from None
+        raise Refusal(
+            "TRN-1", f"{field_label(field).lower()} is not a date: choose a day", field
+        ) from None
 
 
 @api.get(

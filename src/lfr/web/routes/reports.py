@@ -29,6 +29,7 @@ from lfr.web.deps import Context
 from lfr.web.downloads import attachment
 from lfr.web.forecast_view import deployment_outlook
 from lfr.web.forms import problems_of
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 
 REVIEW_READERS = Admit(
@@ -59,6 +60,9 @@ api = APIRouter(prefix="/api/reports", tags=["reports"])
 
 PNG = "image/png"
 NO_STORE = {"Cache-Control": "no-store"}
+
+ASSUMED_WATCHLIST_SIZE = 100
+"""The watchlist size a forecast assumes before anyone has set a maximum (and says so)."""
 
 
 def _model_version(context: Context) -> str:
@@ -109,7 +113,24 @@ def _load(context: Context, review_id: str) -> tuple[dict[str, Any], dict[str, A
 def review_page(
     request: Request, context: Context, viewer: ReviewReader, review_id: str
 ) -> Response:
+    return _review_page(request, context, viewer_of(viewer).actor, review_id)
+
+
+def _review_page(
+    request: Request,
+    context: Context,
+    actor: Actor,
+    review_id: str,
+    refused: Refusal | None = None,
+    typed: dict[str, str] | None = None,
+    saved: bool = False,
+) -> Response:
+    """The review; with `refused`, again (422) with the problems above the assessment form
+    and what was typed in its three boxes kept (`saved`: the text was saved, the sign-off
+    alone was refused)."""
     row, figures = _load(context, review_id)
+    if typed:
+        row = {**row, **typed}
     return render(
         request,
         "reports/review.html",
@@ -117,22 +138,45 @@ def review_page(
             "review": row,
             "figures": figures,
             "lines": review_export.summary_lines(figures),
-            "may_edit": viewer_of(viewer).actor.has(Role.REVIEWER) and row["status"] == "open",
+            "may_edit": actor.has(Role.REVIEWER) and row["status"] == "open",
+            "problems": problems_of(refused) if refused else [],
+            "saved": saved,
             "title": f"Review: {figures['title']}",
         },
+        status=422 if refused else 200,
     )
+
+
+AssessmentText = Annotated[str | None, Form(max_length=20000)]
+
+
+def _typed(performance: str | None, safeguards: str | None, lessons: str | None) -> dict[str, str]:
+    """The three boxes as the review's columns, for the page shown again."""
+    return {
+        "performance_assessment": performance or "",
+        "safeguards_assessment": safeguards or "",
+        "lessons": lessons or "",
+    }
 
 
 @pages.post("/reviews/{review_id}/assessment")
 def review_assessment(
+    request: Request,
     context: Context,
     viewer: Reviewer,
     review_id: str,
-    performance: Annotated[str, Form(max_length=20000)],
-    safeguards: Annotated[str, Form(max_length=20000)],
-    lessons: Annotated[str, Form(max_length=20000)],
+    performance: AssessmentText = None,
+    safeguards: AssessmentText = None,
+    lessons: AssessmentText = None,
 ) -> Response:
-    _assess(context, viewer_of(viewer).actor, review_id, performance, safeguards, lessons)
+    actor = viewer_of(viewer).actor
+    try:
+        _assess(context, actor, review_id, performance or "", safeguards or "", lessons or "")
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        typed = _typed(performance, safeguards, lessons)
+        return _review_page(request, context, actor, review_id, refusal, typed)
     return RedirectResponse(f"/reviews/{review_id}", status_code=303)
 
 
@@ -146,8 +190,34 @@ def _assess(
 
 
 @pages.post("/reviews/{review_id}/sign-off")
-def review_sign_off(context: Context, viewer: Reviewer, review_id: str) -> Response:
-    _sign_off(context, viewer_of(viewer).actor, review_id)
+def review_sign_off(
+    request: Request,
+    context: Context,
+    viewer: Reviewer,
+    review_id: str,
+    performance: AssessmentText = None,
+    safeguards: AssessmentText = None,
+    lessons: AssessmentText = None,
+) -> Response:
+    """Sign off from the assessment form: what the three boxes hold is saved first (its own
+    audited change), then the review is signed off; a refusal of either shows the page again
+    with the problems and the text as typed, so nothing written is lost."""
+    actor = viewer_of(viewer).actor
+    posted = (performance, safeguards, lessons) != (None, None, None)
+    typed = _typed(performance, safeguards, lessons) if posted else None
+    try:
+        if posted:
+            _assess(context, actor, review_id, performance or "", safeguards or "", lessons or "")
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return _review_page(request, context, actor, review_id, refusal, typed)
+    try:
+        _sign_off(context, actor, review_id)
+    except NotFound:
+        raise
+    except Refusal as refusal:
+        return _review_page(request, context, actor, review_id, refusal, typed, saved=posted)
     return RedirectResponse(f"/reviews/{review_id}", status_code=303)
 
 
@@ -176,8 +246,8 @@ def review_pdf(context: Context, viewer: ReviewReader, review_id: str) -> Respon
         else "Open: figures as recorded now, not yet signed off"
     )
     assessment = {
-        "performance_against_expectations": row["performance_assessment"],
-        "safeguards": row["safeguards_assessment"],
+        "performance_assessment": row["performance_assessment"],
+        "safeguards_assessment": row["safeguards_assessment"],
         "lessons": row["lessons"],
     }
     return Response(
@@ -358,7 +428,7 @@ def forecast_page(
     context: Context,
     viewer: Decider,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
-    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
+    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = ASSUMED_WATCHLIST_SIZE,
 ) -> Response:
     """What the authorising officer sees while deciding: the forecast for the threshold
     and watchlist size asked about, and for a range of sizes (AUTH-2, EQ-1)."""
@@ -391,18 +461,25 @@ def forecast_panel(
     expected_footfall: str = "",
     expected_watchlisted: str = "",
     deployment_hours: str = "",
+    condition_window_start: str = "",
+    condition_window_end: str = "",
 ) -> Response:
-    """The forecast as a fragment for the decision form, for this deployment: its blank
-    fields mean the shipped default threshold, a watchlist of 100 and no footfall (htmx
+    """The forecast as a fragment for the decision form, for this deployment: the hours of
+    the narrowed window when both its ends are typed (UK time), else of the window applied
+    for; the maximum watchlist size typed, else an assumed 100, said as such; blank
+    threshold and footfall mean the engine's configured threshold and no footfall (htmx
     swaps it in as the officer types). A number that is not one is said in the panel."""
     try:
         threshold = _number(alert_threshold, float, "alert_threshold")
-        size = int(_number(max_watchlist_size, int, "max_watchlist_size") or 100)
+        typed_size = _number(max_watchlist_size, int, "max_watchlist_size")
         footfall = int(_number(expected_footfall, int, "expected_footfall") or 0)
         watchlisted = _number(expected_watchlisted, int, "expected_watchlisted")
         hours = float(_number(deployment_hours, float, "deployment_hours") or 0.0)
+        narrowed = _narrowed_hours(condition_window_start, condition_window_end)
     except Refusal as refusal:
         return render(request, "partials/problems.html", {"problems": problems_of(refusal)})
+    size = int(typed_size) if typed_size else ASSUMED_WATCHLIST_SIZE
+    hours = narrowed if narrowed is not None else hours
     with reading(context.db) as db:
         outlook = deployment_outlook(
             db,
@@ -424,8 +501,23 @@ def forecast_panel(
             "outlook": outlook,
             "chosen": _forecast_json(outlook.forecast),
             "by_size": [_forecast_json(f) for f in by_size],
+            "size_assumed": not typed_size,
+            "window_narrowed": narrowed is not None,
         },
     )
+
+
+def _narrowed_hours(start: str, end: str) -> float | None:
+    """The hours of a narrowed window typed on the decision form (UK time), None unless
+    both ends are typed and the end is after the start."""
+    if not (start.strip() and end.strip()):
+        return None
+    try:
+        begins, ends = from_local_input(start), from_local_input(end)
+    except ValueError as error:
+        raise Refusal("EQ-1", "not a date and time", "condition_window_start") from error
+    seconds = (ends - begins).total_seconds()
+    return seconds / 3600 if seconds > 0 else None
 
 
 def _number(text: str, kind: type[float] | type[int], field: str) -> float | None:
@@ -447,7 +539,7 @@ def api_forecast(
     context: Context,
     viewer: Decider,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
-    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = 100,
+    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = ASSUMED_WATCHLIST_SIZE,
 ) -> dict[str, Any]:
     """False alerts per 10,000 faces and the expected true identification rate."""
     with reading(context.db) as db:

@@ -9,7 +9,6 @@ no image, template, subject reference or name.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -32,6 +31,7 @@ from lfr.web.access import Admit, Viewer, viewer_of
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment, safe_filename
 from lfr.web.forms import shown_on_form
+from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.shipped_documents import not_yet_published, shipped
 
@@ -87,9 +87,20 @@ def open_data_json(context: Context) -> Response:
 def atom_feed(request: Request, context: Context) -> Response:
     with reading(context.db) as db:
         feed = transparency.atom_feed(
-            transparency.announcements(db), transparency.results(db), str(request.base_url)
+            transparency.announcements(db), transparency.results(db), feed_base(request, context)
         )
     return Response(feed, media_type="application/atom+xml")
+
+
+def feed_base(request: Request, context: Context) -> str:
+    """The service's own address for the feed's links, never the request's Host header (a
+    forged one would be copied into every reader's feed): `web.public_url`, else the first
+    allowed host, else (development, any host allowed) links relative to the site."""
+    public_url = context.web_settings.public_url
+    if public_url is not None:
+        return public_url
+    hosts = [host for host in context.settings.allowed_hosts if host != "*"]
+    return f"{request.url.scheme}://{hosts[0]}" if hosts else ""
 
 
 @pages.get("/public/documents", dependencies=[Depends(PUBLIC)])
@@ -166,11 +177,9 @@ async def delay_announcement(
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
     try:
-        when = datetime.fromisoformat(publish_from)
+        when = from_local_input(publish_from)  # the form's field is typed in UK time
     except ValueError as error:
-        raise Refusal("PUB-1", "give a date and time (ISO 8601)", "publish_from") from error
-    if when.tzinfo is None:  # the form's datetime-local field is labelled UTC
-        when = when.replace(tzinfo=UTC)
+        raise Refusal("PUB-1", "give a date and time", "publish_from") from error
     actor = viewer_of(viewer).actor
 
     def delay() -> str:

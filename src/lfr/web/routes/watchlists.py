@@ -25,7 +25,7 @@ from lfr.services.access import readable_watchlist, readable_watchlists
 from lfr.services.authorisations import authorities_in_force
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
-from lfr.web.authority_view import terms_of
+from lfr.web.authority_view import authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
@@ -90,7 +90,7 @@ def watchlist_page(
         summary = _summary(row)
         authority = db.get(AuthorityRow, row.authority_id)
         assert authority is not None  # a watchlist always belongs to an authority (WL-1)
-        terms = terms_of(authority)
+        terms = authority_terms(db, authority, context.recognition_settings)
         application_id = authority.application_id
     return render(
         request,
