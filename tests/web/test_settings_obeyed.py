@@ -16,7 +16,7 @@ from sqlalchemy import select
 from lfr.audit import AuditEntry
 from lfr.db.people import User
 from lfr.db.session import reading
-from lfr.reports.thresholds import FORCE_CALIBRATION
+from lfr.reports.recognition import FORCE_CALIBRATION
 from lfr.setting_groups import WebSettings
 from lfr.settings import Settings, get_settings
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, shipped_calibration
