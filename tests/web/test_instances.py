@@ -30,13 +30,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from lfr.audit import AuditCheckpoint, AuditEntry, keys
-from lfr.audit.log import request_id_var
+from lfr.audit import AuditCheckpoint, AuditEntry
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.fleet import ControlOutboxRow
 from lfr.db.governance import AlertRow
 from lfr.db.leases import LeaseRow
-from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
+from lfr.db.session import SessionFactory, make_engine, transaction
 from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
 from lfr.runtime.leases import LEASE_S, camera_lease
@@ -44,6 +43,7 @@ from lfr.services import deployments, fleet
 from lfr.services.retention import RUN_ACTION
 from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
+from lfr.system import build
 from lfr.web.context import WebContext
 from lfr.web.demo import seed_accounts, seed_rehearsal
 from lfr.web.demo_media import DemoMedia
@@ -236,9 +236,8 @@ def test_two_instances_act_as_one(
     enroler: VisionEnroler,
 ) -> None:
     settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=empty_database)
-    keys.configure(settings)
-    db = make_session_factory(make_engine(empty_database))
-    context = WebContext(settings=settings, db=db, request_id_var=request_id_var)
+    context = build(settings).context  # as each instance's `lfr serve` builds it, keys and all
+    db = context.db
     accounts = seed_accounts(db)
     actors = {name: account.actor for name, account in accounts.items()}
     media = DemoMedia(
