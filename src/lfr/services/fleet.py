@@ -31,10 +31,10 @@ from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
-from lfr.runtime.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
 from lfr.services.people import is_console
