@@ -66,13 +66,25 @@ class WalkbySpec:
     non_mated: int = 310
     watchlist_size: int = 1100
     height: int = 720
-    lanes: int = 3
-    walk_frames: int = 60
-    """Frames from a passer's first appearance to the close-up (2.4 s at 25 fps)."""
-    gap_frames: int = 10
+    lanes: int = 8
+    """Passers walking at once, each in its own lane (a cell of the frame)."""
+    rows: int = 2
+    """The lanes are laid out in this many rows (the way `benchmarks.crowd` stacks its
+    lanes): 8 lanes in 2 rows at 720p are cells of 320×360 px."""
+    walk_frames: int = 32
+    """Frames from a passer's first appearance to the close-up (1.3 s at 25 fps)."""
+    far_share: float = 0.3
+    """Share of the walk spent approaching from afar (`start_face_px`) to three quarters
+    of the close-up; the rest is the near approach, where the detector can find the face
+    (at 720p the engine's detector finds faces from about 107 px high)."""
+    gap_frames: int = 4
     """Empty frames between two passers of a lane (the tracker ends the first's track)."""
     start_face_px: int = 40
     seed: int = 0
+
+    @property
+    def columns(self) -> int:
+        return math.ceil(self.lanes / self.rows)
 
     @property
     def width(self) -> int:
@@ -91,13 +103,20 @@ class WalkbySpec:
     def folder_name(self) -> str:
         return (
             f"walkby-{self.height}p-m{self.mated}-n{self.non_mated}-wl{self.watchlist_size}"
-            f"-l{self.lanes}-w{self.walk_frames}-g{self.gap_frames}-f{self.start_face_px}"
-            f"-seed{self.seed}"
+            f"-l{self.lanes}x{self.rows}-w{self.walk_frames}-far{self.far_share:g}"
+            f"-g{self.gap_frames}-f{self.start_face_px}-seed{self.seed}"
         )
 
 
 QUICK_SPEC = WalkbySpec(
-    mated=8, non_mated=8, watchlist_size=60, height=360, lanes=2, walk_frames=40, gap_frames=10
+    mated=8,
+    non_mated=8,
+    watchlist_size=60,
+    height=360,
+    lanes=2,
+    rows=1,
+    walk_frames=40,
+    gap_frames=10,
 )
 """A CI-sized clip: 16 passers, 60 enrolled, 640×360, about 20 seconds of work."""
 
@@ -227,20 +246,32 @@ def plan_passers(
 
 def placement(passer: Passer, frame: int, spec: WalkbySpec) -> tuple[int, int, int] | None:
     """(left, top, side) of the passer's crop in `frame`, or None when not walking then.
-    The side grows geometrically from the far size to the close-up (a lane wide)."""
+    The side grows geometrically from the far size to three quarters of the close-up in
+    the first `far_share` of the walk, then on to the close-up (its cell's width, or 95%
+    of its height); the passer drifts sideways and down its cell as it nears."""
     step = frame - passer.first_frame
     if not 0 <= step < spec.walk_frames:
         return None
     progress = step / max(spec.walk_frames - 1, 1)
-    lane_width = spec.width // spec.lanes
+    cell_width, cell_height = spec.width // spec.columns, spec.height // spec.rows
     far = spec.start_face_px / FACE_SHARE_OF_CROP
-    near = float(lane_width)
-    side = round(far * (near / far) ** progress)
-    free = lane_width - side
-    centre_x = passer.lane * lane_width + lane_width / 2 + passer.drift * free / 2 * progress
-    horizon, ground = spec.height * 0.28, spec.height * 0.97
-    bottom = horizon + (ground - horizon) * progress + side * (1 - progress) * 0.5
-    return round(centre_x - side / 2), round(min(bottom, spec.height) - side), side
+    near = float(min(cell_width, int(cell_height * 0.95)))
+    knee = max(far, 0.75 * near)
+    if progress < spec.far_share:
+        side = round(far * (knee / far) ** (progress / spec.far_share))
+    else:
+        near_progress = (progress - spec.far_share) / (1 - spec.far_share)
+        side = round(knee * (near / knee) ** near_progress)
+    row, column = divmod(passer.lane, spec.columns)
+    free = cell_width - side
+    centre_x = column * cell_width + cell_width / 2 + passer.drift * free / 2 * progress
+    top_of_cell = row * cell_height
+    lowest = top_of_cell + cell_height * 0.99
+    bottom = (
+        top_of_cell + cell_height * 0.45 + (lowest - top_of_cell - cell_height * 0.45) * progress
+    )
+    bottom = min(max(bottom, top_of_cell + side), lowest)
+    return round(centre_x - side / 2), round(bottom - side), side
 
 
 def styled_face(

@@ -24,6 +24,7 @@ from lfr.reports import review
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.identity import SERVICE_NAME, NodeIdentity, NodeSigner, service_signer
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
 from lfr.vision.types import CameraStatus
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
@@ -173,7 +174,7 @@ def test_a_revoked_or_never_enrolled_node_is_refused_and_counted(
     van, stranger = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
     control = web_context.control
     before = refused("match", "unknown_signer")
     unknown = match_event(world, faces_dir, score=0.97)
@@ -210,12 +211,12 @@ def test_one_node_key_is_not_enrolled_under_two_names(
     receive released watchlists, under a second name); also once van-3 is revoked."""
     key = NodeIdentity.generate().public().text()
     with transaction(web_context.db) as session:
-        fleet.enrol_node(session, personas.administrator, "van-3", key)
+        fleet.enrol_node(session, console_actor(), "van-3", key)
     with transaction(web_context.db) as session, pytest.raises(Refusal, match="van-3"):
-        fleet.enrol_node(session, personas.administrator, "van-4", key)
+        fleet.enrol_node(session, console_actor(), "van-4", key)
     with transaction(web_context.db) as session:
         fleet.revoke_node(session, personas.administrator, "van-3", "Replaced")
     with transaction(web_context.db) as session, pytest.raises(Refusal, match="van-3"):
-        fleet.enrol_node(session, personas.administrator, "van-4", key)
+        fleet.enrol_node(session, console_actor(), "van-4", key)
     with transaction(web_context.db) as session:
         assert [n.name for n in fleet.enrolled_nodes(session)] == ["van-3"]

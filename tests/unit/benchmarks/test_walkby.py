@@ -133,7 +133,7 @@ def test_the_watchlist_holds_every_mated_passer_and_no_other_passer() -> None:
 
 
 def test_a_passer_grows_from_far_to_a_close_up_within_the_frame() -> None:
-    spec = WalkbySpec(height=360, lanes=2, walk_frames=40)
+    spec = WalkbySpec(height=360, lanes=2, rows=1, walk_frames=40)
     walker = passer(0, "Ann", mated=True, sex="female", boxes=[])
     sizes = []
     for frame in range(-1, 41):
@@ -152,9 +152,33 @@ def test_a_passer_grows_from_far_to_a_close_up_within_the_frame() -> None:
     assert sizes[-1] == spec.width // 2
 
 
+def test_lanes_in_rows_keep_each_passer_in_its_cell() -> None:
+    spec = WalkbySpec(height=720, lanes=8, rows=2, walk_frames=32)
+    for lane in range(8):
+        walker = passer(0, "Ann", mated=True, sex="female", boxes=[])
+        walker.lane, walker.drift = lane, 1.0 if lane % 2 else -1.0
+        row, column = divmod(lane, 4)
+        for frame in range(32):
+            placed = placement(walker, frame, spec)
+            assert placed is not None
+            left, top, side = placed
+            assert column * 320 <= left
+            assert left + side <= (column + 1) * 320
+            assert row * 360 <= top
+            assert top + side <= (row + 1) * 360
+        assert side == 320  # the close-up fills the cell's width
+
+
 def test_a_tiny_clip_matches_its_ground_truth(lfw_dir: Path, tmp_path: Path) -> None:
     spec = WalkbySpec(
-        mated=2, non_mated=2, watchlist_size=6, height=360, lanes=2, walk_frames=8, gap_frames=2
+        mated=2,
+        non_mated=2,
+        watchlist_size=6,
+        height=360,
+        lanes=2,
+        rows=1,
+        walk_frames=8,
+        gap_frames=2,
     )
     clip = generate(spec, lfw_dir, tmp_path, enrollable=lambda identity: True)
     capture = cv2.VideoCapture(str(clip.video))
