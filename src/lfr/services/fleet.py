@@ -31,6 +31,7 @@ from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
@@ -52,8 +53,13 @@ def nodes_of(session: Session, cameras: Sequence[str]) -> list[str]:
 
 def owe_halt(session: Session, row: DeploymentRow, reason: str, at: datetime) -> ControlOutboxRow:
     """Record the halt every node of the deployment must hear, in the caller's transaction;
-    with no node to tell, it is delivered as soon as the bus holds it."""
+    with no node to tell, it is delivered as soon as the bus holds it.
+
+    Every instance of `lfr serve` running a camera of it (holding the camera's lease) must
+    acknowledge it too, as ``instance:<name>`` beside the nodes: the halt is complete once
+    each has stopped its workers, or its lease lapsed (`acknowledge_stopped_instances`)."""
     nodes = nodes_of(session, json.loads(row.cameras))
+    nodes += sorted(INSTANCE_PREFIX + h for h in live_holders(session, camera_lease(row.id, "")))
     owed = ControlOutboxRow(
         deployment_id=row.id, reason=reason, created_at=at, nodes=json.dumps(nodes), attempts=0
     )
@@ -71,6 +77,31 @@ def undelivered(session: Session) -> list[ControlOutboxRow]:
             .order_by(ControlOutboxRow.created_at)
         )
     )
+
+
+def only_nodes(names: Sequence[str]) -> list[str]:
+    """The nodes among those owed a halt (not the instances of the service)."""
+    return [name for name in names if not name.startswith(INSTANCE_PREFIX)]
+
+
+def acknowledge_stopped_instances(session: Session, deployment_id: str) -> None:
+    """Each instance owed a halt of the deployment that no longer holds a live lease on any
+    of its cameras has stopped its workers there (it released them after stopping, or its
+    leases lapsed: `lfr.runtime.leases`): recorded as its acknowledgement."""
+    running = live_holders(session, camera_lease(deployment_id, ""))
+    now = database_now(session)
+    for owed in session.scalars(
+        select(ControlOutboxRow).where(
+            ControlOutboxRow.deployment_id == deployment_id,
+            ControlOutboxRow.delivered_at.is_(None),
+        )
+    ):
+        for name in json.loads(owed.nodes):
+            if (
+                name.startswith(INSTANCE_PREFIX)
+                and name.removeprefix(INSTANCE_PREFIX) not in running
+            ):
+                _acknowledge(session, owed.id, name, now)
 
 
 def mark_published(session: Session, outbox_id: str, at: datetime) -> None:
@@ -208,6 +239,9 @@ def halt_delivery(session: Session, deployment_id: str) -> HaltDelivery | None:
         s.name: s.last_seen
         for s in session.scalars(select(NodeStatusRow).where(NodeStatusRow.name.in_(names)))
     }
+    # An instance is heard from while it renews its leases.
+    now, alive = database_now(session), live_holders(session, "")
+    seen |= {n: now for n in names if n.removeprefix(INSTANCE_PREFIX) in alive}
     nodes = tuple(NodeDelivery(n, acks.get(n), seen.get(n)) for n in names)
     return HaltDelivery(owed.reason, owed.created_at, owed.published_at, owed.last_error, nodes)
 
