@@ -53,6 +53,7 @@ from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.worker import NatsOutlet, make_emit
 from lfr.services import authorisations, cameras, fleet
+from lfr.services.people import console_actor
 from lfr.services.policy import current_policy
 from lfr.settings import Settings
 from lfr.system import Recognition
@@ -177,7 +178,7 @@ async def halt_over_a_cut_link(lab: Lab, outage_s: float, *, restart: bool) -> R
     with transaction(lab.db) as session:
         for camera in CAMERAS:
             cameras.configure_camera(session, lab.personas.engineer, camera, "node:van-3")
-        fleet.enrol_node(session, lab.personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     link = CuttableLink(lab.nats.url)
     await link.up()
     via_link = lab.nats.model_copy(update={"url": link.url})
@@ -237,7 +238,7 @@ async def alerts_through_an_outage(lab: Lab, outage_s: float) -> Row:
     identity = NodeIdentity.generate()
     with transaction(lab.db) as session:
         cameras.configure_camera(session, lab.personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, lab.personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     recognition = lab.context().attach_runtime(run_camera_engine)
     await recognition.start()
     link = CuttableLink(lab.nats.url)

@@ -34,6 +34,7 @@ from lfr.runtime.identity import (
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras, fleet
 from lfr.services.fleet import Origin
+from lfr.services.people import console_actor
 from lfr.services.policy import current_policy
 from lfr.system import Recognition
 from lfr.vision.types import MatchEvent
@@ -207,7 +208,7 @@ def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
 
     async def scenario() -> HaltDeployment:
         link = CuttableLink(nats_settings.url)
@@ -313,8 +314,8 @@ def test_a_node_camera_speaks_only_through_its_enrolled_unrevoked_node(
     van, other = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
-        fleet.enrol_node(session, personas.administrator, "van-9", other.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
+        fleet.enrol_node(session, console_actor(), "van-9", other.public().text())
 
     def event() -> MatchEvent:
         return match_event(world, faces_dir, camera=CAMERAS[0], score=0.97)
@@ -358,7 +359,7 @@ def test_the_watchlist_is_released_to_each_enrolled_node_alone(
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-9")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
     context = on_nats(web_context, nats_settings)
     recognition = context.attach_runtime(run_camera_engine)
 

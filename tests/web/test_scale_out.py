@@ -27,6 +27,7 @@ from lfr.runtime.identity import (
 from lfr.runtime.node import ReleasedSource
 from lfr.runtime.release import ReleaseError, open_release
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
 from lfr.system import nats_settings as nats_settings_of
 from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
@@ -133,7 +134,7 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
     with transaction(context.db) as session:  # one camera in the service, one on a van
         cameras.configure_camera(session, personas.engineer, local, str(clip))
         cameras.configure_camera(session, personas.engineer, on_node, "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     runtime = context.attach_runtime(run_camera_engine)
     service = service_signer(context.settings.audit_signing_key_bytes())
     service_key = parse_service_key(service_public_key(service))

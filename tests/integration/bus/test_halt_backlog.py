@@ -38,6 +38,7 @@ from lfr.runtime.node import Node, spooled
 from lfr.runtime.spool import Spool, spool_key
 from lfr.runtime.supervisor import Camera, SupervisorSettings
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import MatchEvent
@@ -109,7 +110,7 @@ def enrolled_van(context: WebContext, personas: Personas, world: World, van: Van
     with transaction(context.db) as session:  # both cameras on the van: none runs here
         for camera in CAMERAS:
             cameras.configure_camera(session, personas.engineer, camera, "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.identity.public().text())
 
 
 def stored(context: WebContext) -> set[str]:
@@ -280,7 +281,7 @@ def test_an_alert_captured_after_the_halt_is_destroyed_on_the_node_and_audited(
     world = build_world(web_context.db, personas, enroler, faces_dir)
     identity = NodeIdentity.generate()
     with transaction(web_context.db) as session:
-        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     halted_at = utcnow()
     spool = Spool(tmp_path / world.deployment_id / CAMERAS[0], spool_key(b"k" * 32))
     for at in (halted_at - timedelta(seconds=5), halted_at + timedelta(seconds=5)):
