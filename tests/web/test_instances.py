@@ -35,11 +35,11 @@ from lfr.audit.log import request_id_var
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.fleet import ControlOutboxRow
 from lfr.db.governance import AlertRow
-from lfr.db.leases import LeaseRow
+from lfr.db.leases import LeaseRow, camera_lease
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
-from lfr.runtime.leases import LEASE_S, camera_lease
+from lfr.runtime.leases import LEASE_S
 from lfr.services import deployments, fleet
 from lfr.services.retention import RUN_ACTION
 from lfr.services.watchlists import VisionEnroler

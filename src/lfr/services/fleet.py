@@ -1,7 +1,7 @@
 """The fleet: enrolled nodes, halts owed to them, their acknowledgements, and what they
 report (DEP-2, WL-1, WL-6, REC-5).
 
-A node is enrolled by an administrator (its name and public keys, `lfr.runtime.identity`)
+A node is enrolled by an administrator (its name and public keys, `lfr.bus.identity`)
 and can be revoked. What arrives over the bus for a camera `node:<name>` is accepted only
 when signed by that enrolled, unrevoked node (`check_origin`); a deployment's watchlist is
 released only to such nodes, each copy encrypted to its node (`release_targets`).
@@ -25,16 +25,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
+from lfr.bus.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.bus.messages import NodeReport
 from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
-from lfr.runtime.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
 from lfr.services.people import is_console
