@@ -9,8 +9,9 @@ import pytest
 
 from lfr.db.base import utcnow
 from lfr.db.fleet import ControlOutboxRow
+from lfr.db.leases import camera_lease
 from lfr.db.session import SessionFactory, transaction
-from lfr.runtime.leases import Leases, camera_lease
+from lfr.runtime.leases import Leases
 from lfr.services import deployments, fleet
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import World
