@@ -107,8 +107,7 @@ def mark_published(session: Session, outbox_id: str, at: datetime) -> None:
     if row is None:
         return
     row.published_at, row.attempts, row.last_error = at, row.attempts + 1, None
-    if not json.loads(row.nodes):
-        row.delivered_at = at
+    _delivered_once_all_heard(session, row, at)
     session.flush()
 
 
@@ -176,10 +175,18 @@ def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> N
     if exists is None:
         session.add(ControlAckRow(outbox_id=outbox_id, node=node, acked_at=at))
         session.flush()
+    _delivered_once_all_heard(session, owed, at)
+
+
+def _delivered_once_all_heard(session: Session, owed: ControlOutboxRow, at: datetime) -> None:
+    """Delivered when the bus holds the halt and every node and instance owed it has
+    acknowledged (an instance may stop its workers before the halt is on the bus: it obeys
+    the record, not the message; the halt stays owed to the bus until published)."""
     acked = set(
-        session.scalars(select(ControlAckRow.node).where(ControlAckRow.outbox_id == outbox_id))
+        session.scalars(select(ControlAckRow.node).where(ControlAckRow.outbox_id == owed.id))
     )
-    if owed.delivered_at is None and set(json.loads(owed.nodes)) <= acked:
+    heard = set(json.loads(owed.nodes)) <= acked
+    if owed.delivered_at is None and owed.published_at is not None and heard:
         owed.delivered_at = at
 
 
