@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from lfr import metrics
+from lfr.bus.identity import SERVICE_NAME, NodeIdentity, NodeSigner, service_signer
 from lfr.bus.messages import Message, encode, signed, signed_content, wrap
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import subject_for
@@ -22,9 +23,9 @@ from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.reports import review
 from lfr.runtime.engine import run_camera_engine
-from lfr.runtime.identity import SERVICE_NAME, NodeIdentity, NodeSigner, service_signer
 from lfr.services import cameras, fleet
 from lfr.services.people import console_actor
+from lfr.system import attach_recognition
 from lfr.vision.types import CameraStatus
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
@@ -79,7 +80,7 @@ def test_an_anonymous_client_s_unsigned_alert_and_health_are_refused_and_counted
     forgeries on the same subjects, so once it is in, the forgeries were decided)."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
     own_worker = service_signer(context.settings.audit_signing_key_bytes())
     forged = match_event(world, faces_dir, score=0.99)
     genuine = match_event(world, faces_dir, score=0.97)
@@ -141,7 +142,7 @@ def test_the_service_s_own_camera_worker_signs_what_it_sends(
         for camera in CAMERAS:
             (tmp_path / camera).mkdir()
             cameras.configure_camera(session, personas.engineer, camera, str(tmp_path / camera))
-    runtime = web_context.attach_runtime(targets.emit_dropped_alerts)
+    runtime = attach_recognition(web_context, targets.emit_dropped_alerts)
     event = match_event(world, faces_dir, score=0.97)
 
     def stored() -> list[str]:

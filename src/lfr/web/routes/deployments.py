@@ -36,6 +36,7 @@ from lfr.services import deployments, fleet, people
 from lfr.services.access import commands, may_read_watchlist, watchable_deployment
 from lfr.services.authorisations import authorities_in_force, authority_of
 from lfr.services.watchlists import watchlist_for_authority
+from lfr.vision import source_types
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, known_identity, viewer_of
 from lfr.web.deps import Context
@@ -469,6 +470,7 @@ def cameras_listing(
             "cameras": rows,
             "refused": refused,
             "problems": problems_of(refused.refusal) if refused else [],
+            "source_written": source_types.WRITTEN,
             "title": "Cameras",
         },
         status=422 if refused else 200,
