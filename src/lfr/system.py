@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
+from lfr.bus.identity import service_signer
 from lfr.bus.nats_auth import user_seed
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
@@ -26,7 +27,6 @@ from lfr.keyring import bind_keys, engine_of
 from lfr.runtime.admission import Admission, HostCapacity
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
-from lfr.runtime.identity import service_signer
 from lfr.runtime.reconciler import Planner, Reconciler
 from lfr.runtime.schedules import Job, Scheduler
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings
@@ -184,12 +184,12 @@ def _listeners(feed: LiveFeed) -> Listeners:
 
 @dataclass
 class System:
+    """The assembled system: the context the web app serves from, the app, and the
+    recognition side when this process runs cameras (None: the web alone)."""
+
     context: WebContext
     app: FastAPI
-
-    @property
-    def recognition(self) -> Recognition | None:
-        return self.context.recognition
+    recognition: Recognition | None = None
 
 
 def build(
@@ -216,6 +216,7 @@ def build(
         db = prepare_database(settings)
     bind_keys(engine_of(db), settings)  # what this system seals and signs, with its keys
     context = WebContext(settings=settings, db=db, request_id_var=request_id_var)
+    recognition = None
     if target is not None:
-        attach_recognition(context, target, realtime=realtime, preview=preview)
-    return System(context, create_app(context))
+        recognition = attach_recognition(context, target, realtime=realtime, preview=preview)
+    return System(context, create_app(context), recognition)

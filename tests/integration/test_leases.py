@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from lfr.db.leases import camera_lease
 from lfr.db.session import SessionFactory
-from lfr.runtime.leases import Leases, camera_lease
+from lfr.runtime.leases import Leases
 
 pytestmark = pytest.mark.db
 

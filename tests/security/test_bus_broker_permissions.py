@@ -15,6 +15,7 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
+from lfr.bus.identity import NodeIdentity, NodeSigner, service_signer
 from lfr.bus.messages import HaltDeployment, NodeReport
 from lfr.bus.nats_auth import ServerTls, user_seed
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
@@ -23,7 +24,6 @@ from lfr.bus.subjects import Topic
 from lfr.cli import app
 from lfr.cli.node import node_access
 from lfr.db.session import transaction
-from lfr.runtime.identity import NodeIdentity, NodeSigner, service_signer
 from lfr.services import cameras, fleet
 from lfr.services.people import console_actor
 from lfr.settings import get_settings

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import NodeReport
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.db.web_sessions import WebSession
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import NodeIdentity
 from lfr.services import fleet, people
 from lfr.web import signin
 from lfr.web.context import WebContext

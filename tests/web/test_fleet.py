@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import NodeReport
 from lfr.cli import app
 from lfr.db.session import transaction
 from lfr.domain.people import Rank, Role
-from lfr.runtime.identity import NodeIdentity
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas, trained_account
 from tests.web.test_reconciler import signed_origin

@@ -15,10 +15,10 @@ from typing import Annotated
 
 import typer
 
+from lfr.bus.identity import NodeIdentity, service_public_key, service_signer
 from lfr.bus.nats_auth import ServerTls, authorization_block, user_public
 from lfr.cli._database import console_transaction, database_transaction
 from lfr.cli._settings import load_settings
-from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
 from lfr.services import fleet, people
 
 fleet_app = typer.Typer(

@@ -68,7 +68,7 @@ class NodeStatusRow(Base):
 
 
 class EnrolledNodeRow(Base):
-    """A node an administrator enrolled: its name and public keys (`lfr.runtime.identity`).
+    """A node an administrator enrolled: its name and public keys (`lfr.bus.identity`).
     A revoked node keeps its row (the record of what it was), and gets nothing more; one
     not yet approved by a second administrator gets nothing yet."""
 

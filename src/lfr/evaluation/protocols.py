@@ -25,7 +25,7 @@ from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
 from lfr.evaluation.decisions import gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
-from lfr.reports.equitability import Rate, RateRatio, make_rate, max_min_ratio
+from lfr.evaluation.rates import Rate, RateRatio, make_rate, max_min_ratio
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, calibrate, one_in
 from lfr.vision.decision import DecisionRule, rule_gallery, runnable_rule, searched_gallery
 from lfr.vision.fair import FairCohort
@@ -268,6 +268,9 @@ def evaluate_identification(
     if cohort is not None:
         calibration = calibration.model_copy(update={"fair_cohorts": {cohort.description: cohort}})
     figures = _searches_report(searched.searches, options)
+    if "at_threshold" in figures:
+        # A calibrated threshold read against a rule's own units would mislead: say which.
+        figures["at_threshold"]["calibrated"] = searched.calibrated
     report: Report = {
         "protocol": "identification",
         **describer.describe_setup(),

@@ -28,10 +28,11 @@ from typing import Any
 from lfr import metrics
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
+from lfr.bus.cameras import Camera
 from lfr.bus.messages import Message, NodeReport, Signer, signed_content
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.bus.subjects import check_token
-from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.fleet import Origin
 from lfr.vision.types import SILENT_AFTER_S, CameraStatus, HealthFigures, MatchEvent

@@ -29,12 +29,11 @@ import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lfr.db.base import utcnow
-from lfr.db.leases import LeaseRow
+from lfr.db.leases import LeaseRow, database_now
 from lfr.db.session import SessionFactory, transaction
 
 LEASE_S = 10.0
@@ -46,35 +45,12 @@ FENCE_MARGIN_S = 2.0
 gone before anyone else may start the camera."""
 
 LEADER = "leader"
-INSTANCE_PREFIX = "instance:"
-"""How an instance is named among those that must acknowledge a halt (beside nodes)."""
-
-
-def camera_lease(deployment_id: str, camera: str) -> str:
-    return f"camera:{deployment_id}:{camera}"
 
 
 def instance_name() -> str:
     """A name for this process, unique among instances: host, pid and a random part."""
     host = socket.gethostname().split(".")[0][:24] or "host"
     return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def database_now(session: Session) -> datetime:
-    """The database's clock (PostgreSQL), or this machine's (SQLite: one instance)."""
-    if session.get_bind().dialect.name == "postgresql":
-        now: datetime = session.execute(select(func.now())).scalar_one()
-        return now
-    return utcnow()
-
-
-def live_holders(session: Session, prefix: str) -> set[str]:
-    """The instances holding unlapsed leases whose names start with `prefix`."""
-    now = database_now(session)
-    rows = session.scalars(
-        select(LeaseRow.holder).where(LeaseRow.name.startswith(prefix), LeaseRow.expires_at > now)
-    )
-    return set(rows)
 
 
 class Leases:

@@ -42,8 +42,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
+from lfr.bus.cameras import Camera
+from lfr.bus.identity import NodePublicKey
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import camera_lease
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import urgent_lapse_time
 from lfr.domain.people import SYSTEM_ACTOR
@@ -51,16 +54,15 @@ from lfr.domain.refusal import Refusal
 from lfr.reports.recognition import engine_differences, recognition_of
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.engine import EngineJob
-from lfr.runtime.identity import NodePublicKey
-from lfr.runtime.leases import LEADER, Leases, camera_lease, instance_name
+from lfr.runtime.leases import LEADER, Leases, instance_name
 from lfr.runtime.release import seal_release, withdrawal
-from lfr.runtime.supervisor import Camera
 from lfr.services import authorisations, deployments, fleet
-from lfr.services.cameras import cameras_for, runs_on_node
+from lfr.services.cameras import cameras_for
 from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import sealed_templates
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig, threads_per_worker
+from lfr.vision.source_types import runs_on_node
 
 log = logging.getLogger("lfr.reconciler")
 

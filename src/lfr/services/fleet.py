@@ -1,7 +1,7 @@
 """The fleet: enrolled nodes, halts owed to them, their acknowledgements, and what they
 report (DEP-2, WL-1, WL-6, REC-5).
 
-A node is enrolled by an administrator (its name and public keys, `lfr.runtime.identity`)
+A node is enrolled by an administrator (its name and public keys, `lfr.bus.identity`)
 and can be revoked. What arrives over the bus for a camera `node:<name>` is accepted only
 when signed by that enrolled, unrevoked node (`check_origin`); a deployment's watchlist is
 released only to such nodes, each copy encrypted to its node (`release_targets`).
@@ -25,19 +25,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
+from lfr.bus.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.bus.messages import NodeReport
 from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
-from lfr.runtime.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.services._rows import moment
-from lfr.services.cameras import NODE_SOURCE_PREFIX
 from lfr.services.people import is_console
+from lfr.vision.source_types import node_of
 
 
 def link_up(last_seen: datetime | None, at: datetime, unreachable_after_s: float) -> bool:
@@ -49,9 +49,7 @@ def link_up(last_seen: datetime | None, at: datetime, unreachable_after_s: float
 def nodes_of(session: Session, cameras: Sequence[str]) -> list[str]:
     """The nodes that run some of these cameras (sources ``node:<name>``)."""
     sources = session.scalars(select(CameraSource.source).where(CameraSource.name.in_(cameras)))
-    return sorted(
-        {s.removeprefix(NODE_SOURCE_PREFIX) for s in sources if s.startswith(NODE_SOURCE_PREFIX)}
-    )
+    return sorted({node for node in map(node_of, sources) if node is not None})
 
 
 def owe_halt(session: Session, row: DeploymentRow, reason: str, at: datetime) -> ControlOutboxRow:
@@ -112,8 +110,7 @@ def mark_published(session: Session, outbox_id: str, at: datetime) -> None:
     if row is None:
         return
     row.published_at, row.attempts, row.last_error = at, row.attempts + 1, None
-    if not json.loads(row.nodes):
-        row.delivered_at = at
+    _delivered_once_all_heard(session, row, at)
     session.flush()
 
 
@@ -181,10 +178,18 @@ def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> N
     if exists is None:
         session.add(ControlAckRow(outbox_id=outbox_id, node=node, acked_at=at))
         session.flush()
+    _delivered_once_all_heard(session, owed, at)
+
+
+def _delivered_once_all_heard(session: Session, owed: ControlOutboxRow, at: datetime) -> None:
+    """Delivered when the bus holds the halt and every node and instance owed it has
+    acknowledged (an instance may stop its workers before the halt is on the bus: it obeys
+    the record, not the message; the halt stays owed to the bus until published)."""
     acked = set(
-        session.scalars(select(ControlAckRow.node).where(ControlAckRow.outbox_id == outbox_id))
+        session.scalars(select(ControlAckRow.node).where(ControlAckRow.outbox_id == owed.id))
     )
-    if owed.delivered_at is None and set(json.loads(owed.nodes)) <= acked:
+    heard = set(json.loads(owed.nodes)) <= acked
+    if owed.delivered_at is None and owed.published_at is not None and heard:
         owed.delivered_at = at
 
 
@@ -399,8 +404,9 @@ def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
     names of those enrolled before nodes had a bus key (they need enrolling anew)."""
     runs: dict[str, list[str]] = {}
     for camera in session.scalars(select(CameraSource).order_by(CameraSource.name)):
-        if camera.source.startswith(NODE_SOURCE_PREFIX):
-            runs.setdefault(camera.source.removeprefix(NODE_SOURCE_PREFIX), []).append(camera.name)
+        node = node_of(camera.source)
+        if node is not None:
+            runs.setdefault(node, []).append(camera.name)
     access, keyless = [], []
     for row in enrolled_nodes(session):
         key = NodePublicKey.parse(row.public_key)
@@ -485,6 +491,4 @@ def check_origin(
 def runner_of(session: Session, camera: str) -> str | None:
     """The node that runs a camera (its source ``node:<name>``); None: the service does."""
     source = session.get(CameraSource, camera)
-    if source is None or not source.source.startswith(NODE_SOURCE_PREFIX):
-        return None
-    return source.source.removeprefix(NODE_SOURCE_PREFIX)
+    return node_of(source.source) if source is not None else None

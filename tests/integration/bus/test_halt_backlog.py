@@ -25,6 +25,8 @@ import pytest
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
+from lfr.bus.cameras import Camera
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import NodeReport, encode, signed, signed_content, wrap
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import subject_for
@@ -33,12 +35,12 @@ from lfr.db.governance import AlertRow, DeploymentRow
 from lfr.db.session import transaction
 from lfr.runtime.backlog import Backlog
 from lfr.runtime.engine import EngineJob, run_camera_engine
-from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.node import Node, spooled
 from lfr.runtime.spool import Spool, spool_key
-from lfr.runtime.supervisor import Camera, SupervisorSettings
+from lfr.runtime.supervisor import SupervisorSettings
 from lfr.services import cameras, fleet
 from lfr.services.people import console_actor
+from lfr.system import attach_recognition
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import MatchEvent
@@ -159,7 +161,7 @@ def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
     on the node and its count audited; the outbox is left empty."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> tuple[list[MatchEvent], MatchEvent, str]:
         link = CuttableLink(nats_settings.url)
@@ -216,7 +218,7 @@ def test_a_node_restarted_after_the_halt_sends_what_it_still_holds(
     camera, acknowledges the halt and sends them, saying so: all stored."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> tuple[list[MatchEvent], str]:
         link = CuttableLink(nats_settings.url)

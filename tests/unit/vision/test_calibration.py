@@ -16,6 +16,7 @@ from lfr.vision.calibration import (
     shipped_calibration,
 )
 from lfr.vision.decision import DecisionRule, searched_gallery
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.matcher import Gallery
 from lfr.vision.normalisation import CohortNormalisation
 
@@ -95,6 +96,9 @@ def test_the_shipped_models_calibration_covers_the_default_rule() -> None:
     shipped = shipped_calibration("dlib-resnet-v1")
     assert shipped is not None
     assert shipped.covers(CohortNormalisation().rule)
+    default = EngineConfig().decision_rule()
+    assert shipped.covers(default.name)  # the engine's rule runs calibrated, as evaluated
+    assert default.description.name in shipped.fair_cohorts
     assert shipped_calibration("no-such-model") is None
     # A stored raw threshold keeps its meaning: its rate is read on the reference scale.
     assert 1e-6 < shipped.false_match_rate(0.946) < 1e-3
@@ -136,3 +140,30 @@ def test_the_searched_gallery_is_calibrated_or_raw_never_in_mixed_units() -> Non
     other = DecisionRule(normalisation=CohortNormalisation(type="tnorm", cohort_size=50))
     assert searched_gallery(big, other, calibration).normalisation is None
     assert searched_gallery(big, DecisionRule(normalisation=rule), None).normalisation is None
+
+
+def test_rules_join_one_file_only_when_measured_on_the_same_comparisons(
+    tmp_path: object,
+) -> None:
+    """`lfr evaluate identification --calibration-out` adds its rule to a file of the same
+    run; a file of other comparisons (another reference scale) is replaced, never mixed."""
+    from pathlib import Path
+
+    from lfr.cli.evaluate import write_calibration
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "calibration.json"
+    first = _hand_made()
+    write_calibration(path, first)
+    tnorm = {
+        REFERENCE_RULE: first.rules[REFERENCE_RULE],
+        "tnorm-200": RuleCalibration(scores=(1.0, 2.0, 3.0)),
+    }
+    write_calibration(path, first.model_copy(update={"rules": tnorm}))
+    joined = ModelCalibration.model_validate_json(path.read_text())
+    assert set(joined.rules) == {REFERENCE_RULE, "snorm-200", "tnorm-200"}
+    other_scale = {REFERENCE_RULE: RuleCalibration(scores=(0.4, 0.8, 0.9))}
+    write_calibration(path, first.model_copy(update={"rules": other_scale}))
+    replaced = ModelCalibration.model_validate_json(path.read_text())
+    assert set(replaced.rules) == {REFERENCE_RULE}
+    assert replaced.rules[REFERENCE_RULE].scores == (0.4, 0.8, 0.9)
