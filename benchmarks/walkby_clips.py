@@ -82,8 +82,10 @@ class WalkbySpec:
     """Share of the walk spent approaching from afar (`start_face_px`) to three quarters
     of the close-up; the rest is the near approach, where the detector can find the face
     (at 720p the engine's detector finds faces from about 107 px high)."""
-    gap_frames: int = 4
-    """Empty frames between two passers of a lane (the tracker ends the first's track)."""
+    gap_frames: int = 20
+    """Frames between two passers of a lane: long enough that the first one's track has
+    ended (`TrackerConfig.max_gap_s`, 1 s) before the next one is close enough to be
+    detected (about a third into its walk), so that two passers never share a track."""
     start_face_px: int = 40
     seed: int = 0
 
