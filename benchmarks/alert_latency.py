@@ -34,6 +34,7 @@ from lfr.db.session import transaction
 from lfr.runtime.engine import run_camera_engine
 from lfr.services import deployments
 from lfr.settings import Settings
+from lfr.system import attach_recognition
 from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.types import Box, MatchEvent, QualityFactors
 from lfr.web.app import create_app
@@ -134,7 +135,7 @@ def main() -> None:
     settings = Settings(environment="test", data_dir=folder)
     db = prepare_database(settings)
     context = web_context(settings, db)
-    context.attach_runtime(run_camera_engine)
+    attach_recognition(context, run_camera_engine)
     accounts = seed_accounts(db)
     actors = {name: account.actor for name, account in accounts.items()}
     media: DemoMedia = generated_media(folder / "media")

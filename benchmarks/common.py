@@ -14,6 +14,7 @@ import numpy as np
 
 from benchmarks import CACHE_ROOT, shared_data_dir
 from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.decision import Description
 from lfr.vision.describers import (
     DESCRIBER_CONFIG_ADAPTER,
     DescriberConfig,
@@ -70,13 +71,20 @@ class Enrolled:
     refused: int
 
 
-def enrolled_gallery(watchlist: Path, describer: str) -> Enrolled:
-    """The watchlist enrolled through the engine's own enrolment (WL-5 gate), cached by
-    the folder's file list and the describer, since enrolling 200 subjects with dlib
-    takes most of a minute and every benchmark run needs it."""
+def enrolled_gallery(
+    watchlist: Path, describer: str, description: Description | None = None
+) -> Enrolled:
+    """The watchlist enrolled through the engine's own enrolment (WL-5 gate), each image
+    described as `description` says (default plain, as the camera's probes must be),
+    cached by the folder's file list, the describer and the description, since enrolling
+    200 subjects with dlib takes most of a minute and every benchmark run needs it."""
     config = describer_config(describer)
+    describing = description or Description()
     listing = [f"{s}/{p.name}:{p.stat().st_size}" for s, p in watchlist_images(watchlist)]
-    key_text = json.dumps([str(watchlist.resolve()), listing, config.model_dump_json()])
+    keyed = [str(watchlist.resolve()), listing, config.model_dump_json()]
+    if describing != Description():  # plain keeps the key galleries were cached under
+        keyed.append(describing.model_dump_json())
+    key_text = json.dumps(keyed)
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
     cached = GALLERY_CACHE / f"{describer}-{key}.npz"
     if cached.is_file():
@@ -85,7 +93,11 @@ def enrolled_gallery(watchlist: Path, describer: str) -> Enrolled:
             return Enrolled(Gallery.build(subjects, stored["descriptors"]), int(stored["refused"]))
     analyser = FaceAnalyser(build_detector(naive_detector()))
     gallery, refusals = load_watchlist_dir(
-        watchlist, analyser, build_describer(config), QualityGate.for_enrolment()
+        watchlist,
+        analyser,
+        build_describer(config),
+        QualityGate.for_enrolment(),
+        description=describing,
     )
     subjects = list(gallery.subject_ids)
     descriptors = gallery.similarities(np.eye(gallery.dimension, dtype=np.float32)).T

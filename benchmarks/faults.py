@@ -41,6 +41,7 @@ from tests.integration.governance.world import (
 from tests.web.test_reconciler import any_alive
 
 from benchmarks import shared_data_dir
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import HaltDeployment, NodeReport
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
@@ -50,12 +51,12 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import ConsultationOutcome
 from lfr.domain.deployment import DeploymentStatus
 from lfr.runtime.engine import run_camera_engine
-from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.worker import NatsOutlet, make_emit
 from lfr.services import authorisations, cameras, fleet
+from lfr.services.people import console_actor
 from lfr.services.policy import current_policy
 from lfr.settings import Settings
-from lfr.system import Recognition
+from lfr.system import Recognition, attach_recognition
 from lfr.vision.types import CameraStatus, HealthFigures
 from lfr.web.bootstrap import prepare_database
 from lfr.web.context import WebContext
@@ -126,7 +127,7 @@ def worker_pids(recognition: Recognition, world: World) -> list[int]:
 
 
 async def running(lab: Lab, world: World) -> Recognition:
-    recognition = lab.context().attach_runtime(run_camera_engine)
+    recognition = attach_recognition(lab.context(), run_camera_engine)
     await recognition.start()
     await until(lambda: alive(recognition, world) == len(CAMERAS))
     return recognition
@@ -177,12 +178,12 @@ async def halt_over_a_cut_link(lab: Lab, outage_s: float, *, restart: bool) -> R
     with transaction(lab.db) as session:
         for camera in CAMERAS:
             cameras.configure_camera(session, lab.personas.engineer, camera, "node:van-3")
-        fleet.enrol_node(session, lab.personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     link = CuttableLink(lab.nats.url)
     await link.up()
     via_link = lab.nats.model_copy(update={"url": link.url})
     service = lab.context(via_link)
-    recognition = service.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(service, run_camera_engine)
     await recognition.start()
     node = await NatsBus.connect(lab.nats, signer=identity.signer("van-3"))
     halts = Collector()
@@ -196,7 +197,7 @@ async def halt_over_a_cut_link(lab: Lab, outage_s: float, *, restart: bool) -> R
         )
         if restart:  # the service goes away with the halt unsent, and comes back, still cut
             await recognition.stop()
-            recognition = replace(service).attach_runtime(run_camera_engine)
+            recognition = attach_recognition(replace(service), run_camera_engine)
             await recognition.start()
         await asyncio.sleep(outage_s)
         await link.up()
@@ -237,8 +238,8 @@ async def alerts_through_an_outage(lab: Lab, outage_s: float) -> Row:
     identity = NodeIdentity.generate()
     with transaction(lab.db) as session:
         cameras.configure_camera(session, lab.personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, lab.personas.administrator, "van-3", identity.public().text())
-    recognition = lab.context().attach_runtime(run_camera_engine)
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
+    recognition = attach_recognition(lab.context(), run_camera_engine)
     await recognition.start()
     link = CuttableLink(lab.nats.url)
     await link.up()
@@ -282,7 +283,7 @@ async def halt_backlog(lab: Lab, outage_s: float) -> Row:
     await link.up()
     van = Van(context, world, folder, link.url)
     enrolled_van(context, lab.personas, world, van)
-    recognition = context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(context, run_camera_engine)
     await recognition.start()
     running = asyncio.create_task(van.node(lab.nats).run())
     took: float | None = None

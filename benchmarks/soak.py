@@ -155,10 +155,10 @@ def scrape(client: httpx.Client, soak: Soak) -> float:
 
 
 def worker_pids(context: WebContext, deployment_id: str) -> list[int]:
-    recognition = context.recognition
-    if recognition is None:
+    runtime = context.runtime
+    if runtime is None:
         return []
-    states = recognition.supervisor.states(deployment_id)
+    states = runtime.supervisor.states(deployment_id)
     return [s.pid for s in states if s.alive and s.pid is not None]
 
 

@@ -139,7 +139,6 @@ def run_engine(spec: RunSpec) -> RunResult:
     from lfr.vision.sources import open_source
     from lfr.vision.types import HealthFigures, MatchEvent
 
-    enrolled = enrolled_gallery(Path(spec.watchlist), spec.describer)
     # The engine as shipped: its default detector and detection settings, and the
     # describer named by the run (``dlib``, the default, runs the weights in ONNX Runtime).
     detector = {} if spec.engine_detector is None else {"detector": spec.engine_detector}
@@ -152,6 +151,8 @@ def run_engine(spec: RunSpec) -> RunResult:
             "health_interval_s": 3600,
         }
     )
+    # The watchlist described as the engine describes its probes.
+    enrolled = enrolled_gallery(Path(spec.watchlist), spec.describer, config.description)
     engine = Engine.from_config(config)
     source = FrameLimit(open_source(spec.clip, "benchmark"), spec.max_frames)
     events: list[MatchEvent] = []

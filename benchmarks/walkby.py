@@ -48,7 +48,7 @@ import numpy as np
 
 from benchmarks import CACHE_ROOT
 from benchmarks.walkby_clips import QUICK_SPEC, Passer, WalkbyClip, WalkbySpec, generate
-from lfr.reports.equitability import wilson_interval
+from lfr.evaluation.rates import wilson_interval
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
 from lfr.vision.detection import Detection, Detector

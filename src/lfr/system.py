@@ -9,6 +9,8 @@ with the application's lifespan.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from fastapi import FastAPI
 from lfr.audit import keys
 from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
+from lfr.bus.identity import service_signer
 from lfr.bus.nats_auth import user_seed
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
@@ -24,7 +27,6 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.admission import Admission, HostCapacity
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
-from lfr.runtime.identity import service_signer
 from lfr.runtime.reconciler import Planner, Reconciler
 from lfr.runtime.schedules import Job, Scheduler
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings
@@ -67,6 +69,8 @@ class Recognition:
         await self.scheduler.stop()
         await self.reconciler.stop()
         await self.runtime.stop()
+        # Only now that the workers here are gone: the other instances take over at once.
+        await asyncio.to_thread(self.reconciler.release_leases)
         if self.preview is not None:
             self.preview.stop()
 
@@ -121,7 +125,8 @@ def attach_recognition(
     reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)
     on_watched_commit(context.db, reconciler.wake)
     control.reconciler = reconciler
-    recognition = Recognition(runtime, reconciler, preview, Scheduler(scheduled_jobs(context)))
+    jobs = scheduled_jobs(context, leads=lambda: reconciler.leads)
+    recognition = Recognition(runtime, reconciler, preview, Scheduler(jobs))
     context.control, context.recognition, context.preview = control, recognition, preview
     return recognition
 
@@ -139,20 +144,23 @@ SCHEDULE_CHECK_S = 60.0
 """How often each scheduled job asks whether it is due (each decides from the record)."""
 
 
-def scheduled_jobs(context: WebContext) -> list[Job]:
+def scheduled_jobs(context: WebContext, leads: Callable[[], bool] = lambda: True) -> list[Job]:
     """What `lfr serve` does by itself: retention when due (DP-1), and a signed audit
-    checkpoint at least hourly (AUD-1)."""
+    checkpoint at least hourly (AUD-1); with several instances, only the one that `leads`
+    (holds the leader's lease) runs them, and each decides "due?" under a lock anyway."""
     settings = context.settings
     interval = timedelta(minutes=settings.retention_interval_minutes)
     policy = GovernancePolicy.from_settings(settings)
 
     def retention() -> None:
-        with transaction(context.db) as session:
-            run_retention_if_due(session, interval=interval, policy=policy)
+        if leads():
+            with transaction(context.db) as session:
+                run_retention_if_due(session, interval=interval, policy=policy)
 
     def checkpoint() -> None:
-        with transaction(context.db) as session:
-            make_checkpoint_if_due(session)
+        if leads():
+            with transaction(context.db) as session:
+                make_checkpoint_if_due(session)
 
     return [
         Job("retention", SCHEDULE_CHECK_S, retention),
@@ -169,12 +177,12 @@ def _listeners(feed: LiveFeed) -> Listeners:
 
 @dataclass
 class System:
+    """The assembled system: the context the web app serves from, the app, and the
+    recognition side when this process runs cameras (None: the web alone)."""
+
     context: WebContext
     app: FastAPI
-
-    @property
-    def recognition(self) -> Recognition | None:
-        return self.context.recognition
+    recognition: Recognition | None = None
 
 
 def build(
@@ -194,6 +202,7 @@ def build(
     if db is None:
         db = prepare_database(settings)
     context = WebContext(settings=settings, db=db, request_id_var=request_id_var)
+    recognition = None
     if target is not None:
-        attach_recognition(context, target, preview=preview)
-    return System(context, create_app(context))
+        recognition = attach_recognition(context, target, preview=preview)
+    return System(context, create_app(context), recognition)

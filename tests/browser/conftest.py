@@ -13,6 +13,7 @@ import pytest
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.settings import Settings
+from lfr.system import attach_recognition
 from lfr.web.app import create_app
 from lfr.web.bootstrap import prepare_database, web_context
 from lfr.web.context import WebContext
@@ -45,7 +46,8 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     settings = Settings(environment="test", data_dir=tmp_path / "data")
     db = prepare_database(settings)
     context = web_context(settings, db)
-    context.attach_runtime(
+    attach_recognition(
+        context,
         run_camera_engine,
         realtime=False,  # every frame analysed: the same observations on a slow machine
         supervisor=SupervisorSettings(restart_initial_s=0.5),

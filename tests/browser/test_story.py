@@ -18,7 +18,7 @@ import pyotp
 import pytest
 
 from lfr.runtime.central import CentralRuntime
-from lfr.web.labels import local_input
+from lfr.web.labels import local_input, role_name
 from tests.browser.conftest import LiveServer, check_page, require_axe
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.db]
@@ -176,11 +176,11 @@ def staff(gold: Person, deployment_path: str) -> None:
     ):
         gold.go(deployment_path)
         # The accounts trained for each role are offered (TRN-1): nothing to type.
-        choice = f"Demo {username} ({username}): {role.replace('_', ' ')}"
+        choice = f"Demo {username} ({username}): {role_name(role)}"
         gold.page.select_option("#assignment", label=choice)
         gold.page.click("button:text-is('Assign')")  # not "Unassign"
         # the staff list's line, not an option of the unassign form or the checklist
-        gold.page.wait_for_selector(f"li:has-text('Demo {username}: {role.replace('_', ' ')}')")
+        gold.page.wait_for_selector(f"li:has-text('Demo {username}: {role_name(role)}')")
 
 
 def test_from_application_to_recorded_outcome(

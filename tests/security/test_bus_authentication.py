@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from lfr import metrics
+from lfr.bus.identity import SERVICE_NAME, NodeIdentity, NodeSigner, service_signer
 from lfr.bus.messages import Message, encode, signed, signed_content, wrap
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import subject_for
@@ -22,11 +23,13 @@ from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.reports import review
 from lfr.runtime.engine import run_camera_engine
-from lfr.runtime.identity import SERVICE_NAME, NodeIdentity, NodeSigner, service_signer
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
+from lfr.system import attach_recognition
 from lfr.vision.types import CameraStatus
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
+from tests.integration.bus import targets
 from tests.integration.bus.conftest import nats_settings
 from tests.integration.governance.world import (
     CAMERAS,
@@ -77,7 +80,7 @@ def test_an_anonymous_client_s_unsigned_alert_and_health_are_refused_and_counted
     forgeries on the same subjects, so once it is in, the forgeries were decided)."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
     own_worker = service_signer(context.settings.audit_signing_key_bytes())
     forged = match_event(world, faces_dir, score=0.99)
     genuine = match_event(world, faces_dir, score=0.97)
@@ -125,6 +128,38 @@ def test_an_anonymous_client_s_unsigned_alert_and_health_are_refused_and_counted
         assert "99999" not in line
 
 
+def test_the_service_s_own_camera_worker_signs_what_it_sends(
+    web_context: WebContext,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """A real worker process of the service (its alert relayed through the in-memory bus)
+    signs with the service's key, so its alert is stored while unsigned ones are not."""
+    world = build_world(web_context.db, personas, enroler, faces_dir)
+    with transaction(web_context.db) as session:  # each camera reads a folder of alerts
+        for camera in CAMERAS:
+            (tmp_path / camera).mkdir()
+            cameras.configure_camera(session, personas.engineer, camera, str(tmp_path / camera))
+    runtime = attach_recognition(web_context, targets.emit_dropped_alerts)
+    event = match_event(world, faces_dir, score=0.97)
+
+    def stored() -> list[str]:
+        with transaction(web_context.db) as session:
+            return list(session.scalars(select(AlertRow.event_id)))
+
+    async def scenario() -> None:
+        await runtime.start()
+        try:
+            (tmp_path / CAMERAS[0] / "1.json").write_text(event.model_dump_json())
+            await until(lambda: stored() == [str(event.event_id)], "the worker's alert stored")
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
+
+
 def signed_by(signer: NodeSigner, message: Message) -> fleet.Origin:
     """The origin the runtime reads off an envelope `signer` signed."""
     envelope = signed(wrap(message), signer)
@@ -140,7 +175,7 @@ def test_a_revoked_or_never_enrolled_node_is_refused_and_counted(
     van, stranger = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
     control = web_context.control
     before = refused("match", "unknown_signer")
     unknown = match_event(world, faces_dir, score=0.97)
@@ -177,12 +212,12 @@ def test_one_node_key_is_not_enrolled_under_two_names(
     receive released watchlists, under a second name); also once van-3 is revoked."""
     key = NodeIdentity.generate().public().text()
     with transaction(web_context.db) as session:
-        fleet.enrol_node(session, personas.administrator, "van-3", key)
+        fleet.enrol_node(session, console_actor(), "van-3", key)
     with transaction(web_context.db) as session, pytest.raises(Refusal, match="van-3"):
-        fleet.enrol_node(session, personas.administrator, "van-4", key)
+        fleet.enrol_node(session, console_actor(), "van-4", key)
     with transaction(web_context.db) as session:
         fleet.revoke_node(session, personas.administrator, "van-3", "Replaced")
     with transaction(web_context.db) as session, pytest.raises(Refusal, match="van-3"):
-        fleet.enrol_node(session, personas.administrator, "van-4", key)
+        fleet.enrol_node(session, console_actor(), "van-4", key)
     with transaction(web_context.db) as session:
         assert [n.name for n in fleet.enrolled_nodes(session)] == ["van-3"]

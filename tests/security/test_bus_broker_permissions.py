@@ -15,6 +15,7 @@ import nats
 import pytest
 from typer.testing import CliRunner
 
+from lfr.bus.identity import NodeIdentity, NodeSigner, service_signer
 from lfr.bus.messages import HaltDeployment, NodeReport
 from lfr.bus.nats_auth import ServerTls, user_seed
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
@@ -23,8 +24,8 @@ from lfr.bus.subjects import Topic
 from lfr.cli import app
 from lfr.cli.node import node_access
 from lfr.db.session import transaction
-from lfr.runtime.identity import NodeIdentity, NodeSigner, service_signer
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
 from lfr.settings import get_settings
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
@@ -81,8 +82,8 @@ def test_only_enrolled_nodes_get_in_and_each_publishes_only_on_its_own_subjects(
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, "north", "node:van-3")
         cameras.configure_camera(session, personas.engineer, "south", "node:van-4")
-        fleet.enrol_node(session, personas.administrator, "van-3", van3.public().text())
-        fleet.enrol_node(session, personas.administrator, "van-4", van4.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van3.public().text())
+        fleet.enrol_node(session, console_actor(), "van-4", van4.public().text())
     service = service_signer(web_context.settings.audit_signing_key_bytes())
     tls, ca_file = make_tls(tmp_path)
     with secured_broker(tmp_path, config_of(tls), tls, ca_file) as broker:

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from lfr.bus.nats_tuning import NatsTuning
 from lfr.runtime.engine import run_camera_engine
+from lfr.system import attach_recognition
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
 
@@ -95,7 +96,7 @@ def _bus_state(client: TestClient) -> tuple[int, str]:
 
 def test_readyz_follows_a_broker_outage(web_context: WebContext, nats_server: NatsServer) -> None:
     context = _on(web_context, nats_server.url)
-    context.attach_runtime(run_camera_engine)
+    attach_recognition(context, run_camera_engine)
     with TestClient(create_app(context)) as client:
         _until(lambda: _bus_state(client) == (200, "ok"), "ready once the bus is reached")
         nats_server.stop()
@@ -108,7 +109,7 @@ def test_pages_are_served_at_once_while_the_bus_connects(web_context: WebContext
     """Nothing listens at the bus's address and the first connection may keep trying for
     10 minutes: the service answers meanwhile (the readiness check says "connecting")."""
     context = _on(web_context, f"nats://127.0.0.1:{_free_port()}", first_connect_s=600)
-    context.attach_runtime(run_camera_engine)
+    attach_recognition(context, run_camera_engine)
     answers: list[tuple[int, tuple[int, str]]] = []
 
     def serve() -> None:

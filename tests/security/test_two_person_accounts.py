@@ -13,15 +13,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
+from lfr.bus.identity import NodeIdentity
+from lfr.bus.messages import NodeReport
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.db.web_sessions import WebSession
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusal
-from lfr.services import people
+from lfr.services import fleet, people
 from lfr.web import signin
 from lfr.web.context import WebContext
 from tests.db_fixtures import PERSONA_PASSWORD, Personas, trained_account
+from tests.web.test_reconciler import signed_origin
 from tests.web.test_sign_in import csrf_of, sign_in
 
 pytestmark = pytest.mark.db
@@ -227,3 +230,40 @@ def test_a_password_only_session_never_carries_a_biometric_role(
     assert app_client.get("/cameras", follow_redirects=False).status_code == 200
     app_client.cookies.clear()
     assert sign_in(app_client, "engineer", PERSONA_PASSWORD) == (303, "/sign-in/second-factor")
+
+
+def test_one_administrator_alone_cannot_enrol_a_node(
+    web_context: WebContext, personas: Personas, second_admin: Actor, client_for
+) -> None:
+    """Found: one administrator enrolled a node key, which then received decrypted
+    templates. A node enrolled by one administrator is trusted with nothing (its reports
+    refused, no watchlist released to it) until a second one approves."""
+    van = NodeIdentity.generate()
+    admin = client_for(personas.administrator)
+    enrolled = admin.post("/api/fleet", json={"name": "van-3", "public_key": van.public().text()})
+    assert enrolled.status_code == 201
+    assert enrolled.json()["approved_at"] is None
+    with transaction(web_context.db) as session:
+        assert fleet.trusted_key(session, "van-3") is None
+    web_context.control.record_node_report(_report(), signed_origin(van, "van-3", _report()))
+    assert _reported(web_context) == set()  # refused: not approved
+    own = admin.post("/fleet/van-3/approve")
+    assert own.status_code == 422
+    assert 'id="refused"' in own.text
+    assert "not the one who enrolled it" in own.text
+    approved = client_for(second_admin).post("/api/fleet/van-3/approve")
+    assert approved.status_code == 200
+    assert approved.json()["approved_at"] is not None
+    with transaction(web_context.db) as session:
+        assert fleet.trusted_key(session, "van-3") is not None
+    web_context.control.record_node_report(_report(), signed_origin(van, "van-3", _report()))
+    assert _reported(web_context) == {"van-3"}
+
+
+def _report() -> NodeReport:
+    return NodeReport(node="van-3", deployment_id="dep-1", state="running", version="0.1.0")
+
+
+def _reported(context: WebContext) -> set[str]:
+    with transaction(context.db) as session:
+        return {row.name for row in fleet.node_statuses(session)}

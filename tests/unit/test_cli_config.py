@@ -140,7 +140,7 @@ def test_node_runs_the_configured_engine_supervisor_and_bus_client(
     """A node reads the tree without the service's secrets (here in production); the
     threshold it matches with is the release's, replacing the configured one."""
     import lfr.cli.node
-    from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
+    from lfr.bus.identity import NodeIdentity, service_public_key, service_signer
 
     started: list[tuple[Any, ...]] = []
 

@@ -16,6 +16,7 @@ from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.services import cameras
 from lfr.services.deployments import get_deployment
+from lfr.system import attach_recognition
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
@@ -70,7 +71,9 @@ def checked_as(
 
     def check(over_capacity: str) -> Checked:
         world = planned_on_hamilton(web_context, personas, enroler, faces_dir)
-        web_context.attach_runtime(run_camera_engine, supervisor=short_of_capacity(over_capacity))
+        attach_recognition(
+            web_context, run_camera_engine, supervisor=short_of_capacity(over_capacity)
+        )
         silver = client_for(personas.silver)
         checklist = silver.get(f"/api/deployments/{world.deployment_id}/checklist").json()
         return Checked(world, silver, checklist)

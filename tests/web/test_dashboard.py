@@ -83,6 +83,7 @@ def test_counts_by_state_follow_refer_and_dismiss(
         "engaged": 0,
         "not_engaged": 0,
         "concluded": 0,
+        "not_adjudicated": 0,
     }
     assert {a["id"] for a in body["latest_alerts"]} == {first, second}
     assert body["status"] == "running"

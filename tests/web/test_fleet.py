@@ -7,11 +7,13 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import NodeReport
 from lfr.cli import app
-from lfr.runtime.identity import NodeIdentity
+from lfr.db.session import transaction
+from lfr.domain.people import Rank, Role
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import Personas, trained_account
 from tests.web.test_reconciler import signed_origin
 
 pytestmark = pytest.mark.db
@@ -30,6 +32,16 @@ def test_an_administrator_enrols_and_revokes_a_node_and_sees_what_it_reports(
     admin = client_for(personas.administrator)
     page = admin.post("/fleet", data={"name": "van-3", "public_key": van.public().text()})
     assert page.status_code in (200, 303)
+    with transaction(web_context.db) as session:
+        second = trained_account(
+            session,
+            username="administrator-2",
+            display_name="Second Administrator",
+            rank=Rank.STAFF,
+            roles=(Role.ADMINISTRATOR,),
+        )
+    approved = client_for(second).post("/fleet/van-3/approve")  # the two-person rule
+    assert approved.status_code in (200, 303)
     web_context.control.record_node_report(
         report("van-3"), signed_origin(van, "van-3", report("van-3"))
     )

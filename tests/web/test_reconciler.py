@@ -15,6 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
+from lfr.bus.identity import (
+    NodeIdentity,
+    parse_service_key,
+    service_public_key,
+    service_signer,
+)
 from lfr.bus.messages import HaltDeployment, Message, NodeReport, signed, signed_content, wrap
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
@@ -25,17 +31,12 @@ from lfr.domain.authorisation import ConsultationOutcome
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.runtime.engine import run_camera_engine
-from lfr.runtime.identity import (
-    NodeIdentity,
-    parse_service_key,
-    service_public_key,
-    service_signer,
-)
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras, fleet
 from lfr.services.fleet import Origin
+from lfr.services.people import console_actor
 from lfr.services.policy import current_policy
-from lfr.system import Recognition
+from lfr.system import Recognition, attach_recognition
 from lfr.vision.types import MatchEvent
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
@@ -112,7 +113,7 @@ def test_a_veto_through_the_api_stops_the_workers_within_two_seconds(
     authorisations service; no deployment control is called, yet the reconciler, woken by
     the commit, stops every worker of the halted deployment."""
     world = running_world(web_context, personas, enroler, faces_dir)
-    recognition = web_context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(web_context, run_camera_engine)
     chief = client_for(personas.chief_officer)
     with transaction(web_context.db) as session:
         row = session.get(DeploymentRow, world.deployment_id)
@@ -145,7 +146,7 @@ def test_the_window_s_end_ends_a_running_deployment_by_itself(
     """AUTH-1/DEP-2: once the authorised window is over, `lfr serve`'s reconciler ends the
     deployment (audited, the rule as the reason) and stops its workers; nobody pressed End."""
     world = running_world(web_context, personas, enroler, faces_dir)
-    recognition = web_context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(web_context, run_camera_engine)
 
     async def scenario() -> None:
         await recognition.start()
@@ -207,13 +208,13 @@ def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
 
     async def scenario() -> HaltDeployment:
         link = CuttableLink(nats_settings.url)
         await link.up()
         first = on_nats(web_context, nats_settings.model_copy(update={"url": link.url}))
-        recognition = first.attach_runtime(run_camera_engine)
+        recognition = attach_recognition(first, run_camera_engine)
         await recognition.start()
         node = await NatsBus.connect(nats_settings, signer=identity.signer("van-3"))
         halts = Collector()
@@ -233,7 +234,7 @@ def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
                 assert owed is not None
                 assert owed.published_at is None
             second = on_nats(replace(web_context), nats_settings)
-            restarted = second.attach_runtime(run_camera_engine)
+            restarted = attach_recognition(second, run_camera_engine)
             await restarted.start()
             try:
                 ((envelope, _),) = await halts.take(1)
@@ -313,8 +314,8 @@ def test_a_node_camera_speaks_only_through_its_enrolled_unrevoked_node(
     van, other = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
-        fleet.enrol_node(session, personas.administrator, "van-9", other.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
+        fleet.enrol_node(session, console_actor(), "van-9", other.public().text())
 
     def event() -> MatchEvent:
         return match_event(world, faces_dir, camera=CAMERAS[0], score=0.97)
@@ -358,9 +359,9 @@ def test_the_watchlist_is_released_to_each_enrolled_node_alone(
     with transaction(web_context.db) as session:
         cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-9")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
     context = on_nats(web_context, nats_settings)
-    recognition = context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> None:
         await recognition.start()
@@ -392,7 +393,7 @@ def test_an_unconfirmed_urgent_authority_s_lapse_ends_the_deployment_by_itself(
     """AUTH-3: an Inspector's urgent authority not confirmed by a Superintendent lapses;
     the reconciler ends the running deployment at the lapse, audited under AUTH-3."""
     world = build_world(web_context.db, personas, enroler, faces_dir, urgent=True)
-    recognition = web_context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(web_context, run_camera_engine)
     validity = current_policy().urgent_validity
 
     async def scenario() -> None:
@@ -443,7 +444,7 @@ def test_retention_runs_by_itself_in_the_service(web_context: WebContext) -> Non
     the run is audited, so the review and `lfr audit check` can say when it last ran."""
     from lfr.services.retention import last_retention_run
 
-    recognition = web_context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(web_context, run_camera_engine)
 
     def ran() -> bool:
         with transaction(web_context.db) as session:
@@ -483,7 +484,7 @@ def test_the_service_signs_an_audit_checkpoint_by_itself(web_context: WebContext
     running `lfr audit checkpoint`."""
     from lfr.db.audit_log import AuditCheckpoint
 
-    recognition = web_context.attach_runtime(run_camera_engine)
+    recognition = attach_recognition(web_context, run_camera_engine)
 
     def checkpoints() -> int:
         with transaction(web_context.db) as session:

@@ -16,6 +16,7 @@ from lfr.db.session import transaction
 from lfr.reports import review, transparency
 from lfr.reports.transparency import DocumentKind
 from lfr.services import alerts, publication
+from lfr.system import attach_recognition
 from lfr.web.context import WebContext
 from lfr.web.labels import local_input
 from tests.db_fixtures import Personas
@@ -204,7 +205,7 @@ def test_health_figures_from_the_bus_feed_the_camera_statistics(
     from tests.integration.reports.recorded import health
 
     world = build_world(web_context.db, personas, enroler, faces_dir)
-    runtime = web_context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(web_context, run_camera_engine)
     reports = [
         health(world, "cam-north", CameraStatus.UP, 0, 7),
         health(world, "cam-north", CameraStatus.UP, 10, 12),

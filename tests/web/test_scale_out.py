@@ -11,6 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
+from lfr.bus.identity import (
+    NodeIdentity,
+    parse_service_key,
+    service_public_key,
+    service_signer,
+)
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
@@ -18,15 +24,11 @@ from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.runtime.engine import EngineJob, run_camera_engine
-from lfr.runtime.identity import (
-    NodeIdentity,
-    parse_service_key,
-    service_public_key,
-    service_signer,
-)
 from lfr.runtime.node import ReleasedSource
 from lfr.runtime.release import ReleaseError, open_release
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
+from lfr.system import attach_recognition
 from lfr.system import nats_settings as nats_settings_of
 from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
@@ -62,7 +64,7 @@ def test_an_alert_a_node_publishes_is_recorded_and_a_halt_reaches_the_node(
 ) -> None:
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
     event = match_event(world, faces_dir, score=0.97)
 
     async def scenario() -> HaltDeployment:
@@ -133,8 +135,8 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
     with transaction(context.db) as session:  # one camera in the service, one on a van
         cameras.configure_camera(session, personas.engineer, local, str(clip))
         cameras.configure_camera(session, personas.engineer, on_node, "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
-    runtime = context.attach_runtime(run_camera_engine)
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
+    runtime = attach_recognition(context, run_camera_engine)
     service = service_signer(context.settings.audit_signing_key_bytes())
     service_key = parse_service_key(service_public_key(service))
     source = ReleasedSource(identity, EngineConfig(), WAIT_S, service_key)

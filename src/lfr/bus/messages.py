@@ -199,7 +199,7 @@ def wrap(message: Message) -> AnyEnvelope:
 
 
 class Signer(Protocol):
-    """A node's signing key (`lfr.runtime.identity.NodeSigner`)."""
+    """A node's signing key (`lfr.bus.identity.NodeSigner`)."""
 
     @property
     def node(self) -> str: ...

@@ -3,7 +3,7 @@ node allowed to publish only on its own subjects, and the server's authorization
 that says so (`lfr fleet nats-config`; docs/bus.md).
 
 An NKey is an Ed25519 key in NATS's text form (``U…`` for a user's public key, ``SU…`` for
-its seed). A node's comes from its key file (`lfr.runtime.identity.bus_seed`), the
+its seed). A node's comes from its key file (`lfr.bus.identity.bus_seed`), the
 service's from its audit signing key, so neither has a secret of its own to distribute;
 the service learns a node's public NKey when the node is enrolled (the fourth part of the
 key `lfr fleet keygen` prints).

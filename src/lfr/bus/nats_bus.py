@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from lfr.bus.streams import stream_name
 from lfr.bus.subjects import (
     Topic,
     check_durable,
+    check_token,
     latest_subject,
     subject_filter,
     subject_for,
@@ -180,6 +182,25 @@ class NatsSubscription:
         # If the connection is already gone (or hangs) there is nothing left to release.
         with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
             await asyncio.wait_for(self._pull.unsubscribe(), CLOSE_WAIT_S)
+
+
+ANNOUNCE_TOKEN = "announce"
+"""Subjects ``<prefix>.announce.<kind>``: outside every stream (no topic has this name)."""
+
+
+def announce_subject(prefix: str, kind: str) -> str:
+    return f"{prefix}.{ANNOUNCE_TOKEN}.{check_token(kind, 'announcement kind')}"
+
+
+class Heard:
+    """A core NATS subscription to announcements; `close` stops it."""
+
+    def __init__(self, subscription: Any) -> None:
+        self._subscription = subscription
+
+    async def close(self) -> None:
+        with contextlib.suppress(nats.errors.Error, TimeoutError, OSError):
+            await asyncio.wait_for(self._subscription.unsubscribe(), CLOSE_WAIT_S)
 
 
 class NatsBus:
@@ -325,6 +346,25 @@ class NatsBus:
         subscription = NatsSubscription(asyncio.create_task(loop.run()), pull, loop.handling)
         self._subscriptions.append(subscription)
         return subscription
+
+    async def announce(self, kind: str, data: bytes) -> None:
+        """Core NATS, kept by no stream: every instance listening hears it now, none later
+        (what every console must see, once stored: `lfr.runtime.central`)."""
+        await self._nc.publish(announce_subject(self.prefix, kind), data)
+
+    async def hear(self, kind: str, handler: Callable[[bytes], Awaitable[None]]) -> Heard:
+        """Every announcement of `kind` from now on, to `handler` (each instance its own)."""
+
+        async def on_message(message: Msg) -> None:
+            try:
+                await handler(message.data)
+            except Exception as error:  # one bad announcement must not stop the others
+                log.warning(
+                    "announcement on %s not handled: %s", message.subject, type(error).__name__
+                )
+
+        subject = announce_subject(self.prefix, kind)
+        return Heard(await self._nc.subscribe(subject, cb=on_message))
 
     async def close(self) -> None:
         self._link.closing = True

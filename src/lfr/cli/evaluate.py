@@ -530,9 +530,9 @@ def fair_cohort_command(
     chip_paddings: ChipPaddingsOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Fit fair score normalisation's clusters and offsets on a cohort (every image of
-    the folder's identities, or of one half): centroids and offsets only, each centroid
-    the mean of many people (lfr.vision.fair). Add them to a calibration with
+    """Fit fair score normalisation's clusters and offsets on a cohort (one photograph of
+    each of the folder's identities, or of one half's): centroids and offsets only, each
+    centroid the mean of many people (lfr.vision.fair). Add them to a calibration with
     `lfr evaluate identification --fair-cohort FILE --calibration-out`."""
 
     def action() -> Report:
@@ -542,7 +542,9 @@ def fair_cohort_command(
         description = chosen_description(engine_config(config), mirror, chip_paddings)
         cache = None if no_cache else cache_dir
         evaluation = _build(describer, model, upsample, no_face, cache, description)
-        paths = [p for group in identities.values() for p in group]
+        # One photograph a person (the first): people with many photographs would
+        # otherwise make clusters, and impostor pairs, of their own.
+        paths = [group[0] for group in identities.values()]
         with _progress(len(paths), "describing") as advance:
             described = evaluation.describe_all(paths, advance)
         rows = [d for d in described if d.descriptor is not None]

@@ -15,10 +15,10 @@ from typing import Annotated
 
 import typer
 
+from lfr.bus.identity import NodeIdentity, service_public_key, service_signer
 from lfr.bus.nats_auth import ServerTls, authorization_block, user_public
 from lfr.cli._database import console_transaction, database_transaction
 from lfr.cli._settings import load_settings
-from lfr.runtime.identity import NodeIdentity, service_public_key, service_signer
 from lfr.services import fleet, people
 
 fleet_app = typer.Typer(
@@ -101,8 +101,14 @@ def revoke(
 
 @fleet_app.command("list")
 def list_nodes() -> None:
-    """Every enrolled node: name, enrolled, revoked."""
+    """Every enrolled node: name, enrolled, and active, awaiting approval or revoked."""
     with database_transaction() as session:
         for row in fleet.enrolled_nodes(session):
-            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            state = (
+                f"revoked {row.revoked_at:%Y-%m-%d %H:%M}"
+                if row.revoked_at
+                else "active"
+                if row.approved_at
+                else "awaits a second administrator (the Fleet page)"
+            )
             typer.echo(f"{row.name:<20} enrolled {row.enrolled_at:%Y-%m-%d %H:%M}  {state}")

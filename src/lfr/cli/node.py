@@ -29,15 +29,15 @@ from typing import Annotated, Any
 
 import typer
 
+from lfr.bus.cameras import Camera
+from lfr.bus.identity import IdentityError, NodeIdentity, parse_service_key
 from lfr.bus.nats_auth import inbox_of, user_seed
 from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
 from lfr.cli._settings import ConfigFile, load_standalone_settings
 from lfr.runtime.engine import EngineJob, prepare_job
-from lfr.runtime.identity import IdentityError, NodeIdentity, parse_service_key
 from lfr.runtime.node import Node, ReleasedSource
 from lfr.runtime.release import ReleaseError
-from lfr.runtime.supervisor import Camera
 from lfr.vision.engine_config import EngineConfig
 
 log = logging.getLogger("lfr.node")

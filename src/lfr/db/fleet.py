@@ -68,8 +68,9 @@ class NodeStatusRow(Base):
 
 
 class EnrolledNodeRow(Base):
-    """A node an administrator enrolled: its name and public keys (`lfr.runtime.identity`).
-    A revoked node keeps its row (the record of what it was), and gets nothing more."""
+    """A node an administrator enrolled: its name and public keys (`lfr.bus.identity`).
+    A revoked node keeps its row (the record of what it was), and gets nothing more; one
+    not yet approved by a second administrator gets nothing yet."""
 
     __tablename__ = "enrolled_node"
 
@@ -80,3 +81,9 @@ class EnrolledNodeRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[str | None] = mapped_column(String(64))
+    """Who asked for the enrolment (their account id): never its approver."""
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """None while a second administrator has not approved it: until then the node is
+    trusted with nothing (two-person rule; the console's enrolments are approved at once)."""

@@ -14,7 +14,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 from lfr.db.session import make_engine
 
@@ -32,16 +33,21 @@ MIGRATION_LOCK = 0x1F5_0001
 """The PostgreSQL advisory lock key that migrations hold (any constant no other lock uses)."""
 
 
+def hold_first_start_lock(connection: Connection | Session) -> None:
+    """On PostgreSQL, until the caller's transaction ends: what instances starting together
+    must do one at a time (migrate, create the first administrator) waits here."""
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+
 def _run(url: str, step: Callable[[Config], None]) -> None:
     """Run an Alembic command in one transaction on lfr's engine (same pragmas as the app),
     one migrating instance at a time."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":  # released when the transaction ends
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
-                )
+            hold_first_start_lock(connection)
             config = alembic_config(url)
             config.attributes["connection"] = connection
             step(config)

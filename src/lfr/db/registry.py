@@ -8,6 +8,7 @@ from lfr.db import audit_log as audit_models
 from lfr.db import cameras as camera_models
 from lfr.db import fleet as fleet_models
 from lfr.db import governance as governance_models
+from lfr.db import leases as lease_models
 from lfr.db import people as people_models
 from lfr.db import reports as reports_models
 from lfr.db import web_sessions as web_models
@@ -20,6 +21,7 @@ __all__ = [
     "camera_models",
     "fleet_models",
     "governance_models",
+    "lease_models",
     "metadata",
     "people_models",
     "reports_models",

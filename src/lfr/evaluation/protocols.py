@@ -25,7 +25,7 @@ from lfr.evaluation import metrics
 from lfr.evaluation.datasets import IdentificationSplit, Pair
 from lfr.evaluation.decisions import gate_by_quality
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
-from lfr.reports.equitability import Rate, RateRatio, make_rate, max_min_ratio
+from lfr.evaluation.rates import Rate, RateRatio, make_rate, max_min_ratio
 from lfr.vision.calibration import REFERENCE_RULE, ModelCalibration, calibrate, one_in
 from lfr.vision.decision import DecisionRule, rule_gallery, runnable_rule, searched_gallery
 from lfr.vision.fair import FairCohort

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen 
 import numpy as np
 from matplotlib.figure import Figure
 
-from lfr.reports.equitability import GroupScores, Rate
+from lfr.evaluation.rates import Rate
+from lfr.reports.equitability import GroupScores
 
 _FLOOR = 1e-5  # log axes cannot show zero: a rate of 0 is drawn at the floor
 

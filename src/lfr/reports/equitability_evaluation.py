@@ -38,14 +38,9 @@ from numpy.typing import NDArray
 from lfr.evaluation import metrics
 from lfr.evaluation.datasets import DatasetError, split_identification
 from lfr.evaluation.descriptors import DescribedImage, EvaluationDescriber
+from lfr.evaluation.rates import Rate, make_rate
 from lfr.reports import charts
-from lfr.reports.equitability import (
-    EquitabilityReport,
-    GroupScores,
-    Rate,
-    equitability_report,
-    make_rate,
-)
+from lfr.reports.equitability import EquitabilityReport, GroupScores, equitability_report
 from lfr.vision.calibration import ModelCalibration, load_calibration
 from lfr.vision.decision import DecisionRule, comparison_scores, searched_gallery
 from lfr.vision.engine_config import EngineConfig

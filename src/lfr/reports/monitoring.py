@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lfr.domain.refusal import Refusal
+from lfr.evaluation.rates import Rate, make_rate
 from lfr.reports import charts
-from lfr.reports.equitability import DifferentialTest, Rate, differential_test, make_rate
+from lfr.reports.equitability import DifferentialTest, differential_test
 from lfr.reports.review import figures_of, list_reviews
 
 PER_FACES = 10_000

@@ -58,7 +58,9 @@ from lfr.reports.recognition import (
     calibration_for,
     resolved_threshold,
 )
-from lfr.vision.calibration import REFERENCE_RULE
+from lfr.vision.calibration import ModelCalibration
+from lfr.vision.decision import rule_in_effect
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
@@ -183,11 +185,10 @@ def decision_forecast(
     )
 
 
-def default_rule(watchlist_size: int) -> str:
-    """The calibration rule the engine runs by default (`EngineConfig.score_normalisation`
-    is None: raw cosine, whatever the watchlist's size)."""
-    del watchlist_size  # a cohort rule would depend on it (CohortNormalisation.applies_to)
-    return REFERENCE_RULE
+def default_rule(watchlist_size: int, calibration: ModelCalibration) -> str:
+    """The calibration rule the engine runs by default on a watchlist of this size with
+    this calibration (`lfr.vision.decision.rule_in_effect`): its FNMR is the forecast's."""
+    return rule_in_effect(EngineConfig().decision_rule(), watchlist_size, calibration)
 
 
 def _calibrated_forecast(
@@ -207,7 +208,7 @@ def _calibrated_forecast(
         )
     calibration = in_use.calibration
     fmr = calibration.false_match_rate(threshold)
-    fnmr = calibration.false_non_match_rate(default_rule(watchlist_size), threshold)
+    fnmr = calibration.false_non_match_rate(default_rule(watchlist_size, calibration), threshold)
     forecast = (
         forecast_alerts(fmr=fmr, fnmr=fnmr, watchlist_size=watchlist_size, threshold=threshold)
         if fnmr is not None

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lfr.bus.cameras import Camera
 from lfr.domain.refusal import Unmet
-from lfr.runtime.supervisor import Camera, SupervisorSettings
+from lfr.runtime.supervisor import SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.sources import SourceError, SourceShape, probe
 from lfr.vision.types import RGBImage

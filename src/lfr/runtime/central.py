@@ -19,7 +19,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,9 +28,11 @@ from typing import Any
 from lfr import metrics
 from lfr.bus import Bus, Delivery, MemoryBus, Topic
 from lfr.bus.base import AnyEnvelope
+from lfr.bus.cameras import Camera
 from lfr.bus.messages import Message, NodeReport, Signer, signed_content
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
-from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings, WorkerState
+from lfr.bus.subjects import check_token
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.fleet import Origin
 from lfr.vision.types import SILENT_AFTER_S, CameraStatus, HealthFigures, MatchEvent
@@ -48,6 +51,10 @@ AlertSink = Callable[[MatchEvent, Origin], str | None]
 HealthSink = Callable[[HealthFigures, Origin], bool]
 """Records health for the review; False when its origin is refused."""
 NodeSink = Callable[[NodeReport, Origin], None]
+
+
+ALERT, HEALTH, NODE = "alert", "health", "node"
+"""What one instance announces to all (`CentralRuntime._announce`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +233,11 @@ class CentralRuntime:
             await bus.subscribe(Topic.HEALTH, self._on_health, durable="web-health"),
             await bus.subscribe(Topic.NODE, self._on_node, durable="web-nodes"),
         ]
+        # Each message above reaches one instance (a shared consumer: stored once); what it
+        # recorded is announced to every instance, so every console sees every alert.
+        if isinstance(bus, NatsBus):
+            for kind, handler in self._announced().items():
+                self._subscriptions.append(await bus.hear(kind, handler))
         # The workers sign what they send with the service's key: the intake refuses
         # anything on the bus that is unsigned or signed by an unknown signer.
         self._supervisor = Supervisor(
@@ -345,7 +357,7 @@ class CentralRuntime:
             log.info(
                 "alert %s raised on camera %s (score %.3f)", alert_id, event.camera, event.score
             )
-            self._listeners.alert(alert_id)
+            await self._announce(ALERT, alert_id.encode())
 
     async def _on_health(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
         figures = envelope.payload
@@ -357,6 +369,42 @@ class CentralRuntime:
             if not accepted:
                 return
         metrics.STAGES.add(figures.deployment_id, figures.camera, figures.stages)
+        await self._announce(HEALTH, figures.model_dump_json().encode())
+
+    async def _on_node(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
+        report = envelope.payload
+        assert isinstance(report, NodeReport)
+        if self._node_sink is not None:
+            await asyncio.to_thread(self._node_sink, report, origin_of(envelope))
+        await self._announce(NODE, report.deployment_id.encode())
+
+    # Announcements: what one instance took from a shared consumer and recorded, every
+    # instance's consoles hear (core NATS, `NatsBus.announce`); in memory, this one's.
+
+    async def _announce(self, kind: str, data: bytes) -> None:
+        if isinstance(self._bus, NatsBus):
+            try:
+                await self._bus.announce(kind, data)
+                return
+            except Exception as error:  # the record holds it; this instance's screens at least
+                log.warning(
+                    "%s not announced to the other instances: %s", kind, type(error).__name__
+                )
+        await self._announced()[kind](data)
+
+    def _announced(self) -> dict[str, Callable[[bytes], Awaitable[None]]]:
+        return {ALERT: self._heard_alert, HEALTH: self._heard_health, NODE: self._heard_node}
+
+    async def _heard_alert(self, data: bytes) -> None:
+        self._listeners.alert(str(uuid.UUID(data.decode())))  # an id, nothing else
+
+    async def _heard_node(self, data: bytes) -> None:
+        self._listeners.health(check_token(data.decode(), "deployment id"))
+
+    async def _heard_health(self, data: bytes) -> None:
+        figures = HealthFigures.model_validate_json(data)
+        if figures.deployment_id is None:
+            return
         with self._health_lock:
             key = (figures.deployment_id, figures.camera)
             latest = self._health.get(key)
@@ -365,13 +413,6 @@ class CentralRuntime:
                 error = remembered_error(latest.last_error if latest else None, figures)
                 self._health[key] = _Received(figures, time.monotonic(), reports, error)
         self._listeners.health(figures.deployment_id)
-
-    async def _on_node(self, envelope: AnyEnvelope, delivery: Delivery) -> None:
-        report = envelope.payload
-        assert isinstance(report, NodeReport)
-        if self._node_sink is not None:
-            await asyncio.to_thread(self._node_sink, report, origin_of(envelope))
-        self._listeners.health(report.deployment_id)
 
 
 def origin_of(envelope: AnyEnvelope) -> Origin:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from lfr import metrics
+from lfr.bus.cameras import Camera
 from lfr.bus.messages import NodeReport
 from lfr.bus.subjects import Topic
 from lfr.db.base import utcnow
@@ -29,7 +30,6 @@ from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal, Refusals
 from lfr.runtime.admission import Admission, AdmissionCheck
 from lfr.runtime.reconciler import Reconciler
-from lfr.runtime.supervisor import Camera
 from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
 from lfr.services.cameras import all_cameras, missing_sources, runs_on_node
@@ -53,7 +53,7 @@ class DeploymentControl:
         service_key: bytes | None = None,
     ) -> None:
         """`service_key`: the service's bus key, which its own camera workers' messages
-        verify with (`lfr.runtime.identity.service_signer`)."""
+        verify with (`lfr.bus.identity.service_signer`)."""
         self._db = db
         self._service_key = service_key
         self.reconciler = reconciler

@@ -26,16 +26,17 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, start_http_server
 
 from lfr import __version__
+from lfr.bus.cameras import Camera
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import HaltDeployment, NodeReport, NodeState
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.metrics import NodeCollector
 from lfr.runtime.backlog import Backlog
 from lfr.runtime.engine import EngineJob, run_camera_engine
-from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.runtime.spool import SUFFIX, Spool, spool_key
-from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.vision.describers import describer_model_id
 from lfr.vision.pipeline import EngineConfig

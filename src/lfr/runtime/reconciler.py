@@ -16,6 +16,13 @@ every few seconds, and at once after each commit that changes a deployment or an
   holds it, and re-sent until each node serving the deployment has acknowledged it. A
   restarted service finds the unacknowledged halts in the database and sends them again.
 
+* **Several instances** (`lfr.runtime.leases`): a camera's worker starts only on the
+  instance holding the camera's lease, renewed at every pass; one whose lease went
+  elsewhere is stopped, and if the leases cannot be renewed in time every worker here
+  stops (fenced). Only the instance holding the leader's lease ends deployments out of
+  force and talks to the nodes. Stopping a deployment here gives up its leases and
+  records this instance's acknowledgement of the halt.
+
 The local pass is quick and a request may wait for it (`converge`): a halt answers with the
 workers here already stopped. The remote pass talks to the bus, which may be down for
 minutes; it runs on its own so that an outage never delays a local halt.
@@ -35,8 +42,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
+from lfr.bus.cameras import Camera
+from lfr.bus.identity import NodePublicKey
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import camera_lease
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import urgent_lapse_time
 from lfr.domain.people import SYSTEM_ACTOR
@@ -44,9 +54,8 @@ from lfr.domain.refusal import Refusal
 from lfr.reports.recognition import engine_differences, recognition_of
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.engine import EngineJob
-from lfr.runtime.identity import NodePublicKey
+from lfr.runtime.leases import LEADER, Leases, instance_name
 from lfr.runtime.release import seal_release, withdrawal
-from lfr.runtime.supervisor import Camera
 from lfr.services import authorisations, deployments, fleet
 from lfr.services.cameras import cameras_for, runs_on_node
 from lfr.services.policy import current_policy
@@ -185,9 +194,17 @@ class Reconciler:
         resend_s: float = RESEND_S,
         on_stopped: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        leases: Leases | None = None,
     ) -> None:
-        """`clock`: the time the rules are judged at (a test moves it past a window)."""
+        """`clock`: the time the rules are judged at (a test moves it past a window).
+        `leases`: this instance's (default: a new name on `db`)."""
         self._db = db
+        self.leases = leases or Leases(db, instance_name())
+        self._leader = False
+        self._plans: dict[str, WorkerPlan] = {}
+        """Each running deployment's plan, made once when it first runs here."""
+        self._started: dict[str, set[str]] = {}
+        """The cameras whose workers this instance started, per deployment."""
         self.clock = clock
         self._runtime = runtime
         self._planner = planner
@@ -202,6 +219,7 @@ class Reconciler:
         self._local_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakes: list[asyncio.Event] = []
+        self._held: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -214,6 +232,8 @@ class Reconciler:
     async def start(self) -> None:
         self._stopping = False
         self._loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):  # the database is down: the passes retry
+            await self._renew_leases()  # the leader is known before the scheduled jobs ask
         local, remote = asyncio.Event(), asyncio.Event()
         self._wakes = [local, remote]
         self._tasks = [
@@ -258,21 +278,101 @@ class Reconciler:
             await _woken_or_after(wake, self._interval_s)
             wake.clear()
 
+    @property
+    def leads(self) -> bool:
+        """Whether this instance holds the leader's lease (`lfr.runtime.leases`): it alone
+        ends deployments out of force, talks to the nodes and runs the scheduled jobs."""
+        return self._leader
+
     # The local pass: the record, then this process's workers.
 
     async def local_pass(self) -> None:
         async with self._local_lock:
-            await asyncio.to_thread(self._end_out_of_force)
+            await self._renew_leases()
+            if self._leader:
+                await asyncio.to_thread(self._end_out_of_force)
             if not self._runtime.ready:  # the bus is not reached yet: nothing can run here
                 return
             wanted = await asyncio.to_thread(self._wanted)
             for deployment_id in sorted(self._running - wanted):
-                await self._runtime.halt_here(deployment_id)
-                self._running.discard(deployment_id)
-                if self._on_stopped is not None:
-                    self._on_stopped(deployment_id)
-            for deployment_id in sorted(wanted - self._running):
+                await self._stop_here(deployment_id)
+            new = sorted(wanted - self._running)
+            for deployment_id in new:
                 await self._bring_up(deployment_id)
+            if new:
+                await self._renew_leases()
+            await self._start_held_cameras()
+
+    async def _renew_leases(self) -> None:
+        """Renews and takes the leader's lease and those of the running deployments'
+        cameras; a camera whose lease went elsewhere is stopped here. If the database does
+        not answer for long enough that the leases may lapse, every worker here stops."""
+        wanted = {LEADER} | {
+            camera_lease(d, camera.name)
+            for d, plan in self._plans.items()
+            for camera in plan.cameras
+        }
+        bound = max(self.leases.seconds_until_fenced(), 0.5)
+        try:
+            held = await asyncio.wait_for(asyncio.to_thread(self.leases.claim, wanted), bound)
+        except Exception:  # refused, or hanging past the point the leases may lapse
+            if self.leases.fenced:
+                await self._fence()
+            raise
+        self._leader = LEADER in held
+        self._held = held
+        for deployment_id, cameras in sorted(self._started.items()):
+            if any(camera_lease(deployment_id, c) not in held for c in cameras):
+                log.warning(
+                    "deployment %s: a camera lease went elsewhere; stopped here", deployment_id
+                )
+                await self._runtime.halt_here(deployment_id)
+                del self._started[deployment_id]
+
+    async def _fence(self) -> None:
+        log.error("leases not renewed in time (database unreachable): every worker here stops")
+        self._leader = False
+        self._held = set()
+        for deployment_id in sorted(self._started):
+            await self._runtime.halt_here(deployment_id)
+        self._started.clear()
+
+    async def _start_held_cameras(self) -> None:
+        """Starts a worker for each camera whose lease this instance holds and has not
+        started yet (one whose source ended is not started again)."""
+        for deployment_id, plan in sorted(self._plans.items()):
+            started = self._started.setdefault(deployment_id, set())
+            cameras = [
+                camera
+                for camera in plan.cameras
+                if camera.name not in started
+                and camera_lease(deployment_id, camera.name) in self._held
+            ]
+            if cameras:
+                await self._runtime.run(deployment_id, cameras, plan.job)
+                started.update(camera.name for camera in cameras)
+
+    async def _stop_here(self, deployment_id: str) -> None:
+        """Stops the deployment's workers here, then gives up its camera leases and records
+        that this instance (and any whose leases lapsed) has stopped them (DEP-2)."""
+        await self._runtime.halt_here(deployment_id)
+        plan = self._plans.pop(deployment_id, None)
+        self._started.pop(deployment_id, None)
+        self._running.discard(deployment_id)
+        names = [camera_lease(deployment_id, c.name) for c in plan.cameras] if plan else []
+        await asyncio.to_thread(self._release_and_acknowledge, deployment_id, names)
+        if self._on_stopped is not None:
+            self._on_stopped(deployment_id)
+
+    def _release_and_acknowledge(self, deployment_id: str, names: list[str]) -> None:
+        self.leases.release(names)
+        with transaction(self._db) as session:
+            fleet.acknowledge_stopped_instances(session, deployment_id)
+
+    def release_leases(self) -> None:
+        """At a clean shutdown, once the workers here are stopped: the other instances
+        take the cameras over at once rather than when the leases lapse."""
+        self.leases.release_all()
 
     def _end_out_of_force(self) -> None:
         with transaction(self._db) as session:
@@ -302,8 +402,7 @@ class Reconciler:
             self._cannot_run[deployment_id] = str(refusal)
             return
         self._cannot_run.pop(deployment_id, None)
-        if plan.cameras:
-            await self._runtime.run(plan.deployment_id, plan.cameras, plan.job)
+        self._plans[deployment_id] = plan  # its workers start where its leases are held
         self._running.add(deployment_id)
         if plan.has_nodes:
             self.wake()  # the remote pass releases its watchlist to its nodes
@@ -316,8 +415,9 @@ class Reconciler:
     # The remote pass: releases and halts owed to nodes, over a bus that may be down.
 
     async def remote_pass(self) -> None:
-        if not self._runtime.ready:
+        if not self._runtime.ready or not self._leader:  # one instance talks to the nodes
             return
+        await asyncio.to_thread(self._acknowledge_lapsed)
         # Halts first: a deployment halted a moment ago must not wait behind releases.
         owed = await asyncio.to_thread(self._undelivered)
         now = datetime.now(UTC)  # the bus's time, not the rules': resending is mechanics
@@ -396,12 +496,19 @@ class Reconciler:
         try:
             await self._runtime.publish(halt)
             # Replaces each node's released watchlist: its templates leave the bus (WL-6).
-            for node in nodes:
+            for node in fleet.only_nodes(nodes):
                 await self._runtime.publish(withdrawal(deployment_id, node))
         except Exception as error:  # the bus is down: kept, and sent again next pass
             await asyncio.to_thread(self._record_failure, outbox_id, type(error).__name__)
             return
         await asyncio.to_thread(self._record_published, outbox_id)
+
+    def _acknowledge_lapsed(self) -> None:
+        """Halts owed to instances that died: their lapsed leases are their word that
+        their workers are gone (`lfr.runtime.lifeline`, `Leases.fenced`)."""
+        with transaction(self._db) as session:
+            for row in fleet.undelivered(session):
+                fleet.acknowledge_stopped_instances(session, row.deployment_id)
 
     def _record_published(self, outbox_id: str) -> None:
         with transaction(self._db) as session:

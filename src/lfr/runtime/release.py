@@ -3,7 +3,7 @@ WL-6, REC-2).
 
 While a deployment runs, the service publishes a `WatchlistRelease` to each enrolled,
 unrevoked node that runs one of its cameras: the sealed watchlist's templates with their
-entry ids and list kinds, encrypted to that node's own key (`lfr.runtime.identity`: an
+entry ids and list kinds, encrypted to that node's own key (`lfr.bus.identity`: an
 ephemeral X25519 exchange, AES-256-GCM), with the deployment, the node and the terms bound
 as associated data; beside it, in clear, the authorised threshold, the end of the
 authorised window and the model that made the templates, bound to the ciphertext so that
@@ -27,15 +27,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from lfr.bus.base import Bus
-from lfr.bus.messages import WatchlistRelease, signed_content
-from lfr.bus.subjects import Topic
-from lfr.runtime.identity import (
+from lfr.bus.identity import (
     SERVICE_NAME,
     IdentityError,
     NodeIdentity,
     NodePublicKey,
     verify_service,
 )
+from lfr.bus.messages import WatchlistRelease, signed_content
+from lfr.bus.subjects import Topic
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.types import ListKind
 

@@ -28,6 +28,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from lfr.bus.base import AnyEnvelope, Bus, Delivery, Subscription
+from lfr.bus.cameras import Camera
 from lfr.bus.messages import HaltDeployment, Message, Signer
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import Topic, check_token
@@ -48,17 +49,6 @@ from lfr.runtime.worker import (
 log = logging.getLogger(__name__)
 
 _SPAWN = multiprocessing.get_context("spawn")
-
-
-@dataclass(frozen=True)
-class Camera:
-    """One camera of a deployment: a name (a subject token) and its source spec."""
-
-    name: str
-    source: str
-
-    def __post_init__(self) -> None:
-        check_token(self.name, "camera name")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
+from lfr.bus.cameras import Camera
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.base import utcnow
 from lfr.db.cameras import CameraSource
@@ -23,7 +24,6 @@ from lfr.db.governance import DeploymentRow
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
-from lfr.runtime.supervisor import Camera
 from lfr.vision.sources import DEVICE_PREFIX, SourceError, probe
 
 CONFIGURERS = frozenset({Role.ENGINEER, Role.ADMINISTRATOR})

@@ -1,7 +1,7 @@
 """The fleet: enrolled nodes, halts owed to them, their acknowledgements, and what they
 report (DEP-2, WL-1, WL-6, REC-5).
 
-A node is enrolled by an administrator (its name and public keys, `lfr.runtime.identity`)
+A node is enrolled by an administrator (its name and public keys, `lfr.bus.identity`)
 and can be revoked. What arrives over the bus for a camera `node:<name>` is accepted only
 when signed by that enrolled, unrevoked node (`check_origin`); a deployment's watchlist is
 released only to such nodes, each copy encrypted to its node (`release_targets`).
@@ -25,17 +25,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
+from lfr.bus.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.bus.messages import NodeReport
 from lfr.bus.nats_auth import NodeAccess, user_public
 from lfr.bus.subjects import TOKEN_PATTERN
 from lfr.db.cameras import CameraSource
 from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeStatusRow
 from lfr.db.governance import DeploymentRow
+from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
-from lfr.runtime.identity import SERVICE_NAME, IdentityError, NodePublicKey, verify_service
 from lfr.services._rows import moment
 from lfr.services.cameras import NODE_SOURCE_PREFIX
+from lfr.services.people import is_console
 
 UNREACHABLE_AFTER_S = 20.0
 """A node silent this long is shown unreachable (nodes report every few seconds)."""
@@ -51,8 +53,13 @@ def nodes_of(session: Session, cameras: Sequence[str]) -> list[str]:
 
 def owe_halt(session: Session, row: DeploymentRow, reason: str, at: datetime) -> ControlOutboxRow:
     """Record the halt every node of the deployment must hear, in the caller's transaction;
-    with no node to tell, it is delivered as soon as the bus holds it."""
+    with no node to tell, it is delivered as soon as the bus holds it.
+
+    Every instance of `lfr serve` running a camera of it (holding the camera's lease) must
+    acknowledge it too, as ``instance:<name>`` beside the nodes: the halt is complete once
+    each has stopped its workers, or its lease lapsed (`acknowledge_stopped_instances`)."""
     nodes = nodes_of(session, json.loads(row.cameras))
+    nodes += sorted(INSTANCE_PREFIX + h for h in live_holders(session, camera_lease(row.id, "")))
     owed = ControlOutboxRow(
         deployment_id=row.id, reason=reason, created_at=at, nodes=json.dumps(nodes), attempts=0
     )
@@ -72,13 +79,37 @@ def undelivered(session: Session) -> list[ControlOutboxRow]:
     )
 
 
+def only_nodes(names: Sequence[str]) -> list[str]:
+    """The nodes among those owed a halt (not the instances of the service)."""
+    return [name for name in names if not name.startswith(INSTANCE_PREFIX)]
+
+
+def acknowledge_stopped_instances(session: Session, deployment_id: str) -> None:
+    """Each instance owed a halt of the deployment that no longer holds a live lease on any
+    of its cameras has stopped its workers there (it released them after stopping, or its
+    leases lapsed: `lfr.runtime.leases`): recorded as its acknowledgement."""
+    running = live_holders(session, camera_lease(deployment_id, ""))
+    now = database_now(session)
+    for owed in session.scalars(
+        select(ControlOutboxRow).where(
+            ControlOutboxRow.deployment_id == deployment_id,
+            ControlOutboxRow.delivered_at.is_(None),
+        )
+    ):
+        for name in json.loads(owed.nodes):
+            if (
+                name.startswith(INSTANCE_PREFIX)
+                and name.removeprefix(INSTANCE_PREFIX) not in running
+            ):
+                _acknowledge(session, owed.id, name, now)
+
+
 def mark_published(session: Session, outbox_id: str, at: datetime) -> None:
     row = session.get(ControlOutboxRow, outbox_id)
     if row is None:
         return
     row.published_at, row.attempts, row.last_error = at, row.attempts + 1, None
-    if not json.loads(row.nodes):
-        row.delivered_at = at
+    _delivered_once_all_heard(session, row, at)
     session.flush()
 
 
@@ -146,10 +177,18 @@ def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> N
     if exists is None:
         session.add(ControlAckRow(outbox_id=outbox_id, node=node, acked_at=at))
         session.flush()
+    _delivered_once_all_heard(session, owed, at)
+
+
+def _delivered_once_all_heard(session: Session, owed: ControlOutboxRow, at: datetime) -> None:
+    """Delivered when the bus holds the halt and every node and instance owed it has
+    acknowledged (an instance may stop its workers before the halt is on the bus: it obeys
+    the record, not the message; the halt stays owed to the bus until published)."""
     acked = set(
-        session.scalars(select(ControlAckRow.node).where(ControlAckRow.outbox_id == outbox_id))
+        session.scalars(select(ControlAckRow.node).where(ControlAckRow.outbox_id == owed.id))
     )
-    if owed.delivered_at is None and set(json.loads(owed.nodes)) <= acked:
+    heard = set(json.loads(owed.nodes)) <= acked
+    if owed.delivered_at is None and owed.published_at is not None and heard:
         owed.delivered_at = at
 
 
@@ -207,6 +246,9 @@ def halt_delivery(session: Session, deployment_id: str) -> HaltDelivery | None:
         s.name: s.last_seen
         for s in session.scalars(select(NodeStatusRow).where(NodeStatusRow.name.in_(names)))
     }
+    # An instance is heard from while it renews its leases.
+    now, alive = database_now(session), live_holders(session, "")
+    seen |= {n: now for n in names if n.removeprefix(INSTANCE_PREFIX) in alive}
     nodes = tuple(NodeDelivery(n, acks.get(n), seen.get(n)) for n in names)
     return HaltDelivery(owed.reason, owed.created_at, owed.published_at, owed.last_error, nodes)
 
@@ -249,13 +291,54 @@ def enrol_node(
             "(lfr fleet keygen on that node)",
             "public_key",
         )
+    at = moment(now)
     row = EnrolledNodeRow(
-        name=name, public_key=key.text(), enrolled_by=actor.name, enrolled_at=moment(now)
+        name=name,
+        public_key=key.text(),
+        enrolled_by=actor.name,
+        enrolled_at=at,
+        requested_by_id=actor.user_id,
     )
     session.add(row)
+    if is_console(actor):  # whoever holds the server's shell holds the database already
+        row.approved_by, row.approved_at = actor.name, at
     session.flush()
-    _audit_node(session, actor, name, "node.enrol", f"node {name} enrolled", None)
+    summary = f"node {name} enrolled" + (
+        "" if row.approved_at else "; it awaits a second administrator"
+    )
+    _audit_node(session, actor, name, "node.enrol", summary, None)
     return row
+
+
+def approve_node(
+    session: Session, actor: Actor, name: str, *, now: datetime | None = None
+) -> EnrolledNodeRow:
+    """A second administrator, not the one who enrolled it, approves a node's enrolment:
+    only then does it receive watchlists (decrypted templates) and have its messages
+    accepted (two-person rule); audited. Refusing one is revoking it (`revoke_node`)."""
+    _check_administrator(actor)
+    row = session.get(EnrolledNodeRow, name, with_for_update=True)
+    if row is None:
+        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+    if row.revoked_at is not None:
+        raise Refusal("DEP-2", f"node {name} is revoked", "name")
+    if row.approved_at is not None:
+        raise Refusal("DEP-2", f"node {name} is approved already", "name")
+    if actor.user_id == row.requested_by_id:
+        raise Refusal(
+            "DEP-2",
+            "a second administrator must approve a node, not the one who enrolled it",
+            "actor",
+        )
+    row.approved_by, row.approved_at = actor.name, moment(now)
+    session.flush()
+    _audit_node(session, actor, name, "node.enrol_approved", f"node {name} approved", None)
+    return row
+
+
+def is_trusted(row: EnrolledNodeRow) -> bool:
+    """Enrolled, approved by a second administrator, and not revoked."""
+    return row.approved_at is not None and row.revoked_at is None
 
 
 def holder_of_key(session: Session, key: NodePublicKey) -> str | None:
@@ -309,9 +392,9 @@ def enrolled_nodes(session: Session) -> list[EnrolledNodeRow]:
 
 
 def trusted_key(session: Session, name: str) -> NodePublicKey | None:
-    """The public key of an enrolled, unrevoked node; None for any other name."""
+    """The public key of an enrolled, approved, unrevoked node; None for any other name."""
     row = session.get(EnrolledNodeRow, name)
-    if row is None or row.revoked_at is not None:
+    if row is None or not is_trusted(row):
         return None
     return NodePublicKey.parse(row.public_key)
 
@@ -326,7 +409,7 @@ def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
     access, keyless = [], []
     for row in enrolled_nodes(session):
         key = NodePublicKey.parse(row.public_key)
-        if row.revoked_at is not None:
+        if not is_trusted(row):
             continue
         if key.bus is None:
             keyless.append(row.name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -43,6 +44,12 @@ at most this many, so a longer file could never be added whole."""
 IMPORT_BATCH_ROWS = 10
 """Rows written per transaction. Fewer: other requests wait less between batches, but each
 batch repeats the watchlist's checks; more: the reverse."""
+
+BATCH_PAUSE_S = 0.1
+"""Pause after each batch but the last. SQLite's busy handler retries a waiting writer at
+most every 100 ms, so without a pause the import would take the lock again first, batch
+after batch, and the other writers would still wait for the whole file. Shorter: the
+import ends sooner, others may wait; longer: the reverse."""
 
 MAX_FIELD_BYTES = 128 * 1024
 """Python's csv module refuses a longer field; the refusal names the line."""
@@ -225,6 +232,8 @@ def import_entries(
         added += _add_batch(factory, actor, watchlist_id, batch, uploaded, enroler, rows[0])
         if after_batch is not None:
             after_batch(len(added))
+        if len(added) < len(rows):
+            time.sleep(BATCH_PAUSE_S)  # let whoever waits for the write lock in
     return added
 
 

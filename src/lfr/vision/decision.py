@@ -148,6 +148,12 @@ class _View:
         return np.ascontiguousarray(chip[:, ::-1]) if self.mirrored else chip
 
 
+FLIP_AND_CONTEXT = Description(mirror=True, chip_paddings=(CHIP_PADDING, 0.3))
+"""The engine's default description: each face at the model's padding and a little
+more (0.3: more hair, jaw and ears), each chip mirrored too, four network passes a face
+(docs/evaluation.md has what it gives and costs)."""
+
+
 class DecisionRule(BaseModel):
     """Everything between a face and its calibrated score (see the module's text)."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from lfr.audit.log import request_id_var
-from lfr.db.migrate import upgrade
+from lfr.db.migrate import hold_first_start_lock, upgrade
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import Rank, Role
@@ -42,6 +42,7 @@ def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
     """On an empty database, creates the administrator whose one-time password the caller
     prints; its first sign-in must replace the password and add a second factor."""
     with transaction(db) as session:
+        hold_first_start_lock(session)  # instances started together: one creates it
         if session.scalar(select(func.count()).select_from(User)):
             return None
         password = people.generate_password()

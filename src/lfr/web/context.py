@@ -6,17 +6,15 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from lfr.bus.identity import service_signer
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.reports.recognition import RecognitionSettings
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
-from lfr.runtime.identity import service_signer
-from lfr.runtime.supervisor import SupervisorSettings
-from lfr.runtime.worker import WorkerTarget
 from lfr.services.watchlists import Enroler, VisionEnroler
 from lfr.settings import Settings
 from lfr.web import signin
@@ -26,10 +24,20 @@ from lfr.web.live import LiveFeed
 from lfr.web.preview import PreviewHub
 from lfr.web.sessions import SessionStore, ThrottleStore
 
-if TYPE_CHECKING:
-    from lfr.system import Recognition
-
 _ENROLER_LOCK = threading.Lock()
+
+
+class RunningSide(Protocol):
+    """What the web application needs of the recognition side that the system container
+    attaches (`lfr.system.attach_recognition`): started with the app and stopped with it
+    (its lifespan), and the runtime whose health and live figures the pages show."""
+
+    @property
+    def runtime(self) -> CentralRuntime: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -39,7 +47,8 @@ class WebContext:
     request_id_var: ContextVar[str | None]
     feed: LiveFeed = field(default_factory=LiveFeed)
     control: DeploymentControl = field(init=False)
-    recognition: Recognition | None = field(default=None, init=False)
+    recognition: RunningSide | None = field(default=None, init=False)
+    """Set by `lfr.system.attach_recognition`; None: the web alone (no camera runs here)."""
     preview: PreviewHub | None = field(default=None, init=False)
     sessions: SessionStore = field(init=False)
     throttle: ThrottleStore = field(init=False)
@@ -75,22 +84,6 @@ class WebContext:
     def web_settings(self) -> WebSettings:
         """Sign-in, session and upload limits: the settings' ``web`` group."""
         return self.settings.web
-
-    def attach_runtime(
-        self,
-        target: WorkerTarget,
-        *,
-        realtime: bool = True,
-        supervisor: SupervisorSettings | None = None,
-        preview: PreviewHub | None = None,
-    ) -> Recognition:
-        """Camera workers and their reconciler for this app (`lfr.system`): started with
-        the app, stopped with it. With a `preview` hub, each job carries its sink."""
-        from lfr.system import attach_recognition
-
-        return attach_recognition(
-            self, target, realtime=realtime, supervisor=supervisor, preview=preview
-        )
 
     def use_enroler(self, enroler: Enroler) -> None:
         """Share an enrolment already built (its models loaded) instead of building one."""

@@ -113,12 +113,15 @@ class PreviewHub:
             for key in [k for k in self._latest if k[0] == deployment_id]:
                 del self._latest[key]
 
-    def keep(self, deployment_id: str, camera: str, jpeg: bytes) -> None:
-        """Holds a camera's latest frame, unless its deployment has stopped (frames still
-        queued at a halt are dropped)."""
+    def keep(
+        self, deployment_id: str, camera: str, jpeg: bytes, received: float | None = None
+    ) -> None:
+        """Holds a camera's latest frame, received now (or at the monotonic `received`),
+        unless its deployment has stopped (frames still queued at a halt are dropped)."""
+        at = time.monotonic() if received is None else received
         with self._lock:
             if deployment_id not in self._closed:
-                self._latest[(deployment_id, camera)] = (jpeg, time.monotonic())
+                self._latest[(deployment_id, camera)] = (jpeg, at)
 
     def _run(self) -> None:
         while (item := self.frames.get()) is not None:

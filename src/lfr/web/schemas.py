@@ -789,6 +789,8 @@ class NodeOut(Schema):
     enrolled: bool
     enrolled_at: datetime | None
     revoked_at: datetime | None
+    awaiting_approval: bool
+    """Enrolled by one administrator, not yet approved by a second: trusted with nothing."""
     link_up: bool
     last_seen_s: float | None
     state: str | None
@@ -803,10 +805,12 @@ class FleetOut(Schema):
 
 
 class NodeChange(Schema):
-    """A node after its enrolment or revocation."""
+    """A node after its enrolment, approval or revocation."""
 
     name: str
     enrolled_at: datetime | None = None
+    approved_at: datetime | None = None
+    """None until a second administrator approves the enrolment (the console's: at once)."""
     revoked_at: datetime | None = None
 
 

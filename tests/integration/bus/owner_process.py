@@ -11,9 +11,10 @@ import asyncio
 import sys
 
 from lfr.bus.base import AnyEnvelope, Delivery
+from lfr.bus.cameras import Camera
 from lfr.bus.memory import MemoryBus
 from lfr.bus.subjects import Topic
-from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 
 from . import targets

@@ -14,9 +14,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from lfr.bus.cameras import Camera
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
-from lfr.runtime.supervisor import Camera, Supervisor
+from lfr.runtime.supervisor import Supervisor
 
 from . import targets
 from .collect import Collector

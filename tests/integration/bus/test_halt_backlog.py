@@ -25,6 +25,8 @@ import pytest
 from sqlalchemy import select
 
 from lfr.audit import AuditEntry
+from lfr.bus.cameras import Camera
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import NodeReport, encode, signed, signed_content, wrap
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import subject_for
@@ -33,11 +35,12 @@ from lfr.db.governance import AlertRow, DeploymentRow
 from lfr.db.session import transaction
 from lfr.runtime.backlog import Backlog
 from lfr.runtime.engine import EngineJob, run_camera_engine
-from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.node import Node, spooled
 from lfr.runtime.spool import Spool, spool_key
-from lfr.runtime.supervisor import Camera, SupervisorSettings
+from lfr.runtime.supervisor import SupervisorSettings
 from lfr.services import cameras, fleet
+from lfr.services.people import console_actor
+from lfr.system import attach_recognition
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import MatchEvent
@@ -109,7 +112,7 @@ def enrolled_van(context: WebContext, personas: Personas, world: World, van: Van
     with transaction(context.db) as session:  # both cameras on the van: none runs here
         for camera in CAMERAS:
             cameras.configure_camera(session, personas.engineer, camera, "node:van-3")
-        fleet.enrol_node(session, personas.administrator, "van-3", van.identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", van.identity.public().text())
 
 
 def stored(context: WebContext) -> set[str]:
@@ -158,7 +161,7 @@ def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
     on the node and its count audited; the outbox is left empty."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> tuple[list[MatchEvent], MatchEvent, str]:
         link = CuttableLink(nats_settings.url)
@@ -215,7 +218,7 @@ def test_a_node_restarted_after_the_halt_sends_what_it_still_holds(
     camera, acknowledges the halt and sends them, saying so: all stored."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = context.attach_runtime(run_camera_engine)
+    runtime = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> tuple[list[MatchEvent], str]:
         link = CuttableLink(nats_settings.url)
@@ -280,7 +283,7 @@ def test_an_alert_captured_after_the_halt_is_destroyed_on_the_node_and_audited(
     world = build_world(web_context.db, personas, enroler, faces_dir)
     identity = NodeIdentity.generate()
     with transaction(web_context.db) as session:
-        fleet.enrol_node(session, personas.administrator, "van-3", identity.public().text())
+        fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     halted_at = utcnow()
     spool = Spool(tmp_path / world.deployment_id / CAMERAS[0], spool_key(b"k" * 32))
     for at in (halted_at - timedelta(seconds=5), halted_at + timedelta(seconds=5)):

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from lfr.bus.identity import NodeIdentity, NodeSigner, service_public_key, service_signer
 from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
 from lfr.cli import app
-from lfr.runtime.identity import NodeIdentity, NodeSigner, service_public_key, service_signer
 from lfr.runtime.release import seal_release
 from lfr.vision.describers import describer_model_id
 from lfr.vision.matcher import TemplateSet

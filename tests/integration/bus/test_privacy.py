@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from lfr.bus.cameras import Camera
 from lfr.bus.memory import MemoryBus
 from lfr.bus.subjects import Topic
 from lfr.runtime.engine import prepare_job, run_camera_engine
-from lfr.runtime.supervisor import Camera, Supervisor
+from lfr.runtime.supervisor import Supervisor
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 

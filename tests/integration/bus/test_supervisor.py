@@ -13,11 +13,12 @@ from collections.abc import Callable
 import pytest
 
 from lfr.bus.base import AnyEnvelope, Bus
+from lfr.bus.cameras import Camera
 from lfr.bus.memory import MemoryBus
 from lfr.bus.messages import HaltDeployment
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic
-from lfr.runtime.supervisor import Camera, Supervisor, SupervisorSettings
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.vision.types import CameraStatus, HealthFigures
 

@@ -102,3 +102,36 @@ def test_the_start_records_the_configuration_the_alerts_are_held_to(
         )
         assert alert.false_match_rate == pytest.approx(force.false_match_rate(0.975))
         assert alert.false_match_rate != pytest.approx(shipped.calibration.false_match_rate(0.975))
+
+
+def test_the_planner_runs_the_recorded_threshold_and_refuses_another_calibration(
+    session_factory: SessionFactory,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    video_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """REC-2: the workers run the deployment's recorded threshold whatever the engine is
+    configured with; an engine whose calibration is not the recorded one (the settings
+    changed since the start) does not run it, naming what differs."""
+    from lfr.runtime.engine import EngineJob
+    from lfr.runtime.reconciler import Planner
+    from lfr.services import cameras
+    from tests.integration.governance.world import CAMERAS
+
+    world = build_world(session_factory, personas, enroler, faces_dir)
+    with transaction(session_factory) as session:
+        for camera in CAMERAS:
+            cameras.configure_camera(
+                session, personas.engineer, camera, str(video_dir / "short_hamilton_clip.mp4")
+            )
+    with transaction(session_factory) as session:
+        row = deployments.get_deployment(session, world.deployment_id)
+        job = Planner(EngineConfig(alert_threshold=0.99)).plan(session, row).job
+        assert isinstance(job, EngineJob)
+        assert job.config.alert_threshold == recognition_of(row).threshold == 0.946
+        other = Planner(EngineConfig(calibration_path=_forces_calibration(tmp_path)))
+        with pytest.raises(Refusal, match="calibration") as refused:
+            other.plan(session, row)
+    assert refused.value.rule == "REC-2"

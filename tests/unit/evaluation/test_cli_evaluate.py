@@ -279,3 +279,16 @@ def test_options_that_cannot_run_are_refused_saying_what_to_change(
     )
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_fair_clusters_need_a_cohort_of_many_people(tiny: Path, tmp_path: Path) -> None:
+    """The clusters ship (centroids only): a cohort too small to hide any one person in
+    a cluster is refused, saying how many people are needed."""
+    out = tmp_path / "cohort.json"
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", "fair-cohort", str(tiny / "images"), "--out", str(out), "--no-cache"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "a cohort of 7 people is too small: at least 40 needed" in result.stderr
+    assert not out.exists()

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from lfr.bus.cameras import Camera
 from lfr.runtime.admission import HEADROOM, Admission, HostCapacity, frames_per_core
 from lfr.runtime.central import CameraHealth
-from lfr.runtime.supervisor import Camera, SupervisorSettings
+from lfr.runtime.supervisor import SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.sources import SourceError, SourceShape, probe
 from lfr.vision.types import CameraStatus, HealthFigures

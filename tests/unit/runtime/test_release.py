@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from lfr.bus.identity import NodeIdentity
 from lfr.bus.messages import WatchlistRelease, decode, encode
-from lfr.runtime.identity import NodeIdentity
 from lfr.runtime.release import ReleaseError, open_release, seal_release, withdrawal
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.types import ListKind

@@ -16,6 +16,7 @@ from lfr.vision.calibration import (
     shipped_calibration,
 )
 from lfr.vision.decision import DecisionRule, searched_gallery
+from lfr.vision.engine_config import EngineConfig
 from lfr.vision.matcher import Gallery
 from lfr.vision.normalisation import CohortNormalisation
 
@@ -95,6 +96,9 @@ def test_the_shipped_models_calibration_covers_the_default_rule() -> None:
     shipped = shipped_calibration("dlib-resnet-v1")
     assert shipped is not None
     assert shipped.covers(CohortNormalisation().rule)
+    default = EngineConfig().decision_rule()
+    assert shipped.covers(default.name)  # the engine's rule runs calibrated, as evaluated
+    assert default.description.name in shipped.fair_cohorts
     assert shipped_calibration("no-such-model") is None
     # A stored raw threshold keeps its meaning: its rate is read on the reference scale.
     assert 1e-6 < shipped.false_match_rate(0.946) < 1e-3

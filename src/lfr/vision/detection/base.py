@@ -140,7 +140,8 @@ class RegionDetector(ABC):
         found = []
         # Contiguous (a copy only when it is not): dlib reads a non-contiguous array's
         # memory as if it were contiguous and silently finds nothing, or the wrong pixels.
-        for box, confidence in self._detect_in(np.ascontiguousarray(shrink(image, scale))):
+        searched = np.ascontiguousarray(shrink(self._searched_image(image), scale))
+        for box, confidence in self._detect_in(searched):
             placed = _clip(scale_box(box, scale), left, top, width, height)
             if placed is None:
                 continue
@@ -157,6 +158,11 @@ class RegionDetector(ABC):
         if cap is not None and width * scale > cap:
             scale = cap / width
         return scale
+
+    def _searched_image(self, image: RGBImage) -> RGBImage:
+        """What the backend searches, before shrinking: the frame itself unless a backend
+        needs less of it (HOG: grey)."""
+        return image
 
     @abstractmethod
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:

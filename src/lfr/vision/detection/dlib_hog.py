@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import cv2
+import numpy as np
 from pydantic import Field
 
 from lfr.vision.detection._dlib import DlibDetector, exclusive_box
@@ -23,6 +25,15 @@ class HogDetectorConfig(DetectorSettings):
             "false faces, more missed ones); lowering it finds more faces and more non-faces."
         ),
     )
+    grey: bool = Field(
+        default=True,
+        description=(
+            "Search a grey copy of the frame. dlib's HOG takes, per pixel, the strongest "
+            "gradient of the three colour channels; on grey it computes one, which cut its "
+            "CPU time per 720p frame by about a fifth (docs/evaluation.md) with the same "
+            "faces found within one in a hundred. False: search the colour frame."
+        ),
+    )
 
 
 def _load_hog() -> Any:
@@ -34,6 +45,11 @@ def _load_hog() -> Any:
 class HogDetector(DlibDetector[HogDetectorConfig]):
     def __init__(self, config: HogDetectorConfig) -> None:
         super().__init__(config, _load_hog)
+
+    def _searched_image(self, image: RGBImage) -> RGBImage:
+        if not self._config.grey or image.ndim != 3:
+            return image
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
 
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
         model = self._model.get()

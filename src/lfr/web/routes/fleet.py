@@ -1,19 +1,24 @@
 """The fleet (DEP-2, WL-1): enrolled recognition nodes, their link and what they last
-reported; an administrator enrols a node's public key and revokes a node. The fleet
+reported; an administrator enrols a node's public key, a second one approves it (two-person
+rule: the node then receives decrypted watchlist templates), and either revokes a node. The fleet
 service enforces the rules; these routes collect the fields and show the result."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
+from lfr.db.fleet import EnrolledNodeRow
 from lfr.db.session import reading, transaction
-from lfr.domain.people import Role
+from lfr.domain.people import Actor, Role
+from lfr.domain.refusal import Refusal
 from lfr.services import fleet
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer, viewer_of
@@ -45,6 +50,7 @@ def fleet_view(context: Context) -> list[dict[str, Any]]:
                     "enrolled": row is not None,
                     "enrolled_at": row.enrolled_at.isoformat() if row else None,
                     "revoked_at": row.revoked_at.isoformat() if row and row.revoked_at else None,
+                    "awaiting_approval": row is not None and row.approved_at is None,
                     "link_up": silent is not None and silent < fleet.UNREACHABLE_AFTER_S,
                     "last_seen_s": round(silent, 1) if silent is not None else None,
                     "state": report.state if report else None,
@@ -59,6 +65,16 @@ def fleet_view(context: Context) -> list[dict[str, Any]]:
 
 @pages.get("/fleet")
 def fleet_page(request: Request, context: Context, viewer: Reader) -> Response:
+    return _fleet_page(request, context, viewer)
+
+
+def _fleet_page(
+    request: Request,
+    context: Context,
+    viewer: Viewer | None,
+    refused: dict[str, Any] | None = None,
+) -> Response:
+    """The fleet; with `refused`, the refusal beside the form that caused it (422)."""
     actor = viewer_of(viewer).actor
     return render(
         request,
@@ -66,33 +82,75 @@ def fleet_page(request: Request, context: Context, viewer: Reader) -> Response:
         {
             "nodes": fleet_view(context),
             "may_administer": actor.has(Role.ADMINISTRATOR),
+            "refused": refused,
             "title": "Fleet",
         },
+        status=422 if refused else 200,
     )
+
+
+def _on_page(
+    request: Request,
+    context: Context,
+    viewer: Viewer | None,
+    target: str,
+    change: Callable[[Session, Actor], object],
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """Run a change from the Fleet page; a refusal is shown in plain words beside the form
+    that caused it (``target``: the node, or ``enrol``), with what was typed kept."""
+    try:
+        with transaction(context.db) as db:
+            change(db, viewer_of(viewer).actor)
+    except Refusal as refusal:
+        reasons = [unmet.reason for unmet in refusal.unmet]
+        refused = {"target": target, "reasons": reasons, "typed": typed or {}}
+        return _fleet_page(request, context, viewer, refused)
+    return RedirectResponse("/fleet", status_code=303)
 
 
 @pages.post("/fleet")
 def enrol_page(
+    request: Request,
     context: Context,
     viewer: Administrator,
     name: Annotated[str, Form(max_length=64)],
     public_key: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    with transaction(context.db) as db:
-        fleet.enrol_node(db, viewer_of(viewer).actor, name.strip(), public_key)
-    return RedirectResponse("/fleet", status_code=303)
+    """Enrol a node; it is trusted once a second administrator approves (two-person rule)."""
+    return _on_page(
+        request,
+        context,
+        viewer,
+        "enrol",
+        lambda db, actor: fleet.enrol_node(db, actor, name.strip(), public_key),
+        {"name": name, "public_key": public_key},
+    )
+
+
+@pages.post("/fleet/{name}/approve")
+def approve_page(request: Request, context: Context, viewer: Administrator, name: str) -> Response:
+    return _on_page(
+        request, context, viewer, name, lambda db, actor: fleet.approve_node(db, actor, name)
+    )
 
 
 @pages.post("/fleet/{name}/revoke")
 def revoke_page(
+    request: Request,
     context: Context,
     viewer: Administrator,
     name: str,
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    with transaction(context.db) as db:
-        fleet.revoke_node(db, viewer_of(viewer).actor, name, reason)
-    return RedirectResponse("/fleet", status_code=303)
+    return _on_page(
+        request,
+        context,
+        viewer,
+        name,
+        lambda db, actor: fleet.revoke_node(db, actor, name, reason),
+        {"reason": reason},
+    )
 
 
 class Enrolment(BaseModel):
@@ -123,10 +181,34 @@ def api_fleet(context: Context, viewer: Reader) -> dict[str, Any]:
     operation_id="enrol_node",
 )
 def api_enrol(context: Context, viewer: Administrator, body: Enrolment) -> dict[str, Any]:
-    """Enrol a node (administrator); a refusal (422) names the rule and field."""
+    """Enrol a node (administrator); it is trusted with nothing until a second administrator
+    approves it (`approved_at` stays null). A refusal (422) names the rule and field."""
     with transaction(context.db) as db:
-        row = fleet.enrol_node(db, viewer_of(viewer).actor, body.name, body.public_key)
-        return {"name": row.name, "enrolled_at": row.enrolled_at.isoformat()}
+        return _node_change(
+            fleet.enrol_node(db, viewer_of(viewer).actor, body.name, body.public_key)
+        )
+
+
+@api.post(
+    "/{name}/approve",
+    response_model=schemas.NodeChange,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="approve_node",
+)
+def api_approve(context: Context, viewer: Administrator, name: str) -> dict[str, Any]:
+    """Approve a node's enrolment as the second administrator (not the one who enrolled
+    it): only then are its messages accepted and a watchlist released to it."""
+    with transaction(context.db) as db:
+        return _node_change(fleet.approve_node(db, viewer_of(viewer).actor, name))
+
+
+def _node_change(row: EnrolledNodeRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "enrolled_at": row.enrolled_at.isoformat(),
+        "approved_at": row.approved_at.isoformat() if row.approved_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
 
 
 @api.post(
@@ -140,6 +222,4 @@ def api_revoke(
 ) -> dict[str, Any]:
     """Revoke a node (administrator): it receives no watchlist, its messages are refused."""
     with transaction(context.db) as db:
-        row = fleet.revoke_node(db, viewer_of(viewer).actor, name, body.reason)
-        revoked_at = row.revoked_at.isoformat() if row.revoked_at else None
-        return {"name": row.name, "revoked_at": revoked_at}
+        return _node_change(fleet.revoke_node(db, viewer_of(viewer).actor, name, body.reason))
