@@ -384,6 +384,7 @@ def test_the_review_pdf_opens_on_a_readable_page_of_labelled_figures(
     ).stdout
     assert "DejaVuSansBold" in fonts
     assert "Mono" not in fonts
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
             "pdftoppm",

@@ -31,6 +31,7 @@ from lfr.services.people import console_actor
 from lfr.system import attach_recognition
 from lfr.system import nats_settings as nats_settings_of
 from lfr.vision.pipeline import EngineConfig
+from lfr.vision.source_types import runs_on_node
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.bus.collect import Collector
@@ -194,7 +195,7 @@ def test_a_camera_run_by_a_node_is_configured_by_the_node_s_name(
     with transaction(web_context.db) as session:
         if accepted:
             row = cameras.configure_camera(session, personas.engineer, "cam-van", source)
-            assert cameras.runs_on_node(row.source)
+            assert runs_on_node(row.source)
             return
         with pytest.raises(Refusal) as refused:
             cameras.configure_camera(session, personas.engineer, "cam-van", source)

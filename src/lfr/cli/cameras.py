@@ -9,6 +9,7 @@ import typer
 
 from lfr.cli._database import console_transaction, database_transaction
 from lfr.services import cameras, people
+from lfr.vision import source_types
 from lfr.vision.sources import shown
 
 cameras_app = typer.Typer(help="Camera sources (REC-1).", no_args_is_help=True)
@@ -21,9 +22,7 @@ def register(app: typer.Typer) -> None:
 @cameras_app.command("set")
 def set_source(
     name: Annotated[str, typer.Argument(help="The camera's name, as authorised.")],
-    source: Annotated[
-        str, typer.Argument(help="rtsp://…, http://…, a file, device:N or node:<node name>.")
-    ],
+    source: Annotated[str, typer.Argument(help=f"{source_types.WRITTEN}.")],
 ) -> None:
     """Set (or change) a camera's source; audited."""
     with console_transaction() as session:

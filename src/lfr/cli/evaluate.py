@@ -259,7 +259,8 @@ def _identification_table(report: Report) -> Table:
     at = report.get("at_threshold")
     if at is not None:
         table.add_row(
-            "FNIR / FPIR at the threshold",
+            "FNIR / FPIR at the threshold"
+            + ("" if at.get("calibrated", True) else " (in the rule's own units)"),
             f"{_percent(at['fnir'])} / {_percent(at['fpir'])}",
             f"{at['threshold']:.4f}",
             "",

@@ -12,6 +12,11 @@ from lfr.cli._settings import ConfigFile, load_settings
 
 log = logging.getLogger("lfr.serve")
 
+GRACEFUL_STOP_S = 5
+"""How long a stopping `lfr serve` lets open requests finish (live streams are cut after
+it; browsers reconnect, through a load balancer to another instance) before it stops its
+camera workers and gives up its leases."""
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -109,4 +114,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         log_level="info",
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
+        # Open live streams never end by themselves: without a bound, a stop (SIGTERM,
+        # Ctrl-C) would wait for every console to close before stopping the workers.
+        timeout_graceful_shutdown=GRACEFUL_STOP_S,
     )

@@ -23,7 +23,8 @@ from lfr.cli._settings import ConfigFile, load_standalone_settings
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
-from lfr.vision.sources import SourceError, is_stream, open_source, shown
+from lfr.vision.source_types import source_type
+from lfr.vision.sources import SourceError, open_source, shown
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
 CONNECT_PATIENCE_S = 10.0
@@ -107,7 +108,7 @@ def summary(console: _Console, wall_s: float) -> dict[str, Any]:
 def _camera_name(spec: str, given: str | None, several: bool) -> str:
     if given and not several:
         return given
-    return shown(spec) if is_stream(spec) or spec.startswith("device:") else Path(spec).stem
+    return shown(spec) if source_type(spec).live else Path(spec).stem
 
 
 def _enrol(watchlist: Path, engine: Engine, config: EngineConfig) -> Gallery:

@@ -268,6 +268,9 @@ def evaluate_identification(
     if cohort is not None:
         calibration = calibration.model_copy(update={"fair_cohorts": {cohort.description: cohort}})
     figures = _searches_report(searched.searches, options)
+    if "at_threshold" in figures:
+        # A calibrated threshold read against a rule's own units would mislead: say which.
+        figures["at_threshold"]["calibrated"] = searched.calibrated
     report: Report = {
         "protocol": "identification",
         **describer.describe_setup(),

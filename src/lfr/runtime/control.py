@@ -32,8 +32,9 @@ from lfr.runtime.admission import Admission, AdmissionCheck
 from lfr.runtime.reconciler import Reconciler
 from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
-from lfr.services.cameras import all_cameras, missing_sources, runs_on_node
+from lfr.services.cameras import all_cameras, missing_sources
 from lfr.services.fleet import Origin
+from lfr.vision.source_types import runs_on_node
 from lfr.vision.types import HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")

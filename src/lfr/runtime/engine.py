@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lfr.runtime.worker import WorkerContext
-from lfr.vision.enrolment import EnrolmentRefusal, load_watchlist_dir
+from lfr.vision.enrolment import RefusedImage, load_watchlist_dir
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import CameraWorker, Engine, EngineConfig, PreviewFrame
 from lfr.vision.sources import open_source
@@ -48,7 +48,7 @@ class EngineJob:
 
 def prepare_job(
     watchlist: Path, config: EngineConfig, *, realtime: bool = True
-) -> tuple[EngineJob, list[EnrolmentRefusal]]:
+) -> tuple[EngineJob, list[RefusedImage]]:
     """Enrol a watchlist folder with the engine's own models (WL-5) into a job."""
     engine = Engine.from_config(config)
     gallery, refusals = load_watchlist_dir(

@@ -57,11 +57,12 @@ from lfr.runtime.engine import EngineJob
 from lfr.runtime.leases import LEADER, Leases, instance_name
 from lfr.runtime.release import seal_release, withdrawal
 from lfr.services import authorisations, deployments, fleet
-from lfr.services.cameras import cameras_for, runs_on_node
+from lfr.services.cameras import cameras_for
 from lfr.services.policy import current_policy
 from lfr.services.watchlists import sealed_templates
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig, threads_per_worker
+from lfr.vision.source_types import runs_on_node
 
 log = logging.getLogger("lfr.reconciler")
 

@@ -4,7 +4,8 @@ A deployment names its cameras (authorised by name, AUTH-6); an engineer or admi
 says where each is. Starting a deployment's workers needs a source for every camera. A
 source ``node:<node name>`` says the camera is run by that `lfr node` (a van, a camera
 site): the service starts no worker for it, and the node's alerts and health reach the
-service over NATS (docs/bus.md).
+service over NATS (docs/bus.md). What a source spec is, and how it must be written, is
+`lfr.vision.source_types`'s to say.
 """
 
 from __future__ import annotations
@@ -24,29 +25,12 @@ from lfr.db.governance import DeploymentRow
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Refusals, Unmet
-from lfr.vision.sources import DEVICE_PREFIX, SourceError, probe
+from lfr.vision.source_types import SourceType, form_problem, source_kind, source_type
+from lfr.vision.sources import SourceError, probe
 
 CONFIGURERS = frozenset({Role.ENGINEER, Role.ADMINISTRATOR})
-NODE_SOURCE_PREFIX = "node:"
 PROBE_TIMEOUT_S = 5.0
 """How long the doors wait for a stream's first frame before saying it cannot be read."""
-
-
-def runs_on_node(source: str) -> bool:
-    """Whether a camera's source says an `lfr node` runs it (no worker in the service)."""
-    return source.startswith(NODE_SOURCE_PREFIX)
-
-
-def source_kind(source: str) -> str:
-    """What kind of source this is: ``node``, ``device``, ``file`` or a stream's scheme
-    (``rtsp``, ``http``, ...), the names `web.camera_source_kinds` lists."""
-    spec = source.strip()
-    if runs_on_node(spec):
-        return "node"
-    if spec.startswith(DEVICE_PREFIX):
-        return "device"
-    scheme, separator, _ = spec.partition("://")
-    return scheme.lower() if separator else "file"
 
 
 def check_source_kind(source: str, allowed: Collection[str]) -> None:
@@ -73,7 +57,7 @@ def check_source_reads(
     if not spec:
         return
     check_source_kind(spec, allowed)
-    if runs_on_node(spec):
+    if not source_type(spec).opened_here:
         return
     try:
         probe(spec, timeout_s)
@@ -82,7 +66,7 @@ def check_source_reads(
 
 
 def _unread(spec: str, error: SourceError) -> str:
-    if source_kind(spec) == "file":
+    if source_type(spec) is SourceType.FILE:
         return "no video could be read from it. Check the path"
     return f"no video could be read from it: {error.reason}. Check the address"
 
@@ -94,12 +78,9 @@ def configure_camera(session: Session, actor: Actor, name: str, source: str) -> 
     name, source = name.strip(), source.strip()
     if not TOKEN_PATTERN.match(name):
         raise Refusal("REC-1", "1-64 letters, digits, '_' or '-'", "name")
-    if not source:
-        raise Refusal("REC-1", "give the camera's address or file", "source")
-    if runs_on_node(source) and not TOKEN_PATTERN.match(source[len(NODE_SOURCE_PREFIX) :]):
-        raise Refusal(
-            "REC-1", "node:<node name>, the name 1-64 letters, digits, '_' or '-'", "source"
-        )
+    problem = form_problem(source)
+    if problem is not None:
+        raise Refusal("REC-1", problem, "source")
     row = session.get(CameraSource, name)
     if row is not None and row.source != source:
         _refuse_while_running(session, name)

@@ -36,8 +36,8 @@ from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_hold
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.services._rows import moment
-from lfr.services.cameras import NODE_SOURCE_PREFIX
 from lfr.services.people import is_console
+from lfr.vision.source_types import node_of
 
 UNREACHABLE_AFTER_S = 20.0
 """A node silent this long is shown unreachable (nodes report every few seconds)."""
@@ -46,9 +46,7 @@ UNREACHABLE_AFTER_S = 20.0
 def nodes_of(session: Session, cameras: Sequence[str]) -> list[str]:
     """The nodes that run some of these cameras (sources ``node:<name>``)."""
     sources = session.scalars(select(CameraSource.source).where(CameraSource.name.in_(cameras)))
-    return sorted(
-        {s.removeprefix(NODE_SOURCE_PREFIX) for s in sources if s.startswith(NODE_SOURCE_PREFIX)}
-    )
+    return sorted({node for node in map(node_of, sources) if node is not None})
 
 
 def owe_halt(session: Session, row: DeploymentRow, reason: str, at: datetime) -> ControlOutboxRow:
@@ -404,8 +402,9 @@ def bus_access(session: Session) -> tuple[list[NodeAccess], list[str]]:
     names of those enrolled before nodes had a bus key (they need enrolling anew)."""
     runs: dict[str, list[str]] = {}
     for camera in session.scalars(select(CameraSource).order_by(CameraSource.name)):
-        if camera.source.startswith(NODE_SOURCE_PREFIX):
-            runs.setdefault(camera.source.removeprefix(NODE_SOURCE_PREFIX), []).append(camera.name)
+        node = node_of(camera.source)
+        if node is not None:
+            runs.setdefault(node, []).append(camera.name)
     access, keyless = [], []
     for row in enrolled_nodes(session):
         key = NodePublicKey.parse(row.public_key)
@@ -490,6 +489,4 @@ def check_origin(
 def runner_of(session: Session, camera: str) -> str | None:
     """The node that runs a camera (its source ``node:<name>``); None: the service does."""
     source = session.get(CameraSource, camera)
-    if source is None or not source.source.startswith(NODE_SOURCE_PREFIX):
-        return None
-    return source.source.removeprefix(NODE_SOURCE_PREFIX)
+    return node_of(source.source) if source is not None else None

@@ -24,8 +24,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 
 
 @dataclass(frozen=True, slots=True)
-class EnrolmentRefusal:
-    """A watchlist image that was not enrolled, and why."""
+class RefusedImage:
+    """A watchlist image that was not enrolled, and why (what `EnrolmentRefused` said of it,
+    or why it could not be read)."""
 
     path: Path
     reason: str
@@ -58,7 +59,7 @@ def load_watchlist_dir(
     *,
     list_kind: ListKind = ListKind.WATCHLIST,
     description: Description | None = None,
-) -> tuple[Gallery, list[EnrolmentRefusal]]:
+) -> tuple[Gallery, list[RefusedImage]]:
     """Enrol every usable image under `path` (either layout), each described as
     `description` says (the engine's: default plain); return the gallery and the
     refusals (WL-5). A subject all of whose images are refused is left out."""
@@ -66,15 +67,15 @@ def load_watchlist_dir(
     subjects: list[str] = []
     faces: list[FaceObservation] = []
     analyser = analyser.cutting(describing.alignments(describer))
-    refusals: list[EnrolmentRefusal] = []
+    refusals: list[RefusedImage] = []
     for subject, image_path in watchlist_images(path):
         try:
             face = check_enrolment_image(load_image(image_path), analyser, gate)
         except ImageError as error:
-            refusals.append(EnrolmentRefusal(image_path, error.reason))
+            refusals.append(RefusedImage(image_path, error.reason))
             continue
         except EnrolmentRefused as refused:
-            refusals.append(EnrolmentRefusal(image_path, refused.reason))
+            refusals.append(RefusedImage(image_path, refused.reason))
             continue
         subjects.append(subject)
         faces.append(face)

@@ -1,7 +1,8 @@
 """Where frames come from: video files, RTSP/HTTP streams and local devices (REC-1).
 
 `open_source(spec, camera)` returns a `Source`; the camera worker calls `read(timeout)`
-until the source says it has ENDED. Three kinds:
+until the source says it has ENDED. Three kinds (`lfr.vision.source_types` says which a
+spec is; a ``node:`` source is opened on its node):
 
 - a **file** (mp4, gif, avi, …): read on demand, as fast as the worker can take frames
   (`lfr watch` on a file), or paced at the clip's own frame rate (`realtime=True`, for a
@@ -40,10 +41,9 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 import cv2
 import numpy as np
 
+from lfr.vision.source_types import DEVICE_PREFIX, form_problem, is_stream, parse_source
 from lfr.vision.types import CameraStatus, Frame, RGBImage
 
-STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
-DEVICE_PREFIX = "device:"
 FALLBACK_FPS = 25.0
 """Used when a file does not state its frame rate (timestamps only; nothing else)."""
 
@@ -484,10 +484,10 @@ def _paced_file_connector(
 
 
 def _device_number(spec: str) -> int:
-    number = spec[len(DEVICE_PREFIX) :]
-    if not number.isdigit():
-        raise SourceError(spec, "a local device is written device:N with N a number (device:0)")
-    return int(number)
+    problem = form_problem(spec)
+    if problem is not None:
+        raise SourceError(spec, problem)
+    return int(parse_source(spec).detail)
 
 
 def shown(spec: str) -> str:
@@ -500,11 +500,6 @@ def shown(spec: str) -> str:
     if "@" not in authority:
         return spec
     return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
-
-
-def is_stream(spec: str) -> bool:
-    scheme, separator, _ = spec.partition("://")
-    return bool(separator) and scheme.lower() in STREAM_SCHEMES
 
 
 def open_source(

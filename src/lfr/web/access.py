@@ -77,26 +77,13 @@ def load_identity(request: Request) -> RequestIdentity:
 Identity = Annotated[RequestIdentity, Depends(load_identity)]
 
 
-class Admit:
-    """A route's declaration of who may use it.
-
-    `Admit(Role.OPERATOR, Role.SILVER)` admits holders of any of those roles;
-    `Admit.signed_in()` admits every signed-in person; `Admit.public()` admits anyone,
-    signed in or not.
-    """
+class Gate:
+    """A route's declaration of who may use it (`Admit`, or `Admit.public_route()`)."""
 
     def __init__(self, *roles: Role, public: bool = False, any_role: bool = False) -> None:
         self.public = public
         self.roles: frozenset[Role] = ALL_ROLES if any_role else frozenset(roles)
         self.any_role = any_role
-
-    @classmethod
-    def public_route(cls) -> Admit:
-        return cls(public=True)
-
-    @classmethod
-    def signed_in(cls) -> Admit:
-        return cls(any_role=True)
 
     def admits(self, actor: Actor | None) -> bool:
         """The pure rule; the role-matrix test compares it with its own expected table."""
@@ -106,19 +93,6 @@ class Admit:
             return False
         return self.any_role or bool(self.roles & actor.roles)
 
-    def __call__(self, identity: Identity) -> Viewer | None:
-        if self.public:
-            return _viewer(identity)
-        if not identity.signed_in:
-            raise NotSignedInError()
-        if not self.admits(identity.actor):
-            raise HTTPException(status_code=403, detail=self._refusal())
-        return _viewer(identity)
-
-    def _refusal(self) -> str:
-        names = ", ".join(sorted(role.value.replace("_", " ") for role in self.roles))
-        return f"this page is for: {names}"
-
     def __repr__(self) -> str:
         if self.public:
             return "Admit(public)"
@@ -127,25 +101,54 @@ class Admit:
         return f"Admit({', '.join(sorted(role.value for role in self.roles))})"
 
 
-def _viewer(identity: RequestIdentity) -> Viewer | None:
-    if identity.signed_in and identity.actor is not None and identity.session is not None:
+class Admit(Gate):
+    """Admits the signed-in holders of any of its roles and gives the route the person
+    making the request: never None, so a route reads ``viewer.actor`` directly.
+
+    `Admit(Role.OPERATOR, Role.SILVER)` admits holders of any of those roles;
+    `Admit.signed_in()` admits every signed-in person; `Admit.public_route()` admits
+    anyone, signed in or not, and gives the route nothing.
+    """
+
+    def __init__(self, *roles: Role, any_role: bool = False) -> None:
+        super().__init__(*roles, any_role=any_role)
+
+    @classmethod
+    def public_route(cls) -> PublicRoute:
+        return PublicRoute()
+
+    @classmethod
+    def signed_in(cls) -> Admit:
+        return cls(any_role=True)
+
+    def __call__(self, identity: Identity) -> Viewer:
+        if not identity.signed_in or identity.actor is None or identity.session is None:
+            raise NotSignedInError()
+        if not self.admits(identity.actor):
+            raise HTTPException(status_code=403, detail=self._refusal())
         return Viewer(actor=identity.actor, session=identity.session)
-    return None
+
+    def _refusal(self) -> str:
+        names = ", ".join(sorted(role.value.replace("_", " ") for role in self.roles))
+        return f"this page is for: {names}"
 
 
-def viewer_of(viewer: Viewer | None) -> Viewer:
-    """Narrows a gate's result on routes that are not public (the gate already refused)."""
-    if viewer is None:
-        raise NotSignedInError()
-    return viewer
+class PublicRoute(Gate):
+    """Admits anyone, signed in or not (`Admit.public_route()`)."""
+
+    def __init__(self) -> None:
+        super().__init__(public=True)
+
+    def __call__(self, identity: Identity) -> None:
+        return None
 
 
-def route_admission(route: BaseRoute) -> Admit | None:
-    """The `Admit` a route declared (None: undeclared, which the tests refuse)."""
+def route_admission(route: BaseRoute) -> Gate | None:
+    """The gate a route declared (None: undeclared, which the tests refuse)."""
     if not isinstance(route, APIRoute):
         return None
     for dependant in _walk(route.dependant.dependencies):
-        if isinstance(dependant.call, Admit):
+        if isinstance(dependant.call, Gate):
             return dependant.call
     return None
 

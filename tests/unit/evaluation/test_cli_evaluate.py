@@ -241,6 +241,7 @@ def test_the_default_run_is_the_engines_configured_rule(
     assert report["decisions"]["calibrated"] is True
     assert report["description"] == engine.description.name
     assert report["at_threshold"]["threshold"] == engine.alert_threshold
+    assert report["at_threshold"]["calibrated"] is True
     monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__CHIP_PADDINGS", "[0.25, 0.3]")
     monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__MIRROR", "true")
     monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.95")

@@ -140,3 +140,30 @@ def test_the_searched_gallery_is_calibrated_or_raw_never_in_mixed_units() -> Non
     other = DecisionRule(normalisation=CohortNormalisation(type="tnorm", cohort_size=50))
     assert searched_gallery(big, other, calibration).normalisation is None
     assert searched_gallery(big, DecisionRule(normalisation=rule), None).normalisation is None
+
+
+def test_rules_join_one_file_only_when_measured_on_the_same_comparisons(
+    tmp_path: object,
+) -> None:
+    """`lfr evaluate identification --calibration-out` adds its rule to a file of the same
+    run; a file of other comparisons (another reference scale) is replaced, never mixed."""
+    from pathlib import Path
+
+    from lfr.cli.evaluate import write_calibration
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "calibration.json"
+    first = _hand_made()
+    write_calibration(path, first)
+    tnorm = {
+        REFERENCE_RULE: first.rules[REFERENCE_RULE],
+        "tnorm-200": RuleCalibration(scores=(1.0, 2.0, 3.0)),
+    }
+    write_calibration(path, first.model_copy(update={"rules": tnorm}))
+    joined = ModelCalibration.model_validate_json(path.read_text())
+    assert set(joined.rules) == {REFERENCE_RULE, "snorm-200", "tnorm-200"}
+    other_scale = {REFERENCE_RULE: RuleCalibration(scores=(0.4, 0.8, 0.9))}
+    write_calibration(path, first.model_copy(update={"rules": other_scale}))
+    replaced = ModelCalibration.model_validate_json(path.read_text())
+    assert set(replaced.rules) == {REFERENCE_RULE}
+    assert replaced.rules[REFERENCE_RULE].scores == (0.4, 0.8, 0.9)

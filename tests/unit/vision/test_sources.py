@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from lfr.vision.source_types import is_stream
 from lfr.vision.sources import (
     Backoff,
     DropOldestBuffer,
     FileSource,
     SourceError,
     ThreadedSource,
-    is_stream,
     open_source,
     shown,
 )

@@ -40,7 +40,7 @@ from lfr.services import authorisations, cameras, watchlists
 from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import current_policy
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
@@ -57,10 +57,10 @@ READERS = Admit(
     Role.REVIEWER,
     Role.OVERSIGHT,
 )
-Reader = Annotated[Viewer | None, Depends(READERS)]
-Applicant = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT))]
-Decider = Annotated[Viewer | None, Depends(Admit(Role.AUTHORISING_OFFICER))]
-ChiefOfficer = Annotated[Viewer | None, Depends(Admit(Role.CHIEF_OFFICER))]
+Reader = Annotated[Viewer, Depends(READERS)]
+Applicant = Annotated[Viewer, Depends(Admit(Role.APPLICANT))]
+Decider = Annotated[Viewer, Depends(Admit(Role.AUTHORISING_OFFICER))]
+ChiefOfficer = Annotated[Viewer, Depends(Admit(Role.CHIEF_OFFICER))]
 
 DEFAULT_FOOTFALL = 1000
 """Faces per hour the forecast assumes until the officer types the deployment's own figure:
@@ -83,7 +83,7 @@ def _form_context() -> dict[str, Any]:
 
 @pages.get("/applications")
 def applications_page(request: Request, context: Context, viewer: Reader) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         rows = readable_applications(db, actor)
         db.expunge_all()
@@ -110,7 +110,7 @@ def new_application_page(request: Request, context: Context, viewer: Applicant) 
 @pages.post("/applications")
 @shown_on_form()
 async def create_application(request: Request, context: Context, viewer: Applicant) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     draft = application_from_form(await request.form(), actor.user_id)
     row_id = await _in_thread(lambda: _create(context, actor, draft))
     return RedirectResponse(f"/applications/{row_id}", status_code=303)
@@ -125,7 +125,7 @@ def _create(context: Context, actor: Actor, draft: Application) -> str:
 def application_page(
     request: Request, context: Context, viewer: Reader, application_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         row = readable_application(db, actor, application_id)
         application = authorisations.application_of(row)
@@ -164,7 +164,7 @@ def application_page(
 def edit_page(
     request: Request, context: Context, viewer: Applicant, application_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         row = readable_application(db, actor, application_id)
         application = authorisations.application_of(row)
@@ -193,7 +193,7 @@ def _camera_names(context: Context) -> list[str]:
 async def update_application(
     request: Request, context: Context, viewer: Applicant, application_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     draft = application_from_form(await request.form(), actor.user_id)
     return await _change(
         context,
@@ -208,7 +208,7 @@ async def update_application(
 async def submit(
     request: Request, context: Context, viewer: Applicant, application_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     return await _change(
         context,
         actor,
@@ -222,7 +222,7 @@ async def submit(
 async def decide(
     request: Request, context: Context, viewer: Decider, application_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     form = await request.form()
     kind = _enum(DecisionKind, _text(form, "kind"), "kind")
     conditions = (
@@ -253,7 +253,7 @@ async def decide(
 async def consult(
     request: Request, context: Context, viewer: ChiefOfficer, application_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     form = await request.form()
     outcome = _enum(ConsultationOutcome, _text(form, "outcome"), "outcome")
     comments = _text(form, "comments")
@@ -275,7 +275,7 @@ def withdraw(
     reason: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     """The applicant withdraws an application not yet decided, saying why (AUTH-1)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     _change_application(
         context,
         actor,
@@ -288,7 +288,7 @@ def withdraw(
 @pages.post("/authorities/{authority_id}/confirm")
 def confirm(context: Context, viewer: Decider, authority_id: str) -> Response:
     """A Superintendent confirms an urgent authority, which then no longer lapses (AUTH-3)."""
-    confirmed = _confirm(context, viewer_of(viewer).actor, authority_id)
+    confirmed = _confirm(context, viewer.actor, authority_id)
     return RedirectResponse(f"/applications/{confirmed.application_id}", status_code=303)
 
 
@@ -347,18 +347,16 @@ def wad_record(context: Context, viewer: Reader, application_id: str) -> Respons
     )
 
 
-def _wad_terms(context: Context, viewer: Viewer | None, application_id: str) -> AuthorityTerms:
+def _wad_terms(context: Context, viewer: Viewer, application_id: str) -> AuthorityTerms:
     with reading(context.db) as db:
-        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        authority = _readable_authority(db, viewer.actor, application_id)
         return authority_terms(db, authority, context.recognition_settings)
 
 
-def _detached_authority(
-    context: Context, viewer: Viewer | None, application_id: str
-) -> AuthorityRow:
+def _detached_authority(context: Context, viewer: Viewer, application_id: str) -> AuthorityRow:
     """The authority of an application this person may read (no IDOR), detached."""
     with reading(context.db) as db:
-        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        authority = _readable_authority(db, viewer.actor, application_id)
         db.expunge_all()
         return authority
 
@@ -414,7 +412,7 @@ def _draft_of(body: schemas.ApplicationIn, applicant_id: str) -> Application:
 )
 def api_applications(context: Context, viewer: Reader) -> list[schemas.ApplicationSummary]:
     """The applications this person may read."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         return [
             schemas.ApplicationSummary(id=r.id, title=r.title, status=r.status, urgent=r.urgent)
@@ -433,7 +431,7 @@ def api_create_application(
     context: Context, viewer: Applicant, body: schemas.ApplicationIn, response: Response
 ) -> schemas.ApplicationOut:
     """Draft an application (AUTH-1); every answer may be filled in later."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     row_id = _create(context, actor, _draft_of(body, actor.user_id))
     response.headers["Location"] = f"/api/applications/{row_id}"
     return _read_application(context, actor, row_id)  # type: ignore[no-any-return]
@@ -449,7 +447,7 @@ def api_application(
     context: Context, viewer: Reader, application_id: str
 ) -> schemas.ApplicationOut:
     """The application, its decision, consultations and the authority it granted."""
-    return _read_application(context, viewer_of(viewer).actor, application_id)  # type: ignore[no-any-return]
+    return _read_application(context, viewer.actor, application_id)  # type: ignore[no-any-return]
 
 
 @api.put(
@@ -462,7 +460,7 @@ def api_update_application(
     context: Context, viewer: Applicant, application_id: str, body: schemas.ApplicationIn
 ) -> schemas.ApplicationOut:
     """Replace a draft's answers (AUTH-1): the applicant, while it is a draft."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     draft = _draft_of(body, actor.user_id)
     return _change_application(
         context,
@@ -480,7 +478,7 @@ def api_update_application(
 )
 def api_submit(context: Context, viewer: Applicant, application_id: str) -> schemas.ApplicationOut:
     """Submit for decision; refused naming every empty AUTH-1 field."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     return _change_application(
         context,
         actor,
@@ -499,7 +497,7 @@ def api_withdraw(
     context: Context, viewer: Applicant, application_id: str, body: schemas.Reason
 ) -> schemas.ApplicationOut:
     """The applicant withdraws an application not yet decided, saying why."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     return _change_application(
         context,
         actor,
@@ -524,7 +522,7 @@ def api_decide(
 ) -> schemas.ApplicationOut:
     """Approve, approve with conditions, or refuse, with reasons (AUTH-2, AUTH-3); an
     approval freezes the Written Authority Document (AUTH-5)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     conditions = (
         Conditions.from_json(body.conditions.model_dump(mode="json")) if body.conditions else None
     )
@@ -563,7 +561,7 @@ def api_consult(
     response: Response,
 ) -> schemas.ConsultationOut:
     """A chief officer's view (AUTH-4): no objection, mitigation required, or a veto."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with transaction(context.db) as db:
         readable_application(db, actor, application_id)
         row = authorisations.consult_chief_officer(
@@ -591,7 +589,7 @@ def _readable_authority(db: Session, actor: Actor, application_id: str) -> Autho
 def api_wad(context: Context, viewer: Reader, application_id: str) -> schemas.WadOut:
     """The Written Authority Document as frozen, after checking its SHA-256 (AUTH-5)."""
     with reading(context.db) as db:
-        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        authority = _readable_authority(db, viewer.actor, application_id)
         authorisations.authority_of(authority)  # verifies the hash (AUTH-5)
         return schemas.WadOut(
             authority_id=authority.id,
@@ -612,7 +610,7 @@ def api_wad(context: Context, viewer: Reader, application_id: str) -> schemas.Wa
 def api_wad_document(context: Context, viewer: Reader, application_id: str) -> PlainTextResponse:
     """The WAD as the printable document the WAD page shows, with its SHA-256."""
     with reading(context.db) as db:
-        authority = _readable_authority(db, viewer_of(viewer).actor, application_id)
+        authority = _readable_authority(db, viewer.actor, application_id)
         return PlainTextResponse(wad_as_text(authority.wad, authority.wad_sha256))
 
 
@@ -627,7 +625,7 @@ authorities_api = APIRouter(prefix="/api/authorities", tags=["applications"])
 )
 def api_confirm(context: Context, viewer: Decider, authority_id: str) -> schemas.AuthorityOut:
     """A Superintendent confirms an Inspector's urgent authority before it lapses (AUTH-3)."""
-    return _confirm(context, viewer_of(viewer).actor, authority_id)
+    return _confirm(context, viewer.actor, authority_id)
 
 
 def _confirm(context: Context, actor: Actor, authority_id: str) -> schemas.AuthorityOut:

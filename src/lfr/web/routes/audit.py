@@ -12,12 +12,12 @@ from lfr.audit import AuditEntry, verify
 from lfr.db.session import reading
 from lfr.domain.people import Role
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 
 AUDIT_READERS = Admit(Role.REVIEWER, Role.OVERSIGHT, Role.ADMINISTRATOR)
-AuditReader = Annotated[Viewer | None, Depends(AUDIT_READERS)]
+AuditReader = Annotated[Viewer, Depends(AUDIT_READERS)]
 PAGE_SIZE = 100
 MAX_SEQUENCE = 2**62
 """Bound on sequence numbers in queries (a larger one overflowed the database's integer)."""
@@ -86,8 +86,8 @@ def verify_page(request: Request, context: Context) -> Response:
     return render(request, "audit/verify.html", {"report": report, "title": "Audit verification"})
 
 
-def _reads_free_text(viewer: Viewer | None) -> bool:
-    return bool(viewer_of(viewer).actor.roles & FREE_TEXT_READERS)
+def _reads_free_text(viewer: Viewer) -> bool:
+    return bool(viewer.actor.roles & FREE_TEXT_READERS)
 
 
 def _entry_shown(entry: AuditEntry, full: bool) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from lfr.domain.people import Actor, Role
 from lfr.services import alerts
 from lfr.services.access import readable_alert, readable_alerts, view_entry_image
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, known_identity, viewer_of
+from lfr.web.access import Admit, Viewer, known_identity
 from lfr.web.alert_views import (
     alerts_visible_to,
     camera_views,
@@ -36,7 +36,7 @@ from lfr.web.live import ALERTS_TOPIC, alert_message, event_response
 from lfr.web.rendering import render
 
 CONSOLE = Admit(Role.OPERATOR, Role.SILVER)
-ConsoleViewer = Annotated[Viewer | None, Depends(CONSOLE)]
+ConsoleViewer = Annotated[Viewer, Depends(CONSOLE)]
 PROBE_VIEWERS = Admit(*alerts.PROBE_VIEWER_ROLES)
 IMAGE_VIEWERS = Admit(
     Role.APPLICANT, Role.OPERATOR, Role.ENGAGEMENT_OFFICER, Role.SILVER, Role.GOLD, Role.REVIEWER
@@ -50,7 +50,7 @@ NO_STORE = {"Cache-Control": "no-store, private"}
 
 @pages.get("/console")
 def console_page(request: Request, context: Context, viewer: ConsoleViewer) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         cards = [card_of(db, row, actor) for row in console_alerts(db, actor)]
         history = [card_of(db, row, actor) for row in console_history(db, actor)]
@@ -74,7 +74,7 @@ def camera_status(request: Request, context: Context, viewer: ConsoleViewer) -> 
     """The console's banner (REC-5), polled: each camera of a watched running deployment
     that is down or has stopped reporting, with why, so the operator knows what the
     cameras are not seeing."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         views = camera_views(db, actor)
     runtime = context.runtime
@@ -112,7 +112,7 @@ async def console_stream(
     request: Request, context: Context, viewer: ConsoleViewer
 ) -> StreamingResponse:
     """Server-sent events: one `fragment` event per new or changed alert."""
-    visible = alerts_visible_to(context.db, viewer_of(viewer).actor)
+    visible = alerts_visible_to(context.db, viewer.actor)
     return event_response(context.feed, {ALERTS_TOPIC}, request, visible)
 
 
@@ -120,7 +120,7 @@ async def console_stream(
 def console_card(
     request: Request, context: Context, viewer: ConsoleViewer, alert_id: str
 ) -> Response:
-    card = readable_card(context.db, viewer_of(viewer).actor, alert_id)
+    card = readable_card(context.db, viewer.actor, alert_id)
     return render(request, "console/card.html", {"alert": card})
 
 
@@ -150,7 +150,7 @@ def _announce(context: Context, alert_id: str) -> None:
 
 @pages.post("/console/alerts/{alert_id}/refer")
 def refer(request: Request, context: Context, viewer: ConsoleViewer, alert_id: str) -> Response:
-    refer_as(context, viewer_of(viewer).actor, alert_id)
+    refer_as(context, viewer.actor, alert_id)
     return _after_decision(request, context, alert_id)
 
 
@@ -162,7 +162,7 @@ def dismiss(
     alert_id: str,
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    dismiss_as(context, viewer_of(viewer).actor, alert_id, reason)
+    dismiss_as(context, viewer.actor, alert_id, reason)
     return _after_decision(request, context, alert_id)
 
 
@@ -182,21 +182,21 @@ def _card(request: Request, context: Context, alert_id: str) -> Response:
 @pages.get("/alerts/{alert_id}/probe.jpg")
 def probe(
     context: Context,
-    viewer: Annotated[Viewer | None, Depends(PROBE_VIEWERS)],
+    viewer: Annotated[Viewer, Depends(PROBE_VIEWERS)],
     alert_id: str,
 ) -> Response:
     """The probe crop (DP-2: by role, and only of an alert this person may read)."""
-    jpeg = alerts.view_probe_image(context.db, viewer_of(viewer).actor, alert_id)
+    jpeg = alerts.view_probe_image(context.db, viewer.actor, alert_id)
     return Response(jpeg, media_type="image/jpeg", headers=NO_STORE)
 
 
 @pages.get("/watchlist-entries/{entry_id}/image")
 def watchlist_image(
     context: Context,
-    viewer: Annotated[Viewer | None, Depends(IMAGE_VIEWERS)],
+    viewer: Annotated[Viewer, Depends(IMAGE_VIEWERS)],
     entry_id: str,
 ) -> Response:
-    image = view_entry_image(context.db, viewer_of(viewer).actor, entry_id)
+    image = view_entry_image(context.db, viewer.actor, entry_id)
     return Response(image, media_type=_image_type(image), headers=NO_STORE)
 
 
@@ -205,7 +205,7 @@ def _image_type(data: bytes) -> str:
 
 
 ALERT_READERS = Admit(*alerts.PROBE_VIEWER_ROLES)
-AlertReader = Annotated[Viewer | None, Depends(ALERT_READERS)]
+AlertReader = Annotated[Viewer, Depends(ALERT_READERS)]
 
 
 @api.get(
@@ -222,7 +222,7 @@ def api_alerts(
 ) -> list[schemas.AlertOut]:
     """The alerts this person may read, newest first (no images: fetch the probe
     separately, by role), filtered by state and deployment."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         rows = readable_alerts(db, actor, state=state, deployment_id=deployment_id)
         return [schemas.alert_out(row) for row in rows]
@@ -236,7 +236,7 @@ def api_alerts(
 )
 def api_alert(context: Context, viewer: AlertReader, alert_id: str) -> schemas.AlertOut:
     """One alert, if this person may read it."""
-    return read_alert(context, viewer_of(viewer).actor, alert_id)
+    return read_alert(context, viewer.actor, alert_id)
 
 
 def read_alert(context: Context, actor: Actor, alert_id: str) -> schemas.AlertOut:
@@ -252,7 +252,7 @@ def read_alert(context: Context, actor: Actor, alert_id: str) -> schemas.AlertOu
 )
 def api_refer(context: Context, viewer: ConsoleViewer, alert_id: str) -> schemas.AlertOut:
     """Refer to the engagement officers (ADJ-2): claims the alert first."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     refer_as(context, actor, alert_id)
     return read_alert(context, actor, alert_id)
 
@@ -267,13 +267,13 @@ def api_dismiss(
     context: Context, viewer: ConsoleViewer, alert_id: str, body: schemas.Reason
 ) -> schemas.AlertOut:
     """Dismiss, saying why (ADJ-2): claims the alert first."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     dismiss_as(context, actor, alert_id, body.reason)
     return read_alert(context, actor, alert_id)
 
 
 HOLDERS = Admit(Role.GOLD, Role.SILVER, Role.REVIEWER, Role.AUTHORISING_OFFICER)
-Holder = Annotated[Viewer | None, Depends(HOLDERS)]
+Holder = Annotated[Viewer, Depends(HOLDERS)]
 
 
 def hold_as(context: Context, actor: Actor, alert_id: str, reason: str, review_on: date) -> None:
@@ -292,7 +292,7 @@ def api_hold(
     context: Context, viewer: Holder, alert_id: str, body: schemas.HoldIn
 ) -> schemas.AlertOut:
     """Keep an alert for an investigation past its period, until a review date (DP-3)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     hold_as(context, actor, alert_id, body.reason, body.review_on)
     return read_alert(context, actor, alert_id)
 
@@ -302,7 +302,7 @@ def alerts_page(
     request: Request, context: Context, viewer: AlertReader, state: AlertState | None = None
 ) -> Response:
     """The alerts this person may read, newest first, by state; each opens its record."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         rows = [schemas.alert_out(row) for row in readable_alerts(db, actor, state=state)]
     return render(
@@ -316,7 +316,7 @@ def alerts_page(
 def alert_page(request: Request, context: Context, viewer: AlertReader, alert_id: str) -> Response:
     """One alert's record: the probe and the watchlist image large side by side, with the
     score and quality facts (ADJ-1), its decisions, outcome and any hold (DP-3)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     card = readable_card(context.db, actor, alert_id)
     detail = read_alert(context, actor, alert_id)
     return render(
@@ -341,5 +341,5 @@ def hold(
     review_on: Annotated[date, Form()],
 ) -> Response:
     """DP-3: the hold, recorded with its reason and review date."""
-    hold_as(context, viewer_of(viewer).actor, alert_id, reason, review_on)
+    hold_as(context, viewer.actor, alert_id, reason, review_on)
     return RedirectResponse(f"/alerts/{alert_id}", status_code=303)

@@ -24,7 +24,7 @@ from lfr.runtime.central import CameraHealth
 from lfr.services import alerts
 from lfr.services.access import commanded_deployment, readable_alerts
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.alert_views import card_of
 from lfr.web.authority_view import authority_terms
 from lfr.web.deps import Context
@@ -38,7 +38,7 @@ from lfr.web.routes.deployments import (
 )
 
 COMMANDERS = Admit(Role.GOLD, Role.SILVER, Role.BRONZE)
-Commander = Annotated[Viewer | None, Depends(COMMANDERS)]
+Commander = Annotated[Viewer, Depends(COMMANDERS)]
 
 LATEST = 10
 """How many of the newest alerts the dashboard lists (the alerts page has them all)."""
@@ -51,7 +51,7 @@ api = APIRouter(prefix="/api/deployments", tags=["deployments"])
 def dashboard_page(
     request: Request, context: Context, viewer: Commander, deployment_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     headline = _headline(context, actor, deployment_id)
     return render(
         request,
@@ -70,7 +70,7 @@ def dashboard_alerts(
     request: Request, context: Context, viewer: Commander, deployment_id: str
 ) -> Response:
     """The alerts panel alone, polled by the page so that counts follow each decision."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     return render(
         request,
         "deployments/dashboard_alerts.html",
@@ -121,7 +121,7 @@ def _alerts_view(context: Context, actor: Actor, deployment_id: str) -> dict[str
 def api_dashboard(context: Context, viewer: Commander, deployment_id: str) -> schemas.DashboardOut:
     """The deployment at a glance for its Gold, Silver and Bronze: alerts by state, the
     newest alerts, each camera's health and the last halt's delivery (DEP-2, REC-5)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         row = commanded_deployment(db, actor, deployment_id)
         title, status = row.authority.application.title, row.status

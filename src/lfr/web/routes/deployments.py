@@ -36,8 +36,9 @@ from lfr.services import deployments, fleet, people
 from lfr.services.access import commands, may_read_watchlist, watchable_deployment
 from lfr.services.authorisations import authorities_in_force, authority_of
 from lfr.services.watchlists import watchlist_for_authority
+from lfr.vision import source_types
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, known_identity, viewer_of
+from lfr.web.access import Admit, Viewer, known_identity
 from lfr.web.deps import Context
 from lfr.web.forms import problems_of
 from lfr.web.live import event_response, health_topic
@@ -59,10 +60,10 @@ READERS = Admit(
 PLANNERS = Admit(Role.APPLICANT, Role.GOLD, Role.SILVER)
 COMMANDERS = Admit(Role.GOLD, Role.SILVER)
 CAMERA_ADMINS = Admit(Role.ENGINEER, Role.ADMINISTRATOR)
-Reader = Annotated[Viewer | None, Depends(READERS)]
-Planner = Annotated[Viewer | None, Depends(PLANNERS)]
-Commander = Annotated[Viewer | None, Depends(COMMANDERS)]
-CameraAdmin = Annotated[Viewer | None, Depends(CAMERA_ADMINS)]
+Reader = Annotated[Viewer, Depends(READERS)]
+Planner = Annotated[Viewer, Depends(PLANNERS)]
+Commander = Annotated[Viewer, Depends(COMMANDERS)]
+CameraAdmin = Annotated[Viewer, Depends(CAMERA_ADMINS)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/deployments", tags=["deployments"])
@@ -155,9 +156,7 @@ def plan(
     places, cameras = places or [], cameras or []
     try:
         with transaction(context.db) as db:
-            row = deployments.plan_deployment(
-                db, viewer_of(viewer).actor, authority_id, places, cameras
-            )
+            row = deployments.plan_deployment(db, viewer.actor, authority_id, places, cameras)
             deployment_id = row.id
     except NotFound:
         raise
@@ -189,7 +188,7 @@ def checklist(
 def deployment_page(
     request: Request, context: Context, viewer: Reader, deployment_id: str
 ) -> Response:
-    return detail_page(request, context, viewer_of(viewer).actor, deployment_id)
+    return detail_page(request, context, viewer.actor, deployment_id)
 
 
 def detail_page(
@@ -323,7 +322,7 @@ def assign(
     assignment: Annotated[str, Form(max_length=120, description="user id|role")],
 ) -> Response:
     """Assign someone chosen from the accounts trained for the role (TRN-1, DEP-1)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     try:
         user_id, role = parse_assignment(assignment)
         with transaction(context.db) as db:
@@ -360,7 +359,7 @@ def candidates(db: Session, row: DeploymentRow) -> list[tuple[Role, list[User]]]
 def start(request: Request, context: Context, viewer: Commander, deployment_id: str) -> Response:
     """Start (DEP-1); a refusal is shown on the deployment page beside the Start button,
     each unmet condition with who fixes it and where."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     try:
         context.control.start(actor, deployment_id)
     except NotFound:
@@ -381,7 +380,7 @@ def halt(
 ) -> Response:
     """Silver's halt (DEP-2): recorded, then every camera worker stopped at once. The box
     stating what a halt does must be ticked, so no stray click halts."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     try:
         confirmed(halt_confirmed, "halt_confirmed", HALT_CONFIRMATION)
         context.control.halt(actor, deployment_id, reason)
@@ -402,7 +401,7 @@ def end(
     end_confirmed: Annotated[bool, Form()] = False,
 ) -> Response:
     """End (DEP-2), once the box stating what an end does is ticked."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     try:
         confirmed(end_confirmed, "end_confirmed", END_CONFIRMATION)
         context.control.end(actor, deployment_id)
@@ -433,13 +432,13 @@ CAMERA_VIEWERS = Admit(Role.OPERATOR, Role.SILVER, Role.GOLD, Role.BRONZE, Role.
 @pages.get("/deployments/{deployment_id}/cameras/{camera}/preview.jpg")
 def camera_preview(
     context: Context,
-    viewer: Annotated[Viewer | None, Depends(CAMERA_VIEWERS)],
+    viewer: Annotated[Viewer, Depends(CAMERA_VIEWERS)],
     deployment_id: str,
     camera: str,
 ) -> Response:
     """The latest frame of a camera, every face that did not alert blurred (REC-4, REC-5)."""
     with reading(context.db) as db:
-        running = watchable_deployment(db, viewer_of(viewer).actor, deployment_id).status
+        running = watchable_deployment(db, viewer.actor, deployment_id).status
     preview = context.preview
     # The record decides: a stopped deployment shows nothing, whatever frame is in memory.
     live = running is DeploymentStatus.RUNNING
@@ -469,6 +468,7 @@ def cameras_listing(
             "cameras": rows,
             "refused": refused,
             "problems": problems_of(refused.refusal) if refused else [],
+            "source_written": source_types.WRITTEN,
             "title": "Cameras",
         },
         status=422 if refused else 200,
@@ -487,7 +487,7 @@ def configure_camera(
     try:
         camera_service.check_source_reads(source, context.web_settings.camera_source_kinds)
         with transaction(context.db) as db:
-            camera_service.configure_camera(db, viewer_of(viewer).actor, name, source)
+            camera_service.configure_camera(db, viewer.actor, name, source)
     except Refusal as refusal:
         typed = {"name": name, "source": source}
         return cameras_listing(request, context, RefusedForm("camera", refusal, typed))
@@ -523,7 +523,7 @@ class Halt(BaseModel):
 )
 def api_start(context: Context, viewer: Commander, deployment_id: str) -> dict[str, str]:
     """Start (DEP-1); a refusal (422) lists every unmet condition with rule and field."""
-    context.control.start(viewer_of(viewer).actor, deployment_id)
+    context.control.start(viewer.actor, deployment_id)
     return {"status": "running"}
 
 
@@ -537,7 +537,7 @@ def api_halt(context: Context, viewer: Commander, deployment_id: str, body: Halt
     """Silver's halt (DEP-2): recorded at once with the halt owed to the deployment's nodes;
     workers here are stopped before it answers; `delivery` says which nodes have
     acknowledged so far (poll `GET /api/deployments/{id}/halt`)."""
-    context.control.halt(viewer_of(viewer).actor, deployment_id, body.reason)
+    context.control.halt(viewer.actor, deployment_id, body.reason)
     return {"status": "halted", "delivery": halt_delivery_json(context, deployment_id)}
 
 

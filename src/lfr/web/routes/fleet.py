@@ -21,14 +21,14 @@ from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import fleet
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 
 READERS = Admit(Role.ADMINISTRATOR, Role.ENGINEER, Role.GOLD, Role.SILVER)
-Reader = Annotated[Viewer | None, Depends(READERS)]
+Reader = Annotated[Viewer, Depends(READERS)]
 ADMINISTRATORS = Admit(Role.ADMINISTRATOR)
-Administrator = Annotated[Viewer | None, Depends(ADMINISTRATORS)]
+Administrator = Annotated[Viewer, Depends(ADMINISTRATORS)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/fleet", tags=["fleet"])
@@ -71,11 +71,11 @@ def fleet_page(request: Request, context: Context, viewer: Reader) -> Response:
 def _fleet_page(
     request: Request,
     context: Context,
-    viewer: Viewer | None,
+    viewer: Viewer,
     refused: dict[str, Any] | None = None,
 ) -> Response:
     """The fleet; with `refused`, the refusal beside the form that caused it (422)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     return render(
         request,
         "fleet/index.html",
@@ -92,7 +92,7 @@ def _fleet_page(
 def _on_page(
     request: Request,
     context: Context,
-    viewer: Viewer | None,
+    viewer: Viewer,
     target: str,
     change: Callable[[Session, Actor], object],
     typed: dict[str, str] | None = None,
@@ -101,7 +101,7 @@ def _on_page(
     that caused it (``target``: the node, or ``enrol``), with what was typed kept."""
     try:
         with transaction(context.db) as db:
-            change(db, viewer_of(viewer).actor)
+            change(db, viewer.actor)
     except Refusal as refusal:
         reasons = [unmet.reason for unmet in refusal.unmet]
         refused = {"target": target, "reasons": reasons, "typed": typed or {}}
@@ -184,9 +184,7 @@ def api_enrol(context: Context, viewer: Administrator, body: Enrolment) -> dict[
     """Enrol a node (administrator); it is trusted with nothing until a second administrator
     approves it (`approved_at` stays null). A refusal (422) names the rule and field."""
     with transaction(context.db) as db:
-        return _node_change(
-            fleet.enrol_node(db, viewer_of(viewer).actor, body.name, body.public_key)
-        )
+        return _node_change(fleet.enrol_node(db, viewer.actor, body.name, body.public_key))
 
 
 @api.post(
@@ -199,7 +197,7 @@ def api_approve(context: Context, viewer: Administrator, name: str) -> dict[str,
     """Approve a node's enrolment as the second administrator (not the one who enrolled
     it): only then are its messages accepted and a watchlist released to it."""
     with transaction(context.db) as db:
-        return _node_change(fleet.approve_node(db, viewer_of(viewer).actor, name))
+        return _node_change(fleet.approve_node(db, viewer.actor, name))
 
 
 def _node_change(row: EnrolledNodeRow) -> dict[str, Any]:
@@ -222,4 +220,4 @@ def api_revoke(
 ) -> dict[str, Any]:
     """Revoke a node (administrator): it receives no watchlist, its messages are refused."""
     with transaction(context.db) as db:
-        return _node_change(fleet.revoke_node(db, viewer_of(viewer).actor, name, body.reason))
+        return _node_change(fleet.revoke_node(db, viewer.actor, name, body.reason))

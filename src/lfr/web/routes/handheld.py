@@ -16,7 +16,7 @@ from lfr.services import alerts
 from lfr.services.access import readable_alert
 from lfr.services.monitoring import record_perceived_group
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.alert_views import alerts_visible_to, card_of, handheld_alerts, readable_card
 from lfr.web.deps import Context
 from lfr.web.live import LiveMessage, alert_message, event_response
@@ -24,7 +24,7 @@ from lfr.web.rendering import render
 from lfr.web.routes.console import read_alert
 
 HANDHELD = Admit(Role.ENGAGEMENT_OFFICER)
-HandheldViewer = Annotated[Viewer | None, Depends(HANDHELD)]
+HandheldViewer = Annotated[Viewer, Depends(HANDHELD)]
 HANDHELD_TOPIC = "handheld"
 
 pages = APIRouter(include_in_schema=False)
@@ -37,7 +37,7 @@ def handheld_message(alert_id: str) -> LiveMessage:
 
 @pages.get("/handheld")
 def handheld_page(request: Request, context: Context, viewer: HandheldViewer) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         cards = [card_of(db, row, actor) for row in handheld_alerts(db, actor)]
     return render(
@@ -56,7 +56,7 @@ def handheld_page(request: Request, context: Context, viewer: HandheldViewer) ->
 async def handheld_stream(
     request: Request, context: Context, viewer: HandheldViewer
 ) -> StreamingResponse:
-    visible = alerts_visible_to(context.db, viewer_of(viewer).actor)
+    visible = alerts_visible_to(context.db, viewer.actor)
     return event_response(context.feed, {HANDHELD_TOPIC}, request, visible)
 
 
@@ -64,7 +64,7 @@ async def handheld_stream(
 def handheld_card(
     request: Request, context: Context, viewer: HandheldViewer, alert_id: str
 ) -> Response:
-    return _card(request, context, viewer_of(viewer).actor, alert_id)
+    return _card(request, context, viewer.actor, alert_id)
 
 
 def _card(request: Request, context: Context, actor: Actor, alert_id: str) -> Response:
@@ -104,7 +104,7 @@ def conclude_as(
 
 @pages.post("/handheld/alerts/{alert_id}/engage")
 def engage(request: Request, context: Context, viewer: HandheldViewer, alert_id: str) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     engage_as(context, actor, alert_id)
     return _done(request, context, actor, alert_id)
 
@@ -117,7 +117,7 @@ def decline(
     alert_id: str,
     reason: Annotated[str, Form(max_length=2000)],
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     decline_as(context, actor, alert_id, reason)
     return _done(request, context, actor, alert_id)
 
@@ -133,7 +133,7 @@ def outcome(
     notes: Annotated[str, Form(max_length=4000)] = "",
     perceived_group: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     result = Outcome(identity, frozenset(actions or ()), notes)
     conclude_as(context, actor, alert_id, result, perceived_group)
     return _done(request, context, actor, alert_id)
@@ -158,7 +158,7 @@ def _done(request: Request, context: Context, actor: Actor, alert_id: str) -> Re
 )
 def api_engage(context: Context, viewer: HandheldViewer, alert_id: str) -> schemas.AlertOut:
     """An engagement officer of the deployment, not the one who referred it, engages (ADJ-3)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     engage_as(context, actor, alert_id)
     return read_alert(context, actor, alert_id)
 
@@ -173,7 +173,7 @@ def api_decline(
     context: Context, viewer: HandheldViewer, alert_id: str, body: schemas.Reason
 ) -> schemas.AlertOut:
     """An engagement officer decides not to engage, saying why (ADJ-3)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     decline_as(context, actor, alert_id, body.reason)
     return read_alert(context, actor, alert_id)
 
@@ -188,7 +188,7 @@ def api_outcome(
     context: Context, viewer: HandheldViewer, alert_id: str, body: schemas.OutcomeIn
 ) -> schemas.AlertOut:
     """The officer who engaged records what happened (ADJ-3)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     result = Outcome(body.identity, frozenset(body.actions), body.notes)
     conclude_as(context, actor, alert_id, result)
     return read_alert(context, actor, alert_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lfr.web import schemas
-from lfr.web.access import Admit, Identity, Viewer, viewer_of
+from lfr.web.access import Admit, Identity, Viewer
 from lfr.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,9 +42,9 @@ api = APIRouter(prefix="/api", tags=["account"])
 @api.get(
     "/me", response_model=schemas.Me, responses=schemas.SIGNED_IN_ERRORS, operation_id="get_me"
 )
-def me(viewer: Annotated[Viewer | None, Depends(Admit.signed_in())]) -> schemas.Me:
+def me(viewer: Annotated[Viewer, Depends(Admit.signed_in())]) -> schemas.Me:
     """Who is signed in: name, rank and roles."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     return schemas.Me(
         user_id=actor.user_id,
         name=actor.name,

@@ -22,14 +22,14 @@ from lfr.domain.people import TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web import schemas, signin
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.labels import field_label
 from lfr.web.rendering import render
 from lfr.web.signin import mark_one_time
 
 ADMINISTRATORS = Admit(Role.ADMINISTRATOR)
-AdminViewer = Annotated[Viewer | None, Depends(ADMINISTRATORS)]
+AdminViewer = Annotated[Viewer, Depends(ADMINISTRATORS)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/people", tags=["people"])
@@ -82,7 +82,7 @@ def _people_page(request: Request, context: Context, status: int = 200, **extra:
 def _on_page(
     request: Request,
     context: Context,
-    viewer: Viewer | None,
+    viewer: Viewer,
     target: str,
     change: Callable[[Session, Actor], T],
     shown: Callable[[T], dict[str, Any]] | None = None,
@@ -126,7 +126,7 @@ def create_account(
     rank: Annotated[str, Form(max_length=40)],
     roles: Annotated[list[Role] | None, Form()] = None,
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     password = people.generate_password()
     with transaction(context.db) as db:
         user = people.create_user(
@@ -152,11 +152,9 @@ Reason = Annotated[str, Form(min_length=1, max_length=2000)]
 T = TypeVar("T")
 
 
-def _administer(
-    context: Context, viewer: Viewer | None, change: Callable[[Session, Actor], T]
-) -> T:
+def _administer(context: Context, viewer: Viewer, change: Callable[[Session, Actor], T]) -> T:
     """Run one administrative change in a transaction as the signed-in administrator."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with transaction(context.db) as db:
         return change(db, actor)
 
@@ -488,7 +486,7 @@ def _reset_out(user_id: str, outcome: people.ResetOutcome) -> ResetOut:
 
 
 def _api_reset(
-    context: Context, viewer: Viewer | None, user_id: str, kind: people.ResetKind, reason: str
+    context: Context, viewer: Viewer, user_id: str, kind: people.ResetKind, reason: str
 ) -> ResetOut:
     return _administer(
         context,

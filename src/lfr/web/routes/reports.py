@@ -24,7 +24,7 @@ from lfr.services import reviews
 from lfr.services.monitoring import record_perceived_group
 from lfr.vision.calibration import one_in
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment
 from lfr.web.forecast_view import deployment_outlook
@@ -48,12 +48,12 @@ MONITORS = Admit(
 )
 DECIDERS = Admit(Role.AUTHORISING_OFFICER)
 ENGAGEMENT = Admit(Role.ENGAGEMENT_OFFICER)
-ReviewReader = Annotated[Viewer | None, Depends(REVIEW_READERS)]
-Reviewer = Annotated[Viewer | None, Depends(REVIEWERS)]
-EquitabilityReader = Annotated[Viewer | None, Depends(EQUITABILITY_READERS)]
-Monitor = Annotated[Viewer | None, Depends(MONITORS)]
-Decider = Annotated[Viewer | None, Depends(DECIDERS)]
-Engagement = Annotated[Viewer | None, Depends(ENGAGEMENT)]
+ReviewReader = Annotated[Viewer, Depends(REVIEW_READERS)]
+Reviewer = Annotated[Viewer, Depends(REVIEWERS)]
+EquitabilityReader = Annotated[Viewer, Depends(EQUITABILITY_READERS)]
+Monitor = Annotated[Viewer, Depends(MONITORS)]
+Decider = Annotated[Viewer, Depends(DECIDERS)]
+Engagement = Annotated[Viewer, Depends(ENGAGEMENT)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -113,7 +113,7 @@ def _load(context: Context, review_id: str) -> tuple[dict[str, Any], dict[str, A
 def review_page(
     request: Request, context: Context, viewer: ReviewReader, review_id: str
 ) -> Response:
-    return _review_page(request, context, viewer_of(viewer).actor, review_id)
+    return _review_page(request, context, viewer.actor, review_id)
 
 
 def _review_page(
@@ -169,7 +169,7 @@ def review_assessment(
     safeguards: AssessmentText = None,
     lessons: AssessmentText = None,
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     try:
         _assess(context, actor, review_id, performance or "", safeguards or "", lessons or "")
     except NotFound:
@@ -202,7 +202,7 @@ def review_sign_off(
     """Sign off from the assessment form: what the three boxes hold is saved first (its own
     audited change), then the review is signed off; a refusal of either shows the page again
     with the problems and the text as typed, so nothing written is lost."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     posted = (performance, safeguards, lessons) != (None, None, None)
     typed = _typed(performance, safeguards, lessons) if posted else None
     try:
@@ -296,9 +296,7 @@ def api_assessment(
     context: Context, viewer: Reviewer, review_id: str, body: schemas.AssessmentIn
 ) -> schemas.ReviewOut:
     """The reviewer's assessment: performance, safeguards, lessons (REV-1)."""
-    _assess(
-        context, viewer_of(viewer).actor, review_id, body.performance, body.safeguards, body.lessons
-    )
+    _assess(context, viewer.actor, review_id, body.performance, body.safeguards, body.lessons)
     return api_review(context, viewer, review_id)
 
 
@@ -310,7 +308,7 @@ def api_assessment(
 )
 def api_sign_off(context: Context, viewer: Reviewer, review_id: str) -> schemas.ReviewOut:
     """Sign the review off: its figures are frozen with their SHA-256 (REV-1, PUB-2)."""
-    _sign_off(context, viewer_of(viewer).actor, review_id)
+    _sign_off(context, viewer.actor, review_id)
     return api_review(context, viewer, review_id)
 
 
@@ -627,5 +625,5 @@ def perceived_group(
 ) -> schemas.PerceivedGroupOut:
     """The engaging officer's optional perceived group (EQ-2)."""
     with transaction(context.db) as db:
-        record_perceived_group(db, viewer_of(viewer).actor, alert_id, group)
+        record_perceived_group(db, viewer.actor, alert_id, group)
     return schemas.PerceivedGroupOut(alert_id=alert_id, perceived_group=group.value)

@@ -27,7 +27,7 @@ from lfr.services import cameras as camera_service
 from lfr.services import deployments, people, watchlists
 from lfr.vision.sources import shown
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.rendering import render
 from lfr.web.routes.deployments import (
@@ -40,7 +40,7 @@ from lfr.web.routes.deployments import (
 from lfr.web.routes.watchlists import read_images
 
 BLUE_LIST_ENROLERS = Admit(Role.ENGINEER)
-BlueListEnroler = Annotated[Viewer | None, Depends(BLUE_LIST_ENROLERS)]
+BlueListEnroler = Annotated[Viewer, Depends(BLUE_LIST_ENROLERS)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/deployments", tags=["deployments"])
@@ -75,7 +75,7 @@ def unassign(
 ) -> Response:
     """Gold or Silver takes someone off the deployment, saying why (DEP-1)."""
     user_id, role = parse_assignment(assignment)
-    _unassign(context, viewer_of(viewer).actor, deployment_id, user_id, role, reason)
+    _unassign(context, viewer.actor, deployment_id, user_id, role, reason)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
@@ -95,7 +95,7 @@ def cancel(
 ) -> Response:
     """A planned deployment that will not go ahead is cancelled with its reason (DEP-2);
     its watchlist's biometrics go as the retention policy says (WL-6)."""
-    _cancel(context, viewer_of(viewer).actor, deployment_id, reason)
+    _cancel(context, viewer.actor, deployment_id, reason)
     return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)
 
 
@@ -131,7 +131,7 @@ async def enrol_blue_list(
 ) -> Response:
     """An engineer enrols a member of staff who has consented, once per deployment (REC-6)."""
     data = (await read_images([image], "image"))[0]
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     await asyncio.to_thread(
         _enrol,
         context,
@@ -200,7 +200,7 @@ def api_plan(
     (WL-1, AUTH-6)."""
     with transaction(context.db) as db:
         row = deployments.plan_deployment(
-            db, viewer_of(viewer).actor, body.authority_id, body.places, body.cameras
+            db, viewer.actor, body.authority_id, body.places, body.cameras
         )
         answer = _deployment_out(db, row)
     response.headers["Location"] = f"/api/deployments/{answer.id}"
@@ -238,7 +238,7 @@ def api_assign(
         user = people.find_user(db, body.username.strip())
         if user is None:
             raise Refusal("DEP-1", f"no account {body.username!r}", "username")
-        row = deployments.assign(db, viewer_of(viewer).actor, deployment_id, user.id, body.role)
+        row = deployments.assign(db, viewer.actor, deployment_id, user.id, body.role)
         answer = schemas.assignment_out(row)
     response.headers["Location"] = f"/api/deployments/{deployment_id}"
     return answer
@@ -254,7 +254,7 @@ def api_unassign(
     context: Context, viewer: Commander, deployment_id: str, body: schemas.UnassignIn
 ) -> schemas.DeploymentOut:
     """Gold or Silver takes someone off the deployment, saying why (DEP-1)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     _unassign(context, actor, deployment_id, body.user_id, body.role, body.reason)
     return read_deployment(context, deployment_id)
 
@@ -269,7 +269,7 @@ def api_cancel(
     context: Context, viewer: Planner, deployment_id: str, body: schemas.Reason
 ) -> schemas.DeploymentOut:
     """Cancel a planned deployment, saying why (DEP-2)."""
-    _cancel(context, viewer_of(viewer).actor, deployment_id, body.reason)
+    _cancel(context, viewer.actor, deployment_id, body.reason)
     return read_deployment(context, deployment_id)
 
 
@@ -282,7 +282,7 @@ def api_cancel(
 def api_end(context: Context, viewer: Commander, deployment_id: str) -> schemas.StatusOut:
     """End a running or halted deployment: its workers stop, its review opens (REV-1) and
     its biometrics go as the retention policy says (WL-6)."""
-    context.control.end(viewer_of(viewer).actor, deployment_id)
+    context.control.end(viewer.actor, deployment_id)
     return schemas.StatusOut(status=read_deployment(context, deployment_id).status)
 
 
@@ -308,7 +308,7 @@ async def api_enrol_blue_list(
     never referred, and give the deployment's measured true-positive rate."""
     data = (await read_images([image], "image"))[0]
     draft = BlueListDraft("", consent_statement, consented, image_source)
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     answer = await asyncio.to_thread(_enrol, context, actor, deployment_id, username, draft, data)
     response.headers["Location"] = f"/api/deployments/{deployment_id}"
     return answer
@@ -344,7 +344,7 @@ def api_configure_camera(
     be); a `node:<name>` source is read by its node, not checked here."""
     camera_service.check_source_reads(body.source, context.web_settings.camera_source_kinds)
     with transaction(context.db) as db:
-        row = camera_service.configure_camera(db, viewer_of(viewer).actor, body.name, body.source)
+        row = camera_service.configure_camera(db, viewer.actor, body.name, body.source)
         answer = schemas.CameraOut(name=row.name, source=shown(row.source))
     response.headers["Location"] = "/api/cameras"
     return answer

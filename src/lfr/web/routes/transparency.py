@@ -27,7 +27,7 @@ from lfr.reports.transparency import (
     ResultPublic,
 )
 from lfr.services import publication
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.downloads import attachment, safe_filename
 from lfr.web.forms import shown_on_form
@@ -38,8 +38,8 @@ from lfr.web.shipped_documents import not_yet_published, shipped
 PUBLIC = Admit.public_route()
 PUBLISHERS = Admit(Role.ADMINISTRATOR)
 DELAYERS = Admit(Role.AUTHORISING_OFFICER, Role.GOLD)
-Publisher = Annotated[Viewer | None, Depends(PUBLISHERS)]
-Delayer = Annotated[Viewer | None, Depends(DELAYERS)]
+Publisher = Annotated[Viewer, Depends(PUBLISHERS)]
+Delayer = Annotated[Viewer, Depends(DELAYERS)]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/public", tags=["public"])
@@ -156,7 +156,7 @@ async def upload_document(
     with transaction(context.db) as db:
         publication.upload_document(
             db,
-            viewer_of(viewer).actor,
+            viewer.actor,
             title=title,
             kind=kind,
             filename=safe_filename(file.filename or ""),
@@ -180,7 +180,7 @@ async def delay_announcement(
         when = from_local_input(publish_from)  # the form's field is typed in UK time
     except ValueError as error:
         raise Refusal("PUB-1", "give a date and time", "publish_from") from error
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
 
     def delay() -> str:
         with transaction(context.db) as db:

@@ -24,15 +24,15 @@ from lfr.services import watchlist_import, watchlists
 from lfr.services.access import readable_watchlist, readable_watchlists
 from lfr.services.authorisations import authorities_in_force
 from lfr.web import schemas
-from lfr.web.access import Admit, Viewer, viewer_of
+from lfr.web.access import Admit, Viewer
 from lfr.web.authority_view import authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
 from lfr.web.rendering import render
 
 IMAGE_TYPES = {"image/jpeg", "image/png"}
-Compiler = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT))]
-Reader = Annotated[Viewer | None, Depends(Admit(Role.APPLICANT, Role.REVIEWER))]
+Compiler = Annotated[Viewer, Depends(Admit(Role.APPLICANT))]
+Reader = Annotated[Viewer, Depends(Admit(Role.APPLICANT, Role.REVIEWER))]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/watchlists", tags=["watchlists"])
@@ -40,7 +40,7 @@ api = APIRouter(prefix="/api/watchlists", tags=["watchlists"])
 
 @pages.get("/watchlists")
 def watchlists_page(request: Request, context: Context, viewer: Reader) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         authorities = [
             {
@@ -62,7 +62,7 @@ def create_watchlist(
     context: Context, viewer: Compiler, authority_id: Annotated[str, Form(max_length=64)]
 ) -> Response:
     with transaction(context.db) as db:
-        row = watchlists.create_watchlist(db, viewer_of(viewer).actor, authority_id)
+        row = watchlists.create_watchlist(db, viewer.actor, authority_id)
     return RedirectResponse(f"/watchlists/{row.id}", status_code=303)
 
 
@@ -70,7 +70,7 @@ def create_watchlist(
 def watchlist_page(
     request: Request, context: Context, viewer: Reader, watchlist_id: str
 ) -> Response:
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         row = readable_watchlist(db, actor, watchlist_id)
         entries = [
@@ -199,7 +199,7 @@ async def add_entry(
         date_of_birth=watchlist_import.date_from_text(date_of_birth),
         under_18_justification=under_18_justification,
     )
-    await _add(context, viewer_of(viewer).actor, watchlist_id, draft, images)
+    await _add(context, viewer.actor, watchlist_id, draft, images)
     return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
 
 
@@ -235,7 +235,7 @@ def remove_entry(
     reason: Annotated[str, Form(max_length=4000)],
 ) -> Response:
     """The compiling officer takes an entry off an unsealed watchlist, saying why (WL-3)."""
-    _remove(context, viewer_of(viewer).actor, watchlist_id, entry_id, reason)
+    _remove(context, viewer.actor, watchlist_id, entry_id, reason)
     return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
 
 
@@ -266,7 +266,7 @@ async def bulk_import(
     checked as a single entry would be; all are added, or none (the refusal lists every
     problem by row)."""
     attests = (attests_image_is_subject, attests_still_of_interest)
-    await _import(context, viewer_of(viewer).actor, watchlist_id, table, images, attests)
+    await _import(context, viewer.actor, watchlist_id, table, images, attests)
     return RedirectResponse(f"/watchlists/{watchlist_id}", status_code=303)
 
 
@@ -315,7 +315,7 @@ def _read(context: Context, actor: Actor, watchlist_id: str) -> schemas.Watchlis
 )
 def api_watchlists(context: Context, viewer: Reader) -> list[schemas.WatchlistOut]:
     """The watchlists this person compiled (reviewers: every one)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     with reading(context.db) as db:
         return [schemas.watchlist_out(row) for row in readable_watchlists(db, actor)]
 
@@ -332,7 +332,7 @@ def api_create_watchlist(
 ) -> schemas.WatchlistOut:
     """The one watchlist of an authority in force, compiled by its applicant (WL-1, WL-3)."""
     with transaction(context.db) as db:
-        row = watchlists.create_watchlist(db, viewer_of(viewer).actor, body.authority_id)
+        row = watchlists.create_watchlist(db, viewer.actor, body.authority_id)
         answer = schemas.watchlist_out(row)
     response.headers["Location"] = f"/api/watchlists/{answer.id}"
     return answer
@@ -346,7 +346,7 @@ def api_create_watchlist(
 )
 def api_watchlist(context: Context, viewer: Reader, watchlist_id: str) -> schemas.WatchlistOut:
     """The watchlist's entries (never their images) and its blue list."""
-    return _read(context, viewer_of(viewer).actor, watchlist_id)
+    return _read(context, viewer.actor, watchlist_id)
 
 
 @api.post(
@@ -383,7 +383,7 @@ async def api_add_entry(
         date_of_birth=date_of_birth,
         under_18_justification=under_18_justification,
     )
-    answer = await _add(context, viewer_of(viewer).actor, watchlist_id, draft, images)
+    answer = await _add(context, viewer.actor, watchlist_id, draft, images)
     response.headers["Location"] = f"/api/watchlists/{watchlist_id}"
     return answer
 
@@ -433,7 +433,7 @@ async def api_bulk_import(
     """Add many subjects at once, multipart (WL-3..5): every row is checked as a single
     entry is; all rows are added, or none, and the refusal names each problem by row
     (`row 3 category`, `row 4 side.jpg`). The attestations apply to every row."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     attests = (attests_image_is_subject, attests_still_of_interest)
     await _import(context, actor, watchlist_id, table, images, attests)
     response.headers["Location"] = f"/api/watchlists/{watchlist_id}"
@@ -450,6 +450,6 @@ def api_remove_entry(
     context: Context, viewer: Compiler, watchlist_id: str, entry_id: str, body: schemas.Reason
 ) -> schemas.WatchlistOut:
     """Take an entry and its images off an unsealed watchlist, saying why (WL-3)."""
-    actor = viewer_of(viewer).actor
+    actor = viewer.actor
     _remove(context, actor, watchlist_id, entry_id, body.reason)
     return _read(context, actor, watchlist_id)
