@@ -12,10 +12,12 @@ The watchlist holds every mated passer and other lfw-dev people up to `watchlist
 search is the 1:N search of a real watchlist.
 
 A passer's face grows from about `start_face_px` high (far away) to a close-up filling
-its lane (geometrically, as seen through a lens while walking up to it), drifts across
-its lane and down the frame, and is blurred (defocus, and motion blur that grows as it
-nears), lit (a gain and a gamma per passer) and pasted with a feathered edge (as
-`benchmarks.crowd` pastes its walkers) into the background: the videos in
+its lane (a cell of the frame; lanes are laid out in rows): geometrically, quickly across
+the far field (the first `far_share` of the walk), then slowly through the near approach
+where a detector can find it. It drifts across its lane and down the frame, and is
+blurred (a defocus per passer, and a motion streak while it crosses the far field), lit
+(a gain and a gamma per passer) and pasted with a feathered edge (as `benchmarks.crowd`
+pastes its walkers) into the background: the videos in
 `shared/data/video`, one after another and again, scaled to the clip's size — real
 scenes with real people in them (none of them in LFW, so an alert on them is false too).
 The clip is written as MPEG-4 (its compression is part of the test).
@@ -53,6 +55,9 @@ from lfr.vision.quality import EnrolmentRefused, check_enrolment_image
 from lfr.vision.sources import FileSource
 
 DEFAULT_CACHE = CACHE_ROOT / "walkby"
+LOOK_VERSION = 2
+"""Changes with how a passer is drawn (`styled_face`), so a cached clip drawn otherwise is
+not reused."""
 FACE_SHARE_OF_CROP = 0.43
 """A face (HOG's box) is about 0.43 of the side of an LFW 150 px crop: a crop of side s
 shows a face about 0.43·s high."""
@@ -77,8 +82,10 @@ class WalkbySpec:
     """Share of the walk spent approaching from afar (`start_face_px`) to three quarters
     of the close-up; the rest is the near approach, where the detector can find the face
     (at 720p the engine's detector finds faces from about 107 px high)."""
-    gap_frames: int = 4
-    """Empty frames between two passers of a lane (the tracker ends the first's track)."""
+    gap_frames: int = 20
+    """Frames between two passers of a lane: long enough that the first one's track has
+    ended (`TrackerConfig.max_gap_s`, 1 s) before the next one is close enough to be
+    detected (about a third into its walk), so that two passers never share a track."""
     start_face_px: int = 40
     seed: int = 0
 
@@ -104,7 +111,7 @@ class WalkbySpec:
         return (
             f"walkby-{self.height}p-m{self.mated}-n{self.non_mated}-wl{self.watchlist_size}"
             f"-l{self.lanes}x{self.rows}-w{self.walk_frames}-far{self.far_share:g}"
-            f"-g{self.gap_frames}-f{self.start_face_px}-seed{self.seed}"
+            f"-g{self.gap_frames}-f{self.start_face_px}-seed{self.seed}-look{LOOK_VERSION}"
         )
 
 
@@ -131,7 +138,8 @@ class Passer:
     lane: int
     first_frame: int
     blur_sigma: float
-    """Defocus, in the clip's pixels (the camera's focus, whatever the face's size)."""
+    """Defocus, in the clip's pixels (the camera's focus, whatever the face's size):
+    0–0.45 px, applied from 0.2."""
     gain: float
     gamma: float
     drift: float
@@ -235,7 +243,7 @@ def plan_passers(
                 sex=sexes[identity.name],
                 lane=lane,
                 first_frame=(slot // spec.lanes) * cycle + lane * stagger,
-                blur_sigma=float(rng.uniform(0.0, 0.7)),
+                blur_sigma=float(rng.uniform(0.0, 0.45)),
                 gain=float(rng.uniform(0.65, 1.25)),
                 gamma=float(rng.uniform(0.8, 1.25)),
                 drift=float(rng.uniform(-1.0, 1.0)),
@@ -280,14 +288,16 @@ def styled_face(
     """The passer's photograph at `side` px, lit and blurred as this passer is `progress`
     (0–1) through the walk. Blur is mild on purpose: LFW's faces are about 65 px, so a
     close-up is already an enlargement, and the engine's quality gate refuses a face
-    much softer than this (a defocus of 1 px at a 426 px crop makes most undescribable)."""
+    much softer than this: at 0.7 px of defocus (and a 2 px streak near the camera) the
+    engine found 10 of 310 mated passers; a defocus of 1 px at a 426 px crop makes most
+    faces undescribable."""
     resized = cv2.resize(
         face_bgr, (side, side), interpolation=cv2.INTER_AREA if side < 150 else cv2.INTER_LINEAR
     )
     lit = 255.0 * np.power(resized.astype(np.float32) / 255.0, passer.gamma) * passer.gain
     if passer.blur_sigma > 0.2:
         lit = cv2.GaussianBlur(lit, (0, 0), sigmaX=passer.blur_sigma)
-    if progress > 0.8:  # the last steps are the fastest across the image: a 2 px streak
+    if progress < 0.3:  # crossing the far field quickly: a 2 px streak
         lit = cv2.filter2D(lit, -1, np.full((1, 2), 0.5, dtype=np.float32))
     return np.clip(lit, 0, 255).astype(np.uint8)
 
