@@ -159,7 +159,9 @@ def main() -> None:
             # Bus to screen: a running deployment (in the record) without workers.
             rehearsal = seed_rehearsal(db, actors, media, context.enroler())
             with transaction(db) as session:
-                deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)
+                deployments.start_deployment(
+                    session, actors["silver"], rehearsal.deployment_id, policy=context.policy
+                )
             page.goto(f"{url}/console")
             page.wait_for_selector("#live-status:has-text('live')")
             page.evaluate(OBSERVER)

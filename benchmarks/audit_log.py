@@ -20,16 +20,17 @@ from sqlalchemy.engine import make_url
 
 from lfr.audit import record, verify
 from lfr.db.migrate import upgrade
-from lfr.db.session import make_engine, make_session_factory, transaction
+from lfr.db.session import make_engine, transaction
 from lfr.domain.people import Actor, Rank, Role
+from lfr.keyring import engine_of, open_database
+from lfr.settings import Settings
 
 ACTOR = Actor("bench", "Benchmark Operator", Rank.STAFF, frozenset({Role.OPERATOR}))
 
 
 def measure(url: str, entries: int) -> tuple[float, float]:
     upgrade(url)
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
+    factory = open_database(Settings(environment="test"), url)
     started = time.perf_counter()
     for number in range(entries):
         with transaction(factory) as session:
@@ -49,7 +50,7 @@ def measure(url: str, entries: int) -> tuple[float, float]:
     with transaction(factory) as session:
         assert verify(session).ok
     verify_rate = entries / (time.perf_counter() - started)
-    engine.dispose()
+    engine_of(factory).dispose()
     return append_rate, verify_rate
 
 

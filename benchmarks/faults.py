@@ -54,7 +54,7 @@ from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.worker import NatsOutlet, make_emit
 from lfr.services import authorisations, cameras, fleet
 from lfr.services.people import console_actor
-from lfr.services.policy import current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.settings import Settings
 from lfr.system import Recognition, attach_recognition
 from lfr.vision.types import CameraStatus, HealthFigures
@@ -147,6 +147,7 @@ async def veto(lab: Lab) -> Row:
                 row.authority.application_id,
                 ConsultationOutcome.VETO,
                 "Disproportionate",
+                policy=GovernancePolicy.from_settings(lab.settings),
             )
         took = await until(lambda: not any_alive(pids))
     finally:
@@ -158,7 +159,11 @@ async def veto(lab: Lab) -> Row:
 async def out_of_force(lab: Lab, *, urgent: bool) -> Row:
     world = lab.world(urgent=urgent)
     recognition = await running(lab, world)
-    shift = current_policy().urgent_validity if urgent else timedelta(hours=5)
+    shift = (
+        GovernancePolicy.from_settings(lab.settings).urgent_validity
+        if urgent
+        else timedelta(hours=5)
+    )
     pids = worker_pids(recognition, world)
     try:
         recognition.reconciler.clock = lambda: utcnow() + shift + timedelta(minutes=1)

@@ -29,6 +29,7 @@ from benchmarks import shared_data_dir
 from lfr.audit import record
 from lfr.db.session import SessionFactory, transaction
 from lfr.services import watchlist_import, watchlists
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import PreparedEnroler, VisionEnroler, prepare_enrolments
 from lfr.settings import Settings
 from lfr.web.bootstrap import prepare_database
@@ -99,7 +100,11 @@ def _world(database_url: str | None) -> tuple[SessionFactory, Personas, str]:
         db, persona_accounts(personas), rehearsal_application(personas.applicant)
     )
     with transaction(db) as session:
-        watchlist_id = watchlists.create_watchlist(session, personas.applicant, authority_id).id
+        policy = GovernancePolicy.from_settings(settings)
+        watchlist = watchlists.create_watchlist(
+            session, personas.applicant, authority_id, policy=policy
+        )
+        watchlist_id = watchlist.id
     return db, personas, watchlist_id
 
 

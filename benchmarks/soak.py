@@ -40,7 +40,6 @@ from sqlalchemy import func, select
 from tests.web.serve_process import served_in_thread
 
 from benchmarks import shared_data_dir
-from lfr.audit import keys
 from lfr.audit.log import request_id_var
 from lfr.bus.streams import stream_name
 from lfr.bus.subjects import Topic
@@ -117,7 +116,9 @@ def seed(context: WebContext, cameras: list[str], image: Path, clip: Path) -> st
     deployment_id = plan_and_staff(context.db, accounts, authority_id, cameras=cameras)
     point_camera(context.db, accounts, clip, cameras)
     with transaction(context.db) as session:
-        deployments.start_deployment(session, accounts["silver"], deployment_id)
+        deployments.start_deployment(
+            session, accounts["silver"], deployment_id, policy=context.policy
+        )
     return deployment_id
 
 
@@ -214,7 +215,6 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     settings = Settings(
         environment="test", data_dir=folder, nats_url=args.nats_url, nats_prefix=prefix
     )
-    keys.configure(settings)
     context = WebContext(
         settings=settings, db=prepare_database(settings), request_id_var=request_id_var
     )

@@ -4,7 +4,8 @@
   ``LFR_TEST_POSTGRES_URL`` is set (each test gets its own schema, dropped afterwards).
 - ``migrated_url``: the same, with every Alembic migration applied (so migrations are what
   the tests exercise).
-- ``session_factory``: sessions bound to the migrated database; use it with
+- ``session_factory``: sessions bound to the migrated database, opened with the test
+  settings' keys (`TEST_SETTINGS`, as `lfr.system.build` opens it); use it with
   ``lfr.db.session.transaction``.
 - ``personas``: one account per role of SPEC's table, trained for its roles; each attribute
   is an ``Actor`` (``personas.silver.user_id`` is the account id).
@@ -30,11 +31,23 @@ from sqlalchemy.orm import Session
 from lfr.db.migrate import upgrade
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import Actor, Rank, Role
+from lfr.keyring import bind_keys
 from lfr.services import people
+from lfr.services.policy import GovernancePolicy
+from lfr.settings import Settings
 from lfr.web import demo
 
 POSTGRES_ENV = "LFR_TEST_POSTGRES_URL"
 PERSONA_PASSWORD = "correct horse battery staple"
+TEST_SETTINGS = Settings(environment="test")
+"""The settings the test databases are opened with (their keys are the built-in ones)."""
+POLICY = GovernancePolicy.from_settings(TEST_SETTINGS)
+"""The governance limits of the test settings, for tests that call a service directly."""
+
+
+def keyed_engine(url: str, **options: object) -> Engine:
+    """An engine on `url` with the test settings' biometric and audit keys bound."""
+    return bind_keys(make_engine(url, **options), TEST_SETTINGS)
 
 
 def _backends() -> list[str]:
@@ -91,7 +104,7 @@ def migrated_url(database_url: str, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine(migrated_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_url)
+    engine = keyed_engine(migrated_url)
     yield engine
     engine.dispose()
 

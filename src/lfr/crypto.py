@@ -14,7 +14,8 @@ Rotating the key: set the new key as ``biometric_key`` and the old one in
 under the new key, audited), then drop the old key.
 
 Models declare ``EncryptedBytes("table.column")`` and see plaintext; the database sees only
-ciphertext.
+ciphertext. The key is the one of the engine the value passes through (`bind_cipher`):
+whoever opens the database binds the cipher of its settings to it (`lfr.keyring`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import contextlib
 import hashlib
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Dialect, LargeBinary, TypeDecorator
+from sqlalchemy import Dialect, Engine, LargeBinary, TypeDecorator
+from sqlalchemy.orm import Session
 
-from lfr.settings import Settings, get_settings
+from lfr.settings import Settings
 
 FORMAT_VERSION = 2
 LEGACY_VERSION = 1
@@ -106,24 +109,48 @@ class BiometricCipher:
             ) from error
 
 
-_lock = threading.Lock()
-_cipher: BiometricCipher | None = None
+class CipherNotBoundError(RuntimeError):
+    """An encrypted column was read or written through an engine no cipher is bound to."""
 
 
-def configure_cipher(cipher: BiometricCipher | None) -> None:
-    """Set the process-wide cipher (None: use the settings' key on next use)."""
-    global _cipher
-    with _lock:
-        _cipher = cipher
+_bound: weakref.WeakKeyDictionary[Dialect, BiometricCipher] = weakref.WeakKeyDictionary()
+_bound_lock = threading.Lock()
 
 
-def current_cipher() -> BiometricCipher:
-    """The process-wide cipher, created from ``get_settings()`` on first use."""
-    global _cipher
-    with _lock:
-        if _cipher is None:
-            _cipher = BiometricCipher.from_settings(get_settings())
-        return _cipher
+def bind_cipher(engine: Engine, cipher: BiometricCipher) -> None:
+    """Seal and open every `EncryptedBytes` value that passes through `engine` with `cipher`.
+
+    Why the engine: a column type cannot be handed an argument per statement, yet it is
+    handed the dialect that runs the statement, and SQLAlchemy makes one dialect object
+    per engine (connections and `execution_options` copies share it). Binding the cipher
+    to that object gives each engine, hence each system built by `lfr.system.build`, its
+    own key, even several in one process; no process-wide key exists to be read by
+    mistake. The binding lives as long as the engine (a weak reference), so a disposed
+    test database leaves nothing behind."""
+    with _bound_lock:
+        _bound[engine.dialect] = cipher
+
+
+def cipher_for(dialect: Dialect) -> BiometricCipher:
+    """The cipher bound to the engine whose `dialect` this is.
+
+    Raises:
+        CipherNotBoundError: the engine was made without `bind_cipher` (a programming
+            error: refusing is safer than sealing under a key nobody configured).
+    """
+    with _bound_lock:
+        cipher = _bound.get(dialect)
+    if cipher is None:
+        raise CipherNotBoundError(
+            "no biometric cipher is bound to this database engine: open the database "
+            "through lfr.keyring.bind_keys (as lfr.system.build does)"
+        )
+    return cipher
+
+
+def cipher_of(session: Session) -> BiometricCipher:
+    """The cipher of the engine `session` runs on."""
+    return cipher_for(session.get_bind().dialect)
 
 
 class EncryptedBytes(TypeDecorator[bytes]):
@@ -137,7 +164,7 @@ class EncryptedBytes(TypeDecorator[bytes]):
         self.purpose = purpose
 
     def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else current_cipher().seal(bytes(value), self.purpose)
+        return None if value is None else cipher_for(dialect).seal(bytes(value), self.purpose)
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else current_cipher().open(bytes(value), self.purpose)
+        return None if value is None else cipher_for(dialect).open(bytes(value), self.purpose)

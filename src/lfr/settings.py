@@ -51,10 +51,9 @@ from pydantic_settings import (
 )
 
 from lfr.bus.nats_tuning import NatsTuning
-from lfr.runtime.supervisor_settings import SupervisorSettings
+from lfr.setting_groups import SupervisorSettings, WebSettings
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
-from lfr.web.config import WebSettings
 
 
 class Environment(StrEnum):
@@ -361,6 +360,27 @@ class Settings(BaseSettings):
         ge=1,
         le=3650,
         description="Furthest ahead an investigation hold's review date may be set (DP-3).",
+    )
+
+    reconcile_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description=(
+            "Longest time between two passes of the reconciler when nothing wakes it: how "
+            "late, at worst, a window's end or an urgent authority's lapse stops the cameras "
+            "(AUTH-3, DEP-2). Shorter notices sooner; each pass reads the running deployments."
+        ),
+    )
+    node_unreachable_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A node silent this long is shown unreachable (it reports every 5 s): on the "
+            "fleet, operations and deployment pages, and in a halt's delivery. Shorter shows "
+            "a lost link sooner and a slow network as lost too."
+        ),
     )
 
     evaluated_model_version: str = Field(

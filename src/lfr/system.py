@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from lfr.audit import keys
 from lfr.audit.log import make_checkpoint_if_due, request_id_var
 from lfr.bus.base import Bus
 from lfr.bus.identity import service_signer
@@ -24,6 +23,7 @@ from lfr.bus.nats_auth import user_seed
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.changes import on_watched_commit
 from lfr.db.session import SessionFactory, transaction
+from lfr.keyring import bind_keys, engine_of
 from lfr.runtime.admission import Admission, HostCapacity
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
@@ -31,7 +31,6 @@ from lfr.runtime.reconciler import Planner, Reconciler
 from lfr.runtime.schedules import Job, Scheduler
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
-from lfr.services.policy import GovernancePolicy
 from lfr.services.retention import run_retention_if_due
 from lfr.settings import Settings
 from lfr.vision.pipeline import EngineConfig
@@ -105,11 +104,12 @@ def attach_recognition(
     supervisor = supervisor or settings.supervisor
     planner = Planner(
         engine or settings.engine,
+        policy=context.policy,
         realtime=realtime,
         wrap=preview.wrap if preview else None,
         loop_files=supervisor.loop_files,
     )
-    control = DeploymentControl(context.db, service_key=context.service_key)
+    control = DeploymentControl(context.db, context.policy, service_key=context.service_key)
     runtime = CentralRuntime(
         target,
         alert_sink=control.record_alert,
@@ -122,7 +122,14 @@ def attach_recognition(
     )
     on_stopped = preview.forget if preview is not None else None
     control.admission = admission_for(runtime, supervisor, planner)
-    reconciler = Reconciler(context.db, runtime, planner, on_stopped=on_stopped)
+    reconciler = Reconciler(
+        context.db,
+        runtime,
+        planner,
+        policy=context.policy,
+        interval_s=settings.reconcile_interval_s,
+        on_stopped=on_stopped,
+    )
     on_watched_commit(context.db, reconciler.wake)
     control.reconciler = reconciler
     jobs = scheduled_jobs(context, leads=lambda: reconciler.leads)
@@ -150,7 +157,7 @@ def scheduled_jobs(context: WebContext, leads: Callable[[], bool] = lambda: True
     (holds the leader's lease) runs them, and each decides "due?" under a lock anyway."""
     settings = context.settings
     interval = timedelta(minutes=settings.retention_interval_minutes)
-    policy = GovernancePolicy.from_settings(settings)
+    policy = context.policy
 
     def retention() -> None:
         if leads():
@@ -191,18 +198,25 @@ def build(
     *,
     target: WorkerTarget | None = None,
     preview: PreviewHub | None = None,
+    realtime: bool = True,
 ) -> System:
     """The whole system on `db` (default: the configured database, migrated): with a
     worker `target`, camera workers run for the deployments the record says run; without,
-    the web alone (no recognition)."""
+    the web alone (no recognition). `realtime=False` analyses every frame of a file source
+    (a test's same observations on a slow machine).
+
+    Everything the system does follows `settings`: the database is opened with its keys
+    (`lfr.keyring`), a `db` given is re-bound to them, and every part gets its knobs from
+    here (the governance policy, the evaluated model, the engine, the bus, the intervals),
+    never from the process's environment."""
     from lfr.web.app import create_app
     from lfr.web.bootstrap import prepare_database
 
-    keys.configure(settings)  # this process seals and signs with these settings' keys
     if db is None:
         db = prepare_database(settings)
+    bind_keys(engine_of(db), settings)  # what this system seals and signs, with its keys
     context = WebContext(settings=settings, db=db, request_id_var=request_id_var)
     recognition = None
     if target is not None:
-        recognition = attach_recognition(context, target, preview=preview)
+        recognition = attach_recognition(context, target, realtime=realtime, preview=preview)
     return System(context, create_app(context), recognition)

@@ -13,9 +13,7 @@ import pytest
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.settings import Settings
-from lfr.system import attach_recognition
-from lfr.web.app import create_app
-from lfr.web.bootstrap import prepare_database, web_context
+from lfr.system import build
 from lfr.web.context import WebContext
 from lfr.web.demo import DemoAccount, seed_accounts
 from lfr.web.preview import PreviewHub
@@ -43,19 +41,20 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = Settings(environment="test", data_dir=tmp_path / "data")
-    db = prepare_database(settings)
-    context = web_context(settings, db)
-    attach_recognition(
-        context,
-        run_camera_engine,
-        realtime=False,  # every frame analysed: the same observations on a slow machine
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
         supervisor=SupervisorSettings(restart_initial_s=0.5),
-        preview=PreviewHub(),
     )
-    accounts = seed_accounts(db)
-    with served_in_thread(create_app(context)) as url:
-        yield LiveServer(url, context, accounts)
+    system = build(
+        settings,
+        target=run_camera_engine,
+        preview=PreviewHub(),
+        realtime=False,  # every frame analysed: the same observations on a slow machine
+    )
+    accounts = seed_accounts(system.context.db)
+    with served_in_thread(system.app) as url:
+        yield LiveServer(url, system.context, accounts)
 
 
 @pytest.fixture(scope="module")

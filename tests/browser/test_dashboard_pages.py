@@ -16,6 +16,7 @@ from lfr.web.demo import seed_rehearsal
 from lfr.web.demo_media import DemoMedia
 from tests.browser.conftest import LiveServer, check_page
 from tests.browser.test_story import Person
+from tests.db_fixtures import POLICY
 from tests.web.rehearsal import match_event
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
@@ -31,7 +32,9 @@ def test_dashboard_follows_a_referral_and_the_card_opens_the_comparison(
     media = DemoMedia(image, tmp_path / "no-such-clip.mp4")
     rehearsal = seed_rehearsal(db, actors, media, VisionEnroler.default())
     with transaction(db) as session:
-        deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)
+        deployments.start_deployment(
+            session, actors["silver"], rehearsal.deployment_id, policy=POLICY
+        )
     alert_id = live_server.context.control.record_alert(match_event(rehearsal, image))
     assert alert_id is not None
 

@@ -23,6 +23,7 @@ from lfr.web.demo import (
 )
 from tests.browser.conftest import SCREENSHOTS, LiveServer, check_page
 from tests.browser.test_story import Person
+from tests.db_fixtures import POLICY
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 
@@ -53,7 +54,7 @@ def approved_with_conditions(server: LiveServer) -> tuple[str, str]:
         reasons="Necessary and proportionate; narrowed to people wanted by the courts.",
     )
     with transaction(server.context.db) as session:
-        watchlist = watchlists.create_watchlist(session, applicant, authority_id)
+        watchlist = watchlists.create_watchlist(session, applicant, authority_id, policy=POLICY)
         return pending_id, watchlist.id
 
 
@@ -206,7 +207,9 @@ def running_on_a_missing_clip(live_server: LiveServer, faces_dir: Path, tmp_path
     media = DemoMedia(image, tmp_path / "no-such-clip.mp4")
     rehearsal = seed_rehearsal(db, actors, media, VisionEnroler.default())
     with transaction(db) as session:
-        deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)
+        deployments.start_deployment(
+            session, actors["silver"], rehearsal.deployment_id, policy=POLICY
+        )
     return rehearsal.deployment_id
 
 

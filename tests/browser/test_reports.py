@@ -17,7 +17,7 @@ from lfr.domain.people import Actor
 from lfr.reports import review
 from lfr.reports.transparency import DocumentKind
 from lfr.services import publication
-from lfr.web.app import create_app
+from lfr.system import System
 from lfr.web.context import WebContext
 from lfr.web.sessions import COOKIE_NAME
 from tests.browser.conftest import SCREENSHOTS
@@ -30,17 +30,18 @@ from tests.integration.reports.recorded import (
     record_deployment,
 )
 from tests.integration.reports.test_thresholds import store_synthetic_evaluation
-from tests.web.conftest import web_context
+from tests.web.conftest import system, system_settings, web_context
 from tests.web.serve_process import served_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-__all__ = ["enroler", "web_context"]
+__all__ = ["enroler", "system", "system_settings", "web_context"]
 
 
 @pytest.fixture
-def server(web_context: WebContext) -> Iterator[str]:
-    """The app (no camera runtime: nothing runs) on the test database, in a thread."""
-    with served_in_thread(create_app(web_context)) as url:
+def server(system: System) -> Iterator[str]:
+    """The app as `lfr serve` builds it (no camera runtime: nothing runs) on the test
+    database, in a thread."""
+    with served_in_thread(system.app) as url:
         yield url
 
 

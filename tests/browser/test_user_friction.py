@@ -40,7 +40,7 @@ from lfr.web.demo import authorise, compile_watchlist, rehearsal_application, su
 from lfr.web.preview import PreviewHub
 from lfr.web.sessions import COOKIE_NAME
 from tests.browser.conftest import check_page
-from tests.db_fixtures import Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CAMERAS, CachingEnroler, build_world, match_event
 from tests.integration.reports.recorded import record_deployment
@@ -106,7 +106,7 @@ def test_live_view_hides_faces_flags_a_camera_without_frames_and_the_end_closes_
     ends, its undecided alert reads "not adjudicated" and offers no Refer."""
     world = build_world(web_context.db, personas, enroler, faces_dir)
     with transaction(web_context.db) as db:
-        alert_id = alerts.create_alert(db, match_event(world, faces_dir)).id
+        alert_id = alerts.create_alert(db, match_event(world, faces_dir), policy=POLICY).id
     hub = web_context.preview
     assert isinstance(hub, PreviewHub)
     # one camera keeps delivering (its frame stays fresh for the test's length), the other
@@ -129,7 +129,7 @@ def test_live_view_hides_faces_flags_a_camera_without_frames_and_the_end_closes_
     operator.shot(axe_script, "console-blurred-view-and-no-frames")
 
     with transaction(web_context.db) as db:
-        deployments.end_deployment(db, personas.silver, world.deployment_id)
+        deployments.end_deployment(db, personas.silver, world.deployment_id, policy=POLICY)
     operator.go(f"/alerts/{alert_id}")
     assert operator.page.inner_text("#alert-state") == "not adjudicated"
     assert operator.page.locator("button", has_text="Refer").count() == 0
@@ -196,7 +196,7 @@ def test_refusals_stay_on_the_form_and_say_who_fixes_what(
     compile_watchlist(web_context.db, personas.applicant, authority, image, enroler)
     with transaction(web_context.db) as db:
         deployment = deployments.plan_deployment(
-            db, personas.applicant, authority, ["Rehearsal Street"], ["demo-cam"]
+            db, personas.applicant, authority, ["Rehearsal Street"], ["demo-cam"], policy=POLICY
         ).id
     silver = Browser(chromium, server, web_context, personas.silver)
     silver.go(f"/deployments/{deployment}")

@@ -13,10 +13,10 @@ from lfr import audit
 from lfr.audit import AuditEntry, record, request_id_var, verify
 from lfr.audit.checkpoint import load_signing_key, public_key_text
 from lfr.audit.verify import chain_entry
-from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
+from lfr.db.session import SessionFactory, make_session_factory, transaction
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Rank, Role
 from lfr.settings import Settings
-from tests.db_fixtures import remove_append_only_guard
+from tests.db_fixtures import keyed_engine, remove_append_only_guard
 
 pytestmark = pytest.mark.db
 
@@ -233,7 +233,7 @@ def _rewrite_chain_from(factory: SessionFactory, sequence: int) -> None:
 
 def test_concurrent_writers_get_consecutive_sequences(migrated_url: str) -> None:
     """AUD-1: many writers at once still produce one unbroken chain (row lock / write lock)."""
-    engine = make_engine(migrated_url, pool_size=8)
+    engine = keyed_engine(migrated_url, pool_size=8)
     factory = make_session_factory(engine)
     errors: list[BaseException] = []
 

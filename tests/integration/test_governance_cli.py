@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ from lfr.db.web_sessions import OneTimePassword
 from lfr.domain.people import Role
 from lfr.services import people
 from lfr.settings import get_settings
-from tests.db_fixtures import remove_append_only_guard
+from tests.db_fixtures import keyed_engine, remove_append_only_guard
 
 pytestmark = pytest.mark.db
+
+LOCK = people.AccountLock(5, timedelta(minutes=15))
 
 
 @pytest.fixture
@@ -69,9 +72,9 @@ def _bootstrap(cli: CliRunnerOn) -> str:
 def test_users_add_prints_a_one_time_password_that_signs_in(cli: CliRunnerOn) -> None:
     output = _bootstrap(cli)
     password = output.split("one-time password: ")[1].strip()
-    factory = make_session_factory(make_engine(cli.url))
+    factory = make_session_factory(keyed_engine(cli.url))
     with transaction(factory) as session:
-        signed_in = people.authenticate(session, "supt", password)
+        signed_in = people.authenticate(session, "supt", password, lock=LOCK)
         assert signed_in.user is not None
         assert people.is_trained(session, signed_in.user.id, Role.AUTHORISING_OFFICER, utcnow())
         # One use only: after the second factor, the first sign-in must replace it.
@@ -159,7 +162,7 @@ def test_cameras_set_and_list_hide_a_streams_password(cli: CliRunnerOn) -> None:
     refused = cli("cameras", "set", "not a name", "device:0")
     assert refused.exit_code == 1
     assert "REC-1" in refused.output
-    engine = make_engine(cli.url)
+    engine = keyed_engine(cli.url)
     with transaction(make_session_factory(engine)) as session:
         actions = session.execute(
             text("SELECT action FROM audit_entry WHERE object_id = 'north-gate'")

@@ -180,14 +180,19 @@ def test_duplicate_username_and_short_password_are_refused_by_field(
 def test_authenticate_counts_failures_and_locks_the_account(
     session_factory: SessionFactory, personas: Personas
 ) -> None:
-    now = utcnow()
-    for _ in range(people.MAX_FAILED_LOGINS):
+    now, lock = utcnow(), people.AccountLock(3, timedelta(minutes=15))
+    for _ in range(lock.after_failures):
         with transaction(session_factory) as session:
-            assert people.authenticate(session, "operator", "wrong guess", now).user is None
+            wrong = people.authenticate(session, "operator", "wrong guess", now, lock=lock)
+            assert wrong.user is None
     with transaction(session_factory) as session:
-        locked = people.authenticate(session, "operator", PERSONA_PASSWORD, now)
+        locked = people.authenticate(session, "operator", PERSONA_PASSWORD, now, lock=lock)
         later = people.authenticate(
-            session, "operator", PERSONA_PASSWORD, now + people.LOCKOUT + timedelta(seconds=1)
+            session,
+            "operator",
+            PERSONA_PASSWORD,
+            now + lock.lasts + timedelta(seconds=1),
+            lock=lock,
         )
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.locked")).one()
     assert locked.reason == "account locked"

@@ -28,7 +28,7 @@ from lfr.services.retention import RUN_ACTION, run_retention_if_due
 from lfr.settings import get_settings
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas, remove_append_only_guard
+from tests.db_fixtures import POLICY, Personas, remove_append_only_guard
 from tests.integration.governance.world import World
 
 pytestmark = pytest.mark.db
@@ -54,7 +54,7 @@ def test_every_deployment_end_makes_a_checkpoint(
     transaction (the checkpoint names the head right after the end)."""
     before = _checkpoints(session_factory)
     with transaction(session_factory) as session:
-        deployments.end_deployment(session, personas.gold, world.deployment_id)
+        deployments.end_deployment(session, personas.gold, world.deployment_id, policy=POLICY)
     after = _checkpoints(session_factory)
     with transaction(session_factory) as session:
         last = session.scalars(select(AuditEntry).order_by(AuditEntry.sequence.desc())).first()
@@ -70,7 +70,9 @@ def test_a_deployment_ended_by_its_window_s_end_makes_a_checkpoint_too(
     before = _checkpoints(session_factory)
     with transaction(session_factory) as session:
         far_future = utcnow() + timedelta(days=3650)
-        ended = deployments.end_out_of_force(session, world.deployment_id, now=far_future)
+        ended = deployments.end_out_of_force(
+            session, world.deployment_id, now=far_future, policy=POLICY
+        )
     assert ended is not None
     after = _checkpoints(session_factory)
     with transaction(session_factory) as session:
@@ -116,7 +118,7 @@ def test_instances_asking_at_once_run_retention_once(session_factory: SessionFac
 
     def retention_if_due() -> object:
         with transaction(session_factory) as session:
-            return run_retention_if_due(session, interval=timedelta(hours=1))
+            return run_retention_if_due(session, interval=timedelta(hours=1), policy=POLICY)
 
     ran = [r for r in at_once(4, retention_if_due) if r is not None]
     with transaction(session_factory) as session:

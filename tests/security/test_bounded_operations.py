@@ -22,9 +22,9 @@ from lfr.cli import app as cli_app
 from lfr.db.governance import AuthorityRow
 from lfr.db.session import transaction
 from lfr.services import publication
+from lfr.setting_groups import WebSettings
 from lfr.settings import InsecureSettingsError, Settings, get_settings
 from lfr.web.app import create_app
-from lfr.web.config import WebSettings
 from lfr.web.context import WebContext
 from lfr.web.routes.operations import serve_metrics_apart
 from tests.db_fixtures import Personas

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from lfr.db.session import transaction
 from lfr.services import cameras
-from lfr.web.config import WebSettings
+from lfr.setting_groups import WebSettings
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 

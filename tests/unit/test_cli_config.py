@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from lfr.audit import keys
 from lfr.cli import app
 from lfr.effective_settings import MASK
 from lfr.settings import get_settings, use_settings_file
@@ -24,8 +23,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     for name in [name for name in os.environ if name.startswith("LFR_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    # build() sets the process's audit keys from its settings: undone after each test.
-    monkeypatch.setattr(keys, "_configured", None)
     get_settings.cache_clear()
     yield
     use_settings_file(None)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from lfr.audit import keys
 from lfr.db.governance import DeploymentRow
 from lfr.effective_settings import MASK, Source, effective_settings, without_password
 from lfr.settings import (
@@ -33,8 +32,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     for name in [name for name in os.environ if name.startswith("LFR_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    # build() sets the process's audit keys from its settings: undone after each test.
-    monkeypatch.setattr(keys, "_configured", None)
     yield
     use_settings_file(None)
     get_settings.cache_clear()

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from lfr.audit.log import request_id_var
 from lfr.db.session import SessionFactory, transaction
 from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
 from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
-from lfr.web.app import create_app
+from lfr.system import System, build
 from lfr.web.context import WebContext
 from lfr.web.demo import Rehearsal
 from lfr.web.sessions import COOKIE_NAME
@@ -26,21 +25,34 @@ ClientFor = Callable[[Actor], TestClient]
 
 
 @pytest.fixture
-def web_context(session_factory: SessionFactory, migrated_url: str, tmp_path) -> WebContext:
-    settings = Settings(environment="test", data_dir=tmp_path, database_url=migrated_url)
-    return WebContext(settings=settings, db=session_factory, request_id_var=request_id_var)
+def system_settings(migrated_url: str, tmp_path: Path) -> Settings:
+    """The settings the system is built with (a test module overrides this fixture to
+    build it with others)."""
+    return Settings(environment="test", data_dir=tmp_path, database_url=migrated_url)
 
 
 @pytest.fixture
-def app_client(web_context: WebContext) -> Iterator[TestClient]:
-    with TestClient(create_app(web_context), base_url="http://testserver") as client:
+def system(session_factory: SessionFactory, system_settings: Settings) -> System:
+    """The system as `lfr serve` builds it (`lfr.system.build(settings)`), without camera
+    workers, on the test database."""
+    return build(system_settings, session_factory)
+
+
+@pytest.fixture
+def web_context(system: System) -> WebContext:
+    return system.context
+
+
+@pytest.fixture
+def app_client(system: System) -> Iterator[TestClient]:
+    with TestClient(system.app, base_url="http://testserver") as client:
         yield client
 
 
 @pytest.fixture
-def client_for(web_context: WebContext) -> Iterator[ClientFor]:
+def client_for(system: System) -> Iterator[ClientFor]:
     """A client already signed in as `actor` (the sign-in steps are tested on their own)."""
-    app = create_app(web_context)
+    web_context, app = system.context, system.app
     clients: list[TestClient] = []
 
     def make(actor: Actor) -> TestClient:

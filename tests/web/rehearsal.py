@@ -13,7 +13,7 @@ from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.types import Box, MatchEvent, QualityFactors
 from lfr.web.demo import Rehearsal, seed_rehearsal
 from lfr.web.demo_media import DemoMedia
-from tests.db_fixtures import Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts
 
 
 def running_rehearsal(
@@ -23,7 +23,9 @@ def running_rehearsal(
     started by Silver."""
     rehearsal = seed_rehearsal(db, persona_accounts(personas), DemoMedia(image, clip), enroler)
     with transaction(db) as session:
-        deployments.start_deployment(session, personas.silver, rehearsal.deployment_id)
+        deployments.start_deployment(
+            session, personas.silver, rehearsal.deployment_id, policy=POLICY
+        )
     return rehearsal
 
 

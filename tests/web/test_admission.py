@@ -18,7 +18,7 @@ from lfr.services import cameras
 from lfr.services.deployments import get_deployment
 from lfr.system import attach_recognition
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CAMERAS, CachingEnroler, World, build_world
 
@@ -124,8 +124,8 @@ def test_a_service_set_to_loop_files_plays_each_camera_s_file_again(
     world = planned_on_hamilton(web_context, personas, enroler, faces_dir, start=True)
     with transaction(web_context.db) as session:
         row = get_deployment(session, world.deployment_id)
-        looping = Planner(loop_files=True).plan(session, row).job
-        once = Planner().plan(session, row).job
+        looping = Planner(loop_files=True, policy=POLICY).plan(session, row).job
+        once = Planner(policy=POLICY).plan(session, row).job
     assert isinstance(looping, EngineJob)
     assert isinstance(once, EngineJob)
     assert (looping.loop, once.loop) == (True, False)

@@ -14,7 +14,7 @@ from lfr.domain.people import Actor, Rank, Role
 from lfr.services import people
 from lfr.vision.calibration import one_in, shipped_calibration
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.web.rehearsal import match_event
 
 pytestmark = pytest.mark.db
@@ -255,7 +255,7 @@ def test_start_checklist_lists_every_unmet_condition(
     )
     with transaction(web_context.db) as db:
         deployment = deployments.plan_deployment(
-            db, personas.applicant, authority, ["Rehearsal Street"], ["demo-cam"]
+            db, personas.applicant, authority, ["Rehearsal Street"], ["demo-cam"], policy=POLICY
         ).id
     silver = client_for(personas.silver)
     page = silver.get(f"/deployments/{deployment}").text

@@ -19,7 +19,6 @@ from lfr.db.base import utcnow
 from lfr.db.session import reading, transaction
 from lfr.domain.authorisation import authority_problems
 from lfr.services import alerts, authorisations, deployments
-from lfr.services.policy import current_policy
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.types import ListKind
 from lfr.web.context import WebContext
@@ -32,7 +31,7 @@ from lfr.web.demo import (
     seed_rehearsal,
 )
 from lfr.web.demo_media import DemoMedia
-from tests.db_fixtures import Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts
 from tests.web.rehearsal import match_event, running_rehearsal
 
 pytestmark = pytest.mark.db
@@ -92,7 +91,7 @@ def test_a_superintendent_confirms_an_inspectors_urgent_authority(
     assert confirmed.json()["confirmed_at"] is not None
     assert confirmed.json()["lapses_at"] is None
     assert 'id="urgent-confirmed"' in superintendent.get(f"/applications/{draft['id']}").text
-    policy = current_policy()
+    policy = web_context.policy
     after_lapse = utcnow() + policy.urgent_validity + timedelta(minutes=1)
     with reading(web_context.db) as db:
         loaded = authorisations.load_authority(db, authority["id"])
@@ -115,7 +114,7 @@ def test_an_inspector_cannot_confirm_and_refusals_have_one_shape(
     refused = inspector.post(f"/api/authorities/{decided['authority']['id']}/confirmation")
     assert refused.status_code == 422
     assert {p["rule"] for p in refused.json()["detail"]} == {"AUTH-3"}
-    policy = current_policy()
+    policy = web_context.policy
     after_lapse = utcnow() + policy.urgent_validity + timedelta(minutes=1)
     with reading(web_context.db) as db:
         unconfirmed = authorisations.load_authority(db, decided["authority"]["id"])
@@ -248,13 +247,13 @@ def test_blue_list_enrolment_gives_the_measured_rate(
     before = silver.get(f"/api/deployments/{deployment}").json()["blue_list_test"]
     assert before == {"enrolled": 1, "alerted": 0, "rate": 0.0}
     with transaction(web_context.db) as db:
-        deployments.start_deployment(db, personas.silver, deployment)
+        deployments.start_deployment(db, personas.silver, deployment, policy=POLICY)
     rehearsal = _Rehearsal(deployment, enrolled.json()["id"])
     event = match_event(rehearsal, subject_image).model_copy(  # type: ignore[arg-type]
         update={"list_kind": ListKind.BLUE_LIST}
     )
     with transaction(web_context.db) as db:
-        alert = alerts.create_alert(db, event)
+        alert = alerts.create_alert(db, event, policy=POLICY)
         assert alert.is_test
     after = silver.get(f"/api/deployments/{deployment}").json()["blue_list_test"]
     assert after == {"enrolled": 1, "alerted": 1, "rate": 1.0}
@@ -341,7 +340,7 @@ def _urgent_running(
     deployment_id = plan_and_staff(web_context.db, accounts, authority_id)
     point_camera(web_context.db, accounts, clip)
     with transaction(web_context.db) as db:
-        deployments.start_deployment(db, personas.silver, deployment_id)
+        deployments.start_deployment(db, personas.silver, deployment_id, policy=POLICY)
     return application_id, authority_id, deployment_id
 
 
@@ -366,9 +365,14 @@ def test_a_confirmed_urgent_deployment_runs_past_the_lapse_time(
     assert posted.status_code == 303
     assert posted.headers["location"] == f"/applications/{application_id}"
     assert 'id="urgent-confirmed"' in superintendent.get(f"/applications/{application_id}").text
-    past_lapse = utcnow() + current_policy().urgent_validity + timedelta(minutes=1)
+    past_lapse = utcnow() + web_context.policy.urgent_validity + timedelta(minutes=1)
     with transaction(web_context.db) as db:
-        assert deployments.end_out_of_force(db, deployment_id, now=past_lapse) is None
+        assert (
+            deployments.end_out_of_force(
+                db, deployment_id, now=past_lapse, policy=web_context.policy
+            )
+            is None
+        )
     assert (
         client_for(personas.silver).get(f"/api/deployments/{deployment_id}").json()["status"]
         == "running"
@@ -387,8 +391,10 @@ def test_an_unconfirmed_urgent_deployment_ends_at_the_lapse_time(
     _application, _authority, deployment_id = _urgent_running(
         web_context, personas, subject_image, clip, enroler
     )
-    past_lapse = utcnow() + current_policy().urgent_validity + timedelta(minutes=1)
+    past_lapse = utcnow() + web_context.policy.urgent_validity + timedelta(minutes=1)
     with transaction(web_context.db) as db:
-        ended = deployments.end_out_of_force(db, deployment_id, now=past_lapse)
+        ended = deployments.end_out_of_force(
+            db, deployment_id, now=past_lapse, policy=web_context.policy
+        )
         assert ended is not None
         assert "AUTH-3" in (ended.cancel_reason or "")

@@ -17,7 +17,7 @@ from lfr.services import watchlists
 from lfr.web.context import WebContext
 from lfr.web.demo import authorise, rehearsal_application
 from lfr.web.labels import field_label, local_time
-from tests.db_fixtures import Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts
 
 pytestmark = pytest.mark.db
 
@@ -55,7 +55,9 @@ def conditioned(web_context: WebContext, personas: Personas) -> tuple[str, str]:
         reasons="Necessary; narrowed to people wanted by the courts.",
     )
     with transaction(web_context.db) as session:
-        watchlist = watchlists.create_watchlist(session, personas.applicant, authority_id)
+        watchlist = watchlists.create_watchlist(
+            session, personas.applicant, authority_id, policy=POLICY
+        )
         return application_id, watchlist.id
 
 

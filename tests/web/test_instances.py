@@ -30,13 +30,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from lfr.audit import AuditCheckpoint, AuditEntry, keys
-from lfr.audit.log import request_id_var
+from lfr.audit import AuditCheckpoint, AuditEntry
 from lfr.bus.nats_bus import NatsSettings
 from lfr.db.fleet import ControlOutboxRow
 from lfr.db.governance import AlertRow
 from lfr.db.leases import LeaseRow, camera_lease
-from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
+from lfr.db.session import SessionFactory, make_engine, transaction
 from lfr.db.web_sessions import SessionStage
 from lfr.domain.people import Actor
 from lfr.runtime.leases import LEASE_S
@@ -44,11 +43,12 @@ from lfr.services import deployments, fleet
 from lfr.services.retention import RUN_ACTION
 from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
+from lfr.system import build
 from lfr.web.context import WebContext
 from lfr.web.demo import seed_accounts, seed_rehearsal
 from lfr.web.demo_media import DemoMedia
 from lfr.web.sessions import COOKIE_NAME
-from tests.db_fixtures import POSTGRES_ENV
+from tests.db_fixtures import POLICY, POSTGRES_ENV
 from tests.integration.bus.conftest import nats_settings
 from tests.integration.bus.test_supervisor import is_gone
 from tests.web.serve_process import PROJECT, free_port
@@ -237,9 +237,8 @@ def test_two_instances_act_as_one(
     enroler: VisionEnroler,
 ) -> None:
     settings = Settings(environment="test", data_dir=tmp_path / "data", database_url=empty_database)
-    keys.configure(settings)
-    db = make_session_factory(make_engine(empty_database))
-    context = WebContext(settings=settings, db=db, request_id_var=request_id_var)
+    context = build(settings).context  # as each instance's `lfr serve` builds it, keys and all
+    db = context.db
     accounts = seed_accounts(db)
     actors = {name: account.actor for name, account in accounts.items()}
     media = DemoMedia(
@@ -266,7 +265,7 @@ def watch_two_instances(
     consoles: list[Console],
 ) -> None:
     with transaction(db) as session:
-        deployments.start_deployment(session, actors["silver"], deployment)
+        deployments.start_deployment(session, actors["silver"], deployment, policy=POLICY)
 
     # One worker for the camera, on the instance holding its lease.
     holder = until("a camera lease held", lambda: lease_holder(db, deployment))

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from lfr.db.session import make_engine, make_session_factory
+from lfr.setting_groups import WebSettings
 from lfr.web.app import create_app
-from lfr.web.config import WebSettings
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler

@@ -13,7 +13,7 @@ from lfr.domain.authorisation import Conditions
 from lfr.domain.people import Rank, Role
 from lfr.services import deployments, people
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import CAMERAS, PLACES, approved
 
 pytestmark = pytest.mark.db
@@ -63,7 +63,7 @@ def test_the_staffing_form_offers_the_accounts_trained_for_each_role(
     authority_id = approved(web_context.db, personas)
     with transaction(web_context.db) as session:
         deployment_id = deployments.plan_deployment(
-            session, personas.silver, authority_id, PLACES[:1], CAMERAS[:1]
+            session, personas.silver, authority_id, PLACES[:1], CAMERAS[:1], policy=POLICY
         ).id
         untrained = people.create_user(
             session,

@@ -35,11 +35,10 @@ from lfr.runtime.release import ReleaseError, await_release, open_release
 from lfr.services import cameras, fleet
 from lfr.services.fleet import Origin
 from lfr.services.people import console_actor
-from lfr.services.policy import current_policy
 from lfr.system import Recognition, attach_recognition
 from lfr.vision.types import MatchEvent
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.bus.collect import Collector
 from tests.integration.bus.conftest import nats_settings
 from tests.integration.bus.test_flaky_link import CuttableLink
@@ -394,7 +393,7 @@ def test_an_unconfirmed_urgent_authority_s_lapse_ends_the_deployment_by_itself(
     the reconciler ends the running deployment at the lapse, audited under AUTH-3."""
     world = build_world(web_context.db, personas, enroler, faces_dir, urgent=True)
     recognition = attach_recognition(web_context, run_camera_engine)
-    validity = current_policy().urgent_validity
+    validity = web_context.policy.urgent_validity
 
     async def scenario() -> None:
         await recognition.start()
@@ -474,7 +473,7 @@ def test_camera_workers_share_the_machine_s_cores(
     world = running_world(web_context, personas, enroler, faces_dir)
     with transaction(web_context.db) as session:
         row = deployments.get_deployment(session, world.deployment_id)
-        plan = Planner().plan(session, row, workers_here=2)
+        plan = Planner(policy=POLICY).plan(session, row, workers_here=2)
     assert isinstance(plan.job, EngineJob)
     assert plan.job.config.threads == threads_per_worker(2 + len(CAMERAS))
 

@@ -19,7 +19,7 @@ from lfr.services import alerts, publication
 from lfr.system import attach_recognition
 from lfr.web.context import WebContext
 from lfr.web.labels import local_input
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import (
     CachingEnroler,
@@ -174,7 +174,7 @@ def test_engagement_officer_records_the_perceived_group_with_the_outcome(
     nothing is recorded."""
     world = build_world(web_context.db, personas, enroler, faces_dir)
     with transaction(web_context.db) as db:
-        alert_id = alerts.create_alert(db, match_event(world, faces_dir)).id
+        alert_id = alerts.create_alert(db, match_event(world, faces_dir), policy=POLICY).id
         alerts.claim_alert(db, personas.operator, alert_id)
         alerts.refer_alert(db, personas.operator, alert_id)
         alerts.engage_alert(db, personas.engagement_officer, alert_id)

@@ -75,8 +75,10 @@ def test_wrong_password_is_refused_without_saying_which_part(
     assert "sign-in failed" in body
 
 
-def test_account_locks_after_repeated_failures(app_client: TestClient, personas: Personas) -> None:
-    for _ in range(people.MAX_FAILED_LOGINS):
+def test_account_locks_after_repeated_failures(
+    app_client: TestClient, personas: Personas, web_context: WebContext
+) -> None:
+    for _ in range(web_context.account_lock.after_failures):
         sign_in(app_client, "operator", "wrong password here")
     status, body = sign_in(app_client, "operator", PERSONA_PASSWORD)
     assert status == 401

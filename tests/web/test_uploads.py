@@ -13,7 +13,7 @@ from lfr.db.session import transaction
 from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
 from lfr.web.demo import authorise, rehearsal_application
-from tests.db_fixtures import Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts
 from tests.web.test_api_doors import actions_on
 
 pytestmark = pytest.mark.db
@@ -27,7 +27,7 @@ def watchlist_id(web_context: WebContext, personas: Personas) -> str:
         web_context.db, persona_accounts(personas), rehearsal_application(personas.applicant)
     )
     with transaction(web_context.db) as db:
-        return watchlists.create_watchlist(db, personas.applicant, authority_id).id
+        return watchlists.create_watchlist(db, personas.applicant, authority_id, policy=POLICY).id
 
 
 def entry_form() -> dict[str, str]:

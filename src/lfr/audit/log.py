@@ -88,7 +88,7 @@ def record(
         prev_hash=head.hash,
     )
     entry.hash = entry_hash(entry.hashed_fields())
-    entry.mac = entry_mac(keys.chain_key(), entry.hash)
+    entry.mac = entry_mac(keys.chain_key(session), entry.hash)
     session.add(entry)
     # The entry is written before the head moves: the database refuses a head that names
     # an entry it does not hold (migration 0007).
@@ -106,7 +106,7 @@ def create_checkpoint(
     The head is locked while signing so the checkpoint names a state that really existed.
     """
     head = lock_head(session)
-    signer = private_key or keys.signing_key()
+    signer = private_key or keys.signing_key(session)
     checkpoint = sign_checkpoint(signer, head.sequence, head.hash, utcnow())
     session.add(
         AuditCheckpoint(
@@ -155,4 +155,5 @@ def signed_head(session: Session, private_key: Ed25519PrivateKey | None = None) 
     head = session.get(AuditHead, HEAD_ID)
     if head is None:
         raise AuditLogMissingError("audit chain head missing: run `lfr db upgrade`")
-    return sign_checkpoint(private_key or keys.signing_key(), head.sequence, head.hash, utcnow())
+    signer = private_key or keys.signing_key(session)
+    return sign_checkpoint(signer, head.sequence, head.hash, utcnow())

@@ -60,7 +60,7 @@ def verify(
     stored = tuple(_stored_checkpoints(session))
     report = verify_entries(_stored_entries(session), stored + given, trusted_public_key)
     problems = [*report.problems, *_head_problems(session, report)]
-    problems += mac_problems(chain_key or keys.chain_key(), _stored_seals(session))
+    problems += mac_problems(chain_key or keys.chain_key(session), _stored_seals(session))
     problems += _withdrawn(published, stored)
     return replace(report, problems=tuple(problems))
 

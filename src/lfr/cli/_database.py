@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from lfr.cli._settings import load_settings
-from lfr.db.session import make_engine, make_session_factory, transaction
+from lfr.db.session import transaction
+from lfr.keyring import engine_of, open_database
 from lfr.settings import Settings
 
 DATABASE_FILE = "lfr.db"
@@ -64,14 +65,15 @@ def existing_database_or_exit(settings: Settings) -> str:
 
 @contextmanager
 def database_transaction() -> Iterator[Session]:
-    """One transaction on the configured, existing database; committed when the command
-    succeeds."""
-    engine = make_engine(existing_database_or_exit(load_settings()))
+    """One transaction on the configured, existing database, opened with the settings'
+    keys; committed when the command succeeds."""
+    settings = load_settings()
+    db = open_database(settings, existing_database_or_exit(settings))
     try:
-        with transaction(make_session_factory(engine)) as session:
+        with transaction(db) as session:
             yield session
     finally:
-        engine.dispose()
+        engine_of(db).dispose()
 
 
 @contextmanager

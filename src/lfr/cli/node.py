@@ -123,8 +123,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="This node's name (default: the host name).")
         ] = None,
         prefix: Annotated[
-            str, typer.Option(help="Subject prefix shared with the services.")
-        ] = "lfr",
+            str | None,
+            typer.Option(
+                help=(
+                    "Subject prefix shared with the services (default: the settings' "
+                    "nats_prefix, LFR_NATS_PREFIX)."
+                )
+            ),
+        ] = None,
         creds: Annotated[
             Path | None, typer.Option(help="NATS user credentials file for this node.")
         ] = None,
@@ -172,7 +178,7 @@ def register(app: typer.Typer) -> None:
             bus = NatsSettings.at(
                 nats,
                 settings.nats,
-                prefix=prefix,
+                prefix=prefix or settings.nats_prefix,
                 credentials_file=creds,
                 **node_access(identity, node_name),
                 **waits,

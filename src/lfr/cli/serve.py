@@ -54,14 +54,14 @@ def register(app: typer.Typer) -> None:
     def demo_codes() -> None:
         """Print the demo accounts' current second-factor codes (development only)."""
         from lfr.cli._database import existing_database_or_exit
-        from lfr.db.session import make_engine, make_session_factory
+        from lfr.keyring import open_database
         from lfr.web.demo import current_codes
 
         settings = load_settings()
         if not settings.allows_development_secrets:
             raise typer.BadParameter("demo accounts exist only in development")
         url = existing_database_or_exit(settings)
-        codes = current_codes(make_session_factory(make_engine(url)))
+        codes = current_codes(open_database(settings, url))
         for username, code in sorted(codes.items()):
             typer.echo(f"{username:<14} {code}")
 

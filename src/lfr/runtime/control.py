@@ -34,6 +34,7 @@ from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
 from lfr.services.cameras import all_cameras, missing_sources
 from lfr.services.fleet import Origin
+from lfr.services.policy import GovernancePolicy
 from lfr.vision.source_types import runs_on_node
 from lfr.vision.types import HealthFigures, MatchEvent
 
@@ -48,6 +49,7 @@ class DeploymentControl:
     def __init__(
         self,
         db: SessionFactory,
+        policy: GovernancePolicy,
         reconciler: Reconciler | None = None,
         admission: Admission | None = None,
         *,
@@ -56,6 +58,7 @@ class DeploymentControl:
         """`service_key`: the service's bus key, which its own camera workers' messages
         verify with (`lfr.bus.identity.service_signer`)."""
         self._db = db
+        self.policy = policy
         self._service_key = service_key
         self.reconciler = reconciler
         self.admission = admission
@@ -69,7 +72,7 @@ class DeploymentControl:
             row = deployments.get_deployment(session, deployment_id)
             missing = [*missing_sources(session, deployments.cameras_of(row)), *admitted.unmet]
             try:
-                deployments.start_deployment(session, actor, deployment_id)
+                deployments.start_deployment(session, actor, deployment_id, policy=self.policy)
             except Refusal as refusal:
                 raise Refusals([*refusal.unmet, *missing]) from None
             if missing:
@@ -102,7 +105,7 @@ class DeploymentControl:
 
     def end(self, actor: Actor, deployment_id: str) -> None:
         with transaction(self._db) as session:
-            deployments.end_deployment(session, actor, deployment_id)
+            deployments.end_deployment(session, actor, deployment_id, policy=self.policy)
         self._converge()
 
     def _converge(self) -> None:
@@ -121,7 +124,7 @@ class DeploymentControl:
         try:
             with transaction(self._db) as session:
                 fleet.check_origin(session, event.camera, origin, self._service_key)
-                alert_id = alerts.create_alert(session, event).id
+                alert_id = alerts.create_alert(session, event, policy=self.policy).id
         except fleet.OriginRefusedError as refusal:
             refused_from_bus(Topic.MATCH, event.camera, refusal)
             return None

@@ -58,7 +58,7 @@ from lfr.runtime.leases import LEADER, Leases, instance_name
 from lfr.runtime.release import seal_release, withdrawal
 from lfr.services import authorisations, deployments, fleet
 from lfr.services.cameras import cameras_for
-from lfr.services.policy import current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import sealed_templates
 from lfr.vision.matcher import TemplateSet
 from lfr.vision.pipeline import EngineConfig, threads_per_worker
@@ -97,11 +97,15 @@ class Planner:
         self,
         base_config: EngineConfig | None = None,
         *,
+        policy: GovernancePolicy,
         realtime: bool = True,
         wrap: JobWrapper | None = None,
         loop_files: bool = False,
     ) -> None:
+        """`policy`: the governance limits of the system's settings (an unconfirmed urgent
+        authority's lapse bounds what a node is released)."""
         self.base_config = base_config or EngineConfig()
+        self.policy = policy
         self.realtime = realtime
         self.wrap = wrap
         self.loop_files = loop_files
@@ -149,7 +153,7 @@ class Planner:
         authority = authorisations.load_authority(session, row.authority_id)
         # An unconfirmed urgent authority stops being in force before its window ends
         # (AUTH-3): the nodes stop matching then (a confirmation re-releases).
-        lapse = urgent_lapse_time(authority, current_policy().urgent_validity)
+        lapse = urgent_lapse_time(authority, self.policy.urgent_validity)
         ends = authority.scope.window.end
         valid_until = min(ends, lapse) if lapse is not None else ends
         release = seal_release(row.id, templates, threshold, valid_until, node, key)
@@ -191,15 +195,19 @@ class Reconciler:
         runtime: CentralRuntime,
         planner: Planner,
         *,
+        policy: GovernancePolicy,
         interval_s: float = INTERVAL_S,
         resend_s: float = RESEND_S,
         on_stopped: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         leases: Leases | None = None,
     ) -> None:
-        """`clock`: the time the rules are judged at (a test moves it past a window).
-        `leases`: this instance's (default: a new name on `db`)."""
+        """`policy`: the governance limits the record is judged by (an urgent authority's
+        lapse); `interval_s`: the longest time between passes (the system's settings give
+        both, `lfr.system`); `clock`: the time the rules are judged at (a test moves it
+        past a window); `leases`: this instance's (default: a new name on `db`)."""
         self._db = db
+        self._policy = policy
         self.leases = leases or Leases(db, instance_name())
         self._leader = False
         self._plans: dict[str, WorkerPlan] = {}
@@ -380,7 +388,9 @@ class Reconciler:
             ids = [row.id for row in deployments.running_deployments(session)]
         for deployment_id in ids:
             with transaction(self._db) as session:
-                ended = deployments.end_out_of_force(session, deployment_id, now=self.clock())
+                ended = deployments.end_out_of_force(
+                    session, deployment_id, now=self.clock(), policy=self._policy
+                )
                 if ended is not None:
                     log.warning("deployment %s ended: %s", deployment_id, ended.cancel_reason)
 
@@ -390,7 +400,7 @@ class Reconciler:
             return {
                 row.id
                 for row in deployments.running_deployments(session)
-                if deployments.verdict(session, row, at).run
+                if deployments.verdict(session, row, at, self._policy).run
             }
 
     async def _bring_up(self, deployment_id: str) -> None:

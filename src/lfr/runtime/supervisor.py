@@ -33,9 +33,6 @@ from lfr.bus.messages import HaltDeployment, Message, Signer
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import Topic, check_token
 from lfr.runtime.spool import Spool
-
-# Re-exported: the supervisor and its settings are imported together by their callers.
-from lfr.runtime.supervisor_settings import SupervisorSettings as SupervisorSettings
 from lfr.runtime.worker import (
     ChildSpec,
     NatsOutlet,
@@ -45,6 +42,9 @@ from lfr.runtime.worker import (
     child_main,
     down_figures,
 )
+
+# Re-exported: the supervisor and its settings are imported together by their callers.
+from lfr.setting_groups import SupervisorSettings as SupervisorSettings
 
 log = logging.getLogger(__name__)
 

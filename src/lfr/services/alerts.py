@@ -37,7 +37,7 @@ from lfr.reports.recognition import recognition_of, stored_calibration
 from lfr.services._rows import audited, changed_rows, found, locked, moment
 from lfr.services.access import readable_alert, view_biometric
 from lfr.services.authorisations import authority_of
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.vision.types import ListKind, MatchEvent
 
 # --- creating ------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ def create_alert(
     event: MatchEvent,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> AlertRow:
     """Store an alert from a running deployment's match (REC-2, ADJ-1), idempotently: the
     bus may deliver an event twice, and the second delivery returns the first alert.
@@ -64,7 +64,7 @@ def create_alert(
     deployment = _running_deployment(session, event)
     late = deployment.status is not DeploymentStatus.RUNNING
     # A late alert is judged as of its capture: the authority was in force then.
-    _check_authority(deployment, event.captured_at if late else at, policy or current_policy())
+    _check_authority(deployment, event.captured_at if late else at, policy)
     _check_subject(session, deployment, event)
     false_match_rate, calibration_sha256 = _score_meaning(deployment, event.score)
     row = AlertRow(
@@ -371,11 +371,11 @@ def hold_alert(
     review_on: date,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> AlertRow:
     """Keep an alert for an investigation past its period, until a review date (DP-3)."""
     row = locked(session, AlertRow, alert_id, "alert")
-    retention = (policy or current_policy()).retention
+    retention = policy.retention
     hold = check_hold(actor, reason, review_on, moment(now).date(), retention)
     row.hold_by, row.hold_reason, row.hold_review_on = hold.decided_by, hold.reason, review_on
     audited(

@@ -29,7 +29,7 @@ from lfr.domain.authorisation import (
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Unmet
 from lfr.services._rows import audited, found, locked, moment
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.services.thresholds import enforce_threshold_floor
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
@@ -219,10 +219,12 @@ def consult_chief_officer(
     outcome: ConsultationOutcome,
     comments: str,
     *,
+    policy: GovernancePolicy,
     now: datetime | None = None,
 ) -> ConsultationRow:
     """Record a chief officer's view (AUTH-4). A veto takes the authority out of force and
-    stops its deployment: a planned one is cancelled, a running one halted at once."""
+    stops its deployment: a planned one is cancelled (its biometrics kept as `policy`'s
+    retention says), a running one halted at once."""
     row = locked(session, ApplicationRow, application_id, "application")
     consultation = rules.consult(
         application_of(row), row.status, actor, outcome, comments, moment(now)
@@ -248,12 +250,12 @@ def consult_chief_officer(
         reason=consultation.comments or None,
     )
     if outcome is ConsultationOutcome.VETO:
-        _stop_vetoed_deployment(session, actor, row.id, consultation.consulted_at)
+        _stop_vetoed_deployment(session, actor, row.id, consultation.consulted_at, policy)
     return consultation_row
 
 
 def _stop_vetoed_deployment(
-    session: Session, actor: Actor, application_id: str, at: datetime
+    session: Session, actor: Actor, application_id: str, at: datetime, policy: GovernancePolicy
 ) -> None:
     # Imported here: deployments builds on this module (it loads authorities from it).
     from lfr.services import deployments
@@ -262,7 +264,7 @@ def _stop_vetoed_deployment(
         select(AuthorityRow).where(AuthorityRow.application_id == application_id)
     ).one_or_none()
     if authority is not None:
-        deployments.stop_for_veto(session, actor, authority.id, at)
+        deployments.stop_for_veto(session, actor, authority.id, at, policy)
 
 
 def confirm_urgent_authority(
@@ -271,10 +273,10 @@ def confirm_urgent_authority(
     authority_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> AuthorityRow:
     """A Superintendent confirms an Inspector's urgent authority before it lapses (AUTH-3)."""
-    validity = (policy or current_policy()).urgent_validity
+    validity = policy.urgent_validity
     row = locked(session, AuthorityRow, authority_id, "authority")
     confirmed = rules.confirm_urgent(authority_of(row), actor, moment(now), validity)
     row.confirmed_by, row.confirmed_at = confirmed.confirmed_by, confirmed.confirmed_at
@@ -301,12 +303,12 @@ def authority_of(row: AuthorityRow) -> Authority:
 
 
 def locked_authority(
-    session: Session, authority_id: str, at: datetime, policy: GovernancePolicy | None
+    session: Session, authority_id: str, at: datetime, policy: GovernancePolicy
 ) -> tuple[Authority, list[Unmet]]:
     """The authority, locked for a change that builds on it (a watchlist, a deployment),
     and what keeps it from being in force at `at` (AUTH-2..5)."""
     authority = authority_of(locked(session, AuthorityRow, authority_id, "authority"))
-    validity = (policy or current_policy()).urgent_validity
+    validity = policy.urgent_validity
     return authority, rules.authority_problems(authority, at, validity)
 
 
@@ -315,11 +317,11 @@ def load_authority(session: Session, authority_id: str) -> Authority:
 
 
 def authorities_in_force(
-    session: Session, *, now: datetime | None = None, policy: GovernancePolicy | None = None
+    session: Session, *, now: datetime | None = None, policy: GovernancePolicy
 ) -> list[AuthorityRow]:
     """Authorities in force now: approved, not vetoed, not lapsed, window not over."""
     at = moment(now)
-    validity = (policy or current_policy()).urgent_validity
+    validity = policy.urgent_validity
     candidates = session.scalars(
         select(AuthorityRow).where(AuthorityRow.window_end > at).order_by(AuthorityRow.window_start)
     )

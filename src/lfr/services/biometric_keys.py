@@ -15,7 +15,7 @@ from sqlalchemy import Column, LargeBinary, Table, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
-from lfr.crypto import BiometricCipher, EncryptedBytes, current_cipher
+from lfr.crypto import BiometricCipher, EncryptedBytes, cipher_of
 from lfr.db.registry import metadata
 from lfr.domain.people import Actor
 
@@ -55,8 +55,9 @@ def encrypted_columns() -> list[EncryptedColumn]:
 
 def rekey(session: Session, actor: Actor, cipher: BiometricCipher | None = None) -> RekeyReport:
     """Re-seal, under the current key, every value sealed under another key or in the
-    format from before key ids; audited in the same transaction."""
-    using = cipher or current_cipher()
+    format from before key ids; audited in the same transaction. `cipher`: by default
+    the one the session's database was opened with."""
+    using = cipher or cipher_of(session)
     resealed = {
         column.name: _reseal_column(session, column, using) for column in encrypted_columns()
     }
@@ -76,7 +77,7 @@ def rekey(session: Session, actor: Actor, cipher: BiometricCipher | None = None)
 
 def _reseal_column(session: Session, column: EncryptedColumn, cipher: BiometricCipher) -> int:
     # Read and write the stored bytes as they are (type_coerce bypasses EncryptedBytes,
-    # which would open them with the process-wide cipher). The rows stay locked until the
+    # which would open them with the engine's cipher). The rows stay locked until the
     # transaction ends, so a value destroyed (WL-6) or re-enrolled meanwhile is not written
     # back from this read (SQLite's transactions already hold the write lock throughout).
     raw = type_coerce(column.column, LargeBinary)

@@ -24,7 +24,7 @@ from lfr.services import retention
 from lfr.services._rows import moment
 from lfr.services.authorisations import authority_of
 from lfr.services.deployments import start_context
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import listed_entries
 
 
@@ -51,10 +51,10 @@ def _from(unmet: Unmet, level: Level, subject: str) -> Finding:
 
 
 def check_compliance(
-    session: Session, *, now: datetime | None = None, policy: GovernancePolicy | None = None
+    session: Session, *, now: datetime | None = None, policy: GovernancePolicy
 ) -> list[Finding]:
     """Every finding at `now`: failures first; an empty list means nothing to look at."""
-    at, chosen = moment(now), policy or current_policy()
+    at, chosen = moment(now), policy
     findings = _authority_findings(session, at, chosen)
     findings += _deployment_findings(session, at, chosen)
     findings += _retention_findings(session, at, chosen)

@@ -26,7 +26,7 @@ from lfr.reports.recognition import RecognitionConfig, resolve_recognition
 from lfr.services import alerts, fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import listed_entries, watchlist_for_authority
 
 
@@ -50,7 +50,7 @@ def plan_deployment(
     cameras: Sequence[str],
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """The one deployment of an authority in force, at authorised places and cameras
     (WL-1, AUTH-6). Planned by the authority's applicant or a Gold/Silver commander."""
@@ -76,7 +76,7 @@ def plan_deployment(
         alert_threshold=authority.scope.alert_threshold,
         created_by=actor.user_id,
     )
-    recognition = _resolve_recognition(row, policy or current_policy(), None)
+    recognition = _resolve_recognition(row, policy, None)
     session.add(row)
     session.flush()
     audited(
@@ -211,20 +211,19 @@ def start_deployment(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """Start when every DEP-1 condition holds, sealing the watchlist; else refuse naming
     every unmet condition."""
     at = moment(now)
     row = locked(session, DeploymentRow, deployment_id, "deployment")
-    chosen = policy or current_policy()
-    context, watchlist = start_context(session, row, at, chosen)
+    context, watchlist = start_context(session, row, at, policy)
     rules.check_start(actor, context, at)  # the tested pure rule, every condition at once
     if watchlist is None:  # check_start refused this already (WL-1); narrows the type
         raise Refusal("WL-1", "no watchlist has been compiled", "watchlist")
     watchlist.sealed_at = at
     row.status, row.started_by, row.started_at = DeploymentStatus.RUNNING, actor.user_id, at
-    recognition = _resolve_recognition(row, chosen, watchlist)
+    recognition = _resolve_recognition(row, policy, watchlist)
     session.flush()
     audited(
         session,
@@ -296,7 +295,7 @@ def end_deployment(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """End a running or halted deployment; its biometrics go per the retention policy (WL-6)."""
     row = locked(session, DeploymentRow, deployment_id, "deployment")
@@ -312,7 +311,7 @@ def cancel_deployment(
     reason: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow:
     """Cancel a planned deployment, reporting why (DEP-2); its watchlist is destroyed (WL-6)."""
     row = locked(session, DeploymentRow, deployment_id, "deployment")
@@ -328,7 +327,7 @@ def _finish(
     status: DeploymentStatus,
     reason: str | None,
     at: datetime,
-    policy: GovernancePolicy | None,
+    policy: GovernancePolicy,
 ) -> None:
     if row.status is DeploymentStatus.RUNNING:  # its nodes must stop too (DEP-2)
         fleet.owe_halt(session, row, reason or "the deployment ended", at)
@@ -346,7 +345,7 @@ def _finish(
     if status is DeploymentStatus.ENDED:
         alerts.close_undecided_alerts(session, actor, row.id, at)  # counted by the review
         reviews.open_review(session, row, at)  # REV-1; already open if it was halted first
-    retention_policy = (policy or current_policy()).retention
+    retention_policy = policy.retention
     if not retention_policy.biometric_grace:
         watchlist = watchlist_for_authority(session, row.authority_id)
         if watchlist is not None:
@@ -358,7 +357,9 @@ def _finish(
         checkpoint_at_deployment_end(session)
 
 
-def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetime) -> None:
+def stop_for_veto(
+    session: Session, actor: Actor, authority_id: str, at: datetime, policy: GovernancePolicy
+) -> None:
     """AUTH-4: a chief officer's veto stops the deployment: cancelled if planned, halted at
     once if running. (Called by the consultation service, in its transaction.)"""
     row = session.scalars(
@@ -372,7 +373,7 @@ def stop_for_veto(session: Session, actor: Actor, authority_id: str, at: datetim
     if row.status is DeploymentStatus.RUNNING:
         _halt(session, actor, row, reason, at)
     elif row.status is DeploymentStatus.PLANNED:
-        _finish(session, actor, row, DeploymentStatus.CANCELLED, reason, at, None)
+        _finish(session, actor, row, DeploymentStatus.CANCELLED, reason, at, policy)
 
 
 def running_deployments(session: Session) -> list[DeploymentRow]:
@@ -384,7 +385,7 @@ def running_deployments(session: Session) -> list[DeploymentRow]:
 
 
 def verdict(
-    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy | None = None
+    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy
 ) -> rules.RunVerdict:
     """Whether the record says this deployment's recognition runs now (the reconciler's
     one predicate, `lfr.domain.deployment.run_verdict`)."""
@@ -394,7 +395,7 @@ def verdict(
         authority_of(row.authority),
         watchlist is not None and watchlist.sealed_at is not None,
         at,
-        (policy or current_policy()).urgent_validity,
+        policy.urgent_validity,
     )
 
 
@@ -403,7 +404,7 @@ def end_out_of_force(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> DeploymentRow | None:
     """End a running deployment whose authority has gone out of force (its window ended,
     an urgent authority lapsed unconfirmed: AUTH-1, AUTH-3), by the system, with the rule
@@ -435,10 +436,10 @@ def start_checklist(
     deployment_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> list[Unmet]:
     """The DEP-1 checklist as it stands (for the page that shows Silver what is missing)."""
     at = moment(now)
     row = get_deployment(session, deployment_id)
-    context, _ = start_context(session, row, at, policy or current_policy())
+    context, _ = start_context(session, row, at, policy)
     return rules.start_problems(context, at)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,8 +39,11 @@ from lfr.services._rows import moment
 from lfr.services.people import is_console
 from lfr.vision.source_types import node_of
 
-UNREACHABLE_AFTER_S = 20.0
-"""A node silent this long is shown unreachable (nodes report every few seconds)."""
+
+def link_up(last_seen: datetime | None, at: datetime, unreachable_after_s: float) -> bool:
+    """Whether a node last heard from at `last_seen` is still reachable at `at`: silent for
+    less than `unreachable_after_s` (the settings' ``node_unreachable_s``)."""
+    return last_seen is not None and (at - last_seen).total_seconds() < unreachable_after_s
 
 
 def nodes_of(session: Session, cameras: Sequence[str]) -> list[str]:
@@ -216,13 +219,12 @@ class HaltDelivery:
     def complete(self) -> bool:
         return self.published_at is not None and self.acknowledged == len(self.nodes)
 
-    def unreachable(self, at: datetime) -> list[NodeDelivery]:
-        """Nodes that have not acknowledged and have been silent a while."""
-        silent = at - timedelta(seconds=UNREACHABLE_AFTER_S)
+    def unreachable(self, at: datetime, unreachable_after_s: float) -> list[NodeDelivery]:
+        """Nodes that have not acknowledged and have been silent `unreachable_after_s`."""
         return [
             n
             for n in self.nodes
-            if n.acked_at is None and (n.last_seen is None or n.last_seen < silent)
+            if n.acked_at is None and not link_up(n.last_seen, at, unreachable_after_s)
         ]
 
 

@@ -36,12 +36,19 @@ from lfr.db.people import AccountReset, RoleGrant, TrainingRecord, User, UserRol
 from lfr.domain.people import SYSTEM_ACTOR, TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
 
-MAX_FAILED_LOGINS = 5
-"""Failed sign-ins before the account locks. Lower: guessing is harder but a mistyping
-officer is locked out sooner; higher: the reverse."""
 
-LOCKOUT = timedelta(minutes=15)
-"""How long a locked account stays locked. Longer slows guessing; shorter eases mistakes."""
+@dataclass(frozen=True, slots=True)
+class AccountLock:
+    """When an account locks after failed sign-ins and for how long: the settings'
+    ``web.max_failed_sign_ins`` and ``web.lockout_minutes`` (`WebContext.account_lock`), the
+    same numbers the sign-in throttle of a client address applies."""
+
+    after_failures: int
+    """Consecutive failures that lock. Lower: guessing is harder but a mistyping officer is
+    locked out sooner; higher: the reverse."""
+    lasts: timedelta
+    """How long a locked account stays locked. Longer slows guessing; shorter eases mistakes."""
+
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -575,9 +582,14 @@ class SignIn:
 
 
 def authenticate(
-    session: Session, username: str, password: str, now: datetime | None = None
+    session: Session,
+    username: str,
+    password: str,
+    now: datetime | None = None,
+    *,
+    lock: AccountLock,
 ) -> SignIn:
-    """Check a sign-in, counting failures and locking after ``MAX_FAILED_LOGINS``.
+    """Check a sign-in, counting failures and locking the account as `lock` says.
 
     The caller commits (so the failure count persists even though sign-in failed). The reason
     is for the server log and the audit; show the person only "sign-in failed".
@@ -590,7 +602,7 @@ def authenticate(
     if user.locked_until is not None and user.locked_until > now:
         return SignIn(None, "account locked")
     if not verify_password(user, password):
-        return SignIn(None, _count_failure(session, user, now))
+        return SignIn(None, _count_failure(session, user, now, lock))
     user.failed_logins, user.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
@@ -605,11 +617,11 @@ def _spend_a_verification(password: str) -> None:
     _matches(_dummy_hash, password)
 
 
-def _count_failure(session: Session, user: User, now: datetime) -> str:
+def _count_failure(session: Session, user: User, now: datetime, lock: AccountLock) -> str:
     user.failed_logins += 1
-    if user.failed_logins < MAX_FAILED_LOGINS:
+    if user.failed_logins < lock.after_failures:
         return "wrong password"
-    user.locked_until, user.failed_logins = now + LOCKOUT, 0
+    user.locked_until, user.failed_logins = now + lock.lasts, 0
     _audit(
         session,
         SYSTEM_ACTOR,

@@ -1,4 +1,10 @@
-"""The settings the governance services apply, gathered from `Settings` (AUTH-3, WL-2, DP-1)."""
+"""The settings the governance services apply, gathered from `Settings` (AUTH-3, WL-2, DP-1).
+
+Every service that applies one of these limits takes the policy as an argument, with no
+default: the system container (`lfr.system.build`, `WebContext.policy`) makes it once from
+the settings it was given, and the console commands from theirs, so a limit configured
+there is the limit every door applies.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from datetime import timedelta
 from lfr.domain.retention import RetentionPolicy
 from lfr.domain.watchlist import CURRENCY_LIMIT
 from lfr.reports.recognition import RecognitionSettings
-from lfr.settings import Settings, get_settings
+from lfr.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +38,3 @@ class GovernancePolicy:
             ),
             recognition=RecognitionSettings.from_settings(settings),
         )
-
-
-def current_policy() -> GovernancePolicy:
-    return GovernancePolicy.from_settings(get_settings())

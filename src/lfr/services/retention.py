@@ -28,7 +28,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR, Actor
 from lfr.domain.retention import Hold, alert_due, biometrics_due
 from lfr.services._rows import audited, changed_rows, moment
-from lfr.services.policy import GovernancePolicy, current_policy
+from lfr.services.policy import GovernancePolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +116,10 @@ def _delete_alert(session: Session, row: AlertRow, policy: GovernancePolicy) -> 
 
 
 def run_retention(
-    session: Session, *, now: datetime | None = None, policy: GovernancePolicy | None = None
+    session: Session, *, now: datetime | None = None, policy: GovernancePolicy
 ) -> RetentionReport:
     """Delete every alert and every watchlist biometric that is due at `now` (DP-1, WL-6)."""
-    at, chosen = moment(now), policy or current_policy()
+    at, chosen = moment(now), policy
     images = watchlists = 0
     for watchlist in due_watchlists(session, at, chosen):
         images += destroy_biometrics(session, SYSTEM_ACTOR, watchlist, at, "retention run")
@@ -145,7 +145,7 @@ def run_retention_if_due(
     *,
     interval: timedelta,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> RetentionReport | None:
     """What a scheduler calls as often as it likes: a retention run when `interval` has
     passed since the last recorded one (or none ran yet), itself recorded as one audit

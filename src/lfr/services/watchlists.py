@@ -208,7 +208,7 @@ def create_watchlist(
     authority_id: str,
     *,
     now: datetime | None = None,
-    policy: GovernancePolicy | None = None,
+    policy: GovernancePolicy,
 ) -> WatchlistRow:
     """The authority's one watchlist (WL-1), compiled by its applicant while it is in force."""
     authority, problems = locked_authority(session, authority_id, moment(now), policy)

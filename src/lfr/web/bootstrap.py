@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from lfr.audit.log import request_id_var
 from lfr.db.migrate import hold_first_start_lock, upgrade
 from lfr.db.people import User
-from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
+from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import Rank, Role
 from lfr.domain.redaction import redacted
+from lfr.keyring import open_database
 from lfr.services import people
 from lfr.settings import Settings
 from lfr.web.context import WebContext
@@ -30,12 +31,13 @@ class Bootstrap:
 
 
 def prepare_database(settings: Settings) -> SessionFactory:
-    """Applies every migration, then returns sessions on the database."""
+    """Applies every migration, then returns sessions on the database, opened with the
+    settings' keys (`lfr.keyring`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log.info("database: %s", _printable_url(settings.database_url))
     upgrade(settings.database_url)
     log.info("database migrated to the newest revision")
-    return make_session_factory(make_engine(settings.database_url))
+    return open_database(settings)
 
 
 def ensure_administrator(db: SessionFactory) -> Bootstrap | None:

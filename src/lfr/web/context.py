@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from lfr.bus.identity import service_signer
@@ -15,11 +16,13 @@ from lfr.reports.recognition import RecognitionSettings
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
+from lfr.services import people
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler, VisionEnroler
+from lfr.setting_groups import WebSettings
 from lfr.settings import Settings
 from lfr.web import signin
 from lfr.web.access import RequestIdentity
-from lfr.web.config import WebSettings
 from lfr.web.live import LiveFeed
 from lfr.web.preview import PreviewHub
 from lfr.web.sessions import SessionStore, ThrottleStore
@@ -46,6 +49,9 @@ class WebContext:
     db: SessionFactory
     request_id_var: ContextVar[str | None]
     feed: LiveFeed = field(default_factory=LiveFeed)
+    policy: GovernancePolicy = field(init=False)
+    """The governance limits of these settings (AUTH-3, WL-2, DP-1), given to every service
+    call that applies one."""
     control: DeploymentControl = field(init=False)
     recognition: RunningSide | None = field(default=None, init=False)
     """Set by `lfr.system.attach_recognition`; None: the web alone (no camera runs here)."""
@@ -58,7 +64,8 @@ class WebContext:
         secret = self.settings.session_secret.get_secret_value().encode()
         self.sessions = SessionStore(secret, self.web_settings)
         self.throttle = ThrottleStore(self.web_settings)
-        self.control = DeploymentControl(self.db, service_key=self.service_key)
+        self.policy = GovernancePolicy.from_settings(self.settings)
+        self.control = DeploymentControl(self.db, self.policy, service_key=self.service_key)
 
     @property
     def service_key(self) -> bytes:
@@ -73,6 +80,12 @@ class WebContext:
         return EvaluatedModel(
             self.settings.evaluated_model_version, engine.calibration_path, engine.alert_threshold
         )
+
+    @property
+    def account_lock(self) -> people.AccountLock:
+        """When an account locks after failed sign-ins, and for how long (``web``)."""
+        web = self.settings.web
+        return people.AccountLock(web.max_failed_sign_ins, timedelta(minutes=web.lockout_minutes))
 
     @property
     def recognition_settings(self) -> RecognitionSettings:

@@ -37,12 +37,17 @@ from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.watchlist import EntryDraft
 from lfr.services import authorisations, deployments, people, watchlists
 from lfr.services.cameras import configure_camera
+from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler
 from lfr.settings import Settings
 from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
 from lfr.web.context import WebContext
 from lfr.web.demo_media import DemoMedia, generated_media, user_media
 from lfr.web.signin import SECOND_FACTOR_ROLES
+
+FRAMEWORK_LIMITS = GovernancePolicy()
+"""The framework's own limits (AUTH-3, WL-2, DP-1), which the building steps below apply
+unless given a system's (`seed_demo` gives its own context's)."""
 
 DEMO_PASSWORD_SUFFIX = "-demo-password"
 """Demo passwords are the account name plus this suffix: known by design, printed, and
@@ -192,6 +197,7 @@ def authorise(
     consult: bool = True,
     reasons: str = REHEARSAL_REASONS,
     model_version: str = DLIB_MODEL_ID,
+    policy: GovernancePolicy = FRAMEWORK_LIMITS,
 ) -> tuple[str, str]:
     """Draft and submit; approve (with `conditions`, if given) as `decider`, by default the
     authoriser, against the equitability floor of `model_version`; have the chief officer
@@ -211,7 +217,12 @@ def authorise(
         assert result.authority is not None
         if consult:
             authorisations.consult_chief_officer(
-                session, accounts["chief"], application_id, ConsultationOutcome.NO_OBJECTION, ""
+                session,
+                accounts["chief"],
+                application_id,
+                ConsultationOutcome.NO_OBJECTION,
+                "",
+                policy=policy,
             )
         return application_id, result.authority.id
 
@@ -224,10 +235,11 @@ def compile_watchlist(
     enroler: Enroler,
     *,
     subject: str = DEMO_SUBJECT,
+    policy: GovernancePolicy = FRAMEWORK_LIMITS,
 ) -> tuple[str, str]:
     """The authority's watchlist with one attested entry: returns (watchlist, entry)."""
     with transaction(db) as session:
-        watchlist = watchlists.create_watchlist(session, applicant, authority_id)
+        watchlist = watchlists.create_watchlist(session, applicant, authority_id, policy=policy)
         entry = watchlists.add_entry(
             session,
             applicant,
@@ -265,12 +277,18 @@ def plan_and_staff(
     *,
     planned_by: Actor | None = None,
     staffed_by: Actor | None = None,
+    policy: GovernancePolicy = FRAMEWORK_LIMITS,
 ) -> str:
     """Plan the deployment (by default as the applicant) and assign every deployment role
     (by default as Gold) to the account that holds it (`STAFF`): returns its id."""
     with transaction(db) as session:
         deployment = deployments.plan_deployment(
-            session, planned_by or accounts["applicant"], authority_id, places, cameras
+            session,
+            planned_by or accounts["applicant"],
+            authority_id,
+            places,
+            cameras,
+            policy=policy,
         )
         for role in DEPLOYMENT_ROLES:
             person = accounts[STAFF[role]]
@@ -299,14 +317,26 @@ def seed_rehearsal(
     enroler: Enroler,
     *,
     model_version: str = DLIB_MODEL_ID,
+    policy: GovernancePolicy = FRAMEWORK_LIMITS,
 ) -> Rehearsal:
+    """The rehearsal deployment: authorised against the equitability floor of
+    `model_version`, under `policy`'s limits (a system's: `seed_demo`), planned and staffed."""
     application_id, authority_id = authorise(
-        db, accounts, rehearsal_application(accounts["applicant"]), model_version=model_version
+        db,
+        accounts,
+        rehearsal_application(accounts["applicant"]),
+        model_version=model_version,
+        policy=policy,
     )
     watchlist_id, entry_id = compile_watchlist(
-        db, accounts["applicant"], authority_id, media.watchlist_image.read_bytes(), enroler
+        db,
+        accounts["applicant"],
+        authority_id,
+        media.watchlist_image.read_bytes(),
+        enroler,
+        policy=policy,
     )
-    deployment_id = plan_and_staff(db, accounts, authority_id)
+    deployment_id = plan_and_staff(db, accounts, authority_id, policy=policy)
     point_camera(db, accounts, media.clip)
     return Rehearsal(application_id, authority_id, watchlist_id, deployment_id, entry_id)
 
@@ -339,10 +369,13 @@ def seed_demo(context: WebContext, *, media: Path | None, echo: Callable[[str], 
             demo_media,
             context.enroler(),
             model_version=context.settings.evaluated_model_version,
+            policy=context.policy,
         )
         with transaction(context.db) as session:
             # Started in the record; the server's runtime starts its workers on startup.
-            deployments.start_deployment(session, actors["silver"], rehearsal.deployment_id)
+            deployments.start_deployment(
+                session, actors["silver"], rehearsal.deployment_id, policy=context.policy
+            )
         echo(f"Rehearsal deployment started: /deployments/{rehearsal.deployment_id}")
     _print_accounts(accounts, echo)
 

@@ -13,8 +13,8 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lfr.setting_groups import WebSettings
 from lfr.settings import InsecureSettingsError, Settings
-from lfr.web.config import WebSettings
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

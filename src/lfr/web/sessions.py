@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
 from lfr.db.web_sessions import SessionStage, SignInThrottle, WebSession
-from lfr.web.config import WebSettings
+from lfr.setting_groups import WebSettings
 from lfr.web.throttle import ThrottlePolicy, ThrottleState, after_failure, after_success, locked
 
 COOKIE_NAME = "lfr_session"

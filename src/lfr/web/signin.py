@@ -96,12 +96,14 @@ def password_step(
     username: str,
     password: str,
     client: str | None,
+    lock: people.AccountLock,
 ) -> Advanced:
-    """Checks the password; raises `SignInRefusedError` with a message safe to show."""
+    """Checks the password (the account locks as `lock` says); raises `SignInRefusedError`
+    with a message safe to show."""
     key = client_key(client)
     if throttle.locked_keys(db, [key]):
         raise SignInRefusedError(LOCKED)
-    result = people.authenticate(db, username.strip(), password)
+    result = people.authenticate(db, username.strip(), password, lock=lock)
     if result.user is None:
         throttle.record_failure(db, [key])
         raise SignInRefusedError(FAILED)

@@ -228,3 +228,28 @@ def test_a_release_not_signed_by_the_service_is_refused(
     result = CliRunner().invoke(app, arguments, env={"COLUMNS": "400"})
     assert result.exit_code == 1, result.output
     assert "not signed by the service" in result.output
+
+
+@pytest.mark.nats
+def test_a_node_takes_its_subject_prefix_from_the_settings(
+    tmp_path: Path, faces_dir: Path, video_dir: Path, nats_settings: NatsSettings
+) -> None:
+    """DEP-2: without --prefix, the node listens where the settings say (LFR_NATS_PREFIX, as
+    `lfr config show --node` reports it), so the service's halt on that prefix reaches it."""
+
+    async def halt() -> None:
+        bus = await NatsBus.connect(nats_settings)
+        await bus.publish(HaltDeployment(deployment_id="dep-1", reason="crowd safety"))
+        await bus.close()
+
+    asyncio.run(halt())
+    watchlist = tmp_path / "watchlist"
+    watchlist.mkdir()
+    (watchlist / "obama.jpg").symlink_to(faces_dir / "face_recognition-examples" / "obama.jpg")
+    arguments = ["node", "--nats", nats_settings.url, "--key", key_file(tmp_path)]
+    arguments += ["--deployment", "dep-1", "--name", "van", "--watchlist", str(watchlist)]
+    arguments += ["--camera", f"stage={video_dir / 'face-demographics-walking-and-pause.gif'}"]
+    environment = {"COLUMNS": "400", "LFR_NATS_PREFIX": nats_settings.prefix}
+    result = CliRunner().invoke(app, arguments, env=environment)
+    assert result.exit_code == 0, result.output
+    assert "node van stopped: halted: crowd safety" in result.output

@@ -25,7 +25,7 @@ from lfr.reports import review
 from lfr.services import alerts, deployments
 from lfr.services.access import commanded_deployment
 from lfr.vision.types import ListKind
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import (
     CachingEnroler,
     World,
@@ -42,7 +42,9 @@ OP, EO = Role.OPERATOR, Role.ENGAGEMENT_OFFICER
 
 def new_alert(factory: SessionFactory, world: World, faces_dir: Path, **event: object) -> str:
     with transaction(factory) as session:
-        return alerts.create_alert(session, match_event(world, faces_dir, **event)).id  # type: ignore[arg-type]
+        return alerts.create_alert(
+            session, match_event(world, faces_dir, **event), policy=POLICY
+        ).id  # type: ignore[arg-type]
 
 
 def alert_count(factory: SessionFactory) -> int:
@@ -56,8 +58,8 @@ def test_alert_from_a_running_deployment(
     """ADJ-1/DP-2: the alert keeps score, factors and the probe, the probe encrypted."""
     event = match_event(world, faces_dir)
     with transaction(session_factory) as session:
-        row = alerts.create_alert(session, event)
-        again = alerts.create_alert(session, event)  # the bus delivered it twice
+        row = alerts.create_alert(session, event, policy=POLICY)
+        again = alerts.create_alert(session, event, policy=POLICY)  # the bus delivered it twice
         assert again.id == row.id
     with transaction(session_factory) as session:
         raw = session.execute(text("SELECT jpeg FROM alert_probe")).scalar_one()
@@ -92,7 +94,7 @@ def test_refused_events_store_nothing(
     """REC-2/WL-1/AUTH-6: an event outside the deployment is refused; no alert, no audit."""
     before = audit_count(session_factory)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        alerts.create_alert(session, match_event(world, faces_dir, **event))  # type: ignore[arg-type]
+        alerts.create_alert(session, match_event(world, faces_dir, **event), policy=POLICY)  # type: ignore[arg-type]
     assert (refused.value.rule, refused.value.field) == (rule, field)
     assert alert_count(session_factory) == 0
     assert audit_count(session_factory) == before
@@ -111,13 +113,13 @@ def test_event_below_the_authoritys_threshold_is_refused(
     before = audit_count(session_factory)
     event = match_event(world, faces_dir, score=0.97, threshold=0.95)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        alerts.create_alert(session, event)
+        alerts.create_alert(session, event, policy=POLICY)
     assert (refused.value.rule, refused.value.field) == ("REC-2", "threshold")
     assert alert_count(session_factory) == 0
     assert audit_count(session_factory) == before
     with transaction(session_factory) as session:
         row = alerts.create_alert(
-            session, match_event(world, faces_dir, score=0.97, threshold=0.96)
+            session, match_event(world, faces_dir, score=0.97, threshold=0.96), policy=POLICY
         )
     assert row.threshold == 0.96
 
@@ -129,7 +131,7 @@ def test_no_alert_unless_running(
     with transaction(session_factory) as session:
         deployments.halt_deployment(session, personas.silver, world.deployment_id, "Concern")
     with pytest.raises(Refusal, match="halted"), transaction(session_factory) as session:
-        alerts.create_alert(session, match_event(world, faces_dir))
+        alerts.create_alert(session, match_event(world, faces_dir), policy=POLICY)
     assert alert_count(session_factory) == 0
 
 
@@ -326,9 +328,13 @@ def test_hold_for_an_investigation(
     alert_id = new_alert(session_factory, world, faces_dir)
     review = (utcnow() + timedelta(days=60)).date()
     with pytest.raises(Refusal, match="DP-3"), transaction(session_factory) as session:
-        alerts.hold_alert(session, personas.operator, alert_id, "Operation X", review)
+        alerts.hold_alert(
+            session, personas.operator, alert_id, "Operation X", review, policy=POLICY
+        )
     with transaction(session_factory) as session:
-        row = alerts.hold_alert(session, personas.auditor, alert_id, "Operation X", review)
+        row = alerts.hold_alert(
+            session, personas.auditor, alert_id, "Operation X", review, policy=POLICY
+        )
     assert (row.hold_by, row.hold_review_on) == (personas.auditor.user_id, review)
 
 
@@ -397,7 +403,7 @@ def test_no_alert_once_the_authority_is_out_of_force(
     """DEP-1/AUTH-1: past the authorised window a still-running deployment raises nothing."""
     after_window = utcnow() + timedelta(hours=5)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        alerts.create_alert(session, match_event(world, faces_dir), now=after_window)
+        alerts.create_alert(session, match_event(world, faces_dir), now=after_window, policy=POLICY)
     assert {(u.rule, u.field) for u in refused.value.unmet} == {
         ("AUTH-1", "window"),
         ("DEP-1", "window"),
@@ -484,7 +490,7 @@ def test_an_ended_deployment_closes_its_undecided_alerts_as_not_adjudicated(
         alerts.engage_alert(session, personas.engagement_officer, engaged)
         alerts.dismiss_alert(session, personas.operator, dismissed, "not the same person")
     with transaction(session_factory) as session:
-        deployments.end_deployment(session, personas.silver, world.deployment_id)
+        deployments.end_deployment(session, personas.silver, world.deployment_id, policy=POLICY)
     with transaction(session_factory) as session:
         states = {i: session.get(AlertRow, i).state for i in (unclaimed, claimed, referred)}  # type: ignore[union-attr]
         kept = {i: session.get(AlertRow, i).state for i in (engaged, dismissed)}  # type: ignore[union-attr]

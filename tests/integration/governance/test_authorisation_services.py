@@ -26,7 +26,7 @@ from lfr.domain.refusal import Refusal
 from lfr.services import authorisations, deployments
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
-from tests.db_fixtures import Personas, remove_frozen_authority_guard
+from tests.db_fixtures import POLICY, Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import (
     World,
     application,
@@ -258,7 +258,7 @@ def test_only_the_applicant_edits_a_draft(
             )
 
 
-POLICY = GovernancePolicy(urgent_validity=timedelta(hours=2))
+TWO_HOUR_URGENCY = GovernancePolicy(urgent_validity=timedelta(hours=2))
 
 
 def test_urgent_authority_lapses_unless_a_superintendent_confirms(
@@ -269,13 +269,18 @@ def test_urgent_authority_lapses_unless_a_superintendent_confirms(
     confirmed = approved(session_factory, personas, decider=personas.inspector, urgent=True)
     with transaction(session_factory) as session:
         authorisations.confirm_urgent_authority(
-            session, personas.authorising_officer, confirmed, policy=POLICY
+            session, personas.authorising_officer, confirmed, policy=TWO_HOUR_URGENCY
         )
     later = utcnow() + timedelta(hours=2, minutes=1)
     with transaction(session_factory) as session:
-        in_force_now = {r.id for r in authorisations.authorities_in_force(session, policy=POLICY)}
+        in_force_now = {
+            r.id for r in authorisations.authorities_in_force(session, policy=TWO_HOUR_URGENCY)
+        }
         in_force_later = {
-            r.id for r in authorisations.authorities_in_force(session, now=later, policy=POLICY)
+            r.id
+            for r in authorisations.authorities_in_force(
+                session, now=later, policy=TWO_HOUR_URGENCY
+            )
         }
     assert in_force_now == {lapsing, confirmed}
     assert in_force_later == {confirmed}
@@ -287,7 +292,7 @@ def test_inspector_cannot_confirm(session_factory: SessionFactory, personas: Per
     before = audit_count(session_factory)
     with pytest.raises(Refusal, match="Superintendent"), transaction(session_factory) as session:
         authorisations.confirm_urgent_authority(
-            session, personas.inspector, authority_id, policy=POLICY
+            session, personas.inspector, authority_id, policy=TWO_HOUR_URGENCY
         )
     assert audit_count(session_factory) == before
 
@@ -304,10 +309,11 @@ def test_veto_halts_a_running_deployment(
             application_id,
             ConsultationOutcome.VETO,
             "Conflicts with a protest march",
+            policy=POLICY,
         )
     with transaction(session_factory) as session:
         deployment = deployments.get_deployment(session, world.deployment_id)
-        in_force = authorisations.authorities_in_force(session)
+        in_force = authorisations.authorities_in_force(session, policy=POLICY)
         application_row = session.get(ApplicationRow, application_id)
     assert deployment.status is DeploymentStatus.HALTED
     assert "AUTH-4" in (deployment.halt_reason or "")
@@ -324,7 +330,12 @@ def test_veto_cancels_a_planned_deployment(
         row = session.get(AuthorityRow, planned_world.authority_id)
         assert row is not None
         authorisations.consult_chief_officer(
-            session, personas.chief_officer, row.application_id, ConsultationOutcome.VETO, "No"
+            session,
+            personas.chief_officer,
+            row.application_id,
+            ConsultationOutcome.VETO,
+            "No",
+            policy=POLICY,
         )
     with transaction(session_factory) as session:
         assert (

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import LargeBinary, select, type_coerce, update
+from sqlalchemy import Engine, LargeBinary, select, type_coerce, update
 from typer.testing import CliRunner
 
 from lfr.audit import AuditEntry, verify
 from lfr.cli import app
-from lfr.crypto import NONCE_BYTES, BiometricCipher, DecryptionError, configure_cipher, key_id
+from lfr.crypto import NONCE_BYTES, BiometricCipher, DecryptionError, bind_cipher, key_id
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
 from lfr.services.biometric_keys import encrypted_columns, rekey
@@ -29,10 +29,9 @@ PURPOSE = "user_account.totp_secret"
 
 
 @pytest.fixture(autouse=True)
-def _restore_cipher() -> Iterator[None]:
+def _fresh_settings() -> Iterator[None]:
     yield
-    configure_cipher(None)
-    get_settings.cache_clear()
+    get_settings.cache_clear()  # the command read the keys this test set
 
 
 def legacy_seal(key: bytes, plaintext: bytes) -> bytes:
@@ -55,9 +54,11 @@ def secrets(factory: SessionFactory) -> dict[str, bytes | None]:
 
 
 @pytest.fixture
-def sealed_under_old_key(session_factory: SessionFactory, personas: Personas) -> SessionFactory:
+def sealed_under_old_key(
+    session_factory: SessionFactory, engine: Engine, personas: Personas
+) -> SessionFactory:
     """Two secrets under the old key: one in today's format, one from before key ids."""
-    configure_cipher(BiometricCipher(OLD))
+    bind_cipher(engine, BiometricCipher(OLD))
     with transaction(session_factory) as session:
         gold = session.get(User, personas.gold.user_id)
         assert gold is not None
@@ -71,18 +72,18 @@ def sealed_under_old_key(session_factory: SessionFactory, personas: Personas) ->
 
 
 def test_rekey_reseals_every_value_under_the_new_key_and_audits_it(
-    sealed_under_old_key: SessionFactory,
+    sealed_under_old_key: SessionFactory, engine: Engine
 ) -> None:
     factory = sealed_under_old_key
     before = secrets(factory)
-    configure_cipher(BiometricCipher(NEW, previous=[OLD]))
+    bind_cipher(engine, BiometricCipher(NEW, previous=[OLD]))
     assert secrets(factory) == before  # both formats open with the old key kept
     with transaction(factory) as session:
         report = rekey(session, console_actor())
     assert report.resealed[PURPOSE] == 2
     assert report.key_id == key_id(NEW).hex()
     assert all(s[:1] == b"\x02" and s[1:9] == key_id(NEW) for s in stored(factory).values())
-    configure_cipher(BiometricCipher(NEW))  # the old key is no longer needed
+    bind_cipher(engine, BiometricCipher(NEW))  # the old key is no longer needed
     assert secrets(factory) == before
     assert {"gold-secret", "silver-secret"} <= {
         v.decode() for v in before.values() if v is not None
@@ -98,11 +99,11 @@ def test_rekey_reseals_every_value_under_the_new_key_and_audits_it(
 
 
 def test_without_the_old_key_nothing_is_resealed_and_nothing_audited(
-    sealed_under_old_key: SessionFactory,
+    sealed_under_old_key: SessionFactory, engine: Engine
 ) -> None:
     factory = sealed_under_old_key
     before = stored(factory)
-    configure_cipher(BiometricCipher(NEW))
+    bind_cipher(engine, BiometricCipher(NEW))
     with pytest.raises(DecryptionError, match=PURPOSE), transaction(factory) as session:
         rekey(session, console_actor())
     assert stored(factory) == before
@@ -132,7 +133,6 @@ def test_lfr_db_rekey_uses_the_configured_keys(
     for previous, exit_code in (("[]", 1), (f'["{base64.b64encode(OLD).decode()}"]', 0)):
         monkeypatch.setenv("LFR_BIOMETRIC_PREVIOUS_KEYS", previous)
         get_settings.cache_clear()
-        configure_cipher(None)
         result = runner.invoke(app, ["db", "rekey"])
         assert result.exit_code == exit_code, result.output
     assert "user_account.totp_secret: 2 re-sealed" in result.output

@@ -21,7 +21,7 @@ from lfr.domain.retention import RetentionPolicy
 from lfr.reports import review, transparency
 from lfr.services import deployments, reviews, watchlists
 from lfr.services.policy import GovernancePolicy
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import (
     CAMERAS,
     FACES,
@@ -50,11 +50,16 @@ def test_bare_deployment_lists_every_unmet_condition(
     authority_id = approved(session_factory, personas, consult=False)
     with transaction(session_factory) as session:
         deployment_id = deployments.plan_deployment(
-            session, personas.silver, authority_id, ["Station exit north"], ["cam-north"]
+            session,
+            personas.silver,
+            authority_id,
+            ["Station exit north"],
+            ["cam-north"],
+            policy=POLICY,
         ).id
     before = audit_count(session_factory)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        deployments.start_deployment(session, personas.silver, deployment_id)
+        deployments.start_deployment(session, personas.silver, deployment_id, policy=POLICY)
     found = {(u.rule, u.field) for u in refused.value.unmet}
     assert found >= {
         ("DEP-2", "actor"),  # Silver is not yet assigned to it
@@ -69,7 +74,7 @@ def test_bare_deployment_lists_every_unmet_condition(
     assert audit_count(session_factory) == before
     assert status(session_factory, deployment_id) is DeploymentStatus.PLANNED
     with transaction(session_factory) as session:
-        checklist = deployments.start_checklist(session, deployment_id)
+        checklist = deployments.start_checklist(session, deployment_id, policy=POLICY)
     assert {(u.rule, u.field) for u in checklist} == found - {("DEP-2", "actor")}
 
 
@@ -78,8 +83,12 @@ def test_start_seals_the_watchlist(
 ) -> None:
     """DEP-1/WL-1: Silver starts a ready deployment; the watchlist is sealed then."""
     with transaction(session_factory) as session:
-        assert deployments.start_checklist(session, planned_world.deployment_id) == []
-        deployments.start_deployment(session, personas.silver, planned_world.deployment_id)
+        assert (
+            deployments.start_checklist(session, planned_world.deployment_id, policy=POLICY) == []
+        )
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, policy=POLICY
+        )
     with transaction(session_factory) as session:
         watchlist = session.get(WatchlistRow, planned_world.watchlist_id)
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.sequence)).all()
@@ -97,7 +106,7 @@ def test_stale_watchlist_cannot_start(
     tomorrow = utcnow() + timedelta(hours=25)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
         deployments.start_deployment(
-            session, personas.silver, planned_world.deployment_id, now=tomorrow
+            session, personas.silver, planned_world.deployment_id, now=tomorrow, policy=POLICY
         )
     rules = {u.rule for u in refused.value.unmet}
     assert "WL-2" in rules
@@ -145,7 +154,7 @@ def test_expired_training_blocks_the_start(
     a_year_on = utcnow() + timedelta(days=400)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
         deployments.start_deployment(
-            session, personas.silver, planned_world.deployment_id, now=a_year_on
+            session, personas.silver, planned_world.deployment_id, now=a_year_on, policy=POLICY
         )
     found = {(u.rule, u.field) for u in refused.value.unmet}
     assert {("TRN-1", "operator"), ("TRN-1", "silver"), ("DEP-1", "window")} <= found
@@ -194,7 +203,7 @@ def test_a_halt_opens_the_review_and_the_end_opens_no_second(
         assert figures["stopped_at"] == halted_at.isoformat()
     assert reviews_opened(session_factory) == 1
     with transaction(session_factory) as session:
-        deployments.end_deployment(session, personas.gold, world.deployment_id)
+        deployments.end_deployment(session, personas.gold, world.deployment_id, policy=POLICY)
     with transaction(session_factory) as session:
         rows = session.scalars(select(DeploymentReviewRow)).all()
         assert [r.id for r in rows] == [opened.id]
@@ -230,7 +239,7 @@ def test_end_destroys_the_watchlist_biometrics(
     the entries' references stay for the review."""
     assert count_biometrics(session_factory) == (2, 1)
     with transaction(session_factory) as session:
-        deployments.end_deployment(session, personas.gold, world.deployment_id)
+        deployments.end_deployment(session, personas.gold, world.deployment_id, policy=POLICY)
     assert count_biometrics(session_factory) == (0, 0)
     with transaction(session_factory) as session:
         watchlist = session.get(WatchlistRow, world.watchlist_id)
@@ -260,10 +269,12 @@ def test_cancel_a_planned_deployment(
     """DEP-2: a planned deployment is cancelled with its reason; it can never start."""
     with transaction(session_factory) as session:
         deployments.cancel_deployment(
-            session, personas.gold, planned_world.deployment_id, "Event called off"
+            session, personas.gold, planned_world.deployment_id, "Event called off", policy=POLICY
         )
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        deployments.start_deployment(session, personas.silver, planned_world.deployment_id)
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, policy=POLICY
+        )
     assert ("DEP-1", "status") in {(u.rule, u.field) for u in refused.value.unmet}
     assert count_biometrics(session_factory) == (0, 0)
 
@@ -275,7 +286,12 @@ def test_places_and_cameras_must_be_authorised(
     authority_id = approved(session_factory, personas)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
         deployments.plan_deployment(
-            session, personas.silver, authority_id, ["High Street"], [CAMERAS[0], "cam-west"]
+            session,
+            personas.silver,
+            authority_id,
+            ["High Street"],
+            [CAMERAS[0], "cam-west"],
+            policy=POLICY,
         )
     assert {(u.rule, u.field) for u in refused.value.unmet} == {
         ("AUTH-6", "place"),
@@ -289,7 +305,12 @@ def test_second_deployment_under_one_authority_is_refused(
     """WL-1: one deployment per authority, so its watchlist is never reused."""
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
         deployments.plan_deployment(
-            session, personas.silver, world.authority_id, ["Station exit north"], [CAMERAS[0]]
+            session,
+            personas.silver,
+            world.authority_id,
+            ["Station exit north"],
+            [CAMERAS[0]],
+            policy=POLICY,
         )
     assert ("WL-1", "authority") in {(u.rule, u.field) for u in refused.value.unmet}
 

@@ -20,7 +20,7 @@ from lfr.services import alerts, deployments
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.calibration import REFERENCE_RULE, shipped_calibration_file
 from lfr.vision.engine_config import EngineConfig
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import CachingEnroler, build_world, match_event
 
 pytestmark = pytest.mark.db
@@ -86,13 +86,15 @@ def test_the_start_records_the_configuration_the_alerts_are_held_to(
     assert audited["calibration"]["sha256"] == digest
 
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        alerts.create_alert(session, match_event(world, faces_dir, score=0.98, threshold=0.946))
+        alerts.create_alert(
+            session, match_event(world, faces_dir, score=0.98, threshold=0.946), policy=POLICY
+        )
     assert (refused.value.rule, refused.value.field) == ("REC-2", "threshold")
 
     calibration.unlink()  # the file is gone: the deployment keeps what it started with
     with transaction(session_factory) as session:
         event = match_event(world, faces_dir, score=0.975, threshold=0.97)
-        alert_id = alerts.create_alert(session, event).id
+        alert_id = alerts.create_alert(session, event, policy=POLICY).id
     with transaction(session_factory) as session:
         alert = session.get(AlertRow, alert_id)
         assert alert is not None
@@ -128,10 +130,10 @@ def test_the_planner_runs_the_recorded_threshold_and_refuses_another_calibration
             )
     with transaction(session_factory) as session:
         row = deployments.get_deployment(session, world.deployment_id)
-        job = Planner(EngineConfig(alert_threshold=0.99)).plan(session, row).job
+        job = Planner(EngineConfig(alert_threshold=0.99), policy=POLICY).plan(session, row).job
         assert isinstance(job, EngineJob)
         assert job.config.alert_threshold == recognition_of(row).threshold == 0.946
-        other = Planner(EngineConfig(calibration_path=_forces_calibration(tmp_path)))
+        other = Planner(EngineConfig(calibration_path=_forces_calibration(tmp_path)), policy=POLICY)
         with pytest.raises(Refusal, match="calibration") as refused:
             other.plan(session, row)
     assert refused.value.rule == "REC-2"

@@ -27,7 +27,7 @@ from lfr.services.retention import (
     run_retention_if_due,
 )
 from lfr.settings import get_settings
-from tests.db_fixtures import Personas, remove_frozen_authority_guard
+from tests.db_fixtures import POLICY, Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import CAMERAS, PLACES, World, approved, match_event
 
 pytestmark = pytest.mark.db
@@ -44,7 +44,7 @@ def counts(factory: SessionFactory) -> tuple[int, int, int]:
 
 def aged_alert(session: Session, world: World, faces_dir: Path, *, days: int) -> str:
     """An alert raised now, then aged by `days` (as if it had been raised then)."""
-    alert_id = alerts.create_alert(session, match_event(world, faces_dir)).id
+    alert_id = alerts.create_alert(session, match_event(world, faces_dir), policy=POLICY).id
     created = utcnow() - timedelta(days=days)
     session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(created_at=created))
     return alert_id
@@ -61,10 +61,15 @@ def test_retention_deletes_due_alerts_and_audits_each(
         held = aged_alert(session, world, faces_dir, days=40)
         young = aged_alert(session, world, faces_dir, days=30)
         alerts.hold_alert(
-            session, personas.auditor, held, "Operation X", (now + timedelta(days=10)).date()
+            session,
+            personas.auditor,
+            held,
+            "Operation X",
+            (now + timedelta(days=10)).date(),
+            policy=POLICY,
         )
     with transaction(session_factory) as session:
-        report = run_retention(session, now=now)
+        report = run_retention(session, now=now, policy=POLICY)
     assert report.alerts_deleted == 1
     with transaction(session_factory) as session:
         left = set(session.scalars(select(AlertRow.id)))
@@ -78,7 +83,9 @@ def test_retention_deletes_due_alerts_and_audits_each(
     assert counts(session_factory)[:2] == (2, 2)
     later = now + timedelta(days=11)
     with transaction(session_factory) as session:
-        assert run_retention(session, now=later).alerts_deleted == 2  # hold's review passed
+        assert (
+            run_retention(session, now=later, policy=POLICY).alerts_deleted == 2
+        )  # hold's review passed
 
 
 def test_retention_destroys_biometrics_after_the_window(
@@ -86,21 +93,21 @@ def test_retention_destroys_biometrics_after_the_window(
 ) -> None:
     """WL-6: a deployment that never ran keeps no biometrics past its window's end."""
     with transaction(session_factory) as session:
-        assert run_retention(session).watchlists_destroyed == 0
+        assert run_retention(session, policy=POLICY).watchlists_destroyed == 0
     assert counts(session_factory)[2] == 2
     after_window = utcnow() + timedelta(hours=5)
     with transaction(session_factory) as session:
-        report = run_retention(session, now=after_window)
+        report = run_retention(session, now=after_window, policy=POLICY)
     assert (report.watchlists_destroyed, report.images_destroyed) == (1, 3)
     assert counts(session_factory)[2] == 0
     with transaction(session_factory) as session:
-        assert run_retention(session, now=after_window).watchlists_destroyed == 0
+        assert run_retention(session, now=after_window, policy=POLICY).watchlists_destroyed == 0
 
 
 def test_running_deployment_in_order(session_factory: SessionFactory, world: World) -> None:
     """AUD-2: an authority in force and a running deployment in order give no failure."""
     with transaction(session_factory) as session:
-        findings = check_compliance(session)
+        findings = check_compliance(session, policy=POLICY)
     assert [f for f in findings if f.level is Level.FAILURE] == []
     assert {("AUTH-2", Level.OK), ("DEP-1", Level.OK)} <= {(f.rule, f.level) for f in findings}
 
@@ -127,7 +134,7 @@ def test_compliance_finds_lapsed_training_and_a_changed_window(
     with transaction(session_factory) as session:
         failures = {
             (f.rule, f.subject.split()[0])
-            for f in check_compliance(session)
+            for f in check_compliance(session, policy=POLICY)
             if f.level is Level.FAILURE
         }
     assert ("TRN-1", "deployment") in failures
@@ -144,13 +151,18 @@ def test_overdue_retention_is_a_failure(
             session,
             personas.silver,
             world.deployment_id,
+            policy=POLICY,
         )
     with transaction(session_factory) as session:
-        failing = {f.rule for f in check_compliance(session) if f.level is Level.FAILURE}
+        failing = {
+            f.rule for f in check_compliance(session, policy=POLICY) if f.level is Level.FAILURE
+        }
     assert failing == {"DP-1"}  # the end destroyed the biometrics already (WL-6)
     with transaction(session_factory) as session:
-        run_retention(session)
-        assert [f for f in check_compliance(session) if f.level is Level.FAILURE] == []
+        run_retention(session, policy=POLICY)
+        assert [
+            f for f in check_compliance(session, policy=POLICY) if f.level is Level.FAILURE
+        ] == []
 
 
 @pytest.fixture
@@ -190,10 +202,10 @@ def test_planned_deployments_not_ready_are_warnings(
     authority_id = approved(session_factory, personas, consult=False, window=window)
     with transaction(session_factory) as session:
         deployments.plan_deployment(
-            session, personas.silver, authority_id, [PLACES[0]], [CAMERAS[0]]
+            session, personas.silver, authority_id, [PLACES[0]], [CAMERAS[0]], policy=POLICY
         )
     with transaction(session_factory) as session:
-        findings = check_compliance(session)
+        findings = check_compliance(session, policy=POLICY)
     not_ready = {(f.rule, f.level) for f in findings if "not ready" in f.subject}
     assert ("AUTH-4", Level.WARNING) in not_ready
     assert ("DEP-1", Level.WARNING) in not_ready  # nobody assigned yet
@@ -209,16 +221,19 @@ def test_retention_runs_when_due_and_records_each_run(
     hour = timedelta(hours=1)
     with transaction(session_factory) as session:
         assert last_retention_run(session) is None
-        assert run_retention_if_due(session, interval=hour) is not None
+        assert run_retention_if_due(session, interval=hour, policy=POLICY) is not None
     with transaction(session_factory) as session:
         ran_at = last_retention_run(session)
         assert ran_at is not None
-        assert run_retention_if_due(session, interval=hour) is None
-        assert run_retention_if_due(session, interval=hour, now=ran_at + 2 * hour) is not None
+        assert run_retention_if_due(session, interval=hour, policy=POLICY) is None
+        assert (
+            run_retention_if_due(session, interval=hour, now=ran_at + 2 * hour, policy=POLICY)
+            is not None
+        )
     with transaction(session_factory) as session:
         runs = session.scalars(select(AuditEntry).where(AuditEntry.action == RUN_ACTION)).all()
         assert len(runs) == 2
         assert runs[0].object_type == "retention"
-        shown = [f for f in check_compliance(session) if f.subject == "retention"]
+        shown = [f for f in check_compliance(session, policy=POLICY) if f.subject == "retention"]
         assert [(f.rule, f.level) for f in shown] == [("DP-1", Level.OK)]
         assert shown[0].detail.startswith("last ran ")

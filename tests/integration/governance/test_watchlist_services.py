@@ -18,7 +18,7 @@ from lfr.domain.watchlist import BlueListDraft
 from lfr.services import watchlists
 from lfr.vision.imageio import decode_image_bytes
 from lfr.vision.types import ListKind
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import (
     FACES,
     CachingEnroler,
@@ -35,7 +35,9 @@ pytestmark = pytest.mark.db
 def new_watchlist(factory: SessionFactory, personas: Personas, **approval: object) -> str:
     authority_id = approved(factory, personas, **approval)  # type: ignore[arg-type]
     with transaction(factory) as session:
-        return watchlists.create_watchlist(session, personas.applicant, authority_id).id
+        return watchlists.create_watchlist(
+            session, personas.applicant, authority_id, policy=POLICY
+        ).id
 
 
 def entry_count(factory: SessionFactory) -> tuple[int, int]:
@@ -185,12 +187,12 @@ def test_one_watchlist_per_authority_compiled_by_its_applicant(
     """WL-1: a second watchlist for the same authority is refused; so is another compiler."""
     authority_id = approved(session_factory, personas)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        watchlists.create_watchlist(session, personas.engineer, authority_id)
+        watchlists.create_watchlist(session, personas.engineer, authority_id, policy=POLICY)
     assert ("WL-3", "actor") in {(u.rule, u.field) for u in refused.value.unmet}
     with transaction(session_factory) as session:
-        watchlists.create_watchlist(session, personas.applicant, authority_id)
+        watchlists.create_watchlist(session, personas.applicant, authority_id, policy=POLICY)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        watchlists.create_watchlist(session, personas.applicant, authority_id)
+        watchlists.create_watchlist(session, personas.applicant, authority_id, policy=POLICY)
     assert {(u.rule, u.field) for u in refused.value.unmet} == {("WL-1", "authority")}
 
 

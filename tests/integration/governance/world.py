@@ -34,7 +34,7 @@ from lfr.services.watchlists import Enrolment, VisionEnroler
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
 from lfr.web import demo
-from tests.db_fixtures import Personas, persona_accounts, trained_account
+from tests.db_fixtures import POLICY, Personas, persona_accounts, trained_account
 
 FACES = ("alex-lacamoire.png", "lin-manuel-miranda.png", "obama_small.jpg")
 PLACES = ("Station exit north", "Station exit south")
@@ -161,7 +161,9 @@ def build_world(
         factory, personas, conditions=conditions, decider=decider, urgent=urgent
     )
     with transaction(factory) as session:
-        watchlist = watchlists.create_watchlist(session, personas.applicant, authority_id)
+        watchlist = watchlists.create_watchlist(
+            session, personas.applicant, authority_id, policy=POLICY
+        )
         entries = tuple(
             watchlists.add_entry(
                 session,
@@ -199,7 +201,9 @@ def build_world(
     world = World(authority_id, watchlist_id, deployment_id, entries, blue_id)
     if start:
         with transaction(factory) as session:
-            deployments.start_deployment(session, personas.silver, world.deployment_id)
+            deployments.start_deployment(
+                session, personas.silver, world.deployment_id, policy=POLICY
+            )
     return world
 
 

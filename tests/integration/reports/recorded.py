@@ -29,7 +29,7 @@ from lfr.reports.monitoring import PerceivedGroup
 from lfr.services import alerts, camera_statistics, deployments, reviews
 from lfr.services.monitoring import record_perceived_group
 from lfr.vision.types import CameraStatus, HealthFigures, ListKind
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import CachingEnroler, World, build_world, match_event
 
 HALT_REASON = "crowd too dense"
@@ -75,10 +75,13 @@ def record_deployment(
     ids: dict[str, str] = {}
     with transaction(factory) as session:
         for name in ("dismissed", "arrest", "leaflet", "declined", "other"):
-            ids[name] = alerts.create_alert(session, match_event(world, faces_dir)).id
+            ids[name] = alerts.create_alert(
+                session, match_event(world, faces_dir), policy=POLICY
+            ).id
         ids["test"] = alerts.create_alert(
             session,
             match_event(world, faces_dir, subject_id=world.blue_id, list_kind=ListKind.BLUE_LIST),
+            policy=POLICY,
         ).id
     operator, officer = personas.operator, personas.engagement_officer
     with transaction(factory) as session:
@@ -112,7 +115,7 @@ def record_deployment(
         for figures in reports:
             camera_statistics.record_health(session, figures)
         deployments.halt_deployment(session, personas.silver, world.deployment_id, HALT_REASON)
-        deployments.end_deployment(session, personas.silver, world.deployment_id)
+        deployments.end_deployment(session, personas.silver, world.deployment_id, policy=POLICY)
     return Recorded(world, ids)
 
 

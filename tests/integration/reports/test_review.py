@@ -16,7 +16,7 @@ from lfr.domain.refusal import Refusals
 from lfr.reports import review
 from lfr.services import camera_statistics, deployments, reviews
 from lfr.vision.types import CameraStatus
-from tests.db_fixtures import Personas
+from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import World
 from tests.integration.reports.recorded import HALT_REASON, Recorded, health
 
@@ -129,7 +129,7 @@ def test_signed_off_figures_outlive_the_alerts_retention(
 
     review_id = sign_off(session_factory, personas, recorded)
     with transaction(session_factory) as session:
-        report = retention.run_retention(session, now=utcnow() + timedelta(days=400))
+        report = retention.run_retention(session, now=utcnow() + timedelta(days=400), policy=POLICY)
     assert report.alerts_deleted == 6
     with transaction(session_factory) as session:
         left = session.scalar(select(func.count()).select_from(AlertRow))

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 
 from lfr.cli import app
 from lfr.db.migrate import upgrade
-from lfr.db.session import make_engine, make_session_factory, transaction
+from lfr.db.session import make_session_factory, transaction
 from lfr.reports.evaluations import latest_evaluation
 from lfr.settings import get_settings
 from lfr.vision.engine_config import EngineConfig
+from tests.db_fixtures import keyed_engine
 
 GROUPS = {
     "Aaron_Peirsol": "g1",
@@ -73,7 +74,7 @@ def test_equitability_writes_charts_and_stores_the_evaluation(
     assert report["chip_paddings"] == list(EngineConfig().description.chip_paddings)
     for name in ("det", "fmr_by_threshold", "fnmr_by_threshold"):
         assert (tmp_path / "out" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
-    engine = make_engine(url)
+    engine = keyed_engine(url)
     try:
         with transaction(make_session_factory(engine)) as session:
             stored = latest_evaluation(session, "test-model")

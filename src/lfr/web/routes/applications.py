@@ -38,7 +38,7 @@ from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
 from lfr.services import authorisations, cameras, watchlists
 from lfr.services.access import readable_application, readable_applications
-from lfr.services.policy import current_policy
+from lfr.services.policy import GovernancePolicy
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer
 from lfr.web.authority_view import AuthorityTerms, authority_terms
@@ -130,7 +130,7 @@ def application_page(
         row = readable_application(db, actor, application_id)
         application = authorisations.application_of(row)
         authority_row = _authority_of(db, row.id)
-        authority = _authority_out(authority_row) if authority_row else None
+        authority = _authority_out(authority_row, context.policy) if authority_row else None
         terms = (
             authority_terms(db, authority_row, context.recognition_settings)
             if authority_row
@@ -262,7 +262,7 @@ async def consult(
         actor,
         application_id,
         lambda db: authorisations.consult_chief_officer(
-            db, actor, application_id, outcome, comments
+            db, actor, application_id, outcome, comments, policy=context.policy
         ),
     )
 
@@ -364,7 +364,9 @@ def _detached_authority(context: Context, viewer: Viewer, application_id: str) -
 # --- the JSON API ------------------------------------------------------------------------------
 
 
-def _application_out(db: Session, row: ApplicationRow) -> schemas.ApplicationOut:
+def _application_out(
+    db: Session, row: ApplicationRow, policy: GovernancePolicy
+) -> schemas.ApplicationOut:
     authority = _authority_of(db, row.id)
     return schemas.ApplicationOut(
         id=row.id,
@@ -375,18 +377,18 @@ def _application_out(db: Session, row: ApplicationRow) -> schemas.ApplicationOut
         decision_reasons=row.decision_reasons,
         decided_at=row.decided_at,
         consultations=[schemas.consultation_out(c) for c in row.consultations],
-        authority=_authority_out(authority) if authority else None,
+        authority=_authority_out(authority, policy) if authority else None,
     )
 
 
-def _authority_out(row: AuthorityRow) -> schemas.AuthorityOut:
-    validity = current_policy().urgent_validity
+def _authority_out(row: AuthorityRow, policy: GovernancePolicy) -> schemas.AuthorityOut:
+    validity = policy.urgent_validity
     return schemas.authority_out(row, urgent_lapse_time(authorisations.authority_of(row), validity))
 
 
 def _read_application(context: Context, actor: Actor, application_id: str) -> Any:
     with reading(context.db) as db:
-        return _application_out(db, readable_application(db, actor, application_id))
+        return _application_out(db, readable_application(db, actor, application_id), context.policy)
 
 
 def _change_application(
@@ -565,7 +567,7 @@ def api_consult(
     with transaction(context.db) as db:
         readable_application(db, actor, application_id)
         row = authorisations.consult_chief_officer(
-            db, actor, application_id, body.outcome, body.comments
+            db, actor, application_id, body.outcome, body.comments, policy=context.policy
         )
         answer = schemas.consultation_out(row)
     response.headers["Location"] = f"/api/applications/{application_id}"
@@ -634,7 +636,10 @@ def _confirm(context: Context, actor: Actor, authority_id: str) -> schemas.Autho
         if authority is None:
             raise NotFound("authority", authority_id)
         readable_application(db, actor, authority.application_id)
-        return _authority_out(authorisations.confirm_urgent_authority(db, actor, authority_id))
+        confirmed = authorisations.confirm_urgent_authority(
+            db, actor, authority_id, policy=context.policy
+        )
+        return _authority_out(confirmed, context.policy)
 
 
 def _authority_of(db: Session, application_id: str) -> AuthorityRow | None:

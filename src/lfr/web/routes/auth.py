@@ -112,6 +112,7 @@ def sign_in(
                 username=username,
                 password=password,
                 client=client,
+                lock=context.account_lock,
             )
         except SignInRefusedError as refused:
             error = str(refused)
@@ -298,6 +299,7 @@ def api_sign_in(
                 username=body.username,
                 password=body.password,
                 client=client,
+                lock=context.account_lock,
             )
         except SignInRefusedError as refused:
             return _refused(str(refused))

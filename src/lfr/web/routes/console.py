@@ -279,7 +279,7 @@ Holder = Annotated[Viewer, Depends(HOLDERS)]
 def hold_as(context: Context, actor: Actor, alert_id: str, reason: str, review_on: date) -> None:
     with transaction(context.db) as db:
         readable_alert(db, actor, alert_id)
-        alerts.hold_alert(db, actor, alert_id, reason, review_on)
+        alerts.hold_alert(db, actor, alert_id, reason, review_on, policy=context.policy)
 
 
 @api.post(

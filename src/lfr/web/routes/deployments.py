@@ -101,7 +101,9 @@ def deployments_listing(
     with reading(context.db) as db:
         rows = list(db.scalars(select(DeploymentRow).order_by(DeploymentRow.created_at.desc())))
         planned = {row.authority_id for row in rows}
-        open_authorities = [a for a in authorities_in_force(db) if a.id not in planned]
+        open_authorities = [
+            a for a in authorities_in_force(db, policy=context.policy) if a.id not in planned
+        ]
         listing = [deployment_summary(row) for row in rows]
         authorities = [_plannable(a) for a in open_authorities]
         actor = known_identity(request).actor
@@ -156,7 +158,9 @@ def plan(
     places, cameras = places or [], cameras or []
     try:
         with transaction(context.db) as db:
-            row = deployments.plan_deployment(db, viewer.actor, authority_id, places, cameras)
+            row = deployments.plan_deployment(
+                db, viewer.actor, authority_id, places, cameras, policy=context.policy
+            )
             deployment_id = row.id
     except NotFound:
         raise
@@ -177,7 +181,7 @@ def checklist(
     machine's capacity says of the cameras it would run (REC-5): unmet, then warnings."""
     with reading(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
-        unmet = deployments.start_checklist(db, deployment_id)
+        unmet = deployments.start_checklist(db, deployment_id, policy=context.policy)
         unmet += camera_service.missing_sources(db, deployments.cameras_of(row))
         db.expunge_all()
     admitted = context.control.admission_check(deployment_id)
@@ -275,6 +279,7 @@ def health_fragment(
 def health_view(context: Context, deployment_id: str) -> dict[str, Any]:
     """Cameras with the age of their figures, the deployment's nodes, and how far its last
     halt has reached (DEP-2, REC-5): nothing shows "up" beside a stopped deployment."""
+    unreachable_s = context.settings.node_unreachable_s
     with reading(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
         names = deployments.cameras_of(row)
@@ -287,7 +292,7 @@ def health_view(context: Context, deployment_id: str) -> dict[str, Any]:
                 "version": n.version,
                 "cameras": ", ".join(json.loads(n.cameras)) or "–",
                 "silent_s": (at - n.last_seen).total_seconds(),
-                "link_up": (at - n.last_seen).total_seconds() < fleet.UNREACHABLE_AFTER_S,
+                "link_up": fleet.link_up(n.last_seen, at, unreachable_s),
             }
             for n in fleet.node_statuses(db)
             if n.name in node_names
@@ -302,7 +307,7 @@ def health_view(context: Context, deployment_id: str) -> dict[str, Any]:
         "cameras": runtime.cameras(deployment_id, names) if runtime and running else [],
         "nodes": nodes,
         "delivery": delivery,
-        "unreachable": delivery.unreachable(at) if delivery else [],
+        "unreachable": delivery.unreachable(at, unreachable_s) if delivery else [],
     }
 
 

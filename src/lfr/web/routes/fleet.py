@@ -51,7 +51,11 @@ def fleet_view(context: Context) -> list[dict[str, Any]]:
                     "enrolled_at": row.enrolled_at.isoformat() if row else None,
                     "revoked_at": row.revoked_at.isoformat() if row and row.revoked_at else None,
                     "awaiting_approval": row is not None and row.approved_at is None,
-                    "link_up": silent is not None and silent < fleet.UNREACHABLE_AFTER_S,
+                    "link_up": fleet.link_up(
+                        report.last_seen if report else None,
+                        at,
+                        context.settings.node_unreachable_s,
+                    ),
                     "last_seen_s": round(silent, 1) if silent is not None else None,
                     "state": report.state if report else None,
                     "version": report.version if report else None,

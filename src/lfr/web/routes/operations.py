@@ -146,7 +146,7 @@ def fleet_sample(context: WebContext) -> metrics.FleetSample:
         nodes = [
             (
                 row.name,
-                (at - row.last_seen).total_seconds() < fleet.UNREACHABLE_AFTER_S,
+                fleet.link_up(row.last_seen, at, context.settings.node_unreachable_s),
                 row.outbox_depth,
             )
             for row in fleet.node_statuses(db)

@@ -11,7 +11,6 @@ from lfr.db.governance import AlertRow
 from lfr.db.session import reading
 from lfr.domain.people import Role
 from lfr.services import retention
-from lfr.services.policy import current_policy
 from lfr.web.access import Admit
 from lfr.web.deps import Context
 from lfr.web.rendering import render
@@ -22,7 +21,7 @@ pages = APIRouter(include_in_schema=False, dependencies=[Depends(READERS)])
 
 @pages.get("/retention")
 def retention_page(request: Request, context: Context) -> Response:
-    policy = current_policy()
+    policy = context.policy
     now = utcnow()
     with reading(context.db) as db:
         alerts_kept = db.scalar(select(func.count(AlertRow.id))) or 0

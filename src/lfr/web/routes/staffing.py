@@ -101,7 +101,7 @@ def cancel(
 
 def _cancel(context: Context, actor: Actor, deployment_id: str, reason: str) -> None:
     with transaction(context.db) as db:
-        deployments.cancel_deployment(db, actor, deployment_id, reason)
+        deployments.cancel_deployment(db, actor, deployment_id, reason, policy=context.policy)
 
 
 @pages.get("/deployments/{deployment_id}/blue-list")
@@ -200,7 +200,12 @@ def api_plan(
     (WL-1, AUTH-6)."""
     with transaction(context.db) as db:
         row = deployments.plan_deployment(
-            db, viewer.actor, body.authority_id, body.places, body.cameras
+            db,
+            viewer.actor,
+            body.authority_id,
+            body.places,
+            body.cameras,
+            policy=context.policy,
         )
         answer = _deployment_out(db, row)
     response.headers["Location"] = f"/api/deployments/{answer.id}"

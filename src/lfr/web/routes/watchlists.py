@@ -48,7 +48,7 @@ def watchlists_page(request: Request, context: Context, viewer: Reader) -> Respo
                 "title": a.application.title,
                 "watchlist": watchlists.watchlist_for_authority(db, a.id),
             }
-            for a in authorities_in_force(db)
+            for a in authorities_in_force(db, policy=context.policy)
             if a.application.applicant_id == actor.user_id or actor.has(Role.REVIEWER)
         ]
         db.expunge_all()
@@ -62,7 +62,7 @@ def create_watchlist(
     context: Context, viewer: Compiler, authority_id: Annotated[str, Form(max_length=64)]
 ) -> Response:
     with transaction(context.db) as db:
-        row = watchlists.create_watchlist(db, viewer.actor, authority_id)
+        row = watchlists.create_watchlist(db, viewer.actor, authority_id, policy=context.policy)
     return RedirectResponse(f"/watchlists/{row.id}", status_code=303)
 
 
@@ -332,7 +332,9 @@ def api_create_watchlist(
 ) -> schemas.WatchlistOut:
     """The one watchlist of an authority in force, compiled by its applicant (WL-1, WL-3)."""
     with transaction(context.db) as db:
-        row = watchlists.create_watchlist(db, viewer.actor, body.authority_id)
+        row = watchlists.create_watchlist(
+            db, viewer.actor, body.authority_id, policy=context.policy
+        )
         answer = schemas.watchlist_out(row)
     response.headers["Location"] = f"/api/watchlists/{answer.id}"
     return answer
