@@ -45,11 +45,11 @@ from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CAMERAS, CachingEnroler, build_world, match_event
 from tests.integration.reports.recorded import record_deployment
 from tests.integration.vision.test_preview_criterion import background, place
-from tests.web.conftest import web_context
+from tests.web.conftest import system, system_settings, web_context
 from tests.web.serve_process import served_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-__all__ = ["enroler", "web_context"]
+__all__ = ["enroler", "system", "system_settings", "web_context"]
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def test_an_anonymous_client_s_unsigned_alert_and_health_are_refused_and_counted
 
     def faces_seen() -> int:
         with transaction(context.db) as session:
-            return int(review.compute_figures(session, world.deployment_id)["faces_seen"])
+            seen = review.compute_figures(session, world.deployment_id)["faces_seen"]
+            return int(seen or 0)  # None until the first figures are recorded
 
     async def scenario() -> None:
         await runtime.start()

@@ -49,14 +49,14 @@ from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CAMERAS, CachingEnroler, World, build_world
 from tests.integration.governance.world import match_event as world_event
-from tests.web.conftest import web_context
+from tests.web.conftest import system, system_settings, web_context
 
 from . import targets
 from .test_flaky_link import CuttableLink
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 
-__all__ = ["enroler", "web_context"]  # fixtures used here
+__all__ = ["enroler", "system", "system_settings", "web_context"]  # fixtures used here
 
 WAIT_S = 60.0
 LINK_BACK_AFTER_HALT_S = 3.0
