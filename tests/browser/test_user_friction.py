@@ -53,6 +53,14 @@ __all__ = ["enroler", "system", "system_settings", "web_context"]
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """What these pages show does not depend on the database engine, which the web and
+    integration tests cover on both: SQLite only, like the browser story's live server,
+    so the browser runs once per test."""
+    return f"sqlite:///{tmp_path / 'lfr.db'}"
+
+
+@pytest.fixture
 def server(web_context: WebContext) -> Iterator[str]:
     """The app on the test database, in a thread, with a preview hub (no camera runtime)."""
     web_context.preview = PreviewHub()
