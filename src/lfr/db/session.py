@@ -51,9 +51,11 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # Take transaction control from the driver so that "begin" below decides how.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The wait comes first: switching a new file to WAL needs the write lock, which an
+        # instance migrating beside this one may hold for longer than the driver's 5 s.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
