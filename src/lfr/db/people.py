@@ -69,46 +69,42 @@ class TrainingRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class RoleGrant(Base):
-    """A request to grant roles that read biometrics, awaiting a second administrator
-    (two-person rule): nothing is granted until someone other than the requester approves."""
-
-    __tablename__ = "role_grant"
+class TwoPersonRequest:
+    """What every request awaiting a second administrator holds: whose account, why, who
+    asked and when, and the decision (`lfr.services.people` decides them alike)."""
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
-    roles: Mapped[str] = mapped_column(String(400))
-    """The roles to add, comma-separated (role values)."""
     reason: Mapped[str] = mapped_column(String(2000))
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class RoleGrant(TwoPersonRequest, Base):
+    """A request to grant roles that read biometrics, awaiting a second administrator
+    (two-person rule): nothing is granted until someone other than the requester approves."""
+
+    __tablename__ = "role_grant"
+
+    roles: Mapped[str] = mapped_column(String(400))
+    """The roles to add, comma-separated (role values)."""
 
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(value) for value in self.roles.split(",") if value)
 
 
-class AccountReset(Base):
+class AccountReset(TwoPersonRequest, Base):
     """A request to reset the password or second factor of someone holding a two-person
     role, awaiting a second administrator: the one-time password is issued only on approval,
     to the approver, so no single administrator can take over such an account."""
 
     __tablename__ = "account_reset"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    user_id: Mapped[str] = mapped_column(
-        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
-    )
     kind: Mapped[str] = mapped_column(String(20))
     """``password`` or ``second_factor`` (`lfr.services.people.ResetKind`)."""
-    reason: Mapped[str] = mapped_column(String(2000))
-    requested_by: Mapped[str] = mapped_column(String(64))
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    decided_by: Mapped[str | None] = mapped_column(String(64))
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    approved: Mapped[bool | None] = mapped_column(Boolean)

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,7 +32,14 @@ from zxcvbn import zxcvbn
 
 from lfr.audit import record
 from lfr.db.base import utcnow
-from lfr.db.people import AccountReset, RoleGrant, TrainingRecord, User, UserRole
+from lfr.db.people import (
+    AccountReset,
+    RoleGrant,
+    TrainingRecord,
+    TwoPersonRequest,
+    User,
+    UserRole,
+)
 from lfr.domain.people import SYSTEM_ACTOR, TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
 
@@ -303,17 +310,7 @@ def decide_grant(
 
     Neither the requester, nor the account's creator, nor the person the roles are for may
     decide it. The caller ends the holder's sessions on approval (`lfr.web.signin`)."""
-    _require_administrator(actor, "decide role grants")
-    grant = session.get(RoleGrant, grant_id)
-    if grant is None:
-        raise NotFound("role grant", grant_id)
-    if grant.decided_at is not None:
-        raise Refusal("people.two-person", "this grant was already decided", "grant")
-    user = get_user(session, grant.user_id)
-    _require_second_administrator(actor, grant.requested_by, user)
-    if not approve and not reason.strip():
-        raise Refusal("people.two-person", "say why the grant is refused", "reason")
-    grant.decided_by, grant.decided_at, grant.approved = actor.user_id, utcnow(), approve
+    grant, user = _decide(session, actor, RoleGrant, grant_id, "grant", approve, reason)
     if approve:
         _apply_roles(
             session,
@@ -334,6 +331,35 @@ def decide_grant(
             reason=reason,
         )
     return grant
+
+
+_Pending = TypeVar("_Pending", bound=TwoPersonRequest)
+
+
+def _decide(
+    session: Session,
+    actor: Actor,
+    kind: type[_Pending],
+    pending_id: str,
+    noun: str,
+    approve: bool,
+    reason: str,
+) -> tuple[_Pending, User]:
+    """The two-person checks every pending request shares, then its decision recorded:
+    an administrator other than the requester, the account's creator and its holder
+    decides it, once, and says why when refusing."""
+    _require_administrator(actor, f"decide {noun}s")
+    pending = session.get(kind, pending_id)
+    if pending is None:
+        raise NotFound(f"{noun} request", pending_id)
+    if pending.decided_at is not None:
+        raise Refusal("people.two-person", f"this {noun} was already decided", noun)
+    user = get_user(session, pending.user_id)
+    _require_second_administrator(actor, pending.requested_by, user)
+    if not approve and not reason.strip():
+        raise Refusal("people.two-person", f"say why the {noun} is refused", "reason")
+    pending.decided_by, pending.decided_at, pending.approved = actor.user_id, utcnow(), approve
+    return pending, user
 
 
 # --- account administration ----------------------------------------------------------------
@@ -427,17 +453,7 @@ def decide_reset(
 ) -> ResetOutcome:
     """A second administrator approves (the reset is done now and its one-time password
     returned to them, for the holder) or refuses a pending reset request."""
-    _require_administrator(actor, "decide resets")
-    request = session.get(AccountReset, reset_id)
-    if request is None:
-        raise NotFound("reset request", reset_id)
-    if request.decided_at is not None:
-        raise Refusal("people.two-person", "this reset was already decided", "reset")
-    user = get_user(session, request.user_id)
-    _require_second_administrator(actor, request.requested_by, user)
-    if not approve and not reason.strip():
-        raise Refusal("people.two-person", "say why the reset is refused", "reason")
-    request.decided_by, request.decided_at, request.approved = actor.user_id, utcnow(), approve
+    request, user = _decide(session, actor, AccountReset, reset_id, "reset", approve, reason)
     kind = ResetKind(request.kind)
     if approve:
         why = f"reset {request.id} requested by {request.requested_by}: {request.reason}"

@@ -556,11 +556,7 @@ def _decision_out(outcome: people.ResetOutcome) -> ResetDecisionOut:
 def api_approve_reset(context: Context, viewer: AdminViewer, reset_id: str) -> ResetDecisionOut:
     """A second administrator (not the requester, nor the account's creator or holder)
     approves: the reset is done and its one-time password returned, once."""
-    return _administer(
-        context,
-        viewer,
-        lambda db, a: _decision_out(signin.decide_reset(db, a, reset_id, approve=True)),
-    )
+    return _decide_reset(context, viewer, reset_id, approve=True)
 
 
 @api.post(
@@ -572,11 +568,17 @@ def api_approve_reset(context: Context, viewer: AdminViewer, reset_id: str) -> R
 def api_refuse_reset(
     context: Context, viewer: AdminViewer, reset_id: str, body: ReasonBody
 ) -> ResetDecisionOut:
+    return _decide_reset(context, viewer, reset_id, approve=False, reason=body.reason)
+
+
+def _decide_reset(
+    context: Context, viewer: Viewer, reset_id: str, *, approve: bool, reason: str = ""
+) -> ResetDecisionOut:
     return _administer(
         context,
         viewer,
         lambda db, a: _decision_out(
-            signin.decide_reset(db, a, reset_id, approve=False, reason=body.reason)
+            signin.decide_reset(db, a, reset_id, approve=approve, reason=reason)
         ),
     )
 
@@ -619,11 +621,7 @@ def api_grants(context: Context, viewer: AdminViewer) -> list[GrantOut]:
     operation_id="approve_role_grant",
 )
 def api_approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> GrantOut:
-    return _administer(
-        context,
-        viewer,
-        lambda db, a: _grant_out(signin.decide_grant(db, a, grant_id, approve=True)),
-    )
+    return _decide_grant(context, viewer, grant_id, approve=True)
 
 
 @api.post(
@@ -635,10 +633,16 @@ def api_approve_grant(context: Context, viewer: AdminViewer, grant_id: str) -> G
 def api_refuse_grant(
     context: Context, viewer: AdminViewer, grant_id: str, body: ReasonBody
 ) -> GrantOut:
+    return _decide_grant(context, viewer, grant_id, approve=False, reason=body.reason)
+
+
+def _decide_grant(
+    context: Context, viewer: Viewer, grant_id: str, *, approve: bool, reason: str = ""
+) -> GrantOut:
     return _administer(
         context,
         viewer,
         lambda db, a: _grant_out(
-            signin.decide_grant(db, a, grant_id, approve=False, reason=body.reason)
+            signin.decide_grant(db, a, grant_id, approve=approve, reason=reason)
         ),
     )
