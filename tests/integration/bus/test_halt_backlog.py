@@ -148,6 +148,29 @@ def on_nats(web_context: WebContext, nats: NatsSettings) -> WebContext:
     return replace(web_context, settings=web_context.settings.model_copy(update=update))
 
 
+async def captured_then_halted(
+    context: WebContext,
+    personas: Personas,
+    world: World,
+    faces_dir: Path,
+    van: Van,
+    link: CuttableLink,
+    count: int,
+) -> list[MatchEvent]:
+    """The node running, its link cut, `count` alerts captured and kept in its outbox, then
+    Silver halts the deployment (the node cannot hear of it yet)."""
+    await until(lambda: node_state(context) == "running", "the node reports running")
+    await link.cut()
+    captured = [captured_now(world, faces_dir) for _ in range(count)]
+    for event in captured:
+        van.capture(event)
+    await until(lambda: van.waiting() == count, f"{count} alerts kept in the outbox")
+    await asyncio.to_thread(
+        context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
+    )
+    return captured
+
+
 def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
     web_context: WebContext,
     personas: Personas,
@@ -171,15 +194,7 @@ def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
         await runtime.start()
         running = asyncio.create_task(van.node(nats_settings).run())
         try:
-            await until(lambda: node_state(context) == "running", "the node reports running")
-            await link.cut()
-            before = [captured_now(world, faces_dir) for _ in "abc"]
-            for event in before:
-                van.capture(event)
-            await until(lambda: van.waiting() == 3, "three alerts kept in the outbox")
-            await asyncio.to_thread(
-                context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
-            )
+            before = await captured_then_halted(context, personas, world, faces_dir, van, link, 3)
             # The node has not heard of the halt yet: its camera captures one more.
             after = captured_now(world, faces_dir, later_s=1.0)
             van.capture(after)
@@ -229,15 +244,7 @@ def test_a_node_restarted_after_the_halt_sends_what_it_still_holds(
         first = van.node(nats_settings)
         running = asyncio.create_task(first.run())
         try:
-            await until(lambda: node_state(context) == "running", "the node reports running")
-            await link.cut()
-            before = [captured_now(world, faces_dir) for _ in "ab"]
-            for event in before:
-                van.capture(event)
-            await until(lambda: van.waiting() == 2, "two alerts kept in the outbox")
-            await asyncio.to_thread(
-                context.control.halt, personas.silver, world.deployment_id, "Crowd surge"
-            )
+            before = await captured_then_halted(context, personas, world, faces_dir, van, link, 2)
             first.interrupted.set()  # the operator stops the van's node, link still down
             await asyncio.wait_for(running, WAIT_S)
             assert van.waiting() == 2
