@@ -292,7 +292,7 @@ def test_silver_sees_how_far_the_halt_has_reached(
     assert [n["node"] for n in delivery["nodes"]] == ["van-3"]
     assert delivery["nodes"][0]["acknowledged_at"] is None
     page = silver.get(f"/deployments/{world.deployment_id}").text
-    assert "Halt delivered to 0 of 1 node" in page
+    assert "Halt delivered to 0 of 1 machine running its cameras" in page
     assert "van-3 unreachable (never heard from)" in page
     assert "Stopped: no camera is processing." in page
 
