@@ -31,6 +31,9 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 from lfr.db.session import transaction
+from lfr.demo import Rehearsal, seed_accounts, seed_rehearsal
+from lfr.demo.media import DemoMedia, generated_media
+from lfr.keyring import prepare_database
 from lfr.runtime.engine import run_camera_engine
 from lfr.services import deployments
 from lfr.settings import Settings
@@ -38,9 +41,7 @@ from lfr.system import attach_recognition
 from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.types import Box, MatchEvent, QualityFactors
 from lfr.web.app import create_app
-from lfr.web.bootstrap import prepare_database, web_context
-from lfr.web.demo import Rehearsal, seed_accounts, seed_rehearsal
-from lfr.web.demo_media import DemoMedia, generated_media
+from lfr.web.context import web_context
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

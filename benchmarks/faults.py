@@ -50,6 +50,7 @@ from lfr.db.governance import AlertRow, DeploymentRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.authorisation import ConsultationOutcome
 from lfr.domain.deployment import DeploymentStatus
+from lfr.keyring import prepare_database
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.worker import NatsOutlet, make_emit
 from lfr.services import authorisations, cameras, fleet
@@ -58,7 +59,6 @@ from lfr.services.policy import GovernancePolicy
 from lfr.settings import Settings
 from lfr.system import Recognition, attach_recognition
 from lfr.vision.types import CameraStatus, HealthFigures
-from lfr.web.bootstrap import prepare_database
 from lfr.web.context import WebContext
 
 LONG_CLIP = "one-by-one-person-detection.mp4"

@@ -28,12 +28,12 @@ from tests.db_fixtures import Personas, make_personas, persona_accounts
 from benchmarks import shared_data_dir
 from lfr.audit import record
 from lfr.db.session import SessionFactory, transaction
+from lfr.demo import authorise, rehearsal_application
+from lfr.keyring import prepare_database
 from lfr.services import watchlist_import, watchlists
 from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import PreparedEnroler, VisionEnroler, prepare_enrolments
 from lfr.settings import Settings
-from lfr.web.bootstrap import prepare_database
-from lfr.web.demo import authorise, rehearsal_application
 
 ROW = "PNC-{n},wanted_by_courts,warrant,custody,{image}"
 WRITE_EVERY_S = 0.05

@@ -45,15 +45,7 @@ from lfr.bus.streams import stream_name
 from lfr.bus.subjects import Topic
 from lfr.db.governance import AlertRow, DeploymentRow
 from lfr.db.session import transaction
-from lfr.runtime.engine import run_camera_engine
-from lfr.runtime.supervisor import SupervisorSettings
-from lfr.services import deployments
-from lfr.settings import Settings
-from lfr.system import attach_recognition
-from lfr.web.app import create_app
-from lfr.web.bootstrap import prepare_database
-from lfr.web.context import WebContext
-from lfr.web.demo import (
+from lfr.demo import (
     authorise,
     compile_watchlist,
     plan_and_staff,
@@ -61,6 +53,14 @@ from lfr.web.demo import (
     rehearsal_application,
     seed_accounts,
 )
+from lfr.keyring import prepare_database
+from lfr.runtime.engine import run_camera_engine
+from lfr.runtime.supervisor import SupervisorSettings
+from lfr.services import deployments
+from lfr.settings import Settings
+from lfr.system import attach_recognition
+from lfr.web.app import create_app
+from lfr.web.context import WebContext
 
 SCRAPE_TIMEOUT_S = 5.0
 """Prometheus' own default scrape timeout is 10 s; a scrape here must answer within one

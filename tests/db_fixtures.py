@@ -28,6 +28,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from lfr import demo
 from lfr.db.migrate import upgrade
 from lfr.db.session import SessionFactory, make_engine, make_session_factory, transaction
 from lfr.domain.people import Actor, Rank, Role
@@ -35,7 +36,6 @@ from lfr.keyring import bind_keys
 from lfr.services import people
 from lfr.services.policy import GovernancePolicy
 from lfr.settings import Settings
-from lfr.web import demo
 
 POSTGRES_ENV = "LFR_TEST_POSTGRES_URL"
 PERSONA_PASSWORD = "correct horse battery staple"
@@ -229,7 +229,7 @@ def trained_account(
 
 
 def persona_accounts(personas: Personas) -> dict[str, Actor]:
-    """The personas under the demo's account names, for `lfr.web.demo`'s building steps
+    """The personas under the demo's account names, for `lfr.demo`'s building steps
     (the one builder of a governance world: authority, watchlist, staffed deployment)."""
     return {
         "applicant": personas.applicant,

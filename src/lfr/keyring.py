@@ -10,12 +10,18 @@ not the process) carries the key.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Engine
 
 from lfr.audit.keys import AuditKeys, bind_audit_keys
 from lfr.crypto import BiometricCipher, bind_cipher
+from lfr.db.migrate import upgrade
 from lfr.db.session import SessionFactory, make_engine, make_session_factory
+from lfr.domain.redaction import redacted
 from lfr.settings import Settings
+
+log = logging.getLogger("lfr.serve")
 
 
 def bind_keys(engine: Engine, settings: Settings) -> Engine:
@@ -38,3 +44,13 @@ def engine_of(db: SessionFactory) -> Engine:
 def open_database(settings: Settings, url: str | None = None) -> SessionFactory:
     """Sessions on `url` (default: the settings' database) with the settings' keys bound."""
     return make_session_factory(bind_keys(make_engine(url or settings.database_url), settings))
+
+
+def prepare_database(settings: Settings) -> SessionFactory:
+    """Applies every migration, then returns sessions on the database, opened with the
+    settings' keys."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log.info("database: %s", redacted(settings.database_url))
+    upgrade(settings.database_url)
+    log.info("database migrated to the newest revision")
+    return open_database(settings)

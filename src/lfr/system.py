@@ -27,6 +27,7 @@ from lfr.keyring import bind_keys, engine_of
 from lfr.runtime.admission import Admission, HostCapacity
 from lfr.runtime.central import CentralRuntime, Listeners
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.preview import PreviewHub
 from lfr.runtime.reconciler import Planner, Reconciler
 from lfr.runtime.schedules import Job, Scheduler
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings
@@ -36,7 +37,6 @@ from lfr.settings import Settings
 from lfr.vision.pipeline import EngineConfig
 from lfr.web.context import WebContext
 from lfr.web.live import LiveFeed, alert_message, health_message
-from lfr.web.preview import PreviewHub
 
 
 @dataclass
@@ -209,8 +209,8 @@ def build(
     (`lfr.keyring`), a `db` given is re-bound to them, and every part gets its knobs from
     here (the governance policy, the evaluated model, the engine, the bus, the intervals),
     never from the process's environment."""
+    from lfr.keyring import prepare_database
     from lfr.web.app import create_app
-    from lfr.web.bootstrap import prepare_database
 
     if db is None:
         db = prepare_database(settings)

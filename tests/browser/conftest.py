@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from lfr.demo import DemoAccount, seed_accounts
 from lfr.runtime.engine import run_camera_engine
+from lfr.runtime.preview import PreviewHub
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.settings import Settings
 from lfr.system import build
 from lfr.web.context import WebContext
-from lfr.web.demo import DemoAccount, seed_accounts
-from lfr.web.preview import PreviewHub
 from tests.conftest import missing
 from tests.web.serve_process import served_in_thread
 

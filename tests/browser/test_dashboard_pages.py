@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
+from lfr.demo import seed_rehearsal
+from lfr.demo.media import DemoMedia
 from lfr.services import deployments
 from lfr.services.watchlists import VisionEnroler
-from lfr.web.demo import seed_rehearsal
-from lfr.web.demo_media import DemoMedia
 from tests.browser.conftest import LiveServer, check_page
 from tests.browser.test_story import Person
 from tests.db_fixtures import POLICY

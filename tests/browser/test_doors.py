@@ -14,10 +14,7 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
-from lfr.domain.people import Rank, Role
-from lfr.reports.review import review_for_deployment
-from lfr.services import people
-from lfr.web.demo import (
+from lfr.demo import (
     authorise,
     compile_watchlist,
     plan_and_staff,
@@ -25,6 +22,9 @@ from lfr.web.demo import (
     rehearsal_application,
     trained_account,
 )
+from lfr.domain.people import Rank, Role
+from lfr.reports.review import review_for_deployment
+from lfr.services import people
 from tests.browser.conftest import LiveServer
 from tests.browser.test_story import ALERT_WAIT_MS, Person
 

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from lfr.db.session import transaction
-from lfr.domain.authorisation import Conditions
-from lfr.domain.categories import WatchlistCategory
-from lfr.services import watchlists
-from lfr.web.demo import (
+from lfr.demo import (
     authorise,
     rehearsal_application,
     submitted,
 )
+from lfr.domain.authorisation import Conditions
+from lfr.domain.categories import WatchlistCategory
+from lfr.services import watchlists
 from tests.browser.conftest import SCREENSHOTS, LiveServer, check_page
 from tests.browser.test_story import Person
 from tests.db_fixtures import POLICY
@@ -146,8 +146,8 @@ def test_second_factor_enrolment_shows_a_qr_code_that_scans(
     import cv2
     import numpy as np
 
+    from lfr.demo import trained_account
     from lfr.domain.people import Rank, Role
-    from lfr.web.demo import trained_account
 
     with transaction(live_server.context.db) as session:
         trained_account(
@@ -196,10 +196,10 @@ def test_public_pages_are_accessible_and_fit_a_phone(
 def running_on_a_missing_clip(live_server: LiveServer, faces_dir: Path, tmp_path: Path) -> str:
     """`lfr demo`'s rehearsal, started by Silver, its camera pointed at a file that does not
     exist (so its worker keeps failing): the deployment's id."""
+    from lfr.demo import seed_rehearsal
+    from lfr.demo.media import DemoMedia
     from lfr.services import deployments
     from lfr.services.watchlists import VisionEnroler
-    from lfr.web.demo import seed_rehearsal
-    from lfr.web.demo_media import DemoMedia
 
     actors = {name: account.actor for name, account in live_server.accounts.items()}
     db = live_server.context.db

@@ -296,9 +296,9 @@ def test_a_crashed_worker_restarts_and_the_deployment_shows_it(
     """The worker process of a camera is killed; the supervisor restarts it and Silver's
     deployment page shows the restart (REC-5)."""
     from lfr.db.session import transaction
+    from lfr.demo import seed_rehearsal
+    from lfr.demo.media import DemoMedia
     from lfr.services import deployments
-    from lfr.web.demo import seed_rehearsal
-    from lfr.web.demo_media import DemoMedia
 
     context = live_server.context
     actors = {name: account.actor for name, account in live_server.accounts.items()}

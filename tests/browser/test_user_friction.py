@@ -27,17 +27,17 @@ import pytest
 
 from lfr.db.session import transaction
 from lfr.db.web_sessions import SessionStage
+from lfr.demo import authorise, compile_watchlist, rehearsal_application, submitted
 from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
 from lfr.reports import review
+from lfr.runtime.preview import PreviewHub
 from lfr.services import alerts, cameras, deployments, people
 from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.pipeline import private_view
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
-from lfr.web.demo import authorise, compile_watchlist, rehearsal_application, submitted
-from lfr.web.preview import PreviewHub
 from lfr.web.sessions import COOKIE_NAME
 from tests.browser.conftest import check_page
 from tests.db_fixtures import POLICY, Personas, persona_accounts

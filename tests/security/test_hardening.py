@@ -20,13 +20,13 @@ from typer.testing import CliRunner
 from lfr.cli import app as cli_app
 from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
+from lfr.demo import check_demo_environment
 from lfr.domain.people import Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import alerts, cameras, people
 from lfr.settings import Settings
 from lfr.web.alert_views import alerts_visible_to
 from lfr.web.app import create_app
-from lfr.web.demo import check_demo_environment
 from lfr.web.live import alert_message
 from lfr.web.middleware import AllowedHosts
 from lfr.web.signin import FAILED

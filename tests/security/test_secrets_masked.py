@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from lfr.bus.nats_bus import BusUnavailableError, NatsBus, NatsSettings
 from lfr.cli import app as cli_app
 from lfr.domain.redaction import MASK, redacted
+from lfr.keyring import prepare_database
 from lfr.settings import Settings, get_settings
-from lfr.web.bootstrap import prepare_database
 
 SECRETS = ("db-secret-1", "nats-secret-1", "nats-secret-2")
 

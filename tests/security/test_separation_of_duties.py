@@ -19,9 +19,10 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.domain.people import BIOMETRIC_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
+from lfr.services.people import mark_one_time
 from lfr.settings import get_settings
 from lfr.web.context import WebContext
-from lfr.web.signin import SECOND_FACTOR_ROLES, mark_one_time
+from lfr.web.signin import SECOND_FACTOR_ROLES
 from tests.db_fixtures import PERSONA_PASSWORD, Personas, trained_account
 from tests.web.test_sign_in import csrf_of, sign_in
 

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 
 from lfr.db.session import SessionFactory, transaction
 from lfr.db.web_sessions import SessionStage
+from lfr.demo import Rehearsal
 from lfr.domain.people import Actor
 from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
 from lfr.system import System, build
 from lfr.web.context import WebContext
-from lfr.web.demo import Rehearsal
 from lfr.web.sessions import COOKIE_NAME
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import running_rehearsal

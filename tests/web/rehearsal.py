@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lfr.db.session import SessionFactory, transaction
+from lfr.demo import Rehearsal, seed_rehearsal
+from lfr.demo.media import DemoMedia
 from lfr.services import deployments
 from lfr.services.watchlists import Enroler
 from lfr.vision.imageio import encode_jpeg, load_image
 from lfr.vision.types import Box, MatchEvent, QualityFactors
-from lfr.web.demo import Rehearsal, seed_rehearsal
-from lfr.web.demo_media import DemoMedia
 from tests.db_fixtures import POLICY, Personas, persona_accounts
 
 

@@ -22,9 +22,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from lfr.demo import DemoAccount, seed_accounts
+from lfr.keyring import prepare_database
 from lfr.settings import Settings
-from lfr.web.bootstrap import prepare_database
-from lfr.web.demo import DemoAccount, seed_accounts
 
 PROJECT = Path(__file__).resolve().parents[2]
 EXAMPLE = PROJECT / "docs" / "examples" / "drive_deployment.py"

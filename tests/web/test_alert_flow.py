@@ -208,7 +208,7 @@ def test_camera_view_is_for_the_deployment_staff_and_gone_at_halt(
 ) -> None:
     """REC-5/REC-4: the blurred live view is shown to the deployment's staff only, and its
     frame is forgotten the moment Silver halts."""
-    from lfr.web.preview import PreviewHub
+    from lfr.runtime.preview import PreviewHub
 
     hub = PreviewHub()
     web_context.preview = hub
@@ -242,8 +242,8 @@ def test_start_checklist_lists_every_unmet_condition(
 ) -> None:
     """DEP-1: a deployment with no staff and no camera source shows every missing condition,
     and a start is refused naming them all."""
+    from lfr.demo import authorise, compile_watchlist, rehearsal_application
     from lfr.services import deployments
-    from lfr.web.demo import authorise, compile_watchlist, rehearsal_application
     from tests.db_fixtures import persona_accounts
 
     accounts = persona_accounts(personas)

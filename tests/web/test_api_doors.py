@@ -17,12 +17,7 @@ from sqlalchemy import select
 from lfr.audit import AuditEntry
 from lfr.db.base import utcnow
 from lfr.db.session import reading, transaction
-from lfr.domain.authorisation import authority_problems
-from lfr.services import alerts, authorisations, deployments
-from lfr.services.watchlists import VisionEnroler
-from lfr.vision.types import ListKind
-from lfr.web.context import WebContext
-from lfr.web.demo import (
+from lfr.demo import (
     authorise,
     compile_watchlist,
     plan_and_staff,
@@ -30,7 +25,12 @@ from lfr.web.demo import (
     rehearsal_application,
     seed_rehearsal,
 )
-from lfr.web.demo_media import DemoMedia
+from lfr.demo.media import DemoMedia
+from lfr.domain.authorisation import authority_problems
+from lfr.services import alerts, authorisations, deployments
+from lfr.services.watchlists import VisionEnroler
+from lfr.vision.types import ListKind
+from lfr.web.context import WebContext
 from tests.db_fixtures import POLICY, Personas, persona_accounts
 from tests.web.rehearsal import match_event, running_rehearsal
 

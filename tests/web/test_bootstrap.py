@@ -13,10 +13,12 @@ from sqlalchemy import select
 
 from lfr.audit import AuditEntry
 from lfr.db.session import transaction
+from lfr.demo import seed_accounts
+from lfr.keyring import prepare_database
+from lfr.services.people import ensure_administrator
 from lfr.settings import Settings
 from lfr.web.app import create_app
-from lfr.web.bootstrap import ensure_administrator, prepare_database, web_context
-from lfr.web.demo import seed_accounts
+from lfr.web.context import web_context
 
 pytestmark = pytest.mark.db
 

@@ -11,11 +11,11 @@ from dataclasses import replace
 import pytest
 
 from lfr.db.session import transaction
+from lfr.demo import authorise, rehearsal_application
 from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
 from lfr.services import watchlists
 from lfr.web.context import WebContext
-from lfr.web.demo import authorise, rehearsal_application
 from lfr.web.labels import field_label, local_time
 from tests.db_fixtures import POLICY, Personas, persona_accounts
 

@@ -37,6 +37,8 @@ from lfr.db.governance import AlertRow
 from lfr.db.leases import LeaseRow, camera_lease
 from lfr.db.session import SessionFactory, make_engine, transaction
 from lfr.db.web_sessions import SessionStage
+from lfr.demo import seed_accounts, seed_rehearsal
+from lfr.demo.media import DemoMedia
 from lfr.domain.people import Actor
 from lfr.runtime.leases import LEASE_S
 from lfr.services import deployments, fleet
@@ -45,8 +47,6 @@ from lfr.services.watchlists import VisionEnroler
 from lfr.settings import Settings
 from lfr.system import build
 from lfr.web.context import WebContext
-from lfr.web.demo import seed_accounts, seed_rehearsal
-from lfr.web.demo_media import DemoMedia
 from lfr.web.sessions import COOKIE_NAME
 from tests.db_fixtures import POLICY, POSTGRES_ENV
 from tests.integration.bus.conftest import nats_settings

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from lfr.db.session import transaction
+from lfr.demo import Rehearsal, authorise, rehearsal_application
 from lfr.domain.authorisation import Conditions
 from lfr.reports import review
 from lfr.vision.calibration import one_in, shipped_calibration, shipped_calibration_file
 from lfr.web.context import WebContext
-from lfr.web.demo import Rehearsal, authorise, rehearsal_application
 from lfr.web.forecast_view import stranger_phrase
 from tests.db_fixtures import Personas, persona_accounts
 from tests.integration.governance.conftest import enroler

@@ -15,8 +15,8 @@ from lfr.db.base import utcnow
 from lfr.db.session import transaction
 from lfr.db.web_sessions import WebSession
 from lfr.services import people
+from lfr.services.people import mark_one_time
 from lfr.web.context import WebContext
-from lfr.web.signin import mark_one_time
 from tests.db_fixtures import PERSONA_PASSWORD, Personas
 
 pytestmark = pytest.mark.db

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from lfr.db.session import transaction
+from lfr.demo import authorise, rehearsal_application
 from lfr.services.watchlists import VisionEnroler
 from lfr.web.context import WebContext
-from lfr.web.demo import authorise, rehearsal_application
 from tests.db_fixtures import POLICY, Personas, persona_accounts
 from tests.web.test_api_doors import actions_on
 

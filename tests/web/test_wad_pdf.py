@@ -15,11 +15,11 @@ import pytest
 
 from lfr.db.governance import AuthorityRow
 from lfr.db.session import transaction
+from lfr.demo import authorise, rehearsal_application
 from lfr.domain.authorisation import Conditions
 from lfr.domain.categories import WatchlistCategory
 from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.context import WebContext
-from lfr.web.demo import authorise, rehearsal_application
 from lfr.web.labels import local_time
 from lfr.web.wad_pdf import wad_pdf
 from tests.conftest import missing

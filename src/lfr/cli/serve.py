@@ -54,8 +54,8 @@ def register(app: typer.Typer) -> None:
     def demo_codes() -> None:
         """Print the demo accounts' current second-factor codes (development only)."""
         from lfr.cli._database import existing_database_or_exit
+        from lfr.demo import current_codes
         from lfr.keyring import open_database
-        from lfr.web.demo import current_codes
 
         settings = load_settings()
         if not settings.allows_development_secrets:
@@ -70,11 +70,11 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
     import uvicorn
 
     from lfr.runtime.engine import run_camera_engine
+    from lfr.runtime.preview import PreviewHub
+    from lfr.services.people import ensure_administrator
     from lfr.settings import InsecureSettingsError
     from lfr.system import build
-    from lfr.web.bootstrap import ensure_administrator
     from lfr.web.middleware import require_allowed_hosts
-    from lfr.web.preview import PreviewHub
     from lfr.web.routes.operations import serve_metrics_apart
 
     logging.basicConfig(
@@ -87,7 +87,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         typer.echo(f"error: invalid settings: {error}", err=True)
         raise typer.Exit(2) from error
     if demo:  # before anything touches the database: no account it would then refuse
-        from lfr.web.demo import check_demo_environment
+        from lfr.demo import check_demo_environment
 
         check_demo_environment(settings)
     system = build(settings, target=run_camera_engine, preview=PreviewHub())
@@ -99,7 +99,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
             "It works once: the first sign-in asks for a new password and a second factor.\n"
         )
     if demo:
-        from lfr.web.demo import seed_demo
+        from lfr.demo import seed_demo
 
         seed_demo(system.context, media=media, echo=typer.echo)
     serve_metrics_apart(system.context)

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from lfr.cli._database import console_transaction, database_transaction
 from lfr.domain.people import Rank, Role
 from lfr.services import people
+from lfr.services.people import mark_one_time
 from lfr.web import signin
-from lfr.web.signin import mark_one_time
 
 _PASSWORD, _SECOND_FACTOR = people.ResetKind.PASSWORD, people.ResetKind.SECOND_FACTOR
 

@@ -6,7 +6,7 @@ travel in memory only, never through a file (WL-6, DP-2). Each worker builds its
 engine (models load in the worker), opens its camera and runs `CameraWorker` until the
 source ends or the supervisor's SIGTERM sets ``stop``. A job may carry a `PreviewSink`: the
 worker then hands it the engine's private frames, a blur but for the faces that alerted
-(REC-5; `lfr.web.preview` is the one `lfr serve` uses).
+(REC-5; `lfr.runtime.preview` is the one `lfr serve` uses).
 """
 
 from __future__ import annotations

@@ -26,12 +26,13 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from lfr.audit import record
 from lfr.db.base import utcnow
+from lfr.db.migrate import hold_first_start_lock
 from lfr.db.people import (
     AccountReset,
     RoleGrant,
@@ -40,6 +41,8 @@ from lfr.db.people import (
     User,
     UserRole,
 )
+from lfr.db.session import SessionFactory, transaction
+from lfr.db.web_sessions import OneTimePassword
 from lfr.domain.people import SYSTEM_ACTOR, TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
 
@@ -675,3 +678,41 @@ def set_password(session: Session, *, actor: Actor, user_id: str, password: str)
         raise Refusal("people.password", "must differ from the current password", "password")
     user.password_hash = _hasher.hash(password)
     _audit(session, actor, user, "user.set_password", f"password of {user.username} changed")
+
+
+def mark_one_time(session: Session, user_id: str) -> None:
+    """The account's password was issued for one use: the next sign-in must replace it."""
+    if session.get(OneTimePassword, user_id) is None:
+        session.add(OneTimePassword(user_id=user_id, issued_at=utcnow()))
+
+
+# --- the first administrator ----------------------------------------------------------------
+
+BOOTSTRAP_USERNAME = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    username: str
+    one_time_password: str
+
+
+def ensure_administrator(db: SessionFactory) -> Bootstrap | None:
+    """On an empty database, creates the administrator whose one-time password the caller
+    prints; its first sign-in must replace the password and add a second factor."""
+    with transaction(db) as session:
+        hold_first_start_lock(session)  # instances started together: one creates it
+        if session.scalar(select(func.count()).select_from(User)):
+            return None
+        password = generate_password()
+        user = create_user(
+            session,
+            actor=console_actor(),
+            username=BOOTSTRAP_USERNAME,
+            display_name="Administrator",
+            rank=Rank.STAFF,
+            password=password,
+            roles=[Role.ADMINISTRATOR],
+        )
+        mark_one_time(session, user.id)
+    return Bootstrap(username=BOOTSTRAP_USERNAME, one_time_password=password)

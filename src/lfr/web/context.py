@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from lfr.audit.log import request_id_var
 from lfr.bus.identity import service_signer
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
@@ -16,6 +17,7 @@ from lfr.reports.recognition import RecognitionSettings
 from lfr.reports.thresholds import EvaluatedModel
 from lfr.runtime.central import CentralRuntime
 from lfr.runtime.control import DeploymentControl
+from lfr.runtime.preview import PreviewHub
 from lfr.services import people
 from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler, VisionEnroler
@@ -24,7 +26,6 @@ from lfr.settings import Settings
 from lfr.web import signin
 from lfr.web.access import RequestIdentity
 from lfr.web.live import LiveFeed
-from lfr.web.preview import PreviewHub
 from lfr.web.sessions import SessionStore, ThrottleStore
 
 _ENROLER_LOCK = threading.Lock()
@@ -127,3 +128,8 @@ class WebContext:
                 self.sessions.end(db, view)
                 return RequestIdentity(session=None, actor=None)
             return RequestIdentity(session=view, actor=signin.session_actor(user, view))
+
+
+def web_context(settings: Settings, db: SessionFactory) -> WebContext:
+    """The web's context on an opened database, with the audit log's request ids."""
+    return WebContext(settings=settings, db=db, request_id_var=request_id_var)

@@ -182,12 +182,6 @@ def change_one_time_password(
     return Advanced(token, new_view)
 
 
-def mark_one_time(db: Session, user_id: str) -> None:
-    """The account's password was issued for one use: the next sign-in must replace it."""
-    if db.get(OneTimePassword, user_id) is None:
-        db.add(OneTimePassword(user_id=user_id, issued_at=utcnow()))
-
-
 def _matching_step(secret: bytes, code: str, now: datetime) -> int | None:
     if len(code) != 6 or not code.isdigit():
         return None
@@ -258,5 +252,5 @@ def _after_reset(db: Session, user_id: str) -> None:
     step = db.get(SecondFactorStep, user_id)
     if step is not None:
         step.pending_secret = None
-    mark_one_time(db, user_id)
+    people.mark_one_time(db, user_id)
     end_sessions(db, user_id)

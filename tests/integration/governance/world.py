@@ -1,6 +1,6 @@
 """Builders for the governance service tests: an approved authority, its watchlist and a
 deployment staffed by the personas, each step through the real services and, for the
-authority and the deployment, through `lfr.web.demo`'s building steps (the one builder of
+authority and the deployment, through `lfr.demo`'s building steps (the one builder of
 a governance world; this one adds the station application and its watchlist).
 
 Times are relative to the real clock: the authority's window opens an hour ago and closes
@@ -17,6 +17,7 @@ from uuid import uuid4
 
 from sqlalchemy import func, select
 
+from lfr import demo
 from lfr.audit import AuditEntry
 from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, transaction
@@ -33,7 +34,6 @@ from lfr.services import deployments, watchlists
 from lfr.services.watchlists import Enrolment, VisionEnroler
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
-from lfr.web import demo
 from tests.db_fixtures import POLICY, Personas, persona_accounts, trained_account
 
 FACES = ("alex-lacamoire.png", "lin-manuel-miranda.png", "obama_small.jpg")

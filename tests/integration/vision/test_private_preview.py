@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lfr.runtime.preview import QueuePreview
 from lfr.vision.detection import HogDetectorConfig, build_detector
 from lfr.vision.detection.base import Detector
 from lfr.vision.detection.yunet import YuNetDetectorConfig
@@ -28,7 +29,6 @@ from lfr.vision.pipeline import (
 )
 from lfr.vision.sources import FileSource
 from lfr.vision.types import Box, CameraStatus, Frame, RGBImage
-from lfr.web.preview import QueuePreview
 
 from .conftest import MIRANDA, make_watchlist
 from .test_camera_worker import enrol

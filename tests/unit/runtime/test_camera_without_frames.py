@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from lfr.runtime.central import CameraHealth
+from lfr.runtime.preview import PreviewHub
 from lfr.vision.types import CameraStatus, HealthFigures
-from lfr.web.preview import PreviewHub
 
 
 def figures(status: CameraStatus, fps: float) -> HealthFigures:

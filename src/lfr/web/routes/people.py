@@ -21,12 +21,12 @@ from lfr.db.session import reading, transaction
 from lfr.domain.people import TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
+from lfr.services.people import mark_one_time
 from lfr.web import schemas, signin
 from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
 from lfr.web.labels import field_label
 from lfr.web.rendering import render
-from lfr.web.signin import mark_one_time
 
 ADMINISTRATORS = Admit(Role.ADMINISTRATOR)
 AdminViewer = Annotated[Viewer, Depends(ADMINISTRATORS)]

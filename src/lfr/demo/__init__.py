@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from lfr.db.base import utcnow
 from lfr.db.people import User
 from lfr.db.session import SessionFactory, transaction
+from lfr.demo.media import DemoMedia, generated_media, user_media
 from lfr.domain.authorisation import (
     Application,
     Conditions,
@@ -42,7 +43,6 @@ from lfr.services.watchlists import Enroler
 from lfr.settings import Settings
 from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
 from lfr.web.context import WebContext
-from lfr.web.demo_media import DemoMedia, generated_media, user_media
 from lfr.web.signin import SECOND_FACTOR_ROLES
 
 FRAMEWORK_LIMITS = GovernancePolicy()
