@@ -33,6 +33,7 @@ from tests.integration.bus.test_flaky_link import CuttableLink
 from tests.integration.bus.test_halt_backlog import Van, captured_now, enrolled_van, node_state
 from tests.integration.governance.world import (
     CAMERAS,
+    ON_VAN,
     CachingEnroler,
     World,
     build_world,
@@ -53,7 +54,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.keyring import prepare_database
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.worker import NatsOutlet, make_emit
-from lfr.services import authorisations, cameras, fleet
+from lfr.services import authorisations, fleet
 from lfr.services.people import console_actor
 from lfr.services.policy import GovernancePolicy
 from lfr.settings import Settings
@@ -92,14 +93,13 @@ class Lab:
         settings = self.settings.model_copy(update=update)
         return WebContext(settings=settings, db=self.db, request_id_var=request_id_var)
 
-    def world(self, *, urgent: bool = False, clip_cameras: bool = True) -> World:
-        world = build_world(self.db, self.personas, self.enroler, self.faces, urgent=urgent)
-        if clip_cameras:
-            clip = self.faces.parent / "video" / LONG_CLIP
-            with transaction(self.db) as session:
-                for camera in CAMERAS:
-                    cameras.configure_camera(session, self.personas.engineer, camera, str(clip))
-        return world
+    def world(self, *, urgent: bool = False, on_van: bool = False) -> World:
+        """Its cameras read the long clip here, or (`on_van`) are both run by node van-3."""
+        clip = str(self.faces.parent / "video" / LONG_CLIP)
+        sources = ON_VAN if on_van else dict.fromkeys(CAMERAS, clip)
+        return build_world(
+            self.db, self.personas, self.enroler, self.faces, urgent=urgent, sources=sources
+        )
 
 
 async def until(condition: Callable[[], bool], wait_s: float = WAIT_S) -> float | None:
@@ -178,11 +178,9 @@ async def out_of_force(lab: Lab, *, urgent: bool) -> Row:
 async def halt_over_a_cut_link(lab: Lab, outage_s: float, *, restart: bool) -> Row:
     """The service's link is cut; Silver halts; (the service is restarted, still cut;) the
     link returns after `outage_s`; the node must get the halt and acknowledge it."""
-    world = lab.world(clip_cameras=False)
+    world = lab.world(on_van=True)
     identity = NodeIdentity.generate()
     with transaction(lab.db) as session:
-        for camera in CAMERAS:
-            cameras.configure_camera(session, lab.personas.engineer, camera, "node:van-3")
         fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     link = CuttableLink(lab.nats.url)
     await link.up()
@@ -239,10 +237,9 @@ async def alerts_through_an_outage(lab: Lab, outage_s: float) -> Row:
     """A node emits one alert a second and health every 5 s through its real outbox while
     its link is cut for `outage_s`: every alert is stored once, and the camera shows
     STALE during the outage."""
-    world = lab.world(clip_cameras=False)
+    world = lab.world(on_van=True)
     identity = NodeIdentity.generate()
     with transaction(lab.db) as session:
-        cameras.configure_camera(session, lab.personas.engineer, CAMERAS[0], "node:van-3")
         fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     recognition = attach_recognition(lab.context(), run_camera_engine)
     await recognition.start()
@@ -281,7 +278,7 @@ async def halt_backlog(lab: Lab, outage_s: float) -> Row:
     link down; Silver halts; its camera captures one more before the node hears of the
     halt; the link returns `outage_s` later. The three must be stored once each, the
     fourth never (destroyed on the node, or refused), the outbox left empty."""
-    world = lab.world(clip_cameras=False)
+    world = lab.world(on_van=True)
     context = lab.context()
     folder = Path(tempfile.mkdtemp(prefix="lfr-backlog-"))
     link = CuttableLink(lab.nats.url)

@@ -22,8 +22,7 @@ from lfr.db.governance import AlertRow
 from lfr.db.session import transaction
 from lfr.domain.refusal import Refusal
 from lfr.reports import review
-from lfr.runtime.engine import run_camera_engine
-from lfr.services import cameras, fleet
+from lfr.services import fleet
 from lfr.services.people import console_actor
 from lfr.system import attach_recognition
 from lfr.vision.types import CameraStatus
@@ -80,7 +79,8 @@ def test_an_anonymous_client_s_unsigned_alert_and_health_are_refused_and_counted
     forgeries on the same subjects, so once it is in, the forgeries were decided)."""
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = attach_recognition(context, run_camera_engine)
+    # The service's own workers idle: what arrives is what this test publishes.
+    runtime = attach_recognition(context, targets.idle_until_stopped)
     own_worker = service_signer(context.settings.audit_signing_key_bytes())
     forged = match_event(world, faces_dir, score=0.99)
     genuine = match_event(world, faces_dir, score=0.97)
@@ -138,11 +138,10 @@ def test_the_service_s_own_camera_worker_signs_what_it_sends(
 ) -> None:
     """A real worker process of the service (its alert relayed through the in-memory bus)
     signs with the service's key, so its alert is stored while unsigned ones are not."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
-    with transaction(web_context.db) as session:  # each camera reads a folder of alerts
-        for camera in CAMERAS:
-            (tmp_path / camera).mkdir()
-            cameras.configure_camera(session, personas.engineer, camera, str(tmp_path / camera))
+    for camera in CAMERAS:  # each camera reads a folder of alerts
+        (tmp_path / camera).mkdir()
+    folders: dict[str, str | None] = {camera: str(tmp_path / camera) for camera in CAMERAS}
+    world = build_world(web_context.db, personas, enroler, faces_dir, sources=folders)
     runtime = attach_recognition(web_context, targets.emit_dropped_alerts)
     event = match_event(world, faces_dir, score=0.97)
 
@@ -172,10 +171,11 @@ def test_a_revoked_or_never_enrolled_node_is_refused_and_counted(
 ) -> None:
     """A node's signature counts only while it is enrolled: never enrolled, or revoked,
     its alerts are refused as from an unknown signer, and counted so."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
+    world = build_world(
+        web_context.db, personas, enroler, faces_dir, sources={CAMERAS[0]: "node:van-3"}
+    )
     van, stranger = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
-        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
     control = web_context.control
     before = refused("match", "unknown_signer")

@@ -143,9 +143,7 @@ def test_a_running_deployments_camera_cannot_be_repointed(
     session_factory: SessionFactory, personas: Personas, world: World
 ) -> None:
     """DEP-1 (issue 13: an engineer re-pointed a running deployment's camera)."""
-    running_camera = "cam-north"  # one of the world's running deployment's cameras
-    with transaction(session_factory) as session:
-        cameras.configure_camera(session, personas.engineer, running_camera, "rtsp://north/a")
+    running_camera = "cam-north"  # one of the world's running deployment's, with its source
     with pytest.raises(Refusal, match="DEP-1"), transaction(session_factory) as session:
         cameras.configure_camera(session, personas.engineer, running_camera, "rtsp://elsewhere/x")
     with transaction(session_factory) as session:

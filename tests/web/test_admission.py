@@ -14,7 +14,6 @@ from lfr.db.session import transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.supervisor import SupervisorSettings
-from lfr.services import cameras
 from lfr.services.deployments import get_deployment
 from lfr.system import attach_recognition
 from lfr.web.context import WebContext
@@ -35,12 +34,9 @@ def planned_on_hamilton(
     *,
     start: bool = False,
 ) -> World:
-    world = build_world(context.db, personas, enroler, faces_dir, start=start)
-    with transaction(context.db) as session:
-        for camera in CAMERAS:
-            clip = faces_dir.parent / "video" / HAMILTON
-            cameras.configure_camera(session, personas.engineer, camera, str(clip))
-    return world
+    clip = str(faces_dir.parent / "video" / HAMILTON)
+    sources: dict[str, str | None] = dict.fromkeys(CAMERAS, clip)
+    return build_world(context.db, personas, enroler, faces_dir, start=start, sources=sources)
 
 
 def short_of_capacity(over_capacity: str) -> SupervisorSettings:

@@ -32,7 +32,7 @@ from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.runtime.engine import run_camera_engine
 from lfr.runtime.release import ReleaseError, await_release, open_release
-from lfr.services import cameras, fleet
+from lfr.services import fleet
 from lfr.services.fleet import Origin
 from lfr.services.people import console_actor
 from lfr.system import Recognition, attach_recognition
@@ -45,6 +45,7 @@ from tests.integration.bus.test_flaky_link import CuttableLink
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import (
     CAMERAS,
+    ON_VAN,
     CachingEnroler,
     World,
     build_world,
@@ -61,12 +62,10 @@ WAIT_S = 20.0
 def running_world(
     context: WebContext, personas: Personas, enroler: CachingEnroler, faces_dir: Path
 ) -> World:
-    world = build_world(context.db, personas, enroler, faces_dir)
-    clip = faces_dir.parent / "video" / LONG_CLIP
-    with transaction(context.db) as session:
-        for camera in CAMERAS:
-            cameras.configure_camera(session, personas.engineer, camera, str(clip))
-    return world
+    clip = str(faces_dir.parent / "video" / LONG_CLIP)
+    return build_world(
+        context.db, personas, enroler, faces_dir, sources=dict.fromkeys(CAMERAS, clip)
+    )
 
 
 def alive(recognition: Recognition, deployment_id: str) -> list[str]:
@@ -202,11 +201,9 @@ def test_a_halt_issued_while_the_link_is_down_reaches_the_node_after_a_restart(
     service's link cut, the request still answers at once; the service is then stopped
     (its memory lost) and a new one started on the same database re-sends the owed halt;
     the node obeys, acknowledges, and the halt shows delivered to 1 of 1 node."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
+    world = build_world(web_context.db, personas, enroler, faces_dir, sources=ON_VAN)
     identity = NodeIdentity.generate()
     with transaction(web_context.db) as session:
-        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
-        cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-3")
         fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
 
     async def scenario() -> HaltDeployment:
@@ -279,9 +276,9 @@ def test_silver_sees_how_far_the_halt_has_reached(
 ) -> None:
     """DEP-2: the halt answers at once with what was recorded; the deployment page and the
     API say which nodes have acknowledged it and which are unreachable."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
-    with transaction(web_context.db) as session:
-        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
+    world = build_world(
+        web_context.db, personas, enroler, faces_dir, sources={CAMERAS[0]: "node:van-3"}
+    )
     silver = client_for(personas.silver)
     answer = silver.post(
         f"/api/deployments/{world.deployment_id}/halt", json={"reason": "Crowd surge"}
@@ -309,10 +306,11 @@ def test_a_node_camera_speaks_only_through_its_enrolled_unrevoked_node(
     """DEP-2/AUTH-6: an alert for camera node:van-3 is accepted signed by van-3 while it is
     enrolled; unsigned, signed by another node (even an enrolled one), or after van-3 is
     revoked, it is refused; the service's own camera takes no node's word."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
+    world = build_world(
+        web_context.db, personas, enroler, faces_dir, sources={CAMERAS[0]: "node:van-3"}
+    )
     van, other = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
-        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
         fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
         fleet.enrol_node(session, console_actor(), "van-9", other.public().text())
 
@@ -353,11 +351,10 @@ def test_the_watchlist_is_released_to_each_enrolled_node_alone(
     """WL-1/DP-2/WL-6: each enrolled node serving the deployment gets its own release,
     which only its key opens; an unknown node gets none; revoking a node withdraws its
     copy; the halt withdraws every copy."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
+    on_nodes: dict[str, str | None] = {CAMERAS[0]: "node:van-3", CAMERAS[1]: "node:van-9"}
+    world = build_world(web_context.db, personas, enroler, faces_dir, sources=on_nodes)
     van, other = NodeIdentity.generate(), NodeIdentity.generate()
     with transaction(web_context.db) as session:
-        cameras.configure_camera(session, personas.engineer, CAMERAS[0], "node:van-3")
-        cameras.configure_camera(session, personas.engineer, CAMERAS[1], "node:van-9")
         fleet.enrol_node(session, console_actor(), "van-3", van.public().text())
     context = on_nats(web_context, nats_settings)
     recognition = attach_recognition(context, run_camera_engine)
@@ -391,7 +388,7 @@ def test_an_unconfirmed_urgent_authority_s_lapse_ends_the_deployment_by_itself(
 ) -> None:
     """AUTH-3: an Inspector's urgent authority not confirmed by a Superintendent lapses;
     the reconciler ends the running deployment at the lapse, audited under AUTH-3."""
-    world = build_world(web_context.db, personas, enroler, faces_dir, urgent=True)
+    world = build_world(web_context.db, personas, enroler, faces_dir, urgent=True, sources=ON_VAN)
     recognition = attach_recognition(web_context, run_camera_engine)
     validity = web_context.policy.urgent_validity
 

@@ -200,12 +200,13 @@ def test_health_figures_from_the_bus_feed_the_camera_statistics(
     running totals (counts only), which the review reads as faces seen."""
     import asyncio
 
-    from lfr.runtime.engine import run_camera_engine
     from lfr.vision.types import CameraStatus
+    from tests.integration.bus import targets
     from tests.integration.reports.recorded import health
 
     world = build_world(web_context.db, personas, enroler, faces_dir)
-    runtime = attach_recognition(web_context, run_camera_engine)
+    # The cameras' workers idle: the figures are the ones this test publishes.
+    runtime = attach_recognition(web_context, targets.idle_until_stopped)
     reports = [
         health(world, "cam-north", CameraStatus.UP, 0, 7),
         health(world, "cam-north", CameraStatus.UP, 10, 12),

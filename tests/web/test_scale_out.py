@@ -34,6 +34,7 @@ from lfr.vision.pipeline import EngineConfig
 from lfr.vision.source_types import runs_on_node
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
+from tests.integration.bus import targets
 from tests.integration.bus.collect import Collector
 from tests.integration.bus.conftest import nats_settings
 from tests.integration.governance.conftest import enroler
@@ -65,7 +66,8 @@ def test_an_alert_a_node_publishes_is_recorded_and_a_halt_reaches_the_node(
 ) -> None:
     context = on_nats(web_context, nats_settings)
     world = build_world(context.db, personas, enroler, faces_dir)
-    runtime = attach_recognition(context, run_camera_engine)
+    # The service's own workers idle: the alert is the one this test publishes.
+    runtime = attach_recognition(context, targets.idle_until_stopped)
     event = match_event(world, faces_dir, score=0.97)
 
     async def scenario() -> HaltDeployment:
@@ -130,12 +132,11 @@ def test_a_running_deployment_s_sealed_watchlist_reaches_its_nodes_until_it_stop
     withdraws it from the bus."""
     identity = NodeIdentity.generate()
     context = on_nats(web_context, nats_settings)
-    world = build_world(context.db, personas, enroler, faces_dir)
     clip = faces_dir.parent / "video" / "face-demographics-walking-and-pause.gif"
     local, on_node = CAMERAS
+    sources: dict[str, str | None] = {local: str(clip), on_node: "node:van-3"}
+    world = build_world(context.db, personas, enroler, faces_dir, sources=sources)
     with transaction(context.db) as session:  # one camera in the service, one on a van
-        cameras.configure_camera(session, personas.engineer, local, str(clip))
-        cameras.configure_camera(session, personas.engineer, on_node, "node:van-3")
         fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())
     runtime = attach_recognition(context, run_camera_engine)
     service = service_signer(context.settings.audit_signing_key_bytes())

@@ -93,6 +93,11 @@ class StartContext:
     watchlist_compiled: bool = True
     """False when the authority has no watchlist at all (WL-1), so that `check_start` alone
     says everything the start needs."""
+    unsourced: tuple[str, ...] = ()
+    """The deployment's cameras that have no source configured (REC-1)."""
+    capacity: Sequence[Unmet] = ()
+    """What this machine's measured capacity refuses (REC-5): probing cameras is the
+    runtime's work, done outside the transaction and handed in."""
 
 
 def start_problems(context: StartContext, at: datetime) -> list[Unmet]:
@@ -114,6 +119,8 @@ def start_problems(context: StartContext, at: datetime) -> list[Unmet]:
         context.watchlist, scope, at, context.watchlist_sealed, context.currency_limit
     )
     problems += staffing_problems(context.assignments, context.people, context.trained)
+    problems += [Unmet("REC-1", "no source configured", name) for name in context.unsourced]
+    problems += context.capacity
     return problems
 
 

@@ -1,13 +1,14 @@
 """Deployment control for every door (pages, the JSON API, commands): the deployments
 service decides and records; the reconciler carries it out.
 
-Starting: the service checks every DEP-1 condition and seals the watchlist; in the same
-transaction every camera must have a source, so a deployment whose cameras have none is
-refused whole. Halting and ending: the service records it, with the halt owed to the
-deployment's nodes in the same transaction (alerts captured after it stop being accepted
-at once). Then the reconciler is asked for a pass and waited for, so the request answers
-with the workers here already started or stopped; nodes hear through the outbox, and the
-deployment page shows who has acknowledged (DEP-2).
+Starting: this machine's capacity is measured first (REC-5: probing the cameras, outside
+any transaction); the deployments service then checks the whole start rule (DEP-1, a source
+for every camera, that capacity) and seals the watchlist, or refuses naming all of it.
+Halting and ending: the service records it, with the halt owed to the deployment's nodes
+in the same transaction (alerts captured after it stop being accepted at once). Then the
+reconciler is asked for a pass and waited for, so the request answers with the workers
+here already started or stopped; nodes hear through the outbox, and the deployment page
+shows who has acknowledged (DEP-2).
 
 The sinks turn what the runtime receives into records: an alert through the alerts service
 (which refuses one for a deployment that is not running, and counts one captured after the
@@ -27,12 +28,12 @@ from lfr.db.base import utcnow
 from lfr.db.session import SessionFactory, reading, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor
-from lfr.domain.refusal import Refusal, Refusals
+from lfr.domain.refusal import Refusal
 from lfr.runtime.admission import Admission, AdmissionCheck
 from lfr.runtime.reconciler import Reconciler
 from lfr.services import alerts, camera_statistics, deployments, fleet
 from lfr.services.alerts import CapturedAfterStopError
-from lfr.services.cameras import all_cameras, missing_sources
+from lfr.services.cameras import all_cameras
 from lfr.services.fleet import Origin
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.source_types import runs_on_node
@@ -64,19 +65,15 @@ class DeploymentControl:
         self.admission = admission
 
     def start(self, actor: Actor, deployment_id: str) -> None:
-        """Refuses naming every unmet DEP-1 condition, every camera without a source and,
-        with `over_capacity: refuse`, every camera this machine could not run fast enough
-        (REC-5)."""
+        """Measures this machine's capacity for the cameras it would run (REC-5: probing,
+        so outside the transaction), then asks the deployments service, which refuses
+        naming every unmet condition: DEP-1's, every camera without a source and, with
+        `over_capacity: refuse`, every camera this machine could not run fast enough."""
         admitted = self.admission_check(deployment_id)  # probes: outside the transaction
         with transaction(self._db) as session:
-            row = deployments.get_deployment(session, deployment_id)
-            missing = [*missing_sources(session, deployments.cameras_of(row)), *admitted.unmet]
-            try:
-                deployments.start_deployment(session, actor, deployment_id, policy=self.policy)
-            except Refusal as refusal:
-                raise Refusals([*refusal.unmet, *missing]) from None
-            if missing:
-                raise Refusals(missing)
+            deployments.start_deployment(
+                session, actor, deployment_id, policy=self.policy, capacity=admitted.unmet
+            )
         for warning in admitted.warnings:
             log.warning("deployment %s started despite: %s", deployment_id, warning)
         self._converge()

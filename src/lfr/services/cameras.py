@@ -118,10 +118,15 @@ def _refuse_while_running(session: Session, name: str) -> None:
             )
 
 
-def missing_sources(session: Session, names: Sequence[str]) -> list[Unmet]:
-    """One unmet condition per camera without a source (for the start checklist)."""
+def without_source(session: Session, names: Sequence[str]) -> tuple[str, ...]:
+    """The cameras among `names` that have no source configured (REC-1)."""
     known = set(session.scalars(select(CameraSource.name).where(CameraSource.name.in_(names))))
-    return [Unmet("REC-1", "no source configured", name) for name in names if name not in known]
+    return tuple(name for name in names if name not in known)
+
+
+def missing_sources(session: Session, names: Sequence[str]) -> list[Unmet]:
+    """One unmet condition per camera without a source."""
+    return [Unmet("REC-1", "no source configured", name) for name in without_source(session, names)]
 
 
 def cameras_for(session: Session, names: Sequence[str]) -> list[Camera]:

@@ -1,8 +1,10 @@
 """Deployments (DEP-1, DEP-2, TRN-1): plan, assign, start, halt, end, cancel.
 
-Starting runs the whole DEP-1 checklist and refuses with every unmet condition; a start
-seals the watchlist. Ending or cancelling destroys the watchlist's images and templates at
-once when the retention policy says "at the end" (WL-6); otherwise `lfr retention run` does.
+Starting runs the whole start rule and refuses with every unmet condition at once: DEP-1,
+every camera without a source (REC-1) and what the machine's capacity refuses (REC-5, which
+the caller measures outside the transaction and hands in); a start seals the watchlist.
+Ending or cancelling destroys the watchlist's images and templates at once when the
+retention policy says "at the end" (WL-6); otherwise `lfr retention run` does.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lfr.reports.recognition import RecognitionConfig, resolve_recognition
 from lfr.services import alerts, fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
+from lfr.services.cameras import without_source
 from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import listed_entries, watchlist_for_authority
 
@@ -177,9 +180,14 @@ def unassign(
 
 
 def start_context(
-    session: Session, row: DeploymentRow, at: datetime, policy: GovernancePolicy
+    session: Session,
+    row: DeploymentRow,
+    at: datetime,
+    policy: GovernancePolicy,
+    capacity: Sequence[Unmet] = (),
 ) -> tuple[StartContext, WatchlistRow | None]:
-    """Everything DEP-1 looks at, read from the database."""
+    """Everything the start rule looks at, read from the database, with what the machine's
+    capacity refuses (`capacity`, measured by the runtime: REC-5)."""
     watchlist = watchlist_for_authority(session, row.authority_id)
     assignments = assignments_of(row)
     user_ids = {a.user_id for a in assignments}
@@ -201,6 +209,8 @@ def start_context(
         urgent_validity=policy.urgent_validity,
         currency_limit=policy.currency_limit,
         watchlist_compiled=watchlist is not None,
+        unsourced=without_source(session, cameras_of(row)),
+        capacity=tuple(capacity),
     )
     return context, watchlist
 
@@ -212,12 +222,15 @@ def start_deployment(
     *,
     now: datetime | None = None,
     policy: GovernancePolicy,
+    capacity: Sequence[Unmet] = (),
 ) -> DeploymentRow:
-    """Start when every DEP-1 condition holds, sealing the watchlist; else refuse naming
-    every unmet condition."""
+    """Start when every condition holds, sealing the watchlist; else refuse naming every
+    unmet condition at once: DEP-1's, each camera without a source (REC-1) and `capacity`,
+    what the machine that would run the cameras cannot (REC-5: the runtime's
+    `AdmissionCheck.unmet`, probed outside this transaction; empty where none runs here)."""
     at = moment(now)
     row = locked(session, DeploymentRow, deployment_id, "deployment")
-    context, watchlist = start_context(session, row, at, policy)
+    context, watchlist = start_context(session, row, at, policy, capacity)
     rules.check_start(actor, context, at)  # the tested pure rule, every condition at once
     if watchlist is None:  # check_start refused this already (WL-1); narrows the type
         raise Refusal("WL-1", "no watchlist has been compiled", "watchlist")
@@ -437,9 +450,11 @@ def start_checklist(
     *,
     now: datetime | None = None,
     policy: GovernancePolicy,
+    capacity: Sequence[Unmet] = (),
 ) -> list[Unmet]:
-    """The DEP-1 checklist as it stands (for the page that shows Silver what is missing)."""
+    """The start checklist as it stands (for the page that shows Silver what is missing):
+    the conditions `start_deployment` checks, less who is asking."""
     at = moment(now)
     row = get_deployment(session, deployment_id)
-    context, _ = start_context(session, row, at, policy)
+    context, _ = start_context(session, row, at, policy, capacity)
     return rules.start_problems(context, at)

@@ -45,6 +45,11 @@ def run_until_stopped(context: WorkerContext) -> None:
     context.emit(figures(context, CameraStatus.ENDED))
 
 
+def idle_until_stopped(context: WorkerContext) -> None:
+    """A camera worker that sees nothing: what the test publishes itself is all there is."""
+    context.stop.wait()
+
+
 def ignore_the_stop(context: WorkerContext) -> None:
     context.emit(figures(context, CameraStatus.UP))
     while True:  # a worker stuck in a long computation that never looks at `stop`

@@ -38,7 +38,7 @@ from lfr.runtime.engine import EngineJob, run_camera_engine
 from lfr.runtime.node import Node, spooled
 from lfr.runtime.spool import Spool, spool_key
 from lfr.runtime.supervisor import SupervisorSettings
-from lfr.services import cameras, fleet
+from lfr.services import fleet
 from lfr.services.people import console_actor
 from lfr.system import attach_recognition
 from lfr.vision.matcher import Gallery
@@ -47,7 +47,13 @@ from lfr.vision.types import MatchEvent
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.integration.governance.conftest import enroler
-from tests.integration.governance.world import CAMERAS, CachingEnroler, World, build_world
+from tests.integration.governance.world import (
+    CAMERAS,
+    ON_VAN,
+    CachingEnroler,
+    World,
+    build_world,
+)
 from tests.integration.governance.world import match_event as world_event
 from tests.web.conftest import system, system_settings, web_context
 
@@ -109,9 +115,8 @@ def captured_now(world: World, faces_dir: Path, later_s: float = 0.0) -> MatchEv
 
 
 def enrolled_van(context: WebContext, personas: Personas, world: World, van: Van) -> None:
-    with transaction(context.db) as session:  # both cameras on the van: none runs here
-        for camera in CAMERAS:
-            cameras.configure_camera(session, personas.engineer, camera, "node:van-3")
+    """Enrol van-3, which runs both cameras of a world built with `ON_VAN`."""
+    with transaction(context.db) as session:
         fleet.enrol_node(session, console_actor(), "van-3", van.identity.public().text())
 
 
@@ -183,7 +188,7 @@ def test_alerts_captured_before_a_halt_arrive_once_the_link_returns(
     back 3 s later. All three are stored, once; one captured after the halt is destroyed
     on the node and its count audited; the outbox is left empty."""
     context = on_nats(web_context, nats_settings)
-    world = build_world(context.db, personas, enroler, faces_dir)
+    world = build_world(context.db, personas, enroler, faces_dir, sources=ON_VAN)
     runtime = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> tuple[list[MatchEvent], MatchEvent, str]:
@@ -232,7 +237,7 @@ def test_a_node_restarted_after_the_halt_sends_what_it_still_holds(
     alerts stay encrypted on its disk. Restarted once the link is back, it starts no
     camera, acknowledges the halt and sends them, saying so: all stored."""
     context = on_nats(web_context, nats_settings)
-    world = build_world(context.db, personas, enroler, faces_dir)
+    world = build_world(context.db, personas, enroler, faces_dir, sources=ON_VAN)
     runtime = attach_recognition(context, run_camera_engine)
 
     async def scenario() -> tuple[list[MatchEvent], str]:
@@ -287,7 +292,7 @@ def test_an_alert_captured_after_the_halt_is_destroyed_on_the_node_and_audited(
 ) -> None:
     """The node's side (`Backlog.destroy_after`, with its real encrypted outbox) and the
     service's (the count in the node's signed report becomes an audit entry)."""
-    world = build_world(web_context.db, personas, enroler, faces_dir)
+    world = build_world(web_context.db, personas, enroler, faces_dir, sources=ON_VAN)
     identity = NodeIdentity.generate()
     with transaction(web_context.db) as session:
         fleet.enrol_node(session, console_actor(), "van-3", identity.public().text())

@@ -16,7 +16,7 @@ from lfr.db.reports import DeploymentReviewRow
 from lfr.db.session import SessionFactory, transaction
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Rank, Role
-from lfr.domain.refusal import Refusal
+from lfr.domain.refusal import Refusal, Unmet
 from lfr.domain.retention import RetentionPolicy
 from lfr.reports import review, transparency
 from lfr.services import deployments, reviews, watchlists
@@ -29,6 +29,7 @@ from tests.integration.governance.world import (
     World,
     approved,
     audit_count,
+    build_world,
     entry,
     extra_person,
     face_bytes,
@@ -97,6 +98,57 @@ def test_start_seals_the_watchlist(
     assert watchlist.sealed_at is not None
     assert status(session_factory, planned_world.deployment_id) is DeploymentStatus.RUNNING
     assert actions[-2:] == ["watchlist.seal", "deployment.start"]
+
+
+def test_the_service_alone_refuses_a_camera_without_a_source_naming_it(
+    session_factory: SessionFactory,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+) -> None:
+    """DEP-1/REC-1: the whole start rule lives in the service, so no door (and no missing
+    runtime) skips it: a ready deployment whose second camera has no source is refused by
+    `start_deployment` itself, naming that camera, and nothing is written."""
+    world = build_world(
+        session_factory, personas, enroler, faces_dir, start=False, sources={CAMERAS[1]: None}
+    )
+    before = audit_count(session_factory)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(session, personas.silver, world.deployment_id, policy=POLICY)
+    assert [(u.rule, u.field) for u in refused.value.unmet] == [("REC-1", CAMERAS[1])]
+    assert audit_count(session_factory) == before
+    assert status(session_factory, world.deployment_id) is DeploymentStatus.PLANNED
+    with transaction(session_factory) as session:
+        checklist = deployments.start_checklist(session, world.deployment_id, policy=POLICY)
+    assert [(u.rule, u.field) for u in checklist] == [("REC-1", CAMERAS[1])]
+
+
+def test_a_capacity_refusal_handed_in_is_named_with_the_dep1_refusals(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """DEP-1/REC-5: what the runtime measured of the machine's capacity (outside the
+    transaction) is handed to the service, which refuses once with every unmet condition:
+    here a stale watchlist (WL-2) and a camera the machine cannot run fast enough."""
+    slow = Unmet("REC-5", "about 7.5 frames/s expected, below the 10 needed", CAMERAS[0])
+    tomorrow = utcnow() + timedelta(hours=25)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.start_deployment(
+            session,
+            personas.silver,
+            planned_world.deployment_id,
+            now=tomorrow,
+            policy=POLICY,
+            capacity=[slow],
+        )
+    unmet = refused.value.unmet
+    assert "WL-2" in {u.rule for u in unmet}
+    assert unmet[-1] == slow
+    assert status(session_factory, planned_world.deployment_id) is DeploymentStatus.PLANNED
+    with pytest.raises(Refusal) as alone, transaction(session_factory) as session:
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, policy=POLICY, capacity=[slow]
+        )
+    assert alone.value.unmet == (slow,)
 
 
 def test_stale_watchlist_cannot_start(

@@ -119,15 +119,8 @@ def test_the_planner_runs_the_recorded_threshold_and_refuses_another_calibration
     changed since the start) does not run it, naming what differs."""
     from lfr.runtime.engine import EngineJob
     from lfr.runtime.reconciler import Planner
-    from lfr.services import cameras
-    from tests.integration.governance.world import CAMERAS
 
-    world = build_world(session_factory, personas, enroler, faces_dir)
-    with transaction(session_factory) as session:
-        for camera in CAMERAS:
-            cameras.configure_camera(
-                session, personas.engineer, camera, str(video_dir / "short_hamilton_clip.mp4")
-            )
+    world = build_world(session_factory, personas, enroler, faces_dir)  # cameras read a clip
     with transaction(session_factory) as session:
         row = deployments.get_deployment(session, world.deployment_id)
         job = Planner(EngineConfig(alert_threshold=0.99), policy=POLICY).plan(session, row).job

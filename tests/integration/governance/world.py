@@ -9,6 +9,7 @@ in four hours, so "now" is inside it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -30,7 +31,7 @@ from lfr.domain.authorisation import (
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.watchlist import BlueListDraft, EntryDraft
-from lfr.services import deployments, watchlists
+from lfr.services import cameras, deployments, watchlists
 from lfr.services.watchlists import Enrolment, VisionEnroler
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box, ListKind, MatchEvent, QualityFactors
@@ -39,6 +40,10 @@ from tests.db_fixtures import POLICY, Personas, persona_accounts, trained_accoun
 FACES = ("alex-lacamoire.png", "lin-manuel-miranda.png", "obama_small.jpg")
 PLACES = ("Station exit north", "Station exit south")
 CAMERAS = ("cam-north", "cam-south")
+CLIP = "short_hamilton_clip.mp4"
+"""Each camera's source unless a test names others (a start needs one per camera, REC-1)."""
+ON_VAN: dict[str, str | None] = dict.fromkeys(CAMERAS, "node:van-3")
+"""Both cameras run by node van-3: none runs in the service."""
 
 
 class CachingEnroler:
@@ -152,10 +157,13 @@ def build_world(
     start: bool = True,
     conditions: Conditions | None = None,
     urgent: bool = False,
+    sources: Mapping[str, str | None] | None = None,
 ) -> World:
     """An approved (with `conditions`, if given), consulted authority; a watchlist of two
-    subjects and one blue-list volunteer; a deployment staffed by the personas; started
-    unless `start` is False. `urgent`: an Inspector's urgent authority, unconfirmed."""
+    subjects and one blue-list volunteer; a deployment staffed by the personas, each camera
+    given its source before the start (REC-1): the one `sources` names (None: no source),
+    else the sample clip, read here; started unless `start` is False. `urgent`: an
+    Inspector's urgent authority, unconfirmed."""
     decider = personas.inspector if urgent else None
     authority_id = approved(
         factory, personas, conditions=conditions, decider=decider, urgent=urgent
@@ -198,6 +206,12 @@ def build_world(
         planned_by=personas.silver,
         staffed_by=personas.silver,
     )
+    clip = str(faces_dir.parent / "video" / CLIP)
+    with transaction(factory) as session:
+        for camera in CAMERAS:
+            source = (sources or {}).get(camera, clip)
+            if source is not None:
+                cameras.configure_camera(session, personas.engineer, camera, source)
     world = World(authority_id, watchlist_id, deployment_id, entries, blue_id)
     if start:
         with transaction(factory) as session:

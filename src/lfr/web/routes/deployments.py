@@ -179,13 +179,14 @@ def checklist(
 ) -> tuple[DeploymentRow, list[Unmet], list[Unmet]]:
     """DEP-1 as it stands, plus the cameras without a source (REC-1) and what this
     machine's capacity says of the cameras it would run (REC-5): unmet, then warnings."""
+    admitted = context.control.admission_check(deployment_id)  # probes: outside reading
     with reading(context.db) as db:
         row = deployments.get_deployment(db, deployment_id)
-        unmet = deployments.start_checklist(db, deployment_id, policy=context.policy)
-        unmet += camera_service.missing_sources(db, deployments.cameras_of(row))
+        unmet = deployments.start_checklist(
+            db, deployment_id, policy=context.policy, capacity=admitted.unmet
+        )
         db.expunge_all()
-    admitted = context.control.admission_check(deployment_id)
-    return row, unmet + admitted.unmet, admitted.warnings
+    return row, unmet, admitted.warnings
 
 
 @pages.get("/deployments/{deployment_id}")
