@@ -50,6 +50,7 @@ from benchmarks import CACHE_ROOT
 from benchmarks.walkby_clips import QUICK_SPEC, Passer, WalkbyClip, WalkbySpec, generate
 from lfr.evaluation.rates import wilson_interval
 from lfr.vision.analysis import FaceAnalyser
+from lfr.vision.decision import Description, TrackPooling
 from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
 from lfr.vision.detection import Detection, Detector
 from lfr.vision.enrolment import load_watchlist_dir
@@ -72,16 +73,31 @@ FACERES_MODEL = CACHE_ROOT / "models" / "faceres.onnx"
 
 def rule_configs(fusion_threshold: float = 0.9) -> dict[str, EngineConfig]:
     """Each rule the benchmark can run, as the engine configuration that runs it. The
-    first is the engine's default; `fusion` needs faceres imported (`FACERES_MODEL`) and
+    first is the engine's default; `before` the default until track pooling (plain
+    description, raw cosine, each description on its own, 0.946), and the others are
+    variants of it; `fusion` needs faceres imported (`FACERES_MODEL`) and
     runs at `fusion_threshold`, the fused score of the engine threshold's false-match
     rate (`benchmarks.describer_fusion`)."""
     engine = EngineConfig()
+    before = EngineConfig(
+        description=Description(),
+        fair_normalisation=False,
+        track_pooling=TrackPooling.EACH,
+        alert_threshold=0.946,
+    )
     rules = {
         "engine": engine,
-        "snorm": engine.updated(score_normalisation=CohortNormalisation().model_dump()),
-        "fair": engine.updated(fair_normalisation=True),
-        "flip": engine.updated(description={"mirror": True}),
-        "flip+context+fair": engine.updated(
+        "before": before,
+        "pooled": before.updated(track_pooling=TrackPooling.MEAN),
+        "flip+context+fair+pooled": before.updated(
+            description={"mirror": True, "chip_paddings": [0.25, 0.3]},
+            fair_normalisation=True,
+            track_pooling=TrackPooling.MEAN,
+        ),
+        "snorm": before.updated(score_normalisation=CohortNormalisation().model_dump()),
+        "fair": before.updated(fair_normalisation=True),
+        "flip": before.updated(description={"mirror": True}),
+        "flip+context+fair": before.updated(
             description={"mirror": True, "chip_paddings": [0.25, 0.3]}, fair_normalisation=True
         ),
     }
@@ -414,12 +430,21 @@ def run(
     rules: Sequence[str],
     *,
     fusion_threshold: float = 0.9,
+    threshold: float | None = None,
     progress: Callable[[str], None] = print,
 ) -> list[RuleOutcome]:
+    """Each rule through the clip; `threshold`, when given, replaces every rule's alert
+    threshold (the rule is then named `rule@threshold`)."""
     configs = rule_configs(fusion_threshold)
     unknown = [r for r in rules if r not in configs]
     if unknown:
         raise ValueError(f"unknown rules {unknown}: choose from {', '.join(configs)}")
+    if threshold is not None:
+        configs = {
+            f"{name}@{threshold:g}": configs[name].updated(alert_threshold=threshold)
+            for name in rules
+        }
+        rules = [f"{name}@{threshold:g}" for name in rules]
     clip = generate(spec)
     passers = clip.passers()
     progress(f"{clip.folder.name}: {spec.frames} frames, {len(passers)} passers")
@@ -444,6 +469,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=WalkbySpec.seed)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="run every chosen rule at this alert threshold instead of its own",
+    )
+    parser.add_argument(
         "--fusion-threshold",
         type=float,
         default=0.9,
@@ -461,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     )
     chosen = [r.strip() for r in args.rules.split(",") if r.strip()]
-    outcomes = run(spec, chosen, fusion_threshold=args.fusion_threshold)
+    outcomes = run(spec, chosen, fusion_threshold=args.fusion_threshold, threshold=args.threshold)
     print(table(outcomes))
     if args.json is not None:
         args.json.write_text(json.dumps([_as_json(o) for o in outcomes], indent=2))

@@ -14,7 +14,13 @@
 4. **Calibration** (`lfr.vision.calibration`): the rule's score put on the reference
    scale (the raw cosine of plain descriptors with the same evaluated false-match rate),
    so that the authority's threshold means the same whichever rule runs.
-5. **Threshold**: a described face is evidence for the subject its calibrated score
+5. **Fusion of a track's descriptions** (`TrackPooling`, `TrackTemplate`): on a camera,
+   what is searched after each description of a followed face is either that
+   description alone (`each`) or the track's descriptions so far pooled into one unit
+   descriptor (`mean`), so that a passer's frames average their noise out as a
+   subject's photographs do in its centroid. A photograph is one description: its
+   pooled descriptor is its own, and `lfr evaluate` scores it alike either way.
+6. **Threshold**: a searched descriptor is evidence for the subject its calibrated score
    ranks first, at or above the threshold; the tracker (`lfr.vision.tracking`) confirms
    it over a track, `lfr evaluate` reports FPIR and FNIR per image at the same threshold.
 
@@ -25,8 +31,9 @@ evaluation scores. `DecisionRule.name` names a rule in a calibration.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -154,6 +161,64 @@ more (0.3: more hair, jaw and ears), each chip mirrored too, four network passes
 (docs/evaluation.md has what it gives and costs)."""
 
 
+class TrackPooling(StrEnum):
+    """What a camera searches after each description of a followed face."""
+
+    EACH = "each"
+    """The description alone: each frame's evidence stands on its own."""
+    MEAN = "mean"
+    """The unit mean of the track's descriptions so far (`TrackTemplate`)."""
+
+
+class TrackTemplate:
+    """A followed face's descriptions pooled: the running sum of its unit descriptors,
+    whose unit vector is what the track is searched with (`TrackPooling.MEAN`).
+
+    Held in memory while its track lives and dropped with it (REC-4): the camera worker
+    forgets a track's template when the tracker ends the track. Holds no image."""
+
+    __slots__ = ("_sum", "count")
+
+    def __init__(self, dimension: int) -> None:
+        self._sum = np.zeros(dimension, dtype=np.float64)
+        self.count = 0
+
+    def add(self, descriptor: NDArray[np.floating]) -> Descriptor:
+        """Pools one more unit descriptor; returns the pooled unit descriptor (1 × d)."""
+        self._sum += np.asarray(descriptor, dtype=np.float64).reshape(-1)
+        self.count += 1
+        return l2_normalise(self._sum.astype(np.float32).reshape(1, -1))
+
+
+class TrackTemplates:
+    """The camera's track templates, one per live track (`TrackPooling.MEAN`); with
+    `TrackPooling.EACH` the descriptors pass through unchanged and nothing is held."""
+
+    def __init__(self, pooling: TrackPooling) -> None:
+        self.pooling = pooling
+        self._templates: dict[int, TrackTemplate] = {}
+
+    def searched(self, track_ids: Sequence[int], descriptors: Descriptor) -> Descriptor:
+        """What to search for each described track: its description (`each`), or its
+        template with the description pooled in (`mean`)."""
+        if self.pooling is TrackPooling.EACH or not len(track_ids):
+            return descriptors
+        pooled = [
+            self._templates.setdefault(track_id, TrackTemplate(descriptors.shape[1])).add(row)
+            for track_id, row in zip(track_ids, descriptors, strict=True)
+        ]
+        return np.concatenate(pooled).astype(np.float32)
+
+    def keep_only(self, live: Iterable[int]) -> None:
+        """Forgets the templates of tracks that ended."""
+        alive = set(live)
+        for track_id in [t for t in self._templates if t not in alive]:
+            del self._templates[track_id]
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+
 class DecisionRule(BaseModel):
     """Everything between a face and its calibrated score (see the module's text)."""
 
@@ -165,6 +230,13 @@ class DecisionRule(BaseModel):
     fair: bool = Field(
         default=False,
         description="Fair score normalisation with the calibration's shipped clusters.",
+    )
+    track_pooling: TrackPooling = Field(
+        default=TrackPooling.EACH,
+        description=(
+            "What a camera searches after each description of a followed face "
+            "(`TrackPooling`); a photograph is one description either way."
+        ),
     )
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.partial_tables import complete_partial_tables
-from lfr.vision.decision import DecisionRule, Description
+from lfr.vision.decision import DecisionRule, Description, TrackPooling
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
@@ -76,6 +76,16 @@ class EngineConfig(BaseModel):
             "model's calibration, the same for any watchlist size; runs on raw cosine "
             "(not with score_normalisation). Where the calibration has no clusters for "
             "the description, raw cosine runs instead. See `description`."
+        ),
+    )
+    track_pooling: TrackPooling = Field(
+        default=TrackPooling.EACH,
+        description=(
+            "What the camera searches after each description of a followed face: 'each', "
+            "the description alone; 'mean', the unit mean of the track's descriptions so "
+            "far (held in memory while the track lives), so that a passer's frames "
+            "average their noise out. The tracker confirms over the searches either way "
+            "(tracker.min_confirmations)."
         ),
     )
     enrolment_gate: QualityGate = Field(
@@ -160,6 +170,7 @@ class EngineConfig(BaseModel):
             description=self.description,
             normalisation=self.score_normalisation,
             fair=self.fair_normalisation,
+            track_pooling=self.track_pooling,
         )
 
     @model_validator(mode="after")

@@ -31,7 +31,7 @@ import numpy as np
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.calibration import ModelCalibration, load_calibration
-from lfr.vision.decision import searched_gallery
+from lfr.vision.decision import TrackTemplates, searched_gallery
 from lfr.vision.describers import DescriberConfig, build_describer
 from lfr.vision.describers.base import Describer
 from lfr.vision.detection import build_detector
@@ -307,11 +307,18 @@ class CameraWorker:
         self._preview = preview
         self._deployment_id = deployment_id
         self._tracker: Tracker[FaceInFrame] = Tracker(config.tracker)
+        self._templates = TrackTemplates(config.track_pooling)
         self._follower = FaceFollower(engine.analyser, config.following)
         self._last_captured_at: datetime | None = None
         self._health = _HealthMeter()
         self.descriptions = 0
         """Faces described so far (a count, for benchmarks and tests; never emitted)."""
+
+    @property
+    def track_templates_held(self) -> int:
+        """Live tracks whose pooled descriptions the worker holds (`track_pooling` mean;
+        a count, for tests: none is left once the source ends, REC-4)."""
+        return len(self._templates)
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ENDS or `stop` is set; health figures go out
@@ -327,6 +334,7 @@ class CameraWorker:
                     self._emit_health(self.source.status)
         finally:
             self._tracker.finish()  # whatever was held about any face goes now
+            self._templates.keep_only(())
             self._emit_health(self.source.status)
 
     def _process(self, frame: Frame) -> None:
@@ -349,6 +357,7 @@ class CameraWorker:
         self._health.stage("detect", time.perf_counter() - started)
         sightings = [self._sighting(frame, face) for face in observations]
         track_ids = self._tracker.update(sightings, frame.captured_at)
+        self._templates.keep_only(track.track_id for track in self._tracker.tracks)
         chosen = self._tracker.select_for_description(frame.captured_at)
         if chosen:
             self._describe_and_match(frame, chosen)
@@ -385,8 +394,10 @@ class CameraWorker:
         self._health.stage("describe", described - started)
         self._health.described(len(chosen))
         self.descriptions += len(chosen)
-        ranked = self.gallery.search(descriptors, k=self.config.top_k)
-        del descriptors  # never kept: a descriptor is biometric data (REC-4)
+        # A track's descriptions pooled (track_pooling mean) are held only while it lives.
+        searched = self._templates.searched([track_id for track_id, _ in chosen], descriptors)
+        ranked = self.gallery.search(searched, k=self.config.top_k)
+        del descriptors, searched  # never kept: a descriptor is biometric data (REC-4)
         threshold = self.config.alert_threshold
         confirmations = [
             confirmation

@@ -21,7 +21,7 @@ from lfr.evaluation.protocols import IdentificationOptions, score_split
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.calibration import ModelCalibration, RuleCalibration, load_calibration
-from lfr.vision.decision import Description
+from lfr.vision.decision import Description, TrackPooling
 from lfr.vision.detection import HogDetectorConfig, build_detector
 from lfr.vision.fair import FairCohort
 from lfr.vision.following import FollowingConfig
@@ -73,10 +73,17 @@ class _Photograph:
         return
 
 
-def _config(description: Description, calibration: Path | None, fair: bool) -> EngineConfig:
+def _config(
+    description: Description,
+    calibration: Path | None,
+    fair: bool,
+    track_pooling: TrackPooling = TrackPooling.EACH,
+) -> EngineConfig:
     """The engine as the evaluation analyses LFW's small faces: HOG with one upsampling
-    on every frame (no following), any face described, the first description alerts."""
+    on every frame (no following), any face described, the first description alerts
+    (a track of one description: pooled, it is its own)."""
     return EngineConfig(
+        track_pooling=track_pooling,
         detector=HogDetectorConfig(upsample=1),
         following=FollowingConfig(detect_every=1),
         live_gate=LENIENT,
@@ -144,7 +151,8 @@ def images(lfw_dir: Path) -> Path:
 
 
 def test_the_engine_default_rule_scores_as_the_evaluation_default(images: Path) -> None:
-    config = _config(EngineConfig().description, None, EngineConfig().fair_normalisation)
+    default = EngineConfig()
+    config = _config(default.description, None, default.fair_normalisation, default.track_pooling)
     probe = sorted((images / PEOPLE[0]).iterdir())[1]
     calibration = load_calibration(None, "dlib-resnet-v1")
     engine = _engine_scores(config, images, probe)

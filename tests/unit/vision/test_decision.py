@@ -15,6 +15,9 @@ from lfr.vision.calibration import ModelCalibration, RuleCalibration
 from lfr.vision.decision import (
     DecisionRule,
     Description,
+    TrackPooling,
+    TrackTemplate,
+    TrackTemplates,
     comparison_scores,
     runnable_rule,
     searched_gallery,
@@ -108,6 +111,54 @@ def test_rule_names_say_the_description_and_the_score_rule() -> None:
     assert snorm.name == "snorm-200"
     with pytest.raises(ValueError, match="raw cosine"):
         DecisionRule(normalisation=CohortNormalisation(), fair=True)
+
+
+def test_a_track_template_is_the_unit_mean_of_its_descriptions_so_far() -> None:
+    template = TrackTemplate(2)
+    np.testing.assert_allclose(template.add(np.array([1.0, 0.0])), [[1.0, 0.0]])
+    # (1, 0) + (0, 1): the unit mean (0.7071, 0.7071).
+    np.testing.assert_allclose(template.add(np.array([0.0, 1.0])), [[0.70710678] * 2], atol=1e-6)
+    # + (0, 1) again: (1, 2) / √5.
+    pooled = template.add(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(pooled, [[1 / 5**0.5, 2 / 5**0.5]], atol=1e-6)
+    assert template.count == 3
+
+
+def test_pooling_averages_out_noise_a_single_frame_carries() -> None:
+    """REC-2: a passer's frames each 0.8 like their subject (unit noise in two other
+    directions, opposite in turn); the pooled track scores higher than any one frame."""
+    subject = np.array([1.0, 0.0, 0.0])
+    frames = _unit([[0.8, 0.6, 0.0], [0.8, -0.6, 0.0], [0.8, 0.0, 0.6], [0.8, 0.0, -0.6]])
+    template = TrackTemplate(3)
+    pooled = [float(template.add(frame)[0] @ subject) for frame in frames]
+    assert [round(float(f @ subject), 3) for f in frames] == [0.8] * 4
+    assert pooled[0] == pytest.approx(0.8)
+    assert pooled[1] == pytest.approx(1.0)  # the noise of frames 1 and 2 cancels
+    assert pooled[2] == pytest.approx(2.4 / np.sqrt(2.4**2 + 0.6**2))
+    assert pooled[3] == pytest.approx(1.0)
+
+
+def test_track_templates_pool_per_track_and_forget_ended_tracks() -> None:
+    each = TrackTemplates(TrackPooling.EACH)
+    rows = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    assert each.searched([1, 2], rows) is rows
+    assert len(each) == 0  # nothing is held
+    mean = TrackTemplates(TrackPooling.MEAN)
+    np.testing.assert_allclose(mean.searched([1, 2], rows), rows)  # a first look is itself
+    second = mean.searched([1], np.array([[0.0, 1.0]], np.float32))
+    np.testing.assert_allclose(second, [[0.70710678, 0.70710678]], atol=1e-6)
+    assert len(mean) == 2
+    mean.keep_only([2])
+    assert len(mean) == 1
+    # Track 1 ended: a track of that id would start afresh.
+    np.testing.assert_allclose(mean.searched([1], np.array([[0.0, 1.0]], np.float32)), [[0, 1]])
+    mean.keep_only(())
+    assert len(mean) == 0
+
+
+def test_track_pooling_is_part_of_the_rule_not_of_its_calibrated_name() -> None:
+    pooled = DecisionRule(fair=True, track_pooling=TrackPooling.MEAN)
+    assert pooled.name == DecisionRule(fair=True).name == "cosine-fair"
 
 
 def _unit(rows: list[list[float]]) -> NDArray[np.float64]:
