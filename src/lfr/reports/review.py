@@ -53,7 +53,7 @@ from lfr.domain.authorisation import read_wad
 from lfr.domain.refusal import NotFound
 from lfr.reports.evaluations import latest_evaluation, overall_rates_at
 from lfr.reports.forecast import forecast_alerts
-from lfr.reports.recognition import recognition_of
+from lfr.reports.recognition import RecognitionConfig, recognition_of
 from lfr.vision.types import SILENT_AFTER_S, CameraStatus
 
 FIGURES_FORMAT = 1
@@ -221,9 +221,12 @@ def blue_list_test(session: Session, deployment: DeploymentRow) -> dict[str, Any
 
 
 def _expectation(
-    session: Session, model_version: str, threshold: float, size: int, faces: int | None
+    session: Session, recognition: RecognitionConfig, size: int, faces: int | None
 ) -> dict[str, Any] | None:
-    """What the model's evaluation forecast for this watchlist, threshold and crowd."""
+    """What the evaluation of the model the deployment ran forecast for its threshold,
+    watchlist and crowd: both read from its stored recognition configuration (REC-2), so
+    the review states the rule it ran, not today's settings."""
+    model_version, threshold = recognition.model_version, recognition.threshold
     evaluation = latest_evaluation(session, model_version)
     if evaluation is None:
         return None
@@ -245,10 +248,10 @@ def _expectation(
     }
 
 
-def compute_figures(
-    session: Session, deployment_id: str, model_version: str | None = None
-) -> dict[str, Any]:
-    """Every figure of REV-1 for the deployment, read from the record now."""
+def compute_figures(session: Session, deployment_id: str) -> dict[str, Any]:
+    """Every figure of REV-1 for the deployment, read from the record now; the threshold,
+    its false-match rate and the forecast it is held against are those of the deployment's
+    stored recognition configuration (`recognition_of`)."""
     deployment = session.get(DeploymentRow, deployment_id)
     if deployment is None:
         raise NotFound("deployment", deployment_id)
@@ -289,10 +292,9 @@ def compute_figures(
         **_alert_figures(alerts, groups),
         **_test_figures(alerts, watchlist["blue_list_size"]),
     }
-    if model_version is not None:
-        figures["expectation"] = _expectation(
-            session, model_version, threshold, watchlist["size"], cameras["faces_seen"]
-        )
+    figures["expectation"] = _expectation(
+        session, recognition, watchlist["size"], cameras["faces_seen"]
+    )
     return figures
 
 
@@ -318,11 +320,9 @@ def list_reviews(session: Session) -> list[DeploymentReviewRow]:
     )
 
 
-def figures_of(
-    session: Session, review: DeploymentReviewRow, model_version: str | None = None
-) -> dict[str, Any]:
+def figures_of(session: Session, review: DeploymentReviewRow) -> dict[str, Any]:
     """The frozen figures of a signed-off review; the live ones of an open review."""
     if review.figures is not None:
         frozen: dict[str, Any] = json.loads(review.figures)
         return frozen
-    return compute_figures(session, review.deployment_id, model_version)
+    return compute_figures(session, review.deployment_id)

@@ -125,7 +125,6 @@ def sign_off(
     actor: Actor,
     review_id: str,
     *,
-    model_version: str | None = None,
     now: datetime | None = None,
 ) -> DeploymentReviewRow:
     """Sign off: every assessment written, the deployment over; the figures are frozen
@@ -139,7 +138,7 @@ def sign_off(
         problems.append(Unmet("REV-1", "an alert still awaits its decision or outcome", "alerts"))
     if problems:
         raise Refusals(problems)
-    figures = compute_figures(session, review.deployment_id, model_version)
+    figures = compute_figures(session, review.deployment_id)
     text = canonical_json(figures)
     review.figures = text
     review.figures_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()

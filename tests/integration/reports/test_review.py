@@ -165,3 +165,53 @@ def test_downtime_counts_time_without_frames_whatever_the_cause(
     assert downtime == {"cam-north": 348.0, "cam-south": 360.0}
     assert figures["camera_downtime_seconds"] == 708.0
     assert figures["faces_seen"] == 20
+
+
+def test_the_review_states_the_threshold_and_model_the_deployment_ran(
+    session_factory: SessionFactory, personas: Personas, planned_world: World
+) -> None:
+    """REV-1, REC-2: started under settings with another model version and a stricter
+    engine threshold, the deployment stores them; its review reads the forecast from that
+    model's evaluation at that threshold (not the settings' model of the day), and the
+    summary prints that threshold."""
+    import numpy as np
+
+    from lfr.reports.equitability import GroupScores
+    from lfr.reports.equitability_evaluation import scores_report
+    from lfr.reports.recognition import RecognitionSettings
+    from lfr.reports.review_export import summary_lines
+    from lfr.services.evaluations import store_evaluation
+    from lfr.services.people import console_actor
+    from lfr.services.policy import GovernancePolicy
+    from lfr.vision.engine_config import EngineConfig
+
+    own_model = "force-model-v2"
+    scores = GroupScores(mated=np.full(500, 0.99), non_mated=np.full(1000, 0.5))
+    result = scores_report({"a": scores, "b": scores}, [0.90, 0.95, 0.97])
+    engine = EngineConfig(alert_threshold=0.97)
+    policy = GovernancePolicy(recognition=RecognitionSettings(engine, own_model))
+    with transaction(session_factory) as session:
+        store_evaluation(
+            session,
+            console_actor(),
+            model_version=own_model,
+            dataset="synthetic",
+            labels_sha256="0" * 64,
+            report=result.report,
+            charts=result.charts,
+        )
+        deployments.start_deployment(
+            session, personas.silver, planned_world.deployment_id, policy=policy
+        )
+    with transaction(session_factory) as session:
+        deployments.halt_deployment(session, personas.silver, planned_world.deployment_id, "done")
+    with transaction(session_factory) as session:
+        figures = review.compute_figures(session, planned_world.deployment_id)
+    assert figures["alert_threshold"] == 0.97
+    assert figures["recognition"]["model_version"] == own_model
+    expectation = figures["expectation"]
+    assert expectation is not None
+    assert (expectation["model_version"], expectation["threshold"]) == (own_model, 0.97)
+    lines = dict(summary_lines(figures))
+    assert lines["Alert threshold"].startswith("0.97")
+    assert "Forecast (evaluation)" in lines

@@ -106,7 +106,7 @@ def _load(context: Context, review_id: str) -> tuple[dict[str, Any], dict[str, A
             "safeguards_assessment": row.safeguards_assessment,
             "lessons": row.lessons,
         }
-        return view, review.figures_of(db, row, _model_version(context))
+        return view, review.figures_of(db, row)
 
 
 @pages.get("/reviews/{review_id}")
@@ -223,7 +223,7 @@ def review_sign_off(
 
 def _sign_off(context: Context, actor: Actor, review_id: str) -> None:
     with transaction(context.db) as db:
-        reviews.sign_off(db, actor, review_id, model_version=_model_version(context))
+        reviews.sign_off(db, actor, review_id)
 
 
 @pages.get("/reviews/{review_id}/charts/{name}.png")
