@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 
 from lfr.db.governance import ApplicationRow, AuthorityRow
 from lfr.db.session import reading, transaction
@@ -24,27 +23,25 @@ from lfr.domain.authorisation import (
     LIST_FIELDS,
     TEXT_FIELDS,
     Application,
-    Conditions,
     ConsultationOutcome,
     DecisionKind,
     PlaceCategory,
-    TimeWindow,
     urgent_lapse_time,
     verify_wad,
     wad_as_text,
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
-from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.refusal import NotFound
 from lfr.services import authorisations, cameras, watchlists
 from lfr.services.access import readable_application, readable_applications
 from lfr.services.policy import GovernancePolicy
 from lfr.web import schemas
 from lfr.web.access import Admit, Viewer
+from lfr.web.application_forms import application_from_form
 from lfr.web.authority_view import AuthorityTerms, authority_terms
 from lfr.web.deps import Context
 from lfr.web.forms import shown_on_form
-from lfr.web.labels import from_local_input
 from lfr.web.rendering import render
 from lfr.web.wad_pdf import wad_pdf
 
@@ -112,7 +109,7 @@ def new_application_page(request: Request, context: Context, viewer: Applicant) 
 async def create_application(request: Request, context: Context, viewer: Applicant) -> Response:
     actor = viewer.actor
     draft = application_from_form(await request.form(), actor.user_id)
-    row_id = await _in_thread(lambda: _create(context, actor, draft))
+    row_id = await in_thread(lambda: _create(context, actor, draft))
     return RedirectResponse(f"/applications/{row_id}", status_code=303)
 
 
@@ -130,7 +127,7 @@ def application_page(
         row = readable_application(db, actor, application_id)
         application = authorisations.application_of(row)
         authority_row = _authority_of(db, row.id)
-        authority = _authority_out(authority_row, context.policy) if authority_row else None
+        authority = authority_answer(authority_row, context.policy) if authority_row else None
         terms = (
             authority_terms(db, authority_row, context.recognition_settings)
             if authority_row
@@ -195,7 +192,7 @@ async def update_application(
 ) -> Response:
     actor = viewer.actor
     draft = application_from_form(await request.form(), actor.user_id)
-    return await _change(
+    return await change_and_show(
         context,
         actor,
         application_id,
@@ -209,61 +206,11 @@ async def submit(
     request: Request, context: Context, viewer: Applicant, application_id: str
 ) -> Response:
     actor = viewer.actor
-    return await _change(
+    return await change_and_show(
         context,
         actor,
         application_id,
         lambda db: authorisations.submit_application(db, actor, application_id),
-    )
-
-
-@pages.post("/applications/{application_id}/decide")
-@shown_on_form()
-async def decide(
-    request: Request, context: Context, viewer: Decider, application_id: str
-) -> Response:
-    actor = viewer.actor
-    form = await request.form()
-    kind = _enum(DecisionKind, _text(form, "kind"), "kind")
-    conditions = (
-        conditions_from_form(form) if kind is DecisionKind.APPROVE_WITH_CONDITIONS else None
-    )
-
-    def run() -> None:
-        with transaction(context.db) as db:
-            readable_application(db, actor, application_id)
-            authorisations.decide_application(
-                db,
-                actor,
-                application_id,
-                kind,
-                _text(form, "reasons"),
-                conditions,
-                model_version=context.settings.evaluated_model_version,
-                engine_threshold=context.settings.engine.alert_threshold,
-                threshold_justification=_text(form, "threshold_justification") or None,
-            )
-
-    await _in_thread(run)
-    return RedirectResponse(f"/applications/{application_id}", status_code=303)
-
-
-@pages.post("/applications/{application_id}/consult")
-@shown_on_form()
-async def consult(
-    request: Request, context: Context, viewer: ChiefOfficer, application_id: str
-) -> Response:
-    actor = viewer.actor
-    form = await request.form()
-    outcome = _enum(ConsultationOutcome, _text(form, "outcome"), "outcome")
-    comments = _text(form, "comments")
-    return await _change(
-        context,
-        actor,
-        application_id,
-        lambda db: authorisations.consult_chief_officer(
-            db, actor, application_id, outcome, comments, policy=context.policy
-        ),
     )
 
 
@@ -276,7 +223,7 @@ def withdraw(
 ) -> Response:
     """The applicant withdraws an application not yet decided, saying why (AUTH-1)."""
     actor = viewer.actor
-    _change_application(
+    change_application(
         context,
         actor,
         application_id,
@@ -285,14 +232,7 @@ def withdraw(
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
-@pages.post("/authorities/{authority_id}/confirm")
-def confirm(context: Context, viewer: Decider, authority_id: str) -> Response:
-    """A Superintendent confirms an urgent authority, which then no longer lapses (AUTH-3)."""
-    confirmed = _confirm(context, viewer.actor, authority_id)
-    return RedirectResponse(f"/applications/{confirmed.application_id}", status_code=303)
-
-
-async def _change(
+async def change_and_show(
     context: Context, actor: Actor, application_id: str, change: Callable[[Session], object]
 ) -> Response:
     """Checks this person may read the application (no IDOR), then makes the change, in one
@@ -303,7 +243,7 @@ async def _change(
             readable_application(db, actor, application_id)
             change(db)
 
-    await _in_thread(run)
+    await in_thread(run)
     return RedirectResponse(f"/applications/{application_id}", status_code=303)
 
 
@@ -377,11 +317,11 @@ def _application_out(
         decision_reasons=row.decision_reasons,
         decided_at=row.decided_at,
         consultations=[schemas.consultation_out(c) for c in row.consultations],
-        authority=_authority_out(authority, policy) if authority else None,
+        authority=authority_answer(authority, policy) if authority else None,
     )
 
 
-def _authority_out(row: AuthorityRow, policy: GovernancePolicy) -> schemas.AuthorityOut:
+def authority_answer(row: AuthorityRow, policy: GovernancePolicy) -> schemas.AuthorityOut:
     validity = policy.urgent_validity
     return schemas.authority_out(row, urgent_lapse_time(authorisations.authority_of(row), validity))
 
@@ -391,7 +331,7 @@ def _read_application(context: Context, actor: Actor, application_id: str) -> An
         return _application_out(db, readable_application(db, actor, application_id), context.policy)
 
 
-def _change_application(
+def change_application(
     context: Context, actor: Actor, application_id: str, change: Callable[[Session], object]
 ) -> schemas.ApplicationOut:
     """Checks this person may read the application (no IDOR), makes the change in one
@@ -464,7 +404,7 @@ def api_update_application(
     """Replace a draft's answers (AUTH-1): the applicant, while it is a draft."""
     actor = viewer.actor
     draft = _draft_of(body, actor.user_id)
-    return _change_application(
+    return change_application(
         context,
         actor,
         application_id,
@@ -481,7 +421,7 @@ def api_update_application(
 def api_submit(context: Context, viewer: Applicant, application_id: str) -> schemas.ApplicationOut:
     """Submit for decision; refused naming every empty AUTH-1 field."""
     actor = viewer.actor
-    return _change_application(
+    return change_application(
         context,
         actor,
         application_id,
@@ -500,78 +440,12 @@ def api_withdraw(
 ) -> schemas.ApplicationOut:
     """The applicant withdraws an application not yet decided, saying why."""
     actor = viewer.actor
-    return _change_application(
+    return change_application(
         context,
         actor,
         application_id,
         lambda db: authorisations.withdraw_application(db, actor, application_id, body.reason),
     )
-
-
-@api.post(
-    "/{application_id}/decision",
-    status_code=201,
-    response_model=schemas.ApplicationOut,
-    responses=schemas.CHANGE_ERRORS,
-    operation_id="decide_application",
-)
-def api_decide(
-    context: Context,
-    viewer: Decider,
-    application_id: str,
-    body: schemas.DecisionIn,
-    response: Response,
-) -> schemas.ApplicationOut:
-    """Approve, approve with conditions, or refuse, with reasons (AUTH-2, AUTH-3); an
-    approval freezes the Written Authority Document (AUTH-5)."""
-    actor = viewer.actor
-    conditions = (
-        Conditions.from_json(body.conditions.model_dump(mode="json")) if body.conditions else None
-    )
-    answer = _change_application(
-        context,
-        actor,
-        application_id,
-        lambda db: authorisations.decide_application(
-            db,
-            actor,
-            application_id,
-            body.kind,
-            body.reasons,
-            conditions,
-            model_version=context.settings.evaluated_model_version,
-            engine_threshold=context.settings.engine.alert_threshold,
-            threshold_justification=body.threshold_justification,
-        ),
-    )
-    response.headers["Location"] = f"/api/applications/{application_id}"
-    return answer
-
-
-@api.post(
-    "/{application_id}/consultations",
-    status_code=201,
-    response_model=schemas.ConsultationOut,
-    responses=schemas.CHANGE_ERRORS,
-    operation_id="consult_chief_officer",
-)
-def api_consult(
-    context: Context,
-    viewer: ChiefOfficer,
-    application_id: str,
-    body: schemas.ConsultationIn,
-    response: Response,
-) -> schemas.ConsultationOut:
-    """A chief officer's view (AUTH-4): no objection, mitigation required, or a veto."""
-    actor = viewer.actor
-    with transaction(context.db) as db:
-        readable_application(db, actor, application_id)
-        row = authorisations.consult_chief_officer(
-            db, actor, application_id, body.outcome, body.comments, policy=context.policy
-        )
-        answer = schemas.consultation_out(row)
-    response.headers["Location"] = f"/api/applications/{application_id}"
-    return answer
 
 
 def _readable_authority(db: Session, actor: Actor, application_id: str) -> AuthorityRow:
@@ -616,67 +490,16 @@ def api_wad_document(context: Context, viewer: Reader, application_id: str) -> P
         return PlainTextResponse(wad_as_text(authority.wad, authority.wad_sha256))
 
 
-authorities_api = APIRouter(prefix="/api/authorities", tags=["applications"])
-
-
-@authorities_api.post(
-    "/{authority_id}/confirmation",
-    response_model=schemas.AuthorityOut,
-    responses=schemas.CHANGE_ERRORS,
-    operation_id="confirm_urgent_authority",
-)
-def api_confirm(context: Context, viewer: Decider, authority_id: str) -> schemas.AuthorityOut:
-    """A Superintendent confirms an Inspector's urgent authority before it lapses (AUTH-3)."""
-    return _confirm(context, viewer.actor, authority_id)
-
-
-def _confirm(context: Context, actor: Actor, authority_id: str) -> schemas.AuthorityOut:
-    with transaction(context.db) as db:
-        authority = db.get(AuthorityRow, authority_id)
-        if authority is None:
-            raise NotFound("authority", authority_id)
-        readable_application(db, actor, authority.application_id)
-        confirmed = authorisations.confirm_urgent_authority(
-            db, actor, authority_id, policy=context.policy
-        )
-        return _authority_out(confirmed, context.policy)
-
-
 def _authority_of(db: Session, application_id: str) -> AuthorityRow | None:
     return db.scalars(
         select(AuthorityRow).where(AuthorityRow.application_id == application_id)
     ).one_or_none()
 
 
-# --- form parsing: every problem named by its field -----------------------------------------
-
-
-async def _in_thread(function: Any) -> Any:
+async def in_thread(function: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(function)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _list(form: FormData, name: str) -> tuple[str, ...]:
-    """One item per line: a place's address may hold commas, so commas never split."""
-    return tuple(line.strip() for line in _text(form, name).splitlines() if line.strip())
-
-
-def _cameras(form: FormData) -> tuple[str, ...]:
-    """The configured cameras ticked, then any other names typed one per line (a camera
-    not configured yet), each once, in that order."""
-    names = _chosen(form, "camera_choices") + _list(form, "cameras")
-    return tuple(dict.fromkeys(names))
-
-
-def _chosen(form: FormData, name: str) -> tuple[str, ...]:
-    """The ticked boxes of a checkbox group, in the form's order."""
-    return tuple(v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip())
 
 
 def _hours(application: Application) -> float:
@@ -684,88 +507,3 @@ def _hours(application: Application) -> float:
     if application.window is None:
         return 0.0
     return (application.window.end - application.window.start).total_seconds() / 3600
-
-
-def _enum(kind: Any, value: str, field: str) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        raise Refusal(
-            "AUTH-1", f"choose one of: {', '.join(k.value for k in kind)}", field
-        ) from None
-
-
-def _moment(form: FormData, name: str, problems: list[Unmet]) -> datetime | None:
-    text = _text(form, name)
-    if not text:
-        return None
-    try:
-        return from_local_input(text)  # typed in UK time, as the pages show it
-    except ValueError:
-        problems.append(Unmet("AUTH-1", f"not a date and time: {text!r}", name))
-        return None
-
-
-def _window(form: FormData, prefix: str, problems: list[Unmet]) -> TimeWindow | None:
-    start = _moment(form, f"{prefix}start", problems)
-    end = _moment(form, f"{prefix}end", problems)
-    if start is None or end is None:
-        return None
-    try:
-        return TimeWindow(start, end)
-    except Refusal as refusal:
-        problems.extend(refusal.unmet)
-        return None
-
-
-def _categories(form: FormData, name: str) -> frozenset[WatchlistCategory]:
-    return frozenset(_enum(WatchlistCategory, v, name) for v in _chosen(form, name))
-
-
-def application_from_form(form: FormData, applicant_id: str) -> Application:
-    problems: list[Unmet] = []
-    category = _text(form, "place_category")
-    window = _window(form, "window_", problems)
-    if problems:
-        raise Refusals(problems)
-    return Application(
-        applicant_id=applicant_id,
-        **{name: _text(form, name) for name in TEXT_FIELDS},
-        places=_list(form, "places"),
-        cameras=_cameras(form),
-        watchlist_categories=_categories(form, "watchlist_categories"),
-        place_category=_enum(PlaceCategory, category, "place_category") if category else None,
-        window=window,
-        urgent=form.get("urgent") == "on",
-        urgency_reason=_text(form, "urgency_reason"),
-    )
-
-
-def conditions_from_form(form: FormData) -> Conditions:
-    problems: list[Unmet] = []
-    size_text = _text(form, "max_watchlist_size")
-    threshold_text = _text(form, "alert_threshold")
-    size = _number(int, size_text, "max_watchlist_size", problems)
-    threshold = _number(float, threshold_text, "alert_threshold", problems)
-    window = _window(form, "condition_window_", problems)
-    if problems:
-        raise Refusals(problems)
-    categories = _categories(form, "allowed_categories")
-    return Conditions(
-        max_watchlist_size=size,
-        allowed_categories=categories or None,
-        places=_chosen(form, "condition_places") or None,
-        cameras=_chosen(form, "condition_cameras") or None,
-        window=window,
-        alert_threshold=threshold,
-    )
-
-
-def _number(kind: Any, text: str, field: str, problems: list[Unmet]) -> Any:
-    if not text:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        problems.append(Unmet("AUTH-2", f"not a number: {text!r}", field))
-        return None

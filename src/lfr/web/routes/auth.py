@@ -12,7 +12,7 @@ from lfr.db.web_sessions import SessionStage
 from lfr.domain.refusal import Refusal
 from lfr.services import people
 from lfr.web import schemas
-from lfr.web.access import Admit, Identity, RequestIdentity
+from lfr.web.access import Admit, Identity, RequestIdentity, Viewer
 from lfr.web.context import WebContext
 from lfr.web.deps import Context, set_session_cookie
 from lfr.web.rendering import render
@@ -29,6 +29,7 @@ from lfr.web.signin import (
 
 router = APIRouter(include_in_schema=False)
 PUBLIC = Depends(Admit.public_route())
+SignedIn = Annotated[Viewer, Depends(Admit.signed_in())]
 
 
 def _safe_next(next_path: str | None) -> str:
@@ -358,13 +359,11 @@ def api_new_password(
     status_code=204,
     operation_id="sign_out",
     responses=schemas.SIGNED_IN_ERRORS,
-    dependencies=[Depends(Admit.signed_in())],
 )
-def api_sign_out(context: Context, identity: Identity) -> Response:
+def api_sign_out(context: Context, viewer: SignedIn) -> Response:
     """End this session."""
-    if identity.session is not None:
-        with transaction(context.db) as db:
-            context.sessions.end(db, identity.session)
+    with transaction(context.db) as db:
+        context.sessions.end(db, viewer.session)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response

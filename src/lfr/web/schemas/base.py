@@ -1,0 +1,89 @@
+"""The base schema and the API's one refusal shape (`Problems`), with the refusals
+each kind of route documents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from lfr.domain.refusal import Unmet
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(Schema):
+    """One unmet condition: the SPEC rule (or `request`, `sign-in`, `access`, `not-found`),
+    the field it concerns and why, in plain words."""
+
+    rule: str
+    field: str | None = None
+    reason: str
+
+
+class Problems(Schema):
+    """Every reason a request was refused; nothing was changed."""
+
+    detail: list[Problem]
+
+
+def problems_of(unmet: tuple[Unmet, ...] | list[Unmet]) -> list[dict[str, str | None]]:
+    return [{"rule": u.rule, "field": u.field, "reason": u.reason} for u in unmet]
+
+
+def problems_response(
+    status: int, problems: list[dict[str, str | None]], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """The API's one refusal shape: `{"detail": [{"rule", "field", "reason"}]}`."""
+    return JSONResponse({"detail": problems}, status_code=status, headers=headers)
+
+
+def _refusal(description: str) -> dict[str, Any]:
+    return {"model": Problems, "description": description}
+
+
+PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: _refusal("The request did not validate (`rule`: request; `field` names the part)."),
+}
+
+
+SIGNED_IN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **PUBLIC_ERRORS,
+    401: _refusal("Not signed in (`rule`: sign-in)."),
+    403: _refusal(
+        "Signed in, but this route is not for your roles, or the CSRF token is missing or not "
+        "this session's (`rule`: access)."
+    ),
+}
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    **SIGNED_IN_ERRORS,
+    404: _refusal("No such object, or not one you may read (`rule`: not-found)."),
+}
+
+
+CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **READ_ERRORS,
+    422: _refusal(
+        "A rule of the framework, or the request's own validation, refused it: every unmet "
+        "condition is listed with its SPEC rule and field, and nothing was changed."
+    ),
+}
+
+
+def as_json_refusals(errors: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same refusals for a route whose success is not JSON (FastAPI would document
+    them in the route's own media type): named as JSON explicitly."""
+    ref = {"$ref": "#/components/schemas/Problems"}
+    return {
+        status: {
+            "description": answer["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+        for status, answer in errors.items()
+    }
