@@ -28,6 +28,7 @@ descriptors live only inside the worker, as in the engine.
     nice -n 10 python -m benchmarks.walkby                   # the full run (about an hour here)
     python -m benchmarks.walkby --quick                      # 16 passers, CI-sized
     python -m benchmarks.walkby --rules engine,snorm --json out.json
+    python -m benchmarks.walkby --rules before,pooled --threshold 0.956
 """
 
 from __future__ import annotations

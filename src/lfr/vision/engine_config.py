@@ -64,7 +64,8 @@ class EngineConfig(BaseModel):
             "Flip and context augmentation (mirror true, chip_paddings [0.25, 0.3]) costs "
             "four network passes a described face (a fifth more CPU a 720p frame) and, "
             "with fair_normalisation, halves the misses at FPIR 1% on lfw-dev; its "
-            "same-group false-match differential puts the equitable floor at 0.96 "
+            "same-group false-match differential (women's about 3 times men's up to "
+            "0.965) puts the equitable floor at 0.97 "
             "(docs/evaluation.md): a force that turns it on stores its own equitability "
             "evaluation (lfr evaluate equitability measures the configured rule)."
         ),
@@ -85,7 +86,9 @@ class EngineConfig(BaseModel):
             "the description alone; 'mean', the unit mean of the track's descriptions so "
             "far (held in memory while the track lives), so that a passer's frames "
             "average their noise out. The tracker confirms over the searches either way "
-            "(tracker.min_confirmations)."
+            "(tracker.min_confirmations). On the walk-by clip mean found no more people "
+            "and alerted on as many strangers as each (docs/evaluation.md): each stays "
+            "the default."
         ),
     )
     enrolment_gate: QualityGate = Field(

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lfr.vision.decision import TrackPooling
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
@@ -129,7 +130,9 @@ def quiet_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
     return places
 
 
+@pytest.mark.parametrize("pooling", list(TrackPooling))
 def test_a_run_where_nobody_matches_leaves_nothing_behind(
+    pooling: TrackPooling,
     engine: Engine,
     examples_dir: Path,
     video_dir: Path,
@@ -139,8 +142,9 @@ def test_a_run_where_nobody_matches_leaves_nothing_behind(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     """REC-4: Miranda's face is detected and described but matches nobody on a list of
-    Lacamoire alone: nothing about him is written, logged or emitted."""
-    config = EngineConfig()
+    Lacamoire alone: nothing about him is written, logged or emitted; with track pooling
+    his pooled descriptions go with his track."""
+    config = EngineConfig(track_pooling=pooling)
     gallery = enrol(engine, make_watchlist(tmp_path / "wl", [examples_dir / f"{LACAMOIRE}.png"]))
     watched = [*quiet_places, video_dir, examples_dir]
     before = [_tree(place) for place in watched]
@@ -151,6 +155,7 @@ def test_a_run_where_nobody_matches_leaves_nothing_behind(
     worker, emitted = run_worker(source, engine, gallery, config)
     out, err = capfd.readouterr()
     assert worker.descriptions > 0  # descriptors were made, and died in memory
+    assert worker.track_templates_held == 0
     assert all(isinstance(e, HealthFigures) for e in emitted)
     assert emitted[-1].frames == 150  # type: ignore[union-attr]
     assert [_tree(place) for place in watched] == before

@@ -9,8 +9,19 @@ import cv2
 import numpy as np
 import pytest
 from benchmarks.crowd import Identity
-from benchmarks.walkby import Alert, RuleRun, attribute, boxes_by_frame, table, tally
+from benchmarks.walkby import (
+    Alert,
+    RuleRun,
+    attribute,
+    boxes_by_frame,
+    rule_configs,
+    table,
+    tally,
+)
 from benchmarks.walkby_clips import Passer, WalkbySpec, choose_people, generate, placement
+
+from lfr.vision.decision import Description, TrackPooling
+from lfr.vision.pipeline import EngineConfig
 
 
 def passer(
@@ -198,3 +209,17 @@ def test_a_tiny_clip_matches_its_ground_truth(lfw_dir: Path, tmp_path: Path) -> 
     # Seeded: generated afresh elsewhere, the same passers walk the same way.
     again = generate(spec, lfw_dir, tmp_path / "again", enrollable=lambda identity: True)
     assert again.passers() == passers
+
+
+def test_the_rules_name_the_default_and_the_rule_before_track_pooling() -> None:
+    rules = rule_configs()
+    assert rules["engine"] == EngineConfig()
+    before = rules["before"]
+    assert (before.description, before.fair_normalisation, before.alert_threshold) == (
+        Description(),
+        False,
+        0.946,
+    )
+    assert before.track_pooling is TrackPooling.EACH
+    assert rules["pooled"] == before.updated(track_pooling=TrackPooling.MEAN)
+    assert rules["fair"] == before.updated(fair_normalisation=True)
