@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from lfr.runtime.supervisor import SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.sources import SourceError, SourceShape, probe
 from lfr.vision.types import RGBImage
+
+if TYPE_CHECKING:
+    from lfr.vision.following import FaceFollower
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +59,13 @@ Calibrate = Callable[[EngineConfig, int, int], float]
 
 
 def frames_per_core(config: EngineConfig, width: int, height: int) -> float:
-    """Time the detector and follower on one core on a textured frame with no face; run in
-    a child process (`measured_in_child`) so the models it loads leave with it."""
+    """Time the detector and follower on one core on a textured frame with no face, every
+    detection searching the whole frame (the busy case); run in a child process
+    (`measured_in_child`) so the models it loads leave with it."""
     import cv2
 
-    from lfr.vision.analysis import FaceAnalyser
-    from lfr.vision.detection import build_detector
-    from lfr.vision.following import FaceFollower
-
     cv2.setNumThreads(1)
-    follower = FaceFollower(FaceAnalyser(build_detector(config.detector)), config.following)
+    follower = calibration_follower(config)
     noise = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     frame: RGBImage = np.ascontiguousarray(cv2.GaussianBlur(noise, (7, 7), 0), dtype=np.uint8)
     follower.observe(frame)  # loads the models: not part of the rate
@@ -73,6 +74,19 @@ def frames_per_core(config: EngineConfig, width: int, height: int) -> float:
         follower.observe(frame)
         frames += 1
     return frames / elapsed
+
+
+def calibration_follower(config: EngineConfig) -> FaceFollower:
+    """The engine's detector and follower as the calibration times them. The same frame
+    over and over changes nowhere: searching only what changed (`search_changes`) would
+    skip nearly every detection and promise several times the rate a busy street allows,
+    so every detection searches the whole frame (a crowd, a moving camera)."""
+    from lfr.vision.analysis import FaceAnalyser
+    from lfr.vision.detection import build_detector
+    from lfr.vision.following import FaceFollower
+
+    busy = config.following.model_copy(update={"search_changes": False})
+    return FaceFollower(FaceAnalyser(build_detector(config.detector)), busy)
 
 
 def measured_in_child(config: EngineConfig, width: int, height: int) -> float:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lfr.vision.alignment import DLIB_CHIP, ChipAlignment, DlibChip, cut_chip
-from lfr.vision.detection import Detector
+from lfr.vision.detection import Detector, RegionDetector
+from lfr.vision.detection.base import GreyImage
 from lfr.vision.landmarks import CHIP_PADDING, CHIP_SIZE, LandmarkLocator, Landmarks, align
 from lfr.vision.quality import assess_quality
 from lfr.vision.types import Box, QualityFactors, RGBImage
@@ -66,9 +67,25 @@ class FaceAnalyser:
         self.chip_alignment = DlibChip(size=chip_size, padding=chip_padding)
         self.alignments = tuple(dict.fromkeys(a for a in alignments if a != self.chip_alignment))
 
-    def analyse(self, image: RGBImage) -> list[FaceObservation]:
-        """Every face the detector finds, in its order (most confident first)."""
-        return [self.observe(image, d.box, d.confidence) for d in self.detector.detect(image)]
+    def analyse(
+        self,
+        image: RGBImage,
+        regions: Sequence[Box] | None = None,
+        *,
+        grey: GreyImage | None = None,
+    ) -> list[FaceObservation]:
+        """Every face the detector finds, in its order (most confident first); only in
+        `regions` (whole-frame boxes) when given and the detector can search parts of a
+        frame (`RegionDetector`: every shipped backend), else in the whole frame. `grey`:
+        the frame turned grey, when the caller has it (HOG searches it, not converting
+        the frame again)."""
+        if not isinstance(self.detector, RegionDetector):
+            found = self.detector.detect(image)
+        elif regions is not None:
+            found = self.detector.detect_regions(image, regions, grey=grey)
+        else:
+            found = self.detector.detect(image, grey=grey)
+        return [self.observe(image, d.box, d.confidence) for d in found]
 
     def observe(self, image: RGBImage, box: Box, confidence: float = 1.0) -> FaceObservation:
         """Landmarks, chip and quality for a face whose box is already known (e.g. a

@@ -16,8 +16,16 @@ correlation under `min_similarity`: a cut to another shot, an occlusion, a drift
 background). A face that enters between detections is found by the next detection, at
 most `detect_every - 1` frames later.
 
-Nothing here is kept beyond the previous frame's faces and a small grey copy of it
-(REC-4): both are replaced on every frame and dropped with the worker.
+With `search_changes`, a detection between whole-frame searches searches only what
+changed since the last whole-frame search and around the previous frame's faces
+(`lfr.vision.motion`); the whole frame is searched every `full_search_every` detections.
+
+Each frame is turned grey once: the flow, the change image and the detector (HOG searches
+grey) share it.
+
+Nothing here is kept beyond the previous frame's faces, a small grey copy of it, and with
+`search_changes` a smaller grey copy of the last frame searched whole (REC-4): all are
+replaced as frames come and dropped with the worker.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from lfr.vision.analysis import FaceAnalyser, FaceObservation
+from lfr.vision.motion import changed_boxes, merged, padded, scaled, search_share
 from lfr.vision.types import Box, RGBImage
 
 GreyImage = NDArray[np.uint8]
@@ -79,6 +88,72 @@ class FollowingConfig(BaseModel):
             "returns within this many pixels (of the flow image) of where it started. "
             "Raising it follows through blur and fast motion with less certainty; "
             "lowering it drops more faces until the next detection."
+        ),
+    )
+    search_changes: bool = Field(
+        default=True,
+        description=(
+            "Between whole-frame searches, the detector searches only the parts of the "
+            "frame that changed since the last whole-frame search (a small grey copy "
+            "compared pixel by pixel) and around the faces of the previous frame. On a "
+            "fixed camera watching a quiet street most of the frame is unchanged and its "
+            "search is skipped; when the changes cover more than `max_search_share` of the "
+            "frame (a crowd, a moving camera, a cut) the whole frame is searched anyway. "
+            "A face that appears without changing its surroundings (standing still, "
+            "turning slowly towards the camera) is found by the next whole-frame search."
+        ),
+    )
+    full_search_every: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description=(
+            "With `search_changes`: one detection in this many searches the whole frame "
+            "whatever changed (5 with `detect_every` 2: every 10th frame, 0.4 s at 25 fps). "
+            "Raising it saves more where little moves; a still face that was not found "
+            "is found that much later. 1 searches the whole frame at every detection."
+        ),
+    )
+    change_threshold: int = Field(
+        default=12,
+        ge=1,
+        le=255,
+        description=(
+            "With `search_changes`: a pixel of the small grey copy changed when it differs "
+            "by more than this many grey levels (of 255) from the last whole-frame search. "
+            "Raising it ignores more noise and flicker and can miss a slow, low-contrast "
+            "change; lowering it searches more of the frame."
+        ),
+    )
+    change_width: int = Field(
+        default=160,
+        ge=32,
+        le=1920,
+        description=(
+            "With `search_changes`: the width of the grey copy compared for changes (160: a "
+            "pixel of it covers 8 of a 720p frame). Wider finds finer changes and costs "
+            "more; narrower blurs small changes away."
+        ),
+    )
+    search_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description=(
+            "With `search_changes`: each changed part is searched with this much more "
+            "around it, as a share of the frame's shorter side (0.05: 36 px at 720p), so a "
+            "face at its edge is whole in the search; around a previous frame's face half "
+            "its size is searched on each side."
+        ),
+    )
+    max_search_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description=(
+            "With `search_changes`: when the parts to search cover more than this share "
+            "of the frame, the whole frame is searched instead (one search costs less "
+            "than many pieces covering most of it)."
         ),
     )
     flow_width: int = Field(
@@ -136,39 +211,103 @@ class FaceFollower:
         self._grey: GreyImage | None = None
         self._scale = 1.0
         self._since_detection = 0
+        self._reference: GreyImage | None = None
+        self._since_full_search = 0
         self.detected = False
         """Whether the last `observe` ran the detector (its faces are all the detector
-        finds); False when they were followed."""
+        finds in what it searched); False when they were followed."""
+        self.searched: list[Box] | None = None
+        """What the last detection searched: None, the whole frame; else these regions
+        (`search_changes`). Kept as figures for tests and benchmarks."""
 
     def observe(self, image: RGBImage) -> list[FaceObservation]:
         """The faces of this frame: detected when a detection is due, else followed."""
         following = self._config.detect_every > 1
-        grey = self._flow_image(image) if following else None
+        # The frame turned grey once: shrunk for the flow and the change image, and
+        # searched by a grey detector (HOG) as it is.
+        grey = (
+            np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+            if following or self._config.search_changes
+            else None
+        )
+        flow = self._flow_image(grey) if grey is not None else None
         due = self._grey is None or self._since_detection + 1 >= self._config.detect_every
-        if not following or due or grey is None or self._grey is None:
-            faces = self._analyser.analyse(image)
+        if not following or due or flow is None or self._grey is None:
+            faces = self._detect(image, grey, flow)
             self._since_detection = 0
             self.detected = True
         else:
-            faces = self._follow(image, self._grey, grey)
+            faces = self._follow(image, self._grey, flow)
             self._since_detection += 1
             self.detected = False
-        self._faces, self._grey = faces, grey
+        self._faces, self._grey = faces, flow
         return faces
 
     def reset(self) -> None:
-        """Forget the previous frame: the next frame is detected (after a gap or a drop
-        of the source, following would bridge what was not seen)."""
-        self._faces, self._grey = [], None
+        """Forget the previous frame: the next frame is detected, whole (after a gap or
+        a drop of the source, following would bridge what was not seen)."""
+        self._faces, self._grey, self._reference = [], None, None
 
-    def _flow_image(self, image: RGBImage) -> GreyImage:
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        width = image.shape[1]
+    def _detect(
+        self, image: RGBImage, grey: GreyImage | None, flow: GreyImage | None
+    ) -> list[FaceObservation]:
+        regions = self._search_regions(image, flow)
+        self.searched = regions
+        if regions is None:
+            self._since_full_search = 0
+            if self._config.search_changes and flow is not None:
+                self._reference = self._change_image(flow)
+            return self._analyser.analyse(image, grey=grey)
+        self._since_full_search += 1
+        return self._analyser.analyse(image, regions, grey=grey) if regions else []
+
+    def _search_regions(self, image: RGBImage, flow: GreyImage | None) -> list[Box] | None:
+        """Where this detection searches: None for the whole frame (`search_changes` off,
+        a whole-frame search due, nothing to compare with, or too much changed); else the
+        changed parts since the last whole-frame search and the previous frame's faces,
+        padded and merged (possibly none: nothing changed and nobody was there)."""
+        config = self._config
+        if (
+            not config.search_changes
+            or flow is None
+            or self._reference is None
+            or self._since_full_search + 1 >= config.full_search_every
+        ):
+            return None
+        now = self._change_image(flow)
+        if now.shape != self._reference.shape:
+            return None
+        factor = now.shape[1] / image.shape[1]
+        margin = config.search_margin * min(image.shape[:2])
+        regions = [
+            padded(scaled(box, factor, image.shape), margin, margin, image.shape)
+            for box in changed_boxes(self._reference, now, config.change_threshold)
+        ]
+        regions += [
+            padded(face.box, face.box.width / 2, face.box.height / 2, image.shape)
+            for face in self._faces
+        ]
+        regions = merged(regions)
+        if search_share(regions, image.shape) > config.max_search_share:
+            return None
+        return regions
+
+    def _change_image(self, grey: GreyImage) -> GreyImage:
+        """The flow image shrunk to `change_width` (area averaging: codec noise evens out)."""
+        width = self._config.change_width
+        if grey.shape[1] <= width:
+            return grey
+        size = (width, max(1, round(grey.shape[0] * width / grey.shape[1])))
+        return np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+    def _flow_image(self, grey: GreyImage) -> GreyImage:
+        """The grey frame shrunk to at most `flow_width` wide."""
+        width = grey.shape[1]
         self._scale = min(1.0, self._config.flow_width / width)
-        if self._scale < 1.0:
-            size = (round(width * self._scale), round(image.shape[0] * self._scale))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-        return np.asarray(grey, dtype=np.uint8)
+        if self._scale >= 1.0:
+            return grey
+        size = (round(width * self._scale), round(grey.shape[0] * self._scale))
+        return np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
     def _follow(self, image: RGBImage, before: GreyImage, now: GreyImage) -> list[FaceObservation]:
         if not self._faces or before.shape != now.shape:

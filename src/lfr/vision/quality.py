@@ -47,8 +47,11 @@ def assess_quality(
     left_eye, right_eye = eye_centres(landmarks)
     inter_eye = float(np.linalg.norm(right_eye - left_eye))
     grey: NDArray[np.uint8] = np.asarray(cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
-    brightness = float(grey.mean())
-    contrast = float(grey.std())
+    # OpenCV's mean and standard deviation (population, as numpy's): one pass, a third of
+    # numpy's time on a chip, measured on every face of every frame.
+    mean, deviation = cv2.meanStdDev(grey)
+    brightness = float(mean[0, 0])
+    contrast = float(deviation[0, 0])
     sharpness = measure_sharpness(grey, contrast)
     yaw = estimate_yaw_deg(landmarks)
     roll = estimate_roll_deg(landmarks)
@@ -76,7 +79,8 @@ def measure_sharpness(grey: NDArray[np.uint8], contrast: float) -> float:
     """Variance of the Laplacian, rescaled to a chip of `REFERENCE_CONTRAST`: the raw
     variance grows with the square of the contrast, so without this a dark or flat face
     would read as blurred and the refusal would name the wrong cause."""
-    raw = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    _, deviation = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_64F))
+    raw = float(deviation[0, 0]) ** 2  # the Laplacian's variance
     return raw * (REFERENCE_CONTRAST / max(contrast, 1.0)) ** 2
 
 

@@ -8,10 +8,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lfr.bus.cameras import Camera
-from lfr.runtime.admission import HEADROOM, Admission, HostCapacity, frames_per_core
+from lfr.runtime.admission import (
+    HEADROOM,
+    Admission,
+    HostCapacity,
+    calibration_follower,
+    frames_per_core,
+)
 from lfr.runtime.central import CameraHealth
 from lfr.runtime.supervisor import SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
@@ -113,6 +120,17 @@ def test_the_calibration_times_the_real_detector() -> None:
     assert small > 0
     assert large > 0
     assert small >= large * 0.8
+
+
+def test_the_calibration_searches_the_whole_frame_at_every_detection() -> None:
+    """Its one still frame changes nowhere: searching only changes would time almost no
+    detection and promise a busy street several times the rate it gets (REC-2)."""
+    follower = calibration_follower(EngineConfig())
+    frame = np.zeros((360, 640, 3), np.uint8)
+    for _ in range(6):
+        follower.observe(frame)
+        if follower.detected:
+            assert follower.searched is None
 
 
 def _figures(fps: float) -> HealthFigures:

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from lfr.vision.types import Box, RGBImage
+
+GreyImage = NDArray[np.uint8]
+"""A frame turned grey (`cv2.COLOR_RGB2GRAY`), same height and width."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,11 @@ class DetectorSettings(BaseModel):
     )
 
 
+REGION_GRID = 32
+"""Searched regions start on multiples of this many pixels (see `detect_regions`): a
+multiple of the shrinking's period at the usual scales (3 of 4 pixels at 720p, 1 of 2 at
+1080p) and of HOG's 8-pixel cells after it."""
+
 ConfigT = TypeVar("ConfigT", bound=DetectorSettings)
 _BUILDERS: dict[str, Callable[[Any], Detector]] = {}
 
@@ -126,21 +135,76 @@ class RegionDetector(ABC):
     def __init__(self, settings: DetectorSettings) -> None:
         self._settings = settings
 
-    def detect(self, image: RGBImage) -> list[Detection]:
+    def detect(self, image: RGBImage, *, grey: GreyImage | None = None) -> list[Detection]:
+        """Faces in the frame (within the region of interest). `grey`: the frame already
+        turned grey by the caller (the camera worker needs it anyway, for following),
+        used by a backend that searches grey (HOG) instead of converting the frame again."""
         height, width = image.shape[:2]
+        area = self._searched_area(width, height)
+        if area is None:
+            return []  # the region of interest lies outside this frame
+        left, top, right, bottom = area
+        scale = self._scale_for(right - left)
+        found = self._search(image, (left, top, right, bottom), scale, grey)
+        found.sort(key=lambda d: d.confidence, reverse=True)
+        return found
+
+    def detect_regions(
+        self, image: RGBImage, regions: Sequence[Box], *, grey: GreyImage | None = None
+    ) -> list[Detection]:
+        """Faces in `regions` of `image` only (whole-frame boxes, each searched on its
+        own, within the region of interest), at the scale a whole-frame search would use,
+        so that a face found is the face `detect` would find there. Each region's corner
+        is moved up and left onto a grid of `REGION_GRID` pixels (counted from the
+        searched area's corner) so that the shrunk pixels and the detector's cells fall as
+        in the whole frame."""
+        height, width = image.shape[:2]
+        area = self._searched_area(width, height)
+        if area is None:
+            return []
+        scale = self._scale_for(area[2] - area[0])
+        found: list[Detection] = []
+        for region in regions:
+            left = area[0] + max(0, region.left - area[0]) // REGION_GRID * REGION_GRID
+            top = area[1] + max(0, region.top - area[1]) // REGION_GRID * REGION_GRID
+            right, bottom = min(area[2], region.right), min(area[3], region.bottom)
+            if right > left and bottom > top:
+                found += self._search(image, (left, top, right, bottom), scale, grey)
+        found.sort(key=lambda d: d.confidence, reverse=True)
+        kept: list[Detection] = []
+        for detection in found:  # a face across two regions' edges, found in both: once
+            if all(_iou(detection.box, k.box) < 0.5 for k in kept):
+                kept.append(detection)
+        return kept
+
+    def _searched_area(self, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """(left, top, right, bottom) of what is searched: the region of interest within
+        the frame, or the whole frame; None when the region lies outside it."""
         region = self._settings.region_of_interest
-        left, top = 0, 0
-        if region is not None:
-            left, top = max(region.left, 0), max(region.top, 0)
-            right, bottom = min(region.right, width), min(region.bottom, height)
-            if right <= left or bottom <= top:
-                return []  # the region lies outside this frame
-            image = image[top:bottom, left:right]
-        scale = self._scale_for(image.shape[1])
-        found = []
+        if region is None:
+            return 0, 0, width, height
+        left, top = max(region.left, 0), max(region.top, 0)
+        right, bottom = min(region.right, width), min(region.bottom, height)
+        if right <= left or bottom <= top:
+            return None
+        return left, top, right, bottom
+
+    def _search(
+        self,
+        image: RGBImage,
+        area: tuple[int, int, int, int],
+        scale: float,
+        grey: GreyImage | None = None,
+    ) -> list[Detection]:
+        """Faces in `area` of `image`, shrunk by `scale`, in whole-frame boxes."""
+        height, width = image.shape[:2]
+        left, top, right, bottom = area
+        crop = image[top:bottom, left:right]
+        grey_crop = None if grey is None else grey[top:bottom, left:right]
         # Contiguous (a copy only when it is not): dlib reads a non-contiguous array's
         # memory as if it were contiguous and silently finds nothing, or the wrong pixels.
-        searched = np.ascontiguousarray(shrink(self._searched_image(image), scale))
+        searched = np.ascontiguousarray(shrink(self._searched_image(crop, grey_crop), scale))
+        found = []
         for box, confidence in self._detect_in(searched):
             placed = _clip(scale_box(box, scale), left, top, width, height)
             if placed is None:
@@ -148,7 +212,6 @@ class RegionDetector(ABC):
             if min(placed.width, placed.height) < self._settings.min_face_px:
                 continue
             found.append(Detection(box=placed, confidence=confidence))
-        found.sort(key=lambda d: d.confidence, reverse=True)
         return found
 
     def _scale_for(self, width: int) -> float:
@@ -159,9 +222,9 @@ class RegionDetector(ABC):
             scale = cap / width
         return scale
 
-    def _searched_image(self, image: RGBImage) -> RGBImage:
+    def _searched_image(self, image: RGBImage, grey: GreyImage | None = None) -> RGBImage:
         """What the backend searches, before shrinking: the frame itself unless a backend
-        needs less of it (HOG: grey)."""
+        needs less of it (HOG: grey, `grey` when the caller has it already)."""
         return image
 
     @abstractmethod
@@ -191,6 +254,15 @@ def scale_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, i
         math.ceil(right / scale),
         math.ceil(bottom / scale),
     )
+
+
+def _iou(a: Box, b: Box) -> float:
+    width = min(a.right, b.right) - max(a.left, b.left)
+    height = min(a.bottom, b.bottom) - max(a.top, b.top)
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / float(a.width * a.height + b.width * b.height - inter)
 
 
 def _clip(box: tuple[int, int, int, int], dx: int, dy: int, width: int, height: int) -> Box | None:

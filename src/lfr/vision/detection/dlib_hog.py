@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from lfr.vision.detection._dlib import DlibDetector, exclusive_box
-from lfr.vision.detection.base import DetectorSettings, register_detector
+from lfr.vision.detection.base import DetectorSettings, GreyImage, register_detector
 from lfr.vision.types import RGBImage
 
 
@@ -46,9 +46,11 @@ class HogDetector(DlibDetector[HogDetectorConfig]):
     def __init__(self, config: HogDetectorConfig) -> None:
         super().__init__(config, _load_hog)
 
-    def _searched_image(self, image: RGBImage) -> RGBImage:
+    def _searched_image(self, image: RGBImage, grey: GreyImage | None = None) -> RGBImage:
         if not self._config.grey or image.ndim != 3:
             return image
+        if grey is not None:
+            return grey  # the caller's grey copy: the same pixels, converted once a frame
         return np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
 
     def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
