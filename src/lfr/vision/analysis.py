@@ -87,10 +87,18 @@ class FaceAnalyser:
             found = self.detector.detect(image, grey=grey)
         return [self.observe(image, d.box, d.confidence) for d in found]
 
-    def observe(self, image: RGBImage, box: Box, confidence: float = 1.0) -> FaceObservation:
+    def observe(
+        self,
+        image: RGBImage,
+        box: Box,
+        confidence: float = 1.0,
+        landmarks: Landmarks | None = None,
+    ) -> FaceObservation:
         """Landmarks, chip and quality for a face whose box is already known (e.g. a
-        tracker's predicted box)."""
-        landmarks = self.locator.locate(image, box)
+        tracker's predicted box); `landmarks` when already known (followed by optical
+        flow), else located in the box."""
+        if landmarks is None:
+            landmarks = self.locator.locate(image, box)
         chip = align(image, landmarks, self._chip_size, self._chip_padding)
         quality = assess_quality(image, box, landmarks, chip)
         return FaceObservation(

@@ -156,6 +156,20 @@ class FollowingConfig(BaseModel):
             "than many pieces covering most of it)."
         ),
     )
+    relocate_landmarks: bool = Field(
+        default=False,
+        description=(
+            "On a followed frame, locate the five landmarks afresh in the moved box with "
+            "dlib's shape predictor (1-2 ms a face: on the 720p crowd the predictor took a "
+            "quarter of a frame's CPU, half of it on followed frames) instead of taking "
+            "them where the optical flow carried them. Carried "
+            "landmarks are used only when all five were tracked there and back, and only "
+            "one step from located ones (with `detect_every` above 2 every other followed "
+            "frame locates afresh), so the flow's error never accumulates. On the clips "
+            "carrying kept every alert and added no false one (docs/evaluation.md); True "
+            "measures every followed frame afresh, as before."
+        ),
+    )
     flow_width: int = Field(
         default=640,
         ge=160,
@@ -208,6 +222,9 @@ class FaceFollower:
         self._analyser = analyser
         self._config = config
         self._faces: list[FaceObservation] = []
+        self._located: list[bool] = []
+        """For each face of `_faces`: whether its landmarks were located by the shape
+        predictor (detected, or relocated) rather than carried by the flow."""
         self._grey: GreyImage | None = None
         self._scale = 1.0
         self._since_detection = 0
@@ -234,19 +251,20 @@ class FaceFollower:
         due = self._grey is None or self._since_detection + 1 >= self._config.detect_every
         if not following or due or flow is None or self._grey is None:
             faces = self._detect(image, grey, flow)
+            located = [True] * len(faces)
             self._since_detection = 0
             self.detected = True
         else:
-            faces = self._follow(image, self._grey, flow)
+            faces, located = self._follow(image, self._grey, flow)
             self._since_detection += 1
             self.detected = False
-        self._faces, self._grey = faces, flow
+        self._faces, self._located, self._grey = faces, located, flow
         return faces
 
     def reset(self) -> None:
         """Forget the previous frame: the next frame is detected, whole (after a gap or
         a drop of the source, following would bridge what was not seen)."""
-        self._faces, self._grey, self._reference = [], None, None
+        self._faces, self._located, self._grey, self._reference = [], [], None, None
 
     def _detect(
         self, image: RGBImage, grey: GreyImage | None, flow: GreyImage | None
@@ -309,19 +327,31 @@ class FaceFollower:
         size = (round(width * self._scale), round(grey.shape[0] * self._scale))
         return np.asarray(cv2.resize(grey, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
-    def _follow(self, image: RGBImage, before: GreyImage, now: GreyImage) -> list[FaceObservation]:
+    def _follow(
+        self, image: RGBImage, before: GreyImage, now: GreyImage
+    ) -> tuple[list[FaceObservation], list[bool]]:
+        """The previous frame's faces followed into this one, and for each whether its
+        landmarks were located afresh."""
         if not self._faces or before.shape != now.shape:
-            return []
+            return [], []
         start = np.concatenate([f.landmarks for f in self._faces]).astype(np.float32)
         start *= self._scale
         end, tracked = self._flow(before, now, start.reshape(-1, 1, 2))
-        followed = []
+        followed, located = [], []
         for index, face in enumerate(self._faces):
             rows = slice(5 * index, 5 * index + 5)
-            observation = self._followed(image, face, start[rows], end[rows], tracked[rows])
+            # Landmarks carried by the flow only one step from located ones: a second
+            # step would carry the flow's error on.
+            carry = (
+                not self._config.relocate_landmarks
+                and self._located[index]
+                and bool(tracked[rows].all())
+            )
+            observation = self._followed(image, face, start[rows], end[rows], tracked[rows], carry)
             if observation is not None:
                 followed.append(observation)
-        return followed
+                located.append(not carry)
+        return followed, located
 
     def _flow(
         self, before: GreyImage, now: GreyImage, points: NDArray[np.float32]
@@ -349,7 +379,10 @@ class FaceFollower:
         start: NDArray[np.float32],
         end: NDArray[np.float32],
         tracked: NDArray[np.bool_],
+        carry: bool = False,
     ) -> FaceObservation | None:
+        """The face moved with its tracked landmarks and measured on the new frame;
+        `carry`: its landmarks are where the flow carried them, not located afresh."""
         if int(tracked.sum()) < _MIN_TRACKED_POINTS:
             return None
         before, after = start[tracked], end[tracked]
@@ -359,7 +392,8 @@ class FaceFollower:
         box = moved_box(face.box, shift, scale, image.shape)
         if box is None:
             return None
-        observation = self._analyser.observe(image, box, face.confidence)
+        landmarks = np.ascontiguousarray(end / self._scale, dtype=np.float32) if carry else None
+        observation = self._analyser.observe(image, box, face.confidence, landmarks)
         if chip_similarity(observation.chip, face.chip) < self._config.min_similarity:
             return None
         return observation

@@ -73,15 +73,19 @@ def padded(box: Box, pad_x: float, pad_y: float, shape: tuple[int, ...]) -> Box:
     )
 
 
-def _overlap(a: Box, b: Box) -> bool:
-    return a.left < b.right and b.left < a.right and a.top < b.bottom and b.top < a.bottom
+Edges = tuple[int, int, int, int]
+
+
+def _overlap(a: Edges, b: Edges) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def merged(boxes: Sequence[Box]) -> list[Box]:
     """Overlapping boxes replaced by the box around them, until no two overlap: each
-    part of the frame is searched once, and a face across two regions is whole in one."""
-    pending = list(boxes)
-    done: list[Box] = []
+    part of the frame is searched once, and a face across two regions is whole in one.
+    (Plain tuples inside: this runs at every detection.)"""
+    pending: list[Edges] = [(b.left, b.top, b.right, b.bottom) for b in boxes]
+    done: list[Edges] = []
     while pending:
         current = pending.pop()
         grown = True
@@ -89,11 +93,11 @@ def merged(boxes: Sequence[Box]) -> list[Box]:
             grown = False
             for index, other in enumerate(pending):
                 if _overlap(current, other):
-                    current = Box(
-                        left=min(current.left, other.left),
-                        top=min(current.top, other.top),
-                        right=max(current.right, other.right),
-                        bottom=max(current.bottom, other.bottom),
+                    current = (
+                        min(current[0], other[0]),
+                        min(current[1], other[1]),
+                        max(current[2], other[2]),
+                        max(current[3], other[3]),
                     )
                     del pending[index]
                     grown = True
@@ -105,7 +109,10 @@ def merged(boxes: Sequence[Box]) -> list[Box]:
             pending.extend([current, *clashing])
         else:
             done.append(current)
-    return sorted(done, key=lambda b: (b.top, b.left))
+    return [
+        Box(left=e[0], top=e[1], right=e[2], bottom=e[3])
+        for e in sorted(done, key=lambda e: (e[1], e[0]))
+    ]
 
 
 def search_share(boxes: Sequence[Box], shape: tuple[int, ...]) -> float:

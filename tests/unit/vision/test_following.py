@@ -13,7 +13,7 @@ import pytest
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.detection import HogDetectorConfig, build_detector
 from lfr.vision.following import FaceFollower, FollowingConfig, chip_similarity, moved_box
-from lfr.vision.landmarks import LandmarkLocator
+from lfr.vision.landmarks import LandmarkLocator, Landmarks
 from lfr.vision.sources import FileSource
 from lfr.vision.tracking import iou
 from lfr.vision.types import Box, RGBImage
@@ -110,3 +110,36 @@ def test_moved_box_moves_scales_and_clips(
     box = Box(left=100, top=100, right=140, bottom=140)
     moved = moved_box(box, np.asarray(shift, dtype=np.float32), scale, (480, 640, 3))
     assert moved == expected
+
+
+class CountingLocator(LandmarkLocator):
+    def __init__(self, inner: LandmarkLocator) -> None:
+        self._inner = inner
+        self.calls = 0
+
+    def locate(self, image: RGBImage, box: Box) -> Landmarks:
+        self.calls += 1
+        return self._inner.locate(image, box)
+
+
+@pytest.mark.parametrize("relocate", [False, True])
+def test_carried_landmarks_stay_on_the_face_and_spare_the_predictor(
+    close_up: list[RGBImage], locator: LandmarkLocator, relocate: bool
+) -> None:
+    """Landmarks carried by the flow (the default) instead of located afresh: the followed
+    face still lies where the detector finds it and looks like it; the shape predictor
+    runs on detections and on every other followed frame only (never two flow steps in a
+    row), against every frame when relocating."""
+    counting = CountingLocator(locator)
+    analyser = FaceAnalyser(build_detector(HogDetectorConfig()), counting)
+    reference = FaceAnalyser(build_detector(HogDetectorConfig()), locator)
+    config = FollowingConfig(detect_every=4, relocate_landmarks=relocate, search_changes=False)
+    follower = FaceFollower(analyser, config)
+    for image in close_up[:8]:
+        (face,) = follower.observe(image)
+        (detected,) = reference.analyse(image)
+        assert iou(face.box, detected.box) > 0.6
+        assert chip_similarity(face.chip, detected.chip) > 0.8
+        assert np.abs(face.landmarks - detected.landmarks).max() < 0.1 * detected.box.width
+    # 8 frames: detected 0 and 4; carried 1, 3, 5, 7; located afresh 2 and 6.
+    assert counting.calls == (8 if relocate else 4)
