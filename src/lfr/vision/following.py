@@ -1,13 +1,16 @@
 """Faces followed between detections: the detector runs on every Nth frame only (REC-2).
 
 Detection (dlib HOG) is the camera worker's main cost once the tracker bounds the
-descriptions: about 50 ms a 720p frame here, against about 1 ms a face for landmarks,
+descriptions: about 50 ms a 720p frame here, against 2-3 ms a face for landmarks,
 chip and quality. A face found on one frame is on the next one too, a few pixels away.
 So between two detections each face of the previous frame is *followed*: its five
 landmarks are carried to the new frame by pyramidal Lucas-Kanade optical flow (OpenCV),
-its box is moved (and rescaled) with them, and the landmarks, chip and quality are
-measured afresh in the moved box — what the tracker, the describer and the operator get
-is measured on the new frame, exactly as for a detected face.
+its box is moved (and rescaled) with them, and the chip and quality are measured afresh
+on the new frame — what the tracker, the describer and the operator get is measured on
+the new frame, as for a detected face. The landmarks themselves are those the flow
+carried when all five were tracked and they were located by the shape predictor on the
+frame before (never two flow steps in a row); otherwise, or with `relocate_landmarks`,
+they are located afresh in the moved box.
 
 A followed face is dropped, not guessed, when the flow is unreliable (fewer than three
 landmarks tracked there and back to within `max_flow_error_px`), when its box leaves the
