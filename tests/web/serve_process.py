@@ -22,6 +22,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from lfr.cli.serve import GRACEFUL_STOP_S
 from lfr.demo import DemoAccount, seed_accounts
 from lfr.keyring import prepare_database
 from lfr.settings import Settings
@@ -41,7 +42,15 @@ def served_in_thread(app: FastAPI, start_wait_s: float = 30.0) -> Iterator[str]:
     """`app` under uvicorn in a thread of this process, as `lfr serve` serves it (its
     lifespan starts and stops the recognition runtime): yields its URL, stops it on exit."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        # As `lfr serve`: a page left open on a live stream does not hold the stop.
+        timeout_graceful_shutdown=GRACEFUL_STOP_S,
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_wait_s
