@@ -69,7 +69,7 @@ def _postgres_schema_url(base_url: str, schema: str) -> str:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database (no tables) on each configured backend."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lfr.db'}"
+        yield sqlite_url(tmp_path)
         return
     admin = make_engine(os.environ[POSTGRES_ENV])
     schema = f"t_{uuid.uuid4().hex}"
@@ -81,6 +81,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite database in `tmp_path`: for the modules whose behaviour does not
+    depend on the database engine (pages, documents, route gates), which override
+    `database_url` with it so that they run once, the integration and web tests covering
+    both engines."""
+    return f"sqlite:///{tmp_path / 'lfr.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from lfr.system import System
 from lfr.web.context import WebContext
 from lfr.web.sessions import COOKIE_NAME
 from tests.browser.conftest import SCREENSHOTS
-from tests.db_fixtures import Personas
+from tests.db_fixtures import Personas, sqlite_url
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CachingEnroler
 from tests.integration.reports.recorded import (
@@ -34,6 +34,15 @@ from tests.web.conftest import system, system_settings, web_context
 from tests.web.serve_process import served_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """What these pages draw does not depend on the database engine: SQLite only
+    (`tests.db_fixtures.sqlite_url`)."""
+    return sqlite_url(tmp_path)
+
+
 __all__ = ["enroler", "system", "system_settings", "web_context"]
 
 

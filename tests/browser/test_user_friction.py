@@ -40,7 +40,7 @@ from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from lfr.web.sessions import COOKIE_NAME
 from tests.browser.conftest import check_page
-from tests.db_fixtures import POLICY, Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts, sqlite_url
 from tests.integration.governance.conftest import enroler
 from tests.integration.governance.world import CAMERAS, CachingEnroler, build_world, match_event
 from tests.integration.reports.recorded import record_deployment
@@ -54,10 +54,9 @@ __all__ = ["enroler", "system", "system_settings", "web_context"]
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    """What these pages show does not depend on the database engine, which the web and
-    integration tests cover on both: SQLite only, like the browser story's live server,
-    so the browser runs once per test."""
-    return f"sqlite:///{tmp_path / 'lfr.db'}"
+    """What these pages show does not depend on the database engine: SQLite only
+    (`tests.db_fixtures.sqlite_url`), so the browser runs once per test."""
+    return sqlite_url(tmp_path)
 
 
 @pytest.fixture

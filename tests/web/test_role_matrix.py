@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,9 +21,17 @@ from lfr.web.access import route_admission
 from lfr.web.app import create_app
 from lfr.web.context import WebContext
 from lfr.web.routes import api_routes
-from tests.db_fixtures import Personas
+from tests.db_fixtures import Personas, sqlite_url
 
 pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Which persona each route admits does not depend on the database engine: SQLite only
+    (`tests.db_fixtures.sqlite_url`)."""
+    return sqlite_url(tmp_path)
+
 
 PUBLIC = "public"
 SIGNED_IN = "signed in"

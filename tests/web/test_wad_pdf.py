@@ -23,9 +23,17 @@ from lfr.web.context import WebContext
 from lfr.web.labels import local_time
 from lfr.web.wad_pdf import wad_pdf
 from tests.conftest import missing
-from tests.db_fixtures import Personas, persona_accounts
+from tests.db_fixtures import Personas, persona_accounts, sqlite_url
 
 pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """The PDF's layout does not depend on the database engine: SQLite only
+    (`tests.db_fixtures.sqlite_url`)."""
+    return sqlite_url(tmp_path)
+
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
