@@ -18,6 +18,9 @@ is replayed, the schedule is not. The figures choose candidates for `benchmarks.
 which runs each candidate through the worker for the record.
 
     nice -n 10 python -m benchmarks.walkby_replay            # record (once), then replay
+    nice -n 10 python -m benchmarks.walkby_replay --describe-quality 0.3 --record-threshold 0.946
+    nice -n 10 python -m benchmarks.walkby_replay --describe-quality 0 --record-threshold 0.946 \
+        --replay-qualities 0,0.1,0.2,0.3 --rules "each n2"
 """
 
 from __future__ import annotations
@@ -109,9 +112,7 @@ def _engine(clip: WalkbyClip) -> tuple[Engine, DetectionCache]:
 
 def record(clip: WalkbyClip, config: EngineConfig) -> Recording:
     least = config.tracker.min_describe_quality
-    default = EngineConfig().tracker.min_describe_quality
-    suffix = "" if least == default else f"-q{least:g}"
-    path = clip.folder / f"replay-descriptions{suffix}.npz"
+    path = clip.folder / f"replay-descriptions-q{least:g}-t{config.alert_threshold:g}.npz"
     if path.is_file():
         with np.load(path) as stored:
             return Recording(
@@ -277,6 +278,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="record with this tracker.min_describe_quality instead of the engine's",
     )
     parser.add_argument(
+        "--record-threshold",
+        type=float,
+        default=None,
+        help="record with this alert threshold (the tracker's urgency) instead of the engine's",
+    )
+    parser.add_argument(
         "--replay-qualities",
         default=None,
         help="comma-separated: replay only the descriptions of at least each quality",
@@ -289,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = EngineConfig()
     if args.describe_quality is not None:
         config = config.updated(tracker={"min_describe_quality": args.describe_quality})
+    if args.record_threshold is not None:
+        config = config.updated(alert_threshold=args.record_threshold)
     recording = record(clip, config)
     global QUALITIES
     QUALITIES = recording.qualities

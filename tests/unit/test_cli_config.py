@@ -63,7 +63,7 @@ def test_config_show_as_text_gives_value_source_and_description() -> None:
     result = CliRunner().invoke(app, ["config", "show"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    at = lines.index("engine.alert_threshold = 0.946  (default; LFR_ENGINE__ALERT_THRESHOLD)")
+    at = lines.index("engine.alert_threshold = 0.955  (default; LFR_ENGINE__ALERT_THRESHOLD)")
     assert "Fused calibrated score" in lines[at + 1]
     assert "session_secret = " + json.dumps(MASK) in result.stdout
 

@@ -12,6 +12,7 @@ from lfr.demo.media import DemoMedia
 from lfr.services import deployments
 from lfr.services.watchlists import Enroler
 from lfr.vision.imageio import encode_jpeg, load_image
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.vision.types import Box, MatchEvent, QualityFactors
 from tests.db_fixtures import POLICY, Personas, persona_accounts
 
@@ -38,7 +39,7 @@ def match_event(rehearsal: Rehearsal, image: Path, *, score: float = 0.97) -> Ma
         track_id=1,
         subject_id=rehearsal.entry_id,
         score=score,
-        threshold=0.95,
+        threshold=DEFAULT_ALERT_THRESHOLD,
         observations=3,
         box=Box(left=10, top=10, right=110, bottom=130),
         probe_jpeg=encode_jpeg(load_image(image)),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
 from tests.web.rehearsal import match_event
@@ -29,7 +30,7 @@ def test_the_card_opens_both_images_large_with_score_and_quality(
     assert f'<img src="/alerts/{alert_id}/probe.jpg"' in compare
     assert f'<img src="/watchlist-entries/{rehearsal.entry_id}/image"' in compare
     assert "Score 0.970" in compare
-    assert "threshold 0.950" in compare
+    assert f"threshold {DEFAULT_ALERT_THRESHOLD:.3f}" in compare
     assert "sharpness 150" in compare
     assert "yaw 3°" in compare
     # each image opens on its own at full size, through the same audited routes

@@ -15,6 +15,7 @@ from lfr.demo import Rehearsal, authorise, rehearsal_application
 from lfr.domain.authorisation import Conditions
 from lfr.reports import review
 from lfr.vision.calibration import one_in, shipped_calibration, shipped_calibration_file
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.web.context import WebContext
 from lfr.web.forecast_view import stranger_phrase
 from tests.db_fixtures import Personas, persona_accounts
@@ -40,7 +41,7 @@ def meaning(threshold: float) -> str:
     return f"{threshold:g}: {stranger_phrase(one_in(calibration.false_match_rate(threshold)))}"
 
 
-@pytest.mark.parametrize(("condition", "number"), [(0.96, 0.96), (None, 0.946)])
+@pytest.mark.parametrize(("condition", "number"), [(0.96, 0.96), (None, DEFAULT_ALERT_THRESHOLD)])
 def test_the_wad_page_and_pdf_state_the_threshold_as_a_number(
     web_context: WebContext,
     personas: Personas,
@@ -49,7 +50,7 @@ def test_the_wad_page_and_pdf_state_the_threshold_as_a_number(
     number: float,
 ) -> None:
     """AUTH-5, REC-2: with a threshold condition and without one (then the engine's
-    configured threshold, 0.946 by default), the WAD and its PDF say the number and how
+    configured threshold, the shipped default otherwise), the WAD and its PDF say the number and how
     rarely a stranger reaches it, never "the engine's measured default"."""
     conditions = Conditions(alert_threshold=condition) if condition is not None else None
     application_id, _ = authorise(
@@ -81,14 +82,14 @@ def test_dashboard_alert_record_and_api_read_the_recorded_configuration(
     assert shipped is not None
     silver = client_for(personas.silver)
     dashboard = visible(silver.get(f"/deployments/{rehearsal.deployment_id}/dashboard").text)
-    assert meaning(0.946) in dashboard
+    assert meaning(DEFAULT_ALERT_THRESHOLD) in dashboard
     assert "recorded with the deployment" in dashboard
 
     recognition = silver.get(f"/api/deployments/{rehearsal.deployment_id}").json()["recognition"]
-    assert recognition["threshold"] == 0.946
+    assert recognition["threshold"] == DEFAULT_ALERT_THRESHOLD
     assert recognition["threshold_source"] == "engine setting"
     assert recognition["false_match_rate"] == pytest.approx(
-        shipped.calibration.false_match_rate(0.946)
+        shipped.calibration.false_match_rate(DEFAULT_ALERT_THRESHOLD)
     )
     assert recognition["rule"] == "cosine"
     assert recognition["describers"] == [MODEL]
@@ -122,9 +123,9 @@ def test_the_review_states_the_threshold_the_deployment_ran_at(
         review_id = row.id
     reviewer = client_for(personas.auditor)
     page = visible(reviewer.get(f"/reviews/{review_id}").text)
-    assert meaning(0.946) in page
+    assert meaning(DEFAULT_ALERT_THRESHOLD) in page
     figures = reviewer.get(f"/api/reports/reviews/{review_id}").json()["figures"]
-    assert figures["alert_threshold"] == 0.946
+    assert figures["alert_threshold"] == DEFAULT_ALERT_THRESHOLD
     assert figures["recognition"]["calibration"]["sha256"] == (
         shipped_calibration_file(MODEL).sha256  # type: ignore[union-attr]
     )

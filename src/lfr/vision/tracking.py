@@ -172,14 +172,17 @@ class TrackerConfig(BaseModel):
         ),
     )
     min_describe_quality: float = Field(
-        default=0.3,
+        default=0.0,
         ge=0,
         le=1,
         description=(
-            "Quality score (0–1) under which a sighting is never described. Raising it "
-            "avoids the false matches that tiny, blurred or turned faces produce, and "
+            "Quality score (0–1) under which a sighting is never described; the live gate "
+            "(EngineConfig.live_gate) still refuses faces too small, blurred, dark or "
+            "turned. Raising it avoids the false matches that poor faces produce, and "
             "misses people only ever seen poorly; lowering it matches more of them and "
-            "raises more false alerts."
+            "raises more false alerts at a given threshold. 0 (every face past the live "
+            "gate) with the threshold at 0.955 found more people and alerted on fewer "
+            "strangers on the walk-by clip than 0.3 with 0.946 (docs/evaluation.md)."
         ),
     )
     min_describe_face_px: int = Field(
@@ -346,8 +349,11 @@ def is_confirmed(scores: Sequence[float], threshold: float, min_confirmations: i
 
 
 def describable(sighting: Sighting[P], config: TrackerConfig) -> bool:
+    """Worth describing: quality above 0 (0 marks a face the live gate refused: followed,
+    never matched) and at least `min_describe_quality`, and not too small."""
     return (
-        sighting.quality >= config.min_describe_quality
+        sighting.quality > 0.0
+        and sighting.quality >= config.min_describe_quality
         and sighting.box.height >= config.min_describe_face_px
     )
 

@@ -20,6 +20,7 @@ from lfr.services import alerts, deployments
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.calibration import REFERENCE_RULE, shipped_calibration_file
 from lfr.vision.engine_config import EngineConfig
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import CachingEnroler, build_world, match_event
 
@@ -58,7 +59,10 @@ def test_the_start_records_the_configuration_the_alerts_are_held_to(
         planned = recognition_of(deployments.get_deployment(session, world.deployment_id))
     shipped = shipped_calibration_file(MODEL)
     assert shipped is not None
-    assert (planned.threshold, planned.threshold_source) == (0.946, "engine setting")
+    assert (planned.threshold, planned.threshold_source) == (
+        DEFAULT_ALERT_THRESHOLD,
+        "engine setting",
+    )
     assert planned.calibration is not None
     assert planned.calibration.sha256 == shipped.sha256
 
@@ -125,7 +129,9 @@ def test_the_planner_runs_the_recorded_threshold_and_refuses_another_calibration
         row = deployments.get_deployment(session, world.deployment_id)
         job = Planner(EngineConfig(alert_threshold=0.99), policy=POLICY).plan(session, row).job
         assert isinstance(job, EngineJob)
-        assert job.config.alert_threshold == recognition_of(row).threshold == 0.946
+        assert (
+            job.config.alert_threshold == recognition_of(row).threshold == DEFAULT_ALERT_THRESHOLD
+        )
         other = Planner(EngineConfig(calibration_path=_forces_calibration(tmp_path)), policy=POLICY)
         with pytest.raises(Refusal, match="calibration") as refused:
             other.plan(session, row)

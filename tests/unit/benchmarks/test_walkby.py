@@ -221,5 +221,6 @@ def test_the_rules_name_the_default_and_the_rule_before_track_pooling() -> None:
         0.946,
     )
     assert before.track_pooling is TrackPooling.EACH
+    assert before.tracker.min_describe_quality == 0.3
     assert rules["pooled"] == before.updated(track_pooling=TrackPooling.MEAN)
     assert rules["fair"] == before.updated(fair_normalisation=True)

@@ -180,7 +180,7 @@ def test_the_shipped_model_card_holds_its_threshold_and_files() -> None:
     describer = build_describer(DlibDescriberConfig(mirror=False))
     card = model_card(describer.model_id)
     assert card is not None
-    assert card.default_threshold == DEFAULT_ALERT_THRESHOLD == 0.946
+    assert card.default_threshold == DEFAULT_ALERT_THRESHOLD == 0.955
     calibration = shipped_calibration(describer.model_id)
     assert calibration is not None
     assert calibration.model_id == describer.model_id

@@ -166,11 +166,19 @@ def test_a_track_is_described_again_for_a_better_frame_or_after_a_while(
 
 
 @pytest.mark.parametrize(
-    ("quality", "size", "described"),
-    [(0.8, 100, True), (0.1, 100, False), (0.8, 20, False)],
+    ("floor", "quality", "size", "described"),
+    [
+        (0.0, 0.8, 100, True),
+        (0.0, 0.1, 100, True),  # the default: every face the live gate lets through
+        (0.0, 0.0, 100, False),  # quality 0: the live gate refused it
+        (0.0, 0.8, 20, False),
+        (0.3, 0.1, 100, False),
+    ],
 )
-def test_poor_or_tiny_faces_are_never_described(quality: float, size: int, described: bool) -> None:
-    tracker: Tracker[str] = Tracker(CONFIG)
+def test_poor_or_tiny_faces_are_never_described(
+    floor: float, quality: float, size: int, described: bool
+) -> None:
+    tracker: Tracker[str] = Tracker(CONFIG.model_copy(update={"min_describe_quality": floor}))
     tracker.update([sighting(0, 0, quality, size)], at(0))
     assert bool(tracker.select_for_description(at(0))) is described
 

@@ -7,8 +7,8 @@ text of that calibration. Each alert records the false-match rate of its score a
 SHA-256 of the calibration that gave it.
 
 Deployments stored before this migration are given the configuration the shipped engine
-resolves for them (their authority's threshold, else the shipped default, with the shipped
-calibration); their alerts have no recorded rate.
+resolves for them (their authority's threshold, else the default they ran at, 0.946, with
+the shipped calibration); their alerts have no recorded rate.
 
 Revision ID: 0009
 Revises: 0008
@@ -36,6 +36,7 @@ def upgrade() -> None:
 
 def _backfill_deployments() -> None:
     from lfr.reports.recognition import RecognitionSettings, resolve_recognition
+    from lfr.vision.engine_config import EngineConfig
 
     deployment = sa.table(
         "deployment",
@@ -46,7 +47,9 @@ def _backfill_deployments() -> None:
     )
     bind = op.get_bind()
     rows = bind.execute(sa.select(deployment.c.id, deployment.c.alert_threshold)).all()
-    shipped = RecognitionSettings()  # the shipped engine: its default threshold, calibration
+    # The shipped engine, at the default threshold of the time these deployments ran
+    # (0.946 until the walk-by benchmark moved it): a later default must not rewrite it.
+    shipped = RecognitionSettings(EngineConfig(alert_threshold=0.946))
     for deployment_id, threshold in rows:
         resolved = resolve_recognition(shipped, threshold)
         bind.execute(
