@@ -2,19 +2,21 @@
 
 On PostgreSQL the migrating transaction first takes an advisory lock, so that instances
 started together on one database migrate one after another: the first applies the
-migrations, the others wait, then find the database at the newest revision. (SQLite's
-migrating transaction holds the write lock from its start.)
+migrations, the others wait, then find the database at the newest revision. On a SQLite
+file they queue on a lock file beside it (`<file>.migrate-lock`) for the same reason.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, make_url, text
 from sqlalchemy.orm import Session
 
 from lfr.db.session import make_engine
@@ -44,15 +46,38 @@ def hold_first_start_lock(connection: Connection | Session) -> None:
 def _run(url: str, step: Callable[[Config], None]) -> None:
     """Run an Alembic command in one transaction on lfr's engine (same pragmas as the app),
     one migrating instance at a time."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as connection:
-            hold_first_start_lock(connection)
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            step(config)
-    finally:
-        engine.dispose()
+    with _sqlite_file_lock(url):
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                hold_first_start_lock(connection)
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                step(config)
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[None]:
+    """On a SQLite file, hold an exclusive lock on a file beside it while migrating.
+
+    SQLite's own locks cannot order instances that open a new file together: each reads it
+    (a shared lock) and then needs it alone to switch it to WAL, and SQLite answers one of
+    them "database is locked" at once rather than let both wait for ever. So the migrating
+    instances queue here first, as PostgreSQL's advisory lock makes them."""
+    database = make_url(url).database
+    if make_url(url).get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -244,12 +244,12 @@ def test_the_default_run_is_the_engines_configured_rule(
     assert report["at_threshold"]["calibrated"] is True
     monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__CHIP_PADDINGS", "[0.25, 0.3]")
     monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__MIRROR", "true")
-    monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.95")
+    monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.96")
     configured = identification(tiny)
     assert configured["mirror"] is True
     assert configured["chip_paddings"] == [0.25, 0.3]
     assert configured["decisions"]["rule"].startswith("flip+chips0.25-0.3/")
-    assert configured["at_threshold"]["threshold"] == 0.95
+    assert configured["at_threshold"]["threshold"] == 0.96
 
 
 def test_the_description_can_be_named_on_the_command_line(tiny: Path) -> None:
