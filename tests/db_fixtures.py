@@ -91,6 +91,11 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'lfr.db'}"
 
 
+ON_SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+"""For a test whose subject does not depend on the database engine (a broker's
+permissions, the memory of an upload fuzz run): it runs once, on SQLite."""
+
+
 @pytest.fixture(scope="session")
 def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file migrated once per run; each test gets a copy (faster than re-running)."""

@@ -28,7 +28,7 @@ from lfr.services import cameras, fleet
 from lfr.services.people import console_actor
 from lfr.settings import get_settings
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import ON_SQLITE_ONLY, Personas
 from tests.integration.bus.collect import Collector
 from tests.integration.bus.messages import match_event
 from tests.security.broker import Broker, make_tls, secured_broker
@@ -67,6 +67,7 @@ async def refused(attempt: Awaitable[object]) -> bool:
     return False
 
 
+@ON_SQLITE_ONLY  # the broker's permissions, whatever database records the fleet
 def test_only_enrolled_nodes_get_in_and_each_publishes_only_on_its_own_subjects(
     web_context: WebContext,
     personas: Personas,

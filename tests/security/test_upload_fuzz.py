@@ -27,7 +27,7 @@ from lfr.db.session import transaction
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.memory import release_freed_memory
 from lfr.web.context import WebContext
-from tests.db_fixtures import Personas
+from tests.db_fixtures import ON_SQLITE_ONLY, Personas
 from tests.security.uploads import EPS, OTHER_FORMATS, encoded, png_claiming
 from tests.web.test_uploads import entry_form, watchlist_id
 
@@ -142,6 +142,7 @@ def _fuzz_batch(compiler: TestClient, examples: int) -> Callable[[], None]:
     return one
 
 
+@ON_SQLITE_ONLY  # what it measures is the image check and the process's memory
 def test_no_upload_gives_a_server_error_or_unbounded_memory(
     compiler: TestClient, faces_dir: Path
 ) -> None:
