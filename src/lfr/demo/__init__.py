@@ -42,6 +42,7 @@ from lfr.services.policy import GovernancePolicy
 from lfr.services.watchlists import Enroler
 from lfr.settings import Settings
 from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from lfr.web.context import WebContext
 from lfr.web.signin import SECOND_FACTOR_ROLES
 
@@ -197,6 +198,7 @@ def authorise(
     consult: bool = True,
     reasons: str = REHEARSAL_REASONS,
     model_version: str = DLIB_MODEL_ID,
+    engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
     policy: GovernancePolicy = FRAMEWORK_LIMITS,
 ) -> tuple[str, str]:
     """Draft and submit; approve (with `conditions`, if given) as `decider`, by default the
@@ -213,6 +215,7 @@ def authorise(
             reasons,
             conditions,
             model_version=model_version,
+            engine_threshold=engine_threshold,
         )
         assert result.authority is not None
         if consult:
@@ -317,6 +320,7 @@ def seed_rehearsal(
     enroler: Enroler,
     *,
     model_version: str = DLIB_MODEL_ID,
+    engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
     policy: GovernancePolicy = FRAMEWORK_LIMITS,
 ) -> Rehearsal:
     """The rehearsal deployment: authorised against the equitability floor of
@@ -326,6 +330,7 @@ def seed_rehearsal(
         accounts,
         rehearsal_application(accounts["applicant"]),
         model_version=model_version,
+        engine_threshold=engine_threshold,
         policy=policy,
     )
     watchlist_id, entry_id = compile_watchlist(
@@ -369,6 +374,7 @@ def seed_demo(context: WebContext, *, media: Path | None, echo: Callable[[str], 
             demo_media,
             context.enroler(),
             model_version=context.settings.evaluated_model_version,
+            engine_threshold=context.settings.engine.alert_threshold,
             policy=context.policy,
         )
         with transaction(context.db) as session:

@@ -31,7 +31,6 @@ from lfr.domain.refusal import Refusal, Unmet
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.policy import GovernancePolicy
 from lfr.services.thresholds import enforce_threshold_floor
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
 def application_of(row: ApplicationRow) -> Application:
@@ -152,7 +151,7 @@ def decide_application(
     conditions: Conditions | None = None,
     *,
     model_version: str,
-    engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
+    engine_threshold: float,
     now: datetime | None = None,
     threshold_justification: str | None = None,
 ) -> DecisionResult:

@@ -20,7 +20,6 @@ from lfr.reports.recognition import resolved_threshold
 from lfr.reports.thresholds import ThresholdFloor, threshold_floor
 from lfr.services._rows import moment
 from lfr.services.evaluations import store_evaluation
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 
 
 def _below_floor(floor: ThresholdFloor, chosen: float) -> Refusal:
@@ -67,7 +66,7 @@ def enforce_threshold_floor(
     justification: str | None,
     *,
     model_version: str,
-    engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
+    engine_threshold: float,
     now: datetime | None = None,
 ) -> ThresholdJustificationRow | None:
     """Refuse a threshold below the equitable floor without a justification; with one,

@@ -26,6 +26,7 @@ from lfr.domain.refusal import Refusal
 from lfr.services import authorisations, deployments
 from lfr.services.policy import GovernancePolicy
 from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from tests.db_fixtures import POLICY, Personas, remove_frozen_authority_guard
 from tests.integration.governance.world import (
     World,
@@ -55,6 +56,7 @@ def test_approval_freezes_a_verifiable_wad(
             "Necessary; limited to the wanted",
             conditions,
             model_version=DLIB_MODEL_ID,
+            engine_threshold=DEFAULT_ALERT_THRESHOLD,
         )
         assert result.authority is not None
         authority_id = result.authority.id
@@ -178,6 +180,7 @@ def test_refused_decision_leaves_no_trace(
             DecisionKind.APPROVE,
             "ok",
             model_version=DLIB_MODEL_ID,
+            engine_threshold=DEFAULT_ALERT_THRESHOLD,
         )
     assert rule in {u.rule for u in refused.value.unmet}
     assert audit_count(session_factory) == entries_before

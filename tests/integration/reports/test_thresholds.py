@@ -21,6 +21,7 @@ from lfr.reports.equitability_evaluation import scores_report
 from lfr.services import authorisations
 from lfr.services.evaluations import store_evaluation
 from lfr.services.people import console_actor
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
 from tests.db_fixtures import Personas
 from tests.integration.governance.world import submitted
 
@@ -65,6 +66,7 @@ def decide(
             "Necessary and proportionate",
             Conditions(alert_threshold=threshold),
             model_version=MODEL,
+            engine_threshold=DEFAULT_ALERT_THRESHOLD,
             threshold_justification=justification,
         )
         return result.authority.id if result.authority else None
