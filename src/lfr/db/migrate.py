@@ -66,8 +66,9 @@ def _sqlite_file_lock(url: str) -> Iterator[None]:
     (a shared lock) and then needs it alone to switch it to WAL, and SQLite answers one of
     them "database is locked" at once rather than let both wait for ever. So the migrating
     instances queue here first, as PostgreSQL's advisory lock makes them."""
-    database = make_url(url).database
-    if make_url(url).get_backend_name() != "sqlite" or not database or database == ":memory:":
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         yield
         return
     lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
