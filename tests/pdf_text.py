@@ -11,7 +11,8 @@ import re
 import zlib
 
 _OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_STREAM_START = re.compile(rb"stream\r?\n")
+_LENGTH = re.compile(rb"/Length (\d+)")
 _FONT_ENTRY = re.compile(rb"/(F\d+) (\d+) 0 R")
 _TOKENS = re.compile(rb"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\) Tj", re.S)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
@@ -22,10 +23,12 @@ def _objects(data: bytes) -> dict[int, bytes]:
 
 
 def _stream(body: bytes) -> bytes:
-    found = _STREAM.search(body)
-    if found is None:
+    """The stream's bytes, cut by its `/Length`: compressed data may itself end in a byte
+    that looks like the line break before `endstream` (1 stream in 256 ends in `\\r`)."""
+    start, length = _STREAM_START.search(body), _LENGTH.search(body)
+    if start is None or length is None:
         return b""
-    raw = found.group(1)
+    raw = body[start.end() : start.end() + int(length.group(1))]
     return zlib.decompress(raw) if b"/FlateDecode" in body else raw
 
 
