@@ -15,3 +15,5 @@ fi
 /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
   || note_missing "GStreamer's RTSP server" "RTSP camera tests" \
     "apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly"
+command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null \
+  || note_missing "poppler-utils" "PDF page checks (WAD, review)" "apt-get install poppler-utils"
