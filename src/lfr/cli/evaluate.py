@@ -48,7 +48,7 @@ from lfr.vision.decision import PLAIN, DecisionRule, Description
 from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, describer_model_id
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.engine_config import EngineConfig
-from lfr.vision.fair import FairCohort, fit_fair_cohort
+from lfr.vision.fair import FAIR_FMR, FairCohort, OffsetPairs, fit_fair_cohort
 from lfr.vision.imageio import ImageError
 from lfr.vision.matcher import Fusion
 from lfr.vision.normalisation import CohortNormalisation
@@ -108,7 +108,7 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="Settings file whose [engine] gives the rule evaluated by default (as "
+        help="Settings file whose \\[engine] table gives the rule evaluated by default (as "
         "LFR_CONFIG_FILE; LFR_ENGINE__* variables apply too).",
     ),
 ]
@@ -517,6 +517,16 @@ def fair_cohort_command(
     images: Annotated[Path, typer.Argument(help="LFW-layout folder: IMAGES/<Name>/*.jpg")],
     out: Annotated[Path, typer.Option(help="Where to write the clusters (JSON).")],
     clusters: Annotated[int, typer.Option(min=2, help="k-means clusters.")] = 25,
+    offset_pairs: Annotated[
+        OffsetPairs,
+        typer.Option(
+            help="Which impostor comparisons set a cluster's threshold: those touching "
+            "it (at least one of its faces) or those within it (both)."
+        ),
+    ] = OffsetPairs.TOUCHING,
+    fmr: Annotated[
+        float, typer.Option(min=1e-6, max=0.5, help="FMR of the cluster thresholds.")
+    ] = FAIR_FMR,
     half: Annotated[
         IdentityHalf | None,
         typer.Option(help="Fit on this half of the identities only (cross-validation)."),
@@ -553,6 +563,8 @@ def fair_cohort_command(
             np.stack([d.descriptor for d in rows if d.descriptor is not None]),
             [d.path.parent.name for d in rows],
             clusters=clusters,
+            fmr=fmr,
+            pairs=offset_pairs,
             description=description.name,
             dataset=f"{images.resolve().parent.name}/{images.name}"
             + (f", half {half}" if half is not None else ""),

@@ -20,6 +20,7 @@ their neighbours), so no description of any individual ships.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +41,16 @@ MIN_FALSE = 10
 FMR cannot resolve its threshold: it keeps offset 0."""
 
 
+class OffsetPairs(StrEnum):
+    """Which impostor comparisons set a cluster's threshold."""
+
+    TOUCHING = "touching"
+    """Every comparison with at least one of its faces: most are with other clusters."""
+    WITHIN = "within"
+    """Comparisons of two of its own faces: those that decide its false matches at a
+    high threshold."""
+
+
 class FairCohort(BaseModel):
     """Fair normalisation's clusters, fitted on a cohort: what ships (figures only)."""
 
@@ -54,6 +65,10 @@ class FairCohort(BaseModel):
     )
     offsets: tuple[float, ...] = Field(
         description="Each cluster's threshold at the FMR minus the global one (0: unresolved)."
+    )
+    offset_pairs: OffsetPairs = Field(
+        default=OffsetPairs.TOUCHING,
+        description="Which impostor comparisons set each cluster's threshold.",
     )
 
     def centroid_matrix(self) -> NDArray[np.float32]:
@@ -122,10 +137,12 @@ def cluster_offsets(
     centroids: Matrix,
     fmr: float = FAIR_FMR,
     min_false: float = MIN_FALSE,
+    pairs: OffsetPairs = OffsetPairs.TOUCHING,
 ) -> NDArray[np.float64]:
     """Each cluster's threshold at `fmr` minus the global one, over the impostor
     comparisons of the cohort (every pair of points of two different people; a cluster's
-    own comparisons are those with at least one of its points)."""
+    own comparisons are those `pairs` names: with at least one of its points, or with
+    both)."""
     people = np.unique(np.asarray(identities, dtype=object), return_inverse=True)[1]
     cluster = np.argmax(points @ centroids.T, axis=1)
     scores = (points @ points.T).astype(np.float32)
@@ -134,7 +151,10 @@ def cluster_offsets(
     offsets = np.zeros(len(centroids))
     for c in range(len(centroids)):
         members = cluster == c
-        own = upper & (members[:, None] | members[None, :])
+        if pairs is OffsetPairs.WITHIN:
+            own = upper & members[:, None] & members[None, :]
+        else:
+            own = upper & (members[:, None] | members[None, :])
         values = scores[own]
         if values.size * fmr >= min_false:
             offsets[c] = float(np.quantile(values, 1 - fmr)) - overall
@@ -151,6 +171,7 @@ def fit_fair_cohort(
     fmr: float = FAIR_FMR,
     min_identities: int = MIN_CLUSTER_IDENTITIES,
     seed: int = 0,
+    pairs: OffsetPairs = OffsetPairs.TOUCHING,
 ) -> FairCohort:
     """Fair normalisation's clusters and offsets fitted on a cohort's unit descriptors
     (one row per image, `identities[i]` the person of row i)."""
@@ -166,7 +187,7 @@ def fit_fair_cohort(
     centroids = merge_small_clusters(
         points, identities, kmeans(points, clusters, seed), min_identities
     )
-    offsets = cluster_offsets(points, identities, centroids, fmr)
+    offsets = cluster_offsets(points, identities, centroids, fmr, pairs=pairs)
     return FairCohort(
         description=description,
         dataset=dataset,
@@ -174,4 +195,5 @@ def fit_fair_cohort(
         false_match_rate=fmr,
         centroids=tuple(tuple(float(v) for v in row) for row in centroids),
         offsets=tuple(float(v) for v in offsets),
+        offset_pairs=pairs,
     )

@@ -26,6 +26,7 @@ from lfr.vision.decision import (
 from lfr.vision.describers.base import SingleCrop, l2_normalise
 from lfr.vision.fair import (
     FairCohort,
+    OffsetPairs,
     cluster_offsets,
     fair_shift,
     fit_fair_cohort,
@@ -198,6 +199,32 @@ def test_a_cluster_offset_is_its_own_threshold_minus_the_global_one() -> None:
     assert not cluster_offsets(points, people, centroids, fmr=fmr, min_false=100).any()
 
 
+def test_a_cluster_offset_from_its_own_pairs_reads_only_comparisons_within_it() -> None:
+    """REC-2, EQ-1: with `within`, a cluster's threshold comes from comparisons of two of
+    its own faces, not from the (lower) comparisons with other clusters' faces."""
+    a = _unit([[1, 0.45, 0], [1, 0.45, 0], [1, -0.45, 0], [1, -0.45, 0]])
+    b = _unit([[0, 1, 0.8], [0, 1, 0.8], [0, 1, -0.8], [0, 1, -0.8]])
+    points = np.vstack([a, b])
+    people = ["p", "p", "q", "q", "r", "r", "s", "s"]
+    centroids = _unit([[1, 0, 0], [0, 1, 0]])
+    scores = points @ points.T
+    impostor = [scores[i, j] for i in range(8) for j in range(i + 1, 8) if people[i] != people[j]]
+    x_within = [scores[i, j] for i in range(2) for j in range(2, 4)]
+    y_within = [scores[i, j] for i in range(4, 6) for j in range(6, 8)]
+    fmr = 0.5
+    offsets = cluster_offsets(
+        points, people, centroids, fmr=fmr, min_false=0.5, pairs=OffsetPairs.WITHIN
+    )
+    overall = np.quantile(impostor, 1 - fmr)
+    np.testing.assert_allclose(
+        offsets,
+        [np.quantile(x_within, 1 - fmr) - overall, np.quantile(y_within, 1 - fmr) - overall],
+        atol=1e-6,
+    )
+    touching = cluster_offsets(points, people, centroids, fmr=fmr, min_false=0.5)
+    assert not np.allclose(offsets, touching)
+
+
 def test_clusters_of_too_few_people_are_dissolved_so_no_centroid_is_one_face() -> None:
     points = _unit([[1, 0.1, 0]] * 6 + [[0, 1, 0.1]] * 6 + [[0, 0.1, 1]])
     people = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)] + ["loner"]
@@ -307,6 +334,7 @@ def test_fitting_a_cohort_ships_centroids_and_offsets_only() -> None:
         "false_match_rate",
         "centroids",
         "offsets",
+        "offset_pairs",
     }
     with pytest.raises(ValueError, match="too small"):
         fit_fair_cohort(points[:20], people[:20], clusters=2, description="plain", dataset="random")
