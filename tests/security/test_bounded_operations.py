@@ -126,6 +126,27 @@ def test_unknown_methods_share_one_label(web_context: WebContext) -> None:
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
 
 
+def test_paths_are_labelled_by_route_template_never_by_what_was_asked(
+    web_context: WebContext,
+) -> None:
+    """Made-up paths share one label and a route with an id is labelled by its template,
+    so no request adds a series of its own."""
+    _with_web(web_context, metrics_token=SecretStr(TOKEN))
+    with TestClient(create_app(web_context)) as client:
+        for number in range(40):
+            client.get(f"/no-such-page-{number}")
+            client.get(f"/alerts/{number:08d}-made-up")
+        text = _scrape(client)
+    routes = {
+        line.split('route="')[1].split('"')[0]
+        for line in text.splitlines()
+        if line.startswith("lfr_http_request_duration_seconds_count")
+    }
+    assert "unmatched" in routes
+    assert "/alerts/{alert_id}" in routes
+    assert not any("no-such-page" in route or "made-up" in route for route in routes)
+
+
 def test_a_forged_host_is_reflected_nowhere(web_context: WebContext) -> None:
     """With any host allowed (development), neither the public pages nor the feed copy the
     Host header; the feed's links come from `web.public_url` (or the allowed hosts)."""
