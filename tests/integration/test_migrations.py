@@ -121,9 +121,8 @@ def test_deployments_from_before_0009_are_given_the_shipped_engines_configuratio
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            rows = dict(
-                connection.execute(text("SELECT id, recognition FROM deployment")).tuples().all()
-            )
+            selected = connection.execute(text("SELECT id, recognition FROM deployment"))
+            rows = {str(row[0]): str(row[1]) for row in selected}
             texts = connection.execute(text("SELECT calibration FROM deployment")).scalars()
             assert set(texts) == {shipped.text}
     finally:
