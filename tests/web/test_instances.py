@@ -1,8 +1,9 @@
 """Two `lfr serve` instances on one PostgreSQL database and one NATS JetStream act as one
-(REC-1, DEP-2, ADJ-1): started together on an empty database; one worker per camera;
-each pass of a watchlisted face alerts once; both consoles receive every alert; `kill -9`
-of the instance running the camera stops its worker within 10 s and the survivor takes
-the camera over; a halt is complete only once every worker has stopped.
+(REC-1, REC-5, DEP-2, ADJ-1): started together on an empty database; one worker per
+camera; each pass of a watchlisted face alerts once; both consoles receive every alert,
+and both instances show the camera's health; `kill -9` of the instance running the camera
+stops its worker within 10 s and the survivor takes the camera over; a halt is complete
+only once every worker has stopped.
 
 Real processes throughout: `python -m lfr serve` twice, their camera workers, the
 recognition engine on the rehearsal clip (looped, so the camera never ends), NATS and
@@ -111,6 +112,15 @@ class Console:
                 if line.startswith("data: "):
                     url = json.loads(line.removeprefix("data: "))["url"]
                     self.alerts.add(url.split("/")[3])  # /console/alerts/<id>/card
+
+
+def shows_camera_figures(console: Console, deployment: str) -> bool:
+    """Whether the instance's health fragment shows figures received for the camera (their
+    age), not "waiting" for its first report."""
+    with httpx.Client(base_url=console.instance.url, cookies={COOKIE_NAME: console.cookie}) as c:
+        page = c.get(f"/deployments/{deployment}/health", timeout=10).text
+    row = page.partition('class="camera-health"')[2].partition("</tr>")[0]
+    return "s ago" in row and "waiting" not in row
 
 
 def children_of(pid: int) -> list[int]:
@@ -280,6 +290,13 @@ def watch_two_instances(
         until(
             f"{console.instance.name}'s console has every alert",
             partial(stored.issubset, console.alerts),
+            30,
+        )
+    # Camera health reaches both instances too: the one without the worker shows its figures.
+    for console in consoles:
+        until(
+            f"{console.instance.name} shows the camera's figures",
+            partial(shows_camera_figures, console, deployment),
             30,
         )
     times = sorted(alert_times(db))
