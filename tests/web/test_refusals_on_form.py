@@ -1,5 +1,6 @@
 """Refusals stay on the form that caused them, in plain words, with what was typed kept
-(training records, TRN-1), and the People page speaks of roles and accounts in words."""
+(training records, TRN-1; a role grant one administrator asked for and tried to approve,
+AUTH-1), and the People page speaks of roles and accounts in words."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import re
 
 import pytest
 
+from lfr.db.session import SessionFactory, transaction
+from lfr.domain.people import Role
+from lfr.services import people
 from tests.db_fixtures import Personas
 from tests.web.conftest import ClientFor
 
@@ -36,6 +40,35 @@ def test_a_refused_training_record_stays_on_its_form_with_the_dates_chosen(
     words = visible(admin.post(f"/people/{personas.operator.user_id}/training", data=bad_day).text)
     assert "completed on is not a date" in words.lower()
     assert "completed_on" not in words
+
+
+def test_a_grant_its_asker_approves_is_refused_beside_that_grant_on_the_people_page(
+    session_factory: SessionFactory, personas: Personas, client_for: ClientFor
+) -> None:
+    """Two-person grants: the administrator who asked for a reviewer role cannot approve
+    it; the People page answers 422 with the reason in words beside that grant (its
+    Approve and Refuse forms still there), and the role is not granted."""
+    with transaction(session_factory) as session:
+        people.set_roles(
+            session,
+            actor=personas.administrator,
+            user_id=personas.operator.user_id,
+            roles={*personas.operator.roles, Role.REVIEWER},
+            reason="moves to review",
+        )
+        (grant,) = people.pending_grants(session)
+        grant_id = grant.id
+    admin = client_for(personas.administrator)
+    refused = admin.post(f"/people/grants/{grant_id}/approve")
+    assert refused.status_code == 422
+    item = refused.text.partition(f'action="/people/grants/{grant_id}/approve"')[2]
+    beside = visible(item.partition("</li>")[0])
+    assert "Not done:" in beside
+    assert "second administrator" in beside
+    assert f'action="/people/grants/{grant_id}/refuse"' in item
+    with transaction(session_factory) as session:
+        assert [g.id for g in people.pending_grants(session)] == [grant_id]
+        assert Role.REVIEWER not in people.get_user(session, personas.operator.user_id).roles
 
 
 def test_the_people_page_names_roles_in_words(personas: Personas, client_for: ClientFor) -> None:
