@@ -110,6 +110,15 @@ def test_metrics_withhold_a_deployment_whose_announcement_is_delayed(
     assert alerting_world.authority_id not in withheld
 
 
+def _request_labels(scraped: str, label: str) -> set[str]:
+    """The values `label` takes in the request-duration series of a scrape."""
+    return {
+        line.split(f'{label}="')[1].split('"')[0]
+        for line in scraped.splitlines()
+        if line.startswith("lfr_http_request_duration_seconds_count")
+    }
+
+
 def test_unknown_methods_share_one_label(web_context: WebContext) -> None:
     """Found: 40 requests with made-up methods made 720 new series."""
     _with_web(web_context, metrics_token=SecretStr(TOKEN))
@@ -117,11 +126,7 @@ def test_unknown_methods_share_one_label(web_context: WebContext) -> None:
         for number in range(40):
             client.request(f"M{number}", "/healthz")
         text = _scrape(client)
-    methods = {
-        line.split('method="')[1].split('"')[0]
-        for line in text.splitlines()
-        if line.startswith("lfr_http_request_duration_seconds_count")
-    }
+    methods = _request_labels(text, "method")
     assert "other" in methods
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
 
@@ -137,11 +142,7 @@ def test_paths_are_labelled_by_route_template_never_by_what_was_asked(
             client.get(f"/no-such-page-{number}")
             client.get(f"/alerts/{number:08d}-made-up")
         text = _scrape(client)
-    routes = {
-        line.split('route="')[1].split('"')[0]
-        for line in text.splitlines()
-        if line.startswith("lfr_http_request_duration_seconds_count")
-    }
+    routes = _request_labels(text, "route")
     assert "unmatched" in routes
     assert "/alerts/{alert_id}" in routes
     assert not any("no-such-page" in route or "made-up" in route for route in routes)

@@ -173,16 +173,22 @@ def test_fair_shift_lowers_a_score_by_the_mean_of_both_offsets() -> None:
     np.testing.assert_allclose(shifted, [[0.9 - 0.03, 0.8 - 0.0]])
 
 
-def test_a_cluster_offset_is_its_own_threshold_minus_the_global_one() -> None:
-    # Two clusters of two people each, two images a person: the people of cluster x
-    # (near e1) look more alike (0.66) than those of cluster y (near e2, 0.22).
+def _two_clusters() -> tuple[NDArray[np.float64], list[str], NDArray[np.float64], list[float]]:
+    """Two clusters of two people each, two images a person: the people of cluster x
+    (near e1) look more alike (0.66) than those of cluster y (near e2, 0.22). Points,
+    their people, the centroids and every impostor score."""
     a = _unit([[1, 0.45, 0], [1, 0.45, 0], [1, -0.45, 0], [1, -0.45, 0]])
     b = _unit([[0, 1, 0.8], [0, 1, 0.8], [0, 1, -0.8], [0, 1, -0.8]])
     points = np.vstack([a, b])
     people = ["p", "p", "q", "q", "r", "r", "s", "s"]
-    centroids = _unit([[1, 0, 0], [0, 1, 0]])
     scores = points @ points.T
     impostor = [scores[i, j] for i in range(8) for j in range(i + 1, 8) if people[i] != people[j]]
+    return points, people, _unit([[1, 0, 0], [0, 1, 0]]), impostor
+
+
+def test_a_cluster_offset_is_its_own_threshold_minus_the_global_one() -> None:
+    points, people, centroids, impostor = _two_clusters()
+    scores = points @ points.T
     x_pairs = [scores[i, j] for i in range(4) for j in range(i + 1, 8) if people[i] != people[j]]
     y_pairs = [scores[i, j] for i in range(4, 8) for j in range(i + 1, 8) if people[i] != people[j]]
     y_pairs += [scores[i, j] for i in range(4) for j in range(4, 8)]
@@ -202,13 +208,8 @@ def test_a_cluster_offset_is_its_own_threshold_minus_the_global_one() -> None:
 def test_a_cluster_offset_from_its_own_pairs_reads_only_comparisons_within_it() -> None:
     """REC-2, EQ-1: with `within`, a cluster's threshold comes from comparisons of two of
     its own faces, not from the (lower) comparisons with other clusters' faces."""
-    a = _unit([[1, 0.45, 0], [1, 0.45, 0], [1, -0.45, 0], [1, -0.45, 0]])
-    b = _unit([[0, 1, 0.8], [0, 1, 0.8], [0, 1, -0.8], [0, 1, -0.8]])
-    points = np.vstack([a, b])
-    people = ["p", "p", "q", "q", "r", "r", "s", "s"]
-    centroids = _unit([[1, 0, 0], [0, 1, 0]])
+    points, people, centroids, impostor = _two_clusters()
     scores = points @ points.T
-    impostor = [scores[i, j] for i in range(8) for j in range(i + 1, 8) if people[i] != people[j]]
     x_within = [scores[i, j] for i in range(2) for j in range(2, 4)]
     y_within = [scores[i, j] for i in range(4, 6) for j in range(6, 8)]
     fmr = 0.5
