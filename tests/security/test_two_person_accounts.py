@@ -122,6 +122,56 @@ def test_the_accounts_creator_cannot_approve_its_roles(
     assert _roles(session_factory, user_id) == {Role.ENGINEER, Role.REVIEWER}
 
 
+def test_roles_replaced_withdraw_the_grants_still_awaiting_a_second_administrator(
+    session_factory: SessionFactory, personas: Personas, second_admin: Actor
+) -> None:
+    """Found: roles replaced by an empty set left the earlier reviewer grant pending, and a
+    second administrator then granted what the first had taken back. Replacing roles
+    withdraws every pending grant of the account (audited); what is still wanted is asked
+    for again, once."""
+    operator = personas.operator.user_id
+    with transaction(session_factory) as session:
+        people.set_roles(
+            session,
+            actor=personas.administrator,
+            user_id=operator,
+            roles={*personas.operator.roles, Role.REVIEWER},
+            reason="moves to review",
+        )
+        (first,) = people.pending_grants(session)
+        people.set_roles(
+            session,
+            actor=personas.administrator,
+            user_id=operator,
+            roles=set(),
+            reason="leaves the unit",
+        )
+        assert people.pending_grants(session) == []
+        first_id = first.id
+    with (
+        pytest.raises(Refusal, match="already decided"),
+        transaction(session_factory) as session,
+    ):
+        people.decide_grant(session, actor=second_admin, grant_id=first_id, approve=True)
+    assert _roles(session_factory, operator) == frozenset()
+    with transaction(session_factory) as session:
+        withdrawn = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.roles_withdrawn")
+        ).all()
+        assert len(withdrawn) == 1
+        assert first_id in withdrawn[0].summary
+        for _ in range(2):  # asked twice: one grant awaits, not two
+            people.set_roles(
+                session,
+                actor=personas.administrator,
+                user_id=operator,
+                roles={Role.REVIEWER},
+                reason="back to review",
+            )
+        (again,) = people.pending_grants(session)
+        assert again.role_set == {Role.REVIEWER}
+
+
 def test_a_second_factor_reset_of_a_reviewer_needs_a_second_administrator(
     session_factory: SessionFactory, personas: Personas, second_admin: Actor, client_for
 ) -> None:

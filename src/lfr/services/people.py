@@ -232,10 +232,31 @@ def set_roles(
         raise Refusal("people.roles", "a reason is required", "reason")
     wanted = set(roles)
     held_back = set() if is_console(actor) else (wanted - user.roles) & TWO_PERSON_ROLES
+    _withdraw_pending_grants(session, actor, user, reason)
     _apply_roles(session, actor, user, wanted - held_back, "user.set_roles", reason)
     if held_back:
         _request_grant(session, actor, user, held_back, reason)
     return user
+
+
+def _withdraw_pending_grants(session: Session, actor: Actor, user: User, reason: str) -> None:
+    """Roles replaced supersede every grant still awaiting a second administrator for
+    this account: none of them may be approved afterwards (what is still wanted is asked
+    for again). Withdrawing takes access away, so one administrator may do it."""
+    statement = select(RoleGrant).where(
+        RoleGrant.user_id == user.id, RoleGrant.decided_at.is_(None)
+    )
+    for grant in session.scalars(statement):
+        grant.decided_by, grant.decided_at, grant.approved = actor.user_id, utcnow(), False
+        _audit(
+            session,
+            actor,
+            user,
+            "user.roles_withdrawn",
+            f"grant {grant.id} withdrawn: the roles of {user.username} were replaced",
+            before={"grant_id": grant.id, "roles": sorted(grant.role_set)},
+            reason=reason,
+        )
 
 
 def _apply_roles(
