@@ -21,7 +21,15 @@ from lfr.services import watchlist_import
 from lfr.services.watchlists import PreparedEnroler, VisionEnroler, prepare_enrolments
 from lfr.web.context import WebContext
 from tests.db_fixtures import Personas
-from tests.web.test_uploads import ATTESTED, compiler, import_csv, import_files, watchlist_id
+from tests.web.test_uploads import (
+    ATTESTED,
+    add_entry,
+    compiler,
+    entry_form,
+    import_csv,
+    import_files,
+    watchlist_id,
+)
 
 pytestmark = pytest.mark.db
 
@@ -85,6 +93,41 @@ def test_each_photograph_is_stored_once(
     }
     with transaction(web_context.db) as session:
         assert session.scalar(select(func.count()).select_from(WatchlistImageRow)) == 0
+
+
+def test_a_photograph_already_on_the_list_is_refused_in_a_later_import_and_a_single_entry(
+    compiler: TestClient, watchlist_id: str, web_context: WebContext, faces_dir: Path
+) -> None:
+    """Found: the same photograph was refused twice within one import, but a second import,
+    and a single entry after it, put it on two more subjects. Each later one is refused,
+    naming the subject it is already listed for; another photograph of anyone is taken."""
+    obama = (faces_dir / "face_recognition-examples" / "obama.jpg").read_bytes()
+    biden = (faces_dir / "face_recognition-examples" / "biden.jpg").read_bytes()
+    first = compiler.post(
+        f"/api/watchlists/{watchlist_id}/import",
+        data=ATTESTED,
+        files=import_files(import_csv([ROW.format(n="R1", image="o.jpg")]), {"o.jpg": obama}),
+    )
+    assert first.status_code == 201, first.text
+    rows = [ROW.format(n="R2", image="again.jpg"), ROW.format(n="R3", image="b.jpg")]
+    again = compiler.post(
+        f"/api/watchlists/{watchlist_id}/import",
+        data=ATTESTED,
+        files=import_files(import_csv(rows), {"again.jpg": obama, "b.jpg": biden}),
+    )
+    assert again.status_code == 422
+    (problem,) = again.json()["detail"]
+    assert problem["field"] == "row 2 again.jpg"
+    assert problem["reason"] == (
+        "this photograph is already on the list for PNC-R1: one photograph, one subject"
+    )
+    single = add_entry(compiler, watchlist_id, "obama.jpg", obama, entry_form())
+    assert single.status_code == 422
+    assert "already on the list for PNC-R1" in single.text
+    with transaction(web_context.db) as session:
+        assert session.scalar(select(func.count()).select_from(WatchlistImageRow)) == 1
+    taken = add_entry(compiler, watchlist_id, "biden.jpg", biden, entry_form())
+    assert taken.status_code == 303
 
 
 def test_an_import_writes_in_short_batches_and_others_write_between(
