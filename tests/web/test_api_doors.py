@@ -398,3 +398,44 @@ def test_an_unconfirmed_urgent_deployment_ends_at_the_lapse_time(
         )
         assert ended is not None
         assert "AUTH-3" in (ended.cancel_reason or "")
+
+
+def test_an_administrator_creates_an_account_and_records_its_training_over_json(
+    web_context: WebContext, personas: Personas, client_for
+) -> None:
+    """Account creation and training records (TRN-1) have JSON doors like their People page
+    forms: the first password is shown once, a biometric role waits for a second
+    administrator, and a training record with its expiry before completion is refused."""
+    admin = client_for(personas.administrator)
+    created = admin.post(
+        "/api/people",
+        json={
+            "username": "new-operator",
+            "display_name": "New Operator",
+            "rank": "STAFF",
+            "roles": ["engineer", "operator"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    account = created.json()
+    assert account["roles"] == ["engineer"]
+    assert account["pending_roles"] == ["operator"]
+    assert len(account["one_time_password"]) >= 12
+    assert "user.create" in actions_on(web_context, account["id"])
+    unknown_rank = admin.post(
+        "/api/people", json={"username": "x", "display_name": "X", "rank": "GENERAL"}
+    )
+    assert unknown_rank.status_code == 422
+    assert "unknown rank 'GENERAL'" in unknown_rank.text
+
+    training = {"role": "operator", "completed_on": "2026-06-01", "expires_on": "2027-06-01"}
+    recorded = admin.post(f"/api/people/{account['id']}/training", json=training)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json() == {**training, "user_id": account["id"]}
+    people_listed = {p["id"]: p for p in admin.get("/api/people").json()}
+    assert people_listed[account["id"]]["training"][0]["role"] == "operator"
+    backwards = {**training, "expires_on": "2026-01-01"}
+    refused = admin.post(f"/api/people/{account['id']}/training", json=backwards)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["reason"] == "expiry must be after completion"
+    assert client_for(personas.operator).post("/api/people", json={}).status_code == 403

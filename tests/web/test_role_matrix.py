@@ -199,6 +199,8 @@ EXPECTED: dict[tuple[str, str], str | set[Role]] = {
     ("POST", "/people/grants/{grant_id}/refuse"): {ADM},
     ("POST", "/people/resets/{reset_id}/approve"): {ADM},
     ("POST", "/people/resets/{reset_id}/refuse"): {ADM},
+    ("POST", "/api/people"): {ADM},
+    ("POST", "/api/people/{user_id}/training"): {ADM},
     ("POST", "/api/people/{user_id}/disable"): {ADM},
     ("POST", "/api/people/{user_id}/enable"): {ADM},
     ("PUT", "/api/people/{user_id}/roles"): {ADM},

@@ -7,7 +7,7 @@ training); these pages only collect the fields and show the refusals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -388,6 +388,89 @@ def _account_out(db: Session, user: User) -> AccountOut:
         roles=sorted(role.value for role in user.roles),
         pending_roles=sorted({role.value for g in pending for role in g.role_set}),
     )
+
+
+class AccountIn(BaseModel):
+    """A new account. Its first password is made here and shown once, to the administrator
+    who creates it, to give in person; roles that read biometrics or administer wait for a
+    second administrator."""
+
+    username: str = Field(min_length=1, max_length=80)
+    display_name: str = Field(min_length=1, max_length=200)
+    rank: str = Field(
+        max_length=40, description="A rank's name: " + ", ".join(rank.name for rank in Rank)
+    )
+    roles: list[Role] = Field(default_factory=list, max_length=len(Role))
+
+
+class CreatedAccountOut(AccountOut):
+    one_time_password: str = Field(
+        description="The account's first password, shown once: its holder changes it and "
+        "enrols a second factor at first sign-in."
+    )
+
+
+@api.post(
+    "",
+    response_model=CreatedAccountOut,
+    status_code=201,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="create_account",
+)
+def api_create_account(context: Context, viewer: AdminViewer, body: AccountIn) -> CreatedAccountOut:
+    """Create an account, as the People page does (held-back roles listed as pending)."""
+    password = people.generate_password()
+
+    def change(db: Session, actor: Actor) -> CreatedAccountOut:
+        user = people.create_user(
+            db,
+            actor=actor,
+            username=body.username,
+            display_name=body.display_name,
+            rank=_rank(body.rank),
+            password=password,
+            roles=body.roles,
+        )
+        mark_one_time(db, user.id)
+        return CreatedAccountOut(**_account_out(db, user).model_dump(), one_time_password=password)
+
+    return _administer(context, viewer, change)
+
+
+class TrainingRecordIn(BaseModel):
+    role: Role
+    completed_on: date
+    expires_on: date
+
+
+class TrainingRecordOut(TrainingRecordIn):
+    user_id: str
+
+
+@api.post(
+    "/{user_id}/training",
+    response_model=TrainingRecordOut,
+    status_code=201,
+    responses=schemas.CHANGE_ERRORS,
+    operation_id="record_training",
+)
+def api_record_training(
+    context: Context, viewer: AdminViewer, user_id: str, body: TrainingRecordIn
+) -> TrainingRecordOut:
+    """A training record (TRN-1), as the People page's training form makes it."""
+
+    def change(db: Session, actor: Actor) -> TrainingRecordOut:
+        people.record_training(
+            db,
+            actor=actor,
+            user_id=user_id,
+            role=body.role,
+            completed_at=datetime.combine(body.completed_on, time(), UTC),
+            expires_at=datetime.combine(body.expires_on, time(), UTC),
+        )
+        return TrainingRecordOut(user_id=user_id, **body.model_dump())
+
+    return _administer(context, viewer, change)
 
 
 @api.post(
