@@ -58,4 +58,14 @@ class NotFound(Refusal):
     """The object named does not exist (or the actor may not know it exists)."""
 
     def __init__(self, object_type: str, object_id: str) -> None:
-        super().__init__("not-found", f"no {object_type} {object_id!r}", object_type)
+        super().__init__("not-found", f"no {object_type} {_shown(object_id)}", object_type)
+
+
+SHOWN_ID_CHARS = 80
+"""An id longer than any the system makes is not echoed whole (a 5,000-character path)."""
+
+
+def _shown(object_id: str) -> str:
+    if len(object_id) <= SHOWN_ID_CHARS:
+        return repr(object_id)
+    return f"{object_id[:SHOWN_ID_CHARS]!r}… ({len(object_id)} characters)"

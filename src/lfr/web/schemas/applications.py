@@ -18,7 +18,7 @@ from lfr.domain.authorisation import (
     PlaceCategory,
 )
 from lfr.domain.categories import WatchlistCategory
-from lfr.web.schemas.base import Schema
+from lfr.web.schemas.base import CameraName, PlaceName, Schema
 
 
 class WindowIn(Schema):
@@ -36,10 +36,10 @@ class ApplicationIn(Schema):
     necessity: str = Field("", max_length=20000)
     proportionality: str = Field("", max_length=20000)
     alternatives: str = Field("", max_length=20000)
-    places: list[str] = Field(default_factory=list, max_length=100)
+    places: list[PlaceName] = Field(default_factory=list, max_length=100)
     place_category: PlaceCategory | None = None
     window: WindowIn | None = None
-    cameras: list[str] = Field(default_factory=list, max_length=100)
+    cameras: list[CameraName] = Field(default_factory=list, max_length=100)
     scale_justification: str = Field("", max_length=20000)
     watchlist_rationale: str = Field("", max_length=20000)
     watchlist_categories: list[WatchlistCategory] = Field(default_factory=list)

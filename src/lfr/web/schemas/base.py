@@ -4,12 +4,17 @@ each kind of route documents."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lfr.domain.refusal import Unmet
+
+PlaceName = Annotated[str, Field(max_length=200)]
+"""A place of a deployment: a street, a station, a venue."""
+CameraName = Annotated[str, Field(max_length=64)]
+"""A camera's name, as `CameraIn` takes it."""
 
 
 class Schema(BaseModel):

@@ -14,7 +14,7 @@ from lfr.db.governance import (
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Role
 from lfr.reports.recognition import RecognitionConfig, stored_recognition
-from lfr.web.schemas.base import Problem, Schema
+from lfr.web.schemas.base import CameraName, PlaceName, Problem, Schema
 
 
 class CameraIn(Schema):
@@ -31,8 +31,8 @@ class CameraOut(Schema):
 
 class PlanIn(Schema):
     authority_id: str = Field(max_length=64)
-    places: list[str] = Field(max_length=100)
-    cameras: list[str] = Field(max_length=100)
+    places: list[PlaceName] = Field(max_length=100)
+    cameras: list[CameraName] = Field(max_length=100)
 
 
 class AssignmentIn(Schema):
