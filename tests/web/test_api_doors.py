@@ -439,3 +439,21 @@ def test_an_administrator_creates_an_account_and_records_its_training_over_json(
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["reason"] == "expiry must be after completion"
     assert client_for(personas.operator).post("/api/people", json={}).status_code == 403
+
+
+def test_a_body_that_cannot_be_read_is_refused_as_documented(
+    personas: Personas, client_for
+) -> None:
+    """A body that is not UTF-8 answers 400 in the one refusal shape, as every route that
+    reads a body documents (`BODY_ERRORS`)."""
+    applicant = client_for(personas.applicant)
+    response = applicant.post(
+        "/api/applications",
+        content=b'{"title": "\xff"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    (problem,) = response.json()["detail"]
+    assert problem["rule"] == "request"
+    documented = applicant.get("/api/openapi.json").json()["paths"]["/api/applications"]["post"]
+    assert {"400", "413", "422"} <= set(documented["responses"])

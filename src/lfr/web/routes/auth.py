@@ -230,7 +230,13 @@ def sign_out(request: Request, context: Context, identity: Identity) -> Response
 api = APIRouter(prefix="/api/session", tags=["account"])
 SIGN_IN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.Problems, "description": "Refused (`rule`: sign-in); say why."},
+    403: {
+        "model": schemas.Problems,
+        "description": "No session opened by `GET /api/session`, or its CSRF token missing "
+        "(`rule`: access).",
+    },
     **schemas.PUBLIC_ERRORS,
+    **schemas.BODY_ERRORS,
 }
 
 
@@ -336,7 +342,7 @@ def api_second_factor(
 @api.post(
     "/password",
     response_model=schemas.SignInState,
-    responses={**SIGN_IN_ERRORS, 422: {"model": schemas.Problems}},
+    responses=SIGN_IN_ERRORS,
     operation_id="sign_in_new_password",
     dependencies=[PUBLIC],
 )

@@ -49,6 +49,7 @@ from lfr.web.schemas.audit import (
     SignedCheckpointOut,
 )
 from lfr.web.schemas.base import (
+    BODY_ERRORS,
     CHANGE_ERRORS,
     PUBLIC_ERRORS,
     READ_ERRORS,
@@ -118,6 +119,7 @@ from lfr.web.schemas.watchlists import (
 )
 
 __all__ = [
+    "BODY_ERRORS",
     "CHANGE_ERRORS",
     "PUBLIC_ERRORS",
     "READ_ERRORS",

@@ -72,8 +72,16 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _refusal("The body could not be read: not UTF-8, or nested too deep (`rule`: request)."),
+    413: _refusal("The body is larger than the upload limit (`rule`: request)."),
+}
+"""What any route that reads a body may answer before it looks at what the body says."""
+
+
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     **READ_ERRORS,
+    **BODY_ERRORS,
     422: _refusal(
         "A rule of the framework, or the request's own validation, refused it: every unmet "
         "condition is listed with its SPEC rule and field, and nothing was changed."
