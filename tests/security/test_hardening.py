@@ -27,6 +27,7 @@ from lfr.services import alerts, cameras, people
 from lfr.settings import Settings
 from lfr.web.alert_views import alerts_visible_to
 from lfr.web.app import create_app
+from lfr.web.context import WebContext
 from lfr.web.live import alert_message
 from lfr.web.middleware import AllowedHosts
 from lfr.web.signin import FAILED
@@ -175,3 +176,15 @@ def test_demo_refuses_production_before_touching_the_database(tmp_path: Path) ->
     with pytest.raises(SystemExit, match="nothing was written"):
         check_demo_environment(settings)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_head_is_answered_wherever_get_is_with_no_body(web_context: WebContext) -> None:
+    """RFC 9110: HEAD where GET works (a monitor's check of /healthz, a cache's of the
+    public data): GET's status and headers, no body; a route without GET still says 405."""
+    with TestClient(create_app(web_context)) as client:
+        for path in ("/healthz", "/api/public/deployments", "/public"):
+            got, head = client.get(path), client.head(path)
+            assert head.status_code == got.status_code == 200, path
+            assert head.content == b"", path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+        assert client.head("/sign-out").status_code == 405

@@ -24,6 +24,7 @@ from lfr.web.context import WebContext
 from lfr.web.middleware import (
     AllowedHosts,
     BodySizeLimit,
+    HeadAsGet,
     RequestContext,
     require_allowed_hosts,
 )
@@ -91,6 +92,7 @@ def create_app(context: WebContext) -> FastAPI:
     app.add_middleware(BodySizeLimit, settings=context.web_settings)
     app.add_middleware(RequestContext, request_id=context.request_id_var)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(HeadAsGet)
     # Outermost: a forged Host header is answered 400 before anything reads it.
     app.add_middleware(AllowedHosts, hosts=context.settings.allowed_hosts)
     return app

@@ -208,3 +208,29 @@ def _body(is_api: bool, message: str) -> tuple[bytes, bytes]:
         '<p><a href="/">Home</a></p></div></main>'
     )
     return page.encode(), b"text/html; charset=utf-8"
+
+
+class HeadAsGet:
+    """HEAD answered wherever GET is (RFC 9110: monitors and caches ask it): the request is
+    routed as GET and the response keeps its status and headers, never its body. An event
+    stream ends for HEAD once its headers are out (the server then reports the client
+    gone, and the stream stops)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def without_body(message: Message) -> None:
+            nonlocal ended
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not ended:
+                ended = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
