@@ -111,6 +111,8 @@ class Outbox:
         self.dropped_alerts = 0
         self.closed = False
         self._ready = threading.Condition()
+        self._in_flight: Item | None = None
+        """The message taken and not yet published (its publisher retries it)."""
         if spool is not None and (expired := spool.expire()):
             log.warning("%d alert(s) past the outbox retention destroyed unsent", expired)
         for path in spool.pending() if spool is not None else []:
@@ -163,16 +165,29 @@ class Outbox:
                 while self.alerts:
                     item = self.alerts.popleft()
                     if not self._expired(item):
+                        self._in_flight = item
                         return item
                 if self.health:
-                    return self.health.popleft()
+                    self._in_flight = self.health.popleft()
+                    return self._in_flight
                 if self.closed:
                     return None
 
-    def unsent(self) -> tuple[int, int]:
-        """(alerts, of which kept on disk) still waiting."""
+    def sent(self) -> None:
+        """The message last taken is published: no longer the outbox's to account for."""
         with self._ready:
-            return len(self.alerts), sum(1 for item in self.alerts if item[2] is not None)
+            self._in_flight = None
+
+    def unsent(self) -> tuple[int, int]:
+        """(alerts, of which kept on disk) not yet published: those waiting, and the one
+        being published if it is an alert (a stop while its publisher retries loses it
+        too, unless it is on disk)."""
+        with self._ready:
+            waiting = list(self.alerts)
+            flying = self._in_flight
+            if flying is not None and f".{Topic.MATCH}." in flying[0]:
+                waiting.append(flying)
+            return len(waiting), sum(1 for item in waiting if item[2] is not None)
 
 
 class NatsOutlet:
@@ -229,6 +244,7 @@ class NatsOutlet:
                 await _publish_until_done(bus, subject, data)
                 if kept is not None and self.spool is not None:
                     self.spool.remove(kept)  # the stream holds it now
+                self._outbox.sent()
         finally:
             await bus.close()
 

@@ -54,6 +54,20 @@ def test_a_closed_outbox_still_hands_out_what_it_holds() -> None:
     assert outbox.take() is None
 
 
+def test_the_alert_being_published_still_counts_as_unsent_until_it_is_sent() -> None:
+    """Found: a worker stopping while its publisher retried an alert said nothing of it;
+    only the alerts still queued were counted. The one taken counts until `sent`."""
+    outbox = Outbox(alert_limit=10, health_limit=3)
+    outbox.put(MATCH, b"m1")
+    outbox.put(HEALTH, b"h1")
+    assert outbox.take() == (MATCH, b"m1", None)
+    assert outbox.unsent() == (1, 0)
+    outbox.sent()
+    assert outbox.unsent() == (0, 0)
+    assert outbox.take() == (HEALTH, b"h1", None)
+    assert outbox.unsent() == (0, 0)  # health is never counted as a lost alert
+
+
 def spool(folder: Path, limit: int = 100) -> Spool:
     return Spool(folder, spool_key(os.urandom(32)), limit)
 
