@@ -139,6 +139,17 @@ def test_checkpoint_lets_an_outsider_verify_an_export(cli: CliRunnerOn, tmp_path
     assert "entry 2: checkpoint beyond log" in withheld.output
 
 
+def test_an_empty_export_is_refused_not_verified(cli: CliRunnerOn, tmp_path: Path) -> None:
+    """Found: an export that had failed (an empty file) verified as "ok: 0 entries"."""
+    _bootstrap(cli)
+    empty = tmp_path / "export.jsonl"
+    empty.write_text("")
+    result = cli("audit", "verify", "--log", str(empty))
+    assert result.exit_code == 2
+    assert "holds no audit entries" in result.output
+    assert "ok" not in result.output
+
+
 def test_a_checkpoint_signed_by_another_key_is_refused(cli: CliRunnerOn, tmp_path: Path) -> None:
     _bootstrap(cli)
     checkpoint_file = tmp_path / "checkpoint.json"

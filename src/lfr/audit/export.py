@@ -58,10 +58,17 @@ def verify_export(
     checkpoints: Iterable[SignedCheckpoint] = (),
     trusted_public_key: str | None = None,
 ) -> VerificationReport:
-    """Verify an exported log and, with the trusted public key, checkpoints against it."""
+    """Verify an exported log and, with the trusted public key, checkpoints against it.
+    An export holds at least the log's first entry: one with none is no export at all
+    (a failed or interrupted `lfr audit export`), never a verified log."""
     checkpoints = tuple(checkpoints)
     require_trusted_key(checkpoints, trusted_public_key)
-    return verify_entries(parse_lines(lines), checkpoints, trusted_public_key)
+    report = verify_entries(parse_lines(lines), checkpoints, trusted_public_key)
+    if report.entries_checked == 0:
+        raise ValueError(
+            "the file holds no audit entries: export the log with `lfr audit export FILE`"
+        )
+    return report
 
 
 def verify_entries(
