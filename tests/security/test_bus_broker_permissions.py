@@ -67,6 +67,15 @@ async def refused(attempt: Awaitable[object]) -> bool:
     return False
 
 
+async def refusal_of(attempt: Awaitable[object]) -> str:
+    """Why the first connection was refused, as `NatsBus.connect` says it."""
+    try:
+        await attempt
+    except BusUnavailableError as error:
+        return str(error)
+    raise AssertionError("connected where it should have been refused")
+
+
 @ON_SQLITE_ONLY  # the broker's permissions, whatever database records the fleet
 def test_only_enrolled_nodes_get_in_and_each_publishes_only_on_its_own_subjects(
     web_context: WebContext,
@@ -119,9 +128,14 @@ async def _scenario(
         # Nobody else gets in: anonymous, an unknown NKey, a client not checking the
         # server's certificate against the force's authority.
         assert await refused(NatsBus.connect(settings(broker)))
-        assert await refused(NatsBus.connect(settings(broker, **node_access(stranger, "van-3"))))
+        stranger_said = await refusal_of(
+            NatsBus.connect(settings(broker, **node_access(stranger, "van-3")))
+        )
+        assert "(errors: " in stranger_said
+        assert "authorization" in stranger_said.lower()  # said why, not only "cannot reach"
         no_ca = settings(broker, nkey_seed=user_seed(service_key.bus_seed()))
-        assert await refused(NatsBus.connect(no_ca.model_copy(update={"tls_ca_file": None})))
+        unchecked = no_ca.model_copy(update={"tls_ca_file": None})
+        assert "certificate" in (await refusal_of(NatsBus.connect(unchecked))).lower()
         # The node publishes on its own camera and its own report subject, and nowhere else.
         own = match_event(faces_dir, deployment_id=DEPLOYMENT, camera="north")
         await node.publish(own)

@@ -144,10 +144,22 @@ class _LinkLog:
         """Before the first connection the caller reports the failure once, itself."""
         self._down = False
         self._last_error: str | None = None
+        self.before_connected: dict[str, str] = {}
+        """Each kind of error met while the first connection was tried (an authorization
+        refusal, a TLS handshake, the broken pipe after it), with its first message: the
+        caller's one report of why it could not connect."""
+
+    def why_not_connected(self) -> str:
+        return "; ".join(
+            f"{kind}: {message}".rstrip(": ") for kind, message in self.before_connected.items()
+        )
 
     async def error(self, error: Exception) -> None:
         kind = type(error).__name__
-        if self.closing or not self.connected or kind == self._last_error:
+        if not self.connected and not self.closing:
+            self.before_connected.setdefault(kind, redacted(str(error)))
+            return
+        if self.closing or kind == self._last_error:
             return
         self._last_error = kind
         log.warning("NATS link: %s: %s", kind, redacted(str(error)))  # one line, no traceback
@@ -248,9 +260,10 @@ class NatsBus:
         try:
             client = await asyncio.wait_for(nats.connect(**options), settings.first_connect_s)
         except TimeoutError:
+            why = f" (errors: {link.why_not_connected()})" if link.before_connected else ""
             raise BusUnavailableError(
                 f"cannot reach NATS at {redacted(settings.url)} "
-                f"within {settings.first_connect_s:g} s"
+                f"within {settings.first_connect_s:g} s{why}"
             ) from None
         bus = cls(client, settings, signer)
         link.connected = True
