@@ -92,10 +92,12 @@ def acknowledge_stopped_instances(session: Session, deployment_id: str) -> None:
     running = live_holders(session, camera_lease(deployment_id, ""))
     now = database_now(session)
     for owed in session.scalars(
-        select(ControlOutboxRow).where(
+        select(ControlOutboxRow)
+        .where(
             ControlOutboxRow.deployment_id == deployment_id,
             ControlOutboxRow.delivered_at.is_(None),
         )
+        .order_by(ControlOutboxRow.id)  # locked in one order by every pass: no deadlock
     ):
         for name in json.loads(owed.nodes):
             if (
@@ -140,7 +142,7 @@ def record_report(
     status.outbox_depth = report.outbox_depth
     status.reported_at = report.reported_at
     status.last_seen = at
-    for halt_id in report.acknowledged:
+    for halt_id in sorted(report.acknowledged):  # the order every pass locks them in
         _acknowledge(session, halt_id, report.node, at)
     _audit_destroyed(session, report)
     session.flush()
@@ -167,7 +169,10 @@ def _audit_destroyed(session: Session, report: NodeReport) -> None:
 
 
 def _acknowledge(session: Session, outbox_id: str, node: str, at: datetime) -> None:
-    owed = session.get(ControlOutboxRow, outbox_id)
+    # The halt's row is locked first: two passes acknowledging the same instance at once
+    # (the halt's own convergence and the reconciler's) take turns, and the second finds
+    # the first's acknowledgement instead of inserting it again.
+    owed = session.get(ControlOutboxRow, outbox_id, with_for_update=True, populate_existing=True)
     if owed is None or node not in json.loads(owed.nodes):
         return  # not a halt this node was owed: nothing to record
     exists = session.scalars(

@@ -4,11 +4,14 @@ only once each has stopped its workers (or its leases lapsed) and the bus holds 
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
+from sqlalchemy import func, select
 
 from lfr.db.base import utcnow
-from lfr.db.fleet import ControlOutboxRow
+from lfr.db.fleet import ControlAckRow, ControlOutboxRow
 from lfr.db.leases import camera_lease
 from lfr.db.session import SessionFactory, transaction
 from lfr.runtime.leases import Leases
@@ -63,4 +66,43 @@ def test_an_instance_may_stop_before_the_halt_is_on_the_bus(
     with transaction(session_factory) as session:
         [owed] = fleet.undelivered(session)
         fleet.mark_published(session, owed.id, utcnow())
+    assert complete(session_factory, world.deployment_id)
+
+
+def test_two_passes_acknowledging_one_instance_at_once_record_it_once(
+    session_factory: SessionFactory, personas: Personas, world: World
+) -> None:
+    """Found (CI, PostgreSQL): a halt's own convergence and the reconciler's pass both
+    acknowledged the instance that had stopped, each after reading that neither had, and
+    the second insert broke the one-acknowledgement constraint. The halt's row is locked
+    first: the second pass waits, then finds the first's acknowledgement."""
+    lease = camera_lease(world.deployment_id, "cam-1")
+    running = Leases(session_factory, "instance-a")
+    running.claim({lease})
+    with transaction(session_factory) as session:
+        deployments.halt_deployment(session, personas.silver, world.deployment_id, "test")
+        [owed] = session.query(ControlOutboxRow).all()
+        fleet.mark_published(session, owed.id, utcnow())
+    running.release([lease])
+    started, failures = threading.Event(), []
+
+    def second_pass() -> None:
+        started.set()
+        try:
+            with transaction(session_factory) as session:
+                fleet.acknowledge_stopped_instances(session, world.deployment_id)
+        except Exception as error:  # what the test is about: reported below
+            failures.append(error)
+
+    other = threading.Thread(target=second_pass)
+    with transaction(session_factory) as first:
+        fleet.acknowledge_stopped_instances(first, world.deployment_id)
+        other.start()
+        assert started.wait(10)
+        time.sleep(0.5)  # the second pass is now inside its transaction, waiting
+    other.join(60)
+    assert failures == []
+    with transaction(session_factory) as session:
+        acks = session.scalar(select(func.count()).select_from(ControlAckRow))
+    assert acks == 1
     assert complete(session_factory, world.deployment_id)
