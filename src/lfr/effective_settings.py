@@ -116,6 +116,8 @@ def shown(value: Any) -> Any:
         return MASK
     if isinstance(value, list | tuple):
         return [shown(item) for item in value]
+    if isinstance(value, frozenset | set):  # one order every run (a set's varies)
+        return sorted(shown(item) for item in value)
     jsonable = to_jsonable_python(value)
     if isinstance(jsonable, str) and "://" in jsonable:
         return without_password(jsonable)

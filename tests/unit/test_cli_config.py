@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lfr.cli import app
-from lfr.effective_settings import MASK
+from lfr.effective_settings import MASK, shown
 from lfr.settings import get_settings, use_settings_file
 
 
@@ -193,3 +193,9 @@ def test_watch_runs_the_configured_engine_with_what_the_command_names(
     (config,) = built
     assert (config.alert_threshold, config.detector.upsample) == (threshold, upsample)
     assert config.detector.max_detect_width == 960  # the engine's, not the class default
+
+
+def test_a_set_of_values_is_shown_in_one_order() -> None:
+    """Found: `web.camera_source_kinds` came out in another order each run (a set)."""
+    kinds = frozenset({"rtsp", "device", "node", "file"})
+    assert shown(kinds) == ["device", "file", "node", "rtsp"]
