@@ -57,6 +57,8 @@ def test_metrics_need_the_scrape_token(web_context: WebContext) -> None:
         assert client.get("/metrics").status_code == 401
         wrong = client.get("/metrics", headers={"Authorization": "Bearer guessed"})
         assert wrong.status_code == 401
+        assert wrong.headers["content-type"].startswith("text/plain")  # a scraper's log line
+        assert wrong.text == "present the metrics token\n"
         assert "lfr_http_request_duration_seconds" in _scrape(client)
 
 

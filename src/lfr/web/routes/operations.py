@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from wsgiref.simple_server import WSGIServer
 
 from fastapi import APIRouter, Depends, Header, HTTPException
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from sqlalchemy import text
 
@@ -56,8 +56,9 @@ def metrics_page(
         raise HTTPException(404, "metrics are not served here (see web.metrics_address)")
     expected = f"Bearer {token.get_secret_value()}".encode()
     if not hmac.compare_digest((authorization or "").encode(), expected):
-        raise HTTPException(
-            401, "present the metrics token", headers={"WWW-Authenticate": "Bearer"}
+        # Plain text for a scraper (its log shows why), not the sign-in page people get.
+        return PlainTextResponse(
+            "present the metrics token\n", 401, headers={"WWW-Authenticate": "Bearer"}
         )
     body = generate_latest(service_metrics(context))
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
