@@ -279,7 +279,6 @@ def _add_batch(
                     row.draft,
                     [uploaded[name] for name in row.image_names],
                     enroler,
-                    check_listed_photographs=False,  # checked against the list in _check_rows
                 ).id
                 for row in batch
             ]

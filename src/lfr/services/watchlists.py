@@ -37,6 +37,7 @@ from lfr.services.policy import GovernancePolicy
 from lfr.vision.analysis import FaceAnalyser
 from lfr.vision.decision import Description
 from lfr.vision.describers import Describer, build_describer
+from lfr.vision.describers.base import l2_normalise
 from lfr.vision.detection import build_detector
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.imageio import ImageError, decode_upload, reencode_for_storage
@@ -245,13 +246,10 @@ def add_entry(
     enroler: Enroler,
     *,
     now: datetime | None = None,
-    check_listed_photographs: bool = True,
 ) -> WatchlistEntryRow:
     """Add a subject with their image(s): WL-3/WL-3a fields (a photograph already on the
     list for a subject is refused: one photograph, one subject), WL-4 composition, AUTH-6
-    scope, WL-5 image quality. A refusal names every problem and stores nothing. A bulk
-    import, which checked its rows against the list in one read (`entries_problems`),
-    adds them without reading every template again (`check_listed_photographs`)."""
+    scope, WL-5 image quality. A refusal names every problem and stores nothing."""
     at = moment(now)
     watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
     scope = authority_of(watchlist_authority(session, watchlist)).scope
@@ -259,10 +257,9 @@ def add_entry(
     existing = listed_entries(watchlist)
     rules.check_add_entry(actor, watchlist.created_by, entry, existing, scope, sealed, at)
     enrolled = _enrol_all(enroler, images)
-    if check_listed_photographs:
-        already = photographs_listed(listed_templates(session, watchlist.id), enrolled)
-        if already:
-            raise Refusals(already)
+    already = photographs_listed(listed_templates(session, watchlist.id), enrolled)
+    if already:
+        raise Refusals(already)
     row = WatchlistEntryRow(
         watchlist_id=watchlist.id,
         subject_reference=entry.subject_reference.strip(),
@@ -359,11 +356,11 @@ def listed_templates(session: Session, watchlist_id: str) -> ListedTemplates:
         .join(WatchlistEntryRow, WatchlistImageRow.entry_id == WatchlistEntryRow.id)
         .where(WatchlistEntryRow.watchlist_id == watchlist_id)
     ).all()
-    vectors = [np.frombuffer(template, dtype=np.float32) for _, template, _ in rows]
+    vectors = [np.frombuffer(template, dtype="<f4") for _, template, _ in rows]
     return ListedTemplates(
         tuple(model for model, _, _ in rows),
         tuple(subject for _, _, subject in rows),
-        np.stack([_unit(vector) for vector in vectors]) if vectors else np.zeros((0, 0)),
+        l2_normalise(np.stack(vectors)) if vectors else np.zeros((0, 0), dtype=np.float32),
     )
 
 
@@ -372,7 +369,7 @@ def photographs_listed(listed: ListedTemplates, enrolled: Sequence[Enrolment]) -
     one subject), named by its place (`images[i]`) and the subject it is listed for."""
     problems: list[Unmet] = []
     for index, enrolment in enumerate(enrolled):
-        probe = _unit(np.frombuffer(enrolment.template, dtype=np.float32))
+        probe = l2_normalise(np.frombuffer(enrolment.template, dtype="<f4"))[0]
         same_model = np.array([m == enrolment.model_id for m in listed.model_ids], dtype=bool)
         if not same_model.any() or listed.units.shape[1] != probe.shape[0]:
             continue
@@ -385,11 +382,6 @@ def photographs_listed(listed: ListedTemplates, enrolled: Sequence[Enrolment]) -
             )
             problems.append(Unmet("WL-3", reason, f"images[{index}]"))
     return problems
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    unit: np.ndarray = vector / max(float(np.linalg.norm(vector)), 1e-12)
-    return unit
 
 
 def remove_entry(
