@@ -4,6 +4,7 @@ AUTH-1), and the People page speaks of roles and accounts in words."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -69,6 +70,34 @@ def test_a_grant_its_asker_approves_is_refused_beside_that_grant_on_the_people_p
     with transaction(session_factory) as session:
         assert [g.id for g in people.pending_grants(session)] == [grant_id]
         assert Role.REVIEWER not in people.get_user(session, personas.operator.user_id).roles
+
+
+def test_a_refused_new_account_stays_on_its_form_with_what_was_typed(
+    personas: Personas, client_for: ClientFor
+) -> None:
+    """A name already taken is refused beside the new-account form, in words, with the
+    name, full name, rank and roles as typed; the first try shows its one-time password."""
+    admin = client_for(personas.administrator)
+    form = {
+        "username": "new-engineer",
+        "display_name": "New Engineer",
+        "rank": "SERGEANT",
+        "roles": ["engineer", "applicant"],
+    }
+    first = admin.post("/people", data=form)
+    assert first.status_code == 200
+    assert 'id="one-time-password"' in first.text
+    again = admin.post("/people", data={**form, "display_name": "Another Engineer"})
+    assert again.status_code == 422
+    new_form = again.text.partition('<form method="post" action="/people" class="card">')[2]
+    words = html.unescape(visible(new_form.partition("</form>")[0]))
+    assert "username 'new-engineer' is taken" in words
+    assert 'value="new-engineer"' in new_form
+    assert 'value="Another Engineer"' in new_form
+    assert '<option value="SERGEANT" selected>' in new_form
+    assert 'value="engineer" checked' in new_form
+    assert 'value="applicant" checked' in new_form
+    assert 'value="operator" checked' not in new_form
 
 
 def test_the_people_page_names_roles_in_words(personas: Personas, client_for: ClientFor) -> None:

@@ -126,24 +126,43 @@ def create_account(
     rank: Annotated[str, Form(max_length=40)],
     roles: Annotated[list[Role] | None, Form()] = None,
 ) -> Response:
-    actor = viewer.actor
-    password = people.generate_password()
-    with transaction(context.db) as db:
-        user = people.create_user(
-            db,
-            actor=actor,
-            username=username,
-            display_name=display_name,
-            rank=_rank(rank),
-            password=password,
-            roles=roles or [],
-        )
-        mark_one_time(db, user.id)
-    return _people_page(
+    """A new account; a refusal (a name taken, say) stays beside the new-account form with
+    what was typed."""
+    chosen = roles or []
+    typed = {
+        "username": username,
+        "display_name": display_name,
+        "rank": rank,
+        "roles": ",".join(role.value for role in chosen),
+    }
+    return _on_page(
         request,
         context,
-        created={"username": user.username, "password": password},
+        viewer,
+        "new-account",
+        lambda db, a: _new_account(db, a, username, display_name, rank, chosen),
+        lambda made: {"created": {"username": made[0].username, "password": made[1]}},
+        typed=typed,
     )
+
+
+def _new_account(
+    db: Session, actor: Actor, username: str, display_name: str, rank: str, roles: list[Role]
+) -> tuple[User, str]:
+    """An account with a first password made here (shown once, to be changed at first
+    sign-in); roles that need a second administrator wait for one."""
+    password = people.generate_password()
+    user = people.create_user(
+        db,
+        actor=actor,
+        username=username,
+        display_name=display_name,
+        rank=_rank(rank),
+        password=password,
+        roles=roles,
+    )
+    mark_one_time(db, user.id)
+    return user, password
 
 
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
@@ -419,19 +438,11 @@ class CreatedAccountOut(AccountOut):
 )
 def api_create_account(context: Context, viewer: AdminViewer, body: AccountIn) -> CreatedAccountOut:
     """Create an account, as the People page does (held-back roles listed as pending)."""
-    password = people.generate_password()
 
     def change(db: Session, actor: Actor) -> CreatedAccountOut:
-        user = people.create_user(
-            db,
-            actor=actor,
-            username=body.username,
-            display_name=body.display_name,
-            rank=_rank(body.rank),
-            password=password,
-            roles=body.roles,
+        user, password = _new_account(
+            db, actor, body.username, body.display_name, body.rank, body.roles
         )
-        mark_one_time(db, user.id)
         return CreatedAccountOut(**_account_out(db, user).model_dump(), one_time_password=password)
 
     return _administer(context, viewer, change)
