@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from lfr.cli._database import console_transaction, database_transaction
 from lfr.domain.people import Rank, Role
 from lfr.services import people
-from lfr.services.people import mark_one_time
 from lfr.web import signin
 
 _PASSWORD, _SECOND_FACTOR = people.ResetKind.PASSWORD, people.ResetKind.SECOND_FACTOR
@@ -72,18 +71,16 @@ def add(
     the People page): a second-factor role enrols its factor at that first sign-in, so the
     password alone can enrol one only while it is the one the administrator handed over."""
     roles = [_parse_role(text) for text in role or []]
-    initial = password or people.generate_password()
     with console_transaction() as session:
-        user = people.create_user(
+        user, initial = people.create_one_time_account(
             session,
             actor=people.console_actor(),
             username=username,
             display_name=name,
             rank=_parse_rank(rank),
-            password=initial,
             roles=roles,
+            password=password,
         )
-        mark_one_time(session, user.id)
     typer.echo(f"created {user.username} ({user.display_name}) id {user.id}")
     if password is None:
         typer.echo(f"one-time password: {initial}")

@@ -707,6 +707,32 @@ def mark_one_time(session: Session, user_id: str) -> None:
         session.add(OneTimePassword(user_id=user_id, issued_at=utcnow()))
 
 
+def create_one_time_account(
+    session: Session,
+    *,
+    actor: Actor,
+    username: str,
+    display_name: str,
+    rank: Rank,
+    roles: Iterable[Role] = (),
+    password: str | None = None,
+) -> tuple[User, str]:
+    """An account (`create_user`) whose first password, made here unless given, works for
+    one sign-in, which must replace it; returns the account and that password."""
+    initial = password or generate_password()
+    user = create_user(
+        session,
+        actor=actor,
+        username=username,
+        display_name=display_name,
+        rank=rank,
+        password=initial,
+        roles=roles,
+    )
+    mark_one_time(session, user.id)
+    return user, initial
+
+
 # --- the first administrator ----------------------------------------------------------------
 
 BOOTSTRAP_USERNAME = "admin"

@@ -21,7 +21,6 @@ from lfr.db.session import reading, transaction
 from lfr.domain.people import TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import Refusal
 from lfr.services import people
-from lfr.services.people import mark_one_time
 from lfr.web import schemas, signin
 from lfr.web.access import Admit, Viewer
 from lfr.web.deps import Context
@@ -149,20 +148,11 @@ def create_account(
 def _new_account(
     db: Session, actor: Actor, username: str, display_name: str, rank: str, roles: list[Role]
 ) -> tuple[User, str]:
-    """An account with a first password made here (shown once, to be changed at first
-    sign-in); roles that need a second administrator wait for one."""
-    password = people.generate_password()
-    user = people.create_user(
-        db,
-        actor=actor,
-        username=username,
-        display_name=display_name,
-        rank=_rank(rank),
-        password=password,
-        roles=roles,
+    """An account and its one-time password, shown once; roles that need a second
+    administrator wait for one."""
+    return people.create_one_time_account(
+        db, actor=actor, username=username, display_name=display_name, rank=_rank(rank), roles=roles
     )
-    mark_one_time(db, user.id)
-    return user, password
 
 
 Reason = Annotated[str, Form(min_length=1, max_length=2000)]
