@@ -19,6 +19,7 @@ fused rule keeps the engine's false-match rate.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,7 +69,11 @@ def fused(dlib: Matrix, other: Matrix, weight: float) -> Matrix:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--faceres", type=Path, required=True, help="the imported .onnx")
+    second = parser.add_mutually_exclusive_group(required=True)
+    second.add_argument("--faceres", type=Path, help="the imported faceres .onnx")
+    second.add_argument(
+        "--describer", type=json.loads, help="the second describer's settings, as JSON"
+    )
     parser.add_argument("--identities", type=int, default=400)
     parser.add_argument("--probes", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -84,10 +89,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     paths = [p for images in people.values() for p in images]
     names = [p.parent.name for p in paths]
     dlib = describe(EngineConfig().describer, paths)
-    faceres = describe(
-        DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "faceres", "model_path": args.faceres}),
-        paths,
-    )
+    settings = args.describer or {"type": "faceres", "model_path": str(args.faceres)}
+    other = describe(DESCRIBER_CONFIG_ADAPTER.validate_python(settings), paths)
     gallery_rows = [i for i, p in enumerate(paths) if p == people[p.parent.name][0]]
     gallery_rows = [i for i in gallery_rows if len(people[names[i]]) >= 2]
     subjects = [names[i] for i in gallery_rows]
@@ -101,10 +104,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     not_mate = np.asarray(probe_names)[:, None] != np.asarray(subjects)[None, :]
     target_fmr = float(np.mean(raw[not_mate] >= args.threshold))
     print(f"dlib threshold {args.threshold}: one-comparison FMR {target_fmr:.2e} here")
-    print("| faceres weight | rank-1 | FNIR @ FPIR 10% | @ 1% | @ 0.1% | threshold at equal FMR |")
+    print(
+        "| second describer's weight | rank-1 | FNIR @ FPIR 10% | @ 1% | @ 0.1% "
+        "| threshold at equal FMR |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for weight in (float(w) for w in args.weights.split(",")):
-        both = fused(dlib, faceres, weight)
+        both = fused(dlib, other, weight)
         scores = both[probe_rows] @ both[gallery_rows].T
         searches = metrics.searches_from_scores(scores, subjects, probe_names)
         fnir = [r.rates.fnir for r in metrics.fnir_at_fpir(searches, (0.1, 0.01, 0.001))]

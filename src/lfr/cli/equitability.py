@@ -32,6 +32,7 @@ from lfr.cli.evaluate import (
     _build,
     _InputError,
     _progress,
+    chosen_describer,
     chosen_description,
     engine_config,
     evaluate_app,
@@ -76,7 +77,7 @@ def equitability(
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Keep it in the database (EQ-1).")
     ] = True,
-    describer: DescriberOption = "dlib",
+    describer: DescriberOption = None,
     model: ModelOption = None,
     upsample: UpsampleOption = 1,
     no_face: NoFaceOption = NoFaceRule.CENTRE,
@@ -99,7 +100,8 @@ def equitability(
         cache = None if no_cache else cache_dir
         engine = engine_config(config)
         description = chosen_description(engine, mirror, chip_paddings)
-        evaluation = _build(describer, model, upsample, no_face, cache, description)
+        described_by = chosen_describer(engine, describer, model)
+        evaluation = _build(described_by, upsample, no_face, cache, description)
         total = sum(len(paths) for paths in chosen.values())
         with _progress(total, "describing") as advance:
             result = evaluate_equitability(

@@ -45,7 +45,7 @@ from lfr.evaluation.protocols import (
 )
 from lfr.vision.calibration import ModelCalibration, load_calibration, same_comparisons
 from lfr.vision.decision import PLAIN, DecisionRule, Description
-from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, describer_model_id
+from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, DescriberConfig, describer_model_id
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.fair import FAIR_FMR, FairCohort, OffsetPairs, fit_fair_cohort
@@ -64,9 +64,16 @@ LabelsOption = Annotated[
     typer.Option(help="CSV of identity,group: the same figures per group (equitability)."),
 ]
 DescriberOption = Annotated[
-    str, typer.Option(help="Describer backend: dlib (default) or onnx (needs --model).")
+    str | None,
+    typer.Option(
+        help="The describer: a type (dlib; onnx or faceres with --model) or its settings as "
+        'JSON (e.g. {"type": "fusion", "parts": [...]}). Default: the engine\'s configured '
+        "describer, so that what is measured is what runs."
+    ),
 ]
-ModelOption = Annotated[Path | None, typer.Option(help="Model file for --describer onnx (.onnx).")]
+ModelOption = Annotated[
+    Path | None, typer.Option(help="Model file for --describer onnx or faceres (.onnx).")
+]
 UpsampleOption = Annotated[
     int,
     typer.Option(
@@ -147,30 +154,48 @@ def chosen_description(
 
 
 def _build(
-    describer: str,
-    model: Path | None,
+    describer: DescriberConfig,
     upsample: int,
     no_face: NoFaceRule,
     cache: Path | None,
     description: Description,
 ) -> EvaluationDescriber:
-    settings: dict[str, Any] = {"type": describer}
-    if describer == "dlib":  # the flip is the description's
-        settings["mirror"] = False
+    evaluation, _ = build_evaluation_describer(
+        HogDetectorConfig(upsample=upsample), describer, no_face, cache, description
+    )
+    return evaluation
+
+
+def chosen_describer(
+    engine: EngineConfig, describer: str | None, model: Path | None
+) -> DescriberConfig:
+    """The engine's configured describer, or the one the command line names (a type, or
+    settings as JSON). The flip is the description's, so a dlib describer's own stays off."""
+    if describer is None:
+        if model is not None:
+            raise _InputError("--model: give --describer too (onnx or faceres)")
+        settings: dict[str, Any] = engine.describer.model_dump(mode="json")
+    elif describer.lstrip().startswith("{"):
+        try:
+            settings = json.loads(describer)
+        except ValueError as error:
+            raise _InputError(f"--describer: not JSON ({error})") from error
+    else:
+        settings = {"type": describer}
     if model is not None:
         settings["model_path"] = model
+    if settings.get("type") == "dlib":
+        settings["mirror"] = False
     try:
-        describer_config = DESCRIBER_CONFIG_ADAPTER.validate_python(settings)
+        chosen: DescriberConfig = DESCRIBER_CONFIG_ADAPTER.validate_python(settings)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'describer'}: {e['msg']}"
             for e in error.errors()
         )
-        raise _InputError(f"--describer {describer} / --model: {problems}") from error
-    evaluation, _ = build_evaluation_describer(
-        HogDetectorConfig(upsample=upsample), describer_config, no_face, cache, description
-    )
-    return evaluation
+        named = "the engine's describer" if describer is None else f"--describer {describer}"
+        raise _InputError(f"{named}: {problems}") from error
+    return chosen
 
 
 @contextmanager
@@ -284,7 +309,7 @@ def verification(
     ],
     as_json: JsonOption = False,
     labels: LabelsOption = None,
-    describer: DescriberOption = "dlib",
+    describer: DescriberOption = None,
     model: ModelOption = None,
     upsample: UpsampleOption = 1,
     no_face: NoFaceOption = NoFaceRule.CENTRE,
@@ -301,8 +326,10 @@ def verification(
         read = read_pairs(pairs, images)
         group_labels = read_labels(labels) if labels is not None else None
         cache = None if no_cache else cache_dir
-        description = chosen_description(engine_config(config), mirror, chip_paddings)
-        evaluation = _build(describer, model, upsample, no_face, cache, description)
+        engine = engine_config(config)
+        description = chosen_description(engine, mirror, chip_paddings)
+        described_by = chosen_describer(engine, describer, model)
+        evaluation = _build(described_by, upsample, no_face, cache, description)
         total = len({p for pair in read for p in (pair.first, pair.second)})
         with _progress(total, "describing") as advance:
             return evaluate_verification(read, evaluation, group_labels, advance)
@@ -315,7 +342,7 @@ def identification(
     images: Annotated[Path, typer.Argument(help="LFW-layout folder: IMAGES/<Name>/*.jpg")],
     as_json: JsonOption = False,
     labels: LabelsOption = None,
-    describer: DescriberOption = "dlib",
+    describer: DescriberOption = None,
     model: ModelOption = None,
     upsample: UpsampleOption = 1,
     no_face: NoFaceOption = NoFaceRule.CENTRE,
@@ -415,7 +442,8 @@ def identification(
         engine = engine_config(config)
         description = chosen_description(engine, mirror, chip_paddings)
         rule = chosen_rule(engine, description, normalise, cohort_size, fusion, fair)
-        in_use = _calibration_in_use(engine, calibration, fair_cohort)
+        described_by = chosen_describer(engine, describer, model)
+        in_use = _calibration_in_use(described_by, engine, calibration, fair_cohort)
         options = IdentificationOptions(
             rule=rule,
             calibration=in_use,
@@ -423,11 +451,11 @@ def identification(
             threshold=threshold if threshold is not None else engine.alert_threshold,
         )
         cache = None if no_cache else cache_dir
-        evaluation = _build(describer, model, upsample, no_face, cache, description)
+        evaluation = _build(described_by, upsample, no_face, cache, description)
         plain = (
             None
             if description.name == PLAIN
-            else _build(describer, model, upsample, no_face, cache, Description())
+            else _build(described_by, upsample, no_face, cache, Description())
         )
         paths = [p for g in split.gallery.values() for p in g]
         total = len({*paths, *(p for _, p in split.mated), *(p for _, p in split.nonmated)})
@@ -479,13 +507,17 @@ def chosen_rule(
 
 
 def _calibration_in_use(
-    engine: EngineConfig, path: Path | None, fair_cohort: Path | None
+    describer: DescriberConfig, engine: EngineConfig, path: Path | None, fair_cohort: Path | None
 ) -> ModelCalibration | None:
-    model_id = describer_model_id(engine.describer)
+    """The calibration of the describer evaluated: the file given, else the engine's
+    configured one where it is that describer's model, else the shipped one."""
+    model_id = describer_model_id(describer)
     for given in (path, fair_cohort):
         if given is not None and not given.is_file():
             raise _InputError(f"{given}: no such file")
-    in_use = load_calibration(path or engine.calibration_path, model_id)
+    engines_model = describer_model_id(engine.describer) == model_id
+    configured = path or (engine.calibration_path if engines_model else None)
+    in_use = load_calibration(configured, model_id)
     if fair_cohort is None:
         return in_use
     if in_use is None:
@@ -531,7 +563,7 @@ def fair_cohort_command(
         IdentityHalf | None,
         typer.Option(help="Fit on this half of the identities only (cross-validation)."),
     ] = None,
-    describer: DescriberOption = "dlib",
+    describer: DescriberOption = None,
     model: ModelOption = None,
     upsample: UpsampleOption = 1,
     no_face: NoFaceOption = NoFaceRule.CENTRE,
@@ -550,9 +582,11 @@ def fair_cohort_command(
         identities = identity_images(images)
         if half is not None:
             identities = in_half(identities, half)
-        description = chosen_description(engine_config(config), mirror, chip_paddings)
+        engine = engine_config(config)
+        description = chosen_description(engine, mirror, chip_paddings)
         cache = None if no_cache else cache_dir
-        evaluation = _build(describer, model, upsample, no_face, cache, description)
+        described_by = chosen_describer(engine, describer, model)
+        evaluation = _build(described_by, upsample, no_face, cache, description)
         # One photograph a person (the first): people with many photographs would
         # otherwise make clusters, and impostor pairs, of their own.
         paths = [group[0] for group in identities.values()]

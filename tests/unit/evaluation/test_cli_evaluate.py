@@ -252,6 +252,33 @@ def test_the_default_run_is_the_engines_configured_rule(
     assert configured["at_threshold"]["threshold"] == 0.96
 
 
+def test_the_default_describer_is_the_engines_configured_one(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REC-2: with no --describer the run describes with the describer the engine's
+    settings configure, and reads no other model's calibration."""
+    exported = tmp_path / "dlib.onnx"
+    result = CliRunner().invoke(app, ["model", "export-dlib", str(exported)])
+    assert result.exit_code == 0, result.output
+    configured = {"type": "onnx", "model_path": str(exported), "model_id": "a-force-model"}
+    monkeypatch.setenv("LFR_ENGINE__DESCRIBER", json.dumps(configured))
+    report = identification(tiny, "--no-fair")
+    assert report["model_id"] == "a-force-model"
+    assert report["calibration"]["model_id"] == "a-force-model"
+    # Named on the command line as JSON, another describer is measured instead.
+    named = identification(tiny, "--no-fair", "--describer", '{"type": "dlib"}')
+    assert named["model_id"] == "dlib-resnet-v1"
+
+
+def test_a_describer_given_as_json_must_be_one(tiny: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["evaluate", "identification", str(tiny / "images"), "--describer", '{"type": "dlib"'],
+    )
+    assert result.exit_code == 2
+    assert "--describer: not JSON" in result.stderr
+
+
 def test_the_description_can_be_named_on_the_command_line(tiny: Path) -> None:
     """The flip and the paddings reach the describer and the report says so."""
     report = identification(tiny, "--mirror", "--chip-paddings", "0.25,0.3", "--no-fair")
