@@ -73,13 +73,13 @@ FACERES_MODEL = CACHE_ROOT / "models" / "faceres.onnx"
 """Where `lfr model import-faceres` is asked to write faceres for the fusion rule."""
 
 
-def rule_configs(fusion_threshold: float = 0.9) -> dict[str, EngineConfig]:
+def rule_configs(fusion_threshold: float | None = None) -> dict[str, EngineConfig]:
     """Each rule the benchmark can run, as the engine configuration that runs it. The
     first is the engine's default; `before` the previous default (plain description, raw
     cosine, each description on its own, faces of quality under 0.3 never described,
     0.946), and the others are variants of it; `fusion` needs faceres imported (`FACERES_MODEL`) and
-    runs at `fusion_threshold`, the fused score of the engine threshold's false-match
-    rate (`benchmarks.describer_fusion`)."""
+    runs at `fusion_threshold`, by default the fused model's evaluated default (its model
+    card: the fused score of the dlib default's false-match rate)."""
     engine = EngineConfig()
     before = EngineConfig(
         description=Description(),
@@ -110,7 +110,8 @@ def rule_configs(fusion_threshold: float = 0.9) -> dict[str, EngineConfig]:
             {"describer": {"type": "faceres", "model_path": str(FACERES_MODEL)}, "weight": 0.15},
         ]
         fused = DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "fusion", "parts": parts})
-        rules["fusion"] = EngineConfig(describer=fused, alert_threshold=fusion_threshold)
+        threshold = {} if fusion_threshold is None else {"alert_threshold": fusion_threshold}
+        rules["fusion"] = EngineConfig(describer=fused, **threshold)
     return rules
 
 
@@ -432,7 +433,7 @@ def run(
     spec: WalkbySpec,
     rules: Sequence[str],
     *,
-    fusion_threshold: float = 0.9,
+    fusion_threshold: float | None = None,
     threshold: float | None = None,
     progress: Callable[[str], None] = print,
 ) -> list[RuleOutcome]:
@@ -480,8 +481,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--fusion-threshold",
         type=float,
-        default=0.9,
-        help="the fusion rule's threshold (the fused score of the engine's false-match rate)",
+        default=None,
+        help="the fusion rule's threshold (default: the fused model's evaluated default)",
     )
     args = parser.parse_args(argv)
     spec = (

@@ -53,7 +53,7 @@ from pydantic_settings import (
 from lfr.bus.nats_tuning import NatsTuning
 from lfr.setting_groups import SupervisorSettings, WebSettings
 from lfr.vision.engine_config import EngineConfig
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.vision.thresholds import evaluated_default_threshold
 
 
 class Environment(StrEnum):
@@ -425,11 +425,14 @@ class Settings(BaseSettings):
     @classmethod
     def _threshold_no_laxer_than_evaluated(cls, engine: EngineConfig) -> EngineConfig:
         """Configuration may make the engine stricter, never laxer: a threshold below the
-        evaluated default is the authorising officer's condition to set (AUTH-2, REC-2)."""
-        if engine.alert_threshold < DEFAULT_ALERT_THRESHOLD:
+        configured describer's evaluated default is the authorising officer's condition to
+        set (AUTH-2, REC-2). A model without an evaluated default has the force's own."""
+        evaluated = evaluated_default_threshold(engine.describer)
+        if evaluated is not None and engine.alert_threshold < evaluated:
             raise ValueError(
                 f"alert_threshold {engine.alert_threshold} is below the evaluated default "
-                f"{DEFAULT_ALERT_THRESHOLD}: only an authority's condition sets a lower one"
+                f"{evaluated} of the describer's model: only an authority's condition sets a "
+                "lower one"
             )
         return engine
 

@@ -18,7 +18,7 @@ from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
 from lfr.vision.normalisation import CohortNormalisation
 from lfr.vision.quality import QualityGate
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD, describers_default_threshold
 from lfr.vision.tracking import TrackerConfig
 
 DEFAULT_DETECT_WIDTH = 960
@@ -119,7 +119,9 @@ class EngineConfig(BaseModel):
             "Fused calibrated score at or above which a track alerts on a subject: on the "
             "reference scale of lfr.vision.calibration (the raw cosine similarity with the "
             "same evaluated false-match rate), whichever rule runs. Raising it misses more "
-            "watchlist subjects; lowering it stops more innocent passers-by."
+            "watchlist subjects; lowering it stops more innocent passers-by. Default: the "
+            "configured describer's evaluated default (its model card), each model having "
+            "its own scale; dlib's 0.955 for a model without one."
         ),
     )
     score_normalisation: CohortNormalisation | None = Field(
@@ -185,6 +187,11 @@ class EngineConfig(BaseModel):
             )
         self.decision_rule()  # refuses fair normalisation with score_normalisation
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _describers_threshold(cls, settings: Any) -> Any:
+        return describers_default_threshold(settings)
 
     @model_validator(mode="after")
     def _threshold_is_calibrated(self) -> EngineConfig:

@@ -20,6 +20,14 @@ table is in docs/engine.md.
 
 from __future__ import annotations
 
+from typing import Any
+
+from lfr.vision.describers import (
+    DESCRIBER_CONFIG_ADAPTER,
+    DescriberConfig,
+    describer_model_id,
+    model_card,
+)
 from lfr.vision.describers.dlib_resnet import DLIB_CARD
 
 assert DLIB_CARD.default_threshold is not None
@@ -33,3 +41,30 @@ are missed with 500 subjects); lowering it costs false alerts (FPIR doubles by a
 0.938 for 500 subjects), and at any fixed threshold the false-alert rate grows with the
 watchlist's size, so a larger list calls for a higher threshold. Descriptors of another
 model (another describer backend) need their own measured threshold."""
+
+
+def evaluated_default_threshold(describer: DescriberConfig | None) -> float | None:
+    """The evaluated default alert threshold of `describer`'s model (its `ModelCard`): each
+    model has its own scale, so its default belongs to it (dlib's 0.955 on dlib's, the
+    dlib + faceres fusion's on the fused score's). None for a model without one (a
+    force's own ONNX model, a fusion of other weights): its threshold is the force's to
+    measure (`lfr evaluate identification`) and set."""
+    card = model_card(describer_model_id(describer))
+    return card.default_threshold if card is not None else None
+
+
+def describers_default_threshold(settings: Any) -> Any:
+    """Engine settings (as given, before validation) with `alert_threshold` filled in from
+    the configured describer's evaluated default when it is not given. Settings that do
+    not name a valid describer are left for validation to refuse."""
+    if not isinstance(settings, dict) or settings.get("alert_threshold") is not None:
+        return settings
+    describer = settings.get("describer")
+    if describer is None:
+        return settings
+    try:
+        chosen = DESCRIBER_CONFIG_ADAPTER.validate_python(describer)
+        default = evaluated_default_threshold(chosen)
+    except (ValueError, OSError):
+        return settings
+    return settings if default is None else {**settings, "alert_threshold": default}

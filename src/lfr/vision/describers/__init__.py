@@ -48,6 +48,10 @@ from lfr.vision.describers.dlib_resnet import (  # noqa: E402 (after discovery, 
     DlibDescriber,
     DlibDescriberConfig,
 )
+from lfr.vision.describers.fusion import (  # noqa: E402
+    FusionDescriberConfig,
+    fused_model_id,
+)
 from lfr.vision.describers.onnx import (  # noqa: E402
     OnnxDescriber,
     OnnxDescriberConfig,
@@ -84,9 +88,21 @@ def describer_model_id(config: DescriberConfig | None = None) -> str:
     chosen = config if config is not None else DlibDescriberConfig()
     if isinstance(chosen, DlibDescriberConfig):
         return DlibDescriber.model_id
+    if chosen.MODEL_ID is not None:
+        return chosen.MODEL_ID
     if isinstance(chosen, OnnxDescriberConfig):
         return (
             chosen.model_id or inspect_model(chosen, load_model(Path(chosen.model_path))).model_id
+        )
+    if isinstance(chosen, FusionDescriberConfig):
+        return fused_model_id(
+            [
+                (
+                    describer_model_id(DESCRIBER_CONFIG_ADAPTER.validate_python(p.describer)),
+                    p.weight,
+                )
+                for p in chosen.parts
+            ]
         )
     return build_describer(chosen).model_id
 

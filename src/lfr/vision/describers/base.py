@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,6 +70,10 @@ class DescriberSettings(BaseModel):
     threads one inference run may use."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    MODEL_ID: ClassVar[str | None] = None
+    """The model id every describer of these settings has, where the settings name one
+    model (faceres); None: read from the model."""
 
     type: str
     intra_op_threads: int = Field(

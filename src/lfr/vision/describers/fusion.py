@@ -46,6 +46,10 @@ class FusionPart(BaseModel):
     def _a_describer(cls, settings: dict[str, Any]) -> dict[str, Any]:
         from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER
 
+        if settings.get("type") == "dlib":
+            # The flip is the engine's description's (Description.mirror), never a part's
+            # own: a dlib part describes each chip once unless told otherwise.
+            settings = {"mirror": False, **settings}
         checked = DESCRIBER_CONFIG_ADAPTER.validate_python(settings)
         if checked.type == "fusion":
             raise ValueError("a fusion's part cannot be a fusion")
@@ -61,15 +65,23 @@ class FusionDescriberConfig(DescriberSettings):
 
 
 def fused_model_id(parts: Sequence[tuple[str, float]]) -> str:
-    return "fusion(" + ",".join(f"{model}@{weight:.4g}" for model, weight in parts) + ")"
+    """The fused model's id from its parts' ids and weights (normalised here)."""
+    return (
+        "fusion(" + ",".join(f"{model}@{weight:.4g}" for model, weight in normalised(parts)) + ")"
+    )
+
+
+def normalised(parts: Sequence[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """The parts with their weights scaled to sum to 1."""
+    total = sum(weight for _, weight in parts)
+    return [(part, weight / total) for part, weight in parts]
 
 
 class FusedDescriber:
     """Several describers as one: weighted, concatenated unit descriptors."""
 
     def __init__(self, parts: Sequence[tuple[Describer, float]]) -> None:
-        total = sum(weight for _, weight in parts)
-        self._parts = [(describer, weight / total) for describer, weight in parts]
+        self._parts = normalised(parts)
         self._scales = [np.float32(math.sqrt(weight)) for _, weight in self._parts]
         self.model_id = fused_model_id([(d.model_id, w) for d, w in self._parts])
         self.dimension = sum(describer.dimension for describer, _ in self._parts)

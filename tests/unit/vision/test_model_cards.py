@@ -1,0 +1,106 @@
+"""Each model's evaluated default threshold, calibration and equitable floor belong to it,
+not to global settings (REC-2, EQ-1): the engine's default threshold follows the
+configured describer, configuration may not go below that describer's evaluated default,
+and dlib fused with faceres ships its own figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from lfr.reports.evaluations import shipped_equitability
+from lfr.settings import Settings
+from lfr.vision.calibration import REFERENCE_RULE, shipped_calibration
+from lfr.vision.describers import DESCRIBER_CONFIG_ADAPTER, describer_model_id
+from lfr.vision.describers.dlib_resnet import DlibDescriberConfig
+from lfr.vision.describers.faceres import DLIB_FACERES_CARD, DLIB_FACERES_WEIGHTS
+from lfr.vision.describers.fusion import FusionDescriberConfig
+from lfr.vision.engine_config import EngineConfig
+from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD, evaluated_default_threshold
+
+
+@pytest.fixture
+def dlib_and_faceres(tmp_path: Path) -> dict[str, Any]:
+    """The shipped fusion's settings. Only settings are read here: no model runs, so the
+    faceres file need only exist (`lfr model import-faceres` writes the real one)."""
+    faceres = tmp_path / "faceres.onnx"
+    faceres.write_bytes(b"settings only")
+    dlib_weight, faceres_weight = DLIB_FACERES_WEIGHTS
+    return {
+        "type": "fusion",
+        "parts": [
+            {"describer": {"type": "dlib"}, "weight": dlib_weight},
+            {
+                "describer": {"type": "faceres", "model_path": str(faceres)},
+                "weight": faceres_weight,
+            },
+        ],
+    }
+
+
+def test_the_engines_default_threshold_is_its_describers(dlib_and_faceres: dict[str, Any]) -> None:
+    fused = EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]
+    assert describer_model_id(fused.describer) == DLIB_FACERES_CARD.model_id
+    assert DLIB_FACERES_CARD.default_threshold is not None
+    assert fused.alert_threshold == DLIB_FACERES_CARD.default_threshold
+    assert fused.alert_threshold != DEFAULT_ALERT_THRESHOLD  # another model, another scale
+    assert EngineConfig().alert_threshold == DEFAULT_ALERT_THRESHOLD
+    given = EngineConfig(describer=dlib_and_faceres, alert_threshold=0.93)  # type: ignore[arg-type]
+    assert given.alert_threshold == 0.93
+
+
+def test_a_model_without_an_evaluated_default_keeps_the_shipped_one(
+    dlib_and_faceres: dict[str, Any],
+) -> None:
+    """A fusion of other weights is another model: nothing evaluated it."""
+    dlib_and_faceres["parts"][0]["weight"] = 0.5
+    other = EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]
+    assert evaluated_default_threshold(other.describer) is None
+    assert other.alert_threshold == DEFAULT_ALERT_THRESHOLD
+
+
+def test_configuration_may_not_go_below_the_describers_evaluated_default(
+    dlib_and_faceres: dict[str, Any],
+) -> None:
+    default = DLIB_FACERES_CARD.default_threshold
+    assert default is not None
+    stricter = Settings(engine={"describer": dlib_and_faceres, "alert_threshold": default + 0.01})  # type: ignore[arg-type]
+    assert stricter.engine.alert_threshold == default + 0.01
+    with pytest.raises(ValidationError, match=f"evaluated default {default} of the describer"):
+        Settings(engine={"describer": dlib_and_faceres, "alert_threshold": default - 0.01})  # type: ignore[arg-type]
+
+
+def test_the_shipped_fusion_brings_its_calibration_and_equitable_floor() -> None:
+    model_id = DLIB_FACERES_CARD.model_id
+    calibration = shipped_calibration(model_id)
+    assert calibration is not None
+    assert calibration.model_id == model_id
+    assert calibration.covers(REFERENCE_RULE)
+    assert DLIB_FACERES_CARD.default_threshold is not None
+    # Its default keeps the shipped dlib default's false-match rate, within a grid step.
+    dlib = shipped_calibration("dlib-resnet-v1")
+    assert dlib is not None
+    ratio = calibration.false_match_rate(DLIB_FACERES_CARD.default_threshold) / (
+        dlib.false_match_rate(DEFAULT_ALERT_THRESHOLD)
+    )
+    assert 0.75 < ratio < 1.34
+    figures = shipped_equitability(model_id)
+    assert figures is not None
+    assert figures.model_version == model_id
+    assert figures.lowest_equitable_threshold is not None
+
+
+def test_a_dlib_part_of_a_fusion_describes_each_chip_once_unless_told(
+    dlib_and_faceres: dict[str, Any],
+) -> None:
+    """The flip is the engine's description's (Description.mirror), never a part's own."""
+    fused = DESCRIBER_CONFIG_ADAPTER.validate_python(dlib_and_faceres)
+    assert isinstance(fused, FusionDescriberConfig)
+    assert DlibDescriberConfig.model_validate(fused.parts[0].describer).mirror is False
+    dlib_and_faceres["parts"][0]["describer"]["mirror"] = True
+    told = DESCRIBER_CONFIG_ADAPTER.validate_python(dlib_and_faceres)
+    assert isinstance(told, FusionDescriberConfig)
+    assert DlibDescriberConfig.model_validate(told.parts[0].describer).mirror is True
