@@ -112,6 +112,7 @@ def rule_configs(fusion_threshold: float | None = None) -> dict[str, EngineConfi
         fused = DESCRIBER_CONFIG_ADAPTER.validate_python({"type": "fusion", "parts": parts})
         threshold = {} if fusion_threshold is None else {"alert_threshold": fusion_threshold}
         rules["fusion"] = EngineConfig(describer=fused, **threshold)
+        rules["fusion+flip"] = rules["fusion"].updated(description={"mirror": True})
     return rules
 
 

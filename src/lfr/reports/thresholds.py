@@ -8,8 +8,9 @@ applies it through `services.thresholds.enforce_threshold_floor` before it write
 anything, so a refusal leaves no trace and an accepted justification is stored and
 audited in the decision's own transaction.
 
-- An authority that sets no threshold runs at the shipped default
-  (`vision.thresholds.DEFAULT_ALERT_THRESHOLD`); that is the threshold checked.
+- An authority that sets no threshold runs at the engine's configured threshold, by
+  default its describer's evaluated default (`vision.thresholds`: dlib's
+  `DEFAULT_ALERT_THRESHOLD`, or the fused model's); that is the threshold checked.
 - No stored evaluation of the model: the equitability figures shipped with it (measured
   on lfw-dev with LFW's sex labels, `ShippedEquitability`) set the floor and show the
   differential at the typed threshold, so a fresh install is locked too. A justification

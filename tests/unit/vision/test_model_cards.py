@@ -79,6 +79,7 @@ def test_the_shipped_fusion_brings_its_calibration_and_equitable_floor() -> None
     assert calibration is not None
     assert calibration.model_id == model_id
     assert calibration.covers(REFERENCE_RULE)
+    assert calibration.covers("flip/cosine")  # the engine's flip description, calibrated too
     assert DLIB_FACERES_CARD.default_threshold is not None
     # Its default keeps the shipped dlib default's false-match rate, within a grid step.
     dlib = shipped_calibration("dlib-resnet-v1")
