@@ -52,6 +52,7 @@ from pydantic_settings import (
 
 from lfr.bus.nats_tuning import NatsTuning
 from lfr.setting_groups import SupervisorSettings, WebSettings
+from lfr.vision.describers import describer_model_id
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.thresholds import evaluated_default_threshold
 
@@ -390,7 +391,10 @@ class Settings(BaseSettings):
         description=(
             "The describer model version whose stored equitability evaluation (EQ-1) sets "
             "the floor under authorised alert thresholds and feeds the forecasts shown to "
-            "the authorising officer. It must name the model the cameras run."
+            "the authorising officer. It must name the model the cameras run; unset, it is "
+            "the configured describer's model id (engine.describer), so that the lock reads "
+            "the figures of the model that runs. Set it only to name a force's own "
+            "evaluations of that model, stored under another version."
         ),
     )
     equitability_alpha: float = Field(
@@ -450,6 +454,12 @@ class Settings(BaseSettings):
         for key in keys:
             decode_key(key.get_secret_value(), setting=str(info.field_name))
         return value
+
+    @model_validator(mode="after")
+    def _evaluated_model_is_the_cameras(self) -> Settings:
+        if "evaluated_model_version" not in self.model_fields_set:
+            self.evaluated_model_version = describer_model_id(self.engine.describer)
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -267,3 +267,41 @@ def test_without_a_condition_the_floor_and_forecast_check_the_engines_configured
         )
     assert forecast.threshold == 0.97
     assert forecast.false_match_rate == pytest.approx(calibration.false_match_rate(0.97))
+
+
+def test_a_fresh_install_running_the_fusion_reads_the_fusions_figures(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    """REC-2, EQ-1: configured with dlib fused with faceres, the lock and the forecast read
+    that model's shipped figures and its default threshold, not dlib's."""
+    from lfr.settings import Settings
+    from lfr.vision.describers.faceres import DLIB_FACERES_CARD
+
+    faceres = tmp_path / "faceres.onnx"
+    faceres.write_bytes(b"settings only: no model runs here")
+    parts = [
+        {"describer": {"type": "dlib"}, "weight": 0.85},
+        {"describer": {"type": "faceres", "model_path": str(faceres)}, "weight": 0.15},
+    ]
+    settings = Settings(engine={"describer": {"type": "fusion", "parts": parts}})  # type: ignore[arg-type]
+    assert settings.evaluated_model_version == DLIB_FACERES_CARD.model_id
+    model = thresholds.EvaluatedModel(
+        settings.evaluated_model_version, engine_threshold=settings.engine.alert_threshold
+    )
+    with transaction(session_factory) as session:
+        forecast = thresholds.decision_forecast(session, None, 100, model)
+    assert forecast.threshold == DLIB_FACERES_CARD.default_threshold
+    assert forecast.floor is not None
+    assert forecast.floor.model_version == DLIB_FACERES_CARD.model_id
+    assert forecast.floor.shipped is not None
+    assert forecast.floor.equitable_threshold == forecast.floor.shipped.lowest_equitable_threshold
+    from lfr.reports.evaluations import shipped_equitability
+
+    dlib_figures = shipped_equitability(MODEL)
+    assert dlib_figures is not None
+    assert forecast.floor.equitable_threshold != dlib_figures.lowest_equitable_threshold
+    # The fusion's default lies below its floor (docs/evaluation.md says why): locked.
+    assert not forecast.floor.allows(forecast.threshold)
+    # Its "1 in N" is the fusion's own calibration's, the false-match rate of dlib's default.
+    assert forecast.false_match_rate is not None
+    assert 5e-6 < forecast.false_match_rate < 1.2e-5
