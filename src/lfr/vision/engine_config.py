@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.partial_tables import complete_partial_tables
 from lfr.vision.decision import DecisionRule, Description, TrackPooling
-from lfr.vision.describers import DescriberConfig, DlibDescriberConfig
+from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, check_describer_models
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
 from lfr.vision.normalisation import CohortNormalisation
@@ -192,6 +192,11 @@ class EngineConfig(BaseModel):
     @classmethod
     def _describers_threshold(cls, settings: Any) -> Any:
         return describers_default_threshold(settings)
+
+    @model_validator(mode="after")
+    def _describer_models_fit(self) -> EngineConfig:
+        check_describer_models(self.describer)
+        return self
 
     @model_validator(mode="after")
     def _threshold_is_calibrated(self) -> EngineConfig:

@@ -276,9 +276,9 @@ def test_a_fresh_install_running_the_fusion_reads_the_fusions_figures(
     that model's shipped figures and its default threshold, not dlib's."""
     from lfr.settings import Settings
     from lfr.vision.describers.faceres import DLIB_FACERES_CARD
+    from tests.tiny_faceres import write_faceres_shaped_model
 
-    faceres = tmp_path / "faceres.onnx"
-    faceres.write_bytes(b"settings only: no model runs here")
+    faceres = write_faceres_shaped_model(tmp_path / "faceres.onnx")
     parts = [
         {"describer": {"type": "dlib"}, "weight": 0.85},
         {"describer": {"type": "faceres", "model_path": str(faceres)}, "weight": 0.15},

@@ -20,14 +20,14 @@ from lfr.vision.describers.faceres import DLIB_FACERES_CARD, DLIB_FACERES_WEIGHT
 from lfr.vision.describers.fusion import FusionDescriberConfig
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD, evaluated_default_threshold
+from tests.tiny_faceres import write_faceres_shaped_model
 
 
 @pytest.fixture
 def dlib_and_faceres(tmp_path: Path) -> dict[str, Any]:
-    """The shipped fusion's settings. Only settings are read here: no model runs, so the
-    faceres file need only exist (`lfr model import-faceres` writes the real one)."""
-    faceres = tmp_path / "faceres.onnx"
-    faceres.write_bytes(b"settings only")
+    """The shipped fusion's settings, with a file of faceres's signature (no face is
+    described here; `lfr model import-faceres` writes the real model)."""
+    faceres = write_faceres_shaped_model(tmp_path / "faceres.onnx")
     dlib_weight, faceres_weight = DLIB_FACERES_WEIGHTS
     return {
         "type": "fusion",
@@ -105,3 +105,14 @@ def test_a_dlib_part_of_a_fusion_describes_each_chip_once_unless_told(
     told = DESCRIBER_CONFIG_ADAPTER.validate_python(dlib_and_faceres)
     assert isinstance(told, FusionDescriberConfig)
     assert DlibDescriberConfig.model_validate(told.parts[0].describer).mirror is True
+
+
+def test_a_model_file_that_cannot_serve_is_refused_with_the_settings(
+    dlib_and_faceres: dict[str, Any], tmp_path: Path
+) -> None:
+    """A fused part's model is read when the settings are, not first in a camera worker."""
+    not_a_model = tmp_path / "notes.txt"
+    not_a_model.write_text("not a model")
+    dlib_and_faceres["parts"][1]["describer"]["model_path"] = str(not_a_model)
+    with pytest.raises(ValidationError, match=r"notes\.txt: not a readable ONNX model"):
+        EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]

@@ -107,6 +107,20 @@ def describer_model_id(config: DescriberConfig | None = None) -> str:
     return build_describer(chosen).model_id
 
 
+def check_describer_models(config: DescriberConfig) -> None:
+    """Read and inspect every model file `config` names (an onnx or faceres describer, each
+    part of a fusion) without starting a session, so that a missing, unreadable or
+    ill-fitting file fails when the settings are read, naming the file (`OnnxModelError`),
+    never later in a camera worker. dlib's weights come with the package."""
+    if isinstance(config, DlibDescriberConfig):
+        return
+    if isinstance(config, FusionDescriberConfig):
+        for part in config.parts:
+            check_describer_models(DESCRIBER_CONFIG_ADAPTER.validate_python(part.describer))
+        return
+    build_describer(config)
+
+
 __all__ = [
     "DESCRIBER_CONFIG_ADAPTER",
     "Describer",
@@ -118,6 +132,7 @@ __all__ = [
     "OnnxDescriber",
     "OnnxDescriberConfig",
     "build_describer",
+    "check_describer_models",
     "describer_model_id",
     "l2_normalise",
     "model_card",
