@@ -166,24 +166,22 @@ def _build(
     return evaluation
 
 
+MODEL_FILE_DESCRIBERS = ("onnx", "faceres")
+"""The describer types whose model file `--model` names."""
+
+
 def chosen_describer(
     engine: EngineConfig, describer: str | None, model: Path | None
 ) -> DescriberConfig:
     """The engine's configured describer, or the one the command line names (a type, or
     settings as JSON). The flip is the description's, so a dlib describer's own stays off."""
-    if describer is None:
-        if model is not None:
-            raise _InputError("--model: give --describer too (onnx or faceres)")
-        settings: dict[str, Any] = engine.describer.model_dump(mode="json")
-    elif describer.lstrip().startswith("{"):
-        try:
-            settings = json.loads(describer)
-        except ValueError as error:
-            raise _InputError(f"--describer: not JSON ({error})") from error
-    else:
-        settings = {"type": describer}
-    if model is not None:
-        settings["model_path"] = model
+    if describer is None and model is not None:
+        raise _InputError("--model: give --describer too (onnx or faceres)")
+    settings = (
+        engine.describer.model_dump(mode="json")
+        if describer is None
+        else _with_model(_named_describer(describer), describer, model)
+    )
     if settings.get("type") == "dlib":
         settings["mirror"] = False
     try:
@@ -196,6 +194,33 @@ def chosen_describer(
         named = "the engine's describer" if describer is None else f"--describer {describer}"
         raise _InputError(f"{named}: {problems}") from error
     return chosen
+
+
+def _named_describer(describer: str) -> dict[str, Any]:
+    """`--describer`'s settings: a type name, or JSON settings (an object)."""
+    if not describer.lstrip().startswith(("{", "[", '"')):
+        return {"type": describer}
+    try:
+        settings = json.loads(describer)
+    except ValueError as error:
+        raise _InputError(f"--describer: not JSON ({error})") from error
+    if not isinstance(settings, dict):
+        raise _InputError('--describer: JSON settings are an object, {"type": …}')
+    return settings
+
+
+def _with_model(settings: dict[str, Any], describer: str, model: Path | None) -> dict[str, Any]:
+    """The settings with `--model` as their model file, for the types that take one."""
+    takes_file = settings.get("type") in MODEL_FILE_DESCRIBERS
+    if model is None:
+        if takes_file and "model_path" not in settings:
+            raise _InputError(f"--describer {describer}: give its model file with --model FILE")
+        return settings
+    if not takes_file:
+        raise _InputError(f"--model: only for --describer {' or '.join(MODEL_FILE_DESCRIBERS)}")
+    if not model.is_file():
+        raise _InputError(f"--model {model}: no such file")
+    return {**settings, "model_path": model}
 
 
 @contextmanager
@@ -434,6 +459,8 @@ def identification(
     FNIR at FPIR 0.1/0.01/0.001, DET points."""
 
     def action() -> Report:
+        if calibration_out is not None:
+            _existing_calibration(calibration_out)  # refused now, not after the run
         identities = identity_images(images)
         if half is not None:
             identities = in_half(identities, half)
@@ -522,26 +549,54 @@ def _calibration_in_use(
         return in_use
     if in_use is None:
         raise _InputError("--fair-cohort needs a calibration to add it to (--calibration)")
-    cohort = FairCohort.model_validate_json(fair_cohort.read_text())
+    try:
+        cohort = FairCohort.model_validate_json(fair_cohort.read_text())
+    except ValidationError as error:
+        why = error.errors()[0]["msg"]
+        raise _InputError(f"--fair-cohort {fair_cohort}: not fair clusters ({why})") from error
     return in_use.model_copy(
         update={"fair_cohorts": in_use.fair_cohorts | {cohort.description: cohort}}
     )
+
+
+def _writable_output(path: Path, option: str) -> None:
+    """Refuse, before any work, an output path that cannot be written."""
+    if path.is_dir():
+        raise _InputError(f"{option} {path}: a folder, not a file")
+    if not path.parent.is_dir():
+        raise _InputError(f"{option} {path}: there is no folder {path.parent}")
+
+
+def _existing_calibration(path: Path) -> ModelCalibration | None:
+    """The calibration already at `--calibration-out` (its rules are kept), checked before
+    the run: a file there that is not one is refused rather than overwritten."""
+    _writable_output(path, "--calibration-out")
+    if not path.exists():
+        return None
+    try:
+        return ModelCalibration.model_validate_json(path.read_text())
+    except (ValidationError, OSError, UnicodeDecodeError) as error:
+        raise _InputError(
+            f"--calibration-out {path}: holds no calibration to add to; name a new file"
+        ) from error
 
 
 def write_calibration(path: Path, measured: ModelCalibration) -> None:
     """Write `measured`, merged into the calibration already at `path` when that one was
     measured on the same comparisons (same reference scores): one file, several rules."""
     calibration = measured
-    if path.is_file():
-        existing = ModelCalibration.model_validate_json(path.read_text())
-        if same_comparisons(existing, measured):
-            calibration = existing.model_copy(
-                update={
-                    "rules": existing.rules | measured.rules,
-                    "fair_cohorts": existing.fair_cohorts | measured.fair_cohorts,
-                }
-            )
-    path.write_text(json.dumps(calibration.model_dump(mode="json"), indent=1) + "\n")
+    existing = _existing_calibration(path)
+    if existing is not None and same_comparisons(existing, measured):
+        calibration = existing.model_copy(
+            update={
+                "rules": existing.rules | measured.rules,
+                "fair_cohorts": existing.fair_cohorts | measured.fair_cohorts,
+            }
+        )
+    try:
+        path.write_text(json.dumps(calibration.model_dump(mode="json"), indent=1) + "\n")
+    except OSError as error:
+        raise _InputError(f"--calibration-out {path}: {error.strerror}") from error
 
 
 @evaluate_app.command("fair-cohort")
@@ -579,6 +634,7 @@ def fair_cohort_command(
     `lfr evaluate identification --fair-cohort FILE --calibration-out`."""
 
     def action() -> Report:
+        _writable_output(out, "--out")
         identities = identity_images(images)
         if half is not None:
             identities = in_half(identities, half)
@@ -603,7 +659,10 @@ def fair_cohort_command(
             dataset=f"{images.resolve().parent.name}/{images.name}"
             + (f", half {half}" if half is not None else ""),
         )
-        out.write_text(cohort.model_dump_json(indent=1) + "\n")
+        try:
+            out.write_text(cohort.model_dump_json(indent=1) + "\n")
+        except OSError as error:
+            raise _InputError(f"--out {out}: {error.strerror}") from error
         return cohort.model_dump(mode="json", exclude={"centroids"}) | {
             "clusters": len(cohort.centroids)
         }

@@ -58,6 +58,11 @@ class TimeWindow:
     def __post_init__(self) -> None:
         if not (_is_aware(self.start) and _is_aware(self.end)):
             refuse("AUTH-1", "start and end must carry a time zone (UTC)", "window")
+        for name, moment in (("start", self.start), ("end", self.end)):
+            try:
+                moment.astimezone(UTC)
+            except OverflowError:
+                refuse("AUTH-1", f"the {name} lies outside the calendar in UTC", f"window.{name}")
         if self.end <= self.start:
             refuse("AUTH-1", "the window must end after it starts", "window")
 

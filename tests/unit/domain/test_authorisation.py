@@ -124,6 +124,22 @@ def test_window_must_be_aware_and_ordered() -> None:
         TimeWindow(T0.replace(tzinfo=None), T0.replace(tzinfo=None) + timedelta(hours=1))
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("0001-01-01T00:00:00+05:00", "0001-01-01T10:00:00+05:00", "window.start"),
+        ("9999-12-31T20:00:00+00:00", "9999-12-31T23:59:59-14:00", "window.end"),
+    ],
+)
+def test_a_window_outside_the_calendar_is_refused_naming_its_end(
+    start: str, end: str, field: str
+) -> None:
+    """Times that have no UTC instant (before year 1, after 9999) are refused, not a 500."""
+    with pytest.raises(Refusal, match="outside the calendar") as refused:
+        TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    assert refused.value.field == field
+
+
 # --- drafting and submitting ---
 
 

@@ -270,13 +270,32 @@ def test_the_default_describer_is_the_engines_configured_one(
     assert named["model_id"] == "dlib-resnet-v1"
 
 
-def test_a_describer_given_as_json_must_be_one(tiny: Path) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--describer", '{"type": "dlib"'], "--describer: not JSON"),
+        (["--describer", "[1, 2]"], "JSON settings are an object"),
+        (["--describer", "onnx"], "--describer onnx: give its model file with --model FILE"),
+        (["--describer", "dlib", "--model", "{tiny}/pairs.txt"], "--model: only for"),
+        (["--describer", "onnx", "--model", "{tiny}/none.onnx"], "none.onnx: no such file"),
+        (["--fair-cohort", "{tiny}/pairs.txt"], "pairs.txt: not fair clusters"),
+        (["--calibration-out", "{tiny}/no/such/c.json"], "there is no folder"),
+        (["--calibration-out", "{tiny}"], "a folder, not a file"),
+        (["--calibration-out", "{tiny}/pairs.txt"], "holds no calibration to add to"),
+    ],
+)
+def test_options_that_cannot_serve_are_refused_before_the_run(
+    tiny: Path, options: list[str], message: str
+) -> None:
+    """One line naming the option, exit 2, before any image is described."""
+    given = [option.replace("{tiny}", str(tiny)) for option in options]
     result = CliRunner().invoke(
-        app,
-        ["evaluate", "identification", str(tiny / "images"), "--describer", '{"type": "dlib"'],
+        app, ["evaluate", "identification", str(tiny / "images"), "--no-cache", *given]
     )
-    assert result.exit_code == 2
-    assert "--describer: not JSON" in result.stderr
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert "describing" not in result.output
 
 
 def test_the_description_can_be_named_on_the_command_line(tiny: Path) -> None:

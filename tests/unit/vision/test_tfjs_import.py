@@ -254,14 +254,24 @@ def test_fusion_scores_are_the_weighted_sum_of_the_describers_cosines(
 
 
 def test_a_fusion_is_refused_with_a_bad_part(two_describers: list[dict[str, Any]]) -> None:
-    with pytest.raises(ValidationError, match="at least 2"):
+    with pytest.raises(ValidationError, match="two describers or more, got 1"):
         DESCRIBER_CONFIG_ADAPTER.validate_python(
             {"type": "fusion", "parts": [{"describer": two_describers[0], "weight": 1}]}
         )
-    with pytest.raises(ValidationError, match="no-such"):
+    with pytest.raises(ValidationError, match="no-such") as refused:
         DESCRIBER_CONFIG_ADAPTER.validate_python(
             {"type": "fusion", "parts": [{"describer": {"type": "no-such"}, "weight": 1}] * 2}
         )
+    # The refused part is reported alone: no word of too few parts.
+    assert "two describers or more" not in str(refused.value)
+    for weight in (float("inf"), float("nan"), 0):
+        with pytest.raises(ValidationError, match="weight"):
+            DESCRIBER_CONFIG_ADAPTER.validate_python(
+                {
+                    "type": "fusion",
+                    "parts": [{"describer": two_describers[0], "weight": weight}] * 2,
+                }
+            )
     inner = {"type": "fusion", "parts": [{"describer": two_describers[0], "weight": 1}] * 2}
     with pytest.raises(ValidationError, match="cannot be a fusion"):
         DESCRIBER_CONFIG_ADAPTER.validate_python(

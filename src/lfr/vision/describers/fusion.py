@@ -39,7 +39,9 @@ class FusionPart(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     describer: dict[str, Any] = Field(description="A describer's settings (its `type` first).")
-    weight: float = Field(gt=0, description="Its share of the fused score (normalised to 1).")
+    weight: float = Field(
+        gt=0, allow_inf_nan=False, description="Its share of the fused score (normalised to 1)."
+    )
 
     @field_validator("describer")
     @classmethod
@@ -61,7 +63,15 @@ class FusionDescriberConfig(DescriberSettings):
     """Describers fused at score level (see the module's text)."""
 
     type: Literal["fusion"] = "fusion"
-    parts: tuple[FusionPart, ...] = Field(min_length=2, description="The describers, weighted.")
+    parts: tuple[FusionPart, ...] = Field(description="The describers, weighted (two or more).")
+
+    @field_validator("parts")
+    @classmethod
+    def _two_or_more(cls, parts: tuple[FusionPart, ...]) -> tuple[FusionPart, ...]:
+        # Checked once every part is valid: a refused part is reported alone.
+        if len(parts) < 2:
+            raise ValueError(f"a fusion needs two describers or more, got {len(parts)}")
+        return parts
 
 
 def fused_model_id(parts: Sequence[tuple[str, float]]) -> str:
