@@ -231,6 +231,34 @@ def test_a_password_reset_of_an_administrator_needs_a_second_administrator(
     assert 'id="one-time-password"' not in own.text
 
 
+def test_removing_a_holders_roles_does_not_make_their_reset_one_administrators(
+    session_factory: SessionFactory, personas: Personas, client_for
+) -> None:
+    """Found: one administrator removed an operator's roles (one person may take access
+    away), then reset the account's password and second factor alone, and a routine grant
+    restored the roles to an account they now signed in to. An account that has held a
+    two-person role keeps its resets two-person; an account that never held one does not."""
+    admin = client_for(personas.administrator)
+    operator = personas.operator.user_id
+    stripped = admin.put(f"/api/people/{operator}/roles", json={"roles": [], "reason": "moved"})
+    assert stripped.status_code == 200
+    assert _roles(session_factory, operator) == frozenset()
+    for kind in ("password-reset", "second-factor-reset"):
+        asked = admin.post(f"/api/people/{operator}/{kind}", json={"reason": "forgotten"})
+        assert asked.status_code == 200, asked.text
+        assert asked.json()["one_time_password"] is None
+        assert asked.json()["pending"] is not None
+    with transaction(session_factory) as session:
+        user = session.get(User, operator)
+        assert user is not None
+        assert people.verify_password(user, PERSONA_PASSWORD)  # nothing reset yet
+    engineer = admin.post(
+        f"/api/people/{personas.engineer.user_id}/password-reset", json={"reason": "forgotten"}
+    )
+    assert engineer.status_code == 200
+    assert engineer.json()["one_time_password"] is not None  # never held one: one person
+
+
 def _pending_resets(factory: SessionFactory) -> list[str]:
     with transaction(factory) as session:
         return [request.id for request in people.pending_resets(session)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lfr.crypto import EncryptedBytes
@@ -28,6 +28,12 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(64))
+    held_two_person_role: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """Has held a role of `TWO_PERSON_ROLES`: resets of its sign-in stay two-person after its
+    roles are removed (one administrator could otherwise remove them, reset the account alone
+    and have a routine grant restore them to an account they now sign in to)."""
     """Who created the account: they knew its first password, so they never approve its
     roles or resets (two-person rule)."""
 

@@ -205,6 +205,7 @@ def create_user(
         active=True,
         failed_logins=0,
         role_rows=[UserRole(role=role) for role in sorted(wanted - held_back)],
+        held_two_person_role=bool((wanted - held_back) & TWO_PERSON_ROLES),
     )
     session.add(user)
     session.flush()
@@ -266,6 +267,7 @@ def _apply_roles(
     user.role_rows = [row for row in user.role_rows if row.role in wanted] + [
         UserRole(role=role) for role in sorted(wanted - user.roles)
     ]
+    user.held_two_person_role = user.held_two_person_role or bool(wanted & TWO_PERSON_ROLES)
     session.flush()
     _audit(
         session,
@@ -434,8 +436,12 @@ class ResetOutcome:
 
 
 def needs_second_administrator(actor: Actor, user: User) -> bool:
-    """Resetting this holder's sign-in needs a second administrator (not at the console)."""
-    return not is_console(actor) and bool(user.roles & TWO_PERSON_ROLES)
+    """Resetting this account's sign-in needs a second administrator (not at the console)
+    when it holds a two-person role or has held one: removing roles is one administrator's
+    to do, and must not make the reset one administrator's too."""
+    if is_console(actor):
+        return False
+    return bool(user.roles & TWO_PERSON_ROLES) or user.held_two_person_role
 
 
 def reset_sign_in(
