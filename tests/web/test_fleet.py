@@ -70,6 +70,10 @@ def test_only_an_administrator_enrols_and_a_bad_key_is_refused_naming_the_field(
     refused = admin.post("/api/fleet", json={"name": "van-3", "public_key": "not a key"})
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["field"] == "public_key"
+    for action, body in (("revoke", {"reason": "stolen"}), ("approve", {})):
+        unknown = admin.post(f"/api/fleet/{'v' * 3000}/{action}", json=body)
+        assert unknown.status_code == 404, unknown.text
+        assert "(3000 characters)" in unknown.text
 
 
 def test_the_fleet_commands_make_keys_enrol_and_revoke(

@@ -34,7 +34,7 @@ from lfr.db.fleet import ControlAckRow, ControlOutboxRow, EnrolledNodeRow, NodeS
 from lfr.db.governance import DeploymentRow
 from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
-from lfr.domain.refusal import Refusal
+from lfr.domain.refusal import NotFound, Refusal
 from lfr.services._rows import moment
 from lfr.services.people import is_console
 from lfr.vision.source_types import node_of
@@ -324,7 +324,7 @@ def approve_node(
     _check_administrator(actor)
     row = session.get(EnrolledNodeRow, name, with_for_update=True)
     if row is None:
-        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+        raise NotFound("enrolled node", name)
     if row.revoked_at is not None:
         raise Refusal("DEP-2", f"node {name} is revoked", "name")
     if row.approved_at is not None:
@@ -369,7 +369,7 @@ def revoke_node(
         raise Refusal("DEP-2", "say why the node is revoked", "reason")
     row = session.get(EnrolledNodeRow, name, with_for_update=True)
     if row is None:
-        raise Refusal("DEP-2", f"no node named {name} is enrolled", "name")
+        raise NotFound("enrolled node", name)
     if row.revoked_at is not None:
         raise Refusal("DEP-2", f"node {name} is already revoked", "name")
     row.revoked_by, row.revoked_at, row.revoke_reason = actor.name, moment(now), reason.strip()

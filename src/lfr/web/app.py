@@ -31,6 +31,7 @@ from lfr.web.middleware import (
 from lfr.web.rendering import STATIC_DIR, render
 from lfr.web.request_metrics import RequestMetrics
 from lfr.web.schemas import problems_of, problems_response
+from lfr.web.schemas.base import NUL, NUL_REFUSED
 from lfr.web.sessions import csrf_matches
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,16 @@ async def check_csrf(request: Request, identity: Identity) -> None:
         )
 
 
+async def refuse_nul_in_forms(request: Request) -> None:
+    """Refuses a form whose text holds the NUL character (U+0000): PostgreSQL cannot store
+    it, and no person types it. JSON bodies are checked by their schemas (`Schema`)."""
+    if request.method not in STATE_CHANGING or not _is_form(request):
+        return
+    for name, value in (await request.form()).multi_items():
+        if isinstance(value, str) and NUL in value:
+            raise Refusal("request", NUL_REFUSED, name)
+
+
 def _is_form(request: Request) -> bool:
     content_type = request.headers.get("content-type", "")
     return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
@@ -82,7 +93,7 @@ def create_app(context: WebContext) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        dependencies=[Depends(check_csrf)],
+        dependencies=[Depends(check_csrf), Depends(refuse_nul_in_forms)],
     )
     app.state.context = context
     app.state.identity_loader = context.load_identity

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lfr.domain.refusal import Unmet
 
@@ -17,8 +17,30 @@ CameraName = Annotated[str, Field(max_length=64)]
 """A camera's name, as `CameraIn` takes it."""
 
 
+NUL = "\x00"
+NUL_REFUSED = "text may not hold the NUL character (U+0000)"
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_character(cls, value: Any) -> Any:
+        # PostgreSQL cannot store it (a 500 there), and no person types it.
+        if _holds_nul(value):
+            raise ValueError(NUL_REFUSED)
+        return value
 
 
 class Problem(Schema):
