@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from docs.examples.drive_deployment import application
 from sqlalchemy import func, select
 
-from docs.examples.drive_deployment import application
 from lfr.db.governance import ApplicationRow
 from lfr.db.session import transaction
 from lfr.web.context import WebContext
