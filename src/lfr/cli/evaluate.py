@@ -52,6 +52,7 @@ from lfr.vision.fair import FAIR_FMR, FairCohort, OffsetPairs, fit_fair_cohort
 from lfr.vision.imageio import ImageError
 from lfr.vision.matcher import Fusion
 from lfr.vision.normalisation import CohortNormalisation
+from lfr.vision.thresholds import evaluated_default_threshold
 
 evaluate_app = typer.Typer(
     help="Measure accuracy on a labelled image set (LFW layout).", no_args_is_help=True
@@ -447,7 +448,8 @@ def identification(
         float | None,
         typer.Option(
             help="Also report FPIR and FNIR at this calibrated threshold. Default: the "
-            "engine's alert threshold."
+            "engine's alert threshold, or the evaluated default of the describer measured "
+            "when --describer names another model."
         ),
     ] = None,
     mirror: MirrorOption = None,
@@ -475,7 +477,7 @@ def identification(
             rule=rule,
             calibration=in_use,
             min_quality=min_quality,
-            threshold=threshold if threshold is not None else engine.alert_threshold,
+            threshold=threshold if threshold is not None else _threshold_of(engine, described_by),
         )
         cache = None if no_cache else cache_dir
         evaluation = _build(described_by, upsample, no_face, cache, description)
@@ -531,6 +533,15 @@ def chosen_rule(
         return DecisionRule.model_validate(rule.model_dump())
     except ValidationError as error:
         raise _InputError(f"--normalise / --fair: {error.errors()[0]['msg']}") from error
+
+
+def _threshold_of(engine: EngineConfig, describer: DescriberConfig) -> float:
+    """The engine's threshold when it runs this describer's model, else that model's
+    evaluated default (each model has its own scale), else the engine's."""
+    if describer_model_id(describer) == describer_model_id(engine.describer):
+        return engine.alert_threshold
+    evaluated = evaluated_default_threshold(describer)
+    return engine.alert_threshold if evaluated is None else evaluated
 
 
 def _calibration_in_use(

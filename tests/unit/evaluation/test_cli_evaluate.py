@@ -339,3 +339,24 @@ def test_fair_clusters_need_a_cohort_of_many_people(tiny: Path, tmp_path: Path) 
     assert result.exit_code == 2, result.output
     assert "a cohort of 7 people is too small: at least 40 needed" in result.stderr
     assert not out.exists()
+
+
+def test_a_named_describer_is_reported_at_its_own_evaluated_default(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """Each model has its own scale: a fused model named on the command line is reported
+    at the fused model's evaluated default, not at the engine's dlib threshold."""
+    from lfr.vision.describers.faceres import DLIB_FACERES_CARD
+    from tests.tiny_faceres import write_faceres_shaped_model
+
+    faceres = write_faceres_shaped_model(tmp_path / "faceres.onnx")
+    fused = {
+        "type": "fusion",
+        "parts": [
+            {"describer": {"type": "dlib"}, "weight": 0.85},
+            {"describer": {"type": "faceres", "model_path": str(faceres)}, "weight": 0.15},
+        ],
+    }
+    report = identification(tiny, "--no-cache", "--no-fair", "--describer", json.dumps(fused))
+    assert report["model_id"] == DLIB_FACERES_CARD.model_id
+    assert report["at_threshold"]["threshold"] == DLIB_FACERES_CARD.default_threshold

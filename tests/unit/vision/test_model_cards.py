@@ -116,3 +116,12 @@ def test_a_model_file_that_cannot_serve_is_refused_with_the_settings(
     dlib_and_faceres["parts"][1]["describer"]["model_path"] = str(not_a_model)
     with pytest.raises(ValidationError, match=r"notes\.txt: not a readable ONNX model"):
         EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]
+
+
+def test_the_fusion_listed_in_another_order_is_the_same_model(
+    dlib_and_faceres: dict[str, Any],
+) -> None:
+    dlib_and_faceres["parts"].reverse()
+    swapped = EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]
+    assert describer_model_id(swapped.describer) == DLIB_FACERES_CARD.model_id
+    assert swapped.alert_threshold == DLIB_FACERES_CARD.default_threshold

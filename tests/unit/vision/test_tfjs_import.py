@@ -249,6 +249,20 @@ def test_fusion_scores_are_the_weighted_sum_of_the_describers_cosines(
     assert np.allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
     expected = 0.75 * (a @ a.T) + 0.25 * (b @ b.T)
     assert np.abs(f @ f.T - expected).max() < 1e-5
+    # Listed in the other order it is the same model: the same id, the same descriptors.
+    swapped = build_describer(
+        DESCRIBER_CONFIG_ADAPTER.validate_python(
+            {
+                "type": "fusion",
+                "parts": [
+                    {"describer": d, "weight": w}
+                    for d, w in zip(two_describers[::-1], (1, 3), strict=True)
+                ],
+            }
+        )
+    )
+    assert swapped.model_id == fused.model_id
+    assert np.allclose(swapped.describe_faces(faces), f, atol=1e-6)
     with pytest.raises(ValueError, match="different crops"):
         fused.describe([faces[0].chip])
 

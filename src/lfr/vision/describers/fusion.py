@@ -75,10 +75,11 @@ class FusionDescriberConfig(DescriberSettings):
 
 
 def fused_model_id(parts: Sequence[tuple[str, float]]) -> str:
-    """The fused model's id from its parts' ids and weights (normalised here)."""
-    return (
-        "fusion(" + ",".join(f"{model}@{weight:.4g}" for model, weight in normalised(parts)) + ")"
-    )
+    """The fused model's id from its parts' ids and weights (normalised here), in the
+    canonical order of the parts (`FusedDescriber` lays its descriptor out in that order),
+    so that the same fusion listed in another order is the same model."""
+    weighted = sorted(normalised(parts))
+    return "fusion(" + ",".join(f"{model}@{weight:.4g}" for model, weight in weighted) + ")"
 
 
 def normalised(parts: Sequence[tuple[Any, float]]) -> list[tuple[Any, float]]:
@@ -91,7 +92,9 @@ class FusedDescriber:
     """Several describers as one: weighted, concatenated unit descriptors."""
 
     def __init__(self, parts: Sequence[tuple[Describer, float]]) -> None:
-        self._parts = normalised(parts)
+        # The canonical order (by model id): the descriptor's layout and the id agree
+        # whichever order the settings list the parts in.
+        self._parts = sorted(normalised(parts), key=lambda part: (part[0].model_id, part[1]))
         self._scales = [np.float32(math.sqrt(weight)) for _, weight in self._parts]
         self.model_id = fused_model_id([(d.model_id, w) for d, w in self._parts])
         self.dimension = sum(describer.dimension for describer, _ in self._parts)
