@@ -148,9 +148,12 @@ class ModelCalibration(BaseModel):
     def false_non_match_rate(self, rule: str, score: float) -> float | None:
         """The evaluated FNMR of `rule` at a reference-scale threshold: the share of mated
         comparisons the rule scores below it, read at the grid point at or just above the
-        threshold's FMR (a cautious figure); None when not measured."""
+        threshold's FMR (a cautious figure); None when not measured, and beyond the grid's
+        last threshold, where it would be the last point's and understate the misses."""
         calibration = self.rules.get(rule)
         if calibration is None or calibration.false_non_match_rates is None:
+            return None
+        if score > self.rules[REFERENCE_RULE].scores[-1]:
             return None
         fmr = self.false_match_rate(score)
         at_or_above = [i for i, rate in enumerate(self.false_match_rates) if rate >= fmr]

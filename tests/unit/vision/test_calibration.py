@@ -104,6 +104,19 @@ def test_the_shipped_models_calibration_covers_the_default_rule() -> None:
     assert 1e-6 < shipped.false_match_rate(0.946) < 1e-3
 
 
+def test_misses_beyond_the_measured_thresholds_are_not_claimed() -> None:
+    """Above the grid's last threshold the last point's FNMR would understate the misses
+    (the fused model's floor lies there): not measured, so none is given."""
+    shipped = shipped_calibration("dlib-resnet-v1")
+    assert shipped is not None
+    top = shipped.rules[REFERENCE_RULE].scores[-1]
+    at_top = shipped.false_non_match_rate(REFERENCE_RULE, top)
+    assert at_top is not None
+    assert 0 < at_top < 1
+    assert shipped.false_non_match_rate(REFERENCE_RULE, top + 0.005) is None
+    assert shipped.false_match_rate(top + 0.005) == shipped.false_match_rates[-1]
+
+
 def test_a_forces_own_calibration_must_be_of_the_describers_model(tmp_path: object) -> None:
     from pathlib import Path
 
