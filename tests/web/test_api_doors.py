@@ -457,3 +457,34 @@ def test_a_body_that_cannot_be_read_is_refused_as_documented(
     assert problem["rule"] == "request"
     documented = applicant.get("/api/openapi.json").json()["paths"]["/api/applications"]["post"]
     assert {"400", "413", "422"} <= set(documented["responses"])
+
+
+def test_the_rehearsal_of_a_model_whose_default_is_below_its_floor_records_why(
+    web_context: WebContext,
+    personas: Personas,
+    subject_image: Path,
+    video_dir: Path,
+    enroler: VisionEnroler,
+) -> None:
+    """`lfr demo` configured with dlib fused with faceres (default 0.909, floor 0.942):
+    the rehearsal is authorised with its justification recorded, as the lock asks (EQ-1),
+    where it used to stop the demo with a traceback."""
+    from lfr.db.reports import ThresholdJustificationRow
+    from lfr.vision.describers.faceres import DLIB_FACERES_CARD
+
+    assert DLIB_FACERES_CARD.default_threshold is not None
+    media = DemoMedia(subject_image, video_dir / "short_hamilton_clip.mp4")
+    seed_rehearsal(
+        web_context.db,
+        persona_accounts(personas),
+        media,
+        enroler,
+        model_version=DLIB_FACERES_CARD.model_id,
+        engine_threshold=DLIB_FACERES_CARD.default_threshold,
+    )
+    with transaction(web_context.db) as session:
+        (justified,) = session.scalars(select(ThresholdJustificationRow))
+        actions = set(session.scalars(select(AuditEntry.action)))
+    assert justified.threshold == DLIB_FACERES_CARD.default_threshold
+    assert justified.equitable_threshold > justified.threshold
+    assert "application.threshold_below_equitable" in actions

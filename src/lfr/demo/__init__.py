@@ -73,6 +73,12 @@ DEMO_CAMERA = "demo-cam"
 DEMO_PLACE = "Rehearsal Street"
 DEMO_SUBJECT = "DEMO-0001"
 REHEARSAL_REASONS = "Necessary and proportionate for a rehearsal with one camera."
+REHEARSAL_JUSTIFICATION = (
+    "A rehearsal on the demonstration's own footage: no member of the public is watched, "
+    "and the configured model's default threshold is what the rehearsal shows."
+)
+"""Recorded, as the lock asks (EQ-1), where the configured model's default threshold lies
+below its equitable floor (dlib fused with faceres: docs/evaluation.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +206,7 @@ def authorise(
     model_version: str = DLIB_MODEL_ID,
     engine_threshold: float = DEFAULT_ALERT_THRESHOLD,
     policy: GovernancePolicy = FRAMEWORK_LIMITS,
+    threshold_justification: str | None = None,
 ) -> tuple[str, str]:
     """Draft and submit; approve (with `conditions`, if given) as `decider`, by default the
     authoriser, against the equitability floor of `model_version`; have the chief officer
@@ -216,6 +223,7 @@ def authorise(
             conditions,
             model_version=model_version,
             engine_threshold=engine_threshold,
+            threshold_justification=threshold_justification,
         )
         assert result.authority is not None
         if consult:
@@ -332,6 +340,7 @@ def seed_rehearsal(
         model_version=model_version,
         engine_threshold=engine_threshold,
         policy=policy,
+        threshold_justification=REHEARSAL_JUSTIFICATION,
     )
     watchlist_id, entry_id = compile_watchlist(
         db,
