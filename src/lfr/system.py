@@ -10,6 +10,7 @@ with the application's lifespan.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +35,9 @@ from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.retention import run_retention_if_due
 from lfr.settings import Settings
+from lfr.vision.describers import describer_model_id
 from lfr.vision.pipeline import EngineConfig
+from lfr.vision.thresholds import evaluated_default_threshold
 from lfr.web.context import WebContext
 from lfr.web.live import LiveFeed, alert_message, health_message
 
@@ -192,6 +195,27 @@ class System:
     recognition: Recognition | None = None
 
 
+log = logging.getLogger(__name__)
+
+
+def warn_of_an_unevaluated_threshold(engine: EngineConfig) -> None:
+    """Say at start when the describer's model has no evaluated default threshold and none
+    is configured: the shipped default is dlib's, on dlib's scale, and means nothing
+    measured for another model (a force's own, or a fusion of other weights)."""
+    if "alert_threshold" in engine.model_fields_set:
+        return
+    if evaluated_default_threshold(engine.describer) is not None:
+        return
+    log.warning(
+        "the describer's model %s has no evaluated default threshold: the engine alerts at "
+        "%g, dlib's default, which was not measured for this model; measure one (lfr "
+        "evaluate identification --calibration-out FILE) and set engine.alert_threshold "
+        "and engine.calibration_path",
+        describer_model_id(engine.describer),
+        engine.alert_threshold,
+    )
+
+
 def build(
     settings: Settings,
     db: SessionFactory | None = None,
@@ -212,6 +236,7 @@ def build(
     from lfr.keyring import prepare_database
     from lfr.web.app import create_app
 
+    warn_of_an_unevaluated_threshold(settings.engine)
     if db is None:
         db = prepare_database(settings)
     bind_keys(engine_of(db), settings)  # what this system seals and signs, with its keys

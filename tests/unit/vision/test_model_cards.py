@@ -125,3 +125,21 @@ def test_the_fusion_listed_in_another_order_is_the_same_model(
     swapped = EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]
     assert describer_model_id(swapped.describer) == DLIB_FACERES_CARD.model_id
     assert swapped.alert_threshold == DLIB_FACERES_CARD.default_threshold
+
+
+def test_a_start_on_an_unevaluated_model_says_its_threshold_was_not_measured(
+    dlib_and_faceres: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from lfr.system import warn_of_an_unevaluated_threshold
+
+    dlib_and_faceres["parts"][0]["weight"] = 0.5
+    with caplog.at_level("WARNING", logger="lfr.system"):
+        warn_of_an_unevaluated_threshold(EngineConfig())
+        warn_of_an_unevaluated_threshold(
+            EngineConfig(describer=dlib_and_faceres, alert_threshold=0.9)
+        )  # type: ignore[arg-type]
+        assert not caplog.records
+        warn_of_an_unevaluated_threshold(EngineConfig(describer=dlib_and_faceres))  # type: ignore[arg-type]
+    (warning,) = caplog.records
+    assert "no evaluated default threshold" in warning.getMessage()
+    assert "fusion(dlib-resnet-v1@0.7692," in warning.getMessage()  # 0.5 : 0.15
