@@ -92,8 +92,9 @@ def test_forms_refuse_in_place_decide_with_a_forecast_and_show_conditions(
     authoriser.sign_in()
     authoriser.go(f"/applications/{pending_id}")
     authoriser.page.fill("#expected_footfall", "1500")
-    authoriser.page.fill("#alert_threshold", "0.97")
-    authoriser.page.wait_for_selector("#forecast-inputs:has-text('0.97')")
+    # 0.96: within the thresholds the shipped calibration measured (to 0.965)
+    authoriser.page.fill("#alert_threshold", "0.96")
+    authoriser.page.wait_for_selector("#forecast-inputs:has-text('0.96')")
     forecast = authoriser.page.inner_text("#forecast")
     assert "For this deployment:" in forecast  # from the calibration shipped with the model
     assert "false alert" in forecast

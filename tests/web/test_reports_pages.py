@@ -401,3 +401,21 @@ def test_the_review_pdf_opens_on_a_readable_page_of_labelled_figures(
         ],
         check=True,
     )
+
+
+def test_a_threshold_beyond_the_measured_range_gets_no_invented_forecast(
+    personas: Personas, client_for: ClientFor
+) -> None:
+    """A fresh install forecasts from the shipped calibration; above its last measured
+    threshold no miss rate is known, and the page says so instead of repeating the last."""
+    officer = client_for(personas.authorising_officer)
+    measured = officer.get(
+        "/api/reports/forecast", params={"threshold": 0.96, "watchlist_size": 10}
+    )
+    assert measured.json()["true_identification_rate"] is not None
+    beyond = officer.get("/api/reports/forecast", params={"threshold": 0.99, "watchlist_size": 10})
+    assert beyond.json()["true_identification_rate"] is None
+    assert beyond.json()["false_match_rate"] is not None  # the smallest measured: a bound
+    page = officer.get("/forecast", params={"threshold": 0.99, "watchlist_size": 10}).text
+    assert 'id="beyond-measured"' in page
+    assert "too few strangers scored that high" in page
