@@ -176,7 +176,9 @@ class Supervisor:
                 w.crashes,
                 w.finished,
             )
-            for w in self._workers.values()
+            # A copy: pages and probes ask from other threads while the event loop adds
+            # and removes workers (iterating the dict itself failed there, under load).
+            for w in list(self._workers.values())
             if deployment_id in (None, w.deployment_id)
         ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -49,11 +50,23 @@ async def take_until(
 
 
 def is_gone(pid: int) -> bool:
+    """The process runs no more: it has exited, or it is a zombie, which runs nothing and
+    waits only for whoever adopted it to collect its status (how soon depends on the
+    machine's init process, not on the worker)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    return False
+    return process_state(pid) in ("Z", "X")
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of `pid` (R, S, D, Z…), "" where /proc cannot say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[0]
 
 
 async def started(bus: Bus, target: WorkerTarget) -> tuple[Supervisor, Collector]:

@@ -20,7 +20,7 @@ import pytest
 from lfr.runtime.lifeline import EXIT_CODE_OVERDUE
 from lfr.runtime.supervisor import OWNERLESS_EXIT_S, SupervisorSettings, exit_deadline
 
-from .test_supervisor import is_gone
+from .test_supervisor import is_gone, process_state
 
 PROJECT = Path(__file__).resolve().parents[3]
 GONE_WITHIN_S = 10.0
@@ -32,7 +32,8 @@ def until_gone(pid: int, within_s: float) -> float:
     started = time.monotonic()
     while not is_gone(pid):
         if time.monotonic() - started > within_s:
-            raise AssertionError(f"process {pid} still running {within_s} s later")
+            state = process_state(pid)
+            raise AssertionError(f"process {pid} still running {within_s} s later ({state})")
         time.sleep(0.05)
     return time.monotonic() - started
 
