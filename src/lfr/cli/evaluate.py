@@ -52,7 +52,6 @@ from lfr.vision.fair import FAIR_FMR, FairCohort, OffsetPairs, fit_fair_cohort
 from lfr.vision.imageio import ImageError
 from lfr.vision.matcher import Fusion
 from lfr.vision.normalisation import CohortNormalisation
-from lfr.vision.thresholds import evaluated_default_threshold
 
 evaluate_app = typer.Typer(
     help="Measure accuracy on a labelled image set (LFW layout).", no_args_is_help=True
@@ -536,12 +535,12 @@ def chosen_rule(
 
 
 def _threshold_of(engine: EngineConfig, describer: DescriberConfig) -> float:
-    """The engine's threshold when it runs this describer's model, else that model's
-    evaluated default (each model has its own scale), else the engine's."""
+    """The engine's threshold when it runs this describer's model, else the threshold an
+    engine of that describer starts from (EngineConfig's one resolution: its model's
+    evaluated default)."""
     if describer_model_id(describer) == describer_model_id(engine.describer):
         return engine.alert_threshold
-    evaluated = evaluated_default_threshold(describer)
-    return engine.alert_threshold if evaluated is None else evaluated
+    return EngineConfig(describer=describer).alert_threshold
 
 
 def _calibration_in_use(
