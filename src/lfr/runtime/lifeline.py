@@ -7,22 +7,34 @@ memory kill, a crash), so the worker watches for that itself:
 
 * **Parent-death signal** (Linux): the kernel sends the worker SIGTERM the moment its
   owner's thread that started it exits (`prctl(PR_SET_PDEATHSIG)`).
-* **Owner watch** (every platform, and the backstop on Linux): a thread checks twice a
+* **Owner link** (every platform): the owner holds the only writing end of a pipe whose
+  reading end each worker watches; the kernel closes it whatever way the owner dies, and
+  the worker reads end-of-file at once.
+* **Owner watch** (every platform, and the backstop of both): a thread checks twice a
   second that the worker's parent is still the process that started it; an orphan is
   re-parented, so a changed parent id means the owner is gone.
 
-Either way, or on SIGTERM from the supervisor, the worker's ``stop`` is set (the engine
-finishes the frame in hand and flushes) and an exit deadline is armed: a worker still
-running when it passes (stuck in a long computation, a blocked read) ends at once with
-`os._exit`. SIGTERM reaches that watching thread through the interpreter's wake-up pipe
+Any of these, or SIGTERM from the supervisor, sets the worker's ``stop`` (the engine
+finishes the frame in hand and flushes) and arms two exit deadlines: a worker still
+running when the first passes (stuck in a long computation, a blocked read) ends at once
+with `os._exit` from the watching thread; should that thread itself be held (the
+interpreter shutting down freezes a daemon thread, a lock it needs never comes back), the
+kernel ends the process a second later (`signal.setitimer` with SIGALRM's default action,
+which runs no Python at all).
+
+SIGTERM reaches that watching thread through the interpreter's wake-up pipe
 (`signal.set_wakeup_fd`), written the moment the signal arrives, rather than through a
 Python handler alone, which runs only when the main thread next returns to the
 interpreter: a worker busy in native code still stops in time.
+
+``kill -USR1 <worker pid>`` writes every thread's Python stack to the worker's stderr
+(`faulthandler`), for a worker that does not do what it should.
 """
 
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import os
 import select
@@ -39,19 +51,28 @@ WATCH_S = 0.5
 EXIT_CODE_OVERDUE = 70
 """The exit status of a worker that had to be ended by its own deadline."""
 
+KERNEL_MARGIN_S = 1.0
+"""How long after its own deadline the kernel ends a worker whose watching thread could
+not (killed by SIGALRM)."""
+
 _PR_SET_PDEATHSIG = 1
 
 
-def hold_lifeline(owner_pid: int, stop: threading.Event, exit_deadline_s: float) -> None:
+def hold_lifeline(
+    owner_pid: int, stop: threading.Event, exit_deadline_s: float, owner_link: int | None = None
+) -> None:
     """Called first thing in the worker process, on its main thread: ties the worker's
-    life to `owner_pid` and to SIGTERM."""
+    life to `owner_pid`, to the reading end `owner_link` of the owner's pipe (where
+    given) and to SIGTERM."""
     kernel_watches = _ask_for_parent_death_signal()
     if os.getppid() != owner_pid:  # the owner died before the signal was asked for
         _exit_now("its owner was gone before it started")
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the kernel's deadline ends the process
     signals = _signal_pipe(stop)
     watch = threading.Thread(
         target=_watch,
-        args=(owner_pid, stop, exit_deadline_s, signals),
+        args=(owner_pid, stop, exit_deadline_s, signals, owner_link),
         name="lifeline",
         daemon=True,
     )
@@ -81,19 +102,31 @@ def _ask_for_parent_death_signal() -> bool:
         return False
 
 
-def _watch(owner_pid: int, stop: threading.Event, deadline_s: float, signals: int) -> None:
-    why = _until_told_or_orphaned(owner_pid, signals)
-    log.info("worker stopping: %s", why)
+def _watch(
+    owner_pid: int, stop: threading.Event, deadline_s: float, signals: int, owner_link: int | None
+) -> None:
+    why = _until_told_or_orphaned(owner_pid, signals, owner_link)
+    arm_kernel_deadline(deadline_s + KERNEL_MARGIN_S)  # first: nothing below may hold it
     stop.set()
+    log.info("worker stopping: %s", why)
     time.sleep(deadline_s)
     _exit_now(f"still running {deadline_s:.1f} s after it was told to stop ({why})")
 
 
-def _until_told_or_orphaned(owner_pid: int, signals: int) -> str:
+def arm_kernel_deadline(seconds: float) -> None:
+    """The kernel ends this process `seconds` from now (SIGALRM, whose default action
+    terminates it), whatever its threads are doing."""
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _until_told_or_orphaned(owner_pid: int, signals: int, owner_link: int | None) -> str:
+    watched = [signals] if owner_link is None else [signals, owner_link]
     while True:
-        readable, _, _ = select.select([signals], [], [], WATCH_S)
-        if readable and signal.SIGTERM in os.read(signals, 64):
+        readable, _, _ = select.select(watched, [], [], WATCH_S)
+        if signals in readable and signal.SIGTERM in os.read(signals, 64):
             return "SIGTERM"
+        if owner_link in readable:  # the owner never writes: this is end-of-file
+            return "its owner died (its link closed)"
         if os.getppid() != owner_pid:
             return "its owner died"
 

@@ -103,6 +103,9 @@ class Supervisor:
         self._halting: dict[str, asyncio.Future[None]] = {}
         self._relay: _PipeRelay | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Each worker watches the reading end; the writing end is this process's alone
+        # and closes only when it dies (`lifeline`).
+        self._owner_link, self._owner_link_writer = _SPAWN.Pipe(duplex=False)
 
     async def start(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
         """Start one worker per camera; cameras already running are left as they are, and
@@ -195,6 +198,7 @@ class Supervisor:
             outlet=outlet,
             signer=self._signer,
             exit_deadline_s=exit_deadline(self._settings),
+            owner_link=self._owner_link,
         )
         name = f"lfr-worker-{worker.deployment_id}-{worker.camera.name}"
         process = _SPAWN.Process(target=child_main, args=(spec,), name=name, daemon=True)

@@ -340,6 +340,9 @@ class ChildSpec:
     exit_deadline_s: float = 8.0
     """How long after it is told to stop (or its owner dies) the worker may take before it
     ends itself at once."""
+    owner_link: Connection | None = None
+    """The reading end of a pipe whose only writing end the owner holds: end-of-file
+    there means the owner is gone (`lifeline`)."""
 
 
 def child_main(spec: ChildSpec) -> None:
@@ -347,7 +350,8 @@ def child_main(spec: ChildSpec) -> None:
     its owner dies (`lfr.runtime.lifeline`)."""
     stop = threading.Event()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    hold_lifeline(spec.owner_pid, stop, spec.exit_deadline_s)
+    link = None if spec.owner_link is None else spec.owner_link.fileno()
+    hold_lifeline(spec.owner_pid, stop, spec.exit_deadline_s, link)
     emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix), spec.signer)
     context = WorkerContext(spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop)
     started = time.monotonic()

@@ -28,14 +28,29 @@ GONE_WITHIN_S = 10.0
 
 
 def until_gone(pid: int, within_s: float) -> float:
-    """Seconds until `pid` is gone; fails after `within_s`."""
+    """Seconds until `pid` is gone; fails after `within_s`, naming what the process's
+    threads are doing (and asking it for its Python stacks, which reach its stderr)."""
     started = time.monotonic()
     while not is_gone(pid):
         if time.monotonic() - started > within_s:
-            state = process_state(pid)
-            raise AssertionError(f"process {pid} still running {within_s} s later ({state})")
+            threads = threads_of(pid)
+            raise AssertionError(f"process {pid} still running {within_s} s later: {threads}")
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def threads_of(pid: int) -> str:
+    """Each thread's state and kernel wait, after the worker's stack dump (SIGUSR1)."""
+    try:
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(1.0)
+        tasks = sorted(Path(f"/proc/{pid}/task").iterdir())
+        return "; ".join(
+            f"{task.name} {process_state(int(task.name))} {(task / 'wchan').read_text()}"
+            for task in tasks
+        )
+    except OSError as error:
+        return f"({process_state(pid)}; threads unreadable: {error})"
 
 
 def owner_of_one_worker(target: str) -> tuple[subprocess.Popen[str], int]:
