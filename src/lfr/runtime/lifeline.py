@@ -69,7 +69,7 @@ def hold_lifeline(
         _exit_now("its owner was gone before it started")
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the kernel's deadline ends the process
-    signals = _signal_pipe(stop)
+    signals = _signal_pipe()
     watch = threading.Thread(
         target=_watch,
         args=(owner_pid, stop, exit_deadline_s, signals, owner_link),
@@ -80,15 +80,23 @@ def hold_lifeline(
     log.debug("lifeline held (parent-death signal: %s)", kernel_watches)
 
 
-def _signal_pipe(stop: threading.Event) -> int:
+def _signal_pipe() -> int:
     """A pipe the interpreter writes each signal's number to the moment it arrives, in
-    whichever thread the kernel delivers it (`signal.set_wakeup_fd`); the Python handler
-    itself runs later, on the main thread, when that thread is next free."""
+    whichever thread the kernel delivers it (`signal.set_wakeup_fd`).
+
+    The Python handler does nothing: the watching thread reads the pipe and sets ``stop``.
+    A handler runs on the main thread between two of its bytecodes, which may be inside
+    ``stop.wait()`` holding the event's own (non-reentrant) lock; ``stop.set()`` there
+    would wait for that lock forever, and the watching thread's ``stop.set()`` with it."""
     reader, writer = os.pipe()
     os.set_blocking(writer, False)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGTERM, _ignore)  # a Python handler, so the pipe is written
     signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
     return reader
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    """SIGTERM's Python handler: the watching thread acts on it (`_signal_pipe`)."""
 
 
 def _ask_for_parent_death_signal() -> bool:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 from lfr.runtime.lifeline import EXIT_CODE_OVERDUE
 
@@ -59,3 +60,27 @@ def test_the_kernel_deadline_ends_a_process_that_can_run_no_python() -> None:
     assert child.stdout is not None
     assert child.stdout.readline() == b"armed\n"
     assert child.wait(timeout=WITHIN_S) == -signal.SIGALRM
+
+
+def test_sigterm_while_the_worker_waits_on_its_stop_ends_it_by_its_stop() -> None:
+    """SIGTERM arriving while the main thread is inside `stop.wait()` (an engine waiting
+    between two reads of a dropped camera): the worker stops by its own `stop`, exit code
+    0, each of several times. A Python handler that set `stop` itself could run while the
+    main thread held the event's lock, and the worker then waited on itself for ever."""
+    for delay_ms in (0, 3, 7, 13, 29, 53):
+        child = run_child(
+            """
+            import os, threading
+            from lfr.runtime.lifeline import hold_lifeline
+            stop = threading.Event()
+            hold_lifeline(os.getppid(), stop, exit_deadline_s=5.0)
+            print("held", flush=True)
+            while not stop.wait(0):  # in and out of the event's lock, as fast as it goes
+                pass
+            """
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"held\n"
+        time.sleep(delay_ms / 1000)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=WITHIN_S) == 0, f"SIGTERM {delay_ms} ms after the start"
