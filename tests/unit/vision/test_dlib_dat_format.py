@@ -11,16 +11,16 @@ import pytest
 from lfr.vision.describers.dlib_onnx_export import (
     ConvLayer,
     DlibModelError,
-    _Stream,
     default_model_path,
     export_dlib_model,
     read_dlib_network,
     structure,
 )
+from lfr.vision.dlib_dat import DatStream
 
 
-def _stream(data: bytes) -> _Stream:
-    return _Stream(path=Path("model.dat"), data=data)
+def _stream(data: bytes) -> DatStream:
+    return DatStream(path=Path("model.dat"), data=data)
 
 
 @pytest.mark.parametrize(

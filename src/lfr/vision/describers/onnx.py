@@ -14,7 +14,6 @@ file named); the ONNX Runtime session is created on the first `describe`, under 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,19 +30,12 @@ from lfr.vision.describers.base import (
     l2_normalise,
     register_describer,
 )
+from lfr.vision.onnx_runtime import OnnxModelError as OnnxModelError  # re-exported
+from lfr.vision.onnx_runtime import create_session
 from lfr.vision.types import Descriptor, RGBImage
 
 MODEL_ID_METADATA_KEY = "lfr.model_id"
 """ONNX metadata key that names the model; written by the dlib exporter."""
-
-
-class OnnxModelError(ValueError):
-    """The model file cannot be used with these settings; says which file and why."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 class OnnxDescriberConfig(DescriberSettings):
@@ -223,29 +215,13 @@ def inspect_model(config: OnnxDescriberConfig, model: Any) -> _ModelFacts:
 
 
 def _create_session(config: OnnxDescriberConfig, model_bytes: bytes) -> Any:
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    missing = [p for p in config.providers if p not in available]
-    if missing:
-        raise OnnxModelError(
-            Path(config.model_path),
-            f"execution providers {missing} are not available (available: {available})",
-        )
-    # ONNX Runtime's telemetry (Windows' event tracing; a no-op elsewhere) is turned off
-    # before any session exists: nothing about a deployment leaves the machine.
-    ort.disable_telemetry_events()
-    options = ort.SessionOptions()
-    # ENABLE_ALL adds the CPU layout transformation (NCHWc blocked convolutions), which
-    # roughly halves the time per face against ENABLE_EXTENDED on AVX2 machines.
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = config.intra_op_threads or (os.cpu_count() or 1)
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.add_session_config_entry(
-        "session.intra_op.allow_spinning", "1" if config.spin_wait else "0"
+    return create_session(
+        model_bytes,
+        Path(config.model_path),
+        providers=config.providers,
+        intra_op_threads=config.intra_op_threads,
+        spin_wait=config.spin_wait,
     )
-    return ort.InferenceSession(model_bytes, sess_options=options, providers=list(config.providers))
 
 
 class OnnxDescriber(SingleCrop):
