@@ -1,9 +1,11 @@
 """Face detection behind a small Protocol, chosen by configuration `type` (REC-2).
 
-Backends: ``hog`` (dlib HOG, the default), ``mmod`` (dlib MMOD CNN), ``yunet`` (OpenCV
-YuNet, optional: needs a model file). Adding a backend is adding one module that
-defines its config (a `DetectorSettings` subclass with a `type` literal) and a builder
-decorated with `register_detector`, then naming its config in `DetectorConfig` below.
+Backends: ``hog`` (dlib HOG, the default), ``mmod`` (dlib MMOD CNN), ``mmod-onnx`` (the
+same network exported to ONNX, run by ONNX Runtime on the providers its settings name, a
+GPU's included), ``yunet`` (OpenCV YuNet, optional: needs a model file). Adding a backend
+is adding one module that defines its config (a `DetectorSettings` subclass with a `type`
+literal) and a builder decorated with `register_detector`, then naming its config in
+`DetectorConfig` below.
 Models load lazily, under a lock, on the first `detect`.
 """
 
@@ -23,10 +25,11 @@ from lfr.vision.detection.base import (
 )
 from lfr.vision.detection.dlib_hog import HogDetectorConfig
 from lfr.vision.detection.dlib_mmod import MmodDetectorConfig
+from lfr.vision.detection.mmod_onnx import MmodOnnxDetectorConfig
 from lfr.vision.detection.yunet import YuNetDetectorConfig
 
 DetectorConfig = Annotated[
-    HogDetectorConfig | MmodDetectorConfig | YuNetDetectorConfig,
+    HogDetectorConfig | MmodDetectorConfig | MmodOnnxDetectorConfig | YuNetDetectorConfig,
     Field(discriminator="type"),
 ]
 """Any detector's configuration; ``{"type": "hog"}`` (the default) picks dlib HOG."""
@@ -50,6 +53,7 @@ __all__ = [
     "DetectorSettings",
     "HogDetectorConfig",
     "MmodDetectorConfig",
+    "MmodOnnxDetectorConfig",
     "RegionDetector",
     "YuNetDetectorConfig",
     "build_detector",

@@ -13,8 +13,9 @@ from lfr.vision.detection.base import DetectorSettings, register_detector
 from lfr.vision.types import RGBImage
 
 
-class MmodDetectorConfig(DetectorSettings):
-    type: Literal["mmod"] = "mmod"
+class MmodSettings(DetectorSettings):
+    """What both MMOD backends (dlib's own and its ONNX export) take."""
+
     min_confidence: float = Field(
         default=0.0,
         ge=-5.0,
@@ -24,6 +25,10 @@ class MmodDetectorConfig(DetectorSettings):
             "(fewer false faces, more missed); lowering it keeps more."
         ),
     )
+
+
+class MmodDetectorConfig(MmodSettings):
+    type: Literal["mmod"] = "mmod"
 
 
 def _load_mmod() -> Any:

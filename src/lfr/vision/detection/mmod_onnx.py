@@ -1,0 +1,323 @@
+"""dlib's MMOD CNN face detector run by ONNX Runtime (REC-2): the faces dlib's own
+``mmod`` backend finds, on whichever execution provider the settings name — a GPU's
+(``CUDAExecutionProvider``) where onnxruntime-gpu is installed, the CPU otherwise.
+
+dlib-bin runs the network on the CPU alone and takes seconds per 720p frame. Here the
+weights are exported by `lfr.vision.detection.mmod_export` (in memory, once per detector,
+on its first `detect`: nothing is written to disk, as nothing of a camera worker's is),
+and this module does what dlib does around the network, in numpy:
+
+- the input layer (``input_rgb_image_pyramid``): the image, (pixel - mean) / 256, and
+  its ``pyramid_down<6>`` levels, each 5/6 of the previous one, resampled bilinearly
+  from it in that normalised space, tiled into one tensor with zeros between them — the
+  network sees one image, so a window near a level's edge sees its neighbour as dlib's
+  does, and the scores match dlib's to float rounding;
+- the loss layer's decoding (``loss_mmod::to_label``): every score above the threshold
+  is a detector window centred where that output position maps back to the tensor, then
+  to the level it falls in and up to the image; boxes are kept in descending score order
+  unless one already kept overlaps them (dlib's ``test_box_overlap``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import Field, FilePath
+
+from lfr.vision._lazy import LazyModel
+from lfr.vision.detection.base import RegionDetector, register_detector
+from lfr.vision.detection.dlib_mmod import MmodSettings
+from lfr.vision.detection.mmod_export import (
+    INPUT_NAME,
+    PYRAMID_DOWN,
+    MmodNetwork,
+    convert_mmod_model,
+    default_mmod_path,
+)
+from lfr.vision.onnx_runtime import check_providers, create_session
+from lfr.vision.types import RGBImage
+
+FloatArray = NDArray[np.float32]
+Rect = tuple[int, int, int, int]
+"""dlib's rectangle: (left, top, right, bottom), right and bottom inclusive."""
+
+_MIN_LEVEL_HEIGHT = 5  # dlib stops the pyramid at levels lower than this
+
+
+class MmodOnnxDetectorConfig(MmodSettings):
+    """dlib's MMOD detector exported to ONNX: the `mmod` backend's faces and scores (to
+    float rounding) on the execution providers named here."""
+
+    type: Literal["mmod-onnx"] = "mmod-onnx"
+    model_path: FilePath | None = Field(
+        default=None,
+        description=(
+            "dlib's MMOD detector file (.dat). None: mmod_human_face_detector.dat from "
+            "face-recognition-models, as the `mmod` backend uses."
+        ),
+    )
+    providers: tuple[str, ...] = Field(
+        default=("CPUExecutionProvider",),
+        min_length=1,
+        description=(
+            "ONNX Runtime execution providers in order of preference: "
+            "('CUDAExecutionProvider', 'CPUExecutionProvider') runs detection on the GPU "
+            "with onnxruntime-gpu installed. A provider this installation lacks is refused "
+            "when the detector is built, the available ones named."
+        ),
+    )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description=(
+            "Threads one frame's network run may use on the CPU. 0: all cores. Fewer "
+            "leaves cores to other cameras and to description at the cost of latency."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """The network's decoding facts and its ONNX Runtime session."""
+
+    net: MmodNetwork
+    session: Any
+
+
+# --------------------------------------------------------------------------- input layer
+
+
+def tile_rects(
+    rows: int, cols: int, padding: int, outer_padding: int
+) -> tuple[list[Rect], int, int]:
+    """Where each pyramid level of an image `rows`×`cols` lies in the tiled tensor, and
+    the tensor's height and width (dlib's ``compute_tiled_image_pyramid_details``): the
+    levels down a first column, the smaller ones back up a second."""
+    sizes = [(rows, cols)]
+    rate = (PYRAMID_DOWN - 1.0) / PYRAMID_DOWN
+    while True:
+        rows, cols = math.floor(rate * rows), math.floor(rate * cols)
+        if rows * cols == 0 or rows < _MIN_LEVEL_HEIGHT:
+            break
+        sizes.append((rows, cols))
+    total_height = sum(h + padding for h, _ in sizes) - 2 * padding
+    first_h, first_w = sizes[0]
+    height, prev_width = 0, 0
+    for h, w in sizes:
+        # Down the first column until the next level fits beside the previous one.
+        if w <= first_w - prev_width - padding and (height - first_h) * 2 >= total_height - first_h:
+            break
+        height += h + padding
+        prev_width = w
+    height -= padding
+    rects: list[Rect] = []
+    y = outer_padding
+    for h, w in sizes:
+        if y >= height + outer_padding:
+            break
+        rects.append((outer_padding, y, outer_padding + w - 1, y + h - 1))
+        y += h + padding
+    y -= padding
+    for h, w in sizes[len(rects) :]:
+        right, bottom = outer_padding + first_w - 1, y - 1
+        rect = (right - (w - 1), bottom - (h - 1), right, bottom)
+        if _intersects(rects[0], rect):
+            break  # dlib drops the levels that would overlap the image itself
+        rects.append(rect)
+        y -= h + padding
+    return rects, height + 2 * outer_padding, first_w + 2 * outer_padding
+
+
+def _intersects(a: Rect, b: Rect) -> bool:
+    return max(a[0], b[0]) <= min(a[2], b[2]) and max(a[1], b[1]) <= min(a[3], b[3])
+
+
+def resize_bilinear(image: FloatArray, rows: int, cols: int) -> FloatArray:
+    """`image` (channels×height×width) resampled to rows×cols as dlib's ``resize_image``
+    does: corners onto corners (scale (n - 1) / (m - 1)), bilinear, in float."""
+
+    def axis(size_in: int, size_out: int) -> tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]:
+        scale = (size_in - 1) / max(size_out - 1, 1)
+        position = np.arange(size_out, dtype=np.float64) * scale
+        low = np.floor(position).astype(np.intp)
+        high = np.minimum(low + 1, size_in - 1)
+        return low, high, (position - low).astype(np.float32)
+
+    top, bottom, fy = axis(image.shape[1], rows)
+    left, right, fx = axis(image.shape[2], cols)
+    upper = image[:, top]
+    lower = image[:, bottom]
+    fy_, fx_ = fy[None, :, None], fx[None, None, :]
+    upper_row = upper[:, :, left] * (1 - fx_) + upper[:, :, right] * fx_
+    lower_row = lower[:, :, left] * (1 - fx_) + lower[:, :, right] * fx_
+    return np.asarray(upper_row * (1 - fy_) + lower_row * fy_, dtype=np.float32)
+
+
+def tiled_pyramid(image: RGBImage, net: MmodNetwork) -> tuple[FloatArray, list[Rect]]:
+    """The network's input tensor (1×3×H×W) for `image` and where each level lies."""
+    rows, cols = image.shape[:2]
+    spec = net.input
+    rects, height, width = tile_rects(rows, cols, spec.padding, spec.outer_padding)
+    tensor = np.zeros((3, height, width), dtype=np.float32)
+    means = np.asarray(spec.means, dtype=np.float32).reshape(3, 1, 1)
+    left, top, right, bottom = rects[0]
+    planes = image.transpose(2, 0, 1).astype(np.float32)
+    tensor[:, top : bottom + 1, left : right + 1] = (planes - means) / np.float32(256)
+    for previous, rect in itertools.pairwise(rects):
+        source = tensor[:, previous[1] : previous[3] + 1, previous[0] : previous[2] + 1]
+        level_rows, level_cols = rect[3] - rect[1] + 1, rect[2] - rect[0] + 1
+        tensor[:, rect[1] : rect[3] + 1, rect[0] : rect[2] + 1] = resize_bilinear(
+            source, level_rows, level_cols
+        )
+    return tensor[None], rects
+
+
+# --------------------------------------------------------------------------- loss layer
+
+
+def _round(values: NDArray[np.float64]) -> NDArray[np.int64]:
+    """``std::lround``: halves away from zero."""
+    return (np.sign(values) * np.floor(np.abs(values) + 0.5)).astype(np.int64)
+
+
+def _nearest_levels(rects: list[Rect], points: NDArray[np.int64]) -> NDArray[np.intp]:
+    """dlib's ``nearest_rect``: the first level containing each (x, y), else the nearest."""
+    boxes = np.asarray(rects, dtype=np.int64)  # levels × (l, t, r, b)
+    x, y = points[:, 0:1], points[:, 1:2]
+    inside = (boxes[:, 0] <= x) & (x <= boxes[:, 2]) & (boxes[:, 1] <= y) & (y <= boxes[:, 3])
+    dx = np.clip(x, boxes[:, 0], boxes[:, 2]) - x
+    dy = np.clip(y, boxes[:, 1], boxes[:, 3]) - y
+    distance = np.hypot(dx, dy)
+    chosen = np.where(inside.any(axis=1), inside.argmax(axis=1), distance.argmin(axis=1))
+    return np.asarray(chosen, dtype=np.intp)
+
+
+def candidates(
+    scores: FloatArray, net: MmodNetwork, rects: list[Rect], threshold: float
+) -> list[tuple[Rect, float]]:
+    """Every output position scoring above `threshold` as a box in image pixels (dlib's
+    ``tensor_to_dets``), highest score first."""
+    (row_scale, row_offset), (col_scale, col_offset) = net.output_to_input()
+    found: list[tuple[Rect, float]] = []
+    for channel, window in enumerate(net.options.windows):
+        rows, cols = np.nonzero(scores[channel] > threshold)
+        if rows.size == 0:
+            continue
+        centre = np.stack([cols * col_scale + col_offset, rows * row_scale + row_offset], axis=1)
+        half = np.array([(window.width - 1) / 2, (window.height - 1) / 2])
+        levels = _nearest_levels(rects, np.floor(centre + 0.5).astype(np.int64))
+        origins = np.asarray(rects, dtype=np.float64)[levels, :2]
+        corners = np.concatenate([centre - half - origins, centre + half - origins], axis=1)
+        ratio = PYRAMID_DOWN / (PYRAMID_DOWN - 1.0)
+        for level in range(int(levels.max()) + 1):  # dlib's point_up, once per level
+            up = levels > level
+            corners[up] = corners[up] * ratio + 0.3
+        boxes = _round(corners)
+        values = scores[channel][rows, cols]
+        found += [
+            ((int(b[0]), int(b[1]), int(b[2]), int(b[3])), float(v))
+            for b, v in zip(boxes, values, strict=True)
+        ]
+    found.sort(key=lambda item: item[1], reverse=True)
+    return found
+
+
+def _area(rect: Rect) -> int:
+    return max(0, rect[2] - rect[0] + 1) * max(0, rect[3] - rect[1] + 1)
+
+
+def overlaps(a: Rect, b: Rect, iou: float, covered: float) -> bool:
+    """dlib's ``test_box_overlap``: the intersection over the rectangle bounding both
+    above `iou`, or over either box above `covered`."""
+    inner = _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    if inner == 0:
+        return False
+    outer = _area((min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])))
+    return inner / outer > iou or inner / _area(a) > covered or inner / _area(b) > covered
+
+
+def suppress(found: list[tuple[Rect, float]], net: MmodNetwork) -> list[tuple[Rect, float]]:
+    """Non-max suppression: each box in turn is kept unless a kept one overlaps it."""
+    options = net.options
+    kept: list[tuple[Rect, float]] = []
+    for rect, score in found:
+        if not any(
+            overlaps(k, rect, options.overlap_iou, options.overlap_covered) for k, _ in kept
+        ):
+            kept.append((rect, score))
+    return kept
+
+
+# --------------------------------------------------------------------------- detector
+
+
+class MmodOnnxDetector(RegionDetector):
+    def __init__(self, config: MmodOnnxDetectorConfig) -> None:
+        super().__init__(config)
+        self._config = config
+        source = config.model_path if config.model_path is not None else default_mmod_path()
+        # Refused here, when the settings are applied, rather than on the first frame.
+        check_providers(config.providers, Path(source))
+        self._source = Path(source)
+        self._model: LazyModel[_Loaded] = LazyModel(self._load)
+
+    def _load(self) -> _Loaded:
+        net, model = convert_mmod_model(self._source)
+        session = create_session(
+            model.SerializeToString(),
+            self._source,
+            providers=self._config.providers,
+            intra_op_threads=self._config.intra_op_threads,
+        )
+        return _Loaded(net=net, session=session)
+
+    def _detect_in(self, image: RGBImage) -> list[tuple[tuple[int, int, int, int], float]]:
+        loaded = self._model.get()
+        times = self._config.upsample
+        tensor, rects = tiled_pyramid(upsampled(image, times), loaded.net)
+        scores = loaded.session.run(None, {INPUT_NAME: tensor})[0][0]
+        found = suppress(
+            candidates(scores, loaded.net, rects, self._config.min_confidence), loaded.net
+        )
+        return [(_exclusive(rect_down(rect, times)), score) for rect, score in found]
+
+
+def upsampled(image: RGBImage, times: int) -> RGBImage:
+    """`image` doubled `times` times as dlib's Python detector does it (``pyramid_up``
+    with ``pyramid_down<2>``): to (2·rows + 1)×(2·cols + 2), corners onto corners,
+    bilinear, truncated to bytes each time (dlib's RGB resizing truncates)."""
+    for _ in range(times):
+        rows, cols = image.shape[:2]
+        planes = image.transpose(2, 0, 1).astype(np.float32)
+        larger = resize_bilinear(planes, 2 * rows + 1, 2 * cols + 2)
+        image = np.ascontiguousarray(larger.astype(np.uint8).transpose(1, 2, 0))
+    return image
+
+
+def rect_down(rect: Rect, times: int) -> Rect:
+    """A rectangle of the image upsampled `times` times in the image's own pixels
+    (``pyramid_down<2>::rect_down``: halved, less its filter's offset, then rounded)."""
+    if times == 0:
+        return rect
+    corners = np.array(rect, dtype=np.float64)
+    for _ in range(times):
+        corners = corners / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
+    left, top, right, bottom = (int(v) for v in _round(corners))
+    return left, top, right, bottom
+
+
+def _exclusive(rect: Rect) -> tuple[int, int, int, int]:
+    """dlib's rectangle (right and bottom inclusive) as ours (exclusive)."""
+    return rect[0], rect[1], rect[2] + 1, rect[3] + 1
+
+
+@register_detector("mmod-onnx")
+def build_mmod_onnx(config: MmodOnnxDetectorConfig) -> MmodOnnxDetector:
+    return MmodOnnxDetector(config)
