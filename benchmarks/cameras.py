@@ -3,6 +3,7 @@ serve` runs them, on live-like sources (REC-1, REC-5).
 
     PYTHONPATH=src python -m benchmarks.cameras                       # before and after
     PYTHONPATH=src python -m benchmarks.cameras --cameras 1 4 --seconds 30 --settings after
+    PYTHONPATH=src python -m benchmarks.cameras --settings after --detector '{"type": "mmod-onnx"}'
 
 Each camera replays a clip in real time and in a loop (`open_source(realtime=True,
 loop=True)`): frames arrive at the clip's rate whether or not the worker keeps up, and a
@@ -33,6 +34,7 @@ Code-only changes (a cheaper colour conversion) apply to all.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import resource
 import statistics
@@ -201,11 +203,19 @@ class Row:
         return sorted(ms for w in self.workers for ms in w.decision_latencies_ms)
 
 
-def run_row(setting: str, cameras: int, camera: Camera, seconds: float) -> Row:
+def run_row(
+    setting: str,
+    cameras: int,
+    camera: Camera,
+    seconds: float,
+    detector: dict[str, Any] | None = None,
+) -> Row:
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     results = context.Queue()
     settings = engine_settings(setting, cameras)
+    if detector is not None:
+        settings = {**settings, "detector": detector}
     processes = [
         context.Process(target=run_worker, args=(camera, settings, seconds, start, results))
         for _ in range(cameras)
@@ -289,6 +299,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
     parser.add_argument("--seconds", type=float, default=30.0, help="Run time per row.")
+    parser.add_argument(
+        "--detector",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help=(
+            "The engine's detector settings instead of its default, e.g. "
+            '{"type": "mmod-onnx", "max_detect_width": 960}'
+        ),
+    )
     args = parser.parse_args(argv)
     cameras = cameras_by_resolution()
     from lfr.vision.engine_config import EngineConfig
@@ -301,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for resolution in args.resolutions:
         for count in args.cameras:
             for setting in args.settings:
-                row = run_row(setting, count, cameras[resolution], args.seconds)
+                row = run_row(setting, count, cameras[resolution], args.seconds, args.detector)
                 rows.append(row)
                 print(f"  {setting}, {count} × {resolution}: done", flush=True)
     print(f"\n## cameras per machine ({multiprocessing.cpu_count()} cores, {args.seconds:g} s)\n")

@@ -25,8 +25,13 @@ from lfr.vision.imageio import load_image
 from lfr.vision.onnx_runtime import OnnxModelError
 
 CONFIDENCE_TOLERANCE = 1e-4
-"""Measured on the images below: the scores differ from dlib's by at most 1.2e-5 (float
-rounding: ONNX Runtime sums the convolutions in another order)."""
+"""Without upsampling the scores differ from dlib's by at most 2.4e-6 on the example
+photographs (`python -m benchmarks.mmod_onnx`): float rounding, ONNX Runtime sums the
+convolutions in another order."""
+UPSAMPLED_TOLERANCE = 2e-3
+"""Doubled first, at most 1.2e-3 (2007_007763.jpg; 1.4e-5 on the one below): a few bytes
+of the doubled image round the other way where dlib's float32 sums land next to an
+integer."""
 BOX_IOU = 0.9
 
 # Small images (dlib's MMOD takes about a second per 0.2 megapixels on one core), with
@@ -55,7 +60,8 @@ def test_onnx_mmod_finds_the_faces_dlib_s_mmod_finds(
     faces_dir: Path, name: str, upsample: int, faces: int
 ) -> None:
     """REC-1: the exported detector is dlib's: the same number of faces, each of dlib's
-    boxes matched by one of ours with IoU >= 0.9, the confidences within 1e-4."""
+    boxes matched by one of ours with IoU >= 0.9, the confidences within 1e-4 (2e-3 on
+    an image doubled first)."""
     image = load_image(faces_dir / name)
     dlibs = build_detector(MmodDetectorConfig(upsample=upsample)).detect(image)
     ours = build_detector(MmodOnnxDetectorConfig(upsample=upsample)).detect(image)
@@ -63,7 +69,7 @@ def test_onnx_mmod_finds_the_faces_dlib_s_mmod_finds(
     assert len(ours) == len(dlibs)
     for iou, difference in _matched(ours, dlibs):
         assert iou >= BOX_IOU
-        assert difference <= CONFIDENCE_TOLERANCE
+        assert difference <= (UPSAMPLED_TOLERANCE if upsample else CONFIDENCE_TOLERANCE)
 
 
 def test_min_confidence_drops_weaker_faces(faces_dir: Path) -> None:
