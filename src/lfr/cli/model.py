@@ -39,11 +39,8 @@ def export_dlib(
     ] = True,
 ) -> None:
     """Export dlib's face-recognition ResNet to ONNX (descriptors equal dlib's)."""
-    from lfr.vision.describers.dlib_onnx_export import (
-        DlibModelError,
-        default_model_path,
-        export_dlib_model,
-    )
+    from lfr.vision.describers.dlib_onnx_export import default_model_path, export_dlib_model
+    from lfr.vision.dlib_dat import DlibModelError
 
     chosen = source if source is not None else default_model_path()
     _write_model(

@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 
 from lfr.vision.describers.dlib_onnx_export import (
-    ConvLayer,
-    DlibModelError,
     default_model_path,
     export_dlib_model,
     read_dlib_network,
     structure,
 )
-from lfr.vision.dlib_dat import DatStream
+from lfr.vision.dlib_dat import ConvLayer, DatStream, DlibModelError
 
 
 def _stream(data: bytes) -> DatStream:
