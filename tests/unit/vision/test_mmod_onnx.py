@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 
@@ -155,3 +156,11 @@ def test_overlap_is_measured_against_the_box_bounding_both() -> None:
     assert overlaps(a, b, 0.33, 1.0)  # 50 / 150 > 0.33 (the union, 150, too)
     assert not overlaps(a, (5, 5, 14, 14), 0.2, 1.0)  # 25 / 225 (union 175: 0.14)
     assert overlaps(a, (2, 2, 4, 4), 0.9, 0.5)  # inside a: covers all of the small box
+
+
+@pytest.mark.parametrize("side", [1, 4, 9])
+def test_a_region_too_small_for_the_network_has_no_face(side: int) -> None:
+    """REC-2: a searched region a few pixels across (a region of interest at a frame's
+    edge) leaves the network no output: no face, rather than ONNX Runtime's error."""
+    image = np.full((side, side, 3), 128, dtype=np.uint8)
+    assert build_detector(MmodOnnxDetectorConfig()).detect(image) == []

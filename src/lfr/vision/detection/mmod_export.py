@@ -36,7 +36,7 @@ from lfr.vision.dlib_dat import (
     read_layers,
     skip_to_input,
 )
-from lfr.vision.dlib_graph import GraphBuilder, finish_model
+from lfr.vision.dlib_graph import GraphBuilder, conv_shape, finish_model
 
 INPUT_NAME = "pyramid"
 OUTPUT_NAME = "scores"
@@ -98,6 +98,15 @@ class MmodNetwork:
     options: MmodOptions
     input: PyramidInput
     steps: tuple[ConvStep, ...]
+
+    def accepts(self, height: int, width: int) -> bool:
+        """Whether an input tensor of this size leaves an output (the convolutions
+        without padding shrink it; a few pixels' image leaves none)."""
+        for step in self.steps:
+            height, width = conv_shape((3, height, width), step.conv)[1:]
+            if min(height, width) < 1:
+                return False
+        return True
 
     def output_to_input(self) -> tuple[tuple[float, float], tuple[float, float]]:
         """((scale, offset) for rows, (scale, offset) for columns): an output position

@@ -94,29 +94,41 @@ class _Loaded:
 # --------------------------------------------------------------------------- input layer
 
 
-def tile_rects(
-    rows: int, cols: int, padding: int, outer_padding: int
-) -> tuple[list[Rect], int, int]:
-    """Where each pyramid level of an image `rows`×`cols` lies in the tiled tensor, and
-    the tensor's height and width (dlib's ``compute_tiled_image_pyramid_details``): the
-    levels down a first column, the smaller ones back up a second."""
+def _level_sizes(rows: int, cols: int) -> list[tuple[int, int]]:
+    """(rows, cols) of each pyramid level, the image first: each 5/6 of the one before,
+    rounded down, down to `_MIN_LEVEL_HEIGHT` rows."""
     sizes = [(rows, cols)]
     rate = (PYRAMID_DOWN - 1.0) / PYRAMID_DOWN
     while True:
         rows, cols = math.floor(rate * rows), math.floor(rate * cols)
         if rows * cols == 0 or rows < _MIN_LEVEL_HEIGHT:
-            break
+            return sizes
         sizes.append((rows, cols))
+
+
+def _first_column_height(sizes: list[tuple[int, int]], padding: int) -> int:
+    """How far down the levels go before the rest double back beside them: until the
+    next level fits beside the previous one and the column holds half of the rest."""
     total_height = sum(h + padding for h, _ in sizes) - 2 * padding
     first_h, first_w = sizes[0]
     height, prev_width = 0, 0
     for h, w in sizes:
-        # Down the first column until the next level fits beside the previous one.
         if w <= first_w - prev_width - padding and (height - first_h) * 2 >= total_height - first_h:
             break
         height += h + padding
         prev_width = w
-    height -= padding
+    return height - padding
+
+
+def tile_rects(
+    rows: int, cols: int, padding: int, outer_padding: int
+) -> tuple[list[Rect], int, int]:
+    """Where each pyramid level of an image `rows`×`cols` lies in the tiled tensor, and
+    the tensor's height and width (dlib's ``compute_tiled_image_pyramid_details``): the
+    levels down a first column, the smaller ones back up a second beside them."""
+    sizes = _level_sizes(rows, cols)
+    height = _first_column_height(sizes, padding)
+    first_w = sizes[0][1]
     rects: list[Rect] = []
     y = outer_padding
     for h, w in sizes:
@@ -286,6 +298,8 @@ class MmodOnnxDetector(RegionDetector):
         loaded = self._model.get()
         times = self._config.upsample
         tensor, rects = tiled_pyramid(upsampled(image, times), loaded.net)
+        if not loaded.net.accepts(tensor.shape[2], tensor.shape[3]):
+            return []  # a region a few pixels across: too small for the network (and any face)
         scores = loaded.session.run(None, {INPUT_NAME: tensor})[0][0]
         found = suppress(
             candidates(scores, loaded.net, rects, self._config.min_confidence), loaded.net
