@@ -164,3 +164,18 @@ def test_a_region_too_small_for_the_network_has_no_face(side: int) -> None:
     edge) leaves the network no output: no face, rather than ONNX Runtime's error."""
     image = np.full((side, side, 3), 128, dtype=np.uint8)
     assert build_detector(MmodOnnxDetectorConfig()).detect(image) == []
+
+
+def test_the_engine_detects_and_describes_with_it_chosen_by_settings(faces_dir: Path) -> None:
+    """REC-1, REC-2: chosen in the engine's settings, the detector finds the faces of a
+    group photograph and the engine cuts and describes each (the detector's boxes are
+    what landmarks and alignment work from)."""
+    from lfr.vision.pipeline import Engine, EngineConfig
+
+    config = EngineConfig.model_validate({"detector": {"type": "mmod-onnx"}})
+    engine = Engine.from_config(config)
+    image = load_image(faces_dir / "dlib-examples/2008_001322.jpg")
+    observations = engine.analyser.analyse(image)
+    assert len(observations) == 3
+    descriptors = engine.describer.describe([o.chip for o in observations])
+    assert descriptors.shape == (3, engine.describer.dimension)
