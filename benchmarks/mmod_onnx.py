@@ -44,6 +44,8 @@ EQUALITY_IMAGES = [
     ("face_recognition-examples/obama-240p.jpg", 1),
     ("face_recognition-examples/alex-lacamoire.png", 0),
     ("face_recognition-examples/obama-480p.jpg", 0),
+    ("face_recognition-examples/lin-manuel-miranda.png", 0),
+    ("face_recognition-examples/two_people.jpg", 0),
     ("dlib-examples/2008_001322.jpg", 0),
     ("dlib-examples/2009_004587.jpg", 0),
     ("dlib-examples/2008_002470.jpg", 0),
