@@ -275,6 +275,10 @@ def suppress(found: list[tuple[Rect, float]], net: MmodNetwork) -> list[tuple[Re
 
 
 class MmodOnnxDetector(RegionDetector):
+    """The exported network behind the common region and scale handling: the model is
+    exported and its session created on the first `detect` (ONNX Runtime's `run` may be
+    called from several threads at once, so no lock is held around it)."""
+
     def __init__(self, config: MmodOnnxDetectorConfig) -> None:
         super().__init__(config)
         self._config = config
