@@ -95,6 +95,36 @@ class SupervisorSettings(BaseModel):
             "short calibration the first time a start needs it."
         ),
     )
+    shared_describer: bool = Field(
+        default=False,
+        description=(
+            "Describe the faces of every camera on this machine in one process (the "
+            "describer service, lfr.runtime.describer_service) that gathers them into "
+            "batches, instead of one describer in each camera's worker. The model loads "
+            "once; on a GPU, batches of many faces run several times faster per face. On a "
+            "CPU of few cores it saves little and adds up to describer_max_wait_ms a "
+            "described frame (docs/evaluation.md), so it is off by default."
+        ),
+    )
+    describer_max_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=200,
+        description=(
+            "How long the describer service waits for the other cameras' faces once one "
+            "camera has asked, unless every camera has asked already. Longer makes larger "
+            "batches (a GPU's gain); shorter delays each described frame less."
+        ),
+    )
+    describer_max_batch: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description=(
+            "Faces at which the describer service stops waiting and describes: the batch "
+            "the hardware is fast at (the describer's own batch_size splits a larger one)."
+        ),
+    )
     stable_after_s: float = Field(
         default=60.0,
         gt=0,

@@ -105,8 +105,9 @@ def attach_recognition(
     ``engine``); the authority's threshold still replaces the engine's (`Planner`)."""
     settings = context.settings
     supervisor = supervisor or settings.supervisor
+    engine = engine or settings.engine
     planner = Planner(
-        engine or settings.engine,
+        engine,
         policy=context.policy,
         realtime=realtime,
         wrap=preview.wrap if preview else None,
@@ -122,6 +123,7 @@ def attach_recognition(
         nats=nats_settings(settings),
         settings=supervisor,
         signer=service_signer(settings.audit_signing_key_bytes()),
+        describer=engine.describer,
     )
     on_stopped = preview.forget if preview is not None else None
     control.admission = admission_for(runtime, supervisor, planner)

@@ -35,6 +35,7 @@ from lfr.bus.subjects import check_token
 from lfr.runtime.supervisor import Supervisor, SupervisorSettings, WorkerState
 from lfr.runtime.worker import WorkerTarget
 from lfr.services.fleet import Origin
+from lfr.vision.describers import DescriberConfig
 from lfr.vision.types import SILENT_AFTER_S, CameraStatus, HealthFigures, MatchEvent
 
 log = logging.getLogger("lfr.serve")
@@ -158,10 +159,14 @@ class CentralRuntime:
         nats: NatsSettings | None = None,
         settings: SupervisorSettings | None = None,
         signer: Signer | None = None,
+        describer: DescriberConfig | None = None,
     ) -> None:
         """`bus`: a bus already open; else `nats` (connected at `start`), else in memory.
         `signer`: the service's key, which what it and its camera workers publish is signed
-        with (what arrives unsigned is refused, `lfr.services.fleet.verified_node`)."""
+        with (what arrives unsigned is refused, `lfr.services.fleet.verified_node`).
+        `describer`: the engine's, for the machine's describer service
+        (`SupervisorSettings.shared_describer`)."""
+        self._describer = describer
         self._signer = signer
         self._target = target
         self._alert_sink = alert_sink
@@ -246,6 +251,7 @@ class CentralRuntime:
             nats=self._nats,
             settings=self.supervisor_settings,
             signer=self._signer,
+            describer=self._describer,
         )
         log.info("recognition runtime started (bus: %s)", type(bus).__name__)
 

@@ -66,7 +66,7 @@ def run_camera_engine(context: WorkerContext) -> None:
     job = context.job
     if not isinstance(job, EngineJob):
         raise TypeError(f"the engine worker needs an EngineJob, not {type(job).__name__}")
-    engine = Engine.from_config(job.config)
+    engine = Engine.from_config(job.config, describer=context.describer)
     source = open_source(context.source, context.camera, realtime=job.realtime, loop=job.loop)
     try:
         worker = CameraWorker(

@@ -212,6 +212,7 @@ class Node:
             settings=self.supervisor_settings,
             signer=self.identity.signer(self.name),
             spool=self._spool(),
+            describer=job.config.describer,
         )
         done = asyncio.Event()
         outcome = ["every camera ended"]

@@ -32,6 +32,7 @@ from lfr.bus.cameras import Camera
 from lfr.bus.messages import HaltDeployment, Message, Signer
 from lfr.bus.nats_bus import NatsSettings
 from lfr.bus.subjects import Topic, check_token
+from lfr.runtime.describer_service import DescriberLink, ServiceSpec, start_service
 from lfr.runtime.spool import Spool
 from lfr.runtime.worker import (
     ChildSpec,
@@ -45,6 +46,7 @@ from lfr.runtime.worker import (
 
 # Re-exported: the supervisor and its settings are imported together by their callers.
 from lfr.setting_groups import SupervisorSettings as SupervisorSettings
+from lfr.vision.describers import DescriberConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,21 @@ class _Worker:
     restart: asyncio.TimerHandle | None = None
     stopping: bool = False
     finished: bool = False
+
+
+@dataclass
+class _Service:
+    """The machine's describer service, as the supervisor keeps it."""
+
+    describer: DescriberConfig
+    link: DescriberLink = field(default_factory=DescriberLink.fresh)
+    """Where the next (or running) service listens: renewed as one dies, so that a
+    worker started from then on waits for its successor, never for the dead one."""
+    process: BaseProcess | None = None
+    started_at: float = 0.0
+    consecutive: int = 0
+    restart: asyncio.TimerHandle | None = None
+    stopping: bool = False
 
 
 @dataclass
@@ -89,10 +106,13 @@ class Supervisor:
         settings: SupervisorSettings | None = None,
         signer: Signer | None = None,
         spool: Spool | None = None,
+        describer: DescriberConfig | None = None,
     ) -> None:
         """``nats`` set: workers publish to NATS themselves; unset: through the supervisor.
         ``signer``: a node's key, which its workers sign what they publish with.
-        ``spool``: a node's folder (and key) where each camera's unsent alerts are kept."""
+        ``spool``: a node's folder (and key) where each camera's unsent alerts are kept.
+        ``describer``: the describer of the workers' engines, which the describer
+        service runs for all of them with ``settings.shared_describer``."""
         self._bus = bus
         self._signer = signer
         self._spool = spool
@@ -106,12 +126,22 @@ class Supervisor:
         # Each worker watches the reading end; the writing end is this process's alone
         # and closes only when it dies (`lifeline`).
         self._owner_link, self._owner_link_writer = _SPAWN.Pipe(duplex=False)
+        self._service = self._describer_service(describer)
+
+    def _describer_service(self, describer: DescriberConfig | None) -> _Service | None:
+        if not self._settings.shared_describer:
+            return None
+        if describer is None:
+            raise ValueError("supervisor.shared_describer: the supervisor needs the describer")
+        return _Service(describer)
 
     async def start(self, deployment_id: str, cameras: Sequence[Camera], job: Any) -> None:
         """Start one worker per camera; cameras already running are left as they are, and
         one whose source had ended is started again."""
         check_token(deployment_id, "deployment id")
         self._loop = asyncio.get_running_loop()
+        if self._service is not None and self._service.process is None:
+            self._start_service(self._service)
         for camera in cameras:
             worker = self._workers.get((deployment_id, camera.name))
             if worker is None or worker.finished:
@@ -140,6 +170,8 @@ class Supervisor:
         """Halt every deployment (all together) and stop relaying; idempotent."""
         deployments = {d for d, _ in self._workers} | set(self._halting)
         await asyncio.gather(*(self.halt(d) for d in deployments))
+        if self._service is not None:
+            await self._stop_service(self._service)
         if self._relay is not None:
             await asyncio.to_thread(self._relay.stop)
             self._relay = None
@@ -199,6 +231,7 @@ class Supervisor:
             signer=self._signer,
             exit_deadline_s=exit_deadline(self._settings),
             owner_link=self._owner_link,
+            describer=self._service.link if self._service is not None else None,
         )
         name = f"lfr-worker-{worker.deployment_id}-{worker.camera.name}"
         process = _SPAWN.Process(target=child_main, args=(spec,), name=name, daemon=True)
@@ -230,6 +263,75 @@ class Supervisor:
             self._relay = _PipeRelay(self._bus, self._loop)
         return self._relay
 
+    @property
+    def describer_link(self) -> DescriberLink | None:
+        """How a process of this machine reaches the describer service (None: it runs
+        none)."""
+        return self._service.link if self._service is not None else None
+
+    @property
+    def describer_pid(self) -> int | None:
+        """The describer service's process, while one runs (`shared_describer`)."""
+        process = self._service.process if self._service is not None else None
+        return process.pid if process is not None and process.is_alive() else None
+
+    def _start_service(self, service: _Service) -> None:
+        """Start the describer service; workers wait for it to answer."""
+        service.restart = None
+        spec = ServiceSpec(
+            service.describer,
+            service.link,
+            max_wait_s=self._settings.describer_max_wait_ms / 1000,
+            max_batch=self._settings.describer_max_batch,
+            exit_deadline_s=exit_deadline(self._settings),
+            owner_link=self._owner_link,
+        )
+        process = service.process = start_service(spec, _SPAWN)
+        service.started_at = time.monotonic()
+        assert self._loop is not None
+        self._loop.add_reader(process.sentinel, self._on_service_exit, service, process)
+
+    def _on_service_exit(self, service: _Service, process: BaseProcess) -> None:
+        """The service died while workers may need it: they crash on their next faces
+        (each reported and restarted as any crash); it restarts with its own backoff."""
+        assert self._loop is not None
+        self._loop.remove_reader(process.sentinel)
+        if service.stopping:
+            return
+        process.join()
+        ran = time.monotonic() - service.started_at
+        service.consecutive = 1 if ran >= self._settings.stable_after_s else service.consecutive + 1
+        delay = self._backoff(service.consecutive)
+        service.link = DescriberLink.fresh()
+        log.error(
+            "the describer service exited with code %s after %.1f s; restart in %.1f s",
+            process.exitcode,
+            ran,
+            delay,
+        )
+        service.restart = self._loop.call_later(delay, self._start_service, service)
+
+    async def _stop_service(self, service: _Service) -> None:
+        service.stopping = True
+        if service.restart is not None:
+            service.restart.cancel()
+        process = service.process
+        if process is None:
+            return
+        if self._loop is not None:
+            self._loop.remove_reader(process.sentinel)
+        process.terminate()
+        await asyncio.to_thread(_join_or_kill, [process], self._settings.halt_grace_s)
+        # A later start starts a new one.
+        service.process, service.stopping, service.link = None, False, DescriberLink.fresh()
+
+    def _backoff(self, consecutive: int) -> float:
+        """The wait before the `consecutive`-th restart in a row of a crashing process."""
+        return min(
+            self._settings.restart_initial_s * 2.0 ** (consecutive - 1),
+            self._settings.restart_max_s,
+        )
+
     def _on_exit(self, worker: _Worker, process: BaseProcess) -> None:
         assert self._loop is not None
         self._loop.remove_reader(process.sentinel)
@@ -246,10 +348,7 @@ class Supervisor:
         ran = time.monotonic() - worker.started_at
         worker.consecutive = 1 if ran >= self._settings.stable_after_s else worker.consecutive + 1
         worker.crashes += 1
-        delay = min(
-            self._settings.restart_initial_s * 2 ** (worker.consecutive - 1),
-            self._settings.restart_max_s,
-        )
+        delay = self._backoff(worker.consecutive)
         reason = f"{what} after {ran:.1f} s; restart {worker.crashes} in {delay:.1f} s"
         log.warning("camera %s of %s: %s", worker.camera.name, worker.deployment_id, reason)
         figures = down_figures(worker.deployment_id, worker.camera.name, worker.crashes, reason)

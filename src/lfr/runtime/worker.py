@@ -33,8 +33,10 @@ from typing import Any, Protocol, TypeVar
 from lfr.bus.messages import Signer, encode
 from lfr.bus.nats_bus import NatsBus, NatsSettings
 from lfr.bus.subjects import Topic, subject_for
+from lfr.runtime.describer_service import DescriberLink
 from lfr.runtime.lifeline import hold_lifeline
 from lfr.runtime.spool import Spool, SpoolFullError
+from lfr.vision.describers import Describer
 from lfr.vision.pipeline import Emit
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
@@ -54,6 +56,9 @@ class WorkerContext:
     """Whatever the target needs to build its engine (for the engine: an `EngineJob`)."""
     emit: Emit = field(repr=False)
     stop: threading.Event = field(repr=False)
+    describer: Describer | None = field(default=None, repr=False)
+    """The machine's shared describer (`lfr.runtime.describer_service`), where the
+    supervisor runs one; None: the engine builds its own."""
 
 
 WorkerTarget = Callable[[WorkerContext], None]
@@ -343,6 +348,9 @@ class ChildSpec:
     owner_link: Connection | None = None
     """The reading end of a pipe whose only writing end the owner holds: end-of-file
     there means the owner is gone (`lifeline`)."""
+    describer: DescriberLink | None = None
+    """The machine's describer service, where the supervisor runs one
+    (`SupervisorSettings.shared_describer`)."""
 
 
 def child_main(spec: ChildSpec) -> None:
@@ -353,9 +361,13 @@ def child_main(spec: ChildSpec) -> None:
     link = None if spec.owner_link is None else spec.owner_link.fileno()
     hold_lifeline(spec.owner_pid, stop, spec.exit_deadline_s, link)
     emit = make_emit(spec.deployment_id, spec.prefix, spec.outlet.open(spec.prefix), spec.signer)
-    context = WorkerContext(spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop)
     started = time.monotonic()
     try:
+        # Inside: a describer service that does not answer is a crash reported as health.
+        describer = spec.describer.connect() if spec.describer is not None else None
+        context = WorkerContext(
+            spec.deployment_id, spec.camera, spec.source, spec.job, emit, stop, describer
+        )
         spec.target(context)
     except Exception as error:
         # Reported as health so the deployment shows it; the type and text only, no frame.

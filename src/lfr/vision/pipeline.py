@@ -76,10 +76,13 @@ class Engine:
     """The describer's model calibration (shipped, or the configured file)."""
 
     @classmethod
-    def from_config(cls, config: EngineConfig) -> Engine:
+    def from_config(cls, config: EngineConfig, describer: Describer | None = None) -> Engine:
+        """`describer`: one built elsewhere for `config.describer` (the machine's shared
+        describer, `lfr.runtime.describer_service`); None: built here."""
         if config.threads:
             cv2.setNumThreads(config.threads)  # process-wide: one engine a process
-        describer = build_describer(describer_with_threads(config.describer, config.threads))
+        if describer is None:
+            describer = build_describer(describer_with_threads(config.describer, config.threads))
         # Each describer brings its own crop, and the description its context paddings:
         # the analysers cut them all beside their own chip, from the full frame.
         crops = config.description.alignments(describer)

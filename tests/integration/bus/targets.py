@@ -62,6 +62,17 @@ def emit_a_frame(context: WorkerContext) -> None:
     context.emit(frame)  # type: ignore[arg-type]
 
 
+def describe_until_stopped(context: WorkerContext) -> None:
+    """A camera worker that describes a face chip after another through the machine's
+    shared describer; reports once the first is described."""
+    assert context.describer is not None, "started without the shared describer"
+    chip = np.full((150, 150, 3), 128, np.uint8)
+    context.describer.describe([chip])
+    context.emit(figures(context, CameraStatus.UP))
+    while not context.stop.is_set():
+        context.describer.describe([chip])
+
+
 def report_every_tick(context: WorkerContext) -> None:
     """Health with a rising frame count every 50 ms: a gap in what arrives is a loss."""
     frames = 0
