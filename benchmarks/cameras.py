@@ -4,6 +4,8 @@ serve` runs them, on live-like sources (REC-1, REC-5).
     PYTHONPATH=src python -m benchmarks.cameras                       # before and after
     PYTHONPATH=src python -m benchmarks.cameras --cameras 1 4 --seconds 30 --settings after
     PYTHONPATH=src python -m benchmarks.cameras --settings after --detector '{"type": "mmod-onnx"}'
+    PYTHONPATH=src python -m benchmarks.cameras --cameras 1 4 8 --resolutions 640x360 \
+        --settings after --describer own shared --seconds 10
 
 Each camera replays a clip in real time and in a loop (`open_source(realtime=True,
 loop=True)`): frames arrive at the clip's rate whether or not the worker keeps up, and a
@@ -29,6 +31,12 @@ every worker; `after` the shipped defaults with the cores divided among the work
 normalisation (four network passes a described face instead of one), to see what the
 description costs.
 Code-only changes (a cheaper colour conversion) apply to all.
+
+`--describer shared` runs the row with the machine's describer service
+(`supervisor.shared_describer`, `lfr.runtime.describer_service`, at the supervisor's
+default wait and batch): the workers describe through it, and its CPU counts in the CPU
+per frame. Two more columns say what a described face cost: the worker's wait for its
+descriptors (own: the describing itself) and, shared, the service's CPU per face.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ import numpy as np
 from benchmarks import crowd as crowd_clips
 from benchmarks import shared_data_dir
 from benchmarks.common import enrolled_gallery, peak_rss_mb, video_watchlist
+from lfr.runtime.describer_service import DescriberLink
 from lfr.vision.decision import FLIP_AND_CONTEXT
 from lfr.vision.sources import Source
 from lfr.vision.types import CameraStatus, Frame
@@ -74,6 +83,10 @@ class WorkerFigures:
     decision_latencies_ms: list[float]
     cpu_s: float
     peak_rss_mb: float
+    descriptions: int
+    describe_s: float
+    """The worker's time in the describe stage (own describer: describing; shared: the
+    wait for the service's answer)."""
 
 
 AUGMENTED = {
@@ -95,15 +108,21 @@ def engine_settings(setting: str, cameras: int) -> dict[str, Any]:
 
 
 def run_worker(
-    camera: Camera, settings: dict[str, Any], seconds: float, start: Any, results: Any
+    camera: Camera,
+    settings: dict[str, Any],
+    seconds: float,
+    start: Any,
+    results: Any,
+    link: DescriberLink | None = None,
 ) -> None:
-    """One camera worker process: load, wait for the others, run, report."""
+    """One camera worker process: load, wait for the others, run, report. `link`: the
+    describer service to describe through, as a supervisor's worker does."""
     from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
     from lfr.vision.sources import open_source
     from lfr.vision.types import HealthFigures, MatchEvent
 
     config = EngineConfig.model_validate({**settings, "health_interval_s": 3600})
-    engine = Engine.from_config(config)
+    engine = Engine.from_config(config, describer=link.connect() if link else None)
     gallery = enrolled_gallery(camera.watchlist, "dlib", config.description).gallery
     engine.analyser.analyse(np.zeros((64, 64, 3), np.uint8))  # models loaded before timing
     engine.describer.describe([np.zeros((150, 150, 3), np.uint8)])
@@ -132,15 +151,18 @@ def run_worker(
     cpu = _cpu_s() - cpu_before
     dropped = source.dropped_frames
     source.close()
+    last = health[-1]  # the figures sent at the end count every frame (one interval)
     results.put(
         WorkerFigures(
-            frames=health[-1].frames,  # the figures sent at the end count every frame
+            frames=last.frames,
             dropped=dropped,
             seconds=elapsed,
             alert_latencies_ms=latencies,
             decision_latencies_ms=decision_latencies,
             cpu_s=cpu,
             peak_rss_mb=peak_rss_mb(),
+            descriptions=last.descriptions,
+            describe_s=last.stages["describe"].sum_s if "describe" in last.stages else 0.0,
         )
     )
 
@@ -188,6 +210,20 @@ class Row:
     cameras: int
     resolution: str
     workers: list[WorkerFigures]
+    describer: str = "own"
+    service_cpu_s: float = 0.0
+    """The describer service's CPU over the run (shared describer)."""
+
+    def cpu_ms_per_frame(self) -> float:
+        cpu = sum(w.cpu_s for w in self.workers) + self.service_cpu_s
+        return 1000 * cpu / max(1, sum(w.frames for w in self.workers))
+
+    def describe_ms_per_face(self) -> float:
+        faces = max(1, sum(w.descriptions for w in self.workers))
+        return 1000 * sum(w.describe_s for w in self.workers) / faces
+
+    def service_ms_per_face(self) -> float:
+        return 1000 * self.service_cpu_s / max(1, sum(w.descriptions for w in self.workers))
 
     def fps(self) -> list[float]:
         return [w.frames / w.seconds for w in self.workers]
@@ -208,6 +244,7 @@ def run_row(
     cameras: int,
     camera: Camera,
     seconds: float,
+    describer: str = "own",
     detector: dict[str, Any] | None = None,
 ) -> Row:
     context = multiprocessing.get_context("spawn")
@@ -216,18 +253,54 @@ def run_row(
     settings = engine_settings(setting, cameras)
     if detector is not None:
         settings = {**settings, "detector": detector}
+    service = _start_service(settings, context) if describer == "shared" else None
+    link = service[1] if service else None
     processes = [
-        context.Process(target=run_worker, args=(camera, settings, seconds, start, results))
+        context.Process(target=run_worker, args=(camera, settings, seconds, start, results, link))
         for _ in range(cameras)
     ]
     for process in processes:
         process.start()
     time.sleep(_load_time_s(cameras))
+    service_cpu_before = _service_cpu_s(link)
     start.set()
     figures = [results.get(timeout=seconds + 600) for _ in processes]
+    service_cpu = _service_cpu_s(link) - service_cpu_before
     for process in processes:
         process.join()
-    return Row(setting, cameras, camera.resolution, figures)
+    if service is not None:
+        service[0].terminate()
+        service[0].join()
+    return Row(setting, cameras, camera.resolution, figures, describer, service_cpu)
+
+
+def _service_cpu_s(link: DescriberLink | None) -> float:
+    """The service's CPU so far, asked on a connection closed at once: a connection that
+    stays open and idle would hold every batch for the whole wait."""
+    if link is None:
+        return 0.0
+    watcher = link.connect()
+    cpu_s = watcher.stats()["cpu_s"]
+    watcher.close()
+    return cpu_s
+
+
+def _start_service(settings: dict[str, Any], context: Any) -> tuple[Any, DescriberLink]:
+    """The describer service with the supervisor's default wait and batch."""
+    from lfr.runtime.describer_service import ServiceSpec, start_service
+    from lfr.setting_groups import SupervisorSettings
+    from lfr.vision.engine_config import EngineConfig
+
+    defaults = SupervisorSettings()
+    link = DescriberLink.fresh()
+    spec = ServiceSpec(
+        EngineConfig.model_validate(settings).describer,
+        link,
+        max_wait_s=defaults.describer_max_wait_ms / 1000,
+        max_batch=defaults.describer_max_batch,
+        exit_deadline_s=3.0,
+    )
+    return start_service(spec, context), link
 
 
 def _load_time_s(cameras: int) -> float:
@@ -244,25 +317,26 @@ def _percentile(values: Sequence[float], share: float) -> float:
 
 def table(rows: Sequence[Row]) -> str:
     lines = [
-        "| setting | cameras | resolution | fps per camera (mean / slowest) | dropped | "
-        "probe frame → alert p50 / p95 ms (alerts) | deciding frame → alert p50 / p95 ms | "
-        "CPU per worker | CPU ms per frame | peak RSS per worker MB |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| setting | describer | cameras | resolution | fps per camera (mean / slowest) | "
+        "dropped | probe frame → alert p50 / p95 ms (alerts) | deciding frame → alert p50 / "
+        "p95 ms | CPU per worker | CPU ms per frame | faces described | describe ms per face "
+        "(worker) | service CPU ms per face | peak RSS per worker MB |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         fps = row.fps()
         latencies, deciding = row.latencies(), row.decision_latencies()
         cpu = statistics.mean(w.cpu_s / w.seconds for w in row.workers)
-        cpu_ms = (
-            1000 * sum(w.cpu_s for w in row.workers) / max(1, sum(w.frames for w in row.workers))
-        )
         rss = statistics.mean(w.peak_rss_mb for w in row.workers)
+        service = f"{row.service_ms_per_face():.1f}" if row.describer == "shared" else "–"
         lines.append(
-            f"| {row.setting} | {row.cameras} | {row.resolution} | "
+            f"| {row.setting} | {row.describer} | {row.cameras} | {row.resolution} | "
             f"{statistics.mean(fps):.1f} / {min(fps):.1f} | {row.dropped_share():.0%} | "
             f"{_percentile(latencies, 0.5):.0f} / {_percentile(latencies, 0.95):.0f} "
             f"({len(latencies)}) | {_percentile(deciding, 0.5):.0f} / "
-            f"{_percentile(deciding, 0.95):.0f} | {cpu:.0%} | {cpu_ms:.0f} | {rss:.0f} |"
+            f"{_percentile(deciding, 0.95):.0f} | {cpu:.0%} | {row.cpu_ms_per_frame():.0f} | "
+            f"{sum(w.descriptions for w in row.workers)} | {row.describe_ms_per_face():.1f} | "
+            f"{service} | {rss:.0f} |"
         )
     return "\n".join(lines)
 
@@ -309,6 +383,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             '{"type": "mmod-onnx", "max_detect_width": 960}'
         ),
     )
+    parser.add_argument(
+        "--describer",
+        nargs="+",
+        default=["own"],
+        choices=("own", "shared"),
+        help="Each worker's own describer, or the machine's describer service (both: a row each).",
+    )
     args = parser.parse_args(argv)
     cameras = cameras_by_resolution()
     from lfr.vision.engine_config import EngineConfig
@@ -321,9 +402,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     for resolution in args.resolutions:
         for count in args.cameras:
             for setting in args.settings:
-                row = run_row(setting, count, cameras[resolution], args.seconds, args.detector)
-                rows.append(row)
-                print(f"  {setting}, {count} × {resolution}: done", flush=True)
+                for describer in args.describer:
+                    row = run_row(
+                        setting, count, cameras[resolution], args.seconds, describer, args.detector
+                    )
+                    rows.append(row)
+                    print(f"  {setting}, {describer}, {count} × {resolution}: done", flush=True)
     print(f"\n## cameras per machine ({multiprocessing.cpu_count()} cores, {args.seconds:g} s)\n")
     print(table(rows))
 
