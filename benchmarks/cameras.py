@@ -245,6 +245,7 @@ def run_row(
     camera: Camera,
     seconds: float,
     describer: str = "own",
+    service_threads: int = 0,
     detector: dict[str, Any] | None = None,
 ) -> Row:
     context = multiprocessing.get_context("spawn")
@@ -253,7 +254,7 @@ def run_row(
     settings = engine_settings(setting, cameras)
     if detector is not None:
         settings = {**settings, "detector": detector}
-    service = _start_service(settings, context) if describer == "shared" else None
+    service = _start_service(settings, service_threads, context) if describer == "shared" else None
     link = service[1] if service else None
     processes = [
         context.Process(target=run_worker, args=(camera, settings, seconds, start, results, link))
@@ -285,16 +286,22 @@ def _service_cpu_s(link: DescriberLink | None) -> float:
     return cpu_s
 
 
-def _start_service(settings: dict[str, Any], context: Any) -> tuple[Any, DescriberLink]:
-    """The describer service with the supervisor's default wait and batch."""
+def _start_service(
+    settings: dict[str, Any], threads: int, context: Any
+) -> tuple[Any, DescriberLink]:
+    """The describer service with the supervisor's default wait and batch; `threads`:
+    its ONNX Runtime threads (0: the describer's own setting)."""
     from lfr.runtime.describer_service import ServiceSpec, start_service
     from lfr.setting_groups import SupervisorSettings
     from lfr.vision.engine_config import EngineConfig
 
     defaults = SupervisorSettings()
     link = DescriberLink.fresh()
+    describer = EngineConfig.model_validate(settings).describer
+    if threads:
+        describer = describer.model_copy(update={"intra_op_threads": threads})
     spec = ServiceSpec(
-        EngineConfig.model_validate(settings).describer,
+        describer,
         link,
         max_wait_s=defaults.describer_max_wait_ms / 1000,
         max_batch=defaults.describer_max_batch,
@@ -390,6 +397,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=("own", "shared"),
         help="Each worker's own describer, or the machine's describer service (both: a row each).",
     )
+    parser.add_argument(
+        "--service-threads",
+        type=int,
+        default=0,
+        help="ONNX Runtime threads of the describer service (0: the describer's setting).",
+    )
     args = parser.parse_args(argv)
     cameras = cameras_by_resolution()
     from lfr.vision.engine_config import EngineConfig
@@ -404,7 +417,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             for setting in args.settings:
                 for describer in args.describer:
                     row = run_row(
-                        setting, count, cameras[resolution], args.seconds, describer, args.detector
+                        setting,
+                        count,
+                        cameras[resolution],
+                        args.seconds,
+                        describer,
+                        args.service_threads,
+                        args.detector,
                     )
                     rows.append(row)
                     print(f"  {setting}, {describer}, {count} × {resolution}: done", flush=True)

@@ -108,7 +108,8 @@ def test_serve_builds_the_system_from_the_settings_file(
     config.write_text(
         f"data_dir = '{tmp_path / 'data'}'\n"
         "[engine]\nalert_threshold = 0.97\n[engine.detector]\nupsample = 1\n"
-        "[supervisor]\nrestart_max_s = 12.0\n[web]\nmax_failed_sign_ins = 3\n",
+        "[supervisor]\nrestart_max_s = 12.0\nshared_describer = true\n"
+        "describer_max_wait_ms = 7.0\n[web]\nmax_failed_sign_ins = 3\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["serve", "--config", str(config)])
@@ -119,7 +120,10 @@ def test_serve_builds_the_system_from_the_settings_file(
     assert recognition is not None
     engine = recognition.reconciler.planner.base_config
     assert (engine.alert_threshold, engine.detector.upsample) == (0.97, 1)
-    assert recognition.runtime.supervisor_settings.restart_max_s == 12.0
+    supervisor = recognition.runtime.supervisor_settings
+    assert (supervisor.restart_max_s, supervisor.shared_describer) == (12.0, True)
+    assert supervisor.describer_max_wait_ms == 7.0
+    assert recognition.runtime.describer == engine.describer  # what the service would run
     assert system.context.web_settings.max_failed_sign_ins == 3
     # What reads the process's settings itself (policy, cipher) reads the same file.
     assert get_settings().engine.alert_threshold == 0.97

@@ -279,6 +279,12 @@ class CentralRuntime:
         return self._supervisor_settings or SupervisorSettings()
 
     @property
+    def describer(self) -> DescriberConfig | None:
+        """The engine's describer, which the machine's describer service runs when the
+        supervisor settings ask for one (`shared_describer`)."""
+        return self._describer
+
+    @property
     def supervisor(self) -> Supervisor:
         if self._supervisor is None:
             raise RuntimeError("the recognition runtime is not started")

@@ -1,7 +1,8 @@
 """A camera worker never outlives the process that owns it, and stops promptly when told
 (REC-1, DEP-2).
 
-A worker process recognises faces only while someone can halt it. Its owner (the
+A worker process recognises faces only while someone can halt it. The machine's describer
+service (`lfr.runtime.describer_service`) holds the same lifeline, the same way. Its owner (the
 supervisor of `lfr serve` or `lfr node`) may die without a word (``kill -9``, an out of
 memory kill, a crash), so the worker watches for that itself:
 
