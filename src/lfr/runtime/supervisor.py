@@ -299,17 +299,24 @@ class Supervisor:
         if service.stopping:
             return
         process.join()
-        ran = time.monotonic() - service.started_at
-        service.consecutive = 1 if ran >= self._settings.stable_after_s else service.consecutive + 1
-        delay = self._backoff(service.consecutive)
-        service.link = DescriberLink.fresh()
-        log.error(
-            "the describer service exited with code %s after %.1f s; restart in %.1f s",
-            process.exitcode,
-            ran,
-            delay,
+        self._schedule_service_restart(service, f"exited with code {process.exitcode}")
+
+    def _schedule_service_restart(self, service: _Service, what: str) -> None:
+        ran, service.consecutive, delay = self._crash_streak(
+            service.started_at, service.consecutive
         )
-        service.restart = self._loop.call_later(delay, self._start_service, service)
+        service.link = DescriberLink.fresh()
+        log.error("the describer service %s after %.1f s; restart in %.1f s", what, ran, delay)
+        assert self._loop is not None
+        service.restart = self._loop.call_later(delay, self._restart_service, service)
+
+    def _restart_service(self, service: _Service) -> None:
+        """A restart that cannot even start counts as a crash (as a worker's)."""
+        try:
+            self._start_service(service)
+        except Exception as error:
+            service.started_at = time.monotonic()
+            self._schedule_service_restart(service, f"could not start ({type(error).__name__})")
 
     async def _stop_service(self, service: _Service) -> None:
         service.stopping = True
@@ -325,12 +332,17 @@ class Supervisor:
         # A later start starts a new one.
         service.process, service.stopping, service.link = None, False, DescriberLink.fresh()
 
-    def _backoff(self, consecutive: int) -> float:
-        """The wait before the `consecutive`-th restart in a row of a crashing process."""
-        return min(
+    def _crash_streak(self, started_at: float, consecutive: int) -> tuple[float, int, float]:
+        """For a process started at `started_at` that just crashed: how long it ran, its
+        crashes in a row (one that ran `stable_after_s` starts afresh), and the wait
+        before its restart (doubling with each, up to `restart_max_s`)."""
+        ran = time.monotonic() - started_at
+        consecutive = 1 if ran >= self._settings.stable_after_s else consecutive + 1
+        delay = min(
             self._settings.restart_initial_s * 2.0 ** (consecutive - 1),
             self._settings.restart_max_s,
         )
+        return ran, consecutive, delay
 
     def _on_exit(self, worker: _Worker, process: BaseProcess) -> None:
         assert self._loop is not None
@@ -345,10 +357,8 @@ class Supervisor:
         self._schedule_restart(worker, f"worker process exited with code {process.exitcode}")
 
     def _schedule_restart(self, worker: _Worker, what: str) -> None:
-        ran = time.monotonic() - worker.started_at
-        worker.consecutive = 1 if ran >= self._settings.stable_after_s else worker.consecutive + 1
+        ran, worker.consecutive, delay = self._crash_streak(worker.started_at, worker.consecutive)
         worker.crashes += 1
-        delay = self._backoff(worker.consecutive)
         reason = f"{what} after {ran:.1f} s; restart {worker.crashes} in {delay:.1f} s"
         log.warning("camera %s of %s: %s", worker.camera.name, worker.deployment_id, reason)
         figures = down_figures(worker.deployment_id, worker.camera.name, worker.crashes, reason)
