@@ -4,7 +4,9 @@ One supervisor runs two deployments on the same rehearsal clip (a stage scene wh
 reach description and matching). For the deployment whose watchlist holds none of the
 people on stage, everything that crosses the bus is HealthFigures — counts, no face. The
 other deployment's watchlist holds one of them and the same path carries his MatchEvent,
-so the first result is not an engine that simply sees nothing.
+so the first result is not an engine that simply sees nothing. Both hold whether each
+worker describes with its own describer or through the machine's describer service
+(`supervisor.shared_describer`): chips cross to it, and nothing more crosses the bus.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from lfr.bus.cameras import Camera
 from lfr.bus.memory import MemoryBus
 from lfr.bus.subjects import Topic
 from lfr.runtime.engine import prepare_job, run_camera_engine
-from lfr.runtime.supervisor import Supervisor
+from lfr.runtime.supervisor import Supervisor, SupervisorSettings
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.types import CameraStatus, HealthFigures, MatchEvent
 
@@ -42,8 +44,9 @@ def watchlist_of(tmp_path: Path, name: str, images: dict[str, Path]) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("shared_describer", [False, True], ids=["own", "shared"])
 def test_a_run_with_no_match_puts_only_health_figures_on_the_bus(
-    tmp_path: Path, faces_dir: Path, video_dir: Path
+    tmp_path: Path, faces_dir: Path, video_dir: Path, shared_describer: bool
 ) -> None:
     examples = faces_dir / "face_recognition-examples"
     strangers = {name: examples / "knn_examples" / "train" / name for name in STRANGERS}
@@ -65,7 +68,10 @@ def test_a_run_with_no_match_puts_only_health_figures_on_the_bus(
             await bus.subscribe(
                 topic, crossed.handler, durable=f"all-{topic}", on_refused=crossed.refused
             )
-        supervisor = Supervisor(bus, run_camera_engine)
+        settings = SupervisorSettings(shared_describer=shared_describer)
+        supervisor = Supervisor(
+            bus, run_camera_engine, settings=settings, describer=config.describer
+        )
         await supervisor.start("no-match", clip, no_match_job)
         await supervisor.start("match", clip, match_job)
         messages: list[object] = []
