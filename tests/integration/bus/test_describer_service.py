@@ -137,6 +137,9 @@ def test_the_faces_of_two_workers_are_described_in_one_run() -> None:
         watcher = await asyncio.to_thread(supervisor.describer_link.connect)
         figures = await asyncio.to_thread(_until_shared, watcher)
         watcher.close()
+        service = supervisor.describer_pid
+        await supervisor.halt("dep-1")
+        assert supervisor.describer_pid == service  # a halt stops the workers, not the service
         await supervisor.stop()
         assert figures["shared_runs"] >= 1, figures
         assert figures["faces"] > figures["runs"]  # fewer runs than faces: batches
