@@ -32,6 +32,16 @@ normalisation (four network passes a described face instead of one), to see what
 description costs.
 Code-only changes (a cheaper colour conversion) apply to all.
 
+`--gpu` is the GPU machine's mode: 1920×1080 cameras (the generated crowd at 1080p), each
+worker detecting with dlib's MMOD network on ONNX Runtime (`mmod-onnx`) and every face
+described by the machine's one describer service, both on `--providers` (CUDA first by
+default), and the largest count of cameras *held* at the clip's 25 frames/s (the slowest
+camera at 95% of it or more, 5% of frames dropped at most) named with the device. Where
+ONNX Runtime lacks a provider it names (no onnxruntime-gpu, no GPU) it says so and runs
+nothing; `--providers CPUExecutionProvider` runs the same code path on the CPU.
+
+    PYTHONPATH=src python -m benchmarks.cameras --gpu --cameras 8 16 32 48 --seconds 20
+
 `--describer shared` runs the row with the machine's describer service
 (`supervisor.shared_describer`, `lfr.runtime.describer_service`, at the supervisor's
 default wait and batch): the workers describe through it, and its CPU counts in the CPU
@@ -64,7 +74,12 @@ from lfr.vision.decision import FLIP_AND_CONTEXT
 from lfr.vision.sources import Source
 from lfr.vision.types import CameraStatus, Frame
 
-SETTINGS = ("before", "after", "augmented")
+SETTINGS = ("before", "after", "augmented", "gpu")
+GPU_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+HELD_SHARE = 0.95
+"""A camera is held when it runs at this share of its clip's frame rate or more."""
+HELD_DROPPED = 0.05
+"""...and drops this share of the frames delivered at most."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +111,20 @@ AUGMENTED = {
 """Flip and context description with fair normalisation (lfr.vision.decision)."""
 
 
-def engine_settings(setting: str, cameras: int) -> dict[str, Any]:
-    """The `EngineConfig` fields that differ between the settings."""
+def engine_settings(
+    setting: str, cameras: int, providers: Sequence[str] = GPU_PROVIDERS
+) -> dict[str, Any]:
+    """The `EngineConfig` fields that differ between the settings; `providers`: where
+    `gpu` runs its detector and describer."""
     from lfr.vision.pipeline import threads_per_worker
 
+    if setting == "gpu":
+        on = list(providers)
+        return {
+            "threads": threads_per_worker(cameras),
+            "detector": {"type": "mmod-onnx", "providers": on},
+            "describer": {"type": "dlib", "providers": on},
+        }
     if setting == "before":
         return {"following": {"detect_every": 1}, "threads": 0}
     if setting == "augmented":
@@ -247,11 +272,12 @@ def run_row(
     describer: str = "own",
     service_threads: int = 0,
     detector: dict[str, Any] | None = None,
+    providers: Sequence[str] = GPU_PROVIDERS,
 ) -> Row:
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     results = context.Queue()
-    settings = engine_settings(setting, cameras)
+    settings = engine_settings(setting, cameras, providers)
     if detector is not None:
         settings = {**settings, "detector": detector}
     service = _start_service(settings, service_threads, context) if describer == "shared" else None
@@ -348,13 +374,55 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def cameras_by_resolution() -> dict[str, Camera]:
-    crowd = crowd_clips.generate(crowd_clips.CrowdSpec(height=720, frames=250))
-    hamilton = shared_data_dir() / "video" / "short_hamilton_clip.mp4"
-    return {
-        "640×360": Camera("640×360", hamilton, video_watchlist(crowd.watchlist)),
-        "1280×720": Camera("1280×720", crowd.video, crowd.watchlist),
-    }
+def camera_at(resolution: str) -> Camera:
+    """The clip a camera of `resolution` replays (generated crowds are cached)."""
+    if resolution == "640×360":
+        crowd = crowd_clips.generate(crowd_clips.CrowdSpec(height=720, frames=250))
+        hamilton = shared_data_dir() / "video" / "short_hamilton_clip.mp4"
+        return Camera(resolution, hamilton, video_watchlist(crowd.watchlist))
+    height = int(resolution.split("×")[1])
+    crowd = crowd_clips.generate(crowd_clips.CrowdSpec(height=height, frames=250))
+    return Camera(resolution, crowd.video, crowd.watchlist)
+
+
+def missing_providers(providers: Sequence[str]) -> list[str]:
+    import onnxruntime as ort
+
+    return [p for p in providers if p not in ort.get_available_providers()]
+
+
+def gpu_not_run(missing: Sequence[str]) -> str:
+    """What the GPU mode says where it cannot run."""
+    import onnxruntime as ort
+
+    return (
+        f"## GPU mode: not run\n\nONNX Runtime here offers {ort.get_available_providers()}; "
+        f"the GPU mode needs {list(missing)} (onnxruntime-gpu in place of onnxruntime, on a "
+        "machine with an NVIDIA GPU). `--providers CPUExecutionProvider` runs its code path "
+        "on the CPU."
+    )
+
+
+def cameras_held(rows: Sequence[Row]) -> int:
+    """The most cameras of one row that all ran at the clip's rate (25 frames/s)."""
+    held = [
+        row.cameras
+        for row in rows
+        if min(row.fps()) >= HELD_SHARE * 25.0 and row.dropped_share() <= HELD_DROPPED
+    ]
+    return max(held, default=0)
+
+
+def device_name() -> str:
+    """The GPU as nvidia-smi names it, or what ran instead."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return "no NVIDIA GPU (nvidia-smi absent)"
+    query = ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"]
+    found = subprocess.run(query, capture_output=True, text=True, timeout=30, check=False)
+    return found.stdout.strip().replace("\n", "; ") or "nvidia-smi named no GPU"
 
 
 def resolution_name(text: str) -> str:
@@ -369,7 +437,7 @@ def resolution_name(text: str) -> str:
     return name
 
 
-RESOLUTIONS = ("640×360", "1280×720")
+RESOLUTIONS = ("640×360", "1280×720", "1920×1080")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -398,18 +466,39 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="Each worker's own describer, or the machine's describer service (both: a row each).",
     )
     parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help=(
+            "The GPU machine's mode: 1920x1080 cameras, detection and description on "
+            "--providers, one describer service, and the cameras held at 25 frames/s."
+        ),
+    )
+    parser.add_argument(
+        "--providers",
+        nargs="+",
+        default=list(GPU_PROVIDERS),
+        help="ONNX Runtime execution providers of the gpu setting, in order of preference.",
+    )
+    parser.add_argument(
         "--service-threads",
         type=int,
         default=0,
         help="ONNX Runtime threads of the describer service (0: the describer's setting).",
     )
     args = parser.parse_args(argv)
-    cameras = cameras_by_resolution()
+    if args.gpu:
+        missing = missing_providers(args.providers)
+        if missing:
+            print(gpu_not_run(missing))
+            return
+        args.settings, args.describer, args.resolutions = ["gpu"], ["shared"], ["1920×1080"]
+    cameras = {resolution: camera_at(resolution) for resolution in args.resolutions}
     from lfr.vision.engine_config import EngineConfig
 
     for camera in cameras.values():  # enrolled once, cached for the workers
         for setting in args.settings:
-            description = EngineConfig.model_validate(engine_settings(setting, 1)).description
+            settings = engine_settings(setting, 1, args.providers)
+            description = EngineConfig.model_validate(settings).description
             enrolled_gallery(camera.watchlist, "dlib", description)
     rows = []
     for resolution in args.resolutions:
@@ -424,11 +513,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                         describer,
                         args.service_threads,
                         args.detector,
+                        args.providers,
                     )
                     rows.append(row)
                     print(f"  {setting}, {describer}, {count} × {resolution}: done", flush=True)
     print(f"\n## cameras per machine ({multiprocessing.cpu_count()} cores, {args.seconds:g} s)\n")
     print(table(rows))
+    if args.gpu:
+        print(
+            f"\nCameras held at 1920×1080 and 25 frames/s: {cameras_held(rows)} "
+            f"(providers {args.providers}; device: {device_name()})"
+        )
 
 
 if __name__ == "__main__":

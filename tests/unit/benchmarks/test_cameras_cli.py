@@ -1,5 +1,5 @@
-"""`benchmarks.cameras`: `--resolutions` takes sizes written as its help says (WxH), and
-the deciding frame's clock."""
+"""`benchmarks.cameras`: `--resolutions` takes sizes written as its help says (WxH), the
+deciding frame's clock, and the GPU mode's code path on this CPU machine (issue 26)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,20 @@ import argparse
 from pathlib import Path
 
 import pytest
-from benchmarks.cameras import ProcessingClock, resolution_name
+from benchmarks.cameras import (
+    ProcessingClock,
+    Row,
+    WorkerFigures,
+    cameras_held,
+    engine_settings,
+    main,
+    missing_providers,
+    resolution_name,
+)
 
+from lfr.vision.engine_config import EngineConfig
+from lfr.vision.imageio import load_image
+from lfr.vision.pipeline import Engine
 from lfr.vision.sources import open_source
 from lfr.vision.types import CameraStatus
 
@@ -18,9 +30,9 @@ def test_a_size_is_read_with_either_multiplication_sign(typed: str) -> None:
     assert resolution_name(typed) == "1280×720"
 
 
-@pytest.mark.parametrize("typed", ["1920x1080", "1280", "big"])
+@pytest.mark.parametrize("typed", ["3840x2160", "1280", "big"])
 def test_a_size_without_a_clip_is_refused_naming_the_sizes_there_are(typed: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError, match="640×360, 1280×720"):
+    with pytest.raises(argparse.ArgumentTypeError, match="640×360, 1280×720, 1920×1080"):
         resolution_name(typed)
 
 
@@ -43,3 +55,47 @@ def test_the_processing_clock_notes_the_capture_time_of_the_frame_handed_out(
         assert source.status is CameraStatus.UP
     finally:
         source.close()
+
+
+def test_the_gpu_mode_says_it_was_not_run_where_onnx_runtime_has_no_gpu(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if not missing_providers(["CUDAExecutionProvider"]):
+        pytest.skip("this machine has the CUDA provider: the GPU mode runs here")
+    main(["--gpu", "--cameras", "32"])
+    said = capsys.readouterr().out
+    assert said.startswith("## GPU mode: not run")
+    assert "['CUDAExecutionProvider']" in said
+    assert "CPUExecutionProvider" in said
+
+
+def test_the_gpu_setting_detects_and_describes_on_the_providers_it_is_given(
+    faces_dir: Path,
+) -> None:
+    """The GPU mode's engine, on the CPU provider: MMOD on ONNX Runtime finds a face and
+    the dlib describer describes it, each on the providers named."""
+    settings = engine_settings("gpu", 4, ["CPUExecutionProvider"])
+    config = EngineConfig.model_validate(settings)
+    assert config.detector.type == "mmod-onnx"
+    assert config.detector.providers == ("CPUExecutionProvider",)  # type: ignore[union-attr]
+    assert config.describer.providers == ("CPUExecutionProvider",)  # type: ignore[union-attr]
+    engine = Engine.from_config(config)
+    faces = engine.analyser.analyse(load_image(faces_dir / "face_recognition-examples/obama.jpg"))
+    assert len(faces) == 1
+    assert engine.describer.describe([faces[0].chip]).shape == (1, 128)
+
+
+def figures(frames: int, dropped: int) -> WorkerFigures:
+    return WorkerFigures(frames, dropped, 10.0, [], [], 1.0, 100.0, 0, 0.0)
+
+
+def test_cameras_are_held_only_where_every_camera_kept_the_clips_rate() -> None:
+    rows = [
+        Row("gpu", 8, "1920×1080", [figures(250, 0)] * 8),
+        Row("gpu", 16, "1920×1080", [figures(250, 0)] * 15 + [figures(230, 20)]),  # slowest 23
+        Row("gpu", 32, "1920×1080", [figures(240, 10)] * 32),  # 24 frames/s, 4% dropped
+        Row("gpu", 48, "1920×1080", [figures(200, 50)] * 48),
+    ]
+    assert cameras_held(rows) == 32
+    assert cameras_held(rows[:2]) == 8
+    assert cameras_held(rows[3:]) == 0

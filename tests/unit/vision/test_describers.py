@@ -87,3 +87,22 @@ def test_jitters_need_the_dlib_runtime() -> None:
     with pytest.raises(ValidationError, match="num_jitters needs runtime 'dlib'"):
         DlibDescriberConfig(num_jitters=2)
     assert DlibDescriberConfig(num_jitters=2, runtime="dlib").num_jitters == 2
+
+
+def test_the_default_describer_runs_on_the_providers_its_settings_name() -> None:
+    """REC-2: dlib's ResNet on ONNX Runtime takes `providers` like any ONNX model (the GPU
+    is a setting); one this installation lacks stops the describer being built, naming it
+    and the available ones; dlib-bin's own runtime has no providers to choose."""
+    import onnxruntime as ort
+
+    from lfr.vision.onnx_runtime import OnnxModelError
+
+    on_cpu = build_describer(DlibDescriberConfig(providers=("CPUExecutionProvider",)))
+    assert on_cpu.describe([np.zeros((150, 150, 3), np.uint8)]).shape == (1, 128)
+    missing = "NoSuchExecutionProvider"
+    assert missing not in ort.get_available_providers()
+    with pytest.raises(OnnxModelError, match=missing) as refused:
+        build_describer(DlibDescriberConfig(providers=(missing, "CPUExecutionProvider")))
+    assert "CPUExecutionProvider" in str(refused.value).split("available:")[1]
+    with pytest.raises(ValidationError, match="providers need runtime 'onnxruntime'"):
+        DlibDescriberConfig(runtime="dlib", providers=("CUDAExecutionProvider",))

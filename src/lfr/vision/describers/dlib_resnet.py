@@ -8,6 +8,7 @@ wheel, under 10 ms with the same weights run by ONNX Runtime (the default runtim
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -66,6 +67,16 @@ class DlibDescriberConfig(DescriberSettings):
             "more than they give."
         ),
     )
+    providers: tuple[str, ...] = Field(
+        default=("CPUExecutionProvider",),
+        min_length=1,
+        description=(
+            "ONNX Runtime execution providers in order of preference (runtime onnxruntime): "
+            "('CUDAExecutionProvider', 'CPUExecutionProvider') describes on the GPU with "
+            "onnxruntime-gpu installed. A provider this installation lacks is refused when "
+            "the describer is built, the available ones named."
+        ),
+    )
     num_jitters: int = Field(
         default=0,
         ge=0,
@@ -90,6 +101,8 @@ class DlibDescriberConfig(DescriberSettings):
     def _jitters_need_dlib(self) -> DlibDescriberConfig:
         if self.num_jitters and self.runtime != "dlib":
             raise ValueError("num_jitters needs runtime 'dlib'")
+        if self.runtime == "dlib" and self.providers != ("CPUExecutionProvider",):
+            raise ValueError("providers need runtime 'onnxruntime' (dlib-bin runs on the CPU)")
         return self
 
 
@@ -130,10 +143,15 @@ def _onnx_describer(config: DlibDescriberConfig) -> Describer:
     is written to disk; the conversion takes a fraction of a second."""
     from lfr.vision.describers.dlib_onnx_export import convert_installed_model
     from lfr.vision.describers.onnx import OnnxDescriber, OnnxDescriberConfig
+    from lfr.vision.onnx_runtime import check_providers
 
     source, model = convert_installed_model()
+    check_providers(config.providers, Path(source))  # refused now, not at the first face
     settings = OnnxDescriberConfig(
-        model_path=source, model_id=DLIB_MODEL_ID, intra_op_threads=config.intra_op_threads
+        model_path=source,
+        model_id=DLIB_MODEL_ID,
+        intra_op_threads=config.intra_op_threads,
+        providers=config.providers,
     )
     return OnnxDescriber(settings, model)
 
