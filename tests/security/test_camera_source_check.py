@@ -42,6 +42,18 @@ def test_a_1000_character_source_is_refused_not_an_error(engineer: TestClient) -
     assert reason == "no video could be read from it. Check the path"
 
 
+@pytest.mark.parametrize("number", ["99999999999999999999", "\u00b2", "\u0663", "-1", "0x1"])
+def test_a_device_number_that_is_no_device_is_refused_not_an_error(
+    engineer: TestClient, number: str
+) -> None:
+    """REC-1: `device:N` with N too large for any device, or written in digits other than
+    0-9 (which `int` or OpenCV could not take), is refused on how it is written: a 422,
+    never a 500."""
+    status, reason = _refusal(engineer, f"device:{number}")
+    assert status == 422
+    assert "a local device is written device:N with N a number (device:0)" in reason
+
+
 def test_the_check_never_says_whether_a_server_path_exists(
     engineer: TestClient, tmp_path: Path
 ) -> None:

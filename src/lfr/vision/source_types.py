@@ -27,6 +27,9 @@ DEVICE_PREFIX = "device:"
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")
 NODE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """A node's name: one bus subject token (`lfr.bus.subjects.TOKEN_PATTERN`)."""
+DEVICE_NUMBER = re.compile(r"^[0-9]{1,4}$")
+"""A local device's number: ASCII digits (`str.isdigit` takes '²', which `int` refuses) and
+few enough that OpenCV can take it."""
 
 WRITTEN = "rtsp://…, http://…, a video file, device:N or node:NAME"
 """How a source is written, for help texts and forms."""
@@ -96,7 +99,7 @@ def form_problem(spec: str) -> str | None:
         return "give the camera's address or file"
     if parsed.type is SourceType.NODE and not NODE_NAME.match(parsed.detail):
         return "node:<node name>, the name 1-64 letters, digits, '_' or '-'"
-    if parsed.type is SourceType.DEVICE and not parsed.detail.isdigit():
+    if parsed.type is SourceType.DEVICE and not DEVICE_NUMBER.match(parsed.detail):
         return "a local device is written device:N with N a number (device:0)"
     return None
 
