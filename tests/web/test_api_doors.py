@@ -132,6 +132,21 @@ def test_an_inspector_cannot_confirm_and_refusals_have_one_shape(
     assert missing.json()["detail"][0]["rule"] == "not-found"
 
 
+def test_a_window_in_year_one_is_refused_and_the_public_page_stays_up(
+    client_for, personas: Personas, app_client: TestClient
+) -> None:
+    """AUTH-1, PUB-1: a window in year 1 (UTC) has no UK time; accepted, its announcement
+    made `/public` a 500 for everyone. It is refused when drafted, naming its start."""
+    answers = rehearsal_application(personas.applicant).to_json()
+    answers.pop("applicant_id")
+    answers["window"] = {"start": "0001-01-01T00:00:00+00:00", "end": "0001-01-01T02:00:00+00:00"}
+    refused = client_for(personas.applicant).post("/api/applications", json=answers)
+    assert refused.status_code == 422
+    (problem,) = refused.json()["detail"]
+    assert (problem["rule"], problem["field"]) == ("AUTH-1", "window.start")
+    assert app_client.get("/public").status_code == 200
+
+
 def test_the_applicant_withdraws_an_application(
     web_context: WebContext, personas: Personas, client_for
 ) -> None:

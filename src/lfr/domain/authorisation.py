@@ -48,6 +48,11 @@ _PLACE_LABELS = {
 }
 
 
+EARLIEST_WINDOW_YEAR, LATEST_WINDOW_YEAR = 1970, 9000
+"""The years a window may lie in: beyond them a moment may have no UK time (year 1) or no
+date a retention period later (year 9999), which pages and the retention run compute."""
+
+
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
     """A half-open interval [start, end) of aware datetimes."""
@@ -63,6 +68,14 @@ class TimeWindow:
                 moment.astimezone(UTC)
             except OverflowError:
                 refuse("AUTH-1", f"the {name} lies outside the calendar in UTC", f"window.{name}")
+        for name, moment in (("start", self.start), ("end", self.end)):
+            if not EARLIEST_WINDOW_YEAR <= moment.astimezone(UTC).year < LATEST_WINDOW_YEAR:
+                refuse(
+                    "AUTH-1",
+                    f"the {name} must lie between the years {EARLIEST_WINDOW_YEAR} and "
+                    f"{LATEST_WINDOW_YEAR}",
+                    f"window.{name}",
+                )
         if self.end <= self.start:
             refuse("AUTH-1", "the window must end after it starts", "window")
 

@@ -140,6 +140,25 @@ def test_a_window_outside_the_calendar_is_refused_naming_its_end(
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("0001-01-01T00:00:00+00:00", "0001-01-01T02:00:00+00:00", "window.start"),
+        ("1969-12-31T22:00:00+00:00", "1970-01-01T02:00:00+00:00", "window.start"),
+        ("2026-12-08T10:00:00+00:00", "9999-12-31T23:00:00+00:00", "window.end"),
+    ],
+)
+def test_a_window_beyond_the_years_a_deployment_can_have_is_refused(
+    start: str, end: str, field: str
+) -> None:
+    """AUTH-1: a window with a UTC instant but in year 1 (no instant in UK time: the public
+    page showing it gave every visitor a 500) or at the end of year 9999 (the retention
+    grace after it has no date) is refused, naming its end."""
+    with pytest.raises(Refusal, match="between the years") as refused:
+        TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end))
+    assert refused.value.field == field
+
+
 # --- drafting and submitting ---
 
 
