@@ -31,7 +31,8 @@ import pyotp
 
 CAMERA = "api-cam"
 PLACE = "Example Street"
-STAFF = ("gold", "silver", "bronze", "operator", "engagement")
+# Silver assigns itself first: once a deployment has a Gold or Silver, only they staff it.
+STAFF = ("silver", "gold", "bronze", "operator", "engagement")
 ROLE_OF = {"engagement": "engagement_officer"}
 
 

@@ -27,11 +27,12 @@ from lfr.demo import (
 )
 from lfr.demo.media import DemoMedia
 from lfr.domain.authorisation import authority_problems
+from lfr.domain.people import Rank, Role
 from lfr.services import alerts, authorisations, deployments
 from lfr.services.watchlists import VisionEnroler
 from lfr.vision.types import ListKind
 from lfr.web.context import WebContext
-from tests.db_fixtures import POLICY, Personas, persona_accounts
+from tests.db_fixtures import POLICY, Personas, persona_accounts, trained_account
 from tests.web.rehearsal import match_event, running_rehearsal
 
 pytestmark = pytest.mark.db
@@ -218,6 +219,38 @@ def test_staffing_changes_and_cancellation(
     assert cancelled.json()["status"] == "cancelled"
     assert cancelled.json()["cancel_reason"] == "Subject arrested"
     assert "deployment.cancel" in actions_on(web_context, deployment)
+
+
+def test_a_commander_of_another_deployment_cannot_change_its_staffing(
+    web_context: WebContext, personas: Personas, planned: dict[str, str], client_for
+) -> None:
+    """DEP-1, DEP-2: a Silver with no part in a deployment that has its commanders neither
+    assigns (themselves, to read its alerts and probes and command it) nor unassigns its
+    staff; its own Silver still does both."""
+    with transaction(web_context.db) as db:
+        elsewhere = trained_account(
+            db,
+            username="silver-elsewhere",
+            display_name="Silver Elsewhere",
+            rank=Rank.CHIEF_INSPECTOR,
+            roles=(Role.SILVER,),
+        )
+    outsider = client_for(elsewhere)
+    deployment = planned["deployment"]
+    joined = outsider.post(
+        f"/api/deployments/{deployment}/assignments",
+        json={"username": "silver-elsewhere", "role": "silver"},
+    )
+    assert joined.status_code == 422, joined.text
+    assert ("DEP-1", "actor") in {(p["rule"], p["field"]) for p in joined.json()["detail"]}
+    body = {"user_id": personas.operator.user_id, "role": "operator", "reason": "Not needed"}
+    removed = outsider.post(f"/api/deployments/{deployment}/unassign", json=body)
+    assert removed.status_code == 422, removed.text
+    staff = client_for(personas.silver).get(f"/api/deployments/{deployment}").json()
+    assert {(a["user_id"], a["role"]) for a in staff["assignments"]} >= {
+        (personas.operator.user_id, "operator")
+    }
+    assert elsewhere.user_id not in {a["user_id"] for a in staff["assignments"]}
 
 
 def test_the_compiler_removes_an_entry_before_the_seal(

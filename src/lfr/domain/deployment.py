@@ -214,6 +214,20 @@ def check_cancel(
     raise_if_any(problems)
 
 
+def staffing_changer_problems(
+    actor: Actor, assignments: Sequence[Assignment], answerable: Collection[str] = ()
+) -> list[Unmet]:
+    """DEP-1: a deployment's staff are changed by its own Gold or Silver, or by those
+    answerable for it (`answerable`: its planner and applicant); any Gold or Silver may
+    take command of one that has no Gold or Silver yet."""
+    commanders = {a.user_id for a in assignments if a.role in (Role.GOLD, Role.SILVER)}
+    if actor.user_id in commanders or actor.user_id in answerable:
+        return []
+    if not commanders and (actor.has(Role.GOLD) or actor.has(Role.SILVER)):
+        return []
+    return [Unmet("DEP-1", "only this deployment's Gold or Silver changes its staff", "actor")]
+
+
 def check_assign(
     actor: Actor,
     status: DeploymentStatus,
@@ -221,14 +235,21 @@ def check_assign(
     role: Role,
     trained: bool,
     assignments: Sequence[Assignment] = (),
+    answerable: Collection[str] = (),
 ) -> None:
     """Staff are assigned by Gold or Silver (Gold by the applicant) before the deployment
     finishes, only when trained for the role (TRN-1), and never as both operator and
-    engagement officer of one deployment (ADJ-2, given its current `assignments`)."""
+    engagement officer of one deployment (ADJ-2, given its current `assignments`).
+
+    Once the deployment has a Gold or Silver, only they, or those `answerable` for it (its
+    planner and applicant), change its staff: a commander of no part in it cannot join it
+    (and so read its alerts) or staff it (`staffing_changer_problems`)."""
     problems = human_problems(actor)
     may_assign = actor.has(Role.GOLD) or actor.has(Role.SILVER) or actor.has(Role.APPLICANT)
     if not may_assign:
         problems.append(Unmet("DEP-1", "Gold, Silver or the applicant assigns", "actor"))
+    else:
+        problems += staffing_changer_problems(actor, assignments, answerable)
     if status.finished:
         problems.append(Unmet("DEP-1", f"the deployment is {status.value}", "status"))
     problems += assignment_problems(person, role, trained)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lfr.audit.log import checkpoint_at_deployment_end
-from lfr.db.governance import AssignmentRow, DeploymentRow, WatchlistRow
+from lfr.db.governance import AssignmentRow, AuthorityRow, DeploymentRow, WatchlistRow
 from lfr.db.people import User
 from lfr.domain import deployment as rules
 from lfr.domain.authorisation import outside_scope
@@ -132,7 +132,8 @@ def assign(
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     person = people.to_actor(people.get_user(session, user_id))
     trained = people.is_trained(session, user_id, role, at)
-    rules.check_assign(actor, row.status, person, role, trained, assignments_of(row))
+    answerable = (row.created_by, _applicant_of(session, row))
+    rules.check_assign(actor, row.status, person, role, trained, assignments_of(row), answerable)
     if any(a.user_id == user_id and a.role is role for a in row.assignments):
         raise Refusal("DEP-1", f"{person.name} is already assigned as {role.value}", "user_id")
     assignment = AssignmentRow(
@@ -152,12 +153,19 @@ def assign(
     return assignment
 
 
+def _applicant_of(session: Session, row: DeploymentRow) -> str:
+    return found(session, AuthorityRow, row.authority_id, "authority").application.applicant_id
+
+
 def unassign(
     session: Session, actor: Actor, deployment_id: str, user_id: str, role: Role, reason: str
 ) -> None:
     row = locked(session, DeploymentRow, deployment_id, "deployment")
     if not (actor.has(Role.GOLD) or actor.has(Role.SILVER)):
         raise Refusal("DEP-1", "Gold or Silver changes the staffing", "actor")
+    answerable = (row.created_by, _applicant_of(session, row))
+    if problems := rules.staffing_changer_problems(actor, assignments_of(row), answerable):
+        raise Refusals(problems)
     if row.status.finished:
         raise Refusal("DEP-1", f"the deployment is {row.status.value}", "status")
     if not reason.strip():
