@@ -174,6 +174,22 @@ def test_administrator_audit_view_shows_actions_not_free_text(
 # --- account administration (issue 12) -------------------------------------------------------
 
 
+@pytest.mark.parametrize("lookalike", ["Operator", "OPERATOR", "\uff4fperator", "operator\u200b"])
+def test_an_account_name_that_reads_as_anothers_is_refused(
+    personas: Personas, client_for, lookalike: str
+) -> None:
+    """People and roles: an account is named by its sign-in name in assignments and in the
+    audit ("account operator"). A second account named "Operator", or "ｏperator" in
+    full-width letters, would read as the first there; it is refused as taken."""
+    admin = client_for(personas.administrator)
+    body = {"username": lookalike, "display_name": "Someone else", "rank": "CONSTABLE"}
+    response = admin.post("/api/people", json=body)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert problem["field"] == "username"
+    assert "taken" in problem["reason"]
+
+
 def test_disabling_an_account_ends_its_session_at_once(personas: Personas, client_for) -> None:
     operator = client_for(personas.operator)
     admin = client_for(personas.administrator)

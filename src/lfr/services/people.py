@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -175,6 +176,21 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).one_or_none()
 
 
+def _name_as_read(username: str) -> str:
+    """How a sign-in name reads: case, compatibility forms (full-width letters) and
+    invisible characters (zero-width spaces) set aside."""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
+
+
+def _reads_as_taken(session: Session, username: str) -> str | None:
+    """The existing account whose name reads as `username`, if any."""
+    wanted = _name_as_read(username)
+    return next(
+        (n for n in session.scalars(select(User.username)) if _name_as_read(n) == wanted), None
+    )
+
+
 def create_user(
     session: Session,
     *,
@@ -191,8 +207,13 @@ def create_user(
     if not username or not display_name.strip():
         field = "username" if not username else "display_name"
         raise Refusal("people.account", "must not be empty", field)
-    if find_user(session, username) is not None:
-        raise Refusal("people.account", f"username {username!r} is taken", "username")
+    if (taken := _reads_as_taken(session, username)) is not None:
+        reason = (
+            f"username {username!r} is taken"
+            if taken == username
+            else f"username {username!r} is taken: it reads as the account {taken!r}"
+        )
+        raise Refusal("people.account", reason, "username")
     _check_password(password, (username, display_name))
     wanted = set(roles)
     held_back = set() if is_console(actor) else wanted & TWO_PERSON_ROLES
