@@ -160,6 +160,23 @@ def test_a_checkpoint_signed_by_another_key_is_refused(cli: CliRunnerOn, tmp_pat
     assert "checkpoint signature" in result.output
 
 
+@pytest.mark.parametrize(
+    "malformed", ["notbase64", "AAAA", "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR"]
+)
+def test_a_malformed_public_key_is_refused_not_reported_as_tampering(
+    cli: CliRunnerOn, tmp_path: Path, malformed: str
+) -> None:
+    """AUD-1: a mistyped `--public-key` (not base64, or not 32 bytes) said TAMPERED at every
+    checkpoint of an untouched log; it is refused as the option's value (exit 2)."""
+    _bootstrap(cli)
+    checkpoint_file = tmp_path / "checkpoint.json"
+    cli("audit", "checkpoint", "--output", str(checkpoint_file))
+    result = cli("audit", "verify", "--checkpoint", str(checkpoint_file), "--public-key", malformed)
+    assert result.exit_code == 2, result.output
+    assert "--public-key" in result.output
+    assert "TAMPERED" not in result.output
+
+
 def test_cameras_set_and_list_hide_a_streams_password(cli: CliRunnerOn) -> None:
     """REC-1 from the console: a source is set (audited), listed without its credentials,
     and a bad name is refused naming the rule."""

@@ -153,6 +153,15 @@ def require_trusted_key(
         raise CheckpointError("a trusted public key is needed to verify a given checkpoint")
 
 
+def check_public_key(text: str) -> None:
+    """Raise CheckpointError unless `text` is an Ed25519 public key as `lfr audit public-key`
+    prints it (base64 of 32 bytes): a mistyped key is the verifier's error, not tampering."""
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError) as error:
+        raise CheckpointError(f"not an Ed25519 public key in base64 ({error})") from error
+
+
 def verify_signature(checkpoint: SignedCheckpoint, trusted_public_key: str) -> None:
     """Raise CheckpointError unless the checkpoint was signed by ``trusted_public_key``.
 

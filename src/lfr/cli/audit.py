@@ -16,6 +16,7 @@ from lfr.audit.chain import VerificationReport
 from lfr.audit.checkpoint import (
     CheckpointError,
     SignedCheckpoint,
+    check_public_key,
     load_signing_key,
     public_key_text,
     read_published,
@@ -119,6 +120,11 @@ def verify(
     ] = None,
 ) -> None:
     """Verify the audit log; exit 1 and say where when anything was altered."""
+    if public_key is not None:
+        try:
+            check_public_key(public_key)
+        except CheckpointError as error:
+            raise typer.BadParameter(str(error), param_hint="--public-key") from error
     single, published = _read_against(against or [])
     checkpoints = _read_checkpoints(checkpoint or []) + single
     given = bool(checkpoints or published)
