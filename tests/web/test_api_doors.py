@@ -266,6 +266,65 @@ def test_the_compiler_removes_an_entry_before_the_seal(
     assert "watchlist.remove_entry" in actions_on(web_context, planned["watchlist"])
 
 
+def test_a_cancelled_deployments_watchlist_takes_no_more_images(
+    web_context: WebContext,
+    personas: Personas,
+    planned: dict[str, str],
+    faces_dir: Path,
+    client_for,
+) -> None:
+    """WL-6, DP-1: a cancellation destroys the watchlist's and blue list's images at once.
+    An entry or a blue-list enrolment accepted afterwards was stored and never destroyed
+    (the destruction had passed); both are now refused, and nothing biometric is stored."""
+    deployment, watchlist = planned["deployment"], planned["watchlist"]
+    cancelled = client_for(personas.applicant).post(
+        f"/api/deployments/{deployment}/cancel", json={"reason": "Subject arrested"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    photograph = faces_dir / "face_recognition-examples" / "obama.jpg"
+    image = [("images", (photograph.name, photograph.read_bytes(), "image/jpeg"))]
+    entry = client_for(personas.applicant).post(
+        f"/api/watchlists/{watchlist}/entries",
+        data={
+            "subject_reference": "PNC-AFTER-CANCEL",
+            "category": "wanted_by_courts",
+            "reason": "Failed to appear at court",
+            "image_source": "Custody image",
+            "attests_image_is_subject": "true",
+            "attests_still_of_interest": "true",
+        },
+        files=image,
+    )
+    assert entry.status_code == 422, entry.text
+    assert ("WL-6", "watchlist") in {(p["rule"], p["field"]) for p in entry.json()["detail"]}
+    table = (
+        "subject_reference,category,reason,image_source,image\n"
+        f"PNC-AFTER-CANCEL,wanted_by_courts,Failed to appear,Custody image,{photograph.name}\n"
+    )
+    imported = client_for(personas.applicant).post(
+        f"/api/watchlists/{watchlist}/import",
+        data={"attests_image_is_subject": "true", "attests_still_of_interest": "true"},
+        files=[("table", ("rows.csv", table.encode(), "text/csv")), *image],
+    )
+    assert imported.status_code == 422, imported.text
+    assert "WL-6" in {p["rule"] for p in imported.json()["detail"]}
+    blue = client_for(personas.engineer).post(
+        f"/api/deployments/{deployment}/blue-list",
+        data={
+            "username": "bronze",
+            "consent_statement": "I agree to walk past the camera today",
+            "image_source": "Photographed on the day",
+            "consented": "true",
+        },
+        files=[("image", image[0][1])],
+    )
+    assert blue.status_code == 422, blue.text
+    assert ("WL-6", "watchlist") in {(p["rule"], p["field"]) for p in blue.json()["detail"]}
+    read = client_for(personas.applicant).get(f"/api/watchlists/{watchlist}").json()
+    assert "PNC-AFTER-CANCEL" not in {e["subject_reference"] for e in read["entries"]}
+    assert read["blue_list"] == []
+
+
 def test_blue_list_enrolment_gives_the_measured_rate(
     web_context: WebContext,
     personas: Personas,

@@ -237,6 +237,17 @@ def listed_entries(watchlist: WatchlistRow) -> list[ListedEntry]:
     return [ListedEntry(e.subject_reference, e.category, e.added_at) for e in watchlist.entries]
 
 
+def _refuse_if_destroyed(watchlist: WatchlistRow) -> None:
+    """WL-6, DP-1: once its deployment ended or was cancelled and its images were destroyed,
+    a watchlist takes no more images: they would be stored after the destruction, for ever."""
+    if watchlist.biometrics_destroyed_at is not None:
+        raise Refusal(
+            "WL-6",
+            "its deployment is over and its images were destroyed: nothing more is enrolled",
+            "watchlist",
+        )
+
+
 def add_entry(
     session: Session,
     actor: Actor,
@@ -252,6 +263,7 @@ def add_entry(
     scope, WL-5 image quality. A refusal names every problem and stores nothing."""
     at = moment(now)
     watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
+    _refuse_if_destroyed(watchlist)
     scope = authority_of(watchlist_authority(session, watchlist)).scope
     sealed = watchlist.sealed_at is not None
     existing = listed_entries(watchlist)
@@ -315,6 +327,7 @@ def entries_problems(
     a bulk import checks every row before its first (short) write transaction."""
     at = moment(now)
     watchlist = found(session, WatchlistRow, watchlist_id, "watchlist")
+    _refuse_if_destroyed(watchlist)
     scope = authority_of(watchlist_authority(session, watchlist)).scope
     sealed = watchlist.sealed_at is not None
     existing = listed_entries(watchlist)
@@ -421,6 +434,7 @@ def enrol_blue_list(
 ) -> BlueListEntryRow:
     """Enrol a consenting member of staff for live testing beside the watchlist (REC-6)."""
     watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
+    _refuse_if_destroyed(watchlist)
     enrolled = [e.staff_user_id for e in watchlist.blue_entries]
     rules.check_blue_list_entry(actor, draft, enrolled, watchlist.sealed_at is not None)
     if session.get(User, draft.staff_user_id) is None:
