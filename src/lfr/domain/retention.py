@@ -77,14 +77,19 @@ class Hold:
     review_on: date
 
 
+HOLD_ROLES = frozenset({Role.GOLD, Role.SILVER, Role.REVIEWER})
+"""Who may keep an alert for an investigation (DP-3): the people who read alerts and
+answer for what a deployment did. An authorising officer reads no alert, so holds none."""
+
+
 def check_hold(
     actor: Actor, reason: str, review_on: date, today: date, policy: RetentionPolicy
 ) -> Hold:
-    """DP-3: a commander, reviewer or authorising officer keeps an alert, saying why, until a
-    review date no further away than the policy allows."""
+    """DP-3: a commander or reviewer keeps an alert, saying why, until a review date no
+    further away than the policy allows."""
     problems = human_problems(actor)
-    if not actor.roles & {Role.GOLD, Role.SILVER, Role.REVIEWER, Role.AUTHORISING_OFFICER}:
-        problems.append(Unmet("DP-3", "Gold, Silver, a reviewer or an authoriser", "actor"))
+    if not actor.roles & HOLD_ROLES:
+        problems.append(Unmet("DP-3", "Gold, Silver or a reviewer", "actor"))
     problems += required(reason, Unmet("DP-3", "name the investigation and why", "reason"))
     if review_on <= today:
         problems.append(Unmet("DP-3", "the review date must be in the future", "review_on"))

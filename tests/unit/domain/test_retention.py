@@ -78,7 +78,7 @@ TODAY = T0.date()
     [
         (AUDITOR, "Operation Example", TODAY + timedelta(days=30), set()),
         (SILVER, "Operation Example", TODAY + timedelta(days=365), set()),
-        (SUPERINTENDENT, "Operation Example", TODAY + timedelta(days=1), set()),
+        (SUPERINTENDENT, "Operation Example", TODAY + timedelta(days=1), {"actor"}),
         (OPERATOR, "Operation Example", TODAY + timedelta(days=30), {"actor"}),
         (SYSTEM_ACTOR, "Operation Example", TODAY + timedelta(days=30), {"actor"}),
         (AUDITOR, " ", TODAY + timedelta(days=30), {"reason"}),

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from lfr.db.session import reading, transaction
 from lfr.domain.alerts import AlertState
 from lfr.domain.people import Actor, Role
+from lfr.domain.retention import HOLD_ROLES
 from lfr.services import alerts
 from lfr.services.access import readable_alert, readable_alerts, view_entry_image
 from lfr.web import schemas
@@ -272,7 +273,7 @@ def api_dismiss(
     return read_alert(context, actor, alert_id)
 
 
-HOLDERS = Admit(Role.GOLD, Role.SILVER, Role.REVIEWER, Role.AUTHORISING_OFFICER)
+HOLDERS = Admit(*HOLD_ROLES)
 Holder = Annotated[Viewer, Depends(HOLDERS)]
 
 
