@@ -349,6 +349,11 @@ def decider_problems(application: Application, actor: Actor) -> list[Unmet]:
     return problems
 
 
+SAME_PERSON_CONSULTED_AND_DECIDED = (
+    "the chief officer consulted and the officer who decides must be two people: ask another"
+)
+
+
 def decide(
     application: Application,
     status: ApplicationStatus,
@@ -357,10 +362,15 @@ def decide(
     reasons: str,
     at: datetime,
     conditions: Conditions | None = None,
+    consulted_by: frozenset[str] = frozenset(),
 ) -> Decision:
-    """Decide a submitted application (AUTH-2); raise with every problem found."""
+    """Decide a submitted application (AUTH-2); raise with every problem found.
+    `consulted_by`: the chief officers already consulted on it (AUTH-4), none of whom
+    may decide it: the consultation is a second person's view."""
     given = conditions or Conditions()
     problems = decider_problems(application, actor)
+    if actor.user_id in consulted_by:
+        problems.append(Unmet("AUTH-3", SAME_PERSON_CONSULTED_AND_DECIDED, "actor"))
     if status is not ApplicationStatus.SUBMITTED:
         problems.append(Unmet("AUTH-2", f"a {status.value} application", "status"))
     problems += required(reasons, Unmet("AUTH-2", "a decision must give its reasons", "reasons"))
@@ -438,13 +448,17 @@ def consult(
     outcome: ConsultationOutcome,
     comments: str,
     at: datetime,
+    decided_by: str | None = None,
 ) -> Consultation:
-    """Record a chief officer's view (AUTH-4, [24]): NPCC rank, chief officer role."""
+    """Record a chief officer's view (AUTH-4, [24]): NPCC rank, chief officer role; never
+    the applicant's, nor that of `decided_by`, the officer who decided the application."""
     problems: list[Unmet] = []
     if not (actor.has(Role.CHIEF_OFFICER) and actor.rank.is_chief_officer):
         problems.append(Unmet("AUTH-4", "needs a chief officer (NPCC rank)", "actor"))
     if actor.user_id == application.applicant_id:
         problems.append(Unmet("AUTH-4", "the applicant cannot be consulted", "actor"))
+    if actor.user_id == decided_by:
+        problems.append(Unmet("AUTH-4", SAME_PERSON_CONSULTED_AND_DECIDED, "actor"))
     if status not in (ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED):
         problems.append(Unmet("AUTH-4", f"a {status.value} application", "status"))
     if outcome is not ConsultationOutcome.NO_OBJECTION and blank(comments):

@@ -162,7 +162,10 @@ def decide_application(
     configured one (`engine_threshold`) is what a deployment would run at, and is checked."""
     row = locked(session, ApplicationRow, application_id, "application")
     application = application_of(row)
-    decision = rules.decide(application, row.status, actor, kind, reasons, moment(now), conditions)
+    consulted = frozenset(c.consulted_by for c in row.consultations)
+    decision = rules.decide(
+        application, row.status, actor, kind, reasons, moment(now), conditions, consulted
+    )
     if kind.approves:
         enforce_threshold_floor(
             session,
@@ -226,7 +229,7 @@ def consult_chief_officer(
     retention says), a running one halted at once."""
     row = locked(session, ApplicationRow, application_id, "application")
     consultation = rules.consult(
-        application_of(row), row.status, actor, outcome, comments, moment(now)
+        application_of(row), row.status, actor, outcome, comments, moment(now), row.decided_by
     )
     consultation_row = ConsultationRow(
         application_id=row.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from lfr.domain.authorisation import (
 )
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.deployment import DeploymentStatus
+from lfr.domain.people import Role
 from lfr.domain.refusal import Refusal
 from lfr.services import authorisations, deployments
 from lfr.services.policy import GovernancePolicy
@@ -323,6 +325,31 @@ def test_veto_halts_a_running_deployment(
     assert in_force == []
     assert application_row is not None
     assert application_row.status is ApplicationStatus.VETOED
+
+
+def test_the_officer_who_decided_cannot_also_be_the_chief_officer_consulted(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """AUTH-3/AUTH-4 through the service: an account holding both roles at an NPCC rank
+    that approved an application is refused as its consulted chief officer, and the
+    refusal leaves no consultation and no audit entry."""
+    both = replace(
+        personas.chief_officer,
+        roles=frozenset({Role.CHIEF_OFFICER, Role.AUTHORISING_OFFICER}),
+    )
+    authority_id = approved(session_factory, personas, decider=both, consult=False)
+    before = audit_count(session_factory)
+    with transaction(session_factory) as session:
+        application_id = session.get(AuthorityRow, authority_id).application_id  # type: ignore[union-attr]
+    with pytest.raises(Refusal, match="two people"), transaction(session_factory) as session:
+        authorisations.consult_chief_officer(
+            session, both, application_id, ConsultationOutcome.NO_OBJECTION, "", policy=POLICY
+        )
+    assert audit_count(session_factory) == before
+    with transaction(session_factory) as session:
+        row = session.get(ApplicationRow, application_id)
+        assert row is not None
+        assert row.consultations == []
 
 
 def test_veto_cancels_a_planned_deployment(

@@ -454,6 +454,32 @@ def test_consultation(
     assert fields_of(error) == expected
 
 
+def test_the_chief_officer_consulted_and_the_decider_are_two_people() -> None:
+    """AUTH-3/AUTH-4: one officer holding both roles at an NPCC rank can be the chief
+    officer consulted or the authorising officer who decides an application, never both,
+    in either order: the consultation is a second person's view (nobody alone)."""
+    both = person("both", Rank.COMMANDER, Role.CHIEF_OFFICER, Role.AUTHORISING_OFFICER)
+    application = complete_application()
+    submitted, approved = ApplicationStatus.SUBMITTED, ApplicationStatus.APPROVED
+    no_objection = ConsultationOutcome.NO_OBJECTION
+    with pytest.raises(Refusal, match="two people") as consulted_first:
+        decide(
+            application, submitted, both, DecisionKind.APPROVE, "Necessary", T0,
+            consulted_by=frozenset({both.user_id}),
+        )  # fmt: skip
+    assert fields_of(consulted_first) == {("AUTH-3", "actor")}
+    with pytest.raises(Refusal, match="two people") as decided_first:
+        consult(application, approved, both, no_objection, "", DECIDED, decided_by=both.user_id)
+    assert fields_of(decided_first) == {("AUTH-4", "actor")}
+    other_chief = consult(application, approved, CHIEF, no_objection, "", DECIDED, both.user_id)
+    assert other_chief.consulted_by == CHIEF.user_id
+    decision = decide(
+        application, submitted, both, DecisionKind.APPROVE, "Necessary", T0,
+        consulted_by=frozenset({CHIEF.user_id}),
+    )  # fmt: skip
+    assert decision.decided_by == both.user_id
+
+
 def test_veto_stops_the_authority() -> None:
     """AUTH-4: a veto takes the authority out of force."""
     authority = approved_authority()
