@@ -203,3 +203,63 @@ def test_a_set_of_values_is_shown_in_one_order() -> None:
     """Found: `web.camera_source_kinds` came out in another order each run (a set)."""
     kinds = frozenset({"rtsp", "device", "node", "file"})
     assert shown(kinds) == ["device", "file", "node", "rtsp"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "setting"),
+    [
+        (
+            {"LFR_ENGINE__DESCRIBER__PROVIDERS": '["CUDAExecutionProvider"]'},
+            "engine.describer.providers",
+        ),
+        (
+            {
+                "LFR_ENGINE__DETECTOR__TYPE": "mmod-onnx",
+                "LFR_ENGINE__DETECTOR__PROVIDERS": '["NoSuchExecutionProvider"]',
+            },
+            "engine.detector.providers",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["serve", "node", "watch"])
+def test_an_execution_provider_this_installation_lacks_stops_the_command_at_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    setting: str,
+    command: str,
+) -> None:
+    """REC-5: a provider this onnxruntime lacks (a GPU's without onnxruntime-gpu) is one
+    line naming the setting, before anything starts; not a service whose every camera
+    worker and describer service crashes with a traceback at each restart."""
+    import uvicorn
+
+    import lfr.cli.node
+    import lfr.cli.watch
+    import lfr.system
+
+    started: list[str] = []
+    monkeypatch.setattr(lfr.system, "build", lambda *_, **__: started.append("build"))
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: started.append("uvicorn"))
+    monkeypatch.setattr(lfr.cli.node, "Node", lambda *_: started.append("node"))
+    monkeypatch.setattr(lfr.cli.watch, "Engine", None)  # never reached
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LFR_DATA_DIR", str(tmp_path / "data"))
+    arguments = {
+        "serve": ["serve"],
+        "node": [
+            *("node", "--nats", "nats://bus.internal:4222", "--deployment", "dep-1"),
+            *("--key", str(tmp_path / "node.key"), "--camera", "stage=video.mp4"),
+        ],
+        "watch": ["watch", "video.mp4", "--watchlist", "."],
+    }[command]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: invalid settings: {setting}: ")
+    assert "not available" in line
+    assert "CPUExecutionProvider" in line  # what there is
+    assert "Traceback" not in result.output
+    assert started == []
+    assert not (tmp_path / "data").exists()  # nothing created

@@ -18,6 +18,7 @@ from lfr.settings import (
     settings_error_line,
     use_settings_file,
 )
+from lfr.vision.engine_config import EngineConfig
 
 ConfigFile = Annotated[
     Path | None,
@@ -45,6 +46,18 @@ def load_standalone_settings(config_file: Path | None = None) -> StandaloneSetti
     if config_file is None:
         return _or_exit(StandaloneSettings)
     return _or_exit(lambda: StandaloneSettings(config_file=config_file))
+
+
+def require_available_providers(engine: EngineConfig) -> None:
+    """Refuse, before anything starts, an execution provider this installation lacks
+    (`engine.describer.providers`, `engine.detector.providers`, a fusion part's): one
+    line naming the setting and exit status 2, rather than workers that crash at start."""
+    from lfr.vision.onnx_runtime import unavailable_providers
+
+    problems = unavailable_providers(engine.model_dump(), "engine")
+    if problems:
+        typer.echo(f"error: invalid settings: {'; '.join(problems)}", err=True)
+        raise typer.Exit(2)
 
 
 def _or_exit(load: Callable[[], _Loaded]) -> _Loaded:

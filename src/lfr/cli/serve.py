@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._settings import ConfigFile, load_settings
+from lfr.cli._settings import ConfigFile, load_settings, require_available_providers
 
 log = logging.getLogger("lfr.serve")
 
@@ -81,6 +81,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings(config)
+    require_available_providers(settings.engine)
     try:
         require_allowed_hosts(settings)
     except InsecureSettingsError as error:  # before anything starts

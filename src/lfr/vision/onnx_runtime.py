@@ -5,7 +5,7 @@ thread settings the engine's measurements chose."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,37 @@ def check_providers(providers: Sequence[str], path: Path) -> None:
         raise OnnxModelError(
             path, f"execution providers {missing} are not available (available: {available})"
         )
+
+
+def unavailable_providers(settings: Mapping[str, Any], where: str) -> list[str]:
+    """One line for each `providers` setting in `settings` (a settings tree as dumped,
+    nested tables and lists included; `where` its dotted name) that names an execution
+    provider this onnxruntime lacks: the setting, the missing and the available ones. A
+    command checks its engine with this before it starts any worker."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    problems: list[str] = []
+
+    def visit(value: Any, name: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key == "providers" and isinstance(item, Sequence):
+                    missing = [p for p in item if p not in available]
+                    if missing:
+                        problems.append(
+                            f"{name}.providers: execution providers {missing} are not "
+                            f"available in this installation (available: {available}; "
+                            "a GPU's need onnxruntime-gpu)"
+                        )
+                else:
+                    visit(item, f"{name}.{key}")
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                visit(item, f"{name}.{index}")
+
+    visit(settings, where)
+    return problems
 
 
 def create_session(
