@@ -45,9 +45,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from lfr.bus.nats_tuning import NatsTuning
@@ -563,6 +565,32 @@ def settings_error_line(error: ValidationError) -> str:
         message = str(problem.get("msg", "")).removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+def environment_error_line(error: SettingsError) -> str:
+    """One line for a value in the environment that could not be decoded (a list or a
+    table not written as JSON): the variable that holds it and what it takes."""
+    import os
+    import re
+
+    found = re.search(r'field "([^"]+)"', str(error))
+    field_name = found.group(1) if found else ""
+    field = Settings.model_fields.get(field_name)
+    variable = f"LFR_{field_name.upper()}"
+    if field is not None:
+        source = EnvSettingsSource(Settings, env_prefix="LFR_", env_nested_delimiter="__")
+        for name, value in os.environ.items():
+            if name.upper().startswith(f"{variable}__"):
+                try:
+                    source.explode_env_vars(field_name, field, {name.lower(): value})
+                except ValueError:
+                    variable = name
+                    break
+    cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
+    return (
+        f"{variable}: cannot be read{cause}; a list or a table is written as JSON, "
+        f'e.g. {variable}=\'["first", "second"]\''
+    )
 
 
 class StandaloneSettings(Settings):

@@ -263,3 +263,31 @@ def test_an_execution_provider_this_installation_lacks_stops_the_command_at_star
     assert "Traceback" not in result.output
     assert started == []
     assert not (tmp_path / "data").exists()  # nothing created
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"LFR_ALLOWED_HOSTS": "lfr.police.example"}, "LFR_ALLOWED_HOSTS"),
+        (
+            {
+                "LFR_ENGINE__DETECTOR__TYPE": "mmod-onnx",
+                "LFR_ENGINE__DETECTOR__PROVIDERS": "CPUExecutionProvider",
+            },
+            "LFR_ENGINE__DETECTOR__PROVIDERS",
+        ),
+    ],
+)
+def test_a_list_in_the_environment_not_written_as_json_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    """A list setting given a bare word in the environment is refused in one line naming
+    the variable and the JSON it takes, not a pydantic-settings traceback."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: invalid settings: {named}: ")
+    assert "JSON" in line
+    assert "Traceback" not in result.output

@@ -9,11 +9,13 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from lfr.settings import (
     Settings,
     SettingsFileError,
     StandaloneSettings,
+    environment_error_line,
     get_settings,
     settings_error_line,
     use_settings_file,
@@ -68,4 +70,7 @@ def _or_exit(load: Callable[[], _Loaded]) -> _Loaded:
         raise typer.Exit(2) from error
     except SettingsFileError as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    except SettingsError as error:  # a value in the environment that cannot be decoded
+        typer.echo(f"error: invalid settings: {environment_error_line(error)}", err=True)
         raise typer.Exit(2) from error
