@@ -44,7 +44,7 @@ import numpy as np
 from lfr.runtime.lifeline import hold_lifeline
 from lfr.vision.alignment import ChipAlignment
 from lfr.vision.describers import Describer, DescriberConfig, build_describer
-from lfr.vision.describers.base import Cropped
+from lfr.vision.describers.base import Cropped, DescriberGoneError
 from lfr.vision.types import Descriptor, RGBImage
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,12 @@ each), or the service's figures."""
 
 
 class DescriberServiceError(RuntimeError):
-    """The machine's describer service is gone or could not describe; the worker stops."""
+    """The machine's describer service is gone or could not describe."""
+
+
+class DescriberServiceGoneError(DescriberServiceError, DescriberGoneError):
+    """The service's connection is lost: the worker stops (its camera pipeline lets this
+    through, where it survives one frame's fault) and is restarted."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,7 @@ class SharedDescriber:
                 self._connection.send((kind, items))
                 status, value = self._connection.recv()
             except (OSError, EOFError) as error:
-                raise DescriberServiceError(
+                raise DescriberServiceGoneError(
                     "the machine's describer service is gone "
                     f"({type(error).__name__}): this worker stops and is restarted"
                 ) from error

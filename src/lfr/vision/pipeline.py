@@ -33,7 +33,7 @@ from lfr.vision.analysis import FaceAnalyser, FaceObservation
 from lfr.vision.calibration import ModelCalibration, load_calibration
 from lfr.vision.decision import TrackTemplates, searched_gallery
 from lfr.vision.describers import DescriberConfig, build_describer
-from lfr.vision.describers.base import Describer
+from lfr.vision.describers.base import Describer, DescriberGoneError
 from lfr.vision.detection import build_detector
 
 # Re-exported: the engine and its configuration are imported together by their callers.
@@ -345,6 +345,8 @@ class CameraWorker:
         faces = 0
         try:
             faces = self._analyse_and_match(frame)
+        except DescriberGoneError:  # no frame can be described now: the worker stops
+            raise
         except Exception as error:  # one bad frame must not stop a camera
             # The message is kept to the error's type: an exception's text can carry
             # coordinates or values of a face, which must not leave the worker (REC-4).

@@ -178,7 +178,7 @@ def test_a_worker_whose_service_dies_stops_with_a_clear_error_and_both_restart()
         second = supervisor.describer_pid
         [state] = supervisor.states("dep-1")
         await supervisor.stop()
-        own = [f.last_error or "" for f in seen if "DescriberServiceError" in (f.last_error or "")]
+        own = [f.last_error or "" for f in seen if "DescriberService" in (f.last_error or "")]
         assert own, [f.last_error for f in seen]
         assert "describer service is gone" in own[0]
         assert any("exited with code 1" in (f.last_error or "") for f in seen)  # restart reported

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from lfr.vision.decision import TrackPooling
+from lfr.vision.describers.base import DescriberGoneError
 from lfr.vision.detection import HogDetectorConfig
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
@@ -249,3 +252,39 @@ def test_preview_hides_every_face_until_it_alerts_then_shows_only_the_alert(
     assert np.array_equal(after.image[area], originals[after.index][area])
     assert not np.array_equal(after.image, originals[after.index])
     assert shown.height >= 40
+
+
+class _GoneDescriber:
+    """The engine's describer, but one whose service has gone (every call raises)."""
+
+    def __init__(self, describer: Any) -> None:
+        self._describer = describer
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._describer, name)
+
+    def describe(self, chips: Any) -> Any:
+        self.calls += 1
+        raise DescriberGoneError("the machine's describer service is gone")
+
+    def describe_faces(self, faces: Any) -> Any:
+        return self.describe(faces)
+
+
+def test_a_describer_that_is_gone_stops_the_camera_worker(
+    engine: Engine, examples_dir: Path, video_dir: Path, tmp_path: Path
+) -> None:
+    """REC-1, REC-5: a worker whose describer (the machine's describer service) has gone
+    stops, to be restarted with a working one, and reports its last health; it does not
+    run on with every face failing, recognising nobody while its camera shows up."""
+    gone = _GoneDescriber(engine.describer)
+    broken = dataclasses.replace(engine, describer=gone)  # type: ignore[arg-type]
+    gallery = enrol(engine, make_watchlist(tmp_path / "wl", [examples_dir / f"{MIRANDA}.png"]))
+    source = FirstFrames(FileSource(video_dir / "short_hamilton_clip.mp4", "stage"), 150)
+    emitted: list[Emitted] = []
+    worker = CameraWorker(source, broken, gallery, EngineConfig(), emitted.append)
+    with pytest.raises(DescriberGoneError):
+        worker.run(threading.Event())
+    assert gone.calls == 1
+    assert isinstance(emitted[-1], HealthFigures)  # its last figures still go out

@@ -21,6 +21,12 @@ from lfr.vision.alignment import DLIB_CHIP, ChipAlignment
 from lfr.vision.types import Descriptor, RGBImage
 
 
+class DescriberGoneError(RuntimeError):
+    """The describer can describe nothing more (the machine's describer service is gone):
+    unlike a fault of one frame, the camera worker stops on it, to be restarted with a
+    describer that works, rather than run on recognising nobody."""
+
+
 class Cropped(Protocol):
     """A face that can hand over its chip cut a given way (`FaceObservation`)."""
 
