@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from pydantic import ValidationError
 
 from lfr.vision.detection import (
     DETECTOR_CONFIG_ADAPTER,
@@ -126,6 +127,27 @@ def test_another_network_is_refused_naming_its_loss(tmp_path: Path) -> None:
     resnet = Path(face_recognition_models.face_recognition_model_location())
     with pytest.raises(DlibModelError, match="'loss_metric_2': not an MMOD detector"):
         read_mmod_network(resnet)
+
+
+@pytest.mark.parametrize("content", [b"not a model\n", b"resnet"])
+def test_a_model_path_that_is_no_mmod_detector_is_refused_with_the_settings(
+    tmp_path: Path, content: bytes
+) -> None:
+    """REC-2: `model_path` naming a file that is not dlib's MMOD detector (text, or the
+    face-recognition ResNet) is refused when the settings are read, naming the file, as
+    a describer's model file is; not a camera worker that crashes on its first frame."""
+    import face_recognition_models
+
+    model = tmp_path / "detector.dat"
+    if content == b"resnet":
+        model.write_bytes(
+            Path(face_recognition_models.face_recognition_model_location()).read_bytes()
+        )
+    else:
+        model.write_bytes(content)
+    with pytest.raises(ValidationError, match=re.escape(str(model))):
+        DETECTOR_CONFIG_ADAPTER.validate_python({"type": "mmod-onnx", "model_path": str(model)})
+    assert MmodOnnxDetectorConfig(model_path=default_mmod_path()).model_path == default_mmod_path()
 
 
 def test_pyramid_levels_shrink_by_a_sixth_and_never_overlap() -> None:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field, FilePath
+from pydantic import Field, FilePath, field_validator
 
 from lfr.vision._lazy import LazyModel
 from lfr.vision.detection.base import RegionDetector, register_detector
@@ -39,6 +39,7 @@ from lfr.vision.detection.mmod_export import (
     MmodNetwork,
     convert_mmod_model,
     default_mmod_path,
+    read_mmod_network,
 )
 from lfr.vision.onnx_runtime import check_providers, create_session
 from lfr.vision.types import RGBImage
@@ -81,6 +82,15 @@ class MmodOnnxDetectorConfig(MmodSettings):
             "leaves cores to other cameras and to description at the cost of latency."
         ),
     )
+
+    @field_validator("model_path")
+    @classmethod
+    def _is_an_mmod_detector(cls, path: Path | None) -> Path | None:
+        """The file is read with the settings (a few tens of ms): one that is not dlib's
+        MMOD detector is refused now, naming the file, not in a camera worker."""
+        if path is not None:
+            read_mmod_network(path)  # DlibModelError (a ValueError) says where it differs
+        return path
 
 
 @dataclass(frozen=True)
