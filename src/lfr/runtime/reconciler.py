@@ -39,6 +39,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from lfr.audit import record
@@ -186,6 +187,12 @@ def _audit_release(
     )
 
 
+def _first_line(error: BaseException | None) -> str:
+    """The first line of a driver's error (psycopg's second line is a hint), else its type."""
+    text = str(error).strip() if error is not None else ""
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 class Reconciler:
     """Makes the local workers, the nodes and the released watchlists match the record."""
 
@@ -282,6 +289,12 @@ class Reconciler:
         while not self._stopping:
             try:
                 await step()
+            except OperationalError as error:  # an outage: one line a pass, no traceback
+                log.error(
+                    "a reconcile pass failed: the database does not answer (%s); the next "
+                    "one retries",
+                    _first_line(error.orig),  # never the statement or its parameters
+                )
             except Exception:  # one failed pass must not stop reconciling
                 log.exception("a reconcile pass failed; the next one retries")
             await _woken_or_after(wake, self._interval_s)
