@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lfr.cli import app
 from lfr.cli._database import NoDatabaseError, existing_database_url
-from lfr.settings import Settings
+from lfr.settings import Settings, get_settings
 
 
 @pytest.fixture
@@ -48,3 +48,36 @@ def test_a_database_named_in_the_settings_is_never_looked_for_elsewhere(
     (elsewhere / "data" / "lfr.db").touch()
     with pytest.raises(NoDatabaseError):
         existing_database_url(Settings(data_dir=elsewhere / "other"), start=elsewhere)
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "--port", "8799"]])
+def test_a_database_that_does_not_answer_at_start_is_one_line_not_a_traceback(
+    command: list[str],
+    elsewhere: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`lfr serve` or `lfr db upgrade` against a database server that is not there says so
+    in one line (the driver's reason, the password never shown) and exits 1."""
+    import uvicorn
+
+    import lfr.cli
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: served.append(True))
+    monkeypatch.setenv("LFR_DATABASE_URL", "postgresql+psycopg://lfr:s3cret@127.0.0.1:1/lfr")
+    monkeypatch.setattr("sys.argv", ["lfr", *command])
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            lfr.cli.main()
+    finally:
+        get_settings.cache_clear()
+    assert exited.value.code == 1
+    said = capsys.readouterr().err
+    assert "Traceback" not in said
+    (line,) = said.strip().splitlines()[-1:]
+    assert line.startswith("error: the database (LFR_DATABASE_URL) cannot be reached: ")
+    assert "127.0.0.1" in line
+    assert "s3cret" not in said
+    assert served == []

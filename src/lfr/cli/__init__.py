@@ -37,4 +37,12 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except OperationalError as error:  # the database server is down or refuses us
+        reason = str(error.orig).strip().splitlines() if error.orig is not None else []
+        said = reason[0] if reason else type(error).__name__
+        typer.echo(f"error: the database (LFR_DATABASE_URL) cannot be reached: {said}", err=True)
+        raise SystemExit(1) from None
