@@ -578,8 +578,11 @@ def environment_error_line(error: SettingsError) -> str:
     field = Settings.model_fields.get(field_name)
     variable = f"LFR_{field_name.upper()}"
     if field is not None:
+        from dotenv import dotenv_values
+
         source = EnvSettingsSource(Settings, env_prefix="LFR_", env_nested_delimiter="__")
-        for name, value in os.environ.items():
+        dotenv = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+        for name, value in {**dotenv, **os.environ}.items():
             if name.upper().startswith(f"{variable}__"):
                 try:
                     source.explode_env_vars(field_name, field, {name.lower(): value})

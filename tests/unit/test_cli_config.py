@@ -291,3 +291,15 @@ def test_a_list_in_the_environment_not_written_as_json_is_one_line_naming_the_va
     assert line.startswith(f"error: invalid settings: {named}: ")
     assert "JSON" in line
     assert "Traceback" not in result.output
+
+
+def test_a_list_in_the_dotenv_file_not_written_as_json_names_its_variable(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".env").write_text(
+        "LFR_ENGINE__DETECTOR__TYPE=mmod-onnx\nLFR_ENGINE__DETECTOR__PROVIDERS=CPUExecutionProvider\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: invalid settings: LFR_ENGINE__DETECTOR__PROVIDERS: ")
