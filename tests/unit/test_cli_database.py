@@ -81,3 +81,24 @@ def test_a_database_that_does_not_answer_at_start_is_one_line_not_a_traceback(
     assert "127.0.0.1" in line
     assert "s3cret" not in said
     assert served == []
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line_naming_the_setting(
+    elsewhere: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LFR_DATA_DIR under a file (or anywhere the folder cannot be made) stops `lfr serve`
+    in one line naming the setting, not an OSError traceback."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: None)
+    (elsewhere / "a-file").write_text("", encoding="utf-8")
+    monkeypatch.setenv("LFR_DATA_DIR", str(elsewhere / "a-file" / "data"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["serve", "--port", "8799"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"error: invalid settings: data_dir (LFR_DATA_DIR) {elsewhere}")
+    assert "Traceback" not in result.output

@@ -62,6 +62,20 @@ def require_available_providers(engine: EngineConfig) -> None:
         raise typer.Exit(2)
 
 
+def require_data_dir(settings: Settings) -> None:
+    """Make the data folder (`lfr serve`, `lfr db upgrade` create the database there), or
+    one line naming the setting and exit status 2 when it cannot be made."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        typer.echo(
+            f"error: invalid settings: data_dir (LFR_DATA_DIR) {settings.data_dir.resolve()}: "
+            f"cannot be created ({error.strerror or type(error).__name__})",
+            err=True,
+        )
+        raise typer.Exit(2) from error
+
+
 def _or_exit(load: Callable[[], _Loaded]) -> _Loaded:
     try:
         return load()

@@ -8,7 +8,12 @@ from typing import Annotated
 
 import typer
 
-from lfr.cli._settings import ConfigFile, load_settings, require_available_providers
+from lfr.cli._settings import (
+    ConfigFile,
+    load_settings,
+    require_available_providers,
+    require_data_dir,
+)
 
 log = logging.getLogger("lfr.serve")
 
@@ -91,6 +96,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         from lfr.demo import check_demo_environment
 
         check_demo_environment(settings)
+    require_data_dir(settings)
     system = build(settings, target=run_camera_engine, preview=PreviewHub())
     bootstrap = ensure_administrator(system.context.db)
     if bootstrap is not None:
