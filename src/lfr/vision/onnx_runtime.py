@@ -9,6 +9,25 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
+CPU_ONLY: tuple[str, ...] = ("CPUExecutionProvider",)
+
+
+def providers_field(runs: str) -> Any:
+    """The `providers` setting of a model run by ONNX Runtime; `runs`: what runs on them
+    ("describes", "detects")."""
+    return Field(
+        default=CPU_ONLY,
+        min_length=1,
+        description=(
+            "ONNX Runtime execution providers in order of preference: "
+            f"('CUDAExecutionProvider', 'CPUExecutionProvider') {runs} on the GPU with "
+            "onnxruntime-gpu installed. A provider this installation lacks is refused at "
+            "start, the available ones named."
+        ),
+    )
+
 
 class OnnxModelError(ValueError):
     """The model file cannot be used with these settings; says which file and why."""

@@ -122,14 +122,20 @@ SHARED = SupervisorSettings(
 )
 
 
+async def describing_supervisor() -> tuple[Supervisor, Collector]:
+    """A supervisor of describing workers sharing one service, and what they report."""
+    bus = MemoryBus()
+    collector = Collector()
+    await bus.subscribe(Topic.HEALTH, collector.handler, durable="central")
+    supervisor = Supervisor(
+        bus, targets.describe_until_stopped, settings=SHARED, describer=CONFIG.describer
+    )
+    return supervisor, collector
+
+
 def test_the_faces_of_two_workers_are_described_in_one_run() -> None:
     async def scenario() -> None:
-        bus = MemoryBus()
-        collector = Collector()
-        await bus.subscribe(Topic.HEALTH, collector.handler, durable="central")
-        supervisor = Supervisor(
-            bus, targets.describe_until_stopped, settings=SHARED, describer=CONFIG.describer
-        )
+        supervisor, collector = await describing_supervisor()
         cameras = [Camera("cam-1", "a.mp4"), Camera("cam-2", "b.mp4")]
         await supervisor.start("dep-1", cameras, job=None)
         await take_until(collector, lambda s: len(s) >= 2)  # both describe through it
@@ -160,12 +166,7 @@ def _until_shared(watcher: SharedDescriber) -> dict[str, float]:
 
 def test_a_worker_whose_service_dies_stops_with_a_clear_error_and_both_restart() -> None:
     async def scenario() -> None:
-        bus = MemoryBus()
-        collector = Collector()
-        await bus.subscribe(Topic.HEALTH, collector.handler, durable="central")
-        supervisor = Supervisor(
-            bus, targets.describe_until_stopped, settings=SHARED, describer=CONFIG.describer
-        )
+        supervisor, collector = await describing_supervisor()
         await supervisor.start("dep-1", [Camera("cam-1", "a.mp4")], job=None)
         await take_until(collector, lambda s: len(s) >= 1)
         first = supervisor.describer_pid

@@ -26,6 +26,7 @@ from lfr.vision.describers.base import (
     register_describer,
     register_model_card,
 )
+from lfr.vision.onnx_runtime import providers_field
 from lfr.vision.types import Descriptor, RGBImage
 
 DLIB_MODEL_ID = "dlib-resnet-v1"
@@ -67,16 +68,7 @@ class DlibDescriberConfig(DescriberSettings):
             "more than they give."
         ),
     )
-    providers: tuple[str, ...] = Field(
-        default=("CPUExecutionProvider",),
-        min_length=1,
-        description=(
-            "ONNX Runtime execution providers in order of preference (runtime onnxruntime): "
-            "('CUDAExecutionProvider', 'CPUExecutionProvider') describes on the GPU with "
-            "onnxruntime-gpu installed. A provider this installation lacks is refused when "
-            "the describer is built, the available ones named."
-        ),
-    )
+    providers: tuple[str, ...] = providers_field("describes")
     num_jitters: int = Field(
         default=0,
         ge=0,

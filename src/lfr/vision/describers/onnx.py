@@ -31,7 +31,7 @@ from lfr.vision.describers.base import (
     register_describer,
 )
 from lfr.vision.onnx_runtime import OnnxModelError as OnnxModelError  # re-exported
-from lfr.vision.onnx_runtime import create_session
+from lfr.vision.onnx_runtime import create_session, providers_field
 from lfr.vision.types import Descriptor, RGBImage
 
 MODEL_ID_METADATA_KEY = "lfr.model_id"
@@ -115,14 +115,7 @@ class OnnxDescriberConfig(DescriberSettings):
             "2 threads went from ~10 to ~15-23 ms per face with spinning)."
         ),
     )
-    providers: tuple[str, ...] = Field(
-        default=("CPUExecutionProvider",),
-        min_length=1,
-        description=(
-            "ONNX Runtime execution providers in order of preference, e.g. "
-            "('CUDAExecutionProvider', 'CPUExecutionProvider') with onnxruntime-gpu."
-        ),
-    )
+    providers: tuple[str, ...] = providers_field("describes")
 
     @field_validator("std")
     @classmethod

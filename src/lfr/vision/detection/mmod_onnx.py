@@ -41,7 +41,7 @@ from lfr.vision.detection.mmod_export import (
     default_mmod_path,
     read_mmod_network,
 )
-from lfr.vision.onnx_runtime import check_providers, create_session
+from lfr.vision.onnx_runtime import check_providers, create_session, providers_field
 from lfr.vision.types import RGBImage
 
 FloatArray = NDArray[np.float32]
@@ -63,16 +63,7 @@ class MmodOnnxDetectorConfig(MmodSettings):
             "face-recognition-models, as the `mmod` backend uses."
         ),
     )
-    providers: tuple[str, ...] = Field(
-        default=("CPUExecutionProvider",),
-        min_length=1,
-        description=(
-            "ONNX Runtime execution providers in order of preference: "
-            "('CUDAExecutionProvider', 'CPUExecutionProvider') runs detection on the GPU "
-            "with onnxruntime-gpu installed. A provider this installation lacks is refused "
-            "when the detector is built, the available ones named."
-        ),
-    )
+    providers: tuple[str, ...] = providers_field("detects")
     intra_op_threads: int = Field(
         default=0,
         ge=0,
