@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.bus.messages import AnyEnvelope as AnyEnvelope  # handlers are typed with it
 from lfr.bus.messages import (
@@ -61,9 +61,10 @@ class ConsumerSettings(BaseModel):
         le=1000,
         description=(
             "Attempts before a message whose handler keeps failing is given up (and logged). "
-            "Raising it rides out longer outages of the services' database at the cost of a "
-            "poisoned message being retried longer; lowering it can drop a real alert after "
-            "a brief failure."
+            "With the delays doubling from redeliver_delay_s to redeliver_delay_max_s, the "
+            "defaults ride out about 2.5 minutes of the services' database not answering. "
+            "Raising it rides out longer outages at the cost of a poisoned message being "
+            "retried longer; lowering it can drop a real alert after a brief failure."
         ),
     )
     redeliver_delay_s: float = Field(
@@ -71,8 +72,19 @@ class ConsumerSettings(BaseModel):
         gt=0,
         le=300,
         description=(
-            "Wait before a failed message is offered again. Shorter retries sooner (more "
-            "load on a struggling service); longer delays the alert reaching the operator."
+            "Wait before a failed message is offered again the first time; each further "
+            "wait doubles, up to redeliver_delay_max_s. Shorter retries sooner (more load on "
+            "a struggling service); longer delays the alert reaching the operator."
+        ),
+    )
+    redeliver_delay_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description=(
+            "The longest wait between two attempts. Longer stretches max_deliver over a "
+            "longer outage; shorter brings an alert to the operator sooner once the service "
+            "is back."
         ),
     )
     ack_wait_s: float = Field(
@@ -85,6 +97,18 @@ class ConsumerSettings(BaseModel):
             "risks a second delivery of a message whose handler is merely slow."
         ),
     )
+
+    @model_validator(mode="after")
+    def _longest_wait_not_below_the_first(self) -> ConsumerSettings:
+        if self.redeliver_delay_max_s < self.redeliver_delay_s:
+            raise ValueError("redeliver_delay_max_s must not be below redeliver_delay_s")
+        return self
+
+    def redelivery_delay_s(self, attempt: int) -> float:
+        """The wait after failed attempt `attempt` (1, 2, …): doubling from the first
+        delay, capped, so that a few attempts span an outage, not a few seconds."""
+        doubled = self.redeliver_delay_s * 2.0 ** min(max(attempt - 1, 0), 30)
+        return min(doubled, self.redeliver_delay_max_s)
 
 
 class Outcome(Enum):

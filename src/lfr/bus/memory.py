@@ -235,7 +235,8 @@ class _DeliveryLoop:
         self.state.in_flight = None
         if settlement is Settlement.REDELIVER:
             self.state.attempts[seq] = attempt
-            self.state.due[seq] = time.monotonic() + self.target.settings.redeliver_delay_s
+            delay_s = self.target.settings.redelivery_delay_s(attempt)
+            self.state.due[seq] = time.monotonic() + delay_s
             return
         self.state.attempts.pop(seq, None)
         if self.stream.policy.work_queue:

@@ -440,15 +440,15 @@ class _PullLoop:
         except asyncio.CancelledError:
             await _quietly(message.nak())  # closed mid-way: offer it again now
             raise
-        await _quietly(self._settle(message, settlement))
+        await _quietly(self._settle(message, settlement, delivery.attempt))
 
-    async def _settle(self, message: Msg, settlement: Settlement) -> None:
+    async def _settle(self, message: Msg, settlement: Settlement, attempt: int) -> None:
         if settlement is Settlement.DONE:
             await message.ack()
         elif settlement is Settlement.DROP:
             await message.term()
         else:
-            await message.nak(delay=self.target.settings.redeliver_delay_s)
+            await message.nak(delay=self.target.settings.redelivery_delay_s(attempt))
 
 
 async def _quietly(settle: Any) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from lfr.bus.base import ConsumerSettings
@@ -172,6 +174,50 @@ def test_a_message_that_keeps_failing_is_given_up_after_max_deliver(
         await backend.close_all()
 
     asyncio.run(scenario())
+
+
+def test_a_failing_handler_is_offered_the_message_again_after_doubling_waits(
+    backend: Backend, faces_dir: Path
+) -> None:
+    """An alert whose handler fails (the services' database not answering) comes back
+    after 0.1, 0.2 and 0.4 s, not every 0.1 s: a few attempts span an outage, and the alert
+    is stored once the handler succeeds. Each wait is checked from below only (a loaded
+    machine may deliver later, never sooner)."""
+    event = match_event(faces_dir)
+    seen: list[float] = []
+
+    async def fails_three_times(_envelope: object, _delivery: object) -> None:
+        seen.append(asyncio.get_running_loop().time())
+        if len(seen) <= 3:
+            raise RuntimeError("the database does not answer")
+
+    async def scenario() -> None:
+        node = await backend.connect()
+        settings = ConsumerSettings(max_deliver=5, redeliver_delay_s=0.1, ack_wait_s=5)
+        central = await backend.connect(settings)
+        await central.subscribe(Topic.MATCH, fails_three_times, durable="central")
+        await node.publish(event)
+        for _ in range(600):
+            if len(seen) >= 4:
+                break
+            await asyncio.sleep(0.05)
+        await backend.close_all()
+
+    asyncio.run(scenario())
+    assert len(seen) == 4, seen  # handled at the fourth attempt
+    gaps = [later - earlier for earlier, later in itertools.pairwise(seen)]
+    for gap, least in zip(gaps, (0.1, 0.2, 0.4), strict=True):
+        assert gap >= least * 0.9, gaps
+
+
+def test_redelivery_waits_double_up_to_their_cap() -> None:
+    settings = ConsumerSettings()
+    waits = [settings.redelivery_delay_s(attempt) for attempt in range(1, 10)]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]
+    assert sum(waits) > 150  # the defaults ride out 2.5 minutes of a database not answering
+    assert ConsumerSettings(redeliver_delay_s=5, redeliver_delay_max_s=5).redelivery_delay_s(9) == 5
+    with pytest.raises(ValueError, match="redeliver_delay_max_s"):
+        ConsumerSettings(redeliver_delay_s=10, redeliver_delay_max_s=5)
 
 
 def test_a_halt_reaches_every_node_of_its_deployment_and_no_other(backend: Backend) -> None:
