@@ -385,18 +385,12 @@ def camera_at(resolution: str) -> Camera:
     return Camera(resolution, crowd.video, crowd.watchlist)
 
 
-def missing_providers(providers: Sequence[str]) -> list[str]:
-    import onnxruntime as ort
-
-    return [p for p in providers if p not in ort.get_available_providers()]
-
-
 def gpu_not_run(missing: Sequence[str]) -> str:
     """What the GPU mode says where it cannot run."""
-    import onnxruntime as ort
+    from lfr.vision.onnx_runtime import available_providers
 
     return (
-        f"## GPU mode: not run\n\nONNX Runtime here offers {ort.get_available_providers()}; "
+        f"## GPU mode: not run\n\nONNX Runtime here offers {available_providers()}; "
         f"the GPU mode needs {list(missing)} (onnxruntime-gpu in place of onnxruntime, on a "
         "machine with an NVIDIA GPU). `--providers CPUExecutionProvider` runs its code path "
         "on the CPU."
@@ -487,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.gpu:
+        from lfr.vision.onnx_runtime import missing_providers
+
         missing = missing_providers(args.providers)
         if missing:
             print(gpu_not_run(missing))

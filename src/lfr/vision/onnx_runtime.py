@@ -38,16 +38,27 @@ class OnnxModelError(ValueError):
         self.reason = reason
 
 
-def check_providers(providers: Sequence[str], path: Path) -> None:
-    """Refuse execution providers this onnxruntime lacks (a GPU provider without
-    onnxruntime-gpu, say), naming the missing and the available ones."""
+def available_providers() -> list[str]:
     import onnxruntime as ort
 
-    available = ort.get_available_providers()
-    missing = [p for p in providers if p not in available]
+    return list(ort.get_available_providers())
+
+
+def missing_providers(providers: Sequence[str]) -> list[str]:
+    """The execution providers of `providers` this onnxruntime lacks (a GPU's without
+    onnxruntime-gpu, say)."""
+    available = available_providers()
+    return [p for p in providers if p not in available]
+
+
+def check_providers(providers: Sequence[str], path: Path) -> None:
+    """Refuse execution providers this onnxruntime lacks, naming the missing and the
+    available ones."""
+    missing = missing_providers(providers)
     if missing:
         raise OnnxModelError(
-            path, f"execution providers {missing} are not available (available: {available})"
+            path,
+            f"execution providers {missing} are not available (available: {available_providers()})",
         )
 
 
@@ -56,21 +67,18 @@ def unavailable_providers(settings: Mapping[str, Any], where: str) -> list[str]:
     nested tables and lists included; `where` its dotted name) that names an execution
     provider this onnxruntime lacks: the setting, the missing and the available ones. A
     command checks its engine with this before it starts any worker."""
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
     problems: list[str] = []
 
     def visit(value: Any, name: str) -> None:
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if key == "providers" and isinstance(item, Sequence):
-                    missing = [p for p in item if p not in available]
+                    missing = missing_providers(item)
                     if missing:
                         problems.append(
                             f"{name}.providers: execution providers {missing} are not "
-                            f"available in this installation (available: {available}; "
-                            "a GPU's need onnxruntime-gpu)"
+                            f"available in this installation (available: "
+                            f"{available_providers()}; a GPU's need onnxruntime-gpu)"
                         )
                 else:
                     visit(item, f"{name}.{key}")

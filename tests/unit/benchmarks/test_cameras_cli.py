@@ -14,12 +14,12 @@ from benchmarks.cameras import (
     cameras_held,
     engine_settings,
     main,
-    missing_providers,
     resolution_name,
 )
 
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.imageio import load_image
+from lfr.vision.onnx_runtime import missing_providers
 from lfr.vision.pipeline import Engine
 from lfr.vision.sources import open_source
 from lfr.vision.types import CameraStatus
