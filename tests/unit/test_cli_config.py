@@ -232,6 +232,38 @@ def test_an_execution_provider_this_installation_lacks_stops_the_command_at_star
     """REC-5: a provider this onnxruntime lacks (a GPU's without onnxruntime-gpu) is one
     line naming the setting, before anything starts; not a service whose every camera
     worker and describer service crashes with a traceback at each restart."""
+    line = _refused_at_start(tmp_path, monkeypatch, variables, command)
+    assert line.startswith(f"error: invalid settings: {setting}: ")
+    assert "not available" in line
+    assert "CPUExecutionProvider" in line  # what there is
+
+
+@pytest.mark.parametrize("command", ["serve", "node", "watch"])
+def test_gpu_decoding_on_a_machine_without_a_gpu_stops_the_command_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """REC-5: NVDEC decoding asked of a machine without an NVIDIA GPU is one line naming
+    the setting and how to decode on the CPU, before anything starts; not cameras that
+    never open."""
+    from lfr.vision.decoding import DecodingConfig, hardware_problem
+
+    if hardware_problem(DecodingConfig(decoder="pyav", hardware="cuda")) is None:
+        pytest.skip("this machine decodes on an NVIDIA GPU")
+    variables = {
+        "LFR_ENGINE__DECODING__DECODER": "pyav",
+        "LFR_ENGINE__DECODING__HARDWARE": "cuda",
+    }
+    line = _refused_at_start(tmp_path, monkeypatch, variables, command)
+    assert line.startswith("error: invalid settings: engine.decoding.hardware 'cuda': ")
+    assert "NVIDIA GPU" in line
+    assert "set it to 'none'" in line
+
+
+def _refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], command: str
+) -> str:
+    """`command` run with `variables`: it must stop with exit status 2 and one line on
+    stderr (returned), having started and created nothing."""
     import uvicorn
 
     import lfr.cli.node
@@ -257,12 +289,10 @@ def test_an_execution_provider_this_installation_lacks_stops_the_command_at_star
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith(f"error: invalid settings: {setting}: ")
-    assert "not available" in line
-    assert "CPUExecutionProvider" in line  # what there is
     assert "Traceback" not in result.output
     assert started == []
     assert not (tmp_path / "data").exists()  # nothing created
+    return str(line)
 
 
 @pytest.mark.parametrize(

@@ -50,13 +50,21 @@ def load_standalone_settings(config_file: Path | None = None) -> StandaloneSetti
     return _or_exit(lambda: StandaloneSettings(config_file=config_file))
 
 
-def require_available_providers(engine: EngineConfig) -> None:
+def require_available_hardware(engine: EngineConfig) -> None:
     """Refuse, before anything starts, an execution provider this installation lacks
-    (`engine.describer.providers`, `engine.detector.providers`, a fusion part's): one
-    line naming the setting and exit status 2, rather than workers that crash at start."""
+    (`engine.describer.providers`, `engine.detector.providers`, a fusion part's) or GPU
+    decoding this machine cannot do (`engine.decoding.hardware`): one line naming the
+    setting and exit status 2, rather than workers that crash or cameras that never open."""
+    from lfr.vision.decoding import hardware_problem
     from lfr.vision.onnx_runtime import unavailable_providers
 
     problems = unavailable_providers(engine.model_dump(), "engine")
+    decoding = hardware_problem(engine.decoding)
+    if decoding is not None:
+        problems.append(
+            f"engine.decoding.hardware {engine.decoding.hardware!r}: {decoding}; set it to "
+            "'none' to decode on the CPU"
+        )
     if problems:
         typer.echo(f"error: invalid settings: {'; '.join(problems)}", err=True)
         raise typer.Exit(2)

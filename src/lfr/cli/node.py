@@ -34,7 +34,7 @@ from lfr.bus.identity import IdentityError, NodeIdentity, parse_service_key
 from lfr.bus.nats_auth import inbox_of, user_seed
 from lfr.bus.nats_bus import BusUnavailableError, NatsSettings
 from lfr.bus.subjects import TOKEN_PATTERN, check_token
-from lfr.cli._settings import ConfigFile, load_standalone_settings, require_available_providers
+from lfr.cli._settings import ConfigFile, load_standalone_settings, require_available_hardware
 from lfr.runtime.engine import EngineJob, prepare_job
 from lfr.runtime.node import Node, ReleasedSource
 from lfr.runtime.release import ReleaseError
@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
         """Run a recognition node: camera workers that publish alerts and health to NATS."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         settings = load_standalone_settings(config)
-        require_available_providers(settings.engine)
+        require_available_hardware(settings.engine)
         cameras = parse_cameras(camera)
         node_name = name or default_node_name()
         try:

@@ -11,7 +11,7 @@ import typer
 from lfr.cli._settings import (
     ConfigFile,
     load_settings,
-    require_available_providers,
+    require_available_hardware,
     require_data_dir,
 )
 
@@ -86,7 +86,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings(config)
-    require_available_providers(settings.engine)
+    require_available_hardware(settings.engine)
     try:
         require_allowed_hosts(settings)
     except InsecureSettingsError as error:  # before anything starts

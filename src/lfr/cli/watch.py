@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lfr.cli._settings import ConfigFile, load_standalone_settings, require_available_providers
+from lfr.cli._settings import ConfigFile, load_standalone_settings, require_available_hardware
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
@@ -216,7 +216,7 @@ def register(app: typer.Typer) -> None:
         """Watch video for the people on a watchlist; print one line per alert."""
         # The engine as configured (as a deployment runs it), with what the command names.
         engine_settings = load_standalone_settings(config_file).engine
-        require_available_providers(engine_settings)
+        require_available_hardware(engine_settings)
         config = _engine_for_command(engine_settings, threshold, upsample)
         engine = Engine.from_config(config)
         console = _Console(as_json)
@@ -232,6 +232,7 @@ def register(app: typer.Typer) -> None:
                     realtime=realtime,
                     loop=loop,
                     wait_for_first_connection_s=give_up_after,
+                    decoding=config.decoding,
                 )
             except SourceError as error:
                 typer.echo(f"error: {error}", err=True)

@@ -67,7 +67,13 @@ def run_camera_engine(context: WorkerContext) -> None:
     if not isinstance(job, EngineJob):
         raise TypeError(f"the engine worker needs an EngineJob, not {type(job).__name__}")
     engine = Engine.from_config(job.config, describer=context.describer)
-    source = open_source(context.source, context.camera, realtime=job.realtime, loop=job.loop)
+    source = open_source(
+        context.source,
+        context.camera,
+        realtime=job.realtime,
+        loop=job.loop,
+        decoding=job.config.decoding,
+    )
     try:
         worker = CameraWorker(
             source,

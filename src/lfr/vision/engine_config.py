@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.partial_tables import complete_partial_tables
 from lfr.vision.decision import DecisionRule, Description, TrackPooling
+from lfr.vision.decoding import DecodingConfig
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, check_describer_models
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
 from lfr.vision.following import FollowingConfig
@@ -41,6 +42,14 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    decoding: DecodingConfig = Field(
+        default_factory=DecodingConfig,
+        description=(
+            "How a camera's files and streams are decoded: OpenCV's FFmpeg on the CPU "
+            "(default), or PyAV's FFmpeg, on the GPU's NVDEC with hardware 'cuda' "
+            "(lfr.vision.decoding)."
+        ),
+    )
     detector: DetectorConfig = Field(
         default_factory=lambda: HogDetectorConfig(max_detect_width=DEFAULT_DETECT_WIDTH),
         description=(

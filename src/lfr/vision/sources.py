@@ -21,9 +21,11 @@ soak tests, training) without a stream server.
 Frames carry their capture time (UTC). A file's frames are stamped `start + index / fps`
 so that a rehearsal clip behaves like a live camera that started at `start`.
 
-Decoding goes through OpenCV's FFmpeg backend. A file that cannot be opened (missing, not
-a video, an MP4 cut off before its index) raises `SourceError` naming the file and the
-reason; a file that ends mid-frame ends cleanly after the frames that decoded.
+Decoding goes through OpenCV's FFmpeg backend, or through PyAV's FFmpeg, on the GPU
+when the engine's settings ask (`lfr.vision.decoding`; local devices always OpenCV). A
+file that cannot be opened (missing, not a video, an MP4 cut off before its index) raises
+`SourceError` naming the file and the reason; a file that ends mid-frame ends cleanly
+after the frames that decoded.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 import cv2
 import numpy as np
 
+from lfr.vision.decoding import DecodingConfig, DecodingError, open_capture
 from lfr.vision.source_types import DEVICE_PREFIX, form_problem, is_stream, parse_source
 from lfr.vision.types import CameraStatus, Frame, RGBImage
 
@@ -205,7 +208,7 @@ class _FileClock:
         return self.start + timedelta(seconds=index / self.fps)
 
 
-def _open_file_capture(path: Path, spec: str) -> Any:
+def _open_file_capture(path: Path, spec: str, decoding: DecodingConfig) -> Any:
     try:
         if not path.exists():
             raise SourceError(spec, "no such file")
@@ -215,7 +218,10 @@ def _open_file_capture(path: Path, spec: str) -> Any:
             raise SourceError(spec, "empty file (0 bytes)")
     except OSError as error:  # a name too long for the file system, a permission refused
         raise SourceError(spec, f"cannot be opened ({error.strerror or error})") from None
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        capture = open_capture(str(path), decoding)
+    except DecodingError as error:
+        raise SourceError(spec, str(error)) from None
     if not capture.isOpened():
         capture.release()
         raise SourceError(
@@ -229,13 +235,20 @@ class FileSource:
     with `loop`, read again from its start each time it ends."""
 
     def __init__(
-        self, path: Path, camera: str, *, start: datetime | None = None, loop: bool = False
+        self,
+        path: Path,
+        camera: str,
+        *,
+        start: datetime | None = None,
+        loop: bool = False,
+        decoding: DecodingConfig | None = None,
     ) -> None:
         self.spec = str(path)
         self.camera = camera
         self._path = path
         self._loop = loop
-        self._capture = _open_file_capture(path, self.spec)
+        self._decoding = decoding or DecodingConfig()
+        self._capture = _open_file_capture(path, self.spec, self._decoding)
         self._clock = _FileClock(start or datetime.now(UTC), _frame_rate(self._capture))
         self._index = 0
         self._pass_start = 0
@@ -278,7 +291,7 @@ class FileSource:
         if not self._loop or self._index == self._pass_start:
             return False
         self._capture.release()
-        self._capture = _open_file_capture(self._path, self.spec)
+        self._capture = _open_file_capture(self._path, self.spec, self._decoding)
         self._pass_start = self._index
         return True
 
@@ -431,19 +444,14 @@ class ThreadedSource:
         return self._index > first_index
 
 
-def _ffmpeg_params(timeout_s: float) -> list[int]:
-    milliseconds = int(timeout_s * 1000)
-    return [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-        milliseconds,
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-        milliseconds,
-    ]
-
-
-def _stream_connector(url: str, timeout_s: float) -> Callable[[], _Connection | str]:
+def _stream_connector(
+    url: str, timeout_s: float, decoding: DecodingConfig
+) -> Callable[[], _Connection | str]:
     def connect() -> _Connection | str:
-        capture = cv2.VideoCapture(url, cv2.CAP_FFMPEG, _ffmpeg_params(timeout_s))
+        try:
+            capture = open_capture(url, decoding, timeout_s)
+        except DecodingError as error:
+            return _stream_failure(error, decoding)
         if not capture.isOpened():
             capture.release()
             return "cannot connect (refused, unreachable or not a video stream)"
@@ -463,10 +471,18 @@ def _device_connector(number: int) -> Callable[[], _Connection | str]:
     return connect
 
 
+def _stream_failure(error: DecodingError, decoding: DecodingConfig) -> str:
+    """Why a stream did not open through PyAV, worded as OpenCV's failure is unless the
+    GPU is the reason."""
+    if decoding.hardware != "none" and "NVDEC" in str(error):
+        return str(error)
+    return "cannot connect (refused, unreachable or not a video stream)"
+
+
 def _paced_file_connector(
-    path: Path, spec: str, start: datetime | None
+    path: Path, spec: str, start: datetime | None, decoding: DecodingConfig
 ) -> Callable[[], _Connection | str]:
-    first = _open_file_capture(path, spec)  # a bad file fails now, not in the thread
+    first = _open_file_capture(path, spec, decoding)  # a bad file fails now, not in the thread
     clock = _FileClock(start or datetime.now(UTC), _frame_rate(first))
     opened = [first]
 
@@ -475,7 +491,7 @@ def _paced_file_connector(
         if opened:
             return _Connection(opened.pop(), clock.at, pace_fps=clock.fps)
         try:
-            capture = _open_file_capture(path, spec)
+            capture = _open_file_capture(path, spec, decoding)
         except SourceError as error:  # the file went away while it looped
             return error.reason
         return _Connection(capture, clock.at, pace_fps=clock.fps)
@@ -513,6 +529,7 @@ def open_source(
     backoff: Backoff | None = None,
     wait_for_first_connection_s: float = 0.0,
     loop: bool = False,
+    decoding: DecodingConfig | None = None,
 ) -> FileSource | ThreadedSource:
     """Open a video file path, a stream URL or `device:N` as camera `camera`.
 
@@ -526,7 +543,9 @@ def open_source(
     up within that time, retried meanwhile with `backoff`, raises `SourceError` naming
     the last reason (the `lfr watch` behaviour); at 0 it is returned DOWN and keeps
     trying (a deployment's camera that is not up yet).
+    `decoding`: the engine's decoder for files and streams (default OpenCV's).
     """
+    decoding = decoding or DecodingConfig()
     if spec.startswith(DEVICE_PREFIX):
         number = _device_number(spec)
         source = ThreadedSource(
@@ -541,13 +560,13 @@ def open_source(
         source = ThreadedSource(
             spec,
             camera,
-            _stream_connector(spec, connect_timeout_s),
+            _stream_connector(spec, connect_timeout_s, decoding),
             reconnect=True,
             buffer_size=buffer_size,
             backoff=backoff or Backoff(),
         )
     elif realtime:
-        connector = _paced_file_connector(Path(spec), spec, start)
+        connector = _paced_file_connector(Path(spec), spec, start, decoding)
         return ThreadedSource(
             spec,
             camera,
@@ -558,7 +577,7 @@ def open_source(
             loop=loop,
         )
     else:
-        return FileSource(Path(spec), camera, start=start, loop=loop)
+        return FileSource(Path(spec), camera, start=start, loop=loop, decoding=decoding)
     if wait_for_first_connection_s > 0:
         _await_first_connection(source, wait_for_first_connection_s)
     return source
@@ -596,10 +615,11 @@ def probe(spec: str, timeout_s: float = 5.0) -> SourceShape:
         number = _device_number(spec)
         capture, failure = cv2.VideoCapture(number), f"cannot open local video device {number}"
     elif is_stream(spec):
-        capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, _ffmpeg_params(timeout_s))
+        capture = open_capture(spec, DecodingConfig(), timeout_s)
         failure = "cannot connect (refused, unreachable or not a video stream)"
     else:
-        capture, failure = _open_file_capture(Path(spec), spec), "cannot be decoded as video"
+        capture = _open_file_capture(Path(spec), spec, DecodingConfig())
+        failure = "cannot be decoded as video"
     try:
         if not capture.isOpened():
             raise SourceError(spec, failure)

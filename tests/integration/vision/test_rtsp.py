@@ -25,6 +25,7 @@ from typing import Self
 import cv2
 import pytest
 
+from lfr.vision.decoding import DecodingConfig
 from lfr.vision.enrolment import load_watchlist_dir
 from lfr.vision.pipeline import CameraWorker, Emitted, Engine, EngineConfig
 from lfr.vision.sources import Backoff, open_source
@@ -148,10 +149,15 @@ class Collected:
         return [i for i in self.items if isinstance(i, HealthFigures)][-1]
 
 
-@pytest.fixture
+@pytest.fixture(params=["opencv", "pyav"])
 def running_worker(
-    tmp_path: Path, examples_dir: Path, engine: Engine, close_up_frames: Path
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    examples_dir: Path,
+    engine: Engine,
+    close_up_frames: Path,
 ) -> Iterator[tuple[RtspCamera, Collected, threading.Thread]]:
+    """With each decoder: OpenCV's FFmpeg and PyAV's (the one that decodes on a GPU)."""
     watchlist = make_watchlist(tmp_path / "wl", [examples_dir / f"{MIRANDA}.png"])
     config = EngineConfig(health_interval_s=0.3)
     gallery, refusals = load_watchlist_dir(
@@ -160,7 +166,13 @@ def running_worker(
     assert not refusals
     camera = RtspCamera(close_up_frames, free_port())
     camera.start()
-    source = open_source(camera.url, "street", connect_timeout_s=3, backoff=QUICK_BACKOFF)
+    source = open_source(
+        camera.url,
+        "street",
+        connect_timeout_s=3,
+        backoff=QUICK_BACKOFF,
+        decoding=DecodingConfig(decoder=request.param),
+    )
     collected = Collected()
     worker = CameraWorker(source, engine, gallery, config, collected)
     stop = threading.Event()

@@ -1,4 +1,7 @@
-"""Sources that need no network: files, the drop-oldest buffer, backoff, specs (REC-1)."""
+"""Sources that need no network: files, the drop-oldest buffer, backoff, specs (REC-1).
+
+Every test of a file runs with each decoder (`decoding`: OpenCV's FFmpeg and PyAV's, the
+second the one that decodes on a GPU by settings), so both keep one behaviour."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lfr.vision.decoding import DecodingConfig
 from lfr.vision.source_types import is_stream
 from lfr.vision.sources import (
     Backoff,
@@ -24,6 +28,11 @@ from lfr.vision.types import CameraStatus, Frame
 
 START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 WALKING = "face-demographics-walking-and-pause.gif"
+
+
+@pytest.fixture(params=["opencv", "pyav"])
+def decoding(request: pytest.FixtureRequest) -> DecodingConfig:
+    return DecodingConfig(decoder=request.param)
 
 
 def test_buffer_drops_the_oldest_item_and_counts_it() -> None:
@@ -82,23 +91,25 @@ def test_absent_device_reports_down_naming_it() -> None:
     ],
 )
 def test_unusable_file_is_an_error_naming_it(
-    tmp_path: Path, content: bytes | None, reason: str
+    decoding: DecodingConfig, tmp_path: Path, content: bytes | None, reason: str
 ) -> None:
     path = tmp_path / "camera.mp4"
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(SourceError) as raised:
-        open_source(str(path), "cam")
+        open_source(str(path), "cam", decoding=decoding)
     assert str(raised.value).startswith(f"{path}: {reason}")
 
 
-def test_directory_is_not_a_video(tmp_path: Path) -> None:
+def test_directory_is_not_a_video(decoding: DecodingConfig, tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="not a file"):
-        open_source(str(tmp_path), "cam")
+        open_source(str(tmp_path), "cam", decoding=decoding)
 
 
-def test_file_frames_are_rgb_and_stamped_like_a_live_camera(video_dir: Path) -> None:
-    source = open_source(str(video_dir / WALKING), "entrance", start=START)
+def test_file_frames_are_rgb_and_stamped_like_a_live_camera(
+    decoding: DecodingConfig, video_dir: Path
+) -> None:
+    source = open_source(str(video_dir / WALKING), "entrance", start=START, decoding=decoding)
     assert isinstance(source, FileSource)
     frames = list(source)
     assert len(frames) == 41
@@ -110,30 +121,38 @@ def test_file_frames_are_rgb_and_stamped_like_a_live_camera(video_dir: Path) -> 
     assert source.read(0) is None
 
 
-def test_mp4_cut_off_before_its_index_is_refused_naming_it(tmp_path: Path, video_dir: Path) -> None:
+def test_mp4_cut_off_before_its_index_is_refused_naming_it(
+    decoding: DecodingConfig, tmp_path: Path, video_dir: Path
+) -> None:
     data = (video_dir / "short_hamilton_clip.mp4").read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(SourceError, match=r"cut\.mp4: cannot be decoded as video"):
-        open_source(str(cut), "cam")
+        open_source(str(cut), "cam", decoding=decoding)
 
 
 def test_video_that_ends_mid_frame_ends_cleanly_with_the_frames_that_decoded(
-    tmp_path: Path, video_dir: Path
+    decoding: DecodingConfig, tmp_path: Path, video_dir: Path
 ) -> None:
     data = (video_dir / WALKING).read_bytes()
     cut = tmp_path / "cut.gif"
     cut.write_bytes(data[: len(data) // 2])
-    frames = list(FileSource(cut, "cam"))
+    frames = list(FileSource(cut, "cam", decoding=decoding))
     assert 0 < len(frames) < 41
     assert all(f.image.shape == (270, 480, 3) for f in frames)
 
 
 def test_realtime_file_replays_at_its_frame_rate_and_drops_for_a_slow_reader(
+    decoding: DecodingConfig,
     video_dir: Path,
 ) -> None:
     source = open_source(
-        str(video_dir / WALKING), "rehearsal", realtime=True, start=START, buffer_size=1
+        str(video_dir / WALKING),
+        "rehearsal",
+        realtime=True,
+        start=START,
+        buffer_size=1,
+        decoding=decoding,
     )
     assert isinstance(source, ThreadedSource)
     try:
@@ -150,8 +169,10 @@ def test_realtime_file_replays_at_its_frame_rate_and_drops_for_a_slow_reader(
         source.close()
 
 
-def test_realtime_file_ends_after_its_last_frame(video_dir: Path) -> None:
-    source = open_source(str(video_dir / WALKING), "rehearsal", realtime=True, buffer_size=64)
+def test_realtime_file_ends_after_its_last_frame(decoding: DecodingConfig, video_dir: Path) -> None:
+    source = open_source(
+        str(video_dir / WALKING), "rehearsal", realtime=True, buffer_size=64, decoding=decoding
+    )
     try:
         frames = []
         while (frame := source.read(timeout=0.5)) is not None or (
@@ -191,11 +212,13 @@ def _level(frame: Frame) -> int:
     return int(round(float(frame.image.mean()) / 10) * 10)
 
 
-def test_looping_file_starts_again_numbered_and_stamped_on(tmp_path: Path) -> None:
+def test_looping_file_starts_again_numbered_and_stamped_on(
+    decoding: DecodingConfig, tmp_path: Path
+) -> None:
     """REC-1: a file plays a camera that never stops (`loop`), frames counted and
     stamped on from pass to pass, nothing dropped."""
     clip = _write_clip(tmp_path / "loop.avi", [40, 120, 200], fps=25)
-    source = open_source(str(clip), "soak", start=START, loop=True)
+    source = open_source(str(clip), "soak", start=START, loop=True, decoding=decoding)
     assert isinstance(source, FileSource)
     frames = [source.read(0) for _ in range(10)]
     assert all(f is not None for f in frames)
@@ -208,16 +231,20 @@ def test_looping_file_starts_again_numbered_and_stamped_on(tmp_path: Path) -> No
     assert source.status is CameraStatus.ENDED
 
 
-def test_file_without_loop_still_ends(tmp_path: Path) -> None:
+def test_file_without_loop_still_ends(decoding: DecodingConfig, tmp_path: Path) -> None:
     clip = _write_clip(tmp_path / "once.avi", [40, 120, 200], fps=25)
-    assert len(list(open_source(str(clip), "once"))) == 3
+    assert len(list(open_source(str(clip), "once", decoding=decoding))) == 3
 
 
-def test_looping_file_in_real_time_never_ends_or_goes_down(tmp_path: Path) -> None:
+def test_looping_file_in_real_time_never_ends_or_goes_down(
+    decoding: DecodingConfig, tmp_path: Path
+) -> None:
     """REC-1: a looping rehearsal clip replayed at its frame rate keeps delivering
     across its end, never DOWN, never ENDED."""
     clip = _write_clip(tmp_path / "loop.avi", [40, 120, 200], fps=50)
-    source = open_source(str(clip), "soak", realtime=True, loop=True, buffer_size=64)
+    source = open_source(
+        str(clip), "soak", realtime=True, loop=True, buffer_size=64, decoding=decoding
+    )
     assert isinstance(source, ThreadedSource)
     try:
         frames: list[Frame] = []
