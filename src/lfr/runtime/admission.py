@@ -10,11 +10,20 @@ refuse``) as an unmet condition. Cameras a node runs are checked by that node's 
 figures, not here.
 
 Capacity is configured (`host_frames_per_s`) or measured: the first time a size is needed,
-a child process times the configured detector and face follower on one core on a frame of
-that size, and the machine's capacity is that rate times its cores, less a margin for
-decoding, descriptions and the bus (`HEADROOM`). The measurement sees no face, so it is
-an upper bound for a crowd: the running figures say what was reached, and a camera below
-the minimum is shown on the deployment page and the console while it runs.
+a child process times the configured detector and face follower on a frame of that size,
+less a margin for decoding, descriptions and the bus (`HEADROOM`):
+
+- detection on the CPU: one stream on one core, times the machine's cores (the cameras'
+  workers detect side by side, a core each);
+- detection on a GPU (the detector's `providers` name one, e.g. `mmod-onnx` on CUDA): as
+  many streams at once as the machine has cores, each with its own detector, and their
+  frames together per second. The cores do not multiply a GPU: every camera's detection
+  queues on the one device, so only a measurement of streams side by side says what it
+  carries.
+
+The measurement sees no face, so it is an upper bound for a crowd: the running figures say
+what was reached, and a camera below the minimum is shown on the deployment page and the
+console while it runs.
 """
 
 from __future__ import annotations
@@ -54,26 +63,45 @@ SHAPE_KEPT_S = 60.0
 CALIBRATION_SECONDS = 1.5
 CALIBRATION_TIMEOUT_S = 120.0
 
-Calibrate = Callable[[EngineConfig, int, int], float]
-"""Frames per second one core processes at width × height."""
+Calibrate = Callable[[EngineConfig, int, int, int], float]
+"""Frames per second processed at width × height by that many streams side by side
+(their frames together)."""
 
 
-def frames_per_core(config: EngineConfig, width: int, height: int) -> float:
-    """Time the detector and follower on one core on a textured frame with no face, every
-    detection searching the whole frame (the busy case); run in a child process
-    (`measured_in_child`) so the models it loads leave with it."""
+def frames_per_s(config: EngineConfig, width: int, height: int, streams: int = 1) -> float:
+    """Time the detector and follower, `streams` of them side by side (a thread and a
+    detector each, OpenCV on one thread each), on a textured frame with no face, every
+    detection searching the whole frame (the busy case); their frames together per second.
+    Run in a child process (`measured_in_child`) so the models it loads leave with it."""
     import cv2
 
     cv2.setNumThreads(1)
-    follower = calibration_follower(config)
     noise = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     frame: RGBImage = np.ascontiguousarray(cv2.GaussianBlur(noise, (7, 7), 0), dtype=np.uint8)
-    follower.observe(frame)  # loads the models: not part of the rate
-    frames, started = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < CALIBRATION_SECONDS or frames < 3:
-        follower.observe(frame)
-        frames += 1
-    return frames / elapsed
+    followers = [calibration_follower(config) for _ in range(streams)]
+    for follower in followers:
+        follower.observe(frame)  # loads the models: not part of the rate
+    counts = [0] * streams
+    started = time.perf_counter()
+
+    def run(stream: int) -> None:
+        while time.perf_counter() - started < CALIBRATION_SECONDS or counts[stream] < 3:
+            followers[stream].observe(frame)
+            counts[stream] += 1
+
+    threads = [threading.Thread(target=run, args=(stream,)) for stream in range(streams)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def detects_on_a_device(config: EngineConfig) -> bool:
+    """Whether the configured detector runs on an accelerator (its `providers` name one
+    other than the CPU's)."""
+    providers = getattr(config.detector, "providers", None) or ()
+    return any(provider != "CPUExecutionProvider" for provider in providers)
 
 
 def calibration_follower(config: EngineConfig) -> FaceFollower:
@@ -89,10 +117,10 @@ def calibration_follower(config: EngineConfig) -> FaceFollower:
     return FaceFollower(FaceAnalyser(build_detector(config.detector)), busy)
 
 
-def measured_in_child(config: EngineConfig, width: int, height: int) -> float:
+def measured_in_child(config: EngineConfig, width: int, height: int, streams: int) -> float:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        result = pool.apply_async(frames_per_core, (config, width, height))
+        result = pool.apply_async(frames_per_s, (config, width, height, streams))
         return float(result.get(CALIBRATION_TIMEOUT_S))
 
 
@@ -118,17 +146,28 @@ class HostCapacity:
             return self._configured
         with self._lock:  # one calibration per size, however many pages ask at once
             if (width, height) not in self._measured:
-                per_core = self._calibrate(self._engine, width, height)
-                self._measured[width, height] = per_core * self._cores * HEADROOM
-                log.info(
-                    "capacity at %dx%d: %.1f frames/s (%.1f per core, %d cores)",
-                    width,
-                    height,
-                    self._measured[width, height],
-                    per_core,
-                    self._cores,
-                )
+                self._measured[width, height] = self._measure(width, height)
             return self._measured[width, height]
+
+    def _measure(self, width: int, height: int) -> float:
+        """One stream on one core times the cores, or (detection on a GPU) as many
+        streams at once as there are cores, each way less `HEADROOM`."""
+        on_device = detects_on_a_device(self._engine)
+        streams = self._cores if on_device else 1
+        rate = self._calibrate(self._engine, width, height, streams)
+        capacity = (rate if on_device else rate * self._cores) * HEADROOM
+        log.info(
+            "capacity at %dx%d: %.1f frames/s (%.1f frames/s from %d stream%s %s, %d cores)",
+            width,
+            height,
+            capacity,
+            rate,
+            streams,
+            "" if streams == 1 else "s",
+            "on the detector's device" if on_device else "on one core",
+            self._cores,
+        )
+        return capacity
 
 
 @dataclass(frozen=True, slots=True)

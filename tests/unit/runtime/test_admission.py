@@ -4,6 +4,7 @@ running camera below it is shown as slow. Sources are real clips, probed for rea
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,8 @@ from lfr.runtime.admission import (
     Admission,
     HostCapacity,
     calibration_follower,
-    frames_per_core,
+    detects_on_a_device,
+    frames_per_s,
 )
 from lfr.runtime.central import CameraHealth
 from lfr.runtime.supervisor import SupervisorSettings
@@ -99,27 +101,70 @@ def test_admission_off_probes_nothing(tmp_path: Path) -> None:
 
 
 def test_measured_capacity_is_calibrated_once_per_size_and_scaled_by_cores() -> None:
-    sizes: list[tuple[int, int]] = []
+    calls: list[tuple[int, int, int]] = []
 
-    def calibrate(_config: EngineConfig, width: int, height: int) -> float:
-        sizes.append((width, height))
+    def calibrate(_config: EngineConfig, width: int, height: int, streams: int) -> float:
+        calls.append((width, height, streams))
         return 20.0
 
     capacity = HostCapacity(SupervisorSettings(), EngineConfig(), calibrate, cores=4)
     assert capacity.frames_per_s(640, 360) == pytest.approx(20.0 * 4 * HEADROOM)
     capacity.frames_per_s(640, 360)
     capacity.frames_per_s(1280, 720)
-    assert sizes == [(640, 360), (1280, 720)]
+    assert calls == [(640, 360, 1), (1280, 720, 1)]  # one stream on one core
+
+
+def test_a_detector_on_a_gpu_is_measured_with_a_stream_a_core_and_not_multiplied() -> None:
+    """#26 item 4: on a GPU every camera's detection queues on one device, so the
+    capacity is what as many streams as cores reach side by side, not one stream's rate
+    times the cores."""
+    calls: list[int] = []
+
+    def calibrate(_config: EngineConfig, _width: int, _height: int, streams: int) -> float:
+        calls.append(streams)
+        return 300.0
+
+    on_gpu = EngineConfig.model_validate(
+        {
+            "detector": {
+                "type": "mmod-onnx",
+                "providers": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            }
+        }
+    )
+    assert detects_on_a_device(on_gpu)
+    assert not detects_on_a_device(EngineConfig())
+    capacity = HostCapacity(SupervisorSettings(), on_gpu, calibrate, cores=16)
+    assert capacity.frames_per_s(1920, 1080) == pytest.approx(300.0 * HEADROOM)
+    assert calls == [16]
 
 
 def test_the_calibration_times_the_real_detector() -> None:
     """A 640×360 frame is detected faster than a 1920×1080 one is (or as fast, where the
     detector shrinks both to the same width), and both at a positive rate."""
-    small = frames_per_core(EngineConfig(), 640, 360)
-    large = frames_per_core(EngineConfig(), 1920, 1080)
+    small = frames_per_s(EngineConfig(), 640, 360)
+    large = frames_per_s(EngineConfig(), 1920, 1080)
     assert small > 0
     assert large > 0
     assert small >= large * 0.8
+
+
+def test_streams_side_by_side_are_counted_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each stream runs at once beside the others and every stream's frames count: four
+    detectors that each take 20 ms a frame without holding the processor (a GPU's wait)
+    give about four times one's rate."""
+    import lfr.runtime.admission as admission_module
+
+    class WaitingFollower:
+        def observe(self, _frame: object) -> None:
+            time.sleep(0.02)
+
+    monkeypatch.setattr(admission_module, "calibration_follower", lambda _c: WaitingFollower())
+    monkeypatch.setattr(admission_module, "CALIBRATION_SECONDS", 0.5)
+    alone = frames_per_s(EngineConfig(), 64, 64, streams=1)
+    together = frames_per_s(EngineConfig(), 64, 64, streams=4)
+    assert 10 < alone <= 50
+    assert together > 2.5 * alone
 
 
 def test_the_calibration_searches_the_whole_frame_at_every_detection() -> None:
