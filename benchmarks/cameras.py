@@ -33,12 +33,14 @@ description costs.
 Code-only changes (a cheaper colour conversion) apply to all.
 
 `--gpu` is the GPU machine's mode: 1920×1080 cameras (the generated crowd at 1080p), each
+decoded on the GPU's NVDEC (`[engine.decoding]` PyAV with hardware `cuda`), each
 worker detecting with dlib's MMOD network on ONNX Runtime (`mmod-onnx`) and every face
 described by the machine's one describer service, both on `--providers` (CUDA first by
 default), and the largest count of cameras *held* at the clip's 25 frames/s (the slowest
 camera at 95% of it or more, 5% of frames dropped at most) named with the device. Where
-ONNX Runtime lacks a provider it names (no onnxruntime-gpu, no GPU) it says so and runs
-nothing; `--providers CPUExecutionProvider` runs the same code path on the CPU.
+ONNX Runtime lacks a provider it names (no onnxruntime-gpu, no GPU), or NVDEC cannot
+decode, it says so and runs nothing; `--providers CPUExecutionProvider` runs the same code
+path on the CPU (PyAV decoding on the CPU too).
 
     PYTHONPATH=src python -m benchmarks.cameras --gpu --cameras 8 16 32 48 --seconds 20
 
@@ -122,6 +124,7 @@ def engine_settings(
         on = list(providers)
         return {
             "threads": threads_per_worker(cameras),
+            "decoding": gpu_decoding(providers),
             "detector": {"type": "mmod-onnx", "providers": on},
             "describer": {"type": "dlib", "providers": on},
         }
@@ -130,6 +133,13 @@ def engine_settings(
     if setting == "augmented":
         return {"threads": threads_per_worker(cameras), **AUGMENTED}
     return {"threads": threads_per_worker(cameras)}
+
+
+def gpu_decoding(providers: Sequence[str]) -> dict[str, str]:
+    """The GPU mode decodes through PyAV, on NVDEC where the models run on CUDA (and on the
+    CPU where `--providers` runs the mode's code path there)."""
+    on_cuda = "CUDAExecutionProvider" in providers
+    return {"decoder": "pyav", "hardware": "cuda" if on_cuda else "none"}
 
 
 def run_worker(
@@ -164,7 +174,9 @@ def run_worker(
             health.append(item)
 
     start.wait()
-    source = ProcessingClock(open_source(str(camera.clip), "bench", realtime=True, loop=True))
+    clip = str(camera.clip)
+    played = open_source(clip, "bench", realtime=True, loop=True, decoding=config.decoding)
+    source = ProcessingClock(played)
     worker = CameraWorker(source, engine, gallery, config, emit)
     stop = threading.Event()
     timer = threading.Timer(seconds, stop.set)
@@ -273,6 +285,7 @@ def run_row(
     service_threads: int = 0,
     detector: dict[str, Any] | None = None,
     providers: Sequence[str] = GPU_PROVIDERS,
+    decoding: dict[str, Any] | None = None,
 ) -> Row:
     context = multiprocessing.get_context("spawn")
     start = context.Event()
@@ -280,6 +293,8 @@ def run_row(
     settings = engine_settings(setting, cameras, providers)
     if detector is not None:
         settings = {**settings, "detector": detector}
+    if decoding is not None:
+        settings = {**settings, "decoding": decoding}
     service = _start_service(settings, service_threads, context) if describer == "shared" else None
     link = service[1] if service else None
     processes = [
@@ -385,16 +400,25 @@ def camera_at(resolution: str) -> Camera:
     return Camera(resolution, crowd.video, crowd.watchlist)
 
 
-def gpu_not_run(missing: Sequence[str]) -> str:
-    """What the GPU mode says where it cannot run."""
-    from lfr.vision.onnx_runtime import available_providers
+def gpu_not_run(providers: Sequence[str]) -> str | None:
+    """What the GPU mode says where it cannot run (None: it can): a provider ONNX Runtime
+    lacks, or NVDEC decoding this machine cannot do."""
+    from lfr.vision.decoding import DecodingConfig, hardware_problem
+    from lfr.vision.onnx_runtime import available_providers, missing_providers
 
-    return (
-        f"## GPU mode: not run\n\nONNX Runtime here offers {available_providers()}; "
-        f"the GPU mode needs {list(missing)} (onnxruntime-gpu in place of onnxruntime, on a "
-        "machine with an NVIDIA GPU). `--providers CPUExecutionProvider` runs its code path "
-        "on the CPU."
-    )
+    missing = missing_providers(providers)
+    if missing:
+        return (
+            f"## GPU mode: not run\n\nONNX Runtime here offers {available_providers()}; "
+            f"the GPU mode needs {list(missing)} (onnxruntime-gpu in place of onnxruntime, "
+            "on a machine with an NVIDIA GPU). `--providers CPUExecutionProvider` runs its "
+            "code path on the CPU."
+        )
+    decoding = DecodingConfig.model_validate(gpu_decoding(providers))
+    problem = hardware_problem(decoding)
+    if problem is not None:
+        return f"## GPU mode: not run\n\nNVDEC decoding cannot run here: {problem}."
+    return None
 
 
 def cameras_held(rows: Sequence[Row]) -> int:
@@ -453,6 +477,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
     )
     parser.add_argument(
+        "--decoding",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help='The engine\'s decoding settings instead of its default, e.g. {"decoder": "pyav"}',
+    )
+    parser.add_argument(
         "--describer",
         nargs="+",
         default=["own"],
@@ -481,11 +512,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.gpu:
-        from lfr.vision.onnx_runtime import missing_providers
-
-        missing = missing_providers(args.providers)
-        if missing:
-            print(gpu_not_run(missing))
+        not_run = gpu_not_run(args.providers)
+        if not_run is not None:
+            print(not_run)
             return
         args.settings, args.describer, args.resolutions = ["gpu"], ["shared"], ["1920×1080"]
     cameras = {resolution: camera_at(resolution) for resolution in args.resolutions}
@@ -510,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         args.service_threads,
                         args.detector,
                         args.providers,
+                        args.decoding,
                     )
                     rows.append(row)
                     print(f"  {setting}, {describer}, {count} × {resolution}: done", flush=True)

@@ -17,6 +17,7 @@ from benchmarks.cameras import (
     resolution_name,
 )
 
+from lfr.vision.decoding import DecodingConfig, hardware_problem
 from lfr.vision.engine_config import EngineConfig
 from lfr.vision.imageio import load_image
 from lfr.vision.onnx_runtime import missing_providers
@@ -57,6 +58,22 @@ def test_the_processing_clock_notes_the_capture_time_of_the_frame_handed_out(
         source.close()
 
 
+def test_the_gpu_mode_says_it_was_not_run_where_nvdec_cannot_decode(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine with onnxruntime-gpu but no decoder for the GPU: not run, saying why."""
+    import lfr.vision.onnx_runtime
+
+    if hardware_problem(DecodingConfig(decoder="pyav", hardware="cuda")) is None:
+        pytest.skip("this machine decodes on an NVIDIA GPU: the GPU mode runs here")
+    monkeypatch.setattr(lfr.vision.onnx_runtime, "missing_providers", lambda _p: [])
+    main(["--gpu", "--cameras", "32"])
+    said = capsys.readouterr().out
+    assert said.startswith("## GPU mode: not run")
+    assert "NVDEC decoding cannot run here: " in said
+    assert "NVIDIA GPU" in said
+
+
 def test_the_gpu_mode_says_it_was_not_run_where_onnx_runtime_has_no_gpu(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -79,6 +96,9 @@ def test_the_gpu_setting_detects_and_describes_on_the_providers_it_is_given(
     assert config.detector.type == "mmod-onnx"
     assert config.detector.providers == ("CPUExecutionProvider",)  # type: ignore[union-attr]
     assert config.describer.providers == ("CPUExecutionProvider",)  # type: ignore[union-attr]
+    assert config.decoding == DecodingConfig(decoder="pyav")  # on the CPU here
+    on_gpu = EngineConfig.model_validate(engine_settings("gpu", 4, ["CUDAExecutionProvider"]))
+    assert on_gpu.decoding == DecodingConfig(decoder="pyav", hardware="cuda")
     engine = Engine.from_config(config)
     faces = engine.analyser.analyse(load_image(faces_dir / "face_recognition-examples/obama.jpg"))
     assert len(faces) == 1
