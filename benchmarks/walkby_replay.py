@@ -45,6 +45,7 @@ from benchmarks.walkby import (
     boxes_by_frame,
     detection_cache,
     enrolled,
+    rule_configs,
 )
 from benchmarks.walkby_clips import QUICK_SPEC, Passer, WalkbyClip, WalkbySpec, generate
 from lfr.vision.analysis import FaceAnalyser
@@ -60,6 +61,13 @@ DESCRIPTIONS = {
     "plain": Description(),
     "flip+context": Description(mirror=True, chip_paddings=(0.25, 0.3)),
 }
+"""What is recorded of each face with dlib. The fusion (`--describer fusion`: dlib and
+faceres) records plain and flip only: context crops would triple two networks' passes."""
+FUSION_DESCRIPTIONS = {"plain": Description(), "flip": Description(mirror=True)}
+
+
+def descriptions_of(config: EngineConfig) -> dict[str, Description]:
+    return FUSION_DESCRIPTIONS if config.describer.type == "fusion" else DESCRIPTIONS
 
 
 @dataclass
@@ -76,6 +84,7 @@ class _RecordingWorker(CameraWorker):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.setups = descriptions_of(self.config)
         self.rows: list[tuple[int, int, tuple[int, int, int, int], float]] = []
         self.described: dict[str, list[NDArray[np.float32]]] = defaultdict(list)
 
@@ -83,7 +92,7 @@ class _RecordingWorker(CameraWorker):
         self, frame: Frame, chosen: list[tuple[int, Sighting[FaceInFrame]]]
     ) -> None:
         faces = [sighting.payload.face for _, sighting in chosen]
-        for name, description in DESCRIPTIONS.items():
+        for name, description in self.setups.items():
             self.described[name].append(description.describe(self.engine.describer, faces))
         for track_id, sighting in chosen:
             box = sighting.box
@@ -98,9 +107,12 @@ class _RecordingWorker(CameraWorker):
         super()._describe_and_match(frame, chosen)
 
 
-def _engine(clip: WalkbyClip) -> tuple[Engine, DetectionCache]:
-    """The engine with every description's crops cut, detecting through the clip's cache."""
-    widest = EngineConfig(description=DESCRIPTIONS["flip+context"])
+def _engine(clip: WalkbyClip, config: EngineConfig) -> tuple[Engine, DetectionCache]:
+    """The engine of `config`'s describer with every description's crops cut, detecting
+    through the clip's cache."""
+    widest = EngineConfig(
+        describer=config.describer, description=list(descriptions_of(config).values())[-1]
+    )
     engine = Engine.from_config(widest)
     cache = detection_cache(clip, widest)
     detector = CachedDetector(engine.analyser.detector, cache)
@@ -112,7 +124,9 @@ def _engine(clip: WalkbyClip) -> tuple[Engine, DetectionCache]:
 
 def record(clip: WalkbyClip, config: EngineConfig) -> Recording:
     least = config.tracker.min_describe_quality
-    path = clip.folder / f"replay-descriptions-q{least:g}-t{config.alert_threshold:g}.npz"
+    describer = "" if config.describer.type == "dlib" else f"-{config.describer.type}"
+    name = f"replay-descriptions{describer}-q{least:g}-t{config.alert_threshold:g}.npz"
+    path = clip.folder / name
     if path.is_file():
         with np.load(path) as stored:
             return Recording(
@@ -120,9 +134,9 @@ def record(clip: WalkbyClip, config: EngineConfig) -> Recording:
                 stored["tracks"],
                 stored["boxes"],
                 stored["qualities"],
-                {name: stored[f"d_{name}"] for name in DESCRIPTIONS},
+                {name: stored[f"d_{name}"] for name in descriptions_of(config)},
             )
-    engine, cache = _engine(clip)
+    engine, cache = _engine(clip, config)
     gallery, _ = enrolled(clip, engine, config)
     worker = _RecordingWorker(
         FileSource(clip.video, "walkby", start=START), engine, gallery, config, lambda _: None
@@ -157,14 +171,31 @@ class Step:
     index: int
     subject: str
     score: float
+    second: float = -1.0
+    """The second candidate's score (the margin rules: how far the best stands out)."""
 
 
 TrackRule = Callable[[list[int], NDArray[np.float32], Gallery], list[Step]]
 
 
 def each_steps(rows: list[int], descriptors: NDArray[np.float32], gallery: Gallery) -> list[Step]:
-    ranked = gallery.search(descriptors[rows], k=1)
-    return [Step(i, r[0].subject_id, r[0].score) for i, r in zip(rows, ranked, strict=True) if r]
+    ranked = gallery.search(descriptors[rows], k=2)
+    return [
+        Step(i, r[0].subject_id, r[0].score, r[1].score if len(r) > 1 else -1.0)
+        for i, r in zip(rows, ranked, strict=True)
+        if r
+    ]
+
+
+def with_margin(margin: float) -> TrackRule:
+    """`each_steps` keeping only the descriptions whose best candidate stands `margin`
+    above the second (a stranger's best look-alike seldom stands alone)."""
+
+    def steps(rows: list[int], descriptors: NDArray[np.float32], gallery: Gallery) -> list[Step]:
+        kept = each_steps(rows, descriptors, gallery)
+        return [step for step in kept if step.score - step.second >= margin]
+
+    return steps
 
 
 def fused_steps(weighting: str) -> TrackRule:
@@ -289,11 +320,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="comma-separated: replay only the descriptions of at least each quality",
     )
     parser.add_argument("--rules", default=None, help="replay only rules whose name has this")
+    parser.add_argument(
+        "--describer",
+        choices=("dlib", "fusion"),
+        default="dlib",
+        help="fusion: dlib and faceres fused (needs faceres imported, benchmarks.walkby)",
+    )
     args = parser.parse_args(argv)
     spec = QUICK_SPEC if args.quick else WalkbySpec()
     clip = generate(spec)
     passers = clip.passers()
-    config = EngineConfig()
+    config = EngineConfig() if args.describer == "dlib" else rule_configs()["fusion"]
     if args.describe_quality is not None:
         config = config.updated(tracker={"min_describe_quality": args.describe_quality})
     if args.record_threshold is not None:
@@ -301,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     recording = record(clip, config)
     global QUALITIES
     QUALITIES = recording.qualities
-    engine, _ = _engine(clip)
+    engine, _ = _engine(clip, config)
     qualities = (
         [float(q) for q in args.replay_qualities.split(",")]
         if args.replay_qualities
@@ -329,8 +366,9 @@ def _replay(
     grid = np.round(np.arange(low, high + 1e-9, step), 4)
     print(f"{sum(map(len, by_track.values()))} descriptions, {len(by_track)} tracks")
     owners = track_passers(recording, passers)
+    shown_at = {round(config.alert_threshold, 3), 0.942, 0.946, 0.95, 0.955, 0.96}
     results: dict[str, list[dict[str, float]]] = {}
-    for description_name, description in DESCRIPTIONS.items():
+    for description_name, description in descriptions_of(config).items():
         rule_config = config.updated(description=description.model_dump())
         gallery, _ = enrolled(clip, engine, rule_config)
         enrolled_ids = frozenset(gallery.subject_ids)
@@ -341,6 +379,9 @@ def _replay(
             for label, track_rule, steps_of, needed in [
                 ("each n2", "each", each_steps, 2),
                 ("each n3", "each", each_steps, 3),
+                ("each n2 margin0.01", "each", with_margin(0.01), 2),
+                ("each n2 margin0.02", "each", with_margin(0.02), 2),
+                ("each n2 margin0.03", "each", with_margin(0.03), 2),
                 ("fused-confirm n2", "each", fused_steps("equal"), 2),
                 ("fused n2", "fused", fused_steps("equal"), 2),
                 ("fused n3", "fused", fused_steps("equal"), 3),
@@ -366,7 +407,7 @@ def _replay(
                         zero_at = o
                 results[name] = [asdict(o) for o in lines]
                 for o in lines:
-                    if round(o.threshold, 3) in (0.946, 0.95, 0.955, 0.96):
+                    if round(o.threshold, 3) in shown_at:
                         print(
                             f"{name:45s} at {o.threshold:.3f}: found {o.found}/{o.mated}, "
                             f"non-mated {o.non_mated_alerted}, wrong-mated {o.wrong_on_mated}, "

@@ -275,11 +275,17 @@ def _verification_table(report: Report) -> Table:
     return table
 
 
+def _margin_shown(decisions: Report) -> str:
+    margin = decisions.get("margin") or 0
+    return f", margin {margin:g}" if margin else ""
+
+
 def _identification_table(report: Report) -> Table:
     counts = report["counts"]
     decisions = report["decisions"]
     table = Table(
-        title=f"Identification ({report['model_id']}, rule {decisions['rule']}): "
+        title=f"Identification ({report['model_id']}, rule {decisions['rule']}"
+        f"{_margin_shown(decisions)}): "
         f"{counts['gallery_subjects']} enrolled, {counts['mated_probes']} mated, "
         f"{counts['nonmated_probes']} non-mated probes"
     )
@@ -409,6 +415,15 @@ def identification(
             "Default: as the engine's configured rule.",
         ),
     ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="How far a search's best subject must stand above the second to count "
+            "(calibrated scores; 0: no condition). Default: the engine's alert_margin.",
+        ),
+    ] = None,
     calibration: Annotated[
         Path | None,
         typer.Option(
@@ -469,7 +484,7 @@ def identification(
         group_labels = read_labels(labels) if labels is not None else None
         engine = engine_config(config)
         description = chosen_description(engine, mirror, chip_paddings)
-        rule = chosen_rule(engine, description, normalise, cohort_size, fusion, fair)
+        rule = chosen_rule(engine, description, normalise, cohort_size, fusion, fair, margin)
         described_by = chosen_describer(engine, describer, model)
         in_use = _calibration_in_use(described_by, engine, calibration, fair_cohort)
         options = IdentificationOptions(
@@ -512,6 +527,7 @@ def chosen_rule(
     cohort_size: int,
     fusion: Fusion,
     fair: bool | None,
+    margin: float | None = None,
 ) -> DecisionRule:
     """The engine's decision rule, with what the command line names instead."""
     rule = engine.decision_rule().model_copy(update={"description": description, "fusion": fusion})
@@ -528,6 +544,8 @@ def chosen_rule(
         )
     if fair is not None:
         rule = rule.model_copy(update={"fair": fair})
+    if margin is not None:
+        rule = rule.model_copy(update={"margin": margin})
     try:
         return DecisionRule.model_validate(rule.model_dump())
     except ValidationError as error:

@@ -418,11 +418,15 @@ def searches_from_scores(
     scores: NDArray[np.floating],
     subject_ids: Sequence[str],
     probe_identities: Sequence[str],
+    margin: float = 0.0,
 ) -> Searches:
     """Build `Searches` from a (probes × subjects) score matrix. A probe whose identity
     is one of `subject_ids` is mated; the others are non-mated. A mate tied with other
     subjects gets the best of the tied ranks; a mate scored -inf (e.g. a probe that was
-    not searched) is not returned at all."""
+    not searched) is not returned at all. With a `margin` (the decision rule's,
+    `lfr.vision.decision.stands_out`), a search whose best subject does not stand that
+    far above the second alerts on nobody: its mate, ranked first, and its non-mated top
+    score are then -inf for every threshold (ranks are kept)."""
     matrix = np.asarray(scores, dtype=np.float64)
     if matrix.shape != (len(probe_identities), len(subject_ids)):
         raise ValueError(
@@ -442,11 +446,22 @@ def searches_from_scores(
         if nonmated_rows.shape[1]
         else np.full(len(nonmated_rows), -np.inf)
     )
+    contested_mate = (rank == 1) & ~standing_out(mated_rows, margin)
     identities = np.asarray(probe_identities, dtype=object)
     return Searches(
         mated_identity=tuple(identities[mated]),
         mate_rank=rank.astype(np.int64),
-        mate_score=np.where(rank > 0, mate_score, -np.inf),
+        mate_score=np.where((rank > 0) & ~contested_mate, mate_score, -np.inf),
         nonmated_identity=tuple(identities[~mated]),
-        nonmated_top_score=top.astype(np.float64),
+        nonmated_top_score=np.where(standing_out(nonmated_rows, margin), top, -np.inf),
     )
+
+
+def standing_out(rows: NDArray[np.float64], margin: float) -> NDArray[np.bool_]:
+    """Per row of scores, whether its best stands `margin` above its second (a row of
+    one subject always does): `lfr.vision.decision.stands_out` for a matrix."""
+    if margin <= 0 or rows.shape[1] < 2:
+        return np.ones(rows.shape[0], dtype=bool)
+    best_two = -np.partition(-rows, 1, axis=1)[:, :2]
+    gap = best_two[:, 0] - best_two[:, 1]
+    return np.asarray(gap >= margin) | np.isneginf(best_two[:, 1])

@@ -284,6 +284,7 @@ def evaluate_identification(
             else None,
             "fair": options.rule.fair,
             "fusion": str(options.rule.fusion),
+            "margin": options.rule.margin,
             "min_quality": options.min_quality,
         },
         **figures,
@@ -311,6 +312,7 @@ def evaluate_identification(
             labels,
             [row["threshold"] for row in report["fnir_at_fpir"]],
             options.fpir_targets,
+            options.rule.margin,
         )
     return report
 
@@ -423,7 +425,9 @@ def _search(
         quality = np.array([d.quality.score if d.quality is not None else 0.0 for d in rows])
         searched &= gate_by_quality(scores, quality, options.min_quality)[1]
     scores[~searched] = -np.inf
-    searches = metrics.searches_from_scores(scores, gallery.subject_ids, [n for n, _ in probes])
+    searches = metrics.searches_from_scores(
+        scores, gallery.subject_ids, [n for n, _ in probes], rule.margin
+    )
     return Searched(
         searches,
         int(np.count_nonzero(~searched)),
@@ -535,6 +539,7 @@ def group_rates_1n(
     identities: Sequence[str],
     groups: Mapping[str, str],
     threshold: float,
+    margin: float = 0.0,
 ) -> dict[str, dict[str, Rate]]:
     """Each group's four error rates at one threshold of a 1:N run, with intervals:
 
@@ -543,11 +548,14 @@ def group_rates_1n(
     - FMR: comparisons of its probes with enrolled subjects *of the same group* who are
       not the probe's identity, at or above the threshold (NIST FRVT Part 3: same-group
       impostors, where confusions are likeliest);
-    - FNMR: comparisons of its mated probes with their own subject, below it."""
+    - FNMR: comparisons of its mated probes with their own subject, below it.
+
+    FPIR and FNIR obey the rule's `margin` as the searches do; FMR and FNMR are
+    comparisons one to one, which no margin touches."""
     columns = {subject: j for j, subject in enumerate(subject_ids)}
     probe_group = metrics.group_of(identities, groups)
     subject_group = metrics.group_of(subject_ids, groups)
-    searches = metrics.searches_from_scores(scores, subject_ids, identities)
+    searches = metrics.searches_from_scores(scores, subject_ids, identities, margin)
     result: dict[str, dict[str, Rate]] = {}
     for group, subset in metrics.searches_by_group(searches, groups).items():
         rows = probe_group == group
@@ -578,6 +586,7 @@ def group_differentials(
     groups: Mapping[str, str],
     thresholds: Sequence[float | None],
     fpir_targets: Sequence[float],
+    margin: float = 0.0,
 ) -> list[Report]:
     """At each overall threshold: every group's FPIR, FNIR, FMR and FNMR with 95%
     Wilson intervals, and for each rate the ratio of the highest group to the lowest
@@ -587,7 +596,7 @@ def group_differentials(
     for target, threshold in zip(fpir_targets, thresholds, strict=True):
         if threshold is None:
             continue
-        rates = group_rates_1n(scores, subject_ids, identities, groups, threshold)
+        rates = group_rates_1n(scores, subject_ids, identities, groups, threshold, margin)
         kinds = ("fpir", "fnir", "fmr", "fnmr")
         result.append(
             {

@@ -193,7 +193,7 @@ def _identification(
     similarity: NDArray[np.float64] = searched_as_live.scores(matrix).astype(np.float64)
     similarity[[d is None for d in searched]] = -np.inf
     searches = metrics.searches_from_scores(
-        similarity, gallery.subject_ids, [name for name, _ in probes]
+        similarity, gallery.subject_ids, [name for name, _ in probes], rule.margin
     )
     by_group = metrics.searches_by_group(searches, {n: labels[n] for n in chosen})
     return {

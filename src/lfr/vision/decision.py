@@ -20,9 +20,12 @@
    descriptor (`mean`), so that a passer's frames average their noise out as a
    subject's photographs do in its centroid. A photograph is one description: its
    pooled descriptor is its own, and `lfr evaluate` scores it alike either way.
-6. **Threshold**: a searched descriptor is evidence for the subject its calibrated score
-   ranks first, at or above the threshold; the tracker (`lfr.vision.tracking`) confirms
-   it over a track, `lfr evaluate` reports FPIR and FNIR per image at the same threshold.
+6. **Threshold and margin**: a searched descriptor is evidence for the subject its
+   calibrated score ranks first, at or above the threshold, and standing at least the
+   `margin` above the second subject's score (`stands_out`): a stranger's best look-alike
+   in a large watchlist seldom stands alone, a person's own template does. The tracker
+   (`lfr.vision.tracking`) confirms it over a track, `lfr evaluate` reports FPIR and FNIR
+   per image at the same threshold and margin.
 
 `searched_gallery` is steps 2–4 for a watchlist: what a camera searches and what the
 evaluation scores. `DecisionRule.name` names a rule in a calibration.
@@ -219,6 +222,18 @@ class TrackTemplates:
         return len(self._templates)
 
 
+DEFAULT_MARGIN = 0.01
+"""The engine's default margin (`EngineConfig.alert_margin`). On the walk-by clip
+(1,100 enrolled, docs/evaluation.md) it halved the strangers alerted at the default
+threshold for one watchlisted passer fewer found."""
+
+
+def stands_out(best: float, runner_up: float | None, margin: float) -> bool:
+    """Whether a search's best score stands `margin` above the second subject's (None:
+    the watchlist has no second subject, so nothing competes)."""
+    return runner_up is None or best - runner_up >= margin
+
+
 class DecisionRule(BaseModel):
     """Everything between a face and its calibrated score (see the module's text)."""
 
@@ -236,6 +251,16 @@ class DecisionRule(BaseModel):
         description=(
             "What a camera searches after each description of a followed face "
             "(`TrackPooling`); a photograph is one description either way."
+        ),
+    )
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "How far the best subject's calibrated score must stand above the second's "
+            "for a search to count (`stands_out`); 0: no such condition. It does not "
+            "change the scores, so it is not part of the rule's name in a calibration."
         ),
     )
 

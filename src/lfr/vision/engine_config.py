@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lfr.partial_tables import complete_partial_tables
-from lfr.vision.decision import DecisionRule, Description, TrackPooling
+from lfr.vision.decision import DEFAULT_MARGIN, DecisionRule, Description, TrackPooling
 from lfr.vision.decoding import DecodingConfig
 from lfr.vision.describers import DescriberConfig, DlibDescriberConfig, check_describer_models
 from lfr.vision.detection import DetectorConfig, HogDetectorConfig
@@ -133,6 +133,20 @@ class EngineConfig(BaseModel):
             "its own scale; dlib's 0.955 for a model without one."
         ),
     )
+    alert_margin: float = Field(
+        default=DEFAULT_MARGIN,
+        ge=0,
+        le=0.2,
+        description=(
+            "How far a described face's best subject must stand above the second-best, on "
+            "the calibrated scale, for the description to count towards an alert: a "
+            "stranger's best look-alike in a large watchlist is seldom alone, a person's "
+            "own template usually is. At 0.01 on the walk-by clip (1,100 enrolled) the "
+            "strangers alerted at the default threshold fell from 5 to 2 of 310 for one "
+            "watchlisted passer fewer found (docs/evaluation.md); 0 turns it off. Needs "
+            "top_k of 2 or more."
+        ),
+    )
     score_normalisation: CohortNormalisation | None = Field(
         default=None,
         description=(
@@ -185,6 +199,7 @@ class EngineConfig(BaseModel):
             normalisation=self.score_normalisation,
             fair=self.fair_normalisation,
             track_pooling=self.track_pooling,
+            margin=self.alert_margin,
         )
 
     @model_validator(mode="after")
@@ -205,6 +220,15 @@ class EngineConfig(BaseModel):
     @model_validator(mode="after")
     def _describer_models_fit(self) -> EngineConfig:
         check_describer_models(self.describer)
+        return self
+
+    @model_validator(mode="after")
+    def _margin_has_a_runner_up(self) -> EngineConfig:
+        if self.alert_margin > 0 and self.top_k < 2:
+            raise ValueError(
+                f"alert_margin {self.alert_margin} compares the best candidate with the "
+                "second: set top_k to 2 or more, or alert_margin to 0"
+            )
         return self
 
     @model_validator(mode="after")

@@ -403,11 +403,13 @@ class CameraWorker:
         searched = self._templates.searched([track_id for track_id, _ in chosen], descriptors)
         ranked = self.gallery.search(searched, k=self.config.top_k)
         del descriptors, searched  # never kept: a descriptor is biometric data (REC-4)
-        threshold = self.config.alert_threshold
+        threshold, margin = self.config.alert_threshold, self.config.alert_margin
         confirmations = [
             confirmation
             for (track_id, sighting), candidates in zip(chosen, ranked, strict=True)
-            for confirmation in self._tracker.record(track_id, sighting, candidates, threshold)
+            for confirmation in self._tracker.record(
+                track_id, sighting, candidates, threshold, margin
+            )
         ]
         self._health.stage("match", time.perf_counter() - described)
         for confirmation in confirmations:

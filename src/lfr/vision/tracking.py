@@ -30,6 +30,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lfr.vision.decision import stands_out
 from lfr.vision.types import Box, Candidate
 
 P = TypeVar("P")
@@ -273,7 +274,10 @@ class Track(Generic[P]):
     best_described_quality: float = 0.0
     last_described_at: datetime | None = None
     scores: dict[str, list[float]] = field(default_factory=dict)
-    """Per subject, its scores in the descriptions that ranked it first."""
+    """Per subject, its scores in the descriptions that ranked it first, standing out."""
+    contested: dict[str, float] = field(default_factory=dict)
+    """Per subject, its best score in descriptions that ranked it first without standing
+    out (evidence of nothing; it only keeps the track described while it is near)."""
     evidence: dict[str, _Evidence[P]] = field(default_factory=dict)
     alerted: set[str] = field(default_factory=set)
     urgency: Urgency = Urgency.SETTLED
@@ -410,10 +414,13 @@ class Tracker(Generic[P]):
         sighting: Sighting[P],
         candidates: Sequence[Candidate],
         threshold: float,
+        margin: float = 0.0,
     ) -> list[Confirmation[P]]:
         """Adds one described sighting's candidate scores to its track; returns the
         subjects this confirms for the first time (at most one alert per track and
-        subject, REC-3)."""
+        subject, REC-3). A description whose best candidate does not stand `margin` above
+        the second (`lfr.vision.decision.stands_out`) is no evidence for it, though it
+        keeps the track described as urgently as its score asks."""
         track = self._tracks.get(track_id)
         if track is None or not candidates:
             return []
@@ -421,6 +428,12 @@ class Tracker(Generic[P]):
         # is one person, so a lookalike ranked below the person's own best match is not
         # evidence of the lookalike (it stays on the alert as a candidate, ADJ-1).
         best = candidates[0]
+        runner_up = candidates[1].score if len(candidates) > 1 else None
+        if not stands_out(best.score, runner_up, margin):
+            contested = track.contested.get(best.subject_id, best.score)
+            track.contested[best.subject_id] = max(contested, best.score)
+            track.urgency = self._urgency(track, threshold)
+            return []
         track.scores.setdefault(best.subject_id, []).append(best.score)
         self._keep_if_best_evidence(track, best, sighting, tuple(candidates), threshold)
         confirmation = self._confirm(track, best.subject_id, threshold)
@@ -456,11 +469,12 @@ class Tracker(Generic[P]):
         return not self._open(track) and routine >= self.config.max_descriptions
 
     def _urgency(self, track: Track[P], threshold: float) -> Urgency:
-        open_scores = [s for subject, s in track.scores.items() if subject not in track.alerted]
-        if any(max(scores) >= threshold for scores in open_scores):
+        open_best = [max(s) for subject, s in track.scores.items() if subject not in track.alerted]
+        open_best += [s for subject, s in track.contested.items() if subject not in track.alerted]
+        if any(best >= threshold for best in open_best):
             return Urgency.CONFIRMING
         near = threshold - self.config.near_threshold_margin
-        if any(max(scores) >= near for scores in open_scores):
+        if any(best >= near for best in open_best):
             return Urgency.NEAR
         return Urgency.SETTLED
 

@@ -1,6 +1,7 @@
 """`lfr evaluate` measures what the engine runs (REC-2, EQ-1): for the same photograph and
 watchlist, the camera worker's alert scores equal the evaluation's scores, for the
-engine's default rule and for flip + context augmentation with fair normalisation.
+engine's default rule and for flip + context augmentation with fair normalisation, and
+the two decide alike under the rule's margin.
 
 Real detector, alignment, dlib describer, enrolment, camera worker and tracker; the
 "camera" shows one lfw-dev photograph a few times.
@@ -97,6 +98,14 @@ def _config(
 
 def _engine_scores(config: EngineConfig, images: Path, probe: Path) -> dict[str, float]:
     """The candidates' scores of the alert the camera worker raises on `probe`."""
+    events = _engine_alerts(config, images, probe)
+    assert events, "the engine raised no alert on the photograph"
+    return {c.subject_id: c.score for c in events[0].candidates}
+
+
+def _engine_alerts(config: EngineConfig, images: Path, probe: Path) -> list[MatchEvent]:
+    """The alerts the camera worker raises on `probe` against the first images of
+    `PEOPLE`."""
     engine = Engine.from_config(config)
     enroler = VisionEnroler(
         FaceAnalyser(build_detector(config.enrolment_detector())),
@@ -122,8 +131,7 @@ def _engine_scores(config: EngineConfig, images: Path, probe: Path) -> dict[str,
         lambda e: events.append(e) if isinstance(e, MatchEvent) else None,
     )
     worker.run(threading.Event())
-    assert events, "the engine raised no alert on the photograph"
-    return {c.subject_id: c.score for c in events[0].candidates}
+    return events
 
 
 def _evaluation_scores(
@@ -131,6 +139,15 @@ def _evaluation_scores(
 ) -> dict[str, float]:
     """The probe's scores against every subject as `lfr evaluate identification` has
     them (the same split: first image enrolled)."""
+    scores, _ = _evaluated(config, images, probe, calibration)
+    return scores
+
+
+def _evaluated(
+    config: EngineConfig, images: Path, probe: Path, calibration: ModelCalibration | None
+) -> tuple[dict[str, float], float]:
+    """The probe's scores, and its mate's score as the evaluation's figures count it
+    (-inf: the rule would not alert on it at any threshold)."""
     split = split_identification({n: p for n, p in identity_images(images).items() if n in PEOPLE})
     describer, _ = build_evaluation_describer(
         HogDetectorConfig(upsample=1),
@@ -142,7 +159,8 @@ def _evaluation_scores(
     scored = score_split(split, describer, options)
     row = [path for _, path in scored.probes].index(probe)
     scores = scored.searched.scores[row]
-    return dict(zip(scored.gallery.subject_ids, map(float, scores), strict=True))
+    mate_score = float(scored.searched.searches.mate_score[row])  # mated probes come first
+    return dict(zip(scored.gallery.subject_ids, map(float, scores), strict=True)), mate_score
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +218,22 @@ def test_flip_context_and_fair_normalisation_score_alike_in_engine_and_evaluatio
         assert score == pytest.approx(evaluation[subject], abs=1e-5)
     plain = _evaluation_scores(_config(Description(), None, False), images, probe, None)
     assert engine[PEOPLE[2]] != pytest.approx(plain[PEOPLE[2]], abs=1e-3)  # the rule ran
+
+
+def test_the_margin_decides_alike_in_engine_and_evaluation(images: Path) -> None:
+    """A margin above the gap between the probe's two best subjects: the camera raises
+    no alert and the evaluation counts the mate missed; a margin below it: both find
+    the person."""
+    default = EngineConfig()
+    config = _config(default.description, None, default.fair_normalisation)
+    probe = sorted((images / PEOPLE[0]).iterdir())[1]
+    calibration = load_calibration(None, "dlib-resnet-v1")
+    scores = _evaluation_scores(config, images, probe, calibration)
+    best, second = sorted(scores.values(), reverse=True)[:2]
+    assert max(scores, key=lambda s: scores[s]) == PEOPLE[0]
+    for margin, alerts in ((best - second + 0.01, False), ((best - second) / 2, True)):
+        ruled = config.updated(alert_margin=margin)
+        events = _engine_alerts(ruled, images, probe)
+        _, mate_score = _evaluated(ruled, images, probe, calibration)
+        assert [e.subject_id for e in events] == ([PEOPLE[0]] if alerts else [])
+        assert bool(np.isfinite(mate_score)) is alerts

@@ -193,3 +193,27 @@ def test_searches_from_a_score_matrix_match_those_from_candidate_lists() -> None
     assert searches.mate_score.tolist() == [0.9, 0.7, -math.inf]
     assert searches.nonmated_identity == ("x",)
     assert searches.nonmated_top_score.tolist() == [0.6]
+
+
+def test_a_search_whose_best_does_not_stand_out_by_the_margin_alerts_on_nobody() -> None:
+    """The decision rule's margin (lfr.vision.decision.stands_out) in 1:N figures: a
+    mate ranked first but 0.005 above the second is missed at every threshold, rank
+    kept; a stranger's top look-alike 0.005 above the next alerts at no threshold."""
+    scores = np.array(
+        [
+            [0.90, 0.895, 0.1],  # a: rank 1, contested
+            [0.20, 0.90, 0.80],  # b: rank 1, stands out by 0.1
+            [0.60, 0.595, 0.3],  # x: non-mated, contested
+            [0.70, 0.10, 0.30],  # y: non-mated, stands out
+        ]
+    )
+    identities = ["a", "b", "x", "y"]
+    plain = searches_from_scores(scores, ["a", "b", "c"], identities)
+    ruled = searches_from_scores(scores, ["a", "b", "c"], identities, margin=0.01)
+    assert plain.mate_score.tolist() == [0.90, 0.90]
+    assert ruled.mate_rank.tolist() == [1, 1]
+    assert ruled.mate_score.tolist() == [-math.inf, 0.90]
+    assert ruled.nonmated_top_score.tolist() == [-math.inf, 0.70]
+    one_subject = searches_from_scores(np.array([[0.9], [0.8]]), ["a"], ["a", "z"], 0.01)
+    assert one_subject.mate_score.tolist() == [0.9]
+    assert one_subject.nonmated_top_score.tolist() == [0.8]

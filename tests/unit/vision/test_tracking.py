@@ -10,6 +10,7 @@ from lfr.vision.tracking import (
     Sighting,
     Tracker,
     TrackerConfig,
+    Urgency,
     affinity,
     associate,
     centre_shift,
@@ -204,15 +205,50 @@ def test_descriptions_per_frame_are_bounded_fewest_described_first() -> None:
     assert [t for t, _ in tracker.select_for_description(at(0.04))] == [3, 1]
 
 
-def _describe_pass(tracker: Tracker[str], per_frame: list[dict[str, float]]) -> list[str]:
+def _describe_pass(
+    tracker: Tracker[str], per_frame: list[dict[str, float]], margin: float = 0.0
+) -> list[str]:
     alerts: list[str] = []
     for i, subject_scores in enumerate(per_frame):
         now = at(i * 0.3)
         tracker.update([sighting(i, i * 0.3)], now)
         for track_id, chosen in tracker.select_for_description(now):
-            confirmed = tracker.record(track_id, chosen, scores(**subject_scores), THRESHOLD)
+            candidates = scores(**subject_scores)
+            confirmed = tracker.record(track_id, chosen, candidates, THRESHOLD, margin)
             alerts += [f"{c.track_id}:{c.subject_id}" for c in confirmed]
     return alerts
+
+
+@pytest.mark.parametrize(
+    ("per_frame", "alerts"),
+    [
+        # the best stands 0.05 above the second every time: confirmed as without a margin
+        ([{"a": 0.95, "b": 0.90}, {"a": 0.96, "b": 0.91}], ["1:a"]),
+        # a look-alike among look-alikes (0.005 apart): no description counts, no alert
+        ([{"a": 0.95, "b": 0.945}, {"a": 0.96, "b": 0.955}, {"a": 0.95, "b": 0.946}], []),
+        # one contested description, then two that stand out: confirmed on those two
+        ([{"a": 0.95, "b": 0.945}, {"a": 0.95, "b": 0.90}, {"a": 0.93, "b": 0.5}], ["1:a"]),
+        # a watchlist of one has no second subject: nothing competes
+        ([{"a": 0.95}, {"a": 0.95}], ["1:a"]),
+    ],
+)
+def test_a_description_counts_only_where_its_best_subject_stands_out(
+    per_frame: list[dict[str, float]], alerts: list[str]
+) -> None:
+    """REC-2: with a margin of 0.01, a description is evidence for its best subject only
+    when that subject's score stands 0.01 or more above the second's."""
+    assert _describe_pass(Tracker(EVERY_INTERVAL), per_frame, margin=0.01) == alerts
+
+
+def test_a_contested_description_at_the_threshold_keeps_the_track_described_urgently() -> None:
+    """No evidence, but the decision is open: the track is described again at once."""
+    tracker: Tracker[str] = Tracker(CONFIG)
+    tracker.update([sighting(0, 0)], at(0))
+    ((track_id, chosen),) = tracker.select_for_description(at(0))
+    assert tracker.record(track_id, chosen, scores(a=0.95, b=0.945), THRESHOLD, 0.01) == []
+    track = tracker.tracks[0]
+    assert track.scores == {}
+    assert track.urgency is Urgency.CONFIRMING
 
 
 @pytest.mark.parametrize(
