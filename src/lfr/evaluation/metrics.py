@@ -463,5 +463,6 @@ def standing_out(rows: NDArray[np.float64], margin: float) -> NDArray[np.bool_]:
     if margin <= 0 or rows.shape[1] < 2:
         return np.ones(rows.shape[0], dtype=bool)
     best_two = -np.partition(-rows, 1, axis=1)[:, :2]
-    gap = best_two[:, 0] - best_two[:, 1]
+    with np.errstate(invalid="ignore"):  # an unsearched row: -inf less -inf
+        gap = best_two[:, 0] - best_two[:, 1]
     return np.asarray(gap >= margin) | np.isneginf(best_two[:, 1])
