@@ -7,6 +7,7 @@ so that a checklist can show every unmet condition at once (DEP-1), or raises a
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from typing import NoReturn
 
@@ -26,8 +27,16 @@ def raise_if_any(problems: Iterable[Unmet]) -> None:
         raise Refusals(found)
 
 
+def invisible(character: str) -> bool:
+    """A character that shows nothing: white space, or a format character (Unicode
+    category Cf: U+200B zero-width space, U+202E right-to-left override, U+FEFF, …)."""
+    return character.isspace() or unicodedata.category(character) == "Cf"
+
+
 def blank(text: str | None) -> bool:
-    return text is None or not text.strip()
+    """No text, or text that reads as nothing: a reason made only of invisible characters
+    is no reason."""
+    return text is None or all(invisible(character) for character in text)
 
 
 def required(text: str | None, unmet: Unmet) -> list[Unmet]:

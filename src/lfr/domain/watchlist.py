@@ -13,6 +13,7 @@ watchlist, their alerts are tests.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,7 +22,7 @@ from lfr.domain.authorisation import Scope, outside_scope
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Unmet
-from lfr.domain.rules import blank, raise_if_any, required
+from lfr.domain.rules import blank, invisible, raise_if_any, required
 
 CURRENCY_LIMIT = timedelta(hours=24)
 """The framework's limit (WL-2, [24]); a setting may shorten it, never lengthen it."""
@@ -68,6 +69,14 @@ def entry_problems(entry: EntryDraft, day: date) -> list[Unmet]:
     reference = entry.subject_reference
     if blank(reference):
         problems.append(Unmet("WL-3", "give the PNC or system ID", "subject_reference"))
+    elif any(invisible(c) and not c.isspace() for c in reference):
+        problems.append(
+            Unmet(
+                "WL-3",
+                "the PNC or system ID holds an invisible character (such as U+200B): type it again",
+                "subject_reference",
+            )
+        )
     elif len(reference.strip()) > SUBJECT_REFERENCE_MAX:
         problems.append(
             Unmet("WL-3", f"at most {SUBJECT_REFERENCE_MAX} characters", "subject_reference")
@@ -112,12 +121,24 @@ def composition_problems(entries: Sequence[ListedEntry], scope: Scope) -> list[U
         for entry in entries
         if entry.category not in scope.categories
     ]
-    references = [entry.subject_reference for entry in entries]
+    first_spelling: dict[str, str] = {}
+    repeated: set[str] = set()
+    for entry in entries:
+        key = same_subject(entry.subject_reference)
+        if key in first_spelling:
+            repeated.add(first_spelling[key])
+        first_spelling.setdefault(key, entry.subject_reference)
     problems += [
         Unmet("WL-4", f"{reference} is listed more than once", "subject_reference")
-        for reference in sorted({r for r in references if references.count(r) > 1})
+        for reference in sorted(repeated)
     ]
     return problems
+
+
+def same_subject(reference: str) -> str:
+    """What two references to one subject share: `pnc 20/1A`, `PNC 20/1A` and the same in
+    full-width letters name one record (Unicode NFKC, case folded)."""
+    return unicodedata.normalize("NFKC", reference.strip()).casefold()
 
 
 def compiler_problems(actor: Actor, compiled_by: str) -> list[Unmet]:

@@ -28,6 +28,7 @@ from lfr.domain.authorisation import (
 )
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Refusal, Unmet
+from lfr.domain.rules import blank
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.policy import GovernancePolicy
 from lfr.services.thresholds import enforce_threshold_floor
@@ -109,7 +110,7 @@ def withdraw_application(
     """The applicant withdraws an application not yet decided, saying why (AUTH-1, AUD-1)."""
     row = locked(session, ApplicationRow, application_id, "application")
     rules.check_withdraw(application_of(row), row.status, actor)
-    if not reason.strip():
+    if blank(reason):
         raise Refusal("AUTH-1", "say why the application is withdrawn", "reason")
     row.status = ApplicationStatus.WITHDRAWN
     _record_status(session, actor, row, "application.withdraw", "withdrawn", reason.strip())

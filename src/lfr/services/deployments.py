@@ -24,6 +24,7 @@ from lfr.domain.authorisation import outside_scope
 from lfr.domain.deployment import Assignment, DeploymentStatus, StartContext
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.rules import blank
 from lfr.reports.recognition import RecognitionConfig, resolve_recognition
 from lfr.services import alerts, fleet, people, retention, reviews
 from lfr.services._rows import audited, found, locked, moment
@@ -168,7 +169,7 @@ def unassign(
         raise Refusals(problems)
     if row.status.finished:
         raise Refusal("DEP-1", f"the deployment is {row.status.value}", "status")
-    if not reason.strip():
+    if blank(reason):
         raise Refusal("DEP-1", "say why", "reason")
     match = [a for a in row.assignments if a.user_id == user_id and a.role is role]
     if not match:

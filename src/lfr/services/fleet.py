@@ -35,6 +35,7 @@ from lfr.db.governance import DeploymentRow
 from lfr.db.leases import INSTANCE_PREFIX, camera_lease, database_now, live_holders
 from lfr.domain.people import SYSTEM_ACTOR, Actor, Role
 from lfr.domain.refusal import NotFound, Refusal
+from lfr.domain.rules import blank
 from lfr.services._rows import moment
 from lfr.services.people import is_console
 from lfr.vision.source_types import node_of
@@ -365,7 +366,7 @@ def revoke_node(
 ) -> EnrolledNodeRow:
     """Revoke a node: it receives no watchlist and what it publishes is refused; audited."""
     _check_administrator(actor)
-    if not reason.strip():
+    if blank(reason):
         raise Refusal("DEP-2", "say why the node is revoked", "reason")
     row = session.get(EnrolledNodeRow, name, with_for_update=True)
     if row is None:

@@ -46,6 +46,7 @@ from lfr.db.session import SessionFactory, transaction
 from lfr.db.web_sessions import OneTimePassword
 from lfr.domain.people import SYSTEM_ACTOR, TWO_PERSON_ROLES, Actor, Rank, Role
 from lfr.domain.refusal import NotFound, Refusal
+from lfr.domain.rules import blank
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,7 @@ def create_user(
     """Create an account (administrator only), audited with its initial roles."""
     _require_administrator(actor, "create accounts")
     username = username.strip()
-    if not username or not display_name.strip():
+    if not username or blank(display_name):
         field = "username" if not username else "display_name"
         raise Refusal("people.account", "must not be empty", field)
     if (taken := _reads_as_taken(session, username)) is not None:
@@ -250,7 +251,7 @@ def set_roles(
     _require_administrator(actor, "change roles")
     user = get_user(session, user_id)
     _require_not_self(actor, user, "roles")
-    if not reason.strip():
+    if blank(reason):
         raise Refusal("people.roles", "a reason is required", "reason")
     wanted = set(roles)
     held_back = set() if is_console(actor) else (wanted - user.roles) & TWO_PERSON_ROLES
@@ -403,7 +404,7 @@ def _decide(
         raise Refusal("people.two-person", f"this {noun} was already decided", noun)
     user = get_user(session, pending.user_id)
     _require_second_administrator(actor, pending.requested_by, user)
-    if not approve and not reason.strip():
+    if not approve and blank(reason):
         raise Refusal("people.two-person", f"say why the {noun} is refused", "reason")
     pending.decided_by, pending.decided_at, pending.approved = actor.user_id, utcnow(), approve
     return pending, user
@@ -416,7 +417,7 @@ def _administered(session: Session, actor: Actor, user_id: str, what: str, reaso
     _require_administrator(actor, what)
     user = get_user(session, user_id)
     _require_not_self(actor, user, "account")
-    if not reason.strip():
+    if blank(reason):
         raise Refusal("people.account", "a reason is required", "reason")
     return user
 

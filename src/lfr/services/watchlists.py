@@ -30,6 +30,7 @@ from lfr.domain import watchlist as rules
 from lfr.domain.deployment import DeploymentStatus
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import NotFound, Refusal, Refusals, Unmet
+from lfr.domain.rules import blank
 from lfr.domain.watchlist import BlueListDraft, EntryDraft, ListedEntry
 from lfr.services._rows import audited, found, locked, moment
 from lfr.services.authorisations import authority_of, locked_authority
@@ -403,7 +404,7 @@ def remove_entry(
     """Take an entry (and its images) off an unsealed watchlist, saying why."""
     watchlist = locked(session, WatchlistRow, watchlist_id, "watchlist")
     rules.check_remove_entry(actor, watchlist.created_by, watchlist.sealed_at is not None)
-    if not reason.strip():
+    if blank(reason):
         raise Refusal("WL-3", "say why the entry is removed", "reason")
     entry = found(session, WatchlistEntryRow, entry_id, "watchlist entry")
     if entry.watchlist_id != watchlist.id:

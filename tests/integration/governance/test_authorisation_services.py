@@ -211,13 +211,17 @@ def test_incomplete_submission_names_every_field_and_stays_a_draft(
     assert audit_count(session_factory) == before
 
 
-def test_withdrawal_needs_a_reason(session_factory: SessionFactory, personas: Personas) -> None:
-    """AUTH-1/AUD-1: a withdrawal without a reason is refused, naming the field, and changes
-    nothing; with one, the application is withdrawn and the reason is in the log."""
+@pytest.mark.parametrize("no_reason", ["  ", "\u200b\u202e\ufeff"])
+def test_withdrawal_needs_a_reason(
+    session_factory: SessionFactory, personas: Personas, no_reason: str
+) -> None:
+    """AUTH-1/AUD-1: a withdrawal without a reason (blank, or only invisible characters such
+    as a zero-width space) is refused, naming the field, and changes nothing; with one, the
+    application is withdrawn and the reason is in the log."""
     application_id = submitted(session_factory, personas)
     before = audit_count(session_factory)
     with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
-        authorisations.withdraw_application(session, personas.applicant, application_id, "  ")
+        authorisations.withdraw_application(session, personas.applicant, application_id, no_reason)
     assert (refused.value.rule, refused.value.field) == ("AUTH-1", "reason")
     assert audit_count(session_factory) == before
     with transaction(session_factory) as session:

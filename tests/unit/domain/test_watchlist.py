@@ -87,6 +87,11 @@ def listed(
         ({}, set()),
         ({"subject_reference": " "}, {("WL-3", "subject_reference")}),
         ({"subject_reference": "X" * 65}, {("WL-3", "subject_reference")}),
+        # invisible characters: a reference that reads as nothing, or as another one
+        ({"subject_reference": "\u200b"}, {("WL-3", "subject_reference")}),
+        ({"subject_reference": "PNC 20/\u200b123456A"}, {("WL-3", "subject_reference")}),
+        ({"reason": "\u202e\u200b"}, {("WL-3", "reason")}),
+        ({"image_source": "\ufeff "}, {("WL-3", "image_source")}),
         ({"category": None}, {("WL-3", "category")}),
         ({"reason": ""}, {("WL-3", "reason")}),
         ({"image_source": ""}, {("WL-3", "image_source")}),
@@ -144,6 +149,9 @@ def test_age_on_the_deployment_day(born: date, on: date, age: int) -> None:
         ([listed("A", SUSPECT)], {"allowed_categories": frozenset({WANTED})}, {"category"}),
         ([listed("A", WatchlistCategory.VICTIM)], {}, {"category"}),
         ([listed("A"), listed("A")], {}, {"subject_reference"}),
+        # one record however its letters are written: case, full-width forms
+        ([listed("pnc 20/1a"), listed("PNC 20/1A")], {}, {"subject_reference"}),
+        ([listed("\uff30NC 20/1A"), listed("PNC 20/1A")], {}, {"subject_reference"}),
     ],
 )
 def test_composition(
