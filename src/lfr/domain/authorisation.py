@@ -22,7 +22,7 @@ from lfr.canonical import canonical_json
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor, Rank, Role
 from lfr.domain.refusal import Refusals, Unmet
-from lfr.domain.rules import blank, raise_if_any, refuse, required
+from lfr.domain.rules import blank, raise_if_any, refuse, repeated, required
 
 
 class PlaceCategory(StrEnum):
@@ -190,7 +190,7 @@ def _list_problems(name: str, values: tuple[str, ...]) -> list[Unmet]:
         return [Unmet("AUTH-1", "name at least one", name)]
     if any(blank(value) for value in values):
         return [Unmet("AUTH-1", "an entry is blank", name)]
-    if len(set(values)) != len(values):
+    if repeated(values):
         return [Unmet("AUTH-1", "an entry is listed twice", name)]
     return []
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from lfr.domain.authorisation import Authority, authority_problems, outside_scope
 from lfr.domain.people import Actor, Role
 from lfr.domain.refusal import Unmet
-from lfr.domain.rules import human_problems, raise_if_any, required
+from lfr.domain.rules import human_problems, raise_if_any, repeated, required
 from lfr.domain.watchlist import CURRENCY_LIMIT, ListedEntry, seal_problems
 
 
@@ -35,6 +35,19 @@ class DeploymentStatus(StrEnum):
 COMMAND_ROLES = (Role.GOLD, Role.SILVER, Role.BRONZE)
 DEPLOYMENT_ROLES = (*COMMAND_ROLES, Role.OPERATOR, Role.ENGAGEMENT_OFFICER)
 """The roles a deployment assigns; each needs in-date training for that role (TRN-1)."""
+
+
+def where_named_problems(places: Sequence[str], cameras: Sequence[str]) -> list[Unmet]:
+    """DEP-1: a plan names at least one place and one camera, each once (a camera named
+    twice would be counted, and started, twice)."""
+    if not places or not cameras:
+        return [Unmet("DEP-1", "name the place(s) and camera(s)", "place")]
+    named = (("place", places), ("camera", cameras))
+    return [
+        Unmet("DEP-1", f"{name} is named more than once: name each {field} once", field)
+        for field, names in named
+        for name in repeated(names)
+    ]
 
 
 def assignment_problems(person: Actor, role: Role, trained: bool) -> list[Unmet]:

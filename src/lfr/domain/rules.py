@@ -8,6 +8,7 @@ so that a checklist can show every unmet condition at once (DEP-1), or raises a
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from typing import NoReturn
 
@@ -37,6 +38,11 @@ def blank(text: str | None) -> bool:
     """No text, or text that reads as nothing: a reason made only of invisible characters
     is no reason."""
     return text is None or all(invisible(character) for character in text)
+
+
+def repeated(names: Iterable[str]) -> list[str]:
+    """The names given more than once, each named once, sorted."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
 def required(text: str | None, unmet: Unmet) -> list[Unmet]:

@@ -62,8 +62,7 @@ def plan_deployment(
     is_applicant = actor.user_id == authority.application.applicant_id
     if not (is_applicant or actor.has(Role.GOLD) or actor.has(Role.SILVER)):
         problems.append(Unmet("DEP-1", "the applicant, Gold or Silver plans it", "actor"))
-    if not places or not cameras:
-        problems.append(Unmet("DEP-1", "name the place(s) and camera(s)", "place"))
+    problems += rules.where_named_problems(places, cameras)
     problems += outside_scope(authority.scope, places=places, cameras=cameras)
     taken = session.scalars(
         select(DeploymentRow.id).where(DeploymentRow.authority_id == authority_id)

@@ -351,6 +351,28 @@ def test_places_and_cameras_must_be_authorised(
     }
 
 
+def test_a_place_or_camera_named_twice_is_refused(
+    session_factory: SessionFactory, personas: Personas
+) -> None:
+    """DEP-1: each place and camera is named once; a camera named twice was stored twice and
+    counted as two camera workers at the start."""
+    authority_id = approved(session_factory, personas)
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        deployments.plan_deployment(
+            session,
+            personas.silver,
+            authority_id,
+            ["Station exit north", "Station exit north"],
+            [CAMERAS[0], CAMERAS[0]],
+            policy=POLICY,
+        )
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {
+        ("DEP-1", "place"),
+        ("DEP-1", "camera"),
+    }
+    assert "named more than once" in refused.value.unmet[0].reason
+
+
 def test_second_deployment_under_one_authority_is_refused(
     session_factory: SessionFactory, personas: Personas, world: World
 ) -> None:
