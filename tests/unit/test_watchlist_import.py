@@ -65,3 +65,26 @@ def test_a_file_without_rows_or_columns_is_refused_by_name() -> None:
             attests_image_is_subject=True,
             attests_still_of_interest=True,
         )
+
+
+def test_a_row_longer_than_the_header_is_refused_not_cut_short() -> None:
+    """An unquoted comma shifts a row's cells: the cells beyond the header were dropped and
+    the rest stored as if nothing was wrong."""
+    with pytest.raises(Refusal) as refused:
+        parse(
+            "PNC-1,wanted_by_courts,warrant,custody,a.jpg,",
+            "PNC-2,wanted_by_courts,warrant,custody,b.jpg,,robbery, 2024",
+        )
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {("WL-3", "row 3 columns")}
+
+
+def test_a_column_named_twice_is_refused() -> None:
+    """Two `subject_reference` columns: which one names the subject cannot be guessed."""
+    with pytest.raises(Refusal, match="named more than once: subject_reference"):
+        parse_import(
+            b"subject_reference,subject_reference,category,reason,image_source,image\n"
+            b"PNC-1,PNC-2,wanted_by_courts,warrant,custody,a.jpg\n",
+            "list.csv",
+            attests_image_is_subject=True,
+            attests_still_of_interest=True,
+        )

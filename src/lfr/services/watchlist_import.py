@@ -28,6 +28,7 @@ from lfr.db.session import SessionFactory, reading, transaction
 from lfr.domain.categories import WatchlistCategory
 from lfr.domain.people import Actor
 from lfr.domain.refusal import Refusal, Refusals, Unmet
+from lfr.domain.rules import repeated
 from lfr.domain.watchlist import EntryDraft
 from lfr.services.watchlists import MAX_IMAGES_PER_REQUEST, Enroler, add_entry, entries_problems
 
@@ -121,6 +122,8 @@ def _reader(data: bytes, name: str) -> csv.DictReader[str]:
     missing = [c for c in IMPORT_COLUMNS if c not in fields]
     if missing:
         raise Refusal("WL-3", f"missing column(s): {', '.join(missing)}", name)
+    if twice := repeated(fields):
+        raise Refusal("WL-3", f"column(s) named more than once: {', '.join(twice)}", name)
     return reader
 
 
@@ -153,6 +156,12 @@ def _unreadable(reader: csv.DictReader[str], error: csv.Error, name: str) -> Ref
 
 
 def _row(number: int, record: dict[str, str], image_ok: bool, interest_ok: bool) -> ImportRow:
+    if None in record:  # the csv module keeps the cells beyond the header under None
+        raise Refusal(
+            "WL-3",
+            "more cells than the header has columns: quote a cell that holds a comma",
+            "columns",
+        )
     names = tuple(n.strip() for n in (record["image"] or "").split(IMAGE_SEPARATOR) if n.strip())
     if not names:
         raise Refusal("WL-3", "no image named", "image")
