@@ -111,6 +111,29 @@ def test_audit_verify_exits_1_and_says_where(cli: CliRunnerOn) -> None:
     assert "entry 2: content altered" in result.output
 
 
+@pytest.mark.parametrize(
+    "command", [("audit", "export"), ("audit", "checkpoint", "--output")], ids=" ".join
+)
+def test_a_file_that_cannot_be_written_is_named_without_a_traceback(
+    cli: CliRunnerOn, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """`lfr audit export` / `checkpoint --output` into a missing folder said so with a
+    FileNotFoundError traceback (the checkpoint already stored); now it names the path,
+    exits 2 and stores no checkpoint."""
+    _bootstrap(cli)
+    unwritable = tmp_path / "no-such-folder" / "out.json"
+    result = cli(*command, str(unwritable))
+    assert result.exit_code == 2
+    assert f"cannot write {unwritable}" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    engine = make_engine(cli.url)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM audit_checkpoint")).scalar()
+    engine.dispose()
+    assert stored == 0
+
+
 def test_checkpoint_lets_an_outsider_verify_an_export(cli: CliRunnerOn, tmp_path: Path) -> None:
     """AUD-1: with the export, the checkpoint and only the public key, tampering shows."""
     _bootstrap(cli)

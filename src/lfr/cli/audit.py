@@ -5,9 +5,10 @@ Other areas add audit commands (e.g. compliance checks) to ``audit_app``.
 
 from __future__ import annotations
 
+import contextlib
 import urllib.request
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -156,11 +157,23 @@ def make_checkpoint(
 ) -> None:
     """Sign the log's current head and store the checkpoint; print it as JSON to publish."""
     key = load_signing_key(load_settings().audit_signing_key_bytes())
-    with database_transaction() as session:
-        signed = audit.create_checkpoint(session, key)
-    if output is not None:
-        output.write_text(signed.to_json(), encoding="utf-8")
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(_written(output)) if output is not None else None
+        with database_transaction() as session:
+            signed = audit.create_checkpoint(session, key)
+        if file is not None:
+            file.write(signed.to_json())
     typer.echo(signed.to_json(), nl=False)
+
+
+def _written(output: Path) -> TextIO:
+    """`output` opened for writing, before anything is read or stored; a path that cannot be
+    written ends the command with its reason (exit 2), not a traceback."""
+    try:
+        return output.open("w", encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: cannot write {output}: {error.strerror or error}", err=True)
+        raise typer.Exit(2) from error
 
 
 @audit_app.command("public-key")
@@ -173,7 +186,7 @@ def public_key_command() -> None:
 def export(output: Annotated[Path, typer.Argument(help="File to write (JSON Lines).")]) -> None:
     """Export the log for verification elsewhere (`lfr audit verify --log FILE`)."""
     count = 0
-    with database_transaction() as session, output.open("w", encoding="utf-8") as file:
+    with _written(output) as file, database_transaction() as session:
         for line in export_lines(session):
             file.write(line + "\n")
             count += 1
