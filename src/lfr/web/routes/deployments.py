@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -517,7 +517,7 @@ def api_checklist(context: Context, viewer: Reader, deployment_id: str) -> dict[
     }
 
 
-class Halt(BaseModel):
+class Halt(schemas.Schema):
     reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
@@ -157,12 +157,12 @@ def revoke_page(
     )
 
 
-class Enrolment(BaseModel):
+class Enrolment(schemas.Schema):
     name: str = Field(min_length=1, max_length=64, description="The node's name.")
     public_key: str = Field(max_length=200, description="What `lfr fleet keygen` printed.")
 
 
-class Revocation(BaseModel):
+class Revocation(schemas.Schema):
     reason: str = Field(min_length=1, max_length=2000, description="Why, for the audit.")
 
 

@@ -372,7 +372,7 @@ def api_people(context: Context, viewer: AdminViewer) -> list[dict[str, Any]]:
     ]
 
 
-class ReasonBody(BaseModel):
+class ReasonBody(schemas.Schema):
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -399,7 +399,7 @@ def _account_out(db: Session, user: User) -> AccountOut:
     )
 
 
-class AccountIn(BaseModel):
+class AccountIn(schemas.Schema):
     """A new account. Its first password is made here and shown once, to the administrator
     who creates it, to give in person; roles that read biometrics or administer wait for a
     second administrator."""
@@ -438,7 +438,7 @@ def api_create_account(context: Context, viewer: AdminViewer, body: AccountIn) -
     return _administer(context, viewer, change)
 
 
-class TrainingRecordIn(BaseModel):
+class TrainingRecordIn(schemas.Schema):
     role: Role
     completed_on: date
     expires_on: date
