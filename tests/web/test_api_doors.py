@@ -533,7 +533,11 @@ def test_an_administrator_creates_an_account_and_records_its_training_over_json(
         "/api/people", json={"username": "x", "display_name": "X", "rank": "GENERAL"}
     )
     assert unknown_rank.status_code == 422
-    assert "unknown rank 'GENERAL'" in unknown_rank.text
+    assert "unknown rank 'GENERAL': one of STAFF, CONSTABLE," in unknown_rank.text
+    lower_case = admin.post(
+        "/api/people", json={"username": "y", "display_name": "Y", "rank": "sergeant"}
+    )
+    assert lower_case.status_code == 201, lower_case.text
 
     training = {"role": "operator", "completed_on": "2026-06-01", "expires_on": "2027-06-01"}
     recorded = admin.post(f"/api/people/{account['id']}/training", json=training)

@@ -333,12 +333,12 @@ def record_training(
 
 
 def _rank(name: str) -> Rank:
+    """A rank by its name, in any case (`lfr users add --rank` writes them in lower case)."""
     try:
-        return Rank[name]
+        return Rank[name.strip().upper()]
     except KeyError:
-        from lfr.domain.refusal import Refusal
-
-        raise Refusal("people.account", f"unknown rank {name!r}", "rank") from None
+        ranks = ", ".join(rank.name for rank in Rank)
+        raise Refusal("people.account", f"unknown rank {name!r}: one of {ranks}", "rank") from None
 
 
 def _day(text: str, field: str) -> datetime:
