@@ -167,6 +167,31 @@ def test_forecast_panel_speaks_of_this_deployment(personas: Personas, client_for
     assert "Expected footfall" in visible(typo.text)
 
 
+@pytest.mark.parametrize(
+    ("field", "typed", "said"),
+    [
+        ("alert_threshold", "nan", "finite number"),
+        ("alert_threshold", "inf", "finite number"),
+        ("alert_threshold", "5", "less than or equal to 1"),
+        ("alert_threshold", "0", "greater than 0"),
+        ("deployment_hours", "inf", "finite number"),
+        ("deployment_hours", "-3", "greater than or equal to 0"),
+        ("expected_footfall", "-100", "greater than or equal to 0"),
+        ("expected_footfall", "99999999999999999999", "less than or equal to"),
+        ("max_watchlist_size", "0", "greater than or equal to 1"),
+    ],
+)
+def test_a_number_the_forecast_cannot_use_is_named_in_the_panel(
+    personas: Personas, client_for, field: str, typed: str, said: str
+) -> None:
+    """EQ-1: 'nan' as the threshold was a 500 (and 'inf' reset the connection); a number out
+    of range gave a forecast of nonsense. Each is now said beside its field."""
+    decider = client_for(personas.authorising_officer)
+    panel = decider.get("/forecast/panel", params={field: typed})
+    assert panel.status_code == 200
+    assert said in visible(panel.text)
+
+
 def test_times_are_local_and_to_the_minute() -> None:
     from datetime import UTC, datetime
 

@@ -6,10 +6,11 @@ engagement officer's optional perceived group (EQ-2).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from lfr.db.governance import DeploymentRow
@@ -62,6 +63,10 @@ PNG = "image/png"
 NO_STORE = {"Cache-Control": "no-store"}
 
 ASSUMED_WATCHLIST_SIZE = 100
+MAX_FORECAST_WATCHLIST = 1_000_000
+MAX_FORECAST_PEOPLE = 1_000_000
+MAX_FORECAST_HOURS = 24 * 366
+"""The largest watchlist, people per hour and hours a forecast is asked about."""
 """The watchlist size a forecast assumes before anyone has set a maximum (and says so)."""
 
 
@@ -426,7 +431,7 @@ def forecast_page(
     context: Context,
     viewer: Decider,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
-    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = ASSUMED_WATCHLIST_SIZE,
+    watchlist_size: Annotated[int, Query(ge=1, le=MAX_FORECAST_WATCHLIST)] = ASSUMED_WATCHLIST_SIZE,
 ) -> Response:
     """What the authorising officer sees while deciding: the forecast for the threshold
     and watchlist size asked about, and for a range of sizes (AUTH-2, EQ-1)."""
@@ -468,11 +473,11 @@ def forecast_panel(
     threshold and footfall mean the engine's configured threshold and no footfall (htmx
     swaps it in as the officer types). A number that is not one is said in the panel."""
     try:
-        threshold = _number(alert_threshold, float, "alert_threshold")
-        typed_size = _number(max_watchlist_size, int, "max_watchlist_size")
-        footfall = int(_number(expected_footfall, int, "expected_footfall") or 0)
-        watchlisted = _number(expected_watchlisted, int, "expected_watchlisted")
-        hours = float(_number(deployment_hours, float, "deployment_hours") or 0.0)
+        threshold = _number(alert_threshold, THRESHOLD, "alert_threshold")
+        typed_size = _number(max_watchlist_size, WATCHLIST_SIZE, "max_watchlist_size")
+        footfall = _number(expected_footfall, PEOPLE, "expected_footfall") or 0
+        watchlisted = _number(expected_watchlisted, PEOPLE, "expected_watchlisted")
+        hours = _number(deployment_hours, HOURS, "deployment_hours") or 0.0
         narrowed = _narrowed_hours(condition_window_start, condition_window_end)
     except Refusal as refusal:
         return render(request, "partials/problems.html", {"problems": problems_of(refusal)})
@@ -518,13 +523,25 @@ def _narrowed_hours(start: str, end: str) -> float | None:
     return seconds / 3600 if seconds > 0 else None
 
 
-def _number(text: str, kind: type[float] | type[int], field: str) -> float | None:
+THRESHOLD = TypeAdapter(Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)])
+"""An alert threshold typed on the decision form: as the JSON forecast takes it."""
+WATCHLIST_SIZE = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_FORECAST_WATCHLIST)])
+PEOPLE = TypeAdapter(Annotated[int, Field(ge=0, le=MAX_FORECAST_PEOPLE)])
+"""People passing the cameras per hour, or of them on the watchlist."""
+HOURS = TypeAdapter(Annotated[float, Field(ge=0, le=MAX_FORECAST_HOURS, allow_inf_nan=False)])
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(text: str, kind: TypeAdapter[_Number], field: str) -> _Number | None:
+    """A number typed on the form, None when blank; one that is not a number, or lies
+    outside what the forecast can use (NaN, infinity, below zero), is refused saying so."""
     if not text.strip():
         return None
     try:
-        return kind(text)
-    except ValueError as error:
-        raise Refusal("EQ-1", "not a number", field) from error
+        return kind.validate_python(text.strip())
+    except ValidationError as error:
+        raise Refusal("EQ-1", error.errors()[0]["msg"], field) from None
 
 
 @api.get(
@@ -537,7 +554,7 @@ def api_forecast(
     context: Context,
     viewer: Decider,
     threshold: Annotated[float | None, Query(gt=0, le=1)] = None,
-    watchlist_size: Annotated[int, Query(ge=1, le=1_000_000)] = ASSUMED_WATCHLIST_SIZE,
+    watchlist_size: Annotated[int, Query(ge=1, le=MAX_FORECAST_WATCHLIST)] = ASSUMED_WATCHLIST_SIZE,
 ) -> dict[str, Any]:
     """False alerts per 10,000 faces and the expected true identification rate."""
     with reading(context.db) as db:
