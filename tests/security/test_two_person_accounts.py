@@ -345,3 +345,59 @@ def _report() -> NodeReport:
 def _reported(context: WebContext) -> set[str]:
     with transaction(context.db) as session:
         return {row.name for row in fleet.node_statuses(session)}
+
+
+def _first_password_by_creation(admin: TestClient, personas: Personas) -> tuple[str, str]:
+    created = admin.post(
+        "/api/people",
+        json={"username": "new-admin", "display_name": "New Admin", "rank": "STAFF"},
+    ).json()
+    admin.put(
+        f"/api/people/{created['id']}/roles",
+        json={"roles": ["administrator"], "reason": "joins the administrators"},
+    )
+    return "new-admin", created["one_time_password"]
+
+
+def _first_password_by_reset(admin: TestClient, personas: Personas) -> tuple[str, str]:
+    user_id = personas.engineer.user_id
+    reset = admin.post(f"/api/people/{user_id}/password-reset", json={"reason": "forgot"})
+    admin.put(
+        f"/api/people/{user_id}/roles",
+        json={"roles": ["engineer", "administrator"], "reason": "joins the administrators"},
+    )
+    return "engineer", reset.json()["one_time_password"]
+
+
+@pytest.mark.parametrize("issued", [_first_password_by_creation, _first_password_by_reset])
+def test_an_approved_administrator_grant_voids_the_one_time_password_its_requester_saw(
+    app_client: TestClient, personas: Personas, second_admin: Actor, client_for, issued
+) -> None:
+    """Found: an administrator created an account (or reset one that held no two-person
+    role), asked for the administrator role for it, and once a second administrator approved,
+    signed in with the one-time password they had been shown: a second administrator
+    account of their own. The approval now issues a new one-time password, to the approver."""
+    admin = client_for(personas.administrator)
+    username, requester_saw = issued(admin, personas)
+    (grant,) = admin.get("/api/people/grants").json()
+    approved = client_for(second_admin).post(f"/api/people/grants/{grant['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    approver_saw = approved.json()["one_time_password"]
+    assert approver_saw is not None
+    assert approver_saw != requester_saw
+    assert sign_in(app_client, username, requester_saw)[0] != 303
+    assert sign_in(app_client, username, approver_saw) == (303, "/sign-in/second-factor")
+
+
+def test_an_approved_grant_keeps_a_password_its_holder_chose(
+    personas: Personas, second_admin: Actor, client_for
+) -> None:
+    """Only a one-time password is replaced: a holder who chose their own keeps it."""
+    admin = client_for(personas.administrator)
+    admin.put(
+        f"/api/people/{personas.engineer.user_id}/roles",
+        json={"roles": ["engineer", "reviewer"], "reason": "moves to review"},
+    )
+    (grant,) = admin.get("/api/people/grants").json()
+    approved = client_for(second_admin).post(f"/api/people/grants/{grant['id']}/approve")
+    assert approved.json()["one_time_password"] is None

@@ -200,8 +200,11 @@ def approve(
 ) -> None:
     """Approve a pending role grant as the second person."""
     with console_transaction() as session:
-        signin.decide_grant(session, people.console_actor(), grant_id, approve=True)
+        outcome = signin.decide_grant(session, people.console_actor(), grant_id, approve=True)
     typer.echo(f"grant {grant_id}: approved")
+    if outcome.password is not None:
+        replaced = "the one handed over before no longer works"
+        typer.echo(f"New one-time password ({replaced}): {outcome.password}")
 
 
 @users_app.command()

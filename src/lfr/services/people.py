@@ -351,23 +351,32 @@ def pending_grants(session: Session) -> list[RoleGrant]:
     return list(session.scalars(statement.order_by(RoleGrant.requested_at)))
 
 
+@dataclass(frozen=True, slots=True)
+class GrantOutcome:
+    """A decided grant and, when its approval gave a two-person role to an account whose
+    password was still a one-time one an administrator issued, that account's new one-time
+    password, for the approver to hand over: the old one, known to whoever created or reset
+    the account, would otherwise open a second administrator's account to them alone."""
+
+    grant: RoleGrant
+    password: str | None = None
+
+
 def decide_grant(
     session: Session, *, actor: Actor, grant_id: str, approve: bool, reason: str = ""
-) -> RoleGrant:
+) -> GrantOutcome:
     """A second administrator approves (roles granted now) or refuses a pending grant.
 
     Neither the requester, nor the account's creator, nor the person the roles are for may
     decide it. The caller ends the holder's sessions on approval (`lfr.web.signin`)."""
     grant, user = _decide(session, actor, RoleGrant, grant_id, "grant", approve, reason)
     if approve:
+        why = f"grant {grant.id} requested by {grant.requested_by}: {grant.reason}"
         _apply_roles(
-            session,
-            actor,
-            user,
-            set(user.roles | grant.role_set),
-            "user.roles_approved",
-            f"grant {grant.id} requested by {grant.requested_by}: {grant.reason}",
+            session, actor, user, set(user.roles | grant.role_set), "user.roles_approved", why
         )
+        if grant.role_set & TWO_PERSON_ROLES and is_one_time(session, user.id):
+            return GrantOutcome(grant, _new_password(session, actor, user, why))
     else:
         _audit(
             session,
@@ -378,7 +387,7 @@ def decide_grant(
             after={"grant_id": grant.id},
             reason=reason,
         )
-    return grant
+    return GrantOutcome(grant)
 
 
 _Pending = TypeVar("_Pending", bound=TwoPersonRequest)
@@ -729,9 +738,15 @@ def set_password(session: Session, *, actor: Actor, user_id: str, password: str)
     _audit(session, actor, user, "user.set_password", f"password of {user.username} changed")
 
 
+def is_one_time(session: Session, user_id: str) -> bool:
+    """Whether the account's password is still one an administrator issued, not yet
+    replaced by its holder."""
+    return session.get(OneTimePassword, user_id) is not None
+
+
 def mark_one_time(session: Session, user_id: str) -> None:
     """The account's password was issued for one use: the next sign-in must replace it."""
-    if session.get(OneTimePassword, user_id) is None:
+    if not is_one_time(session, user_id):
         session.add(OneTimePassword(user_id=user_id, issued_at=utcnow()))
 
 

@@ -15,7 +15,7 @@ import pyotp
 from sqlalchemy.orm import Session
 
 from lfr.db.base import utcnow
-from lfr.db.people import RoleGrant, User
+from lfr.db.people import User
 from lfr.db.web_sessions import OneTimePassword, SecondFactorStep, SessionStage
 from lfr.domain.people import BIOMETRIC_ROLES, Actor, Role
 from lfr.domain.refusal import Refusal
@@ -237,13 +237,18 @@ def decide_reset(
 
 def decide_grant(
     db: Session, actor: Actor, grant_id: str, *, approve: bool, reason: str = ""
-) -> RoleGrant:
+) -> people.GrantOutcome:
     """A second administrator decides a role grant; an approved one ends the holder's
-    sessions, so the new roles start with a fresh sign-in (and its second factor)."""
-    grant = people.decide_grant(db, actor=actor, grant_id=grant_id, approve=approve, reason=reason)
-    if approve:
-        end_sessions(db, grant.user_id)
-    return grant
+    sessions, so the new roles start with a fresh sign-in (and its second factor). A new
+    one-time password issued with it is handled as a reset's."""
+    outcome = people.decide_grant(
+        db, actor=actor, grant_id=grant_id, approve=approve, reason=reason
+    )
+    if outcome.password is not None:
+        _after_reset(db, outcome.grant.user_id)
+    elif approve:
+        end_sessions(db, outcome.grant.user_id)
+    return outcome
 
 
 def _after_reset(db: Session, user_id: str) -> None:

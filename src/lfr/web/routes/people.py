@@ -254,7 +254,15 @@ def approve_grant(
         viewer,
         grant_id,
         lambda db, a: signin.decide_grant(db, a, grant_id, approve=True),
+        _grant_shown,
     )
+
+
+def _grant_shown(outcome: people.GrantOutcome) -> dict[str, Any]:
+    """An approval that issued a new one-time password shows it to the approver, once."""
+    if outcome.password is None:
+        return {}
+    return {"reset": {"user_id": outcome.grant.user_id, "password": outcome.password}}
 
 
 @pages.post("/people/grants/{grant_id}/refuse")
@@ -674,9 +682,15 @@ class GrantOut(BaseModel):
     reason: str
     requested_by: str
     approved: bool | None
+    one_time_password: str | None = Field(
+        default=None,
+        description="On approval of a role that reads biometrics or administers, for an "
+        "account whose password was still a one-time one: its new one-time password, shown "
+        "to the approver once (the one its creator or resetter was shown no longer works).",
+    )
 
 
-def _grant_out(grant: RoleGrant) -> GrantOut:
+def _grant_out(grant: RoleGrant, password: str | None = None) -> GrantOut:
     return GrantOut(
         id=grant.id,
         user_id=grant.user_id,
@@ -684,6 +698,7 @@ def _grant_out(grant: RoleGrant) -> GrantOut:
         reason=grant.reason,
         requested_by=grant.requested_by,
         approved=grant.approved,
+        one_time_password=password,
     )
 
 
@@ -726,7 +741,11 @@ def _decide_grant(
     return _administer(
         context,
         viewer,
-        lambda db, a: _grant_out(
+        lambda db, a: _decided_grant_out(
             signin.decide_grant(db, a, grant_id, approve=approve, reason=reason)
         ),
     )
+
+
+def _decided_grant_out(outcome: people.GrantOutcome) -> GrantOut:
+    return _grant_out(outcome.grant, outcome.password)
