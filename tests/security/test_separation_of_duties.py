@@ -174,13 +174,25 @@ def test_administrator_audit_view_shows_actions_not_free_text(
 # --- account administration (issue 12) -------------------------------------------------------
 
 
-@pytest.mark.parametrize("lookalike", ["Operator", "OPERATOR", "\uff4fperator", "operator\u200b"])
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "Operator",
+        "OPERATOR",
+        "\uff4fperator",
+        "operator\u200b",
+        "\u043eperator",  # Cyrillic о
+        "\u039fPERATOR",  # Greek capital omicron
+        "operat\u03bfr",  # Greek small omicron
+    ],
+)
 def test_an_account_name_that_reads_as_anothers_is_refused(
     personas: Personas, client_for, lookalike: str
 ) -> None:
     """People and roles: an account is named by its sign-in name in assignments and in the
-    audit ("account operator"). A second account named "Operator", or "ｏperator" in
-    full-width letters, would read as the first there; it is refused as taken."""
+    audit ("account operator"). A second account named "Operator", "ｏperator" in
+    full-width letters or "оperator" with a Cyrillic о would read as the first there; it is
+    refused as taken."""
     admin = client_for(personas.administrator)
     body = {"username": lookalike, "display_name": "Someone else", "rank": "CONSTABLE"}
     response = admin.post("/api/people", json=body)

@@ -177,10 +177,74 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).one_or_none()
 
 
+_LATIN_LOOKALIKES = {
+    "CYRILLIC SMALL LETTER A": "a",
+    "CYRILLIC SMALL LETTER IE": "e",
+    "CYRILLIC SMALL LETTER O": "o",
+    "CYRILLIC SMALL LETTER ER": "p",
+    "CYRILLIC SMALL LETTER ES": "c",
+    "CYRILLIC SMALL LETTER U": "y",
+    "CYRILLIC SMALL LETTER HA": "x",
+    "CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I": "i",
+    "CYRILLIC SMALL LETTER JE": "j",
+    "CYRILLIC SMALL LETTER DZE": "s",
+    "CYRILLIC SMALL LETTER KOMI DE": "d",
+    "CYRILLIC SMALL LETTER SHHA": "h",
+    "CYRILLIC SMALL LETTER PALOCHKA": "l",
+    "CYRILLIC SMALL LETTER QA": "q",
+    "CYRILLIC SMALL LETTER WE": "w",
+    "CYRILLIC SMALL LETTER KA": "k",
+    "CYRILLIC CAPITAL LETTER A": "A",
+    "CYRILLIC CAPITAL LETTER VE": "B",
+    "CYRILLIC CAPITAL LETTER IE": "E",
+    "CYRILLIC CAPITAL LETTER KA": "K",
+    "CYRILLIC CAPITAL LETTER EM": "M",
+    "CYRILLIC CAPITAL LETTER EN": "H",
+    "CYRILLIC CAPITAL LETTER O": "O",
+    "CYRILLIC CAPITAL LETTER ER": "P",
+    "CYRILLIC CAPITAL LETTER ES": "C",
+    "CYRILLIC CAPITAL LETTER TE": "T",
+    "CYRILLIC CAPITAL LETTER HA": "X",
+    "CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I": "I",
+    "CYRILLIC CAPITAL LETTER JE": "J",
+    "CYRILLIC CAPITAL LETTER DZE": "S",
+    "CYRILLIC CAPITAL LETTER STRAIGHT U": "Y",
+    "GREEK SMALL LETTER OMICRON": "o",
+    "GREEK SMALL LETTER ALPHA": "a",
+    "GREEK SMALL LETTER IOTA": "i",
+    "GREEK SMALL LETTER KAPPA": "k",
+    "GREEK SMALL LETTER NU": "v",
+    "GREEK SMALL LETTER RHO": "p",
+    "GREEK SMALL LETTER UPSILON": "u",
+    "GREEK SMALL LETTER CHI": "x",
+    "GREEK CAPITAL LETTER ALPHA": "A",
+    "GREEK CAPITAL LETTER BETA": "B",
+    "GREEK CAPITAL LETTER EPSILON": "E",
+    "GREEK CAPITAL LETTER ZETA": "Z",
+    "GREEK CAPITAL LETTER ETA": "H",
+    "GREEK CAPITAL LETTER IOTA": "I",
+    "GREEK CAPITAL LETTER KAPPA": "K",
+    "GREEK CAPITAL LETTER MU": "M",
+    "GREEK CAPITAL LETTER NU": "N",
+    "GREEK CAPITAL LETTER OMICRON": "O",
+    "GREEK CAPITAL LETTER RHO": "P",
+    "GREEK CAPITAL LETTER TAU": "T",
+    "GREEK CAPITAL LETTER UPSILON": "Y",
+    "GREEK CAPITAL LETTER CHI": "X",
+    "LATIN SMALL LETTER DOTLESS I": "i",
+}
+"""Letters of other scripts drawn like a Latin letter, by their Unicode names: 'аdmin' with
+a Cyrillic а reads as 'admin' in an assignment list or a grant awaiting approval."""
+LOOKALIKES = str.maketrans(
+    {unicodedata.lookup(name): latin for name, latin in _LATIN_LOOKALIKES.items()}
+)
+
+
 def _name_as_read(username: str) -> str:
-    """How a sign-in name reads: case, compatibility forms (full-width letters) and
-    invisible characters (zero-width spaces) set aside."""
-    folded = unicodedata.normalize("NFKC", username).casefold()
+    """How a sign-in name reads: case, compatibility forms (full-width letters), letters of
+    other scripts drawn like Latin ones, and invisible characters (zero-width spaces) set
+    aside."""
+    folded = unicodedata.normalize("NFKC", username).translate(LOOKALIKES).casefold()
     return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
