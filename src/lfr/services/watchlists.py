@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -359,17 +359,32 @@ class ListedTemplates:
     units: np.ndarray
 
 
+BLUE_LIST_SUBJECT = "a blue-list volunteer"
+"""How a blue-list photograph is named when another list entry would repeat it."""
+
+
 def listed_templates(session: Session, watchlist_id: str) -> ListedTemplates:
-    """Every template on the list, read in one query (the images themselves stay unread)."""
-    rows = session.execute(
-        select(
-            WatchlistImageRow.model_id,
-            WatchlistImageRow.template,
-            WatchlistEntryRow.subject_reference,
+    """Every template on the list and on its blue list (REC-6: a volunteer's photograph on
+    the watchlist, or a subject's on the blue list, would turn a real alert into a test),
+    read in two queries (the images themselves stay unread)."""
+    rows: list[tuple[str, bytes, str]] = [
+        (model, template, subject)
+        for model, template, subject in session.execute(
+            select(
+                WatchlistImageRow.model_id,
+                WatchlistImageRow.template,
+                WatchlistEntryRow.subject_reference,
+            )
+            .join(WatchlistEntryRow, WatchlistImageRow.entry_id == WatchlistEntryRow.id)
+            .where(WatchlistEntryRow.watchlist_id == watchlist_id)
         )
-        .join(WatchlistEntryRow, WatchlistImageRow.entry_id == WatchlistEntryRow.id)
-        .where(WatchlistEntryRow.watchlist_id == watchlist_id)
-    ).all()
+    ]
+    blue = session.execute(
+        select(BlueListEntryRow.model_id, BlueListEntryRow.template).where(
+            BlueListEntryRow.watchlist_id == watchlist_id
+        )
+    )
+    rows += [(model, template, BLUE_LIST_SUBJECT) for model, template in blue if template]
     vectors = [np.frombuffer(template, dtype="<f4") for _, template, _ in rows]
     return ListedTemplates(
         tuple(model for model, _, _ in rows),
@@ -441,6 +456,8 @@ def enrol_blue_list(
     if session.get(User, draft.staff_user_id) is None:
         raise Refusal("REC-6", "no such member of staff", "staff_user_id")
     enrolment = enroler.enrol(image, "image")
+    if repeated := photographs_listed(listed_templates(session, watchlist.id), [enrolment]):
+        raise Refusals([replace(unmet, rule="REC-6", field="image") for unmet in repeated])
     row = BlueListEntryRow(
         watchlist_id=watchlist.id,
         staff_user_id=draft.staff_user_id,

@@ -24,7 +24,6 @@ from lfr.services.policy import GovernancePolicy
 from tests.db_fixtures import POLICY, Personas
 from tests.integration.governance.world import (
     CAMERAS,
-    FACES,
     CachingEnroler,
     World,
     approved,
@@ -412,12 +411,12 @@ def test_a_second_operator_is_assigned_and_unassigned(
         )
         row = deployments.get_deployment(session, planned_world.deployment_id)
         assert second.user_id not in {a.user_id for a in row.assignments}
-        # the watchlist can still change before the start
+        # the watchlist can still change before the start (a photograph on neither list)
         watchlists.add_entry(
             session,
             personas.applicant,
             planned_world.watchlist_id,
             entry("PNC 3"),
-            [face_bytes(faces_dir, FACES[2])],
+            [face_bytes(faces_dir, "biden.jpg")],
             enroler,
         )

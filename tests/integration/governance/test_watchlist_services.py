@@ -250,3 +250,41 @@ def test_remove_entry_before_the_start(
             "Arrested yesterday",
         )
     assert entry_count(session_factory) == (1, 1)
+
+
+def test_one_photograph_is_never_on_both_the_watchlist_and_the_blue_list(
+    session_factory: SessionFactory,
+    personas: Personas,
+    enroler: CachingEnroler,
+    faces_dir: Path,
+    planned_world: World,
+) -> None:
+    """REC-6, WL-3: a subject's photograph enrolled as a volunteer (or a volunteer's added as
+    a subject) was accepted; a real alert could then be taken for a blue-list test, which is
+    never referred. Each is refused, naming the entry that holds the photograph."""
+    volunteer = BlueListDraft(personas.silver.user_id, "I consent", True, "Taken today")
+    subjects_photograph = face_bytes(faces_dir, FACES[0])
+    with pytest.raises(Refusal) as refused, transaction(session_factory) as session:
+        watchlists.enrol_blue_list(
+            session,
+            personas.engineer,
+            planned_world.watchlist_id,
+            volunteer,
+            subjects_photograph,
+            enroler,
+        )
+    assert {(u.rule, u.field) for u in refused.value.unmet} == {("REC-6", "image")}
+    assert "already on the list for PNC 1" in refused.value.unmet[0].reason
+    volunteers_photograph = face_bytes(faces_dir, FACES[2])
+    with (
+        pytest.raises(Refusal, match="already on the list for a blue-list volunteer"),
+        transaction(session_factory) as session,
+    ):
+        watchlists.add_entry(
+            session,
+            personas.applicant,
+            planned_world.watchlist_id,
+            entry("PNC 3"),
+            [volunteers_photograph],
+            enroler,
+        )
