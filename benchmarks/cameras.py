@@ -60,7 +60,7 @@ import resource
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -400,6 +400,34 @@ def camera_at(resolution: str) -> Camera:
     return Camera(resolution, crowd.video, crowd.watchlist)
 
 
+def engine_part(part: str) -> Callable[[str], dict[str, Any]]:
+    """An argparse type for one part of the engine's settings written as JSON
+    (`--detector`, `--decoding`): refused at once, saying why, when the engine would refuse
+    it or this machine cannot decode that way, rather than in every worker process while
+    the benchmark waits for their figures."""
+
+    def parse(text: str) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from lfr.settings import settings_error_line
+        from lfr.vision.decoding import hardware_problem
+        from lfr.vision.engine_config import EngineConfig
+
+        try:
+            value: dict[str, Any] = json.loads(text)
+            config = EngineConfig.model_validate({part: value})
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+        except ValidationError as error:
+            raise argparse.ArgumentTypeError(settings_error_line(error)) from None
+        problem = hardware_problem(config.decoding)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"NVDEC decoding cannot run here: {problem}")
+        return value
+
+    return parse
+
+
 def gpu_not_run(providers: Sequence[str]) -> str | None:
     """What the GPU mode says where it cannot run (None: it can): a provider ONNX Runtime
     lacks, or NVDEC decoding this machine cannot do."""
@@ -468,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="Run time per row.")
     parser.add_argument(
         "--detector",
-        type=json.loads,
+        type=engine_part("detector"),
         default=None,
         metavar="JSON",
         help=(
@@ -478,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--decoding",
-        type=json.loads,
+        type=engine_part("decoding"),
         default=None,
         metavar="JSON",
         help='The engine\'s decoding settings instead of its default, e.g. {"decoder": "pyav"}',

@@ -119,3 +119,37 @@ def test_cameras_are_held_only_where_every_camera_kept_the_clips_rate() -> None:
     assert cameras_held(rows) == 32
     assert cameras_held(rows[:2]) == 8
     assert cameras_held(rows[3:]) == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--decoding", '{"decoder": "bogus"}', "decoding.decoder: Input should be"),
+        ("--decoding", "pyav", "not JSON"),
+        ("--decoding", '{"hardware": "cuda"}', "set decoder = 'pyav'"),
+        ("--detector", '{"type": "nope"}', "detector: Input tag 'nope'"),
+    ],
+)
+def test_an_engine_setting_the_engine_refuses_stops_the_benchmark_before_any_worker(
+    option: str, value: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad `--decoding` or `--detector` is refused by the command line, exit status 2,
+    naming why: not by every worker process while the benchmark waits on their figures."""
+    with pytest.raises(SystemExit) as exit_status:
+        main([option, value, "--cameras", "1", "--seconds", "1"])
+    assert exit_status.value.code == 2
+    said = capsys.readouterr().err
+    assert f"argument {option}: " in said
+    assert reason in said
+
+
+def test_decoding_on_a_gpu_this_machine_lacks_stops_the_benchmark_before_any_worker(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gpu = DecodingConfig(decoder="pyav", hardware="cuda")
+    if hardware_problem(gpu) is None:
+        pytest.skip("this machine decodes on an NVIDIA GPU")
+    with pytest.raises(SystemExit) as exit_status:
+        main(["--decoding", gpu.model_dump_json(), "--cameras", "1", "--seconds", "1"])
+    assert exit_status.value.code == 2
+    assert "NVDEC decoding cannot run here: " in capsys.readouterr().err
