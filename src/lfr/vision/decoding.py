@@ -136,19 +136,26 @@ def open_pyav(spec: str, hardware: Hardware, timeout_s: float | None = None) -> 
     timeout = (timeout_s, timeout_s) if timeout_s is not None else None
     try:
         container = av.open(spec, timeout=timeout, hwaccel=hwaccel)
-    except av.error.FFmpegError as error:
-        raise DecodingError(_opening_failure(error, hardware)) from None
+    except av.error.FFmpegError:
+        raise DecodingError(_opening_failure(hardware)) from None
+    except RuntimeError:  # PyAV: none of its video streams has a codec NVDEC decodes
+        raise DecodingError(
+            "NVDEC (CUDA) has no decoder for its video's codec (a GIF's, for one): set "
+            "engine.decoding.hardware to 'none' to decode on the CPU"
+        ) from None
     if not container.streams.video:
         container.close()
         raise DecodingError("holds no video stream")
     return PyAVCapture(container)
 
 
-def _opening_failure(error: Exception, hardware: Hardware) -> str:
-    import av.error
-
-    if hardware == "cuda" and not isinstance(error, av.error.InvalidDataError):
-        return f"NVDEC (CUDA) decoding could not start: {_cuda_absent(error)}"
+def _opening_failure(hardware: Hardware) -> str:
+    """Why FFmpeg did not open a video: the GPU only where NVDEC cannot decode on this
+    machine at all, so that a camera that is down or a file that is no video is not
+    reported as a missing GPU."""
+    problem = _cuda_decoding_problem() if hardware == "cuda" else None
+    if problem is not None:
+        return f"NVDEC (CUDA) decoding could not start: {problem}"
     return "cannot be decoded as video (not a video, or cut off before its index)"
 
 

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from lfr.runtime.engine import EngineJob, run_camera_engine
 from lfr.runtime.worker import WorkerContext
-from lfr.vision.decoding import DecodingConfig, PyAVCapture, hardware_problem
+from lfr.vision import decoding
+from lfr.vision.decoding import DecodingConfig, DecodingError, PyAVCapture, hardware_problem
 from lfr.vision.matcher import Gallery
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.sources import FileSource, SourceError, open_source
@@ -124,3 +125,34 @@ def test_the_camera_worker_decodes_as_its_engine_settings_say(no_gpu: str, video
     )
     with pytest.raises(SourceError, match="NVDEC"):
         run_camera_engine(context)
+
+
+def test_a_video_nvdec_has_no_decoder_for_is_refused_saying_so(video_dir: Path) -> None:
+    """A GIF with hardware 'cuda': one reason naming the setting, not PyAV's RuntimeError
+    out of the source (a worker's traceback, a stream thread that dies without a word)."""
+    gif = video_dir / "face-demographics-walking-and-pause.gif"
+    with pytest.raises(SourceError) as refused:
+        open_source(str(gif), "cam", decoding=NVDEC)
+    assert "NVDEC (CUDA) has no decoder for its video's codec" in str(refused.value)
+    assert "engine.decoding.hardware to 'none'" in str(refused.value)
+
+
+def test_a_camera_that_is_down_is_not_blamed_on_the_gpu_where_nvdec_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a machine that decodes on its GPU, a refused connection is the camera's
+    reason, as with OpenCV: not "no usable NVIDIA GPU (Connection refused)"."""
+    monkeypatch.setattr(decoding, "_cuda_decoding_problem", lambda: None)
+    with pytest.raises(DecodingError) as refused:
+        decoding.open_pyav("rtsp://127.0.0.1:9/camera", "cuda", timeout_s=1)
+    assert "NVIDIA" not in str(refused.value)
+    source = open_source("rtsp://127.0.0.1:9/camera", "street", connect_timeout_s=1, decoding=NVDEC)
+    try:
+        deadline = threading.Event()
+        while source.last_error is None and not deadline.wait(0.05):
+            pass
+        assert source.last_error == "rtsp://127.0.0.1:9/camera: " + (
+            "cannot connect (refused, unreachable or not a video stream)"
+        )
+    finally:
+        source.close()
