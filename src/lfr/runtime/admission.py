@@ -28,6 +28,7 @@ console while it runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ import numpy as np
 from lfr.bus.cameras import Camera
 from lfr.domain.refusal import Unmet
 from lfr.runtime.supervisor import SupervisorSettings
+from lfr.vision.decoding import DecodingConfig
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.sources import SourceError, SourceShape, probe
 from lfr.vision.types import RGBImage
@@ -141,6 +143,11 @@ class HostCapacity:
         self._measured: dict[tuple[int, int], float] = {}
         self._lock = threading.Lock()
 
+    @property
+    def decoding(self) -> DecodingConfig:
+        """How the engine measured here decodes its cameras."""
+        return self._engine.decoding
+
     def frames_per_s(self, width: int, height: int) -> float:
         if self._configured is not None:
             return self._configured
@@ -186,14 +193,15 @@ class Admission:
         settings: SupervisorSettings,
         capacity: HostCapacity,
         running_elsewhere: Callable[[str], int],
-        probe_source: Callable[[str], SourceShape] = probe,
+        probe_source: Callable[[str], SourceShape] | None = None,
     ) -> None:
         """`running_elsewhere(deployment_id)`: camera workers this machine runs for other
-        deployments (they share its cores with the new ones)."""
+        deployments (they share its cores with the new ones). `probe_source`: default, a
+        read of one frame with the decoder the engine's workers use (`engine.decoding`)."""
         self._settings = settings
         self._capacity = capacity
         self._running_elsewhere = running_elsewhere
-        self._probe = probe_source
+        self._probe = probe_source or functools.partial(probe, decoding=capacity.decoding)
         self._shapes: dict[str, tuple[float, SourceShape]] = {}
         self._shapes_lock = threading.Lock()
 

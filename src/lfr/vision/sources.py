@@ -608,17 +608,22 @@ class SourceShape:
     """None: the source does not say (many streams and devices); treated as unbounded."""
 
 
-def probe(spec: str, timeout_s: float = 5.0) -> SourceShape:
+def probe(spec: str, timeout_s: float = 5.0, decoding: DecodingConfig | None = None) -> SourceShape:
     """Open a source and read one frame: its size and frame rate, or `SourceError` with the
-    reason (for the start checklist and the camera form, before any worker runs it)."""
+    reason (for the start checklist and the camera form, before any worker runs it).
+    `decoding`: the decoder the workers will read it with (default OpenCV's)."""
+    decoding = decoding or DecodingConfig()
     if spec.startswith(DEVICE_PREFIX):
         number = _device_number(spec)
         capture, failure = cv2.VideoCapture(number), f"cannot open local video device {number}"
     elif is_stream(spec):
-        capture = open_capture(spec, DecodingConfig(), timeout_s)
+        try:
+            capture = open_capture(spec, decoding, timeout_s)
+        except DecodingError as error:
+            raise SourceError(spec, _stream_failure(error, decoding)) from None
         failure = "cannot connect (refused, unreachable or not a video stream)"
     else:
-        capture = _open_file_capture(Path(spec), spec, DecodingConfig())
+        capture = _open_file_capture(Path(spec), spec, decoding)
         failure = "cannot be decoded as video"
     try:
         if not capture.isOpened():

@@ -23,6 +23,7 @@ from lfr.runtime.admission import (
 )
 from lfr.runtime.central import CameraHealth
 from lfr.runtime.supervisor import SupervisorSettings
+from lfr.vision.decoding import DecodingConfig
 from lfr.vision.pipeline import EngineConfig
 from lfr.vision.sources import SourceError, SourceShape, probe
 from lfr.vision.types import CameraStatus, HealthFigures
@@ -223,3 +224,20 @@ def test_a_source_is_read_once_a_minute_and_a_failed_read_is_tried_again(
     for _ in range(2):
         admission.check("d-1", [Camera("north", hamilton), Camera("gate", missing)])
     assert reads == [hamilton, missing, missing]
+
+
+def test_the_checklist_reads_a_camera_with_the_decoder_its_worker_will_use(
+    video_dir: Path,
+) -> None:
+    """GPU decoding of a GIF, which NVDEC has no decoder for (or on a machine without a
+    GPU): the checklist names why its worker will not read it, rather than reading it
+    with OpenCV and saying nothing."""
+    settings = SupervisorSettings(host_frames_per_s=60)
+    engine = EngineConfig(decoding=DecodingConfig(decoder="pyav", hardware="cuda"))
+    gif = str(video_dir / "face-demographics-walking-and-pause.gif")
+    check = Admission(settings, HostCapacity(settings, engine), lambda _d: 0).check(
+        "d-1", [Camera("gate", gif)]
+    )
+    assert [(w.rule, w.field) for w in check.warnings] == [("REC-1", "gate")]
+    assert "NVDEC (CUDA)" in check.warnings[0].reason
+    assert admission(settings).check("d-1", [Camera("gate", gif)]).warnings == []
