@@ -67,3 +67,27 @@ def test_metrics_count_alerts_by_deployment_and_camera_never_by_subject(
     assert "lfr_http_request_duration_seconds_bucket" in text
     for private in (*world.entry_ids, world.blue_id, alert_id, str(event.event_id)):
         assert private not in text
+
+
+def test_a_page_or_an_api_call_while_the_database_is_down_is_a_503_and_one_log_line(
+    web_context: WebContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a 500 "Something went wrong" with tracebacks in the log: the reader is told to
+    try again, the log names the path and the database's reason in one line."""
+    down = "postgresql+psycopg://lfr@127.0.0.1:1/lfr?connect_timeout=2"  # nothing listens
+    broken = replace(web_context, db=make_session_factory(make_engine(down)))
+    with TestClient(create_app(broken), raise_server_exceptions=False) as client:
+        page = client.get("/sign-in")
+        api = client.get("/api/session")
+    assert page.status_code == 503
+    assert "Database unavailable" in page.text
+    assert page.headers["Retry-After"] == "5"
+    assert api.status_code == 503
+    assert api.json()["detail"][0]["rule"] == "database"
+    logged = [r for r in caplog.records if "database unavailable on" in r.getMessage()]
+    assert [r.getMessage().split(":")[0] for r in logged] == [
+        "database unavailable on GET /sign-in",
+        "database unavailable on GET /api/session",
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "Connection refused" in logged[0].getMessage() or "connect" in logged[0].getMessage()

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lfr.domain.refusal import NotFound, Refusal
@@ -152,6 +153,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Refusal, _refused)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -159,7 +161,8 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api")
 
 
-STATUS_RULES = {401: "sign-in", 403: "access", 404: "not-found", 413: "request"}
+STATUS_RULES = {401: "sign-in", 403: "access", 404: "not-found", 413: "request", 503: "database"}
+DATABASE_RETRY_AFTER_S = 5
 """What stands in for a SPEC rule when the refusal is not one of the framework's rules."""
 
 
@@ -217,6 +220,26 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         )
     problems = [f"{field}: {msg}" for field, msg in fields]
     return error_response(request, 422, "Some fields need attention", "", details=problems)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database did not answer (down, restarting, refusing connections): a 503 to
+    try again, and one log line, not a 500 with two tracebacks."""
+    assert isinstance(exc, OperationalError)
+    reason = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    log.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        reason[0] if reason else type(exc).__name__,
+    )
+    return error_response(
+        request,
+        503,
+        "Database unavailable",
+        "The database did not answer, so nothing was changed. Try again in a moment.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
