@@ -83,16 +83,21 @@ def test_a_database_that_does_not_answer_at_start_is_one_line_not_a_traceback(
     assert served == []
 
 
+@pytest.mark.parametrize(
+    ("under", "reason"),
+    [("a-file/data", "cannot be created (Not a directory)"), ("a-file", "is a file, not a folder")],
+)
 def test_a_data_folder_that_cannot_be_made_is_one_line_naming_the_setting(
-    elsewhere: Path, monkeypatch: pytest.MonkeyPatch
+    under: str, reason: str, elsewhere: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """LFR_DATA_DIR under a file (or anywhere the folder cannot be made) stops `lfr serve`
-    in one line naming the setting, not an OSError traceback."""
+    """LFR_DATA_DIR under a file, or a file itself (or anywhere the folder cannot be made),
+    stops `lfr serve` in one line naming the setting and why, not an OSError traceback
+    (nor "cannot be created (File exists)" for a file in its place)."""
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", lambda *_, **__: None)
     (elsewhere / "a-file").write_text("", encoding="utf-8")
-    monkeypatch.setenv("LFR_DATA_DIR", str(elsewhere / "a-file" / "data"))
+    monkeypatch.setenv("LFR_DATA_DIR", str(elsewhere / under))
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, ["serve", "--port", "8799"])
@@ -101,4 +106,5 @@ def test_a_data_folder_that_cannot_be_made_is_one_line_naming_the_setting(
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"error: invalid settings: data_dir (LFR_DATA_DIR) {elsewhere}")
+    assert line.endswith(f"{elsewhere / under}: {reason}")
     assert "Traceback" not in result.output

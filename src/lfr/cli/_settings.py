@@ -73,15 +73,21 @@ def require_available_hardware(engine: EngineConfig) -> None:
 def require_data_dir(settings: Settings) -> None:
     """Make the data folder (`lfr serve`, `lfr db upgrade` create the database there), or
     one line naming the setting and exit status 2 when it cannot be made."""
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+    problem = None
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        problem = "is a file, not a folder"
+    else:
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            problem = f"cannot be created ({error.strerror or type(error).__name__})"
+    if problem is not None:
         typer.echo(
             f"error: invalid settings: data_dir (LFR_DATA_DIR) {settings.data_dir.resolve()}: "
-            f"cannot be created ({error.strerror or type(error).__name__})",
+            f"{problem}",
             err=True,
         )
-        raise typer.Exit(2) from error
+        raise typer.Exit(2)
 
 
 def _or_exit(load: Callable[[], _Loaded]) -> _Loaded:
