@@ -130,14 +130,23 @@ def _enrol(watchlist: Path, engine: Engine, config: EngineConfig) -> Gallery:
     return gallery
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and the stop a service manager or a container runtime sends."""
+
+
 def _run_workers(workers: list[CameraWorker]) -> None:
-    """Run every worker in its thread until their sources end or Ctrl-C (SIGINT) stops
-    them. Ctrl-C sets the workers' stop event instead of raising KeyboardInterrupt: the
-    exception, raised while dlib ran in a worker thread, aborted the process at exit."""
+    """Run every worker in its thread until their sources end or Ctrl-C (SIGINT) or
+    SIGTERM stops them, the summary still printed. The signal sets the workers' stop event
+    instead of raising KeyboardInterrupt: the exception, raised while dlib ran in a worker
+    thread, aborted the process at exit."""
     stop = threading.Event()
     threads = [threading.Thread(target=w.run, args=(stop,), daemon=True) for w in workers]
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set()) if in_main_thread else None
+    previous = (
+        {number: signal.signal(number, lambda *_: stop.set()) for number in STOP_SIGNALS}
+        if in_main_thread
+        else {}
+    )
     for thread in threads:
         thread.start()
     try:
@@ -145,8 +154,8 @@ def _run_workers(workers: list[CameraWorker]) -> None:
             while thread.is_alive():
                 thread.join(0.2)
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         for worker in workers:
             worker.source.close()
 

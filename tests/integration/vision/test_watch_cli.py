@@ -176,11 +176,12 @@ def test_upsampling_finds_the_small_faces_of_the_walking_clip(
     assert upsampled.alerts == []
 
 
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_watch_loop_plays_a_file_until_interrupted(
-    tmp_path: Path, examples_dir: Path, video_dir: Path
+    stop_signal: signal.Signals, tmp_path: Path, examples_dir: Path, video_dir: Path
 ) -> None:
-    """REC-1: `--loop` makes a file a camera that never stops; Ctrl-C ends the watch
-    with its summary and exit status 0."""
+    """REC-1: `--loop` makes a file a camera that never stops; Ctrl-C, or the SIGTERM a
+    service manager stops it with, ends the watch with its summary and exit status 0."""
     watchlist = make_watchlist(tmp_path / "wl", [examples_dir / f"{MIRANDA}.png"])
     command = [sys.executable, "-m", "lfr", "watch", str(video_dir / WALKING)]
     watch = subprocess.Popen(
@@ -192,7 +193,7 @@ def test_watch_loop_plays_a_file_until_interrupted(
     )
     time.sleep(20)  # start-up, enrolment, then well over one pass of the 41 frames
     assert watch.poll() is None, "a looping file must not end by itself"
-    watch.send_signal(signal.SIGINT)
+    watch.send_signal(stop_signal)
     out, err = watch.communicate(timeout=60)
     assert watch.returncode == 0, err
     summary = json.loads(out.strip().splitlines()[-1])["summary"]
