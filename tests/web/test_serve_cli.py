@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -52,6 +53,38 @@ def test_serve_first_run(tmp_path: Path) -> None:
     log = "".join(output) + (process.stdout.read() if process.stdout else "")
     assert "database migrated to the newest revision" in log
     assert "lfr listening on" in log
+
+
+def test_sigterm_stops_serve_cleanly_with_status_0(tmp_path: Path) -> None:
+    """A service manager's stop: the graceful shutdown, then exit status 0 (as after
+    Ctrl-C), not 143 with the resource tracker's "leaked semaphore" warning."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT / "src"),
+        "LFR_DATA_DIR": str(tmp_path / "data"),
+        "LFR_ENVIRONMENT": "test",
+    }
+    env.pop("LFR_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lfr", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/public")
+        process.send_signal(signal.SIGTERM)
+        log, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, log
+    assert "Application shutdown complete" in log
+    assert "leaked semaphore" not in log
 
 
 def _read_until_password(process: subprocess.Popen[str], output: list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -114,6 +115,7 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
     # Forwarded headers are believed only from the proxies the settings name (none by
     # default), so a client cannot choose the address the sign-in throttle counts.
     proxies = settings.forwarded_allow_ips
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         system.app,
         host=host,
@@ -125,3 +127,11 @@ def _serve(*, host: str, port: int, demo: bool, media: Path | None, config: Path
         # Ctrl-C) would wait for every console to close before stopping the workers.
         timeout_graceful_shutdown=GRACEFUL_STOP_S,
     )
+
+
+def _stopped(number: int, _frame: object) -> None:
+    """SIGTERM once uvicorn has shut down (it raises the signal again after its graceful
+    stop): a normal exit, status 0 as after Ctrl-C, so that the interpreter's exit handlers
+    run (the default action ended the process at once, status 143, and left the preview
+    queue's semaphores to the resource tracker's "leaked semaphore" warning)."""
+    raise SystemExit(0)
