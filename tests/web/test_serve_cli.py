@@ -16,8 +16,9 @@ import httpx
 from tests.web.serve_process import PROJECT, free_port, stop, wait_for
 
 
-def test_serve_first_run(tmp_path: Path) -> None:
-    port = free_port()
+def _serve(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+    """`lfr serve` on `port` with a fresh SQLite data folder under `tmp_path`, its output
+    (stdout and stderr together) on a pipe."""
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT / "src"),
@@ -25,7 +26,7 @@ def test_serve_first_run(tmp_path: Path) -> None:
         "LFR_ENVIRONMENT": "test",
     }
     env.pop("LFR_DATABASE_URL", None)
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "lfr", "serve", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -33,6 +34,11 @@ def test_serve_first_run(tmp_path: Path) -> None:
         env=env,
         cwd=tmp_path,
     )
+
+
+def test_serve_first_run(tmp_path: Path) -> None:
+    port = free_port()
+    process = _serve(tmp_path, port)
     output: list[str] = []
     try:
         password = _read_until_password(process, output)
@@ -59,21 +65,7 @@ def test_sigterm_stops_serve_cleanly_with_status_0(tmp_path: Path) -> None:
     """A service manager's stop: the graceful shutdown, then exit status 0 (as after
     Ctrl-C), not 143 with the resource tracker's "leaked semaphore" warning."""
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT / "src"),
-        "LFR_DATA_DIR": str(tmp_path / "data"),
-        "LFR_ENVIRONMENT": "test",
-    }
-    env.pop("LFR_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lfr", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = _serve(tmp_path, port)
     try:
         wait_for(f"http://127.0.0.1:{port}/public")
         process.send_signal(signal.SIGTERM)
