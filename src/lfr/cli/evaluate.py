@@ -484,14 +484,17 @@ def identification(
         group_labels = read_labels(labels) if labels is not None else None
         engine = engine_config(config)
         description = chosen_description(engine, mirror, chip_paddings)
-        rule = chosen_rule(engine, description, normalise, cohort_size, fusion, fair, margin)
         described_by = chosen_describer(engine, describer, model)
+        engine_of_model = _engine_of(engine, described_by)
+        rule = chosen_rule(
+            engine_of_model, description, normalise, cohort_size, fusion, fair, margin
+        )
         in_use = _calibration_in_use(described_by, engine, calibration, fair_cohort)
         options = IdentificationOptions(
             rule=rule,
             calibration=in_use,
             min_quality=min_quality,
-            threshold=threshold if threshold is not None else _threshold_of(engine, described_by),
+            threshold=threshold if threshold is not None else engine_of_model.alert_threshold,
         )
         cache = None if no_cache else cache_dir
         evaluation = _build(described_by, upsample, no_face, cache, description)
@@ -552,13 +555,20 @@ def chosen_rule(
         raise _InputError(f"--normalise / --fair: {error.errors()[0]['msg']}") from error
 
 
-def _threshold_of(engine: EngineConfig, describer: DescriberConfig) -> float:
-    """The engine's threshold when it runs this describer's model, else the threshold an
-    engine of that describer starts from (EngineConfig's one resolution: its model's
-    evaluated default)."""
+def _engine_of(engine: EngineConfig, describer: DescriberConfig) -> EngineConfig:
+    """The engine as configured when it runs this describer's model, else the engine of
+    that describer as it starts (EngineConfig's one resolution: its model's evaluated
+    default threshold and margin, the configured rule otherwise)."""
     if describer_model_id(describer) == describer_model_id(engine.describer):
-        return engine.alert_threshold
-    return EngineConfig(describer=describer).alert_threshold
+        return engine
+    own = EngineConfig(describer=describer)
+    return engine.model_copy(
+        update={
+            "describer": describer,
+            "alert_threshold": own.alert_threshold,
+            "alert_margin": own.alert_margin,
+        }
+    )
 
 
 def _calibration_in_use(

@@ -222,12 +222,6 @@ class TrackTemplates:
         return len(self._templates)
 
 
-DEFAULT_MARGIN = 0.01
-"""The engine's default margin (`EngineConfig.alert_margin`). On the walk-by clip
-(1,100 enrolled, docs/evaluation.md) it halved the strangers alerted at the default
-threshold for one watchlisted passer fewer found."""
-
-
 def stands_out(best: float, runner_up: float | None, margin: float) -> bool:
     """Whether a search's best score stands `margin` above the second subject's (None:
     the watchlist has no second subject, so nothing competes)."""

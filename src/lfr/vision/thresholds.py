@@ -53,18 +53,29 @@ def evaluated_default_threshold(describer: DescriberConfig | None) -> float | No
     return card.default_threshold if card is not None else None
 
 
-def describers_default_threshold(settings: Any) -> Any:
-    """Engine settings (as given, before validation) with `alert_threshold` filled in from
-    the configured describer's evaluated default when it is not given. Settings that do
-    not name a valid describer are left for validation to refuse."""
-    if not isinstance(settings, dict) or settings.get("alert_threshold") is not None:
-        return settings
-    describer = settings.get("describer")
-    if describer is None:
+assert DLIB_CARD.default_margin is not None
+DEFAULT_MARGIN: float = DLIB_CARD.default_margin
+"""The shipped describer's evaluated default `alert_margin` (its `ModelCard`, 0.01): a
+description counts only where its best subject stands that far above the second. On the
+walk-by clip (1,100 enrolled) it took the strangers alerted at the default threshold from
+3–5 to 1–2 of 310 for one or two watchlisted passers fewer found (docs/evaluation.md)."""
+
+
+def describers_defaults(settings: Any) -> Any:
+    """Engine settings (as given, before validation) with `alert_threshold` and
+    `alert_margin` filled in from the configured describer's evaluated defaults (its
+    `ModelCard`) where they are not given. Settings that do not name a valid describer
+    are left for validation to refuse."""
+    if not isinstance(settings, dict) or settings.get("describer") is None:
         return settings
     try:
-        chosen = DESCRIBER_CONFIG_ADAPTER.validate_python(describer)
-        default = evaluated_default_threshold(chosen)
+        card = model_card(
+            describer_model_id(DESCRIBER_CONFIG_ADAPTER.validate_python(settings["describer"]))
+        )
     except (ValueError, OSError):
         return settings
-    return settings if default is None else {**settings, "alert_threshold": default}
+    if card is None:
+        return settings
+    defaults = {"alert_threshold": card.default_threshold, "alert_margin": card.default_margin}
+    filled = {k: v for k, v in defaults.items() if v is not None and settings.get(k) is None}
+    return {**settings, **filled}

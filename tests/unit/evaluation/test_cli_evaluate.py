@@ -242,6 +242,8 @@ def test_the_default_run_is_the_engines_configured_rule(
     assert report["description"] == engine.description.name
     assert report["at_threshold"]["threshold"] == engine.alert_threshold
     assert report["at_threshold"]["calibrated"] is True
+    assert report["decisions"]["margin"] == engine.alert_margin == 0.01
+    assert identification(tiny, "--margin", "0")["decisions"]["margin"] == 0
     monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__CHIP_PADDINGS", "[0.25, 0.3]")
     monkeypatch.setenv("LFR_ENGINE__DESCRIPTION__MIRROR", "true")
     monkeypatch.setenv("LFR_ENGINE__ALERT_THRESHOLD", "0.96")
@@ -360,3 +362,4 @@ def test_a_named_describer_is_reported_at_its_own_evaluated_default(
     report = identification(tiny, "--no-cache", "--no-fair", "--describer", json.dumps(fused))
     assert report["model_id"] == DLIB_FACERES_CARD.model_id
     assert report["at_threshold"]["threshold"] == DLIB_FACERES_CARD.default_threshold
+    assert report["decisions"]["margin"] == DLIB_FACERES_CARD.default_margin == 0.0

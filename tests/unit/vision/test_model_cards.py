@@ -19,7 +19,11 @@ from lfr.vision.describers.dlib_resnet import DlibDescriberConfig
 from lfr.vision.describers.faceres import DLIB_FACERES_CARD, DLIB_FACERES_WEIGHTS
 from lfr.vision.describers.fusion import FusionDescriberConfig
 from lfr.vision.engine_config import EngineConfig
-from lfr.vision.thresholds import DEFAULT_ALERT_THRESHOLD, evaluated_default_threshold
+from lfr.vision.thresholds import (
+    DEFAULT_ALERT_THRESHOLD,
+    DEFAULT_MARGIN,
+    evaluated_default_threshold,
+)
 from tests.tiny_faceres import write_faceres_shaped_model
 
 
@@ -50,6 +54,19 @@ def test_the_engines_default_threshold_is_its_describers(dlib_and_faceres: dict[
     assert EngineConfig().alert_threshold == DEFAULT_ALERT_THRESHOLD
     given = EngineConfig(describer=dlib_and_faceres, alert_threshold=0.93)  # type: ignore[arg-type]
     assert given.alert_threshold == 0.93
+
+
+def test_the_engines_default_margin_is_its_describers(dlib_and_faceres: dict[str, Any]) -> None:
+    """dlib's evaluated margin is 0.01; the fusion's is 0 (with 0.01 its women/men FPIR
+    ratio became significant); one given is kept; an unevaluated model keeps dlib's."""
+    assert EngineConfig().alert_margin == DEFAULT_MARGIN == 0.01
+    fused = EngineConfig(describer=dlib_and_faceres)  # type: ignore[arg-type]
+    assert fused.alert_margin == DLIB_FACERES_CARD.default_margin == 0.0
+    assert fused.decision_rule().margin == 0.0
+    given = EngineConfig(describer=dlib_and_faceres, alert_margin=0.02)  # type: ignore[arg-type]
+    assert given.alert_margin == 0.02
+    dlib_and_faceres["parts"][0]["weight"] = 0.5
+    assert EngineConfig(describer=dlib_and_faceres).alert_margin == DEFAULT_MARGIN  # type: ignore[arg-type]
 
 
 def test_a_model_without_an_evaluated_default_keeps_the_shipped_one(

@@ -105,6 +105,9 @@ class ModelCard:
     """The shipped calibration, a file of `lfr/vision/calibrations/`."""
     equitability_file: str | None = None
     """The shipped equitability figures (the equitable floor), same folder."""
+    default_margin: float | None = None
+    """The evaluated default `alert_margin` on this model's calibrated scores; None: not
+    evaluated, the engine's shipped default applies."""
 
 
 ConfigT = TypeVar("ConfigT")
