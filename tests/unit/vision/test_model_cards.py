@@ -160,3 +160,9 @@ def test_a_start_on_an_unevaluated_model_says_its_threshold_was_not_measured(
     (warning,) = caplog.records
     assert "no evaluated default threshold" in warning.getMessage()
     assert "fusion(dlib-resnet-v1@0.7692," in warning.getMessage()  # 0.5 : 0.15
+
+
+def test_a_margin_without_a_second_candidate_is_refused_saying_what_to_change() -> None:
+    with pytest.raises(ValidationError, match="set top_k to 2 or more, or alert_margin to 0"):
+        EngineConfig(top_k=1)
+    assert EngineConfig(top_k=1, alert_margin=0).top_k == 1
