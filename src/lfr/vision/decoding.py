@@ -72,7 +72,8 @@ class PyAVCapture:
     """A file or stream decoded by FFmpeg through PyAV, read like a `cv2.VideoCapture`.
 
     A packet that does not decode (a corrupt slice, a stream's lost data) is skipped and
-    counted, as OpenCV skips it, so one damaged packet never ends a camera."""
+    counted, so one damaged packet never ends a camera (OpenCV's capture ends a file
+    there)."""
 
     def __init__(self, container: av.container.InputContainer) -> None:
         self._container = container
@@ -120,7 +121,7 @@ class PyAVCapture:
                 return None
             try:
                 self._pending.extend(packet.decode())
-            except av.error.InvalidDataError:
+            except av.error.FFmpegError:  # invalid data, or a decoder's error on it
                 self.skipped_packets += 1
         return self._pending.popleft()
 
