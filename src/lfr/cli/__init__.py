@@ -39,10 +39,11 @@ _register_commands()
 def main() -> None:
     from sqlalchemy.exc import OperationalError
 
+    from lfr.db.session import unanswered_reason
+
     try:
         app()
     except OperationalError as error:  # the database server is down or refuses us
-        reason = str(error.orig).strip().splitlines() if error.orig is not None else []
-        said = reason[0] if reason else type(error).__name__
+        said = unanswered_reason(error)
         typer.echo(f"error: the database (LFR_DATABASE_URL) cannot be reached: {said}", err=True)
         raise SystemExit(1) from None

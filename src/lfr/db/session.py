@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -29,6 +30,14 @@ under bursts; shorter: a stuck writer is reported sooner."""
 _BEGIN_OPTION = "lfr_sqlite_begin"
 
 SessionFactory = sessionmaker[Session]
+
+
+def unanswered_reason(error: DBAPIError) -> str:
+    """Why the database did not answer, in one line: the first line of the driver's error
+    (psycopg's second line is a hint), else its type; never the statement or its
+    parameters, which the error's own text carries."""
+    text = str(error.orig).strip() if error.orig is not None else ""
+    return text.splitlines()[0] if text else type(error.orig or error).__name__
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -48,7 +48,7 @@ from lfr.bus.identity import NodePublicKey
 from lfr.bus.messages import HaltDeployment, WatchlistRelease
 from lfr.db.governance import DeploymentRow
 from lfr.db.leases import camera_lease
-from lfr.db.session import SessionFactory, transaction
+from lfr.db.session import SessionFactory, transaction, unanswered_reason
 from lfr.domain.authorisation import urgent_lapse_time
 from lfr.domain.people import SYSTEM_ACTOR
 from lfr.domain.refusal import Refusal
@@ -187,12 +187,6 @@ def _audit_release(
     )
 
 
-def _first_line(error: BaseException | None) -> str:
-    """The first line of a driver's error (psycopg's second line is a hint), else its type."""
-    text = str(error).strip() if error is not None else ""
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 class Reconciler:
     """Makes the local workers, the nodes and the released watchlists match the record."""
 
@@ -293,7 +287,7 @@ class Reconciler:
                 log.error(
                     "a reconcile pass failed: the database does not answer (%s); the next "
                     "one retries",
-                    _first_line(error.orig),  # never the statement or its parameters
+                    unanswered_reason(error),
                 )
             except Exception:  # one failed pass must not stop reconciling
                 log.exception("a reconcile pass failed; the next one retries")

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lfr.db.session import unanswered_reason
 from lfr.domain.refusal import NotFound, Refusal
 from lfr.web.access import Identity, NotSignedInError
 from lfr.web.context import WebContext
@@ -162,8 +163,9 @@ def _is_api(request: Request) -> bool:
 
 
 STATUS_RULES = {401: "sign-in", 403: "access", 404: "not-found", 413: "request", 503: "database"}
-DATABASE_RETRY_AFTER_S = 5
 """What stands in for a SPEC rule when the refusal is not one of the framework's rules."""
+DATABASE_RETRY_AFTER_S = 5
+"""How long a client is asked to wait (Retry-After) when the database did not answer."""
 
 
 async def _not_signed_in(request: Request, exc: Exception) -> Response:
@@ -226,12 +228,11 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     """The database did not answer (down, restarting, refusing connections): a 503 to
     try again, and one log line, not a 500 with two tracebacks."""
     assert isinstance(exc, OperationalError)
-    reason = str(exc.orig).strip().splitlines() if exc.orig is not None else []
     log.warning(
         "database unavailable on %s %s: %s",
         request.method,
         request.url.path,
-        reason[0] if reason else type(exc).__name__,
+        unanswered_reason(exc),
     )
     return error_response(
         request,
