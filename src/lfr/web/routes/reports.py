@@ -63,11 +63,11 @@ PNG = "image/png"
 NO_STORE = {"Cache-Control": "no-store"}
 
 ASSUMED_WATCHLIST_SIZE = 100
+"""The watchlist size a forecast assumes before anyone has set a maximum (and says so)."""
 MAX_FORECAST_WATCHLIST = 1_000_000
 MAX_FORECAST_PEOPLE = 1_000_000
 MAX_FORECAST_HOURS = 24 * 366
 """The largest watchlist, people per hour and hours a forecast is asked about."""
-"""The watchlist size a forecast assumes before anyone has set a maximum (and says so)."""
 
 
 def _model_version(context: Context) -> str:
